@@ -1,0 +1,63 @@
+# kamailio-blf — top-level Makefile.
+#
+#   make deps    install every Debian package needed (as root)
+#   make         build modules/blf/blf.so
+#   make unit    pure-code unit tests (plain cc, ASan/UBSan, leak-checked)
+#   make test    deps + build + unit + integration tests (what CI runs)
+#   make demo    a scripted scene with lamps changing in a real Kamailio
+#   make bench   the benchmark against the stock presence stack
+#
+# KAMAILIO_SRC may point at your own configured Kamailio tree; by default the
+# Debian source package of the installed kamailio is fetched into build/.
+
+KAMAILIO_SRC ?= $(CURDIR)/build/kamailio-src
+KAMAILIO_MODULES ?= /usr/lib/x86_64-linux-gnu/kamailio/modules
+PYTEST ?= python3 -m pytest
+PYTEST_ARGS ?=
+
+MODULE := modules/blf/blf.so
+
+.PHONY: all deps kamsrc module unit integration test demo bench doc clean distclean
+
+all: module
+
+deps:
+	sh scripts/deps.sh
+
+$(KAMAILIO_SRC)/src/config.mak:
+	sh scripts/kamsrc.sh $(KAMAILIO_SRC)
+
+kamsrc: $(KAMAILIO_SRC)/src/config.mak
+
+module: $(KAMAILIO_SRC)/src/config.mak
+	$(MAKE) -C modules/blf KAMAILIO_SRC=$(KAMAILIO_SRC) quiet=silent
+
+unit:
+	$(MAKE) -C tests/unit run
+
+integration: module
+	BLF_MODULE=$(CURDIR)/$(MODULE) KAMAILIO_MODULES=$(KAMAILIO_MODULES) \
+		$(PYTEST) -q tests/integration $(PYTEST_ARGS)
+
+test: deps
+	$(MAKE) module
+	$(MAKE) unit
+	$(MAKE) integration
+
+demo: deps
+	$(MAKE) module
+	BLF_MODULE=$(CURDIR)/$(MODULE) python3 tests/demo.py
+
+bench: deps
+	$(MAKE) module
+	BLF_MODULE=$(CURDIR)/$(MODULE) $(MAKE) -C bench run
+
+doc:
+	$(MAKE) -C modules/blf/doc
+
+clean:
+	-$(MAKE) -C modules/blf KAMAILIO_SRC=$(KAMAILIO_SRC) clean quiet=silent
+	-$(MAKE) -C tests/unit clean
+
+distclean: clean
+	rm -rf build

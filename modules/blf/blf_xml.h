@@ -1,0 +1,81 @@
+/*
+ * blf_xml.h — RFC 4235 dialog-info bodies, pure (libxml2 only).
+ *
+ * A NOTIFY body is built in two parts so one change serves every watcher:
+ * the <dialog> elements are built once per change (and per visibility
+ * level), while the small document head that carries the per-watcher
+ * version and entity is printed for each NOTIFY. Every input is an argument;
+ * nothing reads module globals.
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+#ifndef BLF_XML_H
+#define BLF_XML_H
+
+#include <stddef.h>
+#include "blf_state.h"
+
+typedef enum blf_vis {
+	BLF_VIS_FULL = 0, /* everything: call-id, tags, both parties */
+	BLF_VIS_STATE,	  /* states only: no call-id, tags, remote party */
+	BLF_VIS_NONE,	  /* only the entity itself may watch */
+} blf_vis_t;
+
+typedef enum blf_dir {
+	BLF_DIR_INITIATOR = 0,
+	BLF_DIR_RECIPIENT,
+} blf_dir_t;
+
+typedef struct blf_xml_party {
+	const char *identity; /* URI; NULL or "" omits the whole element */
+	const char *display;  /* display name, NULL or "" when unknown */
+	const char *target;	  /* <target uri>, NULL or "" when unknown */
+} blf_xml_party_t;
+
+typedef struct blf_xml_dialog {
+	const char *id;			/* required, unique within the entity */
+	const char *call_id;	/* NULL/"" omits the attribute */
+	const char *local_tag;	/* NULL/"" omits the attribute */
+	const char *remote_tag; /* NULL/"" omits the attribute */
+	blf_dir_t direction;
+	blf_dstate_t st;
+	blf_xml_party_t local;
+	blf_xml_party_t remote;
+} blf_xml_dialog_t;
+
+/*
+ * Builds the <dialog> elements of n dialogs (n may be 0: empty fragment) as
+ * one UTF-8 fragment, every value XML-escaped. With BLF_VIS_STATE the
+ * call-id, tags, <remote> and the local <target> are left out.
+ * On success *out is a malloc()ed NUL-terminated string (free() it), *len
+ * its length, and 0 is returned; -1 on bad arguments or no memory (*out is
+ * then NULL).
+ */
+int blf_xml_dialogs(const blf_xml_dialog_t *d, int n, blf_vis_t vis,
+		char **out, size_t *len);
+
+/*
+ * Escapes s for use inside a double-quoted XML attribute into buf (size
+ * bytes, NUL-terminated). Returns the length, or -1 if buf is too small.
+ */
+int blf_xml_escape_attr(const char *s, size_t slen, char *buf, size_t size);
+
+/*
+ * Prints the document head, from the XML declaration to the end of the
+ * <dialog-info ...> start tag, state="full", with the given version and the
+ * already-escaped entity URI. Returns its length, or -1 if buf is too small.
+ * A full body is head + fragment + BLF_XML_TAIL.
+ */
+int blf_xml_head(char *buf, size_t size, unsigned int version,
+		const char *entity_esc, size_t entity_len);
+
+#define BLF_XML_TAIL "</dialog-info>\n"
+#define BLF_XML_TAIL_LEN (sizeof(BLF_XML_TAIL) - 1)
+
+/* the RFC 4235 name of a direction */
+const char *blf_dir_name(blf_dir_t d);
+/* "full", "state", "none"; blf_vis_parse returns -1 on an unknown name */
+const char *blf_vis_name(blf_vis_t v);
+int blf_vis_parse(const char *s, size_t len, blf_vis_t *out);
+
+#endif

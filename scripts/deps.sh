@@ -1,0 +1,30 @@
+#!/bin/sh
+# Installs every Debian package that building, testing and demoing kamailio-blf
+# needs, and fetches the Kamailio source tree matching the installed binary.
+# Idempotent: each step is skipped when its result is already there.
+set -eu
+
+PKGS="kamailio kamailio-presence-modules kamailio-utils-modules
+ kamailio-sqlite-modules kamailio-extra-modules kamailio-json-modules
+ kamailio-postgres-modules build-essential dpkg-dev bison flex pkg-config
+ libxml2-dev libxml2-utils libcurl4-openssl-dev libjansson-dev
+ sip-tester python3 python3-pytest python3-lxml sqlite3 postgresql"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" \
+		|| missing="$missing $p"
+done
+
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo "deps: missing packages:$missing (run as root to install)" >&2
+		exit 1
+	fi
+	echo "deps: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends $missing
+fi
+# postgresql's package starts a cluster service; tests start their own server.
+exit 0
