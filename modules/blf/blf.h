@@ -1,0 +1,221 @@
+/*
+ * blf.h — private interface shared by the blf module's files.
+ *
+ * The module keeps every watched entity (user@host) in one shared-memory
+ * hash table with a lock per slot. An entity record owns its current calls
+ * (as seen from that entity) and its watchers' subscriptions, so a call
+ * state change takes exactly one slot lock and touches only its own
+ * watchers. Subscriptions are found again from a SIP dialog through our own
+ * To tag, which encodes the entity's hash (see blf_subs.c).
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+#ifndef BLF_H
+#define BLF_H
+
+#include <time.h>
+
+#include "core/str.h"
+#include "core/ip_addr.h"
+#include "core/locking.h"
+#include "core/atomic_ops.h"
+#include "core/counters.h"
+#include "core/parser/msg_parser.h"
+#include "modules/tm/tm_load.h"
+#include "modules/sl/sl.h"
+#include "modules/dialog/dlg_load.h"
+
+#include "blf_state.h"
+#include "blf_xml.h"
+#include "blf_expiry.h"
+
+#define BLF_KEY_MAX 256 /* longest user@host kept */
+
+/* ---- configuration: every modparam lives here ---- */
+typedef struct blf_cfg {
+	blf_expiry_cfg_t expiry;
+	int track_all;
+	str wildcard_user;
+	str visibility_s;
+	blf_vis_t visibility;
+	str alias_url;
+	str park_url;
+	int park_poll_interval;
+	str park_domain;
+	int http_timeout;
+	int alias_cache_ttl;
+	int alias_negative_ttl;
+	str db_url;
+	int enable_dmq;
+	int max_subscriptions;
+	int hash_size; /* slots of the entity table, a power of two */
+	int timer_interval; /* s, expiry scan */
+} blf_cfg_t;
+
+extern blf_cfg_t blf_cfg;
+extern struct tm_binds blf_tmb;
+extern sl_api_t blf_slb;
+extern struct dlg_binds blf_dlgb;
+
+/* ---- statistics (Kamailio counters, group "blf") ---- */
+extern stat_var *blf_st_notifies_sent;
+extern stat_var *blf_st_notifies_failed;
+extern stat_var *blf_st_http_requests;
+extern stat_var *blf_st_http_errors;
+extern stat_var *blf_st_cache_hits;
+extern stat_var *blf_st_cache_misses;
+extern atomic_t *blf_nsubs; /* live subscriptions on this node (shm) */
+
+/* ---- calls, as seen by one entity ---- */
+enum blf_call_field {
+	BLF_CF_CALLID = 0,
+	BLF_CF_LTAG,	/* this entity's tag */
+	BLF_CF_RTAG,	/* the peer's tag */
+	BLF_CF_LURI,	/* identity of this entity */
+	BLF_CF_LDISP,
+	BLF_CF_LTARGET, /* Contact of this entity's UA */
+	BLF_CF_RURI,	/* identity of the peer */
+	BLF_CF_RDISP,
+	BLF_CF_RTARGET,
+	BLF_CF_N
+};
+
+typedef struct blf_call {
+	struct blf_call *next;
+	blf_dir_t dir;
+	blf_dstate_t st;
+	time_t start;
+	char id[20];		  /* RFC 4235 dialog id, unique within the entity */
+	str f[BLF_CF_N];	  /* strings, stored in the same shm block */
+} blf_call_t;
+
+/* a field update for blf_entity_call_event(): f[i].s == NULL keeps it */
+typedef struct blf_call_upd {
+	str f[BLF_CF_N];
+} blf_call_upd_t;
+
+/* ---- subscriptions ---- */
+enum blf_sub_field {
+	BLF_SF_CALLID = 0,
+	BLF_SF_FTAG,	/* watcher's tag (From) */
+	BLF_SF_TTAG,	/* our tag (To), encodes the entity hash */
+	BLF_SF_WATCHER, /* watcher user@host (alias-resolved) */
+	BLF_SF_WURI,	/* watcher's From URI, as sent */
+	BLF_SF_URI,		/* the URI subscribed to, sip:user@host as asked */
+	BLF_SF_ENTITY_ESC, /* that URI XML-escaped, for entity="" */
+	BLF_SF_CONTACT, /* the watcher's remote target */
+	BLF_SF_RR,		/* route set: Record-Route bodies, comma separated */
+	BLF_SF_SOCKET,	/* local socket the SUBSCRIBE came over, proto:ip:port */
+	BLF_SF_LCONTACT, /* our Contact */
+	BLF_SF_EVID,	/* Event id parameter, may be empty */
+	BLF_SF_N
+};
+
+#define BLF_SUB_WILDCARD (1 << 0) /* any-dn: describes other entities */
+
+typedef struct blf_sub {
+	struct blf_sub *next;
+	time_t expires;			/* absolute */
+	unsigned int version;	/* the next version to send */
+	unsigned int cseq;		/* the last local CSeq used */
+	unsigned int flags;
+	blf_vis_t vis;
+	struct socket_info *sock; /* where the SUBSCRIBE came in (NOTIFYs leave) */
+	str f[BLF_SF_N];
+} blf_sub_t;
+
+/* ---- entities ---- */
+typedef struct blf_entity {
+	struct blf_entity *next;
+	unsigned int hash;
+	str key;		  /* user@host, host lower-case */
+	blf_call_t *calls;
+	blf_sub_t *subs;
+	unsigned int ncalls;
+	unsigned int nsubs;
+} blf_entity_t;
+
+typedef struct blf_slot {
+	blf_entity_t *first;
+} blf_slot_t;
+
+typedef struct blf_table {
+	unsigned int size; /* power of two */
+	gen_lock_set_t *locks;
+	blf_slot_t *slots;
+} blf_table_t;
+
+extern blf_table_t *blf_table;
+
+#define blf_slot_idx(h) ((h) & (blf_table->size - 1))
+#define blf_slot_lock(h) lock_set_get(blf_table->locks, blf_slot_idx(h))
+#define blf_slot_unlock(h) lock_set_release(blf_table->locks, blf_slot_idx(h))
+
+/* ---- NOTIFY jobs: copied out under the slot lock, sent outside it ---- */
+typedef struct blf_notify_job {
+	struct blf_notify_job *next;
+	unsigned int hash;	   /* entity holding the subscription */
+	unsigned int version;
+	unsigned int cseq;	   /* the CSeq to put in the NOTIFY */
+	int terminated;		   /* Subscription-State: terminated */
+	const char *reason;	   /* its reason */
+	unsigned int expires;  /* active;expires= */
+	const char *frag;	   /* <dialog> elements (shared, not owned) */
+	char *frag_own;		   /* set when the job owns frag (malloc) */
+	size_t frag_len;
+	str entity_esc;		   /* owned by the job block */
+	struct socket_info *sock;
+	str f[BLF_SF_N];	   /* copies of the subscription's fields */
+} blf_notify_job_t;
+
+/* the <dialog> fragments of one entity change, one per visibility */
+typedef struct blf_frags {
+	char *s[2];
+	size_t len[2];
+	int built[2];
+} blf_frags_t;
+
+/* blf_entity.c */
+int blf_table_init(unsigned int size);
+void blf_table_destroy(void);
+unsigned int blf_key_hash(const str *key);
+int blf_key_from_uri(const str *uri, char *buf, int size, str *key);
+int blf_entity_uri_esc(blf_entity_t *e, char *buf, int size, str *out);
+void blf_slots_lock2(unsigned int h1, unsigned int h2);
+void blf_slots_unlock2(unsigned int h1, unsigned int h2);
+int blf_wildcard_jobs(blf_entity_t *w, blf_entity_t *e, blf_frags_t *fr,
+		blf_notify_job_t **jobs, time_t now);
+blf_entity_t *blf_entity_find(unsigned int hash, const str *key);
+blf_entity_t *blf_entity_get(unsigned int hash, const str *key);
+void blf_entity_gc(unsigned int hash, blf_entity_t *e);
+int blf_frags_get(blf_entity_t *e, blf_frags_t *fr, blf_vis_t vis,
+		const char **s, size_t *len);
+void blf_frags_free(blf_frags_t *fr);
+void blf_entity_drop_terminated(blf_entity_t *e);
+int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
+		blf_event_t ev, int code, const blf_call_upd_t *upd);
+
+/* blf_subs.c */
+int blf_subs_handle(struct sip_msg *msg);
+blf_notify_job_t *blf_sub_job(blf_entity_t *e, blf_sub_t *s,
+		blf_frags_t *fr, const str *entity_uri, int terminated,
+		const char *reason, time_t now);
+void blf_sub_free(blf_sub_t *s);
+int blf_subs_remove(unsigned int hash, const str *callid, const str *ftag,
+		const str *ttag);
+void blf_subs_timer(unsigned int ticks, void *param);
+int blf_subs_notify_watchers(blf_entity_t *e, blf_frags_t *fr,
+		blf_notify_job_t **jobs);
+
+/* blf_notify.c */
+void blf_notify_send_all(blf_notify_job_t *jobs);
+void blf_job_free(blf_notify_job_t *j);
+
+/* blf_dlg.c */
+int blf_dlg_init(void);
+int blf_track(struct sip_msg *msg);
+
+/* blf_rpc.c */
+int blf_rpc_init(void);
+
+#endif

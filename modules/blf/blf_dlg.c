@@ -1,0 +1,334 @@
+/*
+ * blf_dlg.c — first-party call tracking: dialog module callbacks turned
+ * into call events for the caller's and the callee's entities.
+ *
+ * blf_track() (or track_all) records the two entities of an initial INVITE
+ * and registers per-dialog callbacks; each callback maps what happened
+ * (18x, 2xx, failure, BYE from either side, expiry) to a blf_event_t and
+ * hands it to the entity table once per side.
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+
+#include <string.h>
+
+#include "core/mem/shm_mem.h"
+#include "core/dprint.h"
+#include "core/ut.h"
+#include "core/trim.h"
+#include "core/parser/parse_from.h"
+#include "core/parser/parse_to.h"
+#include "core/parser/parse_uri.h"
+#include "core/parser/contact/parse_contact.h"
+#include "modules/dialog/dlg_cb.h"
+#include "modules/dialog/dlg_hash.h"
+
+#include "blf.h"
+
+/* immutable facts of one tracked call, the dialog callbacks' parameter */
+typedef struct blf_callref {
+	str callid;
+	str ftag;			/* caller's tag */
+	str key[2];			/* entity of each side: [BLF_DIR_INITIATOR] caller */
+	str uri[2];			/* sip:key of each side */
+	str disp[2];		/* display names, may be empty */
+	str ctarget;		/* caller's Contact */
+} blf_callref_t;
+
+static blf_callref_t *blf_callref_new(const str *callid, const str *ftag,
+		const str *ckey, const str *rkey, const str *cdisp, const str *rdisp,
+		const str *ctarget)
+{
+	blf_callref_t *r;
+	size_t len;
+	char *p;
+
+	len = sizeof(*r) + callid->len + ftag->len + 2 * (ckey->len + rkey->len)
+		  + 8 + cdisp->len + rdisp->len + ctarget->len + 16;
+	r = shm_malloc(len);
+	if(r == NULL) {
+		SHM_MEM_ERROR;
+		return NULL;
+	}
+	memset(r, 0, sizeof(*r));
+	p = (char *)(r + 1);
+#define BLF_PUT(dst, src)                  \
+	do {                                   \
+		(dst).s = p;                       \
+		(dst).len = (src)->len;            \
+		memcpy(p, (src)->s, (src)->len);   \
+		p += (src)->len;                   \
+		*p++ = '\0';                       \
+	} while(0)
+#define BLF_PUT_URI(dst, key)                  \
+	do {                                       \
+		(dst).s = p;                           \
+		(dst).len = (key)->len + 4;            \
+		memcpy(p, "sip:", 4);                  \
+		memcpy(p + 4, (key)->s, (key)->len);   \
+		p += (key)->len + 4;                   \
+		*p++ = '\0';                           \
+	} while(0)
+	BLF_PUT(r->callid, callid);
+	BLF_PUT(r->ftag, ftag);
+	BLF_PUT(r->key[BLF_DIR_INITIATOR], ckey);
+	BLF_PUT(r->key[BLF_DIR_RECIPIENT], rkey);
+	BLF_PUT_URI(r->uri[BLF_DIR_INITIATOR], ckey);
+	BLF_PUT_URI(r->uri[BLF_DIR_RECIPIENT], rkey);
+	BLF_PUT(r->disp[BLF_DIR_INITIATOR], cdisp);
+	BLF_PUT(r->disp[BLF_DIR_RECIPIENT], rdisp);
+	BLF_PUT(r->ctarget, ctarget);
+#undef BLF_PUT
+#undef BLF_PUT_URI
+	return r;
+}
+
+static void blf_callref_free(void *p)
+{
+	shm_free(p);
+}
+
+/* a display name without its quotes */
+static str blf_display(const str *d)
+{
+	str s = *d;
+
+	trim(&s);
+	if(s.len >= 2 && s.s[0] == '"' && s.s[s.len - 1] == '"') {
+		s.s++;
+		s.len -= 2;
+	}
+	return s;
+}
+
+static str blf_first_contact(struct sip_msg *msg)
+{
+	str none = STR_NULL;
+	contact_t *c;
+
+	if(msg == NULL || msg == FAKED_REPLY)
+		return none;
+	if(msg->contact == NULL
+			&& (parse_headers(msg, HDR_CONTACT_F, 0) < 0 || msg->contact == NULL))
+		return none;
+	if(parse_contact(msg->contact) < 0 || msg->contact->parsed == NULL)
+		return none;
+	c = ((contact_body_t *)msg->contact->parsed)->contacts;
+	return c ? c->uri : none;
+}
+
+/* the event on both sides; upd_i/upd_r give each side's field updates */
+static void blf_dlg_event2(blf_callref_t *r, blf_event_t ev_i,
+		blf_event_t ev_r, int code, const blf_call_upd_t *upd_i,
+		const blf_call_upd_t *upd_r)
+{
+	blf_entity_call_event(&r->key[BLF_DIR_INITIATOR], &r->callid,
+			BLF_DIR_INITIATOR, ev_i, code, upd_i);
+	blf_entity_call_event(&r->key[BLF_DIR_RECIPIENT], &r->callid,
+			BLF_DIR_RECIPIENT, ev_r, code, upd_r);
+}
+
+/* a reply moved the call: the callee's tag and Contact are learned here */
+static void blf_dlg_reply(blf_callref_t *r, struct sip_msg *rpl, int final)
+{
+	blf_call_upd_t ui, ur;
+	struct to_body *to;
+	blf_event_t ev;
+	str tag = STR_NULL, target;
+	int code;
+
+	if(rpl == NULL || rpl == FAKED_REPLY)
+		return;
+	code = rpl->first_line.u.reply.statuscode;
+	if(rpl->to || parse_headers(rpl, HDR_TO_F, 0) == 0) {
+		to = get_to(rpl);
+		if(to)
+			tag = to->tag_value;
+	}
+	target = blf_first_contact(rpl);
+	memset(&ui, 0, sizeof(ui));
+	memset(&ur, 0, sizeof(ur));
+	if(tag.len) {
+		ui.f[BLF_CF_RTAG] = tag;
+		ur.f[BLF_CF_LTAG] = tag;
+	}
+	if(target.len) {
+		ui.f[BLF_CF_RTARGET] = target;
+		ur.f[BLF_CF_LTARGET] = target;
+	}
+	if(final)
+		ev = BLF_EV_ANSWER;
+	else
+		ev = tag.len ? BLF_EV_EARLY : BLF_EV_PROVISIONAL;
+	blf_dlg_event2(r, ev, ev, code, &ui, &ur);
+}
+
+/* the final failure code: from the reply, else from the transaction */
+static int blf_dlg_fail_code(struct sip_msg *rpl)
+{
+	struct cell *t;
+
+	if(rpl && rpl != FAKED_REPLY)
+		return rpl->first_line.u.reply.statuscode;
+	t = blf_tmb.t_gett ? blf_tmb.t_gett() : NULL;
+	if(t && t != T_UNDEFINED && t->uas.status >= 300)
+		return t->uas.status;
+	return 408;
+}
+
+static void blf_dlg_cb(struct dlg_cell *dlg, int type, struct dlg_cb_params *p)
+{
+	blf_callref_t *r;
+
+	if(p == NULL || p->param == NULL || *p->param == NULL)
+		return;
+	r = (blf_callref_t *)*p->param;
+	switch(type) {
+		case DLGCB_EARLY:
+			blf_dlg_reply(r, p->rpl, 0);
+			break;
+		case DLGCB_CONFIRMED_NA:
+			blf_dlg_reply(r, p->rpl, 1);
+			break;
+		case DLGCB_FAILED:
+			blf_dlg_event2(r, BLF_EV_FAILURE, BLF_EV_FAILURE,
+					blf_dlg_fail_code(p->rpl), NULL, NULL);
+			break;
+		case DLGCB_TERMINATED:
+			/* downstream: the BYE came from the caller */
+			if(p->direction == DLG_DIR_DOWNSTREAM)
+				blf_dlg_event2(r, BLF_EV_BYE_LOCAL, BLF_EV_BYE_REMOTE, 0,
+						NULL, NULL);
+			else
+				blf_dlg_event2(r, BLF_EV_BYE_REMOTE, BLF_EV_BYE_LOCAL, 0,
+						NULL, NULL);
+			break;
+		case DLGCB_EXPIRED:
+			blf_dlg_event2(r, BLF_EV_TIMEOUT, BLF_EV_TIMEOUT, 0, NULL, NULL);
+			break;
+		case DLGCB_DESTROY:
+			/* a call that never ended properly must not stay lit */
+			blf_dlg_event2(r, BLF_EV_ERROR, BLF_EV_ERROR, 0, NULL, NULL);
+			break;
+	}
+}
+
+/* follows dlg, whose initial INVITE is msg */
+static int blf_track_dlg(struct dlg_cell *dlg, struct sip_msg *msg)
+{
+	char ckbuf[BLF_KEY_MAX], rkbuf[BLF_KEY_MAX];
+	blf_call_upd_t ui, ur;
+	struct to_body *from, *to;
+	blf_callref_t *r;
+	str ckey, rkey, callid, cdisp, rdisp, ctarget;
+
+	if(parse_headers(msg, HDR_CALLID_F | HDR_TO_F | HDR_CONTACT_F, 0) < 0
+			|| msg->callid == NULL || msg->to == NULL
+			|| parse_from_header(msg) < 0) {
+		LM_ERR("INVITE without Call-ID, From or To\n");
+		return -1;
+	}
+	from = get_from(msg);
+	to = get_to(msg);
+	if(blf_key_from_uri(&from->uri, ckbuf, sizeof(ckbuf), &ckey) < 0
+			|| blf_key_from_uri(GET_RURI(msg), rkbuf, sizeof(rkbuf), &rkey)
+					   < 0) {
+		LM_NOTICE("call without user@host on a side, not tracked\n");
+		return -1;
+	}
+	callid = msg->callid->body;
+	trim(&callid);
+	cdisp = blf_display(&from->display);
+	rdisp = blf_display(&to->display);
+	ctarget = blf_first_contact(msg);
+	r = blf_callref_new(&callid, &from->tag_value, &ckey, &rkey, &cdisp,
+			&rdisp, &ctarget);
+	if(r == NULL)
+		return -1;
+	if(blf_dlgb.register_dlgcb(dlg,
+			   DLGCB_EARLY | DLGCB_CONFIRMED_NA | DLGCB_FAILED
+					   | DLGCB_TERMINATED | DLGCB_EXPIRED | DLGCB_DESTROY,
+			   blf_dlg_cb, r, blf_callref_free)
+			!= 0) {
+		LM_ERR("cannot register dialog callbacks for %.*s\n", callid.len,
+				callid.s);
+		shm_free(r);
+		return -1;
+	}
+	/* both sides start in trying; r lives until DLGCB_DESTROY */
+	memset(&ui, 0, sizeof(ui));
+	memset(&ur, 0, sizeof(ur));
+	ui.f[BLF_CF_CALLID] = r->callid;
+	ui.f[BLF_CF_LTAG] = r->ftag;
+	ui.f[BLF_CF_LURI] = r->uri[BLF_DIR_INITIATOR];
+	ui.f[BLF_CF_LDISP] = r->disp[BLF_DIR_INITIATOR];
+	ui.f[BLF_CF_LTARGET] = r->ctarget;
+	ui.f[BLF_CF_RURI] = r->uri[BLF_DIR_RECIPIENT];
+	ui.f[BLF_CF_RDISP] = r->disp[BLF_DIR_RECIPIENT];
+	ur.f[BLF_CF_CALLID] = r->callid;
+	ur.f[BLF_CF_RTAG] = r->ftag;
+	ur.f[BLF_CF_LURI] = r->uri[BLF_DIR_RECIPIENT];
+	ur.f[BLF_CF_LDISP] = r->disp[BLF_DIR_RECIPIENT];
+	ur.f[BLF_CF_RURI] = r->uri[BLF_DIR_INITIATOR];
+	ur.f[BLF_CF_RDISP] = r->disp[BLF_DIR_INITIATOR];
+	ur.f[BLF_CF_RTARGET] = r->ctarget;
+	blf_dlg_event2(r, BLF_EV_REQUEST, BLF_EV_REQUEST, 0, &ui, &ur);
+	return 1;
+}
+
+/* blf_track(): follow the call of this initial INVITE */
+int blf_track(struct sip_msg *msg)
+{
+	static unsigned int last_id = 0;
+	static int last_pid = 0;
+	struct dlg_cell *dlg;
+	int ret;
+
+	if(blf_cfg.track_all)
+		return 1; /* every dialog is followed already */
+	if(msg->first_line.type != SIP_REQUEST
+			|| msg->first_line.u.request.method_value != METHOD_INVITE) {
+		LM_ERR("blf_track() is for initial INVITEs\n");
+		return -1;
+	}
+	if(msg->id == last_id && msg->pid == last_pid)
+		return 1; /* called twice for the same request */
+	dlg = blf_dlgb.get_dlg(msg);
+	if(dlg == NULL) {
+		LM_ERR("no dialog for this INVITE: call dlg_manage() before "
+			   "blf_track()\n");
+		return -1;
+	}
+	ret = blf_track_dlg(dlg, msg);
+	blf_dlgb.release_dlg(dlg);
+	if(ret > 0) {
+		last_id = msg->id;
+		last_pid = msg->pid;
+	}
+	return ret;
+}
+
+static void blf_dlg_created(
+		struct dlg_cell *dlg, int type, struct dlg_cb_params *p)
+{
+	if(p->req == NULL || p->req == FAKED_REPLY)
+		return;
+	blf_track_dlg(dlg, p->req);
+}
+
+int blf_dlg_init(void)
+{
+	if(load_dlg_api(&blf_dlgb) < 0) {
+		LM_ERR("cannot bind the dialog module: load dialog.so before "
+			   "blf.so\n");
+		return -1;
+	}
+	if(blf_cfg.track_all
+			&& blf_dlgb.register_dlgcb(
+					   NULL, DLGCB_CREATED, blf_dlg_created, NULL, NULL)
+					   != 0) {
+		LM_ERR("cannot register the dialog creation callback\n");
+		return -1;
+	}
+	return 0;
+}

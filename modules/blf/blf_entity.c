@@ -1,0 +1,513 @@
+/*
+ * blf_entity.c — the entity table: entities, their calls, and what a call
+ * event does to them.
+ *
+ * Records live in shared memory, one block each (a call and its strings are
+ * one allocation; a field that changes rebuilds the block). Every entity
+ * hashes to a slot guarded by its own lock. A call event takes the lock of
+ * its entity's slot and, when the domain has wildcard (any-dn) watchers, the
+ * slot of the wildcard pseudo-entity too, always in slot order; it applies
+ * the event, builds the NOTIFY jobs (the XML fragment once for all watchers)
+ * and releases the locks before anything is sent.
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+
+#include <string.h>
+#include <stdlib.h>
+#include <ctype.h>
+
+#include "core/mem/shm_mem.h"
+#include "core/mem/mem.h"
+#include "core/hashes.h"
+#include "core/dprint.h"
+#include "core/parser/parse_uri.h"
+
+#include "blf.h"
+
+blf_table_t *blf_table = NULL;
+
+int blf_table_init(unsigned int size)
+{
+	unsigned int n;
+
+	for(n = 1; n < size; n <<= 1)
+		;
+	blf_table = shm_malloc(sizeof(blf_table_t) + n * sizeof(blf_slot_t));
+	if(blf_table == NULL) {
+		SHM_MEM_ERROR;
+		return -1;
+	}
+	memset(blf_table, 0, sizeof(blf_table_t) + n * sizeof(blf_slot_t));
+	blf_table->size = n;
+	blf_table->slots = (blf_slot_t *)(blf_table + 1);
+	blf_table->locks = lock_set_alloc(n);
+	if(blf_table->locks == NULL || lock_set_init(blf_table->locks) == NULL) {
+		LM_ERR("cannot allocate %u slot locks\n", n);
+		if(blf_table->locks)
+			lock_set_dealloc(blf_table->locks);
+		shm_free(blf_table);
+		blf_table = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void blf_table_destroy(void)
+{
+	unsigned int i;
+	blf_entity_t *e, *en;
+	blf_call_t *c, *cn;
+	blf_sub_t *s, *sn;
+
+	if(blf_table == NULL)
+		return;
+	for(i = 0; i < blf_table->size; i++) {
+		for(e = blf_table->slots[i].first; e; e = en) {
+			en = e->next;
+			for(c = e->calls; c; c = cn) {
+				cn = c->next;
+				shm_free(c);
+			}
+			for(s = e->subs; s; s = sn) {
+				sn = s->next;
+				blf_sub_free(s);
+			}
+			shm_free(e);
+		}
+	}
+	lock_set_destroy(blf_table->locks);
+	lock_set_dealloc(blf_table->locks);
+	shm_free(blf_table);
+	blf_table = NULL;
+}
+
+unsigned int blf_key_hash(const str *key)
+{
+	return get_hash1_raw(key->s, key->len);
+}
+
+/*
+ * user@host of a SIP URI into buf: scheme, port and parameters dropped, host
+ * lower-cased (hosts compare case-insensitively, users do not).
+ */
+int blf_key_from_uri(const str *uri, char *buf, int size, str *key)
+{
+	struct sip_uri pu;
+	int i;
+
+	if(parse_uri(uri->s, uri->len, &pu) < 0) {
+		LM_ERR("invalid URI [%.*s]\n", uri->len, uri->s);
+		return -1;
+	}
+	if(pu.user.len == 0 || pu.host.len == 0) {
+		LM_ERR("URI without user or host [%.*s]\n", uri->len, uri->s);
+		return -1;
+	}
+	if(pu.user.len + 1 + pu.host.len >= size) {
+		LM_ERR("URI too long [%.*s]\n", uri->len, uri->s);
+		return -1;
+	}
+	memcpy(buf, pu.user.s, pu.user.len);
+	buf[pu.user.len] = '@';
+	for(i = 0; i < pu.host.len; i++)
+		buf[pu.user.len + 1 + i] = tolower((unsigned char)pu.host.s[i]);
+	key->s = buf;
+	key->len = pu.user.len + 1 + pu.host.len;
+	buf[key->len] = '\0';
+	return 0;
+}
+
+/* the slot lock must be held */
+blf_entity_t *blf_entity_find(unsigned int hash, const str *key)
+{
+	blf_entity_t *e;
+
+	for(e = blf_table->slots[blf_slot_idx(hash)].first; e; e = e->next) {
+		if(e->hash == hash && e->key.len == key->len
+				&& memcmp(e->key.s, key->s, key->len) == 0)
+			return e;
+	}
+	return NULL;
+}
+
+/* find or create; the slot lock must be held */
+blf_entity_t *blf_entity_get(unsigned int hash, const str *key)
+{
+	blf_entity_t *e;
+	blf_slot_t *slot;
+
+	e = blf_entity_find(hash, key);
+	if(e)
+		return e;
+	e = shm_malloc(sizeof(blf_entity_t) + key->len + 1);
+	if(e == NULL) {
+		SHM_MEM_ERROR;
+		return NULL;
+	}
+	memset(e, 0, sizeof(blf_entity_t));
+	e->hash = hash;
+	e->key.s = (char *)(e + 1);
+	e->key.len = key->len;
+	memcpy(e->key.s, key->s, key->len);
+	e->key.s[key->len] = '\0';
+	slot = &blf_table->slots[blf_slot_idx(hash)];
+	e->next = slot->first;
+	slot->first = e;
+	return e;
+}
+
+/* frees e when nothing refers to it any more; the slot lock must be held */
+void blf_entity_gc(unsigned int hash, blf_entity_t *e)
+{
+	blf_entity_t **pe;
+
+	if(e->calls || e->subs)
+		return;
+	for(pe = &blf_table->slots[blf_slot_idx(hash)].first; *pe;
+			pe = &(*pe)->next) {
+		if(*pe == e) {
+			*pe = e->next;
+			shm_free(e);
+			return;
+		}
+	}
+}
+
+/* ---- calls ---- */
+
+static blf_call_t *blf_call_find(
+		blf_entity_t *e, const str *callid, blf_dir_t dir, blf_call_t ***prev)
+{
+	blf_call_t **pc;
+
+	for(pc = &e->calls; *pc; pc = &(*pc)->next) {
+		if((*pc)->dir == dir && (*pc)->f[BLF_CF_CALLID].len == callid->len
+				&& memcmp((*pc)->f[BLF_CF_CALLID].s, callid->s, callid->len)
+						   == 0) {
+			if(prev)
+				*prev = pc;
+			return *pc;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * A new block holding old's (or, with old NULL, empty) fields overlaid by
+ * upd's. Returns NULL on no memory; old is left untouched.
+ */
+static blf_call_t *blf_call_build(
+		const blf_call_t *old, const blf_call_upd_t *upd)
+{
+	const str *src[BLF_CF_N];
+	blf_call_t *c;
+	size_t len = sizeof(blf_call_t);
+	char *p;
+	int i;
+
+	for(i = 0; i < BLF_CF_N; i++) {
+		src[i] = (upd && upd->f[i].s) ? &upd->f[i]
+									  : (old ? &old->f[i] : NULL);
+		if(src[i])
+			len += src[i]->len + 1;
+	}
+	c = shm_malloc(len);
+	if(c == NULL) {
+		SHM_MEM_ERROR;
+		return NULL;
+	}
+	if(old)
+		memcpy(c, old, sizeof(blf_call_t));
+	else
+		memset(c, 0, sizeof(blf_call_t));
+	p = (char *)(c + 1);
+	for(i = 0; i < BLF_CF_N; i++) {
+		c->f[i].s = p;
+		c->f[i].len = src[i] ? src[i]->len : 0;
+		if(c->f[i].len)
+			memcpy(p, src[i]->s, c->f[i].len);
+		p[c->f[i].len] = '\0';
+		p += c->f[i].len + 1;
+	}
+	return c;
+}
+
+/* does upd change anything in c? */
+static int blf_call_upd_differs(const blf_call_t *c, const blf_call_upd_t *upd)
+{
+	int i;
+
+	if(upd == NULL)
+		return 0;
+	for(i = 0; i < BLF_CF_N; i++) {
+		if(upd->f[i].s == NULL)
+			continue;
+		if(upd->f[i].len != c->f[i].len
+				|| memcmp(upd->f[i].s, c->f[i].s, c->f[i].len) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+static void blf_call_set_id(blf_call_t *c)
+{
+	const str *ci = &c->f[BLF_CF_CALLID];
+
+	snprintf(c->id, sizeof(c->id), "%08x%08x%c", get_hash1_raw(ci->s, ci->len),
+			get_hash1_raw2(ci->s, ci->len),
+			c->dir == BLF_DIR_INITIATOR ? 'i' : 'r');
+}
+
+void blf_entity_drop_terminated(blf_entity_t *e)
+{
+	blf_call_t **pc, *c;
+
+	for(pc = &e->calls; *pc;) {
+		c = *pc;
+		if(c->st.state == BLF_STATE_TERMINATED) {
+			*pc = c->next;
+			e->ncalls--;
+			shm_free(c);
+		} else {
+			pc = &c->next;
+		}
+	}
+}
+
+/* ---- XML fragments of an entity's current calls ---- */
+
+static void blf_call_to_xml(const blf_call_t *c, blf_xml_dialog_t *d)
+{
+	d->id = c->id;
+	d->call_id = c->f[BLF_CF_CALLID].s;
+	d->local_tag = c->f[BLF_CF_LTAG].s;
+	d->remote_tag = c->f[BLF_CF_RTAG].s;
+	d->direction = c->dir;
+	d->st = c->st;
+	d->local.identity = c->f[BLF_CF_LURI].s;
+	d->local.display = c->f[BLF_CF_LDISP].s;
+	d->local.target = c->f[BLF_CF_LTARGET].s;
+	d->remote.identity = c->f[BLF_CF_RURI].s;
+	d->remote.display = c->f[BLF_CF_RDISP].s;
+	d->remote.target = c->f[BLF_CF_RTARGET].s;
+}
+
+/*
+ * The fragment of e's calls for one visibility, built on first use and kept
+ * in fr for the other watchers of the same change. The slot lock must be
+ * held (the fragment is a snapshot of e).
+ */
+int blf_frags_get(blf_entity_t *e, blf_frags_t *fr, blf_vis_t vis,
+		const char **s, size_t *len)
+{
+	blf_xml_dialog_t dbuf[16], *d = dbuf;
+	blf_call_t *c;
+	int i = (vis == BLF_VIS_FULL) ? 0 : 1;
+	int n, ret = 0;
+
+	if(!fr->built[i]) {
+		if(e->ncalls > sizeof(dbuf) / sizeof(dbuf[0])) {
+			d = malloc(e->ncalls * sizeof(*d));
+			if(d == NULL) {
+				LM_ERR("no memory for %u dialogs\n", e->ncalls);
+				return -1;
+			}
+		}
+		for(n = 0, c = e->calls; c; c = c->next, n++)
+			blf_call_to_xml(c, &d[n]);
+		if(blf_xml_dialogs(d, n, i ? BLF_VIS_STATE : BLF_VIS_FULL, &fr->s[i],
+				   &fr->len[i])
+				< 0) {
+			LM_ERR("cannot build the dialog-info of %.*s\n", e->key.len,
+					e->key.s);
+			ret = -1;
+		} else {
+			fr->built[i] = 1;
+		}
+		if(d != dbuf)
+			free(d);
+	}
+	*s = fr->s[i];
+	*len = fr->len[i];
+	return ret;
+}
+
+void blf_frags_free(blf_frags_t *fr)
+{
+	free(fr->s[0]);
+	free(fr->s[1]);
+	memset(fr, 0, sizeof(*fr));
+}
+
+/* ---- call events ---- */
+
+/* the wildcard pseudo-entity of key's domain: <wildcard_user>@host */
+static int blf_wildcard_key(const str *key, char *buf, int size, str *wkey)
+{
+	char *at;
+	int hlen;
+
+	if(blf_cfg.wildcard_user.len == 0)
+		return -1;
+	at = memchr(key->s, '@', key->len);
+	if(at == NULL)
+		return -1;
+	hlen = key->len - (int)(at - key->s);
+	if(blf_cfg.wildcard_user.len + hlen >= size)
+		return -1;
+	memcpy(buf, blf_cfg.wildcard_user.s, blf_cfg.wildcard_user.len);
+	memcpy(buf + blf_cfg.wildcard_user.len, at, hlen);
+	wkey->s = buf;
+	wkey->len = blf_cfg.wildcard_user.len + hlen;
+	return 0;
+}
+
+/* "sip:user@host" of e, XML-escaped for the entity attribute */
+int blf_entity_uri_esc(blf_entity_t *e, char *buf, int size, str *out)
+{
+	char uri[BLF_KEY_MAX + 8];
+	int n;
+
+	n = snprintf(uri, sizeof(uri), "sip:%.*s", e->key.len, e->key.s);
+	if(n < 0 || n >= (int)sizeof(uri))
+		return -1;
+	n = blf_xml_escape_attr(uri, n, buf, size);
+	if(n < 0)
+		return -1;
+	out->s = buf;
+	out->len = n;
+	return 0;
+}
+
+/* takes the locks of two slots in slot order (one lock when they share) */
+void blf_slots_lock2(unsigned int h1, unsigned int h2)
+{
+	unsigned int i1 = blf_slot_idx(h1), i2 = blf_slot_idx(h2);
+
+	if(i1 == i2) {
+		lock_set_get(blf_table->locks, i1);
+	} else if(i1 < i2) {
+		lock_set_get(blf_table->locks, i1);
+		lock_set_get(blf_table->locks, i2);
+	} else {
+		lock_set_get(blf_table->locks, i2);
+		lock_set_get(blf_table->locks, i1);
+	}
+}
+
+void blf_slots_unlock2(unsigned int h1, unsigned int h2)
+{
+	unsigned int i1 = blf_slot_idx(h1), i2 = blf_slot_idx(h2);
+
+	lock_set_release(blf_table->locks, i1);
+	if(i1 != i2)
+		lock_set_release(blf_table->locks, i2);
+}
+
+/*
+ * Jobs for the wildcard watchers of e's domain (their entity attribute
+ * names e). Both slot locks must be held.
+ */
+int blf_wildcard_jobs(blf_entity_t *w, blf_entity_t *e, blf_frags_t *fr,
+		blf_notify_job_t **jobs, time_t now)
+{
+	char esc[BLF_KEY_MAX * 6 + 16];
+	blf_notify_job_t *j;
+	blf_sub_t *s;
+	str uri;
+
+	if(w == NULL || w->subs == NULL)
+		return 0;
+	if(blf_entity_uri_esc(e, esc, sizeof(esc), &uri) < 0)
+		return -1;
+	for(s = w->subs; s; s = s->next) {
+		if(s->expires <= now)
+			continue; /* the timer sends its final NOTIFY */
+		j = blf_sub_job(e, s, fr, &uri, 0, NULL, now);
+		if(j) {
+			j->next = *jobs;
+			*jobs = j;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Applies a call event to the call callid/dir of entity key, creating both on
+ * BLF_EV_REQUEST, updating the call's fields from upd, and notifying the
+ * entity's watchers (and its domain's wildcard watchers) when what they see
+ * changed. A terminated call is reported once and dropped.
+ * Returns 1 when watchers were notified of a change, 0 when nothing changed,
+ * -1 on error.
+ */
+int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
+		blf_event_t ev, int code, const blf_call_upd_t *upd)
+{
+	char wbuf[BLF_KEY_MAX + 64];
+	blf_notify_job_t *jobs = NULL;
+	blf_frags_t fr;
+	blf_entity_t *e, *w = NULL;
+	blf_call_t *c, *nc, **pc;
+	unsigned int hash, whash;
+	str wkey;
+	int changed = 0, haswc;
+	time_t now = time(NULL);
+
+	memset(&fr, 0, sizeof(fr));
+	hash = blf_key_hash(key);
+	haswc = (blf_wildcard_key(key, wbuf, sizeof(wbuf), &wkey) == 0);
+	whash = haswc ? blf_key_hash(&wkey) : hash;
+
+	blf_slots_lock2(hash, whash);
+	e = (ev == BLF_EV_REQUEST) ? blf_entity_get(hash, key)
+							   : blf_entity_find(hash, key);
+	if(e == NULL)
+		goto unlock;
+	c = blf_call_find(e, callid, dir, &pc);
+	if(c == NULL) {
+		if(ev != BLF_EV_REQUEST)
+			goto gc;
+		c = blf_call_build(NULL, upd);
+		if(c == NULL)
+			goto gc;
+		c->dir = dir;
+		c->start = now;
+		blf_dstate_init(&c->st);
+		blf_call_set_id(c);
+		c->next = e->calls;
+		e->calls = c;
+		e->ncalls++;
+		changed = 1;
+	} else {
+		if(blf_call_upd_differs(c, upd)) {
+			nc = blf_call_build(c, upd);
+			if(nc) {
+				*pc = nc;
+				shm_free(c);
+				c = nc;
+			}
+		}
+		changed = blf_dstate_apply(&c->st, ev, code);
+	}
+	if(changed) {
+		blf_subs_notify_watchers(e, &fr, &jobs);
+		if(haswc && !(wkey.len == key->len
+						   && memcmp(wkey.s, key->s, key->len) == 0)) {
+			w = blf_entity_find(whash, &wkey);
+			blf_wildcard_jobs(w, e, &fr, &jobs, now);
+		}
+		LM_DBG("%.*s call %.*s (%s) -> %s\n", key->len, key->s, callid->len,
+				callid->s, blf_dir_name(dir), blf_state_name(c->st.state));
+	}
+	if(c->st.state == BLF_STATE_TERMINATED)
+		blf_entity_drop_terminated(e);
+gc:
+	blf_entity_gc(hash, e);
+unlock:
+	blf_slots_unlock2(hash, whash);
+
+	blf_notify_send_all(jobs);
+	blf_frags_free(&fr);
+	return changed ? 1 : 0;
+}

@@ -1,0 +1,206 @@
+/*
+ * blf_mod.c — module exports and lifecycle: parameters, mod_init,
+ * child_init, destroy. Everything else lives in the concern files.
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/sr_module.h"
+#include "core/dprint.h"
+#include "core/mem/shm_mem.h"
+#include "core/timer_proc.h"
+#include "core/counters.h"
+
+#include "blf.h"
+#include "blf_script.h"
+
+MODULE_VERSION
+
+/* clang-format off */
+blf_cfg_t blf_cfg = {
+	.expiry = { .min_expires = 60, .max_expires = 3600,
+			.default_expires = 3600 },
+	.track_all = 0,
+	.wildcard_user = str_init("any-dn"),
+	.visibility_s = str_init("full"),
+	.visibility = BLF_VIS_FULL,
+	.park_poll_interval = 2,
+	.http_timeout = 1000,
+	.alias_cache_ttl = 300,
+	.alias_negative_ttl = 60,
+	.max_subscriptions = 0,
+	.hash_size = 4096,
+	.timer_interval = 1,
+};
+/* clang-format on */
+
+struct tm_binds blf_tmb;
+sl_api_t blf_slb;
+struct dlg_binds blf_dlgb;
+atomic_t *blf_nsubs = NULL;
+
+stat_var *blf_st_notifies_sent;
+stat_var *blf_st_notifies_failed;
+stat_var *blf_st_http_requests;
+stat_var *blf_st_http_errors;
+stat_var *blf_st_cache_hits;
+stat_var *blf_st_cache_misses;
+
+static int mod_init(void);
+static int child_init(int rank);
+static void mod_destroy(void);
+
+static unsigned long blf_stat_subscriptions(void)
+{
+	return blf_nsubs ? (unsigned long)atomic_get(blf_nsubs) : 0;
+}
+
+/* clang-format off */
+static cmd_export_t cmds[] = {
+	{"blf_track", (cmd_function)w_blf_track, 0, 0, 0,
+		REQUEST_ROUTE | BRANCH_ROUTE | FAILURE_ROUTE},
+	{"blf_handle_subscribe", (cmd_function)w_blf_handle_subscribe, 0, 0, 0,
+		REQUEST_ROUTE},
+	{0, 0, 0, 0, 0, 0}
+};
+
+static param_export_t params[] = {
+	{"min_expires", PARAM_INT, &blf_cfg.expiry.min_expires},
+	{"max_expires", PARAM_INT, &blf_cfg.expiry.max_expires},
+	{"default_expires", PARAM_INT, &blf_cfg.expiry.default_expires},
+	{"track_all", PARAM_INT, &blf_cfg.track_all},
+	{"wildcard_user", PARAM_STR, &blf_cfg.wildcard_user},
+	{"alias_url", PARAM_STR, &blf_cfg.alias_url},
+	{"park_url", PARAM_STR, &blf_cfg.park_url},
+	{"park_poll_interval", PARAM_INT, &blf_cfg.park_poll_interval},
+	{"park_domain", PARAM_STR, &blf_cfg.park_domain},
+	{"http_timeout", PARAM_INT, &blf_cfg.http_timeout},
+	{"alias_cache_ttl", PARAM_INT, &blf_cfg.alias_cache_ttl},
+	{"alias_negative_ttl", PARAM_INT, &blf_cfg.alias_negative_ttl},
+	{"visibility", PARAM_STR, &blf_cfg.visibility_s},
+	{"db_url", PARAM_STR, &blf_cfg.db_url},
+	{"enable_dmq", PARAM_INT, &blf_cfg.enable_dmq},
+	{"max_subscriptions", PARAM_INT, &blf_cfg.max_subscriptions},
+	{"hash_size", PARAM_INT, &blf_cfg.hash_size},
+	{0, 0, 0}
+};
+
+static stat_export_t blf_stats[] = {
+	{"subscriptions", STAT_IS_FUNC, (stat_var **)blf_stat_subscriptions},
+	{"notifies_sent", 0, &blf_st_notifies_sent},
+	{"notifies_failed", 0, &blf_st_notifies_failed},
+	{"http_requests", 0, &blf_st_http_requests},
+	{"http_errors", 0, &blf_st_http_errors},
+	{"cache_hits", 0, &blf_st_cache_hits},
+	{"cache_misses", 0, &blf_st_cache_misses},
+	{0, 0, 0}
+};
+
+struct module_exports exports = {
+	"blf",			 /* module name */
+	DEFAULT_DLFLAGS, /* dlopen flags */
+	cmds,			 /* exported functions */
+	params,			 /* exported parameters */
+	0,				 /* RPC methods (registered in mod_init) */
+	0,				 /* exported pseudo-variables */
+	0,				 /* response handling function */
+	mod_init,		 /* module init function */
+	child_init,		 /* per-child init function */
+	mod_destroy		 /* module destroy function */
+};
+/* clang-format on */
+
+/* checks the parameters; Kamailio refuses to start on a bad one */
+static int blf_cfg_check(void)
+{
+	blf_expiry_cfg_t *x = &blf_cfg.expiry;
+
+	if(blf_vis_parse(blf_cfg.visibility_s.s, blf_cfg.visibility_s.len,
+			   &blf_cfg.visibility)
+			< 0) {
+		LM_ERR("visibility must be full, state or none, not '%.*s'\n",
+				blf_cfg.visibility_s.len, blf_cfg.visibility_s.s);
+		return -1;
+	}
+	if((int)x->min_expires < 0 || (int)x->max_expires <= 0
+			|| x->min_expires > x->max_expires) {
+		LM_ERR("need 0 <= min_expires (%d) <= max_expires (%d)\n",
+				(int)x->min_expires, (int)x->max_expires);
+		return -1;
+	}
+	if(x->default_expires < x->min_expires)
+		x->default_expires = x->min_expires;
+	if(x->default_expires > x->max_expires)
+		x->default_expires = x->max_expires;
+	if(blf_cfg.park_url.len && blf_cfg.park_domain.len == 0) {
+		LM_ERR("park_url needs park_domain (the host of park-orbit "
+			   "entities)\n");
+		return -1;
+	}
+	if(blf_cfg.hash_size < 1 || blf_cfg.hash_size > (1 << 20)) {
+		LM_ERR("hash_size must be 1..1048576, not %d\n", blf_cfg.hash_size);
+		return -1;
+	}
+	if(blf_cfg.max_subscriptions < 0)
+		blf_cfg.max_subscriptions = 0;
+	return 0;
+}
+
+static int mod_init(void)
+{
+	if(blf_cfg_check() < 0)
+		return -1;
+	if(load_tm_api(&blf_tmb) < 0) {
+		LM_ERR("cannot bind tm: load tm.so before blf.so\n");
+		return -1;
+	}
+	if(sl_load_api(&blf_slb) < 0) {
+		LM_ERR("cannot bind sl: load sl.so before blf.so\n");
+		return -1;
+	}
+	if(blf_dlg_init() < 0)
+		return -1;
+	if(register_module_stats(exports.name, blf_stats) != 0) {
+		LM_ERR("cannot register statistics\n");
+		return -1;
+	}
+	if(blf_rpc_init() < 0)
+		return -1;
+	blf_nsubs = shm_malloc(sizeof(atomic_t));
+	if(blf_nsubs == NULL) {
+		SHM_MEM_ERROR;
+		return -1;
+	}
+	atomic_set(blf_nsubs, 0);
+	if(blf_table_init(blf_cfg.hash_size) < 0)
+		return -1;
+	register_sync_timers(1);
+	return 0;
+}
+
+static int child_init(int rank)
+{
+	srand(getpid() ^ (unsigned)time(NULL));
+	if(rank == PROC_MAIN) {
+		if(fork_sync_timer(PROC_TIMER, "BLF TIMER", 1, blf_subs_timer, NULL,
+				   blf_cfg.timer_interval)
+				< 0) {
+			LM_ERR("cannot start the expiry timer process\n");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void mod_destroy(void)
+{
+	blf_table_destroy();
+	if(blf_nsubs) {
+		shm_free(blf_nsubs);
+		blf_nsubs = NULL;
+	}
+}

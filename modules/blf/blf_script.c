@@ -1,0 +1,55 @@
+/*
+ * blf_script.c — the routing-script face of the module: cfg wrappers
+ * (w_blf_*) and KEMI exports (ki_blf_*), both calling one core function.
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+
+#include "core/sr_module.h"
+#include "core/kemi.h"
+#include "core/dprint.h"
+
+#include "blf.h"
+#include "blf_script.h"
+
+static int ki_blf_track(struct sip_msg *msg)
+{
+	return blf_track(msg);
+}
+
+static int ki_blf_handle_subscribe(struct sip_msg *msg)
+{
+	return blf_subs_handle(msg);
+}
+
+int w_blf_track(struct sip_msg *msg, char *p1, char *p2)
+{
+	return ki_blf_track(msg);
+}
+
+int w_blf_handle_subscribe(struct sip_msg *msg, char *p1, char *p2)
+{
+	return ki_blf_handle_subscribe(msg);
+}
+
+/* clang-format off */
+static sr_kemi_t blf_kemi_exports[] = {
+	{ str_init("blf"), str_init("track"),
+		SR_KEMIP_INT, ki_blf_track,
+		{ SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ str_init("blf"), str_init("handle_subscribe"),
+		SR_KEMIP_INT, ki_blf_handle_subscribe,
+		{ SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ {0, 0}, {0, 0}, 0, NULL, { 0, 0, 0, 0, 0, 0 } }
+};
+/* clang-format on */
+
+int mod_register(char *path, int *dlflags, void *p1, void *p2)
+{
+	sr_kemi_modules_add(blf_kemi_exports);
+	return 0;
+}

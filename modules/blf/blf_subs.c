@@ -1,0 +1,868 @@
+/*
+ * blf_subs.c — SUBSCRIBE handling (RFC 6665) and the subscriptions it keeps.
+ *
+ * A subscription is stored on the entity it watches, under that entity's
+ * slot lock, as one shm block. Our To tag starts with the entity's hash in
+ * hex, so an in-dialog SUBSCRIBE or a NOTIFY reply finds its slot without a
+ * second index. Wildcard (any-dn) subscriptions live on the pseudo-entity
+ * <wildcard_user>@domain and are fed by every change in that domain.
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+
+#include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "core/mem/shm_mem.h"
+#include "core/mem/mem.h"
+#include "core/dprint.h"
+#include "core/ut.h"
+#include "core/trim.h"
+#include "core/data_lump_rpl.h"
+#include "core/parser/parse_from.h"
+#include "core/parser/parse_to.h"
+#include "core/parser/parse_uri.h"
+#include "core/parser/parse_event.h"
+#include "core/parser/parse_expires.h"
+#include "core/parser/contact/parse_contact.h"
+#include "core/parser/parse_rr.h"
+
+#include "blf.h"
+
+#define BLF_TAG_LEN 20
+
+/* ---- subscription records ---- */
+
+static blf_sub_t *blf_sub_build(const str *f)
+{
+	blf_sub_t *s;
+	size_t len = sizeof(blf_sub_t);
+	char *p;
+	int i;
+
+	for(i = 0; i < BLF_SF_N; i++)
+		len += f[i].len + 1;
+	s = shm_malloc(len);
+	if(s == NULL) {
+		SHM_MEM_ERROR;
+		return NULL;
+	}
+	memset(s, 0, sizeof(blf_sub_t));
+	p = (char *)(s + 1);
+	for(i = 0; i < BLF_SF_N; i++) {
+		s->f[i].s = p;
+		s->f[i].len = f[i].len;
+		if(f[i].len)
+			memcpy(p, f[i].s, f[i].len);
+		p[f[i].len] = '\0';
+		p += f[i].len + 1;
+	}
+	return s;
+}
+
+void blf_sub_free(blf_sub_t *s)
+{
+	shm_free(s);
+}
+
+/* a copy of s with field i replaced (the block is rebuilt) */
+static blf_sub_t *blf_sub_rebuild(const blf_sub_t *s, int i, const str *val)
+{
+	str f[BLF_SF_N];
+	blf_sub_t *n;
+
+	memcpy(f, s->f, sizeof(f));
+	f[i] = *val;
+	n = blf_sub_build(f);
+	if(n == NULL)
+		return NULL;
+	n->expires = s->expires;
+	n->version = s->version;
+	n->cseq = s->cseq;
+	n->flags = s->flags;
+	n->vis = s->vis;
+	n->sock = s->sock;
+	return n;
+}
+
+static blf_sub_t *blf_sub_find(blf_entity_t *e, const str *callid,
+		const str *ftag, const str *ttag, blf_sub_t ***prev)
+{
+	blf_sub_t **ps, *s;
+
+	for(ps = &e->subs; *ps; ps = &(*ps)->next) {
+		s = *ps;
+		if(STR_EQ(s->f[BLF_SF_CALLID], *callid)
+				&& STR_EQ(s->f[BLF_SF_FTAG], *ftag)
+				&& (ttag == NULL || STR_EQ(s->f[BLF_SF_TTAG], *ttag))) {
+			if(prev)
+				*prev = ps;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+static void blf_sub_unlink(blf_entity_t *e, blf_sub_t **ps)
+{
+	blf_sub_t *s = *ps;
+
+	*ps = s->next;
+	e->nsubs--;
+	atomic_dec(blf_nsubs);
+	blf_sub_free(s);
+}
+
+/*
+ * A NOTIFY job for s: the next version and CSeq are taken here, under the
+ * slot lock, together with the content snapshot, so a higher version always
+ * carries newer content. entity_esc overrides the entity attribute
+ * (wildcard subscriptions name the entity each NOTIFY describes).
+ */
+blf_notify_job_t *blf_sub_job(blf_entity_t *e, blf_sub_t *s,
+		blf_frags_t *fr, const str *entity_esc, int terminated,
+		const char *reason, time_t now)
+{
+	blf_notify_job_t *j;
+	const str *ent = entity_esc ? entity_esc : &s->f[BLF_SF_ENTITY_ESC];
+	size_t len = sizeof(*j) + ent->len + 1;
+	char *p;
+	int i;
+
+	for(i = 0; i < BLF_SF_N; i++)
+		len += s->f[i].len + 1;
+	j = pkg_malloc(len);
+	if(j == NULL) {
+		PKG_MEM_ERROR;
+		return NULL;
+	}
+	memset(j, 0, sizeof(*j));
+	if(blf_frags_get(e, fr, s->vis, &j->frag, &j->frag_len) < 0) {
+		pkg_free(j);
+		return NULL;
+	}
+	p = (char *)(j + 1);
+	for(i = 0; i < BLF_SF_N; i++) {
+		j->f[i].s = p;
+		j->f[i].len = s->f[i].len;
+		memcpy(p, s->f[i].s, s->f[i].len);
+		p[s->f[i].len] = '\0';
+		p += s->f[i].len + 1;
+	}
+	j->entity_esc.s = p;
+	j->entity_esc.len = ent->len;
+	memcpy(p, ent->s, ent->len);
+	p[ent->len] = '\0';
+	j->hash = e->hash;
+	j->sock = s->sock;
+	j->version = s->version++;
+	j->cseq = ++s->cseq;
+	j->terminated = terminated;
+	j->reason = reason;
+	j->expires = blf_expiry_left(s->expires, now);
+	return j;
+}
+
+/* jobs for every live watcher of e; the slot lock must be held */
+int blf_subs_notify_watchers(
+		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs)
+{
+	blf_notify_job_t *j;
+	blf_sub_t *s;
+	time_t now = time(NULL);
+	int n = 0;
+
+	for(s = e->subs; s; s = s->next) {
+		if(blf_expiry_due(s->expires, now) || (s->flags & BLF_SUB_WILDCARD))
+			continue; /* expired: the timer sends its final NOTIFY */
+		j = blf_sub_job(e, s, fr, NULL, 0, NULL, now);
+		if(j) {
+			j->next = *jobs;
+			*jobs = j;
+			n++;
+		}
+	}
+	return n;
+}
+
+/* removes a subscription (a NOTIFY got 481 or no answer) */
+int blf_subs_remove(unsigned int hash, const str *callid, const str *ftag,
+		const str *ttag)
+{
+	blf_entity_t *e;
+	blf_sub_t **ps;
+	int found = 0;
+
+	blf_slot_lock(hash);
+	for(e = blf_table->slots[blf_slot_idx(hash)].first; e; e = e->next) {
+		if(e->hash != hash)
+			continue;
+		if(blf_sub_find(e, callid, ftag, ttag, &ps)) {
+			blf_sub_unlink(e, ps);
+			blf_entity_gc(hash, e);
+			found = 1;
+			break;
+		}
+	}
+	blf_slot_unlock(hash);
+	return found;
+}
+
+/* ---- replies ---- */
+
+static int blf_reply(
+		struct sip_msg *msg, int code, const char *reason, const char *hdrs)
+{
+	str r;
+
+	if(hdrs && *hdrs
+			&& add_lump_rpl(msg, (char *)hdrs, strlen(hdrs), LUMP_RPL_HDR)
+					   == 0) {
+		LM_ERR("cannot add reply headers\n");
+		return -1;
+	}
+	r.s = (char *)reason;
+	r.len = strlen(reason);
+	if(blf_slb.sreply(msg, code, &r) < 0) {
+		LM_ERR("cannot send %d reply\n", code);
+		return -1;
+	}
+	return 0;
+}
+
+/* rejects the SUBSCRIBE: a log line and a SIP error reply */
+static int blf_reject(struct sip_msg *msg, int code, const char *reason,
+		const char *hdrs, const char *why)
+{
+	str cid = STR_NULL;
+
+	if(msg->callid)
+		cid = msg->callid->body;
+	LM_NOTICE("SUBSCRIBE %.*s rejected with %d: %s\n", cid.len, cid.s, code,
+			why);
+	blf_reply(msg, code, reason, hdrs);
+	return -code;
+}
+
+/* ---- parsing helpers ---- */
+
+static int blf_accept_ok(struct sip_msg *msg)
+{
+	static const char *ok[] = {"application/dialog-info+xml", "application/*",
+			"*/*", NULL};
+	struct hdr_field *h;
+	int seen = 0, i, k;
+
+	for(h = msg->headers; h; h = h->next) {
+		if(h->type != HDR_ACCEPT_T)
+			continue;
+		seen = 1;
+		for(i = 0; ok[i]; i++) {
+			int n = strlen(ok[i]);
+			for(k = 0; k + n <= h->body.len; k++)
+				if(strncasecmp(h->body.s + k, ok[i], n) == 0)
+					return 1;
+		}
+	}
+	return !seen;
+}
+
+/* the Record-Route bodies, comma separated, into buf */
+static int blf_route_set(struct sip_msg *msg, char *buf, int size, str *out)
+{
+	struct hdr_field *h;
+	int len = 0;
+	str b;
+
+	for(h = msg->headers; h; h = h->next) {
+		if(h->type != HDR_RECORDROUTE_T)
+			continue;
+		b = h->body;
+		trim(&b);
+		if(len + b.len + 1 >= size)
+			return -1;
+		if(len)
+			buf[len++] = ',';
+		memcpy(buf + len, b.s, b.len);
+		len += b.len;
+	}
+	out->s = buf;
+	out->len = len;
+	return 0;
+}
+
+/* our Contact URI on the socket the request came in over */
+static int blf_local_contact(struct sip_msg *msg, char *buf, int size, str *out)
+{
+	struct socket_info *si = msg->rcv.bind_address;
+	str host, port;
+	const char *tr = "";
+	int n;
+
+	if(si == NULL)
+		return -1;
+	host = si->useinfo.name.len ? si->useinfo.name : si->address_str;
+	port = si->useinfo.port_no_str.len ? si->useinfo.port_no_str
+									   : si->port_no_str;
+	switch(si->proto) {
+		case PROTO_TCP:
+			tr = ";transport=tcp";
+			break;
+		case PROTO_TLS:
+			tr = ";transport=tls";
+			break;
+		case PROTO_SCTP:
+			tr = ";transport=sctp";
+			break;
+		case PROTO_WS:
+		case PROTO_WSS:
+			tr = ";transport=ws";
+			break;
+	}
+	if(si->address.af == AF_INET6 && host.len && host.s[0] != '[')
+		n = snprintf(buf, size, "sip:[%.*s]:%.*s%s", host.len, host.s,
+				port.len, port.s, tr);
+	else
+		n = snprintf(buf, size, "sip:%.*s:%.*s%s", host.len, host.s, port.len,
+				port.s, tr);
+	if(n < 0 || n >= size)
+		return -1;
+	out->s = buf;
+	out->len = n;
+	return 0;
+}
+
+static void blf_new_tag(unsigned int hash, char *buf, str *tag)
+{
+	static unsigned int seq = 0;
+
+	seq++;
+	tag->len = snprintf(buf, BLF_TAG_LEN + 1, "%08x%04x%04x%04x", hash,
+			(unsigned)my_pid() & 0xffff, (unsigned)rand() & 0xffff,
+			seq & 0xffff);
+	tag->s = buf;
+}
+
+/* the entity hash encoded in our tag, -1 if it is not one of ours */
+static int blf_tag_hash(const str *tag, unsigned int *hash)
+{
+	unsigned int h = 0;
+	int i, c;
+
+	if(tag->len != BLF_TAG_LEN)
+		return -1;
+	for(i = 0; i < 8; i++) {
+		c = tag->s[i];
+		if(c >= '0' && c <= '9')
+			c -= '0';
+		else if(c >= 'a' && c <= 'f')
+			c -= 'a' - 10;
+		else
+			return -1;
+		h = (h << 4) | c;
+	}
+	*hash = h;
+	return 0;
+}
+
+/* ---- the wildcard burst ---- */
+
+/* hands the fragment j points at over to j (the burst sends after unlock) */
+static void blf_job_take_frag(blf_notify_job_t *j, blf_frags_t *fr)
+{
+	int i;
+
+	for(i = 0; i < 2; i++) {
+		if(fr->built[i] && fr->s[i] == j->frag) {
+			j->frag_own = fr->s[i];
+			fr->s[i] = NULL;
+			fr->built[i] = 0;
+		}
+	}
+}
+
+/*
+ * The first NOTIFYs of a wildcard subscription: one per entity of the
+ * domain with a current call, or one empty dialog-info naming the wildcard
+ * URI when there is none. Walks the table slot by slot, each time with the
+ * slot's lock and the wildcard's (in slot order, as call events do).
+ */
+static void blf_wildcard_burst(unsigned int whash, const str *wkey,
+		const str *callid, const str *ftag, const str *ttag)
+{
+	char esc[BLF_KEY_MAX * 6 + 16];
+	const char *host;
+	blf_notify_job_t *jobs, *j;
+	blf_frags_t fr;
+	blf_entity_t *e, *w, empty;
+	blf_sub_t *s;
+	unsigned int i;
+	int hlen, sent = 0;
+	time_t now;
+	str uri;
+
+	host = memchr(wkey->s, '@', wkey->len);
+	hlen = wkey->len - (int)(host - wkey->s);
+	for(i = 0; i < blf_table->size; i++) {
+		if(blf_table->slots[i].first == NULL)
+			continue; /* racy read, only to skip empty slots cheaply */
+		jobs = NULL;
+		blf_slots_lock2(i, whash);
+		w = blf_entity_find(whash, wkey);
+		s = w ? blf_sub_find(w, callid, ftag, ttag, NULL) : NULL;
+		if(s == NULL) {
+			blf_slots_unlock2(i, whash);
+			return; /* gone meanwhile */
+		}
+		now = time(NULL);
+		for(e = blf_table->slots[i].first; e; e = e->next) {
+			if(e == w || e->ncalls == 0 || e->key.len <= hlen
+					|| memcmp(e->key.s + e->key.len - hlen, host, hlen) != 0)
+				continue;
+			if(blf_entity_uri_esc(e, esc, sizeof(esc), &uri) < 0)
+				continue;
+			memset(&fr, 0, sizeof(fr));
+			j = blf_sub_job(e, s, &fr, &uri, 0, NULL, now);
+			if(j) {
+				blf_job_take_frag(j, &fr);
+				j->next = jobs;
+				jobs = j;
+				sent++;
+			}
+			blf_frags_free(&fr);
+		}
+		blf_slots_unlock2(i, whash);
+		blf_notify_send_all(jobs);
+	}
+	if(sent)
+		return;
+	/* nothing in the domain: one idle NOTIFY naming the wildcard URI */
+	jobs = NULL;
+	memset(&fr, 0, sizeof(fr));
+	blf_slot_lock(whash);
+	w = blf_entity_find(whash, wkey);
+	s = w ? blf_sub_find(w, callid, ftag, ttag, NULL) : NULL;
+	if(s) {
+		memset(&empty, 0, sizeof(empty));
+		empty.hash = whash;
+		jobs = blf_sub_job(&empty, s, &fr, NULL, 0, NULL, time(NULL));
+	}
+	blf_slot_unlock(whash);
+	blf_notify_send_all(jobs);
+	blf_frags_free(&fr);
+}
+
+/* ---- SUBSCRIBE ---- */
+
+typedef struct blf_subreq {
+	str f[BLF_SF_N];
+	long expires; /* -1: no header */
+	unsigned int granted;
+	str key;	  /* entity user@host */
+	unsigned int hash;
+	int wildcard;
+	char keybuf[BLF_KEY_MAX];
+	char wbuf[BLF_KEY_MAX];
+	char uribuf[BLF_KEY_MAX + 8];
+	char escbuf[BLF_KEY_MAX * 6];
+	char rrbuf[4096];
+	char lcbuf[256];
+	char tagbuf[BLF_TAG_LEN + 1];
+} blf_subreq_t;
+
+/* parses and checks what every SUBSCRIBE must carry; replies on error */
+static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
+{
+	struct to_body *from, *to;
+	event_t *ev;
+	param_t *p;
+	contact_t *ct = NULL;
+
+	if(parse_headers(msg, HDR_EOH_F, 0) < 0)
+		return blf_reject(msg, 400, "Bad Request", NULL, "unparsable headers");
+	if(msg->callid == NULL || msg->from == NULL || msg->to == NULL
+			|| msg->cseq == NULL)
+		return blf_reject(msg, 400, "Bad Request", NULL,
+				"missing Call-ID, From, To or CSeq");
+	if(msg->event == NULL)
+		return blf_reject(
+				msg, 400, "Missing Event Header", NULL, "no Event header");
+	if(parse_event(msg->event) < 0 || msg->event->parsed == NULL)
+		return blf_reject(msg, 400, "Bad Event Header", NULL, "bad Event");
+	ev = (event_t *)msg->event->parsed;
+	if(ev->name.len != 6 || strncasecmp(ev->name.s, "dialog", 6) != 0)
+		return blf_reject(msg, 489, "Bad Event", "Allow-Events: dialog\r\n",
+				"event package not supported");
+	for(p = ev->params.list; p; p = p->next) {
+		if(p->name.len == 2 && strncasecmp(p->name.s, "id", 2) == 0)
+			r->f[BLF_SF_EVID] = p->body;
+	}
+	if(!blf_accept_ok(msg))
+		return blf_reject(msg, 406, "Not Acceptable", NULL,
+				"Accept without application/dialog-info+xml");
+	r->expires = -1;
+	if(msg->expires) {
+		if(blf_expiry_parse(msg->expires->body.s, msg->expires->body.len,
+				   &r->expires)
+				< 0)
+			return blf_reject(
+					msg, 400, "Bad Expires", NULL, "unparsable Expires");
+	}
+	if(parse_from_header(msg) < 0)
+		return blf_reject(msg, 400, "Bad From", NULL, "unparsable From");
+	from = get_from(msg);
+	if(from->tag_value.len == 0)
+		return blf_reject(msg, 400, "Missing From Tag", NULL, "no From tag");
+	to = get_to(msg);
+	if(to == NULL)
+		return blf_reject(msg, 400, "Bad To", NULL, "unparsable To");
+	r->f[BLF_SF_CALLID] = msg->callid->body;
+	trim(&r->f[BLF_SF_CALLID]);
+	r->f[BLF_SF_FTAG] = from->tag_value;
+	r->f[BLF_SF_TTAG] = to->tag_value;
+	r->f[BLF_SF_WURI] = from->uri;
+	if(blf_key_from_uri(&from->uri, r->wbuf, sizeof(r->wbuf),
+			   &r->f[BLF_SF_WATCHER])
+			< 0)
+		return blf_reject(msg, 400, "Bad From URI", NULL, "bad From URI");
+	if(msg->contact) {
+		if(parse_contact(msg->contact) < 0 || msg->contact->parsed == NULL)
+			return blf_reject(
+					msg, 400, "Bad Contact", NULL, "unparsable Contact");
+		ct = ((contact_body_t *)msg->contact->parsed)->contacts;
+		if(ct)
+			r->f[BLF_SF_CONTACT] = ct->uri;
+	}
+	if(blf_route_set(msg, r->rrbuf, sizeof(r->rrbuf), &r->f[BLF_SF_RR]) < 0)
+		return blf_reject(
+				msg, 400, "Bad Record-Route", NULL, "route set too long");
+	if(blf_local_contact(msg, r->lcbuf, sizeof(r->lcbuf), &r->f[BLF_SF_LCONTACT])
+			< 0)
+		return blf_reject(msg, 500, "Server Internal Error", NULL,
+				"no local contact");
+	r->f[BLF_SF_SOCKET] = msg->rcv.bind_address->sock_str;
+	return 0;
+}
+
+/* 200 OK with our tag, the granted Expires and our Contact */
+static int blf_reply_ok(struct sip_msg *msg, blf_subreq_t *r, const str *tag)
+{
+	char hdrs[BLF_KEY_MAX + 96];
+	str reason = str_init("OK");
+
+	snprintf(hdrs, sizeof(hdrs), "Expires: %u\r\nContact: <%.*s>\r\n",
+			r->granted, r->f[BLF_SF_LCONTACT].len, r->f[BLF_SF_LCONTACT].s);
+	if(add_lump_rpl(msg, hdrs, strlen(hdrs), LUMP_RPL_HDR) == 0) {
+		LM_ERR("cannot add reply headers\n");
+		return -1;
+	}
+	if(blf_slb.dreply(msg, 200, &reason, (str *)tag) < 0) {
+		LM_ERR("cannot send 200 reply\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int blf_expiry_check(struct sip_msg *msg, blf_subreq_t *r)
+{
+	char hdr[64];
+
+	if(blf_expiry_grant(&blf_cfg.expiry, r->expires, &r->granted)
+			== BLF_EXPIRY_TOO_BRIEF) {
+		snprintf(hdr, sizeof(hdr), "Min-Expires: %u\r\n",
+				blf_cfg.expiry.min_expires);
+		return blf_reject(msg, 423, "Interval Too Brief", hdr,
+				"Expires below min_expires");
+	}
+	return 0;
+}
+
+/* refresh or unsubscribe of an existing subscription (found by our tag) */
+static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
+{
+	blf_notify_job_t *job = NULL;
+	blf_frags_t fr;
+	blf_entity_t *e;
+	blf_sub_t *s, **ps, *ns;
+	unsigned int hash;
+	int rc;
+	time_t now = time(NULL);
+
+	if(blf_tag_hash(&r->f[BLF_SF_TTAG], &hash) < 0)
+		return blf_reject(msg, 481, "Subscription Does Not Exist", NULL,
+				"To tag is not ours");
+	if((rc = blf_expiry_check(msg, r)) < 0)
+		return rc;
+	memset(&fr, 0, sizeof(fr));
+	blf_slot_lock(hash);
+	for(e = blf_table->slots[blf_slot_idx(hash)].first, s = NULL; e;
+			e = e->next) {
+		if(e->hash == hash
+				&& (s = blf_sub_find(e, &r->f[BLF_SF_CALLID], &r->f[BLF_SF_FTAG],
+							&r->f[BLF_SF_TTAG], &ps)))
+			break;
+	}
+	if(s == NULL) {
+		blf_slot_unlock(hash);
+		return blf_reject(msg, 481, "Subscription Does Not Exist", NULL,
+				"no such subscription");
+	}
+	/* a target refresh: the watcher may have moved */
+	if(r->f[BLF_SF_CONTACT].len && !STR_EQ(r->f[BLF_SF_CONTACT], s->f[BLF_SF_CONTACT])) {
+		ns = blf_sub_rebuild(s, BLF_SF_CONTACT, &r->f[BLF_SF_CONTACT]);
+		if(ns) {
+			ns->next = s->next;
+			*ps = ns;
+			blf_sub_free(s);
+			s = ns;
+		}
+	}
+	s->expires = now + r->granted;
+	if(r->granted == 0) {
+		job = blf_sub_job(e, s, &fr, NULL, 1, "timeout", now);
+		blf_sub_unlink(e, ps);
+		blf_entity_gc(hash, e);
+	} else if(!(s->flags & BLF_SUB_WILDCARD)) {
+		job = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
+	}
+	r->key = e ? e->key : r->key;
+	blf_slot_unlock(hash);
+
+	blf_reply_ok(msg, r, &r->f[BLF_SF_TTAG]);
+	blf_notify_send_all(job);
+	blf_frags_free(&fr);
+	return 1;
+}
+
+/* the entity a SUBSCRIBE's Request-URI names */
+static int blf_subreq_entity(struct sip_msg *msg, blf_subreq_t *r)
+{
+	str *ruri;
+	char *at;
+	int n;
+
+	if(parse_sip_msg_uri(msg) < 0)
+		return blf_reject(
+				msg, 400, "Bad Request-URI", NULL, "unparsable Request-URI");
+	ruri = GET_RURI(msg);
+	if(blf_key_from_uri(ruri, r->keybuf, sizeof(r->keybuf), &r->key) < 0)
+		return blf_reject(msg, 400, "Bad Request-URI", NULL,
+				"Request-URI without user@host");
+	r->hash = blf_key_hash(&r->key);
+	at = memchr(r->key.s, '@', r->key.len);
+	r->wildcard = (blf_cfg.wildcard_user.len > 0
+				   && at - r->key.s == blf_cfg.wildcard_user.len
+				   && memcmp(r->key.s, blf_cfg.wildcard_user.s,
+							  blf_cfg.wildcard_user.len)
+							  == 0);
+	n = snprintf(r->uribuf, sizeof(r->uribuf), "sip:%.*s", r->key.len,
+			r->key.s);
+	r->f[BLF_SF_URI].s = r->uribuf;
+	r->f[BLF_SF_URI].len = n;
+	n = blf_xml_escape_attr(r->uribuf, n, r->escbuf, sizeof(r->escbuf));
+	if(n < 0)
+		return blf_reject(msg, 400, "Bad Request-URI", NULL, "URI too long");
+	r->f[BLF_SF_ENTITY_ESC].s = r->escbuf;
+	r->f[BLF_SF_ENTITY_ESC].len = n;
+	return 0;
+}
+
+static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
+{
+	blf_notify_job_t *job = NULL;
+	blf_frags_t fr;
+	blf_entity_t *e, tmp;
+	blf_sub_t *s, *old;
+	int rc, self;
+	time_t now = time(NULL);
+	char hdr[64];
+
+	if((rc = blf_subreq_entity(msg, r)) < 0)
+		return rc;
+	self = STR_EQ(r->key, r->f[BLF_SF_WATCHER]);
+	if(blf_cfg.visibility == BLF_VIS_NONE && !self)
+		return blf_reject(msg, 403, "Forbidden", NULL,
+				"visibility none: only the entity itself may watch");
+	if(r->f[BLF_SF_CONTACT].len == 0)
+		return blf_reject(msg, 400, "Missing Contact", NULL, "no Contact");
+	if((rc = blf_expiry_check(msg, r)) < 0)
+		return rc;
+
+	blf_new_tag(r->hash, r->tagbuf, &r->f[BLF_SF_TTAG]);
+	s = blf_sub_build(r->f);
+	if(s == NULL)
+		return blf_reject(msg, 500, "Server Internal Error", NULL, "no memory");
+	s->expires = now + r->granted;
+	s->vis = self ? BLF_VIS_FULL : blf_cfg.visibility;
+	s->flags = r->wildcard ? BLF_SUB_WILDCARD : 0;
+	s->sock = msg->rcv.bind_address;
+	s->cseq = 0;
+	s->version = 0;
+	memset(&fr, 0, sizeof(fr));
+
+	if(r->granted == 0) {
+		/* a fetch: one NOTIFY with the state, nothing kept */
+		blf_slot_lock(r->hash);
+		e = blf_entity_find(r->hash, &r->key);
+		if(e == NULL) {
+			memset(&tmp, 0, sizeof(tmp));
+			tmp.hash = r->hash;
+			e = &tmp;
+		}
+		job = blf_sub_job(e, s, &fr, NULL, 1, "timeout", now);
+		blf_slot_unlock(r->hash);
+		blf_reply_ok(msg, r, &s->f[BLF_SF_TTAG]);
+		blf_sub_free(s);
+		goto send;
+	}
+
+	blf_slot_lock(r->hash);
+	e = blf_entity_get(r->hash, &r->key);
+	if(e == NULL) {
+		blf_slot_unlock(r->hash);
+		blf_sub_free(s);
+		return blf_reject(msg, 500, "Server Internal Error", NULL, "no memory");
+	}
+	/* a retransmitted initial SUBSCRIBE: the subscription exists already */
+	old = blf_sub_find(e, &r->f[BLF_SF_CALLID], &r->f[BLF_SF_FTAG], NULL, NULL);
+	if(old) {
+		blf_sub_free(s);
+		old->expires = now + r->granted;
+		r->f[BLF_SF_TTAG] = old->f[BLF_SF_TTAG];
+		memcpy(r->tagbuf, old->f[BLF_SF_TTAG].s, old->f[BLF_SF_TTAG].len);
+		r->f[BLF_SF_TTAG].s = r->tagbuf;
+		if(!r->wildcard)
+			job = blf_sub_job(e, old, &fr, NULL, 0, NULL, now);
+		blf_slot_unlock(r->hash);
+		blf_reply_ok(msg, r, &r->f[BLF_SF_TTAG]);
+		goto send;
+	}
+	if(blf_cfg.max_subscriptions > 0
+			&& atomic_get(blf_nsubs) >= blf_cfg.max_subscriptions) {
+		blf_entity_gc(r->hash, e);
+		blf_slot_unlock(r->hash);
+		blf_sub_free(s);
+		snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n", 60);
+		return blf_reject(msg, 503, "Service Unavailable", hdr,
+				"max_subscriptions reached");
+	}
+	s->next = e->subs;
+	e->subs = s;
+	e->nsubs++;
+	atomic_inc(blf_nsubs);
+	if(!r->wildcard)
+		job = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
+	blf_slot_unlock(r->hash);
+
+	blf_reply_ok(msg, r, &r->f[BLF_SF_TTAG]);
+	LM_DBG("new subscription of %.*s to %.*s, %u s\n",
+			r->f[BLF_SF_WATCHER].len, r->f[BLF_SF_WATCHER].s, r->key.len,
+			r->key.s, r->granted);
+	if(r->wildcard) {
+		blf_wildcard_burst(r->hash, &r->key, &r->f[BLF_SF_CALLID],
+				&r->f[BLF_SF_FTAG], &r->f[BLF_SF_TTAG]);
+		return 1;
+	}
+send:
+	blf_notify_send_all(job);
+	blf_frags_free(&fr);
+	return 1;
+}
+
+/*
+ * blf_handle_subscribe(): validate, reply, store, NOTIFY. Returns 1 when
+ * the SUBSCRIBE was accepted, -<code> when an error reply was sent.
+ */
+int blf_subs_handle(struct sip_msg *msg)
+{
+	blf_subreq_t *r;
+	int rc;
+
+	if(msg->first_line.type != SIP_REQUEST
+			|| msg->first_line.u.request.method_value != METHOD_SUBSCRIBE) {
+		LM_ERR("blf_handle_subscribe() called for a non-SUBSCRIBE\n");
+		return -1;
+	}
+	/* a few KB of buffers: keep them off the stack */
+	r = pkg_malloc(sizeof(*r));
+	if(r == NULL) {
+		PKG_MEM_ERROR;
+		return -1;
+	}
+	memset(r, 0, sizeof(*r));
+	rc = blf_subreq_parse(msg, r);
+	if(rc == 0)
+		rc = r->f[BLF_SF_TTAG].len ? blf_subs_refresh(msg, r)
+								   : blf_subs_new(msg, r);
+	pkg_free(r);
+	return rc;
+}
+
+/* ---- expiry ---- */
+
+#define BLF_TIMER_BATCH 16 /* entities whose final NOTIFYs go out at once */
+
+/*
+ * Timer: every subscription past its deadline gets its final NOTIFY
+ * (terminated;reason=timeout) and is removed. Slot by slot, the jobs are
+ * collected under the lock and sent after it; a slot with more expired
+ * entities than one batch is taken again.
+ */
+void blf_subs_timer(unsigned int ticks, void *param)
+{
+	blf_notify_job_t *jobs, *j;
+	blf_frags_t fr[BLF_TIMER_BATCH];
+	blf_entity_t *e, *en;
+	blf_sub_t **ps, *s;
+	unsigned int i;
+	int nfr, more, due;
+	time_t now = time(NULL);
+
+	for(i = 0; i < blf_table->size; i++) {
+		if(blf_table->slots[i].first == NULL)
+			continue; /* racy read, only to skip empty slots cheaply */
+	again:
+		jobs = NULL;
+		nfr = 0;
+		more = 0;
+		lock_set_get(blf_table->locks, i);
+		for(e = blf_table->slots[i].first; e; e = en) {
+			en = e->next;
+			for(due = 0, s = e->subs; s && !due; s = s->next)
+				due = blf_expiry_due(s->expires, now);
+			if(!due)
+				continue;
+			if(nfr == BLF_TIMER_BATCH) {
+				more = 1;
+				break;
+			}
+			memset(&fr[nfr], 0, sizeof(fr[nfr]));
+			for(ps = &e->subs; *ps;) {
+				s = *ps;
+				if(!blf_expiry_due(s->expires, now)) {
+					ps = &s->next;
+					continue;
+				}
+				j = blf_sub_job(e, s, &fr[nfr], NULL, 1, "timeout", now);
+				if(j) {
+					j->next = jobs;
+					jobs = j;
+				}
+				LM_DBG("subscription %.*s of %.*s expired\n",
+						s->f[BLF_SF_CALLID].len, s->f[BLF_SF_CALLID].s,
+						e->key.len, e->key.s);
+				blf_sub_unlink(e, ps);
+			}
+			nfr++;
+			blf_entity_gc(e->hash, e);
+		}
+		lock_set_release(blf_table->locks, i);
+		blf_notify_send_all(jobs);
+		while(nfr > 0)
+			blf_frags_free(&fr[--nfr]);
+		if(more)
+			goto again;
+	}
+}
