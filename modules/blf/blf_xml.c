@@ -1,0 +1,410 @@
+/*
+ * blf_xml.c — RFC 4235 dialog-info bodies, pure (libxml2 only).
+ *
+ * Builds the <dialog> elements of an entity's calls with libxml2's
+ * xmlTextWriter, so every value is escaped by libxml2, and prints the small
+ * per-watcher document head around them. Values come from SIP headers that
+ * any UA may fill with bytes XML forbids; those are replaced here, because a
+ * body that does not parse turns off the lamps of every watcher it reaches.
+ * Nothing here reads module state, allocates from Kamailio or sets up or
+ * tears down libxml2 (xmlCleanupParser is for process exit only).
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <libxml/xmlwriter.h>
+
+#include "blf_xml.h"
+
+#define BLF_XML_NS "urn:ietf:params:xml:ns:dialog-info"
+
+/* libxml2 takes unsigned char strings */
+#define BLF_XC(s) ((const xmlChar *)(s))
+
+/* values up to this size are cleaned on the stack, longer ones in malloc */
+#define BLF_XML_CLEAN_STACK 256
+
+/*
+ * Length of the valid XML 1.0 character that starts at s (n bytes left), or
+ * 0 when there is none: C0 controls other than TAB, LF and CR, malformed or
+ * overlong UTF-8, surrogates, U+FFFE and U+FFFF (XML 1.0 section 2.2).
+ */
+static size_t blf_xml_char_len(const unsigned char *s, size_t n)
+{
+	unsigned int c;
+	size_t len, i;
+
+	if(s[0] < 0x80) {
+		if(s[0] >= 0x20 || s[0] == '\t' || s[0] == '\n' || s[0] == '\r')
+			return 1;
+		return 0;
+	}
+	if(s[0] >= 0xc2 && s[0] <= 0xdf) {
+		len = 2;
+		c = s[0] & 0x1f;
+	} else if(s[0] >= 0xe0 && s[0] <= 0xef) {
+		len = 3;
+		c = s[0] & 0x0f;
+	} else if(s[0] >= 0xf0 && s[0] <= 0xf4) {
+		len = 4;
+		c = s[0] & 0x07;
+	} else {
+		return 0; /* continuation byte, 0xc0/0xc1 or beyond U+10FFFF */
+	}
+	if(n < len)
+		return 0;
+	for(i = 1; i < len; i++) {
+		if((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	if((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) || c > 0x10ffff)
+		return 0; /* overlong or out of range */
+	if((c >= 0xd800 && c <= 0xdfff) || c == 0xfffe || c == 0xffff)
+		return 0;
+	return len;
+}
+
+/* 1 when the n bytes at s are all valid XML characters */
+static int blf_xml_is_clean(const char *s, size_t n)
+{
+	size_t i = 0, l;
+
+	while(i < n) {
+		l = blf_xml_char_len((const unsigned char *)s + i, n - i);
+		if(l == 0)
+			return 0;
+		i += l;
+	}
+	return 1;
+}
+
+/* copies s into dst (n + 1 bytes), each invalid byte replaced by '?' */
+static void blf_xml_clean(const char *s, size_t n, char *dst)
+{
+	size_t i = 0, l;
+
+	while(i < n) {
+		l = blf_xml_char_len((const unsigned char *)s + i, n - i);
+		if(l == 0) {
+			dst[i++] = '?';
+			continue;
+		}
+		memcpy(dst + i, s + i, l);
+		i += l;
+	}
+	dst[n] = '\0';
+}
+
+/*
+ * Writes an attribute (attr != NULL) or the text content (attr == NULL) of
+ * the open element, cleaned of characters XML forbids. libxml2 would copy a
+ * control character verbatim and print malformed UTF-8 as if it were
+ * Latin-1, with an error on stderr.
+ */
+static int blf_xml_put(xmlTextWriterPtr w, const char *attr, const char *val)
+{
+	char stack[BLF_XML_CLEAN_STACK];
+	char *buf = NULL;
+	size_t n = strlen(val);
+	int rc;
+
+	if(!blf_xml_is_clean(val, n)) {
+		buf = (n < sizeof(stack)) ? stack : malloc(n + 1);
+		if(buf == NULL)
+			return -1;
+		blf_xml_clean(val, n, buf);
+		val = buf;
+	}
+	if(attr != NULL)
+		rc = xmlTextWriterWriteAttribute(w, BLF_XC(attr), BLF_XC(val));
+	else
+		rc = xmlTextWriterWriteString(w, BLF_XC(val));
+	if(buf != NULL && buf != stack)
+		free(buf);
+	return rc < 0 ? -1 : 0;
+}
+
+static int blf_xml_set(const char *s)
+{
+	return s != NULL && s[0] != '\0';
+}
+
+/* an optional attribute: left out when the value is NULL or empty */
+static int blf_xml_opt_attr(
+		xmlTextWriterPtr w, const char *attr, const char *val)
+{
+	if(!blf_xml_set(val))
+		return 0;
+	return blf_xml_put(w, attr, val);
+}
+
+/* <state event="..." code="...">name</state> */
+static int blf_xml_state(xmlTextWriterPtr w, const blf_dstate_t *st)
+{
+	const char *ev = NULL;
+
+	if(xmlTextWriterStartElement(w, BLF_XC("state")) < 0)
+		return -1;
+	if(st->state == BLF_STATE_TERMINATED)
+		ev = blf_term_name(st->term);
+	if(ev != NULL && blf_xml_put(w, "event", ev) < 0)
+		return -1;
+	/* the schema allows 100..699 only; 0 means "no code" */
+	if(st->code >= 100 && st->code <= 699) {
+		if(xmlTextWriterWriteFormatAttribute(w, BLF_XC("code"), "%d", st->code)
+				< 0)
+			return -1;
+	}
+	if(blf_xml_put(w, NULL, blf_state_name(st->state)) < 0)
+		return -1;
+	return xmlTextWriterEndElement(w) < 0 ? -1 : 0;
+}
+
+/*
+ * <local> or <remote>: identity (display name as attribute, RFC 4235's
+ * schema) then target, in schema order. Left out when it would be empty.
+ */
+static int blf_xml_party(xmlTextWriterPtr w, const char *name,
+		const blf_xml_party_t *p, int with_target)
+{
+	int has_id = blf_xml_set(p->identity);
+	int has_tg = with_target && blf_xml_set(p->target);
+
+	if(!has_id && !has_tg)
+		return 0;
+	if(xmlTextWriterStartElement(w, BLF_XC(name)) < 0)
+		return -1;
+	if(has_id) {
+		if(xmlTextWriterStartElement(w, BLF_XC("identity")) < 0)
+			return -1;
+		if(blf_xml_opt_attr(w, "display", p->display) < 0)
+			return -1;
+		if(blf_xml_put(w, NULL, p->identity) < 0)
+			return -1;
+		if(xmlTextWriterEndElement(w) < 0)
+			return -1;
+	}
+	if(has_tg) {
+		if(xmlTextWriterStartElement(w, BLF_XC("target")) < 0)
+			return -1;
+		if(blf_xml_put(w, "uri", p->target) < 0)
+			return -1;
+		if(xmlTextWriterEndElement(w) < 0)
+			return -1;
+	}
+	return xmlTextWriterEndElement(w) < 0 ? -1 : 0;
+}
+
+static int blf_xml_dialog(
+		xmlTextWriterPtr w, const blf_xml_dialog_t *d, int full)
+{
+	if(xmlTextWriterStartElement(w, BLF_XC("dialog")) < 0)
+		return -1;
+	if(blf_xml_put(w, "id", d->id) < 0)
+		return -1;
+	if(full) {
+		if(blf_xml_opt_attr(w, "call-id", d->call_id) < 0
+				|| blf_xml_opt_attr(w, "local-tag", d->local_tag) < 0
+				|| blf_xml_opt_attr(w, "remote-tag", d->remote_tag) < 0)
+			return -1;
+	}
+	if(blf_xml_put(w, "direction", blf_dir_name(d->direction)) < 0)
+		return -1;
+	if(blf_xml_state(w, &d->st) < 0)
+		return -1;
+	/* state visibility keeps who is busy, not with whom nor where */
+	if(blf_xml_party(w, "local", &d->local, full) < 0)
+		return -1;
+	if(full && blf_xml_party(w, "remote", &d->remote, 1) < 0)
+		return -1;
+	if(xmlTextWriterEndElement(w) < 0)
+		return -1;
+	/* one dialog a line keeps NOTIFY bodies readable in traces */
+	return xmlTextWriterWriteRaw(w, BLF_XC("\n")) < 0 ? -1 : 0;
+}
+
+static int blf_xml_dialog_ok(const blf_xml_dialog_t *d)
+{
+	return blf_xml_set(d->id)
+		   && (d->direction == BLF_DIR_INITIATOR
+				   || d->direction == BLF_DIR_RECIPIENT)
+		   && (unsigned int)d->st.state <= BLF_STATE_TERMINATED;
+}
+
+int blf_xml_dialogs(const blf_xml_dialog_t *d, int n, blf_vis_t vis, char **out,
+		size_t *len)
+{
+	xmlBufferPtr xb = NULL;
+	xmlTextWriterPtr w = NULL;
+	const xmlChar *content;
+	size_t clen;
+	int full, i, rc = -1;
+
+	if(out == NULL)
+		return -1;
+	*out = NULL;
+	if(len != NULL)
+		*len = 0;
+	if(n < 0 || (n > 0 && d == NULL))
+		return -1;
+	for(i = 0; i < n; i++)
+		if(!blf_xml_dialog_ok(&d[i]))
+			return -1;
+	/* "none" only ever reaches the entity itself, but should it be passed
+	 * here it gets the least detail rather than the most */
+	full = (vis == BLF_VIS_FULL);
+
+	xb = xmlBufferCreate();
+	if(xb == NULL)
+		goto out;
+	w = xmlNewTextWriterMemory(xb, 0);
+	if(w == NULL)
+		goto out;
+	for(i = 0; i < n; i++)
+		if(blf_xml_dialog(w, &d[i], full) < 0)
+			goto out;
+	if(xmlTextWriterFlush(w) < 0)
+		goto out;
+
+	/* a copy in plain malloc() memory: free() must be right for the caller
+	 * even if someone points xmlMalloc elsewhere (xmlMemSetup) */
+	content = xmlBufferContent(xb);
+	clen = (size_t)xmlBufferLength(xb);
+	*out = malloc(clen + 1);
+	if(*out == NULL)
+		goto out;
+	if(clen > 0)
+		memcpy(*out, content, clen);
+	(*out)[clen] = '\0';
+	if(len != NULL)
+		*len = clen;
+	rc = 0;
+
+out:
+	/* the writer does not own the buffer: both are freed */
+	if(w != NULL)
+		xmlFreeTextWriter(w);
+	if(xb != NULL)
+		xmlBufferFree(xb);
+	return rc;
+}
+
+int blf_xml_escape_attr(const char *s, size_t slen, char *buf, size_t size)
+{
+	size_t i = 0, o = 0, l, rl;
+	const char *rep;
+	char one[5];
+
+	if(buf == NULL || size == 0 || (s == NULL && slen > 0))
+		return -1;
+	while(i < slen) {
+		l = blf_xml_char_len((const unsigned char *)s + i, slen - i);
+		rep = one;
+		rl = l;
+		switch(l ? s[i] : '\0') {
+			case '&':
+				rep = "&amp;";
+				break;
+			case '<':
+				rep = "&lt;";
+				break;
+			case '>':
+				rep = "&gt;";
+				break;
+			case '"':
+				rep = "&quot;";
+				break;
+			case '\'':
+				rep = "&apos;";
+				break;
+			/* character references, or attribute-value normalisation
+			 * would turn them into spaces */
+			case '\t':
+				rep = "&#9;";
+				break;
+			case '\n':
+				rep = "&#10;";
+				break;
+			case '\r':
+				rep = "&#13;";
+				break;
+			default:
+				if(l == 0) {
+					one[0] = '?'; /* a byte XML forbids */
+					l = rl = 1;
+				} else {
+					memcpy(one, s + i, l);
+				}
+				break;
+		}
+		if(rep != one)
+			rl = strlen(rep);
+		if(o + rl >= size || o + rl > (size_t)0x7fffffff)
+			return -1;
+		memcpy(buf + o, rep, rl);
+		o += rl;
+		i += l;
+	}
+	buf[o] = '\0';
+	return (int)o;
+}
+
+int blf_xml_head(char *buf, size_t size, unsigned int version,
+		const char *entity_esc, size_t entity_len)
+{
+	int n;
+
+	if(buf == NULL || entity_esc == NULL || entity_len > 0x7fffffff)
+		return -1;
+	n = snprintf(buf, size,
+			"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+			"<dialog-info xmlns=\"" BLF_XML_NS "\" version=\"%u\" "
+			"state=\"full\" entity=\"%.*s\">\n",
+			version, (int)entity_len, entity_esc);
+	if(n < 0 || (size_t)n >= size)
+		return -1;
+	return n;
+}
+
+const char *blf_dir_name(blf_dir_t d)
+{
+	switch(d) {
+		case BLF_DIR_INITIATOR:
+			return "initiator";
+		case BLF_DIR_RECIPIENT:
+			return "recipient";
+	}
+	return "unknown";
+}
+
+static const char *const blf_vis_names[] = {"full", "state", "none"};
+
+const char *blf_vis_name(blf_vis_t v)
+{
+	if((unsigned int)v >= sizeof(blf_vis_names) / sizeof(blf_vis_names[0]))
+		return "unknown";
+	return blf_vis_names[v];
+}
+
+int blf_vis_parse(const char *s, size_t len, blf_vis_t *out)
+{
+	unsigned int i;
+
+	if(s == NULL || out == NULL)
+		return -1;
+	/* operators write modparams and HTTP answers by hand: any case */
+	for(i = 0; i < sizeof(blf_vis_names) / sizeof(blf_vis_names[0]); i++) {
+		if(strlen(blf_vis_names[i]) == len
+				&& strncasecmp(s, blf_vis_names[i], len) == 0) {
+			*out = (blf_vis_t)i;
+			return 0;
+		}
+	}
+	return -1;
+}
