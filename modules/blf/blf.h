@@ -112,6 +112,7 @@ enum blf_sub_field {
 };
 
 #define BLF_SUB_WILDCARD (1 << 0) /* any-dn: describes other entities */
+#define BLF_SUB_DIRTY (1 << 1)	  /* changed since last written to the DB */
 
 typedef struct blf_sub {
 	struct blf_sub *next;
@@ -214,6 +215,12 @@ void blf_job_free(blf_notify_job_t *j);
 /* blf_dlg.c */
 int blf_dlg_init(void);
 int blf_track(struct sip_msg *msg);
+
+/* blf_db.c: persistence of subscriptions (no-ops without db_url) */
+int blf_db_init(void);			   /* mod_init: bind, create table, restore */
+int blf_db_child_init(int rank);
+void blf_db_sub_deleted(const blf_sub_t *s); /* the slot lock is held */
+void blf_db_destroy(void);		   /* last flush */
 
 /* blf_rpc.c */
 int blf_rpc_init(void);

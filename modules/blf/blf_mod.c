@@ -178,6 +178,8 @@ static int mod_init(void)
 	atomic_set(blf_nsubs, 0);
 	if(blf_table_init(blf_cfg.hash_size) < 0)
 		return -1;
+	if(blf_db_init() < 0)
+		return -1;
 	register_sync_timers(1);
 	return 0;
 }
@@ -185,6 +187,8 @@ static int mod_init(void)
 static int child_init(int rank)
 {
 	srand(getpid() ^ (unsigned)time(NULL));
+	if(blf_db_child_init(rank) < 0)
+		return -1;
 	if(rank == PROC_MAIN) {
 		if(fork_sync_timer(PROC_TIMER, "BLF TIMER", 1, blf_subs_timer, NULL,
 				   blf_cfg.timer_interval)
@@ -198,6 +202,7 @@ static int child_init(int rank)
 
 static void mod_destroy(void)
 {
+	blf_db_destroy();
 	blf_table_destroy();
 	if(blf_nsubs) {
 		shm_free(blf_nsubs);

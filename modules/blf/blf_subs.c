@@ -112,6 +112,7 @@ static void blf_sub_unlink(blf_entity_t *e, blf_sub_t **ps)
 	*ps = s->next;
 	e->nsubs--;
 	atomic_dec(blf_nsubs);
+	blf_db_sub_deleted(s);
 	blf_sub_free(s);
 }
 
@@ -159,6 +160,7 @@ blf_notify_job_t *blf_sub_job(blf_entity_t *e, blf_sub_t *s,
 	j->sock = s->sock;
 	j->version = s->version++;
 	j->cseq = ++s->cseq;
+	s->flags |= BLF_SUB_DIRTY;
 	j->terminated = terminated;
 	j->reason = reason;
 	j->expires = blf_expiry_left(s->expires, now);
@@ -620,6 +622,7 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		}
 	}
 	s->expires = now + r->granted;
+	s->flags |= BLF_SUB_DIRTY;
 	if(r->granted == 0) {
 		job = blf_sub_job(e, s, &fr, NULL, 1, "timeout", now);
 		blf_sub_unlink(e, ps);
@@ -696,7 +699,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 		return blf_reject(msg, 500, "Server Internal Error", NULL, "no memory");
 	s->expires = now + r->granted;
 	s->vis = self ? BLF_VIS_FULL : blf_cfg.visibility;
-	s->flags = r->wildcard ? BLF_SUB_WILDCARD : 0;
+	s->flags = (r->wildcard ? BLF_SUB_WILDCARD : 0) | BLF_SUB_DIRTY;
 	s->sock = msg->rcv.bind_address;
 	s->cseq = 0;
 	s->version = 0;
@@ -730,6 +733,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	if(old) {
 		blf_sub_free(s);
 		old->expires = now + r->granted;
+		old->flags |= BLF_SUB_DIRTY;
 		r->f[BLF_SF_TTAG] = old->f[BLF_SF_TTAG];
 		memcpy(r->tagbuf, old->f[BLF_SF_TTAG].s, old->f[BLF_SF_TTAG].len);
 		r->f[BLF_SF_TTAG].s = r->tagbuf;
