@@ -198,6 +198,8 @@ int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
 
 /* blf_subs.c */
 int blf_subs_handle(struct sip_msg *msg);
+/* a subscription block holding copies of f[0..BLF_SF_N-1], other fields 0 */
+blf_sub_t *blf_sub_build(const str *f);
 blf_notify_job_t *blf_sub_job(blf_entity_t *e, blf_sub_t *s,
 		blf_frags_t *fr, const str *entity_uri, int terminated,
 		const char *reason, time_t now);

@@ -35,7 +35,7 @@
 
 /* ---- subscription records ---- */
 
-static blf_sub_t *blf_sub_build(const str *f)
+blf_sub_t *blf_sub_build(const str *f)
 {
 	blf_sub_t *s;
 	size_t len = sizeof(blf_sub_t);
