@@ -1,0 +1,282 @@
+"""blfutil.py — what the tests check on every NOTIFY, and RPC readers.
+
+Lamp follows one subscription the way a phone does: every NOTIFY is checked
+(headers, schema, entity, state="full") and parsed; the newest version is
+the lamp's current state. Versions may arrive out of order over UDP (the
+module may send from several processes), a phone then keeps the highest, so
+the order checks use version order; assert_versions() checks that the
+versions are exactly 0, 1, 2 ... with no gap nor repeat.
+"""
+
+import re
+import time
+
+import rfc4235
+import sipua
+
+CT = "application/dialog-info+xml"
+
+
+class Lamp:
+    def __init__(self, sub, entity=None, event_id=None, allow_empty=False):
+        self.sub = sub
+        self.allow_empty = allow_empty  # stock presence: body-less NOTIFYs
+        self.entity = entity or sub.target
+        self.event_id = event_id
+        self.seen = []  # (Notify, DialogInfo) in arrival order
+
+    # -- intake -----------------------------------------------------------
+    def pump(self, timeout=5.0, what=None):
+        """Takes the next NOTIFY of the subscription, checks and parses it."""
+        n = self.sub.next_notify(timeout, what)
+        info = self.check(n)
+        self.seen.append((n, info))
+        return n, info
+
+    def check(self, n):
+        ev = (n.event or "").split(";")
+        assert ev[0].strip().lower() == "dialog", "NOTIFY Event: %r" % n.event
+        if self.event_id is not None:
+            params = sipua.parse_params(";".join(ev[1:]))
+            assert params.get("id") == self.event_id, \
+                "NOTIFY Event %r lacks id=%s" % (n.event, self.event_id)
+        assert n.state in ("active", "pending", "terminated"), \
+            "Subscription-State: %r" % n.subscription_state
+        if n.state == "active":
+            assert n.expires is not None, \
+                "active Subscription-State without expires: %r" % \
+                n.subscription_state
+        if n.state == "terminated":
+            assert n.reason, "terminated without reason: %r" % \
+                n.subscription_state
+        if self.sub.remote_tag:
+            assert n.msg.from_tag == self.sub.remote_tag, \
+                "NOTIFY From tag %s != SUBSCRIBE dialog's %s" % (
+                    n.msg.from_tag, self.sub.remote_tag)
+        if not n.body.strip():
+            # RFC 6665 allows a body-less final NOTIFY; others need one
+            assert n.state == "terminated" or self.allow_empty, \
+                "NOTIFY without body: %s" % n.msg
+            return None
+        assert (n.content_type or "").split(";")[0].strip().lower() == CT, \
+            "NOTIFY Content-Type: %r" % n.content_type
+        info = rfc4235.parse(n.body)
+        assert info.state == "full", "dialog-info state=%r" % info.state
+        if self.entity is not False:
+            assert info.entity == self.entity, \
+                "dialog-info entity %r, expected %r" % (info.entity,
+                                                        self.entity)
+        for d in info.dialogs:
+            assert d.id, "dialog without id: %s" % info.raw
+            assert d.direction in (None,) + rfc4235.DIRECTIONS
+        return info
+
+    def drain(self):
+        """Takes every NOTIFY already received."""
+        while self.sub.pending():
+            self.pump(0.1)
+
+    # -- views ------------------------------------------------------------
+    def infos(self):
+        """Parsed bodies in version order."""
+        return sorted((i for _, i in self.seen if i is not None),
+                      key=lambda i: i.version)
+
+    @property
+    def current(self):
+        infos = self.infos()
+        return infos[-1] if infos else None
+
+    def history(self, call_id=None):
+        """The states of one call (any call when call_id is None) in
+        version order, repeated states collapsed."""
+        out = []
+        for info in self.infos():
+            for d in info.dialogs:
+                if call_id is None or d.call_id == call_id:
+                    if not out or out[-1] != d.state:
+                        out.append(d.state)
+        return out
+
+    def dialogs(self, call_id=None):
+        return [d for info in self.infos() for d in info.dialogs
+                if call_id is None or d.call_id == call_id]
+
+    # -- waits ------------------------------------------------------------
+    def wait(self, pred, timeout=5.0, what="lamp condition"):
+        """Pumps NOTIFYs until pred(info) holds for a received body;
+        returns that DialogInfo."""
+        for _, info in self.seen:
+            if info is not None and pred(info):
+                return info
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise sipua.SipTimeout(
+                    "%s: no NOTIFY with %s within %.1fs; bodies seen:\n%s" % (
+                        self.entity, what, timeout,
+                        "\n".join(i.raw for _, i in self.seen if i)))
+            try:
+                _, info = self.pump(left, what)
+            except sipua.SipTimeout:
+                continue
+            if info is not None and pred(info):
+                return info
+
+    def wait_state(self, state, call_id=None, timeout=5.0):
+        """The first <dialog> (of call_id, or any) in the given state."""
+        def pred(info):
+            return any(d.state == state and (call_id is None or
+                                             d.call_id == call_id)
+                       for d in info.dialogs)
+        info = self.wait(pred, timeout, "a %s dialog%s" % (
+            state, " call-id %s" % call_id if call_id else ""))
+        return next(d for d in info.dialogs if d.state == state and (
+            call_id is None or d.call_id == call_id))
+
+    def wait_idle(self, timeout=5.0):
+        return self.wait(lambda i: i.idle, timeout, "an empty dialog-info")
+
+    def wait_final(self, timeout=5.0):
+        """The NOTIFY with Subscription-State: terminated."""
+        for n, _ in self.seen:
+            if n.state == "terminated":
+                return n
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise sipua.SipTimeout("%s: no terminated NOTIFY within "
+                                       "%.1fs" % (self.entity, timeout))
+            try:
+                n, _ = self.pump(left, "terminated NOTIFY")
+            except sipua.SipTimeout:
+                continue
+            if n.state == "terminated":
+                return n
+
+    # -- whole-subscription checks -----------------------------------------
+    def assert_versions(self):
+        """versions 0, 1, 2 ... each once; CSeq rising with the version."""
+        self.drain()
+        pairs = [(i.version, n.cseq) for n, i in self.seen if i is not None]
+        versions = sorted(v for v, _ in pairs)
+        assert versions == list(range(len(versions))), \
+            "versions of %s are %s (arrival order %s), expected 0..%d" % (
+                self.entity, versions, [v for v, _ in pairs],
+                len(versions) - 1)
+        cseqs = [c for _, c in sorted(pairs)]
+        assert cseqs == sorted(set(cseqs)), \
+            "NOTIFY CSeq not rising with the version: %s" % sorted(pairs)
+        return versions
+
+
+def records(result, key):
+    """Every dict in an RPC result (any nesting) that has key."""
+    out = []
+
+    def walk(x):
+        if isinstance(x, dict):
+            if key in x:
+                out.append(x)
+                return
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+    walk(result)
+    return out
+
+
+def subscriptions(kam, *args):
+    return records(kam.rpc("blf.subscriptions", *args), "watcher")
+
+
+def entities(kam, *args):
+    return records(kam.rpc("blf.entities", *args), "entity")
+
+
+def stats(kam):
+    """blf.stats as one dict of counters."""
+    res = kam.rpc("blf.stats")
+    flat = {}
+
+    def walk(x):
+        if isinstance(x, dict):
+            for k, v in x.items():
+                if isinstance(v, (dict, list)):
+                    walk(v)
+                else:
+                    flat[k.split(":")[-1]] = v
+        elif isinstance(x, list):
+            for v in x:
+                walk(v)
+    walk(res)
+    return flat
+
+
+def poll(fn, timeout=5.0, interval=0.05, what="condition"):
+    """Calls fn() until it returns a true value (returned), at most timeout
+    seconds: for state only visible through RPC."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = fn()
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError("%s not reached within %.1fs (last: %r)" % (
+                what, timeout, last))
+        time.sleep(interval)
+
+
+def parse_kamcmd(text):
+    """Parses kamcmd's printing of RPC answers: `{` / `}` open and close
+    structs, `name: value` members, `name: {` nested structs, other lines
+    plain values. Returns the list of top-level values."""
+    top = []
+    stack = [top]
+
+    def put(container, key, value):
+        if isinstance(container, list):
+            container.append(value)
+        elif key in container:
+            if not isinstance(container[key], list) or \
+                    key not in container.get("__multi__", ()):
+                container[key] = [container[key]]
+                container.setdefault("__multi__", set()).add(key)
+            container[key].append(value)
+        else:
+            container[key] = value
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if line == "{":
+            d = {}
+            put(stack[-1], None, d)
+            stack.append(d)
+        elif line == "}":
+            if len(stack) > 1:
+                d = stack.pop()
+                d.pop("__multi__", None)
+        else:
+            m = re.match(r"^([^:\s][^:]*?):\s*(.*)$", line)
+            if m and isinstance(stack[-1], dict):
+                key, val = m.group(1), m.group(2)
+                if val == "{":
+                    d = {}
+                    put(stack[-1], key, d)
+                    stack.append(d)
+                else:
+                    put(stack[-1], key, _scalar(val))
+            else:
+                put(stack[-1], None, _scalar(line))
+    return top
+
+
+def _scalar(v):
+    return int(v) if re.fullmatch(r"-?\d+", v) else v

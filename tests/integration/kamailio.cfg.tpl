@@ -1,0 +1,178 @@
+#!KAMAILIO
+#
+# Kamailio configuration of the integration tests, rendered by conftest.py:
+# every double-braced name is replaced, and the #!define lines of the test go
+# in place of the DEFINES one (WITH_BLF, WITH_BLF_TRACK, WITH_AUTH,
+# WITH_PRESENCE). A plain registrar + stateful proxy on 127.0.0.1; the
+# phones of the tests use it as their outbound proxy.
+
+{{DEFINES}}
+
+debug={{DEBUG}}
+log_stderror=yes
+fork=yes
+children=4
+disable_tcp=yes
+auto_aliases=no
+dns=no
+rev_dns=no
+use_dns_cache=off
+listen=udp:127.0.0.1:{{PORT}}
+alias="{{DOMAIN}}"
+mpath="{{MPATH}}"
+
+loadmodule "kex.so"
+loadmodule "corex.so"
+loadmodule "tm.so"
+loadmodule "sl.so"
+loadmodule "rr.so"
+loadmodule "pv.so"
+loadmodule "maxfwd.so"
+loadmodule "textops.so"
+loadmodule "siputils.so"
+loadmodule "usrloc.so"
+loadmodule "registrar.so"
+loadmodule "dialog.so"
+loadmodule "ctl.so"
+loadmodule "jsonrpcs.so"
+#!ifdef WITH_AUTH
+loadmodule "auth.so"
+#!endif
+#!ifdef WITH_PRESENCE
+loadmodule "db_sqlite.so"
+loadmodule "presence.so"
+loadmodule "presence_dialoginfo.so"
+loadmodule "pua.so"
+loadmodule "pua_dialoginfo.so"
+#!endif
+#!ifdef WITH_BLF
+loadmodule "{{BLF_MODULE}}"
+#!endif
+
+modparam("ctl", "binrpc", "unix:{{CTL_SOCKET}}")
+modparam("jsonrpcs", "transport", 4)
+modparam("jsonrpcs", "dgram_socket", "{{RPC_SOCKET}}")
+modparam("tm", "fr_timer", {{FR_TIMER}})
+modparam("tm", "fr_inv_timer", {{FR_INV_TIMER}})
+modparam("tm", "wt_timer", {{WT_TIMER}})
+modparam("rr", "append_fromtag", 1)
+modparam("usrloc", "db_mode", 0)
+modparam("registrar", "max_contacts", 10)
+modparam("registrar", "min_expires", 10)
+
+#!ifdef WITH_PRESENCE
+modparam("presence", "db_url", "sqlite:///{{DB_PATH}}")
+modparam("presence", "server_address", "sip:{{DOMAIN}}@127.0.0.1:{{PORT}}")
+modparam("presence", "subs_db_mode", 0)
+modparam("presence", "publ_cache", 2)
+modparam("presence", "min_expires", 0)
+modparam("pua", "db_url", "sqlite:///{{DB_PATH}}")
+modparam("pua", "db_mode", 0)
+modparam("pua", "outbound_proxy", "sip:127.0.0.1:{{PORT}}")
+modparam("pua_dialoginfo", "include_callid", 1)
+modparam("pua_dialoginfo", "include_tags", 1)
+# stock pua_dialoginfo puts <remote> before <local> and a display attribute
+# on <target>, which RFC 4235's schema rejects: keep them out
+modparam("pua_dialoginfo", "include_localremote", 0)
+#!endif
+
+#!ifdef WITH_BLF
+{{BLF_PARAMS}}
+#!endif
+
+request_route {
+	if(!mf_process_maxfwd_header("10")) {
+		sl_send_reply("483", "Too Many Hops");
+		exit;
+	}
+
+	if(is_method("CANCEL")) {
+		if(t_check_trans()) {
+			t_relay();
+		}
+		exit;
+	}
+
+	# SUBSCRIBE is always for this proxy: initial ones to an entity, in-dialog
+	# ones (refresh, Expires: 0) to the Contact it answered with.
+	if(is_method("SUBSCRIBE")) {
+#!ifdef WITH_BLF
+		blf_handle_subscribe();
+#!else
+#!ifdef WITH_PRESENCE
+		if(!t_newtran()) {
+			sl_reply_error();
+			exit;
+		}
+		handle_subscribe();
+		t_release();
+#!else
+		sl_send_reply("489", "Bad Event");
+#!endif
+#!endif
+		exit;
+	}
+
+#!ifdef WITH_PRESENCE
+	if(is_method("PUBLISH")) {
+		if(!t_newtran()) {
+			sl_reply_error();
+			exit;
+		}
+		handle_publish();
+		t_release();
+		exit;
+	}
+#!endif
+
+	if(has_totag()) {
+		if(loose_route()) {
+			t_relay();
+			exit;
+		}
+		if(is_method("ACK")) {
+			if(t_check_trans()) {
+				t_relay();
+			}
+			exit;
+		}
+		sl_send_reply("404", "Not Here");
+		exit;
+	}
+
+	# retransmissions of initial requests are absorbed here
+	t_check_trans();
+
+	if(is_method("REGISTER")) {
+#!ifdef WITH_AUTH
+		if(!pv_www_authenticate("$td", "{{AUTH_PASSWORD}}", "0")) {
+			www_challenge("$td", "0");
+			exit;
+		}
+		consume_credentials();
+#!endif
+		save("location");
+		exit;
+	}
+
+	if(is_method("INVITE")) {
+		record_route();
+		dlg_manage();
+#!ifdef WITH_BLF_TRACK
+		blf_track();
+#!endif
+		if(!lookup("location")) {
+			t_newtran();
+			t_reply("404", "Not Found");
+			exit;
+		}
+		t_relay();
+		exit;
+	}
+
+	if(is_method("OPTIONS")) {
+		sl_send_reply("200", "OK");
+		exit;
+	}
+	sl_send_reply("405", "Method Not Allowed");
+}

@@ -1,0 +1,259 @@
+"""kamproc.py — one real Kamailio process for a test.
+
+Renders kamailio.cfg.tpl into a private directory under /tmp (short paths:
+unix socket names are limited to 108 bytes), starts `kamailio -DD -E` with
+its log in that directory, waits until its RPC answers, and stops it by PID
+(SIGTERM, then SIGKILL after a bound). RPC goes over the jsonrpcs datagram
+socket (JSON answers) and, for what an operator types, over ctl with kamcmd.
+"""
+
+import itertools
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.abspath(os.path.join(HERE, os.pardir, os.pardir))
+TEMPLATE = os.path.join(HERE, "kamailio.cfg.tpl")
+BLF_MODULE = os.environ.get("BLF_MODULE",
+                            os.path.join(REPO, "modules", "blf", "blf.so"))
+KAMAILIO_MODULES = os.environ.get(
+    "KAMAILIO_MODULES", "/usr/lib/x86_64-linux-gnu/kamailio/modules")
+KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
+KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
+DOMAIN = "blf.test"
+AUTH_PASSWORD = "secret"
+
+
+class RpcError(Exception):
+    def __init__(self, method, error):
+        super().__init__("%s: %s" % (method, error))
+        self.error = error
+
+
+class StartError(Exception):
+    pass
+
+
+def free_udp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def blf_param_lines(params):
+    out = []
+    for k, v in params.items():
+        if isinstance(v, (int, bool)):
+            out.append('modparam("blf", "%s", %d)' % (k, int(v)))
+        else:
+            out.append('modparam("blf", "%s", "%s")' % (k, v))
+    return "\n".join(out)
+
+
+class Kamailio:
+    """blf: load the module; track: call blf_track() on initial INVITEs;
+    params: blf modparams; auth: digest-challenge REGISTER; presence: the
+    stock presence + pua_dialoginfo stack (harness check)."""
+
+    def __init__(self, blf=True, params=None, track=True, auth=False,
+                 presence=False, fr_timer=2000, fr_inv_timer=30000,
+                 wt_timer=2000, debug=2):
+        self.blf = blf
+        self.params = dict(params or {})
+        self.track = track
+        self.auth = auth
+        self.presence = presence
+        self.fr_timer = fr_timer
+        self.fr_inv_timer = fr_inv_timer
+        self.wt_timer = wt_timer
+        self.debug = debug
+        self.dir = tempfile.mkdtemp(prefix="blf-it-", dir="/tmp")
+        self.cfg_path = os.path.join(self.dir, "kamailio.cfg")
+        self.log_path = os.path.join(self.dir, "kamailio.log")
+        self.ctl_socket = os.path.join(self.dir, "ctl.sock")
+        self.rpc_socket = os.path.join(self.dir, "rpc.sock")
+        self.db_path = os.path.join(self.dir, "presence.db")
+        self.port = None
+        self.proc = None
+        self.pids = []
+        self._ids = itertools.count(1)
+
+    @property
+    def addr(self):
+        return ("127.0.0.1", self.port)
+
+    # -- configuration --------------------------------------------------------
+    def render(self):
+        defines = []
+        if self.blf:
+            defines.append("#!define WITH_BLF")
+            if self.track:
+                defines.append("#!define WITH_BLF_TRACK")
+        if self.auth:
+            defines.append("#!define WITH_AUTH")
+        if self.presence:
+            defines.append("#!define WITH_PRESENCE")
+        values = {
+            "DEFINES": "\n".join(defines), "DEBUG": str(self.debug),
+            "PORT": str(self.port), "DOMAIN": DOMAIN,
+            "MPATH": KAMAILIO_MODULES, "BLF_MODULE": BLF_MODULE,
+            "CTL_SOCKET": self.ctl_socket, "RPC_SOCKET": self.rpc_socket,
+            "FR_TIMER": str(self.fr_timer),
+            "FR_INV_TIMER": str(self.fr_inv_timer),
+            "WT_TIMER": str(self.wt_timer),
+            "BLF_PARAMS": blf_param_lines(self.params),
+            "DB_PATH": self.db_path, "AUTH_PASSWORD": AUTH_PASSWORD,
+        }
+        with open(TEMPLATE) as f:
+            text = f.read()
+        text = re.sub(r"\{\{(\w+)\}\}", lambda m: values[m.group(1)], text)
+        with open(self.cfg_path, "w") as f:
+            f.write(text)
+        return text
+
+    def _make_presence_db(self):
+        if os.path.exists(self.db_path):
+            return
+        share = "/usr/share/kamailio/db_sqlite"
+        sql = ""
+        for name in ("standard-create.sql", "presence-create.sql"):
+            with open(os.path.join(share, name)) as f:
+                sql += f.read() + "\n"
+        subprocess.run(["sqlite3", self.db_path], input=sql.encode(),
+                       check=True, capture_output=True, timeout=20)
+
+    # -- lifecycle ------------------------------------------------------------
+    def start(self, timeout=15.0):
+        last = None
+        for _attempt in range(3):
+            self.port = free_udp_port()
+            self.render()
+            if self.presence:
+                self._make_presence_db()
+            try:
+                self._start_once(timeout)
+                return self
+            except StartError as e:
+                last = e
+                self.stop()
+                if "Address already in use" not in self.log():
+                    raise
+        raise last
+
+    def _start_once(self, timeout):
+        for p in (self.ctl_socket, self.rpc_socket):
+            if os.path.exists(p):
+                os.unlink(p)
+        logf = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [KAMAILIO, "-f", self.cfg_path, "-DD", "-E", "-m", "64", "-M",
+             "8", "-w", self.dir],
+            stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+            cwd=self.dir)
+        logf.close()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise StartError("kamailio exited with %s while starting; "
+                                 "log:\n%s" % (self.proc.returncode,
+                                               self.log_tail()))
+            if os.path.exists(self.rpc_socket):
+                try:
+                    psx = self.rpc("core.psx", timeout=1.0)
+                    self.pids = sorted({int(p["PID"])
+                                        for p in psx if "PID" in p})
+                    break
+                except (OSError, RpcError, ValueError, KeyError):
+                    pass
+            if time.monotonic() > deadline:
+                raise StartError("kamailio not ready after %.0fs; log:\n%s"
+                                 % (timeout, self.log_tail()))
+            time.sleep(0.05)  # polling interval of a bounded readiness wait
+
+    def stop(self, timeout=5.0):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout)
+        # children that outlived the main process (it was SIGKILLed)
+        for pid in self.pids:
+            if pid != self.proc.pid and _is_kamailio(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        self.proc = None
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    # -- logs -----------------------------------------------------------------
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines=80):
+        return "\n".join(self.log().splitlines()[-lines:])
+
+    # -- RPC ----------------------------------------------------------------
+    def rpc(self, method, *params, timeout=5.0):
+        """JSON-RPC over the jsonrpcs datagram socket; returns "result"."""
+        req = {"jsonrpc": "2.0", "method": method, "id": next(self._ids)}
+        if params:
+            req["params"] = list(params)
+        path = os.path.join(self.dir, "c%d-%d.sock" % (os.getpid(),
+                                                        req["id"]))
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            s.bind(path)
+            s.settimeout(timeout)
+            s.sendto(json.dumps(req).encode(), self.rpc_socket)
+            data = s.recv(1 << 20)
+        finally:
+            s.close()
+            if os.path.exists(path):
+                os.unlink(path)
+        ans = json.loads(data.decode("utf-8", "replace"))
+        if "error" in ans:
+            raise RpcError(method, ans["error"])
+        return ans.get("result")
+
+    def kamcmd(self, *args, timeout=10.0, check=True):
+        """kamcmd over the ctl socket; returns its stdout."""
+        r = subprocess.run([KAMCMD, "-s", "unix:" + self.ctl_socket] +
+                           [str(a) for a in args], capture_output=True,
+                           timeout=timeout)
+        out = r.stdout.decode("utf-8", "replace")
+        if check and r.returncode != 0:
+            raise RpcError(" ".join(map(str, args)), "kamcmd rc=%d: %s%s" % (
+                r.returncode, out, r.stderr.decode("utf-8", "replace")))
+        return out
+
+
+def _is_kamailio(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip() == "kamailio"
+    except OSError:
+        return False
