@@ -156,6 +156,16 @@ class Lamp:
             if n.state == "terminated":
                 return n
 
+    def refresh(self, expires=600, timeout=2.0):
+        """Refreshes the subscription and returns the full state that the
+        refresh's NOTIFY brings (the next version)."""
+        self.drain()
+        last = self.current.version if self.current else -1
+        r = self.sub.refresh(expires)
+        assert r.status == 200, "refresh: %s" % r.first_line()
+        return self.wait(lambda i: i.version == last + 1, timeout,
+                         "version %d after refresh" % (last + 1))
+
     # -- whole-subscription checks -----------------------------------------
     def assert_versions(self):
         """versions 0, 1, 2 ... each once; CSeq rising with the version."""
@@ -280,3 +290,34 @@ def parse_kamcmd(text):
 
 def _scalar(v):
     return int(v) if re.fullmatch(r"-?\d+", v) else v
+
+
+def watch(phone, target, expires=600, **kw):
+    """Subscribes phone to target, asserts the 200 and the initial idle
+    full-state NOTIFY (version 0); returns the Lamp."""
+    sub = phone.subscribe(target, expires=expires, **kw)
+    r = sub.responses[-1]
+    assert r.status == 200, "SUBSCRIBE %s: %s" % (target, r.first_line())
+    lamp = Lamp(sub)
+    n, info = lamp.pump(3, "initial NOTIFY")
+    assert n.state == "active", n.subscription_state
+    assert info is not None and info.version == 0, info
+    return lamp
+
+
+PRIORITY = {"terminated": 0, "trying": 1, "proceeding": 2, "early": 3,
+            "confirmed": 4}
+
+
+def colors(lamp, call_id=None):
+    """What a lamp shows per NOTIFY (version order), repeats collapsed: the
+    most advanced state among the dialogs of call_id (any call when None),
+    "idle" when there is none."""
+    out = []
+    for info in lamp.infos():
+        ds = [d for d in info.dialogs
+              if call_id is None or d.call_id == call_id]
+        c = max((d.state for d in ds), key=PRIORITY.get) if ds else "idle"
+        if not out or out[-1] != c:
+            out.append(c)
+    return out

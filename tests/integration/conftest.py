@@ -65,10 +65,20 @@ def kamailio_factory(request):
         return kam
 
     yield start
+    problems = []
     for kam in kams:
+        if not kam.running:
+            problems.append("kamailio %s died during the test" % kam.port)
         kam.stop()
-        if not _failed(request.node):
+        bad = kamproc.crash_lines(kam.log())
+        if bad:
+            problems.append("kamailio %s logged:\n%s" % (kam.port,
+                                                         "\n".join(bad)))
+        if not problems and not _failed(request.node):
             kam.cleanup()
+    if problems:
+        pytest.fail("\n".join(problems) + "\n(cfg and log kept in %s)" %
+                    " ".join(k.dir for k in kams), pytrace=False)
 
 
 @pytest.fixture

@@ -251,6 +251,15 @@ class Kamailio:
         return out
 
 
+CRASH = re.compile(r"BUG:|exited by a signal|core was generated|"
+                   r"CRITICAL: <core> \[core/mem/")
+
+
+def crash_lines(log, limit=12):
+    """Log lines that tell of a crash or memory corruption."""
+    return [line for line in log.splitlines() if CRASH.search(line)][:limit]
+
+
 def _is_kamailio(pid):
     try:
         with open("/proc/%d/comm" % pid) as f:

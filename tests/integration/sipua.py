@@ -1108,13 +1108,17 @@ class Phone:
         self.reply(req, 200)
 
     # -- outgoing calls ---------------------------------------------------
-    def call(self, target, headers=(), replaces=None, body=None):
+    def call(self, target, headers=(), replaces=None, body=None,
+             to_display=None):
         """Sends an INVITE to target (a URI, or a user name in our domain)
-        and returns the Call at once (see Call.wait_state)."""
+        and returns the Call at once (see Call.wait_state). replaces is
+        (call-id, to-tag, from-tag) for a Replaces header (RFC 3891)."""
         if not target.startswith("sip"):
             target = "sip:%s@%s" % (target, self.domain)
         cid = rand_hex(16) + "@127.0.0.1"
-        call = Call(self, "uac", cid, rand_hex(10), None, "<%s>" % target)
+        to = ('"%s" <%s>' % (to_display, target)) if to_display \
+            else "<%s>" % target
+        call = Call(self, "uac", cid, rand_hex(10), None, to)
         call.local_uri = "%s;tag=%s" % (self.name_addr, call.local_tag)
         hdrs = [("From", call.local_uri), ("To", call.remote_uri),
                 ("Call-ID", cid), ("CSeq", "1 INVITE"),
