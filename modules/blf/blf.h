@@ -46,6 +46,8 @@ typedef struct blf_cfg {
 	int alias_cache_ttl;
 	int alias_negative_ttl;
 	str db_url;
+	str db_table;		   /* table of persisted subscriptions */
+	int db_flush_interval; /* s between write-behind flushes */
 	int enable_dmq;
 	int max_subscriptions;
 	int hash_size; /* slots of the entity table, a power of two */

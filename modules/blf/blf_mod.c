@@ -35,6 +35,8 @@ blf_cfg_t blf_cfg = {
 	.max_subscriptions = 0,
 	.hash_size = 4096,
 	.timer_interval = 1,
+	.db_table = str_init("blf_subscriptions"),
+	.db_flush_interval = 2,
 };
 /* clang-format on */
 
@@ -83,6 +85,8 @@ static param_export_t params[] = {
 	{"alias_negative_ttl", PARAM_INT, &blf_cfg.alias_negative_ttl},
 	{"visibility", PARAM_STR, &blf_cfg.visibility_s},
 	{"db_url", PARAM_STR, &blf_cfg.db_url},
+	{"db_table", PARAM_STR, &blf_cfg.db_table},
+	{"db_flush_interval", PARAM_INT, &blf_cfg.db_flush_interval},
 	{"enable_dmq", PARAM_INT, &blf_cfg.enable_dmq},
 	{"max_subscriptions", PARAM_INT, &blf_cfg.max_subscriptions},
 	{"hash_size", PARAM_INT, &blf_cfg.hash_size},
