@@ -128,9 +128,12 @@ typedef struct blf_sub {
 } blf_sub_t;
 
 /* ---- entities ---- */
+#define BLF_ENT_PARK (1 << 0) /* a park orbit: exists while the list says so */
+
 typedef struct blf_entity {
 	struct blf_entity *next;
 	unsigned int hash;
+	unsigned int flags;
 	str key;		  /* user@host, host lower-case */
 	blf_call_t *calls;
 	blf_sub_t *subs;
@@ -186,6 +189,13 @@ int blf_key_from_uri(const str *uri, char *buf, int size, str *key);
 int blf_entity_uri_esc(blf_entity_t *e, char *buf, int size, str *out);
 void blf_slots_lock2(unsigned int h1, unsigned int h2);
 void blf_slots_unlock2(unsigned int h1, unsigned int h2);
+void blf_slots_lockn(unsigned int *h, int n);
+void blf_slots_unlockn(unsigned int *h, int n);
+int blf_entity_park_set(
+		const str *key, int exists, const blf_call_upd_t *call);
+int blf_entity_call_tags(const str *key, const str *callid, char *ltag,
+		int lsize, char *rtag, int rsize);
+int blf_entity_move_calls(const str *from, const str *to);
 int blf_wildcard_jobs(blf_entity_t *w, blf_entity_t *e, blf_frags_t *fr,
 		blf_notify_job_t **jobs, time_t now);
 blf_entity_t *blf_entity_find(unsigned int hash, const str *key);
@@ -211,6 +221,7 @@ int blf_subs_remove(unsigned int hash, const str *callid, const str *ftag,
 void blf_subs_timer(unsigned int ticks, void *param);
 int blf_subs_notify_watchers(blf_entity_t *e, blf_frags_t *fr,
 		blf_notify_job_t **jobs);
+int blf_subs_deactivate_uri(const str *ekey, const str *asked);
 
 /* blf_notify.c */
 void blf_notify_send_all(blf_notify_job_t *jobs);

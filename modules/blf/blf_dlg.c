@@ -24,27 +24,30 @@
 #include "modules/dialog/dlg_hash.h"
 
 #include "blf.h"
+#include "blf_alias.h"
 
 /* immutable facts of one tracked call, the dialog callbacks' parameter */
 typedef struct blf_callref {
 	str callid;
 	str ftag;			/* caller's tag */
 	str key[2];			/* entity of each side: [BLF_DIR_INITIATOR] caller */
+	str cur[2];			/* the entity it stood for when the call began */
 	str uri[2];			/* sip:key of each side */
 	str disp[2];		/* display names, may be empty */
 	str ctarget;		/* caller's Contact */
 } blf_callref_t;
 
 static blf_callref_t *blf_callref_new(const str *callid, const str *ftag,
-		const str *ckey, const str *rkey, const str *cdisp, const str *rdisp,
-		const str *ctarget)
+		const str *ckey, const str *rkey, const str *ccur, const str *rcur,
+		const str *cdisp, const str *rdisp, const str *ctarget)
 {
 	blf_callref_t *r;
 	size_t len;
 	char *p;
 
 	len = sizeof(*r) + callid->len + ftag->len + 2 * (ckey->len + rkey->len)
-		  + 8 + cdisp->len + rdisp->len + ctarget->len + 16;
+		  + ccur->len + rcur->len + 8 + cdisp->len + rdisp->len
+		  + ctarget->len + 16;
 	r = shm_malloc(len);
 	if(r == NULL) {
 		SHM_MEM_ERROR;
@@ -73,6 +76,8 @@ static blf_callref_t *blf_callref_new(const str *callid, const str *ftag,
 	BLF_PUT(r->ftag, ftag);
 	BLF_PUT(r->key[BLF_DIR_INITIATOR], ckey);
 	BLF_PUT(r->key[BLF_DIR_RECIPIENT], rkey);
+	BLF_PUT(r->cur[BLF_DIR_INITIATOR], ccur);
+	BLF_PUT(r->cur[BLF_DIR_RECIPIENT], rcur);
 	BLF_PUT_URI(r->uri[BLF_DIR_INITIATOR], ckey);
 	BLF_PUT_URI(r->uri[BLF_DIR_RECIPIENT], rkey);
 	BLF_PUT(r->disp[BLF_DIR_INITIATOR], cdisp);
@@ -117,15 +122,31 @@ static str blf_first_contact(struct sip_msg *msg)
 	return c ? c->uri : none;
 }
 
+/*
+ * One side's event. The call lives where its entity stood when it began;
+ * if it is not there, an alias answer has moved it since: ask the cache.
+ */
+static void blf_dlg_event(blf_callref_t *r, blf_dir_t d, blf_event_t ev,
+		int code, const blf_call_upd_t *upd)
+{
+	char buf[BLF_KEY_MAX];
+	str now;
+
+	if(blf_entity_call_event(&r->cur[d], &r->callid, d, ev, code, upd) != -2
+			|| ev == BLF_EV_REQUEST || !blf_alias_enabled())
+		return;
+	blf_alias_resolve(&r->key[d], buf, sizeof(buf), &now, NULL, 0);
+	if(!STR_EQ(now, r->cur[d]))
+		blf_entity_call_event(&now, &r->callid, d, ev, code, upd);
+}
+
 /* the event on both sides; upd_i/upd_r give each side's field updates */
 static void blf_dlg_event2(blf_callref_t *r, blf_event_t ev_i,
 		blf_event_t ev_r, int code, const blf_call_upd_t *upd_i,
 		const blf_call_upd_t *upd_r)
 {
-	blf_entity_call_event(&r->key[BLF_DIR_INITIATOR], &r->callid,
-			BLF_DIR_INITIATOR, ev_i, code, upd_i);
-	blf_entity_call_event(&r->key[BLF_DIR_RECIPIENT], &r->callid,
-			BLF_DIR_RECIPIENT, ev_r, code, upd_r);
+	blf_dlg_event(r, BLF_DIR_INITIATOR, ev_i, code, upd_i);
+	blf_dlg_event(r, BLF_DIR_RECIPIENT, ev_r, code, upd_r);
 }
 
 /* a reply moved the call: the callee's tag and Contact are learned here */
@@ -217,10 +238,11 @@ static void blf_dlg_cb(struct dlg_cell *dlg, int type, struct dlg_cb_params *p)
 static int blf_track_dlg(struct dlg_cell *dlg, struct sip_msg *msg)
 {
 	char ckbuf[BLF_KEY_MAX], rkbuf[BLF_KEY_MAX];
+	char ccbuf[BLF_KEY_MAX], rcbuf[BLF_KEY_MAX];
 	blf_call_upd_t ui, ur;
 	struct to_body *from, *to;
 	blf_callref_t *r;
-	str ckey, rkey, callid, cdisp, rdisp, ctarget;
+	str ckey, rkey, ccur, rcur, callid, cdisp, rdisp, ctarget;
 
 	if(parse_headers(msg, HDR_CALLID_F | HDR_TO_F | HDR_CONTACT_F, 0) < 0
 			|| msg->callid == NULL || msg->to == NULL
@@ -241,8 +263,12 @@ static int blf_track_dlg(struct dlg_cell *dlg, struct sip_msg *msg)
 	cdisp = blf_display(&from->display);
 	rdisp = blf_display(&to->display);
 	ctarget = blf_first_contact(msg);
-	r = blf_callref_new(&callid, &from->tag_value, &ckey, &rkey, &cdisp,
-			&rdisp, &ctarget);
+	/* a call never waits for the alias service: an unknown alias stands
+	 * for itself until its answer moves the call (blf_alias_answer) */
+	blf_alias_resolve(&ckey, ccbuf, sizeof(ccbuf), &ccur, NULL, 0);
+	blf_alias_resolve(&rkey, rcbuf, sizeof(rcbuf), &rcur, NULL, 0);
+	r = blf_callref_new(&callid, &from->tag_value, &ckey, &rkey, &ccur, &rcur,
+			&cdisp, &rdisp, &ctarget);
 	if(r == NULL)
 		return -1;
 	if(blf_dlgb.register_dlgcb(dlg,

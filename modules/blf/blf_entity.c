@@ -162,7 +162,7 @@ void blf_entity_gc(unsigned int hash, blf_entity_t *e)
 {
 	blf_entity_t **pe;
 
-	if(e->calls || e->subs)
+	if(e->calls || e->subs || (e->flags & BLF_ENT_PARK))
 		return;
 	for(pe = &blf_table->slots[blf_slot_idx(hash)].first; *pe;
 			pe = &(*pe)->next) {
@@ -380,29 +380,64 @@ int blf_entity_uri_esc(blf_entity_t *e, char *buf, int size, str *out)
 	return 0;
 }
 
-/* takes the locks of two slots in slot order (one lock when they share) */
+/*
+ * Takes the locks of n slots (given by hashes) in ascending slot order,
+ * each lock once: every path that holds more than one slot lock goes
+ * through here, so two of them can never wait on each other.
+ */
+static int blf_slots_sorted(unsigned int *h, int n, unsigned int *idx)
+{
+	unsigned int t;
+	int i, j, m = 0;
+
+	for(i = 0; i < n; i++) {
+		t = blf_slot_idx(h[i]);
+		for(j = 0; j < m && idx[j] != t; j++)
+			;
+		if(j == m)
+			idx[m++] = t;
+	}
+	for(i = 1; i < m; i++)
+		for(j = i; j > 0 && idx[j - 1] > idx[j]; j--) {
+			t = idx[j];
+			idx[j] = idx[j - 1];
+			idx[j - 1] = t;
+		}
+	return m;
+}
+
+void blf_slots_lockn(unsigned int *h, int n)
+{
+	unsigned int idx[8];
+	int i, m;
+
+	m = blf_slots_sorted(h, n, idx);
+	for(i = 0; i < m; i++)
+		lock_set_get(blf_table->locks, idx[i]);
+}
+
+void blf_slots_unlockn(unsigned int *h, int n)
+{
+	unsigned int idx[8];
+	int i, m;
+
+	m = blf_slots_sorted(h, n, idx);
+	for(i = m - 1; i >= 0; i--)
+		lock_set_release(blf_table->locks, idx[i]);
+}
+
 void blf_slots_lock2(unsigned int h1, unsigned int h2)
 {
-	unsigned int i1 = blf_slot_idx(h1), i2 = blf_slot_idx(h2);
+	unsigned int h[2] = {h1, h2};
 
-	if(i1 == i2) {
-		lock_set_get(blf_table->locks, i1);
-	} else if(i1 < i2) {
-		lock_set_get(blf_table->locks, i1);
-		lock_set_get(blf_table->locks, i2);
-	} else {
-		lock_set_get(blf_table->locks, i2);
-		lock_set_get(blf_table->locks, i1);
-	}
+	blf_slots_lockn(h, 2);
 }
 
 void blf_slots_unlock2(unsigned int h1, unsigned int h2)
 {
-	unsigned int i1 = blf_slot_idx(h1), i2 = blf_slot_idx(h2);
+	unsigned int h[2] = {h1, h2};
 
-	lock_set_release(blf_table->locks, i1);
-	if(i1 != i2)
-		lock_set_release(blf_table->locks, i2);
+	blf_slots_unlockn(h, 2);
 }
 
 /*
@@ -434,12 +469,49 @@ int blf_wildcard_jobs(blf_entity_t *w, blf_entity_t *e, blf_frags_t *fr,
 }
 
 /*
+ * The hash of the wildcard pseudo-entity of key's domain (into wkey), or
+ * hash itself when there is no wildcard (one lock then serves both).
+ */
+static unsigned int blf_wildcard_hash(
+		const str *key, char *buf, int size, str *wkey, unsigned int hash)
+{
+	if(blf_wildcard_key(key, buf, size, wkey) < 0
+			|| (wkey->len == key->len
+					&& memcmp(wkey->s, key->s, key->len) == 0)) {
+		wkey->s = NULL;
+		wkey->len = 0;
+		return hash;
+	}
+	return blf_key_hash(wkey);
+}
+
+/*
+ * Jobs for everyone who watches e: its own watchers and the wildcard
+ * watchers of its domain. The slot locks of e and of the wildcard must be
+ * held.
+ */
+static void blf_entity_jobs(
+		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs, time_t now)
+{
+	char wbuf[BLF_KEY_MAX + 64];
+	blf_entity_t *w;
+	str wkey;
+
+	blf_subs_notify_watchers(e, fr, jobs);
+	if(blf_wildcard_key(&e->key, wbuf, sizeof(wbuf), &wkey) < 0
+			|| STR_EQ(wkey, e->key))
+		return;
+	w = blf_entity_find(blf_key_hash(&wkey), &wkey);
+	blf_wildcard_jobs(w, e, fr, jobs, now);
+}
+
+/*
  * Applies a call event to the call callid/dir of entity key, creating both on
  * BLF_EV_REQUEST, updating the call's fields from upd, and notifying the
  * entity's watchers (and its domain's wildcard watchers) when what they see
  * changed. A terminated call is reported once and dropped.
  * Returns 1 when watchers were notified of a change, 0 when nothing changed,
- * -1 on error.
+ * -2 when the entity has no such call (and the event is not a REQUEST).
  */
 int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
 		blf_event_t ev, int code, const blf_call_upd_t *upd)
@@ -447,25 +519,27 @@ int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
 	char wbuf[BLF_KEY_MAX + 64];
 	blf_notify_job_t *jobs = NULL;
 	blf_frags_t fr;
-	blf_entity_t *e, *w = NULL;
+	blf_entity_t *e;
 	blf_call_t *c, *nc, **pc;
 	unsigned int hash, whash;
 	str wkey;
-	int changed = 0, haswc;
+	int changed = 0;
 	time_t now = time(NULL);
 
 	memset(&fr, 0, sizeof(fr));
 	hash = blf_key_hash(key);
-	haswc = (blf_wildcard_key(key, wbuf, sizeof(wbuf), &wkey) == 0);
-	whash = haswc ? blf_key_hash(&wkey) : hash;
+	whash = blf_wildcard_hash(key, wbuf, sizeof(wbuf), &wkey, hash);
 
 	blf_slots_lock2(hash, whash);
 	e = (ev == BLF_EV_REQUEST) ? blf_entity_get(hash, key)
 							   : blf_entity_find(hash, key);
-	if(e == NULL)
+	if(e == NULL) {
+		changed = -2;
 		goto unlock;
+	}
 	c = blf_call_find(e, callid, dir, &pc);
 	if(c == NULL) {
+		changed = -2;
 		if(ev != BLF_EV_REQUEST)
 			goto gc;
 		c = blf_call_build(NULL, upd);
@@ -490,13 +564,8 @@ int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
 		}
 		changed = blf_dstate_apply(&c->st, ev, code);
 	}
-	if(changed) {
-		blf_subs_notify_watchers(e, &fr, &jobs);
-		if(haswc && !(wkey.len == key->len
-						   && memcmp(wkey.s, key->s, key->len) == 0)) {
-			w = blf_entity_find(whash, &wkey);
-			blf_wildcard_jobs(w, e, &fr, &jobs, now);
-		}
+	if(changed > 0) {
+		blf_entity_jobs(e, &fr, &jobs, now);
 		LM_DBG("%.*s call %.*s (%s) -> %s\n", key->len, key->s, callid->len,
 				callid->s, blf_dir_name(dir), blf_state_name(c->st.state));
 	}
@@ -509,5 +578,165 @@ unlock:
 
 	blf_notify_send_all(jobs);
 	blf_frags_free(&fr);
-	return changed ? 1 : 0;
+	return changed;
+}
+
+/* ---- park orbits ---- */
+
+/*
+ * The state of a park orbit's entity: exists or not, and its parked call
+ * (call NULL: empty). A new orbit is announced even when empty, so wildcard
+ * watchers learn of it; a parked call shows as one confirmed dialog.
+ */
+int blf_entity_park_set(const str *key, int exists, const blf_call_upd_t *call)
+{
+	char wbuf[BLF_KEY_MAX + 64], ubuf[BLF_KEY_MAX + 8];
+	blf_notify_job_t *jobs = NULL;
+	blf_call_upd_t upd;
+	blf_frags_t fr;
+	blf_entity_t *e;
+	blf_call_t *c, *nc, **pc;
+	unsigned int hash, whash;
+	str wkey;
+	int changed = 0;
+	time_t now = time(NULL);
+
+	memset(&fr, 0, sizeof(fr));
+	hash = blf_key_hash(key);
+	whash = blf_wildcard_hash(key, wbuf, sizeof(wbuf), &wkey, hash);
+	if(call) {
+		upd = *call;
+		upd.f[BLF_CF_LURI].s = ubuf;
+		upd.f[BLF_CF_LURI].len =
+				snprintf(ubuf, sizeof(ubuf), "sip:%.*s", key->len, key->s);
+	}
+	blf_slots_lock2(hash, whash);
+	e = exists ? blf_entity_get(hash, key) : blf_entity_find(hash, key);
+	if(e == NULL)
+		goto unlock;
+	if(exists && !(e->flags & BLF_ENT_PARK)) {
+		e->flags |= BLF_ENT_PARK;
+		changed = 1;
+	} else if(!exists) {
+		e->flags &= ~BLF_ENT_PARK;
+	}
+	/* the call parked until now, if another one (or none) is there now */
+	for(pc = &e->calls; (c = *pc); pc = &c->next) {
+		if(call && STR_EQ(c->f[BLF_CF_CALLID], upd.f[BLF_CF_CALLID]))
+			break;
+		changed |= blf_dstate_apply(&c->st, BLF_EV_BYE_REMOTE, 0);
+	}
+	if(call && c == NULL) {
+		c = blf_call_build(NULL, &upd);
+		if(c) {
+			c->dir = BLF_DIR_RECIPIENT;
+			c->start = now;
+			blf_dstate_init(&c->st);
+			blf_dstate_apply(&c->st, BLF_EV_ANSWER, 200);
+			blf_call_set_id(c);
+			c->next = e->calls;
+			e->calls = c;
+			e->ncalls++;
+			changed = 1;
+		}
+	} else if(call && blf_call_upd_differs(c, &upd)) {
+		nc = blf_call_build(c, &upd);
+		if(nc) {
+			*pc = nc;
+			shm_free(c);
+			changed = 1;
+		}
+	}
+	if(changed)
+		blf_entity_jobs(e, &fr, &jobs, now);
+	blf_entity_drop_terminated(e);
+	blf_entity_gc(hash, e);
+unlock:
+	blf_slots_unlock2(hash, whash);
+	blf_notify_send_all(jobs);
+	blf_frags_free(&fr);
+	return changed;
+}
+
+/* the tags of call callid as entity key sees them; 0 when found */
+int blf_entity_call_tags(const str *key, const str *callid, char *ltag,
+		int lsize, char *rtag, int rsize)
+{
+	blf_entity_t *e;
+	blf_call_t *c;
+	unsigned int hash = blf_key_hash(key);
+	int ret = -1;
+
+	blf_slot_lock(hash);
+	e = blf_entity_find(hash, key);
+	for(c = e ? e->calls : NULL; c; c = c->next) {
+		if(!STR_EQ(c->f[BLF_CF_CALLID], *callid))
+			continue;
+		if(c->f[BLF_CF_LTAG].len < lsize && c->f[BLF_CF_RTAG].len < rsize) {
+			memcpy(ltag, c->f[BLF_CF_LTAG].s, c->f[BLF_CF_LTAG].len + 1);
+			memcpy(rtag, c->f[BLF_CF_RTAG].s, c->f[BLF_CF_RTAG].len + 1);
+			ret = 0;
+		}
+		break;
+	}
+	blf_slot_unlock(hash);
+	return ret;
+}
+
+/*
+ * Moves every call of entity from to entity to: the alias from turned out
+ * to stand for to after its calls had started. Both sides' watchers (and
+ * wildcard watchers) are told.
+ */
+int blf_entity_move_calls(const str *from, const str *to)
+{
+	char wb1[BLF_KEY_MAX + 64], wb2[BLF_KEY_MAX + 64];
+	blf_notify_job_t *jobs = NULL;
+	blf_frags_t fr1, fr2;
+	blf_entity_t *ef, *et;
+	blf_call_t *c;
+	unsigned int h[4];
+	str w1, w2;
+	int moved = 0;
+	time_t now = time(NULL);
+
+	memset(&fr1, 0, sizeof(fr1));
+	memset(&fr2, 0, sizeof(fr2));
+	h[0] = blf_key_hash(from);
+	h[1] = blf_key_hash(to);
+	h[2] = blf_wildcard_hash(from, wb1, sizeof(wb1), &w1, h[0]);
+	h[3] = blf_wildcard_hash(to, wb2, sizeof(wb2), &w2, h[1]);
+	blf_slots_lockn(h, 4);
+	ef = blf_entity_find(h[0], from);
+	if(ef == NULL || ef->calls == NULL)
+		goto unlock;
+	et = blf_entity_get(h[1], to);
+	if(et == NULL)
+		goto unlock;
+	while((c = ef->calls)) {
+		ef->calls = c->next;
+		ef->ncalls--;
+		if(blf_call_find(et, &c->f[BLF_CF_CALLID], c->dir, NULL)) {
+			shm_free(c); /* already there */
+			continue;
+		}
+		c->next = et->calls;
+		et->calls = c;
+		et->ncalls++;
+		moved++;
+	}
+	blf_entity_jobs(ef, &fr1, &jobs, now);
+	if(moved)
+		blf_entity_jobs(et, &fr2, &jobs, now);
+	blf_entity_gc(h[0], ef);
+	blf_entity_gc(h[1], et);
+unlock:
+	blf_slots_unlockn(h, 4);
+	blf_notify_send_all(jobs);
+	blf_frags_free(&fr1);
+	blf_frags_free(&fr2);
+	if(moved)
+		LM_INFO("%d call(s) of %.*s moved to %.*s\n", moved, from->len,
+				from->s, to->len, to->s);
+	return moved;
 }

@@ -14,9 +14,12 @@
 #include "core/mem/shm_mem.h"
 #include "core/timer_proc.h"
 #include "core/counters.h"
+#include "core/mod_fix.h"
 
 #include "blf.h"
 #include "blf_script.h"
+#include "blf_alias.h"
+#include "blf_park.h"
 
 MODULE_VERSION
 
@@ -67,6 +70,8 @@ static cmd_export_t cmds[] = {
 		REQUEST_ROUTE | BRANCH_ROUTE | FAILURE_ROUTE},
 	{"blf_handle_subscribe", (cmd_function)w_blf_handle_subscribe, 0, 0, 0,
 		REQUEST_ROUTE},
+	{"blf_park_xml", (cmd_function)w_blf_park_xml, 1, fixup_spve_null,
+		fixup_free_spve_null, EVENT_ROUTE | REQUEST_ROUTE},
 	{0, 0, 0, 0, 0, 0}
 };
 
@@ -182,6 +187,8 @@ static int mod_init(void)
 	atomic_set(blf_nsubs, 0);
 	if(blf_table_init(blf_cfg.hash_size) < 0)
 		return -1;
+	if(blf_alias_init() < 0 || blf_park_init() < 0 || blf_http_init() < 0)
+		return -1;
 	if(blf_db_init() < 0)
 		return -1;
 	register_sync_timers(1);
@@ -191,7 +198,7 @@ static int mod_init(void)
 static int child_init(int rank)
 {
 	srand(getpid() ^ (unsigned)time(NULL));
-	if(blf_db_child_init(rank) < 0)
+	if(blf_db_child_init(rank) < 0 || blf_http_child_init(rank) < 0)
 		return -1;
 	if(rank == PROC_MAIN) {
 		if(fork_sync_timer(PROC_TIMER, "BLF TIMER", 1, blf_subs_timer, NULL,
@@ -207,6 +214,8 @@ static int child_init(int rank)
 static void mod_destroy(void)
 {
 	blf_db_destroy();
+	blf_park_destroy();
+	blf_alias_destroy();
 	blf_table_destroy();
 	if(blf_nsubs) {
 		shm_free(blf_nsubs);

@@ -18,6 +18,8 @@
 #include "core/ut.h"
 
 #include "blf.h"
+#include "blf_alias.h"
+#include "blf_park.h"
 
 /* the optional entity argument, normalised like entity keys */
 static int blf_rpc_entity_arg(rpc_t *rpc, void *c, char *buf, int size, str *key)
@@ -151,6 +153,36 @@ static void blf_rpc_stats(rpc_t *rpc, void *c)
 			(int)get_stat_val(blf_st_cache_misses));
 }
 
+static void blf_rpc_parks(rpc_t *rpc, void *c)
+{
+	blf_park_rpc_list(rpc, c);
+}
+
+static void blf_rpc_aliases(rpc_t *rpc, void *c)
+{
+	blf_alias_rpc_list(rpc, c);
+}
+
+static void blf_rpc_flush_aliases(rpc_t *rpc, void *c)
+{
+	void *h;
+	int n = blf_alias_flush();
+
+	if(rpc->add(c, "{", &h) < 0)
+		return;
+	rpc->struct_add(h, "d", "flushed", n);
+}
+
+static const char *blf_rpc_parks_doc[] = {
+		"Park orbits as last fetched: orbit, entity, state, callid, parked, "
+		"parker.",
+		0};
+static const char *blf_rpc_aliases_doc[] = {
+		"The alias cache: uri, state (alias, not-alias, pending, error), "
+		"entity, visibility, ttl (s left).",
+		0};
+static const char *blf_rpc_flush_aliases_doc[] = {
+		"Empty the alias cache; answers are asked again on next use.", 0};
 static const char *blf_rpc_subscriptions_doc[] = {
 		"List subscriptions: watcher, entity, event, expires (s left), "
 		"version, callid, contact. Optional argument: an entity "
@@ -170,6 +202,10 @@ static rpc_export_t blf_rpc_cmds[] = {
 				blf_rpc_subscriptions_doc, RET_ARRAY},
 		{"blf.entities", blf_rpc_entities, blf_rpc_entities_doc, RET_ARRAY},
 		{"blf.stats", blf_rpc_stats, blf_rpc_stats_doc, 0},
+		{"blf.parks", blf_rpc_parks, blf_rpc_parks_doc, RET_ARRAY},
+		{"blf.aliases", blf_rpc_aliases, blf_rpc_aliases_doc, RET_ARRAY},
+		{"blf.flush_aliases", blf_rpc_flush_aliases, blf_rpc_flush_aliases_doc,
+				0},
 		{0, 0, 0, 0}};
 
 int blf_rpc_init(void)

@@ -9,7 +9,10 @@
 #include "core/kemi.h"
 #include "core/dprint.h"
 
+#include "core/mod_fix.h"
+
 #include "blf.h"
+#include "blf_park.h"
 #include "blf_script.h"
 
 static int ki_blf_track(struct sip_msg *msg)
@@ -32,6 +35,22 @@ int w_blf_handle_subscribe(struct sip_msg *msg, char *p1, char *p2)
 	return ki_blf_handle_subscribe(msg);
 }
 
+static int ki_blf_park_xml(struct sip_msg *msg, str *format)
+{
+	return blf_park_reply(msg, format);
+}
+
+int w_blf_park_xml(struct sip_msg *msg, char *fmt, char *p2)
+{
+	str f;
+
+	if(fixup_get_svalue(msg, (gparam_t *)fmt, &f) < 0) {
+		LM_ERR("cannot get the page format\n");
+		return -1;
+	}
+	return ki_blf_park_xml(msg, &f);
+}
+
 /* clang-format off */
 static sr_kemi_t blf_kemi_exports[] = {
 	{ str_init("blf"), str_init("track"),
@@ -42,6 +61,11 @@ static sr_kemi_t blf_kemi_exports[] = {
 	{ str_init("blf"), str_init("handle_subscribe"),
 		SR_KEMIP_INT, ki_blf_handle_subscribe,
 		{ SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ str_init("blf"), str_init("park_xml"),
+		SR_KEMIP_INT, ki_blf_park_xml,
+		{ SR_KEMIP_STR, SR_KEMIP_NONE, SR_KEMIP_NONE,
 			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
 	},
 	{ {0, 0}, {0, 0}, 0, NULL, { 0, 0, 0, 0, 0, 0 } }

@@ -30,6 +30,7 @@
 #include "core/parser/parse_rr.h"
 
 #include "blf.h"
+#include "blf_alias.h"
 
 #define BLF_TAG_LEN 20
 
@@ -420,7 +421,8 @@ static void blf_wildcard_burst(unsigned int whash, const str *wkey,
 		}
 		now = time(NULL);
 		for(e = blf_table->slots[i].first; e; e = e->next) {
-			if(e == w || e->ncalls == 0 || e->key.len <= hlen
+			if(e == w || (e->ncalls == 0 && !(e->flags & BLF_ENT_PARK))
+					|| e->key.len <= hlen
 					|| memcmp(e->key.s + e->key.len - hlen, host, hlen) != 0)
 				continue;
 			if(blf_entity_uri_esc(e, esc, sizeof(esc), &uri) < 0)
@@ -466,6 +468,9 @@ typedef struct blf_subreq {
 	unsigned int hash;
 	int wildcard;
 	char keybuf[BLF_KEY_MAX];
+	char canbuf[BLF_KEY_MAX]; /* the entity an alias stands for */
+	char wcanbuf[BLF_KEY_MAX];
+	int vis;				  /* policy from the alias service, -1: none */
 	char wbuf[BLF_KEY_MAX];
 	char uribuf[BLF_KEY_MAX + 8];
 	char escbuf[BLF_KEY_MAX * 6];
@@ -630,7 +635,6 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 	} else if(!(s->flags & BLF_SUB_WILDCARD)) {
 		job = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
 	}
-	r->key = e ? e->key : r->key;
 	blf_slot_unlock(hash);
 
 	blf_reply_ok(msg, r, &r->f[BLF_SF_TTAG]);
@@ -672,20 +676,50 @@ static int blf_subreq_entity(struct sip_msg *msg, blf_subreq_t *r)
 	return 0;
 }
 
+/*
+ * Alias resolution of a new subscription: the entity it watches is the one
+ * the subscribed URI stands for (its URI as asked stays the entity
+ * attribute), and the watcher is compared by what its From URI stands for.
+ * An unknown alias is asked at once and waited for, at most http_timeout.
+ */
+static void blf_subreq_resolve(blf_subreq_t *r, str *watcher)
+{
+	str can;
+
+	r->vis = -1;
+	*watcher = r->f[BLF_SF_WATCHER];
+	if(!blf_alias_enabled())
+		return;
+	blf_alias_resolve(&r->f[BLF_SF_WATCHER], r->wcanbuf, sizeof(r->wcanbuf),
+			watcher, NULL, blf_cfg.http_timeout);
+	if(r->wildcard)
+		return;
+	blf_alias_resolve(&r->key, r->canbuf, sizeof(r->canbuf), &can, &r->vis,
+			blf_cfg.http_timeout);
+	if(!STR_EQ(can, r->key)) {
+		r->key = can;
+		r->hash = blf_key_hash(&r->key);
+	}
+}
+
 static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 {
 	blf_notify_job_t *job = NULL;
 	blf_frags_t fr;
 	blf_entity_t *e, tmp;
 	blf_sub_t *s, *old;
+	blf_vis_t vis;
+	str watcher;
 	int rc, self;
 	time_t now = time(NULL);
 	char hdr[64];
 
 	if((rc = blf_subreq_entity(msg, r)) < 0)
 		return rc;
-	self = STR_EQ(r->key, r->f[BLF_SF_WATCHER]);
-	if(blf_cfg.visibility == BLF_VIS_NONE && !self)
+	blf_subreq_resolve(r, &watcher);
+	self = STR_EQ(r->key, watcher);
+	vis = r->vis >= 0 ? (blf_vis_t)r->vis : blf_cfg.visibility;
+	if(vis == BLF_VIS_NONE && !self)
 		return blf_reject(msg, 403, "Forbidden", NULL,
 				"visibility none: only the entity itself may watch");
 	if(r->f[BLF_SF_CONTACT].len == 0)
@@ -698,7 +732,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	if(s == NULL)
 		return blf_reject(msg, 500, "Server Internal Error", NULL, "no memory");
 	s->expires = now + r->granted;
-	s->vis = self ? BLF_VIS_FULL : blf_cfg.visibility;
+	s->vis = self ? BLF_VIS_FULL : vis;
 	s->flags = (r->wildcard ? BLF_SUB_WILDCARD : 0) | BLF_SUB_DIRTY;
 	s->sock = msg->rcv.bind_address;
 	s->cseq = 0;
@@ -802,6 +836,51 @@ int blf_subs_handle(struct sip_msg *msg)
 								   : blf_subs_new(msg, r);
 	pkg_free(r);
 	return rc;
+}
+
+/*
+ * Ends every subscription of entity ekey that was made to the URI of key
+ * asked (an alias whose meaning changed) with a final NOTIFY
+ * terminated;reason=deactivated: RFC 6665 tells the phone to subscribe
+ * again at once, and the new subscription reaches the right entity.
+ */
+int blf_subs_deactivate_uri(const str *ekey, const str *asked)
+{
+	char ubuf[BLF_KEY_MAX + 8];
+	blf_notify_job_t *jobs = NULL, *j;
+	blf_frags_t fr;
+	blf_entity_t *e;
+	blf_sub_t **ps, *s;
+	unsigned int hash = blf_key_hash(ekey);
+	time_t now = time(NULL);
+	str uri;
+	int n = 0;
+
+	uri.s = ubuf;
+	uri.len = snprintf(ubuf, sizeof(ubuf), "sip:%.*s", asked->len, asked->s);
+	memset(&fr, 0, sizeof(fr));
+	blf_slot_lock(hash);
+	e = blf_entity_find(hash, ekey);
+	for(ps = e ? &e->subs : NULL; ps && *ps;) {
+		s = *ps;
+		if((s->flags & BLF_SUB_WILDCARD) || !STR_EQ(s->f[BLF_SF_URI], uri)) {
+			ps = &s->next;
+			continue;
+		}
+		j = blf_sub_job(e, s, &fr, NULL, 1, "deactivated", now);
+		if(j) {
+			j->next = jobs;
+			jobs = j;
+		}
+		blf_sub_unlink(e, ps);
+		n++;
+	}
+	if(e)
+		blf_entity_gc(hash, e);
+	blf_slot_unlock(hash);
+	blf_notify_send_all(jobs);
+	blf_frags_free(&fr);
+	return n;
 }
 
 /* ---- expiry ---- */

@@ -1,0 +1,29 @@
+/* blf_alias.h — the alias cache (blf_alias.c) */
+#ifndef BLF_ALIAS_H
+#define BLF_ALIAS_H
+
+#include "core/str.h"
+#include "core/rpc.h"
+
+int blf_alias_init(void);
+void blf_alias_destroy(void);
+int blf_alias_enabled(void);
+
+/*
+ * The entity key stands for: its canonical entity when it is a known alias,
+ * else key itself (*out then equals *key). *vis gets the entity's policy
+ * when the alias service gave one, else -1. On a miss a request is queued
+ * for the HTTP process; with wait_ms > 0 the caller waits for the answer at
+ * most that long. Returns 1 when the answer came from the cache.
+ */
+int blf_alias_resolve(const str *key, char *buf, int size, str *out, int *vis,
+		int wait_ms);
+
+/* in the HTTP process: an answer (status 0: none could be had) */
+void blf_alias_answer(const str *key, int status, const char *body,
+		size_t len, int max_age);
+
+void blf_alias_rpc_list(rpc_t *rpc, void *c);
+int blf_alias_flush(void);
+
+#endif

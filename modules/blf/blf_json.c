@@ -1,0 +1,145 @@
+/*
+ * blf_json.c — parsing of the alias and park services' answers (jansson).
+ *
+ * Answers come from another system over the network: every field is
+ * checked for type and length, and anything unexpected makes the whole
+ * answer invalid (alias) or skips the one entry (park list) rather than
+ * guessing.
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+
+#include <string.h>
+#include <strings.h>
+#include <ctype.h>
+#include <jansson.h>
+
+#include "blf_json.h"
+
+/* copies a JSON string member into buf; 0 ok, 1 absent, -1 bad */
+static int blf_json_str(json_t *obj, const char *name, char *buf, size_t size)
+{
+	json_t *v = json_object_get(obj, name);
+	const char *s;
+	size_t n;
+
+	buf[0] = '\0';
+	if(v == NULL || json_is_null(v))
+		return 1;
+	if(!json_is_string(v))
+		return -1;
+	s = json_string_value(v);
+	n = json_string_length(v);
+	if(n >= size || memchr(s, '\0', n))
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return 0;
+}
+
+int blf_json_alias(const char *body, size_t len, blf_alias_answer_t *out)
+{
+	char vis[16];
+	json_t *root;
+	int ret = -1;
+
+	memset(out, 0, sizeof(*out));
+	if(body == NULL)
+		return -1;
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	if(root == NULL || !json_is_object(root))
+		goto out;
+	if(blf_json_str(root, "entity", out->entity, sizeof(out->entity)) != 0
+			|| out->entity[0] == '\0')
+		goto out;
+	switch(blf_json_str(root, "visibility", vis, sizeof(vis))) {
+		case 0:
+			if(blf_vis_parse(vis, strlen(vis), &out->vis) < 0)
+				goto out;
+			out->has_vis = 1;
+			break;
+		case 1:
+			break;
+		default:
+			goto out;
+	}
+	ret = 0;
+out:
+	json_decref(root);
+	return ret;
+}
+
+int blf_json_parks(
+		const char *body, size_t len, blf_park_orbit_t *out, int max)
+{
+	json_t *root, *orbits, *o;
+	size_t i;
+	int n = 0, k, dup;
+
+	if(body == NULL || max < 0)
+		return -1;
+	root = json_loadb(body, len, 0, NULL);
+	if(root == NULL || !json_is_object(root)) {
+		json_decref(root);
+		return -1;
+	}
+	orbits = json_object_get(root, "orbits");
+	if(!json_is_array(orbits)) {
+		json_decref(root);
+		return -1;
+	}
+	json_array_foreach(orbits, i, o)
+	{
+		blf_park_orbit_t *p;
+
+		if(n >= max)
+			break;
+		if(!json_is_object(o))
+			continue;
+		p = &out[n];
+		memset(p, 0, sizeof(*p));
+		if(blf_json_str(o, "orbit", p->orbit, sizeof(p->orbit)) != 0
+				|| p->orbit[0] == '\0')
+			continue;
+		if(blf_json_str(o, "call_id", p->call_id, sizeof(p->call_id)) < 0
+				|| blf_json_str(o, "parked", p->parked, sizeof(p->parked)) < 0
+				|| blf_json_str(o, "parker", p->parker, sizeof(p->parker))
+						   < 0)
+			continue;
+		for(dup = 0, k = 0; k < n && !dup; k++)
+			dup = (strcmp(out[k].orbit, p->orbit) == 0);
+		if(!dup)
+			n++;
+	}
+	json_decref(root);
+	return n;
+}
+
+int blf_json_max_age(const char *value, size_t len)
+{
+	size_t i = 0;
+	long v;
+
+	while(i < len) {
+		while(i < len && (isspace((unsigned char)value[i]) || value[i] == ','))
+			i++;
+		if(len - i >= 8 && strncasecmp(value + i, "no-store", 8) == 0)
+			return 0;
+		if(len - i >= 8 && strncasecmp(value + i, "no-cache", 8) == 0)
+			return 0;
+		if(len - i >= 8 && strncasecmp(value + i, "max-age=", 8) == 0) {
+			i += 8;
+			if(i >= len || !isdigit((unsigned char)value[i]))
+				return -1;
+			for(v = 0; i < len && isdigit((unsigned char)value[i]); i++) {
+				v = v * 10 + (value[i] - '0');
+				if(v > 86400 * 365)
+					v = 86400 * 365;
+			}
+			return (int)v;
+		}
+		while(i < len && value[i] != ',')
+			i++;
+	}
+	return -1;
+}

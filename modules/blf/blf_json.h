@@ -1,0 +1,50 @@
+/*
+ * blf_json.h — the HTTP answers of the alias and park services, parsed with
+ * jansson. Pure: no Kamailio headers, every result in caller memory.
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+#ifndef BLF_JSON_H
+#define BLF_JSON_H
+
+#include <stddef.h>
+#include "blf_xml.h"
+
+#define BLF_JSON_URI_MAX 256
+#define BLF_JSON_ORBIT_MAX 64
+#define BLF_JSON_CALLID_MAX 256
+
+/* {"entity":"sip:207@example.com","visibility":"state"} */
+typedef struct blf_alias_answer {
+	char entity[BLF_JSON_URI_MAX];
+	int has_vis; /* 0: no visibility in the answer */
+	blf_vis_t vis;
+} blf_alias_answer_t;
+
+/* 0 on success, -1 when the body is not such an object */
+int blf_json_alias(const char *body, size_t len, blf_alias_answer_t *out);
+
+typedef struct blf_park_orbit {
+	char orbit[BLF_JSON_ORBIT_MAX];
+	char call_id[BLF_JSON_CALLID_MAX]; /* "" when the orbit is empty */
+	char parked[BLF_JSON_URI_MAX];
+	char parker[BLF_JSON_URI_MAX];
+} blf_park_orbit_t;
+
+/*
+ * {"orbits":[{"orbit":"701","call_id":"...","parked":"sip:..",
+ * "parker":"sip:.."},{"orbit":"702"}]} into out[0..max-1].
+ * Returns the number of orbits (entries without a usable "orbit" string are
+ * skipped; duplicates keep the first), or -1 when the body is not such an
+ * object. More than max orbits: the first max are kept.
+ */
+int blf_json_parks(
+		const char *body, size_t len, blf_park_orbit_t *out, int max);
+
+/*
+ * max-age of a Cache-Control header value ("public, max-age=120"), or -1
+ * when there is none (no-store and no-cache count as 0).
+ */
+int blf_json_max_age(const char *value, size_t len);
+
+#endif
