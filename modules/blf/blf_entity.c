@@ -209,8 +209,7 @@ static blf_call_t *blf_call_build(
 	for(i = 0; i < BLF_CF_N; i++) {
 		src[i] = (upd && upd->f[i].s) ? &upd->f[i]
 									  : (old ? &old->f[i] : NULL);
-		if(src[i])
-			len += src[i]->len + 1;
+		len += (src[i] ? src[i]->len : 0) + 1;
 	}
 	c = shm_malloc(len);
 	if(c == NULL) {
