@@ -12,7 +12,9 @@
 
 KAMAILIO_SRC ?= $(CURDIR)/build/kamailio-src
 KAMAILIO_MODULES ?= /usr/lib/x86_64-linux-gnu/kamailio/modules
-PYTEST ?= python3 -m pytest
+# Debian's interpreter: its python3-pytest/python3-lxml are what deps installs
+PYTHON ?= /usr/bin/python3
+PYTEST ?= $(PYTHON) -m pytest
 PYTEST_ARGS ?=
 
 MODULE := modules/blf/blf.so
@@ -46,7 +48,7 @@ test: deps
 
 demo: deps
 	$(MAKE) module
-	BLF_MODULE=$(CURDIR)/$(MODULE) python3 tests/demo.py
+	BLF_MODULE=$(CURDIR)/$(MODULE) $(PYTHON) tests/demo.py
 
 bench: deps
 	$(MAKE) module

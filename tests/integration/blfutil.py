@@ -21,7 +21,7 @@ class Lamp:
     def __init__(self, sub, entity=None, event_id=None, allow_empty=False):
         self.sub = sub
         self.allow_empty = allow_empty  # stock presence: body-less NOTIFYs
-        self.entity = entity or sub.target
+        self.entity = sub.target if entity is None else entity
         self.event_id = event_id
         self.seen = []  # (Notify, DialogInfo) in arrival order
 
