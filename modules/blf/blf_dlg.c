@@ -319,6 +319,10 @@ int blf_track(struct sip_msg *msg)
 	}
 	if(msg->id == last_id && msg->pid == last_pid)
 		return 1; /* called twice for the same request */
+	if(parse_to_header(msg) < 0 || get_to(msg)->tag_value.len) {
+		LM_ERR("blf_track() is for initial INVITEs, not re-INVITEs\n");
+		return -1;
+	}
 	dlg = blf_dlgb.get_dlg(msg);
 	if(dlg == NULL) {
 		LM_ERR("no dialog for this INVITE: call dlg_manage() before "

@@ -594,7 +594,7 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 	blf_entity_t *e;
 	blf_sub_t *s, **ps, *ns;
 	unsigned int hash;
-	int rc;
+	int rc, wild = 0;
 	time_t now = time(NULL);
 
 	if(blf_tag_hash(&r->f[BLF_SF_TTAG], &hash) < 0)
@@ -634,10 +634,18 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		blf_entity_gc(hash, e);
 	} else if(!(s->flags & BLF_SUB_WILDCARD)) {
 		job = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
+	} else {
+		wild = 1; /* its full state is the burst, sent after the reply */
+		memcpy(r->keybuf, e->key.s, e->key.len);
+		r->key.s = r->keybuf;
+		r->key.len = e->key.len;
 	}
 	blf_slot_unlock(hash);
 
 	blf_reply_ok(msg, r, &r->f[BLF_SF_TTAG]);
+	if(wild)
+		blf_wildcard_burst(hash, &r->key, &r->f[BLF_SF_CALLID],
+				&r->f[BLF_SF_FTAG], &r->f[BLF_SF_TTAG]);
 	blf_notify_send_all(job);
 	blf_frags_free(&fr);
 	return 1;
