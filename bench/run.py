@@ -1,0 +1,710 @@
+#!/usr/bin/env python3
+"""bench/run.py — the orchestrator of `make bench`.
+
+Runs one BLF workload against two Kamailio instances, one after the other,
+on distinct ports, with the same parameters and the same number of children:
+  stock  dialog + pua_dialoginfo -> PUBLISH -> presence + presence_dialoginfo
+  blf    dialog + the blf module (skipped as "not available" when its .so is
+         missing or Kamailio refuses to start with it)
+For each side it starts Kamailio from a rendered template (stock.cfg,
+blf.cfg), drives the load generator (blfgen) phase by phase, samples the CPU
+time of every Kamailio process from /proc and the shared memory from
+`kamcmd core.shmmem` between phases, stops what it started by PID, and
+finally prints both sides with their ratios and writes the JSON to
+bench/results/.
+
+Standard library only (no PyPI here). Every wait is bounded.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import re
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TICK = os.sysconf("SC_CLK_TCK")
+KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
+KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
+MPATH = "/usr/lib/x86_64-linux-gnu/kamailio/modules"
+DOMAIN = "bench.local"
+
+# What the blf module is asked to reach (see README.md); we only measure.
+TARGETS = {
+    "cpu_per_notify_ratio": 0.10,
+    "cpu_per_subscribe_ratio": 0.20,
+    "p99_ms": 5.0,
+    "shm_per_sub": 512,
+}
+
+
+def log(msg):
+    print("bench: " + msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- /proc
+
+def proc_stat(pid):
+    """(ppid, utime+stime ticks) of a process, or None when it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            s = f.read()
+    except OSError:
+        return None
+    rest = s[s.rindex(")") + 2:].split()
+    return int(rest[1]), int(rest[11]) + int(rest[12])
+
+
+def proc_run_ns(pid):
+    """Time on CPU in ns from schedstat (finer than ticks), or 0."""
+    try:
+        with open("/proc/%d/schedstat" % pid) as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def children_of(ppid):
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            st = proc_stat(int(d))
+            if st and st[0] == ppid:
+                pids.append(int(d))
+    return pids
+
+
+class CpuSample:
+    """utime+stime (ticks and seconds) and schedstat of a set of PIDs."""
+
+    def __init__(self, pids):
+        self.t = time.monotonic()
+        self.ticks = 0
+        self.ns = 0
+        for p in pids:
+            st = proc_stat(p)
+            if st:
+                self.ticks += st[1]
+                self.ns += proc_run_ns(p)
+
+    def since(self, before):
+        wall = self.t - before.t
+        cpu = (self.ticks - before.ticks) / TICK
+        return {
+            "wall_s": round(wall, 3),
+            "cpu_s": round(cpu, 3),
+            "cpu_s_schedstat": round((self.ns - before.ns) / 1e9, 4),
+            # percentages from schedstat: ticks are too coarse for short
+            # phases of a mostly idle process (the generator)
+            "cpu_pct_of_one_core": round(
+                100 * (self.ns - before.ns) / 1e9 / wall, 1) if wall else 0,
+        }
+
+
+# ---------------------------------------------------------------- Kamailio
+
+class Kamailio:
+    def __init__(self, side, template, subst, tmpdir, shm_mb, pkg_mb):
+        self.side = side
+        self.tmpdir = tmpdir
+        self.ctl = os.path.join(tmpdir, "ctl.sock")
+        self.cfg = os.path.join(tmpdir, side + ".cfg")
+        self.logpath = os.path.join(tmpdir, "kamailio.log")
+        self.shm_mb = shm_mb
+        self.pkg_mb = pkg_mb
+        self.proc = None
+        self.pids = []
+        with open(template) as f:
+            text = f.read()
+        subst = dict(subst, CTL=self.ctl, TMPDIR=tmpdir)
+        for k, v in subst.items():
+            text = text.replace("@%s@" % k, str(v))
+        left = re.findall(r"@[A-Z_]+@", text)
+        if left:
+            raise RuntimeError("unfilled placeholders in %s: %s"
+                               % (template, sorted(set(left))))
+        with open(self.cfg, "w") as f:
+            f.write(text)
+
+    def check(self):
+        """kamailio -c: '' when the config loads, else the reason."""
+        r = subprocess.run([KAMAILIO, "-c", "-f", self.cfg, "-m",
+                            str(self.shm_mb), "-M", str(self.pkg_mb)],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, timeout=60)
+        if r.returncode == 0:
+            return ""
+        errs = [l for l in r.stdout.splitlines() if "ERROR" in l]
+        return (errs[-1] if errs else r.stdout.strip()[-300:]).strip()
+
+    def start(self):
+        logf = open(self.logpath, "w")
+        self.proc = subprocess.Popen(
+            [KAMAILIO, "-DD", "-E", "-f", self.cfg, "-m", str(self.shm_mb),
+             "-M", str(self.pkg_mb), "-w", self.tmpdir],
+            stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        logf.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return "kamailio exited at startup: " + self.log_tail()
+            if os.path.exists(self.ctl) and self.rpc("core.uptime"):
+                self.pids = [self.proc.pid] + children_of(self.proc.pid)
+                return ""
+            time.sleep(0.2)
+        return "kamailio did not answer RPC within 30 s"
+
+    def alive(self):
+        """PIDs of ours that are gone (a crash), [] when all run."""
+        return [p for p in self.pids if proc_stat(p) is None]
+
+    def log_problems(self, n=4):
+        """(count, last lines) of CRITICAL/ALERT/ERROR lines in the log."""
+        try:
+            with open(self.logpath) as f:
+                bad = [l.strip() for l in f
+                       if re.search(r"\b(ERROR|CRITICAL|ALERT|BUG)\b", l)]
+        except OSError:
+            return 0, []
+        return len(bad), bad[-n:]
+
+    def log_tail(self, n=5):
+        try:
+            with open(self.logpath) as f:
+                lines = [l.strip() for l in f if l.strip()]
+        except OSError:
+            return ""
+        errs = [l for l in lines if "ERROR" in l or "CRITICAL" in l]
+        return " | ".join((errs or lines)[-n:])
+
+    def rpc(self, *cmd):
+        """A kamcmd answer as a dict of its scalar fields (nested flattened),
+        or None on failure."""
+        try:
+            r = subprocess.run([KAMCMD, "-s", "unix:" + self.ctl] + list(cmd),
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, timeout=20)
+        except subprocess.TimeoutExpired:
+            return None
+        if r.returncode != 0:
+            return None
+        d = {}
+        for m in re.finditer(r"^\s*([\w.:-]+):\s*(-?\d+)\s*$", r.stdout, re.M):
+            d[m.group(1)] = int(m.group(2))
+        d["_raw"] = r.stdout
+        return d
+
+    def shm(self):
+        d = self.rpc("core.shmmem") or {}
+        return {k: d[k] for k in ("used", "real_used", "free") if k in d}
+
+    def cpu(self):
+        return CpuSample(self.pids)
+
+    def wait_tm_drained(self, limit=40):
+        """Until tm holds no transaction (NOTIFY/PUBLISH ones wait ~5 s)."""
+        deadline = time.monotonic() + limit
+        cur = None
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            d = self.rpc("tm.stats") or {}
+            cur = d.get("current")
+            if cur == 0:
+                return 0
+            time.sleep(0.25)
+        return cur
+
+    def stop(self):
+        if not self.proc:
+            return
+        pids = set(self.pids) | set(children_of(self.proc.pid))
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        # children normally die with the main process; make sure, by PID
+        for p in pids:
+            if p == self.proc.pid:
+                continue
+            for _ in range(20):
+                st = proc_stat(p)
+                if not st or st[0] not in (self.proc.pid, 1):
+                    break
+                time.sleep(0.1)
+            else:
+                try:
+                    os.kill(p, signal.SIGKILL)
+                except OSError:
+                    pass
+
+
+# ---------------------------------------------------------------- generator
+
+class Generator:
+    def __init__(self, binary, args):
+        self.proc = subprocess.Popen([binary] + args, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True,
+                                     bufsize=1)
+        self.sel = selectors.DefaultSelector()
+        self.sel.register(self.proc.stdout, selectors.EVENT_READ)
+
+    def expect(self, word, timeout, dead=None):
+        """The JSON (or text) after `word` on the generator's next line
+        starting with it; raises on timeout or exit. When dead() turns true
+        (Kamailio died) the generator is told to ABORT the phase."""
+        deadline = time.monotonic() + timeout
+        aborted = False
+        while True:
+            if dead and not aborted and dead():
+                self.send("ABORT")
+                aborted = True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise RuntimeError("generator: no %s within %d s"
+                                   % (word, timeout))
+            if not self.sel.select(timeout=min(left, 1.0)):
+                if self.proc.poll() is not None:
+                    raise RuntimeError("generator exited (%s) before %s"
+                                       % (self.proc.returncode, word))
+                continue
+            line = self.proc.stdout.readline()
+            if not line:
+                raise RuntimeError("generator closed its output before "
+                                   + word)
+            if line.startswith(word):
+                rest = line[len(word):].strip()
+                return json.loads(rest) if rest.startswith("{") else rest
+
+    def send(self, word):
+        self.proc.stdin.write(word + "\n")
+        self.proc.stdin.flush()
+
+    def cpu(self):
+        return CpuSample([self.proc.pid])
+
+    def stop(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+# ---------------------------------------------------------------- one side
+
+def ports_free(base, n):
+    for p in range(base, base + n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+
+def pick_ports(base, n):
+    for i in range(20):
+        b = base + i * 50
+        if ports_free(b, n):
+            return b
+    raise RuntimeError("no free UDP port range near %d" % base)
+
+
+def htable_exp(n):
+    """log2 of a hash size giving ~4 entries per slot (presence's params)."""
+    e = 9
+    while (1 << e) * 4 < n and e < 20:
+        e += 1
+    return e
+
+
+def run_side(side, a, blf_module):
+    res = {"side": side, "available": False}
+    template = os.path.join(HERE, side + ".cfg")
+    tmpdir = tempfile.mkdtemp(prefix="blfbench-%s-" % side)
+    nports = 1 + a.sockets + 1
+    base = pick_ports(a.port_base + (0 if side == "stock" else 1000), nports)
+    port, gen_base = base, base + 1
+    subst = {
+        "PORT": port, "PHONE_PORT": gen_base + a.sockets,
+        "CHILDREN": a.children, "MPATH": MPATH, "DOMAIN": DOMAIN,
+        "MAXBUFFER": a.maxbuffer, "SUBS_HTABLE": htable_exp(a.subs),
+        "PRES_HTABLE": htable_exp(a.exts), "BLF_MODULE": blf_module or "",
+    }
+    if side == "stock":
+        # pua needs a db_url even in db_mode 0: db_text, from the shipped
+        # schema files, in the run's temp dir
+        dbdir = os.path.join(tmpdir, "db")
+        os.mkdir(dbdir)
+        src = "/usr/share/kamailio/dbtext/kamailio"
+        shutil.copy(os.path.join(src, "pua"), dbdir)
+        with open(os.path.join(src, "version")) as f:
+            lines = f.readlines()
+        with open(os.path.join(dbdir, "version"), "w") as f:
+            f.write(lines[0])
+            f.writelines(l for l in lines[1:] if l.split(":")[1:2] == ["pua"])
+
+    kam = gen = None
+    try:
+        kam = Kamailio(side, template, subst, tmpdir, a.shm_mb, a.pkg_mb)
+        why = kam.check()
+        if why:
+            res["reason"] = "kamailio -c refuses the config: " + why
+            return res
+        why = kam.start()
+        if why:
+            res["reason"] = why
+            return res
+        res["available"] = True
+        res["kamailio"] = {"children": a.children,
+                           "processes": len(kam.pids),
+                           "port": port, "tmpdir": tmpdir}
+
+        # idle baseline: timers of tm/dialog/presence... with nothing to do
+        idle0 = kam.cpu()
+        time.sleep(a.idle_s)
+        idle = kam.cpu().since(idle0)
+        res["kamailio"]["idle_cpu_us_per_s"] = round(
+            1e6 * idle["cpu_s_schedstat"] / idle["wall_s"], 1)
+
+        shm0 = kam.shm()
+        gen = Generator(a.gen, [
+            "--proxy-port", str(port), "--port-base", str(gen_base),
+            "--sockets", str(a.sockets), "--subs", str(a.subs),
+            "--exts", str(a.exts), "--rate", str(a.rate),
+            "--duration", str(a.duration), "--ring-ms", str(a.ring_ms),
+            "--hold-ms", str(a.hold_ms), "--domain", DOMAIN,
+            "--window", str(a.window), "--sub-rate", str(a.sub_rate),
+            "--expires", "3600", "--settle-ms", str(a.settle_ms),
+            "--seed", str(a.seed)])
+        gen.expect("READY", 10)
+
+        # --- subscription phase
+        log("%s: %d subscriptions over %d extensions" % (side, a.subs, a.exts))
+        k0, g0 = kam.cpu(), gen.cpu()
+        gen.send("START")
+        dead = lambda: kam.proc.poll() is not None
+        subs = gen.expect("SUBS_DONE", 120 + a.subs / 50, dead)
+        k1, g1 = kam.cpu(), gen.cpu()
+        left = kam.wait_tm_drained()
+        k1d = kam.cpu()
+        shm1 = kam.shm()
+        kcpu = k1.since(k0)
+        est = subs["established"]
+        subs["kamailio_cpu"] = kcpu
+        subs["kamailio_cpu_with_tm_drain"] = k1d.since(k0)
+        subs["cpu_us_per_subscribe"] = (
+            round(1e6 * kcpu["cpu_s"] / est, 1) if est else None)
+        subs["cpu_us_per_subscribe_schedstat"] = (
+            round(1e6 * kcpu["cpu_s_schedstat"] / est, 1) if est else None)
+        subs["generator_cpu"] = g1.since(g0)
+        subs["tm_transactions_left"] = left
+        res["subscribe"] = subs
+        res["shm"] = {"before": shm0, "after_subscribe": shm1}
+        if est and "real_used" in shm0 and "real_used" in shm1:
+            res["shm"]["bytes_per_subscription"] = round(
+                (shm1["real_used"] - shm0["real_used"]) / est, 1)
+        log("%s: %d/%d established at %.0f/s; calls: %g/s for %g s"
+            % (side, est, a.subs, subs["rate_per_s"], a.rate, a.duration))
+
+        # --- call phase
+        k2, g2 = kam.cpu(), gen.cpu()
+        gen.send("GO")
+        calls = gen.expect("CALLS_DONE",
+                           a.duration + (a.ring_ms + a.hold_ms) / 1000 + 150,
+                           dead)
+        k3, g3 = kam.cpu(), gen.cpu()
+        left = kam.wait_tm_drained()
+        shm2 = kam.shm()
+        res["shm"]["after_calls"] = shm2
+        kcpu = k3.since(k2)
+        recv = calls["notify"]["received"]
+        deliv = calls["notify"]["delivered"]
+        done = calls["calls"]["completed"]
+        calls["kamailio_cpu"] = kcpu
+        calls["cpu_us_per_notify"] = (
+            round(1e6 * kcpu["cpu_s"] / recv, 1) if recv else None)
+        calls["cpu_us_per_notify_schedstat"] = (
+            round(1e6 * kcpu["cpu_s_schedstat"] / recv, 1) if recv else None)
+        calls["cpu_us_per_delivered_state"] = (
+            round(1e6 * kcpu["cpu_s"] / deliv, 1) if deliv else None)
+        calls["cpu_us_per_call"] = (
+            round(1e6 * kcpu["cpu_s"] / done, 1) if done else None)
+        calls["generator_cpu"] = g3.since(g2)
+        calls["tm_transactions_left"] = left
+        res["calls"] = calls
+
+        gen.send("END")
+        final = gen.expect("RESULT", 20)
+        # NOTIFYs that came in after CALLS_DONE (while tm drained)
+        res["late"] = {"notify": final["call_phase"]["notify"]}
+        if side == "blf":
+            st = kam.rpc("blf.stats")
+            if st:
+                res["blf_stats"] = {k: v for k, v in st.items()
+                                    if not k.startswith("_")}
+        res["working"] = bool(est) and deliv > 0
+    except Exception as e:  # a broken side is reported, not fatal
+        res["error"] = str(e)
+        if kam:
+            res["kamailio_log"] = kam.log_tail()
+    finally:
+        if kam and kam.proc:
+            gone = kam.alive()
+            if gone:
+                res["crashed"] = {"pids_gone": gone,
+                                  "processes": len(kam.pids)}
+                res["working"] = False
+            nbad, last = kam.log_problems()
+            if nbad:
+                res["kamailio_log_problems"] = {"count": nbad, "last": last}
+        if gen:
+            gen.stop()
+        if kam:
+            kam.stop()
+        if not a.keep_tmp:
+            shutil.rmtree(tmpdir, ignore_errors=True)
+    return res
+
+
+# ---------------------------------------------------------------- report
+
+def g(d, *path):
+    for p in path:
+        if not isinstance(d, dict) or p not in d:
+            return None
+        d = d[p]
+    return d
+
+
+ROWS = [
+    # label, path, format, ratio?, target(kind, value)
+    ("subscriptions established", ("subscribe", "established"), "%d", False,
+     None),
+    ("subscribe rate (/s)", ("subscribe", "rate_per_s"), "%.0f", True, None),
+    ("Kamailio CPU per SUBSCRIBE (us)", ("subscribe", "cpu_us_per_subscribe"),
+     "%.1f", True, ("ratio", TARGETS["cpu_per_subscribe_ratio"])),
+    ("shm per subscription (B)", ("shm", "bytes_per_subscription"), "%.0f",
+     True, ("abs", TARGETS["shm_per_sub"])),
+    ("calls completed", ("calls", "calls", "completed"), "%d", False, None),
+    ("NOTIFYs expected", ("calls", "notify", "expected"), "%d", False, None),
+    ("NOTIFYs delivered", ("calls", "notify", "delivered"), "%d", False, None),
+    ("NOTIFYs lost", ("calls", "notify", "lost"), "%d", False,
+     ("abs", 0)),
+    ("duplicates (same version)", ("calls", "notify", "duplicates"), "%d",
+     False, ("abs", 0)),
+    ("out-of-order versions", ("calls", "notify", "out_of_order"), "%d",
+     False, None),
+    ("NOTIFYs received (call phase)", ("calls", "notify", "received"), "%d",
+     True, None),
+    ("Kamailio CPU per NOTIFY (us)", ("calls", "cpu_us_per_notify"), "%.1f",
+     True, ("ratio", TARGETS["cpu_per_notify_ratio"])),
+    ("Kamailio CPU per call (us)", ("calls", "cpu_us_per_call"), "%.0f", True,
+     None),
+    ("latency p50 (ms)", ("calls", "latency_ms", "p50"), "%.2f", True, None),
+    ("latency p95 (ms)", ("calls", "latency_ms", "p95"), "%.2f", True, None),
+    ("latency p99 (ms)", ("calls", "latency_ms", "p99"), "%.2f", True,
+     ("abs", TARGETS["p99_ms"])),
+    ("latency max (ms)", ("calls", "latency_ms", "max"), "%.2f", True, None),
+    ("generator CPU, subscribe (% core)",
+     ("subscribe", "generator_cpu", "cpu_pct_of_one_core"), "%.1f", False,
+     None),
+    ("generator CPU, calls (% core)",
+     ("calls", "generator_cpu", "cpu_pct_of_one_core"), "%.1f", False, None),
+]
+
+
+def verdict(target, stock_v, blf_v):
+    if target is None or blf_v is None:
+        return ""
+    kind, val = target
+    if kind == "ratio":
+        if not stock_v:
+            return ""
+        ok = blf_v / stock_v <= val
+        return "%s (<=%.2fx)" % ("ok" if ok else "MISS", val)
+    ok = blf_v <= val
+    return "%s (<=%g)" % ("ok" if ok else "MISS", val)
+
+
+def fmt(f, v):
+    return "-" if v is None else f % v
+
+
+def table(stock, blf):
+    have_blf = blf and blf.get("available")
+    out = ["%-36s %14s %14s %10s  %s" % ("", "stock", "blf", "blf/stock",
+                                         "blf target")]
+    for label, path, f, ratio, target in ROWS:
+        sv = g(stock, *path)
+        bv = g(blf, *path) if have_blf else None
+        r = ("%.3fx" % (bv / sv)) if (ratio and sv and bv is not None) else ""
+        out.append("%-36s %14s %14s %10s  %s" % (
+            label, fmt(f, sv), fmt(f, bv) if have_blf else "n/a", r,
+            verdict(target, sv, bv) if have_blf else ""))
+    for name, r in (("stock", stock), ("blf", blf)):
+        if r and r.get("crashed"):
+            out.append("%s side: Kamailio CRASHED during the run (%d of %d "
+                       "processes gone); see kamailio_log_problems in the "
+                       "JSON" % (name, len(r["crashed"]["pids_gone"]),
+                                 r["crashed"]["processes"]))
+        if r and r.get("error"):
+            out.append("%s side: error: %s" % (name, r["error"]))
+    if not have_blf:
+        out.append("blf side: not available (%s)"
+                   % (blf or {}).get("reason", "not run"))
+    return "\n".join(out)
+
+
+def side_summary(r):
+    if not r or not r.get("available"):
+        return "n/a"
+    if r.get("error"):
+        return "error"
+    crash = " CRASHED" if r.get("crashed") else ""
+    return crash + ("subs %s/%s %s us/SUB %s B/sub; notif %s/%s lost %s dup %s "
+            "%s us/NOTIFY p50/p99 %s/%s ms" % (
+                fmt("%d", g(r, "subscribe", "established")),
+                fmt("%d", g(r, "subscribe", "requested")),
+                fmt("%.0f", g(r, "subscribe", "cpu_us_per_subscribe")),
+                fmt("%.0f", g(r, "shm", "bytes_per_subscription")),
+                fmt("%d", g(r, "calls", "notify", "delivered")),
+                fmt("%d", g(r, "calls", "notify", "expected")),
+                fmt("%d", g(r, "calls", "notify", "lost")),
+                fmt("%d", g(r, "calls", "notify", "duplicates")),
+                fmt("%.1f", g(r, "calls", "cpu_us_per_notify")),
+                fmt("%.2f", g(r, "calls", "latency_ms", "p50")),
+                fmt("%.2f", g(r, "calls", "latency_ms", "p99"))))
+
+
+def ratios(stock, blf):
+    out = {}
+    if not (stock and blf and blf.get("available")):
+        return out
+    for label, path, f, ratio, target in ROWS:
+        sv, bv = g(stock, *path), g(blf, *path)
+        if ratio and sv and bv is not None:
+            out[".".join(path)] = round(bv / sv, 4)
+    return out
+
+
+# ---------------------------------------------------------------- main
+
+def main():
+    env = os.environ.get
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--subs", type=int, default=10000, help="S")
+    p.add_argument("--exts", type=int, default=1000, help="M")
+    p.add_argument("--rate", type=float, default=20, help="R calls/s")
+    p.add_argument("--duration", type=float, default=30, help="T s")
+    p.add_argument("--ring-ms", type=int, default=300)
+    p.add_argument("--hold-ms", type=int, default=2000)
+    p.add_argument("--children", type=int, default=4)
+    p.add_argument("--shm-mb", type=int, default=256)
+    p.add_argument("--pkg-mb", type=int, default=32)
+    p.add_argument("--maxbuffer", type=int, default=4194304)
+    p.add_argument("--window", type=int, default=200,
+                   help="subscriptions in flight")
+    p.add_argument("--sub-rate", type=float, default=0,
+                   help="SUBSCRIBEs/s (0 = as fast as the window allows)")
+    p.add_argument("--sockets", type=int, default=4,
+                   help="watcher UDP sockets of the generator")
+    p.add_argument("--settle-ms", type=int, default=5000)
+    p.add_argument("--idle-s", type=float, default=2)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--port-base", type=int, default=25060)
+    p.add_argument("--sides", default="stock,blf")
+    p.add_argument("--blf-module", default=env("BLF_MODULE") or os.path.join(
+        HERE, "..", "modules", "blf", "blf.so"))
+    p.add_argument("--gen", default=os.path.join(HERE, "blfgen"))
+    p.add_argument("--results", default=os.path.join(HERE, "results"))
+    p.add_argument("--name", default="bench")
+    p.add_argument("--keep-tmp", action="store_true")
+    a = p.parse_args()
+    if a.exts < 2 or a.subs < 1:
+        p.error("need S >= 1 and M >= 2")
+    sides = [s for s in a.sides.split(",") if s]
+
+    params = {k: getattr(a, k) for k in (
+        "subs", "exts", "rate", "duration", "ring_ms", "hold_ms", "children",
+        "shm_mb", "pkg_mb", "window", "sub_rate", "sockets", "seed")}
+    params["watchers_per_ext"] = round(a.subs / a.exts, 2)
+    results = {"name": a.name, "params": params,
+               "started": datetime.datetime.now().isoformat(timespec="seconds"),
+               "host": {"cpus": os.cpu_count(),
+                        "kamailio": subprocess.run(
+                            [KAMAILIO, "-v"], stdout=subprocess.PIPE,
+                            text=True).stdout.splitlines()[0]}}
+    blf_mod = os.path.abspath(a.blf_module)
+
+    for side in sides:
+        if side == "blf" and not os.path.isfile(blf_mod):
+            results["blf"] = {"side": "blf", "available": False,
+                              "reason": "%s not built" % blf_mod}
+            log("blf: not available (%s not built)" % blf_mod)
+            continue
+        log("%s: starting (S=%d M=%d R=%g T=%g, %d children)"
+            % (side, a.subs, a.exts, a.rate, a.duration, a.children))
+        r = run_side(side, a, blf_mod if side == "blf" else None)
+        results[side] = r
+        if not r.get("available"):
+            r.setdefault("reason", r.get("error"))
+            log("%s: not available (%s)" % (side, r.get("reason")))
+        elif r.get("error"):
+            log("%s: error: %s" % (side, r["error"]))
+        if r.get("crashed"):
+            log("%s: Kamailio processes died during the run: %s"
+                % (side, r.get("kamailio_log_problems", {}).get("last")))
+        else:
+            log("%s: %s" % (side, side_summary(r)))
+
+    stock, blf = results.get("stock"), results.get("blf")
+    results["ratios_blf_over_stock"] = ratios(stock, blf)
+    summary = ("%s S=%d M=%d R=%g T=%g children=%d | stock: %s | blf: %s"
+               % (a.name, a.subs, a.exts, a.rate, a.duration, a.children,
+                  side_summary(stock), side_summary(blf)))
+    if results["ratios_blf_over_stock"]:
+        rr = results["ratios_blf_over_stock"]
+        summary += " | blf/stock CPU/NOTIFY %s CPU/SUB %s" % (
+            fmt("%.3fx", rr.get("calls.cpu_us_per_notify")),
+            fmt("%.3fx", rr.get("subscribe.cpu_us_per_subscribe")))
+    results["summary"] = summary
+    results["finished"] = datetime.datetime.now().isoformat(
+        timespec="seconds")
+
+    os.makedirs(a.results, exist_ok=True)
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    path = os.path.join(a.results, "%s-%s.json" % (a.name, stamp))
+    with open(path, "w") as f:
+        json.dump(results, f, indent=2)
+    shutil.copy(path, os.path.join(a.results, a.name + "-latest.json"))
+
+    print()
+    print(table(stock, blf))
+    print()
+    print(summary)
+    print("results: " + os.path.relpath(path))
+    # the harness only fails when the stock side (the baseline) failed
+    return 0 if stock is None or (stock.get("available")
+                                  and not stock.get("error")) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
