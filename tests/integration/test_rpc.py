@@ -81,16 +81,27 @@ def test_stats_fields_and_counts(proxy, phones):
     w = phones("watcher")
     l1 = blfutil.watch(w, "bob")
     blfutil.watch(w, "alice")
-    st = blfutil.stats(proxy)
-    assert int(st["subscriptions"]) == 2
-    assert int(st["notifies_sent"]) >= 2
-    sent = int(st["notifies_sent"])
+    # counters move right after the send: the NOTIFY may be here first
+    st = stats_when(proxy, lambda s: int(s["subscriptions"]) == 2 and
+                    int(s["notifies_sent"]) == 2, "2 subscriptions, 2 sent")
     assert l1.sub.unsubscribe().status == 200
     l1.wait_final(2)
-    st = blfutil.poll(lambda: (lambda s: s if int(s["subscriptions"]) == 1
-                               else None)(blfutil.stats(proxy)), 3,
-                      what="subscriptions counter back to 1")
-    assert int(st["notifies_sent"]) == sent + 1
+    stats_when(proxy, lambda s: int(s["subscriptions"]) == 1 and
+               int(s["notifies_sent"]) == 3, "1 subscription, 3 sent")
+
+
+def stats_when(kam, pred, what):
+    last = []
+
+    def check():
+        st = blfutil.stats(kam)
+        last[:] = [st]
+        return st if pred(st) else None
+    try:
+        return blfutil.poll(check, 3, what=what)
+    except AssertionError:
+        raise AssertionError("blf.stats never had %s: last %s" % (
+            what, last)) from None
 
 
 def test_stats_failed_counts_481(proxy, phones):
