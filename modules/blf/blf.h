@@ -49,6 +49,7 @@ typedef struct blf_cfg {
 	str db_table;		   /* table of persisted subscriptions */
 	int db_flush_interval; /* s between write-behind flushes */
 	int enable_dmq;
+	str node_name; /* this node in the cluster (default: first UDP socket) */
 	int max_subscriptions;
 	int hash_size; /* slots of the entity table, a power of two */
 	int timer_interval; /* s, expiry scan */
@@ -86,6 +87,8 @@ typedef struct blf_call {
 	struct blf_call *next;
 	blf_dir_t dir;
 	blf_dstate_t st;
+	unsigned short seq;	  /* changes at its origin, orders replicas */
+	unsigned char origin; /* cluster node that tracks it, 0: this one */
 	time_t start;
 	char id[20];		  /* RFC 4235 dialog id, unique within the entity */
 	str f[BLF_CF_N];	  /* strings, stored in the same shm block */
@@ -123,6 +126,7 @@ typedef struct blf_sub {
 	unsigned int cseq;		/* the last local CSeq used */
 	unsigned int flags;
 	blf_vis_t vis;
+	unsigned char owner; /* cluster node that NOTIFYs it, 0: this one */
 	struct socket_info *sock; /* where the SUBSCRIBE came in (NOTIFYs leave) */
 	str f[BLF_SF_N];
 } blf_sub_t;
@@ -196,6 +200,14 @@ int blf_entity_park_set(
 int blf_entity_call_tags(const str *key, const str *callid, char *ltag,
 		int lsize, char *rtag, int rsize);
 int blf_entity_move_calls(const str *from, const str *to);
+blf_call_t *blf_call_find(
+		blf_entity_t *e, const str *callid, blf_dir_t dir, blf_call_t ***prev);
+blf_call_t *blf_call_build(const blf_call_t *old, const blf_call_upd_t *upd);
+void blf_call_set_id(blf_call_t *c);
+void blf_entity_jobs(
+		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs, time_t now);
+unsigned int blf_wildcard_hash(
+		const str *key, char *buf, int size, str *wkey, unsigned int hash);
 int blf_wildcard_jobs(blf_entity_t *w, blf_entity_t *e, blf_frags_t *fr,
 		blf_notify_job_t **jobs, time_t now);
 blf_entity_t *blf_entity_find(unsigned int hash, const str *key);
@@ -212,6 +224,11 @@ int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
 int blf_subs_handle(struct sip_msg *msg);
 /* a subscription block holding copies of f[0..BLF_SF_N-1], other fields 0 */
 blf_sub_t *blf_sub_build(const str *f);
+blf_sub_t *blf_sub_find(blf_entity_t *e, const str *callid, const str *ftag,
+		const str *ttag, blf_sub_t ***prev);
+void blf_sub_unlink(blf_entity_t *e, blf_sub_t **ps);
+blf_sub_t *blf_sub_rebuild(const blf_sub_t *s, int i, const str *val);
+void blf_job_take_frag(blf_notify_job_t *j, blf_frags_t *fr);
 blf_notify_job_t *blf_sub_job(blf_entity_t *e, blf_sub_t *s,
 		blf_frags_t *fr, const str *entity_uri, int terminated,
 		const char *reason, time_t now);
@@ -236,6 +253,16 @@ int blf_db_init(void);			   /* mod_init: bind, create table, restore */
 int blf_db_child_init(int rank);
 void blf_db_sub_deleted(const blf_sub_t *s); /* the slot lock is held */
 void blf_db_destroy(void);		   /* last flush */
+
+/* blf_dmq.c: cluster replication (no-ops without enable_dmq) */
+int blf_dmq_init(void);
+void blf_dmq_timer(void);
+void blf_dmq_out_call(const blf_entity_t *e, const blf_call_t *c);
+void blf_dmq_out_sub(const blf_entity_t *e, const blf_sub_t *s);
+void blf_dmq_out_unsub(const blf_entity_t *e, const blf_sub_t *s);
+void blf_dmq_out_ver(const blf_entity_t *e, const blf_sub_t *s);
+void blf_dmq_flush(void);
+const char *blf_dmq_node_name(int idx);
 
 /* blf_rpc.c */
 int blf_rpc_init(void);

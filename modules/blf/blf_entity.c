@@ -176,7 +176,7 @@ void blf_entity_gc(unsigned int hash, blf_entity_t *e)
 
 /* ---- calls ---- */
 
-static blf_call_t *blf_call_find(
+blf_call_t *blf_call_find(
 		blf_entity_t *e, const str *callid, blf_dir_t dir, blf_call_t ***prev)
 {
 	blf_call_t **pc;
@@ -197,7 +197,7 @@ static blf_call_t *blf_call_find(
  * A new block holding old's (or, with old NULL, empty) fields overlaid by
  * upd's. Returns NULL on no memory; old is left untouched.
  */
-static blf_call_t *blf_call_build(
+blf_call_t *blf_call_build(
 		const blf_call_t *old, const blf_call_upd_t *upd)
 {
 	const str *src[BLF_CF_N];
@@ -249,7 +249,7 @@ static int blf_call_upd_differs(const blf_call_t *c, const blf_call_upd_t *upd)
 	return 0;
 }
 
-static void blf_call_set_id(blf_call_t *c)
+void blf_call_set_id(blf_call_t *c)
 {
 	const str *ci = &c->f[BLF_CF_CALLID];
 
@@ -456,8 +456,8 @@ int blf_wildcard_jobs(blf_entity_t *w, blf_entity_t *e, blf_frags_t *fr,
 	if(blf_entity_uri_esc(e, esc, sizeof(esc), &uri) < 0)
 		return -1;
 	for(s = w->subs; s; s = s->next) {
-		if(s->expires <= now)
-			continue; /* the timer sends its final NOTIFY */
+		if(s->expires <= now || s->owner)
+			continue; /* the timer (or the owner node) sends it */
 		j = blf_sub_job(e, s, fr, &uri, 0, NULL, now);
 		if(j) {
 			j->next = *jobs;
@@ -471,7 +471,7 @@ int blf_wildcard_jobs(blf_entity_t *w, blf_entity_t *e, blf_frags_t *fr,
  * The hash of the wildcard pseudo-entity of key's domain (into wkey), or
  * hash itself when there is no wildcard (one lock then serves both).
  */
-static unsigned int blf_wildcard_hash(
+unsigned int blf_wildcard_hash(
 		const str *key, char *buf, int size, str *wkey, unsigned int hash)
 {
 	if(blf_wildcard_key(key, buf, size, wkey) < 0
@@ -489,7 +489,7 @@ static unsigned int blf_wildcard_hash(
  * watchers of its domain. The slot locks of e and of the wildcard must be
  * held.
  */
-static void blf_entity_jobs(
+void blf_entity_jobs(
 		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs, time_t now)
 {
 	char wbuf[BLF_KEY_MAX + 64];
@@ -564,6 +564,8 @@ int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
 		changed = blf_dstate_apply(&c->st, ev, code);
 	}
 	if(changed > 0) {
+		c->seq++;
+		blf_dmq_out_call(e, c);
 		blf_entity_jobs(e, &fr, &jobs, now);
 		LM_DBG("%.*s call %.*s (%s) -> %s\n", key->len, key->s, callid->len,
 				callid->s, blf_dir_name(dir), blf_state_name(c->st.state));

@@ -93,6 +93,7 @@ static param_export_t params[] = {
 	{"db_table", PARAM_STR, &blf_cfg.db_table},
 	{"db_flush_interval", PARAM_INT, &blf_cfg.db_flush_interval},
 	{"enable_dmq", PARAM_INT, &blf_cfg.enable_dmq},
+	{"node_name", PARAM_STR, &blf_cfg.node_name},
 	{"max_subscriptions", PARAM_INT, &blf_cfg.max_subscriptions},
 	{"hash_size", PARAM_INT, &blf_cfg.hash_size},
 	{0, 0, 0}
@@ -177,7 +178,7 @@ static int mod_init(void)
 		LM_ERR("cannot register statistics\n");
 		return -1;
 	}
-	if(blf_rpc_init() < 0)
+	if(blf_rpc_init() < 0 || blf_dmq_init() < 0)
 		return -1;
 	blf_nsubs = shm_malloc(sizeof(atomic_t));
 	if(blf_nsubs == NULL) {

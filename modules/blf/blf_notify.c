@@ -203,4 +203,6 @@ void blf_notify_send_all(blf_notify_job_t *jobs)
 		blf_notify_send(j);
 		blf_job_free(j);
 	}
+	/* what the same change replicates to the cluster */
+	blf_dmq_flush();
 }

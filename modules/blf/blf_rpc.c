@@ -54,12 +54,13 @@ static void blf_rpc_print_sub(rpc_t *rpc, void *c, blf_entity_t *e,
 
 	if(rpc->add(c, "{", &h) < 0)
 		return;
-	rpc->struct_add(h, "SSsdddSS", "watcher", &s->f[BLF_SF_WATCHER],
+	rpc->struct_add(h, "SSsdddSSs", "watcher", &s->f[BLF_SF_WATCHER],
 			"entity", &e->key, "event", "dialog", "expires",
 			(int)blf_expiry_left(s->expires, now), "version",
 			(int)(s->version ? s->version - 1 : 0), "wildcard",
 			(s->flags & BLF_SUB_WILDCARD) ? 1 : 0, "callid",
-			&s->f[BLF_SF_CALLID], "contact", &s->f[BLF_SF_CONTACT]);
+			&s->f[BLF_SF_CALLID], "contact", &s->f[BLF_SF_CONTACT], "owner",
+			s->owner ? blf_dmq_node_name(s->owner) : "local");
 }
 
 static void blf_rpc_subscriptions(rpc_t *rpc, void *c)
@@ -105,9 +106,10 @@ static void blf_rpc_print_entity(rpc_t *rpc, void *c, blf_entity_t *e)
 	for(k = e->calls; k; k = k->next) {
 		if(rpc->array_add(a, "{", &d) < 0)
 			return;
-		rpc->struct_add(d, "sSssS", "id", k->id, "callid",
+		rpc->struct_add(d, "sSssSs", "id", k->id, "callid",
 				&k->f[BLF_CF_CALLID], "state", blf_state_name(k->st.state),
-				"direction", blf_dir_name(k->dir), "peer", &k->f[BLF_CF_RURI]);
+				"direction", blf_dir_name(k->dir), "peer", &k->f[BLF_CF_RURI],
+				"node", k->origin ? blf_dmq_node_name(k->origin) : "local");
 	}
 }
 

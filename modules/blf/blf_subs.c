@@ -69,7 +69,7 @@ void blf_sub_free(blf_sub_t *s)
 }
 
 /* a copy of s with field i replaced (the block is rebuilt) */
-static blf_sub_t *blf_sub_rebuild(const blf_sub_t *s, int i, const str *val)
+blf_sub_t *blf_sub_rebuild(const blf_sub_t *s, int i, const str *val)
 {
 	str f[BLF_SF_N];
 	blf_sub_t *n;
@@ -88,7 +88,7 @@ static blf_sub_t *blf_sub_rebuild(const blf_sub_t *s, int i, const str *val)
 	return n;
 }
 
-static blf_sub_t *blf_sub_find(blf_entity_t *e, const str *callid,
+blf_sub_t *blf_sub_find(blf_entity_t *e, const str *callid,
 		const str *ftag, const str *ttag, blf_sub_t ***prev)
 {
 	blf_sub_t **ps, *s;
@@ -106,14 +106,17 @@ static blf_sub_t *blf_sub_find(blf_entity_t *e, const str *callid,
 	return NULL;
 }
 
-static void blf_sub_unlink(blf_entity_t *e, blf_sub_t **ps)
+void blf_sub_unlink(blf_entity_t *e, blf_sub_t **ps)
 {
 	blf_sub_t *s = *ps;
 
 	*ps = s->next;
 	e->nsubs--;
-	atomic_dec(blf_nsubs);
-	blf_db_sub_deleted(s);
+	if(s->owner == 0) {
+		atomic_dec(blf_nsubs);
+		blf_db_sub_deleted(s);
+		blf_dmq_out_unsub(e, s);
+	}
 	blf_sub_free(s);
 }
 
@@ -162,6 +165,7 @@ blf_notify_job_t *blf_sub_job(blf_entity_t *e, blf_sub_t *s,
 	j->version = s->version++;
 	j->cseq = ++s->cseq;
 	s->flags |= BLF_SUB_DIRTY;
+	blf_dmq_out_ver(e, s);
 	j->terminated = terminated;
 	j->reason = reason;
 	j->expires = blf_expiry_left(s->expires, now);
@@ -178,8 +182,10 @@ int blf_subs_notify_watchers(
 	int n = 0;
 
 	for(s = e->subs; s; s = s->next) {
-		if(blf_expiry_due(s->expires, now) || (s->flags & BLF_SUB_WILDCARD))
-			continue; /* expired: the timer sends its final NOTIFY */
+		if(blf_expiry_due(s->expires, now) || (s->flags & BLF_SUB_WILDCARD)
+				|| s->owner)
+			continue; /* expired: the timer sends its final NOTIFY; another
+					   * node's: that node sends */
 		j = blf_sub_job(e, s, fr, NULL, 0, NULL, now);
 		if(j) {
 			j->next = *jobs;
@@ -210,6 +216,7 @@ int blf_subs_remove(unsigned int hash, const str *callid, const str *ftag,
 		}
 	}
 	blf_slot_unlock(hash);
+	blf_dmq_flush();
 	return found;
 }
 
@@ -373,7 +380,7 @@ static int blf_tag_hash(const str *tag, unsigned int *hash)
 /* ---- the wildcard burst ---- */
 
 /* hands the fragment j points at over to j (the burst sends after unlock) */
-static void blf_job_take_frag(blf_notify_job_t *j, blf_frags_t *fr)
+void blf_job_take_frag(blf_notify_job_t *j, blf_frags_t *fr)
 {
 	int i;
 
@@ -628,6 +635,8 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 	}
 	s->expires = now + r->granted;
 	s->flags |= BLF_SUB_DIRTY;
+	if(r->granted)
+		blf_dmq_out_sub(e, s);
 	if(r->granted == 0) {
 		job = blf_sub_job(e, s, &fr, NULL, 1, "timeout", now);
 		blf_sub_unlink(e, ps);
@@ -776,6 +785,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 		blf_sub_free(s);
 		old->expires = now + r->granted;
 		old->flags |= BLF_SUB_DIRTY;
+		blf_dmq_out_sub(e, old);
 		r->f[BLF_SF_TTAG] = old->f[BLF_SF_TTAG];
 		memcpy(r->tagbuf, old->f[BLF_SF_TTAG].s, old->f[BLF_SF_TTAG].len);
 		r->f[BLF_SF_TTAG].s = r->tagbuf;
@@ -798,6 +808,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	e->subs = s;
 	e->nsubs++;
 	atomic_inc(blf_nsubs);
+	blf_dmq_out_sub(e, s);
 	if(!r->wildcard)
 		job = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
 	blf_slot_unlock(r->hash);
@@ -911,6 +922,7 @@ void blf_subs_timer(unsigned int ticks, void *param)
 	int nfr, more, due;
 	time_t now = time(NULL);
 
+	blf_dmq_timer();
 	for(i = 0; i < blf_table->size; i++) {
 		if(blf_table->slots[i].first == NULL)
 			continue; /* racy read, only to skip empty slots cheaply */
@@ -936,7 +948,9 @@ void blf_subs_timer(unsigned int ticks, void *param)
 					ps = &s->next;
 					continue;
 				}
-				j = blf_sub_job(e, s, &fr[nfr], NULL, 1, "timeout", now);
+				j = s->owner ? NULL
+							 : blf_sub_job(e, s, &fr[nfr], NULL, 1, "timeout",
+									 now);
 				if(j) {
 					j->next = jobs;
 					jobs = j;

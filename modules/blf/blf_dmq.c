@@ -1,0 +1,763 @@
+/*
+ * blf_dmq.c — a cluster of proxies over Kamailio's DMQ.
+ *
+ * Every node tells the others what changes at home: the calls it tracks
+ * (with a per-call sequence so replicas never go backwards) and the
+ * subscriptions it owns (created, refreshed, versions sent, ended). A node
+ * keeps the others' calls and subscriptions beside its own: its watchers see
+ * calls tracked anywhere, and it can take a subscription over when its owner
+ * dies. What one operation changes is collected, under the slot locks, in a
+ * per-process outbox and sent as one DMQ message after the locks are gone.
+ *
+ * Liveness: every node says hello each second; a node silent for
+ * BLF_DMQ_DEAD_AFTER seconds is dead. Its calls end (their proxy is gone,
+ * so are they) and each of its subscriptions goes to the live node that
+ * ranks first for it (a hash of node name and subscription tag), the same
+ * choice on every node, so exactly one node takes each over and sends the
+ * next version with a higher CSeq. A node that starts asks a peer for the
+ * full state.
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+
+#include <string.h>
+#include <stdlib.h>
+#include <jansson.h>
+
+#include "core/mem/shm_mem.h"
+#include "core/mem/mem.h"
+#include "core/dprint.h"
+#include "core/ut.h"
+#include "core/hashes.h"
+#include "core/socket_info.h"
+#include "core/parser/msg_parser.h"
+#include "core/parser/parse_content.h"
+#include "modules/dmq/bind_dmq.h"
+
+#include "blf.h"
+
+#define BLF_DMQ_MAX_NODES 32
+#define BLF_DMQ_DEAD_AFTER 4  /* s without hello */
+#define BLF_DMQ_SYNC_BATCH 64 /* records per sync message */
+
+typedef struct blf_node {
+	char name[128];
+	time_t last_seen;
+	int alive;
+} blf_node_t;
+
+/* node 0 is this node; the others as they are heard of */
+typedef struct blf_nodes {
+	gen_lock_t lock;
+	int n;
+	int synced; /* a full state was asked for */
+	blf_node_t node[BLF_DMQ_MAX_NODES];
+} blf_nodes_t;
+
+static blf_nodes_t *blf_nodes = NULL;
+static dmq_api_t blf_dmqb;
+static dmq_peer_t *blf_dmq_peer = NULL;
+static str blf_dmq_ctype = str_init("application/json");
+static json_t *blf_outbox = NULL; /* per process */
+
+/* DMQ wants a reply callback; a failed delivery is the peer's death, which
+ * the hello timeout detects, so there is nothing to do here */
+static int blf_dmq_resp_f(
+		struct sip_msg *msg, int code, dmq_node_t *node, void *param)
+{
+	if(code >= 300)
+		LM_DBG("DMQ message answered %d\n", code);
+	return 0;
+}
+static dmq_resp_cback_t blf_dmq_resp = {blf_dmq_resp_f, 0};
+
+static int blf_dmq_on(void)
+{
+	return blf_cfg.enable_dmq && blf_nodes != NULL;
+}
+
+const char *blf_dmq_node_name(int idx)
+{
+	if(blf_nodes == NULL || idx < 0 || idx >= blf_nodes->n)
+		return "";
+	return blf_nodes->node[idx].name;
+}
+
+/* the index of node name, added when new; -1 when the table is full */
+static int blf_node_idx(const char *name, int touch)
+{
+	int i;
+
+	lock_get(&blf_nodes->lock);
+	for(i = 0; i < blf_nodes->n; i++)
+		if(strcmp(blf_nodes->node[i].name, name) == 0)
+			break;
+	if(i == blf_nodes->n) {
+		if(i == BLF_DMQ_MAX_NODES || strlen(name) >= 128) {
+			lock_release(&blf_nodes->lock);
+			return -1;
+		}
+		strcpy(blf_nodes->node[i].name, name);
+		blf_nodes->n++;
+		LM_INFO("cluster node %s joined\n", name);
+	}
+	if(touch && i > 0) {
+		if(!blf_nodes->node[i].alive && blf_nodes->node[i].last_seen)
+			LM_INFO("cluster node %s is back\n", name);
+		blf_nodes->node[i].last_seen = time(NULL);
+		blf_nodes->node[i].alive = 1;
+	}
+	lock_release(&blf_nodes->lock);
+	return i;
+}
+
+/* ---- sending ---- */
+
+static void blf_dmq_send(json_t *msg, dmq_node_t *to)
+{
+	str body;
+	char *s;
+
+	json_object_set_new(msg, "n", json_string(blf_nodes->node[0].name));
+	s = json_dumps(msg, JSON_COMPACT);
+	if(s == NULL)
+		return;
+	body.s = s;
+	body.len = strlen(s);
+	if(to)
+		blf_dmqb.send_message(
+				blf_dmq_peer, &body, to, &blf_dmq_resp, 1, &blf_dmq_ctype);
+	else
+		blf_dmqb.bcast_message(blf_dmq_peer, &body, NULL, &blf_dmq_resp, 1,
+				&blf_dmq_ctype);
+	free(s);
+}
+
+static void blf_out(json_t *m)
+{
+	if(blf_outbox == NULL)
+		blf_outbox = json_array();
+	json_array_append_new(blf_outbox, m);
+}
+
+void blf_dmq_flush(void)
+{
+	json_t *msg;
+
+	if(blf_outbox == NULL || json_array_size(blf_outbox) == 0)
+		return;
+	msg = json_object();
+	json_object_set_new(msg, "t", json_string("batch"));
+	json_object_set(msg, "m", blf_outbox);
+	json_decref(blf_outbox);
+	blf_outbox = NULL;
+	if(blf_dmq_on())
+		blf_dmq_send(msg, NULL);
+	json_decref(msg);
+}
+
+static json_t *blf_json_strs(const str *f, int n)
+{
+	json_t *a = json_array();
+	int i;
+
+	for(i = 0; i < n; i++)
+		json_array_append_new(a, json_stringn(f[i].s, f[i].len));
+	return a;
+}
+
+static json_t *blf_call_json(const blf_entity_t *e, const blf_call_t *c)
+{
+	return json_pack("{s:s, s:s%, s:i, s:i, s:i, s:i, s:i, s:I, s:o}", "t",
+			"call", "e", e->key.s, (size_t)e->key.len, "d", (int)c->dir, "s",
+			(int)c->st.state, "x", (int)c->st.term, "c", c->st.code, "q",
+			(int)c->seq, "st", (json_int_t)c->start, "f",
+			blf_json_strs(c->f, BLF_CF_N));
+}
+
+static json_t *blf_sub_json(const blf_entity_t *e, const blf_sub_t *s)
+{
+	return json_pack("{s:s, s:s%, s:I, s:i, s:i, s:i, s:i, s:o}", "t", "sub",
+			"e", e->key.s, (size_t)e->key.len, "x", (json_int_t)s->expires,
+			"v", (int)s->version, "q", (int)s->cseq, "fl",
+			(int)(s->flags & BLF_SUB_WILDCARD), "vi", (int)s->vis, "f",
+			blf_json_strs(s->f, BLF_SF_N));
+}
+
+/* hooks, called under the slot lock: only collect */
+void blf_dmq_out_call(const blf_entity_t *e, const blf_call_t *c)
+{
+	if(blf_dmq_on() && c->origin == 0)
+		blf_out(blf_call_json(e, c));
+}
+
+void blf_dmq_out_sub(const blf_entity_t *e, const blf_sub_t *s)
+{
+	if(blf_dmq_on() && s->owner == 0)
+		blf_out(blf_sub_json(e, s));
+}
+
+void blf_dmq_out_unsub(const blf_entity_t *e, const blf_sub_t *s)
+{
+	if(blf_dmq_on() && s->owner == 0)
+		blf_out(json_pack("{s:s, s:s%, s:o}", "t", "unsub", "e", e->key.s,
+				(size_t)e->key.len, "f", blf_json_strs(s->f, 3)));
+}
+
+void blf_dmq_out_ver(const blf_entity_t *e, const blf_sub_t *s)
+{
+	if(blf_dmq_on() && s->owner == 0)
+		blf_out(json_pack("{s:s, s:s%, s:s%, s:i, s:i}", "t", "ver", "e",
+				e->key.s, (size_t)e->key.len, "g", s->f[BLF_SF_TTAG].s,
+				(size_t)s->f[BLF_SF_TTAG].len, "v", (int)s->version, "q",
+				(int)s->cseq));
+}
+
+/* ---- receiving ---- */
+
+/* the strings of a JSON array into f[0..n-1] (pointing into the JSON) */
+static int blf_json_fields(json_t *a, str *f, int n)
+{
+	json_t *v;
+	int i;
+
+	if(!json_is_array(a) || (int)json_array_size(a) < n)
+		return -1;
+	for(i = 0; i < n; i++) {
+		v = json_array_get(a, i);
+		if(!json_is_string(v))
+			return -1;
+		f[i].s = (char *)json_string_value(v);
+		f[i].len = json_string_length(v);
+	}
+	return 0;
+}
+
+static int blf_json_key(json_t *m, str *key)
+{
+	json_t *v = json_object_get(m, "e");
+
+	if(!json_is_string(v) || json_string_length(v) == 0
+			|| json_string_length(v) >= BLF_KEY_MAX)
+		return -1;
+	key->s = (char *)json_string_value(v);
+	key->len = json_string_length(v);
+	return 0;
+}
+
+/* a call replica from node origin */
+static void blf_dmq_rx_call(json_t *m, int origin)
+{
+	char wbuf[BLF_KEY_MAX + 64];
+	blf_notify_job_t *jobs = NULL;
+	blf_call_upd_t upd;
+	blf_frags_t fr;
+	blf_entity_t *e;
+	blf_call_t *c, *nc, **pc;
+	blf_dstate_t st;
+	unsigned int hash, whash;
+	int dir, seq, changed = 0;
+	json_int_t start = 0;
+	str key, wkey;
+	time_t now = time(NULL);
+
+	memset(&upd, 0, sizeof(upd));
+	if(blf_json_key(m, &key) < 0
+			|| blf_json_fields(json_object_get(m, "f"), upd.f, BLF_CF_N) < 0
+			|| json_unpack(m, "{s:i, s:i, s:i, s:i, s:i, s?I}", "d", &dir, "s",
+					   (int *)&st.state, "x", (int *)&st.term, "c", &st.code,
+					   "q", &seq, "st", &start)
+					   < 0
+			|| st.state > BLF_STATE_TERMINATED || dir < 0 || dir > 1) {
+		LM_ERR("bad call replica from %s\n", blf_dmq_node_name(origin));
+		return;
+	}
+	memset(&fr, 0, sizeof(fr));
+	hash = blf_key_hash(&key);
+	whash = blf_wildcard_hash(&key, wbuf, sizeof(wbuf), &wkey, hash);
+	blf_slots_lock2(hash, whash);
+	e = st.state == BLF_STATE_TERMINATED ? blf_entity_find(hash, &key)
+										   : blf_entity_get(hash, &key);
+	if(e == NULL)
+		goto unlock;
+	c = blf_call_find(e, &upd.f[BLF_CF_CALLID], dir, &pc);
+	if(c && c->origin == origin
+			&& (short)((unsigned short)seq - c->seq) <= 0)
+		goto gc; /* an older replica arriving late */
+	if(c == NULL && st.state == BLF_STATE_TERMINATED)
+		goto gc;
+	nc = blf_call_build(c, &upd);
+	if(nc == NULL)
+		goto gc;
+	changed = (c == NULL || memcmp(&c->st, &st, sizeof(st)) != 0);
+	nc->dir = dir;
+	nc->st = st;
+	nc->seq = seq;
+	nc->origin = origin;
+	nc->start = start;
+	blf_call_set_id(nc);
+	if(c) {
+		*pc = nc;
+		shm_free(c);
+	} else {
+		nc->next = e->calls;
+		e->calls = nc;
+		e->ncalls++;
+	}
+	if(changed)
+		blf_entity_jobs(e, &fr, &jobs, now);
+	if(st.state == BLF_STATE_TERMINATED)
+		blf_entity_drop_terminated(e);
+gc:
+	blf_entity_gc(hash, e);
+unlock:
+	blf_slots_unlock2(hash, whash);
+	blf_notify_send_all(jobs);
+	blf_frags_free(&fr);
+}
+
+/* a subscription owned by node owner: created or refreshed there */
+static void blf_dmq_rx_sub(json_t *m, int owner)
+{
+	str f[BLF_SF_N], key;
+	blf_entity_t *e;
+	blf_sub_t *s, *old, **ps;
+	json_int_t expires;
+	int version, cseq, flags, vis;
+	unsigned int hash;
+
+	if(blf_json_key(m, &key) < 0
+			|| blf_json_fields(json_object_get(m, "f"), f, BLF_SF_N) < 0
+			|| json_unpack(m, "{s:I, s:i, s:i, s:i, s:i}", "x", &expires, "v",
+					   &version, "q", &cseq, "fl", &flags, "vi", &vis)
+					   < 0) {
+		LM_ERR("bad subscription replica from %s\n",
+				blf_dmq_node_name(owner));
+		return;
+	}
+	s = blf_sub_build(f);
+	if(s == NULL)
+		return;
+	s->expires = expires;
+	s->version = version;
+	s->cseq = cseq;
+	s->flags = flags & BLF_SUB_WILDCARD;
+	s->vis = vis;
+	s->owner = owner;
+	s->sock = NULL;
+	hash = blf_key_hash(&key);
+	blf_slot_lock(hash);
+	e = blf_entity_get(hash, &key);
+	if(e == NULL) {
+		blf_slot_unlock(hash);
+		blf_sub_free(s);
+		return;
+	}
+	old = blf_sub_find(e, &f[BLF_SF_CALLID], &f[BLF_SF_FTAG],
+			&f[BLF_SF_TTAG], &ps);
+	if(old) {
+		if(old->owner == 0) {
+			/* ours: someone else took it over (we were thought dead) */
+			LM_NOTICE("subscription %.*s now owned by %s\n",
+					f[BLF_SF_CALLID].len, f[BLF_SF_CALLID].s,
+					blf_dmq_node_name(owner));
+			atomic_dec(blf_nsubs);
+		}
+		if(old->version > s->version) {
+			s->version = old->version;
+			s->cseq = old->cseq;
+		}
+		s->sock = old->sock;
+		s->next = old->next;
+		*ps = s;
+		blf_sub_free(old);
+	} else {
+		s->next = e->subs;
+		e->subs = s;
+		e->nsubs++;
+	}
+	blf_slot_unlock(hash);
+}
+
+static void blf_dmq_rx_unsub(json_t *m, int owner)
+{
+	str f[3], key;
+
+	if(blf_json_key(m, &key) < 0
+			|| blf_json_fields(json_object_get(m, "f"), f, 3) < 0)
+		return;
+	blf_subs_remove(blf_key_hash(&key), &f[0], &f[1], &f[2]);
+}
+
+static void blf_dmq_rx_ver(json_t *m, int owner)
+{
+	const char *tag;
+	size_t tlen;
+	blf_entity_t *e;
+	blf_sub_t *s;
+	unsigned int hash;
+	int v, q;
+	str key;
+
+	if(blf_json_key(m, &key) < 0
+			|| json_unpack(m, "{s:s%, s:i, s:i}", "g", &tag, &tlen, "v", &v,
+					   "q", &q)
+					   < 0)
+		return;
+	hash = blf_key_hash(&key);
+	blf_slot_lock(hash);
+	e = blf_entity_find(hash, &key);
+	for(s = e ? e->subs : NULL; s; s = s->next) {
+		if(s->owner == owner && s->f[BLF_SF_TTAG].len == (int)tlen
+				&& memcmp(s->f[BLF_SF_TTAG].s, tag, tlen) == 0) {
+			if((unsigned)v > s->version)
+				s->version = v;
+			if((unsigned)q > s->cseq)
+				s->cseq = q;
+			break;
+		}
+	}
+	blf_slot_unlock(hash);
+}
+
+/* everything this node tracks and owns, to one node, in batches */
+static void blf_dmq_send_state(dmq_node_t *to)
+{
+	blf_entity_t *e;
+	blf_call_t *c;
+	blf_sub_t *s;
+	json_t *batch = json_array(), *msg;
+	unsigned int i;
+
+	for(i = 0; i < blf_table->size; i++) {
+		lock_set_get(blf_table->locks, i);
+		for(e = blf_table->slots[i].first; e; e = e->next) {
+			for(c = e->calls; c; c = c->next)
+				if(c->origin == 0 && !(e->flags & BLF_ENT_PARK))
+					json_array_append_new(batch, blf_call_json(e, c));
+			for(s = e->subs; s; s = s->next)
+				if(s->owner == 0)
+					json_array_append_new(batch, blf_sub_json(e, s));
+		}
+		lock_set_release(blf_table->locks, i);
+		if(json_array_size(batch) >= BLF_DMQ_SYNC_BATCH
+				|| (i + 1 == blf_table->size && json_array_size(batch))) {
+			msg = json_pack("{s:s, s:o}", "t", "batch", "m", batch);
+			blf_dmq_send(msg, to);
+			json_decref(msg);
+			batch = json_array();
+		}
+	}
+	json_decref(batch);
+}
+
+static void blf_dmq_rx(json_t *m, int origin, dmq_node_t *from)
+{
+	const char *t = json_string_value(json_object_get(m, "t"));
+	json_t *v;
+	size_t i;
+
+	if(t == NULL)
+		return;
+	if(strcmp(t, "batch") == 0) {
+		json_array_foreach(json_object_get(m, "m"), i, v)
+			blf_dmq_rx(v, origin, from);
+	} else if(strcmp(t, "call") == 0) {
+		blf_dmq_rx_call(m, origin);
+	} else if(strcmp(t, "sub") == 0) {
+		blf_dmq_rx_sub(m, origin);
+	} else if(strcmp(t, "unsub") == 0) {
+		blf_dmq_rx_unsub(m, origin);
+	} else if(strcmp(t, "ver") == 0) {
+		blf_dmq_rx_ver(m, origin);
+	} else if(strcmp(t, "sync") == 0) {
+		LM_INFO("sending the full state to %s\n", blf_dmq_node_name(origin));
+		blf_dmq_send_state(from);
+	}
+	/* "hello": the sender was marked alive already */
+}
+
+static int blf_dmq_handle(
+		struct sip_msg *msg, peer_reponse_t *resp, dmq_node_t *node)
+{
+	json_t *root = NULL;
+	const char *name;
+	str body;
+	int origin;
+
+	resp->resp_code = 400;
+	resp->reason.s = "Bad Request";
+	resp->reason.len = 11;
+	body.s = get_body(msg);
+	body.len = msg->content_length ? get_content_length(msg) : 0;
+	if(body.s == NULL || body.len <= 0)
+		goto out;
+	root = json_loadb(body.s, body.len, 0, NULL);
+	name = root ? json_string_value(json_object_get(root, "n")) : NULL;
+	if(name == NULL || strcmp(name, blf_nodes->node[0].name) == 0)
+		goto out;
+	origin = blf_node_idx(name, 1);
+	if(origin <= 0)
+		goto out;
+	blf_dmq_rx(root, origin, node);
+	resp->resp_code = 200;
+	resp->reason.s = "OK";
+	resp->reason.len = 2;
+out:
+	json_decref(root);
+	return 0;
+}
+
+/* ---- liveness and takeover ---- */
+
+/* the live node that ranks first for a subscription tag */
+static int blf_dmq_pick(const str *tag, const int *alive, int n)
+{
+	unsigned int best = 0, h;
+	int i, who = 0;
+	char buf[256];
+	int len;
+
+	for(i = 0; i < n; i++) {
+		if(!alive[i])
+			continue;
+		len = snprintf(buf, sizeof(buf), "%s|%.*s", blf_nodes->node[i].name,
+				tag->len, tag->s);
+		h = get_hash1_raw2(buf, len < (int)sizeof(buf) ? len : (int)sizeof(buf) - 1);
+		if(h >= best) {
+			best = h;
+			who = i;
+		}
+	}
+	return who;
+}
+
+/* ends the calls of node dead at entity key (own and wildcard watchers) */
+static void blf_dmq_end_calls(const str *key, int dead)
+{
+	char wbuf[BLF_KEY_MAX + 64];
+	blf_notify_job_t *jobs = NULL;
+	blf_frags_t fr;
+	blf_entity_t *e;
+	blf_call_t *c;
+	unsigned int hash, whash;
+	int changed = 0;
+	str wkey;
+
+	memset(&fr, 0, sizeof(fr));
+	hash = blf_key_hash(key);
+	whash = blf_wildcard_hash(key, wbuf, sizeof(wbuf), &wkey, hash);
+	blf_slots_lock2(hash, whash);
+	e = blf_entity_find(hash, key);
+	for(c = e ? e->calls : NULL; c; c = c->next)
+		if(c->origin == dead)
+			changed |= blf_dstate_apply(&c->st, BLF_EV_ERROR, 0);
+	if(changed) {
+		blf_entity_jobs(e, &fr, &jobs, time(NULL));
+		blf_entity_drop_terminated(e);
+		blf_entity_gc(hash, e);
+	}
+	blf_slots_unlock2(hash, whash);
+	blf_notify_send_all(jobs);
+	blf_frags_free(&fr);
+}
+
+/* our Contact for subscriptions taken over from another node */
+static int blf_dmq_contact(char *buf, int size, str *out)
+{
+	struct socket_info *si = udp_listen;
+	str host, port;
+	int n;
+
+	if(si == NULL)
+		return -1;
+	host = si->useinfo.name.len ? si->useinfo.name : si->address_str;
+	port = si->useinfo.port_no_str.len ? si->useinfo.port_no_str
+									   : si->port_no_str;
+	n = snprintf(buf, size, "sip:%.*s:%.*s", host.len, host.s, port.len,
+			port.s);
+	if(n < 0 || n >= size)
+		return -1;
+	out->s = buf;
+	out->len = n;
+	return 0;
+}
+
+/*
+ * Node dead has died. Its calls end (their proxy is gone, and with it the
+ * calls); each of its subscriptions goes to the live node that ranks first
+ * for it, and those that fall to us get a full-state NOTIFY at once with the
+ * next version and a higher CSeq.
+ */
+static void blf_dmq_takeover(int dead, const int *alive, int n)
+{
+	char cbuf[128];
+	blf_notify_job_t *jobs, *j;
+	blf_frags_t fr;
+	blf_entity_t *e;
+	blf_call_t *c;
+	blf_sub_t *s, **ps, *ns;
+	str *keys = NULL, lc = STR_NULL;
+	unsigned int i;
+	int nkeys = 0, maxkeys = 0, mine = 0, k;
+	time_t now = time(NULL);
+
+	blf_dmq_contact(cbuf, sizeof(cbuf), &lc);
+	for(i = 0; i < blf_table->size; i++) {
+		if(blf_table->slots[i].first == NULL)
+			continue;
+		jobs = NULL;
+		lock_set_get(blf_table->locks, i);
+		for(e = blf_table->slots[i].first; e; e = e->next) {
+			for(c = e->calls; c && c->origin != dead; c = c->next)
+				;
+			if(c && nkeys < 4096) { /* ended below, with wildcard locks */
+				if(nkeys == maxkeys) {
+					maxkeys = maxkeys ? maxkeys * 2 : 64;
+					keys = pkg_reallocxf(keys, maxkeys * sizeof(str));
+					if(keys == NULL) {
+						nkeys = maxkeys = 0;
+						continue;
+					}
+				}
+				keys[nkeys].s = pkg_malloc(e->key.len + 1);
+				if(keys[nkeys].s) {
+					memcpy(keys[nkeys].s, e->key.s, e->key.len);
+					keys[nkeys].len = e->key.len;
+					nkeys++;
+				}
+			}
+			memset(&fr, 0, sizeof(fr));
+			for(ps = &e->subs; (s = *ps); ps = &s->next) {
+				if(s->owner != dead)
+					continue;
+				s->owner = blf_dmq_pick(&s->f[BLF_SF_TTAG], alive, n);
+				if(s->owner != 0)
+					continue;
+				mine++;
+				atomic_inc(blf_nsubs);
+				s->sock = NULL; /* tm picks the socket towards the phone */
+				if(lc.len && (ns = blf_sub_rebuild(s, BLF_SF_LCONTACT, &lc))) {
+					ns->next = s->next;
+					*ps = ns;
+					blf_sub_free(s);
+					s = ns;
+				}
+				s->flags |= BLF_SUB_DIRTY;
+				blf_dmq_out_sub(e, s);
+				if(s->flags & BLF_SUB_WILDCARD)
+					continue;
+				j = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
+				if(j) {
+					blf_job_take_frag(j, &fr);
+					j->next = jobs;
+					jobs = j;
+				}
+			}
+			blf_frags_free(&fr);
+		}
+		lock_set_release(blf_table->locks, i);
+		blf_notify_send_all(jobs);
+	}
+	for(k = 0; k < nkeys; k++) {
+		blf_dmq_end_calls(&keys[k], dead);
+		pkg_free(keys[k].s);
+	}
+	if(keys)
+		pkg_free(keys);
+	LM_NOTICE("cluster node %s is dead: calls ended at %d entities, %d of "
+			  "its subscriptions taken over here\n",
+			blf_dmq_node_name(dead), nkeys, mine);
+}
+
+/* every second, from the BLF timer process */
+void blf_dmq_timer(void)
+{
+	int alive[BLF_DMQ_MAX_NODES], dead[BLF_DMQ_MAX_NODES];
+	int i, n, ndead = 0, ask = 0;
+	json_t *m;
+	time_t now = time(NULL);
+
+	if(!blf_dmq_on())
+		return;
+	m = json_pack("{s:s}", "t", "hello");
+	blf_dmq_send(m, NULL);
+	json_decref(m);
+
+	lock_get(&blf_nodes->lock);
+	n = blf_nodes->n;
+	alive[0] = 1;
+	for(i = 1; i < n; i++) {
+		blf_node_t *nd = &blf_nodes->node[i];
+		if(nd->alive && now - nd->last_seen >= BLF_DMQ_DEAD_AFTER) {
+			nd->alive = 0;
+			dead[ndead++] = i;
+		}
+		alive[i] = nd->alive;
+	}
+	if(!blf_nodes->synced && n > 1) {
+		blf_nodes->synced = 1;
+		ask = 1;
+	}
+	lock_release(&blf_nodes->lock);
+
+	if(ask) {
+		/* the first peer heard of: ask everyone for their state */
+		m = json_pack("{s:s}", "t", "sync");
+		blf_dmq_send(m, NULL);
+		json_decref(m);
+	}
+	for(i = 0; i < ndead; i++)
+		blf_dmq_takeover(dead[i], alive, n);
+}
+
+int blf_dmq_init(void)
+{
+	dmq_peer_t p;
+	const char *name;
+	char buf[128];
+
+	if(!blf_cfg.enable_dmq)
+		return 0;
+	if(dmq_load_api(&blf_dmqb) < 0) {
+		LM_ERR("enable_dmq needs dmq.so loaded before blf.so\n");
+		return -1;
+	}
+	memset(&p, 0, sizeof(p));
+	p.callback = blf_dmq_handle;
+	p.init_callback = NULL;
+	p.peer_id.s = "blf";
+	p.peer_id.len = 3;
+	p.description.s = "blf";
+	p.description.len = 3;
+	blf_dmq_peer = blf_dmqb.register_dmq_peer(&p);
+	if(blf_dmq_peer == NULL) {
+		LM_ERR("cannot register the blf DMQ peer\n");
+		return -1;
+	}
+	blf_nodes = shm_malloc(sizeof(blf_nodes_t));
+	if(blf_nodes == NULL) {
+		SHM_MEM_ERROR;
+		return -1;
+	}
+	memset(blf_nodes, 0, sizeof(blf_nodes_t));
+	lock_init(&blf_nodes->lock);
+	/* this node's name: node_name, else its first listen socket */
+	if(blf_cfg.node_name.len) {
+		snprintf(buf, sizeof(buf), "%.*s", blf_cfg.node_name.len,
+				blf_cfg.node_name.s);
+		name = buf;
+	} else if(udp_listen) {
+		snprintf(buf, sizeof(buf), "%.*s", udp_listen->sock_str.len,
+				udp_listen->sock_str.s);
+		name = buf;
+	} else {
+		LM_ERR("set modparam blf node_name (no UDP listen socket)\n");
+		return -1;
+	}
+	strcpy(blf_nodes->node[0].name, name);
+	blf_nodes->n = 1;
+	blf_nodes->node[0].alive = 1;
+	LM_INFO("cluster node name: %s\n", name);
+	return 0;
+}
