@@ -156,15 +156,33 @@ class Lamp:
             if n.state == "terminated":
                 return n
 
-    def refresh(self, expires=600, timeout=2.0):
-        """Refreshes the subscription and returns the full state that the
-        refresh's NOTIFY brings (the next version)."""
+    def refresh(self, expires=None, timeout=2.0):
+        """Refreshes the subscription and returns the full state of the
+        first NOTIFY sent after the refresh took effect. That NOTIFY is told
+        apart from ones already under way by its Subscription-State expires:
+        the refresh asks for a value far from the current one."""
         self.drain()
-        last = self.current.version if self.current else -1
+        cur = [n.expires for n, _ in self.seen if n.expires is not None]
+        if expires is None:
+            expires = 300 if not cur or cur[-1] > 450 else 600
+        if cur:
+            assert abs(cur[-1] - expires) >= 60, "pick a refresh Expires " \
+                "far from the current %d" % cur[-1]
         r = self.sub.refresh(expires)
         assert r.status == 200, "refresh: %s" % r.first_line()
-        return self.wait(lambda i: i.version == last + 1, timeout,
-                         "version %d after refresh" % (last + 1))
+        granted = int(r.get("Expires"))
+        start = len(self.seen)
+
+        def after(info):
+            for n, i in self.seen[start:]:
+                if i is not None and n.expires is not None and \
+                        abs(n.expires - granted) <= 10:
+                    return True
+            return False
+        self.wait(after, timeout, "NOTIFY after the refresh (expires~%d)" %
+                  granted)
+        return next(i for n, i in self.seen[start:] if i is not None and
+                    n.expires is not None and abs(n.expires - granted) <= 10)
 
     # -- whole-subscription checks -----------------------------------------
     def assert_versions(self):

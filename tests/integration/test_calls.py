@@ -174,6 +174,8 @@ def test_unregistered_404_leaves_lamp_dark(proxy, phones):
                  3, what="alice without calls in blf.entities")
     info = la.refresh()
     assert info.idle, info.raw
+    if la.history(call.call_id):  # it was shown: it must end terminated
+        la.wait_state("terminated", call.call_id, timeout=2)
     hist = la.history(call.call_id)
     assert hist in ([], ["trying", "terminated"]), hist
     if hist:
