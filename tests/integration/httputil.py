@@ -8,7 +8,6 @@ which it only uses.
 """
 
 import os
-import re
 import socket
 import time
 
@@ -191,8 +190,9 @@ class PageKamailio(kamproc.Kamailio):
             "disable_tcp=no\ntcp_accept_no_cl=yes\ntcp_children=2\n"
             "listen=tcp:127.0.0.1:%d" % self.http_port, 1)
         text = text.replace(blf_line, 'loadmodule "xhttp.so"\n' + blf_line, 1)
-        text = re.sub(r"(?m)^request_route \{", PAGE_ROUTE.strip() +
-                      "\n\nrequest_route {", count=1)
+        assert "\nrequest_route {" in text
+        text = text.replace("\nrequest_route {", "\n" + PAGE_ROUTE.strip() +
+                            "\n\nrequest_route {", 1)
         with open(self.cfg_path, "w") as f:
             f.write(text)
         return text
