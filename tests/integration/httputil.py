@@ -112,21 +112,21 @@ class Timer:
         return r
 
     def first_response(self, label, call, timeout=5.0):
-        """The delay until the first response to an outgoing INVITE."""
+        """The delay from sending an INVITE (phone.call() returned just
+        now) to its first response, whatever it is."""
         call.phone.wait(lambda: call.invite_tx.responses, timeout,
                         "a response to INVITE %s" % call.call_id)
+        dt = time.monotonic() - call.invite_tx.sent_at
         r = call.invite_tx.responses[0]
-        self.samples.append((max(0.0, self._arrival(call.phone, r) -
-                                 call.invite_tx.sent_at), label, r.status))
+        self.samples.append((dt, label, r.status))
         return r
 
-    @staticmethod
-    def _arrival(phone, resp):
-        first = resp.first_line()
-        for t, d, line in phone.trace:
-            if d == "<-" and line == first:
-                return t
-        return time.monotonic()
+    def subscribe(self, label, phone, target, expires=600, timeout=5.0):
+        """Sends an initial SUBSCRIBE, records the delay of its final
+        response; returns the Subscription."""
+        sub = phone.subscribe(target, expires=expires, send=False)
+        self.final(label, lambda: sub.send(expires, timeout=timeout))
+        return sub
 
     @property
     def worst(self):
