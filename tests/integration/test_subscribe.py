@@ -295,3 +295,25 @@ def test_notify_routed_to_contact_not_source(proxy, phones):
                    3, "NOTIFY at the Contact address")
     finally:
         other.close()
+
+
+def test_notify_follows_record_route(proxy, phones):
+    """A SUBSCRIBE that came through an edge proxy (Record-Route): the
+    NOTIFY goes to that hop with a Route header, R-URI = the Contact."""
+    w = phones("watcher")
+    edge = sipua.Phone("edge", proxy.addr, "blf.test")
+    try:
+        hop = "<sip:127.0.0.1:%d;lr>" % edge.addr[1]
+        sub = w.subscribe("bob", send=False)
+        r = sub.send(120, headers=[("Record-Route", hop)])
+        assert r.status == 200, r.first_line()
+        edge.wait(lambda: any(m.method == "NOTIFY" for m in edge.stray), 3,
+                  "NOTIFY at the Record-Route hop")
+        n = next(m for m in edge.stray if m.method == "NOTIFY")
+        assert n.uri == sipua.NameAddr.parse(w.contact).uri, n.uri
+        routes = n.get_all("Route")
+        assert routes and "127.0.0.1:%d" % edge.addr[1] in routes[0], \
+            routes
+        assert n.to_tag == sub.local_tag and n.call_id == sub.call_id
+    finally:
+        edge.close()
