@@ -98,18 +98,24 @@ def test_call_from_alias_lights_its_entity(stub, kam, phones):
     assert entity_calls(kam, A7207) == []
 
 
+@pytest.mark.parametrize("side", ["callee", "caller"])
 def test_call_before_alias_known_lights_once_answer_arrives(
-        stub, make_proxy, phones):
+        stub, make_proxy, phones, side):
     """A call never waits for the alias service: it starts on the URI as
     dialled and moves to the alias's entity when the answer arrives (the
     stub answers this alias slowly, within http_timeout)."""
     kam = make_proxy(**http_params(stub, http_timeout=4000))
-    stub.set_alias(A7207, E207, delay_ms=1500)
     a, p7207, w = phones("alice"), phones("7207"), phones("watcher")
     lamp = blfutil.watch(w, E207)
+    # alice is known before the alias is set up slow
+    assert fetch(w, uri("alice")).status == 200
+    stub.set_alias(A7207, E207, delay_ms=1500)
     mark = stub.mark()
-    call = a.call("7207")
-    inc = p7207.wait_incoming(timeout=1.0)
+    if side == "callee":
+        call, callee = a.call("7207"), p7207
+    else:
+        call, callee = p7207.call("alice"), a
+    inc = callee.wait_incoming(timeout=1.0)
     call.wait_state("early", timeout=1.0)
     asked = stub.wait_requests(1, "alias", A7207, since=mark)
     assert asked[0].answer == "", \
@@ -117,7 +123,8 @@ def test_call_before_alias_known_lights_once_answer_arrives(
     rec = alias_of(kam, "7207@blf.test")
     assert rec is not None and rec["state"] == "pending", rec
     d = lamp.wait_state("early", call.call_id, timeout=5.0)
-    assert d.direction == "recipient"
+    assert d.direction == ("recipient" if side == "callee" else
+                           "initiator"), d
     assert stub.asked("alias", A7207)[0].answer == "200"
     blfutil.poll(lambda: entity_calls(kam, A7207) == [], 3,
                  what="no call left on the alias after the answer")
@@ -269,6 +276,24 @@ def test_visibility_none_only_the_entity_itself(stub, kam, phones):
         d = lp.wait_state("early", call.call_id)
         assert d.call_id == call.call_id  # the entity itself sees all
     call.cancel()
+
+
+def test_visibility_none_holds_for_every_watcher_of_the_entity(
+        stub, kam, phones):
+    """SPEC: the answer's visibility is "the policy of that canonical
+    entity, for all its watchers": once the service said sip:300 is
+    "none", a watcher subscribing to sip:300 itself (not through the
+    alias) is refused too. The service answers for 300 as for any URI
+    (here: 404, not an alias)."""
+    a7300, e300 = uri("7300"), uri("300")
+    stub.set_alias(a7300, e300, visibility="none")
+    w, p300 = phones("watcher"), phones("300")
+    blfutil.watch(p300, a7300)  # the entity itself: allowed
+    wait_alias(kam, "7300@blf.test", lambda r: r["visibility"] == "none")
+    sub = w.subscribe(e300)
+    assert sub.responses[-1].status == 403, \
+        "a watcher of sip:300 directly was let in although 300's policy " \
+        "is none: %s" % sub.responses[-1].first_line()
 
 
 def test_visibility_state_hides_dialog_details(stub, kam, phones):

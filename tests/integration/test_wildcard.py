@@ -227,3 +227,39 @@ def test_wildcard_unsubscribe_final_notify(kam, phones):
     assert n.reason == "timeout", n.subscription_state
     blfutil.poll(lambda: not blfutil.subscriptions(kam), 3,
                  what="no subscription after Expires: 0")
+
+
+@pytest.mark.parametrize("policy", ["none", "state"])
+def test_wildcard_respects_entity_visibility(stub, make_proxy, phones,
+                                             policy):
+    """A wildcard watcher watches every entity of the domain, so each
+    entity's policy from the alias service holds for it as for any other
+    watcher (SPEC "Aliases over HTTP": the visibility is "the policy of
+    that canonical entity, for all its watchers"; visibility none forbids
+    every watcher but the entity itself; state: no call-id, tags or remote
+    party). The service gives 300's policy for sip:300 itself."""
+    e300 = uri("300")
+    stub.set_alias(e300, e300, visibility=policy)
+    make_proxy(**http_params(stub))
+    a, p300 = phones("alice"), phones("300", invite_policy="answer")
+    w = phones("watcher")
+    # the policy of 300 is known before anything happens
+    assert p300.subscribe(e300, expires=0).responses[-1].status == 200
+    lamp = wildcard(w)
+    lamp.pump(3)
+    call = a.call("300").wait_state("confirmed")
+    wait_entity(lamp, uri("alice"), has_state("confirmed", call.call_id))
+    call.bye()
+    wait_entity(lamp, uri("alice"), has_state("terminated", call.call_id))
+    # 300's NOTIFYs, if any, were sent with alice's (same call events)
+    lamp.drain()
+    leaked = [i for i in by_entity(lamp, e300) if i.dialogs]
+    if policy == "none":
+        assert not leaked, "visibility none, yet a wildcard watcher saw " \
+            "300's calls:\n%s" % "\n".join(i.raw for i in leaked)
+    else:
+        for info in leaked:
+            assert call.call_id not in info.raw and \
+                "alice" not in info.raw.lower(), \
+                "visibility state, yet the wildcard watcher got:\n%s" % \
+                info.raw
