@@ -82,11 +82,20 @@ def children_of(ppid):
     return pids
 
 
+def host_busy_ticks():
+    """Ticks the whole host spent busy (all CPUs), from /proc/stat."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v) - v[3] - (v[4] if len(v) > 4 else 0)  # minus idle, iowait
+
+
 class CpuSample:
-    """utime+stime (ticks and seconds) and schedstat of a set of PIDs."""
+    """utime+stime (ticks and seconds) and schedstat of a set of PIDs,
+    with the host's busy time, to tell how much else ran meanwhile."""
 
     def __init__(self, pids):
         self.t = time.monotonic()
+        self.host = host_busy_ticks()
         self.ticks = 0
         self.ns = 0
         for p in pids:
@@ -106,6 +115,8 @@ class CpuSample:
             # phases of a mostly idle process (the generator)
             "cpu_pct_of_one_core": round(
                 100 * (self.ns - before.ns) / 1e9 / wall, 1) if wall else 0,
+            "host_busy_cores": round(
+                (self.host - before.host) / TICK / wall, 2) if wall else 0,
         }
 
 
@@ -307,6 +318,14 @@ class Generator:
 
 # ---------------------------------------------------------------- one side
 
+def other_load(kcpu, gcpu):
+    """Cores busy with neither Kamailio nor the generator during a phase:
+    noise from whatever else runs on the host (0 on a quiet machine)."""
+    w = kcpu["wall_s"] or 1
+    return round(max(0.0, kcpu["host_busy_cores"] - kcpu["cpu_s_schedstat"] / w
+                     - gcpu["cpu_pct_of_one_core"] / 100), 2)
+
+
 def ports_free(base, n):
     for p in range(base, base + n):
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -375,7 +394,9 @@ def run_side(side, a, blf_module):
         res["available"] = True
         res["kamailio"] = {"children": a.children,
                            "processes": len(kam.pids),
-                           "port": port, "tmpdir": tmpdir}
+                           "port": port}
+        if a.keep_tmp:
+            res["kamailio"]["tmpdir"] = tmpdir
 
         # idle baseline: timers of tm/dialog/presence... with nothing to do
         idle0 = kam.cpu()
@@ -415,6 +436,7 @@ def run_side(side, a, blf_module):
         subs["cpu_us_per_subscribe_schedstat"] = (
             round(1e6 * kcpu["cpu_s_schedstat"] / est, 1) if est else None)
         subs["generator_cpu"] = g1.since(g0)
+        subs["other_load_cores"] = other_load(kcpu, subs["generator_cpu"])
         subs["tm_transactions_left"] = left
         res["subscribe"] = subs
         res["shm"] = {"before": shm0, "after_subscribe": shm1}
@@ -448,6 +470,7 @@ def run_side(side, a, blf_module):
         calls["cpu_us_per_call"] = (
             round(1e6 * kcpu["cpu_s"] / done, 1) if done else None)
         calls["generator_cpu"] = g3.since(g2)
+        calls["other_load_cores"] = other_load(kcpu, calls["generator_cpu"])
         calls["tm_transactions_left"] = left
         res["calls"] = calls
 
@@ -528,6 +551,8 @@ ROWS = [
      None),
     ("generator CPU, calls (% core)",
      ("calls", "generator_cpu", "cpu_pct_of_one_core"), "%.1f", False, None),
+    ("other load on the host, calls (cores)", ("calls", "other_load_cores"),
+     "%.2f", False, None),
 ]
 
 
