@@ -203,6 +203,10 @@ static void blf_dlg_cb(struct dlg_cell *dlg, int type, struct dlg_cb_params *p)
 
 	if(p == NULL || p->param == NULL || *p->param == NULL)
 		return;
+	/* shutdown: dialog's mod_destroy frees its table (DLGCB_DESTROY)
+	 * after ours (modules are destroyed in reverse load order) */
+	if(blf_table == NULL)
+		return;
 	r = (blf_callref_t *)*p->param;
 	switch(type) {
 		case DLGCB_EARLY:
