@@ -1,4 +1,4 @@
-"""Shared memory comes back: batches of subscribe / call / unsubscribe
+"""Memory comes back (shm, and pkg summed over processes): batches of subscribe / call / unsubscribe
 cycles, each followed by settling (no transaction, dialog, subscription or
 call left), must not make core.shmmem's real_used grow batch after batch."""
 
@@ -39,6 +39,11 @@ def shm_used(kam):
         time.sleep(0.2)  # poll interval of a bounded wait
 
 
+def pkg_used(kam):
+    """Private (pkg) memory in use, summed over every process."""
+    return sum(int(p["used"]) for p in kam.rpc("pkg.stats"))
+
+
 def one_cycle(a, b, c, w, i):
     lamp = blfutil.watch(w, "bob", expires=120)
     lc = blfutil.watch(w, "carol", expires=120)
@@ -75,7 +80,7 @@ def one_cycle(a, b, c, w, i):
 def test_shm_returns_after_batches(proxy, phones):
     a, b, c = phones("alice"), phones("bob"), phones("carol")
     w = phones("watcher")
-    used = []
+    used, pkg = [], []
     for batch in range(BATCHES):
         for i in range(CYCLES):
             one_cycle(a, b, c, w, i)
@@ -83,10 +88,15 @@ def test_shm_returns_after_batches(proxy, phones):
                      what="transactions, dialogs, calls and subscriptions "
                      "all gone")
         used.append(shm_used(proxy))
-    print("shm real_used after each batch:", used)
+        pkg.append(pkg_used(proxy))
+    print("shm real_used / pkg used after each batch:", used, pkg)
     # batch 0 warms up (first allocations, hash slots, usrloc records)
     growth = [y - x for x, y in zip(used[1:], used[2:])]
     assert used[-1] - used[1] <= TOLERANCE, \
         "shm real_used after each batch: %s (growth %s)" % (used, growth)
     assert not all(g > 0 for g in growth), \
         "shm grows after every batch: %s" % used
+    pgrowth = [y - x for x, y in zip(pkg[1:], pkg[2:])]
+    assert pkg[-1] - pkg[1] <= TOLERANCE and not all(
+        g > 0 for g in pgrowth), \
+        "pkg used (all processes) after each batch: %s" % pkg
