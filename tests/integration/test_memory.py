@@ -1,6 +1,9 @@
-"""Memory comes back (shm, and pkg summed over processes): batches of subscribe / call / unsubscribe
-cycles, each followed by settling (no transaction, dialog, subscription or
-call left), must not make core.shmmem's real_used grow batch after batch."""
+"""Memory comes back: batches of subscribe / call / unsubscribe cycles, each
+followed by settling (no transaction, dialog, subscription or call left),
+must not make shm (core.shmmem real_used) nor pkg (pkg.stats used, summed
+over all processes) grow batch after batch. Both were checked to catch a
+deliberately leaking build (one shm block per NOTIFY; one pkg job per
+NOTIFY)."""
 
 import time
 
