@@ -1073,7 +1073,8 @@ class Phone:
     def _bye_nowait(self, call):
         self.send_request(call._in_dialog("BYE"))
         call.state = "terminated"
-        call.end = "replaced"
+        if call.end is None:
+            call.end = "replaced"
 
     def _on_cancel(self, req):
         inv_stx = self.server_txs.get((req.branch, "INVITE"))
@@ -1178,6 +1179,9 @@ class Phone:
             call.state = "confirmed"
             self._send_ack(call, call.invite, resp)
             call.acked = True
+            if call.end in ("cancelled", "replaced"):
+                # the 200 crossed our CANCEL: hang up at once (RFC 3261 9.1)
+                self._bye_nowait(call)
             return
         if call.state != "terminated":
             call.state = "terminated"
