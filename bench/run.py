@@ -153,8 +153,8 @@ class Kamailio:
                            text=True, timeout=60)
         if r.returncode == 0:
             return ""
-        errs = [l for l in r.stdout.splitlines() if "ERROR" in l]
-        return (errs[-1] if errs else r.stdout.strip()[-300:]).strip()
+        errs = [l.strip() for l in r.stdout.splitlines() if "ERROR" in l]
+        return (errs[0] if errs else r.stdout.strip()[-300:])[:400]
 
     def start(self):
         logf = open(self.logpath, "w")
