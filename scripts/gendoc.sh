@@ -21,7 +21,7 @@ if [ ! -f "$src/doc/docbook/Makefile.module" ]; then
 		"or set KAMAILIO_SRC)" >&2
 	exit 1
 fi
-for tool in xsltproc lynx; do
+for tool in xsltproc xmllint lynx; do
 	command -v $tool >/dev/null || {
 		echo "gendoc: $tool missing:" \
 			"apt-get install xsltproc docbook-xsl docbook-xml lynx" >&2
@@ -39,7 +39,10 @@ trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/src/modules/blf/doc"
 ln -s "$src/doc" "$tmp/doc"
 cp "$doc"/*.xml "$doc/Makefile" "$tmp/src/modules/blf/doc/"
-# --nonet: everything resolves through the system XML catalog, no network
+# Kamailio's readme rule pipes xsltproc into lynx, so a broken source would
+# still give a (truncated) README: check that it is well-formed first.
+# --nonet: everything resolves through the system XML catalog, no network.
+(cd "$tmp/src/modules/blf/doc" && xmllint --nonet --xinclude --noout blf.xml)
 make -s -C "$tmp/src/modules/blf/doc" readme xsltproc_flags=--nonet
 # lynx pads some lines with blanks; Kamailio's READMEs do not keep them
 sed 's/[ \t]*$//' "$tmp/src/modules/blf/README" > "$top/modules/blf/README"
