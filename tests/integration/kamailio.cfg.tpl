@@ -3,8 +3,9 @@
 # Kamailio configuration of the integration tests, rendered by conftest.py:
 # every double-braced name is replaced, and the #!define lines of the test go
 # in place of the DEFINES one (WITH_BLF, WITH_BLF_TRACK, WITH_AUTH,
-# WITH_PRESENCE). A plain registrar + stateful proxy on 127.0.0.1; the
-# phones of the tests use it as their outbound proxy.
+# WITH_PRESENCE, WITH_KEMI). A plain registrar + stateful proxy on
+# 127.0.0.1; the phones of the tests use it as their outbound proxy. With
+# WITH_KEMI the same routing runs as JavaScript (kemi_route.js, app_jsdt).
 
 {{DEFINES}}
 
@@ -48,6 +49,13 @@ loadmodule "pua_dialoginfo.so"
 #!ifdef WITH_BLF
 loadmodule "{{BLF_MODULE}}"
 #!endif
+#!ifdef WITH_KEMI
+loadmodule "app_jsdt.so"
+modparam("app_jsdt", "load", "{{KEMI_SCRIPT}}")
+cfgengine "jsdt"
+# no save("location") in the cfg registers the usrloc table: preload it
+modparam("usrloc", "preload", "location")
+#!endif
 
 modparam("ctl", "binrpc", "unix:{{CTL_SOCKET}}")
 modparam("jsonrpcs", "transport", 4)
@@ -80,6 +88,7 @@ modparam("pua_dialoginfo", "include_localremote", 0)
 {{BLF_PARAMS}}
 #!endif
 
+#!ifndef WITH_KEMI
 request_route {
 	if(!mf_process_maxfwd_header("10")) {
 		sl_send_reply("483", "Too Many Hops");
@@ -176,3 +185,4 @@ request_route {
 	}
 	sl_send_reply("405", "Method Not Allowed");
 }
+#!endif

@@ -21,6 +21,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, os.pardir, os.pardir))
 TEMPLATE = os.path.join(HERE, "kamailio.cfg.tpl")
+KEMI_SCRIPT = os.path.join(HERE, "kemi_route.js")
 BLF_MODULE = os.environ.get("BLF_MODULE",
                             os.path.join(REPO, "modules", "blf", "blf.so"))
 KAMAILIO_MODULES = os.environ.get(
@@ -62,11 +63,13 @@ def blf_param_lines(params):
 class Kamailio:
     """blf: load the module; track: call blf_track() on initial INVITEs;
     params: blf modparams; auth: digest-challenge REGISTER; presence: the
-    stock presence + pua_dialoginfo stack (harness check)."""
+    stock presence + pua_dialoginfo stack (harness check); kemi: route in
+    JavaScript through KSR.blf.* (kemi_route.js)."""
 
     def __init__(self, blf=True, params=None, track=True, auth=False,
                  presence=False, fr_timer=2000, fr_inv_timer=30000,
-                 wt_timer=2000, debug=2):
+                 wt_timer=2000, debug=2, kemi=False):
+        self.kemi = kemi
         self.blf = blf
         self.params = dict(params or {})
         self.track = track
@@ -102,7 +105,10 @@ class Kamailio:
             defines.append("#!define WITH_AUTH")
         if self.presence:
             defines.append("#!define WITH_PRESENCE")
+        if self.kemi:
+            defines.append("#!define WITH_KEMI")
         values = {
+            "KEMI_SCRIPT": KEMI_SCRIPT,
             "DEFINES": "\n".join(defines), "DEBUG": str(self.debug),
             "PORT": str(self.port), "DOMAIN": DOMAIN,
             "MPATH": KAMAILIO_MODULES, "BLF_MODULE": BLF_MODULE,

@@ -312,3 +312,21 @@ def test_visibility_full_has_pickup_data(proxy, phones):
     assert d.local_tag == inc.local_tag and d.remote_tag == call.local_tag
     assert d.remote.identity == ALICE
     call.cancel()
+
+
+def test_kemi_exports(kamailio_factory, phones):
+    """The same routing in JavaScript: KSR.blf.handle_subscribe() and
+    KSR.blf.track() do what the cfg functions do."""
+    kamailio_factory(blf=True, kemi=True)
+    a, b = phones("alice"), phones("bob", invite_policy="answer")
+    w = phones("watcher")
+    assert w.subscribe("bob", expires=30).responses[-1].status == 423
+    lb = blfutil.watch(w, "bob")
+    call = a.call("bob").wait_state("confirmed")
+    d = lb.wait_state("confirmed", call.call_id)
+    assert d.direction == "recipient" and d.remote_tag == call.local_tag
+    call.bye()
+    lb.wait_state("terminated", call.call_id)
+    assert lb.sub.unsubscribe().status == 200
+    assert lb.wait_final(2).reason == "timeout"
+    lb.assert_versions()
