@@ -68,8 +68,9 @@ static struct {
 	int expires;
 	int settle_ms;   /* wait for missing NOTIFYs after the last call */
 	unsigned long long seed;
+	int dump;        /* print the first N call-phase NOTIFYs to stderr */
 } C = {"127.0.0.1", 5060, 5070, 4, 1000, 100, 10, 20, 300, 2000,
-		"bench.local", 200, 0, 3600, 5000, 1};
+		"bench.local", 200, 0, 3600, 5000, 1, 0};
 
 #define EXT_BASE 100000u /* extension e is user 100000+e */
 #define NSTATE 4          /* trying, early, confirmed, terminated */
@@ -788,6 +789,11 @@ static void on_notify(int fd, const struct sockaddr_in *src, msg_t *m,
 		return;
 	}
 	st.notifies++;
+	if(C.dump > 0) {
+		C.dump--;
+		fprintf(stderr, "--- NOTIFY to w%ld (extension %u)\n%.*s\n", i,
+				EXT_BASE + w->ext, m->body.len, m->body.s);
+	}
 	if(phase == PH_WAIT_END)
 		st.late++;
 	if(!m->body.len)
@@ -1299,6 +1305,32 @@ static void subs_json(FILE *f)
 	fprintf(f, "}");
 }
 
+/* versions never received between a subscription's lowest and highest
+ * (RFC 4235: +1 per NOTIFY; a gap is a NOTIFY lost or a version skipped) */
+static uint64_t version_gaps(void)
+{
+	uint64_t gaps = 0;
+	uint32_t i, b;
+	int64_t lo, hi, n;
+
+	for(i = 0; i < (uint32_t)C.subs; i++) {
+		seen_t *v = &W[i].vers;
+		lo = -1;
+		hi = -1;
+		n = 0;
+		for(b = 0; b < v->nbytes * 8; b++)
+			if((v->bits[b / 8] >> (b % 8)) & 1) {
+				if(lo < 0)
+					lo = b;
+				hi = b;
+				n++;
+			}
+		if(n)
+			gaps += (uint64_t)(hi - lo + 1 - n);
+	}
+	return gaps;
+}
+
 static void calls_json(FILE *f)
 {
 	uint64_t exp = 0, del = 0;
@@ -1320,7 +1352,7 @@ static void calls_json(FILE *f)
 	fprintf(f,
 			"\"notify\":{\"expected\":%lu,\"delivered\":%lu,\"lost\":%lu,"
 			"\"received\":%lu,\"duplicates\":%lu,\"retransmissions\":%lu,"
-			"\"out_of_order\":%lu,\"redundant\":%lu,"
+			"\"out_of_order\":%lu,\"version_gaps\":%lu,\"redundant\":%lu,"
 			"\"trying_delivered\":%lu,\"trying_expected\":%lu,"
 			"\"foreign\":%lu,\"unmatched_dialogs\":%lu,"
 			"\"unknown_state\":%lu,\"entity_mismatch\":%lu,"
@@ -1328,7 +1360,7 @@ static void calls_json(FILE *f)
 			"\"no_body\":%lu,\"late\":%lu,\"before_change\":%lu,"
 			"\"sub_phase_extra\":%lu,\"by_state\":{",
 			exp, del, exp > del ? exp - del : 0, st.notifies, st.dup_version,
-			st.retrans, st.out_of_order, st.redundant,
+			st.retrans, st.out_of_order, version_gaps(), st.redundant,
 			st.delivered[ST_TRYING], st.expected[ST_TRYING], st.foreign,
 			st.unmatched, st.unknown_state, st.entity_mismatch,
 			st.sub_terminated, st.unknown_watcher, st.no_body, st.late,
@@ -1386,7 +1418,8 @@ static void usage(void)
 			"usage: blfgen --proxy-port P --port-base B [--sockets K]\n"
 			"  [--subs S] [--exts M] [--rate R] [--duration T]\n"
 			"  [--ring-ms MS] [--hold-ms MS] [--domain D] [--window N]\n"
-			"  [--sub-rate N] [--expires S] [--settle-ms MS] [--seed N]\n");
+			"  [--sub-rate N] [--expires S] [--settle-ms MS] [--seed N]\n"
+			"  [--dump N]\n");
 	exit(2);
 }
 
@@ -1399,7 +1432,7 @@ int main(int argc, char **argv)
 			{"hold-ms", 1, 0, 'h'}, {"domain", 1, 0, 'd'},
 			{"window", 1, 0, 'w'}, {"sub-rate", 1, 0, 's'},
 			{"expires", 1, 0, 'e'}, {"settle-ms", 1, 0, 'z'},
-			{"seed", 1, 0, 'x'}, {0, 0, 0, 0}};
+			{"seed", 1, 0, 'x'}, {"dump", 1, 0, 'D'}, {0, 0, 0, 0}};
 	int o, i, n;
 	uint32_t k;
 	struct epoll_event ev, evs[64];
@@ -1425,6 +1458,7 @@ int main(int argc, char **argv)
 			case 'e': C.expires = atoi(optarg); break;
 			case 'z': C.settle_ms = atoi(optarg); break;
 			case 'x': C.seed = strtoull(optarg, NULL, 10); break;
+			case 'D': C.dump = atoi(optarg); break;
 			default: usage();
 		}
 	}

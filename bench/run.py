@@ -414,7 +414,7 @@ def run_side(side, a, blf_module):
             "--hold-ms", str(a.hold_ms), "--domain", DOMAIN,
             "--window", str(a.window), "--sub-rate", str(a.sub_rate),
             "--expires", "3600", "--settle-ms", str(a.settle_ms),
-            "--seed", str(a.seed)])
+            "--seed", str(a.seed), "--dump", str(a.dump)])
         gen.expect("READY", 10)
 
         # --- subscription phase
@@ -535,6 +535,8 @@ ROWS = [
      False, ("abs", 0)),
     ("out-of-order versions", ("calls", "notify", "out_of_order"), "%d",
      False, None),
+    ("version gaps", ("calls", "notify", "version_gaps"), "%d", False,
+     ("abs", 0)),
     ("NOTIFYs received (call phase)", ("calls", "notify", "received"), "%d",
      True, None),
     ("Kamailio CPU per NOTIFY (us)", ("calls", "cpu_us_per_notify"), "%.1f",
@@ -662,6 +664,8 @@ def main():
     p.add_argument("--results", default=os.path.join(HERE, "results"))
     p.add_argument("--name", default="bench")
     p.add_argument("--keep-tmp", action="store_true")
+    p.add_argument("--dump", type=int, default=0,
+                   help="print the first N call-phase NOTIFY bodies")
     a = p.parse_args()
     if a.exts < 2 or a.subs < 1:
         p.error("need S >= 1 and M >= 2")
