@@ -190,9 +190,7 @@ class PageKamailio(kamproc.Kamailio):
             "disable_tcp=no\ntcp_accept_no_cl=yes\ntcp_children=2\n"
             "listen=tcp:127.0.0.1:%d" % self.http_port, 1)
         text = text.replace(blf_line, 'loadmodule "xhttp.so"\n' + blf_line, 1)
-        assert "\nrequest_route {" in text
-        text = text.replace("\nrequest_route {", "\n" + PAGE_ROUTE.strip() +
-                            "\n\nrequest_route {", 1)
+        text += "\n" + PAGE_ROUTE.lstrip()
         with open(self.cfg_path, "w") as f:
             f.write(text)
         return text

@@ -33,7 +33,7 @@ def entity_calls(kam, key):
 
 
 @pytest.fixture
-def kam(make_proxy, stub):
+def kam(stub, make_proxy):
     return make_proxy(**http_params(stub))
 
 

@@ -49,7 +49,7 @@ def sub_entity(kam, sub):
 
 
 @pytest.fixture
-def kam(make_proxy, stub):
+def kam(stub, make_proxy):
     stub.set_orbits([])
     return make_proxy(**http_params(stub, park=True, http_timeout=TIMEOUT_MS,
                                     alias_cache_ttl=1))

@@ -38,7 +38,7 @@ def lit(info):
 
 
 @pytest.fixture
-def kam(make_proxy, stub):
+def kam(stub, make_proxy):
     stub.set_orbits([])
     return make_proxy(**http_params(stub, alias=False, park=True,
                                     park_domain=PARKDOM))
@@ -107,8 +107,8 @@ def test_orbit_appears_fills_empties_vanishes(stub, kam, phones):
 def test_parked_call_of_a_tracked_call(stub, kam, phones):
     """The orbit shows the real call-id of a call this proxy follows; the
     parked party is its remote identity."""
-    a, b, w = phones("alice"), phones("bob", invite_policy="answer"), \
-        phones("watcher")
+    a, w = phones("alice"), phones("watcher")
+    phones("bob", invite_policy="answer")
     lamp = watch_orbit(w, "702")
     call = a.call("bob").wait_state("confirmed")
     stub.set_orbits([orbit("702", call.call_id, uri("alice"), uri("bob"))])

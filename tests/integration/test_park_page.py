@@ -29,7 +29,7 @@ NAMES = [o["orbit"] for o in ORBITS]
 
 
 @pytest.fixture
-def kam(page_proxy, stub):
+def kam(stub, page_proxy):
     stub.set_orbits(ORBITS)
     k = page_proxy(**http_params(stub, alias=False, park=True))
     blfutil.poll(lambda: set(parks_by_orbit(k)) == set(NAMES), 5,

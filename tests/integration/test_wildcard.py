@@ -41,7 +41,7 @@ def has_state(state, call_id=None):
 
 
 @pytest.fixture
-def kam(make_proxy, stub):
+def kam(stub, make_proxy):
     stub.set_orbits([])
     return make_proxy(**http_params(stub, alias=False, park=True))
 
@@ -56,8 +56,8 @@ def wait_parks(kam, orbits, timeout=5.0):
 
 
 def test_burst_with_nothing_is_one_empty_notify(kam, phones):
-    w = phones("watcher")
-    a, b = phones("alice"), phones("bob", invite_policy="answer")
+    w, a = phones("watcher"), phones("alice")
+    phones("bob", invite_policy="answer")
     lamp = wildcard(w)
     n, info = lamp.pump(3, "the initial NOTIFY")
     assert n.state == "active"
@@ -76,8 +76,8 @@ def test_burst_with_nothing_is_one_empty_notify(kam, phones):
 
 
 def test_burst_one_notify_per_entity(stub, kam, phones):
-    a, b = phones("alice"), phones("bob", invite_policy="answer")
-    c, d = phones("carol"), phones("dave")
+    a, c, d = phones("alice"), phones("carol"), phones("dave")
+    phones("bob", invite_policy="answer")
     stub.set_orbits([{"orbit": "701", "call_id": "park-701@127.0.0.1",
                       "parked": uri("211"), "parker": uri("207")},
                      {"orbit": "702"}])
