@@ -228,7 +228,7 @@ def test_retry_after_error_then_alias_used(stub, kam, phones):
     again.wait_state("terminated", call.call_id)
 
 
-def test_full_queue_of_slow_lookups_does_not_block_sip(stub, make_proxy,
+def test_piled_up_slow_lookups_do_not_block_sip(stub, make_proxy,
                                                        phones):
     """Many calls to unknown numbers while the service hangs: lookups pile
     up in the HTTP process, calls and subscriptions to known entities
