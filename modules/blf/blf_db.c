@@ -21,7 +21,9 @@
  *
  * Restart: mod_init, before any fork, creates the table when it is missing
  * (sqlite, postgres), deletes the expired rows, raises every stored CSeq by
- * BLF_DB_CSEQ_MARGIN and loads the rest into the shm table. The last flush
+ * BLF_DB_CSEQ_MARGIN and loads the rest into the shm table. A database
+ * that cannot be used then does not stop Kamailio (SIP first): it starts
+ * empty and its first working flush rewrites the table. The last flush
  * runs in mod_destroy, in the main process, once every child has exited
  * (children _exit() on SIGTERM, so no lock is taken there: a child may have
  * died holding one).
@@ -460,6 +462,8 @@ static void blf_db_flush_timer(unsigned int ticks, void *param)
 
 int blf_db_init(void)
 {
+	int rc;
+
 	if(blf_cfg.db_url.len == 0)
 		return 0;
 	if(blf_cfg.db_flush_interval < 1)
@@ -471,8 +475,17 @@ int blf_db_init(void)
 	}
 	memset(blf_db_sh, 0, sizeof(*blf_db_sh));
 	lock_init(&blf_db_sh->lock);
-	if(blf_db_sql_init() < 0)
+	rc = blf_db_sql_init();
+	if(rc < 0)
 		return -1;
+	if(rc > 0) {
+		/* what the table holds is unknown: the first flush that works
+		 * replaces it with what this node has */
+		LM_ERR("database of db_url not usable: starting without the stored "
+			   "subscriptions (watchers subscribe again at their refresh); "
+			   "the table is rewritten once the database works\n");
+		blf_db_sh->resync = 1;
+	}
 	if(register_sync_timers(1) < 0) {
 		LM_ERR("cannot register the flush process\n");
 		return -1;

@@ -714,8 +714,13 @@ static int blf_db_table_ok(const str *t)
 	return 1;
 }
 
-/* mod_init, before any fork: bind the driver, create the table when it
- * is missing, restore the subscriptions; the connection is closed again */
+/*
+ * mod_init, before any fork: bind the driver, create the table when it is
+ * missing, restore the subscriptions; the connection is closed again.
+ * Returns -1 on a configuration error (Kamailio must not start), 1 when
+ * the database could not be used now (SIP must not depend on it: the
+ * caller starts without the stored subscriptions), 0 when restored.
+ */
 int blf_db_sql_init(void)
 {
 	int k, rc;
@@ -742,8 +747,8 @@ int blf_db_sql_init(void)
 		return -1;
 	}
 	if(blf_db_open() < 0)
-		return -1;
-	rc = (blf_db_create_table() < 0 || blf_db_restore() < 0) ? -1 : 0;
+		return 1;
+	rc = (blf_db_create_table() < 0 || blf_db_restore() < 0) ? 1 : 0;
 	/* no connection may cross a fork: the flush process opens its own */
 	blf_db_close();
 	return rc;
