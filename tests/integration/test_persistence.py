@@ -9,6 +9,7 @@ holds SIP back and the rows catch up afterwards, and the restore time of
 import os
 import re
 import shutil
+import signal
 import sqlite3
 import tempfile
 import time
@@ -181,6 +182,12 @@ def restart_scenario(kam, phones, db_rows, write_behind):
     return l1, l2
 
 
+def version_of(rows, callid):
+    """the stored next version of callid's row, None when it has none"""
+    r = rows.get(callid)
+    return int(r["version"]) if r else None
+
+
 def sqlite_rows_by_callid(path):
     return {r["callid"]: r for r in dbutil.sqlite_rows(path)}
 
@@ -228,8 +235,8 @@ def test_sqlite_outage_never_blocks_sip(sqlite_db, db_proxy, phones):
         locker.execute("COMMIT")
         locker.close()
     v, c = notified(lamp)
-    blfutil.poll(lambda: int(sqlite_rows_by_callid(sqlite_db)
-                             [lamp.sub.call_id]["version"]) == v + 1, 8,
+    blfutil.poll(lambda: version_of(sqlite_rows_by_callid(sqlite_db),
+                                    lamp.sub.call_id) == v + 1, 8,
                  what="the rows catching up after the outage")
     assert "database writes work again" in kam.log()
     dbutil.restart(kam)
@@ -237,6 +244,40 @@ def test_sqlite_outage_never_blocks_sip(sqlite_db, db_proxy, phones):
     call = a.call("bob").wait_state("confirmed")
     n, info = lamp.pump(5, "NOTIFY after the restart")
     assert info.version == v + 1 and n.cseq > c
+    call.bye()
+    lamp.wait_state("terminated", call.call_id)
+    lamp.assert_versions()
+
+
+def test_sqlite_crash_restart_cseq_margin(sqlite_db, db_proxy, phones):
+    """kill -9 after a flush: the restart resumes with the flushed version
+    and a CSeq raised by the margin (the loss window is documented)."""
+    kam = db_proxy(["db_sqlite.so"], db_url=sqlite_url(sqlite_db),
+                   db_flush_interval=1)
+    a = phones("alice")
+    b = phones("bob", invite_policy="answer")
+    w = phones("w1")
+    lamp = blfutil.watch(w, "bob", expires=600)
+    call_and_hang_up(a, "bob", lamp)
+    v, c = notified(lamp)
+    blfutil.poll(lambda: version_of(sqlite_rows_by_callid(sqlite_db),
+                                    lamp.sub.call_id) == v + 1, 5,
+                 what="the flush of version %d" % (v + 1))
+    pids = list(kam.pids)
+    for pid in [kam.proc.pid] + pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    kam.proc.wait(10)
+    kam.stop()  # reaps, kills what is left by PID
+    kam._start_once(20.0)
+    reregister([b])
+    call = a.call("bob").wait_state("confirmed")
+    n, info = lamp.pump(5, "NOTIFY after the crash")
+    assert info.version == v + 1
+    assert n.cseq > c + 100, "CSeq %d: the restore margin is missing" % \
+        n.cseq
     call.bye()
     lamp.wait_state("terminated", call.call_id)
     lamp.assert_versions()
@@ -270,7 +311,7 @@ def test_postgres_outage_and_reconnect(pg, db_proxy, phones):
     finally:
         pg.resume()
     v, c = notified(lamp)
-    blfutil.poll(lambda: int(pg_rows(pg)[lamp.sub.call_id]["version"]) ==
+    blfutil.poll(lambda: version_of(pg_rows(pg), lamp.sub.call_id) ==
                  v + 1, 10, what="the rows catching up after reconnecting")
     dbutil.restart(kam)
     reregister([b])
@@ -279,6 +320,31 @@ def test_postgres_outage_and_reconnect(pg, db_proxy, phones):
     assert info.version == v + 1 and n.cseq > c
     call.bye()
     lamp.wait_state("terminated", call.call_id)
+
+
+def test_postgres_down_at_start(pg, db_proxy, phones):
+    """SIP does not wait for the database: Kamailio starts without it and
+    the table is rewritten once the server is back."""
+    pg.psql_admin("INSERT INTO %s (callid, from_tag, to_tag, entity, "
+                  "watcher, watcher_uri, uri, entity_esc, contact, socket, "
+                  "local_contact, expires) VALUES ('stale', 'f', 't', "
+                  "'x@blf.test', 'w@blf.test', 'sip:w@blf.test', "
+                  "'sip:x@blf.test', 'sip:x@blf.test', 'sip:w@127.0.0.1', "
+                  "'udp:127.0.0.1:1', 'sip:127.0.0.1', %d)" % (
+                      dbutil.TABLE, int(time.time()) + 600))
+    pg.halt()
+    try:
+        kam = db_proxy(["db_postgres.so"], db_url=pg.url,
+                       db_flush_interval=1)
+        assert "starting without the stored subscriptions" in kam.log()
+        w = phones("w1")
+        lamp = blfutil.watch(w, "bob", expires=600)
+    finally:
+        pg.resume()
+    rows = blfutil.poll(lambda: (lambda r: r if lamp.sub.call_id in r
+                                 else None)(pg_rows(pg)), 10,
+                        what="the rewrite once the server is back")
+    assert "stale" not in rows, "the rewrite kept a row nobody has"
 
 
 def test_postgres_module_creates_missing_table(pg, db_proxy):
