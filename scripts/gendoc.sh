@@ -42,7 +42,8 @@ cp "$doc"/*.xml "$doc/Makefile" "$tmp/src/modules/blf/doc/"
 # Kamailio's readme rule pipes xsltproc into lynx, so a broken source would
 # still give a (truncated) README: check that it is well-formed first.
 # --nonet: everything resolves through the system XML catalog, no network.
-(cd "$tmp/src/modules/blf/doc" && xmllint --nonet --xinclude --noout blf.xml)
+(cd "$tmp/src/modules/blf/doc" &&
+	xmllint --nonet --loaddtd --xinclude --noout blf.xml)
 make -s -C "$tmp/src/modules/blf/doc" readme xsltproc_flags=--nonet
 # lynx pads some lines with blanks; Kamailio's READMEs do not keep them
 sed 's/[ \t]*$//' "$tmp/src/modules/blf/README" > "$top/modules/blf/README"
