@@ -123,7 +123,8 @@ static const struct {
 } blf_db_dialects[] = {
 	[BLF_DB_OTHER] = {NULL, NULL, NULL},
 	[BLF_DB_SQLITE] = {"sqlite:",
-		"SELECT name FROM sqlite_master WHERE type='table' AND name='%1$s'",
+		"SELECT name FROM sqlite_master WHERE type='table' AND "
+		"lower(name)=lower('%1$s')",
 		BLF_DB_COLS_SQL("INTEGER")},
 	[BLF_DB_POSTGRES] = {"postgres:",
 		"SELECT table_name FROM information_schema.tables WHERE "
@@ -147,7 +148,8 @@ int blf_db_open(void)
 		return 0;
 	blf_dbh = blf_dbf.init(&blf_cfg.db_url);
 	if(blf_dbh == NULL) {
-		LM_ERR("cannot connect to the database of db_url\n");
+		/* the callers say what it means (start, flush): no flood here */
+		LM_DBG("cannot connect to the database of db_url\n");
 		return -1;
 	}
 	if(blf_dbf.use_table(blf_dbh, &blf_cfg.db_table) < 0) {
