@@ -137,7 +137,8 @@ typedef struct blf_sub {
 typedef struct blf_entity {
 	struct blf_entity *next;
 	unsigned int hash;
-	unsigned int flags;
+	unsigned short flags;
+	signed char vis; /* its visibility policy from the alias service, -1 */
 	str key;		  /* user@host, host lower-case */
 	blf_call_t *calls;
 	blf_sub_t *subs;
@@ -200,6 +201,8 @@ int blf_entity_park_set(
 int blf_entity_call_tags(const str *key, const str *callid, char *ltag,
 		int lsize, char *rtag, int rsize);
 int blf_entity_move_calls(const str *from, const str *to);
+void blf_entity_set_policy(const str *key, blf_vis_t vis);
+int blf_wildcard_vis(const blf_entity_t *e, const blf_sub_t *s, blf_vis_t *vis);
 blf_call_t *blf_call_find(
 		blf_entity_t *e, const str *callid, blf_dir_t dir, blf_call_t ***prev);
 blf_call_t *blf_call_build(const blf_call_t *old, const blf_call_upd_t *upd);
@@ -231,6 +234,9 @@ blf_sub_t *blf_sub_rebuild(const blf_sub_t *s, int i, const str *val);
 void blf_job_take_frag(blf_notify_job_t *j, blf_frags_t *fr);
 blf_notify_job_t *blf_sub_job(blf_entity_t *e, blf_sub_t *s,
 		blf_frags_t *fr, const str *entity_uri, int terminated,
+		const char *reason, time_t now);
+blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
+		blf_frags_t *fr, const str *entity_esc, blf_vis_t vis, int terminated,
 		const char *reason, time_t now);
 void blf_sub_free(blf_sub_t *s);
 int blf_subs_remove(unsigned int hash, const str *callid, const str *ftag,

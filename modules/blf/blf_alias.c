@@ -39,6 +39,8 @@ typedef struct blf_alias {
 	unsigned char has_vis;
 	unsigned char queued; /* a request is queued or in flight */
 	blf_vis_t vis;
+	signed char policy; /* key as a canonical entity: its visibility
+						 * (learned from answers about its aliases), -1 */
 	time_t expires;	 /* the answer is fresh until then */
 	time_t retry_at; /* after an error: next try not before */
 	str key;		 /* user@host asked about */
@@ -126,6 +128,7 @@ static blf_alias_t *blf_alias_build(
 		return NULL;
 	}
 	memset(a, 0, sizeof(*a));
+	a->policy = -1;
 	a->hash = h;
 	a->key.s = (char *)(a + 1);
 	a->key.len = key->len;
@@ -222,7 +225,7 @@ int blf_alias_resolve(const str *key, char *buf, int size, str *out, int *vis,
 		lock_set_release(blf_aliases->locks, blf_al_idx(h));
 	}
 	if(ret || wait_ms <= 0)
-		return ret;
+		goto policy;
 	/* a SUBSCRIBE to an unknown URI: wait for the answer, bounded */
 	for(waited = 0; waited < wait_ms; waited += 2) {
 		sleep_us(2000);
@@ -231,13 +234,56 @@ int blf_alias_resolve(const str *key, char *buf, int size, str *out, int *vis,
 		if(a && a->state != BLF_AL_PENDING) {
 			ret = blf_alias_read(a, key, buf, size, out, vis);
 			lock_set_release(blf_aliases->locks, blf_al_idx(h));
-			return ret;
+			goto policy;
 		}
 		lock_set_release(blf_aliases->locks, blf_al_idx(h));
 	}
 	LM_NOTICE("no alias answer for %.*s within %d ms: it stands for itself\n",
 			key->len, key->s, wait_ms);
-	return 0;
+policy:
+	if(vis && *vis < 0)
+		*vis = blf_alias_policy(out);
+	return ret;
+}
+
+/* the visibility policy of canonical entity key, -1 when none is known */
+int blf_alias_policy(const str *key)
+{
+	blf_alias_t *a;
+	unsigned int h;
+	int p = -1;
+
+	if(!blf_alias_enabled())
+		return -1;
+	h = get_hash1_raw(key->s, key->len);
+	lock_set_get(blf_aliases->locks, blf_al_idx(h));
+	a = blf_alias_find(h, key);
+	if(a)
+		p = a->policy;
+	lock_set_release(blf_aliases->locks, blf_al_idx(h));
+	return p;
+}
+
+/* remembers the policy of canonical entity key (from an alias's answer) */
+static void blf_alias_set_policy(const str *key, blf_vis_t vis)
+{
+	blf_alias_t *a;
+	unsigned int h = get_hash1_raw(key->s, key->len);
+
+	lock_set_get(blf_aliases->locks, blf_al_idx(h));
+	a = blf_alias_find(h, key);
+	if(a == NULL) {
+		/* not asked about itself yet: a record that only holds the policy */
+		a = blf_alias_build(h, key, NULL);
+		if(a) {
+			a->next = blf_aliases->slots[blf_al_idx(h)];
+			blf_aliases->slots[blf_al_idx(h)] = a;
+		}
+	}
+	if(a)
+		a->policy = vis;
+	lock_set_release(blf_aliases->locks, blf_al_idx(h));
+	blf_entity_set_policy(key, vis);
 }
 
 /*
@@ -313,6 +359,7 @@ void blf_alias_answer(const str *key, int status, const char *body,
 	n->state = state;
 	n->has_vis = (state == BLF_AL_POSITIVE && ans.has_vis);
 	n->vis = n->has_vis ? ans.vis : BLF_VIS_FULL;
+	n->policy = a->policy;
 	n->expires = now + ttl;
 	blf_alias_replace(h, a, n);
 	if(state == BLF_AL_POSITIVE)
@@ -324,6 +371,11 @@ void blf_alias_answer(const str *key, int status, const char *body,
 	memcpy(kbuf, ent.s, ent.len);
 	ent.s = kbuf;
 	lock_set_release(blf_aliases->locks, blf_al_idx(h));
+
+	/* the answer's visibility is the policy of the entity, for all its
+	 * watchers, whichever URI they watch it through */
+	if(state == BLF_AL_POSITIVE && ans.has_vis)
+		blf_alias_set_policy(&ent, ans.vis);
 
 	if(!changed)
 		return;

@@ -23,6 +23,9 @@ int blf_alias_resolve(const str *key, char *buf, int size, str *out, int *vis,
 void blf_alias_answer(const str *key, int status, const char *body,
 		size_t len, int max_age);
 
+/* the visibility policy of a canonical entity, -1 when unknown */
+int blf_alias_policy(const str *key);
+
 void blf_alias_rpc_list(rpc_t *rpc, void *c);
 int blf_alias_flush(void);
 

@@ -24,6 +24,7 @@
 #include "core/parser/parse_uri.h"
 
 #include "blf.h"
+#include "blf_alias.h"
 
 blf_table_t *blf_table = NULL;
 
@@ -146,6 +147,7 @@ blf_entity_t *blf_entity_get(unsigned int hash, const str *key)
 		return NULL;
 	}
 	memset(e, 0, sizeof(blf_entity_t));
+	e->vis = blf_alias_policy(key);
 	e->hash = hash;
 	e->key.s = (char *)(e + 1);
 	e->key.len = key->len;
@@ -362,6 +364,40 @@ static int blf_wildcard_key(const str *key, char *buf, int size, str *wkey)
 	return 0;
 }
 
+/*
+ * What wildcard subscription s may see of entity e: e's own policy (from
+ * the alias service, else the visibility parameter), never more than the
+ * subscription's; the entity itself sees all. -1: nothing (policy none).
+ */
+int blf_wildcard_vis(const blf_entity_t *e, const blf_sub_t *s, blf_vis_t *vis)
+{
+	blf_vis_t p = e->vis >= 0 ? (blf_vis_t)e->vis : blf_cfg.visibility;
+
+	if(STR_EQ(s->f[BLF_SF_WATCHER], e->key)) {
+		*vis = BLF_VIS_FULL;
+		return 0;
+	}
+	if(s->vis > p)
+		p = s->vis;
+	if(p == BLF_VIS_NONE)
+		return -1;
+	*vis = p;
+	return 0;
+}
+
+/* the policy of entity key changed: kept on the entity for its watchers */
+void blf_entity_set_policy(const str *key, blf_vis_t vis)
+{
+	blf_entity_t *e;
+	unsigned int hash = blf_key_hash(key);
+
+	blf_slot_lock(hash);
+	e = blf_entity_find(hash, key);
+	if(e)
+		e->vis = vis;
+	blf_slot_unlock(hash);
+}
+
 /* "sip:user@host" of e, XML-escaped for the entity attribute */
 int blf_entity_uri_esc(blf_entity_t *e, char *buf, int size, str *out)
 {
@@ -449,6 +485,7 @@ int blf_wildcard_jobs(blf_entity_t *w, blf_entity_t *e, blf_frags_t *fr,
 	char esc[BLF_KEY_MAX * 6 + 16];
 	blf_notify_job_t *j;
 	blf_sub_t *s;
+	blf_vis_t vis;
 	str uri;
 
 	if(w == NULL || w->subs == NULL)
@@ -458,7 +495,9 @@ int blf_wildcard_jobs(blf_entity_t *w, blf_entity_t *e, blf_frags_t *fr,
 	for(s = w->subs; s; s = s->next) {
 		if(s->expires <= now || s->owner)
 			continue; /* the timer (or the owner node) sends it */
-		j = blf_sub_job(e, s, fr, &uri, 0, NULL, now);
+		if(blf_wildcard_vis(e, s, &vis) < 0)
+			continue; /* e's policy hides it from this watcher */
+		j = blf_sub_job_vis(e, s, fr, &uri, vis, 0, NULL, now);
 		if(j) {
 			j->next = *jobs;
 			*jobs = j;

@@ -130,6 +130,14 @@ blf_notify_job_t *blf_sub_job(blf_entity_t *e, blf_sub_t *s,
 		blf_frags_t *fr, const str *entity_esc, int terminated,
 		const char *reason, time_t now)
 {
+	return blf_sub_job_vis(
+			e, s, fr, entity_esc, s->vis, terminated, reason, now);
+}
+
+blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
+		blf_frags_t *fr, const str *entity_esc, blf_vis_t vis, int terminated,
+		const char *reason, time_t now)
+{
 	blf_notify_job_t *j;
 	const str *ent = entity_esc ? entity_esc : &s->f[BLF_SF_ENTITY_ESC];
 	size_t len = sizeof(*j) + ent->len + 1;
@@ -144,7 +152,7 @@ blf_notify_job_t *blf_sub_job(blf_entity_t *e, blf_sub_t *s,
 		return NULL;
 	}
 	memset(j, 0, sizeof(*j));
-	if(blf_frags_get(e, fr, s->vis, &j->frag, &j->frag_len) < 0) {
+	if(blf_frags_get(e, fr, vis, &j->frag, &j->frag_len) < 0) {
 		pkg_free(j);
 		return NULL;
 	}
@@ -408,6 +416,7 @@ static void blf_wildcard_burst(unsigned int whash, const str *wkey,
 	blf_frags_t fr;
 	blf_entity_t *e, *w, empty;
 	blf_sub_t *s;
+	blf_vis_t vis;
 	unsigned int i;
 	int hlen, sent = 0;
 	time_t now;
@@ -432,10 +441,11 @@ static void blf_wildcard_burst(unsigned int whash, const str *wkey,
 					|| e->key.len <= hlen
 					|| memcmp(e->key.s + e->key.len - hlen, host, hlen) != 0)
 				continue;
-			if(blf_entity_uri_esc(e, esc, sizeof(esc), &uri) < 0)
+			if(blf_wildcard_vis(e, s, &vis) < 0
+					|| blf_entity_uri_esc(e, esc, sizeof(esc), &uri) < 0)
 				continue;
 			memset(&fr, 0, sizeof(fr));
-			j = blf_sub_job(e, s, &fr, &uri, 0, NULL, now);
+			j = blf_sub_job_vis(e, s, &fr, &uri, vis, 0, NULL, now);
 			if(j) {
 				blf_job_take_frag(j, &fr);
 				j->next = jobs;
@@ -703,20 +713,34 @@ static void blf_subreq_resolve(blf_subreq_t *r, str *watcher)
 {
 	str can;
 
+	struct timespec t0, t1;
+	int left;
+
 	r->vis = -1;
 	*watcher = r->f[BLF_SF_WATCHER];
 	if(!blf_alias_enabled())
 		return;
-	blf_alias_resolve(&r->f[BLF_SF_WATCHER], r->wcanbuf, sizeof(r->wcanbuf),
-			watcher, NULL, blf_cfg.http_timeout);
-	if(r->wildcard)
-		return;
-	blf_alias_resolve(&r->key, r->canbuf, sizeof(r->canbuf), &can, &r->vis,
-			blf_cfg.http_timeout);
-	if(!STR_EQ(can, r->key)) {
-		r->key = can;
-		r->hash = blf_key_hash(&r->key);
+	/* both questions go out at once; the waits share one http_timeout */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if(blf_alias_resolve(&r->f[BLF_SF_WATCHER], r->wcanbuf,
+			   sizeof(r->wcanbuf), watcher, NULL, 0)
+			== 1)
+		watcher = NULL; /* known already */
+	if(!r->wildcard) {
+		blf_alias_resolve(&r->key, r->canbuf, sizeof(r->canbuf), &can,
+				&r->vis, blf_cfg.http_timeout);
+		if(!STR_EQ(can, r->key)) {
+			r->key = can;
+			r->hash = blf_key_hash(&r->key);
+		}
 	}
+	if(watcher == NULL)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	left = blf_cfg.http_timeout - (int)((t1.tv_sec - t0.tv_sec) * 1000
+										+ (t1.tv_nsec - t0.tv_nsec) / 1000000);
+	blf_alias_resolve(&r->f[BLF_SF_WATCHER], r->wcanbuf, sizeof(r->wcanbuf),
+			watcher, NULL, left > 0 ? left : 0);
 }
 
 static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
