@@ -7,6 +7,13 @@
 set -eu
 dest=$1
 [ -f "$dest/src/config.mak" ] && exit 0
+# Never touch a tree we did not fetch: a user's own KAMAILIO_SRC must be
+# configured by its owner (make cfg), not replaced.
+if [ -e "$dest" ] && [ ! -f "$dest/.blf-fetched" ]; then
+	echo "kamsrc: $dest exists but is not configured (no src/config.mak)." >&2
+	echo "kamsrc: run 'make cfg' there with your build flags, or remove it." >&2
+	exit 1
+fi
 
 ver=$(dpkg-query -W -f='${Version}' kamailio 2>/dev/null || true)
 if [ -z "$ver" ]; then
@@ -45,6 +52,7 @@ echo "kamsrc: fetching the source of kamailio $ver"
 rm -rf "$dest"
 mkdir -p "$(dirname "$dest")"
 mv "$tmp/src" "$dest"
+touch "$dest/.blf-fetched"
 
 # Same configuration as debian/rules (override_dh_auto_configure).
 cppflags=$(dpkg-buildflags --get CPPFLAGS)

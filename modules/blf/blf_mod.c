@@ -66,8 +66,7 @@ static unsigned long blf_stat_subscriptions(void)
 
 /* clang-format off */
 static cmd_export_t cmds[] = {
-	{"blf_track", (cmd_function)w_blf_track, 0, 0, 0,
-		REQUEST_ROUTE | BRANCH_ROUTE | FAILURE_ROUTE},
+	{"blf_track", (cmd_function)w_blf_track, 0, 0, 0, REQUEST_ROUTE},
 	{"blf_handle_subscribe", (cmd_function)w_blf_handle_subscribe, 0, 0, 0,
 		REQUEST_ROUTE},
 	{"blf_park_xml", (cmd_function)w_blf_park_xml, 1, fixup_spve_null,

@@ -633,6 +633,23 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		return blf_reject(msg, 481, "Subscription Does Not Exist", NULL,
 				"no such subscription");
 	}
+	/* a copy of another node's subscription: the phone now talks to us,
+	 * so it becomes ours (the cluster learns it from the replica below) */
+	if(s->owner) {
+		ns = blf_sub_rebuild(s, BLF_SF_LCONTACT, &r->f[BLF_SF_LCONTACT]);
+		if(ns) {
+			ns->next = s->next;
+			*ps = ns;
+			blf_sub_free(s);
+			s = ns;
+		}
+		LM_INFO("subscription %.*s taken over from %s by its refresh\n",
+				s->f[BLF_SF_CALLID].len, s->f[BLF_SF_CALLID].s,
+				blf_dmq_node_name(s->owner));
+		s->owner = 0;
+		s->sock = msg->rcv.bind_address;
+		atomic_inc(blf_nsubs);
+	}
 	/* a target refresh: the watcher may have moved */
 	if(r->f[BLF_SF_CONTACT].len && !STR_EQ(r->f[BLF_SF_CONTACT], s->f[BLF_SF_CONTACT])) {
 		ns = blf_sub_rebuild(s, BLF_SF_CONTACT, &r->f[BLF_SF_CONTACT]);
@@ -758,6 +775,8 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	if((rc = blf_subreq_entity(msg, r)) < 0)
 		return rc;
 	blf_subreq_resolve(r, &watcher);
+	/* kept as resolved: the watcher is who it stands for */
+	r->f[BLF_SF_WATCHER] = watcher;
 	self = STR_EQ(r->key, watcher);
 	vis = r->vis >= 0 ? (blf_vis_t)r->vis : blf_cfg.visibility;
 	if(vis == BLF_VIS_NONE && !self)
