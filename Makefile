@@ -19,7 +19,7 @@ PYTEST_ARGS ?=
 
 MODULE := modules/blf/blf.so
 
-.PHONY: all deps kamsrc module unit integration test demo bench doc clean distclean
+.PHONY: all deps kamsrc module unit integration test demo bench bench-scale doc clean distclean
 
 all: module
 
@@ -53,6 +53,10 @@ demo: deps
 bench: deps
 	$(MAKE) module
 	BLF_MODULE=$(CURDIR)/$(MODULE) $(MAKE) -C bench run
+
+bench-scale: deps
+	$(MAKE) module
+	BLF_MODULE=$(CURDIR)/$(MODULE) $(MAKE) -C bench bench-scale
 
 doc:
 	$(MAKE) -C modules/blf/doc
