@@ -1,0 +1,281 @@
+"""cluster.py — N real Kamailio nodes running blf over DMQ, on loopback.
+
+  Cluster(n, ping_interval=5, names=None, dmq_params=None, **blf_params)
+      n nodes on 127.0.0.1, each with its own free UDP port chosen before any
+      starts (every node's cfg names all the others as DMQ notification
+      addresses, so a node that restarts finds the live ones); dmq_params:
+      more integer dmq modparams (e.g. {"num_workers": 1}).
+  cluster.start()          starts every node, then waits for the cluster to
+                           form (below); returns the cluster
+  cluster.nodes[i]         ClusterNode: a kamproc.Kamailio (rpc, kamcmd, log,
+                           dir, port, addr) with name, kill(), restart()
+  cluster.stop()           SIGTERM then SIGKILL, per process group
+  cluster.bound()          the SPEC's takeover bound: 3 DMQ ping intervals
+                           plus 5 s
+
+Each node renders the integration tests' kamailio.cfg.tpl (through
+kamproc.Kamailio) with dmq.so loaded before blf.so, the dmq modparams, blf's
+enable_dmq (and node_name when one is given) and a KDMQ branch at the top
+of request_route. It runs in a session of its own (start_new_session), so
+the process group id is its main PID: kill() SIGKILLs the whole group, as a
+crashed host would lose every process at once (SIGKILL of the main process
+alone leaves the children running, still answering SIP and DMQ).
+
+Formation is awaited, never slept for: first every node's dmq.list_nodes
+shows all n nodes active, then a probe subscription made through each node
+is listed by every node's blf.subscriptions (which proves blf's own
+replication works both ways) and is removed again with Expires: 0.
+"""
+
+import os
+import signal
+import subprocess
+import time
+
+import blfutil
+import kamproc
+import sipua
+
+DMQ_MIN_PING = 5  # dmq.h MIN_PING_INTERVAL: smaller values are raised to it
+
+
+def _kill_group(pgid, sig):
+    try:
+        os.killpg(pgid, sig)
+        return True
+    except (ProcessLookupError, PermissionError):
+        return False
+
+
+def _group_alive(pgid):
+    """Whether a process of group pgid still runs (zombies waiting for a
+    reaper that may never come, as PID 1 of some containers, do not)."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+class ClusterNode(kamproc.Kamailio):
+    """One node: a kamproc.Kamailio on a fixed port with DMQ in its cfg."""
+
+    def __init__(self, port, peers, ping_interval, node_name=None,
+                 params=None, dmq_params=None, **kw):
+        params = dict(params or {})
+        params["enable_dmq"] = 1
+        if node_name:
+            params["node_name"] = node_name
+        kw.setdefault("fr_timer", 2000)
+        super().__init__(blf=True, track=True, params=params, **kw)
+        self.port = port
+        self.peers = list(peers)  # ports of the other nodes
+        self.ping_interval = ping_interval
+        self.dmq_params = dict(dmq_params or {})
+        # the name blf gives this node: node_name, else its first UDP socket
+        self.name = node_name or "udp:127.0.0.1:%d" % port
+        self.pgid = None
+
+    def render(self):
+        text = super().render()
+        blf_line = 'loadmodule "%s"' % kamproc.BLF_MODULE
+        assert blf_line in text, "no blf loadmodule line in the template"
+        me = "sip:127.0.0.1:%d" % self.port
+        dmq = ['loadmodule "dmq.so"',
+               'modparam("dmq", "server_address", "%s")' % me,
+               'modparam("dmq", "ping_interval", %d)' % self.ping_interval,
+               'modparam("dmq", "multi_notify", 0)']
+        dmq += ['modparam("dmq", "%s", %d)' % kv
+                for kv in self.dmq_params.items()]
+        dmq += ['modparam("dmq", "notification_address", '
+                '"sip:127.0.0.1:%d")' % p for p in self.peers]
+        text = text.replace(blf_line, "\n".join(dmq) + "\n" + blf_line, 1)
+        route = "request_route {\n"
+        assert route in text, "no request_route in the template"
+        text = text.replace(route, route +
+                            '\tif(is_method("KDMQ")) {\n'
+                            '\t\tdmq_handle_message();\n'
+                            '\t\texit;\n'
+                            '\t}\n', 1)
+        with open(self.cfg_path, "w") as f:
+            f.write(text)
+        return text
+
+    # -- lifecycle ------------------------------------------------------------
+    def start(self, timeout=15.0):
+        """Starts on the fixed port (no retry on another port: the other
+        nodes' cfgs name this one)."""
+        self.render()
+        self._start_once(timeout)
+        return self
+
+    def _start_once(self, timeout):
+        for p in (self.ctl_socket, self.rpc_socket):
+            if os.path.exists(p):
+                os.unlink(p)
+        with open(self.log_path, "ab") as logf:
+            logf.write(b"\n==== start %s ====\n" % time.strftime(
+                "%H:%M:%S").encode())
+            logf.flush()
+            self.proc = subprocess.Popen(
+                [kamproc.KAMAILIO, "-f", self.cfg_path, "-DD", "-E", "-m",
+                 "64", "-M", "8", "-w", self.dir],
+                stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+                cwd=self.dir, start_new_session=True)
+        self.pgid = self.proc.pid
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise kamproc.StartError(
+                    "kamailio %s exited with %s while starting; log:\n%s" % (
+                        self.name, self.proc.returncode, self.log_tail()))
+            if os.path.exists(self.rpc_socket):
+                try:
+                    psx = self.rpc("core.psx", timeout=1.0)
+                    self.pids = sorted({int(p["PID"])
+                                        for p in psx if "PID" in p})
+                    return
+                except (OSError, kamproc.RpcError, ValueError, KeyError):
+                    pass
+            if time.monotonic() > deadline:
+                raise kamproc.StartError(
+                    "kamailio %s not ready after %.0fs; log:\n%s" % (
+                        self.name, timeout, self.log_tail()))
+            time.sleep(0.05)  # polling interval of a bounded readiness wait
+
+    def kill(self, timeout=5.0):
+        """SIGKILL of the whole process group (a crash of the host, as far
+        as the cluster can tell); returns the monotonic time of the kill."""
+        assert self.proc is not None, "node %s is not running" % self.name
+        t = time.monotonic()
+        _kill_group(self.pgid, signal.SIGKILL)
+        self.proc.wait(timeout)
+        self._reap(timeout)
+        self.proc = None
+        return t
+
+    def stop(self, timeout=5.0):
+        """SIGTERM to the main process (it stops its children), then
+        SIGKILL of whatever is left of the group."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _kill_group(self.pgid, signal.SIGKILL)
+                self.proc.wait(timeout)
+        self._reap(timeout)
+        self.proc = None
+
+    def _reap(self, timeout):
+        """Children outlive a dead main process for a moment (or for ever
+        when only it was killed): SIGKILL the group until it is empty."""
+        deadline = time.monotonic() + timeout
+        while _group_alive(self.pgid):
+            _kill_group(self.pgid, signal.SIGKILL)
+            if time.monotonic() > deadline:
+                raise AssertionError("processes of kamailio %s (group %d) "
+                                     "still alive after SIGKILL" % (
+                                         self.name, self.pgid))
+            time.sleep(0.02)  # polling interval of a bounded wait
+
+    def restart(self, timeout=15.0):
+        """Starts again with the same cfg and port (after kill or stop)."""
+        assert self.proc is None, "node %s is still running" % self.name
+        self._start_once(timeout)
+        return self
+
+    # -- views ------------------------------------------------------------
+    def dmq_nodes(self):
+        return blfutil.records(self.rpc("dmq.list_nodes"), "host")
+
+    def active_peers(self):
+        """Ports of the DMQ nodes this node sees active (itself excluded)."""
+        return {int(n["port"]) for n in self.dmq_nodes()
+                if n.get("status") == "active" and not int(n.get("local", 0))}
+
+    def __repr__(self):
+        return "<ClusterNode %s>" % self.name
+
+
+class Cluster:
+    def __init__(self, n=3, ping_interval=DMQ_MIN_PING, names=None,
+                 dmq_params=None, **blf_params):
+        ports = set()
+        while len(ports) < n:
+            ports.add(kamproc.free_udp_port())
+        ports = sorted(ports)
+        names = list(names or [None] * n)
+        self.ping_interval = max(ping_interval, DMQ_MIN_PING)
+        self.nodes = [ClusterNode(p, [q for q in ports if q != p],
+                                  self.ping_interval, names[i], blf_params,
+                                  dmq_params)
+                      for i, p in enumerate(ports)]
+
+    def bound(self):
+        """SPEC: takeover within 3 DMQ ping intervals plus 5 s."""
+        return 3 * self.ping_interval + 5
+
+    def live(self):
+        return [k for k in self.nodes if k.running]
+
+    def start(self, timeout=30.0):
+        for k in self.nodes:
+            k.start()
+        self.wait_formed(timeout)
+        return self
+
+    def stop(self):
+        errors = []
+        for k in self.nodes:
+            try:
+                k.stop()
+            except Exception as e:  # stop the others anyway
+                errors.append("%s: %s" % (k.name, e))
+        assert not errors, "; ".join(errors)
+
+    def wait_formed(self, timeout=30.0):
+        """Every live node sees every other live node active in DMQ, and
+        blf replicates a subscription from each live node to all others."""
+        live = self.live()
+        want = {k: {o.port for o in live if o is not k} for k in live}
+        deadline = time.monotonic() + timeout
+        blfutil.poll(lambda: all(want[k] <= k.active_peers() for k in live),
+                     timeout, 0.1, "DMQ cluster of %s" % [
+                         k.name for k in live])
+        for k in live:
+            self._probe(k, max(1.0, deadline - time.monotonic()))
+
+    def _probe(self, via, timeout):
+        ph = sipua.Phone("probe", via.addr, kamproc.DOMAIN)
+        try:
+            target = "sip:probe-%d@%s" % (via.port, kamproc.DOMAIN)
+            sub = ph.subscribe(target, expires=120)
+            assert sub.responses[-1].status == 200, \
+                "probe SUBSCRIBE via %s: %s" % (
+                    via.name, sub.responses[-1].first_line())
+            cid = sub.call_id
+
+            def listed(k):
+                return any(s["callid"] == cid
+                           for s in blfutil.subscriptions(k))
+            live = self.live()
+            blfutil.poll(lambda: all(listed(k) for k in live), timeout, 0.1,
+                         "probe subscription via %s on every node" %
+                         via.name)
+            r = sub.unsubscribe()
+            assert r.status == 200, r.first_line()
+            blfutil.poll(lambda: not any(listed(k) for k in live), timeout,
+                         0.1, "probe subscription via %s gone from every "
+                         "node" % via.name)
+        finally:
+            ph.close()
