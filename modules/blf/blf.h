@@ -245,6 +245,8 @@ void blf_subs_timer(unsigned int ticks, void *param);
 int blf_subs_notify_watchers(blf_entity_t *e, blf_frags_t *fr,
 		blf_notify_job_t **jobs);
 int blf_subs_deactivate_uri(const str *ekey, const str *asked);
+/* the entity hash our To tag carries; -1 when the tag is not ours */
+int blf_tag_hash(const str *tag, unsigned int *hash);
 
 /* blf_notify.c */
 void blf_notify_send_all(blf_notify_job_t *jobs);

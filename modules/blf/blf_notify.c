@@ -19,83 +19,82 @@
 #include "core/ut.h"
 #include "core/socket_info.h"
 #include "core/parser/parse_rr.h"
+#include "core/trim.h"
+#include <strings.h>
 
 #include "blf.h"
 
-/* what the NOTIFY's completion callback needs to find the subscription */
-typedef struct blf_notify_ref {
-	unsigned int hash;
-	int terminated;
-	str callid;
-	str ftag;
-	str ttag;
-} blf_notify_ref_t;
-
 static str blf_notify_method = str_init("NOTIFY");
+static char *blf_body = NULL; /* per process */
+static int blf_body_size = 0;
 
 void blf_job_free(blf_notify_job_t *j)
 {
 	free(j->frag_own);
-	pkg_free(j);
+	free(j);
 }
 
-static blf_notify_ref_t *blf_notify_ref_new(blf_notify_job_t *j)
+/* the value of header line h ("Name: value\r\n") */
+static str blf_hdr_value(const str *h)
 {
-	blf_notify_ref_t *r;
-	const str *src[3] = {&j->f[BLF_SF_CALLID], &j->f[BLF_SF_FTAG],
-			&j->f[BLF_SF_TTAG]};
-	str *dst[3];
-	char *p;
+	str v = {0, 0};
+	char *c = h->s ? memchr(h->s, ':', h->len) : NULL;
+
+	if(c == NULL)
+		return v;
+	v.s = c + 1;
+	v.len = h->len - (int)(v.s - h->s);
+	trim(&v);
+	return v;
+}
+
+/* the tag parameter of a From/To header line */
+static str blf_hdr_tag(const str *h)
+{
+	str v = blf_hdr_value(h), t = {0, 0};
 	int i;
 
-	r = shm_malloc(sizeof(*r) + src[0]->len + src[1]->len + src[2]->len);
-	if(r == NULL) {
-		SHM_MEM_ERROR;
-		return NULL;
+	for(i = 0; i + 4 <= v.len; i++) {
+		if((v.s[i] == 't' || v.s[i] == 'T') && strncasecmp(v.s + i, "tag=", 4) == 0
+				&& i > 0 && (v.s[i - 1] == ';' || v.s[i - 1] == ' ')) {
+			t.s = v.s + i + 4;
+			for(t.len = 0; t.s + t.len < v.s + v.len && t.s[t.len] != ';'
+						   && t.s[t.len] != ' ' && t.s[t.len] != '>';
+					t.len++)
+				;
+			break;
+		}
 	}
-	r->hash = j->hash;
-	r->terminated = j->terminated;
-	dst[0] = &r->callid;
-	dst[1] = &r->ftag;
-	dst[2] = &r->ttag;
-	p = (char *)(r + 1);
-	for(i = 0; i < 3; i++) {
-		dst[i]->s = p;
-		dst[i]->len = src[i]->len;
-		memcpy(p, src[i]->s, src[i]->len);
-		p += src[i]->len;
-	}
-	return r;
+	return t;
 }
 
 /*
  * The watcher's answer (or tm's 408): 481 means the watcher has no such
  * subscription, 408 that it is gone; both end the subscription here too.
+ * The subscription is found from the NOTIFY tm keeps (Call-ID, our From tag
+ * which encodes the entity, the watcher's To tag): no per-NOTIFY parameter
+ * is allocated for the common case of a 200.
  */
 static void blf_notify_cb(struct cell *t, int type, struct tmcb_params *ps)
 {
-	blf_notify_ref_t *r;
+	str callid, ftag, ttag;
+	unsigned int hash;
 
-	if(ps->param == NULL || *ps->param == NULL)
-		return;
-	r = (blf_notify_ref_t *)*ps->param;
-	if(type & TMCB_DESTROY) {
-		/* always the last callback of the transaction: tm does not free it */
-		*ps->param = NULL;
-		shm_free(r);
-		return;
-	}
 	if(ps->code < 300)
 		return;
 	update_stat(blf_st_notifies_failed, 1);
-	if((ps->code == 481 || ps->code == 408) && !r->terminated) {
-		if(blf_subs_remove(r->hash, &r->callid, &r->ftag, &r->ttag))
-			LM_INFO("NOTIFY %.*s answered %d: subscription removed\n",
-					r->callid.len, r->callid.s, ps->code);
-	} else {
-		LM_NOTICE("NOTIFY %.*s answered %d\n", r->callid.len, r->callid.s,
+	callid = blf_hdr_value(&t->callid);
+	ttag = blf_hdr_tag(&t->from); /* our tag */
+	ftag = blf_hdr_tag(&t->to);	  /* the watcher's */
+	if(ps->code != 481 && ps->code != 408) {
+		LM_NOTICE("NOTIFY %.*s answered %d\n", callid.len, callid.s,
 				ps->code);
+		return;
 	}
+	if(blf_tag_hash(&ttag, &hash) == 0
+			&& blf_subs_remove(hash, &callid, &ftag, &ttag))
+		LM_INFO("NOTIFY %.*s answered %d: subscription removed\n",
+				callid.len, callid.s, ps->code);
 }
 
 static int blf_notify_send(blf_notify_job_t *j)
@@ -104,7 +103,6 @@ static int blf_notify_send(blf_notify_job_t *j)
 	char head[256 + BLF_KEY_MAX * 6];
 	dlg_t td;
 	uac_req_t uac_r;
-	blf_notify_ref_t *ref = NULL;
 	str h, b = STR_NULL;
 	int hlen, n, ret = -1;
 
@@ -114,12 +112,18 @@ static int blf_notify_send(blf_notify_job_t *j)
 		LM_ERR("entity too long: %.*s\n", j->entity_esc.len, j->entity_esc.s);
 		return -1;
 	}
+	/* one body buffer per process, grown as needed: tm copies the body */
 	b.len = hlen + j->frag_len + BLF_XML_TAIL_LEN;
-	b.s = pkg_malloc(b.len + 1);
-	if(b.s == NULL) {
-		PKG_MEM_ERROR;
-		return -1;
+	if(b.len + 1 > blf_body_size) {
+		char *nb = realloc(blf_body, b.len + 1024);
+		if(nb == NULL) {
+			LM_ERR("no memory for a %d byte body\n", b.len);
+			return -1;
+		}
+		blf_body = nb;
+		blf_body_size = b.len + 1024;
 	}
+	b.s = blf_body;
 	memcpy(b.s, head, hlen);
 	memcpy(b.s + hlen, j->frag, j->frag_len);
 	memcpy(b.s + hlen + j->frag_len, BLF_XML_TAIL, BLF_XML_TAIL_LEN);
@@ -168,24 +172,18 @@ static int blf_notify_send(blf_notify_job_t *j)
 				j->f[BLF_SF_CALLID].s, j->f[BLF_SF_RR].len, j->f[BLF_SF_RR].s);
 		goto out;
 	}
-	ref = blf_notify_ref_new(j);
-	if(ref == NULL)
-		goto out;
 	set_uac_req(&uac_r, &blf_notify_method, &h, &b, &td,
-			TMCB_LOCAL_COMPLETED | TMCB_DESTROY, blf_notify_cb, ref);
+			TMCB_LOCAL_COMPLETED, blf_notify_cb, NULL);
 	if(blf_tmb.t_request_within(&uac_r) < 0) {
 		LM_ERR("cannot send NOTIFY %.*s to %.*s\n", j->f[BLF_SF_CALLID].len,
 				j->f[BLF_SF_CALLID].s, j->f[BLF_SF_CONTACT].len,
 				j->f[BLF_SF_CONTACT].s);
-		/* on failure tm has not registered the callback: ours to free */
-		shm_free(ref);
 		goto out;
 	}
 	ret = 0;
 out:
 	if(td.route_set)
 		free_rr(&td.route_set);
-	pkg_free(b.s);
 	if(ret == 0)
 		update_stat(blf_st_notifies_sent, 1);
 	else

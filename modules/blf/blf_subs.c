@@ -146,14 +146,16 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 
 	for(i = 0; i < BLF_SF_N; i++)
 		len += s->f[i].len + 1;
-	j = pkg_malloc(len);
+	/* system malloc, not pkg: sizes vary with every watcher, which sends
+	 * qm's first-fit search through thousands of empty buckets */
+	j = malloc(len);
 	if(j == NULL) {
-		PKG_MEM_ERROR;
+		LM_ERR("no memory for a NOTIFY of %.*s\n", e->key.len, e->key.s);
 		return NULL;
 	}
 	memset(j, 0, sizeof(*j));
 	if(blf_frags_get(e, fr, vis, &j->frag, &j->frag_len) < 0) {
-		pkg_free(j);
+		free(j);
 		return NULL;
 	}
 	p = (char *)(j + 1);
@@ -364,7 +366,7 @@ static void blf_new_tag(unsigned int hash, char *buf, str *tag)
 }
 
 /* the entity hash encoded in our tag, -1 if it is not one of ours */
-static int blf_tag_hash(const str *tag, unsigned int *hash)
+int blf_tag_hash(const str *tag, unsigned int *hash)
 {
 	unsigned int h = 0;
 	int i, c;
