@@ -1,10 +1,13 @@
 """cluster.py — N real Kamailio nodes running blf over DMQ, on loopback.
 
-  Cluster(n, ping_interval=5, names=None, dmq_params=None, **blf_params)
+  Cluster(n, ping_interval=5, names=None, dmq_params=None, db=None,
+          **blf_params)
       n nodes on 127.0.0.1, each with its own free UDP port chosen before any
       starts (every node's cfg names all the others as DMQ notification
       addresses, so a node that restarts finds the live ones); dmq_params:
-      more integer dmq modparams (e.g. {"num_workers": 1}).
+      more integer dmq modparams (e.g. {"num_workers": 1}); db="sqlite":
+      each node persists to an SQLite file of its own (node.blf_db_path,
+      db_flush_interval 1 unless given).
   cluster.start()          starts every node, then waits for the cluster to
                            form (below); returns the cluster
   cluster.nodes[i]         ClusterNode: a kamproc.Kamailio (rpc, kamcmd, log,
@@ -68,13 +71,22 @@ class ClusterNode(kamproc.Kamailio):
     """One node: a kamproc.Kamailio on a fixed port with DMQ in its cfg."""
 
     def __init__(self, port, peers, ping_interval, node_name=None,
-                 params=None, dmq_params=None, **kw):
+                 params=None, dmq_params=None, db=None, **kw):
         params = dict(params or {})
         params["enable_dmq"] = 1
         if node_name:
             params["node_name"] = node_name
         kw.setdefault("fr_timer", 2000)
         super().__init__(blf=True, track=True, params=params, **kw)
+        # db="sqlite": a database file of its own in the node's directory
+        self.db = db
+        self.blf_db_path = None
+        if db == "sqlite":
+            self.blf_db_path = os.path.join(self.dir, "blf.db")
+            self.params["db_url"] = "sqlite:///" + self.blf_db_path
+            self.params.setdefault("db_flush_interval", 1)
+        elif db is not None:
+            raise ValueError("db=%r: only sqlite" % db)
         self.port = port
         self.peers = list(peers)  # ports of the other nodes
         self.ping_interval = ping_interval
@@ -94,6 +106,8 @@ class ClusterNode(kamproc.Kamailio):
                'modparam("dmq", "multi_notify", 0)']
         dmq += ['modparam("dmq", "%s", %d)' % kv
                 for kv in self.dmq_params.items()]
+        if self.db == "sqlite":
+            dmq.append('loadmodule "db_sqlite.so"')
         dmq += ['modparam("dmq", "notification_address", '
                 '"sip:127.0.0.1:%d")' % p for p in self.peers]
         text = text.replace(blf_line, "\n".join(dmq) + "\n" + blf_line, 1)
@@ -209,7 +223,7 @@ class ClusterNode(kamproc.Kamailio):
 
 class Cluster:
     def __init__(self, n=3, ping_interval=DMQ_MIN_PING, names=None,
-                 dmq_params=None, **blf_params):
+                 dmq_params=None, db=None, **blf_params):
         ports = set()
         while len(ports) < n:
             ports.add(kamproc.free_udp_port())
@@ -218,7 +232,7 @@ class Cluster:
         self.ping_interval = max(ping_interval, DMQ_MIN_PING)
         self.nodes = [ClusterNode(p, [q for q in ports if q != p],
                                   self.ping_interval, names[i], blf_params,
-                                  dmq_params)
+                                  dmq_params, db)
                       for i, p in enumerate(ports)]
 
     def bound(self):

@@ -24,12 +24,14 @@ bounded and polls SIP or RPC; nothing sleeps for correctness. Run with -s
 to see the measured times.
 """
 
+import sqlite3
 import time
 
 import pytest
 
 import blfutil
 import cluster as clustermod
+import dbutil
 import kamproc
 from blfutil import colors
 
@@ -37,32 +39,47 @@ DOMAIN = kamproc.DOMAIN
 
 
 @pytest.fixture
-def cluster(request):
-    """Three started nodes A, B, C (a formed cluster); stopped at teardown,
-    their logs checked for crashes, their directories kept on failure."""
-    c = clustermod.Cluster(3, names=[None, None, "blf-c"])
-    request.node._blf_kams = list(c.nodes)  # logs in the failure report
-    try:
-        c.start()
-    except Exception:
-        c.stop()
-        raise
-    yield c
-    c.stop()
+def make_cluster(request):
+    """make_cluster(**kw): three started nodes A, B, C (a formed cluster;
+    kw as cluster.Cluster's); stopped at teardown, their logs checked for
+    crashes, their directories kept on failure."""
+    made = []
+
+    def make(**kw):
+        c = clustermod.Cluster(3, names=[None, None, "blf-c"], **kw)
+        made.append(c)
+        request.node._blf_kams = [k for m in made for k in m.nodes]
+        try:
+            c.start()
+        except Exception:
+            c.stop()
+            raise
+        return c
+
+    yield make
     problems = []
-    for k in c.nodes:
-        bad = kamproc.crash_lines(k.log())
-        if bad:
-            problems.append("%s logged:\n%s" % (k.name, "\n".join(bad)))
+    for c in made:
+        c.stop()
+        for k in c.nodes:
+            bad = kamproc.crash_lines(k.log())
+            if bad:
+                problems.append("%s logged:\n%s" % (k.name, "\n".join(bad)))
     failed = any(getattr(request.node, "rep_" + w, None) is not None and
                  getattr(request.node, "rep_" + w).failed
                  for w in ("setup", "call"))
+    dirs = " ".join(k.dir for c in made for k in c.nodes)
     if problems:
         pytest.fail("\n".join(problems) + "\n(cfgs and logs kept in %s)" %
-                    " ".join(k.dir for k in c.nodes), pytrace=False)
+                    dirs, pytrace=False)
     if not failed:
-        for k in c.nodes:
-            k.cleanup()
+        for c in made:
+            for k in c.nodes:
+                k.cleanup()
+
+
+@pytest.fixture
+def cluster(make_cluster):
+    return make_cluster()
 
 
 # -- views of the cluster state over RPC --------------------------------------
@@ -561,3 +578,84 @@ def test_killed_node_restarted_at_once(cluster, phones):
     wait_agree(cluster.nodes, cluster.bound(), "the nodes after the restart")
     la.assert_versions()
     lb.assert_versions()
+
+
+# -- (6) with a SQLite database per node --------------------------------------
+
+def stored(node):
+    """{callid: (version, cseq)} of the rows of node's SQLite file"""
+    try:
+        rows = dbutil.sqlite_rows(node.blf_db_path)
+    except sqlite3.OperationalError:  # no table yet
+        return {}
+    return {r["callid"]: (r["version"], r["cseq"]) for r in rows}
+
+
+def wait_stored(node, lamps, timeout=10):
+    """Until node's file holds the subscriptions of lamps as they are now
+    (version: the next one to send)."""
+    def done():
+        rows = stored(node)
+        return all(rows.get(lp.sub.call_id, (None,))[0] ==
+                   last_seen(lp)[0] + 1 for lp in lamps)
+    blfutil.poll(done, timeout, 0.1, "%s's rows written" % node.name)
+
+
+def test_sqlite_restart_after_takeover(make_cluster, phones):
+    """Per-node SQLite: B dies, A and C take its subscriptions over; when B
+    starts again it reads its (now stale) rows, but the subscriptions stay
+    with their new owners: B sends nothing for them, versions go on +1."""
+    cl = make_cluster(db="sqlite")
+    A, B, C = cl.nodes
+    lamps = [watch_via(phones, B, "watcher%d" % i, "bob") for i in range(4)]
+    call, inc = ring(phones, A)
+    for lp in lamps:
+        lp.wait_state("early", call.call_id)
+    wait_agree(cl.nodes, 5, "the cluster before the kill")
+    wait_stored(B, lamps)
+
+    t_kill = B.kill()
+    for lp in lamps:
+        lp.pump(cl.bound(), "takeover NOTIFY")
+    B.restart()
+    wait_agree(cl.nodes, cl.bound(), "the nodes after B's restart")
+    assert "local" not in sub_view(B).values(), sub_view(B)
+    inc.answer()
+    call.wait_state("confirmed")
+    for lp in lamps:
+        lp.wait_state("confirmed", call.call_id)
+    assert call.bye().status == 200
+    for lp in lamps:
+        lp.wait_state("terminated", call.call_id)
+        lp.assert_versions()
+        late = {sender(cl, n).name for n, _ in lp.seen if n.time > t_kill}
+        assert B.name not in late and len(late) == 1, \
+            "NOTIFYs after the kill came from %s" % sorted(late)
+    wait_agree(cl.nodes, 5, "the nodes at the end")
+
+
+def test_sqlite_quick_restart_keeps_subscriptions(make_cluster, phones):
+    """Per-node SQLite: A is killed and started again at once; its
+    subscriptions, read back from its file, keep being notified, with the
+    next version and a higher CSeq."""
+    cl = make_cluster(db="sqlite")
+    A, B, C = cl.nodes
+    lamps = [watch_via(phones, A, "watcher%d" % i, "carol")
+             for i in range(2)]
+    wait_agree(cl.nodes, 5, "the cluster before the kill")
+    wait_stored(A, lamps)
+    before = {lp.sub.call_id: last_seen(lp) for lp in lamps}
+
+    A.kill()
+    A.restart()
+    call, _ = ring(phones, C, "dave", "carol")
+    for lp in lamps:
+        lp.wait_state("early", call.call_id, timeout=cl.bound())
+        v0, c0 = before[lp.sub.call_id]
+        after = [(i.version, n) for n, i in lp.seen
+                 if i is not None and i.version > v0]
+        assert min(v for v, _ in after) == v0 + 1, sorted(
+            v for v, _ in after)
+        assert min(n.cseq for _, n in after) > c0
+        lp.assert_versions()
+    wait_agree(cl.nodes, cl.bound(), "the nodes after A's restart")
