@@ -444,6 +444,43 @@ def test_refresh_and_unsubscribe_after_takeover(cluster, phones):
                              % left) from None
 
 
+def test_refresh_through_another_node_moves_the_subscription(cluster,
+                                                            phones):
+    """Behind an edge proxy a refresh may reach any node: the node it
+    reaches takes the subscription (full state, next version, higher CSeq)
+    and notifies from then on; the former owner, alive, stops."""
+    A, B, C = cluster.nodes
+    lamp = watch_via(phones, B, "watcher", "bob")
+    cid = lamp.sub.call_id
+    call, inc = ring(phones, A)
+    lamp.wait_state("early", call.call_id)
+    wait_agree(cluster.nodes, 5, "the cluster before the refresh")
+    blfutil.poll(lambda: all(s["version"] == last_seen(lamp)[0]
+                             for k in cluster.nodes
+                             for s in blfutil.subscriptions(k)), 5,
+                 what="the version replicated")
+    v0, c0 = last_seen(lamp)
+    lamp.sub.phone.proxy = C.addr
+    info = lamp.refresh()
+    n = lamp.seen[-1][0]
+    assert sender(cluster, n) is C, sender(cluster, n)
+    assert info.version == v0 + 1 and n.cseq > c0, (info.version, n.cseq)
+    assert [d.state for d in info.by_call_id(call.call_id)] == ["early"]
+    blfutil.poll(lambda: owner_of(C, cid) == "local" and
+                 owner_of(A, cid) == owner_of(B, cid) == C.name, 5,
+                 what="C owning the subscription on every node")
+    t_moved = n.time
+    inc.answer()
+    call.wait_state("confirmed")
+    lamp.wait_state("confirmed", call.call_id)
+    assert call.bye().status == 200
+    lamp.wait_state("terminated", call.call_id)
+    lamp.assert_versions()
+    late = {sender(cluster, n).name for n, _ in lamp.seen if n.time >= t_moved}
+    assert late == {C.name}, "NOTIFYs after the move came from %s" % late
+    wait_agree(cluster.nodes, 5, "the nodes at the end")
+
+
 def test_owner_and_call_node_killed_together(cluster, phones):
     """The node that owns the subscriptions also carried the call: the new
     owner's first NOTIFY is the next version, and the call ends once."""
@@ -659,3 +696,42 @@ def test_sqlite_quick_restart_keeps_subscriptions(make_cluster, phones):
         assert min(n.cseq for _, n in after) > c0
         lp.assert_versions()
     wait_agree(cl.nodes, cl.bound(), "the nodes after A's restart")
+
+
+def test_sqlite_whole_cluster_restart_after_takeover(make_cluster, phones):
+    """Per-node SQLite: B dies and A and C take its subscriptions over (and
+    store them); later the whole cluster is restarted (B's file still has
+    its old rows). Each subscription must have one owner again, and the
+    watchers get every change once, with the next versions."""
+    cl = make_cluster(db="sqlite")
+    A, B, C = cl.nodes
+    lamps = [watch_via(phones, B, "watcher%d" % i, "bob") for i in range(4)]
+    wait_agree(cl.nodes, 5, "the cluster before the kill")
+    wait_stored(B, lamps)
+    B.kill()
+    owners = {}
+    for lp in lamps:
+        n, _ = lp.pump(cl.bound(), "takeover NOTIFY")
+        owners[lp.sub.call_id] = sender(cl, n)
+    for k in (A, C):
+        wait_stored(k, [lp for lp in lamps if owners[lp.sub.call_id] is k])
+
+    for k in (A, C):
+        k.stop()
+    for k in cl.nodes:
+        k.restart()
+    cl.wait_formed(cl.bound())
+    wait_agree(cl.nodes, cl.bound(), "the nodes after the restart")
+    t_up = time.monotonic()
+    call, inc = ring(phones, A)
+    for lp in lamps:
+        lp.wait_state("early", call.call_id)
+    inc.answer()
+    call.wait_state("confirmed")
+    for lp in lamps:
+        lp.wait_state("confirmed", call.call_id)
+        lp.assert_versions()
+        late = {sender(cl, n).name for n, _ in lp.seen if n.time > t_up}
+        assert len(late) == 1, "NOTIFYs of one subscription came from %s" % (
+            sorted(late))
+    wait_agree(cl.nodes, 5, "the nodes at the end")
