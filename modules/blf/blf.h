@@ -144,7 +144,16 @@ typedef struct blf_entity {
 	blf_sub_t *subs;
 	unsigned int ncalls;
 	unsigned int nsubs;
+	time_t subs_due; /* no subscription expires before this (0: unknown),
+					  * so the expiry timer skips the entity until then */
 } blf_entity_t;
+
+/* a subscription of e got deadline exp (linked, refreshed or replaced) */
+static inline void blf_entity_sub_due(blf_entity_t *e, time_t exp)
+{
+	if(e->subs_due == 0 || exp < e->subs_due)
+		e->subs_due = exp;
+}
 
 typedef struct blf_slot {
 	blf_entity_t *first;

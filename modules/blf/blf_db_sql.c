@@ -543,6 +543,7 @@ static int blf_db_restore_row(const db_val_t *v, blf_db_restore_t *rs)
 	s->next = e->subs;
 	e->subs = s;
 	e->nsubs++;
+	blf_entity_sub_due(e, s->expires);
 	atomic_inc(blf_nsubs);
 	blf_slot_unlock(hash);
 	rs->loaded++;

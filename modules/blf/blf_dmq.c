@@ -376,6 +376,7 @@ static void blf_dmq_rx_sub(json_t *m, int owner)
 		e->subs = s;
 		e->nsubs++;
 	}
+	blf_entity_sub_due(e, s->expires);
 	blf_slot_unlock(hash);
 }
 

@@ -664,6 +664,7 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 	}
 	s->expires = now + r->granted;
 	s->flags |= BLF_SUB_DIRTY;
+	blf_entity_sub_due(e, s->expires);
 	if(r->granted)
 		blf_dmq_out_sub(e, s);
 	if(r->granted == 0) {
@@ -830,6 +831,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 		blf_sub_free(s);
 		old->expires = now + r->granted;
 		old->flags |= BLF_SUB_DIRTY;
+		blf_entity_sub_due(e, old->expires);
 		blf_dmq_out_sub(e, old);
 		r->f[BLF_SF_TTAG] = old->f[BLF_SF_TTAG];
 		memcpy(r->tagbuf, old->f[BLF_SF_TTAG].s, old->f[BLF_SF_TTAG].len);
@@ -852,6 +854,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	s->next = e->subs;
 	e->subs = s;
 	e->nsubs++;
+	blf_entity_sub_due(e, s->expires);
 	atomic_inc(blf_nsubs);
 	blf_dmq_out_sub(e, s);
 	if(!r->wildcard)
@@ -949,6 +952,16 @@ int blf_subs_deactivate_uri(const str *ekey, const str *asked)
 
 /* ---- expiry ---- */
 
+/* the exact earliest deadline of e's subscriptions, after a scan */
+static void blf_entity_subs_due_reset(blf_entity_t *e)
+{
+	blf_sub_t *s;
+
+	e->subs_due = 0;
+	for(s = e->subs; s; s = s->next)
+		blf_entity_sub_due(e, s->expires);
+}
+
 #define BLF_TIMER_BATCH 16 /* entities whose final NOTIFYs go out at once */
 
 /*
@@ -978,10 +991,14 @@ void blf_subs_timer(unsigned int ticks, void *param)
 		lock_set_get(blf_table->locks, i);
 		for(e = blf_table->slots[i].first; e; e = en) {
 			en = e->next;
+			if(e->subs == NULL || (e->subs_due && now < e->subs_due))
+				continue; /* nothing due here yet */
 			for(due = 0, s = e->subs; s && !due; s = s->next)
 				due = blf_expiry_due(s->expires, now);
-			if(!due)
+			if(!due) {
+				blf_entity_subs_due_reset(e);
 				continue;
+			}
 			if(nfr == BLF_TIMER_BATCH) {
 				more = 1;
 				break;
@@ -1006,6 +1023,7 @@ void blf_subs_timer(unsigned int ticks, void *param)
 				blf_sub_unlink(e, ps);
 			}
 			nfr++;
+			blf_entity_subs_due_reset(e);
 			blf_entity_gc(e->hash, e);
 		}
 		lock_set_release(blf_table->locks, i);
