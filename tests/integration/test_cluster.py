@@ -15,9 +15,15 @@ names (their first UDP socket), C with modparam node_name "blf-c".
     printed); also when the dead owner carried the call itself;
   - kill -9 of the node a call went through: watchers on the other nodes
     see that call terminated (no lamp stuck lit);
+  - behind an edge proxy a refresh may reach another node: that node takes
+    the subscription over, the former owner stops;
   - the killed node restarts and pulls the state: its blf.subscriptions and
     blf.entities agree with the others'; also when it is restarted at once,
-    before the others noticed its death.
+    before the others noticed its death;
+  - with an SQLite file per node (db_url): a node restarted after being
+    taken over gives its stale rows up; one restarted at once goes on
+    notifying; after a restart of the whole cluster every subscription has
+    one owner again and versions go on.
 
 "kill -9" is SIGKILL of the node's whole process group. Every wait is
 bounded and polls SIP or RPC; nothing sleeps for correctness. Run with -s
