@@ -124,10 +124,7 @@ def restart_scenario(kam, phones, db_rows, write_behind):
     l4 = blfutil.watch(w4, "bob", expires=4)
     t4 = time.time() + 4
 
-    proc = kam.proc
-    kam.stop(timeout=10.0)
-    assert proc.returncode == 0, "unclean exit on SIGTERM: %s" % \
-        proc.returncode
+    dbutil.stop_gracefully(kam)
     rows = db_rows()
     assert set(rows) == {l1.sub.call_id, l2.sub.call_id, l4.sub.call_id}, \
         "rows after the graceful stop: %s" % sorted(rows)
