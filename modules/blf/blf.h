@@ -146,7 +146,26 @@ typedef struct blf_entity {
 	unsigned int nsubs;
 	time_t subs_due; /* no subscription expires before this (0: unknown),
 					  * so the expiry timer skips the entity until then */
+	struct blf_tomb *tombs; /* replicas recently ended here (cluster) */
 } blf_entity_t;
+
+/*
+ * A cluster replica that ended: remembered for a while so that a replica of
+ * an earlier state, delivered late by another DMQ worker, cannot bring a
+ * call or a subscription back.
+ */
+#define BLF_TOMB_CALL 1
+#define BLF_TOMB_SUB 2
+typedef struct blf_tomb {
+	struct blf_tomb *next;
+	time_t until;
+	unsigned int kh;	  /* hash of the record's key */
+	unsigned short seq;	  /* calls: the sequence that ended it */
+	unsigned char origin; /* calls: the node that tracked it */
+	unsigned char kind;	  /* BLF_TOMB_CALL or BLF_TOMB_SUB */
+} blf_tomb_t;
+
+void blf_tombs_purge(blf_entity_t *e, time_t now);
 
 /* a subscription of e got deadline exp (linked, refreshed or replaced) */
 static inline void blf_entity_sub_due(blf_entity_t *e, time_t exp)

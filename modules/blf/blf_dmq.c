@@ -22,6 +22,7 @@
 
 #include <string.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <jansson.h>
 
 #include "core/mem/shm_mem.h"
@@ -44,6 +45,8 @@ typedef struct blf_node {
 	char name[128];
 	time_t last_seen;
 	int alive;
+	unsigned int boot; /* its incarnation: changes when it restarts */
+	int restarted;	   /* a new incarnation was heard of */
 } blf_node_t;
 
 /* node 0 is this node; the others as they are heard of */
@@ -51,6 +54,7 @@ typedef struct blf_nodes {
 	gen_lock_t lock;
 	int n;
 	int synced; /* a full state was asked for */
+	unsigned int boot; /* this node's incarnation */
 	blf_node_t node[BLF_DMQ_MAX_NODES];
 } blf_nodes_t;
 
@@ -111,6 +115,27 @@ static int blf_node_idx(const char *name, int touch)
 	return i;
 }
 
+/*
+ * Every message carries the sender's incarnation. A node that restarted faster
+ * than it could be declared dead has lost what it held: its old
+ * incarnation is handled as dead all the same (see blf_dmq_timer).
+ */
+static void blf_node_boot(int idx, json_t *b)
+{
+	unsigned int boot;
+
+	if(!json_is_integer(b))
+		return;
+	boot = (unsigned int)json_integer_value(b);
+	lock_get(&blf_nodes->lock);
+	if(blf_nodes->node[idx].boot && blf_nodes->node[idx].boot != boot) {
+		blf_nodes->node[idx].restarted = 1;
+		LM_NOTICE("cluster node %s restarted\n", blf_nodes->node[idx].name);
+	}
+	blf_nodes->node[idx].boot = boot;
+	lock_release(&blf_nodes->lock);
+}
+
 /* ---- sending ---- */
 
 static void blf_dmq_send(json_t *msg, dmq_node_t *to)
@@ -119,6 +144,9 @@ static void blf_dmq_send(json_t *msg, dmq_node_t *to)
 	char *s;
 
 	json_object_set_new(msg, "n", json_string(blf_nodes->node[0].name));
+	/* every message carries our incarnation, so a peer knows it whatever
+	 * it heard of us first */
+	json_object_set_new(msg, "b", json_integer((json_int_t)blf_nodes->boot));
 	s = json_dumps(msg, JSON_COMPACT);
 	if(s == NULL)
 		return;
@@ -245,6 +273,47 @@ static int blf_json_key(json_t *m, str *key)
 	return 0;
 }
 
+#define BLF_TOMB_KEEP 30 /* s a tombstone outlives its record */
+
+static unsigned int blf_tomb_kh(const str *a, const str *b, int n)
+{
+	unsigned int h = get_hash1_raw(a->s, a->len) + (unsigned int)n;
+
+	if(b)
+		h ^= get_hash1_raw(b->s, b->len) * 2654435761u;
+	return h;
+}
+
+static blf_tomb_t *blf_tomb_find(blf_entity_t *e, int kind, unsigned int kh)
+{
+	blf_tomb_t *t;
+
+	for(t = e->tombs; t; t = t->next)
+		if(t->kind == kind && t->kh == kh)
+			return t;
+	return NULL;
+}
+
+/* the slot lock is held */
+static void blf_tomb_add(blf_entity_t *e, int kind, unsigned int kh,
+		unsigned short seq, int origin)
+{
+	blf_tomb_t *t = blf_tomb_find(e, kind, kh);
+
+	if(t == NULL) {
+		t = shm_malloc(sizeof(*t));
+		if(t == NULL)
+			return;
+		t->next = e->tombs;
+		e->tombs = t;
+	}
+	t->kind = kind;
+	t->kh = kh;
+	t->seq = seq;
+	t->origin = origin;
+	t->until = time(NULL) + BLF_TOMB_KEEP;
+}
+
 /* a call replica from node origin */
 static void blf_dmq_rx_call(json_t *m, int origin)
 {
@@ -254,8 +323,9 @@ static void blf_dmq_rx_call(json_t *m, int origin)
 	blf_frags_t fr;
 	blf_entity_t *e;
 	blf_call_t *c, *nc, **pc;
+	blf_tomb_t *t;
 	blf_dstate_t st;
-	unsigned int hash, whash;
+	unsigned int hash, whash, kh;
 	int dir, seq, changed = 0;
 	json_int_t start = 0;
 	str key, wkey;
@@ -280,12 +350,19 @@ static void blf_dmq_rx_call(json_t *m, int origin)
 										   : blf_entity_get(hash, &key);
 	if(e == NULL)
 		goto unlock;
+	kh = blf_tomb_kh(&upd.f[BLF_CF_CALLID], NULL, dir);
 	c = blf_call_find(e, &upd.f[BLF_CF_CALLID], dir, &pc);
 	if(c && c->origin == origin
 			&& (short)((unsigned short)seq - c->seq) <= 0)
 		goto gc; /* an older replica arriving late */
-	if(c == NULL && st.state == BLF_STATE_TERMINATED)
+	if(c == NULL && (t = blf_tomb_find(e, BLF_TOMB_CALL, kh))
+			&& t->origin == origin
+			&& (short)((unsigned short)seq - t->seq) <= 0)
+		goto gc; /* a replica of a call that has ended already */
+	if(c == NULL && st.state == BLF_STATE_TERMINATED) {
+		blf_tomb_add(e, BLF_TOMB_CALL, kh, seq, origin);
 		goto gc;
+	}
 	nc = blf_call_build(c, &upd);
 	if(nc == NULL)
 		goto gc;
@@ -306,8 +383,10 @@ static void blf_dmq_rx_call(json_t *m, int origin)
 	}
 	if(changed)
 		blf_entity_jobs(e, &fr, &jobs, now);
-	if(st.state == BLF_STATE_TERMINATED)
+	if(st.state == BLF_STATE_TERMINATED) {
+		blf_tomb_add(e, BLF_TOMB_CALL, kh, seq, origin);
 		blf_entity_drop_terminated(e);
+	}
 gc:
 	blf_entity_gc(hash, e);
 unlock:
@@ -353,15 +432,48 @@ static void blf_dmq_rx_sub(json_t *m, int owner)
 		blf_sub_free(s);
 		return;
 	}
+	if(blf_tomb_find(e, BLF_TOMB_SUB,
+			   blf_tomb_kh(&f[BLF_SF_CALLID], &f[BLF_SF_TTAG], 0))) {
+		/* ended already: this replica was overtaken by its unsub */
+		blf_entity_gc(hash, e);
+		blf_slot_unlock(hash);
+		blf_sub_free(s);
+		return;
+	}
 	old = blf_sub_find(e, &f[BLF_SF_CALLID], &f[BLF_SF_FTAG],
 			&f[BLF_SF_TTAG], &ps);
 	if(old) {
 		if(old->owner == 0) {
-			/* ours: someone else took it over (we were thought dead) */
+			/* two owners (we were thought dead, or restored from the
+			 * database): the one that sent more NOTIFYs keeps it, the
+			 * lower node name on a tie, and tells the other */
+			if(old->version > s->version
+					|| (old->version == s->version
+							&& strcmp(blf_nodes->node[0].name,
+									   blf_dmq_node_name(owner))
+									   < 0)) {
+				blf_dmq_out_sub(e, old);
+				blf_slot_unlock(hash);
+				blf_sub_free(s);
+				blf_dmq_flush();
+				return;
+			}
 			LM_NOTICE("subscription %.*s now owned by %s\n",
 					f[BLF_SF_CALLID].len, f[BLF_SF_CALLID].s,
 					blf_dmq_node_name(owner));
 			atomic_dec(blf_nsubs);
+			blf_db_sub_deleted(old); /* its row is the new owner's now */
+		} else if(old->owner != owner
+				  && (old->version > s->version
+						  || (old->version == s->version
+								  && strcmp(blf_dmq_node_name(old->owner),
+											 blf_dmq_node_name(owner))
+											 < 0))) {
+			/* two other nodes claim it: every node keeps the same one (the
+			 * more NOTIFYs sent, else the lower name), as they do */
+			blf_slot_unlock(hash);
+			blf_sub_free(s);
+			return;
 		}
 		if(old->version > s->version) {
 			s->version = old->version;
@@ -382,12 +494,25 @@ static void blf_dmq_rx_sub(json_t *m, int owner)
 
 static void blf_dmq_rx_unsub(json_t *m, int owner)
 {
+	blf_entity_t *e;
+	blf_sub_t **ps;
+	unsigned int hash;
 	str f[3], key;
 
 	if(blf_json_key(m, &key) < 0
 			|| blf_json_fields(json_object_get(m, "f"), f, 3) < 0)
 		return;
-	blf_subs_remove(blf_key_hash(&key), &f[0], &f[1], &f[2]);
+	hash = blf_key_hash(&key);
+	blf_slot_lock(hash);
+	e = blf_entity_get(hash, &key);
+	if(e) {
+		if(blf_sub_find(e, &f[0], &f[1], &f[2], &ps))
+			blf_sub_unlink(e, ps);
+		/* a late replica of it must not bring it back */
+		blf_tomb_add(e, BLF_TOMB_SUB, blf_tomb_kh(&f[0], &f[2], 0), 0, owner);
+		blf_entity_gc(hash, e);
+	}
+	blf_slot_unlock(hash);
 }
 
 static void blf_dmq_rx_ver(json_t *m, int owner)
@@ -500,6 +625,7 @@ static int blf_dmq_handle(
 	origin = blf_node_idx(name, 1);
 	if(origin <= 0)
 		goto out;
+	blf_node_boot(origin, json_object_get(root, "b"));
 	blf_dmq_rx(root, origin, node);
 	resp->resp_code = 200;
 	resp->reason.s = "OK";
@@ -644,6 +770,14 @@ static void blf_dmq_takeover(int dead, const int *alive, int n)
 					blf_sub_free(s);
 					s = ns;
 				}
+				if(udp_listen
+						&& (ns = blf_sub_rebuild(
+									s, BLF_SF_SOCKET, &udp_listen->sock_str))) {
+					ns->next = s->next;
+					*ps = ns;
+					blf_sub_free(s);
+					s = ns;
+				}
 				s->flags |= BLF_SUB_DIRTY;
 				blf_dmq_out_sub(e, s);
 				if(s->flags & BLF_SUB_WILDCARD)
@@ -693,9 +827,16 @@ void blf_dmq_timer(void)
 		if(nd->alive && now - nd->last_seen >= BLF_DMQ_DEAD_AFTER) {
 			nd->alive = 0;
 			dead[ndead++] = i;
+		} else if(nd->restarted) {
+			/* its new incarnation holds nothing yet: the survivors take
+			 * its old one's subscriptions and end its calls */
+			dead[ndead++] = i;
 		}
+		nd->restarted = 0;
 		alive[i] = nd->alive;
 	}
+	for(i = 0; i < ndead; i++)
+		alive[dead[i]] = 0;
 	if(!blf_nodes->synced && n > 1) {
 		blf_nodes->synced = 1;
 		ask = 1;
@@ -757,6 +898,7 @@ int blf_dmq_init(void)
 		return -1;
 	}
 	strcpy(blf_nodes->node[0].name, name);
+	blf_nodes->boot = ((unsigned int)time(NULL) << 10) ^ (unsigned int)getpid();
 	blf_nodes->n = 1;
 	blf_nodes->node[0].alive = 1;
 	LM_INFO("cluster node name: %s\n", name);

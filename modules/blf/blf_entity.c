@@ -74,6 +74,7 @@ void blf_table_destroy(void)
 				sn = s->next;
 				blf_sub_free(s);
 			}
+			blf_tombs_purge(e, 0);
 			shm_free(e);
 		}
 	}
@@ -159,12 +160,27 @@ blf_entity_t *blf_entity_get(unsigned int hash, const str *key)
 	return e;
 }
 
+/* drops the tombstones of e that expired at now (now 0: all of them) */
+void blf_tombs_purge(blf_entity_t *e, time_t now)
+{
+	blf_tomb_t **pt, *t;
+
+	for(pt = &e->tombs; (t = *pt);) {
+		if(now == 0 || t->until <= now) {
+			*pt = t->next;
+			shm_free(t);
+		} else {
+			pt = &t->next;
+		}
+	}
+}
+
 /* frees e when nothing refers to it any more; the slot lock must be held */
 void blf_entity_gc(unsigned int hash, blf_entity_t *e)
 {
 	blf_entity_t **pe;
 
-	if(e->calls || e->subs || (e->flags & BLF_ENT_PARK))
+	if(e->calls || e->subs || e->tombs || (e->flags & BLF_ENT_PARK))
 		return;
 	for(pe = &blf_table->slots[blf_slot_idx(hash)].first; *pe;
 			pe = &(*pe)->next) {

@@ -991,6 +991,13 @@ void blf_subs_timer(unsigned int ticks, void *param)
 		lock_set_get(blf_table->locks, i);
 		for(e = blf_table->slots[i].first; e; e = en) {
 			en = e->next;
+			if(e->tombs) {
+				blf_tombs_purge(e, now);
+				if(e->tombs == NULL && e->subs == NULL && e->calls == NULL) {
+					blf_entity_gc(e->hash, e);
+					continue;
+				}
+			}
 			if(e->subs == NULL || (e->subs_due && now < e->subs_due))
 				continue; /* nothing due here yet */
 			for(due = 0, s = e->subs; s && !due; s = s->next)
