@@ -128,8 +128,16 @@ typedef struct blf_sub {
 	blf_vis_t vis;
 	unsigned char owner; /* cluster node that NOTIFYs it, 0: this one */
 	struct socket_info *sock; /* where the SUBSCRIBE came in (NOTIFYs leave) */
-	str f[BLF_SF_N];
+	/* its strings follow the record in the same block: field i is
+	 * len[i] bytes at off[i] from the record (offsets, not pointers, keep a
+	 * subscription near 300 bytes: see bench/README.md) */
+	unsigned short off[BLF_SF_N];
+	unsigned short len[BLF_SF_N];
 } blf_sub_t;
+
+/* field i of subscription s, as a str (an lvalue: &BLF_SF(s, i) is fine) */
+#define BLF_SF(s, i) \
+	((str){(char *)(s) + (s)->off[(i)], (int)(s)->len[(i)]})
 
 /* ---- entities ---- */
 #define BLF_ENT_PARK (1 << 0) /* a park orbit: exists while the list says so */
@@ -273,6 +281,8 @@ void blf_subs_timer(unsigned int ticks, void *param);
 int blf_subs_notify_watchers(blf_entity_t *e, blf_frags_t *fr,
 		blf_notify_job_t **jobs);
 int blf_subs_deactivate_uri(const str *ekey, const str *asked);
+/* our Contact URI on socket si (sip:host:port;transport=...) */
+int blf_sock_contact(struct socket_info *si, char *buf, int size, str *out);
 /* the entity hash our To tag carries; -1 when the tag is not ours */
 int blf_tag_hash(const str *tag, unsigned int *hash);
 

@@ -80,9 +80,9 @@ static blf_sub_t *blf_db_sub_find(const blf_db_row_t *r)
 	if(e == NULL)
 		return NULL;
 	for(s = e->subs; s; s = s->next)
-		if(STR_EQ(s->f[BLF_SF_CALLID], r->f[BLF_SF_CALLID])
-				&& STR_EQ(s->f[BLF_SF_FTAG], r->f[BLF_SF_FTAG])
-				&& STR_EQ(s->f[BLF_SF_TTAG], r->f[BLF_SF_TTAG]))
+		if(STR_EQ(BLF_SF(s, BLF_SF_CALLID), r->f[BLF_SF_CALLID])
+				&& STR_EQ(BLF_SF(s, BLF_SF_FTAG), r->f[BLF_SF_FTAG])
+				&& STR_EQ(BLF_SF(s, BLF_SF_TTAG), r->f[BLF_SF_TTAG]))
 			return s;
 	return NULL;
 }
@@ -165,8 +165,8 @@ void blf_db_sub_deleted(const blf_sub_t *s)
 
 	if(blf_db_sh == NULL)
 		return;
-	d = shm_malloc(sizeof(*d) + s->f[BLF_SF_CALLID].len
-				   + s->f[BLF_SF_FTAG].len + s->f[BLF_SF_TTAG].len);
+	d = shm_malloc(sizeof(*d) + BLF_SF(s, BLF_SF_CALLID).len
+				   + BLF_SF(s, BLF_SF_FTAG).len + BLF_SF(s, BLF_SF_TTAG).len);
 	if(d == NULL)
 		SHM_MEM_ERROR;
 	lock_get(&blf_db_sh->lock);
@@ -182,9 +182,9 @@ void blf_db_sub_deleted(const blf_sub_t *s)
 	for(i = 0; i < BLF_DB_KEYS; i++) {
 		/* BLF_SF_CALLID, _FTAG, _TTAG are the first three fields too */
 		d->f[i].s = p;
-		d->f[i].len = s->f[i].len;
-		memcpy(p, s->f[i].s, s->f[i].len);
-		p += s->f[i].len;
+		d->f[i].len = BLF_SF(s, i).len;
+		memcpy(p, BLF_SF(s, i).s, BLF_SF(s, i).len);
+		p += BLF_SF(s, i).len;
 	}
 	d->next = blf_db_sh->dels;
 	blf_db_sh->dels = d;

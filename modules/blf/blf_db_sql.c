@@ -246,7 +246,7 @@ blf_db_row_t *blf_db_row_new(const blf_entity_t *e, const blf_sub_t *s)
 	int i;
 
 	for(i = 0; i < BLF_SF_N; i++)
-		len += s->f[i].len + 1;
+		len += BLF_SF(s, i).len + 1;
 	r = pkg_malloc(len);
 	if(r == NULL) {
 		PKG_MEM_ERROR;
@@ -261,10 +261,10 @@ blf_db_row_t *blf_db_row_new(const blf_entity_t *e, const blf_sub_t *s)
 	p += e->key.len + 1;
 	for(i = 0; i < BLF_SF_N; i++) {
 		r->f[i].s = p;
-		r->f[i].len = s->f[i].len;
-		memcpy(p, s->f[i].s, s->f[i].len);
-		p[s->f[i].len] = '\0';
-		p += s->f[i].len + 1;
+		r->f[i].len = BLF_SF(s, i).len;
+		memcpy(p, BLF_SF(s, i).s, BLF_SF(s, i).len);
+		p[BLF_SF(s, i).len] = '\0';
+		p += BLF_SF(s, i).len + 1;
 	}
 	r->hash = e->hash;
 	r->expires = s->expires;

@@ -194,6 +194,18 @@ static json_t *blf_json_strs(const str *f, int n)
 	return a;
 }
 
+/* the first n fields of subscription s as a JSON array */
+static json_t *blf_json_sub_strs(const blf_sub_t *s, int n)
+{
+	json_t *a = json_array();
+	int i;
+
+	for(i = 0; i < n; i++)
+		json_array_append_new(
+				a, json_stringn((char *)s + s->off[i], s->len[i]));
+	return a;
+}
+
 static json_t *blf_call_json(const blf_entity_t *e, const blf_call_t *c)
 {
 	return json_pack("{s:s, s:s%, s:i, s:i, s:i, s:i, s:i, s:I, s:o}", "t",
@@ -209,7 +221,7 @@ static json_t *blf_sub_json(const blf_entity_t *e, const blf_sub_t *s)
 			"e", e->key.s, (size_t)e->key.len, "x", (json_int_t)s->expires,
 			"v", (int)s->version, "q", (int)s->cseq, "fl",
 			(int)(s->flags & BLF_SUB_WILDCARD), "vi", (int)s->vis, "f",
-			blf_json_strs(s->f, BLF_SF_N));
+			blf_json_sub_strs(s, BLF_SF_N));
 }
 
 /* hooks, called under the slot lock: only collect */
@@ -229,15 +241,15 @@ void blf_dmq_out_unsub(const blf_entity_t *e, const blf_sub_t *s)
 {
 	if(blf_dmq_on() && s->owner == 0)
 		blf_out(json_pack("{s:s, s:s%, s:o}", "t", "unsub", "e", e->key.s,
-				(size_t)e->key.len, "f", blf_json_strs(s->f, 3)));
+				(size_t)e->key.len, "f", blf_json_sub_strs(s, 3)));
 }
 
 void blf_dmq_out_ver(const blf_entity_t *e, const blf_sub_t *s)
 {
 	if(blf_dmq_on() && s->owner == 0)
 		blf_out(json_pack("{s:s, s:s%, s:s%, s:i, s:i}", "t", "ver", "e",
-				e->key.s, (size_t)e->key.len, "g", s->f[BLF_SF_TTAG].s,
-				(size_t)s->f[BLF_SF_TTAG].len, "v", (int)s->version, "q",
+				e->key.s, (size_t)e->key.len, "g", BLF_SF(s, BLF_SF_TTAG).s,
+				(size_t)BLF_SF(s, BLF_SF_TTAG).len, "v", (int)s->version, "q",
 				(int)s->cseq));
 }
 
@@ -534,8 +546,8 @@ static void blf_dmq_rx_ver(json_t *m, int owner)
 	blf_slot_lock(hash);
 	e = blf_entity_find(hash, &key);
 	for(s = e ? e->subs : NULL; s; s = s->next) {
-		if(s->owner == owner && s->f[BLF_SF_TTAG].len == (int)tlen
-				&& memcmp(s->f[BLF_SF_TTAG].s, tag, tlen) == 0) {
+		if(s->owner == owner && BLF_SF(s, BLF_SF_TTAG).len == (int)tlen
+				&& memcmp(BLF_SF(s, BLF_SF_TTAG).s, tag, tlen) == 0) {
 			if((unsigned)v > s->version)
 				s->version = v;
 			if((unsigned)q > s->cseq)
@@ -758,7 +770,7 @@ static void blf_dmq_takeover(int dead, const int *alive, int n)
 			for(ps = &e->subs; (s = *ps); ps = &s->next) {
 				if(s->owner != dead)
 					continue;
-				s->owner = blf_dmq_pick(&s->f[BLF_SF_TTAG], alive, n);
+				s->owner = blf_dmq_pick(&BLF_SF(s, BLF_SF_TTAG), alive, n);
 				if(s->owner != 0)
 					continue;
 				mine++;

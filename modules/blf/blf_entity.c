@@ -389,7 +389,7 @@ int blf_wildcard_vis(const blf_entity_t *e, const blf_sub_t *s, blf_vis_t *vis)
 {
 	blf_vis_t p = e->vis >= 0 ? (blf_vis_t)e->vis : blf_cfg.visibility;
 
-	if(STR_EQ(s->f[BLF_SF_WATCHER], e->key)) {
+	if(STR_EQ(BLF_SF(s, BLF_SF_WATCHER), e->key)) {
 		*vis = BLF_VIS_FULL;
 		return 0;
 	}

@@ -101,6 +101,7 @@ static int blf_notify_send(blf_notify_job_t *j)
 {
 	char hdrs[512 + BLF_KEY_MAX];
 	char head[256 + BLF_KEY_MAX * 6];
+	char lcbuf[256];
 	dlg_t td;
 	uac_req_t uac_r;
 	str h, b = STR_NULL;
@@ -128,6 +129,14 @@ static int blf_notify_send(blf_notify_job_t *j)
 	memcpy(b.s + hlen, j->frag, j->frag_len);
 	memcpy(b.s + hlen + j->frag_len, BLF_XML_TAIL, BLF_XML_TAIL_LEN);
 
+	if(j->f[BLF_SF_LCONTACT].len == 0
+			&& blf_sock_contact(j->sock ? j->sock : udp_listen, lcbuf,
+					   sizeof(lcbuf), &j->f[BLF_SF_LCONTACT])
+					   < 0) {
+		LM_ERR("no Contact for NOTIFY %.*s\n", j->f[BLF_SF_CALLID].len,
+				j->f[BLF_SF_CALLID].s);
+		return -1;
+	}
 	if(j->terminated)
 		n = snprintf(hdrs, sizeof(hdrs),
 				"Max-Forwards: 70\r\nEvent: dialog%s%.*s\r\n"

@@ -54,12 +54,12 @@ static void blf_rpc_print_sub(rpc_t *rpc, void *c, blf_entity_t *e,
 
 	if(rpc->add(c, "{", &h) < 0)
 		return;
-	rpc->struct_add(h, "SSsdddSSs", "watcher", &s->f[BLF_SF_WATCHER],
+	rpc->struct_add(h, "SSsdddSSs", "watcher", &BLF_SF(s, BLF_SF_WATCHER),
 			"entity", &e->key, "event", "dialog", "expires",
 			(int)blf_expiry_left(s->expires, now), "version",
 			(int)(s->version ? s->version - 1 : 0), "wildcard",
 			(s->flags & BLF_SUB_WILDCARD) ? 1 : 0, "callid",
-			&s->f[BLF_SF_CALLID], "contact", &s->f[BLF_SF_CONTACT], "owner",
+			&BLF_SF(s, BLF_SF_CALLID), "contact", &BLF_SF(s, BLF_SF_CONTACT), "owner",
 			s->owner ? blf_dmq_node_name(s->owner) : "local");
 }
 

@@ -45,6 +45,10 @@ blf_sub_t *blf_sub_build(const str *f)
 
 	for(i = 0; i < BLF_SF_N; i++)
 		len += f[i].len + 1;
+	if(len > 65535) {
+		LM_ERR("subscription too large (%lu bytes)\n", (unsigned long)len);
+		return NULL;
+	}
 	s = shm_malloc(len);
 	if(s == NULL) {
 		SHM_MEM_ERROR;
@@ -53,8 +57,8 @@ blf_sub_t *blf_sub_build(const str *f)
 	memset(s, 0, sizeof(blf_sub_t));
 	p = (char *)(s + 1);
 	for(i = 0; i < BLF_SF_N; i++) {
-		s->f[i].s = p;
-		s->f[i].len = f[i].len;
+		s->off[i] = (unsigned short)(p - (char *)s);
+		s->len[i] = (unsigned short)f[i].len;
 		if(f[i].len)
 			memcpy(p, f[i].s, f[i].len);
 		p[f[i].len] = '\0';
@@ -73,8 +77,10 @@ blf_sub_t *blf_sub_rebuild(const blf_sub_t *s, int i, const str *val)
 {
 	str f[BLF_SF_N];
 	blf_sub_t *n;
+	int k;
 
-	memcpy(f, s->f, sizeof(f));
+	for(k = 0; k < BLF_SF_N; k++)
+		f[k] = BLF_SF(s, k);
 	f[i] = *val;
 	n = blf_sub_build(f);
 	if(n == NULL)
@@ -95,9 +101,9 @@ blf_sub_t *blf_sub_find(blf_entity_t *e, const str *callid,
 
 	for(ps = &e->subs; *ps; ps = &(*ps)->next) {
 		s = *ps;
-		if(STR_EQ(s->f[BLF_SF_CALLID], *callid)
-				&& STR_EQ(s->f[BLF_SF_FTAG], *ftag)
-				&& (ttag == NULL || STR_EQ(s->f[BLF_SF_TTAG], *ttag))) {
+		if(STR_EQ(BLF_SF(s, BLF_SF_CALLID), *callid)
+				&& STR_EQ(BLF_SF(s, BLF_SF_FTAG), *ftag)
+				&& (ttag == NULL || STR_EQ(BLF_SF(s, BLF_SF_TTAG), *ttag))) {
 			if(prev)
 				*prev = ps;
 			return s;
@@ -139,13 +145,15 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 		const char *reason, time_t now)
 {
 	blf_notify_job_t *j;
-	const str *ent = entity_esc ? entity_esc : &s->f[BLF_SF_ENTITY_ESC];
+	str own = s->len[BLF_SF_ENTITY_ESC] ? BLF_SF(s, BLF_SF_ENTITY_ESC)
+										: BLF_SF(s, BLF_SF_URI);
+	const str *ent = entity_esc ? entity_esc : &own;
 	size_t len = sizeof(*j) + ent->len + 1;
 	char *p;
 	int i;
 
 	for(i = 0; i < BLF_SF_N; i++)
-		len += s->f[i].len + 1;
+		len += BLF_SF(s, i).len + 1;
 	/* system malloc, not pkg: sizes vary with every watcher, which sends
 	 * qm's first-fit search through thousands of empty buckets */
 	j = malloc(len);
@@ -161,10 +169,10 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 	p = (char *)(j + 1);
 	for(i = 0; i < BLF_SF_N; i++) {
 		j->f[i].s = p;
-		j->f[i].len = s->f[i].len;
-		memcpy(p, s->f[i].s, s->f[i].len);
-		p[s->f[i].len] = '\0';
-		p += s->f[i].len + 1;
+		j->f[i].len = BLF_SF(s, i).len;
+		memcpy(p, BLF_SF(s, i).s, BLF_SF(s, i).len);
+		p[BLF_SF(s, i).len] = '\0';
+		p += BLF_SF(s, i).len + 1;
 	}
 	j->entity_esc.s = p;
 	j->entity_esc.len = ent->len;
@@ -313,10 +321,9 @@ static int blf_route_set(struct sip_msg *msg, char *buf, int size, str *out)
 	return 0;
 }
 
-/* our Contact URI on the socket the request came in over */
-static int blf_local_contact(struct sip_msg *msg, char *buf, int size, str *out)
+/* our Contact URI on socket si */
+int blf_sock_contact(struct socket_info *si, char *buf, int size, str *out)
 {
-	struct socket_info *si = msg->rcv.bind_address;
 	str host, port;
 	const char *tr = "";
 	int n;
@@ -564,7 +571,8 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 	if(blf_route_set(msg, r->rrbuf, sizeof(r->rrbuf), &r->f[BLF_SF_RR]) < 0)
 		return blf_reject(
 				msg, 400, "Bad Record-Route", NULL, "route set too long");
-	if(blf_local_contact(msg, r->lcbuf, sizeof(r->lcbuf), &r->f[BLF_SF_LCONTACT])
+	if(blf_sock_contact(msg->rcv.bind_address, r->lcbuf, sizeof(r->lcbuf),
+			   &r->f[BLF_SF_LCONTACT])
 			< 0)
 		return blf_reject(msg, 500, "Server Internal Error", NULL,
 				"no local contact");
@@ -646,14 +654,14 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 			s = ns;
 		}
 		LM_INFO("subscription %.*s taken over from %s by its refresh\n",
-				s->f[BLF_SF_CALLID].len, s->f[BLF_SF_CALLID].s,
+				BLF_SF(s, BLF_SF_CALLID).len, BLF_SF(s, BLF_SF_CALLID).s,
 				blf_dmq_node_name(s->owner));
 		s->owner = 0;
 		s->sock = msg->rcv.bind_address;
 		atomic_inc(blf_nsubs);
 	}
 	/* a target refresh: the watcher may have moved */
-	if(r->f[BLF_SF_CONTACT].len && !STR_EQ(r->f[BLF_SF_CONTACT], s->f[BLF_SF_CONTACT])) {
+	if(r->f[BLF_SF_CONTACT].len && !STR_EQ(r->f[BLF_SF_CONTACT], BLF_SF(s, BLF_SF_CONTACT))) {
 		ns = blf_sub_rebuild(s, BLF_SF_CONTACT, &r->f[BLF_SF_CONTACT]);
 		if(ns) {
 			ns->next = s->next;
@@ -719,7 +727,8 @@ static int blf_subreq_entity(struct sip_msg *msg, blf_subreq_t *r)
 	if(n < 0)
 		return blf_reject(msg, 400, "Bad Request-URI", NULL, "URI too long");
 	r->f[BLF_SF_ENTITY_ESC].s = r->escbuf;
-	r->f[BLF_SF_ENTITY_ESC].len = n;
+	/* kept only when escaping changed it: the URI serves otherwise */
+	r->f[BLF_SF_ENTITY_ESC].len = (n == r->f[BLF_SF_URI].len) ? 0 : n;
 	return 0;
 }
 
@@ -770,7 +779,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	blf_entity_t *e, tmp;
 	blf_sub_t *s, *old;
 	blf_vis_t vis;
-	str watcher;
+	str watcher, sf[BLF_SF_N];
 	int rc, self;
 	time_t now = time(NULL);
 	char hdr[64];
@@ -791,7 +800,10 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 		return rc;
 
 	blf_new_tag(r->hash, r->tagbuf, &r->f[BLF_SF_TTAG]);
-	s = blf_sub_build(r->f);
+	/* our Contact follows from the socket: not stored (NOTIFY derives it) */
+	memcpy(sf, r->f, sizeof(sf));
+	sf[BLF_SF_LCONTACT].len = 0;
+	s = blf_sub_build(sf);
 	if(s == NULL)
 		return blf_reject(msg, 500, "Server Internal Error", NULL, "no memory");
 	s->expires = now + r->granted;
@@ -813,7 +825,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 		}
 		job = blf_sub_job(e, s, &fr, NULL, 1, "timeout", now);
 		blf_slot_unlock(r->hash);
-		blf_reply_ok(msg, r, &s->f[BLF_SF_TTAG]);
+		blf_reply_ok(msg, r, &BLF_SF(s, BLF_SF_TTAG));
 		blf_sub_free(s);
 		goto send;
 	}
@@ -833,8 +845,8 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 		old->flags |= BLF_SUB_DIRTY;
 		blf_entity_sub_due(e, old->expires);
 		blf_dmq_out_sub(e, old);
-		r->f[BLF_SF_TTAG] = old->f[BLF_SF_TTAG];
-		memcpy(r->tagbuf, old->f[BLF_SF_TTAG].s, old->f[BLF_SF_TTAG].len);
+		r->f[BLF_SF_TTAG] = BLF_SF(old, BLF_SF_TTAG);
+		memcpy(r->tagbuf, BLF_SF(old, BLF_SF_TTAG).s, BLF_SF(old, BLF_SF_TTAG).len);
 		r->f[BLF_SF_TTAG].s = r->tagbuf;
 		if(!r->wildcard)
 			job = blf_sub_job(e, old, &fr, NULL, 0, NULL, now);
@@ -930,7 +942,7 @@ int blf_subs_deactivate_uri(const str *ekey, const str *asked)
 	e = blf_entity_find(hash, ekey);
 	for(ps = e ? &e->subs : NULL; ps && *ps;) {
 		s = *ps;
-		if((s->flags & BLF_SUB_WILDCARD) || !STR_EQ(s->f[BLF_SF_URI], uri)) {
+		if((s->flags & BLF_SUB_WILDCARD) || !STR_EQ(BLF_SF(s, BLF_SF_URI), uri)) {
 			ps = &s->next;
 			continue;
 		}
@@ -1025,7 +1037,7 @@ void blf_subs_timer(unsigned int ticks, void *param)
 					jobs = j;
 				}
 				LM_DBG("subscription %.*s of %.*s expired\n",
-						s->f[BLF_SF_CALLID].len, s->f[BLF_SF_CALLID].s,
+						BLF_SF(s, BLF_SF_CALLID).len, BLF_SF(s, BLF_SF_CALLID).s,
 						e->key.len, e->key.s);
 				blf_sub_unlink(e, ps);
 			}
