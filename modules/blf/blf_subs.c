@@ -11,6 +11,7 @@
  */
 
 #include <string.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -493,10 +494,11 @@ typedef struct blf_subreq {
 	str key;	  /* entity user@host */
 	unsigned int hash;
 	int wildcard;
+	int vis; /* policy from the alias service, -1: none */
+	/* buffers from here on: written before they are read */
 	char keybuf[BLF_KEY_MAX];
 	char canbuf[BLF_KEY_MAX]; /* the entity an alias stands for */
 	char wcanbuf[BLF_KEY_MAX];
-	int vis;				  /* policy from the alias service, -1: none */
 	char wbuf[BLF_KEY_MAX];
 	char uribuf[BLF_KEY_MAX + 8];
 	char escbuf[BLF_KEY_MAX * 6];
@@ -504,6 +506,8 @@ typedef struct blf_subreq {
 	char lcbuf[256];
 	char tagbuf[BLF_TAG_LEN + 1];
 } blf_subreq_t;
+
+static blf_subreq_t blf_subreq_buf; /* per process */
 
 /* parses and checks what every SUBSCRIBE must carry; replies on error */
 static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
@@ -902,18 +906,15 @@ int blf_subs_handle(struct sip_msg *msg)
 		LM_ERR("blf_handle_subscribe() called for a non-SUBSCRIBE\n");
 		return -1;
 	}
-	/* a few KB of buffers: keep them off the stack */
-	r = pkg_malloc(sizeof(*r));
-	if(r == NULL) {
-		PKG_MEM_ERROR;
-		return -1;
-	}
-	memset(r, 0, sizeof(*r));
+	/* a few KB of buffers, off the stack and out of pkg (a large pkg block
+	 * per request is slow with qm); a SIP worker handles one request at a
+	 * time, so one per process will do */
+	r = &blf_subreq_buf;
+	memset(r, 0, offsetof(blf_subreq_t, keybuf));
 	rc = blf_subreq_parse(msg, r);
 	if(rc == 0)
 		rc = r->f[BLF_SF_TTAG].len ? blf_subs_refresh(msg, r)
 								   : blf_subs_new(msg, r);
-	pkg_free(r);
 	return rc;
 }
 
