@@ -123,7 +123,8 @@ class CpuSample:
 # ---------------------------------------------------------------- Kamailio
 
 class Kamailio:
-    def __init__(self, side, template, subst, tmpdir, shm_mb, pkg_mb):
+    def __init__(self, side, template, subst, tmpdir, shm_mb, pkg_mb,
+                 mem_manager=""):
         self.side = side
         self.tmpdir = tmpdir
         self.ctl = os.path.join(tmpdir, "ctl.sock")
@@ -131,6 +132,8 @@ class Kamailio:
         self.logpath = os.path.join(tmpdir, "kamailio.log")
         self.shm_mb = shm_mb
         self.pkg_mb = pkg_mb
+        # Kamailio's -x: "" keeps its default (qm); tlsf or fm are faster
+        self.mm_args = ["-x", mem_manager] if mem_manager else []
         self.proc = None
         self.pids = []
         with open(template) as f:
@@ -160,7 +163,7 @@ class Kamailio:
         logf = open(self.logpath, "w")
         self.proc = subprocess.Popen(
             [KAMAILIO, "-DD", "-E", "-f", self.cfg, "-m", str(self.shm_mb),
-             "-M", str(self.pkg_mb), "-w", self.tmpdir],
+             "-M", str(self.pkg_mb), "-w", self.tmpdir] + self.mm_args,
             stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         logf.close()
         deadline = time.monotonic() + 30
@@ -382,7 +385,8 @@ def run_side(side, a, blf_module):
 
     kam = gen = None
     try:
-        kam = Kamailio(side, template, subst, tmpdir, a.shm_mb, a.pkg_mb)
+        kam = Kamailio(side, template, subst, tmpdir, a.shm_mb, a.pkg_mb,
+                       a.mem_manager)
         why = kam.check()
         if why:
             res["reason"] = "kamailio -c refuses the config: " + why
@@ -646,6 +650,9 @@ def main():
     p.add_argument("--children", type=int, default=4)
     p.add_argument("--shm-mb", type=int, default=256)
     p.add_argument("--pkg-mb", type=int, default=32)
+    p.add_argument("--mem-manager", default="",
+                   help="Kamailio -x for both sides: qm (its default), tlsf, "
+                        "fm")
     p.add_argument("--maxbuffer", type=int, default=4194304)
     p.add_argument("--window", type=int, default=200,
                    help="subscriptions in flight")
@@ -673,7 +680,7 @@ def main():
 
     params = {k: getattr(a, k) for k in (
         "subs", "exts", "rate", "duration", "ring_ms", "hold_ms", "children",
-        "shm_mb", "pkg_mb", "window", "sub_rate", "sockets", "seed")}
+        "shm_mb", "pkg_mb", "mem_manager", "window", "sub_rate", "sockets", "seed")}
     params["watchers_per_ext"] = round(a.subs / a.exts, 2)
     results = {"name": a.name, "params": params,
                "started": datetime.datetime.now().isoformat(timespec="seconds"),
