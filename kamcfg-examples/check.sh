@@ -34,8 +34,8 @@ check() {
 }
 check -f "$here/kamailio-blf-minimal.cfg"
 for opts in "" "-A WITH_NAT" "-A WITH_TRACK_ALL" "-A WITH_PRIVACY" \
-	"-A WITH_BLF_DB" \
-	"-A WITH_NAT -A WITH_TRACK_ALL -A WITH_PRIVACY -A WITH_BLF_DB"; do
+	"-A WITH_BLF_DB" "-A WITH_PBX_HTTP" \
+	"-A WITH_NAT -A WITH_TRACK_ALL -A WITH_PRIVACY -A WITH_BLF_DB -A WITH_PBX_HTTP"; do
 	# shellcheck disable=SC2086
 	check $opts -f "$here/kamailio-blf-pbx.cfg"
 done
