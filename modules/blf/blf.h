@@ -113,6 +113,9 @@ enum blf_sub_field {
 	BLF_SF_SOCKET,	/* local socket the SUBSCRIBE came over, proto:ip:port */
 	BLF_SF_LCONTACT, /* our Contact */
 	BLF_SF_EVID,	/* Event id parameter, may be empty */
+	BLF_SF_DST,		/* stream transports: where the SUBSCRIBE came from
+					 * (sip:ip:port;transport=tcp), so NOTIFYs reuse its
+					 * connection; empty for UDP */
 	BLF_SF_N
 };
 

@@ -44,6 +44,7 @@ enum blf_db_col {
 	BLF_DC_SOCKET,
 	BLF_DC_LCONTACT,
 	BLF_DC_EVID,
+	BLF_DC_DST,
 	BLF_DC_EXPIRES,
 	BLF_DC_VERSION,
 	BLF_DC_CSEQ,
@@ -58,7 +59,8 @@ static str blf_db_cols[BLF_DC_N] = {
 	str_init("entity"), str_init("watcher"), str_init("watcher_uri"),
 	str_init("uri"), str_init("entity_esc"), str_init("contact"),
 	str_init("record_route"), str_init("socket"), str_init("local_contact"),
-	str_init("event_id"), str_init("expires"), str_init("version"),
+	str_init("event_id"), str_init("dst"), str_init("expires"),
+	str_init("version"),
 	str_init("cseq"), str_init("flags"), str_init("vis"),
 };
 static str blf_db_col_id = str_init("id");
@@ -77,6 +79,7 @@ static const int blf_db_fcol[BLF_SF_N] = {
 	[BLF_SF_SOCKET] = BLF_DC_SOCKET,
 	[BLF_SF_LCONTACT] = BLF_DC_LCONTACT,
 	[BLF_SF_EVID] = BLF_DC_EVID,
+	[BLF_SF_DST] = BLF_DC_DST,
 };
 
 /*
@@ -100,6 +103,7 @@ static const int blf_db_fcol[BLF_SF_N] = {
 	"    socket TEXT NOT NULL,\n" \
 	"    local_contact TEXT NOT NULL,\n" \
 	"    event_id TEXT DEFAULT '' NOT NULL,\n" \
+	"    dst TEXT DEFAULT '' NOT NULL,\n" \
 	"    expires BIGINT NOT NULL,\n" \
 	"    version BIGINT DEFAULT 0 NOT NULL,\n" \
 	"    cseq BIGINT DEFAULT 0 NOT NULL,\n" \

@@ -171,6 +171,8 @@ static int blf_notify_send(blf_notify_job_t *j)
 	td.loc_uri = j->f[BLF_SF_URI];
 	td.rem_uri = j->f[BLF_SF_WURI];
 	td.rem_target = j->f[BLF_SF_CONTACT];
+	if(j->f[BLF_SF_DST].len)
+		td.dst_uri = j->f[BLF_SF_DST]; /* the SUBSCRIBE's connection */
 	td.state = DLG_CONFIRMED;
 	td.send_sock = j->sock;
 	if(j->f[BLF_SF_RR].len

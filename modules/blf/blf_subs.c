@@ -322,6 +322,46 @@ static int blf_route_set(struct sip_msg *msg, char *buf, int size, str *out)
 	return 0;
 }
 
+/*
+ * Over TCP, TLS or SCTP the NOTIFYs go back to where the SUBSCRIBE came
+ * from, over the same connection: a phone's Contact seldom names a port it
+ * listens on for streams. Empty for UDP (the Contact is the target, as
+ * RFC 3261 says; behind NAT the script fixes it before).
+ */
+static int blf_stream_dst(struct sip_msg *msg, char *buf, int size, str *out)
+{
+	const char *tr;
+	char *ip;
+	int n;
+
+	out->s = buf;
+	out->len = 0;
+	switch(msg->rcv.proto) {
+		case PROTO_TCP:
+			tr = "tcp";
+			break;
+		case PROTO_TLS:
+			tr = "tls";
+			break;
+		case PROTO_SCTP:
+			tr = "sctp";
+			break;
+		default:
+			return 0;
+	}
+	ip = ip_addr2a(&msg->rcv.src_ip);
+	if(ip == NULL)
+		return -1;
+	n = snprintf(buf, size,
+			msg->rcv.src_ip.af == AF_INET6 ? "sip:[%s]:%d;transport=%s"
+										   : "sip:%s:%d;transport=%s",
+			ip, (int)msg->rcv.src_port, tr);
+	if(n < 0 || n >= size)
+		return -1;
+	out->len = n;
+	return 0;
+}
+
 /* our Contact URI on socket si */
 int blf_sock_contact(struct socket_info *si, char *buf, int size, str *out)
 {
@@ -504,6 +544,7 @@ typedef struct blf_subreq {
 	char escbuf[BLF_KEY_MAX * 6];
 	char rrbuf[4096];
 	char lcbuf[256];
+	char dstbuf[128];
 	char tagbuf[BLF_TAG_LEN + 1];
 } blf_subreq_t;
 
@@ -581,6 +622,10 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 		return blf_reject(msg, 500, "Server Internal Error", NULL,
 				"no local contact");
 	r->f[BLF_SF_SOCKET] = msg->rcv.bind_address->sock_str;
+	if(blf_stream_dst(msg, r->dstbuf, sizeof(r->dstbuf), &r->f[BLF_SF_DST])
+			< 0)
+		return blf_reject(msg, 500, "Server Internal Error", NULL,
+				"no source address");
 	return 0;
 }
 

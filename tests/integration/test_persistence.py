@@ -351,7 +351,7 @@ def test_postgres_module_creates_missing_table(pg, db_proxy):
     cols = pg.psql_admin(
         "SELECT column_name FROM information_schema.columns WHERE "
         "table_name='%s' ORDER BY ordinal_position" % dbutil.TABLE).split()
-    assert cols[0] == "id" and "cseq" in cols and len(cols) == 19, cols
+    assert cols[0] == "id" and "cseq" in cols and "dst" in cols and len(cols) == 20, cols
 
 
 N_RESTORE = 10000

@@ -19,6 +19,7 @@ CREATE TABLE blf_subscriptions (
     socket TEXT NOT NULL,
     local_contact TEXT NOT NULL,
     event_id TEXT DEFAULT '' NOT NULL,
+    dst TEXT DEFAULT '' NOT NULL,
     expires BIGINT NOT NULL,
     version BIGINT DEFAULT 0 NOT NULL,
     cseq BIGINT DEFAULT 0 NOT NULL,
