@@ -1,0 +1,124 @@
+/*
+ * blf_expire.c — the expiry timer: every second, subscriptions past their
+ * deadline get their final NOTIFY (terminated;reason=timeout) and go. An
+ * entity whose earliest deadline is still ahead is skipped, so a tick costs
+ * O(entities), not O(subscriptions).
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+
+#include <string.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "core/mem/shm_mem.h"
+#include "core/mem/mem.h"
+#include "core/dprint.h"
+#include "core/ut.h"
+#include "core/trim.h"
+#include "core/data_lump_rpl.h"
+#include "core/parser/parse_from.h"
+#include "core/parser/parse_to.h"
+#include "core/parser/parse_uri.h"
+#include "core/parser/parse_event.h"
+#include "core/parser/parse_expires.h"
+#include "core/parser/contact/parse_contact.h"
+#include "core/parser/parse_rr.h"
+
+#include "blf.h"
+#include "blf_alias.h"
+
+
+/* ---- expiry ---- */
+
+/* the exact earliest deadline of e's subscriptions, after a scan */
+static void blf_entity_subs_due_reset(blf_entity_t *e)
+{
+	blf_sub_t *s;
+
+	e->subs_due = 0;
+	for(s = e->subs; s; s = s->next)
+		blf_entity_sub_due(e, s->expires);
+}
+
+#define BLF_TIMER_BATCH 16 /* entities whose final NOTIFYs go out at once */
+
+/*
+ * Timer: every subscription past its deadline gets its final NOTIFY
+ * (terminated;reason=timeout) and is removed. Slot by slot, the jobs are
+ * collected under the lock and sent after it; a slot with more expired
+ * entities than one batch is taken again.
+ */
+void blf_subs_timer(unsigned int ticks, void *param)
+{
+	blf_notify_job_t *jobs, *j;
+	blf_frags_t fr[BLF_TIMER_BATCH];
+	blf_entity_t *e, *en;
+	blf_sub_t **ps, *s;
+	unsigned int i;
+	int nfr, more, due;
+	time_t now = time(NULL);
+
+	blf_dmq_timer();
+	for(i = 0; i < blf_table->size; i++) {
+		if(blf_table->slots[i].first == NULL)
+			continue; /* racy read, only to skip empty slots cheaply */
+	again:
+		jobs = NULL;
+		nfr = 0;
+		more = 0;
+		lock_set_get(blf_table->locks, i);
+		for(e = blf_table->slots[i].first; e; e = en) {
+			en = e->next;
+			if(e->tombs) {
+				blf_tombs_purge(e, now);
+				if(e->tombs == NULL && e->subs == NULL && e->calls == NULL) {
+					blf_entity_gc(e->hash, e);
+					continue;
+				}
+			}
+			if(e->subs == NULL || (e->subs_due && now < e->subs_due))
+				continue; /* nothing due here yet */
+			for(due = 0, s = e->subs; s && !due; s = s->next)
+				due = blf_expiry_due(s->expires, now);
+			if(!due) {
+				blf_entity_subs_due_reset(e);
+				continue;
+			}
+			if(nfr == BLF_TIMER_BATCH) {
+				more = 1;
+				break;
+			}
+			memset(&fr[nfr], 0, sizeof(fr[nfr]));
+			for(ps = &e->subs; *ps;) {
+				s = *ps;
+				if(!blf_expiry_due(s->expires, now)) {
+					ps = &s->next;
+					continue;
+				}
+				j = s->owner ? NULL
+							 : blf_sub_job(e, s, &fr[nfr], NULL, 1, "timeout",
+									 now);
+				if(j) {
+					j->next = jobs;
+					jobs = j;
+				}
+				LM_DBG("subscription %.*s of %.*s expired\n",
+						BLF_SF(s, BLF_SF_CALLID).len, BLF_SF(s, BLF_SF_CALLID).s,
+						e->key.len, e->key.s);
+				blf_sub_unlink(e, ps);
+			}
+			nfr++;
+			blf_entity_subs_due_reset(e);
+			blf_entity_gc(e->hash, e);
+		}
+		lock_set_release(blf_table->locks, i);
+		blf_notify_send_all(jobs);
+		while(nfr > 0)
+			blf_frags_free(&fr[--nfr]);
+		if(more)
+			goto again;
+	}
+}

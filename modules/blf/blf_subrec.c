@@ -1,0 +1,235 @@
+/*
+ * blf_subrec.c — subscription records: one shm block each (the record and
+ * its strings), kept on the entity they watch, and the NOTIFY jobs copied
+ * out of them under the slot lock.
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+
+#include <string.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "core/mem/shm_mem.h"
+#include "core/mem/mem.h"
+#include "core/dprint.h"
+#include "core/ut.h"
+#include "core/trim.h"
+#include "core/data_lump_rpl.h"
+#include "core/parser/parse_from.h"
+#include "core/parser/parse_to.h"
+#include "core/parser/parse_uri.h"
+#include "core/parser/parse_event.h"
+#include "core/parser/parse_expires.h"
+#include "core/parser/contact/parse_contact.h"
+#include "core/parser/parse_rr.h"
+
+#include "blf.h"
+#include "blf_alias.h"
+
+
+/* ---- subscription records ---- */
+
+blf_sub_t *blf_sub_build(const str *f)
+{
+	blf_sub_t *s;
+	size_t len = sizeof(blf_sub_t);
+	char *p;
+	int i;
+
+	for(i = 0; i < BLF_SF_N; i++)
+		len += f[i].len + 1;
+	if(len > 65535) {
+		LM_ERR("subscription too large (%lu bytes)\n", (unsigned long)len);
+		return NULL;
+	}
+	s = shm_malloc(len);
+	if(s == NULL) {
+		SHM_MEM_ERROR;
+		return NULL;
+	}
+	memset(s, 0, sizeof(blf_sub_t));
+	p = (char *)(s + 1);
+	for(i = 0; i < BLF_SF_N; i++) {
+		s->off[i] = (unsigned short)(p - (char *)s);
+		s->len[i] = (unsigned short)f[i].len;
+		if(f[i].len)
+			memcpy(p, f[i].s, f[i].len);
+		p[f[i].len] = '\0';
+		p += f[i].len + 1;
+	}
+	return s;
+}
+
+void blf_sub_free(blf_sub_t *s)
+{
+	shm_free(s);
+}
+
+/* a copy of s with field i replaced (the block is rebuilt) */
+blf_sub_t *blf_sub_rebuild(const blf_sub_t *s, int i, const str *val)
+{
+	str f[BLF_SF_N];
+	blf_sub_t *n;
+	int k;
+
+	for(k = 0; k < BLF_SF_N; k++)
+		f[k] = BLF_SF(s, k);
+	f[i] = *val;
+	n = blf_sub_build(f);
+	if(n == NULL)
+		return NULL;
+	n->expires = s->expires;
+	n->version = s->version;
+	n->cseq = s->cseq;
+	n->flags = s->flags;
+	n->vis = s->vis;
+	n->sock = s->sock;
+	return n;
+}
+
+blf_sub_t *blf_sub_find(blf_entity_t *e, const str *callid,
+		const str *ftag, const str *ttag, blf_sub_t ***prev)
+{
+	blf_sub_t **ps, *s;
+
+	for(ps = &e->subs; *ps; ps = &(*ps)->next) {
+		s = *ps;
+		if(STR_EQ(BLF_SF(s, BLF_SF_CALLID), *callid)
+				&& STR_EQ(BLF_SF(s, BLF_SF_FTAG), *ftag)
+				&& (ttag == NULL || STR_EQ(BLF_SF(s, BLF_SF_TTAG), *ttag))) {
+			if(prev)
+				*prev = ps;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+void blf_sub_unlink(blf_entity_t *e, blf_sub_t **ps)
+{
+	blf_sub_t *s = *ps;
+
+	*ps = s->next;
+	e->nsubs--;
+	if(s->owner == 0) {
+		atomic_dec(blf_nsubs);
+		blf_db_sub_deleted(s);
+		blf_dmq_out_unsub(e, s);
+	}
+	blf_sub_free(s);
+}
+
+/*
+ * A NOTIFY job for s: the next version and CSeq are taken here, under the
+ * slot lock, together with the content snapshot, so a higher version always
+ * carries newer content. entity_esc overrides the entity attribute
+ * (wildcard subscriptions name the entity each NOTIFY describes).
+ */
+blf_notify_job_t *blf_sub_job(blf_entity_t *e, blf_sub_t *s,
+		blf_frags_t *fr, const str *entity_esc, int terminated,
+		const char *reason, time_t now)
+{
+	return blf_sub_job_vis(
+			e, s, fr, entity_esc, s->vis, terminated, reason, now);
+}
+
+blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
+		blf_frags_t *fr, const str *entity_esc, blf_vis_t vis, int terminated,
+		const char *reason, time_t now)
+{
+	blf_notify_job_t *j;
+	str own = s->len[BLF_SF_ENTITY_ESC] ? BLF_SF(s, BLF_SF_ENTITY_ESC)
+										: BLF_SF(s, BLF_SF_URI);
+	const str *ent = entity_esc ? entity_esc : &own;
+	size_t len = sizeof(*j) + ent->len + 1;
+	char *p;
+	int i;
+
+	for(i = 0; i < BLF_SF_N; i++)
+		len += BLF_SF(s, i).len + 1;
+	/* system malloc, not pkg: sizes vary with every watcher, which sends
+	 * qm's first-fit search through thousands of empty buckets */
+	j = malloc(len);
+	if(j == NULL) {
+		LM_ERR("no memory for a NOTIFY of %.*s\n", e->key.len, e->key.s);
+		return NULL;
+	}
+	memset(j, 0, sizeof(*j));
+	if(blf_frags_get(e, fr, vis, &j->frag, &j->frag_len) < 0) {
+		free(j);
+		return NULL;
+	}
+	p = (char *)(j + 1);
+	for(i = 0; i < BLF_SF_N; i++) {
+		j->f[i].s = p;
+		j->f[i].len = BLF_SF(s, i).len;
+		memcpy(p, BLF_SF(s, i).s, BLF_SF(s, i).len);
+		p[BLF_SF(s, i).len] = '\0';
+		p += BLF_SF(s, i).len + 1;
+	}
+	j->entity_esc.s = p;
+	j->entity_esc.len = ent->len;
+	memcpy(p, ent->s, ent->len);
+	p[ent->len] = '\0';
+	j->hash = e->hash;
+	j->sock = s->sock;
+	j->version = s->version++;
+	j->cseq = ++s->cseq;
+	s->flags |= BLF_SUB_DIRTY;
+	blf_dmq_out_ver(e, s);
+	j->terminated = terminated;
+	j->reason = reason;
+	j->expires = blf_expiry_left(s->expires, now);
+	return j;
+}
+
+/* jobs for every live watcher of e; the slot lock must be held */
+int blf_subs_notify_watchers(
+		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs)
+{
+	blf_notify_job_t *j;
+	blf_sub_t *s;
+	time_t now = time(NULL);
+	int n = 0;
+
+	for(s = e->subs; s; s = s->next) {
+		if(blf_expiry_due(s->expires, now) || (s->flags & BLF_SUB_WILDCARD)
+				|| s->owner)
+			continue; /* expired: the timer sends its final NOTIFY; another
+					   * node's: that node sends */
+		j = blf_sub_job(e, s, fr, NULL, 0, NULL, now);
+		if(j) {
+			j->next = *jobs;
+			*jobs = j;
+			n++;
+		}
+	}
+	return n;
+}
+
+/* removes a subscription (a NOTIFY got 481 or no answer) */
+int blf_subs_remove(unsigned int hash, const str *callid, const str *ftag,
+		const str *ttag)
+{
+	blf_entity_t *e;
+	blf_sub_t **ps;
+	int found = 0;
+
+	blf_slot_lock(hash);
+	for(e = blf_table->slots[blf_slot_idx(hash)].first; e; e = e->next) {
+		if(e->hash != hash)
+			continue;
+		if(blf_sub_find(e, callid, ftag, ttag, &ps)) {
+			blf_sub_unlink(e, ps);
+			blf_entity_gc(hash, e);
+			found = 1;
+			break;
+		}
+	}
+	blf_slot_unlock(hash);
+	blf_dmq_flush();
+	return found;
+}
