@@ -350,7 +350,8 @@ static void blf_dmq_rx_call(json_t *m, int origin)
 					   (int *)&st.state, "x", (int *)&st.term, "c", &st.code,
 					   "q", &seq, "st", &start)
 					   < 0
-			|| st.state > BLF_STATE_TERMINATED || dir < 0 || dir > 1) {
+			|| st.state > BLF_STATE_TERMINATED || st.term > BLF_TERM_TIMEOUT
+			|| st.code < 0 || st.code > 699 || dir < 0 || dir > 1) {
 		LM_ERR("bad call replica from %s\n", blf_dmq_node_name(origin));
 		return;
 	}
