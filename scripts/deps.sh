@@ -1,7 +1,8 @@
 #!/bin/sh
-# Installs every Debian package that building, testing and demoing kamailio-blf
-# needs, and fetches the Kamailio source tree matching the installed binary.
-# Idempotent: each step is skipped when its result is already there.
+# Installs every Debian package that building, testing, demoing and
+# benchmarking kamailio-blf needs (scripts/kamsrc.sh then fetches the
+# Kamailio source tree of the installed binary). Idempotent: nothing is done
+# when every package is there.
 set -eu
 
 PKGS="kamailio kamailio-presence-modules kamailio-utils-modules
