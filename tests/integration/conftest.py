@@ -70,6 +70,9 @@ def kamailio_factory(request):
         if not kam.running:
             problems.append("kamailio %s died during the test" % kam.port)
         kam.stop()
+        if kam.shutdown_crash is not None:
+            problems.append("kamailio %s: main process ended with status %s "
+                            "at shutdown" % (kam.port, kam.shutdown_crash))
         bad = kamproc.crash_lines(kam.log())
         if bad:
             problems.append("kamailio %s logged:\n%s" % (kam.port,

@@ -185,6 +185,8 @@ class Kamailio:
                                  % (timeout, self.log_tail()))
             time.sleep(0.05)  # polling interval of a bounded readiness wait
 
+    shutdown_crash = None  # main process exit status when it crashed
+
     def stop(self, timeout=5.0):
         if self.proc is None:
             return
@@ -192,6 +194,10 @@ class Kamailio:
             self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(timeout)
+                # Kamailio exits 0 on SIGTERM: anything else (a signal) is a
+                # crash of the main process while modules shut down
+                if self.proc.returncode != 0:
+                    self.shutdown_crash = self.proc.returncode
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout)
