@@ -47,6 +47,24 @@ static int blf_rpc_entity_arg(rpc_t *rpc, void *c, char *buf, int size, str *key
 	return 1;
 }
 
+/*
+ * The slots to walk: all of them, or the one of the [entity] argument
+ * (then 1 and *key set); -1 when the argument was bad (fault sent).
+ */
+static int blf_rpc_slots(rpc_t *rpc, void *c, char *buf, int size, str *key,
+		unsigned int *from, unsigned int *to)
+{
+	int f = blf_rpc_entity_arg(rpc, c, buf, size, key);
+
+	*from = 0;
+	*to = blf_table->size;
+	if(f > 0) {
+		*from = blf_slot_idx(blf_key_hash(key));
+		*to = *from + 1;
+	}
+	return f;
+}
+
 static void blf_rpc_print_sub(rpc_t *rpc, void *c, blf_entity_t *e,
 		blf_sub_t *s, time_t now)
 {
@@ -68,20 +86,14 @@ static void blf_rpc_subscriptions(rpc_t *rpc, void *c)
 	char buf[BLF_KEY_MAX];
 	blf_entity_t *e;
 	blf_sub_t *s;
-	unsigned int i, from = 0, to, h = 0;
+	unsigned int i, from, to;
 	time_t now = time(NULL);
 	str key;
 	int f;
 
-	f = blf_rpc_entity_arg(rpc, c, buf, sizeof(buf), &key);
+	f = blf_rpc_slots(rpc, c, buf, sizeof(buf), &key, &from, &to);
 	if(f < 0)
 		return;
-	to = blf_table->size;
-	if(f) {
-		h = blf_key_hash(&key);
-		from = blf_slot_idx(h);
-		to = from + 1;
-	}
 	for(i = from; i < to; i++) {
 		lock_set_get(blf_table->locks, i);
 		for(e = blf_table->slots[i].first; e; e = e->next) {
@@ -117,18 +129,13 @@ static void blf_rpc_entities(rpc_t *rpc, void *c)
 {
 	char buf[BLF_KEY_MAX];
 	blf_entity_t *e;
-	unsigned int i, from = 0, to;
+	unsigned int i, from, to;
 	str key;
 	int f;
 
-	f = blf_rpc_entity_arg(rpc, c, buf, sizeof(buf), &key);
+	f = blf_rpc_slots(rpc, c, buf, sizeof(buf), &key, &from, &to);
 	if(f < 0)
 		return;
-	to = blf_table->size;
-	if(f) {
-		from = blf_slot_idx(blf_key_hash(&key));
-		to = from + 1;
-	}
 	for(i = from; i < to; i++) {
 		lock_set_get(blf_table->locks, i);
 		for(e = blf_table->slots[i].first; e; e = e->next) {
