@@ -83,12 +83,26 @@ enum blf_call_field {
 	BLF_CF_N
 };
 
+/* one visible change of a call, as replicated to the cluster */
+typedef struct blf_hist {
+	unsigned short seq;
+	unsigned char state;
+	unsigned char term;
+	short code;
+} blf_hist_t;
+
+#define BLF_CALL_HIST 6 /* a call shows at most 5 states; one to spare */
+
 typedef struct blf_call {
 	struct blf_call *next;
 	blf_dir_t dir;
 	blf_dstate_t st;
 	unsigned short seq;	  /* changes at its origin, orders replicas */
 	unsigned char origin; /* cluster node that tracks it, 0: this one */
+	unsigned char nhist;  /* its last changes (local calls), oldest first: */
+	blf_hist_t hist[BLF_CALL_HIST]; /* replicas carry them all, so a node
+									 * that gets them out of order still
+									 * shows every state in turn */
 	time_t start;
 	char id[20];		  /* RFC 4235 dialog id, unique within the entity */
 	str f[BLF_CF_N];	  /* strings, stored in the same shm block */
@@ -246,6 +260,7 @@ blf_call_t *blf_call_find(
 		blf_entity_t *e, const str *callid, blf_dir_t dir, blf_call_t ***prev);
 blf_call_t *blf_call_build(const blf_call_t *old, const blf_call_upd_t *upd);
 void blf_call_set_id(blf_call_t *c);
+void blf_call_hist_add(blf_call_t *c);
 void blf_entity_jobs(
 		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs, time_t now);
 unsigned int blf_wildcard_hash(

@@ -208,11 +208,20 @@ static json_t *blf_json_sub_strs(const blf_sub_t *s, int n)
 
 static json_t *blf_call_json(const blf_entity_t *e, const blf_call_t *c)
 {
-	return json_pack("{s:s, s:s%, s:i, s:i, s:i, s:i, s:i, s:I, s:o}", "t",
-			"call", "e", e->key.s, (size_t)e->key.len, "d", (int)c->dir, "s",
-			(int)c->st.state, "x", (int)c->st.term, "c", c->st.code, "q",
+	json_t *h = json_array();
+	int i;
+
+	for(i = 0; i < c->nhist; i++)
+		json_array_append_new(h, json_pack("[i, i, i, i]",
+										 (int)c->hist[i].seq,
+										 (int)c->hist[i].state,
+										 (int)c->hist[i].term,
+										 (int)c->hist[i].code));
+	return json_pack("{s:s, s:s%, s:i, s:i, s:i, s:i, s:i, s:I, s:o, s:o}",
+			"t", "call", "e", e->key.s, (size_t)e->key.len, "d", (int)c->dir,
+			"s", (int)c->st.state, "x", (int)c->st.term, "c", c->st.code, "q",
 			(int)c->seq, "st", (json_int_t)c->start, "f",
-			blf_json_strs(c->f, BLF_CF_N));
+			blf_json_strs(c->f, BLF_CF_N), "h", h);
 }
 
 static json_t *blf_sub_json(const blf_entity_t *e, const blf_sub_t *s)
@@ -326,41 +335,39 @@ static void blf_tomb_add(blf_entity_t *e, int kind, unsigned int kh,
 	t->until = time(NULL) + BLF_TOMB_KEEP;
 }
 
-/* a call replica from node origin */
-static void blf_dmq_rx_call(json_t *m, int origin)
+static int blf_dstate_ok(const blf_dstate_t *st)
+{
+	return (unsigned)st->state <= BLF_STATE_TERMINATED
+		   && (unsigned)st->term <= BLF_TERM_TIMEOUT && st->code >= 0
+		   && st->code <= 699;
+}
+
+/*
+ * One change of a call replica: state st reached at sequence seq at node
+ * origin. Skipped when that node's call is further already (a replica
+ * delivered late) or has ended (a tombstone).
+ */
+static void blf_dmq_apply_call(const str *key, const blf_call_upd_t *pupd,
+		int dir, int origin, json_int_t start, int seq, blf_dstate_t st)
 {
 	char wbuf[BLF_KEY_MAX + 64];
 	blf_notify_job_t *jobs = NULL;
-	blf_call_upd_t upd;
+	blf_call_upd_t upd = *pupd;
 	blf_frags_t fr;
 	blf_entity_t *e;
 	blf_call_t *c, *nc, **pc;
 	blf_tomb_t *t;
-	blf_dstate_t st;
 	unsigned int hash, whash, kh;
-	int dir, seq, changed = 0;
-	json_int_t start = 0;
-	str key, wkey;
+	int changed = 0;
+	str wkey;
 	time_t now = time(NULL);
 
-	memset(&upd, 0, sizeof(upd));
-	if(blf_json_key(m, &key) < 0
-			|| blf_json_fields(json_object_get(m, "f"), upd.f, BLF_CF_N) < 0
-			|| json_unpack(m, "{s:i, s:i, s:i, s:i, s:i, s?I}", "d", &dir, "s",
-					   (int *)&st.state, "x", (int *)&st.term, "c", &st.code,
-					   "q", &seq, "st", &start)
-					   < 0
-			|| st.state > BLF_STATE_TERMINATED || st.term > BLF_TERM_TIMEOUT
-			|| st.code < 0 || st.code > 699 || dir < 0 || dir > 1) {
-		LM_ERR("bad call replica from %s\n", blf_dmq_node_name(origin));
-		return;
-	}
 	memset(&fr, 0, sizeof(fr));
-	hash = blf_key_hash(&key);
-	whash = blf_wildcard_hash(&key, wbuf, sizeof(wbuf), &wkey, hash);
+	hash = blf_key_hash(key);
+	whash = blf_wildcard_hash(key, wbuf, sizeof(wbuf), &wkey, hash);
 	blf_slots_lock2(hash, whash);
-	e = st.state == BLF_STATE_TERMINATED ? blf_entity_find(hash, &key)
-										   : blf_entity_get(hash, &key);
+	e = st.state == BLF_STATE_TERMINATED ? blf_entity_find(hash, key)
+										   : blf_entity_get(hash, key);
 	if(e == NULL)
 		goto unlock;
 	kh = blf_tomb_kh(&upd.f[BLF_CF_CALLID], NULL, dir);
@@ -406,6 +413,49 @@ unlock:
 	blf_slots_unlock2(hash, whash);
 	blf_notify_send_all(jobs);
 	blf_frags_free(&fr);
+}
+
+/*
+ * A call replica from node origin: its history of changes is applied in
+ * order, each one not seen yet with its own NOTIFYs, so watchers here see
+ * every state even when DMQ delivers the replicas out of order.
+ */
+static void blf_dmq_rx_call(json_t *m, int origin)
+{
+	blf_call_upd_t upd;
+	blf_dstate_t st;
+	json_int_t start = 0;
+	json_t *h, *v;
+	size_t i;
+	int dir, seq, hseq;
+	str key;
+
+	memset(&upd, 0, sizeof(upd));
+	memset(&st, 0, sizeof(st));
+	if(blf_json_key(m, &key) < 0
+			|| blf_json_fields(json_object_get(m, "f"), upd.f, BLF_CF_N) < 0
+			|| json_unpack(m, "{s:i, s:i, s:i, s:i, s:i, s?I}", "d", &dir, "s",
+					   (int *)&st.state, "x", (int *)&st.term, "c", &st.code,
+					   "q", &seq, "st", &start)
+					   < 0
+			|| !blf_dstate_ok(&st) || dir < 0 || dir > 1) {
+		LM_ERR("bad call replica from %s\n", blf_dmq_node_name(origin));
+		return;
+	}
+	h = json_object_get(m, "h");
+	json_array_foreach(h, i, v)
+	{
+		blf_dstate_t hs;
+		memset(&hs, 0, sizeof(hs));
+		if(json_unpack(v, "[i, i, i, i]", &hseq, (int *)&hs.state,
+				   (int *)&hs.term, &hs.code)
+						< 0
+				|| !blf_dstate_ok(&hs)
+				|| (short)((unsigned short)hseq - (unsigned short)seq) >= 0)
+			continue; /* the last one is the replica's own state */
+		blf_dmq_apply_call(&key, &upd, dir, origin, start, hseq, hs);
+	}
+	blf_dmq_apply_call(&key, &upd, dir, origin, start, seq, st);
 }
 
 /* a subscription owned by node owner: created or refreshed there */

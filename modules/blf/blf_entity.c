@@ -276,6 +276,23 @@ void blf_call_set_id(blf_call_t *c)
 			c->dir == BLF_DIR_INITIATOR ? 'i' : 'r');
 }
 
+/* remembers the change c just went through (for cluster replicas) */
+void blf_call_hist_add(blf_call_t *c)
+{
+	blf_hist_t *h;
+
+	if(c->nhist == BLF_CALL_HIST) {
+		memmove(&c->hist[0], &c->hist[1],
+				(BLF_CALL_HIST - 1) * sizeof(blf_hist_t));
+		c->nhist--;
+	}
+	h = &c->hist[c->nhist++];
+	h->seq = c->seq;
+	h->state = (unsigned char)c->st.state;
+	h->term = (unsigned char)c->st.term;
+	h->code = (short)c->st.code;
+}
+
 void blf_entity_drop_terminated(blf_entity_t *e)
 {
 	blf_call_t **pc, *c;
@@ -620,6 +637,7 @@ int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
 	}
 	if(changed > 0) {
 		c->seq++;
+		blf_call_hist_add(c);
 		blf_dmq_out_call(e, c);
 		blf_entity_jobs(e, &fr, &jobs, now);
 		LM_DBG("%.*s call %.*s (%s) -> %s\n", key->len, key->s, callid->len,

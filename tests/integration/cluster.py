@@ -90,8 +90,9 @@ class ClusterNode(kamproc.Kamailio):
         self.port = port
         self.peers = list(peers)  # ports of the other nodes
         self.ping_interval = ping_interval
-        # one DMQ worker keeps replicas in the order they were sent (the
-        # example config does the same); dmq_params may override it
+        # one DMQ worker, as the example config (blf also copes with
+        # several: replicas carry their call's history); dmq_params may
+        # override it
         self.dmq_params = dict({"num_workers": 1}, **(dmq_params or {}))
         # the name blf gives this node: node_name, else its first UDP socket
         self.name = node_name or "udp:127.0.0.1:%d" % port
