@@ -308,6 +308,16 @@ int blf_tag_hash(const str *tag, unsigned int *hash);
 void blf_notify_send_all(blf_notify_job_t *jobs);
 void blf_job_free(blf_notify_job_t *j);
 
+/* blf_ntx.c: NOTIFY transactions over UDP, without tm */
+int blf_ntx_init(void);
+int blf_ntx_child_init(int rank);
+void blf_ntx_destroy(void);
+/* 0: sent (or queued for retransmission), -1: error, 1: not for us (tm) */
+int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body);
+int blf_ntx_response(struct sip_msg *msg);
+unsigned long blf_ntx_pending(void); /* NOTIFYs waiting for an answer */
+unsigned long blf_ntx_blocks(void);  /* shm blocks held (pending + pool) */
+
 /* blf_dlg.c */
 int blf_dlg_init(void);
 int blf_track(struct sip_msg *msg);

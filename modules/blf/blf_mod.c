@@ -102,6 +102,8 @@ static stat_export_t blf_stats[] = {
 	{"subscriptions", STAT_IS_FUNC, (stat_var **)blf_stat_subscriptions},
 	{"notifies_sent", 0, &blf_st_notifies_sent},
 	{"notifies_failed", 0, &blf_st_notifies_failed},
+	{"notifies_pending", STAT_IS_FUNC, (stat_var **)blf_ntx_pending},
+	{"notify_blocks", STAT_IS_FUNC, (stat_var **)blf_ntx_blocks},
 	{"http_requests", 0, &blf_st_http_requests},
 	{"http_errors", 0, &blf_st_http_errors},
 	{"cache_hits", 0, &blf_st_cache_hits},
@@ -116,7 +118,7 @@ struct module_exports exports = {
 	params,			 /* exported parameters */
 	0,				 /* RPC methods (registered in mod_init) */
 	0,				 /* exported pseudo-variables */
-	0,				 /* response handling function */
+	blf_ntx_response, /* answers to our own NOTIFYs */
 	mod_init,		 /* module init function */
 	child_init,		 /* per-child init function */
 	mod_destroy		 /* module destroy function */
@@ -189,7 +191,7 @@ static int mod_init(void)
 		return -1;
 	if(blf_alias_init() < 0 || blf_park_init() < 0 || blf_http_init() < 0)
 		return -1;
-	if(blf_db_init() < 0)
+	if(blf_db_init() < 0 || blf_ntx_init() < 0)
 		return -1;
 	register_sync_timers(1);
 	return 0;
@@ -198,7 +200,8 @@ static int mod_init(void)
 static int child_init(int rank)
 {
 	srand(getpid() ^ (unsigned)time(NULL));
-	if(blf_db_child_init(rank) < 0 || blf_http_child_init(rank) < 0)
+	if(blf_db_child_init(rank) < 0 || blf_http_child_init(rank) < 0
+			|| blf_ntx_child_init(rank) < 0)
 		return -1;
 	if(rank == PROC_MAIN) {
 		if(fork_sync_timer(PROC_TIMER, "BLF TIMER", 1, blf_subs_timer, NULL,
@@ -217,6 +220,7 @@ static void mod_destroy(void)
 	blf_park_destroy();
 	blf_alias_destroy();
 	blf_table_destroy();
+	blf_ntx_destroy();
 	if(blf_nsubs) {
 		shm_free(blf_nsubs);
 		blf_nsubs = NULL;

@@ -1,6 +1,7 @@
 /*
- * blf_notify.c — NOTIFY requests, sent statefully through tm inside the
- * subscription's dialog.
+ * blf_notify.c — NOTIFY requests inside the subscription's dialog: over
+ * UDP to an address by the module's own transactions (blf_ntx.c), else
+ * statefully through tm.
  *
  * Jobs arrive here already holding everything a NOTIFY needs (copied out of
  * the subscription under its slot lock), so nothing in this file takes a
@@ -163,6 +164,11 @@ static int blf_notify_send(blf_notify_job_t *j)
 	h.len = n;
 
 	memset(&td, 0, sizeof(td));
+	/* UDP to an address: our own transaction (blf_ntx.c) */
+	if((n = blf_ntx_send(j, &h, &b)) <= 0) {
+		ret = n;
+		goto out;
+	}
 	td.id.call_id = j->f[BLF_SF_CALLID];
 	td.id.rem_tag = j->f[BLF_SF_FTAG];
 	td.id.loc_tag = j->f[BLF_SF_TTAG];

@@ -153,13 +153,14 @@ static void blf_rpc_stats(rpc_t *rpc, void *c)
 
 	if(rpc->add(c, "{", &h) < 0)
 		return;
-	rpc->struct_add(h, "ddddddd", "subscriptions", (int)atomic_get(blf_nsubs),
+	rpc->struct_add(h, "dddddddd", "subscriptions", (int)atomic_get(blf_nsubs),
 			"notifies_sent", (int)get_stat_val(blf_st_notifies_sent),
 			"notifies_failed", (int)get_stat_val(blf_st_notifies_failed),
 			"http_requests", (int)get_stat_val(blf_st_http_requests),
 			"http_errors", (int)get_stat_val(blf_st_http_errors), "cache_hits",
 			(int)get_stat_val(blf_st_cache_hits), "cache_misses",
-			(int)get_stat_val(blf_st_cache_misses));
+			(int)get_stat_val(blf_st_cache_misses), "notifies_pending",
+			(int)blf_ntx_pending());
 }
 
 static void blf_rpc_parks(rpc_t *rpc, void *c)
@@ -203,7 +204,8 @@ static const char *blf_rpc_entities_doc[] = {
 		0};
 static const char *blf_rpc_stats_doc[] = {
 		"Counters: subscriptions, notifies_sent, notifies_failed, "
-		"http_requests, http_errors, cache_hits, cache_misses.",
+		"http_requests, http_errors, cache_hits, cache_misses, "
+		"notifies_pending (UDP NOTIFYs awaiting their answer).",
 		0};
 
 static rpc_export_t blf_rpc_cmds[] = {

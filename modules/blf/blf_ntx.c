@@ -1,0 +1,553 @@
+/*
+ * blf_ntx.c — NOTIFY transactions over UDP, kept by the module itself.
+ *
+ * A NOTIFY is a non-INVITE client transaction (RFC 3261 17.1.2). Through tm
+ * it costs a transaction cell, its timers, a wait timer and the reply
+ * matching, which together are most of the CPU a lamp change costs (see
+ * bench/README.md). For the common case, a subscription that came in over
+ * UDP and whose next hop is an IP address, the module does the transaction
+ * itself:
+ *
+ *   - the request is built once into a block from a small per-bucket pool
+ *     (no allocator call once warm) and sent with msg_send() from the
+ *     subscription's own socket;
+ *   - our Via branch names the record ("z9hG4bKblf.<process>.<seq>.<boot>",
+ *     in hex), so the watcher's answer is found with one bucket lock, in
+ *     this module's response callback, before tm or the core look at it;
+ *   - the "BLF NOTIFY" timer process retransmits (Timer E: T1 doubling up
+ *     to T2, T2 after a provisional answer) and gives up after Timer F as
+ *     tm would, with a local 408;
+ *   - T1, T2 and Timer F are tm's own retr_timer1, retr_timer2 and
+ *     fr_timer, read from tm's configuration, so one setting still governs
+ *     every non-INVITE transaction of the proxy.
+ *
+ * Everything else (stream transports, host names that need DNS, strict
+ * routes, sips:) still goes through tm: see blf_notify.c.
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+
+#include <string.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "core/mem/shm_mem.h"
+#include "core/dprint.h"
+#include "core/ut.h"
+#include "core/forward.h"
+#include "core/resolve.h"
+#include "core/socket_info.h"
+#include "core/timer_proc.h"
+#include "core/cfg/cfg_struct.h"
+#include "core/parser/parse_uri.h"
+#include "core/parser/parse_rr.h"
+
+#include "blf.h"
+
+#define BLF_NTX_BUCKETS 256		/* a power of two */
+#define BLF_NTX_BLOCK 2048		/* pooled block: record and message */
+#define BLF_NTX_FREE_MAX 8		/* free blocks a bucket keeps */
+#define BLF_NTX_TRIM_MS 2000	/* an idle bucket frees its pool after this */
+#define BLF_NTX_TIMER_US 50000	/* retransmission timer resolution */
+#define BLF_NTX_BRANCH "z9hG4bKblf."
+#define BLF_NTX_BRANCH_LEN (sizeof(BLF_NTX_BRANCH) - 1)
+
+typedef struct blf_ntx {
+	struct blf_ntx *next;
+	unsigned int id;	  /* our branch: the sender's process and its */
+	unsigned int pno;	  /* sequence; they pick the bucket */
+	unsigned int hash;	  /* the entity holding the subscription */
+	unsigned int next_ms; /* next retransmission */
+	unsigned int end_ms;  /* Timer F */
+	unsigned int ival;	  /* the current retransmission interval */
+	unsigned short pooled;
+	/* where Call-ID, our tag and the watcher's tag are in buf */
+	unsigned short callid_off, callid_len;
+	unsigned short ttag_off, ttag_len;
+	unsigned short ftag_off, ftag_len;
+	struct dest_info dst;
+	int len;
+	char buf[]; /* the NOTIFY as sent */
+} blf_ntx_t;
+
+typedef struct blf_ntx_bucket {
+	blf_ntx_t *first;
+	blf_ntx_t *pool; /* free pooled blocks */
+	unsigned int npool;
+	unsigned int used_ms; /* last allocation */
+} blf_ntx_bucket_t;
+
+typedef struct blf_ntx_table {
+	gen_lock_set_t *locks;
+	unsigned int boot; /* in every branch: answers from a previous run
+						* of Kamailio are not ours */
+	blf_ntx_bucket_t b[BLF_NTX_BUCKETS];
+} blf_ntx_table_t;
+
+static blf_ntx_table_t *blf_ntx = NULL;
+static unsigned int blf_ntx_seq = 0; /* per process */
+static char *blf_ntx_buf = NULL;	 /* per process: the message being built */
+static int blf_ntx_buf_size = 0;
+
+/* ---- tm's timers ---- */
+
+static unsigned int blf_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned int)(ts.tv_sec * 1000u + ts.tv_nsec / 1000000);
+}
+
+/* a is later than b on the wrapping ms clock */
+#define BLF_MS_AFTER(a, b) ((int)((a) - (b)) > 0)
+
+typedef struct blf_tm_var {
+	const char *name;
+	int ticks;		  /* tm keeps it in timer ticks (else in ms) */
+	unsigned int dflt; /* ms, when tm's configuration cannot be read */
+	cfg_group_t *g;
+	cfg_mapping_t *v;
+} blf_tm_var_t;
+
+static blf_tm_var_t blf_tm_t1 = {"retr_timer1", 0, 500, 0, 0};
+static blf_tm_var_t blf_tm_t2 = {"retr_timer2", 0, 4000, 0, 0};
+static blf_tm_var_t blf_tm_fr = {"fr_timer", 1, 30000, 0, 0};
+
+/* the current value of one of tm's timers, in ms (read through the
+ * configuration framework, so cfg.set_now_int tm ... is honoured) */
+static unsigned int blf_tm_ms(blf_tm_var_t *t)
+{
+	str gn = str_init("tm");
+	str vn;
+	unsigned int v;
+
+	if(t->v == NULL) {
+		vn.s = (char *)t->name;
+		vn.len = strlen(t->name);
+		if(cfg_lookup_var(&gn, &vn, &t->g, &t->v) < 0) {
+			t->v = NULL;
+			return t->dflt;
+		}
+	}
+	if(t->g->handle == NULL || *t->g->handle == NULL)
+		return t->dflt;
+	v = *(unsigned int *)((char *)*t->g->handle + t->v->offset);
+	if(t->ticks)
+		v = TICKS_TO_MS(v);
+	return v ? v : t->dflt;
+}
+
+/* ---- the table ---- */
+
+int blf_ntx_init(void)
+{
+	blf_ntx = shm_malloc(sizeof(*blf_ntx));
+	if(blf_ntx == NULL) {
+		SHM_MEM_ERROR;
+		return -1;
+	}
+	memset(blf_ntx, 0, sizeof(*blf_ntx));
+	blf_ntx->boot = (unsigned int)rand() ^ (unsigned int)time(NULL);
+	blf_ntx->locks = lock_set_alloc(BLF_NTX_BUCKETS);
+	if(blf_ntx->locks == NULL || lock_set_init(blf_ntx->locks) == NULL) {
+		LM_ERR("cannot create the NOTIFY transaction locks\n");
+		if(blf_ntx->locks)
+			lock_set_dealloc(blf_ntx->locks);
+		shm_free(blf_ntx);
+		blf_ntx = NULL;
+		return -1;
+	}
+	register_basic_timers(1); /* the "BLF NOTIFY" process */
+	return 0;
+}
+
+void blf_ntx_destroy(void)
+{
+	blf_ntx_t *t;
+	int i;
+
+	if(blf_ntx == NULL)
+		return;
+	for(i = 0; i < BLF_NTX_BUCKETS; i++) {
+		while((t = blf_ntx->b[i].first) != NULL) {
+			blf_ntx->b[i].first = t->next;
+			shm_free(t);
+		}
+		while((t = blf_ntx->b[i].pool) != NULL) {
+			blf_ntx->b[i].pool = t->next;
+			shm_free(t);
+		}
+	}
+	lock_set_destroy(blf_ntx->locks);
+	lock_set_dealloc(blf_ntx->locks);
+	shm_free(blf_ntx);
+	blf_ntx = NULL;
+}
+
+#define BLF_NTX_BUCKET(pno, id) (((id) ^ ((pno) * 31u)) & (BLF_NTX_BUCKETS - 1))
+#define blf_ntx_lock(i) lock_set_get(blf_ntx->locks, (i))
+#define blf_ntx_unlock(i) lock_set_release(blf_ntx->locks, (i))
+
+/* a block for a message of len bytes; bucket i is locked */
+static blf_ntx_t *blf_ntx_alloc(blf_ntx_bucket_t *b, int len, unsigned int now)
+{
+	blf_ntx_t *t;
+	size_t need = sizeof(blf_ntx_t) + len;
+
+	b->used_ms = now;
+	if(need <= BLF_NTX_BLOCK) {
+		if((t = b->pool) != NULL) {
+			b->pool = t->next;
+			b->npool--;
+		} else if((t = shm_malloc(BLF_NTX_BLOCK)) == NULL)
+			return NULL;
+		t->pooled = 1;
+		return t;
+	}
+	if((t = shm_malloc(need)) == NULL)
+		return NULL;
+	t->pooled = 0;
+	return t;
+}
+
+/* bucket i is locked */
+static void blf_ntx_release(blf_ntx_bucket_t *b, blf_ntx_t *t)
+{
+	if(t->pooled && b->npool < BLF_NTX_FREE_MAX) {
+		t->next = b->pool;
+		b->pool = t;
+		b->npool++;
+		return;
+	}
+	shm_free(t);
+}
+
+/* statistics (racy reads, like every counter): NOTIFYs waiting for their
+ * answer, and the blocks held by the pools and by them */
+unsigned long blf_ntx_pending(void)
+{
+	unsigned long n = 0;
+	blf_ntx_t *t;
+	int i;
+
+	for(i = 0; blf_ntx && i < BLF_NTX_BUCKETS; i++)
+		for(t = blf_ntx->b[i].first; t; t = t->next)
+			n++;
+	return n;
+}
+
+unsigned long blf_ntx_blocks(void)
+{
+	unsigned long n = 0;
+	int i;
+
+	for(i = 0; blf_ntx && i < BLF_NTX_BUCKETS; i++)
+		n += blf_ntx->b[i].npool;
+	return n + blf_ntx_pending();
+}
+
+/* ---- sending ---- */
+
+/* the next hop of a NOTIFY, when we can send it ourselves: the watcher's
+ * Contact, or the first Route if it is a loose route. 1: use tm. */
+static int blf_ntx_next_hop(const blf_notify_job_t *j, union sockaddr_union *to)
+{
+	struct sip_uri u;
+	rr_t *rr = NULL;
+	str nh = j->f[BLF_SF_CONTACT];
+	struct ip_addr *ip;
+	int ret = 1;
+
+	if(j->f[BLF_SF_RR].len) {
+		if(parse_rr_body(j->f[BLF_SF_RR].s, j->f[BLF_SF_RR].len, &rr) < 0
+				|| rr == NULL)
+			return 1;
+		nh = rr->nameaddr.uri;
+	}
+	if(parse_uri(nh.s, nh.len, &u) < 0 || u.type != SIP_URI_T
+			|| (u.proto != PROTO_NONE && u.proto != PROTO_UDP)
+			|| u.maddr_val.len)
+		goto out;
+	if(rr && u.lr.s == NULL)
+		goto out; /* a strict router: tm knows how to rewrite */
+	ip = str2ip(&u.host);
+	if(ip == NULL)
+		ip = str2ip6(&u.host);
+	if(ip == NULL)
+		goto out; /* a name: tm resolves it (DNS, SRV, failover) */
+	init_su(to, ip, u.port_no ? u.port_no : SIP_PORT);
+	ret = 0;
+out:
+	if(rr)
+		free_rr(&rr);
+	return ret;
+}
+
+int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
+{
+	struct socket_info *si = j->sock;
+	struct dest_info dst;
+	blf_ntx_bucket_t *b;
+	blf_ntx_t *t;
+	str host, port;
+	unsigned int id, now, i;
+	int n, need, callid_at, ttag_at, ftag_at;
+	const char *v6;
+
+	if(blf_ntx == NULL || si == NULL || si->proto != PROTO_UDP
+			|| j->f[BLF_SF_DST].len)
+		return 1;
+	init_dest_info(&dst);
+	if(blf_ntx_next_hop(j, &dst.to) != 0)
+		return 1;
+	dst.proto = PROTO_UDP;
+	dst.send_sock = si;
+	host = si->useinfo.name.len ? si->useinfo.name : si->address_str;
+	port = si->useinfo.port_no_str.len ? si->useinfo.port_no_str
+									   : si->port_no_str;
+	v6 = (si->address.af == AF_INET6 && host.len && host.s[0] != '[') ? "["
+																		: "";
+	id = blf_ntx_seq++;
+
+	need = 512 + j->f[BLF_SF_CONTACT].len + host.len + j->f[BLF_SF_URI].len
+		   + j->f[BLF_SF_WURI].len + 2 * j->f[BLF_SF_CALLID].len
+		   + j->f[BLF_SF_TTAG].len + j->f[BLF_SF_FTAG].len
+		   + j->f[BLF_SF_RR].len + hdrs->len + body->len;
+	if(need > blf_ntx_buf_size) {
+		char *nb = realloc(blf_ntx_buf, need + 1024);
+		if(nb == NULL) {
+			LM_ERR("no memory for a %d byte NOTIFY\n", need);
+			return -1;
+		}
+		blf_ntx_buf = nb;
+		blf_ntx_buf_size = need + 1024;
+	}
+	/* RFC 3261 8.1.1: the same headers tm puts in a request within a
+	 * dialog (From is our side, To the watcher's) */
+	n = snprintf(blf_ntx_buf, blf_ntx_buf_size,
+			"NOTIFY %.*s SIP/2.0\r\n"
+			"Via: SIP/2.0/UDP %s%.*s%s:%.*s;branch=" BLF_NTX_BRANCH "%x.%x.%x\r\n"
+			"%s%.*s%s"
+			"From: <%.*s>;tag=",
+			j->f[BLF_SF_CONTACT].len, j->f[BLF_SF_CONTACT].s, v6, host.len,
+			host.s, *v6 ? "]" : "", port.len, port.s, (unsigned)process_no, id,
+			blf_ntx->boot,
+			j->f[BLF_SF_RR].len ? "Route: " : "", j->f[BLF_SF_RR].len,
+			j->f[BLF_SF_RR].s, j->f[BLF_SF_RR].len ? "\r\n" : "",
+			j->f[BLF_SF_URI].len, j->f[BLF_SF_URI].s);
+	if(n < 0 || n >= blf_ntx_buf_size)
+		return -1;
+	ttag_at = n;
+	n += snprintf(blf_ntx_buf + n, blf_ntx_buf_size - n,
+			"%.*s\r\nTo: <%.*s>;tag=", j->f[BLF_SF_TTAG].len,
+			j->f[BLF_SF_TTAG].s, j->f[BLF_SF_WURI].len, j->f[BLF_SF_WURI].s);
+	ftag_at = n;
+	n += snprintf(blf_ntx_buf + n, blf_ntx_buf_size - n,
+			"%.*s\r\nCall-ID: ", j->f[BLF_SF_FTAG].len, j->f[BLF_SF_FTAG].s);
+	callid_at = n;
+	n += snprintf(blf_ntx_buf + n, blf_ntx_buf_size - n,
+			"%.*s\r\nCSeq: %u NOTIFY\r\n%.*sContent-Length: %d\r\n\r\n",
+			j->f[BLF_SF_CALLID].len, j->f[BLF_SF_CALLID].s, j->cseq,
+			hdrs->len, hdrs->s, body->len);
+	if(n + body->len >= blf_ntx_buf_size || n + body->len > 65000)
+		return -1;
+	memcpy(blf_ntx_buf + n, body->s, body->len);
+	n += body->len;
+
+	now = blf_ms();
+	i = BLF_NTX_BUCKET(process_no, id);
+	b = &blf_ntx->b[i];
+	blf_ntx_lock(i);
+	t = blf_ntx_alloc(b, n, now);
+	if(t == NULL) {
+		blf_ntx_unlock(i);
+		SHM_MEM_ERROR;
+		return -1;
+	}
+	t->id = id;
+	t->pno = (unsigned int)process_no;
+	t->hash = j->hash;
+	t->ival = blf_tm_ms(&blf_tm_t1);
+	t->next_ms = now + t->ival;
+	t->end_ms = now + blf_tm_ms(&blf_tm_fr);
+	t->callid_off = (unsigned short)callid_at;
+	t->callid_len = (unsigned short)j->f[BLF_SF_CALLID].len;
+	t->ttag_off = (unsigned short)ttag_at;
+	t->ttag_len = (unsigned short)j->f[BLF_SF_TTAG].len;
+	t->ftag_off = (unsigned short)ftag_at;
+	t->ftag_len = (unsigned short)j->f[BLF_SF_FTAG].len;
+	t->dst = dst;
+	t->len = n;
+	memcpy(t->buf, blf_ntx_buf, n);
+	t->next = b->first;
+	b->first = t;
+	blf_ntx_unlock(i);
+	/* from our own copy: the answer may free t before this returns */
+	if(msg_send(&dst, blf_ntx_buf, n) < 0)
+		LM_WARN("cannot send NOTIFY %.*s (will retransmit)\n",
+				j->f[BLF_SF_CALLID].len, j->f[BLF_SF_CALLID].s);
+	return 0;
+}
+
+/* ---- answers and timeouts ---- */
+
+/* the transaction ended with code >= 300 (408: no answer); t is unlinked */
+static void blf_ntx_failed(blf_ntx_t *t, int code)
+{
+	str callid = {t->buf + t->callid_off, t->callid_len};
+	str ttag = {t->buf + t->ttag_off, t->ttag_len};
+	str ftag = {t->buf + t->ftag_off, t->ftag_len};
+
+	update_stat(blf_st_notifies_failed, 1);
+	if(code != 481 && code != 408) {
+		LM_NOTICE("NOTIFY %.*s answered %d\n", callid.len, callid.s, code);
+		return;
+	}
+	if(blf_subs_remove(t->hash, &callid, &ftag, &ttag))
+		LM_INFO("NOTIFY %.*s %s %d: subscription removed\n", callid.len,
+				callid.s, code == 408 ? "timed out," : "answered", code);
+}
+
+/* the next '.'-terminated (or last) hex field of s, consumed */
+static int blf_hex_field(str *s, unsigned int *v)
+{
+	char *dot = memchr(s->s, '.', s->len);
+	int n = dot ? (int)(dot - s->s) : s->len;
+
+	if(n == 0 || n > 8 || hexstr2int(s->s, n, v) < 0)
+		return -1;
+	s->s += dot ? n + 1 : n;
+	s->len -= dot ? n + 1 : n;
+	return 0;
+}
+
+/* "<process>.<seq>.<boot>" in hex after our prefix; -1: not ours,
+ * -2: ours from an earlier run */
+static int blf_ntx_branch(const str *br, unsigned int *pno, unsigned int *id)
+{
+	str s;
+	unsigned int boot;
+
+	if(br->len <= (int)BLF_NTX_BRANCH_LEN
+			|| memcmp(br->s, BLF_NTX_BRANCH, BLF_NTX_BRANCH_LEN) != 0)
+		return -1;
+	s.s = br->s + BLF_NTX_BRANCH_LEN;
+	s.len = br->len - BLF_NTX_BRANCH_LEN;
+	if(blf_hex_field(&s, pno) < 0 || blf_hex_field(&s, id) < 0
+			|| blf_hex_field(&s, &boot) < 0 || s.len)
+		return -1;
+	return boot == blf_ntx->boot ? 0 : -2;
+}
+
+/*
+ * The core's response callback (before tm's, for every reply): answers to
+ * our NOTIFYs end here, whatever they say; 0 tells the core they were ours.
+ */
+int blf_ntx_response(struct sip_msg *msg)
+{
+	unsigned int pno, id, i, code;
+	blf_ntx_bucket_t *b;
+	blf_ntx_t *t, **pt;
+	int r;
+
+	if(blf_ntx == NULL || msg->via1 == NULL || msg->via1->branch == NULL)
+		return 1;
+	r = blf_ntx_branch(&msg->via1->branch->value, &pno, &id);
+	if(r == -1)
+		return 1; /* not ours */
+	if(r < 0)
+		return 0; /* ours, from before a restart */
+	code = msg->first_line.u.reply.statuscode;
+	i = BLF_NTX_BUCKET(pno, id);
+	b = &blf_ntx->b[i];
+	blf_ntx_lock(i);
+	for(pt = &b->first; (t = *pt) != NULL; pt = &t->next)
+		if(t->id == id && t->pno == pno)
+			break;
+	if(t == NULL) {
+		blf_ntx_unlock(i); /* a late copy: the transaction ended */
+		return 0;
+	}
+	if(code < 200) {
+		/* RFC 3261 17.1.2.2: Proceeding, retransmit every T2 */
+		t->ival = blf_tm_ms(&blf_tm_t2);
+		t->next_ms = blf_ms() + t->ival;
+		blf_ntx_unlock(i);
+		return 0;
+	}
+	*pt = t->next;
+	if(code < 300) {
+		blf_ntx_release(b, t);
+		blf_ntx_unlock(i);
+		return 0;
+	}
+	blf_ntx_unlock(i);
+	blf_ntx_failed(t, code);
+	blf_ntx_lock(i);
+	blf_ntx_release(b, t);
+	blf_ntx_unlock(i);
+	return 0;
+}
+
+/* the "BLF NOTIFY" process: retransmissions, Timer F, pool trimming */
+static void blf_ntx_timer(unsigned int ticks, void *param)
+{
+	blf_ntx_bucket_t *b;
+	blf_ntx_t *t, **pt, *dead, *fr;
+	unsigned int now, t2, i;
+
+	now = blf_ms();
+	t2 = blf_tm_ms(&blf_tm_t2);
+	for(i = 0; i < BLF_NTX_BUCKETS; i++) {
+		b = &blf_ntx->b[i];
+		if(b->first == NULL && b->pool == NULL)
+			continue; /* racy peek: the next round sees what it missed */
+		dead = NULL;
+		blf_ntx_lock(i);
+		for(pt = &b->first; (t = *pt) != NULL;) {
+			if(!BLF_MS_AFTER(t->end_ms, now)) {
+				*pt = t->next;
+				t->next = dead;
+				dead = t;
+				continue;
+			}
+			if(!BLF_MS_AFTER(t->next_ms, now)) {
+				if(msg_send(&t->dst, t->buf, t->len) < 0)
+					LM_DBG("NOTIFY retransmission failed\n");
+				t->ival = t->ival * 2 < t2 ? t->ival * 2 : t2;
+				t->next_ms = now + t->ival;
+			}
+			pt = &t->next;
+		}
+		if(b->first == NULL && b->pool
+				&& BLF_MS_AFTER(now, b->used_ms + BLF_NTX_TRIM_MS)) {
+			while((fr = b->pool) != NULL) {
+				b->pool = fr->next;
+				shm_free(fr);
+			}
+			b->npool = 0;
+		}
+		blf_ntx_unlock(i);
+		while((t = dead) != NULL) {
+			dead = t->next;
+			blf_ntx_failed(t, 408);
+			blf_ntx_lock(i);
+			blf_ntx_release(b, t);
+			blf_ntx_unlock(i);
+		}
+	}
+}
+
+int blf_ntx_child_init(int rank)
+{
+	if(rank != PROC_MAIN || blf_ntx == NULL)
+		return 0;
+	if(fork_basic_utimer(PROC_TIMER, "BLF NOTIFY", 1, blf_ntx_timer, NULL,
+			   BLF_NTX_TIMER_US)
+			< 0) {
+		LM_ERR("cannot start the NOTIFY retransmission process\n");
+		return -1;
+	}
+	return 0;
+}
