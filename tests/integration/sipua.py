@@ -401,11 +401,15 @@ class ServerTx:
 
 
 class Notify:
-    """One NOTIFY as received (retransmissions only counted)."""
+    """One NOTIFY transaction as received: msg is its first copy, copies
+    every copy (the first and each retransmission, i.e. each request with
+    the same Via branch) as (monotonic arrival time, SipMessage), answered
+    the last code we sent for it (None: not answered)."""
 
     def __init__(self, msg, arrived):
         self.msg = msg
         self.time = arrived
+        self.copies = [(arrived, msg)]
         self.body = msg.text_body
         self.cseq = msg.cseq[0]
         self.event = msg.get("Event")
@@ -448,7 +452,8 @@ class Subscription:
         self.notifies = []
         self.cursor = 0
         self.state = "pending"  # -> active -> terminated
-        self.notify_reply = "phone"  # 200, 481, None (silent) or "phone"
+        # 200, 481, None (silent), a callable (see Phone) or "phone"
+        self.notify_reply = "phone"
 
     # -- requests ---------------------------------------------------------
     def build(self, expires=None, headers=None, event=None, accept="default"):
@@ -693,14 +698,25 @@ class Phone:
       "answer": 100, 180, 200
       int code: 100 then that final code (e.g. 486)
       "trying": only 100
-    notify_reply: 200 (default), another code (e.g. 481) or None (silent).
+    notify_reply: 200 (default), another code (e.g. 481), None (silent), or
+      a callable(notify, msg) -> code or None, asked for every copy of a
+      NOTIFY (the first and each retransmission) until a final code has been
+      sent for it: notify is the Notify (notify.copies already holds this
+      copy), msg the copy received; a 1xx code may be followed by others,
+      None sends nothing for that copy (not even a repeat of an earlier 1xx).
+      Once a final code was sent, retransmissions get it again, as with a
+      plain code. It runs in the receive thread, with the phone's lock held.
+      Subscription.notify_reply, when not "phone", overrides this.
+    contact_host: the host of our Contact (default 127.0.0.1; e.g.
+      "localhost" for a host name that resolves to our socket).
     auto_replace: an INVITE with Replaces that matches one of our dialogs is
       answered 200 at once and the replaced dialog is cancelled (early UAC
       dialog) or hung up (confirmed); no match -> 481 (RFC 3891).
     """
 
     def __init__(self, user, proxy, domain, display=None, password=None,
-                 invite_policy="ring", notify_reply=200, auto_replace=True):
+                 invite_policy="ring", notify_reply=200, auto_replace=True,
+                 contact_host="127.0.0.1"):
         self.user = user
         self.proxy = proxy
         self.domain = domain
@@ -715,7 +731,8 @@ class Phone:
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.05)
         self.addr = self.sock.getsockname()
-        self.contact = "<sip:%s@127.0.0.1:%d>" % (user, self.addr[1])
+        self.contact = "<sip:%s@%s:%d>" % (user, contact_host,
+                                           self.addr[1])
         self.client_txs = {}  # (branch, method) -> ClientTx
         self.server_txs = {}  # (branch, method) -> ServerTx
         self.subscriptions = []
@@ -931,9 +948,15 @@ class Phone:
         if req.method != "ACK" and key in self.server_txs:
             stx = self.server_txs[key]  # a retransmission
             stx.retransmits += 1
-            for n in self._all_notifies():
-                if n.msg is stx.msg:
-                    n.retransmits += 1
+            for sub in self.subscriptions:
+                for n in sub.notifies:
+                    if n.msg is stx.msg:
+                        n.retransmits += 1
+                        n.copies.append((time.monotonic(), req))
+                        code = self._notify_policy(sub)
+                        if stx.final is None and callable(code):
+                            self._answer_notify(n, req, code(n, req))
+                            return
             if stx.last:
                 self._send(stx.last, self._via_dest(req))
             return
@@ -989,10 +1012,18 @@ class Phone:
             sub.state = "terminated"
         elif sub.state == "pending":
             sub.state = n.state or "active"
-        code = self.notify_reply if sub.notify_reply == "phone" \
+        code = self._notify_policy(sub)
+        if callable(code):
+            code = code(n, req)
+        self._answer_notify(n, req, code)
+
+    def _notify_policy(self, sub):
+        return self.notify_reply if sub.notify_reply == "phone" \
             else sub.notify_reply
-        n.answered = code
+
+    def _answer_notify(self, n, req, code):
         if code is not None:
+            n.answered = code
             self.reply(req, code)
 
     # -- incoming calls ---------------------------------------------------
