@@ -126,6 +126,7 @@ class Kamailio:
     def __init__(self, side, template, subst, tmpdir, shm_mb, pkg_mb,
                  mem_manager=""):
         self.side = side
+        self.blf = side == "blf"
         self.tmpdir = tmpdir
         self.ctl = os.path.join(tmpdir, "ctl.sock")
         self.cfg = os.path.join(tmpdir, side + ".cfg")
@@ -224,12 +225,18 @@ class Kamailio:
         return CpuSample(self.pids)
 
     def wait_tm_drained(self, limit=40):
-        """Until tm holds no transaction (NOTIFY/PUBLISH ones wait ~5 s)."""
+        """Until no transaction is held: tm's (NOTIFY/PUBLISH ones wait ~5 s)
+        and, on the blf side, the module's own UDP NOTIFY transactions and
+        their block pool (freed after 2 s idle). Returns what is left."""
         deadline = time.monotonic() + limit
         cur = None
         while time.monotonic() < deadline and self.proc.poll() is None:
             d = self.rpc("tm.stats") or {}
             cur = d.get("current")
+            if cur == 0 and self.blf:
+                b = self.rpc("stats.get_statistics", "blf:") or {}
+                m = re.search(r"notify_blocks\s*=\s*(\d+)", b.get("_raw", ""))
+                cur = int(m.group(1)) if m else 0
             if cur == 0:
                 return 0
             time.sleep(0.25)
