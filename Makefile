@@ -3,7 +3,8 @@
 #   make deps    install every Debian package needed (as root)
 #   make         build modules/blf/blf.so
 #   make unit    pure-code unit tests (plain cc, ASan/UBSan, leak-checked)
-#   make test    deps + build + unit + integration tests (what CI runs)
+#   make test    deps + build + unit + integration tests, the latter twice:
+#                as configured by default and with notify_direct=1 (CI)
 #   make demo    a scripted scene with lamps changing in a real Kamailio
 #   make bench   the benchmark against the stock presence stack
 #
@@ -19,7 +20,7 @@ PYTEST_ARGS ?=
 
 MODULE := modules/blf/blf.so
 
-.PHONY: all deps kamsrc module unit integration test demo bench bench-scale doc clean distclean
+.PHONY: all deps kamsrc module unit integration integration-direct test demo bench bench-scale doc clean distclean
 
 all: module
 
@@ -41,10 +42,17 @@ integration: module
 	BLF_MODULE=$(CURDIR)/$(MODULE) KAMAILIO_MODULES=$(KAMAILIO_MODULES) \
 		$(PYTEST) -q tests/integration $(PYTEST_ARGS)
 
+# the same suite again with the module's own UDP NOTIFY transactions
+integration-direct: module
+	BLF_MODULE=$(CURDIR)/$(MODULE) KAMAILIO_MODULES=$(KAMAILIO_MODULES) \
+		BLF_TEST_PARAMS=notify_direct=1 \
+		$(PYTEST) -q tests/integration $(PYTEST_ARGS)
+
 test: deps
 	$(MAKE) module
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) integration-direct
 
 demo: deps
 	$(MAKE) module

@@ -31,6 +31,10 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# stock: presence + pua_dialoginfo; blf: the module as configured by default
+# (NOTIFYs through tm, as the SPEC says); blf-direct: notify_direct=1 (UDP
+# NOTIFYs as the module's own transactions)
+SIDE_NAMES = ["stock", "blf", "blf-direct"]
 TICK = os.sysconf("SC_CLK_TCK")
 KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
@@ -126,7 +130,7 @@ class Kamailio:
     def __init__(self, side, template, subst, tmpdir, shm_mb, pkg_mb,
                  mem_manager=""):
         self.side = side
-        self.blf = side == "blf"
+        self.blf = side.startswith("blf")
         self.tmpdir = tmpdir
         self.ctl = os.path.join(tmpdir, "ctl.sock")
         self.cfg = os.path.join(tmpdir, side + ".cfg")
@@ -366,16 +370,18 @@ def htable_exp(n):
 
 def run_side(side, a, blf_module):
     res = {"side": side, "available": False}
-    template = os.path.join(HERE, side + ".cfg")
+    template = os.path.join(HERE, ("blf" if side.startswith("blf") else side)
+                            + ".cfg")
     tmpdir = tempfile.mkdtemp(prefix="blfbench-%s-" % side)
     nports = 1 + a.sockets + 1
-    base = pick_ports(a.port_base + (0 if side == "stock" else 1000), nports)
+    base = pick_ports(a.port_base + 1000 * SIDE_NAMES.index(side), nports)
     port, gen_base = base, base + 1
     subst = {
         "PORT": port, "PHONE_PORT": gen_base + a.sockets,
         "CHILDREN": a.children, "MPATH": MPATH, "DOMAIN": DOMAIN,
         "MAXBUFFER": a.maxbuffer, "SUBS_HTABLE": htable_exp(a.subs),
         "PRES_HTABLE": htable_exp(a.exts), "BLF_MODULE": blf_module or "",
+        "NOTIFY_DIRECT": 1 if side == "blf-direct" else 0,
     }
     if side == "stock":
         # pua needs a db_url even in db_mode 0: db_text, from the shipped
@@ -489,7 +495,7 @@ def run_side(side, a, blf_module):
         final = gen.expect("RESULT", 20)
         # NOTIFYs that came in after CALLS_DONE (while tm drained)
         res["late"] = {"notify": final["call_phase"]["notify"]}
-        if side == "blf":
+        if kam.blf:
             st = kam.rpc("blf.stats")
             if st:
                 res["blf_stats"] = {k: v for k, v in st.items()
@@ -586,18 +592,26 @@ def fmt(f, v):
     return "-" if v is None else f % v
 
 
-def table(stock, blf):
-    have_blf = blf and blf.get("available")
-    out = ["%-36s %14s %14s %10s  %s" % ("", "stock", "blf", "blf/stock",
-                                         "blf target")]
+def table(stock, others):
+    """stock, then each (name, result) of others with its ratio to stock
+    and the verdict against the targets."""
+    head = "%-36s %12s" % ("", "stock")
+    for name, _ in others:
+        head += " %12s %8s %-13s" % (name, "/stock", "target")
+    out = [head]
     for label, path, f, ratio, target in ROWS:
         sv = g(stock, *path)
-        bv = g(blf, *path) if have_blf else None
-        r = ("%.3fx" % (bv / sv)) if (ratio and sv and bv is not None) else ""
-        out.append("%-36s %14s %14s %10s  %s" % (
-            label, fmt(f, sv), fmt(f, bv) if have_blf else "n/a", r,
-            verdict(target, sv, bv) if have_blf else ""))
-    for name, r in (("stock", stock), ("blf", blf)):
+        line = "%-36s %12s" % (label, fmt(f, sv))
+        for name, r in others:
+            have = r and r.get("available")
+            bv = g(r, *path) if have else None
+            rr = ("%.3fx" % (bv / sv)) if (ratio and sv and bv is not None) \
+                else ""
+            line += " %12s %8s %-13s" % (fmt(f, bv) if have else "n/a", rr,
+                                         verdict(target, sv, bv) if have
+                                         else "")
+        out.append(line.rstrip())
+    for name, r in [("stock", stock)] + list(others):
         if r and r.get("crashed"):
             out.append("%s side: Kamailio CRASHED during the run (%d of %d "
                        "processes gone); see kamailio_log_problems in the "
@@ -605,9 +619,9 @@ def table(stock, blf):
                                  r["crashed"]["processes"]))
         if r and r.get("error"):
             out.append("%s side: error: %s" % (name, r["error"]))
-    if not have_blf:
-        out.append("blf side: not available (%s)"
-                   % (blf or {}).get("reason", "not run"))
+        if name != "stock" and not (r and r.get("available")):
+            out.append("%s side: not available (%s)"
+                       % (name, (r or {}).get("reason", "not run")))
     return "\n".join(out)
 
 
@@ -671,7 +685,8 @@ def main():
     p.add_argument("--idle-s", type=float, default=2)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--port-base", type=int, default=25060)
-    p.add_argument("--sides", default="stock,blf")
+    p.add_argument("--sides", default="stock,blf,blf-direct",
+                   help="comma-separated, of: " + ",".join(SIDE_NAMES))
     p.add_argument("--blf-module", default=env("BLF_MODULE") or os.path.join(
         HERE, "..", "modules", "blf", "blf.so"))
     p.add_argument("--gen", default=os.path.join(HERE, "blfgen"))
@@ -698,14 +713,17 @@ def main():
     blf_mod = os.path.abspath(a.blf_module)
 
     for side in sides:
-        if side == "blf" and not os.path.isfile(blf_mod):
-            results["blf"] = {"side": "blf", "available": False,
-                              "reason": "%s not built" % blf_mod}
-            log("blf: not available (%s not built)" % blf_mod)
+        if side not in SIDE_NAMES:
+            p.error("unknown side %r (sides: %s)" % (side,
+                                                    ",".join(SIDE_NAMES)))
+        if side.startswith("blf") and not os.path.isfile(blf_mod):
+            results[side] = {"side": side, "available": False,
+                             "reason": "%s not built" % blf_mod}
+            log("%s: not available (%s not built)" % (side, blf_mod))
             continue
         log("%s: starting (S=%d M=%d R=%g T=%g, %d children)"
             % (side, a.subs, a.exts, a.rate, a.duration, a.children))
-        r = run_side(side, a, blf_mod if side == "blf" else None)
+        r = run_side(side, a, blf_mod if side.startswith("blf") else None)
         results[side] = r
         if not r.get("available"):
             r.setdefault("reason", r.get("error"))
@@ -718,16 +736,20 @@ def main():
         else:
             log("%s: %s" % (side, side_summary(r)))
 
-    stock, blf = results.get("stock"), results.get("blf")
-    results["ratios_blf_over_stock"] = ratios(stock, blf)
-    summary = ("%s S=%d M=%d R=%g T=%g children=%d | stock: %s | blf: %s"
+    stock = results.get("stock")
+    others = [(s, results.get(s)) for s in sides if s != "stock"]
+    summary = ("%s S=%d M=%d R=%g T=%g children=%d | stock: %s"
                % (a.name, a.subs, a.exts, a.rate, a.duration, a.children,
-                  side_summary(stock), side_summary(blf)))
-    if results["ratios_blf_over_stock"]:
-        rr = results["ratios_blf_over_stock"]
-        summary += " | blf/stock CPU/NOTIFY %s CPU/SUB %s" % (
-            fmt("%.3fx", rr.get("calls.cpu_us_per_notify")),
-            fmt("%.3fx", rr.get("subscribe.cpu_us_per_subscribe")))
+                  side_summary(stock)))
+    for name, r in others:
+        summary += " | %s: %s" % (name, side_summary(r))
+    for name, r in others:
+        rr = ratios(stock, r)
+        results["ratios_%s_over_stock" % name.replace("-", "_")] = rr
+        if rr:
+            summary += " | %s/stock CPU/NOTIFY %s CPU/SUB %s" % (
+                name, fmt("%.3fx", rr.get("calls.cpu_us_per_notify")),
+                fmt("%.3fx", rr.get("subscribe.cpu_us_per_subscribe")))
     results["summary"] = summary
     results["finished"] = datetime.datetime.now().isoformat(
         timespec="seconds")
@@ -740,7 +762,7 @@ def main():
     shutil.copy(path, os.path.join(a.results, a.name + "-latest.json"))
 
     print()
-    print(table(stock, blf))
+    print(table(stock, others))
     print()
     print(summary)
     print("results: " + os.path.relpath(path))

@@ -53,6 +53,7 @@ typedef struct blf_cfg {
 	int max_subscriptions;
 	int hash_size; /* slots of the entity table, a power of two */
 	int timer_interval; /* s, expiry scan */
+	int notify_direct;	/* UDP NOTIFYs to an address without tm */
 } blf_cfg_t;
 
 extern blf_cfg_t blf_cfg;

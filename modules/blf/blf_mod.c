@@ -95,6 +95,7 @@ static param_export_t params[] = {
 	{"node_name", PARAM_STR, &blf_cfg.node_name},
 	{"max_subscriptions", PARAM_INT, &blf_cfg.max_subscriptions},
 	{"hash_size", PARAM_INT, &blf_cfg.hash_size},
+	{"notify_direct", PARAM_INT, &blf_cfg.notify_direct},
 	{0, 0, 0}
 };
 

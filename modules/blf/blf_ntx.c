@@ -4,9 +4,9 @@
  * A NOTIFY is a non-INVITE client transaction (RFC 3261 17.1.2). Through tm
  * it costs a transaction cell, its timers, a wait timer and the reply
  * matching, which together are most of the CPU a lamp change costs (see
- * bench/README.md). For the common case, a subscription that came in over
- * UDP and whose next hop is an IP address, the module does the transaction
- * itself:
+ * bench/README.md). With notify_direct=1, for the common case, a
+ * subscription that came in over UDP and whose next hop is an IP address,
+ * the module does the transaction itself:
  *
  *   - the request is built once into a block from a small per-bucket pool
  *     (no allocator call once warm) and sent with msg_send() from the
@@ -22,7 +22,10 @@
  *     every non-INVITE transaction of the proxy.
  *
  * Everything else (stream transports, host names that need DNS, strict
- * routes, sips:) still goes through tm: see blf_notify.c.
+ * routes, sips:) still goes through tm: see blf_notify.c. So does every
+ * NOTIFY by default (notify_direct=0, as the SPEC says): then tm's
+ * event_route[tm:local-request], its statistics and onsend_route see them,
+ * which they do not see of the module's own transactions.
  *
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */
@@ -142,6 +145,8 @@ static unsigned int blf_tm_ms(blf_tm_var_t *t)
 
 int blf_ntx_init(void)
 {
+	if(!blf_cfg.notify_direct)
+		return 0; /* every NOTIFY through tm, as the SPEC says */
 	blf_ntx = shm_malloc(sizeof(*blf_ntx));
 	if(blf_ntx == NULL) {
 		SHM_MEM_ERROR;

@@ -50,6 +50,19 @@ def free_udp_port():
     return port
 
 
+def env_blf_params():
+    """BLF_TEST_PARAMS="name=value,..." adds blf modparams to every Kamailio
+    of the run (a test's own parameters win): `make integration-direct`
+    runs tests with notify_direct=1 this way."""
+    out = {}
+    for item in os.environ.get("BLF_TEST_PARAMS", "").split(","):
+        if "=" in item:
+            k, v = item.split("=", 1)
+            out[k.strip()] = int(v) if v.strip().lstrip("-").isdigit() \
+                else v.strip()
+    return out
+
+
 def blf_param_lines(params):
     out = []
     for k, v in params.items():
@@ -71,7 +84,7 @@ class Kamailio:
                  wt_timer=2000, debug=2, kemi=False):
         self.kemi = kemi
         self.blf = blf
-        self.params = dict(params or {})
+        self.params = dict(env_blf_params(), **(params or {}))
         self.track = track
         self.auth = auth
         self.presence = presence

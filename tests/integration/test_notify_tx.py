@@ -216,7 +216,10 @@ def test_never_answered_doubling_then_removed_after_fr_timer(make_proxy,
     # well before fr_timer: still there, its NOTIFY awaiting an answer
     assert listed(kam, sub), "subscription gone %.2fs after the NOTIFY, " \
         "fr_timer is %.1fs" % (time.monotonic() - t0, fr)
-    assert blfutil.stats(kam)["notifies_pending"] == 1, blfutil.stats(kam)
+    if kam.params.get("notify_direct"):
+        # the module's own transaction: one NOTIFY awaiting its answer
+        assert blfutil.stats(kam)["notifies_pending"] == 1, \
+            blfutil.stats(kam)
 
     blfutil.poll(lambda: not listed(kam, sub), fr + 5,
                  what="unanswered subscription gone after fr_timer")
@@ -420,3 +423,47 @@ def test_contact_with_host_name_gets_notifies(proxy, phones):
     lamp.wait_state("terminated", call.call_id)
     lamp.assert_versions()
     assert listed(proxy, lamp.sub)
+
+
+# -- 7. who runs the transaction: tm by default, the module with notify_direct
+def tm_local(kam):
+    """tm's count of transactions it started itself (UAC)."""
+    return int(kam.rpc("tm.stats")["total_local"])
+
+
+def notify_a_call(kam, phones, name):
+    a = phones(name + "a")
+    phones(name + "b", invite_policy="answer")
+    w = phones(name + "w")
+    lamp = blfutil.watch(w, name + "b")
+    before = tm_local(kam)
+    call = a.call(name + "b").wait_state("confirmed")
+    lamp.wait_state("confirmed", call.call_id)
+    call.bye()
+    lamp.wait_state("terminated", call.call_id)
+    lamp.assert_versions()
+    return lamp, tm_local(kam) - before
+
+
+def test_notifies_go_through_tm_by_default(make_proxy, phones):
+    """The SPEC: NOTIFYs are sent statefully through tm (so tm's
+    event_route[tm:local-request] and statistics see them)."""
+    kam = make_proxy(notify_direct=0)
+    lamp, local = notify_a_call(kam, phones, "dflt")
+    sent = len(lamp.seen) - 1  # the call's NOTIFYs, not the initial one
+    assert sent >= 3, lamp.seen
+    assert local >= sent, "tm started %d transactions for %d NOTIFYs" % (
+        local, sent)
+    assert blfutil.stats(kam)["notifies_pending"] == 0
+
+
+def test_notify_direct_runs_its_own_transactions(make_proxy, phones):
+    """notify_direct=1: UDP NOTIFYs to an address bypass tm (none of its
+    local transactions), with the module's own branch."""
+    kam = make_proxy(notify_direct=1)
+    lamp, local = notify_a_call(kam, phones, "drct")
+    assert local == 0, "tm started %d transactions for NOTIFYs" % local
+    for n, _ in lamp.seen:
+        assert n.msg.branch.startswith("z9hG4bKblf."), n.msg.branch
+    blfutil.poll(lambda: blfutil.stats(kam)["notifies_pending"] == 0, 3,
+                 what="every NOTIFY answered")
