@@ -329,7 +329,9 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 		blf_ntx_buf_size = need + 1024;
 	}
 	/* RFC 3261 8.1.1: the same headers tm puts in a request within a
-	 * dialog (From is our side, To the watcher's) */
+	 * dialog (From is our side, To the watcher's). need counts every
+	 * variable part and 512 bytes for the fixed text (about 250), so no
+	 * snprintf below can be cut short */
 	n = snprintf(blf_ntx_buf, blf_ntx_buf_size,
 			"NOTIFY %.*s SIP/2.0\r\n"
 			"Via: SIP/2.0/UDP %s%.*s%s:%.*s;branch=" BLF_NTX_BRANCH "%x.%x.%x\r\n"
