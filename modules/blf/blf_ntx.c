@@ -77,6 +77,7 @@ typedef struct blf_ntx_bucket {
 	blf_ntx_t *first;
 	blf_ntx_t *pool; /* free pooled blocks */
 	unsigned int npool;
+	unsigned int npending; /* on first */
 	unsigned int used_ms; /* last allocation */
 } blf_ntx_bucket_t;
 
@@ -228,17 +229,15 @@ static void blf_ntx_release(blf_ntx_bucket_t *b, blf_ntx_t *t)
 	shm_free(t);
 }
 
-/* statistics (racy reads, like every counter): NOTIFYs waiting for their
- * answer, and the blocks held by the pools and by them */
+/* statistics: per-bucket counts kept under the bucket lock, summed without
+ * it (a racy read of ints, like every counter; never a list walk) */
 unsigned long blf_ntx_pending(void)
 {
 	unsigned long n = 0;
-	blf_ntx_t *t;
 	int i;
 
 	for(i = 0; blf_ntx && i < BLF_NTX_BUCKETS; i++)
-		for(t = blf_ntx->b[i].first; t; t = t->next)
-			n++;
+		n += blf_ntx->b[i].npending;
 	return n;
 }
 
@@ -389,6 +388,7 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	memcpy(t->buf, blf_ntx_buf, n);
 	t->next = b->first;
 	b->first = t;
+	b->npending++;
 	blf_ntx_unlock(i);
 	/* from our own copy: the answer may free t before this returns */
 	if(msg_send(&dst, blf_ntx_buf, n) < 0)
@@ -484,6 +484,7 @@ int blf_ntx_response(struct sip_msg *msg)
 		return 0;
 	}
 	*pt = t->next;
+	b->npending--;
 	if(code < 300) {
 		blf_ntx_release(b, t);
 		blf_ntx_unlock(i);
@@ -515,6 +516,7 @@ static void blf_ntx_timer(unsigned int ticks, void *param)
 		for(pt = &b->first; (t = *pt) != NULL;) {
 			if(!BLF_MS_AFTER(t->end_ms, now)) {
 				*pt = t->next;
+				b->npending--;
 				t->next = dead;
 				dead = t;
 				continue;
