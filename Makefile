@@ -4,7 +4,7 @@
 #   make         build modules/blf/blf.so
 #   make unit    pure-code unit tests (plain cc, ASan/UBSan, leak-checked)
 #   make test    deps + build + unit + integration tests, the latter twice:
-#                as configured by default and with notify_direct=1 (CI)
+#                as configured by default and with notify_direct=0 (CI)
 #   make demo    a scripted scene with lamps changing in a real Kamailio
 #   make bench   the benchmark against the stock presence stack
 #
@@ -20,7 +20,7 @@ PYTEST_ARGS ?=
 
 MODULE := modules/blf/blf.so
 
-.PHONY: all deps kamsrc module unit integration integration-direct test demo bench bench-scale doc clean distclean
+.PHONY: all deps kamsrc module unit integration integration-tm test demo bench bench-scale doc clean distclean
 
 all: module
 
@@ -42,17 +42,17 @@ integration: module
 	BLF_MODULE=$(CURDIR)/$(MODULE) KAMAILIO_MODULES=$(KAMAILIO_MODULES) \
 		$(PYTEST) -q tests/integration $(PYTEST_ARGS)
 
-# the same suite again with the module's own UDP NOTIFY transactions
-integration-direct: module
+# the same suite again with every NOTIFY through tm (notify_direct=0)
+integration-tm: module
 	BLF_MODULE=$(CURDIR)/$(MODULE) KAMAILIO_MODULES=$(KAMAILIO_MODULES) \
-		BLF_TEST_PARAMS=notify_direct=1 \
+		BLF_TEST_PARAMS=notify_direct=0 \
 		$(PYTEST) -q tests/integration $(PYTEST_ARGS)
 
 test: deps
 	$(MAKE) module
 	$(MAKE) unit
 	$(MAKE) integration
-	$(MAKE) integration-direct
+	$(MAKE) integration-tm
 
 demo: deps
 	$(MAKE) module

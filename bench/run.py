@@ -32,9 +32,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 # stock: presence + pua_dialoginfo; blf: the module as configured by default
-# (NOTIFYs through tm, as the SPEC says); blf-direct: notify_direct=1 (UDP
-# NOTIFYs as the module's own transactions)
-SIDE_NAMES = ["stock", "blf", "blf-direct"]
+# (notify_direct=1: UDP NOTIFYs as the module's own transactions); blf-tm:
+# notify_direct=0 (every NOTIFY through tm)
+SIDE_NAMES = ["stock", "blf", "blf-tm"]
 TICK = os.sysconf("SC_CLK_TCK")
 KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
@@ -381,7 +381,7 @@ def run_side(side, a, blf_module):
         "CHILDREN": a.children, "MPATH": MPATH, "DOMAIN": DOMAIN,
         "MAXBUFFER": a.maxbuffer, "SUBS_HTABLE": htable_exp(a.subs),
         "PRES_HTABLE": htable_exp(a.exts), "BLF_MODULE": blf_module or "",
-        "NOTIFY_DIRECT": 1 if side == "blf-direct" else 0,
+        "NOTIFY_DIRECT": 0 if side == "blf-tm" else 1,
     }
     if side == "stock":
         # pua needs a db_url even in db_mode 0: db_text, from the shipped
@@ -685,7 +685,7 @@ def main():
     p.add_argument("--idle-s", type=float, default=2)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--port-base", type=int, default=25060)
-    p.add_argument("--sides", default="stock,blf,blf-direct",
+    p.add_argument("--sides", default="stock,blf,blf-tm",
                    help="comma-separated, of: " + ",".join(SIDE_NAMES))
     p.add_argument("--blf-module", default=env("BLF_MODULE") or os.path.join(
         HERE, "..", "modules", "blf", "blf.so"))

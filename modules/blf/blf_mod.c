@@ -40,6 +40,7 @@ blf_cfg_t blf_cfg = {
 	.timer_interval = 1,
 	.db_table = str_init("blf_subscriptions"),
 	.db_flush_interval = 2,
+	.notify_direct = 1,
 };
 /* clang-format on */
 

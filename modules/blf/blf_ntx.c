@@ -4,7 +4,7 @@
  * A NOTIFY is a non-INVITE client transaction (RFC 3261 17.1.2). Through tm
  * it costs a transaction cell, its timers, a wait timer and the reply
  * matching, which together are most of the CPU a lamp change costs (see
- * bench/README.md). With notify_direct=1, for the common case, a
+ * bench/README.md). With notify_direct=1 (the default), for the common case, a
  * subscription that came in over UDP and whose next hop is an IP address,
  * the module does the transaction itself:
  *
@@ -23,9 +23,10 @@
  *
  * Everything else (stream transports, host names that need DNS, strict
  * routes, sips:) still goes through tm: see blf_notify.c. So does every
- * NOTIFY by default (notify_direct=0, as the SPEC says): then tm's
- * event_route[tm:local-request], its statistics and onsend_route see them,
- * which they do not see of the module's own transactions.
+ * NOTIFY with notify_direct=0: then tm's event_route[tm:local-request] and
+ * its statistics see them, which they do not see of the module's own
+ * transactions, nor onsend_route (run by tm); the core's send path, and
+ * so the SREV_NET_DATA_OUT hook that topoh and siptrace use, sees both.
  *
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */
@@ -147,7 +148,7 @@ static unsigned int blf_tm_ms(blf_tm_var_t *t)
 int blf_ntx_init(void)
 {
 	if(!blf_cfg.notify_direct)
-		return 0; /* every NOTIFY through tm, as the SPEC says */
+		return 0; /* notify_direct=0: every NOTIFY through tm */
 	blf_ntx = shm_malloc(sizeof(*blf_ntx));
 	if(blf_ntx == NULL) {
 		SHM_MEM_ERROR;

@@ -52,8 +52,8 @@ def free_udp_port():
 
 def env_blf_params():
     """BLF_TEST_PARAMS="name=value,..." adds blf modparams to every Kamailio
-    of the run (a test's own parameters win): `make integration-direct`
-    runs tests with notify_direct=1 this way."""
+    of the run (a test's own parameters win): `make integration-tm`
+    runs tests with notify_direct=0 this way."""
     out = {}
     for item in os.environ.get("BLF_TEST_PARAMS", "").split(","):
         if "=" in item:

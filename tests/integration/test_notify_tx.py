@@ -216,7 +216,7 @@ def test_never_answered_doubling_then_removed_after_fr_timer(make_proxy,
     # well before fr_timer: still there, its NOTIFY awaiting an answer
     assert listed(kam, sub), "subscription gone %.2fs after the NOTIFY, " \
         "fr_timer is %.1fs" % (time.monotonic() - t0, fr)
-    if kam.params.get("notify_direct"):
+    if kam.params.get("notify_direct", 1):
         # the module's own transaction: one NOTIFY awaiting its answer
         assert blfutil.stats(kam)["notifies_pending"] == 1, \
             blfutil.stats(kam)
@@ -425,7 +425,7 @@ def test_contact_with_host_name_gets_notifies(proxy, phones):
     assert listed(proxy, lamp.sub)
 
 
-# -- 7. who runs the transaction: tm by default, the module with notify_direct
+# -- 7. who runs the transaction: the module by default, tm with notify_direct=0
 def tm_local(kam):
     """tm's count of transactions it started itself (UAC)."""
     return int(kam.rpc("tm.stats")["total_local"])
@@ -445,8 +445,8 @@ def notify_a_call(kam, phones, name):
     return lamp, tm_local(kam) - before
 
 
-def test_notifies_go_through_tm_by_default(make_proxy, phones):
-    """The SPEC: NOTIFYs are sent statefully through tm (so tm's
+def test_notifies_go_through_tm_with_notify_direct_0(make_proxy, phones):
+    """notify_direct=0: NOTIFYs are sent statefully through tm (so tm's
     event_route[tm:local-request] and statistics see them)."""
     kam = make_proxy(notify_direct=0)
     lamp, local = notify_a_call(kam, phones, "dflt")
