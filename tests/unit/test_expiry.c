@@ -1,3 +1,4 @@
+/* UNIT-SOURCES: blf_expiry.c */
 /*
  * test_expiry.c — unit tests of blf_expiry.c: granting Expires, deadline
  * arithmetic with an explicit `now`, parsing the header value.

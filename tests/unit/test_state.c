@@ -1,3 +1,4 @@
+/* UNIT-SOURCES: blf_state.c */
 /*
  * test_state.c — unit tests of blf_state.c: every transition of the dialog
  * state machine, the ignored ones included, and the names.

@@ -1,3 +1,4 @@
+/* UNIT-SOURCES: blf_xml.c blf_state.c */
 /*
  * test_xml.c — unit tests of blf_xml.c: dialog-info bodies built for 0, 1
  * and 3 calls at each visibility, assembled head + fragment + tail and
