@@ -153,7 +153,9 @@ static void lat_push(lat_t *l, int64_t ns, int state)
 
 /* Timers: a binary min-heap of (due, kind, index). */
 enum { T_SUB_RTX, T_INV_RTX, T_UAS_200, T_UAS_200_RTX, T_BYE, T_BYE_RTX,
-	T_CALL_GUARD };
+	T_CALL_GUARD, T_FLOOR_BURST };
+static void floor_burst(uint32_t b);
+static void lat_json(FILE *f, lat_t *l, unsigned mask);
 typedef struct {
 	int64_t due;
 	uint32_t kind, idx;
@@ -517,6 +519,7 @@ static struct {
 			entity_mismatch, sub_terminated, unknown_watcher, late,
 			no_body, before_change;
 	lat_t lat;
+	uint64_t notify_bytes; /* call-phase NOTIFYs, whole datagrams */
 	uint64_t send_err, rx_msgs, rx_bad;
 } st;
 
@@ -1147,7 +1150,112 @@ static void on_timer(tmr_t t)
 		case T_CALL_GUARD:
 			call_release(t.idx, 0);
 			break;
+		case T_FLOOR_BURST:
+			floor_burst(t.idx);
+			break;
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* floor mode (--floor-notifies): what Kamailio costs per message       */
+
+/*
+ * The floor side of the benchmark: a Kamailio that answers every request
+ * with a stateless 200 (bench/floor.cfg) gets as many NOTIFY-sized requests
+ * as the blf side delivered NOTIFYs, on the same schedule: the same number
+ * of calls at the same rate, each with its four events (trying, early,
+ * confirmed after RING_MS, terminated after HOLD_MS more), each event one
+ * burst with one request per watcher. One receive, one parse and one send
+ * per message is the least any module can spend on a NOTIFY and its answer.
+ */
+#define FLOOR_EVENTS 4
+
+static struct {
+	uint64_t msgs;	  /* requests in all */
+	uint32_t calls;	  /* spread over this many calls, at C.rate */
+	int bytes;		  /* size of each request (the blf side's mean) */
+	uint64_t sent, answered, other;
+	int64_t *burst_t; /* realtime ns each burst went out */
+	lat_t lat;		  /* request sent -> 200 received */
+} F;
+
+static void floor_burst(uint32_t b)
+{
+	uint64_t nb = (uint64_t)F.calls * FLOOR_EVENTS;
+	uint64_t n = F.msgs / nb + ((uint64_t)b < F.msgs % nb), j;
+	int hlen, blen, pad;
+	char body[16384];
+	static const char head[] =
+			"<?xml version=\"1.0\"?>\n<dialog-info xmlns=\"urn:ietf:params:"
+			"xml:ns:dialog-info\" version=\"1\" state=\"full\" entity=\"sip:"
+			"100001@bench.local\">\n<dialog id=\"0123456789abcdef\" "
+			"call-id=\"floor@bench\" local-tag=\"l\" remote-tag=\"r\" "
+			"direction=\"recipient\"><state>confirmed</state></dialog>\n";
+	static const char tail[] = "</dialog-info>\n";
+
+	F.burst_t[b] = real_ns();
+	for(j = 0; j < n; j++) {
+		uint32_t w = (uint32_t)((b * 7919u + j) % (uint64_t)C.subs);
+		olen = 0;
+		out("NOTIFY sip:w%u@127.0.0.1:%d SIP/2.0\r\n"
+			"Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKfl.%u.%lu.%s\r\n"
+			"Max-Forwards: 70\r\n"
+			"From: <sip:%u@%s>;tag=%08x%08x\r\n"
+			"To: <sip:w%u@%s>;tag=w%u\r\n"
+			"Call-ID: f%u-%lu-%s@bench\r\n"
+			"CSeq: %lu NOTIFY\r\n"
+			"Contact: <sip:127.0.0.1:%d>\r\n"
+			"Event: dialog\r\n"
+			"Subscription-State: active;expires=3600\r\n"
+			"Content-Type: application/dialog-info+xml\r\n",
+				w, wport(w), wport(w), b, (unsigned long)j, run_id,
+				EXT_BASE + w % (uint32_t)C.exts, C.domain, b, (unsigned)j, w,
+				C.domain, w, b, (unsigned long)j, run_id,
+				(unsigned long)(b + 2), C.proxy_port);
+		hlen = olen + 24; /* + Content-Length line and the blank line */
+		pad = F.bytes - hlen - (int)(sizeof(head) - 1) - (int)(sizeof(tail) - 1);
+		if(pad < 0)
+			pad = 0;
+		if(pad > (int)sizeof(body) - 512)
+			pad = (int)sizeof(body) - 512;
+		blen = snprintf(body, sizeof(body), "%s%*s%s", head, pad, "", tail);
+		out("Content-Length: %d\r\n\r\n%s", blen, body);
+		send_to(fds[w % (uint32_t)C.nsock], &proxy_addr);
+		F.sent++;
+	}
+}
+
+/* an answer to one of our requests */
+static void floor_packet(const msg_t *m, int64_t rts)
+{
+	char *e;
+	unsigned long b;
+
+	if(m->is_req || m->code != 200 || m->callid_v.len < 2
+			|| m->callid_v.s[0] != 'f') {
+		F.other++;
+		return;
+	}
+	b = strtoul(m->callid_v.s + 1, &e, 10);
+	if(*e != '-' || b >= (unsigned long)F.calls * FLOOR_EVENTS) {
+		F.other++;
+		return;
+	}
+	F.answered++;
+	lat_push(&st.lat, rts - F.burst_t[b], 0);
+}
+
+static void floor_json(FILE *f)
+{
+	fprintf(f,
+			"{\"messages\":%lu,\"sent\":%lu,\"answered\":%lu,\"lost\":%lu,"
+			"\"other\":%lu,\"calls\":%u,\"bursts\":%lu,\"bytes\":%d,"
+			"\"send_errors\":%lu,\"latency_ms\":",
+			F.msgs, F.sent, F.answered,
+			F.sent > F.answered ? F.sent - F.answered : 0, F.other, F.calls,
+			(unsigned long)F.calls * FLOOR_EVENTS, F.bytes, st.send_err);
+	lat_json(f, &st.lat, 1);
+	fprintf(f, "}");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1172,13 +1280,20 @@ static void on_packet(int si, char *buf, int len, const struct sockaddr_in *src,
 		st.rx_bad++;
 		return;
 	}
+	if(F.msgs) {
+		floor_packet(&m, rts);
+		return;
+	}
 	if(fd == phone_sock) {
 		on_phone(src, &m);
 		return;
 	}
 	if(m.is_req) {
-		if(span_eq(m.method, "NOTIFY"))
+		if(span_eq(m.method, "NOTIFY")) {
+			if(phase >= PH_CALLS)
+				st.notify_bytes += (uint64_t)len;
 			on_notify(fd, src, &m, rts);
+		}
 		else if(!span_eq(m.method, "ACK"))
 			reply(fd, src, &m, 405, "Method Not Allowed");
 		return;
@@ -1376,8 +1491,10 @@ static void calls_json(FILE *f)
 		fprintf(f, "%s\"%s\":", s ? "," : "", state_name[s]);
 		lat_json(f, &st.lat, 1u << s);
 	}
-	fprintf(f, "},\"send_errors\":%lu,\"rx_msgs\":%lu,\"rx_bad\":%lu}",
-			st.send_err, st.rx_msgs, st.rx_bad);
+	fprintf(f,
+			"},\"notify_bytes\":%lu,\"send_errors\":%lu,\"rx_msgs\":%lu,"
+			"\"rx_bad\":%lu}",
+			st.notify_bytes, st.send_err, st.rx_msgs, st.rx_bad);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1419,7 +1536,8 @@ static void usage(void)
 			"  [--subs S] [--exts M] [--rate R] [--duration T]\n"
 			"  [--ring-ms MS] [--hold-ms MS] [--domain D] [--window N]\n"
 			"  [--sub-rate N] [--expires S] [--settle-ms MS] [--seed N]\n"
-			"  [--dump N]\n");
+			"  [--dump N]\n"
+			"  floor mode: --floor-notifies N --floor-calls C [--floor-bytes B]\n");
 	exit(2);
 }
 
@@ -1432,7 +1550,9 @@ int main(int argc, char **argv)
 			{"hold-ms", 1, 0, 'h'}, {"domain", 1, 0, 'd'},
 			{"window", 1, 0, 'w'}, {"sub-rate", 1, 0, 's'},
 			{"expires", 1, 0, 'e'}, {"settle-ms", 1, 0, 'z'},
-			{"seed", 1, 0, 'x'}, {"dump", 1, 0, 'D'}, {0, 0, 0, 0}};
+			{"seed", 1, 0, 'x'}, {"dump", 1, 0, 'D'},
+			{"floor-notifies", 1, 0, 'N'}, {"floor-calls", 1, 0, 'C'},
+			{"floor-bytes", 1, 0, 'Y'}, {0, 0, 0, 0}};
 	int o, i, n;
 	uint32_t k;
 	struct epoll_event ev, evs[64];
@@ -1459,12 +1579,18 @@ int main(int argc, char **argv)
 			case 'z': C.settle_ms = atoi(optarg); break;
 			case 'x': C.seed = strtoull(optarg, NULL, 10); break;
 			case 'D': C.dump = atoi(optarg); break;
+			case 'N': F.msgs = strtoull(optarg, NULL, 10); break;
+			case 'C': F.calls = (uint32_t)atoi(optarg); break;
+			case 'Y': F.bytes = atoi(optarg); break;
 			default: usage();
 		}
 	}
 	if(C.subs < 1 || C.exts < 2 || C.nsock < 1 || C.nsock > 60
-			|| C.window < 1 || C.rate <= 0 || C.duration < 0)
+			|| C.window < 1 || C.rate <= 0 || C.duration < 0
+			|| (F.msgs && (F.calls < 1 || F.calls > 10000000)))
 		usage();
+	if(F.bytes < 300)
+		F.bytes = 900;
 
 	rng_state = C.seed * 2654435761ULL + 88172645463325252ULL;
 	snprintf(run_id, sizeof(run_id), "%06llx",
@@ -1534,6 +1660,20 @@ int main(int argc, char **argv)
 				printf("\n");
 				phase = PH_WAIT_GO;
 			}
+		} else if(phase == PH_CALLS && F.msgs) {
+			/* floor: done when every burst is out and answered, or
+			 * settle_ms after the last one */
+			if(!heap_n && F.answered >= F.sent) {
+				settle_until = now;
+			} else if(!heap_n && !settle_until) {
+				settle_until = now + C.settle_ms * MS;
+			}
+			if(settle_until && now >= settle_until) {
+				printf("FLOOR_DONE ");
+				floor_json(stdout);
+				printf("\n");
+				phase = PH_WAIT_END;
+			}
 		} else if(phase == PH_CALLS) {
 			while(now >= next_call && now < calls_stop) {
 				call_start();
@@ -1585,6 +1725,27 @@ int main(int argc, char **argv)
 					if(!strcmp(line, "START") && phase == PH_WAIT_START) {
 						phase = PH_SUBS;
 						st.sub_t0 = sub_last_progress = mono_ns();
+					} else if(!strcmp(line, "GO") && F.msgs
+							   && phase == PH_WAIT_START) {
+						/* floor mode: every burst on the calls' schedule */
+						int64_t t0 = mono_ns();
+						F.burst_t = calloc((size_t)F.calls * FLOOR_EVENTS,
+								sizeof(*F.burst_t));
+						if(!F.burst_t) {
+							perror("calloc");
+							return 2;
+						}
+						for(k = 0; k < F.calls; k++) {
+							int64_t tc = t0
+										 + (int64_t)((double)k * 1e9 / C.rate);
+							tmr_add(tc, T_FLOOR_BURST, k * FLOOR_EVENTS);
+							tmr_add(tc, T_FLOOR_BURST, k * FLOOR_EVENTS + 1);
+							tmr_add(tc + C.ring_ms * MS, T_FLOOR_BURST,
+									k * FLOOR_EVENTS + 2);
+							tmr_add(tc + (C.ring_ms + C.hold_ms) * MS,
+									T_FLOOR_BURST, k * FLOOR_EVENTS + 3);
+						}
+						phase = PH_CALLS;
 					} else if(!strcmp(line, "GO") && phase == PH_WAIT_GO) {
 						phase = PH_CALLS;
 						st.calls_t0 = next_call = mono_ns();
@@ -1602,6 +1763,11 @@ int main(int argc, char **argv)
 							for(k = 0; k < ncalls; k++)
 								call_release(k, 0);
 						}
+					} else if(!strcmp(line, "END") && F.msgs) {
+						printf("RESULT {\"run\":\"%s\",\"floor\":", run_id);
+						floor_json(stdout);
+						printf("}\n");
+						return 0;
 					} else if(!strcmp(line, "END")) {
 						printf("RESULT {\"run\":\"%s\",\"subscribe\":",
 								run_id);
