@@ -6,7 +6,8 @@
 #   make test    deps + build + unit + integration tests, the latter twice:
 #                as configured by default and with notify_direct=0 (CI)
 #   make demo    a scripted scene with lamps changing in a real Kamailio
-#   make bench   the benchmark against the stock presence stack
+#   make bench   the benchmark against the stock presence stack and the floor
+#   make bench-cluster  the same workload on a 3-node DMQ cluster (and a kill)
 #
 # KAMAILIO_SRC may point at your own configured Kamailio tree; by default the
 # Debian source package of the installed kamailio is fetched into build/.
@@ -20,7 +21,7 @@ PYTEST_ARGS ?=
 
 MODULE := modules/blf/blf.so
 
-.PHONY: all deps kamsrc module unit integration integration-tm test demo bench bench-scale doc clean distclean
+.PHONY: all deps kamsrc module unit integration integration-tm test demo bench bench-scale bench-cluster doc clean distclean
 
 all: module
 
@@ -65,6 +66,10 @@ bench: deps
 bench-scale: deps
 	$(MAKE) module
 	BLF_MODULE=$(CURDIR)/$(MODULE) $(MAKE) -C bench bench-scale
+
+bench-cluster: deps
+	$(MAKE) module
+	BLF_MODULE=$(CURDIR)/$(MODULE) $(MAKE) -C bench bench-cluster
 
 doc:
 	$(MAKE) -C modules/blf/doc

@@ -480,6 +480,7 @@ enum { U_NONE, U_RINGING, U_200, U_ACKED, U_BYE };
 typedef struct {
 	uint32_t a, b; /* extensions: caller, callee */
 	uint8_t st, ust, inv_tries, bye_tries, u200_tries, got_prov;
+	uint8_t px; /* the proxy (cluster node) the call goes through */
 	int64_t ts[NSTATE]; /* realtime ns of each state change, 0 = not yet */
 	char *uas_hdrs;     /* Via/RR/From/To;tag/Call-ID/CSeq for responses */
 	char *route;        /* "Route: ...\r\n" for in-dialog requests */
@@ -498,7 +499,14 @@ static uint32_t ncalls, calls_cap;
 
 static int fds[64];
 static int phone_sock;
-static struct sockaddr_in proxy_addr;
+/* the proxies: one, or the nodes of a cluster (--proxy-ports): watcher i
+ * subscribes through node i % nproxy, call k goes through node k % nproxy
+ * (the next live one when the orchestrator said "DOWN <node>") */
+#define MAXPROXY 8
+static struct sockaddr_in proxy_addrs[MAXPROXY];
+static int nproxy = 1;
+static uint8_t proxy_down[MAXPROXY];
+#define proxy_addr (proxy_addrs[0])
 static int phase;
 enum { PH_WAIT_START, PH_SUBS, PH_WAIT_GO, PH_CALLS, PH_WAIT_END };
 
@@ -609,7 +617,7 @@ static void sub_send(uint32_t i)
 		"Content-Length: 0\r\n\r\n",
 			EXT_BASE + w->ext, C.domain, wport(i), i, run_id, i, C.domain, i,
 			EXT_BASE + w->ext, C.domain, i, run_id, i, wport(i), C.expires);
-	send_to(fds[i % (uint32_t)C.nsock], &proxy_addr);
+	send_to(fds[i % (uint32_t)C.nsock], &proxy_addrs[i % (uint32_t)nproxy]);
 }
 
 static int phone_port(void)
@@ -635,7 +643,7 @@ static void inv_send(uint32_t k)
 			EXT_BASE + c->b, C.domain, phone_port(), k, run_id,
 			EXT_BASE + c->a, C.domain, k, EXT_BASE + c->b, C.domain, k,
 			run_id, EXT_BASE + c->a, phone_port());
-	send_to(phone_sock, &proxy_addr);
+	send_to(phone_sock, &proxy_addrs[c->px]);
 }
 
 /* ACK or BYE inside the call's dialog, through the proxy (loose route) */
@@ -656,7 +664,7 @@ static void indlg_send(uint32_t k, const char *method, int cseq)
 			method, c->target, phone_port(), method[0] == 'A' ? 'a' : 'b', k,
 			run_id, c->route, EXT_BASE + c->a, C.domain, k, c->to_v, k,
 			run_id, cseq, method);
-	send_to(phone_sock, &proxy_addr);
+	send_to(phone_sock, &proxy_addrs[c->px]);
 }
 
 /* the UAS's 180 or 200 to the call's INVITE */
@@ -670,7 +678,7 @@ static void uas_send(uint32_t k, int code)
 		"Content-Length: 0\r\n\r\n",
 			code, code == 180 ? "Ringing" : "OK", c->uas_hdrs,
 			EXT_BASE + c->b, phone_port());
-	send_to(phone_sock, &proxy_addr);
+	send_to(phone_sock, &proxy_addrs[c->px]);
 }
 
 /* ------------------------------------------------------------------ */
@@ -934,6 +942,9 @@ static int call_start(void)
 		exit(2);
 	}
 	ext_busy[a] = ext_busy[b] = 1;
+	c->px = (uint8_t)(k % (uint32_t)nproxy);
+	for(tries = 0; tries < nproxy && proxy_down[c->px]; tries++)
+		c->px = (uint8_t)((c->px + 1) % nproxy);
 	c->st = C_INVITING;
 	st.calls_started++;
 	call_mark(c, ST_TRYING);
@@ -1068,7 +1079,7 @@ static void on_phone(const struct sockaddr_in *src, msg_t *m)
 			out_span(m->to);
 			out_span(m->callid);
 			out("CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n");
-			send_to(phone_sock, &proxy_addr);
+			send_to(phone_sock, &proxy_addrs[c->px]);
 			call_release((uint32_t)k, 0);
 		}
 	} else if(span_eq(m->cseq_m, "BYE") && m->code >= 200) {
@@ -1536,7 +1547,7 @@ static void usage(void)
 			"  [--subs S] [--exts M] [--rate R] [--duration T]\n"
 			"  [--ring-ms MS] [--hold-ms MS] [--domain D] [--window N]\n"
 			"  [--sub-rate N] [--expires S] [--settle-ms MS] [--seed N]\n"
-			"  [--dump N]\n"
+			"  [--dump N] [--proxy-ports P1,P2,...]\n"
 			"  floor mode: --floor-notifies N --floor-calls C [--floor-bytes B]\n");
 	exit(2);
 }
@@ -1552,7 +1563,8 @@ int main(int argc, char **argv)
 			{"expires", 1, 0, 'e'}, {"settle-ms", 1, 0, 'z'},
 			{"seed", 1, 0, 'x'}, {"dump", 1, 0, 'D'},
 			{"floor-notifies", 1, 0, 'N'}, {"floor-calls", 1, 0, 'C'},
-			{"floor-bytes", 1, 0, 'Y'}, {0, 0, 0, 0}};
+			{"floor-bytes", 1, 0, 'Y'}, {"proxy-ports", 1, 0, 'X'},
+			{0, 0, 0, 0}};
 	int o, i, n;
 	uint32_t k;
 	struct epoll_event ev, evs[64];
@@ -1582,6 +1594,22 @@ int main(int argc, char **argv)
 			case 'N': F.msgs = strtoull(optarg, NULL, 10); break;
 			case 'C': F.calls = (uint32_t)atoi(optarg); break;
 			case 'Y': F.bytes = atoi(optarg); break;
+			case 'X': {
+				char *p = optarg, *e;
+				nproxy = 0;
+				while(*p && nproxy < MAXPROXY) {
+					proxy_addrs[nproxy++].sin_port =
+							htons((uint16_t)strtoul(p, &e, 10));
+					p = *e == ',' ? e + 1 : e;
+					if(e == p && *p)
+						usage();
+				}
+				if(nproxy)
+					C.proxy_port = ntohs(proxy_addrs[0].sin_port);
+				else
+					usage();
+				break;
+			}
 			default: usage();
 		}
 	}
@@ -1608,9 +1636,12 @@ int main(int argc, char **argv)
 		W[k].maxver = -1;
 	}
 
-	proxy_addr.sin_family = AF_INET;
-	proxy_addr.sin_port = htons(C.proxy_port);
-	proxy_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if(nproxy == 1)
+		proxy_addrs[0].sin_port = htons(C.proxy_port);
+	for(i = 0; i < nproxy; i++) {
+		proxy_addrs[i].sin_family = AF_INET;
+		proxy_addrs[i].sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	}
 	epfd = epoll_create1(0);
 	for(i = 0; i <= C.nsock; i++) {
 		fds[i] = udp_open(C.port_base + i);
@@ -1754,6 +1785,13 @@ int main(int argc, char **argv)
 						calls_hard = calls_stop
 									 + (C.ring_ms + C.hold_ms + 70000LL)
 											   * MS;
+					} else if(!strncmp(line, "DOWN ", 5)
+							   || !strncmp(line, "UP ", 3)) {
+						/* a cluster node went away / came back: new
+						 * calls avoid it (the orchestrator kills it) */
+						int px = atoi(line + (line[0] == 'D' ? 5 : 3));
+						if(px >= 0 && px < nproxy)
+							proxy_down[px] = line[0] == 'D';
 					} else if(!strcmp(line, "ABORT")) {
 						/* Kamailio is gone: end the phase now */
 						if(phase == PH_SUBS)

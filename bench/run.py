@@ -174,7 +174,8 @@ class Kamailio:
         self.proc = subprocess.Popen(
             [KAMAILIO, "-DD", "-E", "-f", self.cfg, "-m", str(self.shm_mb),
              "-M", str(self.pkg_mb), "-w", self.tmpdir] + self.mm_args,
-            stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
         logf.close()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -250,6 +251,21 @@ class Kamailio:
                 return 0
             time.sleep(0.25)
         return cur
+
+    def kill(self):
+        """SIGKILL of the whole process group, as a crashed host: returns
+        the monotonic time of the kill."""
+        t = time.monotonic()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+        self.proc.wait(timeout=10)
+        for _ in range(100):  # children go with the group; bounded wait
+            if not [p for p in self.pids if proc_stat(p)]:
+                break
+            time.sleep(0.05)
+        return t
 
     def stop(self):
         if not self.proc:
@@ -610,6 +626,203 @@ def run_floor(a, ref):
     return res
 
 
+def tm_local(kam):
+    d = kam.rpc("tm.stats") or {}
+    return d.get("total_local", 0)
+
+
+def dmq_active(kam):
+    """How many DMQ nodes (itself included) this node sees active."""
+    d = kam.rpc("dmq.list_nodes") or {}
+    return len(re.findall(r"status:\s*active", d.get("_raw", "")))
+
+
+def run_cluster(a, blf_module, ref):
+    """N blf nodes over DMQ on loopback (cluster.cfg): watcher i subscribes
+    through node i % N, call k goes through node k % N. Per node and in
+    all: CPU per subscription and per call, KDMQ requests (tm's locally
+    started transactions: with notify_direct=1 NOTIFYs are not among them),
+    NOTIFYs lost. With --cluster-kill the last node is SIGKILLed in the
+    middle of the call phase and restarted --cluster-restart-s later."""
+    n = a.cluster
+    res = {"side": "cluster", "available": False, "nodes": n}
+    base = pick_ports(a.port_base + 5000, n + a.sockets + 1)
+    ports = list(range(base, base + n))
+    gen_base = base + n
+    kams = []
+    gen = None
+    try:
+        for i, port in enumerate(ports):
+            tmp = tempfile.mkdtemp(prefix="blfbench-node%d-" % i)
+            peers = "\n".join('modparam("dmq", "notification_address", '
+                              '"sip:127.0.0.1:%d")' % q
+                              for q in ports if q != port)
+            subst = {"PORT": port, "PHONE_PORT": gen_base + a.sockets,
+                     "CHILDREN": a.children, "MPATH": MPATH,
+                     "DOMAIN": DOMAIN, "MAXBUFFER": a.maxbuffer,
+                     "BLF_MODULE": blf_module, "NOTIFY_DIRECT": 1,
+                     "DMQ_PEERS": peers}
+            k = Kamailio("blf-node%d" % i, os.path.join(HERE, "cluster.cfg"),
+                         subst, tmp, a.shm_mb, a.pkg_mb, a.mem_manager)
+            kams.append(k)
+            why = k.check() or k.start()
+            if why:
+                res["reason"] = "node %d: %s" % (i, why)
+                return res
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if all(dmq_active(k) >= n for k in kams):
+                break
+            time.sleep(0.5)
+        else:
+            res["reason"] = "the DMQ cluster did not form within 60 s"
+            return res
+        time.sleep(2)  # blf's own hello round after DMQ's
+        res["available"] = True
+        gen = Generator(a.gen, [
+            "--proxy-ports", ",".join(str(p) for p in ports),
+            "--port-base", str(gen_base),
+            "--sockets", str(a.sockets), "--subs", str(a.subs),
+            "--exts", str(a.exts), "--rate", str(a.rate),
+            "--duration", str(a.duration), "--ring-ms", str(a.ring_ms),
+            "--hold-ms", str(a.hold_ms), "--domain", DOMAIN,
+            "--window", str(a.window), "--sub-rate", str(a.sub_rate),
+            "--expires", "3600", "--settle-ms", str(a.settle_ms),
+            "--seed", str(a.seed)])
+        gen.expect("READY", 10)
+        dead = lambda: any(k.proc.poll() is not None for k in kams
+                           if not getattr(k, "killed", False))
+
+        # subscriptions
+        c0 = [k.cpu() for k in kams]
+        t0 = [tm_local(k) for k in kams]
+        gen.send("START")
+        subs = gen.expect("SUBS_DONE", 120 + a.subs / 50, dead)
+        for k in kams:
+            k.wait_tm_drained()
+        c1 = [k.cpu() for k in kams]
+        t1 = [tm_local(k) for k in kams]
+        est = subs["established"]
+        per = [c1[i].since(c0[i]) for i in range(n)]
+        tot = sum(x["cpu_s"] for x in per)
+        subs["per_node_cpu_s"] = [x["cpu_s"] for x in per]
+        subs["cpu_us_per_subscribe"] = round(1e6 * tot / est, 1) \
+            if est else None
+        subs["kdmq_per_subscribe"] = round(
+            sum(t1[i] - t0[i] for i in range(n)) / est, 2) if est else None
+        res["subscribe"] = subs
+        log("cluster: %d/%d established; calls: %g/s for %g s"
+            % (est, a.subs, a.rate, a.duration))
+
+        # calls (and the kill)
+        c2 = [k.cpu() for k in kams]
+        t2 = [tm_local(k) for k in kams]
+        gen.send("GO")
+        ev = {}
+        if a.cluster_kill:
+            victim = kams[-1]
+            time.sleep(a.duration / 2)
+            gen.send("DOWN %d" % (n - 1))
+            c_kill = victim.cpu()
+            ev["killed_at_s"] = round(a.duration / 2, 1)
+            victim.killed = True
+            victim.kill()
+            ev["victim_cpu_s_before_kill"] = round(
+                c_kill.since(c2[-1])["cpu_s"], 3)
+            time.sleep(a.cluster_restart_s)
+            why = victim.start()
+            if why:
+                ev["restart_error"] = why
+            else:
+                victim.killed = False
+                t_r = time.monotonic()
+                c2[-1] = victim.cpu()
+                t2[-1] = tm_local(victim)
+                while time.monotonic() < t_r + 60:
+                    if dmq_active(victim) >= n:
+                        break
+                    time.sleep(0.2)
+                ev["rejoin_dmq_s"] = round(time.monotonic() - t_r, 2)
+                gen.send("UP %d" % (n - 1))
+        calls = gen.expect("CALLS_DONE",
+                           a.duration + (a.ring_ms + a.hold_ms) / 1000 + 150,
+                           dead)
+        for k in kams:
+            k.wait_tm_drained()
+        c3 = [k.cpu() for k in kams]
+        t3 = [tm_local(k) for k in kams]
+        per = [c3[i].since(c2[i]) for i in range(n)]
+        tot = sum(x["cpu_s"] for x in per)
+        done = calls["calls"]["completed"]
+        recv = calls["notify"]["received"]
+        calls["per_node_cpu_s"] = [x["cpu_s"] for x in per]
+        calls["cpu_us_per_call"] = round(1e6 * tot / done, 1) \
+            if done else None
+        calls["max_node_cpu_us_per_call"] = round(
+            1e6 * max(x["cpu_s"] for x in per) / done, 1) if done else None
+        calls["cpu_us_per_notify"] = round(1e6 * tot / recv, 1) \
+            if recv else None
+        calls["kdmq_per_call"] = round(
+            sum(t3[i] - t2[i] for i in range(n)) / done, 2) if done else None
+        if ev:
+            calls["kill"] = ev
+        res["calls"] = calls
+        single = g(ref, "calls", "cpu_us_per_call")
+        if single and calls["cpu_us_per_call"]:
+            res["cpu_per_call_over_single"] = round(
+                calls["cpu_us_per_call"] / single, 3)
+        gen.send("END")
+        gen.expect("RESULT", 20)
+        res["working"] = bool(est) and calls["notify"]["delivered"] > 0
+    except Exception as e:
+        res["error"] = str(e)
+    finally:
+        gone = [i for i, k in enumerate(kams)
+                if k.proc and not getattr(k, "killed", False) and k.alive()]
+        if gone:
+            res["crashed"] = {"nodes": gone}
+        if gen:
+            gen.stop()
+        for k in kams:
+            if k.proc and k.proc.poll() is None:
+                k.stop()
+            if not a.keep_tmp:
+                shutil.rmtree(k.tmpdir, ignore_errors=True)
+    return res
+
+
+def cluster_report(r, ref):
+    if not r.get("available"):
+        return "cluster: not available (%s)" % (r.get("reason")
+                                                or r.get("error"))
+    c = r.get("calls", {})
+    sb = r.get("subscribe", {})
+    nt = c.get("notify", {})
+    out = ["cluster of %d nodes: subs %s/%s, %s us/SUBSCRIBE (all nodes), "
+           "%s KDMQ/SUBSCRIBE" % (r["nodes"], sb.get("established"),
+                                  sb.get("requested"),
+                                  sb.get("cpu_us_per_subscribe"),
+                                  sb.get("kdmq_per_subscribe")),
+           "  calls %s, CPU per call %s us in all (%s x the single node's "
+           "%s us; target <=1.30x), busiest node %s us; %s KDMQ per call"
+           % (g(c, "calls", "completed"), c.get("cpu_us_per_call"),
+              r.get("cpu_per_call_over_single", "-"),
+              g(ref, "calls", "cpu_us_per_call"),
+              c.get("max_node_cpu_us_per_call"), c.get("kdmq_per_call")),
+           "  NOTIFYs expected %s delivered %s lost %s duplicates %s "
+           "version gaps %s; p50/p99 %s/%s ms"
+           % (nt.get("expected"), nt.get("delivered"), nt.get("lost"),
+              nt.get("duplicates"), nt.get("version_gaps"),
+              g(c, "latency_ms", "p50"), g(c, "latency_ms", "p99"))]
+    if c.get("kill"):
+        out.append("  kill: %s" % json.dumps(c["kill"]))
+    if r.get("crashed"):
+        out.append("  CRASHED nodes: %s" % r["crashed"])
+    if r.get("error"):
+        out.append("  error: %s" % r["error"])
+    return "\n".join(out)
+
+
 # ---------------------------------------------------------------- report
 
 def g(d, *path):
@@ -830,6 +1043,11 @@ def main():
     p.add_argument("--results", default=os.path.join(HERE, "results"))
     p.add_argument("--name", default="bench")
     p.add_argument("--keep-tmp", action="store_true")
+    p.add_argument("--cluster", type=int, default=0,
+                   help="also run N blf nodes over DMQ (make bench-cluster)")
+    p.add_argument("--cluster-kill", action="store_true",
+                   help="SIGKILL the last node mid-call-phase, restart it")
+    p.add_argument("--cluster-restart-s", type=float, default=8)
     p.add_argument("--dump", type=int, default=0,
                    help="print the first N call-phase NOTIFY bodies")
     a = p.parse_args()
@@ -892,6 +1110,14 @@ def main():
                            else "not available (%s)"
                            % (fl.get("reason") or fl.get("error"))))
 
+    if a.cluster:
+        if a.cluster < 2 or a.cluster > 8:
+            p.error("--cluster takes 2..8 nodes")
+        ref = results.get("blf")
+        log("cluster: %d nodes%s" % (a.cluster, ", one killed mid-run"
+                                     if a.cluster_kill else ""))
+        results["cluster"] = run_cluster(a, blf_mod, ref)
+
     stock = results.get("stock")
     floor = results.get("floor")
     others = [(s, results.get(s)) for s in sides
@@ -930,6 +1156,9 @@ def main():
     if floor:
         print()
         print(floor_table(floor, others))
+    if results.get("cluster"):
+        print()
+        print(cluster_report(results["cluster"], results.get("blf")))
     print()
     print(summary)
     print("results: " + os.path.relpath(path))
