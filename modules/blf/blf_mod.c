@@ -97,6 +97,7 @@ static param_export_t params[] = {
 	{"max_subscriptions", PARAM_INT, &blf_cfg.max_subscriptions},
 	{"hash_size", PARAM_INT, &blf_cfg.hash_size},
 	{"notify_direct", PARAM_INT, &blf_cfg.notify_direct},
+	{"dialog_id_secret", PARAM_STR, &blf_cfg.dialog_id_secret},
 	{0, 0, 0}
 };
 
@@ -203,7 +204,7 @@ static int child_init(int rank)
 {
 	srand(getpid() ^ (unsigned)time(NULL));
 	if(blf_db_child_init(rank) < 0 || blf_http_child_init(rank) < 0
-			|| blf_ntx_child_init(rank) < 0)
+			|| blf_ntx_child_init(rank) < 0 || blf_dlg_child_init(rank) < 0)
 		return -1;
 	if(rank == PROC_MAIN) {
 		if(fork_sync_timer(PROC_TIMER, "BLF TIMER", 1, blf_subs_timer, NULL,
@@ -221,6 +222,7 @@ static void mod_destroy(void)
 	blf_db_destroy();
 	blf_park_destroy();
 	blf_alias_destroy();
+	blf_dlg_destroy();
 	blf_table_destroy();
 	blf_ntx_destroy();
 	if(blf_nsubs) {
