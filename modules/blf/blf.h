@@ -347,7 +347,12 @@ void blf_dmq_out_ver(const blf_entity_t *e, const blf_sub_t *s);
 void blf_dmq_flush(void);
 const char *blf_dmq_node_name(int idx);
 
-/* blf_rpc.c */
+/* blf_rpc.c: listings come in pages (see blf_rpc.c) */
+#define BLF_RPC_PAGE 100	   /* items per page unless asked */
+#define BLF_RPC_PAGE_MAX 1000  /* the most a page holds */
+#define BLF_RPC_STRUCTS_MAX 600 /* structs per answer (binrpc: 8 KB pkg each) */
+#define BLF_RPC_BYTES_MAX 49152 /* values per answer, about: kamcmd reads
+								 * 128 KB, a jsonrpcs datagram is as much */
 int blf_rpc_init(void);
 
 #endif
