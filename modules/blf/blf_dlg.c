@@ -7,8 +7,8 @@
  * (18x, 2xx, failure, BYE from either side, expiry) to a blf_event_t and
  * hands it to the entity table once per side.
  *
- * A tracked call carries a dialog variable (BLF_DLG_VAR) naming its two
- * entities; when the dialog module keeps its dialogs (db_mode) and loads
+ * A tracked call carries a dialog variable (BLF_DLG_VAR, blf_dlgvar.c)
+ * naming its two entities; when the dialog module keeps its dialogs (db_mode) and loads
  * them at start, DLGCB_LOADED finds the variable and follows the call
  * again, quietly, in the state the dialog module restored.
  *
@@ -38,6 +38,7 @@
 
 #include "blf.h"
 #include "blf_alias.h"
+#include "blf_dlgvar.h"
 
 /* immutable facts of one tracked call, the dialog callbacks' parameter */
 typedef struct blf_callref {
@@ -52,7 +53,7 @@ typedef struct blf_callref {
 	struct blf_callref *next; /* in the queue of calls to end */
 } blf_callref_t;
 
-/* the dialog variable that marks a tracked call (see blf_dlg_var_value) */
+/* the dialog variable that marks a tracked call (see blf_dlgvar.h) */
 static str blf_dlg_var = str_init(BLF_DLG_VAR);
 
 /* calls whose dialog was destroyed under the dialog module's lock without
@@ -326,80 +327,31 @@ static void blf_dlg_timer(unsigned int ticks, void *param)
 		shm_free(r);
 }
 
-/*
- * The dialog variable of a tracked call: "1" then, each as <length>:<bytes>,
- * the caller's and the callee's entity as asked, the entities they stood
- * for when the call began (alias-resolved) and the caller's display name.
- */
-#define BLF_DLG_VAR_FIELDS 5
-
-static int blf_dlg_var_value(const str *f, char *buf, int size, str *out)
-{
-	int i, n, len = 0;
-
-	if(size < 2)
-		return -1;
-	buf[len++] = '1';
-	for(i = 0; i < BLF_DLG_VAR_FIELDS; i++) {
-		n = snprintf(buf + len, size - len, "%d:", f[i].len);
-		if(n < 0 || n >= size - len || f[i].len >= size - len - n)
-			return -1;
-		len += n;
-		memcpy(buf + len, f[i].s, f[i].len);
-		len += f[i].len;
-	}
-	out->s = buf;
-	out->len = len;
-	return 0;
-}
-
-/* the fields of a dialog variable (pointing into v); -1: not ours */
-static int blf_dlg_var_parse(const str *v, str *f)
-{
-	const char *p = v->s, *end = v->s + v->len;
-	int i, n;
-
-	if(v->len < 1 || *p++ != '1')
-		return -1;
-	for(i = 0; i < BLF_DLG_VAR_FIELDS; i++) {
-		n = 0;
-		if(p >= end || *p < '0' || *p > '9')
-			return -1;
-		while(p < end && *p >= '0' && *p <= '9') {
-			n = n * 10 + (*p++ - '0');
-			if(n > BLF_KEY_MAX)
-				return -1;
-		}
-		if(p >= end || *p++ != ':' || n > end - p)
-			return -1;
-		f[i].s = (char *)p;
-		f[i].len = n;
-		p += n;
-	}
-	/* the entities must be keys (user@host) */
-	for(i = 0; i < 4; i++)
-		if(f[i].len == 0 || memchr(f[i].s, '@', f[i].len) == NULL)
-			return -1;
-	return p == end ? 0 : -1;
-}
-
 /* marks dlg as tracked, for a restart (see blf_dlg_loaded) */
 static void blf_dlg_mark(struct dlg_cell *dlg, blf_callref_t *r)
 {
-	char buf[5 * (BLF_KEY_MAX + 8) + 8];
-	str f[BLF_DLG_VAR_FIELDS], val;
+	char buf[BLF_DLGVAR_MAX];
+	blf_span_t f[BLF_DLGVAR_FIELDS];
+	str val;
 
 	if(blf_dlgb.set_dlg_var == NULL)
 		return;
-	f[0] = r->key[BLF_DIR_INITIATOR];
-	f[1] = r->key[BLF_DIR_RECIPIENT];
-	f[2] = r->cur[BLF_DIR_INITIATOR];
-	f[3] = r->cur[BLF_DIR_RECIPIENT];
-	f[4] = r->disp[BLF_DIR_INITIATOR];
-	if(f[4].len > BLF_KEY_MAX)
-		f[4].len = BLF_KEY_MAX;
-	if(blf_dlg_var_value(f, buf, sizeof(buf), &val) < 0
-			|| blf_dlgb.set_dlg_var(dlg, &blf_dlg_var, &val) != 0)
+#define BLF_SPAN(i, x)        \
+	do {                      \
+		f[i].s = (x).s;       \
+		f[i].len = (x).len;   \
+	} while(0)
+	BLF_SPAN(BLF_DV_CKEY, r->key[BLF_DIR_INITIATOR]);
+	BLF_SPAN(BLF_DV_RKEY, r->key[BLF_DIR_RECIPIENT]);
+	BLF_SPAN(BLF_DV_CCUR, r->cur[BLF_DIR_INITIATOR]);
+	BLF_SPAN(BLF_DV_RCUR, r->cur[BLF_DIR_RECIPIENT]);
+	BLF_SPAN(BLF_DV_CDISP, r->disp[BLF_DIR_INITIATOR]);
+#undef BLF_SPAN
+	if(f[BLF_DV_CDISP].len > BLF_DLGVAR_FIELD_MAX)
+		f[BLF_DV_CDISP].len = BLF_DLGVAR_FIELD_MAX;
+	val.s = buf;
+	val.len = blf_dlgvar_encode(f, buf, sizeof(buf));
+	if(val.len < 0 || blf_dlgb.set_dlg_var(dlg, &blf_dlg_var, &val) != 0)
 		LM_ERR("cannot mark the dialog of %.*s as tracked: it will not be "
 			   "followed after a restart\n",
 				r->callid.len > 128 ? 128 : r->callid.len, r->callid.s);
@@ -526,11 +478,13 @@ static unsigned int blf_dlg_nrestored = 0;
 static void blf_dlg_loaded(
 		struct dlg_cell *dlg, int type, struct dlg_cb_params *p)
 {
-	str f[BLF_DLG_VAR_FIELDS], val = STR_NULL, none = STR_NULL;
+	str f[BLF_DLGVAR_FIELDS], val = STR_NULL, none = STR_NULL;
+	blf_span_t sp[BLF_DLGVAR_FIELDS];
 	blf_call_upd_t ui, ur;
 	blf_dstate_t st;
 	blf_callref_t *r = NULL;
 	str rtag, rtarget;
+	int i;
 
 	if(dlg == NULL || blf_table == NULL || blf_dlgb.get_dlg_vardup == NULL)
 		return;
@@ -540,14 +494,19 @@ static void blf_dlg_loaded(
 	if(blf_dlgb.get_dlg_vardup(dlg, &blf_dlg_var, &val) != 0
 			|| val.s == NULL)
 		return; /* not a tracked call */
-	if(blf_dlg_var_parse(&val, f) < 0) {
+	if(blf_dlgvar_decode(val.s, val.len, sp) < 0) {
 		LM_ERR("dialog %.*s: unreadable %s variable, not followed\n",
 				dlg->callid.len > 128 ? 128 : dlg->callid.len,
 				dlg->callid.s, BLF_DLG_VAR);
 		goto done;
 	}
-	r = blf_callref_new(&dlg->callid, &dlg->tag[DLG_CALLER_LEG], &f[0],
-			&f[1], &f[2], &f[3], &f[4], &none, &dlg->contact[DLG_CALLER_LEG]);
+	for(i = 0; i < BLF_DLGVAR_FIELDS; i++) {
+		f[i].s = (char *)sp[i].s;
+		f[i].len = sp[i].len;
+	}
+	r = blf_callref_new(&dlg->callid, &dlg->tag[DLG_CALLER_LEG],
+			&f[BLF_DV_CKEY], &f[BLF_DV_RKEY], &f[BLF_DV_CCUR], &f[BLF_DV_RCUR],
+			&f[BLF_DV_CDISP], &none, &dlg->contact[DLG_CALLER_LEG]);
 	if(r == NULL)
 		goto done;
 	blf_dstate_init(&st);
