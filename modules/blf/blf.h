@@ -70,6 +70,7 @@ extern stat_var *blf_st_http_requests;
 extern stat_var *blf_st_http_errors;
 extern stat_var *blf_st_cache_hits;
 extern stat_var *blf_st_cache_misses;
+extern stat_var *blf_st_calls_destroyed; /* ended by "BLF DLG" (DESTROY) */
 extern atomic_t *blf_nsubs; /* live subscriptions on this node (shm) */
 
 /* ---- calls, as seen by one entity ---- */

@@ -306,6 +306,7 @@ static void blf_dlg_timer(unsigned int ticks, void *param)
 		next = r->next;
 		if(blf_table)
 			blf_dlg_event2(r, BLF_EV_ERROR, BLF_EV_ERROR, 0, NULL, NULL);
+		update_stat(blf_st_calls_destroyed, 1);
 		unlogged++;
 		if(next == NULL) {
 			/* logged below, then freed */

@@ -55,6 +55,7 @@ stat_var *blf_st_http_requests;
 stat_var *blf_st_http_errors;
 stat_var *blf_st_cache_hits;
 stat_var *blf_st_cache_misses;
+stat_var *blf_st_calls_destroyed;
 
 static int mod_init(void);
 static int child_init(int rank);
@@ -111,6 +112,7 @@ static stat_export_t blf_stats[] = {
 	{"http_errors", 0, &blf_st_http_errors},
 	{"cache_hits", 0, &blf_st_cache_hits},
 	{"cache_misses", 0, &blf_st_cache_misses},
+	{"calls_destroyed", 0, &blf_st_calls_destroyed},
 	{0, 0, 0}
 };
 
