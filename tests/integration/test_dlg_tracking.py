@@ -120,3 +120,34 @@ def test_destroy_ends_the_call_outside_the_dialog_lock(
     assert re.search(r"blf:calls_destroyed = [1-9]", text), text
     assert "BLF DLG" in kam.kamcmd("core.psx")
     assert kam.running
+
+
+def expected_id(secret, direction, identity, call_id):
+    """The documented dialog id: 16 hex digits of SHA-256(secret, NUL,
+    i|r, the side's identity, NUL, Call-ID)."""
+    import hashlib
+    h = hashlib.sha256(secret.encode() + b"\0" + direction[0].encode() +
+                       identity.encode() + b"\0" + call_id.encode())
+    return h.hexdigest()[:16]
+
+
+def test_dialog_id_secret(make_proxy, phones):
+    """dialog_id_secret keys the ids: each node of a cluster with the same
+    secret computes the same id for the same call and side."""
+    secret = "q3V9yTz1oJmE4cW8rXs2"
+    make_proxy(dialog_id_secret=secret)
+    a = phones("alice")
+    phones("bob", invite_policy="answer")
+    w = phones("w")
+    la, lb = blfutil.watch(w, "alice"), blfutil.watch(w, "bob")
+    call = a.call("bob").wait_state("confirmed")
+    da = la.wait_state("confirmed", call.call_id)
+    db = lb.wait_state("confirmed", call.call_id)
+    assert da.id == expected_id(secret, "initiator", "sip:alice@blf.test",
+                                call.call_id)
+    assert db.id == expected_id(secret, "recipient", "sip:bob@blf.test",
+                                call.call_id)
+    assert da.id != expected_id("", "initiator", "sip:alice@blf.test",
+                                call.call_id)
+    call.bye()
+    la.wait_state("terminated", call.call_id)
