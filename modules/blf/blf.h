@@ -20,6 +20,7 @@
 #include "core/locking.h"
 #include "core/atomic_ops.h"
 #include "core/counters.h"
+#include "core/crypto/sha256.h"
 #include "core/parser/msg_parser.h"
 #include "modules/tm/tm_load.h"
 #include "modules/sl/sl.h"
@@ -54,6 +55,7 @@ typedef struct blf_cfg {
 	int hash_size; /* slots of the entity table, a power of two */
 	int timer_interval; /* s, expiry scan */
 	int notify_direct;	/* UDP NOTIFYs to an address without tm */
+	str dialog_id_secret; /* keys the RFC 4235 dialog ids (blf_call_set_id) */
 } blf_cfg_t;
 
 extern blf_cfg_t blf_cfg;
@@ -68,6 +70,7 @@ extern stat_var *blf_st_http_requests;
 extern stat_var *blf_st_http_errors;
 extern stat_var *blf_st_cache_hits;
 extern stat_var *blf_st_cache_misses;
+extern stat_var *blf_st_calls_destroyed; /* ended by "BLF DLG" (DESTROY) */
 extern atomic_t *blf_nsubs; /* live subscriptions on this node (shm) */
 
 /* ---- calls, as seen by one entity ---- */
@@ -92,6 +95,7 @@ typedef struct blf_hist {
 	short code;
 } blf_hist_t;
 
+#define BLF_CALL_ID_LEN 16 /* hex digits of a dialog id (of a SHA-256) */
 #define BLF_CALL_HIST 6 /* a call shows at most 5 states; one to spare */
 
 typedef struct blf_call {
@@ -105,7 +109,8 @@ typedef struct blf_call {
 									 * that gets them out of order still
 									 * shows every state in turn */
 	time_t start;
-	char id[20];		  /* RFC 4235 dialog id, unique within the entity */
+	char id[20];		  /* RFC 4235 dialog id, unique within the entity:
+						   * BLF_CALL_ID_LEN hex digits */
 	str f[BLF_CF_N];	  /* strings, stored in the same shm block */
 } blf_call_t;
 
@@ -320,7 +325,11 @@ unsigned long blf_ntx_pending(void); /* NOTIFYs waiting for an answer */
 unsigned long blf_ntx_blocks(void);  /* shm blocks held (pending + pool) */
 
 /* blf_dlg.c */
+#define BLF_DLG_VAR "blf" /* dialog variable marking a tracked call */
+#define BLF_DLG_TIMER_US 100000 /* "BLF DLG": ends calls queued by DESTROY */
 int blf_dlg_init(void);
+int blf_dlg_child_init(int rank);
+void blf_dlg_destroy(void);
 int blf_track(struct sip_msg *msg);
 
 /* blf_db.c: persistence of subscriptions (no-ops without db_url) */
@@ -339,7 +348,12 @@ void blf_dmq_out_ver(const blf_entity_t *e, const blf_sub_t *s);
 void blf_dmq_flush(void);
 const char *blf_dmq_node_name(int idx);
 
-/* blf_rpc.c */
+/* blf_rpc.c: listings come in pages (see blf_rpc.c) */
+#define BLF_RPC_PAGE 100	   /* items per page unless asked */
+#define BLF_RPC_PAGE_MAX 1000  /* the most a page holds */
+#define BLF_RPC_STRUCTS_MAX 600 /* structs per answer (binrpc: 8 KB pkg each) */
+#define BLF_RPC_BYTES_MAX 49152 /* values per answer, about: kamcmd reads
+								 * 128 KB, a jsonrpcs datagram is as much */
 int blf_rpc_init(void);
 
 #endif

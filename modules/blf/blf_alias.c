@@ -414,8 +414,11 @@ void blf_alias_rpc_list(rpc_t *rpc, void *c)
 	for(i = 0; i < blf_aliases->size; i++) {
 		lock_set_get(blf_aliases->locks, i);
 		for(a = blf_aliases->slots[i]; a; a = a->next) {
-			if(rpc->add(c, "{", &h) < 0)
-				break;
+			if(rpc->add(c, "{", &h) < 0) {
+				/* the answer has failed: adding more would reply twice */
+				lock_set_release(blf_aliases->locks, i);
+				return;
+			}
 			rpc->struct_add(h, "SsSsd", "uri", &a->key, "state",
 					blf_alias_state_name(a->state), "entity", &a->entity,
 					"visibility", a->has_vis ? blf_vis_name(a->vis) : "",

@@ -269,11 +269,33 @@ static int blf_call_upd_differs(const blf_call_t *c, const blf_call_upd_t *upd)
 
 void blf_call_set_id(blf_call_t *c)
 {
+	/* RFC 4235 wants the id stable for the dialog's life and unique within
+	 * the entity; it must not link the two sides of one call (visibility
+	 * state shows no call-id): a keyed hash of this side's identity,
+	 * direction and Call-ID. Every input travels in the call itself, so
+	 * cluster replicas and calls restored after a restart get the same id
+	 * (dialog_id_secret must then be the same on every node). */
+	static const u_int8_t sep = 0;
 	const str *ci = &c->f[BLF_CF_CALLID];
+	const str *lu = &c->f[BLF_CF_LURI];
+	char hex[SHA256_DIGEST_STRING_LENGTH];
+	u_int8_t d = c->dir == BLF_DIR_INITIATOR ? 'i' : 'r';
+	SHA256_CTX ctx;
 
-	snprintf(c->id, sizeof(c->id), "%08x%08x%c", get_hash1_raw(ci->s, ci->len),
-			get_hash1_raw2(ci->s, ci->len),
-			c->dir == BLF_DIR_INITIATOR ? 'i' : 'r');
+	sr_SHA256_Init(&ctx);
+	if(blf_cfg.dialog_id_secret.len > 0)
+		sr_SHA256_Update(&ctx, (u_int8_t *)blf_cfg.dialog_id_secret.s,
+				blf_cfg.dialog_id_secret.len);
+	sr_SHA256_Update(&ctx, &sep, 1);
+	sr_SHA256_Update(&ctx, &d, 1);
+	if(lu->len > 0)
+		sr_SHA256_Update(&ctx, (u_int8_t *)lu->s, lu->len);
+	sr_SHA256_Update(&ctx, &sep, 1);
+	if(ci->len > 0)
+		sr_SHA256_Update(&ctx, (u_int8_t *)ci->s, ci->len);
+	sr_SHA256_End(&ctx, hex);
+	memcpy(c->id, hex, BLF_CALL_ID_LEN);
+	c->id[BLF_CALL_ID_LEN] = '\0';
 }
 
 /* remembers the change c just went through (for cluster replicas) */

@@ -55,6 +55,7 @@ stat_var *blf_st_http_requests;
 stat_var *blf_st_http_errors;
 stat_var *blf_st_cache_hits;
 stat_var *blf_st_cache_misses;
+stat_var *blf_st_calls_destroyed;
 
 static int mod_init(void);
 static int child_init(int rank);
@@ -97,6 +98,7 @@ static param_export_t params[] = {
 	{"max_subscriptions", PARAM_INT, &blf_cfg.max_subscriptions},
 	{"hash_size", PARAM_INT, &blf_cfg.hash_size},
 	{"notify_direct", PARAM_INT, &blf_cfg.notify_direct},
+	{"dialog_id_secret", PARAM_STR, &blf_cfg.dialog_id_secret},
 	{0, 0, 0}
 };
 
@@ -110,6 +112,7 @@ static stat_export_t blf_stats[] = {
 	{"http_errors", 0, &blf_st_http_errors},
 	{"cache_hits", 0, &blf_st_cache_hits},
 	{"cache_misses", 0, &blf_st_cache_misses},
+	{"calls_destroyed", 0, &blf_st_calls_destroyed},
 	{0, 0, 0}
 };
 
@@ -203,7 +206,7 @@ static int child_init(int rank)
 {
 	srand(getpid() ^ (unsigned)time(NULL));
 	if(blf_db_child_init(rank) < 0 || blf_http_child_init(rank) < 0
-			|| blf_ntx_child_init(rank) < 0)
+			|| blf_ntx_child_init(rank) < 0 || blf_dlg_child_init(rank) < 0)
 		return -1;
 	if(rank == PROC_MAIN) {
 		if(fork_sync_timer(PROC_TIMER, "BLF TIMER", 1, blf_subs_timer, NULL,
@@ -221,6 +224,7 @@ static void mod_destroy(void)
 	blf_db_destroy();
 	blf_park_destroy();
 	blf_alias_destroy();
+	blf_dlg_destroy();
 	blf_table_destroy();
 	blf_ntx_destroy();
 	if(blf_nsubs) {

@@ -1,9 +1,12 @@
 """RPC (SPEC "RPC"): blf.subscriptions, blf.entities, blf.stats field
 names, the [entity] filter in both spellings, and the statistics."""
 
+import subprocess
+
 import pytest
 
 import blfutil
+import kamproc
 
 SUB_FIELDS = {"watcher", "entity", "event", "expires", "version", "callid",
               "contact"}
@@ -134,3 +137,65 @@ def test_statistics_module_counters(proxy, phones):
                                                                     text)
     m = [line for line in text.splitlines() if "blf:subscriptions" in line]
     assert m and m[0].split("=")[-1].strip() == "1", m
+
+
+# -- pages (issue #9, item 9): [filter [offset [limit]]] and a summary -------
+PAGE = {"total", "offset", "limit", "returned", "more", "next"}
+
+
+def test_subscriptions_pages(proxy, phones):
+    w = phones("watcher")
+    lamps = [blfutil.watch(w, "e%d" % i) for i in range(5)]
+    res = proxy.rpc("blf.subscriptions")
+    assert res[-1] == {"total": 5, "offset": 0, "limit": 100,
+                       "returned": 5, "more": 0, "next": 5}, res[-1]
+    seen = []
+    for off in (0, 2, 4):
+        res = proxy.rpc("blf.subscriptions", "*", off, 2)
+        page, summ = res[:-1], res[-1]
+        assert set(summ) == PAGE
+        assert summ["offset"] == off and summ["returned"] == len(page)
+        assert summ["more"] == (1 if off + len(page) < 5 else 0)
+        assert summ["next"] == off + len(page)
+        seen += [s["callid"] for s in page]
+    assert sorted(seen) == sorted(lp.sub.call_id for lp in lamps)
+    # count only; offset past the end; a domain; a number as filter
+    assert proxy.rpc("blf.subscriptions", "", 0, 0) == [
+        {"total": 5, "offset": 0, "limit": 0, "returned": 0, "more": 1,
+         "next": 0}]
+    assert proxy.rpc("blf.subscriptions", "*", 9)[-1]["returned"] == 0
+    assert proxy.rpc("blf.subscriptions", "@BLF.test")[-1]["total"] == 5
+    assert proxy.rpc("blf.subscriptions", "@x.test")[-1]["total"] == 0
+    with pytest.raises(Exception) as ei:
+        proxy.rpc("blf.subscriptions", 12)
+    assert "filter" in str(ei.value)
+
+
+@pytest.mark.parametrize("method", ["blf.subscriptions", "blf.entities",
+                                    "blf.parks", "blf.aliases"])
+def test_listing_bad_arguments_one_fault(proxy, method):
+    for args, what in ((("bob",), "filter"), (("*", "x"), "offset"),
+                       (("*", 0, "1x"), "limit"), (("@",), "filter")):
+        with pytest.raises(kamproc.RpcError) as ei:
+            proxy.rpc(method, *args)
+        assert what in str(ei.value.error), (args, ei.value.error)
+        r = subprocess.run([kamproc.KAMCMD, "-s", "unix:" +
+                            proxy.ctl_socket, method] + [str(a) for a in
+                                                         args],
+                           capture_output=True, timeout=10)
+        assert b"error: 400" in r.stdout + r.stderr, r
+    # a page of nothing still answers: the summary alone
+    res = proxy.rpc(method, "*", 0, 0)
+    assert len(res) == 1 and set(res[0]) == PAGE
+    assert "more then once" not in proxy.log()
+
+
+def test_kamcmd_pages(proxy, phones):
+    w = phones("watcher")
+    for i in range(3):
+        blfutil.watch(w, "k%d" % i)
+    out = blfutil.parse_kamcmd(proxy.kamcmd("blf.subscriptions", "*", 1, 1))
+    assert len(blfutil.records(out, "watcher")) == 1
+    summ = blfutil.records(out, "total")[0]
+    assert (int(summ["total"]), int(summ["next"]), int(summ["more"])) == \
+        (3, 2, 1), summ
