@@ -232,3 +232,38 @@ int blf_accept_ok(const blf_accept_st_t *st)
 		return 1;
 	return st->spec > 0 && st->q > 0;
 }
+
+/* RFC 3986: unreserved, sub-delims and the gen-delims an opaque URI may
+ * carry (":/?#@"), and '%' of an existing escape */
+static int blf_uri_c(unsigned char c)
+{
+	if((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+			|| (c >= '0' && c <= '9'))
+		return 1;
+	return c != 0 && strchr("-._~:/?#@!$&'()*+,;=%", c) != NULL;
+}
+
+int blf_uri_pct_encode(const char *s, int len, char *buf, int size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	int i, o = 0;
+
+	if(s == NULL || len < 0 || buf == NULL || size <= 0)
+		return -1;
+	for(i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if(blf_uri_c(c)) {
+			if(o + 1 >= size)
+				return -1;
+			buf[o++] = (char)c;
+		} else {
+			if(o + 3 >= size)
+				return -1;
+			buf[o++] = '%';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		}
+	}
+	buf[o] = '\0';
+	return o;
+}

@@ -43,4 +43,13 @@ void blf_accept_add(blf_accept_st_t *st, const char *s, int len);
 /* 1 when dialog-info may be sent: no Accept at all, or a match with q>0 */
 int blf_accept_ok(const blf_accept_st_t *st);
 
+/*
+ * A SIP URI as an RFC 3986 URI (XML's anyURI, the dialog-info entity
+ * attribute): every byte RFC 3986 does not allow there is percent-encoded,
+ * notably the brackets of an IPv6 reference, which RFC 3986 allows only in
+ * an authority (sip:202@[::1] -> sip:202@%5B::1%5D). Writes a NUL-terminated
+ * string; returns its length, or -1 when it does not fit in size bytes.
+ */
+int blf_uri_pct_encode(const char *s, int len, char *buf, int size);
+
 #endif

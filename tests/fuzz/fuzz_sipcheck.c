@@ -2,7 +2,7 @@
 /*
  * fuzz_sipcheck.c — libFuzzer harness of blf_sipcheck.c: the input is
  * split at NUL bytes into Accept header bodies (evaluated together), and
- * checked as a token and a Call-ID. Invariants: no read outside the input,
+ * checked as a token and a Call-ID, and percent-encoded. Invariants: no read outside the input,
  * a verdict of 0 or 1, q within 0..1000.
  *
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
@@ -39,6 +39,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	(void)blf_sip_is_token(buf, (int)size);
 	(void)blf_sip_is_callid(buf, (int)size);
+	{
+		/* percent-encoding: fits in 3x + 1, never more; short buffers fail */
+		char *out = malloc(size * 3 + 1);
+		int n;
+		if(out) {
+			n = blf_uri_pct_encode(buf, (int)size, out, (int)(size * 3 + 1));
+			if(n < (int)size || n > (int)size * 3 || out[n] != '\0')
+				abort();
+			if(size > 0
+					&& blf_uri_pct_encode(buf, (int)size, out, (int)size / 2 + 1)
+							   >= 0
+					&& size > 1)
+				abort();
+			free(out);
+		}
+	}
 	free(buf);
 	return 0;
 }

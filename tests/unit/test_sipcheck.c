@@ -145,8 +145,32 @@ static void test_tokens(void)
 	CHECK_INT(blf_sip_is_callid("", 0), 0);
 }
 
+static void test_pct(void)
+{
+	char b[64];
+
+	CHECK_INT(blf_uri_pct_encode("sip:202@[::1]", 13, b, sizeof(b)), 17);
+	CHECK_STR(b, "sip:202@%5B::1%5D");
+	CHECK_INT(blf_uri_pct_encode("sip:bob@blf.test", 16, b, sizeof(b)), 16);
+	CHECK_STR(b, "sip:bob@blf.test");
+	CHECK_INT(blf_uri_pct_encode("sip:a%20b&c'@h", 14, b, sizeof(b)), 14);
+	CHECK_STR(b, "sip:a%20b&c'@h");
+	CHECK_INT(blf_uri_pct_encode("a b\"<>\x01\xff", 8, b, sizeof(b)), 20);
+	CHECK_STR(b, "a%20b%22%3C%3E%01%FF");
+	CHECK_INT(blf_uri_pct_encode("", 0, b, sizeof(b)), 0);
+	CHECK_STR(b, "");
+	/* exact fit and one short: never written past size */
+	CHECK_INT(blf_uri_pct_encode("[a]", 3, b, 8), 7);
+	CHECK_STR(b, "%5Ba%5D");
+	CHECK_INT(blf_uri_pct_encode("[a]", 3, b, 7), -1);
+	CHECK_INT(blf_uri_pct_encode("abc", 3, b, 3), -1);
+	CHECK_INT(blf_uri_pct_encode(NULL, 3, b, 3), -1);
+	CHECK_INT(blf_uri_pct_encode("abc", 3, NULL, 3), -1);
+}
+
 int main(void)
 {
+	test_pct();
 	test_accept();
 	test_accept_hostile();
 	test_tokens();
