@@ -187,6 +187,13 @@ static int blf_cfg_check(void)
 				blf_cfg.max_source_subscriptions);
 		return -1;
 	}
+	if(blf_cfg.max_subscriptions > 0
+			&& (blf_cfg.max_watcher_subscriptions == 0
+					|| blf_cfg.max_watcher_subscriptions
+							   >= blf_cfg.max_subscriptions))
+		LM_WARN("max_watcher_subscriptions (%d) does not stay below "
+				"max_subscriptions (%d): one watcher can take every slot\n",
+				blf_cfg.max_watcher_subscriptions, blf_cfg.max_subscriptions);
 	if(blf_cfg.wildcard_burst_interval < 0) {
 		LM_ERR("wildcard_burst_interval must be >= 0, not %d\n",
 				blf_cfg.wildcard_burst_interval);

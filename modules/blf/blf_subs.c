@@ -822,6 +822,20 @@ static int blf_same_domain(const str *a, const str *b)
 	return la == lb && strncasecmp(ha, hb, la) == 0;
 }
 
+/* 1 when the host of user@host key a is park_domain */
+static int blf_is_park_domain(const str *a)
+{
+	char *h = memchr(a->s, '@', a->len);
+	int l;
+
+	if(h == NULL || blf_cfg.park_domain.len == 0)
+		return 0;
+	h++;
+	l = a->len - (int)(h - a->s);
+	return l == blf_cfg.park_domain.len
+		   && strncasecmp(h, blf_cfg.park_domain.s, l) == 0;
+}
+
 static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 {
 	blf_notify_job_t *job = NULL;
@@ -844,7 +858,10 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	if(vis == BLF_VIS_NONE && !self)
 		return blf_reject(msg, 403, "Forbidden", NULL,
 				"visibility none: only the entity itself may watch");
-	if(r->wildcard && !blf_same_domain(&r->key, &watcher))
+	/* a wildcard shows every call of its domain: to watchers of that
+	 * domain only (the park domain's orbits are everyone's) */
+	if(r->wildcard && !blf_same_domain(&r->key, &watcher)
+			&& !blf_is_park_domain(&r->key))
 		return blf_reject(msg, 403, "Forbidden", NULL,
 				"wildcard of a domain that is not the watcher's");
 	if(r->f[BLF_SF_CONTACT].len == 0)
