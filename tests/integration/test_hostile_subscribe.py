@@ -319,3 +319,82 @@ def test_wildcard_refresh_burst_bounded(stub, make_proxy, phones):
     lamp.assert_versions()
     blfutil.poll(lambda: shm() <= base + 4096, 10, interval=0.2,
                  what="shm back to its level (%d)" % base)
+
+
+# -- the counts across cluster takeover (replica removal, takeover) -------
+
+from test_cluster import cluster, make_cluster  # noqa: E402,F401 (fixtures)
+from test_cluster import last_seen, sender, wait_agree, watch_via  # noqa
+
+
+def counts_match(nodes):
+    """On every node: the per-watcher count equals the subscriptions it
+    owns, and nothing is left counted for a watcher it no longer has."""
+    out = {}
+    for k in nodes:
+        s = stats(k)
+        out[k.name] = (s["subscriptions"], s["watcher_counted"],
+                       s["watcher_counters"])
+    ok = all(v[0] == v[1] for v in out.values())
+    return ok, out
+
+
+def test_counts_follow_takeover_and_moves(cluster, phones):
+    """Subscriptions taken over after their owner's death, then moved to
+    another node by a refresh through it, then ended: on every node the
+    per-watcher count stays equal to the subscriptions it owns, and ends
+    at 0."""
+    A, B, C = cluster.nodes
+    lamps = [watch_via(phones, B, "watcher%d" % i, "bob") for i in range(3)]
+    wait_agree(cluster.nodes, 5, "the cluster before the kill")
+    assert stats(B)["watcher_counted"] == 3
+    B.kill()
+    survivors = [A, C]
+    owners = {}
+    for lp in lamps:
+        n, _ = lp.pump(cluster.bound(), "takeover NOTIFY")
+        owners[lp.sub.call_id] = sender(cluster, n)
+    blfutil.poll(lambda: counts_match(survivors)[0] and sum(
+        stats(k)["watcher_counted"] for k in survivors) == 3, 5,
+        what="counts equal to owned subscriptions after takeover "
+        "(%s)" % (counts_match(survivors),))
+    # a refresh through the other survivor moves each subscription there
+    for lp in lamps:
+        other = C if owners[lp.sub.call_id] is A else A
+        lp.sub.phone.proxy = other.addr
+        lp.refresh()
+    blfutil.poll(lambda: counts_match(survivors)[0], 5,
+                 what="counts after the moves (%s)" % (
+                     counts_match(survivors),))
+    for lp in lamps:
+        assert lp.sub.unsubscribe().status == 200
+        lp.wait_final()
+    blfutil.poll(lambda: all(counted(k) == (0, 0, 0) for k in survivors), 5,
+                 what="every count back to 0 (%s)" % (
+                     [counted(k) for k in survivors],))
+
+
+# -- the counts after a restart from the database -------------------------
+
+from test_persistence import db_proxy, sqlite_db, sqlite_url  # noqa: E402,F401
+import dbutil  # noqa: E402
+
+
+def test_counts_after_restore_from_db(sqlite_db, db_proxy, phones):
+    """Subscriptions restored at start count for their watcher (their
+    source address is not stored): the per-watcher limit holds across a
+    restart, and the counts end at 0."""
+    kam = db_proxy(["db_sqlite.so"], db_url=sqlite_url(sqlite_db),
+                   db_flush_interval=1, max_watcher_subscriptions=2)
+    w = phones("watcher")
+    lamps = [blfutil.watch(w, t, expires=600) for t in ("bob", "carol")]
+    dbutil.restart(kam)
+    assert stats(kam)["subscriptions"] == 2
+    assert counted(kam) == (2, 0, 1), counted(kam)
+    _, r = send_sub(w, target="dave")
+    assert (r.status, r.reason) == (503, "Too Many Subscriptions Of Watcher")
+    for lp in lamps:
+        assert lp.sub.unsubscribe().status == 200
+        lp.wait_final(3)
+    blfutil.poll(lambda: counted(kam) == (0, 0, 0), 5,
+                 what="counts back to 0")
