@@ -357,6 +357,17 @@ static void blf_wildcard_burst(unsigned int whash, const str *wkey,
 	blf_frags_free(&fr);
 }
 
+/* 0 when a parsed URI makes a user@host key (blf_key_from_uri), -1 when
+ * it has no user or host, -2 when the key would be too long */
+static int blf_uri_key_check(struct sip_uri *u)
+{
+	if(u == NULL || u->user.len == 0 || u->host.len == 0)
+		return -1;
+	if(u->user.len + 1 + u->host.len >= BLF_KEY_MAX)
+		return -2;
+	return 0;
+}
+
 /* ---- where NOTIFYs can go ---- */
 
 /* 1 when this Kamailio listens on a socket of proto and address family af */
@@ -557,6 +568,13 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 	if(r->f[BLF_SF_WURI].len > BLF_URI_MAX)
 		return blf_reject(
 				msg, 400, "From URI Too Long", NULL, "From URI too long");
+	/* checked here so that blf_key_from_uri() (which logs every failure
+	 * with the whole URI) never sees a hostile one */
+	if((n = blf_uri_key_check(parse_from_uri(msg))) < 0)
+		return blf_reject(msg, 400,
+				n == -2 ? "From URI Too Long" : "Bad From URI", NULL,
+				n == -2 ? "From user@host too long"
+						: "From URI without user@host");
 	if(blf_key_from_uri(&from->uri, r->wbuf, sizeof(r->wbuf),
 			   &r->f[BLF_SF_WATCHER])
 			< 0)
@@ -738,6 +756,11 @@ static int blf_subreq_entity(struct sip_msg *msg, blf_subreq_t *r)
 		return blf_reject(
 				msg, 400, "Bad Request-URI", NULL, "unparsable Request-URI");
 	ruri = GET_RURI(msg);
+	if((n = blf_uri_key_check(&msg->parsed_uri)) < 0)
+		return blf_reject(msg, 400,
+				n == -2 ? "Request-URI Too Long" : "Bad Request-URI", NULL,
+				n == -2 ? "Request-URI user@host too long"
+						: "Request-URI without user@host");
 	if(blf_key_from_uri(ruri, r->keybuf, sizeof(r->keybuf), &r->key) < 0)
 		return blf_reject(msg, 400, "Bad Request-URI", NULL,
 				"Request-URI without user@host");

@@ -83,6 +83,24 @@ def test_oversized_field_400_nothing_stored(proxy, phones, hdr, value,
     still_serving(proxy, w)
 
 
+@pytest.mark.parametrize("where", ["Request-URI", "From URI"])
+def test_long_user_400_without_module_error(proxy, phones, where):
+    """A user@host longer than an entity key (255 bytes): 400 naming the
+    header, and no ERROR line of the module quoting the whole URI."""
+    w = phones("watcher")
+    long_uri = "sip:%s@blf.test" % ("u" * 300)
+    if where == "From URI":
+        _, r = send_sub(w, set_hdrs=[("From", "<%s>;tag=abc" % long_uri)])
+    else:
+        _, r = send_sub(w, target=long_uri)
+    assert (r.status, r.reason) == (400, where + " Too Long"), \
+        r.first_line()
+    assert not [ln for ln in proxy.log().splitlines()
+                if "ERROR: blf" in ln and "u" * 100 in ln], \
+        "the module logged the hostile URI as an error"
+    still_serving(proxy, w)
+
+
 def test_event_id_at_the_bound_is_echoed(proxy, phones):
     """64 bytes of id is accepted and comes back in every NOTIFY."""
     w = phones("watcher")
