@@ -18,12 +18,6 @@ static int blf_tok_c(unsigned char c)
 	return c != 0 && strchr("-.!%*_+`'~", c) != NULL;
 }
 
-/* word: token characters and ( ) < > : \ " / [ ] ? { } */
-static int blf_word_c(unsigned char c)
-{
-	return blf_tok_c(c) || (c != 0 && strchr("()<>:\\\"/[]?{}", c) != NULL);
-}
-
 int blf_sip_is_token(const char *s, int len)
 {
 	int i;
@@ -36,22 +30,29 @@ int blf_sip_is_token(const char *s, int len)
 	return 1;
 }
 
-int blf_sip_is_callid(const char *s, int len)
+/* visible ASCII (0x21..0x7e) not in stop */
+static int blf_visible_except(const char *s, int len, const char *stop)
 {
-	int i, at = -1;
+	int i;
 
 	if(s == NULL || len <= 0)
 		return 0;
 	for(i = 0; i < len; i++) {
-		if(s[i] == '@') {
-			if(at >= 0 || i == 0 || i == len - 1)
-				return 0;
-			at = i;
-		} else if(!blf_word_c((unsigned char)s[i])) {
+		unsigned char c = (unsigned char)s[i];
+		if(c < 0x21 || c > 0x7e || (*stop && strchr(stop, c) != NULL))
 			return 0;
-		}
 	}
 	return 1;
+}
+
+int blf_sip_is_callid(const char *s, int len)
+{
+	return blf_visible_except(s, len, "");
+}
+
+int blf_sip_is_tag(const char *s, int len)
+{
+	return blf_visible_except(s, len, ";,<>\"\\");
 }
 
 /* ---- Accept ---- */

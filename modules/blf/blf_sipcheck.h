@@ -20,8 +20,15 @@
 /* 1 when s[0..len) is a non-empty RFC 3261 token, else 0 */
 int blf_sip_is_token(const char *s, int len);
 
-/* 1 when s[0..len) is a non-empty RFC 3261 callid (word ["@" word]) */
+/*
+ * 1 when s[0..len) is a non-empty Call-ID: RFC 3261 callid read leniently
+ * (phones put '=' and the like in them): visible ASCII, no white space
+ */
 int blf_sip_is_callid(const char *s, int len);
+
+/* 1 when s[0..len) is a non-empty tag value: RFC 3261 says token; read
+ * leniently as visible ASCII without the separators ; , < > " \ */
+int blf_sip_is_tag(const char *s, int len);
 
 /*
  * Accept evaluation over one or more Accept header bodies (RFC 7231 5.3.2,

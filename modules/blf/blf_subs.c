@@ -557,12 +557,14 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 	if(r->f[BLF_SF_CALLID].len > BLF_CALLID_MAX)
 		return blf_reject(msg, 400, "Call-ID Too Long", NULL, "Call-ID too long");
 	if(!blf_sip_is_callid(r->f[BLF_SF_CALLID].s, r->f[BLF_SF_CALLID].len))
-		return blf_reject(msg, 400, "Bad Call-ID", NULL, "Call-ID not a callid");
+		return blf_reject(msg, 400, "Bad Call-ID", NULL,
+				"Call-ID with white space or a control character");
 	if(r->f[BLF_SF_FTAG].len > BLF_TAG_MAX)
 		return blf_reject(
 				msg, 400, "From Tag Too Long", NULL, "From tag too long");
-	if(!blf_sip_is_token(r->f[BLF_SF_FTAG].s, r->f[BLF_SF_FTAG].len))
-		return blf_reject(msg, 400, "Bad From Tag", NULL, "From tag not a token");
+	if(!blf_sip_is_tag(r->f[BLF_SF_FTAG].s, r->f[BLF_SF_FTAG].len))
+		return blf_reject(msg, 400, "Bad From Tag", NULL,
+				"From tag with a separator or a control character");
 	if(r->f[BLF_SF_TTAG].len > BLF_TAG_MAX)
 		return blf_reject(msg, 400, "To Tag Too Long", NULL, "To tag too long");
 	if(r->f[BLF_SF_WURI].len > BLF_URI_MAX)

@@ -39,6 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	(void)blf_sip_is_token(buf, (int)size);
 	(void)blf_sip_is_callid(buf, (int)size);
+	(void)blf_sip_is_tag(buf, (int)size);
 	{
 		/* percent-encoding: fits in 3x + 1, never more; short buffers fail */
 		char *out = malloc(size * 3 + 1);

@@ -136,13 +136,25 @@ static void test_tokens(void)
 
 	CHECK_INT(blf_sip_is_callid("abc@127.0.0.1", 13), 1);
 	CHECK_INT(blf_sip_is_callid("a<b>c:d/[e]{f}?(g)\"h\\", 21), 1);
-	CHECK_INT(blf_sip_is_callid("abc", 3), 1);
-	CHECK_INT(blf_sip_is_callid("a@b@c", 5), 0);
-	CHECK_INT(blf_sip_is_callid("@b", 2), 0);
-	CHECK_INT(blf_sip_is_callid("b@", 2), 0);
+	CHECK_INT(blf_sip_is_callid("YWJj==@host", 11), 1); /* base64 */
+	CHECK_INT(blf_sip_is_callid("a@b@c;d,e", 9), 1);
 	CHECK_INT(blf_sip_is_callid("a b", 3), 0);
-	CHECK_INT(blf_sip_is_callid("a;b", 3), 0);
+	CHECK_INT(blf_sip_is_callid("a\tb", 3), 0);
+	CHECK_INT(blf_sip_is_callid("a\r\nb", 4), 0);
+	CHECK_INT(blf_sip_is_callid("a\0b", 3), 0);
+	CHECK_INT(blf_sip_is_callid("\xc3\xa9", 2), 0);
 	CHECK_INT(blf_sip_is_callid("", 0), 0);
+	CHECK_INT(blf_sip_is_callid(NULL, 1), 0);
+
+	CHECK_INT(blf_sip_is_tag("a1b2-c3", 7), 1);
+	CHECK_INT(blf_sip_is_tag("YWJj==", 6), 1);
+	CHECK_INT(blf_sip_is_tag("a;b", 3), 0);
+	CHECK_INT(blf_sip_is_tag("a,b", 3), 0);
+	CHECK_INT(blf_sip_is_tag("a>b", 3), 0);
+	CHECK_INT(blf_sip_is_tag("a\"b", 3), 0);
+	CHECK_INT(blf_sip_is_tag("a\\b", 3), 0);
+	CHECK_INT(blf_sip_is_tag("a b", 3), 0);
+	CHECK_INT(blf_sip_is_tag("", 0), 0);
 }
 
 static void test_pct(void)
