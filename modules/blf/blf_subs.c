@@ -721,12 +721,14 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		blf_entity_gc(hash, e);
 	} else if(!(s->flags & BLF_SUB_WILDCARD)) {
 		job = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
-	} else if(blf_cfg.wildcard_burst_interval > 0 && s->burst_at
-			  && now >= s->burst_at
-			  && now - s->burst_at < blf_cfg.wildcard_burst_interval) {
-		/* a burst was sent a moment ago: this refresh gets one NOTIFY
-		 * naming the wildcard URI (RFC 6665 4.2.2), not another NOTIFY
-		 * per entity; changes keep coming as they happen */
+	} else if((blf_cfg.wildcard_burst_interval > 0 && s->burst_at
+					  && now >= s->burst_at
+					  && now - s->burst_at < blf_cfg.wildcard_burst_interval)
+			  || !blf_wc_burst_ok(&BLF_SF(s, BLF_SF_WATCHER), now)) {
+		/* a burst was sent a moment ago (or its watcher used its burst
+		 * budget): this refresh gets one NOTIFY naming the wildcard URI
+		 * (RFC 6665 4.2.2), not another NOTIFY per entity; changes keep
+		 * coming as they happen */
 		job = blf_wildcard_idle_job(hash, s, &fr, now);
 		update_stat(blf_st_wildcard_bursts_limited, 1);
 	} else {
@@ -976,6 +978,19 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 		update_stat(blf_st_source_limited, 1);
 		return blf_reject(msg, 503, "Too Many Subscriptions From Address",
 				hdr, "max_source_subscriptions reached");
+	}
+	if(r->wildcard && !blf_wc_burst_ok(&watcher, now)) {
+		/* a new wildcard subscription is its full state: refused, not
+		 * accepted without it */
+		blf_entity_gc(r->hash, e);
+		blf_slot_unlock(r->hash);
+		blf_sub_free(s);
+		update_stat(blf_st_wildcard_bursts_limited, 1);
+		snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n",
+				blf_cfg.wildcard_burst_interval);
+		return blf_reject(msg, 503, "Too Many Wildcard Subscriptions", hdr,
+				"the watcher's wildcard bursts per wildcard_burst_interval "
+				"used up");
 	}
 	if(r->wildcard)
 		s->burst_at = now;

@@ -27,8 +27,16 @@ typedef struct blf_wc {
 	char key[]; /* watcher user@host, or af byte + address bytes */
 } blf_wc_t;
 
+/* the burst budget of the watchers hashing to one slot */
+typedef struct blf_wb {
+	unsigned int hash; /* the last watcher that opened the window */
+	unsigned int count;
+	time_t start; /* of the current window, 0: none */
+} blf_wb_t;
+
 typedef struct blf_wc_table {
 	gen_lock_set_t *locks;
+	blf_wb_t wb[BLF_WB_SLOTS];
 	atomic_t counted[BLF_WC_KINDS];
 	atomic_t entries;
 	blf_wc_t *b[BLF_WC_BUCKETS];
@@ -200,6 +208,31 @@ void blf_wc_sub_move(blf_sub_t *old, blf_sub_t *n)
 		n->wc[i] = old->wc[i];
 		old->wc[i] = NULL;
 	}
+}
+
+int blf_wc_burst_ok(const str *watcher, time_t now)
+{
+	unsigned int h, i;
+	blf_wb_t *b;
+	int ok;
+
+	if(blf_wc == NULL || blf_cfg.wildcard_burst_interval <= 0)
+		return 1;
+	h = blf_wc_hash(BLF_WC_KINDS, watcher->s, watcher->len);
+	i = h & (BLF_WB_SLOTS - 1);
+	b = &blf_wc->wb[i];
+	lock_set_get(blf_wc->locks, i & (BLF_WC_BUCKETS - 1));
+	if(b->start == 0 || now < b->start
+			|| now - b->start >= blf_cfg.wildcard_burst_interval) {
+		b->hash = h;
+		b->start = now;
+		b->count = 0;
+	}
+	ok = b->count < BLF_WATCHER_BURSTS;
+	if(ok)
+		b->count++;
+	lock_set_release(blf_wc->locks, i & (BLF_WC_BUCKETS - 1));
+	return ok;
 }
 
 unsigned long blf_wc_watcher_counted(void)

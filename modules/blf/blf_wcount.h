@@ -16,6 +16,8 @@
 #include "core/str.h"
 #include "core/ip_addr.h"
 
+#include <time.h>
+
 #define BLF_WC_WATCHER 0
 #define BLF_WC_SOURCE 1
 #define BLF_WC_KINDS 2
@@ -40,6 +42,17 @@ int blf_wc_sub_take(struct blf_sub *s, const struct ip_addr *src, int check);
 void blf_wc_sub_release(struct blf_sub *s);
 /* moves the counts of old onto its rebuilt copy n */
 void blf_wc_sub_move(struct blf_sub *old, struct blf_sub *n);
+
+/*
+ * Wildcard bursts (one NOTIFY per entity of a domain) a watcher may cause
+ * per wildcard_burst_interval, over all its wildcard subscriptions, new or
+ * refreshed: a subscribe/unsubscribe loop cannot flood either. Kept in a
+ * fixed table of BLF_WB_SLOTS by hash of the watcher (two watchers on one
+ * slot share a budget). 1: this burst may go (counted), 0: over budget.
+ */
+#define BLF_WATCHER_BURSTS 16
+#define BLF_WB_SLOTS 4096 /* a power of two */
+int blf_wc_burst_ok(const str *watcher, time_t now);
 
 /* statistics: subscriptions counted per kind, counters alive */
 unsigned long blf_wc_watcher_counted(void);

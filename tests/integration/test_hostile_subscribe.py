@@ -416,3 +416,25 @@ def test_counts_after_restore_from_db(sqlite_db, db_proxy, phones):
         lp.wait_final(3)
     blfutil.poll(lambda: counted(kam) == (0, 0, 0), 5,
                  what="counts back to 0")
+
+
+def test_wildcard_subscribe_unsubscribe_loop_bounded(proxy, phones):
+    """New wildcard subscriptions (each unsubscribed at once) cost a burst
+    each: past 16 per wildcard_burst_interval for one watcher, a new one
+    gets 503 with Retry-After; other watchers are not affected."""
+    w, other = phones("watcher"), phones("other")
+    codes = []
+    for i in range(17):  # bounded: the budget is 16
+        sub, r = send_sub(w, target=uri("any-dn"), expires=600)
+        codes.append(r.status)
+        if r.status != 200:
+            break
+        assert sub.unsubscribe().status == 200
+    assert codes == [200] * 16 + [503], codes
+    assert r.reason == "Too Many Wildcard Subscriptions", r.first_line()
+    assert r.get("Retry-After") == "60", r.get("Retry-After")
+    assert stats(proxy)["wildcard_bursts_limited"] == 1
+    lamp = blfutil.Lamp(other.subscribe(uri("any-dn"), expires=600),
+                        entity=False)
+    assert lamp.sub.responses[-1].status == 200
+    lamp.pump(3)
