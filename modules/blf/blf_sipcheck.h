@@ -11,11 +11,11 @@
 
 /* bounds of the fields a subscription stores (bytes); each over-bound
  * field makes the SUBSCRIBE a 400 naming the header */
-#define BLF_EVID_MAX 64		/* Event id parameter (a token) */
-#define BLF_CALLID_MAX 256	/* Call-ID */
-#define BLF_TAG_MAX 128		/* From tag (To tag: ours, fixed length) */
-#define BLF_URI_MAX 512		/* From URI, Contact URI */
-#define BLF_RR_MAX 2048		/* the route set: all Record-Route bodies */
+#define BLF_EVID_MAX 64	   /* Event id parameter (a token) */
+#define BLF_CALLID_MAX 256 /* Call-ID */
+#define BLF_TAG_MAX 128	   /* From tag (To tag: ours, fixed length) */
+#define BLF_URI_MAX 512	   /* From URI, Contact URI */
+#define BLF_RR_MAX 2048	   /* the route set: all Record-Route bodies */
 
 /* 1 when s[0..len) is a non-empty RFC 3261 token, else 0 */
 int blf_sip_is_token(const char *s, int len);
@@ -38,10 +38,10 @@ int blf_sip_is_tag(const char *s, int len);
  * acceptable". Malformed ranges are ignored.
  */
 typedef struct blf_accept_st {
-	int seen;	 /* an Accept header was given */
-	int spec;	 /* specificity of the best match: 0 none, 1 * / *,
-				  * 2 application/ *, 3 the exact type */
-	int q;		 /* its q, in thousandths */
+	int seen; /* an Accept header was given */
+	int spec; /* specificity of the best match: 0 none, 1 * / *,
+			   * 2 application/ *, 3 the exact type */
+	int q;	  /* its q, in thousandths */
 } blf_accept_st_t;
 
 void blf_accept_init(blf_accept_st_t *st);

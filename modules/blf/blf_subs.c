@@ -555,7 +555,8 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 	r->f[BLF_SF_WURI] = from->uri;
 	/* every stored field bounded: the NOTIFY can always be built */
 	if(r->f[BLF_SF_CALLID].len > BLF_CALLID_MAX)
-		return blf_reject(msg, 400, "Call-ID Too Long", NULL, "Call-ID too long");
+		return blf_reject(
+				msg, 400, "Call-ID Too Long", NULL, "Call-ID too long");
 	if(!blf_sip_is_callid(r->f[BLF_SF_CALLID].s, r->f[BLF_SF_CALLID].len))
 		return blf_reject(msg, 400, "Bad Call-ID", NULL,
 				"Call-ID with white space or a control character");
