@@ -370,26 +370,30 @@ static int blf_uri_key_check(struct sip_uri *u)
 
 /* ---- where NOTIFYs can go ---- */
 
-/* 1 when this Kamailio listens on a socket of proto and address family af */
-static int blf_have_socket(int proto, int af)
+/* a socket of this Kamailio of proto and address family af, or NULL */
+static struct socket_info *blf_find_socket(int proto, int af)
 {
 	struct socket_info **list, *si;
 
 	list = get_sock_info_list(proto);
 	for(si = list ? *list : NULL; si; si = si->next)
 		if(si->address.af == af)
-			return 1;
-	return 0;
+			return si;
+	return NULL;
 }
 
 /*
  * Whether the next hop named by uri can be reached from one of our sockets:
  * an IP literal host needs a socket of its family for its transport (host
  * names are resolved when sending and not checked here). 0: yes, else the
- * reason for the log line.
+ * reason for the log line. When the hop is an address of another family
+ * than rcv (the socket the SUBSCRIBE came in on), *other is a socket of
+ * its family the NOTIFYs can leave from.
  */
-static const char *blf_hop_unreachable(struct sip_uri *pu)
+static const char *blf_hop_unreachable(struct sip_uri *pu,
+		struct socket_info *rcv, struct socket_info **other)
 {
+	struct socket_info *si;
 	struct ip_addr *ip;
 	int proto, af;
 
@@ -407,9 +411,12 @@ static const char *blf_hop_unreachable(struct sip_uri *pu)
 	if(proto != PROTO_UDP && proto != PROTO_TCP && proto != PROTO_TLS
 			&& proto != PROTO_SCTP)
 		return NULL; /* ws & co.: over the SUBSCRIBE's connection */
-	if(!blf_have_socket(proto, af))
+	si = blf_find_socket(proto, af);
+	if(si == NULL)
 		return af == AF_INET6 ? "IPv6 host, no IPv6 socket of its transport"
 							  : "IPv4 host, no IPv4 socket of its transport";
+	if(proto == PROTO_UDP && rcv && rcv->address.af != af)
+		*other = si;
 	return NULL;
 }
 
@@ -421,7 +428,7 @@ static const char *blf_hop_unreachable(struct sip_uri *pu)
  * Replies and returns < 0 when not.
  */
 static int blf_check_target(struct sip_msg *msg, const str *contact,
-		const str *rr, int stream)
+		const str *rr, int stream, struct socket_info **other)
 {
 	struct sip_uri pu, hu;
 	rr_t *route = NULL;
@@ -454,11 +461,16 @@ static int blf_check_target(struct sip_msg *msg, const str *contact,
 					"Record-Route URI is not a sip: or sips: URI");
 			goto done;
 		}
-		if(!stream && (why = blf_hop_unreachable(&hu)) != NULL) {
+		if(!stream
+				&& (why = blf_hop_unreachable(
+							&hu, msg->rcv.bind_address, other))
+						   != NULL) {
 			rc = blf_reject(msg, 400, "Record-Route Unreachable", NULL, why);
 			goto done;
 		}
-	} else if(!stream && (why = blf_hop_unreachable(&pu)) != NULL) {
+	} else if(!stream
+			  && (why = blf_hop_unreachable(&pu, msg->rcv.bind_address, other))
+						 != NULL) {
 		rc = blf_reject(msg, 400, "Contact Unreachable", NULL, why);
 	}
 done:
@@ -477,6 +489,7 @@ typedef struct blf_subreq {
 	unsigned int hash;
 	int wildcard;
 	int vis; /* policy from the alias service, -1: none */
+	struct socket_info *sock; /* NOTIFYs leave from here */
 	/* buffers from here on: written before they are read */
 	char keybuf[BLF_KEY_MAX];
 	char canbuf[BLF_KEY_MAX]; /* the entity an alias stands for */
@@ -610,11 +623,15 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 			< 0)
 		return blf_reject(msg, 500, "Server Internal Error", NULL,
 				"no source address");
+	r->sock = msg->rcv.bind_address;
 	if(r->f[BLF_SF_CONTACT].len
 			&& (n = blf_check_target(msg, &r->f[BLF_SF_CONTACT],
-						&r->f[BLF_SF_RR], r->f[BLF_SF_DST].len > 0))
+						&r->f[BLF_SF_RR], r->f[BLF_SF_DST].len > 0, &r->sock))
 					   < 0)
 		return n;
+	/* an IPv6 watcher of a SUBSCRIBE that came over IPv4 (or the other
+	 * way round): its NOTIFYs leave from a socket of its family */
+	r->f[BLF_SF_SOCKET] = r->sock->sock_str;
 	return 0;
 }
 
@@ -907,7 +924,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	s->expires = now + r->granted;
 	s->vis = self ? BLF_VIS_FULL : vis;
 	s->flags = (r->wildcard ? BLF_SUB_WILDCARD : 0) | BLF_SUB_DIRTY;
-	s->sock = msg->rcv.bind_address;
+	s->sock = r->sock;
 	s->cseq = 0;
 	s->version = 0;
 	memset(&fr, 0, sizeof(fr));
