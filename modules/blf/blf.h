@@ -76,8 +76,9 @@ extern stat_var *blf_st_cache_misses;
 extern stat_var *blf_st_subscribes_rejected; /* every SUBSCRIBE error reply */
 extern stat_var *blf_st_watcher_limited;	 /* max_watcher_subscriptions hit */
 extern stat_var *blf_st_source_limited;		 /* max_source_subscriptions hit */
-extern stat_var *blf_st_wildcard_bursts_limited; /* refresh inside the
-												  * burst interval */
+extern stat_var *blf_st_wildcard_bursts_limited; /* wildcard bursts not
+												  * sent (refresh) or refused
+												  * (503): over budget */
 extern atomic_t *blf_nsubs; /* live subscriptions on this node (shm) */
 
 /* ---- calls, as seen by one entity ---- */
