@@ -29,6 +29,7 @@
 #include "blf_state.h"
 #include "blf_xml.h"
 #include "blf_expiry.h"
+#include "blf_wcount.h"
 
 #define BLF_KEY_MAX 256 /* longest user@host kept */
 
@@ -56,6 +57,10 @@ typedef struct blf_cfg {
 	int timer_interval; /* s, expiry scan */
 	int notify_direct;	/* UDP NOTIFYs to an address without tm */
 	str dialog_id_secret; /* keys the RFC 4235 dialog ids (blf_call_set_id) */
+	int max_watcher_subscriptions; /* per watcher entity, 0: no limit */
+	int max_source_subscriptions;  /* per source IP address, 0: no limit */
+	int wildcard_burst_interval;   /* s between two bursts of one wildcard
+									* subscription (refreshes) */
 } blf_cfg_t;
 
 extern blf_cfg_t blf_cfg;
@@ -71,6 +76,12 @@ extern stat_var *blf_st_http_errors;
 extern stat_var *blf_st_cache_hits;
 extern stat_var *blf_st_cache_misses;
 extern stat_var *blf_st_calls_destroyed; /* ended by "BLF DLG" (DESTROY) */
+extern stat_var *blf_st_subscribes_rejected; /* every SUBSCRIBE error reply */
+extern stat_var *blf_st_watcher_limited;	 /* max_watcher_subscriptions hit */
+extern stat_var *blf_st_source_limited;		 /* max_source_subscriptions hit */
+extern stat_var *blf_st_wildcard_bursts_limited; /* wildcard bursts not
+												  * sent (refresh) or refused
+												  * (503): over budget */
 extern atomic_t *blf_nsubs; /* live subscriptions on this node (shm) */
 
 /* ---- calls, as seen by one entity ---- */
@@ -151,6 +162,9 @@ typedef struct blf_sub {
 	blf_vis_t vis;
 	unsigned char owner; /* cluster node that NOTIFYs it, 0: this one */
 	struct socket_info *sock; /* where the SUBSCRIBE came in (NOTIFYs leave) */
+	struct blf_wc *wc[2]; /* its watcher and source counters (ours only,
+						   * blf_wcount.c); given back by blf_sub_free */
+	time_t burst_at;	  /* wildcard: when its last burst was sent */
 	/* its strings follow the record in the same block: field i is
 	 * len[i] bytes at off[i] from the record (offsets, not pointers, keep a
 	 * subscription near 300 bytes: see bench/README.md) */

@@ -549,6 +549,7 @@ static int blf_db_restore_row(const db_val_t *v, blf_db_restore_t *rs)
 	e->nsubs++;
 	blf_entity_sub_due(e, s->expires);
 	atomic_inc(blf_nsubs);
+	blf_wc_sub_take(s, NULL, 0); /* its watcher's count */
 	blf_slot_unlock(hash);
 	rs->loaded++;
 	return 0;

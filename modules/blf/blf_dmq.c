@@ -826,6 +826,7 @@ static void blf_dmq_takeover(int dead, const int *alive, int n)
 					continue;
 				mine++;
 				atomic_inc(blf_nsubs);
+				blf_wc_sub_take(s, NULL, 0); /* its watcher's count */
 				s->sock = NULL; /* tm picks the socket towards the phone */
 				if(lc.len && (ns = blf_sub_rebuild(s, BLF_SF_LCONTACT, &lc))) {
 					ns->next = s->next;

@@ -20,6 +20,7 @@
 #include "blf_script.h"
 #include "blf_alias.h"
 #include "blf_park.h"
+#include "blf_wcount.h"
 
 MODULE_VERSION
 
@@ -41,6 +42,9 @@ blf_cfg_t blf_cfg = {
 	.db_table = str_init("blf_subscriptions"),
 	.db_flush_interval = 2,
 	.notify_direct = 1,
+	.max_watcher_subscriptions = 500,
+	.max_source_subscriptions = 5000,
+	.wildcard_burst_interval = 60,
 };
 /* clang-format on */
 
@@ -56,6 +60,10 @@ stat_var *blf_st_http_errors;
 stat_var *blf_st_cache_hits;
 stat_var *blf_st_cache_misses;
 stat_var *blf_st_calls_destroyed;
+stat_var *blf_st_subscribes_rejected;
+stat_var *blf_st_watcher_limited;
+stat_var *blf_st_source_limited;
+stat_var *blf_st_wildcard_bursts_limited;
 
 static int mod_init(void);
 static int child_init(int rank);
@@ -99,6 +107,10 @@ static param_export_t params[] = {
 	{"hash_size", PARAM_INT, &blf_cfg.hash_size},
 	{"notify_direct", PARAM_INT, &blf_cfg.notify_direct},
 	{"dialog_id_secret", PARAM_STR, &blf_cfg.dialog_id_secret},
+	{"max_watcher_subscriptions", PARAM_INT,
+		&blf_cfg.max_watcher_subscriptions},
+	{"max_source_subscriptions", PARAM_INT, &blf_cfg.max_source_subscriptions},
+	{"wildcard_burst_interval", PARAM_INT, &blf_cfg.wildcard_burst_interval},
 	{0, 0, 0}
 };
 
@@ -113,6 +125,13 @@ static stat_export_t blf_stats[] = {
 	{"cache_hits", 0, &blf_st_cache_hits},
 	{"cache_misses", 0, &blf_st_cache_misses},
 	{"calls_destroyed", 0, &blf_st_calls_destroyed},
+	{"subscribes_rejected", 0, &blf_st_subscribes_rejected},
+	{"watcher_limited", 0, &blf_st_watcher_limited},
+	{"source_limited", 0, &blf_st_source_limited},
+	{"wildcard_bursts_limited", 0, &blf_st_wildcard_bursts_limited},
+	{"watcher_counted", STAT_IS_FUNC, (stat_var **)blf_wc_watcher_counted},
+	{"source_counted", STAT_IS_FUNC, (stat_var **)blf_wc_source_counted},
+	{"watcher_counters", STAT_IS_FUNC, (stat_var **)blf_wc_entries},
 	{0, 0, 0}
 };
 
@@ -163,6 +182,26 @@ static int blf_cfg_check(void)
 	}
 	if(blf_cfg.max_subscriptions < 0)
 		blf_cfg.max_subscriptions = 0;
+	if(blf_cfg.max_watcher_subscriptions < 0
+			|| blf_cfg.max_source_subscriptions < 0) {
+		LM_ERR("max_watcher_subscriptions (%d) and max_source_subscriptions "
+			   "(%d) must be >= 0 (0: no limit)\n",
+				blf_cfg.max_watcher_subscriptions,
+				blf_cfg.max_source_subscriptions);
+		return -1;
+	}
+	if(blf_cfg.max_subscriptions > 0
+			&& (blf_cfg.max_watcher_subscriptions == 0
+					|| blf_cfg.max_watcher_subscriptions
+							   >= blf_cfg.max_subscriptions))
+		LM_WARN("max_watcher_subscriptions (%d) does not stay below "
+				"max_subscriptions (%d): one watcher can take every slot\n",
+				blf_cfg.max_watcher_subscriptions, blf_cfg.max_subscriptions);
+	if(blf_cfg.wildcard_burst_interval < 0) {
+		LM_ERR("wildcard_burst_interval must be >= 0, not %d\n",
+				blf_cfg.wildcard_burst_interval);
+		return -1;
+	}
 	return 0;
 }
 
@@ -192,6 +231,8 @@ static int mod_init(void)
 		return -1;
 	}
 	atomic_set(blf_nsubs, 0);
+	if(blf_wc_init() < 0)
+		return -1;
 	if(blf_table_init(blf_cfg.hash_size) < 0)
 		return -1;
 	if(blf_alias_init() < 0 || blf_park_init() < 0 || blf_http_init() < 0)
@@ -226,6 +267,7 @@ static void mod_destroy(void)
 	blf_alias_destroy();
 	blf_dlg_destroy();
 	blf_table_destroy();
+	blf_wc_destroy(); /* after the table: freeing subscriptions uses it */
 	blf_ntx_destroy();
 	if(blf_nsubs) {
 		shm_free(blf_nsubs);

@@ -28,6 +28,7 @@
 
 #include "blf.h"
 #include "blf_alias.h"
+#include "blf_wcount.h"
 
 
 /* ---- subscription records ---- */
@@ -65,6 +66,7 @@ blf_sub_t *blf_sub_build(const str *f)
 
 void blf_sub_free(blf_sub_t *s)
 {
+	blf_wc_sub_release(s); /* its watcher/source counts, if it holds any */
 	shm_free(s);
 }
 
@@ -87,6 +89,8 @@ blf_sub_t *blf_sub_rebuild(const blf_sub_t *s, int i, const str *val)
 	n->flags = s->flags;
 	n->vis = s->vis;
 	n->sock = s->sock;
+	n->burst_at = s->burst_at;
+	blf_wc_sub_move((blf_sub_t *)s, n); /* the caller frees s for n */
 	return n;
 }
 

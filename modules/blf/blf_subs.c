@@ -29,11 +29,16 @@
 #include "core/parser/parse_expires.h"
 #include "core/parser/contact/parse_contact.h"
 #include "core/parser/parse_rr.h"
+#include "core/socket_info.h"
+#include "core/resolve.h"
 
 #include "blf.h"
 #include "blf_alias.h"
+#include "blf_sipcheck.h"
+#include "blf_wcount.h"
 
 #define BLF_TAG_LEN 20
+#define BLF_LIMIT_RETRY_AFTER 300 /* s, in a 503 of a per-watcher limit */
 
 /* ---- replies ---- */
 
@@ -57,41 +62,61 @@ static int blf_reply(
 	return 0;
 }
 
-/* rejects the SUBSCRIBE: a log line and a SIP error reply */
+/* log lines of rejected SUBSCRIBEs per second and process: a peer can
+ * send them in a loop; the rest are counted and said with the next line */
+#define BLF_REJECT_LOGS_PER_S 10
+#define BLF_LOG_CALLID_MAX 64 /* bytes of a Call-ID in a log line */
+
+/* rejects the SUBSCRIBE: a log line (rate-limited), a SIP error reply and
+ * the statistic subscribes_rejected */
 static int blf_reject(struct sip_msg *msg, int code, const char *reason,
 		const char *hdrs, const char *why)
 {
+	static time_t sec = 0;
+	static int lines = 0;
+	static unsigned long quiet = 0;
 	str cid = STR_NULL;
+	time_t now = time(NULL);
 
+	update_stat(blf_st_subscribes_rejected, 1);
 	if(msg->callid)
 		cid = msg->callid->body;
-	LM_NOTICE("SUBSCRIBE %.*s rejected with %d: %s\n", cid.len, cid.s, code,
-			why);
+	if(cid.len > BLF_LOG_CALLID_MAX)
+		cid.len = BLF_LOG_CALLID_MAX;
+	if(now != sec) {
+		sec = now;
+		lines = 0;
+	}
+	if(lines++ < BLF_REJECT_LOGS_PER_S) {
+		if(quiet)
+			LM_NOTICE("SUBSCRIBE %.*s from %s rejected with %d: %s (and %lu "
+					  "more rejected without a log line)\n",
+					cid.len, cid.s, ip_addr2a(&msg->rcv.src_ip), code, why,
+					quiet);
+		else
+			LM_NOTICE("SUBSCRIBE %.*s from %s rejected with %d: %s\n",
+					cid.len, cid.s, ip_addr2a(&msg->rcv.src_ip), code, why);
+		quiet = 0;
+	} else {
+		quiet++;
+	}
 	blf_reply(msg, code, reason, hdrs);
 	return -code;
 }
 
 /* ---- parsing helpers ---- */
 
-static int blf_accept_ok(struct sip_msg *msg)
+/* media ranges of every Accept header (blf_sipcheck.c) */
+static int blf_accept_hdrs_ok(struct sip_msg *msg)
 {
-	static const char *ok[] = {"application/dialog-info+xml", "application/*",
-			"*/*", NULL};
+	blf_accept_st_t st;
 	struct hdr_field *h;
-	int seen = 0, i, k;
 
-	for(h = msg->headers; h; h = h->next) {
-		if(h->type != HDR_ACCEPT_T)
-			continue;
-		seen = 1;
-		for(i = 0; ok[i]; i++) {
-			int n = strlen(ok[i]);
-			for(k = 0; k + n <= h->body.len; k++)
-				if(strncasecmp(h->body.s + k, ok[i], n) == 0)
-					return 1;
-		}
-	}
-	return !seen;
+	blf_accept_init(&st);
+	for(h = msg->headers; h; h = h->next)
+		if(h->type == HDR_ACCEPT_T)
+			blf_accept_add(&st, h->body.s, h->body.len);
+	return blf_accept_ok(&st);
 }
 
 /* the Record-Route bodies, comma separated, into buf */
@@ -106,6 +131,8 @@ static int blf_route_set(struct sip_msg *msg, char *buf, int size, str *out)
 			continue;
 		b = h->body;
 		trim(&b);
+		if(b.len == 0)
+			return -2;
 		if(len + b.len + 1 >= size)
 			return -1;
 		if(len)
@@ -247,6 +274,18 @@ void blf_job_take_frag(blf_notify_job_t *j, blf_frags_t *fr)
 	}
 }
 
+/* a NOTIFY of wildcard subscription s naming its URI, without dialogs;
+ * the slot lock of whash is held */
+static blf_notify_job_t *blf_wildcard_idle_job(
+		unsigned int whash, blf_sub_t *s, blf_frags_t *fr, time_t now)
+{
+	blf_entity_t empty;
+
+	memset(&empty, 0, sizeof(empty));
+	empty.hash = whash;
+	return blf_sub_job(&empty, s, fr, NULL, 0, NULL, now);
+}
+
 /*
  * The first NOTIFYs of a wildcard subscription: one per entity of the
  * domain with a current call, or one empty dialog-info naming the wildcard
@@ -260,7 +299,7 @@ static void blf_wildcard_burst(unsigned int whash, const str *wkey,
 	const char *host;
 	blf_notify_job_t *jobs, *j;
 	blf_frags_t fr;
-	blf_entity_t *e, *w, empty;
+	blf_entity_t *e, *w;
 	blf_sub_t *s;
 	blf_vis_t vis;
 	unsigned int i;
@@ -311,14 +350,133 @@ static void blf_wildcard_burst(unsigned int whash, const str *wkey,
 	blf_slot_lock(whash);
 	w = blf_entity_find(whash, wkey);
 	s = w ? blf_sub_find(w, callid, ftag, ttag, NULL) : NULL;
-	if(s) {
-		memset(&empty, 0, sizeof(empty));
-		empty.hash = whash;
-		jobs = blf_sub_job(&empty, s, &fr, NULL, 0, NULL, time(NULL));
-	}
+	if(s)
+		jobs = blf_wildcard_idle_job(whash, s, &fr, time(NULL));
 	blf_slot_unlock(whash);
 	blf_notify_send_all(jobs);
 	blf_frags_free(&fr);
+}
+
+/* 0 when a parsed URI makes a user@host key (blf_key_from_uri), -1 when
+ * it has no user or host, -2 when the key would be too long */
+static int blf_uri_key_check(struct sip_uri *u)
+{
+	if(u == NULL || u->user.len == 0 || u->host.len == 0)
+		return -1;
+	if(u->user.len + 1 + u->host.len >= BLF_KEY_MAX)
+		return -2;
+	return 0;
+}
+
+/* ---- where NOTIFYs can go ---- */
+
+/* a socket of this Kamailio of proto and address family af, or NULL */
+static struct socket_info *blf_find_socket(int proto, int af)
+{
+	struct socket_info **list, *si;
+
+	list = get_sock_info_list(proto);
+	for(si = list ? *list : NULL; si; si = si->next)
+		if(si->address.af == af)
+			return si;
+	return NULL;
+}
+
+/*
+ * Whether the next hop named by uri can be reached from one of our sockets:
+ * an IP literal host needs a socket of its family for its transport (host
+ * names are resolved when sending and not checked here). 0: yes, else the
+ * reason for the log line. When the hop is an address of another family
+ * than rcv (the socket the SUBSCRIBE came in on), *other is a socket of
+ * its family the NOTIFYs can leave from.
+ */
+static const char *blf_hop_unreachable(struct sip_uri *pu,
+		struct socket_info *rcv, struct socket_info **other)
+{
+	struct socket_info *si;
+	struct ip_addr *ip;
+	int proto, af;
+
+	if(pu->host.len == 0)
+		return "no host";
+	if(pu->host.s[0] == '[')
+		af = AF_INET6;
+	else if((ip = str2ip(&pu->host)) != NULL)
+		af = ip->af;
+	else
+		return NULL;
+	proto = pu->proto;
+	if(proto == PROTO_NONE)
+		proto = pu->type == SIPS_URI_T ? PROTO_TLS : PROTO_UDP;
+	if(proto != PROTO_UDP && proto != PROTO_TCP && proto != PROTO_TLS
+			&& proto != PROTO_SCTP)
+		return NULL; /* ws & co.: over the SUBSCRIBE's connection */
+	si = blf_find_socket(proto, af);
+	if(si == NULL)
+		return af == AF_INET6 ? "IPv6 host, no IPv6 socket of its transport"
+							  : "IPv4 host, no IPv4 socket of its transport";
+	if(proto == PROTO_UDP && rcv && rcv->address.af != af)
+		*other = si;
+	return NULL;
+}
+
+/*
+ * The Contact (remote target) and the route set of a SUBSCRIBE: the
+ * Contact must be a sip/sips URI with a host, and the first hop (the first
+ * Record-Route, else the Contact) reachable from our sockets unless the
+ * SUBSCRIBE came over a stream connection (NOTIFYs go back over it).
+ * Replies and returns < 0 when not.
+ */
+static int blf_check_target(struct sip_msg *msg, const str *contact,
+		const str *rr, int stream, struct socket_info **other)
+{
+	struct sip_uri pu, hu;
+	rr_t *route = NULL;
+	const char *why;
+	int rc = 0;
+
+	if(contact->len > BLF_URI_MAX)
+		return blf_reject(
+				msg, 400, "Contact Too Long", NULL, "Contact URI too long");
+	if(!(contact->len > 4 && strncasecmp(contact->s, "sip:", 4) == 0)
+			&& !(contact->len > 5 && strncasecmp(contact->s, "sips:", 5) == 0))
+		return blf_reject(msg, 400, "Contact Not A SIP URI", NULL,
+				"Contact URI cannot take a NOTIFY (not sip: or sips:)");
+	if(parse_uri(contact->s, contact->len, &pu) < 0)
+		return blf_reject(msg, 400, "Bad Contact", NULL,
+				"unparsable Contact URI");
+	if(pu.type != SIP_URI_T && pu.type != SIPS_URI_T)
+		return blf_reject(msg, 400, "Contact Not A SIP URI", NULL,
+				"Contact URI cannot take a NOTIFY (not sip: or sips:)");
+	if(pu.host.len == 0)
+		return blf_reject(
+				msg, 400, "Bad Contact", NULL, "Contact URI without host");
+	if(rr->len) {
+		if(parse_rr_body(rr->s, rr->len, &route) < 0 || route == NULL)
+			return blf_reject(msg, 400, "Bad Record-Route", NULL,
+					"unparsable Record-Route");
+		if(parse_uri(route->nameaddr.uri.s, route->nameaddr.uri.len, &hu) < 0
+				|| (hu.type != SIP_URI_T && hu.type != SIPS_URI_T)) {
+			rc = blf_reject(msg, 400, "Bad Record-Route", NULL,
+					"Record-Route URI is not a sip: or sips: URI");
+			goto done;
+		}
+		if(!stream
+				&& (why = blf_hop_unreachable(
+							&hu, msg->rcv.bind_address, other))
+						   != NULL) {
+			rc = blf_reject(msg, 400, "Record-Route Unreachable", NULL, why);
+			goto done;
+		}
+	} else if(!stream
+			  && (why = blf_hop_unreachable(&pu, msg->rcv.bind_address, other))
+						 != NULL) {
+		rc = blf_reject(msg, 400, "Contact Unreachable", NULL, why);
+	}
+done:
+	if(route)
+		free_rr(&route);
+	return rc;
 }
 
 /* ---- SUBSCRIBE ---- */
@@ -331,14 +489,16 @@ typedef struct blf_subreq {
 	unsigned int hash;
 	int wildcard;
 	int vis; /* policy from the alias service, -1: none */
+	struct socket_info *sock; /* NOTIFYs leave from here */
 	/* buffers from here on: written before they are read */
 	char keybuf[BLF_KEY_MAX];
 	char canbuf[BLF_KEY_MAX]; /* the entity an alias stands for */
 	char wcanbuf[BLF_KEY_MAX];
 	char wbuf[BLF_KEY_MAX];
 	char uribuf[BLF_KEY_MAX + 8];
-	char escbuf[BLF_KEY_MAX * 6];
-	char rrbuf[4096];
+	char pctbuf[(BLF_KEY_MAX + 8) * 3];
+	char escbuf[(BLF_KEY_MAX + 8) * 6];
+	char rrbuf[BLF_RR_MAX + 1];
 	char lcbuf[256];
 	char dstbuf[128];
 	char tagbuf[BLF_TAG_LEN + 1];
@@ -353,6 +513,7 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 	event_t *ev;
 	param_t *p;
 	contact_t *ct = NULL;
+	int n;
 
 	if(parse_headers(msg, HDR_EOH_F, 0) < 0)
 		return blf_reject(msg, 400, "Bad Request", NULL, "unparsable headers");
@@ -373,7 +534,15 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 		if(p->name.len == 2 && strncasecmp(p->name.s, "id", 2) == 0)
 			r->f[BLF_SF_EVID] = p->body;
 	}
-	if(!blf_accept_ok(msg))
+	/* RFC 6665 8.4: id is a token; bounded so every NOTIFY header fits */
+	if(r->f[BLF_SF_EVID].len > BLF_EVID_MAX)
+		return blf_reject(
+				msg, 400, "Event id Too Long", NULL, "Event id too long");
+	if(r->f[BLF_SF_EVID].len
+			&& !blf_sip_is_token(r->f[BLF_SF_EVID].s, r->f[BLF_SF_EVID].len))
+		return blf_reject(
+				msg, 400, "Bad Event id", NULL, "Event id is not a token");
+	if(!blf_accept_hdrs_ok(msg))
 		return blf_reject(msg, 406, "Not Acceptable", NULL,
 				"Accept without application/dialog-info+xml");
 	r->expires = -1;
@@ -397,6 +566,31 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 	r->f[BLF_SF_FTAG] = from->tag_value;
 	r->f[BLF_SF_TTAG] = to->tag_value;
 	r->f[BLF_SF_WURI] = from->uri;
+	/* every stored field bounded: the NOTIFY can always be built */
+	if(r->f[BLF_SF_CALLID].len > BLF_CALLID_MAX)
+		return blf_reject(
+				msg, 400, "Call-ID Too Long", NULL, "Call-ID too long");
+	if(!blf_sip_is_callid(r->f[BLF_SF_CALLID].s, r->f[BLF_SF_CALLID].len))
+		return blf_reject(msg, 400, "Bad Call-ID", NULL,
+				"Call-ID with white space or a control character");
+	if(r->f[BLF_SF_FTAG].len > BLF_TAG_MAX)
+		return blf_reject(
+				msg, 400, "From Tag Too Long", NULL, "From tag too long");
+	if(!blf_sip_is_tag(r->f[BLF_SF_FTAG].s, r->f[BLF_SF_FTAG].len))
+		return blf_reject(msg, 400, "Bad From Tag", NULL,
+				"From tag with a separator or a control character");
+	if(r->f[BLF_SF_TTAG].len > BLF_TAG_MAX)
+		return blf_reject(msg, 400, "To Tag Too Long", NULL, "To tag too long");
+	if(r->f[BLF_SF_WURI].len > BLF_URI_MAX)
+		return blf_reject(
+				msg, 400, "From URI Too Long", NULL, "From URI too long");
+	/* checked here so that blf_key_from_uri() (which logs every failure
+	 * with the whole URI) never sees a hostile one */
+	if((n = blf_uri_key_check(parse_from_uri(msg))) < 0)
+		return blf_reject(msg, 400,
+				n == -2 ? "From URI Too Long" : "Bad From URI", NULL,
+				n == -2 ? "From user@host too long"
+						: "From URI without user@host");
 	if(blf_key_from_uri(&from->uri, r->wbuf, sizeof(r->wbuf),
 			   &r->f[BLF_SF_WATCHER])
 			< 0)
@@ -405,13 +599,20 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 		if(parse_contact(msg->contact) < 0 || msg->contact->parsed == NULL)
 			return blf_reject(
 					msg, 400, "Bad Contact", NULL, "unparsable Contact");
+		if(((contact_body_t *)msg->contact->parsed)->star)
+			return blf_reject(msg, 400, "Bad Contact", NULL,
+					"Contact: * in a SUBSCRIBE");
 		ct = ((contact_body_t *)msg->contact->parsed)->contacts;
 		if(ct)
 			r->f[BLF_SF_CONTACT] = ct->uri;
+		if(ct == NULL || ct->uri.len == 0)
+			return blf_reject(msg, 400, "Bad Contact", NULL, "empty Contact");
 	}
-	if(blf_route_set(msg, r->rrbuf, sizeof(r->rrbuf), &r->f[BLF_SF_RR]) < 0)
-		return blf_reject(
-				msg, 400, "Bad Record-Route", NULL, "route set too long");
+	if((n = blf_route_set(msg, r->rrbuf, sizeof(r->rrbuf), &r->f[BLF_SF_RR]))
+			< 0)
+		return blf_reject(msg, 400,
+				n == -1 ? "Record-Route Too Long" : "Bad Record-Route", NULL,
+				n == -1 ? "route set too long" : "empty Record-Route");
 	if(blf_sock_contact(msg->rcv.bind_address, r->lcbuf, sizeof(r->lcbuf),
 			   &r->f[BLF_SF_LCONTACT])
 			< 0)
@@ -422,6 +623,15 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 			< 0)
 		return blf_reject(msg, 500, "Server Internal Error", NULL,
 				"no source address");
+	r->sock = msg->rcv.bind_address;
+	if(r->f[BLF_SF_CONTACT].len
+			&& (n = blf_check_target(msg, &r->f[BLF_SF_CONTACT],
+						&r->f[BLF_SF_RR], r->f[BLF_SF_DST].len > 0, &r->sock))
+					   < 0)
+		return n;
+	/* an IPv6 watcher of a SUBSCRIBE that came over IPv4 (or the other
+	 * way round): its NOTIFYs leave from a socket of its family */
+	r->f[BLF_SF_SOCKET] = r->sock->sock_str;
 	return 0;
 }
 
@@ -504,6 +714,9 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		s->owner = 0;
 		s->sock = msg->rcv.bind_address;
 		atomic_inc(blf_nsubs);
+		/* counted for its watcher and source from now on (not limited:
+		 * it exists already) */
+		blf_wc_sub_take(s, &msg->rcv.src_ip, 0);
 	}
 	/* a target refresh: the watcher may have moved */
 	if(r->f[BLF_SF_CONTACT].len && !STR_EQ(r->f[BLF_SF_CONTACT], BLF_SF(s, BLF_SF_CONTACT))) {
@@ -526,7 +739,18 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		blf_entity_gc(hash, e);
 	} else if(!(s->flags & BLF_SUB_WILDCARD)) {
 		job = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
+	} else if((blf_cfg.wildcard_burst_interval > 0 && s->burst_at
+					  && now >= s->burst_at
+					  && now - s->burst_at < blf_cfg.wildcard_burst_interval)
+			  || !blf_wc_burst_ok(&BLF_SF(s, BLF_SF_WATCHER), now)) {
+		/* a burst was sent a moment ago (or its watcher used its burst
+		 * budget): this refresh gets one NOTIFY naming the wildcard URI
+		 * (RFC 6665 4.2.2), not another NOTIFY per entity; changes keep
+		 * coming as they happen */
+		job = blf_wildcard_idle_job(hash, s, &fr, now);
+		update_stat(blf_st_wildcard_bursts_limited, 1);
 	} else {
+		s->burst_at = now;
 		wild = 1; /* its full state is the burst, sent after the reply */
 		memcpy(r->keybuf, e->key.s, e->key.len);
 		r->key.s = r->keybuf;
@@ -554,6 +778,11 @@ static int blf_subreq_entity(struct sip_msg *msg, blf_subreq_t *r)
 		return blf_reject(
 				msg, 400, "Bad Request-URI", NULL, "unparsable Request-URI");
 	ruri = GET_RURI(msg);
+	if((n = blf_uri_key_check(&msg->parsed_uri)) < 0)
+		return blf_reject(msg, 400,
+				n == -2 ? "Request-URI Too Long" : "Bad Request-URI", NULL,
+				n == -2 ? "Request-URI user@host too long"
+						: "Request-URI without user@host");
 	if(blf_key_from_uri(ruri, r->keybuf, sizeof(r->keybuf), &r->key) < 0)
 		return blf_reject(msg, 400, "Bad Request-URI", NULL,
 				"Request-URI without user@host");
@@ -568,12 +797,20 @@ static int blf_subreq_entity(struct sip_msg *msg, blf_subreq_t *r)
 			r->key.s);
 	r->f[BLF_SF_URI].s = r->uribuf;
 	r->f[BLF_SF_URI].len = n;
-	n = blf_xml_escape_attr(r->uribuf, n, r->escbuf, sizeof(r->escbuf));
+	/* the entity attribute is an anyURI: sip:202@[::1] goes out as
+	 * sip:202@%5B::1%5D (blf_sipcheck.h) */
+	n = blf_uri_pct_encode(r->uribuf, n, r->pctbuf, sizeof(r->pctbuf));
+	if(n >= 0)
+		n = blf_xml_escape_attr(r->pctbuf, n, r->escbuf, sizeof(r->escbuf));
 	if(n < 0)
 		return blf_reject(msg, 400, "Bad Request-URI", NULL, "URI too long");
 	r->f[BLF_SF_ENTITY_ESC].s = r->escbuf;
 	/* kept only when escaping changed it: the URI serves otherwise */
-	r->f[BLF_SF_ENTITY_ESC].len = (n == r->f[BLF_SF_URI].len) ? 0 : n;
+	r->f[BLF_SF_ENTITY_ESC].len =
+			(n == r->f[BLF_SF_URI].len
+					&& memcmp(r->escbuf, r->uribuf, n) == 0)
+					? 0
+					: n;
 	return 0;
 }
 
@@ -617,6 +854,33 @@ static void blf_subreq_resolve(blf_subreq_t *r, str *watcher)
 			watcher, NULL, left > 0 ? left : 0);
 }
 
+/* 1 when user@host keys a and b have the same host (case-insensitive) */
+static int blf_same_domain(const str *a, const str *b)
+{
+	char *ha = memchr(a->s, '@', a->len), *hb = memchr(b->s, '@', b->len);
+	int la, lb;
+
+	if(ha == NULL || hb == NULL)
+		return 0;
+	la = a->len - (int)(ha - a->s);
+	lb = b->len - (int)(hb - b->s);
+	return la == lb && strncasecmp(ha, hb, la) == 0;
+}
+
+/* 1 when the host of user@host key a is park_domain */
+static int blf_is_park_domain(const str *a)
+{
+	char *h = memchr(a->s, '@', a->len);
+	int l;
+
+	if(h == NULL || blf_cfg.park_domain.len == 0)
+		return 0;
+	h++;
+	l = a->len - (int)(h - a->s);
+	return l == blf_cfg.park_domain.len
+		   && strncasecmp(h, blf_cfg.park_domain.s, l) == 0;
+}
+
 static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 {
 	blf_notify_job_t *job = NULL;
@@ -639,6 +903,12 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	if(vis == BLF_VIS_NONE && !self)
 		return blf_reject(msg, 403, "Forbidden", NULL,
 				"visibility none: only the entity itself may watch");
+	/* a wildcard shows every call of its domain: to watchers of that
+	 * domain only (the park domain's orbits are everyone's) */
+	if(r->wildcard && !blf_same_domain(&r->key, &watcher)
+			&& !blf_is_park_domain(&r->key))
+		return blf_reject(msg, 403, "Forbidden", NULL,
+				"wildcard of a domain that is not the watcher's");
 	if(r->f[BLF_SF_CONTACT].len == 0)
 		return blf_reject(msg, 400, "Missing Contact", NULL, "no Contact");
 	if((rc = blf_expiry_check(msg, r)) < 0)
@@ -654,7 +924,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	s->expires = now + r->granted;
 	s->vis = self ? BLF_VIS_FULL : vis;
 	s->flags = (r->wildcard ? BLF_SUB_WILDCARD : 0) | BLF_SUB_DIRTY;
-	s->sock = msg->rcv.bind_address;
+	s->sock = r->sock;
 	s->cseq = 0;
 	s->version = 0;
 	memset(&fr, 0, sizeof(fr));
@@ -708,6 +978,40 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 		return blf_reject(msg, 503, "Service Unavailable", hdr,
 				"max_subscriptions reached");
 	}
+	/* per watcher and per source address (blf_wcount.c) */
+	if((rc = blf_wc_sub_take(s, &msg->rcv.src_ip, 1)) != 0) {
+		blf_entity_gc(r->hash, e);
+		blf_slot_unlock(r->hash);
+		blf_sub_free(s);
+		if(rc < 0)
+			return blf_reject(
+					msg, 500, "Server Internal Error", NULL, "no memory");
+		snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n",
+				BLF_LIMIT_RETRY_AFTER);
+		if(rc == BLF_WC_WATCHER + 1) {
+			update_stat(blf_st_watcher_limited, 1);
+			return blf_reject(msg, 503, "Too Many Subscriptions Of Watcher",
+					hdr, "max_watcher_subscriptions reached");
+		}
+		update_stat(blf_st_source_limited, 1);
+		return blf_reject(msg, 503, "Too Many Subscriptions From Address",
+				hdr, "max_source_subscriptions reached");
+	}
+	if(r->wildcard && !blf_wc_burst_ok(&watcher, now)) {
+		/* a new wildcard subscription is its full state: refused, not
+		 * accepted without it */
+		blf_entity_gc(r->hash, e);
+		blf_slot_unlock(r->hash);
+		blf_sub_free(s);
+		update_stat(blf_st_wildcard_bursts_limited, 1);
+		snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n",
+				blf_cfg.wildcard_burst_interval);
+		return blf_reject(msg, 503, "Too Many Wildcard Subscriptions", hdr,
+				"the watcher's wildcard bursts per wildcard_burst_interval "
+				"used up");
+	}
+	if(r->wildcard)
+		s->burst_at = now;
 	s->next = e->subs;
 	e->subs = s;
 	e->nsubs++;

@@ -1,0 +1,270 @@
+/*
+ * blf_sipcheck.c — checks of SUBSCRIBE input, pure (see blf_sipcheck.h).
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+
+#include <string.h>
+#include <strings.h>
+
+#include "blf_sipcheck.h"
+
+/* RFC 3261 25.1: token characters besides alphanumerics */
+static int blf_tok_c(unsigned char c)
+{
+	if((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+			|| (c >= '0' && c <= '9'))
+		return 1;
+	return c != 0 && strchr("-.!%*_+`'~", c) != NULL;
+}
+
+int blf_sip_is_token(const char *s, int len)
+{
+	int i;
+
+	if(s == NULL || len <= 0)
+		return 0;
+	for(i = 0; i < len; i++)
+		if(!blf_tok_c((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+/* visible ASCII (0x21..0x7e) not in stop */
+static int blf_visible_except(const char *s, int len, const char *stop)
+{
+	int i;
+
+	if(s == NULL || len <= 0)
+		return 0;
+	for(i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if(c < 0x21 || c > 0x7e || (*stop && strchr(stop, c) != NULL))
+			return 0;
+	}
+	return 1;
+}
+
+int blf_sip_is_callid(const char *s, int len)
+{
+	return blf_visible_except(s, len, "");
+}
+
+int blf_sip_is_tag(const char *s, int len)
+{
+	return blf_visible_except(s, len, ";,<>\"\\");
+}
+
+/* ---- Accept ---- */
+
+void blf_accept_init(blf_accept_st_t *st)
+{
+	st->seen = 0;
+	st->spec = 0;
+	st->q = 0;
+}
+
+static int blf_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* the token at s[*i], *i moves past it; length 0 when there is none */
+static int blf_tok_at(const char *s, int len, int *i)
+{
+	int b = *i;
+
+	while(*i < len && blf_tok_c((unsigned char)s[*i]))
+		(*i)++;
+	return *i - b;
+}
+
+static void blf_skip_ws(const char *s, int len, int *i)
+{
+	while(*i < len && blf_ws(s[*i]))
+		(*i)++;
+}
+
+/* RFC 3261 qvalue: "0" ["." 0*3DIGIT] / "1" ["." 0*3("0")]; -1 if not */
+static int blf_qvalue(const char *s, int len)
+{
+	int q, i, m = 100;
+
+	if(len < 1 || len > 5 || (s[0] != '0' && s[0] != '1'))
+		return -1;
+	q = (s[0] - '0') * 1000;
+	if(len == 1)
+		return q;
+	if(s[1] != '.')
+		return -1;
+	for(i = 2; i < len; i++, m /= 10) {
+		if(s[i] < '0' || s[i] > '9')
+			return -1;
+		q += (s[i] - '0') * m;
+	}
+	return q > 1000 ? -1 : q;
+}
+
+/* skips to the comma ending this element (quoted strings respected) */
+static void blf_skip_elem(const char *s, int len, int *i)
+{
+	int quoted = 0;
+
+	for(; *i < len; (*i)++) {
+		if(quoted) {
+			if(s[*i] == '\\' && *i + 1 < len)
+				(*i)++;
+			else if(s[*i] == '"')
+				quoted = 0;
+		} else if(s[*i] == '"') {
+			quoted = 1;
+		} else if(s[*i] == ',') {
+			return;
+		}
+	}
+}
+
+/*
+ * One media range at s[*i]: 0 and its specificity and q, or -1 when it is
+ * malformed. *i ends on the comma after it (or len).
+ */
+static int blf_range(const char *s, int len, int *i, int *spec, int *q)
+{
+	static const char app[] = "application", sub[] = "dialog-info+xml";
+	const char *ty, *st, *pn;
+	int tl, sl, pl, vl, qv;
+
+	*q = 1000;
+	blf_skip_ws(s, len, i);
+	ty = s + *i;
+	tl = blf_tok_at(s, len, i);
+	blf_skip_ws(s, len, i);
+	if(tl == 0 || *i >= len || s[*i] != '/')
+		return -1;
+	(*i)++;
+	blf_skip_ws(s, len, i);
+	st = s + *i;
+	sl = blf_tok_at(s, len, i);
+	if(sl == 0)
+		return -1;
+	if(tl == 1 && ty[0] == '*')
+		*spec = (sl == 1 && st[0] == '*') ? 1 : -1; /* * / x is invalid */
+	else if(tl == (int)sizeof(app) - 1 && strncasecmp(ty, app, tl) == 0)
+		*spec = (sl == 1 && st[0] == '*')
+						? 2
+						: ((sl == (int)sizeof(sub) - 1
+								   && strncasecmp(st, sub, sl) == 0)
+										  ? 3
+										  : 0);
+	else
+		*spec = 0;
+	if(*spec < 0)
+		return -1;
+	for(;;) {
+		blf_skip_ws(s, len, i);
+		if(*i >= len || s[*i] == ',')
+			return 0;
+		if(s[*i] != ';')
+			return -1;
+		(*i)++;
+		blf_skip_ws(s, len, i);
+		pn = s + *i;
+		pl = blf_tok_at(s, len, i);
+		if(pl == 0)
+			return -1;
+		blf_skip_ws(s, len, i);
+		if(*i >= len || s[*i] != '=') {
+			if(pl == 1 && (pn[0] == 'q' || pn[0] == 'Q'))
+				return -1; /* q without a value */
+			continue;
+		}
+		(*i)++;
+		blf_skip_ws(s, len, i);
+		if(*i < len && s[*i] == '"') {
+			/* quoted-string value */
+			for((*i)++; *i < len && s[*i] != '"'; (*i)++)
+				if(s[*i] == '\\' && *i + 1 < len)
+					(*i)++;
+			if(*i >= len)
+				return -1;
+			(*i)++;
+			if(pl == 1 && (pn[0] == 'q' || pn[0] == 'Q'))
+				return -1;
+			continue;
+		}
+		vl = blf_tok_at(s, len, i);
+		if(vl == 0)
+			return -1;
+		if(pl == 1 && (pn[0] == 'q' || pn[0] == 'Q')) {
+			qv = blf_qvalue(s + *i - vl, vl);
+			if(qv < 0)
+				return -1;
+			*q = qv;
+		}
+	}
+}
+
+void blf_accept_add(blf_accept_st_t *st, const char *s, int len)
+{
+	int i = 0, spec, q;
+
+	st->seen = 1;
+	if(s == NULL || len <= 0)
+		return;
+	while(i < len) {
+		spec = 0;
+		if(blf_range(s, len, &i, &spec, &q) < 0) {
+			blf_skip_elem(s, len, &i);
+		} else if(spec > 0
+				  && (spec > st->spec || (spec == st->spec && q > st->q))) {
+			st->spec = spec;
+			st->q = q;
+		}
+		if(i < len && s[i] == ',')
+			i++;
+		else if(i < len) /* cannot happen: both paths end on a comma */
+			blf_skip_elem(s, len, &i);
+	}
+}
+
+int blf_accept_ok(const blf_accept_st_t *st)
+{
+	if(!st->seen)
+		return 1;
+	return st->spec > 0 && st->q > 0;
+}
+
+/* RFC 3986: unreserved, sub-delims and the gen-delims an opaque URI may
+ * carry (":/?#@"), and '%' of an existing escape */
+static int blf_uri_c(unsigned char c)
+{
+	if((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+			|| (c >= '0' && c <= '9'))
+		return 1;
+	return c != 0 && strchr("-._~:/?#@!$&'()*+,;=%", c) != NULL;
+}
+
+int blf_uri_pct_encode(const char *s, int len, char *buf, int size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	int i, o = 0;
+
+	if(s == NULL || len < 0 || buf == NULL || size <= 0)
+		return -1;
+	for(i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if(blf_uri_c(c)) {
+			if(o + 1 >= size)
+				return -1;
+			buf[o++] = (char)c;
+		} else {
+			if(o + 3 >= size)
+				return -1;
+			buf[o++] = '%';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		}
+	}
+	buf[o] = '\0';
+	return o;
+}

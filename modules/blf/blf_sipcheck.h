@@ -1,0 +1,62 @@
+/*
+ * blf_sipcheck.h — checks of what a SUBSCRIBE asks the module to store,
+ * pure (no Kamailio headers): Accept media ranges, tokens, Call-ID words
+ * and the bounds of every stored field, so that a NOTIFY can always be
+ * built from a stored subscription.
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+#ifndef BLF_SIPCHECK_H
+#define BLF_SIPCHECK_H
+
+/* bounds of the fields a subscription stores (bytes); each over-bound
+ * field makes the SUBSCRIBE a 400 naming the header */
+#define BLF_EVID_MAX 64	   /* Event id parameter (a token) */
+#define BLF_CALLID_MAX 256 /* Call-ID */
+#define BLF_TAG_MAX 128	   /* From tag (To tag: ours, fixed length) */
+#define BLF_URI_MAX 512	   /* From URI, Contact URI */
+#define BLF_RR_MAX 2048	   /* the route set: all Record-Route bodies */
+
+/* 1 when s[0..len) is a non-empty RFC 3261 token, else 0 */
+int blf_sip_is_token(const char *s, int len);
+
+/*
+ * 1 when s[0..len) is a non-empty Call-ID: RFC 3261 callid read leniently
+ * (phones put '=' and the like in them): visible ASCII, no white space
+ */
+int blf_sip_is_callid(const char *s, int len);
+
+/* 1 when s[0..len) is a non-empty tag value: RFC 3261 says token; read
+ * leniently as visible ASCII without the separators ; , < > " \ */
+int blf_sip_is_tag(const char *s, int len);
+
+/*
+ * Accept evaluation over one or more Accept header bodies (RFC 7231 5.3.2,
+ * as RFC 3261 20.1 uses it): comma-separated media ranges, each with its
+ * parameters; the most specific range that matches
+ * application/dialog-info+xml decides, and q=0 there means "not
+ * acceptable". Malformed ranges are ignored.
+ */
+typedef struct blf_accept_st {
+	int seen; /* an Accept header was given */
+	int spec; /* specificity of the best match: 0 none, 1 * / *,
+			   * 2 application/ *, 3 the exact type */
+	int q;	  /* its q, in thousandths */
+} blf_accept_st_t;
+
+void blf_accept_init(blf_accept_st_t *st);
+/* adds the media ranges of one Accept header body */
+void blf_accept_add(blf_accept_st_t *st, const char *s, int len);
+/* 1 when dialog-info may be sent: no Accept at all, or a match with q>0 */
+int blf_accept_ok(const blf_accept_st_t *st);
+
+/*
+ * A SIP URI as an RFC 3986 URI (XML's anyURI, the dialog-info entity
+ * attribute): every byte RFC 3986 does not allow there is percent-encoded,
+ * notably the brackets of an IPv6 reference, which RFC 3986 allows only in
+ * an authority (sip:202@[::1] -> sip:202@%5B::1%5D). Writes a NUL-terminated
+ * string; returns its length, or -1 when it does not fit in size bytes.
+ */
+int blf_uri_pct_encode(const char *s, int len, char *buf, int size);
+
+#endif

@@ -1,0 +1,190 @@
+/* UNIT-SOURCES: blf_sipcheck.c */
+/*
+ * test_sipcheck.c — unit tests of blf_sipcheck.c: Accept media ranges
+ * (type/subtype, parameters, q=0, wildcards, hostile text), tokens and
+ * Call-ID words.
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+
+#include <stdlib.h>
+
+#include "tap.h"
+
+#include "blf_sipcheck.h"
+
+/* the verdict for one Accept header body */
+static int acc1(const char *s)
+{
+	blf_accept_st_t st;
+
+	blf_accept_init(&st);
+	blf_accept_add(&st, s, (int)strlen(s));
+	return blf_accept_ok(&st);
+}
+
+static void test_accept(void)
+{
+	blf_accept_st_t st;
+
+	/* acceptable */
+	CHECK_INT(acc1("application/dialog-info+xml"), 1);
+	CHECK_INT(acc1("Application/Dialog-Info+XML"), 1);
+	CHECK_INT(acc1("  application / dialog-info+xml  "), 1);
+	CHECK_INT(acc1("application/pidf+xml, application/dialog-info+xml"), 1);
+	CHECK_INT(acc1("application/dialog-info+xml;q=0.5"), 1);
+	CHECK_INT(acc1("application/dialog-info+xml ; charset=\"a,b\" ; q=1"), 1);
+	CHECK_INT(acc1("application/*"), 1);
+	CHECK_INT(acc1("*/*"), 1);
+	CHECK_INT(acc1("*/*;q=0.001"), 1);
+	CHECK_INT(acc1(",,application/dialog-info+xml,"), 1);
+	CHECK_INT(acc1("bad//, application/dialog-info+xml"), 1);
+	CHECK_INT(acc1("application/dialog-info+xml;level"), 1);
+	/* not acceptable */
+	CHECK_INT(acc1("x-application/dialog-info+xml-not"), 0);
+	CHECK_INT(acc1("application/dialog-info+xml-not"), 0);
+	CHECK_INT(acc1("application/pidf+xml"), 0);
+	CHECK_INT(acc1("text/*"), 0);
+	CHECK_INT(acc1("application/dialog-info+xml;q=0"), 0);
+	CHECK_INT(acc1("application/dialog-info+xml;q=0.000"), 0);
+	CHECK_INT(acc1("*/*;q=0"), 0);
+	/* the most specific range decides */
+	CHECK_INT(acc1("application/*, application/dialog-info+xml;q=0"), 0);
+	CHECK_INT(acc1("application/dialog-info+xml;q=0, */*"), 0);
+	CHECK_INT(acc1("*/*;q=0, application/dialog-info+xml"), 1);
+	CHECK_INT(acc1("application/*;q=0, application/dialog-info+xml;q=0.1"),
+			1);
+	/* malformed ranges count for nothing */
+	CHECK_INT(acc1("application/dialog-info+xml;q=2"), 0);
+	CHECK_INT(acc1("application/dialog-info+xml;q=0.5.5"), 0);
+	CHECK_INT(acc1("application/dialog-info+xml;q="), 0);
+	CHECK_INT(acc1("application/dialog-info+xml;q"), 0);
+	CHECK_INT(acc1("application/dialog-info+xml;q=\"1\""), 0);
+	CHECK_INT(acc1("application/dialog-info+xml junk"), 0);
+	CHECK_INT(acc1("*/dialog-info+xml"), 0);
+	CHECK_INT(acc1("application/dialog-info+xml;x=\"unterminated"), 0);
+	CHECK_INT(acc1("application"), 0);
+	CHECK_INT(acc1("/"), 0);
+	CHECK_INT(acc1(""), 0); /* an empty Accept: no body is acceptable */
+	/* no Accept header at all: dialog-info is the package's default */
+	blf_accept_init(&st);
+	CHECK_INT(blf_accept_ok(&st), 1);
+	/* over several headers */
+	blf_accept_init(&st);
+	blf_accept_add(&st, "application/pidf+xml", 20);
+	CHECK_INT(blf_accept_ok(&st), 0);
+	blf_accept_add(&st, "application/*", 13);
+	CHECK_INT(blf_accept_ok(&st), 1);
+	/* length is honoured: no read past it */
+	blf_accept_init(&st);
+	blf_accept_add(&st, "application/dialog-info+xmlXX", 27);
+	CHECK_INT(blf_accept_ok(&st), 1);
+	blf_accept_init(&st);
+	blf_accept_add(&st, "application/dialog-info+xml", 26);
+	CHECK_INT(blf_accept_ok(&st), 0);
+	blf_accept_init(&st);
+	blf_accept_add(&st, NULL, 0);
+	CHECK_INT(blf_accept_ok(&st), 0);
+}
+
+static void test_accept_hostile(void)
+{
+	/* a long run of junk, exact size on the heap so ASan sees overreads */
+	int n = 100000, i;
+	char *b = malloc(n);
+
+	if(!CHECK(b != NULL))
+		return;
+	for(i = 0; i < n; i++)
+		b[i] = ";\"\\,/=*"[i % 7];
+	{
+		blf_accept_st_t st;
+		blf_accept_init(&st);
+		blf_accept_add(&st, b, n);
+		CHECK_INT(blf_accept_ok(&st), 0);
+	}
+	memset(b, '"', n);
+	{
+		blf_accept_st_t st;
+		blf_accept_init(&st);
+		blf_accept_add(&st, b, n);
+		CHECK_INT(blf_accept_ok(&st), 0);
+	}
+	memcpy(b + n - 13, "application/*", 13);
+	memset(b, ',', n - 13);
+	{
+		blf_accept_st_t st;
+		blf_accept_init(&st);
+		blf_accept_add(&st, b, n);
+		CHECK_INT(blf_accept_ok(&st), 1);
+	}
+	free(b);
+}
+
+static void test_tokens(void)
+{
+	CHECK_INT(blf_sip_is_token("blf7", 4), 1);
+	CHECK_INT(blf_sip_is_token("a-b.c!d%e*f_g+h`i'j~k", 21), 1);
+	CHECK_INT(blf_sip_is_token("", 0), 0);
+	CHECK_INT(blf_sip_is_token(NULL, 3), 0);
+	CHECK_INT(blf_sip_is_token("a b", 3), 0);
+	CHECK_INT(blf_sip_is_token("a;b", 3), 0);
+	CHECK_INT(blf_sip_is_token("a\"b", 3), 0);
+	CHECK_INT(blf_sip_is_token("a\r\nb", 4), 0);
+	CHECK_INT(blf_sip_is_token("a\0b", 3), 0);
+	CHECK_INT(blf_sip_is_token("\xc3\xa9", 2), 0);
+
+	CHECK_INT(blf_sip_is_callid("abc@127.0.0.1", 13), 1);
+	CHECK_INT(blf_sip_is_callid("a<b>c:d/[e]{f}?(g)\"h\\", 21), 1);
+	CHECK_INT(blf_sip_is_callid("YWJj==@host", 11), 1); /* base64 */
+	CHECK_INT(blf_sip_is_callid("a@b@c;d,e", 9), 1);
+	CHECK_INT(blf_sip_is_callid("a b", 3), 0);
+	CHECK_INT(blf_sip_is_callid("a\tb", 3), 0);
+	CHECK_INT(blf_sip_is_callid("a\r\nb", 4), 0);
+	CHECK_INT(blf_sip_is_callid("a\0b", 3), 0);
+	CHECK_INT(blf_sip_is_callid("\xc3\xa9", 2), 0);
+	CHECK_INT(blf_sip_is_callid("", 0), 0);
+	CHECK_INT(blf_sip_is_callid(NULL, 1), 0);
+
+	CHECK_INT(blf_sip_is_tag("a1b2-c3", 7), 1);
+	CHECK_INT(blf_sip_is_tag("YWJj==", 6), 1);
+	CHECK_INT(blf_sip_is_tag("a;b", 3), 0);
+	CHECK_INT(blf_sip_is_tag("a,b", 3), 0);
+	CHECK_INT(blf_sip_is_tag("a>b", 3), 0);
+	CHECK_INT(blf_sip_is_tag("a\"b", 3), 0);
+	CHECK_INT(blf_sip_is_tag("a\\b", 3), 0);
+	CHECK_INT(blf_sip_is_tag("a b", 3), 0);
+	CHECK_INT(blf_sip_is_tag("", 0), 0);
+}
+
+static void test_pct(void)
+{
+	char b[64];
+
+	CHECK_INT(blf_uri_pct_encode("sip:202@[::1]", 13, b, sizeof(b)), 17);
+	CHECK_STR(b, "sip:202@%5B::1%5D");
+	CHECK_INT(blf_uri_pct_encode("sip:bob@blf.test", 16, b, sizeof(b)), 16);
+	CHECK_STR(b, "sip:bob@blf.test");
+	CHECK_INT(blf_uri_pct_encode("sip:a%20b&c'@h", 14, b, sizeof(b)), 14);
+	CHECK_STR(b, "sip:a%20b&c'@h");
+	CHECK_INT(blf_uri_pct_encode("a b\"<>\x01\xff", 8, b, sizeof(b)), 20);
+	CHECK_STR(b, "a%20b%22%3C%3E%01%FF");
+	CHECK_INT(blf_uri_pct_encode("", 0, b, sizeof(b)), 0);
+	CHECK_STR(b, "");
+	/* exact fit and one short: never written past size */
+	CHECK_INT(blf_uri_pct_encode("[a]", 3, b, 8), 7);
+	CHECK_STR(b, "%5Ba%5D");
+	CHECK_INT(blf_uri_pct_encode("[a]", 3, b, 7), -1);
+	CHECK_INT(blf_uri_pct_encode("abc", 3, b, 3), -1);
+	CHECK_INT(blf_uri_pct_encode(NULL, 3, b, 3), -1);
+	CHECK_INT(blf_uri_pct_encode("abc", 3, NULL, 3), -1);
+}
+
+int main(void)
+{
+	test_pct();
+	test_accept();
+	test_accept_hostile();
+	test_tokens();
+	return tap_done("test_sipcheck");
+}
