@@ -239,12 +239,28 @@ def records(result, key):
     return out
 
 
+def listing(kam, method, key, *args, max_pages=1000):
+    """Every item of a paged listing RPC (blf.subscriptions, blf.entities,
+    blf.parks, blf.aliases): pages of up to 1000 are read until the closing
+    summary struct says there is no more. args: the filter, if any."""
+    filt = args[0] if args else "*"
+    items, offset = [], 0
+    for _ in range(max_pages):
+        res = kam.rpc(method, filt, offset, 1000)
+        items += records(res, key)
+        summ = records(res, "total")
+        if not summ or not int(summ[-1].get("more", 0)):
+            return items
+        offset = int(summ[-1]["next"])
+    raise AssertionError("%s: more than %d pages" % (method, max_pages))
+
+
 def subscriptions(kam, *args):
-    return records(kam.rpc("blf.subscriptions", *args), "watcher")
+    return listing(kam, "blf.subscriptions", "watcher", *args)
 
 
 def entities(kam, *args):
-    return records(kam.rpc("blf.entities", *args), "entity")
+    return listing(kam, "blf.entities", "entity", *args)
 
 
 def stats(kam):

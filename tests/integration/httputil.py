@@ -41,7 +41,7 @@ def http_params(stub, alias=True, park=False, **kw):
 def aliases(kam):
     """blf.aliases as a list of dicts (uri, state, entity, visibility,
     ttl)."""
-    return blfutil.records(kam.rpc("blf.aliases"), "uri")
+    return blfutil.listing(kam, "blf.aliases", "uri")
 
 
 def alias_of(kam, key):
@@ -61,7 +61,7 @@ def wait_alias(kam, key, pred, timeout=5.0, what=None):
 
 def parks(kam):
     """blf.parks as a list of dicts (orbit, entity, callid, parked...)."""
-    return blfutil.records(kam.rpc("blf.parks"), "orbit")
+    return blfutil.listing(kam, "blf.parks", "orbit")
 
 
 def parks_by_orbit(kam):
