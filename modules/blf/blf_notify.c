@@ -84,9 +84,15 @@ static void blf_notify_cb(struct cell *t, int type, struct tmcb_params *ps)
 	if(ps->code < 300)
 		return;
 	update_stat(blf_st_notifies_failed, 1);
+#if VERSIONVAL >= 6000000 /* Kamailio 6.0 renamed tm's header copies */
+	callid = blf_hdr_value(&t->callid_hdr);
+	ttag = blf_hdr_tag(&t->from_hdr); /* our tag */
+	ftag = blf_hdr_tag(&t->to_hdr);	  /* the watcher's */
+#else
 	callid = blf_hdr_value(&t->callid);
 	ttag = blf_hdr_tag(&t->from); /* our tag */
 	ftag = blf_hdr_tag(&t->to);	  /* the watcher's */
+#endif
 	if(ps->code != 481 && ps->code != 408) {
 		LM_NOTICE("NOTIFY %.*s answered %d\n", callid.len, callid.s,
 				ps->code);
