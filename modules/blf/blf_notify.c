@@ -217,11 +217,13 @@ out:
 void blf_notify_send_all(blf_notify_job_t *jobs)
 {
 	blf_notify_job_t *j;
+	unsigned long long t0 = blf_delay_now_us(); /* the change's NOTIFYs */
 
 	while(jobs) {
 		j = jobs;
 		jobs = j->next;
-		blf_notify_send(j);
+		if(blf_notify_send(j) == 0)
+			blf_delay_note(t0);
 		blf_job_free(j);
 	}
 	/* what the same change replicates to the cluster */
