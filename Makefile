@@ -7,6 +7,9 @@
 #                as configured by default and with notify_direct=0 (CI)
 #   make demo    a scripted scene with lamps changing in a real Kamailio
 #   make bench   the benchmark against the stock presence stack
+#   make deb     the Debian package kamailio-blf-module for the installed
+#                kamailio (build/deb/); make deb-check installs it, checks and
+#                demos it, removes it (part of make test)
 #   make test-kamailio6  the integration suite on Kamailio 6.0 (Debian 13's
 #                source, built once into build/kamailio6; part of make test)
 #
@@ -55,6 +58,7 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) integration-tm
+	$(MAKE) deb-check
 	$(MAKE) test-kamailio6
 
 demo: deps
@@ -103,3 +107,11 @@ module6: kamailio6
 test-kamailio6: deps
 	$(MAKE) module6
 	$(KAMAILIO6_ENV) $(PYTEST) -q tests/integration $(PYTEST_ARGS)
+
+# --- Debian package ---------------------------------------------------------
+.PHONY: deb deb-check
+deb: module
+	sh scripts/mkdeb.sh $(MODULE) build/deb
+
+deb-check: deb
+	PYTHON=$(PYTHON) sh scripts/deb-check.sh build/deb/kamailio-blf-module_*.deb
