@@ -255,9 +255,9 @@ static void mod_destroy(void)
 
 typedef struct blf_delay {
 	gen_lock_t lock;
-	time_t window;			 /* start of the current window */
-	unsigned long max_cur;	 /* us, current window */
-	unsigned long max_prev;	 /* us, the window before */
+	time_t window;			/* start of the current window */
+	unsigned long max_cur;	/* us, current window */
+	unsigned long max_prev; /* us, the window before */
 } blf_delay_t;
 
 static blf_delay_t *blf_delay = NULL;
@@ -295,8 +295,10 @@ static void blf_delay_roll(time_t now)
 
 	if(w == blf_delay->window)
 		return;
-	blf_delay->max_prev =
-			(w - blf_delay->window == BLF_DELAY_WINDOW) ? blf_delay->max_cur : 0;
+	if(w - blf_delay->window == BLF_DELAY_WINDOW)
+		blf_delay->max_prev = blf_delay->max_cur;
+	else
+		blf_delay->max_prev = 0;
 	blf_delay->max_cur = 0;
 	blf_delay->window = w;
 }
@@ -335,8 +337,9 @@ static unsigned long blf_delay_max_ms(void)
 		return 0;
 	lock_get(&blf_delay->lock);
 	blf_delay_roll(time(NULL));
-	us = blf_delay->max_cur > blf_delay->max_prev ? blf_delay->max_cur
-												 : blf_delay->max_prev;
+	us = blf_delay->max_cur;
+	if(blf_delay->max_prev > us)
+		us = blf_delay->max_prev;
 	lock_release(&blf_delay->lock);
 	return (us + 999) / 1000; /* rounded up: a slow NOTIFY never reads 0 */
 }
