@@ -11,7 +11,8 @@
 #                kamailio (build/deb/); make deb-check installs it, checks and
 #                demos it, removes it (part of make test)
 #   make test-kamailio6  the integration suite on Kamailio 6.0 (Debian 13's
-#                source, built once into build/kamailio6; part of make test)
+#                source, built once into build/kamailio6; part of make test,
+#                with test-kamailio6-tm: the same with notify_direct=0)
 #
 # KAMAILIO_SRC may point at your own configured Kamailio tree; by default the
 # Debian source package of the installed kamailio is fetched into build/.
@@ -60,6 +61,7 @@ test: deps
 	$(MAKE) integration-tm
 	$(MAKE) deb-check
 	$(MAKE) test-kamailio6
+	$(MAKE) test-kamailio6-tm
 
 demo: deps
 	$(MAKE) module
@@ -96,17 +98,22 @@ KAMAILIO6_ENV = KAMAILIO=$(KAMAILIO6)/sbin/kamailio \
 	KAMAILIO_SHARE=$(KAMAILIO6)/share/kamailio \
 	BLF_MODULE=$(CURDIR)/$(MODULE6)
 
-.PHONY: kamailio6 module6 test-kamailio6
+.PHONY: kamailio6 module6 test-kamailio6 test-kamailio6-tm
 kamailio6:
 	sh scripts/kamailio6.sh $(KAMAILIO6_SRC) $(KAMAILIO6)
 
 module6: kamailio6
 	sh scripts/module6.sh $(KAMAILIO6_SRC) build/blf6
 
-# one pass, with the default notify_direct=1 (the 5.6 passes run both modes)
+# the suite with the default notify_direct=1, then with notify_direct=0
 test-kamailio6: deps
 	$(MAKE) module6
 	$(KAMAILIO6_ENV) $(PYTEST) -q tests/integration $(PYTEST_ARGS)
+
+test-kamailio6-tm: deps
+	$(MAKE) module6
+	$(KAMAILIO6_ENV) BLF_TEST_PARAMS=notify_direct=0 \
+		$(PYTEST) -q tests/integration $(PYTEST_ARGS)
 
 # --- Debian package ---------------------------------------------------------
 .PHONY: deb deb-check
