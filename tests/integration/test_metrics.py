@@ -5,7 +5,9 @@ it. The blf counters must move with that traffic, and the change->NOTIFY
 delay statistics must count every NOTIFY sent."""
 
 import http.client
+import os
 import re
+import socket
 
 import pytest
 
@@ -37,7 +39,7 @@ class MetricsKamailio(kamproc.Kamailio):
 
     def render(self):
         text = super().render()
-        s = __import__("socket").socket()
+        s = socket.socket()
         s.bind(("127.0.0.1", 0))
         self.http_port = s.getsockname()[1]
         s.close()
@@ -85,7 +87,7 @@ def metrics_proxy(request, kamailio_factory):
     teardown like any other Kamailio of the test."""
     kams = getattr(request.node, "_blf_kams", None)
     assert kams is not None, "kamailio_factory did not run"
-    if not kamproc.os.path.exists(kamproc.BLF_MODULE):
+    if not os.path.exists(kamproc.BLF_MODULE):
         pytest.skip("blf module not built: %s" % kamproc.BLF_MODULE)
     kam = MetricsKamailio(blf=True, track=True, fr_timer=2000)
     kams.append(kam)
@@ -97,6 +99,22 @@ BLF = "kamailio_blf_"
 NAMES = ("subscriptions", "notifies_sent", "notifies_failed",
          "notifies_pending", "notify_delay_max_ms", "notify_delay_sum_us",
          "notify_delay_count")
+
+
+def settled(kam, pred, timeout=5.0):
+    """Scrapes until pred(metrics) holds and every NOTIFY sent has its
+    delay counted (notify_delay_count == notifies_sent); returns them."""
+    last = {}
+
+    def ok():
+        last.update(kam.scrape())
+        return pred(last) and \
+            last[BLF + "notify_delay_count"] == last[BLF + "notifies_sent"]
+    try:
+        blfutil.poll(ok, timeout, what="metrics")
+    except AssertionError:
+        raise AssertionError("metrics did not settle: %s" % last)
+    return dict(last)
 
 
 def test_metrics_follow_a_subscription_and_a_call(metrics_proxy, phones):
@@ -113,11 +131,10 @@ def test_metrics_follow_a_subscription_and_a_call(metrics_proxy, phones):
     bob = phones("bob")
     watcher = phones("watcher")
     lamp = blfutil.watch(watcher, "bob")  # 200 + the initial NOTIFY
-    m1 = kam.scrape()
+    # the worker counts a NOTIFY just after sending it: a scrape may come
+    # between the two, so wait (bounded) for the counters to settle
+    m1 = settled(kam, lambda m: m[BLF + "notifies_sent"] >= 1)
     assert m1[BLF + "subscriptions"] == 1, m1
-    assert m1[BLF + "notifies_sent"] >= 1, m1
-    # every NOTIFY sent has its delay counted
-    assert m1[BLF + "notify_delay_count"] == m1[BLF + "notifies_sent"], m1
 
     call = alice.call("bob")
     inc = bob.wait_incoming()
@@ -126,10 +143,9 @@ def test_metrics_follow_a_subscription_and_a_call(metrics_proxy, phones):
     lamp.wait_state("confirmed", call.call_id)
     assert call.bye().status == 200
     lamp.wait_state("terminated", call.call_id)
-    m2 = kam.scrape()
     # trying/early/confirmed/terminated: at least confirmed and terminated
-    assert m2[BLF + "notifies_sent"] >= m1[BLF + "notifies_sent"] + 2, m2
-    assert m2[BLF + "notify_delay_count"] == m2[BLF + "notifies_sent"], m2
+    m2 = settled(kam, lambda m: m[BLF + "notifies_sent"] >=
+                 m1[BLF + "notifies_sent"] + 2)
     assert m2[BLF + "notify_delay_sum_us"] >= m1[BLF + "notify_delay_sum_us"]
     # the window's max (ms, rounded up) is at least the mean delay
     n, total = m2[BLF + "notify_delay_count"], m2[BLF + "notify_delay_sum_us"]
