@@ -31,6 +31,7 @@ if [ -e "$so" ]; then
 fi
 cleanup() {
 	rc=$?
+	trap - EXIT INT TERM
 	if dpkg-query -W -f='${Status}' $pkg 2>/dev/null | grep -q "installed"; then
 		dpkg -r $pkg >/dev/null || rc=1
 	fi
