@@ -12,8 +12,9 @@ PKGS="kamailio kamailio-presence-modules kamailio-utils-modules
  sip-tester python3 python3-pytest python3-lxml sqlite3 postgresql"
 # (xhttp.so and xhttp_prom.so, for /metrics, are in the kamailio package)
 # Kamailio 6.0 built from Debian 13's source (scripts/kamailio6.sh): the
-# libraries of its db_sqlite and db_postgres, curl and patch for the fetch
-PKGS="$PKGS libsqlite3-dev libpq-dev curl patch"
+# libraries of its db_sqlite, db_postgres and tls, curl and patch for the
+# fetch
+PKGS="$PKGS libsqlite3-dev libpq-dev libssl-dev curl patch"
 
 missing=""
 for p in $PKGS; do

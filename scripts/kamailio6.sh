@@ -18,11 +18,12 @@ prefix=$2
 here=$(cd "$(dirname "$0")" && pwd)
 
 # integration suite (kamailio.cfg.tpl, cluster.py, dbutil.py, httputil.py),
-# kamcfg-examples and bench; xhttp_prom for test_metrics.py
+# kamcfg-examples (tls: the cluster's DMQ over TLS option) and bench
+# (db_text: stock.cfg); xhttp_prom for test_metrics.py
 MODULES="kex corex tm tmx sl rr pv maxfwd textops siputils usrloc registrar
- dialog ctl jsonrpcs auth auth_db db_sqlite db_postgres presence
+ dialog ctl jsonrpcs auth auth_db db_sqlite db_postgres db_text presence
  presence_dialoginfo pua pua_dialoginfo app_jsdt dmq dmq_usrloc xhttp
- xhttp_prom xlog sanity nathelper htable cfgutils"
+ xhttp_prom xlog sanity nathelper htable cfgutils tls"
 MODULES=$(echo $MODULES)
 
 sh "$here/kamsrc6.sh" "$src"
