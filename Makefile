@@ -8,6 +8,12 @@
 #   make demo    a scripted scene with lamps changing in a real Kamailio
 #   make bench   the benchmark against the stock presence stack and the floor
 #   make bench-cluster  the same workload on a 3-node DMQ cluster (and a kill)
+#   make deb     the Debian package kamailio-blf-module for the installed
+#                kamailio (build/deb/); make deb-check installs it, checks and
+#                demos it, removes it (part of make test)
+#   make test-kamailio6  the integration suite on Kamailio 6.0 (Debian 13's
+#                source, built once into build/kamailio6; part of make test,
+#                with test-kamailio6-tm: the same with notify_direct=0)
 #
 # KAMAILIO_SRC may point at your own configured Kamailio tree; by default the
 # Debian source package of the installed kamailio is fetched into build/.
@@ -54,6 +60,9 @@ test: deps
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) integration-tm
+	$(MAKE) deb-check
+	$(MAKE) test-kamailio6
+	$(MAKE) test-kamailio6-tm
 
 demo: deps
 	$(MAKE) module
@@ -80,3 +89,41 @@ clean:
 
 distclean: clean
 	rm -rf build
+
+# --- Kamailio 6.0 -----------------------------------------------------------
+# Debian 13's kamailio source package (6.0), built once with the modules the
+# tests load into a private prefix (nothing is installed on the system);
+# blf.so is built against it in build/blf6 (modules/blf keeps the 5.6 build).
+KAMAILIO6_SRC ?= $(CURDIR)/build/kamailio6-src
+KAMAILIO6 ?= $(CURDIR)/build/kamailio6
+MODULE6 := build/blf6/blf.so
+KAMAILIO6_ENV = KAMAILIO=$(KAMAILIO6)/sbin/kamailio \
+	KAMCMD=$(KAMAILIO6)/sbin/kamcmd \
+	KAMAILIO_MODULES=$(KAMAILIO6)/lib/kamailio/modules \
+	KAMAILIO_SHARE=$(KAMAILIO6)/share/kamailio \
+	BLF_MODULE=$(CURDIR)/$(MODULE6)
+
+.PHONY: kamailio6 module6 test-kamailio6 test-kamailio6-tm
+kamailio6:
+	sh scripts/kamailio6.sh $(KAMAILIO6_SRC) $(KAMAILIO6)
+
+module6: kamailio6
+	sh scripts/module6.sh $(KAMAILIO6_SRC) build/blf6
+
+# the suite with the default notify_direct=1, then with notify_direct=0
+test-kamailio6: deps
+	$(MAKE) module6
+	$(KAMAILIO6_ENV) $(PYTEST) -q tests/integration $(PYTEST_ARGS)
+
+test-kamailio6-tm: deps
+	$(MAKE) module6
+	$(KAMAILIO6_ENV) BLF_TEST_PARAMS=notify_direct=0 \
+		$(PYTEST) -q tests/integration $(PYTEST_ARGS)
+
+# --- Debian package ---------------------------------------------------------
+.PHONY: deb deb-check
+deb: module
+	sh scripts/mkdeb.sh $(MODULE) build/deb
+
+deb-check: deb
+	PYTHON=$(PYTHON) sh scripts/deb-check.sh build/deb/kamailio-blf-module_*.deb

@@ -370,4 +370,8 @@ const char *blf_dmq_node_name(int idx);
 								 * 128 KB, a jsonrpcs datagram is as much */
 int blf_rpc_init(void);
 
+/* blf_mod.c: change -> NOTIFY delay statistics (blf:notify_delay_*) */
+unsigned long long blf_delay_now_us(void);
+void blf_delay_note(unsigned long long t0_us);
+
 #endif

@@ -84,9 +84,15 @@ static void blf_notify_cb(struct cell *t, int type, struct tmcb_params *ps)
 	if(ps->code < 300)
 		return;
 	update_stat(blf_st_notifies_failed, 1);
+#if VERSIONVAL >= 6000000 /* Kamailio 6.0 renamed tm's header copies */
+	callid = blf_hdr_value(&t->callid_hdr);
+	ttag = blf_hdr_tag(&t->from_hdr); /* our tag */
+	ftag = blf_hdr_tag(&t->to_hdr);	  /* the watcher's */
+#else
 	callid = blf_hdr_value(&t->callid);
 	ttag = blf_hdr_tag(&t->from); /* our tag */
 	ftag = blf_hdr_tag(&t->to);	  /* the watcher's */
+#endif
 	if(ps->code != 481 && ps->code != 408) {
 		LM_NOTICE("NOTIFY %.*s answered %d\n", callid.len, callid.s,
 				ps->code);
@@ -211,11 +217,13 @@ out:
 void blf_notify_send_all(blf_notify_job_t *jobs)
 {
 	blf_notify_job_t *j;
+	unsigned long long t0 = blf_delay_now_us(); /* the change's NOTIFYs */
 
 	while(jobs) {
 		j = jobs;
 		jobs = j->next;
-		blf_notify_send(j);
+		if(blf_notify_send(j) == 0)
+			blf_delay_note(t0);
 		blf_job_free(j);
 	}
 	/* what the same change replicates to the cluster */

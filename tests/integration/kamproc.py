@@ -24,10 +24,16 @@ TEMPLATE = os.path.join(HERE, "kamailio.cfg.tpl")
 KEMI_SCRIPT = os.path.join(HERE, "kemi_route.js")
 BLF_MODULE = os.environ.get("BLF_MODULE",
                             os.path.join(REPO, "modules", "blf", "blf.so"))
+# Which Kamailio: the installed one unless the environment names another
+# (`make test-kamailio6` runs the suite on a Kamailio 6.0 built in build/).
 KAMAILIO_MODULES = os.environ.get(
     "KAMAILIO_MODULES", "/usr/lib/x86_64-linux-gnu/kamailio/modules")
-KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
-KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
+KAMAILIO = (os.environ.get("KAMAILIO") or shutil.which("kamailio")
+            or "/usr/sbin/kamailio")
+KAMCMD = (os.environ.get("KAMCMD") or shutil.which("kamcmd")
+          or "/usr/sbin/kamcmd")
+# the SQL scripts of that Kamailio (db_sqlite/presence-create.sql & co.)
+KAMAILIO_SHARE = os.environ.get("KAMAILIO_SHARE", "/usr/share/kamailio")
 DOMAIN = "blf.test"
 AUTH_PASSWORD = "secret"
 
@@ -142,7 +148,7 @@ class Kamailio:
     def _make_presence_db(self):
         if os.path.exists(self.db_path):
             return
-        share = "/usr/share/kamailio/db_sqlite"
+        share = os.path.join(KAMAILIO_SHARE, "db_sqlite")
         sql = ""
         for name in ("standard-create.sql", "presence-create.sql"):
             with open(os.path.join(share, name)) as f:
