@@ -93,6 +93,7 @@ static param_export_t params[] = {
 	{"db_table", PARAM_STR, &blf_cfg.db_table},
 	{"db_flush_interval", PARAM_INT, &blf_cfg.db_flush_interval},
 	{"enable_dmq", PARAM_INT, &blf_cfg.enable_dmq},
+	{"dmq_peers", PARAM_STR, &blf_cfg.dmq_peers},
 	{"node_name", PARAM_STR, &blf_cfg.node_name},
 	{"max_subscriptions", PARAM_INT, &blf_cfg.max_subscriptions},
 	{"hash_size", PARAM_INT, &blf_cfg.hash_size},
@@ -110,6 +111,8 @@ static stat_export_t blf_stats[] = {
 	{"http_errors", 0, &blf_st_http_errors},
 	{"cache_hits", 0, &blf_st_cache_hits},
 	{"cache_misses", 0, &blf_st_cache_misses},
+	{"dmq_untrusted", 0, &blf_st_dmq_untrusted},
+	{"dmq_invalid", 0, &blf_st_dmq_invalid},
 	{0, 0, 0}
 };
 
@@ -195,7 +198,8 @@ static int mod_init(void)
 		return -1;
 	if(blf_db_init() < 0 || blf_ntx_init() < 0)
 		return -1;
-	register_sync_timers(1);
+	/* the expiry pass, and the cluster's hellos in a process of their own */
+	register_sync_timers(blf_cfg.enable_dmq ? 2 : 1);
 	return 0;
 }
 
@@ -210,6 +214,13 @@ static int child_init(int rank)
 				   blf_cfg.timer_interval)
 				< 0) {
 			LM_ERR("cannot start the expiry timer process\n");
+			return -1;
+		}
+		if(blf_cfg.enable_dmq
+				&& fork_sync_timer(PROC_TIMER, "BLF DMQ", 1,
+						   blf_dmq_timer_proc, NULL, 1)
+						   < 0) {
+			LM_ERR("cannot start the cluster timer process\n");
 			return -1;
 		}
 	}
