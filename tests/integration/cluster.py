@@ -370,7 +370,7 @@ class DmqPeer:
                 with self._cond:
                     self.received.append((msg.first_line(),
                                           msg.get("From", ""),
-                                          msg.text_body()))
+                                          msg.text_body))
                 if msg.method != "ACK":
                     try:
                         self.sock.sendto(sipua.SipMessage.response_to(
