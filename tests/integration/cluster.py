@@ -12,7 +12,9 @@
       nodes' (and extra_peers, ports on 127.0.0.1), as the example
       kamailio-blf-cluster.cfg does (gate=False: every KDMQ reaches
       dmq_handle_message(), the script of issue #9); blf_peers: blf's
-      modparam dmq_peers names the other nodes (and extra_peers).
+      modparam dmq_peers names the other nodes (and extra_peers);
+      ipv6_first: each node listens on [::1] (its own port) before
+      127.0.0.1, so its first UDP socket is an IPv6 one (give names then).
   DmqPeer(cluster)         a raw UDP socket on 127.0.0.1 speaking KDMQ to
                            the nodes: a stranger (or, once admitted, a
                            hostile peer) of the tests of
@@ -84,7 +86,7 @@ class ClusterNode(kamproc.Kamailio):
 
     def __init__(self, port, peers, ping_interval, node_name=None,
                  params=None, dmq_params=None, db=None, gate=True,
-                 extra_peers=(), blf_peers=True, **kw):
+                 extra_peers=(), blf_peers=True, ipv6_first=False, **kw):
         params = dict(params or {})
         params["enable_dmq"] = 1
         trusted = list(peers) + list(extra_peers)
@@ -93,6 +95,9 @@ class ClusterNode(kamproc.Kamailio):
                                            for p in trusted)
         # source ports the KDMQ gate lets through (None: no gate)
         self.gate_ports = trusted if gate else None
+        # a first UDP socket on [::1] (same port): the node's own Contact
+        # after a takeover is then an IPv6 one
+        self.ipv6_first = ipv6_first
         if node_name:
             params["node_name"] = node_name
         kw.setdefault("fr_timer", 2000)
@@ -133,6 +138,11 @@ class ClusterNode(kamproc.Kamailio):
         dmq += ['modparam("dmq", "notification_address", '
                 '"sip:127.0.0.1:%d")' % p for p in self.peers]
         text = text.replace(blf_line, "\n".join(dmq) + "\n" + blf_line, 1)
+        if self.ipv6_first:
+            v4 = "listen=udp:127.0.0.1:%d" % self.port
+            assert v4 in text, "no listen line in the template"
+            text = text.replace(v4, "listen=udp:[::1]:%d\n%s" % (
+                self.port, v4), 1)
         route = "request_route {\n"
         assert route in text, "no request_route in the template"
         gate = ""
@@ -254,7 +264,7 @@ class ClusterNode(kamproc.Kamailio):
 class Cluster:
     def __init__(self, n=3, ping_interval=DMQ_MIN_PING, names=None,
                  dmq_params=None, db=None, gate=True, extra_peers=(),
-                 blf_peers=True, **blf_params):
+                 blf_peers=True, ipv6_first=False, **blf_params):
         ports = set()
         while len(ports) < n:
             ports.add(kamproc.free_udp_port())
@@ -264,7 +274,7 @@ class Cluster:
         self.nodes = [ClusterNode(p, [q for q in ports if q != p],
                                   self.ping_interval, names[i], blf_params,
                                   dmq_params, db, gate, extra_peers,
-                                  blf_peers)
+                                  blf_peers, ipv6_first)
                       for i, p in enumerate(ports)]
 
     def bound(self):

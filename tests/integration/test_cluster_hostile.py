@@ -399,3 +399,18 @@ def test_call_moved_by_alias_answer_moves_on_every_node(stub, make_cluster,
     blfutil.poll(lambda: not calls_at(B, "7207@" + DOMAIN) and
                  not calls_at(B, "207@" + DOMAIN), 5,
                  what="no call left on B after the BYE")
+
+
+def test_takeover_contact_keeps_ipv6_brackets(make_cluster, phones):
+    """After a takeover the new owner's Contact is its first UDP socket:
+    an IPv6 one must stay a URI (sip:[::1]:port, not sip:::1:port)."""
+    cl = make_cluster(names=["blf-a", "blf-b"], ipv6_first=True)
+    A, B = cl.nodes
+    lamp = blfutil.watch(phones("watcher", kam=B, register=False), "bob")
+    blfutil.poll(lambda: any(s["callid"] == lamp.sub.call_id
+                             for s in blfutil.subscriptions(A)), 5,
+                 what="B's subscription on A")
+    B.kill()
+    n, _ = lamp.pump(cl.bound(), "the takeover NOTIFY from A")
+    assert n.msg.get("Contact") == "<sip:[::1]:%d>" % A.port, \
+        n.msg.get("Contact")
