@@ -1008,9 +1008,24 @@ static void blf_dmq_rx(json_t *m, int origin, dmq_node_t *from)
 	/* "hello": the sender was marked alive already */
 }
 
+static int blf_dmq_tag_ok(json_t *r)
+{
+	json_t *v = json_array_get(json_object_get(r, "f"), BLF_SF_TTAG);
+	unsigned int h;
+	str tag, key;
+
+	if(blf_json_key(r, &key) < 0 || !json_is_string(v))
+		return 0;
+	tag.s = (char *)json_string_value(v);
+	tag.len = (int)json_string_length(v);
+	return blf_tag_hash(&tag, &h) == 0 && h == blf_key_hash(&key);
+}
+
 /*
  * The URIs of the records of a checked message parse as Kamailio parses
- * them (blf_repl checked their charset and bounds already).
+ * them (blf_repl checked their charset and bounds already), and the To tag
+ * of a subscription is one of ours for its entity (it encodes the entity's
+ * hash: how a refresh finds it).
  */
 static int blf_dmq_uris_ok(json_t *root, const char **field)
 {
@@ -1036,18 +1051,27 @@ static int blf_dmq_uris_ok(json_t *root, const char **field)
 	json_array_foreach(recs, i, r)
 	{
 		t = json_string_value(json_object_get(r, "t"));
-		if(t && strcmp(t, "call") == 0)
+		if(t && strcmp(t, "call") == 0) {
 			ix = call_uris;
-		else if(t && strcmp(t, "sub") == 0)
+		} else if(t && strcmp(t, "sub") == 0) {
 			ix = sub_uris;
-		else
+			if(!blf_dmq_tag_ok(r)) {
+				*field = "the To tag of a subscription is not one of ours "
+						 "for its entity";
+				json_decref(recs);
+				return 0;
+			}
+		} else {
 			continue;
+		}
 		for(; *ix >= 0; ix++) {
 			v = json_array_get(json_object_get(r, "f"), *ix);
 			u.s = (char *)json_string_value(v);
 			u.len = u.s ? (int)json_string_length(v) : 0;
 			if(u.len && parse_uri(u.s, u.len, &pu) < 0) {
-				*field = t;
+				*field = t[0] == 'c'
+								 ? "a URI of a call does not parse"
+								 : "a URI of a subscription does not parse";
 				json_decref(recs);
 				return 0;
 			}
@@ -1094,7 +1118,7 @@ static int blf_dmq_handle(
 					   < 0
 			|| !blf_dmq_uris_ok(root, &why)) {
 		if(why)
-			snprintf(rwhy, sizeof(rwhy), "a URI of a %s does not parse", why);
+			snprintf(rwhy, sizeof(rwhy), "%s", why);
 		update_stat(blf_st_dmq_invalid, 1);
 		if(blf_dmq_log_ok(&quiet))
 			LM_NOTICE("blf DMQ message from %s:%d rejected: %s (%u more "
@@ -1137,6 +1161,22 @@ out:
 }
 
 /* ---- liveness and takeover ---- */
+
+/* our hello, at most once a second (a long takeover says it between slots,
+ * so the others never think us dead meanwhile) */
+static void blf_dmq_hello(void)
+{
+	static time_t last = 0;
+	time_t now = time(NULL);
+	json_t *m;
+
+	if(now == last)
+		return;
+	last = now;
+	m = json_pack("{s:s}", "t", "hello");
+	blf_dmq_send(m, NULL);
+	json_decref(m);
+}
 
 /* the live node that ranks first for a subscription tag */
 static int blf_dmq_pick(const str *tag, const int *alive, int n)
@@ -1285,6 +1325,7 @@ static void blf_dmq_takeover(int dead, const int *alive, int n)
 		}
 		lock_set_release(blf_table->locks, i);
 		blf_notify_send_all(jobs);
+		blf_dmq_hello();
 		/* this slot's entities with calls of the dead node: every one of
 		 * them, whatever their number (the keys of one slot at a time) */
 		for(k = 0; k < nkeys; k++) {
@@ -1305,7 +1346,7 @@ static void blf_dmq_takeover(int dead, const int *alive, int n)
 			blf_dmq_node_name(dead), ended, mine);
 }
 
-/* every second, from the BLF timer process */
+/* every second, from the BLF DMQ timer process */
 void blf_dmq_timer(void)
 {
 	int alive[BLF_DMQ_MAX_NODES], dead[BLF_DMQ_MAX_NODES];
@@ -1315,9 +1356,7 @@ void blf_dmq_timer(void)
 
 	if(!blf_dmq_on())
 		return;
-	m = json_pack("{s:s}", "t", "hello");
-	blf_dmq_send(m, NULL);
-	json_decref(m);
+	blf_dmq_hello();
 
 	lock_get(&blf_nodes->lock);
 	n = blf_nodes->n;

@@ -119,13 +119,36 @@ def call_rec(entity, callid, state=3, target="sip:evil@127.0.0.1:9",
     return r
 
 
+def kam_hash(s):
+    """Kamailio's get_hash1_raw() of an ASCII string (the entity hash that
+    the module's To tags carry)."""
+    b = s.encode()
+    h = 0
+    i = 0
+    while i <= len(b) - 4:
+        v = (b[i] << 24) + (b[i + 1] << 16) + (b[i + 2] << 8) + b[i + 3]
+        h = (h + (v ^ (v >> 3))) & 0xffffffff
+        i += 4
+    rest = b[i:]
+    v = 0
+    for c in rest:
+        v = (v << 8) + c
+    h = (h + (v ^ (v >> 3))) & 0xffffffff
+    return (h + (h >> 11) + ((h >> 13) + (h >> 23))) & 0xffffffff
+
+
+def our_tag(entity):
+    """A To tag as blf_subs.c makes them for entity (hash, then 12 hex)."""
+    return "%08x%s" % (kam_hash(entity), os.urandom(6).hex())
+
+
 def sub_rec(entity, contact, evid="", callid=None, ttl=600):
     """A subscription replica: watcher w@DOMAIN subscribed to entity,
     NOTIFYs to contact."""
     return {"t": "sub", "e": entity, "x": int(time.time()) + ttl, "v": 1,
             "q": 1, "fl": 0, "vi": 0,
             "f": [callid or "forged-%s" % os.urandom(4).hex(), "ftag1",
-                  "blf.0.1.abc", "w@" + DOMAIN, "sip:w@" + DOMAIN,
+                  our_tag(entity), "w@" + DOMAIN, "sip:w@" + DOMAIN,
                   "sip:" + entity, "", contact, "", "udp:127.0.0.1:5060",
                   "", evid, ""]}
 
@@ -264,6 +287,9 @@ def test_hostile_replicas_rejected_takeover_survives(make_cluster, peer,
     bad.append(("http: remote target",
                 call_rec("bob@" + DOMAIN, "c4", target="http://evil/")))
     bad.append(("entity without @", call_rec("nobody", "c5")))
+    alien = sub_rec("bob@" + DOMAIN, contact)
+    alien["f"][2] = our_tag("carol@" + DOMAIN)
+    bad.append(("To tag of another entity", alien))
     bad.append(("Call-ID with a space", call_rec("bob@" + DOMAIN, "c 6")))
     bad.append(("history of 7", call_rec("bob@" + DOMAIN, "c7",
                                          h=[[0, 0, 0, 0]] * 7)))
