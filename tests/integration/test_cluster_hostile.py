@@ -95,6 +95,18 @@ def stat(kam, name):
     return 0  # not counted (a module without that statistic)
 
 
+def shm_used(kam):
+    """core.shmmem real_used once it stops moving (timers free lazily)."""
+    last = None
+    deadline = time.monotonic() + 10
+    while True:
+        cur = int(kam.rpc("core.shmmem")["real_used"])
+        if cur == last or time.monotonic() > deadline:
+            return cur
+        last = cur
+        time.sleep(0.3)  # poll interval of a bounded wait
+
+
 def calls_at(kam, key):
     return [d for e in blfutil.entities(kam, key)
             for d in blfutil.records(e.get("dialogs"), "callid")]
@@ -344,16 +356,19 @@ def test_takeover_ends_calls_at_every_entity(make_cluster, peer, phones):
                  what="the peer in A's dmq node list")
     n, per = 8192, 100
     keys = ["u%05d@%s" % (i, DOMAIN) for i in range(n)]
+    watched = keys[::n // 16]
+    ws = [phones("w%d" % i, kam=A, register=False)
+          for i in range(len(watched))]
+    shm0 = shm_used(A)
     for i in range(0, n, per):
         recs = [call_rec(k, "bulk-%d" % (i + j), target="")
                 for j, k in enumerate(keys[i:i + per])]
         assert peer.blf(A, "batch", "bulk", m=recs) == 200, i
-    watched = keys[::n // 16]
+    shm1 = shm_used(A)
     lamps = []
-    for i, k in enumerate(watched):
+    for w, k in zip(ws, watched):
         assert peer.blf(A, "hello", "bulk") == 200  # stays alive meanwhile
-        lp = blfutil.watch(phones("w%d" % i, kam=A, register=False),
-                           "sip:" + k)
+        lp = blfutil.watch(w, "sip:" + k)
         lp.wait_state("confirmed")
         lamps.append(lp)
     # silence: dead after 4 s, its calls end everywhere
@@ -363,6 +378,18 @@ def test_takeover_ends_calls_at_every_entity(make_cluster, peer, phones):
                  "entities" in A.log(), 10, 0.2, "the takeover's log line")
     for k in watched:
         assert calls_at(A, k) == [], k
+    # the 8,192 calls and their entities are freed (the watched ones stay)
+    for lp in lamps:
+        assert lp.sub.unsubscribe().status == 200
+    # (the last transactions and NOTIFY blocks go within seconds)
+    bound = (shm1 - shm0) // 20
+    try:
+        blfutil.poll(lambda: shm_used(A) - shm0 < bound, 15, 0.5,
+                     "shm back to its level")
+    finally:
+        shm2 = shm_used(A)
+        print("\nshm real_used: %d before, %d with the 8192 calls, %d after "
+              "the takeover" % (shm0, shm1, shm2))
 
 
 def test_hellos_go_on_while_the_expiry_pass_is_stuck(make_cluster, phones):
