@@ -1446,7 +1446,8 @@ int blf_dmq_init(void)
 		LM_ERR("set modparam blf node_name (no UDP listen socket)\n");
 		return -1;
 	}
-	if(!blf_repl_name_ok(name, strlen(name))) {
+	if(blf_cfg.node_name.len > BLF_REPL_NAME_MAX
+			|| !blf_repl_name_ok(name, strlen(name))) {
 		LM_ERR("node_name '%.*s': 1 to %d letters, digits or . _ : @ [ ] "
 			   "-\n",
 				64, name, BLF_REPL_NAME_MAX);
