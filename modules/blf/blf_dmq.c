@@ -43,6 +43,8 @@
 #define BLF_DMQ_MAX_NODES 32
 #define BLF_DMQ_DEAD_AFTER 4  /* s without hello */
 #define BLF_DMQ_SYNC_BATCH 64 /* records per sync message */
+#define BLF_DMQ_SEND_DEAD 15  /* s of silence before a peer in dmq_peers
+							   * no longer gets replicas (hellos it does) */
 
 _Static_assert(BLF_REPL_CF_N == BLF_CF_N && BLF_REPL_SF_N == BLF_SF_N
 					   && BLF_REPL_HIST_MAX == BLF_CALL_HIST
@@ -371,13 +373,17 @@ static void blf_node_boot(int idx, json_t *b)
  * With dmq_peers (every one with its port) blf sends to those nodes only,
  * not to whatever dmq's node list holds: a host that got into that list
  * learns nothing. Hellos and state requests go to every peer; the rest
- * not to a peer known dead (it asks for the full state when it is back).
+ * not to a peer silent for BLF_DMQ_SEND_DEAD s (as dmq's broadcast skips a
+ * node its pings found dead): a peer that restarts meanwhile still gets
+ * what changed (tm's retransmissions), e.g. who took its subscriptions
+ * over, and asks for the full state anyway.
  */
 static void blf_dmq_send_peers(str *body, json_t *type)
 {
 	const char *t = json_string_value(type);
 	blf_node_t *nd;
 	int i, k, always, dead;
+	time_t now = time(NULL);
 
 	always = t && (strcmp(t, "hello") == 0 || strcmp(t, "sync") == 0);
 	for(i = 0; i < blf_npeers; i++) {
@@ -388,8 +394,9 @@ static void blf_dmq_send_peers(str *body, json_t *type)
 				nd = &blf_nodes->node[k];
 				if(ip_addr_cmp(&nd->addr, &blf_peers[i].ip)
 						&& (nd->port == 0 || nd->port == blf_peers[i].port)) {
-					dead = !nd->alive;
-					if(nd->alive)
+					dead = !nd->alive
+						   && now - nd->last_seen > BLF_DMQ_SEND_DEAD;
+					if(!dead)
 						break;
 				}
 			}
