@@ -1258,7 +1258,7 @@ static void blf_dmq_takeover(int dead, const int *alive, int n)
 	blf_entity_t *e;
 	blf_call_t *c;
 	blf_sub_t *s, **ps, *ns;
-	str *keys = NULL, lc = STR_NULL;
+	str *keys = NULL, *nk, lc = STR_NULL;
 	unsigned int i;
 	int nkeys = 0, maxkeys = 0, mine = 0, k, ended = 0, lost = 0;
 	time_t now = time(NULL);
@@ -1275,14 +1275,15 @@ static void blf_dmq_takeover(int dead, const int *alive, int n)
 				;
 			if(c) { /* ended below, slot by slot, with wildcard locks */
 				if(nkeys == maxkeys) {
-					maxkeys = maxkeys ? maxkeys * 2 : 64;
-					keys = pkg_reallocxf(keys, maxkeys * sizeof(str));
-					if(keys == NULL) {
+					nk = pkg_realloc(keys, (maxkeys ? maxkeys * 2 : 64)
+												   * sizeof(str));
+					if(nk == NULL) {
 						PKG_MEM_ERROR;
-						nkeys = maxkeys = 0;
 						lost++;
 						continue;
 					}
+					keys = nk;
+					maxkeys = maxkeys ? maxkeys * 2 : 64;
 				}
 				keys[nkeys].s = pkg_malloc(e->key.len + 1);
 				if(keys[nkeys].s) {
