@@ -21,6 +21,7 @@
  */
 
 #include <string.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -91,7 +92,7 @@ static dmq_resp_cback_t blf_dmq_resp = {blf_dmq_resp_f, 0};
 typedef struct blf_peer {
 	struct ip_addr ip;
 	unsigned short port; /* 0: any */
-	char uri[64];		 /* sip:ip:port, when the port is given */
+	char uri[128];		 /* sip:ip:port[;params], when the port is given */
 	dmq_node_t node;	 /* what blf sends to it (not dmq's list) */
 } blf_peer_t;
 static blf_peer_t blf_peers[BLF_DMQ_MAX_NODES];
@@ -121,7 +122,41 @@ static int blf_dmq_log_ok(unsigned int *quiet)
 	return 1;
 }
 
-/* "ip", "ip:port", "[ipv6]:port" or a bare IPv6 address */
+/* a peer given as its DMQ URI, sip:IP:port[;transport=...] (its host an
+ * IP address): blf sends to it with that transport */
+static int blf_peer_parse_uri(str *a, blf_peer_t *p)
+{
+	struct ip_addr *ip;
+	str host;
+
+	if(a->len >= (int)sizeof(p->uri))
+		return -1;
+	memset(&p->node, 0, sizeof(p->node));
+	memcpy(p->uri, a->s, a->len);
+	p->uri[a->len] = '\0';
+	p->node.orig_uri.s = p->uri;
+	p->node.orig_uri.len = a->len;
+	if(parse_uri(p->uri, a->len, &p->node.uri) < 0
+			|| p->node.uri.user.len || p->node.uri.port_no == 0)
+		return -1;
+	host = p->node.uri.host;
+	if(host.len > 2 && host.s[0] == '[') {
+		host.s++;
+		host.len -= 2;
+	}
+	ip = str2ip(&host);
+	if(ip == NULL)
+		ip = str2ip6(&host);
+	if(ip == NULL)
+		return -1;
+	p->ip = *ip;
+	p->port = p->node.uri.port_no;
+	p->node.ip_address = *ip;
+	p->node.status = 1 << 1; /* DMQ_NODE_ACTIVE */
+	return 0;
+}
+
+/* "ip", "ip:port", "[ipv6]:port", a bare IPv6 address or a DMQ URI */
 static int blf_peer_parse(str *a, blf_peer_t *p)
 {
 	struct ip_addr *ip;
@@ -130,6 +165,8 @@ static int blf_peer_parse(str *a, blf_peer_t *p)
 	unsigned int pn = 0;
 	int i;
 
+	if(a->len > 4 && strncasecmp(a->s, "sip:", 4) == 0)
+		return blf_peer_parse_uri(a, p);
 	if(a->len > 0 && a->s[0] == '[') {
 		close = memchr(a->s, ']', a->len);
 		if(close == NULL)
@@ -206,8 +243,8 @@ static int blf_peers_init(void)
 			return -1;
 		}
 		if(blf_peer_parse(&a, &blf_peers[blf_npeers]) < 0) {
-			LM_ERR("dmq_peers: '%.*s' is not an IP address, IP:port or "
-				   "[IPv6]:port\n",
+			LM_ERR("dmq_peers: '%.*s' is not an IP address, IP:port, "
+				   "[IPv6]:port or sip:IP:port;transport=...\n",
 					a.len > 64 ? 64 : a.len, a.s);
 			return -1;
 		}

@@ -14,7 +14,11 @@
       dmq_handle_message(), the script of issue #9); blf_peers: blf's
       modparam dmq_peers names the other nodes (and extra_peers);
       ipv6_first: each node listens on [::1] (its own port) before
-      127.0.0.1, so its first UDP socket is an IPv6 one (give names then).
+      127.0.0.1, so its first UDP socket is an IPv6 one (give names then);
+      tls: DMQ over TLS (tls.so, a socket of its own per node, certificates
+      of a CA made for the cluster by make_certs(), verified both ways;
+      the gate then wants $tls_peer_verified and dmq_peers names the
+      peers' sip:IP:port;transport=tls URIs).
   DmqPeer(cluster)         a raw UDP socket on 127.0.0.1 speaking KDMQ to
                            the nodes: a stranger (or, once admitted, a
                            hostile peer) of the tests of
@@ -43,9 +47,11 @@ replication works both ways) and is removed again with Expires: 0.
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -81,16 +87,54 @@ def _group_alive(pgid):
     return False
 
 
+def free_tcp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def make_certs(rogue=False):
+    """A directory with a CA (ca.pem) and a certificate it signed
+    (node.pem, node.key) for 127.0.0.1, made with openssl; rogue: another
+    CA, for a stranger's certificate."""
+    d = tempfile.mkdtemp(prefix="blf-tls-", dir="/tmp")
+
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=60)
+    name = "rogue" if rogue else "blf-cluster"
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        "-subj", "/CN=%s-ca" % name, "-keyout", "ca.key", "-out", "ca.pem")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj",
+        "/CN=127.0.0.1", "-keyout", "node.key", "-out", "node.csr")
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "node.csr", "-CA", "ca.pem", "-CAkey",
+        "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf",
+        "-out", "node.pem")
+    return d
+
+
 class ClusterNode(kamproc.Kamailio):
     """One node: a kamproc.Kamailio on a fixed port with DMQ in its cfg."""
 
     def __init__(self, port, peers, ping_interval, node_name=None,
                  params=None, dmq_params=None, db=None, gate=True,
-                 extra_peers=(), blf_peers=True, ipv6_first=False, **kw):
+                 extra_peers=(), blf_peers=True, ipv6_first=False,
+                 tls=None, **kw):
         params = dict(params or {})
         params["enable_dmq"] = 1
         trusted = list(peers) + list(extra_peers)
-        if blf_peers:
+        # tls: (this node's DMQ TLS port, {UDP port: TLS port} of the
+        # others, directory of tls.cfg's certificates) -- DMQ over TLS
+        self.tls = tls
+        if blf_peers and tls:
+            params["dmq_peers"] = ",".join(
+                "sip:127.0.0.1:%d;transport=tls" % tls[1][p] for p in peers)
+        elif blf_peers:
             params["dmq_peers"] = ",".join("127.0.0.1:%d" % p
                                            for p in trusted)
         # source ports the KDMQ gate lets through (None: no gate)
@@ -127,7 +171,26 @@ class ClusterNode(kamproc.Kamailio):
         blf_line = 'loadmodule "%s"' % kamproc.BLF_MODULE
         assert blf_line in text, "no blf loadmodule line in the template"
         me = "sip:127.0.0.1:%d" % self.port
-        dmq = ['loadmodule "dmq.so"',
+        dmq = []
+        if self.tls:
+            me = "sip:127.0.0.1:%d;transport=tls" % self.tls[0]
+            text = text.replace(
+                "disable_tcp=yes", "disable_tcp=no\nenable_tls=yes\n"
+                "listen=tls:127.0.0.1:%d" % self.tls[0], 1)
+            cfg = os.path.join(self.dir, "tls.cfg")
+            with open(cfg, "w") as f:
+                for side in ("server", "client"):
+                    f.write("[%s:default]\nmethod = TLSv1.2+\n"
+                            "certificate = %s/node.pem\n"
+                            "private_key = %s/node.key\n"
+                            "ca_list = %s/ca.pem\n"
+                            "verify_certificate = yes\n"
+                            "require_certificate = yes\n\n" % (
+                                side, self.tls[2], self.tls[2],
+                                self.tls[2]))
+            dmq += ['loadmodule "tls.so"',
+                    'modparam("tls", "config", "%s")' % cfg]
+        dmq += ['loadmodule "dmq.so"',
                'modparam("dmq", "server_address", "%s")' % me,
                'modparam("dmq", "ping_interval", %d)' % self.ping_interval,
                'modparam("dmq", "multi_notify", 0)']
@@ -135,8 +198,13 @@ class ClusterNode(kamproc.Kamailio):
                 for kv in self.dmq_params.items()]
         if self.db == "sqlite":
             dmq.append('loadmodule "db_sqlite.so"')
-        dmq += ['modparam("dmq", "notification_address", '
-                '"sip:127.0.0.1:%d")' % p for p in self.peers]
+        if self.tls:
+            dmq += ['modparam("dmq", "notification_address", '
+                    '"sip:127.0.0.1:%d;transport=tls")' % self.tls[1][p]
+                    for p in self.peers]
+        else:
+            dmq += ['modparam("dmq", "notification_address", '
+                    '"sip:127.0.0.1:%d")' % p for p in self.peers]
         text = text.replace(blf_line, "\n".join(dmq) + "\n" + blf_line, 1)
         if self.ipv6_first:
             v4 = "listen=udp:127.0.0.1:%d" % self.port
@@ -146,7 +214,15 @@ class ClusterNode(kamproc.Kamailio):
         route = "request_route {\n"
         assert route in text, "no request_route in the template"
         gate = ""
-        if self.gate_ports is not None:
+        if self.gate_ports is not None and self.tls:
+            # over TLS: from the peers' address, with a certificate of the
+            # cluster's CA (their source ports are ephemeral)
+            gate = ('\t\tif(!($pr == "tls" && $tls_peer_verified == 1 && '
+                    '$si == "127.0.0.1")) {\n'
+                    '\t\t\tsl_send_reply("403", "Forbidden");\n'
+                    '\t\t\texit;\n'
+                    '\t\t}\n')
+        elif self.gate_ports is not None:
             # as kamailio-blf-cluster.cfg: KDMQ only from the peers
             ports = " || ".join("$sp == %d" % p for p in self.gate_ports)
             gate = ('\t\tif(!($si == "127.0.0.1" && (%s))) {\n'
@@ -252,6 +328,11 @@ class ClusterNode(kamproc.Kamailio):
     def dmq_nodes(self):
         return blfutil.records(self.rpc("dmq.list_nodes"), "host")
 
+    @property
+    def dmq_port(self):
+        """The port of this node's DMQ URI (its TLS one with tls)."""
+        return self.tls[0] if self.tls else self.port
+
     def active_peers(self):
         """Ports of the DMQ nodes this node sees active (itself excluded)."""
         return {int(n["port"]) for n in self.dmq_nodes()
@@ -264,17 +345,26 @@ class ClusterNode(kamproc.Kamailio):
 class Cluster:
     def __init__(self, n=3, ping_interval=DMQ_MIN_PING, names=None,
                  dmq_params=None, db=None, gate=True, extra_peers=(),
-                 blf_peers=True, ipv6_first=False, **blf_params):
+                 blf_peers=True, ipv6_first=False, tls=False,
+                 **blf_params):
         ports = set()
         while len(ports) < n:
             ports.add(kamproc.free_udp_port())
         ports = sorted(ports)
+        self.tls_dir = None
+        tlsmap = {}
+        if tls:
+            self.tls_dir = make_certs()
+            while len(set(tlsmap.values())) < n:
+                tlsmap = {p: free_tcp_port() for p in ports}
         names = list(names or [None] * n)
         self.ping_interval = max(ping_interval, DMQ_MIN_PING)
         self.nodes = [ClusterNode(p, [q for q in ports if q != p],
                                   self.ping_interval, names[i], blf_params,
                                   dmq_params, db, gate, extra_peers,
-                                  blf_peers, ipv6_first)
+                                  blf_peers, ipv6_first,
+                                  (tlsmap[p], tlsmap, self.tls_dir)
+                                  if tls else None)
                       for i, p in enumerate(ports)]
 
     def bound(self):
@@ -297,13 +387,15 @@ class Cluster:
                 k.stop()
             except Exception as e:  # stop the others anyway
                 errors.append("%s: %s" % (k.name, e))
+        if self.tls_dir:
+            shutil.rmtree(self.tls_dir, ignore_errors=True)
         assert not errors, "; ".join(errors)
 
     def wait_formed(self, timeout=30.0):
         """Every live node sees every other live node active in DMQ, and
         blf replicates a subscription from each live node to all others."""
         live = self.live()
-        want = {k: {o.port for o in live if o is not k} for k in live}
+        want = {k: {o.dmq_port for o in live if o is not k} for k in live}
         deadline = time.monotonic() + timeout
         blfutil.poll(lambda: all(want[k] <= k.active_peers() for k in live),
                      timeout, 0.1, "DMQ cluster of %s" % [

@@ -24,7 +24,10 @@ timeout.
 """
 
 import os
+import shutil
 import signal
+import socket
+import ssl
 import time
 
 import pytest
@@ -467,3 +470,67 @@ def test_takeover_contact_keeps_ipv6_brackets(make_cluster, phones):
     n, _ = lamp.pump(cl.bound(), "the takeover NOTIFY from A")
     assert n.msg.get("Contact") == "<sip:[::1]:%d>" % A.port, \
         n.msg.get("Contact")
+
+
+def tls_kdmq(node, port, certdir):
+    """A stranger's KDMQ join over TLS to port, with the certificate of
+    certdir (None: none); returns what came back (b"" when the node closed
+    the connection, the SSL error's text when the handshake failed)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if certdir:
+        ctx.load_cert_chain(os.path.join(certdir, "node.pem"),
+                            os.path.join(certdir, "node.key"))
+    raw = socket.create_connection(("127.0.0.1", port), timeout=5)
+    me = raw.getsockname()[1]
+    body = "sip:127.0.0.1:%d;transport=tls;status=active\r\n" % me
+    req = ("KDMQ sip:notification_peer@127.0.0.1:%d;transport=tls SIP/2.0\r\n"
+           "Via: SIP/2.0/TLS 127.0.0.1:%d;branch=z9hG4bKtls%d\r\n"
+           "From: <sip:notification_peer@127.0.0.1:%d;transport=tls>;tag=x\r\n"
+           "To: <sip:notification_peer@127.0.0.1:%d;transport=tls>\r\n"
+           "Call-ID: tls-stranger-%d\r\nCSeq: 1 KDMQ\r\n"
+           "Max-Forwards: 1\r\nContent-Type: text/plain\r\n"
+           "Content-Length: %d\r\n\r\n%s" % (
+               port, me, me, me, port, me, len(body), body))
+    try:
+        with ctx.wrap_socket(raw) as s:
+            s.sendall(req.encode())
+            return s.recv(4096)
+    except (ssl.SSLError, ConnectionError, socket.timeout) as e:
+        return str(e)
+    finally:
+        raw.close()
+
+
+def test_dmq_over_tls_with_certificates(make_cluster, phones):
+    """The example's WITH_DMQ_TLS: DMQ over TLS, each side's certificate
+    verified against the cluster's CA, dmq_peers naming the peers' TLS
+    URIs. The cluster forms and a call through A lights a lamp watched
+    through B; a stranger with a certificate of another CA, or with none,
+    gets no answer and joins no node list."""
+    cl = make_cluster(tls=True)
+    A, B = cl.nodes
+    assert {n["proto"] for n in A.dmq_nodes()} == {"tls"}, A.dmq_nodes()
+    lamp = blfutil.watch(phones("watcher", kam=B, register=False), "bob")
+    a, b = phones("alice", kam=A), phones("bob", kam=A)
+    call = a.call("bob")
+    inc = b.wait_incoming()
+    lamp.wait_state("early", call.call_id)
+    inc.answer()
+    call.wait_state("confirmed")
+    lamp.wait_state("confirmed", call.call_id)
+    assert call.bye().status == 200
+    lamp.wait_state("terminated", call.call_id)
+    rogue = clustermod.make_certs(rogue=True)
+    try:
+        port = A.tls[0]
+        for cert, why in ((rogue, "unknown ca"),
+                          (None, "certificate required")):
+            got = tls_kdmq(A, port, cert)
+            assert isinstance(got, str) and why in got.lower(), \
+                "a stranger's TLS client (%s) got %r" % (why, got)
+        assert len(A.dmq_nodes()) == 2, A.dmq_nodes()
+    finally:
+        shutil.rmtree(rogue, ignore_errors=True)
+    assert running(A) and running(B)
