@@ -79,11 +79,25 @@ static json_t *blf_outbox = NULL; /* per process */
 
 /* DMQ wants a reply callback; a failed delivery is the peer's death, which
  * the hello timeout detects, so there is nothing to do here */
+static int blf_dmq_log_ok(unsigned int *quiet);
+
 static int blf_dmq_resp_f(
 		struct sip_msg *msg, int code, dmq_node_t *node, void *param)
 {
-	if(code >= 300)
+	unsigned int quiet;
+
+	if(code == 403 || code == 400) {
+		/* the peer refused it: its dmq_peers or its script's KDMQ gate
+		 * does not name us, or it runs another version */
+		if(blf_dmq_log_ok(&quiet))
+			LM_NOTICE("cluster peer %.*s answered %d to a blf message: does "
+					  "its dmq_peers (and KDMQ gate) name this node? (%u "
+					  "more)\n",
+					node ? node->orig_uri.len : 0,
+					node ? node->orig_uri.s : "", code, quiet);
+	} else if(code >= 300) {
 		LM_DBG("DMQ message answered %d\n", code);
+	}
 	return 0;
 }
 static dmq_resp_cback_t blf_dmq_resp = {blf_dmq_resp_f, 0};
