@@ -55,7 +55,7 @@ _Static_assert(BLF_REPL_CF_N == BLF_CF_N && BLF_REPL_SF_N == BLF_SF_N
 typedef struct blf_node {
 	char name[BLF_REPL_NAME_MAX + 1];
 	struct ip_addr addr; /* where its messages come from (not node 0) */
-	unsigned short port; /* their source port (UDP), 0: any */
+	unsigned short port; /* the port of its DMQ URI (UDP: their source) */
 	time_t last_seen;
 	int alive;
 	unsigned int boot; /* its incarnation: changes when it restarts */
@@ -280,7 +280,7 @@ static int blf_peers_init(void)
  * addresses. On 0, *src and *sport are where it came from.
  */
 static int blf_dmq_sender_ok(struct sip_msg *msg, dmq_node_t *node,
-		const char **why)
+		const char **why, unsigned short *port)
 {
 	struct receive_info *ri = &msg->rcv;
 	unsigned short nport;
@@ -299,19 +299,20 @@ static int blf_dmq_sender_ok(struct sip_msg *msg, dmq_node_t *node,
 			   "From names";
 		return 0;
 	}
-	nport = node->uri.port_no ? node->uri.port_no : SIP_PORT;
+	nport = node->uri.port_no ? node->uri.port_no
+							  : (node->uri.proto == PROTO_TLS ? SIPS_PORT
+															  : SIP_PORT);
 	if(ri->proto == PROTO_UDP && ri->src_port != nport) {
 		*why = "it does not come from the port of the DMQ node its From "
 			   "names";
 		return 0;
 	}
+	*port = nport; /* over streams the source port is any: the node's */
 	if(blf_npeers == 0)
 		return 1;
 	for(i = 0; i < blf_npeers; i++)
 		if(ip_addr_cmp(&blf_peers[i].ip, &ri->src_ip)
-				&& (blf_peers[i].port == 0
-						|| ri->proto != PROTO_UDP
-						|| blf_peers[i].port == ri->src_port))
+				&& (blf_peers[i].port == 0 || blf_peers[i].port == nport))
 			return 1;
 	*why = "its address is not in modparam dmq_peers";
 	return 0;
@@ -329,10 +330,10 @@ const char *blf_dmq_node_name(int idx)
 	return blf_nodes->node[idx].name;
 }
 
-static int blf_node_at(const blf_node_t *nd, const struct receive_info *ri)
+static int blf_node_at(
+		const blf_node_t *nd, struct ip_addr *ip, unsigned short port)
 {
-	return ip_addr_cmp(&nd->addr, &ri->src_ip)
-		   && (nd->port == 0 || nd->port == ri->src_port);
+	return ip_addr_cmp(&nd->addr, ip) && nd->port == port;
 }
 
 /*
@@ -343,8 +344,8 @@ static int blf_node_at(const blf_node_t *nd, const struct receive_info *ri)
  * for one live name at a time, so a peer cannot pass for another node nor
  * fill the table with invented names. -1 (and *why) when refused.
  */
-static int blf_node_idx(const char *name, struct receive_info *ri,
-		const char **why)
+static int blf_node_idx(const char *name, struct ip_addr *ip,
+		unsigned short port, const char **why)
 {
 	blf_node_t *nd;
 	int i, j;
@@ -355,7 +356,7 @@ static int blf_node_idx(const char *name, struct receive_info *ri,
 			break;
 	for(j = 1; j < blf_nodes->n; j++)
 		if(j != i && blf_nodes->node[j].alive
-				&& blf_node_at(&blf_nodes->node[j], ri))
+				&& blf_node_at(&blf_nodes->node[j], ip, port))
 			break;
 	if(j < blf_nodes->n) {
 		*why = "its address speaks for another live node";
@@ -369,22 +370,22 @@ static int blf_node_idx(const char *name, struct receive_info *ri,
 		nd = &blf_nodes->node[i];
 		memset(nd, 0, sizeof(*nd));
 		strcpy(nd->name, name); /* checked: blf_repl_name_ok */
-		nd->addr = ri->src_ip;
-		nd->port = ri->proto == PROTO_UDP ? ri->src_port : 0;
+		nd->addr = *ip;
+		nd->port = port;
 		blf_nodes->n++;
-		LM_INFO("cluster node %s joined from %s:%d\n", name,
-				ip_addr2a(&ri->src_ip), (int)ri->src_port);
+		LM_INFO("cluster node %s joined from %s:%d\n", name, ip_addr2a(ip),
+				(int)port);
 	}
 	nd = &blf_nodes->node[i];
-	if(!blf_node_at(nd, ri)) {
+	if(!blf_node_at(nd, ip, port)) {
 		if(nd->alive) {
 			*why = "the node it names is alive at another address";
 			goto refused;
 		}
-		LM_NOTICE("cluster node %s now at %s:%d\n", name,
-				ip_addr2a(&ri->src_ip), (int)ri->src_port);
-		nd->addr = ri->src_ip;
-		nd->port = ri->proto == PROTO_UDP ? ri->src_port : 0;
+		LM_NOTICE("cluster node %s now at %s:%d\n", name, ip_addr2a(ip),
+				(int)port);
+		nd->addr = *ip;
+		nd->port = port;
 	}
 	if(!nd->alive && nd->last_seen)
 		LM_INFO("cluster node %s is back\n", name);
@@ -444,7 +445,7 @@ static void blf_dmq_send_peers(str *body, json_t *type)
 			for(k = 1; k < blf_nodes->n; k++) {
 				nd = &blf_nodes->node[k];
 				if(ip_addr_cmp(&nd->addr, &blf_peers[i].ip)
-						&& (nd->port == 0 || nd->port == blf_peers[i].port)) {
+						&& nd->port == blf_peers[i].port) {
 					dead = !nd->alive
 						   && now - nd->last_seen > BLF_DMQ_SEND_DEAD;
 					if(!dead)
@@ -1147,13 +1148,14 @@ static int blf_dmq_handle(
 	const char *name, *why = NULL;
 	char rwhy[160];
 	unsigned int quiet;
+	unsigned short nport = 0;
 	str body;
 	int origin;
 
 	resp->resp_code = 400;
 	resp->reason.s = "Bad Request";
 	resp->reason.len = 11;
-	if(!blf_dmq_sender_ok(msg, node, &why)) {
+	if(!blf_dmq_sender_ok(msg, node, &why, &nport)) {
 		update_stat(blf_st_dmq_untrusted, 1);
 		if(blf_dmq_log_ok(&quiet))
 			LM_NOTICE("blf DMQ message from %s:%d dropped: %s (%u more "
@@ -1195,7 +1197,7 @@ static int blf_dmq_handle(
 					quiet);
 		goto out;
 	}
-	origin = blf_node_idx(name, &msg->rcv, &why);
+	origin = blf_node_idx(name, &msg->rcv.src_ip, nport, &why);
 	if(origin <= 0) {
 		update_stat(blf_st_dmq_untrusted, 1);
 		if(blf_dmq_log_ok(&quiet))

@@ -513,8 +513,8 @@ def test_dmq_over_tls_with_certificates(make_cluster, phones):
     URIs. The cluster forms and a call through A lights a lamp watched
     through B; a stranger with a certificate of another CA, or with none,
     gets no answer and joins no node list."""
-    cl = make_cluster(tls=True)
-    A, B = cl.nodes
+    cl = make_cluster(n=3, tls=True)  # three nodes on one IP address
+    A, B, _ = cl.nodes
     assert {n["proto"] for n in A.dmq_nodes()} == {"tls"}, A.dmq_nodes()
     lamp = blfutil.watch(phones("watcher", kam=B, register=False), "bob")
     a, b = phones("alice", kam=A), phones("bob", kam=A)
@@ -534,7 +534,7 @@ def test_dmq_over_tls_with_certificates(make_cluster, phones):
             got = tls_kdmq(A, port, cert)
             assert isinstance(got, str) and why in got.lower(), \
                 "a stranger's TLS client (%s) got %r" % (why, got)
-        assert len(A.dmq_nodes()) == 2, A.dmq_nodes()
+        assert len(A.dmq_nodes()) == 3, A.dmq_nodes()
     finally:
         shutil.rmtree(rogue, ignore_errors=True)
     assert running(A) and running(B)
