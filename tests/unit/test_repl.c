@@ -473,8 +473,32 @@ static void test_decode(void)
 	CHECK_INT((int)strlen(why), 3);
 }
 
+static void test_helpers(void)
+{
+	CHECK(blf_repl_uri_ok("sip:a@b", 7, 512));
+	CHECK(blf_repl_uri_ok("SIP:a@b", 7, 512));
+	CHECK(blf_repl_uri_ok("sips:[::1]:5061;transport=tls", 29, 512));
+	CHECK(!blf_repl_uri_ok("sip:", 4, 512));
+	CHECK(!blf_repl_uri_ok("sipx:a", 6, 512));
+	CHECK(!blf_repl_uri_ok("sip:a@b", 7, 6));
+	CHECK(!blf_repl_uri_ok(NULL, 0, 512));
+	CHECK(blf_repl_token_ok("abc-1.x!%*_+`'~", 15, 1, 128));
+	CHECK(!blf_repl_token_ok("", 0, 1, 128));
+	CHECK(blf_repl_token_ok("", 0, 0, 128));
+	CHECK(!blf_repl_token_ok("a\"", 2, 1, 128));
+	CHECK(!blf_repl_token_ok("a\0b", 3, 1, 128));
+	CHECK(blf_repl_key_ok("201@pbx", 7));
+	CHECK(!blf_repl_key_ok("201pbx", 6));
+	CHECK(!blf_repl_key_ok("@pbx", 4));
+	CHECK(!blf_repl_key_ok("201@", 4));
+	CHECK(blf_repl_name_ok("udp:[2001:db8::1]:5060", 22));
+	CHECK(!blf_repl_name_ok("a/b", 3));
+	CHECK(!blf_repl_name_ok("", 0));
+}
+
 int main(void)
 {
+	test_helpers();
 	test_valid();
 	test_sender();
 	test_batch();
