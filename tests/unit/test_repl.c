@@ -505,5 +505,5 @@ int main(void)
 	test_call_fields();
 	test_sub_fields();
 	test_decode();
-	return tap_done("repl");
+	return tap_done("test_repl");
 }
