@@ -7,7 +7,8 @@
 # routing script (it does not run mod_init, so a database need not exist).
 # blf.so need not be installed: a temporary module directory holds links to
 # Kamailio's modules and to the given blf.so. Each #!define option of the
-# PBX configuration is checked too.
+# PBX configuration is checked too, and each node and option of the cluster
+# configuration.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 blf=${1:-$here/../modules/blf/blf.so}
@@ -38,5 +39,15 @@ for opts in "" "-A WITH_NAT" "-A WITH_TRACK_ALL" "-A WITH_PRIVACY" \
 	"-A WITH_NAT -A WITH_TRACK_ALL -A WITH_PRIVACY -A WITH_BLF_DB -A WITH_PBX_HTTP"; do
 	# shellcheck disable=SC2086
 	check $opts -f "$here/kamailio-blf-pbx.cfg"
+done
+# the cluster: each node, each option (WITH_DMQ_TLS when tls.so is there)
+for node in NODE_A NODE_B NODE_C; do
+	for opts in "" "-A WITH_VIP" "-A WITH_BLF_PGSQL" "-A WITHOUT_BLF_DB"; do
+		# shellcheck disable=SC2086
+		check -A $node $opts -f "$here/kamailio-blf-cluster.cfg"
+	done
+	if [ -f "$mods/tls.so" ]; then
+		check -A $node -A WITH_DMQ_TLS -f "$here/kamailio-blf-cluster.cfg"
+	fi
 done
 exit $fail

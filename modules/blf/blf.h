@@ -51,6 +51,8 @@ typedef struct blf_cfg {
 	str db_table;		   /* table of persisted subscriptions */
 	int db_flush_interval; /* s between write-behind flushes */
 	int enable_dmq;
+	str dmq_peers; /* addresses blf replicas are accepted from (empty: any
+					* node the dmq module admits) */
 	str node_name; /* this node in the cluster (default: first UDP socket) */
 	int max_subscriptions;
 	int hash_size; /* slots of the entity table, a power of two */
@@ -82,6 +84,8 @@ extern stat_var *blf_st_source_limited;		 /* max_source_subscriptions hit */
 extern stat_var *blf_st_wildcard_bursts_limited; /* wildcard bursts not
 												  * sent (refresh) or refused
 												  * (503): over budget */
+extern stat_var *blf_st_dmq_untrusted; /* replicas from a sender not trusted */
+extern stat_var *blf_st_dmq_invalid;   /* replicas that failed the checks */
 extern atomic_t *blf_nsubs; /* live subscriptions on this node (shm) */
 
 /* ---- calls, as seen by one entity ---- */
@@ -355,6 +359,9 @@ void blf_db_destroy(void);		   /* last flush */
 /* blf_dmq.c: cluster replication (no-ops without enable_dmq) */
 int blf_dmq_init(void);
 void blf_dmq_timer(void);
+void blf_dmq_timer_proc(unsigned int ticks, void *param); /* its process */
+void blf_dmq_out_move(
+		const blf_entity_t *from, const blf_entity_t *to, const blf_call_t *c);
 void blf_dmq_out_call(const blf_entity_t *e, const blf_call_t *c);
 void blf_dmq_out_sub(const blf_entity_t *e, const blf_sub_t *s);
 void blf_dmq_out_unsub(const blf_entity_t *e, const blf_sub_t *s);

@@ -21,6 +21,7 @@
  */
 
 #include <string.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -33,16 +34,28 @@
 #include "core/socket_info.h"
 #include "core/parser/msg_parser.h"
 #include "core/parser/parse_content.h"
+#include "core/parser/parse_uri.h"
+#include "core/resolve.h"
 #include "modules/dmq/bind_dmq.h"
 
 #include "blf.h"
+#include "blf_repl.h"
 
 #define BLF_DMQ_MAX_NODES 32
 #define BLF_DMQ_DEAD_AFTER 4  /* s without hello */
 #define BLF_DMQ_SYNC_BATCH 64 /* records per sync message */
+#define BLF_DMQ_SEND_DEAD 15  /* s of silence before a peer in dmq_peers
+							   * no longer gets replicas (hellos it does) */
+
+_Static_assert(BLF_REPL_CF_N == BLF_CF_N && BLF_REPL_SF_N == BLF_SF_N
+					   && BLF_REPL_HIST_MAX == BLF_CALL_HIST
+					   && BLF_REPL_KEY_MAX == BLF_KEY_MAX - 1,
+		"blf_repl.h and blf.h disagree on the record layout");
 
 typedef struct blf_node {
-	char name[128];
+	char name[BLF_REPL_NAME_MAX + 1];
+	struct ip_addr addr; /* where its messages come from (not node 0) */
+	unsigned short port; /* the port of its DMQ URI (UDP: their source) */
 	time_t last_seen;
 	int alive;
 	unsigned int boot; /* its incarnation: changes when it restarts */
@@ -66,14 +79,244 @@ static json_t *blf_outbox = NULL; /* per process */
 
 /* DMQ wants a reply callback; a failed delivery is the peer's death, which
  * the hello timeout detects, so there is nothing to do here */
+static int blf_dmq_log_ok(unsigned int *quiet);
+
 static int blf_dmq_resp_f(
 		struct sip_msg *msg, int code, dmq_node_t *node, void *param)
 {
-	if(code >= 300)
+	unsigned int quiet;
+
+	if(code == 403 || code == 400) {
+		/* the peer refused it: its dmq_peers or its script's KDMQ gate
+		 * does not name us, or it runs another version */
+		if(blf_dmq_log_ok(&quiet))
+			LM_NOTICE("cluster peer %.*s answered %d to a blf message: does "
+					  "its dmq_peers (and KDMQ gate) name this node? (%u "
+					  "more)\n",
+					node ? node->orig_uri.len : 0,
+					node ? node->orig_uri.s : "", code, quiet);
+	} else if(code >= 300) {
 		LM_DBG("DMQ message answered %d\n", code);
+	}
 	return 0;
 }
 static dmq_resp_cback_t blf_dmq_resp = {blf_dmq_resp_f, 0};
+
+/* modparam dmq_peers, parsed at mod_init (inherited by every process) */
+typedef struct blf_peer {
+	struct ip_addr ip;
+	unsigned short port; /* 0: any */
+	char uri[128];		 /* sip:ip:port[;params], when the port is given */
+	dmq_node_t node;	 /* what blf sends to it (not dmq's list) */
+} blf_peer_t;
+static blf_peer_t blf_peers[BLF_DMQ_MAX_NODES];
+static int blf_npeers = 0;
+static int blf_peers_send = 0; /* every peer has its port: send to them only */
+
+stat_var *blf_st_dmq_untrusted;
+stat_var *blf_st_dmq_invalid;
+
+/*
+ * A peer can send hostile messages in a loop: the log says the first one
+ * of each second and how many it kept quiet about (per process).
+ */
+static int blf_dmq_log_ok(unsigned int *quiet)
+{
+	static time_t last = 0;
+	static unsigned int n = 0;
+	time_t now = time(NULL);
+
+	if(now == last) {
+		n++;
+		return 0;
+	}
+	last = now;
+	*quiet = n;
+	n = 0;
+	return 1;
+}
+
+/* a peer given as its DMQ URI, sip:IP:port[;transport=...] (its host an
+ * IP address): blf sends to it with that transport */
+static int blf_peer_parse_uri(str *a, blf_peer_t *p)
+{
+	struct ip_addr *ip;
+	str host;
+
+	if(a->len >= (int)sizeof(p->uri))
+		return -1;
+	memset(&p->node, 0, sizeof(p->node));
+	memcpy(p->uri, a->s, a->len);
+	p->uri[a->len] = '\0';
+	p->node.orig_uri.s = p->uri;
+	p->node.orig_uri.len = a->len;
+	if(parse_uri(p->uri, a->len, &p->node.uri) < 0
+			|| p->node.uri.user.len || p->node.uri.port_no == 0)
+		return -1;
+	host = p->node.uri.host;
+	if(host.len > 2 && host.s[0] == '[') {
+		host.s++;
+		host.len -= 2;
+	}
+	ip = str2ip(&host);
+	if(ip == NULL)
+		ip = str2ip6(&host);
+	if(ip == NULL)
+		return -1;
+	p->ip = *ip;
+	p->port = p->node.uri.port_no;
+	p->node.ip_address = *ip;
+	p->node.status = 1 << 1; /* DMQ_NODE_ACTIVE */
+	return 0;
+}
+
+/* "ip", "ip:port", "[ipv6]:port", a bare IPv6 address or a DMQ URI */
+static int blf_peer_parse(str *a, blf_peer_t *p)
+{
+	struct ip_addr *ip;
+	str host = *a, port = STR_NULL;
+	char *c, *close;
+	unsigned int pn = 0;
+	int i;
+
+	if(a->len > 4 && strncasecmp(a->s, "sip:", 4) == 0)
+		return blf_peer_parse_uri(a, p);
+	if(a->len > 0 && a->s[0] == '[') {
+		close = memchr(a->s, ']', a->len);
+		if(close == NULL)
+			return -1;
+		host.s = a->s + 1;
+		host.len = close - host.s;
+		if(close + 1 < a->s + a->len) {
+			if(close[1] != ':')
+				return -1;
+			port.s = close + 2;
+			port.len = a->s + a->len - port.s;
+		}
+	} else {
+		c = memchr(a->s, ':', a->len);
+		if(c && memchr(c + 1, ':', a->s + a->len - c - 1) == NULL) {
+			host.len = c - a->s;
+			port.s = c + 1;
+			port.len = a->s + a->len - port.s;
+		}
+	}
+	if(port.s) {
+		if(port.len == 0 || port.len > 5)
+			return -1;
+		for(i = 0; i < port.len; i++) {
+			if(port.s[i] < '0' || port.s[i] > '9')
+				return -1;
+			pn = pn * 10 + (port.s[i] - '0');
+		}
+		if(pn == 0 || pn > 65535)
+			return -1;
+	}
+	ip = str2ip(&host);
+	if(ip == NULL)
+		ip = str2ip6(&host);
+	if(ip == NULL)
+		return -1;
+	p->ip = *ip;
+	p->port = (unsigned short)pn;
+	if(pn) {
+		/* the node blf sends to: its DMQ URI, as its server_address */
+		memset(&p->node, 0, sizeof(p->node));
+		snprintf(p->uri, sizeof(p->uri),
+				ip->af == AF_INET6 ? "sip:[%s]:%u" : "sip:%s:%u",
+				ip_addr2a(ip), pn);
+		p->node.orig_uri.s = p->uri;
+		p->node.orig_uri.len = strlen(p->uri);
+		if(parse_uri(p->node.orig_uri.s, p->node.orig_uri.len, &p->node.uri)
+				< 0)
+			return -1;
+		p->node.ip_address = *ip;
+		p->node.status = 1 << 1; /* DMQ_NODE_ACTIVE */
+	}
+	return 0;
+}
+
+/* modparam dmq_peers: addresses separated by commas or spaces */
+static int blf_peers_init(void)
+{
+	str v = blf_cfg.dmq_peers, a;
+	int i = 0, j;
+
+	while(i < v.len) {
+		while(i < v.len && (v.s[i] == ',' || v.s[i] == ' ' || v.s[i] == '\t'))
+			i++;
+		j = i;
+		while(j < v.len && v.s[j] != ',' && v.s[j] != ' ' && v.s[j] != '\t')
+			j++;
+		if(j == i)
+			break;
+		a.s = v.s + i;
+		a.len = j - i;
+		if(blf_npeers == BLF_DMQ_MAX_NODES) {
+			LM_ERR("dmq_peers: more than %d addresses\n", BLF_DMQ_MAX_NODES);
+			return -1;
+		}
+		if(blf_peer_parse(&a, &blf_peers[blf_npeers]) < 0) {
+			LM_ERR("dmq_peers: '%.*s' is not an IP address, IP:port, "
+				   "[IPv6]:port or sip:IP:port;transport=...\n",
+					a.len > 64 ? 64 : a.len, a.s);
+			return -1;
+		}
+		blf_npeers++;
+		i = j;
+	}
+	blf_peers_send = blf_npeers > 0;
+	for(i = 0; i < blf_npeers; i++)
+		if(blf_peers[i].port == 0)
+			blf_peers_send = 0;
+	return 0;
+}
+
+/*
+ * Whether a blf message may be applied: its sender must be a node the dmq
+ * module knows (its From names a node of dmq's list), the message must come
+ * from that node's address (its IP; over UDP its port too, as dmq sends
+ * from its server_address), and, when dmq_peers is set, from one of those
+ * addresses. On 0, *src and *sport are where it came from.
+ */
+static int blf_dmq_sender_ok(struct sip_msg *msg, dmq_node_t *node,
+		const char **why, unsigned short *port)
+{
+	struct receive_info *ri = &msg->rcv;
+	unsigned short nport;
+	int i;
+
+	if(node == NULL) {
+		*why = "its From is not a node of the DMQ node list";
+		return 0;
+	}
+	if(node->local) {
+		*why = "its From is this node";
+		return 0;
+	}
+	if(!ip_addr_cmp(&node->ip_address, &ri->src_ip)) {
+		*why = "it does not come from the address of the DMQ node its "
+			   "From names";
+		return 0;
+	}
+	nport = node->uri.port_no ? node->uri.port_no
+							  : (node->uri.proto == PROTO_TLS ? SIPS_PORT
+															  : SIP_PORT);
+	if(ri->proto == PROTO_UDP && ri->src_port != nport) {
+		*why = "it does not come from the port of the DMQ node its From "
+			   "names";
+		return 0;
+	}
+	*port = nport; /* over streams the source port is any: the node's */
+	if(blf_npeers == 0)
+		return 1;
+	for(i = 0; i < blf_npeers; i++)
+		if(ip_addr_cmp(&blf_peers[i].ip, &ri->src_ip)
+				&& (blf_peers[i].port == 0 || blf_peers[i].port == nport))
+			return 1;
+	*why = "its address is not in modparam dmq_peers";
+	return 0;
+}
 
 static int blf_dmq_on(void)
 {
@@ -87,32 +330,72 @@ const char *blf_dmq_node_name(int idx)
 	return blf_nodes->node[idx].name;
 }
 
-/* the index of node name, added when new; -1 when the table is full */
-static int blf_node_idx(const char *name, int touch)
+static int blf_node_at(
+		const blf_node_t *nd, struct ip_addr *ip, unsigned short port)
 {
-	int i;
+	return ip_addr_cmp(&nd->addr, ip) && nd->port == port;
+}
+
+/*
+ * The index of node name, whose message came as ri says (a sender the DMQ
+ * module knows: blf_dmq_sender_ok); added when new and touched (heard of).
+ * A name is bound to the address it speaks from: another address may take
+ * it over only once it is dead (a replacement host), and an address speaks
+ * for one live name at a time, so a peer cannot pass for another node nor
+ * fill the table with invented names. -1 (and *why) when refused.
+ */
+static int blf_node_idx(const char *name, struct ip_addr *ip,
+		unsigned short port, const char **why)
+{
+	blf_node_t *nd;
+	int i, j;
 
 	lock_get(&blf_nodes->lock);
-	for(i = 0; i < blf_nodes->n; i++)
+	for(i = 1; i < blf_nodes->n; i++)
 		if(strcmp(blf_nodes->node[i].name, name) == 0)
 			break;
+	for(j = 1; j < blf_nodes->n; j++)
+		if(j != i && blf_nodes->node[j].alive
+				&& blf_node_at(&blf_nodes->node[j], ip, port))
+			break;
+	if(j < blf_nodes->n) {
+		*why = "its address speaks for another live node";
+		goto refused;
+	}
 	if(i == blf_nodes->n) {
-		if(i == BLF_DMQ_MAX_NODES || strlen(name) >= 128) {
-			lock_release(&blf_nodes->lock);
-			return -1;
+		if(i == BLF_DMQ_MAX_NODES) {
+			*why = "the node table is full";
+			goto refused;
 		}
-		strcpy(blf_nodes->node[i].name, name);
+		nd = &blf_nodes->node[i];
+		memset(nd, 0, sizeof(*nd));
+		strcpy(nd->name, name); /* checked: blf_repl_name_ok */
+		nd->addr = *ip;
+		nd->port = port;
 		blf_nodes->n++;
-		LM_INFO("cluster node %s joined\n", name);
+		LM_INFO("cluster node %s joined from %s:%d\n", name, ip_addr2a(ip),
+				(int)port);
 	}
-	if(touch && i > 0) {
-		if(!blf_nodes->node[i].alive && blf_nodes->node[i].last_seen)
-			LM_INFO("cluster node %s is back\n", name);
-		blf_nodes->node[i].last_seen = time(NULL);
-		blf_nodes->node[i].alive = 1;
+	nd = &blf_nodes->node[i];
+	if(!blf_node_at(nd, ip, port)) {
+		if(nd->alive) {
+			*why = "the node it names is alive at another address";
+			goto refused;
+		}
+		LM_NOTICE("cluster node %s now at %s:%d\n", name, ip_addr2a(ip),
+				(int)port);
+		nd->addr = *ip;
+		nd->port = port;
 	}
+	if(!nd->alive && nd->last_seen)
+		LM_INFO("cluster node %s is back\n", name);
+	nd->last_seen = time(NULL);
+	nd->alive = 1;
 	lock_release(&blf_nodes->lock);
 	return i;
+refused:
+	lock_release(&blf_nodes->lock);
+	return -1;
 }
 
 /*
@@ -138,6 +421,45 @@ static void blf_node_boot(int idx, json_t *b)
 
 /* ---- sending ---- */
 
+/*
+ * With dmq_peers (every one with its port) blf sends to those nodes only,
+ * not to whatever dmq's node list holds: a host that got into that list
+ * learns nothing. Hellos and state requests go to every peer; the rest
+ * not to a peer silent for BLF_DMQ_SEND_DEAD s (as dmq's broadcast skips a
+ * node its pings found dead): a peer that restarts meanwhile still gets
+ * what changed (tm's retransmissions), e.g. who took its subscriptions
+ * over, and asks for the full state anyway.
+ */
+static void blf_dmq_send_peers(str *body, json_t *type)
+{
+	const char *t = json_string_value(type);
+	blf_node_t *nd;
+	int i, k, always, dead;
+	time_t now = time(NULL);
+
+	always = t && (strcmp(t, "hello") == 0 || strcmp(t, "sync") == 0);
+	for(i = 0; i < blf_npeers; i++) {
+		dead = 0;
+		if(!always) {
+			lock_get(&blf_nodes->lock);
+			for(k = 1; k < blf_nodes->n; k++) {
+				nd = &blf_nodes->node[k];
+				if(ip_addr_cmp(&nd->addr, &blf_peers[i].ip)
+						&& nd->port == blf_peers[i].port) {
+					dead = !nd->alive
+						   && now - nd->last_seen > BLF_DMQ_SEND_DEAD;
+					if(!dead)
+						break;
+				}
+			}
+			lock_release(&blf_nodes->lock);
+		}
+		if(!dead)
+			blf_dmqb.send_message(blf_dmq_peer, body, &blf_peers[i].node,
+					&blf_dmq_resp, 1, &blf_dmq_ctype);
+	}
+}
+
 static void blf_dmq_send(json_t *msg, dmq_node_t *to)
 {
 	str body;
@@ -155,6 +477,8 @@ static void blf_dmq_send(json_t *msg, dmq_node_t *to)
 	if(to)
 		blf_dmqb.send_message(
 				blf_dmq_peer, &body, to, &blf_dmq_resp, 1, &blf_dmq_ctype);
+	else if(blf_peers_send)
+		blf_dmq_send_peers(&body, json_object_get(msg, "t"));
 	else
 		blf_dmqb.bcast_message(blf_dmq_peer, &body, NULL, &blf_dmq_resp, 1,
 				&blf_dmq_ctype);
@@ -260,6 +584,18 @@ void blf_dmq_out_ver(const blf_entity_t *e, const blf_sub_t *s)
 				e->key.s, (size_t)e->key.len, "g", BLF_SF(s, BLF_SF_TTAG).s,
 				(size_t)BLF_SF(s, BLF_SF_TTAG).len, "v", (int)s->version, "q",
 				(int)s->cseq));
+}
+
+/* a local call moved from entity from to entity to (an alias answer,
+ * blf_entity_move_calls): the other nodes move their copy too */
+void blf_dmq_out_move(
+		const blf_entity_t *from, const blf_entity_t *to, const blf_call_t *c)
+{
+	if(blf_dmq_on() && c->origin == 0)
+		blf_out(json_pack("{s:s, s:s%, s:s%, s:i, s:i, s:[s%]}", "t", "mv",
+				"e", from->key.s, (size_t)from->key.len, "to", to->key.s,
+				(size_t)to->key.len, "d", (int)c->dir, "q", (int)c->seq, "f",
+				c->f[BLF_CF_CALLID].s, (size_t)c->f[BLF_CF_CALLID].len));
 }
 
 /* ---- receiving ---- */
@@ -609,6 +945,69 @@ static void blf_dmq_rx_ver(json_t *m, int owner)
 	blf_slot_unlock(hash);
 }
 
+/* node origin moved its call from entity "e" to entity "to" */
+static void blf_dmq_rx_mv(json_t *m, int origin)
+{
+	char wb1[BLF_KEY_MAX + 64], wb2[BLF_KEY_MAX + 64];
+	blf_notify_job_t *jobs = NULL;
+	blf_frags_t fr1, fr2;
+	blf_entity_t *ef, *et = NULL;
+	blf_call_t *c, **pc;
+	unsigned int h[4];
+	const char *to;
+	size_t tolen;
+	str from, tokey, callid, w1, w2;
+	int dir, seq;
+	time_t now = time(NULL);
+
+	if(blf_json_key(m, &from) < 0
+			|| blf_json_fields(json_object_get(m, "f"), &callid, 1) < 0
+			|| json_unpack(m, "{s:s%, s:i, s:i}", "to", &to, &tolen, "d", &dir,
+					   "q", &seq)
+					   < 0)
+		return; /* checked by blf_repl: not reached */
+	tokey.s = (char *)to;
+	tokey.len = (int)tolen;
+	memset(&fr1, 0, sizeof(fr1));
+	memset(&fr2, 0, sizeof(fr2));
+	h[0] = blf_key_hash(&from);
+	h[1] = blf_key_hash(&tokey);
+	h[2] = blf_wildcard_hash(&from, wb1, sizeof(wb1), &w1, h[0]);
+	h[3] = blf_wildcard_hash(&tokey, wb2, sizeof(wb2), &w2, h[1]);
+	blf_slots_lockn(h, 4);
+	ef = blf_entity_find(h[0], &from);
+	if(ef == NULL)
+		goto unlock;
+	c = blf_call_find(ef, &callid, dir, &pc);
+	if(c == NULL || c->origin != origin) {
+		blf_entity_gc(h[0], ef);
+		goto unlock;
+	}
+	*pc = c->next;
+	ef->ncalls--;
+	/* a late replica of it at its former entity must not bring it back */
+	blf_tomb_add(ef, BLF_TOMB_CALL, blf_tomb_kh(&callid, NULL, dir),
+			(unsigned short)seq, origin);
+	et = blf_entity_get(h[1], &tokey);
+	if(et == NULL || blf_call_find(et, &callid, dir, NULL)) {
+		shm_free(c);
+	} else {
+		c->next = et->calls;
+		et->calls = c;
+		et->ncalls++;
+		blf_entity_jobs(et, &fr2, &jobs, now);
+	}
+	blf_entity_jobs(ef, &fr1, &jobs, now);
+	blf_entity_gc(h[0], ef);
+	if(et)
+		blf_entity_gc(h[1], et);
+unlock:
+	blf_slots_unlockn(h, 4);
+	blf_notify_send_all(jobs);
+	blf_frags_free(&fr1);
+	blf_frags_free(&fr2);
+}
+
 /* everything this node tracks and owns, to one node, in batches */
 static void blf_dmq_send_state(dmq_node_t *to)
 {
@@ -659,6 +1058,8 @@ static void blf_dmq_rx(json_t *m, int origin, dmq_node_t *from)
 		blf_dmq_rx_unsub(m, origin);
 	} else if(strcmp(t, "ver") == 0) {
 		blf_dmq_rx_ver(m, origin);
+	} else if(strcmp(t, "mv") == 0) {
+		blf_dmq_rx_mv(m, origin);
 	} else if(strcmp(t, "sync") == 0) {
 		LM_INFO("sending the full state to %s\n", blf_dmq_node_name(origin));
 		blf_dmq_send_state(from);
@@ -666,28 +1067,149 @@ static void blf_dmq_rx(json_t *m, int origin, dmq_node_t *from)
 	/* "hello": the sender was marked alive already */
 }
 
+static int blf_dmq_tag_ok(json_t *r)
+{
+	json_t *v = json_array_get(json_object_get(r, "f"), BLF_SF_TTAG);
+	unsigned int h;
+	str tag, key;
+
+	if(blf_json_key(r, &key) < 0 || !json_is_string(v))
+		return 0;
+	tag.s = (char *)json_string_value(v);
+	tag.len = (int)json_string_length(v);
+	return blf_tag_hash(&tag, &h) == 0 && h == blf_key_hash(&key);
+}
+
+/*
+ * The URIs of the records of a checked message parse as Kamailio parses
+ * them (blf_repl checked their charset and bounds already), and the To tag
+ * of a subscription is one of ours for its entity (it encodes the entity's
+ * hash: how a refresh finds it).
+ */
+static int blf_dmq_uris_ok(json_t *root, const char **field)
+{
+	static const int call_uris[] = {BLF_CF_LURI, BLF_CF_LTARGET, BLF_CF_RURI,
+			BLF_CF_RTARGET, -1};
+	static const int sub_uris[] = {BLF_SF_WURI, BLF_SF_URI, BLF_SF_CONTACT,
+			BLF_SF_LCONTACT, BLF_SF_DST, -1};
+	struct sip_uri pu;
+	json_t *recs, *r, *v;
+	const char *t;
+	const int *ix;
+	size_t i;
+	str u;
+
+	t = json_string_value(json_object_get(root, "t"));
+	if(t && strcmp(t, "batch") == 0) {
+		recs = json_object_get(root, "m");
+		json_incref(recs);
+	} else {
+		recs = json_array();
+		json_array_append(recs, root);
+	}
+	json_array_foreach(recs, i, r)
+	{
+		t = json_string_value(json_object_get(r, "t"));
+		if(t && strcmp(t, "call") == 0) {
+			ix = call_uris;
+		} else if(t && strcmp(t, "sub") == 0) {
+			ix = sub_uris;
+			if(!blf_dmq_tag_ok(r)) {
+				*field = "the To tag of a subscription is not one of ours "
+						 "for its entity";
+				json_decref(recs);
+				return 0;
+			}
+		} else {
+			continue;
+		}
+		for(; *ix >= 0; ix++) {
+			v = json_array_get(json_object_get(r, "f"), *ix);
+			u.s = (char *)json_string_value(v);
+			u.len = u.s ? (int)json_string_length(v) : 0;
+			if(u.len && parse_uri(u.s, u.len, &pu) < 0) {
+				*field = t[0] == 'c'
+								 ? "a URI of a call does not parse"
+								 : "a URI of a subscription does not parse";
+				json_decref(recs);
+				return 0;
+			}
+		}
+	}
+	json_decref(recs);
+	return 1;
+}
+
 static int blf_dmq_handle(
 		struct sip_msg *msg, peer_reponse_t *resp, dmq_node_t *node)
 {
+	blf_repl_limits_t lim;
 	json_t *root = NULL;
-	const char *name;
+	const char *name, *why = NULL;
+	char rwhy[160];
+	unsigned int quiet;
+	unsigned short nport = 0;
 	str body;
 	int origin;
 
 	resp->resp_code = 400;
 	resp->reason.s = "Bad Request";
 	resp->reason.len = 11;
+	if(!blf_dmq_sender_ok(msg, node, &why, &nport)) {
+		update_stat(blf_st_dmq_untrusted, 1);
+		if(blf_dmq_log_ok(&quiet))
+			LM_NOTICE("blf DMQ message from %s:%d dropped: %s (%u more "
+					  "dropped or refused in the last second)\n",
+					ip_addr2a(&msg->rcv.src_ip), (int)msg->rcv.src_port, why,
+					quiet);
+		resp->resp_code = 403;
+		resp->reason.s = "Forbidden";
+		resp->reason.len = 9;
+		return 0;
+	}
 	body.s = get_body(msg);
 	body.len = msg->content_length ? get_content_length(msg) : 0;
-	if(body.s == NULL || body.len <= 0)
+	lim.now = time(NULL);
+	lim.max_expires = blf_cfg.expiry.max_expires;
+	rwhy[0] = '\0';
+	if(body.s == NULL || body.len <= 0
+			|| blf_repl_decode(body.s, body.len, &lim, &root, rwhy,
+					   sizeof(rwhy))
+					   < 0
+			|| !blf_dmq_uris_ok(root, &why)) {
+		if(why)
+			snprintf(rwhy, sizeof(rwhy), "%s", why);
+		update_stat(blf_st_dmq_invalid, 1);
+		if(blf_dmq_log_ok(&quiet))
+			LM_NOTICE("blf DMQ message from %s:%d rejected: %s (%u more "
+					  "dropped or refused in the last second)\n",
+					ip_addr2a(&msg->rcv.src_ip), (int)msg->rcv.src_port,
+					rwhy[0] ? rwhy : "no body", quiet);
 		goto out;
-	root = json_loadb(body.s, body.len, 0, NULL);
-	name = root ? json_string_value(json_object_get(root, "n")) : NULL;
-	if(name == NULL || strcmp(name, blf_nodes->node[0].name) == 0)
+	}
+	name = json_string_value(json_object_get(root, "n"));
+	if(strcmp(name, blf_nodes->node[0].name) == 0) {
+		update_stat(blf_st_dmq_untrusted, 1);
+		if(blf_dmq_log_ok(&quiet))
+			LM_NOTICE("blf DMQ message from %s:%d dropped: it names this "
+					  "node (%s) as its sender (%u more)\n",
+					ip_addr2a(&msg->rcv.src_ip), (int)msg->rcv.src_port, name,
+					quiet);
 		goto out;
-	origin = blf_node_idx(name, 1);
-	if(origin <= 0)
+	}
+	origin = blf_node_idx(name, &msg->rcv.src_ip, nport, &why);
+	if(origin <= 0) {
+		update_stat(blf_st_dmq_untrusted, 1);
+		if(blf_dmq_log_ok(&quiet))
+			LM_NOTICE("blf DMQ message from %s:%d as node %s dropped: %s (%u "
+					  "more)\n",
+					ip_addr2a(&msg->rcv.src_ip), (int)msg->rcv.src_port, name,
+					why ? why : "refused", quiet);
+		resp->resp_code = 403;
+		resp->reason.s = "Forbidden";
+		resp->reason.len = 9;
 		goto out;
+	}
 	blf_node_boot(origin, json_object_get(root, "b"));
 	blf_dmq_rx(root, origin, node);
 	resp->resp_code = 200;
@@ -699,6 +1221,22 @@ out:
 }
 
 /* ---- liveness and takeover ---- */
+
+/* our hello, at most once a second (a long takeover says it between slots,
+ * so the others never think us dead meanwhile) */
+static void blf_dmq_hello(void)
+{
+	static time_t last = 0;
+	time_t now = time(NULL);
+	json_t *m;
+
+	if(now == last)
+		return;
+	last = now;
+	m = json_pack("{s:s}", "t", "hello");
+	blf_dmq_send(m, NULL);
+	json_decref(m);
+}
 
 /* the live node that ranks first for a subscription tag */
 static int blf_dmq_pick(const str *tag, const int *alive, int n)
@@ -752,25 +1290,11 @@ static void blf_dmq_end_calls(const str *key, int dead)
 	blf_frags_free(&fr);
 }
 
-/* our Contact for subscriptions taken over from another node */
+/* our Contact for subscriptions taken over from another node: the first
+ * UDP socket, an IPv6 address in brackets (blf_sock_contact) */
 static int blf_dmq_contact(char *buf, int size, str *out)
 {
-	struct socket_info *si = udp_listen;
-	str host, port;
-	int n;
-
-	if(si == NULL)
-		return -1;
-	host = si->useinfo.name.len ? si->useinfo.name : si->address_str;
-	port = si->useinfo.port_no_str.len ? si->useinfo.port_no_str
-									   : si->port_no_str;
-	n = snprintf(buf, size, "sip:%.*s:%.*s", host.len, host.s, port.len,
-			port.s);
-	if(n < 0 || n >= size)
-		return -1;
-	out->s = buf;
-	out->len = n;
-	return 0;
+	return blf_sock_contact(udp_listen, buf, size, out);
 }
 
 /*
@@ -787,12 +1311,13 @@ static void blf_dmq_takeover(int dead, const int *alive, int n)
 	blf_entity_t *e;
 	blf_call_t *c;
 	blf_sub_t *s, **ps, *ns;
-	str *keys = NULL, lc = STR_NULL;
+	str *keys = NULL, *nk, lc = STR_NULL;
 	unsigned int i;
-	int nkeys = 0, maxkeys = 0, mine = 0, k;
+	int nkeys = 0, maxkeys = 0, mine = 0, k, ended = 0, lost = 0;
 	time_t now = time(NULL);
 
-	blf_dmq_contact(cbuf, sizeof(cbuf), &lc);
+	if(blf_dmq_contact(cbuf, sizeof(cbuf), &lc) < 0)
+		lc.len = 0;
 	for(i = 0; i < blf_table->size; i++) {
 		if(blf_table->slots[i].first == NULL)
 			continue;
@@ -801,20 +1326,25 @@ static void blf_dmq_takeover(int dead, const int *alive, int n)
 		for(e = blf_table->slots[i].first; e; e = e->next) {
 			for(c = e->calls; c && c->origin != dead; c = c->next)
 				;
-			if(c && nkeys < 4096) { /* ended below, with wildcard locks */
+			if(c) { /* ended below, slot by slot, with wildcard locks */
 				if(nkeys == maxkeys) {
-					maxkeys = maxkeys ? maxkeys * 2 : 64;
-					keys = pkg_reallocxf(keys, maxkeys * sizeof(str));
-					if(keys == NULL) {
-						nkeys = maxkeys = 0;
+					nk = pkg_realloc(keys, (maxkeys ? maxkeys * 2 : 64)
+												   * sizeof(str));
+					if(nk == NULL) {
+						PKG_MEM_ERROR;
+						lost++;
 						continue;
 					}
+					keys = nk;
+					maxkeys = maxkeys ? maxkeys * 2 : 64;
 				}
 				keys[nkeys].s = pkg_malloc(e->key.len + 1);
 				if(keys[nkeys].s) {
 					memcpy(keys[nkeys].s, e->key.s, e->key.len);
 					keys[nkeys].len = e->key.len;
 					nkeys++;
+				} else {
+					lost++;
 				}
 			}
 			memset(&fr, 0, sizeof(fr));
@@ -857,19 +1387,28 @@ static void blf_dmq_takeover(int dead, const int *alive, int n)
 		}
 		lock_set_release(blf_table->locks, i);
 		blf_notify_send_all(jobs);
-	}
-	for(k = 0; k < nkeys; k++) {
-		blf_dmq_end_calls(&keys[k], dead);
-		pkg_free(keys[k].s);
+		blf_dmq_hello();
+		/* this slot's entities with calls of the dead node: every one of
+		 * them, whatever their number (the keys of one slot at a time) */
+		for(k = 0; k < nkeys; k++) {
+			blf_dmq_end_calls(&keys[k], dead);
+			pkg_free(keys[k].s);
+		}
+		ended += nkeys;
+		nkeys = 0;
 	}
 	if(keys)
 		pkg_free(keys);
+	if(lost)
+		LM_ERR("cluster node %s is dead: out of pkg memory, the calls of %d "
+			   "entities stay\n",
+				blf_dmq_node_name(dead), lost);
 	LM_NOTICE("cluster node %s is dead: calls ended at %d entities, %d of "
 			  "its subscriptions taken over here\n",
-			blf_dmq_node_name(dead), nkeys, mine);
+			blf_dmq_node_name(dead), ended, mine);
 }
 
-/* every second, from the BLF timer process */
+/* every second, from the BLF DMQ timer process */
 void blf_dmq_timer(void)
 {
 	int alive[BLF_DMQ_MAX_NODES], dead[BLF_DMQ_MAX_NODES];
@@ -879,9 +1418,7 @@ void blf_dmq_timer(void)
 
 	if(!blf_dmq_on())
 		return;
-	m = json_pack("{s:s}", "t", "hello");
-	blf_dmq_send(m, NULL);
-	json_decref(m);
+	blf_dmq_hello();
 
 	lock_get(&blf_nodes->lock);
 	n = blf_nodes->n;
@@ -915,6 +1452,16 @@ void blf_dmq_timer(void)
 	}
 	for(i = 0; i < ndead; i++)
 		blf_dmq_takeover(dead[i], alive, n);
+}
+
+/*
+ * The "BLF DMQ" timer process: hellos, deaths and takeovers every second,
+ * beside the expiry pass (its own process), so a slow pass never delays a
+ * hello into a false death.
+ */
+void blf_dmq_timer_proc(unsigned int ticks, void *param)
+{
+	blf_dmq_timer();
 }
 
 int blf_dmq_init(void)
@@ -961,6 +1508,20 @@ int blf_dmq_init(void)
 		LM_ERR("set modparam blf node_name (no UDP listen socket)\n");
 		return -1;
 	}
+	if(blf_cfg.node_name.len > BLF_REPL_NAME_MAX
+			|| !blf_repl_name_ok(name, strlen(name))) {
+		LM_ERR("node_name '%.*s': 1 to %d letters, digits or . _ : @ [ ] "
+			   "-\n",
+				64, name, BLF_REPL_NAME_MAX);
+		return -1;
+	}
+	if(blf_peers_init() < 0)
+		return -1;
+	if(blf_npeers == 0)
+		LM_NOTICE("modparam dmq_peers is empty: blf accepts replicas from "
+				  "every node the dmq module admits; let only the peers' "
+				  "KDMQ reach dmq_handle_message() (see the README, "
+				  "Security)\n");
 	strcpy(blf_nodes->node[0].name, name);
 	blf_nodes->boot = ((unsigned int)time(NULL) << 10) ^ (unsigned int)getpid();
 	blf_nodes->n = 1;

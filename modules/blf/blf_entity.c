@@ -820,6 +820,7 @@ int blf_entity_move_calls(const str *from, const str *to)
 		et->calls = c;
 		et->ncalls++;
 		moved++;
+		blf_dmq_out_move(ef, et, c); /* the cluster's copies move too */
 	}
 	blf_entity_jobs(ef, &fr1, &jobs, now);
 	if(moved)

@@ -61,7 +61,6 @@ void blf_subs_timer(unsigned int ticks, void *param)
 	int nfr, more, due;
 	time_t now = time(NULL);
 
-	blf_dmq_timer();
 	for(i = 0; i < blf_table->size; i++) {
 		if(blf_table->slots[i].first == NULL)
 			continue; /* racy read, only to skip empty slots cheaply */

@@ -107,6 +107,7 @@ static param_export_t params[] = {
 	{"db_table", PARAM_STR, &blf_cfg.db_table},
 	{"db_flush_interval", PARAM_INT, &blf_cfg.db_flush_interval},
 	{"enable_dmq", PARAM_INT, &blf_cfg.enable_dmq},
+	{"dmq_peers", PARAM_STR, &blf_cfg.dmq_peers},
 	{"node_name", PARAM_STR, &blf_cfg.node_name},
 	{"max_subscriptions", PARAM_INT, &blf_cfg.max_subscriptions},
 	{"hash_size", PARAM_INT, &blf_cfg.hash_size},
@@ -140,6 +141,8 @@ static stat_export_t blf_stats[] = {
 	{"notify_delay_max_ms", STAT_IS_FUNC, (stat_var **)blf_delay_max_ms},
 	{"notify_delay_sum_us", 0, &blf_st_delay_sum_us},
 	{"notify_delay_count", 0, &blf_st_delay_count},
+	{"dmq_untrusted", 0, &blf_st_dmq_untrusted},
+	{"dmq_invalid", 0, &blf_st_dmq_invalid},
 	{0, 0, 0}
 };
 
@@ -249,7 +252,8 @@ static int mod_init(void)
 		return -1;
 	if(blf_db_init() < 0 || blf_ntx_init() < 0)
 		return -1;
-	register_sync_timers(1);
+	/* the expiry pass, and the cluster's hellos in a process of their own */
+	register_sync_timers(blf_cfg.enable_dmq ? 2 : 1);
 	return 0;
 }
 
@@ -264,6 +268,13 @@ static int child_init(int rank)
 				   blf_cfg.timer_interval)
 				< 0) {
 			LM_ERR("cannot start the expiry timer process\n");
+			return -1;
+		}
+		if(blf_cfg.enable_dmq
+				&& fork_sync_timer(PROC_TIMER, "BLF DMQ", 1,
+						   blf_dmq_timer_proc, NULL, 1)
+						   < 0) {
+			LM_ERR("cannot start the cluster timer process\n");
 			return -1;
 		}
 	}

@@ -1,13 +1,28 @@
 """cluster.py — N real Kamailio nodes running blf over DMQ, on loopback.
 
   Cluster(n, ping_interval=5, names=None, dmq_params=None, db=None,
-          **blf_params)
+          gate=True, extra_peers=(), blf_peers=True, **blf_params)
       n nodes on 127.0.0.1, each with its own free UDP port chosen before any
       starts (every node's cfg names all the others as DMQ notification
       addresses, so a node that restarts finds the live ones); dmq_params:
       more integer dmq modparams (e.g. {"num_workers": 1}); db="sqlite":
       each node persists to an SQLite file of its own (node.blf_db_path,
-      db_flush_interval 1 unless given).
+      db_flush_interval 1 unless given); gate: the KDMQ branch of each
+      node's script answers 403 to KDMQ from any address but the other
+      nodes' (and extra_peers, ports on 127.0.0.1), as the example
+      kamailio-blf-cluster.cfg does (gate=False: every KDMQ reaches
+      dmq_handle_message(), the script of issue #9); blf_peers: blf's
+      modparam dmq_peers names the other nodes (and extra_peers);
+      ipv6_first: each node listens on [::1] (its own port) before
+      127.0.0.1, so its first UDP socket is an IPv6 one (give names then);
+      tls: DMQ over TLS (tls.so, a socket of its own per node, certificates
+      of a CA made for the cluster by make_certs(), verified both ways;
+      the gate then wants $tls_peer_verified and dmq_peers names the
+      peers' sip:IP:port;transport=tls URIs).
+  DmqPeer(cluster)         a raw UDP socket on 127.0.0.1 speaking KDMQ to
+                           the nodes: a stranger (or, once admitted, a
+                           hostile peer) of the tests of
+                           test_cluster_hostile.py
   cluster.start()          starts every node, then waits for the cluster to
                            form (below); returns the cluster
   cluster.nodes[i]         ClusterNode: a kamproc.Kamailio (rpc, kamcmd, log,
@@ -19,7 +34,7 @@
 Each node renders the integration tests' kamailio.cfg.tpl (through
 kamproc.Kamailio) with dmq.so loaded before blf.so, the dmq modparams, blf's
 enable_dmq (and node_name when one is given) and a KDMQ branch at the top
-of request_route. It runs in a session of its own (start_new_session), so
+of request_route (behind the peer gate unless gate=False). It runs in a session of its own (start_new_session), so
 the process group id is its main PID: kill() SIGKILLs the whole group, as a
 crashed host would lose every process at once (SIGKILL of the main process
 alone leaves the children running, still answering SIP and DMQ).
@@ -30,9 +45,14 @@ is listed by every node's blf.subscriptions (which proves blf's own
 replication works both ways) and is removed again with Expires: 0.
 """
 
+import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
+import tempfile
+import threading
 import time
 
 import blfutil
@@ -67,13 +87,61 @@ def _group_alive(pgid):
     return False
 
 
+def free_tcp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def make_certs(rogue=False):
+    """A directory with a CA (ca.pem) and a certificate it signed
+    (node.pem, node.key) for 127.0.0.1, made with openssl; rogue: another
+    CA, for a stranger's certificate."""
+    d = tempfile.mkdtemp(prefix="blf-tls-", dir="/tmp")
+
+    def run(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                       timeout=60)
+    name = "rogue" if rogue else "blf-cluster"
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        "-subj", "/CN=%s-ca" % name, "-keyout", "ca.key", "-out", "ca.pem")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-subj",
+        "/CN=127.0.0.1", "-keyout", "node.key", "-out", "node.csr")
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "node.csr", "-CA", "ca.pem", "-CAkey",
+        "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf",
+        "-out", "node.pem")
+    return d
+
+
 class ClusterNode(kamproc.Kamailio):
     """One node: a kamproc.Kamailio on a fixed port with DMQ in its cfg."""
 
     def __init__(self, port, peers, ping_interval, node_name=None,
-                 params=None, dmq_params=None, db=None, **kw):
+                 params=None, dmq_params=None, db=None, gate=True,
+                 extra_peers=(), blf_peers=True, ipv6_first=False,
+                 tls=None, **kw):
         params = dict(params or {})
         params["enable_dmq"] = 1
+        trusted = list(peers) + list(extra_peers)
+        # tls: (this node's DMQ TLS port, {UDP port: TLS port} of the
+        # others, directory of tls.cfg's certificates) -- DMQ over TLS
+        self.tls = tls
+        if blf_peers and tls:
+            params["dmq_peers"] = ",".join(
+                "sip:127.0.0.1:%d;transport=tls" % tls[1][p] for p in peers)
+        elif blf_peers:
+            params["dmq_peers"] = ",".join("127.0.0.1:%d" % p
+                                           for p in trusted)
+        # source ports the KDMQ gate lets through (None: no gate)
+        self.gate_ports = trusted if gate else None
+        # a first UDP socket on [::1] (same port): the node's own Contact
+        # after a takeover is then an IPv6 one
+        self.ipv6_first = ipv6_first
         if node_name:
             params["node_name"] = node_name
         kw.setdefault("fr_timer", 2000)
@@ -103,7 +171,26 @@ class ClusterNode(kamproc.Kamailio):
         blf_line = 'loadmodule "%s"' % kamproc.BLF_MODULE
         assert blf_line in text, "no blf loadmodule line in the template"
         me = "sip:127.0.0.1:%d" % self.port
-        dmq = ['loadmodule "dmq.so"',
+        dmq = []
+        if self.tls:
+            me = "sip:127.0.0.1:%d;transport=tls" % self.tls[0]
+            text = text.replace(
+                "disable_tcp=yes", "disable_tcp=no\nenable_tls=yes\n"
+                "listen=tls:127.0.0.1:%d" % self.tls[0], 1)
+            cfg = os.path.join(self.dir, "tls.cfg")
+            with open(cfg, "w") as f:
+                for side in ("server", "client"):
+                    f.write("[%s:default]\nmethod = TLSv1.2+\n"
+                            "certificate = %s/node.pem\n"
+                            "private_key = %s/node.key\n"
+                            "ca_list = %s/ca.pem\n"
+                            "verify_certificate = yes\n"
+                            "require_certificate = yes\n\n" % (
+                                side, self.tls[2], self.tls[2],
+                                self.tls[2]))
+            dmq += ['loadmodule "tls.so"',
+                    'modparam("tls", "config", "%s")' % cfg]
+        dmq += ['loadmodule "dmq.so"',
                'modparam("dmq", "server_address", "%s")' % me,
                'modparam("dmq", "ping_interval", %d)' % self.ping_interval,
                'modparam("dmq", "multi_notify", 0)']
@@ -111,13 +198,39 @@ class ClusterNode(kamproc.Kamailio):
                 for kv in self.dmq_params.items()]
         if self.db == "sqlite":
             dmq.append('loadmodule "db_sqlite.so"')
-        dmq += ['modparam("dmq", "notification_address", '
-                '"sip:127.0.0.1:%d")' % p for p in self.peers]
+        if self.tls:
+            dmq += ['modparam("dmq", "notification_address", '
+                    '"sip:127.0.0.1:%d;transport=tls")' % self.tls[1][p]
+                    for p in self.peers]
+        else:
+            dmq += ['modparam("dmq", "notification_address", '
+                    '"sip:127.0.0.1:%d")' % p for p in self.peers]
         text = text.replace(blf_line, "\n".join(dmq) + "\n" + blf_line, 1)
+        if self.ipv6_first:
+            v4 = "listen=udp:127.0.0.1:%d" % self.port
+            assert v4 in text, "no listen line in the template"
+            text = text.replace(v4, "listen=udp:[::1]:%d\n%s" % (
+                self.port, v4), 1)
         route = "request_route {\n"
         assert route in text, "no request_route in the template"
+        gate = ""
+        if self.gate_ports is not None and self.tls:
+            # over TLS: from the peers' address, with a certificate of the
+            # cluster's CA (their source ports are ephemeral)
+            gate = ('\t\tif(!($pr == "tls" && $tls_peer_verified == 1 && '
+                    '$si == "127.0.0.1")) {\n'
+                    '\t\t\tsl_send_reply("403", "Forbidden");\n'
+                    '\t\t\texit;\n'
+                    '\t\t}\n')
+        elif self.gate_ports is not None:
+            # as kamailio-blf-cluster.cfg: KDMQ only from the peers
+            ports = " || ".join("$sp == %d" % p for p in self.gate_ports)
+            gate = ('\t\tif(!($si == "127.0.0.1" && (%s))) {\n'
+                    '\t\t\tsl_send_reply("403", "Forbidden");\n'
+                    '\t\t\texit;\n'
+                    '\t\t}\n' % (ports or "0"))
         text = text.replace(route, route +
-                            '\tif(is_method("KDMQ")) {\n'
+                            '\tif(is_method("KDMQ")) {\n' + gate +
                             '\t\tdmq_handle_message();\n'
                             '\t\texit;\n'
                             '\t}\n', 1)
@@ -215,6 +328,11 @@ class ClusterNode(kamproc.Kamailio):
     def dmq_nodes(self):
         return blfutil.records(self.rpc("dmq.list_nodes"), "host")
 
+    @property
+    def dmq_port(self):
+        """The port of this node's DMQ URI (its TLS one with tls)."""
+        return self.tls[0] if self.tls else self.port
+
     def active_peers(self):
         """Ports of the DMQ nodes this node sees active (itself excluded)."""
         return {int(n["port"]) for n in self.dmq_nodes()
@@ -226,16 +344,27 @@ class ClusterNode(kamproc.Kamailio):
 
 class Cluster:
     def __init__(self, n=3, ping_interval=DMQ_MIN_PING, names=None,
-                 dmq_params=None, db=None, **blf_params):
+                 dmq_params=None, db=None, gate=True, extra_peers=(),
+                 blf_peers=True, ipv6_first=False, tls=False,
+                 **blf_params):
         ports = set()
         while len(ports) < n:
             ports.add(kamproc.free_udp_port())
         ports = sorted(ports)
+        self.tls_dir = None
+        tlsmap = {}
+        if tls:
+            self.tls_dir = make_certs()
+            while len(set(tlsmap.values())) < n:
+                tlsmap = {p: free_tcp_port() for p in ports}
         names = list(names or [None] * n)
         self.ping_interval = max(ping_interval, DMQ_MIN_PING)
         self.nodes = [ClusterNode(p, [q for q in ports if q != p],
                                   self.ping_interval, names[i], blf_params,
-                                  dmq_params, db)
+                                  dmq_params, db, gate, extra_peers,
+                                  blf_peers, ipv6_first,
+                                  (tlsmap[p], tlsmap, self.tls_dir)
+                                  if tls else None)
                       for i, p in enumerate(ports)]
 
     def bound(self):
@@ -258,13 +387,15 @@ class Cluster:
                 k.stop()
             except Exception as e:  # stop the others anyway
                 errors.append("%s: %s" % (k.name, e))
+        if self.tls_dir:
+            shutil.rmtree(self.tls_dir, ignore_errors=True)
         assert not errors, "; ".join(errors)
 
     def wait_formed(self, timeout=30.0):
         """Every live node sees every other live node active in DMQ, and
         blf replicates a subscription from each live node to all others."""
         live = self.live()
-        want = {k: {o.port for o in live if o is not k} for k in live}
+        want = {k: {o.dmq_port for o in live if o is not k} for k in live}
         deadline = time.monotonic() + timeout
         blfutil.poll(lambda: all(want[k] <= k.active_peers() for k in live),
                      timeout, 0.1, "DMQ cluster of %s" % [
@@ -296,3 +427,114 @@ class Cluster:
                          "node" % via.name)
         finally:
             ph.close()
+
+
+class DmqPeer:
+    """A raw UDP socket on 127.0.0.1 that speaks KDMQ to the nodes, as a
+    host on the network could: it joins dmq's node list (notification_peer)
+    and sends blf messages with any From, name and body. A thread answers
+    200 to every request the nodes send it (dmq pings, blf hellos and
+    replicas) and keeps their bodies (received). port: give a fixed one
+    (e.g. one listed in extra_peers); None picks a free one."""
+
+    def __init__(self, port=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", port or 0))
+        self.port = self.sock.getsockname()[1]
+        self.uri = "sip:127.0.0.1:%d" % self.port
+        self.received = []  # (method line, From, body) of requests to it
+        self.responses = {}  # Call-ID -> [status, ...]
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._stop = False
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def close(self):
+        self._stop = True
+        self.sock.close()
+        self._t.join(2)
+
+    def _run(self):
+        self.sock.settimeout(0.2)
+        while not self._stop:
+            try:
+                data, src = self.sock.recvfrom(65535)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            try:
+                msg = sipua.SipMessage.parse(data)
+            except Exception:  # not SIP: ignore, as a phone would
+                continue
+            if msg.is_request:
+                with self._cond:
+                    self.received.append((msg.first_line(),
+                                          msg.get("From", ""),
+                                          msg.text_body))
+                if msg.method != "ACK":
+                    try:
+                        self.sock.sendto(sipua.SipMessage.response_to(
+                            msg, 200).encode(), src)
+                    except OSError:
+                        return
+            else:
+                with self._cond:
+                    self.responses.setdefault(msg.call_id, []).append(
+                        msg.status)
+                    self._cond.notify_all()
+
+    def send(self, node, body, peer="blf", from_uri=None,
+             ctype="application/json", timeout=5.0):
+        """One KDMQ request to node's DMQ peer `peer` (its To and
+        Request-URI user), From from_uri (default: this socket's own URI,
+        as dmq sends); returns the final status (None: no answer)."""
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body, separators=(",", ":"))
+        if isinstance(body, str):
+            body = body.encode()
+        cid = "dmqpeer-%s" % sipua.rand_hex(12)
+        ruri = "sip:%s@127.0.0.1:%d" % (peer, node.port)
+        frm = from_uri or "sip:%s@127.0.0.1:%d" % (peer, self.port)
+        head = ("KDMQ %s SIP/2.0\r\n"
+                "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
+                "From: <%s>;tag=%s\r\n"
+                "To: <%s>\r\n"
+                "Call-ID: %s\r\n"
+                "CSeq: 10 KDMQ\r\n"
+                "Max-Forwards: 1\r\n"
+                "Content-Type: %s\r\n"
+                "Content-Length: %d\r\n\r\n" % (
+                    ruri, self.port, sipua.rand_hex(10), frm,
+                    sipua.rand_hex(8), ruri, cid, ctype, len(body)))
+        self.sock.sendto(head.encode() + body, node.addr)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                finals = [c for c in self.responses.get(cid, ())
+                          if c >= 200]
+                if finals:
+                    return finals[0]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._cond.wait(left)
+
+    def join(self, node, timeout=5.0):
+        """Asks node's dmq to add this socket to its node list, as a new
+        DMQ server does at start; returns the status."""
+        return self.send(node, "%s;status=active\r\n" % self.uri,
+                         peer="notification_peer", ctype="text/plain",
+                         timeout=timeout)
+
+    def blf(self, node, t, name, boot=1, from_uri=None, **fields):
+        """A blf message of type t sent as node `name` (sender fields n, b)."""
+        msg = dict(fields, t=t, n=name, b=boot)
+        return self.send(node, msg, from_uri=from_uri)
+
+    def got_blf(self):
+        """Bodies of the blf messages the nodes sent to this socket."""
+        with self._lock:
+            return [b for line, _, b in self.received
+                    if line.startswith("KDMQ sip:blf@")]
