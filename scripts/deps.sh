@@ -7,7 +7,7 @@ set -eu
 
 PKGS="kamailio kamailio-presence-modules kamailio-utils-modules
  kamailio-sqlite-modules kamailio-extra-modules kamailio-json-modules
- kamailio-postgres-modules build-essential dpkg-dev bison flex pkg-config
+ kamailio-postgres-modules kamailio-tls-modules openssl build-essential dpkg-dev bison flex pkg-config
  libxml2-dev libxml2-utils libcurl4-openssl-dev libjansson-dev
  sip-tester python3 python3-pytest python3-lxml sqlite3 postgresql"
 # (xhttp.so and xhttp_prom.so, for /metrics, are in the kamailio package)
