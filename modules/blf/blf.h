@@ -30,6 +30,11 @@
 #include "blf_expiry.h"
 
 #define BLF_KEY_MAX 256 /* longest user@host kept */
+/* a NOTIFY's own headers (Event id, Contact, Subscription-State) longer
+ * than this end the subscription: it could never be notified (blf_notify.c) */
+#define BLF_NOTIFY_HDRS_MAX 4096
+/* no buffer for one NOTIFY grows past this (a bad field, not a real one) */
+#define BLF_NOTIFY_MSG_MAX (1 << 20)
 
 /* ---- configuration: every modparam lives here ---- */
 typedef struct blf_cfg {

@@ -315,7 +315,8 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 																		: "";
 	id = blf_ntx_seq++;
 
-	need = 512 + j->f[BLF_SF_CONTACT].len + host.len + j->f[BLF_SF_URI].len
+	need = 512 + j->f[BLF_SF_CONTACT].len + host.len + port.len
+		   + j->f[BLF_SF_URI].len
 		   + j->f[BLF_SF_WURI].len + 2 * j->f[BLF_SF_CALLID].len
 		   + j->f[BLF_SF_TTAG].len + j->f[BLF_SF_FTAG].len
 		   + j->f[BLF_SF_RR].len + hdrs->len + body->len;
