@@ -174,7 +174,13 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 	j->entity_esc.len = ent->len;
 	memcpy(p, ent->s, ent->len);
 	p[ent->len] = '\0';
-	j->hash = e->hash;
+	/* the entity the subscription is kept on, where an answer (481, 408)
+	 * finds it again: a wildcard subscription lives on its wildcard
+	 * pseudo-entity (whose hash our tag carries), not on the entity e this
+	 * NOTIFY describes */
+	if(!(s->flags & BLF_SUB_WILDCARD)
+			|| blf_tag_hash(&BLF_SF(s, BLF_SF_TTAG), &j->hash) < 0)
+		j->hash = e->hash;
 	j->sock = s->sock;
 	j->version = s->version++;
 	j->cseq = ++s->cseq;

@@ -64,3 +64,30 @@ def test_long_event_id_does_not_crash(proxy, phones, idlen):
                      5, what="NOTIFY or subscription gone")
     assert proxy.running
     still_serving(proxy, phones, "li%d" % idlen)
+
+
+# -- item 10: a wildcard subscription answered 481 goes -----------------------
+def test_wildcard_subscription_removed_on_481(proxy, phones):
+    """A wildcard (any-dn) watcher that answers 481 to the NOTIFY of a call
+    loses its subscription (RFC 6665 4.1.3), in both NOTIFY modes: the
+    answer names the wildcard subscription, not the entity the NOTIFY
+    described. Other watchers keep theirs."""
+    a = phones("wa")
+    phones("wb", invite_policy="answer")
+    w = phones("ww")
+    other = phones("wo")
+    keep = blfutil.watch(other, "wb")
+    sub = w.subscribe("sip:any-dn@%s" % w.domain, expires=600)
+    assert sub.responses[-1].status == 200, sub.responses[-1].first_line()
+    sub.next_notify(5, "wildcard burst NOTIFY")
+    assert listed(proxy, sub.call_id)
+    sub.notify_reply = 481
+    call = a.call("wb").wait_state("confirmed")
+    sub.next_notify(5, "NOTIFY of the call, answered 481")
+    blfutil.poll(lambda: not listed(proxy, sub.call_id), 5,
+                 what="wildcard subscription removed after its 481")
+    keep.wait_state("confirmed", call.call_id)
+    call.bye()
+    keep.wait_state("terminated", call.call_id)
+    keep.assert_versions()
+    assert listed(proxy, keep.sub.call_id)
