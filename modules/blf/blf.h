@@ -69,6 +69,7 @@ extern struct dlg_binds blf_dlgb;
 /* ---- statistics (Kamailio counters, group "blf") ---- */
 extern stat_var *blf_st_notifies_sent;
 extern stat_var *blf_st_notifies_failed;
+extern stat_var *blf_st_notify_answers_ignored;
 extern stat_var *blf_st_http_requests;
 extern stat_var *blf_st_http_errors;
 extern stat_var *blf_st_cache_hits;

@@ -51,6 +51,7 @@ atomic_t *blf_nsubs = NULL;
 
 stat_var *blf_st_notifies_sent;
 stat_var *blf_st_notifies_failed;
+stat_var *blf_st_notify_answers_ignored;
 stat_var *blf_st_http_requests;
 stat_var *blf_st_http_errors;
 stat_var *blf_st_cache_hits;
@@ -104,6 +105,7 @@ static stat_export_t blf_stats[] = {
 	{"subscriptions", STAT_IS_FUNC, (stat_var **)blf_stat_subscriptions},
 	{"notifies_sent", 0, &blf_st_notifies_sent},
 	{"notifies_failed", 0, &blf_st_notifies_failed},
+	{"notify_answers_ignored", 0, &blf_st_notify_answers_ignored},
 	{"notifies_pending", STAT_IS_FUNC, (stat_var **)blf_ntx_pending},
 	{"notify_blocks", STAT_IS_FUNC, (stat_var **)blf_ntx_blocks},
 	{"http_requests", 0, &blf_st_http_requests},

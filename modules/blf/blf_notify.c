@@ -13,6 +13,7 @@
 
 #include <string.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "core/mem/shm_mem.h"
 #include "core/mem/mem.h"
@@ -21,6 +22,7 @@
 #include "core/socket_info.h"
 #include "core/parser/parse_rr.h"
 #include "core/trim.h"
+#include "core/ip_addr.h"
 #include <strings.h>
 
 #include "blf.h"
@@ -87,6 +89,27 @@ static void blf_notify_cb(struct cell *t, int type, struct tmcb_params *ps)
 		return;
 	update_stat(blf_st_notifies_failed, 1);
 	callid = blf_hdr_value(&t->callid);
+	/* tm matched the answer on its branch and CSeq method; one from
+	 * another address than the NOTIFY went to (a forged 481) does not end
+	 * the subscription (tm's own 408 has no message) */
+	if(ps->rpl && ps->rpl != FAKED_REPLY && t->nr_of_outgoings > 0) {
+		union sockaddr_union src;
+
+		init_su(&src, &ps->rpl->rcv.src_ip, ps->rpl->rcv.src_port);
+		if(!su_cmp(&src, &t->uac[0].request.dst.to)) {
+			static time_t last = 0; /* per process: a line a second */
+			update_stat(blf_st_notify_answers_ignored, 1);
+			if(last == time(NULL))
+				return;
+			last = time(NULL);
+			LM_NOTICE("NOTIFY %.*s answered %d from %s:%d, not where it "
+					  "was sent: ignored\n",
+					callid.len > 128 ? 128 : callid.len, callid.s, ps->code,
+					ip_addr2a(&ps->rpl->rcv.src_ip),
+					(int)ps->rpl->rcv.src_port);
+			return;
+		}
+	}
 	ttag = blf_hdr_tag(&t->from); /* our tag */
 	ftag = blf_hdr_tag(&t->to);	  /* the watcher's */
 	if(ps->code != 481 && ps->code != 408) {

@@ -37,6 +37,17 @@ def still_serving(kam, phones, tag):
     assert kam.running
 
 
+def kstat(kam, name):
+    """A blf statistic as Kamailio counts it (stats.get_statistics); 0 when
+    the module does not have it."""
+    res = kam.rpc("stats.get_statistics", name)
+    for line in (res if isinstance(res, list) else [res]):
+        k, _, v = str(line).partition("=")
+        if k.strip() == "blf:" + name:
+            return int(v.strip())
+    return 0
+
+
 def listed(kam, call_id):
     return call_id in [s["callid"] for s in blfutil.subscriptions(kam)]
 
@@ -91,3 +102,184 @@ def test_wildcard_subscription_removed_on_481(proxy, phones):
     keep.wait_state("terminated", call.call_id)
     keep.assert_versions()
     assert listed(proxy, keep.sub.call_id)
+
+
+# -- item 3: answers to NOTIFYs cannot be forged ------------------------------
+class Attacker:
+    """A bare UDP socket on 127.0.0.1, another address than any phone's."""
+
+    def __init__(self, kam):
+        self.kam = kam
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+
+    def send(self, data):
+        self.sock.sendto(data, self.kam.addr)
+
+    def sync(self):
+        """An OPTIONS answered: what was sent before it has been read."""
+        branch = "z9hG4bKsync" + sipua.rand_hex(8)
+        port = self.sock.getsockname()[1]
+        req = ("OPTIONS sip:%s:%d SIP/2.0\r\n"
+               "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=%s;rport\r\n"
+               "From: <sip:atk@blf.test>;tag=a1\r\nTo: <sip:x@blf.test>\r\n"
+               "Call-ID: %s\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+               "Content-Length: 0\r\n\r\n" % (
+                   self.kam.addr[0], self.kam.addr[1], port, branch,
+                   sipua.rand_hex(12))).encode()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            self.send(req)
+            try:
+                while True:
+                    data = self.sock.recv(65535)
+                    if branch.encode() in data:
+                        return
+            except socket.timeout:
+                continue
+        raise AssertionError("no answer to OPTIONS from the proxy")
+
+    def close(self):
+        self.sock.close()
+
+
+@pytest.fixture
+def attacker(request):
+    made = []
+
+    def make(kam):
+        a = Attacker(kam)
+        made.append(a)
+        return a
+    yield make
+    for a in made:
+        a.close()
+
+
+def forged(code, branch, call_id, ftag, ttag, cseq, method="NOTIFY"):
+    return ("SIP/2.0 %d Forged\r\n"
+            "Via: SIP/2.0/UDP 127.0.0.1:5060;branch=%s\r\n"
+            "From: <sip:x@blf.test>;tag=%s\r\nTo: <sip:y@blf.test>;tag=%s\r\n"
+            "Call-ID: %s\r\nCSeq: %d %s\r\nContent-Length: 0\r\n\r\n" % (
+                code, branch, ftag, ttag, call_id, cseq, method)).encode()
+
+
+def silent_victim(kam, phones, tag):
+    """A watcher of <tag>b whose NOTIFY for a ringing call stays
+    unanswered (so its transaction is pending); returns (lamp, call,
+    the pending Notify, gate): gate["code"] = 200 makes the victim answer
+    every copy from then on (retransmissions included)."""
+    a = phones(tag + "a")
+    phones(tag + "b", invite_policy="ring")
+    v = phones(tag + "v")
+    lamp = blfutil.watch(v, tag + "b")
+    gate = {"code": None}
+    lamp.sub.notify_reply = lambda n, msg: gate["code"]
+    call = a.call(tag + "b")
+    n, _ = lamp.pump(5, "the call's first NOTIFY (left unanswered)")
+    return lamp, call, n, gate
+
+
+def test_forged_481_with_guessed_branches_keeps_subscription(make_proxy,
+                                                             phones,
+                                                             attacker):
+    """notify_direct=1: a host that sees its own NOTIFYs' branches sends
+    481s for every branch it can guess (each process, sequence and the
+    boot value it saw, with and without a nonce): the victim's pending
+    NOTIFY is not ended by them, its subscription stays, and the victim's
+    own 200 still completes the NOTIFY."""
+    proxy = make_proxy(fr_timer=30000)  # the flood may take seconds
+    if not direct(proxy):
+        pytest.skip("the branch format is the module's own transactions'")
+    lamp, call, n, gate = silent_victim(proxy, phones, "gb")
+    # the attacker's own subscription shows it the branch format
+    spy = phones("gbspy")
+    slamp = blfutil.watch(spy, "gbb")
+    seen = slamp.seen[0][0].msg.branch
+    parts = seen[len("z9hG4bKblf."):].split(".")
+    boot = parts[2]
+    atk = attacker(proxy)
+    for pno in range(0, 24):
+        for seq in range(0, 48):
+            base = "z9hG4bKblf.%x.%x.%s" % (pno, seq, boot)
+            for br in (base, base + "." + sipua.rand_hex(16)[:16]):
+                atk.send(forged(481, br, n.msg.call_id, n.msg.to_tag,
+                                n.msg.from_tag, n.cseq))
+    atk.sync()
+    assert listed(proxy, lamp.sub.call_id), \
+        "forged 481s removed the victim's subscription"
+    assert blfutil.stats(proxy)["notifies_pending"] >= 1
+    # the victim answers now: the retransmission gets its 200
+    gate["code"] = 200
+    blfutil.poll(lambda: n.answered == 200, 10,
+                 what="victim's 200 to a retransmission")
+    blfutil.poll(lambda: blfutil.stats(proxy)["notifies_pending"] == 0, 5,
+                 what="the NOTIFY completed by the victim's 200")
+    call.cancel()
+    lamp.wait_state("terminated", call.call_id)
+    lamp.assert_versions()
+    assert listed(proxy, lamp.sub.call_id)
+
+
+def test_forged_481_with_observed_branch_from_elsewhere_ignored(
+        make_proxy, phones, attacker):
+    """A 481 that copies the victim's pending NOTIFY exactly (branch,
+    Call-ID, tags, CSeq) but comes from another address than the NOTIFY
+    went to does not end the subscription; the next call still reaches the
+    victim, versions consecutive."""
+    proxy = make_proxy(fr_timer=30000)
+    lamp, call, n, gate = silent_victim(proxy, phones, "ob")
+    atk = attacker(proxy)
+    resp = sipua.SipMessage.response_to(n.msg, 481)
+    for _ in range(5):
+        atk.send(resp.encode())
+    atk.sync()
+    gate["code"] = 200
+    call.cancel()
+    lamp.wait_state("terminated", call.call_id)
+    assert listed(proxy, lamp.sub.call_id), \
+        "a 481 from another address removed the subscription"
+    assert kstat(proxy, "notify_answers_ignored") >= 1
+    a2 = phones("ob2")
+    call2 = a2.call("obb")
+    lamp.wait_state("early", call2.call_id)
+    call2.cancel()
+    lamp.wait_state("terminated", call2.call_id)
+    lamp.assert_versions()
+    assert listed(proxy, lamp.sub.call_id)
+
+
+def test_answer_with_invite_cseq_ignored(proxy, phones):
+    """A 200 from the watcher's own address with the NOTIFY's branch but
+    `CSeq: n INVITE` does not complete the NOTIFY: it is retransmitted, and
+    the real 200 then completes it."""
+    a = phones("cqa")
+    phones("cqb", invite_policy="ring")
+    v = phones("cqv")
+    lamp = blfutil.watch(v, "cqb")
+    target = {}
+
+    def policy(n, msg):
+        if n is not lamp.sub.notifies[-1] or n.cseq == lamp.seen[0][0].cseq:
+            return 200
+        if len(n.copies) == 1:
+            target["n"] = n
+            bad = sipua.SipMessage.response_to(msg, 200)
+            bad.set("CSeq", "%d INVITE" % n.cseq)
+            v._send(bad.encode(), proxy.addr)
+            return None
+        return 200
+    lamp.sub.notify_reply = policy
+    call = a.call("cqb")
+    blfutil.poll(lambda: "n" in target, 5, what="the call's NOTIFY")
+    n = target["n"]
+    v.wait(lambda: len(n.copies) >= 2, 5,
+           "retransmission of the NOTIFY after the INVITE-CSeq 200")
+    assert n.answered == 200
+    blfutil.poll(lambda: blfutil.stats(proxy)["notifies_pending"] == 0, 5,
+                 what="the NOTIFY completed by the real 200")
+    call.cancel()
+    lamp.wait_state("terminated", call.call_id)
+    lamp.assert_versions()
+    assert listed(proxy, lamp.sub.call_id)
