@@ -180,8 +180,9 @@ void blf_entity_gc(unsigned int hash, blf_entity_t *e)
 {
 	blf_entity_t **pe;
 
-	if(e->calls || e->subs || e->tombs || (e->flags & BLF_ENT_PARK))
-		return;
+	if(e->calls || e->subs || e->tombs
+			|| (e->flags & (BLF_ENT_PARK | BLF_ENT_OWED)))
+		return; /* an owed entity waits for the timer to send its state */
 	for(pe = &blf_table->slots[blf_slot_idx(hash)].first; *pe;
 			pe = &(*pe)->next) {
 		if(*pe == e) {
@@ -813,4 +814,53 @@ unlock:
 		LM_INFO("%d call(s) of %.*s moved to %.*s\n", moved, from->len,
 				from->s, to->len, to->s);
 	return moved;
+}
+
+/*
+ * The timer's second chance: entity key had NOTIFYs deferred (see
+ * blf_inflight.c); now that there is room, its owed subscriptions, and its
+ * domain's wildcard watchers when they were owed, get one full-state
+ * NOTIFY each. A NOTIFY deferred again marks it owed again.
+ */
+void blf_entity_owed_send(const str *key)
+{
+	char wbuf[BLF_KEY_MAX + 64];
+	blf_notify_job_t *jobs = NULL, *j;
+	blf_frags_t fr;
+	blf_entity_t *e, *w;
+	blf_sub_t *s;
+	unsigned int hash, whash;
+	int wowed;
+	str wkey;
+	time_t now = time(NULL);
+
+	memset(&fr, 0, sizeof(fr));
+	hash = blf_key_hash(key);
+	whash = blf_wildcard_hash(key, wbuf, sizeof(wbuf), &wkey, hash);
+	blf_slots_lock2(hash, whash);
+	e = blf_entity_find(hash, key);
+	if(e == NULL || !(e->flags & BLF_ENT_OWED))
+		goto unlock;
+	wowed = e->flags & BLF_ENT_WOWED;
+	e->flags &= ~(BLF_ENT_OWED | BLF_ENT_WOWED);
+	for(s = e->subs; s; s = s->next) {
+		if(!(s->flags & BLF_SUB_OWED) || s->owner
+				|| (s->flags & BLF_SUB_WILDCARD)
+				|| blf_expiry_due(s->expires, now))
+			continue; /* expired: its final NOTIFY is the timer's */
+		j = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
+		if(j) {
+			j->next = jobs;
+			jobs = j;
+		}
+	}
+	if(wowed && wkey.s) {
+		w = blf_entity_find(whash, &wkey);
+		blf_wildcard_jobs(w, e, &fr, &jobs, now);
+	}
+	blf_entity_gc(hash, e);
+unlock:
+	blf_slots_unlock2(hash, whash);
+	blf_notify_send_all(jobs);
+	blf_frags_free(&fr);
 }

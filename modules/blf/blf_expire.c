@@ -55,6 +55,9 @@ void blf_subs_timer(unsigned int ticks, void *param)
 {
 	blf_notify_job_t *jobs, *j;
 	blf_frags_t fr[BLF_TIMER_BATCH];
+	char okeys[BLF_TIMER_BATCH][BLF_KEY_MAX];
+	int olen[BLF_TIMER_BATCH], nowed, room, k;
+	str okey;
 	blf_entity_t *e, *en;
 	blf_sub_t **ps, *s;
 	unsigned int i;
@@ -65,13 +68,28 @@ void blf_subs_timer(unsigned int ticks, void *param)
 	for(i = 0; i < blf_table->size; i++) {
 		if(blf_table->slots[i].first == NULL)
 			continue; /* racy read, only to skip empty slots cheaply */
+		room = blf_inflight_room();
 	again:
 		jobs = NULL;
 		nfr = 0;
+		nowed = 0;
 		more = 0;
 		lock_set_get(blf_table->locks, i);
 		for(e = blf_table->slots[i].first; e; e = en) {
 			en = e->next;
+			/* NOTIFYs deferred past a bound: sent once there is room,
+			 * after the lock (they need the wildcard's lock too) */
+			if((e->flags & BLF_ENT_OWED) && room && nowed < BLF_TIMER_BATCH) {
+				/* more than a batch in one slot: the next tick goes on;
+				 * once per slot and tick, so that NOTIFYs deferred again
+				 * cannot keep the timer here */
+				if(e->key.len < BLF_KEY_MAX) {
+					memcpy(okeys[nowed], e->key.s, e->key.len);
+					olen[nowed++] = e->key.len;
+				} else {
+					e->flags &= ~(BLF_ENT_OWED | BLF_ENT_WOWED);
+				}
+			}
 			if(e->tombs) {
 				blf_tombs_purge(e, now);
 				if(e->tombs == NULL && e->subs == NULL && e->calls == NULL) {
@@ -118,6 +136,13 @@ void blf_subs_timer(unsigned int ticks, void *param)
 		blf_notify_send_all(jobs);
 		while(nfr > 0)
 			blf_frags_free(&fr[--nfr]);
+		for(k = 0; k < nowed && blf_inflight_room(); k++) {
+			okey.s = okeys[k];
+			okey.len = olen[k];
+			blf_entity_owed_send(&okey);
+		}
+		if(more)
+			room = 0; /* the slot again for its expiries, not its debts */
 		if(more)
 			goto again;
 	}

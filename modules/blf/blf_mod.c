@@ -41,6 +41,11 @@ blf_cfg_t blf_cfg = {
 	.db_table = str_init("blf_subscriptions"),
 	.db_flush_interval = 2,
 	.notify_direct = 1,
+	.max_notifies_inflight = 1000,
+	.max_notifies_per_sub = 16,
+	.notify_min_free_shm = 10,
+	.max_calls_per_entity = 32,
+	.notify_max_body = 32768,
 };
 /* clang-format on */
 
@@ -52,6 +57,8 @@ atomic_t *blf_nsubs = NULL;
 stat_var *blf_st_notifies_sent;
 stat_var *blf_st_notifies_failed;
 stat_var *blf_st_notify_answers_ignored;
+stat_var *blf_st_notifies_deferred;
+stat_var *blf_st_calls_untracked;
 stat_var *blf_st_http_requests;
 stat_var *blf_st_http_errors;
 stat_var *blf_st_cache_hits;
@@ -98,6 +105,11 @@ static param_export_t params[] = {
 	{"max_subscriptions", PARAM_INT, &blf_cfg.max_subscriptions},
 	{"hash_size", PARAM_INT, &blf_cfg.hash_size},
 	{"notify_direct", PARAM_INT, &blf_cfg.notify_direct},
+	{"max_notifies_inflight", PARAM_INT, &blf_cfg.max_notifies_inflight},
+	{"max_notifies_per_sub", PARAM_INT, &blf_cfg.max_notifies_per_sub},
+	{"notify_min_free_shm", PARAM_INT, &blf_cfg.notify_min_free_shm},
+	{"max_calls_per_entity", PARAM_INT, &blf_cfg.max_calls_per_entity},
+	{"notify_max_body", PARAM_INT, &blf_cfg.notify_max_body},
 	{0, 0, 0}
 };
 
@@ -106,6 +118,9 @@ static stat_export_t blf_stats[] = {
 	{"notifies_sent", 0, &blf_st_notifies_sent},
 	{"notifies_failed", 0, &blf_st_notifies_failed},
 	{"notify_answers_ignored", 0, &blf_st_notify_answers_ignored},
+	{"notifies_deferred", 0, &blf_st_notifies_deferred},
+	{"notifies_inflight", STAT_IS_FUNC, (stat_var **)blf_inflight_count},
+	{"calls_untracked", 0, &blf_st_calls_untracked},
 	{"notifies_pending", STAT_IS_FUNC, (stat_var **)blf_ntx_pending},
 	{"notify_blocks", STAT_IS_FUNC, (stat_var **)blf_ntx_blocks},
 	{"http_requests", 0, &blf_st_http_requests},
@@ -162,6 +177,26 @@ static int blf_cfg_check(void)
 	}
 	if(blf_cfg.max_subscriptions < 0)
 		blf_cfg.max_subscriptions = 0;
+	if(blf_cfg.max_notifies_inflight < 0 || blf_cfg.max_notifies_per_sub < 0
+			|| blf_cfg.max_calls_per_entity < 0) {
+		LM_ERR("max_notifies_inflight (%d), max_notifies_per_sub (%d) and "
+			   "max_calls_per_entity (%d) must be >= 0 (0: no bound)\n",
+				blf_cfg.max_notifies_inflight, blf_cfg.max_notifies_per_sub,
+				blf_cfg.max_calls_per_entity);
+		return -1;
+	}
+	if(blf_cfg.notify_min_free_shm < 0 || blf_cfg.notify_min_free_shm > 90) {
+		LM_ERR("notify_min_free_shm must be 0..90 (percent), not %d\n",
+				blf_cfg.notify_min_free_shm);
+		return -1;
+	}
+	if(blf_cfg.notify_max_body < BLF_NOTIFY_BODY_MIN
+			|| blf_cfg.notify_max_body > BLF_NOTIFY_BODY_UDP_MAX) {
+		LM_ERR("notify_max_body must be %d..%d bytes, not %d\n",
+				BLF_NOTIFY_BODY_MIN, BLF_NOTIFY_BODY_UDP_MAX,
+				blf_cfg.notify_max_body);
+		return -1;
+	}
 	return 0;
 }
 
@@ -195,7 +230,7 @@ static int mod_init(void)
 		return -1;
 	if(blf_alias_init() < 0 || blf_park_init() < 0 || blf_http_init() < 0)
 		return -1;
-	if(blf_db_init() < 0 || blf_ntx_init() < 0)
+	if(blf_db_init() < 0 || blf_ntx_init() < 0 || blf_inflight_init() < 0)
 		return -1;
 	register_sync_timers(1);
 	return 0;

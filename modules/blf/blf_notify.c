@@ -14,6 +14,7 @@
 #include <string.h>
 #include <stdlib.h>
 #include <time.h>
+#include <stdint.h>
 
 #include "core/mem/shm_mem.h"
 #include "core/mem/mem.h"
@@ -85,6 +86,12 @@ static void blf_notify_cb(struct cell *t, int type, struct tmcb_params *ps)
 	str callid, ftag, ttag;
 	unsigned int hash;
 
+	if(type & TMCB_DESTROY) {
+		/* tm frees the NOTIFY's cell: its shm is back (blf_inflight.c) */
+		if(ps->param)
+			blf_inflight_put((unsigned int)(uintptr_t)*ps->param);
+		return;
+	}
 	if(ps->code < 300)
 		return;
 	update_stat(blf_st_notifies_failed, 1);
@@ -260,9 +267,12 @@ static int blf_notify_send(blf_notify_job_t *j)
 		goto out;
 	}
 
-	/* UDP to an address: our own transaction (blf_ntx.c) */
+	/* UDP to an address: our own transaction (blf_ntx.c), which then
+	 * holds the NOTIFY's place in flight */
 	if((n = blf_ntx_send(j, &h, &b)) <= 0) {
 		ret = n;
+		if(ret == 0)
+			j->inflight = 0;
 		goto out;
 	}
 	td.id.call_id = j->f[BLF_SF_CALLID];
@@ -289,8 +299,11 @@ static int blf_notify_send(blf_notify_job_t *j)
 		blf_notify_refuse(j, "bad route set");
 		goto out;
 	}
+	/* tm calls TMCB_DESTROY once, when it frees the cell, only when
+	 * t_request_within succeeded: the place in flight is then its */
 	set_uac_req(&uac_r, &blf_notify_method, &h, &b, &td,
-			TMCB_LOCAL_COMPLETED, blf_notify_cb, NULL);
+			TMCB_LOCAL_COMPLETED | TMCB_DESTROY, blf_notify_cb,
+			(void *)(uintptr_t)j->inflight);
 	if(blf_tmb.t_request_within(&uac_r) < 0) {
 		LM_ERR("cannot send NOTIFY %.*s to %.*s\n",
 				j->f[BLF_SF_CALLID].len > 128 ? 128 : j->f[BLF_SF_CALLID].len,
@@ -299,8 +312,13 @@ static int blf_notify_send(blf_notify_job_t *j)
 				j->f[BLF_SF_CONTACT].s);
 		goto out;
 	}
+	j->inflight = 0;
 	ret = 0;
 out:
+	if(j->inflight) {
+		blf_inflight_put(j->inflight); /* not sent: its place is free */
+		j->inflight = 0;
+	}
 	if(td.route_set)
 		free_rr(&td.route_set);
 	if(ret == 0)

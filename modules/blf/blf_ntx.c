@@ -76,6 +76,7 @@ typedef struct blf_ntx {
 	unsigned int ival;	  /* the current retransmission interval */
 	unsigned int cseq;	  /* an answer must carry it, with NOTIFY */
 	uint64_t nonce;		  /* an answer's branch must carry it */
+	unsigned int inflight; /* its place in blf_inflight.c */
 	unsigned short pooled;
 	/* where Call-ID, our tag and the watcher's tag are in buf */
 	unsigned short callid_off, callid_len;
@@ -232,9 +233,11 @@ static blf_ntx_t *blf_ntx_alloc(blf_ntx_bucket_t *b, int len, unsigned int now)
 	return t;
 }
 
-/* bucket i is locked */
+/* the transaction ended: its place in flight is free; bucket i locked */
 static void blf_ntx_release(blf_ntx_bucket_t *b, blf_ntx_t *t)
 {
+	blf_inflight_put(t->inflight);
+	t->inflight = 0;
 	if(t->pooled && b->npool < BLF_NTX_FREE_MAX) {
 		t->next = b->pool;
 		b->pool = t;
@@ -437,6 +440,7 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	t->pno = (unsigned int)process_no;
 	t->nonce = br.nonce;
 	t->cseq = j->cseq;
+	t->inflight = j->inflight;
 	t->hash = j->hash;
 	t->ival = blf_tm_ms(&blf_tm_t1);
 	t->next_ms = now + t->ival;
