@@ -37,7 +37,10 @@
 #define BLF_NOTIFY_MSG_MAX (1 << 20)
 /* notify_max_body's range: room for a few dialogs; under one UDP datagram
  * (65,507 bytes) with the NOTIFY's headers */
-#define BLF_NOTIFY_BODY_MIN 2048
+#define BLF_NOTIFY_BODY_MIN 4096
+/* of notify_max_body, what the body's head (entity attribute up to
+ * BLF_KEY_MAX escaped) and tail may take; the dialogs get the rest */
+#define BLF_NOTIFY_HEAD_ROOM 2048
 #define BLF_NOTIFY_BODY_UDP_MAX 60000
 
 /* ---- configuration: every modparam lives here ---- */
@@ -81,6 +84,7 @@ extern stat_var *blf_st_notifies_failed;
 extern stat_var *blf_st_notify_answers_ignored;
 extern stat_var *blf_st_notifies_deferred;
 extern stat_var *blf_st_calls_untracked;
+extern stat_var *blf_st_bodies_cut;
 extern stat_var *blf_st_http_requests;
 extern stat_var *blf_st_http_errors;
 extern stat_var *blf_st_cache_hits;

@@ -328,6 +328,64 @@ static void blf_call_to_xml(const blf_call_t *c, blf_xml_dialog_t *d)
 	d->remote.target = c->f[BLF_CF_RTARGET].s;
 }
 
+/* a rate-limited line (per process, one a second) */
+static int blf_entity_log_ok(void)
+{
+	static time_t last = 0;
+	time_t now = time(NULL);
+
+	if(now == last)
+		return 0;
+	last = now;
+	return 1;
+}
+
+/*
+ * The dialogs of a body over the notify_max_body budget, so that the NOTIFY
+ * fits one UDP datagram: first every dialog without identities (as
+ * visibility state shows them), then, still too big, the first k of them,
+ * calls in progress before ended ones, so the lamp shows what it must (a
+ * busy entity stays busy). Counted and logged. d is reordered.
+ */
+static int blf_frags_fit(blf_entity_t *e, blf_xml_dialog_t *d, int n,
+		blf_vis_t vis, size_t budget, char **out, size_t *len)
+{
+	blf_xml_dialog_t t;
+	int k, i, j;
+
+	/* calls in progress first (stable) */
+	for(i = 0, j = 0; i < n; i++) {
+		if(d[i].st.state != BLF_STATE_TERMINATED) {
+			t = d[i];
+			memmove(&d[j + 1], &d[j], (i - j) * sizeof(*d));
+			d[j++] = t;
+		}
+	}
+	k = n;
+	if(vis == BLF_VIS_FULL) {
+		free(*out);
+		*out = NULL;
+		if(blf_xml_dialogs(d, k, BLF_VIS_STATE, out, len) < 0)
+			return -1;
+	}
+	while(*len > budget && k > 0) {
+		/* shrink in proportion, at least by one */
+		j = (int)((size_t)k * budget / *len);
+		k = j < k ? j : k - 1;
+		free(*out);
+		*out = NULL;
+		if(blf_xml_dialogs(d, k, BLF_VIS_STATE, out, len) < 0)
+			return -1;
+	}
+	update_stat(blf_st_bodies_cut, 1);
+	if(blf_entity_log_ok())
+		LM_NOTICE("dialog-info of %.*s over notify_max_body (%d bytes): "
+				  "%d of %d dialogs shown, without identities (see "
+				  "blf:bodies_cut)\n",
+				e->key.len, e->key.s, blf_cfg.notify_max_body, k, n);
+	return 0;
+}
+
 /*
  * The fragment of e's calls for one visibility, built on first use and kept
  * in fr for the other watchers of the same change. The slot lock must be
@@ -340,6 +398,7 @@ int blf_frags_get(blf_entity_t *e, blf_frags_t *fr, blf_vis_t vis,
 	blf_call_t *c;
 	int i = (vis == BLF_VIS_FULL) ? 0 : 1;
 	int n, ret = 0;
+	size_t budget;
 
 	if(!fr->built[i]) {
 		if(e->ncalls > sizeof(dbuf) / sizeof(dbuf[0])) {
@@ -349,13 +408,23 @@ int blf_frags_get(blf_entity_t *e, blf_frags_t *fr, blf_vis_t vis,
 				return -1;
 			}
 		}
-		for(n = 0, c = e->calls; c; c = c->next, n++)
+		for(n = 0, c = e->calls; c && n < (int)e->ncalls; c = c->next, n++)
 			blf_call_to_xml(c, &d[n]);
+		/* the body's head (entity up to BLF_KEY_MAX escaped) and tail
+		 * take at most BLF_NOTIFY_HEAD_ROOM of notify_max_body */
+		budget = (size_t)(blf_cfg.notify_max_body - BLF_NOTIFY_HEAD_ROOM);
 		if(blf_xml_dialogs(d, n, i ? BLF_VIS_STATE : BLF_VIS_FULL, &fr->s[i],
 				   &fr->len[i])
-				< 0) {
+						< 0
+				|| (fr->len[i] > budget
+						&& blf_frags_fit(e, d, n,
+								   i ? BLF_VIS_STATE : BLF_VIS_FULL, budget,
+								   &fr->s[i], &fr->len[i])
+								   < 0)) {
 			LM_ERR("cannot build the dialog-info of %.*s\n", e->key.len,
 					e->key.s);
+			free(fr->s[i]);
+			fr->s[i] = NULL;
 			ret = -1;
 		} else {
 			fr->built[i] = 1;
@@ -614,6 +683,18 @@ int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
 		changed = -2;
 		if(ev != BLF_EV_REQUEST)
 			goto gc;
+		if(blf_cfg.max_calls_per_entity > 0
+				&& e->ncalls >= (unsigned int)blf_cfg.max_calls_per_entity) {
+			/* the entity is busy with as many calls as it may show: this
+			 * one is not tracked (its later events find no call) */
+			update_stat(blf_st_calls_untracked, 1);
+			if(blf_entity_log_ok())
+				LM_NOTICE("%.*s has %u calls (max_calls_per_entity): call "
+						  "%.*s not tracked (see blf:calls_untracked)\n",
+						key->len, key->s, e->ncalls,
+						callid->len > 128 ? 128 : callid->len, callid->s);
+			goto gc;
+		}
 		c = blf_call_build(NULL, upd);
 		if(c == NULL)
 			goto gc;
@@ -793,6 +874,12 @@ int blf_entity_move_calls(const str *from, const str *to)
 		ef->ncalls--;
 		if(blf_call_find(et, &c->f[BLF_CF_CALLID], c->dir, NULL)) {
 			shm_free(c); /* already there */
+			continue;
+		}
+		if(blf_cfg.max_calls_per_entity > 0
+				&& et->ncalls >= (unsigned int)blf_cfg.max_calls_per_entity) {
+			update_stat(blf_st_calls_untracked, 1);
+			shm_free(c); /* as a new call there would not be tracked */
 			continue;
 		}
 		c->next = et->calls;

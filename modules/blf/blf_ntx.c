@@ -65,6 +65,7 @@
 #define BLF_NTX_FREE_MAX 8		/* free blocks a bucket keeps */
 #define BLF_NTX_TRIM_MS 2000	/* an idle bucket frees its pool after this */
 #define BLF_NTX_TIMER_US 50000	/* retransmission timer resolution */
+#define BLF_NTX_UDP_MAX 65000	/* a NOTIFY larger is not sent over UDP */
 
 typedef struct blf_ntx {
 	struct blf_ntx *next;
@@ -421,8 +422,15 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 			"%.*s\r\nCSeq: %u NOTIFY\r\n%.*sContent-Length: %d\r\n\r\n",
 			j->f[BLF_SF_CALLID].len, j->f[BLF_SF_CALLID].s, j->cseq,
 			hdrs->len, hdrs->s, body->len);
-	if(n + body->len >= blf_ntx_buf_size || n + body->len > 65000)
+	if(n + body->len >= blf_ntx_buf_size || n + body->len > BLF_NTX_UDP_MAX) {
+		/* the body is bounded (notify_max_body); the rest is fields a
+		 * SUBSCRIBE bounds (a replica or the database may not have) */
+		LM_ERR("NOTIFY %.*s of %d bytes does not fit a UDP datagram: not "
+			   "sent\n",
+				j->f[BLF_SF_CALLID].len > 128 ? 128 : j->f[BLF_SF_CALLID].len,
+				j->f[BLF_SF_CALLID].s, n + body->len);
 		return -1;
+	}
 	memcpy(blf_ntx_buf + n, body->s, body->len);
 	n += body->len;
 
