@@ -406,3 +406,41 @@ def test_many_concurrent_calls_bounded_bodies(make_proxy, phones):
             assert len(info.dialogs) <= max_calls, len(info.dialogs)
     assert kstat(kam, "bodies_cut") > 0
     still_serving(kam, phones, "mcz")
+
+
+# -- item 10: answers with headers missing ------------------------------------
+@pytest.mark.parametrize("drop", ["To", "From", "Call-ID", "CSeq"])
+def test_answer_missing_header_ignored(proxy, phones, drop):
+    """A 200 to a NOTIFY, from the watcher, with its Via branch but without
+    one of To, From, Call-ID or CSeq: Kamailio stays up, the NOTIFY is not
+    completed by it (retransmitted), and the watcher's real 200 then
+    completes it; the subscription lives on."""
+    a = phones("mh" + drop[:2].lower() + "a")
+    callee = "mh" + drop[:2].lower() + "b"
+    phones(callee, invite_policy="ring")
+    v = phones("mh" + drop[:2].lower() + "v")
+    lamp = blfutil.watch(v, callee)
+    target = {}
+
+    def policy(n, msg):
+        if n.cseq == lamp.seen[0][0].cseq:
+            return 200
+        if "n" not in target and len(n.copies) == 1:
+            target["n"] = n
+            bad = sipua.SipMessage.response_to(msg, 200)
+            bad.remove(drop)
+            v._send(bad.encode(), proxy.addr)
+            return None
+        return 200
+    lamp.sub.notify_reply = policy
+    call = a.call(callee)
+    blfutil.poll(lambda: "n" in target, 5, what="the call's NOTIFY")
+    n = target["n"]
+    v.wait(lambda: len(n.copies) >= 2, 5,
+           "retransmission after the answer without %s" % drop)
+    assert n.answered == 200
+    call.cancel()
+    lamp.wait(lambda i: i.version > 1 and off(i), 5, "the lamp off")
+    lamp.assert_versions()
+    assert listed(proxy, lamp.sub.call_id)
+    assert proxy.running
