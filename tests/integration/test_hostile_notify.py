@@ -8,13 +8,19 @@ about the module's own transactions; waits are event-driven with generous
 bounds (a loaded 2-core host).
 """
 
+import os
+import shutil
 import socket
+import sqlite3
+import tempfile
 import time
 
 import pytest
 
 import blfutil
 from blfutil import Lamp
+import dbutil
+import kamproc
 import sipua
 
 
@@ -444,3 +450,54 @@ def test_answer_missing_header_ignored(proxy, phones, drop):
     lamp.assert_versions()
     assert listed(proxy, lamp.sub.call_id)
     assert proxy.running
+
+
+# -- item 1, by the database: a stored subscription with hostile fields -------
+@pytest.fixture
+def sqlite_proxy(kamailio_factory, monkeypatch):
+    d = tempfile.mkdtemp(prefix="blf-db-", dir="/tmp")
+    path = os.path.join(d, "blf.db")
+    monkeypatch.setattr(kamproc, "Kamailio",
+                        dbutil.with_db_modules(["db_sqlite.so"]))
+    kam = kamailio_factory(blf=True, track=True, fr_timer=2000, params={
+        "db_url": "sqlite:///" + path, "db_flush_interval": 1})
+    yield kam, path
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def test_stored_long_event_id_does_not_crash(sqlite_proxy, phones):
+    """Rows of the subscriptions table whose Event id is 3,000 and 6,000
+    bytes (a SUBSCRIBE cannot bring them, a database or a replica can):
+    after a restart the first keeps being notified with its id, the second
+    (NOTIFY headers past 4096 bytes) ends at its first NOTIFY with a log
+    line; Kamailio stays up, other watchers and calls work."""
+    kam, path = sqlite_proxy
+    a = phones("dla")
+    b = phones("dlb", invite_policy="answer")
+    ok, bad = blfutil.watch(phones("dlw1"), "dlb"), \
+        blfutil.watch(phones("dlw2"), "dlb")
+    ids = {ok.sub.call_id: "k" * 3000, bad.sub.call_id: "x" * 6000}
+    blfutil.poll(lambda: set(ids) <= {r["callid"] for r in
+                                      dbutil.sqlite_rows(path)},
+                 10, what="both subscriptions stored")
+    dbutil.stop_gracefully(kam)
+    con = sqlite3.connect(path, timeout=10)
+    for cid, evid in ids.items():
+        con.execute("UPDATE %s SET event_id = ? WHERE callid = ?" %
+                    dbutil.TABLE, (evid, cid))
+    con.commit()
+    con.close()
+    kam._start_once(20)
+    for ph in (a, b):  # usrloc is in memory only
+        assert ph.register().status == 200
+    ok.event_id = ids[ok.sub.call_id]
+    call = a.call("dlb").wait_state("confirmed")
+    ok.wait_state("confirmed", call.call_id)
+    call.bye()
+    ok.wait_state("terminated", call.call_id)
+    ok.assert_versions()
+    blfutil.poll(lambda: not listed(kam, bad.sub.call_id), 5,
+                 what="the subscription that cannot be notified ended")
+    assert listed(kam, ok.sub.call_id)
+    assert kam.running
+    still_serving(kam, phones, "dlz")
