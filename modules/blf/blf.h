@@ -167,6 +167,8 @@ typedef struct blf_sub {
 	unsigned int flags;
 	blf_vis_t vis;
 	unsigned char owner; /* cluster node that NOTIFYs it, 0: this one */
+	unsigned int owed_from; /* wildcard, BLF_SUB_OWED: the first table
+							 * slot whose entities it is owed */
 	struct socket_info *sock; /* where the SUBSCRIBE came in (NOTIFYs leave) */
 	/* its strings follow the record in the same block: field i is
 	 * len[i] bytes at off[i] from the record (offsets, not pointers, keep a
@@ -181,9 +183,9 @@ typedef struct blf_sub {
 
 /* ---- entities ---- */
 #define BLF_ENT_PARK (1 << 0) /* a park orbit: exists while the list says so */
-#define BLF_ENT_OWED (1 << 1) /* a subscription of it is owed a NOTIFY, or
-							   * (BLF_ENT_WOWED) its wildcard watchers are */
-#define BLF_ENT_WOWED (1 << 2)
+#define BLF_ENT_OWED (1 << 1)  /* a subscription of it is owed a NOTIFY */
+#define BLF_ENT_WOWED (1 << 2) /* a wildcard watcher is owed its state: kept
+								* (even idle) until wowed_until */
 
 typedef struct blf_entity {
 	struct blf_entity *next;
@@ -198,6 +200,8 @@ typedef struct blf_entity {
 	time_t subs_due; /* no subscription expires before this (0: unknown),
 					  * so the expiry timer skips the entity until then */
 	struct blf_tomb *tombs; /* replicas recently ended here (cluster) */
+	time_t wowed_until;		/* BLF_ENT_WOWED: kept for wildcard watchers
+							 * until then */
 } blf_entity_t;
 
 /*
@@ -342,6 +346,12 @@ void blf_inflight_put(unsigned int slot);
 int blf_inflight_room(void); /* below the total bound and the shm floor */
 unsigned long blf_inflight_count(void);
 void blf_entity_owed_send(const str *key);
+/* what an owed wildcard subscription (Call-ID, From tag, our tag of the
+ * subscription on wkey) is owed: its domain's state from slot from on */
+void blf_wildcard_owed_send(const str *wkey, const str *callid,
+		const str *ftag, const str *ttag, unsigned int from);
+/* s. BLF_ENT_WOWED: how long an entity is kept for wildcard watchers (s) */
+#define BLF_WOWED_KEEP 60
 
 /* blf_notify.c */
 void blf_notify_send_all(blf_notify_job_t *jobs);

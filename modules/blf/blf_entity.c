@@ -181,7 +181,7 @@ void blf_entity_gc(unsigned int hash, blf_entity_t *e)
 	blf_entity_t **pe;
 
 	if(e->calls || e->subs || e->tombs
-			|| (e->flags & (BLF_ENT_PARK | BLF_ENT_OWED)))
+			|| (e->flags & (BLF_ENT_PARK | BLF_ENT_OWED | BLF_ENT_WOWED)))
 		return; /* an owed entity waits for the timer to send its state */
 	for(pe = &blf_table->slots[blf_slot_idx(hash)].first; *pe;
 			pe = &(*pe)->next) {
@@ -911,25 +911,20 @@ unlock:
  */
 void blf_entity_owed_send(const str *key)
 {
-	char wbuf[BLF_KEY_MAX + 64];
 	blf_notify_job_t *jobs = NULL, *j;
 	blf_frags_t fr;
-	blf_entity_t *e, *w;
+	blf_entity_t *e;
 	blf_sub_t *s;
-	unsigned int hash, whash;
-	int wowed;
-	str wkey;
+	unsigned int hash;
 	time_t now = time(NULL);
 
 	memset(&fr, 0, sizeof(fr));
 	hash = blf_key_hash(key);
-	whash = blf_wildcard_hash(key, wbuf, sizeof(wbuf), &wkey, hash);
-	blf_slots_lock2(hash, whash);
+	blf_slot_lock(hash);
 	e = blf_entity_find(hash, key);
 	if(e == NULL || !(e->flags & BLF_ENT_OWED))
 		goto unlock;
-	wowed = e->flags & BLF_ENT_WOWED;
-	e->flags &= ~(BLF_ENT_OWED | BLF_ENT_WOWED);
+	e->flags &= ~BLF_ENT_OWED;
 	for(s = e->subs; s; s = s->next) {
 		if(!(s->flags & BLF_SUB_OWED) || s->owner
 				|| (s->flags & BLF_SUB_WILDCARD)
@@ -941,13 +936,76 @@ void blf_entity_owed_send(const str *key)
 			jobs = j;
 		}
 	}
-	if(wowed && wkey.s) {
-		w = blf_entity_find(whash, &wkey);
-		blf_wildcard_jobs(w, e, &fr, &jobs, now);
-	}
 	blf_entity_gc(hash, e);
 unlock:
-	blf_slots_unlock2(hash, whash);
+	blf_slot_unlock(hash);
 	blf_notify_send_all(jobs);
 	blf_frags_free(&fr);
+}
+
+/*
+ * The timer's second chance for a wildcard subscription: its NOTIFYs were
+ * deferred, so it gets its domain's state again (every entity with a call,
+ * every park orbit, every entity kept idle for it), slot by slot from the
+ * first slot it is owed, only it, never the other wildcard watchers. A
+ * deferral on the way stops it and notes where to resume: a watcher over
+ * its bound costs one refused NOTIFY a tick.
+ */
+void blf_wildcard_owed_send(const str *wkey, const str *callid,
+		const str *ftag, const str *ttag, unsigned int from)
+{
+	char esc[BLF_KEY_MAX * 6 + 16];
+	const char *host;
+	blf_notify_job_t *jobs, *j;
+	blf_frags_t fr;
+	blf_entity_t *e, *w;
+	blf_sub_t *s;
+	blf_vis_t vis;
+	unsigned int i, whash = blf_key_hash(wkey);
+	int hlen, stop = 0;
+	time_t now;
+	str uri;
+
+	host = memchr(wkey->s, '@', wkey->len);
+	if(host == NULL)
+		return;
+	hlen = wkey->len - (int)(host - wkey->s);
+	for(i = from; i < blf_table->size && !stop; i++) {
+		if(i != from && blf_table->slots[i].first == NULL)
+			continue; /* racy read, only to skip empty slots cheaply */
+		jobs = NULL;
+		blf_slots_lock2(i, whash);
+		w = blf_entity_find(whash, wkey);
+		s = w ? blf_sub_find(w, callid, ftag, ttag, NULL) : NULL;
+		if(s == NULL || s->owner || !(s->flags & BLF_SUB_WILDCARD)) {
+			blf_slots_unlock2(i, whash);
+			return; /* gone meanwhile */
+		}
+		if(i == from) /* paid from here on, unless deferred again */
+			s->flags &= ~BLF_SUB_OWED;
+		now = time(NULL);
+		for(e = blf_table->slots[i].first; e && !stop; e = e->next) {
+			if(e == w
+					|| (e->ncalls == 0
+							&& !(e->flags & (BLF_ENT_PARK | BLF_ENT_WOWED)))
+					|| e->key.len <= hlen
+					|| memcmp(e->key.s + e->key.len - hlen, host, hlen) != 0)
+				continue;
+			if(blf_wildcard_vis(e, s, &vis) < 0
+					|| blf_entity_uri_esc(e, esc, sizeof(esc), &uri) < 0)
+				continue;
+			memset(&fr, 0, sizeof(fr));
+			j = blf_sub_job_vis(e, s, &fr, &uri, vis, 0, NULL, now);
+			if(j) {
+				blf_job_take_frag(j, &fr);
+				j->next = jobs;
+				jobs = j;
+			} else if(s->flags & BLF_SUB_OWED) {
+				stop = 1; /* deferred: the next tick resumes here */
+			}
+			blf_frags_free(&fr);
+		}
+		blf_slots_unlock2(i, whash);
+		blf_notify_send_all(jobs);
+	}
 }

@@ -33,6 +33,52 @@
 
 /* ---- expiry ---- */
 
+#define BLF_TIMER_BATCH 16 /* entities whose final NOTIFYs go out at once */
+
+/* an owed wildcard subscription, copied out for blf_wildcard_owed_send():
+ * Call-ID, From tag, our tag, the wildcard entity's key */
+typedef struct blf_owed_wild {
+	char *buf;
+	str f[4];
+	unsigned int from;
+} blf_owed_wild_t;
+
+/* copies out the owed wildcard subscriptions of w into ow[n..]; the slot
+ * lock is held; returns the new count */
+static int blf_owed_wild_collect(blf_entity_t *w, blf_owed_wild_t *ow, int n)
+{
+	blf_sub_t *s;
+	str f[4];
+	size_t len;
+	char *p;
+	int k;
+
+	for(s = w->subs; s && n < BLF_TIMER_BATCH; s = s->next) {
+		if(!(s->flags & BLF_SUB_OWED) || !(s->flags & BLF_SUB_WILDCARD)
+				|| s->owner)
+			continue;
+		f[0] = BLF_SF(s, BLF_SF_CALLID);
+		f[1] = BLF_SF(s, BLF_SF_FTAG);
+		f[2] = BLF_SF(s, BLF_SF_TTAG);
+		f[3] = w->key;
+		for(len = 0, k = 0; k < 4; k++)
+			len += f[k].len;
+		p = malloc(len ? len : 1);
+		if(p == NULL)
+			break;
+		ow[n].buf = p;
+		for(k = 0; k < 4; k++) {
+			memcpy(p, f[k].s, f[k].len);
+			ow[n].f[k].s = p;
+			ow[n].f[k].len = f[k].len;
+			p += f[k].len;
+		}
+		ow[n].from = s->owed_from;
+		n++;
+	}
+	return n;
+}
+
 /* the exact earliest deadline of e's subscriptions, after a scan */
 static void blf_entity_subs_due_reset(blf_entity_t *e)
 {
@@ -43,7 +89,6 @@ static void blf_entity_subs_due_reset(blf_entity_t *e)
 		blf_entity_sub_due(e, s->expires);
 }
 
-#define BLF_TIMER_BATCH 16 /* entities whose final NOTIFYs go out at once */
 
 /*
  * Timer: every subscription past its deadline gets its final NOTIFY
@@ -56,7 +101,8 @@ void blf_subs_timer(unsigned int ticks, void *param)
 	blf_notify_job_t *jobs, *j;
 	blf_frags_t fr[BLF_TIMER_BATCH];
 	char okeys[BLF_TIMER_BATCH][BLF_KEY_MAX];
-	int olen[BLF_TIMER_BATCH], nowed, room, k;
+	int olen[BLF_TIMER_BATCH], nowed, room, k, nw;
+	blf_owed_wild_t ow[BLF_TIMER_BATCH];
 	str okey;
 	blf_entity_t *e, *en;
 	blf_sub_t **ps, *s;
@@ -73,6 +119,7 @@ void blf_subs_timer(unsigned int ticks, void *param)
 		jobs = NULL;
 		nfr = 0;
 		nowed = 0;
+		nw = 0;
 		more = 0;
 		lock_set_get(blf_table->locks, i);
 		for(e = blf_table->slots[i].first; e; e = en) {
@@ -87,9 +134,20 @@ void blf_subs_timer(unsigned int ticks, void *param)
 					memcpy(okeys[nowed], e->key.s, e->key.len);
 					olen[nowed++] = e->key.len;
 				} else {
-					e->flags &= ~(BLF_ENT_OWED | BLF_ENT_WOWED);
+					e->flags &= ~BLF_ENT_OWED;
 				}
 			}
+			/* kept idle for wildcard watchers long enough: may go */
+			if((e->flags & BLF_ENT_WOWED) && now > e->wowed_until && room) {
+				e->flags &= ~BLF_ENT_WOWED;
+				if(e->calls == NULL && e->subs == NULL && e->tombs == NULL) {
+					blf_entity_gc(e->hash, e);
+					continue;
+				}
+			}
+			if(room && nw < BLF_TIMER_BATCH && e->subs
+					&& (e->subs->flags & BLF_SUB_WILDCARD))
+				nw = blf_owed_wild_collect(e, ow, nw);
 			if(e->tombs) {
 				blf_tombs_purge(e, now);
 				if(e->tombs == NULL && e->subs == NULL && e->calls == NULL) {
@@ -140,6 +198,12 @@ void blf_subs_timer(unsigned int ticks, void *param)
 			okey.s = okeys[k];
 			okey.len = olen[k];
 			blf_entity_owed_send(&okey);
+		}
+		for(k = 0; k < nw; k++) {
+			if(blf_inflight_room())
+				blf_wildcard_owed_send(&ow[k].f[3], &ow[k].f[0], &ow[k].f[1],
+						&ow[k].f[2], ow[k].from);
+			free(ow[k].buf);
 		}
 		if(more)
 			room = 0; /* the slot again for its expiries, not its debts */

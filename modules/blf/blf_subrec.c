@@ -207,7 +207,15 @@ owed:
 	 * then go with it, nothing is owed */
 	if(!terminated) {
 		if(s->flags & BLF_SUB_WILDCARD) {
-			e->flags |= BLF_ENT_OWED | BLF_ENT_WOWED;
+			/* what it is owed: the domain's state from e's slot on (the
+			 * timer sends it, resuming where a deferral stops it); e is
+			 * kept meanwhile, even idle, so its end is not lost */
+			i = (int)blf_slot_idx(e->hash);
+			if(!(s->flags & BLF_SUB_OWED) || (unsigned int)i < s->owed_from)
+				s->owed_from = (unsigned int)i;
+			s->flags |= BLF_SUB_OWED;
+			e->flags |= BLF_ENT_WOWED;
+			e->wowed_until = now + BLF_WOWED_KEEP;
 		} else {
 			s->flags |= BLF_SUB_OWED;
 			e->flags |= BLF_ENT_OWED;

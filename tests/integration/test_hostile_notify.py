@@ -382,13 +382,13 @@ def test_silent_watchers_bounded_calls_unaffected(make_proxy, phones):
 
 # -- item 7: many calls to one extension: bounded calls and bodies ------------
 def test_many_concurrent_calls_bounded_bodies(make_proxy, phones):
-    """100 ringing calls at once to one extension, from a caller whose
+    """64 ringing calls at once to one extension, from a caller whose
     display name is 1,000 bytes: the calls all ring (the proxy serves every
     one), the entity shows at most max_calls_per_entity of them (the rest
     counted in calls_untracked), every NOTIFY body stays within
     notify_max_body and validates against the RFC 4235 schema, no NOTIFY
     is lost (versions consecutive), and the lamp goes idle once they end."""
-    max_calls, max_body, ncalls = 32, 32768, 100
+    max_calls, max_body, ncalls = 32, 32768, 64
     kam = make_proxy(fr_timer=10000)
     a = phones("mca", display="X" * 1000)
     phones("mcb", invite_policy="ring")
@@ -501,3 +501,53 @@ def test_stored_long_event_id_does_not_crash(sqlite_proxy, phones):
     assert listed(kam, ok.sub.call_id)
     assert kam.running
     still_serving(kam, phones, "dlz")
+
+
+# -- item 4: a silent wildcard watcher does not make others' lamps repeat -----
+def test_silent_wildcard_watcher_does_not_amplify(make_proxy, phones):
+    """A wildcard watcher that never answers and one that does; 12 calls
+    ring 12 extensions. The silent one holds at most its bound of NOTIFYs
+    (the rest deferred); the answering one sees every extension ringing,
+    versions consecutive, and then goes quiet: what the silent one is owed
+    is not re-sent to it every second."""
+    kam = make_proxy(fr_timer=30000, max_notifies_per_sub=1)
+    domain = "blf.test"
+    any_dn = "sip:any-dn@%s" % domain
+    mute = phones("wsm", notify_reply=None)
+    msub = mute.subscribe(any_dn, expires=600)
+    assert msub.responses[-1].status == 200
+    w = phones("wsl")
+    sub = w.subscribe(any_dn, expires=600)
+    assert sub.responses[-1].status == 200
+    lamp = Lamp(sub, entity=False)
+    a = phones("wsa")
+    names = ["ws%02d" % i for i in range(12)]
+    for n in names:
+        phones(n, invite_policy="ring")
+    calls = [a.call(n) for n in names]
+    for c in calls:
+        c.wait_state("early", timeout=10)
+
+    def ringing(entity):
+        infos = [i for i in lamp.infos() if i.entity == entity]
+        return infos and any(d.state == "early" for d in infos[-1].dialogs)
+    blfutil.poll(lambda: (lamp.drain() or True) and
+                 all(ringing("sip:%s@%s" % (n, domain)) for n in names),
+                 15, what="every extension ringing at the wildcard watcher")
+    assert kstat(kam, "notifies_deferred") > 0
+    # quiet within a bound: its own debts paid, nothing re-sent after
+    deadline = time.monotonic() + 10
+    while True:
+        seen = len(sub.notifies)
+        try:
+            w.wait(lambda: len(sub.notifies) > seen, 2.5, "another NOTIFY")
+        except sipua.SipTimeout:
+            break
+        assert time.monotonic() < deadline, \
+            "the answering wildcard watcher still gets NOTIFYs every " \
+            "second with nothing changing (%d so far)" % len(sub.notifies)
+    lamp.drain()
+    lamp.assert_versions()
+    assert len(msub.notifies) <= 8 + 2, len(msub.notifies)
+    for c in calls:
+        c.cancel()
