@@ -32,6 +32,18 @@
 #include "blf_wcount.h"
 
 #define BLF_KEY_MAX 256 /* longest user@host kept */
+/* a NOTIFY's own headers (Event id, Contact, Subscription-State) longer
+ * than this end the subscription: it could never be notified (blf_notify.c) */
+#define BLF_NOTIFY_HDRS_MAX 4096
+/* no buffer for one NOTIFY grows past this (a bad field, not a real one) */
+#define BLF_NOTIFY_MSG_MAX (1 << 20)
+/* notify_max_body's range: room for a few dialogs; under one UDP datagram
+ * (65,507 bytes) with the NOTIFY's headers */
+#define BLF_NOTIFY_BODY_MIN 4096
+/* of notify_max_body, what the body's head (entity attribute up to
+ * BLF_KEY_MAX escaped) and tail may take; the dialogs get the rest */
+#define BLF_NOTIFY_HEAD_ROOM 2048
+#define BLF_NOTIFY_BODY_UDP_MAX 60000
 
 /* ---- configuration: every modparam lives here ---- */
 typedef struct blf_cfg {
@@ -63,6 +75,11 @@ typedef struct blf_cfg {
 	int max_source_subscriptions;  /* per source IP address, 0: no limit */
 	int wildcard_burst_interval;   /* s between two bursts of one wildcard
 									* subscription (refreshes) */
+	int max_notifies_inflight; /* in total, 0: no bound */
+	int max_notifies_per_sub;  /* per subscription, 0: no bound */
+	int notify_min_free_shm;   /* %: below it lamp updates wait */
+	int max_calls_per_entity;  /* calls shown/tracked per entity */
+	int notify_max_body;	   /* bytes of a NOTIFY body over UDP */
 } blf_cfg_t;
 
 extern blf_cfg_t blf_cfg;
@@ -73,6 +90,10 @@ extern struct dlg_binds blf_dlgb;
 /* ---- statistics (Kamailio counters, group "blf") ---- */
 extern stat_var *blf_st_notifies_sent;
 extern stat_var *blf_st_notifies_failed;
+extern stat_var *blf_st_notify_answers_ignored;
+extern stat_var *blf_st_notifies_deferred;
+extern stat_var *blf_st_calls_untracked;
+extern stat_var *blf_st_bodies_cut;
 extern stat_var *blf_st_http_requests;
 extern stat_var *blf_st_http_errors;
 extern stat_var *blf_st_cache_hits;
@@ -156,6 +177,7 @@ enum blf_sub_field {
 
 #define BLF_SUB_WILDCARD (1 << 0) /* any-dn: describes other entities */
 #define BLF_SUB_DIRTY (1 << 1)	  /* changed since last written to the DB */
+#define BLF_SUB_OWED (1 << 2) /* a NOTIFY was deferred: full state owed */
 
 typedef struct blf_sub {
 	struct blf_sub *next;
@@ -165,6 +187,8 @@ typedef struct blf_sub {
 	unsigned int flags;
 	blf_vis_t vis;
 	unsigned char owner; /* cluster node that NOTIFYs it, 0: this one */
+	unsigned int owed_from; /* wildcard, BLF_SUB_OWED: the first table
+							 * slot whose entities it is owed */
 	struct socket_info *sock; /* where the SUBSCRIBE came in (NOTIFYs leave) */
 	struct blf_wc *wc[2]; /* its watcher and source counters (ours only,
 						   * blf_wcount.c); given back by blf_sub_free */
@@ -182,6 +206,9 @@ typedef struct blf_sub {
 
 /* ---- entities ---- */
 #define BLF_ENT_PARK (1 << 0) /* a park orbit: exists while the list says so */
+#define BLF_ENT_OWED (1 << 1)  /* a subscription of it is owed a NOTIFY */
+#define BLF_ENT_WOWED (1 << 2) /* a wildcard watcher is owed its state: kept
+								* (even idle) until wowed_until */
 
 typedef struct blf_entity {
 	struct blf_entity *next;
@@ -196,6 +223,8 @@ typedef struct blf_entity {
 	time_t subs_due; /* no subscription expires before this (0: unknown),
 					  * so the expiry timer skips the entity until then */
 	struct blf_tomb *tombs; /* replicas recently ended here (cluster) */
+	time_t wowed_until;		/* BLF_ENT_WOWED: kept for wildcard watchers
+							 * until then */
 } blf_entity_t;
 
 /*
@@ -253,6 +282,7 @@ typedef struct blf_notify_job {
 	size_t frag_len;
 	str entity_esc;		   /* owned by the job block */
 	struct socket_info *sock;
+	unsigned int inflight; /* its place in blf_inflight.c, 0: none */
 	str f[BLF_SF_N];	   /* copies of the subscription's fields */
 } blf_notify_job_t;
 
@@ -327,6 +357,24 @@ int blf_subs_deactivate_uri(const str *ekey, const str *asked);
 int blf_sock_contact(struct socket_info *si, char *buf, int size, str *out);
 /* the entity hash our To tag carries; -1 when the tag is not ours */
 int blf_tag_hash(const str *tag, unsigned int *hash);
+
+/* blf_inflight.c: NOTIFYs in flight and their bounds */
+#define BLF_INFLIGHT_WILDCARD_FACTOR 8 /* a wildcard subscription's bound is
+										* max_notifies_per_sub times this */
+int blf_inflight_init(void);
+/* a place for one more NOTIFY of s (slot lock held); -1: past a bound
+ * (counted, logged). force: a final NOTIFY, always sent, still counted */
+int blf_inflight_take(const blf_sub_t *s, int force, unsigned int *slot);
+void blf_inflight_put(unsigned int slot);
+int blf_inflight_room(void); /* below the total bound and the shm floor */
+unsigned long blf_inflight_count(void);
+void blf_entity_owed_send(const str *key);
+/* what an owed wildcard subscription (Call-ID, From tag, our tag of the
+ * subscription on wkey) is owed: its domain's state from slot from on */
+void blf_wildcard_owed_send(const str *wkey, const str *callid,
+		const str *ftag, const str *ttag, unsigned int from);
+/* s. BLF_ENT_WOWED: how long an entity is kept for wildcard watchers (s) */
+#define BLF_WOWED_KEEP 60
 
 /* blf_notify.c */
 void blf_notify_send_all(blf_notify_job_t *jobs);

@@ -180,8 +180,9 @@ void blf_entity_gc(unsigned int hash, blf_entity_t *e)
 {
 	blf_entity_t **pe;
 
-	if(e->calls || e->subs || e->tombs || (e->flags & BLF_ENT_PARK))
-		return;
+	if(e->calls || e->subs || e->tombs
+			|| (e->flags & (BLF_ENT_PARK | BLF_ENT_OWED | BLF_ENT_WOWED)))
+		return; /* an owed entity waits for the timer to send its state */
 	for(pe = &blf_table->slots[blf_slot_idx(hash)].first; *pe;
 			pe = &(*pe)->next) {
 		if(*pe == e) {
@@ -349,6 +350,64 @@ static void blf_call_to_xml(const blf_call_t *c, blf_xml_dialog_t *d)
 	d->remote.target = c->f[BLF_CF_RTARGET].s;
 }
 
+/* a rate-limited line (per process, one a second) */
+static int blf_entity_log_ok(void)
+{
+	static time_t last = 0;
+	time_t now = time(NULL);
+
+	if(now == last)
+		return 0;
+	last = now;
+	return 1;
+}
+
+/*
+ * The dialogs of a body over the notify_max_body budget, so that the NOTIFY
+ * fits one UDP datagram: first every dialog without identities (as
+ * visibility state shows them), then, still too big, the first k of them,
+ * calls in progress before ended ones, so the lamp shows what it must (a
+ * busy entity stays busy). Counted and logged. d is reordered.
+ */
+static int blf_frags_fit(blf_entity_t *e, blf_xml_dialog_t *d, int n,
+		blf_vis_t vis, size_t budget, char **out, size_t *len)
+{
+	blf_xml_dialog_t t;
+	int k, i, j;
+
+	/* calls in progress first (stable) */
+	for(i = 0, j = 0; i < n; i++) {
+		if(d[i].st.state != BLF_STATE_TERMINATED) {
+			t = d[i];
+			memmove(&d[j + 1], &d[j], (i - j) * sizeof(*d));
+			d[j++] = t;
+		}
+	}
+	k = n;
+	if(vis == BLF_VIS_FULL) {
+		free(*out);
+		*out = NULL;
+		if(blf_xml_dialogs(d, k, BLF_VIS_STATE, out, len) < 0)
+			return -1;
+	}
+	while(*len > budget && k > 0) {
+		/* shrink in proportion, at least by one */
+		j = (int)((size_t)k * budget / *len);
+		k = j < k ? j : k - 1;
+		free(*out);
+		*out = NULL;
+		if(blf_xml_dialogs(d, k, BLF_VIS_STATE, out, len) < 0)
+			return -1;
+	}
+	update_stat(blf_st_bodies_cut, 1);
+	if(blf_entity_log_ok())
+		LM_NOTICE("dialog-info of %.*s over notify_max_body (%d bytes): "
+				  "%d of %d dialogs shown, without identities (see "
+				  "blf:bodies_cut)\n",
+				e->key.len, e->key.s, blf_cfg.notify_max_body, k, n);
+	return 0;
+}
+
 /*
  * The fragment of e's calls for one visibility, built on first use and kept
  * in fr for the other watchers of the same change. The slot lock must be
@@ -361,6 +420,7 @@ int blf_frags_get(blf_entity_t *e, blf_frags_t *fr, blf_vis_t vis,
 	blf_call_t *c;
 	int i = (vis == BLF_VIS_FULL) ? 0 : 1;
 	int n, ret = 0;
+	size_t budget;
 
 	if(!fr->built[i]) {
 		if(e->ncalls > sizeof(dbuf) / sizeof(dbuf[0])) {
@@ -370,13 +430,23 @@ int blf_frags_get(blf_entity_t *e, blf_frags_t *fr, blf_vis_t vis,
 				return -1;
 			}
 		}
-		for(n = 0, c = e->calls; c; c = c->next, n++)
+		for(n = 0, c = e->calls; c && n < (int)e->ncalls; c = c->next, n++)
 			blf_call_to_xml(c, &d[n]);
+		/* the body's head (entity up to BLF_KEY_MAX escaped) and tail
+		 * take at most BLF_NOTIFY_HEAD_ROOM of notify_max_body */
+		budget = (size_t)(blf_cfg.notify_max_body - BLF_NOTIFY_HEAD_ROOM);
 		if(blf_xml_dialogs(d, n, i ? BLF_VIS_STATE : BLF_VIS_FULL, &fr->s[i],
 				   &fr->len[i])
-				< 0) {
+						< 0
+				|| (fr->len[i] > budget
+						&& blf_frags_fit(e, d, n,
+								   i ? BLF_VIS_STATE : BLF_VIS_FULL, budget,
+								   &fr->s[i], &fr->len[i])
+								   < 0)) {
 			LM_ERR("cannot build the dialog-info of %.*s\n", e->key.len,
 					e->key.s);
+			free(fr->s[i]);
+			fr->s[i] = NULL;
 			ret = -1;
 		} else {
 			fr->built[i] = 1;
@@ -635,6 +705,18 @@ int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
 		changed = -2;
 		if(ev != BLF_EV_REQUEST)
 			goto gc;
+		if(blf_cfg.max_calls_per_entity > 0
+				&& e->ncalls >= (unsigned int)blf_cfg.max_calls_per_entity) {
+			/* the entity is busy with as many calls as it may show: this
+			 * one is not tracked (its later events find no call) */
+			update_stat(blf_st_calls_untracked, 1);
+			if(blf_entity_log_ok())
+				LM_NOTICE("%.*s has %u calls (max_calls_per_entity): call "
+						  "%.*s not tracked (see blf:calls_untracked)\n",
+						key->len, key->s, e->ncalls,
+						callid->len > 128 ? 128 : callid->len, callid->s);
+			goto gc;
+		}
 		c = blf_call_build(NULL, upd);
 		if(c == NULL)
 			goto gc;
@@ -816,6 +898,12 @@ int blf_entity_move_calls(const str *from, const str *to)
 			shm_free(c); /* already there */
 			continue;
 		}
+		if(blf_cfg.max_calls_per_entity > 0
+				&& et->ncalls >= (unsigned int)blf_cfg.max_calls_per_entity) {
+			update_stat(blf_st_calls_untracked, 1);
+			shm_free(c); /* as a new call there would not be tracked */
+			continue;
+		}
 		c->next = et->calls;
 		et->calls = c;
 		et->ncalls++;
@@ -836,4 +924,111 @@ unlock:
 		LM_INFO("%d call(s) of %.*s moved to %.*s\n", moved, from->len,
 				from->s, to->len, to->s);
 	return moved;
+}
+
+/*
+ * The timer's second chance: entity key had NOTIFYs deferred (see
+ * blf_inflight.c); now that there is room, its owed subscriptions, and its
+ * domain's wildcard watchers when they were owed, get one full-state
+ * NOTIFY each. A NOTIFY deferred again marks it owed again.
+ */
+void blf_entity_owed_send(const str *key)
+{
+	blf_notify_job_t *jobs = NULL, *j;
+	blf_frags_t fr;
+	blf_entity_t *e;
+	blf_sub_t *s;
+	unsigned int hash;
+	time_t now = time(NULL);
+
+	memset(&fr, 0, sizeof(fr));
+	hash = blf_key_hash(key);
+	blf_slot_lock(hash);
+	e = blf_entity_find(hash, key);
+	if(e == NULL || !(e->flags & BLF_ENT_OWED))
+		goto unlock;
+	e->flags &= ~BLF_ENT_OWED;
+	for(s = e->subs; s; s = s->next) {
+		if(!(s->flags & BLF_SUB_OWED) || s->owner
+				|| (s->flags & BLF_SUB_WILDCARD)
+				|| blf_expiry_due(s->expires, now))
+			continue; /* expired: its final NOTIFY is the timer's */
+		j = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
+		if(j) {
+			j->next = jobs;
+			jobs = j;
+		}
+	}
+	blf_entity_gc(hash, e);
+unlock:
+	blf_slot_unlock(hash);
+	blf_notify_send_all(jobs);
+	blf_frags_free(&fr);
+}
+
+/*
+ * The timer's second chance for a wildcard subscription: its NOTIFYs were
+ * deferred, so it gets its domain's state again (every entity with a call,
+ * every park orbit, every entity kept idle for it), slot by slot from the
+ * first slot it is owed, only it, never the other wildcard watchers. A
+ * deferral on the way stops it and notes where to resume: a watcher over
+ * its bound costs one refused NOTIFY a tick.
+ */
+void blf_wildcard_owed_send(const str *wkey, const str *callid,
+		const str *ftag, const str *ttag, unsigned int from)
+{
+	char esc[BLF_KEY_MAX * 6 + 16];
+	const char *host;
+	blf_notify_job_t *jobs, *j;
+	blf_frags_t fr;
+	blf_entity_t *e, *w;
+	blf_sub_t *s;
+	blf_vis_t vis;
+	unsigned int i, whash = blf_key_hash(wkey);
+	int hlen, stop = 0;
+	time_t now;
+	str uri;
+
+	host = memchr(wkey->s, '@', wkey->len);
+	if(host == NULL)
+		return;
+	hlen = wkey->len - (int)(host - wkey->s);
+	for(i = from; i < blf_table->size && !stop; i++) {
+		if(i != from && blf_table->slots[i].first == NULL)
+			continue; /* racy read, only to skip empty slots cheaply */
+		jobs = NULL;
+		blf_slots_lock2(i, whash);
+		w = blf_entity_find(whash, wkey);
+		s = w ? blf_sub_find(w, callid, ftag, ttag, NULL) : NULL;
+		if(s == NULL || s->owner || !(s->flags & BLF_SUB_WILDCARD)) {
+			blf_slots_unlock2(i, whash);
+			return; /* gone meanwhile */
+		}
+		if(i == from) /* paid from here on, unless deferred again */
+			s->flags &= ~BLF_SUB_OWED;
+		now = time(NULL);
+		for(e = blf_table->slots[i].first; e && !stop; e = e->next) {
+			if(e == w
+					|| (e->ncalls == 0
+							&& !(e->flags & (BLF_ENT_PARK | BLF_ENT_WOWED)))
+					|| e->key.len <= hlen
+					|| memcmp(e->key.s + e->key.len - hlen, host, hlen) != 0)
+				continue;
+			if(blf_wildcard_vis(e, s, &vis) < 0
+					|| blf_entity_uri_esc(e, esc, sizeof(esc), &uri) < 0)
+				continue;
+			memset(&fr, 0, sizeof(fr));
+			j = blf_sub_job_vis(e, s, &fr, &uri, vis, 0, NULL, now);
+			if(j) {
+				blf_job_take_frag(j, &fr);
+				j->next = jobs;
+				jobs = j;
+			} else if(s->flags & BLF_SUB_OWED) {
+				stop = 1; /* deferred: the next tick resumes here */
+			}
+			blf_frags_free(&fr);
+		}
+		blf_slots_unlock2(i, whash);
+		blf_notify_send_all(jobs);
+	}
 }

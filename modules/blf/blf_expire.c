@@ -33,6 +33,52 @@
 
 /* ---- expiry ---- */
 
+#define BLF_TIMER_BATCH 16 /* entities whose final NOTIFYs go out at once */
+
+/* an owed wildcard subscription, copied out for blf_wildcard_owed_send():
+ * Call-ID, From tag, our tag, the wildcard entity's key */
+typedef struct blf_owed_wild {
+	char *buf;
+	str f[4];
+	unsigned int from;
+} blf_owed_wild_t;
+
+/* copies out the owed wildcard subscriptions of w into ow[n..]; the slot
+ * lock is held; returns the new count */
+static int blf_owed_wild_collect(blf_entity_t *w, blf_owed_wild_t *ow, int n)
+{
+	blf_sub_t *s;
+	str f[4];
+	size_t len;
+	char *p;
+	int k;
+
+	for(s = w->subs; s && n < BLF_TIMER_BATCH; s = s->next) {
+		if(!(s->flags & BLF_SUB_OWED) || !(s->flags & BLF_SUB_WILDCARD)
+				|| s->owner)
+			continue;
+		f[0] = BLF_SF(s, BLF_SF_CALLID);
+		f[1] = BLF_SF(s, BLF_SF_FTAG);
+		f[2] = BLF_SF(s, BLF_SF_TTAG);
+		f[3] = w->key;
+		for(len = 0, k = 0; k < 4; k++)
+			len += f[k].len;
+		p = malloc(len ? len : 1);
+		if(p == NULL)
+			break;
+		ow[n].buf = p;
+		for(k = 0; k < 4; k++) {
+			memcpy(p, f[k].s, f[k].len);
+			ow[n].f[k].s = p;
+			ow[n].f[k].len = f[k].len;
+			p += f[k].len;
+		}
+		ow[n].from = s->owed_from;
+		n++;
+	}
+	return n;
+}
+
 /* the exact earliest deadline of e's subscriptions, after a scan */
 static void blf_entity_subs_due_reset(blf_entity_t *e)
 {
@@ -43,7 +89,6 @@ static void blf_entity_subs_due_reset(blf_entity_t *e)
 		blf_entity_sub_due(e, s->expires);
 }
 
-#define BLF_TIMER_BATCH 16 /* entities whose final NOTIFYs go out at once */
 
 /*
  * Timer: every subscription past its deadline gets its final NOTIFY
@@ -55,6 +100,10 @@ void blf_subs_timer(unsigned int ticks, void *param)
 {
 	blf_notify_job_t *jobs, *j;
 	blf_frags_t fr[BLF_TIMER_BATCH];
+	char okeys[BLF_TIMER_BATCH][BLF_KEY_MAX];
+	int olen[BLF_TIMER_BATCH], nowed, room, k, nw;
+	blf_owed_wild_t ow[BLF_TIMER_BATCH];
+	str okey;
 	blf_entity_t *e, *en;
 	blf_sub_t **ps, *s;
 	unsigned int i;
@@ -64,13 +113,40 @@ void blf_subs_timer(unsigned int ticks, void *param)
 	for(i = 0; i < blf_table->size; i++) {
 		if(blf_table->slots[i].first == NULL)
 			continue; /* racy read, only to skip empty slots cheaply */
+		room = blf_inflight_room();
 	again:
 		jobs = NULL;
 		nfr = 0;
+		nowed = 0;
+		nw = 0;
 		more = 0;
 		lock_set_get(blf_table->locks, i);
 		for(e = blf_table->slots[i].first; e; e = en) {
 			en = e->next;
+			/* NOTIFYs deferred past a bound: sent once there is room,
+			 * after the lock (they need the wildcard's lock too) */
+			if((e->flags & BLF_ENT_OWED) && room && nowed < BLF_TIMER_BATCH) {
+				/* more than a batch in one slot: the next tick goes on;
+				 * once per slot and tick, so that NOTIFYs deferred again
+				 * cannot keep the timer here */
+				if(e->key.len < BLF_KEY_MAX) {
+					memcpy(okeys[nowed], e->key.s, e->key.len);
+					olen[nowed++] = e->key.len;
+				} else {
+					e->flags &= ~BLF_ENT_OWED;
+				}
+			}
+			/* kept idle for wildcard watchers long enough: may go */
+			if((e->flags & BLF_ENT_WOWED) && now > e->wowed_until && room) {
+				e->flags &= ~BLF_ENT_WOWED;
+				if(e->calls == NULL && e->subs == NULL && e->tombs == NULL) {
+					blf_entity_gc(e->hash, e);
+					continue;
+				}
+			}
+			if(room && nw < BLF_TIMER_BATCH && e->subs
+					&& (e->subs->flags & BLF_SUB_WILDCARD))
+				nw = blf_owed_wild_collect(e, ow, nw);
 			if(e->tombs) {
 				blf_tombs_purge(e, now);
 				if(e->tombs == NULL && e->subs == NULL && e->calls == NULL) {
@@ -117,6 +193,19 @@ void blf_subs_timer(unsigned int ticks, void *param)
 		blf_notify_send_all(jobs);
 		while(nfr > 0)
 			blf_frags_free(&fr[--nfr]);
+		for(k = 0; k < nowed && blf_inflight_room(); k++) {
+			okey.s = okeys[k];
+			okey.len = olen[k];
+			blf_entity_owed_send(&okey);
+		}
+		for(k = 0; k < nw; k++) {
+			if(blf_inflight_room())
+				blf_wildcard_owed_send(&ow[k].f[3], &ow[k].f[0], &ow[k].f[1],
+						&ow[k].f[2], ow[k].from);
+			free(ow[k].buf);
+		}
+		if(more)
+			room = 0; /* the slot again for its expiries, not its debts */
 		if(more)
 			goto again;
 	}

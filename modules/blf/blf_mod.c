@@ -45,6 +45,11 @@ blf_cfg_t blf_cfg = {
 	.max_watcher_subscriptions = 500,
 	.max_source_subscriptions = 5000,
 	.wildcard_burst_interval = 60,
+	.max_notifies_inflight = 1000,
+	.max_notifies_per_sub = 16,
+	.notify_min_free_shm = 10,
+	.max_calls_per_entity = 32,
+	.notify_max_body = 32768,
 };
 /* clang-format on */
 
@@ -55,6 +60,10 @@ atomic_t *blf_nsubs = NULL;
 
 stat_var *blf_st_notifies_sent;
 stat_var *blf_st_notifies_failed;
+stat_var *blf_st_notify_answers_ignored;
+stat_var *blf_st_notifies_deferred;
+stat_var *blf_st_calls_untracked;
+stat_var *blf_st_bodies_cut;
 stat_var *blf_st_http_requests;
 stat_var *blf_st_http_errors;
 stat_var *blf_st_cache_hits;
@@ -117,6 +126,11 @@ static param_export_t params[] = {
 		&blf_cfg.max_watcher_subscriptions},
 	{"max_source_subscriptions", PARAM_INT, &blf_cfg.max_source_subscriptions},
 	{"wildcard_burst_interval", PARAM_INT, &blf_cfg.wildcard_burst_interval},
+	{"max_notifies_inflight", PARAM_INT, &blf_cfg.max_notifies_inflight},
+	{"max_notifies_per_sub", PARAM_INT, &blf_cfg.max_notifies_per_sub},
+	{"notify_min_free_shm", PARAM_INT, &blf_cfg.notify_min_free_shm},
+	{"max_calls_per_entity", PARAM_INT, &blf_cfg.max_calls_per_entity},
+	{"notify_max_body", PARAM_INT, &blf_cfg.notify_max_body},
 	{0, 0, 0}
 };
 
@@ -124,6 +138,11 @@ static stat_export_t blf_stats[] = {
 	{"subscriptions", STAT_IS_FUNC, (stat_var **)blf_stat_subscriptions},
 	{"notifies_sent", 0, &blf_st_notifies_sent},
 	{"notifies_failed", 0, &blf_st_notifies_failed},
+	{"notify_answers_ignored", 0, &blf_st_notify_answers_ignored},
+	{"notifies_deferred", 0, &blf_st_notifies_deferred},
+	{"notifies_inflight", STAT_IS_FUNC, (stat_var **)blf_inflight_count},
+	{"calls_untracked", 0, &blf_st_calls_untracked},
+	{"bodies_cut", 0, &blf_st_bodies_cut},
 	{"notifies_pending", STAT_IS_FUNC, (stat_var **)blf_ntx_pending},
 	{"notify_blocks", STAT_IS_FUNC, (stat_var **)blf_ntx_blocks},
 	{"http_requests", 0, &blf_st_http_requests},
@@ -213,6 +232,26 @@ static int blf_cfg_check(void)
 				blf_cfg.wildcard_burst_interval);
 		return -1;
 	}
+	if(blf_cfg.max_notifies_inflight < 0 || blf_cfg.max_notifies_per_sub < 0
+			|| blf_cfg.max_calls_per_entity < 0) {
+		LM_ERR("max_notifies_inflight (%d), max_notifies_per_sub (%d) and "
+			   "max_calls_per_entity (%d) must be >= 0 (0: no bound)\n",
+				blf_cfg.max_notifies_inflight, blf_cfg.max_notifies_per_sub,
+				blf_cfg.max_calls_per_entity);
+		return -1;
+	}
+	if(blf_cfg.notify_min_free_shm < 0 || blf_cfg.notify_min_free_shm > 90) {
+		LM_ERR("notify_min_free_shm must be 0..90 (percent), not %d\n",
+				blf_cfg.notify_min_free_shm);
+		return -1;
+	}
+	if(blf_cfg.notify_max_body < BLF_NOTIFY_BODY_MIN
+			|| blf_cfg.notify_max_body > BLF_NOTIFY_BODY_UDP_MAX) {
+		LM_ERR("notify_max_body must be %d..%d bytes, not %d\n",
+				BLF_NOTIFY_BODY_MIN, BLF_NOTIFY_BODY_UDP_MAX,
+				blf_cfg.notify_max_body);
+		return -1;
+	}
 	return 0;
 }
 
@@ -250,7 +289,7 @@ static int mod_init(void)
 		return -1;
 	if(blf_alias_init() < 0 || blf_park_init() < 0 || blf_http_init() < 0)
 		return -1;
-	if(blf_db_init() < 0 || blf_ntx_init() < 0)
+	if(blf_db_init() < 0 || blf_ntx_init() < 0 || blf_inflight_init() < 0)
 		return -1;
 	/* the expiry pass, and the cluster's hellos in a process of their own */
 	register_sync_timers(blf_cfg.enable_dmq ? 2 : 1);

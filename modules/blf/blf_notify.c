@@ -13,6 +13,8 @@
 
 #include <string.h>
 #include <stdlib.h>
+#include <time.h>
+#include <stdint.h>
 
 #include "core/mem/shm_mem.h"
 #include "core/mem/mem.h"
@@ -21,6 +23,7 @@
 #include "core/socket_info.h"
 #include "core/parser/parse_rr.h"
 #include "core/trim.h"
+#include "core/ip_addr.h"
 #include <strings.h>
 
 #include "blf.h"
@@ -28,6 +31,8 @@
 static str blf_notify_method = str_init("NOTIFY");
 static char *blf_body = NULL; /* per process */
 static int blf_body_size = 0;
+static char *blf_hdrs = NULL; /* per process */
+static int blf_hdrs_size = 0;
 
 void blf_job_free(blf_notify_job_t *j)
 {
@@ -81,6 +86,12 @@ static void blf_notify_cb(struct cell *t, int type, struct tmcb_params *ps)
 	str callid, ftag, ttag;
 	unsigned int hash;
 
+	if(type & TMCB_DESTROY) {
+		/* tm frees the NOTIFY's cell: its shm is back (blf_inflight.c) */
+		if(ps->param)
+			blf_inflight_put((unsigned int)(uintptr_t)*ps->param);
+		return;
+	}
 	if(ps->code < 300)
 		return;
 	update_stat(blf_st_notifies_failed, 1);
@@ -90,6 +101,27 @@ static void blf_notify_cb(struct cell *t, int type, struct tmcb_params *ps)
 	ftag = blf_hdr_tag(&t->to_hdr);	  /* the watcher's */
 #else
 	callid = blf_hdr_value(&t->callid);
+	/* tm matched the answer on its branch and CSeq method; one from
+	 * another address than the NOTIFY went to (a forged 481) does not end
+	 * the subscription (tm's own 408 has no message) */
+	if(ps->rpl && ps->rpl != FAKED_REPLY && t->nr_of_outgoings > 0) {
+		union sockaddr_union src;
+
+		init_su(&src, &ps->rpl->rcv.src_ip, ps->rpl->rcv.src_port);
+		if(!su_cmp(&src, &t->uac[0].request.dst.to)) {
+			static time_t last = 0; /* per process: a line a second */
+			update_stat(blf_st_notify_answers_ignored, 1);
+			if(last == time(NULL))
+				return;
+			last = time(NULL);
+			LM_NOTICE("NOTIFY %.*s answered %d from %s:%d, not where it "
+					  "was sent: ignored\n",
+					callid.len > 128 ? 128 : callid.len, callid.s, ps->code,
+					ip_addr2a(&ps->rpl->rcv.src_ip),
+					(int)ps->rpl->rcv.src_port);
+			return;
+		}
+	}
 	ttag = blf_hdr_tag(&t->from); /* our tag */
 	ftag = blf_hdr_tag(&t->to);	  /* the watcher's */
 #endif
@@ -104,75 +136,149 @@ static void blf_notify_cb(struct cell *t, int type, struct tmcb_params *ps)
 				callid.len, callid.s, ps->code);
 }
 
-static int blf_notify_send(blf_notify_job_t *j)
+/* a per-process buffer of at least need bytes, grown as needed (tm and
+ * blf_ntx copy what they send, so one per process will do) */
+static char *blf_buf_grow(char **buf, int *size, size_t need)
 {
-	char hdrs[512 + BLF_KEY_MAX];
-	char head[256 + BLF_KEY_MAX * 6];
-	char lcbuf[256];
-	dlg_t td;
-	uac_req_t uac_r;
-	str h, b = STR_NULL;
-	int hlen, n, ret = -1;
+	char *nb;
 
-	hlen = blf_xml_head(head, sizeof(head), j->version, j->entity_esc.s,
-			j->entity_esc.len);
-	if(hlen < 0) {
-		LM_ERR("entity too long: %.*s\n", j->entity_esc.len, j->entity_esc.s);
-		return -1;
-	}
-	/* one body buffer per process, grown as needed: tm copies the body */
-	b.len = hlen + j->frag_len + BLF_XML_TAIL_LEN;
-	if(b.len + 1 > blf_body_size) {
-		char *nb = realloc(blf_body, b.len + 1024);
-		if(nb == NULL) {
-			LM_ERR("no memory for a %d byte body\n", b.len);
-			return -1;
-		}
-		blf_body = nb;
-		blf_body_size = b.len + 1024;
-	}
-	b.s = blf_body;
-	memcpy(b.s, head, hlen);
-	memcpy(b.s + hlen, j->frag, j->frag_len);
-	memcpy(b.s + hlen + j->frag_len, BLF_XML_TAIL, BLF_XML_TAIL_LEN);
+	if(need > BLF_NOTIFY_MSG_MAX)
+		return NULL;
+	if((int)need <= *size)
+		return *buf;
+	nb = realloc(*buf, need + 1024);
+	if(nb == NULL)
+		return NULL;
+	*buf = nb;
+	*size = (int)need + 1024;
+	return nb;
+}
 
-	if(j->f[BLF_SF_LCONTACT].len == 0
-			&& blf_sock_contact(j->sock ? j->sock : udp_listen, lcbuf,
-					   sizeof(lcbuf), &j->f[BLF_SF_LCONTACT])
-					   < 0) {
-		LM_ERR("no Contact for NOTIFY %.*s\n", j->f[BLF_SF_CALLID].len,
-				j->f[BLF_SF_CALLID].s);
+/*
+ * A subscription whose fields make a NOTIFY that cannot be sent (headers
+ * past BLF_NOTIFY_HDRS_MAX, a route set that does not parse): it could
+ * never be notified, so it ends here, with a log line, instead of holding a
+ * slot and a lamp that never lights. Such fields can come from a DMQ
+ * replica or the database, not only from a SUBSCRIBE.
+ */
+static void blf_notify_refuse(const blf_notify_job_t *j, const char *why)
+{
+	const str *c = &j->f[BLF_SF_CALLID];
+	int found;
+
+	found = blf_subs_remove(j->hash, c, &j->f[BLF_SF_FTAG],
+			&j->f[BLF_SF_TTAG]);
+	LM_NOTICE("NOTIFY %.*s cannot be built (%s): subscription %s\n",
+			c->len > 128 ? 128 : c->len, c->s, why,
+			found ? "removed" : "already gone");
+}
+
+/* the NOTIFY's own headers (the dialog's are added by tm or blf_ntx) */
+static int blf_notify_hdrs(const blf_notify_job_t *j, str *h)
+{
+	const str *evid = &j->f[BLF_SF_EVID], *lc = &j->f[BLF_SF_LCONTACT];
+	const char *reason = j->reason ? j->reason : "timeout";
+	size_t need;
+	int n;
+
+	/* the fixed text is under 200 bytes; 256 leaves room for the numbers */
+	need = 256 + (size_t)evid->len + (size_t)lc->len + strlen(reason);
+	if(need > BLF_NOTIFY_HDRS_MAX)
+		return -2;
+	if(blf_buf_grow(&blf_hdrs, &blf_hdrs_size, need) == NULL)
 		return -1;
-	}
 	if(j->terminated)
-		n = snprintf(hdrs, sizeof(hdrs),
+		n = snprintf(blf_hdrs, blf_hdrs_size,
 				"Max-Forwards: 70\r\nEvent: dialog%s%.*s\r\n"
 				"Contact: <%.*s>\r\n"
 				"Subscription-State: terminated;reason=%s\r\n"
 				"Content-Type: application/dialog-info+xml\r\n",
-				j->f[BLF_SF_EVID].len ? ";id=" : "", j->f[BLF_SF_EVID].len,
-				j->f[BLF_SF_EVID].s, j->f[BLF_SF_LCONTACT].len,
-				j->f[BLF_SF_LCONTACT].s, j->reason ? j->reason : "timeout");
+				evid->len ? ";id=" : "", evid->len, evid->s, lc->len, lc->s,
+				reason);
 	else
-		n = snprintf(hdrs, sizeof(hdrs),
+		n = snprintf(blf_hdrs, blf_hdrs_size,
 				"Max-Forwards: 70\r\nEvent: dialog%s%.*s\r\n"
 				"Contact: <%.*s>\r\n"
 				"Subscription-State: active;expires=%u\r\n"
 				"Content-Type: application/dialog-info+xml\r\n",
-				j->f[BLF_SF_EVID].len ? ";id=" : "", j->f[BLF_SF_EVID].len,
-				j->f[BLF_SF_EVID].s, j->f[BLF_SF_LCONTACT].len,
-				j->f[BLF_SF_LCONTACT].s, j->expires);
-	if(n < 0 || n >= (int)sizeof(hdrs)) {
-		LM_ERR("NOTIFY headers too long\n");
+				evid->len ? ";id=" : "", evid->len, evid->s, lc->len, lc->s,
+				j->expires);
+	if(n < 0 || n >= blf_hdrs_size)
+		return -1; /* cannot happen: need counts every variable part */
+	h->s = blf_hdrs;
+	h->len = n;
+	return 0;
+}
+
+/* the body: per-watcher head, the shared <dialog> fragment, the tail */
+static int blf_notify_body(const blf_notify_job_t *j, str *b)
+{
+	size_t need;
+	int hlen;
+
+	/* the head's fixed text is under 160 bytes */
+	need = 256 + (size_t)j->entity_esc.len + j->frag_len + BLF_XML_TAIL_LEN;
+	if(blf_buf_grow(&blf_body, &blf_body_size, need) == NULL)
+		return -1;
+	hlen = blf_xml_head(blf_body, blf_body_size, j->version, j->entity_esc.s,
+			j->entity_esc.len);
+	if(hlen < 0 || hlen + j->frag_len + BLF_XML_TAIL_LEN >= (size_t)blf_body_size)
+		return -1;
+	b->s = blf_body;
+	b->len = hlen;
+	memcpy(b->s + b->len, j->frag, j->frag_len);
+	b->len += j->frag_len;
+	memcpy(b->s + b->len, BLF_XML_TAIL, BLF_XML_TAIL_LEN);
+	b->len += BLF_XML_TAIL_LEN;
+	return 0;
+}
+
+static int blf_notify_send(blf_notify_job_t *j)
+{
+	char lcbuf[256];
+	dlg_t td;
+	uac_req_t uac_r;
+	str h = STR_NULL, b = STR_NULL;
+	int n, ret = -1;
+
+	/* zeroed first: every exit below goes through out, which frees what
+	 * td holds */
+	memset(&td, 0, sizeof(td));
+	if(blf_notify_body(j, &b) < 0) {
+		LM_ERR("cannot build the body of NOTIFY %.*s (entity %d bytes, "
+			   "dialogs %lu bytes)\n",
+				j->f[BLF_SF_CALLID].len > 128 ? 128 : j->f[BLF_SF_CALLID].len,
+				j->f[BLF_SF_CALLID].s, j->entity_esc.len,
+				(unsigned long)j->frag_len);
 		goto out;
 	}
-	h.s = hdrs;
-	h.len = n;
+	if(j->f[BLF_SF_LCONTACT].len == 0
+			&& blf_sock_contact(j->sock ? j->sock : udp_listen, lcbuf,
+					   sizeof(lcbuf), &j->f[BLF_SF_LCONTACT])
+					   < 0) {
+		LM_ERR("no Contact for NOTIFY %.*s\n",
+				j->f[BLF_SF_CALLID].len > 128 ? 128 : j->f[BLF_SF_CALLID].len,
+				j->f[BLF_SF_CALLID].s);
+		goto out;
+	}
+	n = blf_notify_hdrs(j, &h);
+	if(n == -2) {
+		blf_notify_refuse(j, "headers too long");
+		goto out;
+	}
+	if(n < 0) {
+		LM_ERR("no memory for the headers of NOTIFY %.*s\n",
+				j->f[BLF_SF_CALLID].len > 128 ? 128 : j->f[BLF_SF_CALLID].len,
+				j->f[BLF_SF_CALLID].s);
+		goto out;
+	}
 
-	memset(&td, 0, sizeof(td));
-	/* UDP to an address: our own transaction (blf_ntx.c) */
+	/* UDP to an address: our own transaction (blf_ntx.c), which then
+	 * holds the NOTIFY's place in flight */
 	if((n = blf_ntx_send(j, &h, &b)) <= 0) {
 		ret = n;
+		if(ret == 0)
+			j->inflight = 0;
 		goto out;
 	}
 	td.id.call_id = j->f[BLF_SF_CALLID];
@@ -191,20 +297,34 @@ static int blf_notify_send(blf_notify_job_t *j)
 			&& parse_rr_body(j->f[BLF_SF_RR].s, j->f[BLF_SF_RR].len,
 					   &td.route_set)
 					   < 0) {
-		LM_ERR("bad route set of %.*s: %.*s\n", j->f[BLF_SF_CALLID].len,
-				j->f[BLF_SF_CALLID].s, j->f[BLF_SF_RR].len, j->f[BLF_SF_RR].s);
+		LM_ERR("bad route set of %.*s: %.*s\n",
+				j->f[BLF_SF_CALLID].len > 128 ? 128 : j->f[BLF_SF_CALLID].len,
+				j->f[BLF_SF_CALLID].s,
+				j->f[BLF_SF_RR].len > 256 ? 256 : j->f[BLF_SF_RR].len,
+				j->f[BLF_SF_RR].s);
+		blf_notify_refuse(j, "bad route set");
 		goto out;
 	}
+	/* tm calls TMCB_DESTROY once, when it frees the cell, only when
+	 * t_request_within succeeded: the place in flight is then its */
 	set_uac_req(&uac_r, &blf_notify_method, &h, &b, &td,
-			TMCB_LOCAL_COMPLETED, blf_notify_cb, NULL);
+			TMCB_LOCAL_COMPLETED | TMCB_DESTROY, blf_notify_cb,
+			(void *)(uintptr_t)j->inflight);
 	if(blf_tmb.t_request_within(&uac_r) < 0) {
-		LM_ERR("cannot send NOTIFY %.*s to %.*s\n", j->f[BLF_SF_CALLID].len,
-				j->f[BLF_SF_CALLID].s, j->f[BLF_SF_CONTACT].len,
+		LM_ERR("cannot send NOTIFY %.*s to %.*s\n",
+				j->f[BLF_SF_CALLID].len > 128 ? 128 : j->f[BLF_SF_CALLID].len,
+				j->f[BLF_SF_CALLID].s,
+				j->f[BLF_SF_CONTACT].len > 128 ? 128 : j->f[BLF_SF_CONTACT].len,
 				j->f[BLF_SF_CONTACT].s);
 		goto out;
 	}
+	j->inflight = 0;
 	ret = 0;
 out:
+	if(j->inflight) {
+		blf_inflight_put(j->inflight); /* not sent: its place is free */
+		j->inflight = 0;
+	}
 	if(td.route_set)
 		free_rr(&td.route_set);
 	if(ret == 0)

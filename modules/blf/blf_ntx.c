@@ -11,9 +11,13 @@
  *   - the request is built once into a block from a small per-bucket pool
  *     (no allocator call once warm) and sent with msg_send() from the
  *     subscription's own socket;
- *   - our Via branch names the record ("z9hG4bKblf.<process>.<seq>.<boot>",
- *     in hex), so the watcher's answer is found with one bucket lock, in
- *     this module's response callback, before tm or the core look at it;
+ *   - our Via branch names the record ("z9hG4bKblf.<process>.<seq>.<boot>.
+ *     <nonce>", in hex, see blf_branch.h), so the watcher's answer is found
+ *     with one bucket lock, in this module's response callback, before tm
+ *     or the core look at it; the nonce (64 bits keyed by a secret each
+ *     process draws from getrandom()) makes the branch unguessable, and an
+ *     answer counts only when its CSeq (number and NOTIFY), Call-ID, both
+ *     tags and its source address are the NOTIFY's: see blf_ntx_match();
  *   - the "BLF NOTIFY" timer process retransmits (Timer E: T1 doubling up
  *     to T2, T2 after a provisional answer) and gives up after Timer F as
  *     tm would, with a local 408;
@@ -34,6 +38,9 @@
 #include <string.h>
 #include <stdlib.h>
 #include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/random.h>
 
 #include "core/mem/shm_mem.h"
 #include "core/dprint.h"
@@ -45,16 +52,20 @@
 #include "core/cfg/cfg_struct.h"
 #include "core/parser/parse_uri.h"
 #include "core/parser/parse_rr.h"
+#include "core/parser/parse_from.h"
+#include "core/parser/parse_to.h"
+#include "core/parser/parse_cseq.h"
+#include "core/trim.h"
 
 #include "blf.h"
+#include "blf_branch.h"
 
 #define BLF_NTX_BUCKETS 256		/* a power of two */
 #define BLF_NTX_BLOCK 2048		/* pooled block: record and message */
 #define BLF_NTX_FREE_MAX 8		/* free blocks a bucket keeps */
 #define BLF_NTX_TRIM_MS 2000	/* an idle bucket frees its pool after this */
 #define BLF_NTX_TIMER_US 50000	/* retransmission timer resolution */
-#define BLF_NTX_BRANCH "z9hG4bKblf."
-#define BLF_NTX_BRANCH_LEN (sizeof(BLF_NTX_BRANCH) - 1)
+#define BLF_NTX_UDP_MAX 65000	/* a NOTIFY larger is not sent over UDP */
 
 typedef struct blf_ntx {
 	struct blf_ntx *next;
@@ -64,6 +75,9 @@ typedef struct blf_ntx {
 	unsigned int next_ms; /* next retransmission */
 	unsigned int end_ms;  /* Timer F */
 	unsigned int ival;	  /* the current retransmission interval */
+	unsigned int cseq;	  /* an answer must carry it, with NOTIFY */
+	uint64_t nonce;		  /* an answer's branch must carry it */
+	unsigned int inflight; /* its place in blf_inflight.c */
 	unsigned short pooled;
 	/* where Call-ID, our tag and the watcher's tag are in buf */
 	unsigned short callid_off, callid_len;
@@ -91,6 +105,8 @@ typedef struct blf_ntx_table {
 
 static blf_ntx_table_t *blf_ntx = NULL;
 static unsigned int blf_ntx_seq = 0; /* per process */
+static unsigned char blf_ntx_key[16]; /* per process: the branch nonces' */
+static int blf_ntx_keyed = 0;		  /* 1: key drawn, -1: could not */
 static char *blf_ntx_buf = NULL;	 /* per process: the message being built */
 static int blf_ntx_buf_size = 0;
 
@@ -218,9 +234,11 @@ static blf_ntx_t *blf_ntx_alloc(blf_ntx_bucket_t *b, int len, unsigned int now)
 	return t;
 }
 
-/* bucket i is locked */
+/* the transaction ended: its place in flight is free; bucket i locked */
 static void blf_ntx_release(blf_ntx_bucket_t *b, blf_ntx_t *t)
 {
+	blf_inflight_put(t->inflight);
+	t->inflight = 0;
 	if(t->pooled && b->npool < BLF_NTX_FREE_MAX) {
 		t->next = b->pool;
 		b->pool = t;
@@ -253,6 +271,45 @@ unsigned long blf_ntx_blocks(void)
 }
 
 /* ---- sending ---- */
+
+/*
+ * This process's secret for the branch nonces, drawn once from the kernel
+ * (getrandom, else /dev/urandom). A process that cannot get one leaves its
+ * NOTIFYs to tm rather than send guessable branches.
+ */
+static int blf_ntx_key_init(void)
+{
+	size_t got = 0;
+	ssize_t n;
+	int fd;
+
+	if(blf_ntx_keyed)
+		return blf_ntx_keyed > 0 ? 0 : -1;
+	while(got < sizeof(blf_ntx_key)) {
+		n = getrandom(blf_ntx_key + got, sizeof(blf_ntx_key) - got, 0);
+		if(n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if(got < sizeof(blf_ntx_key) && (fd = open("/dev/urandom", O_RDONLY)) >= 0) {
+		got = 0;
+		while(got < sizeof(blf_ntx_key)) {
+			n = read(fd, blf_ntx_key + got, sizeof(blf_ntx_key) - got);
+			if(n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		close(fd);
+	}
+	if(got < sizeof(blf_ntx_key)) {
+		LM_ERR("no random source for NOTIFY branches: NOTIFYs of process "
+			   "%d go through tm\n", process_no);
+		blf_ntx_keyed = -1;
+		return -1;
+	}
+	blf_ntx_keyed = 1;
+	return 0;
+}
 
 /* the next hop of a NOTIFY, when we can send it ourselves: the watcher's
  * Contact, or the first Route if it is a loose route. 1: use tm. */
@@ -299,9 +356,11 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	unsigned int id, now, i;
 	int n, need, callid_at, ttag_at, ftag_at;
 	const char *v6;
+	char brs[BLF_BRANCH_MAX];
+	blf_branch_t br;
 
 	if(blf_ntx == NULL || si == NULL || si->proto != PROTO_UDP
-			|| j->f[BLF_SF_DST].len)
+			|| j->f[BLF_SF_DST].len || blf_ntx_key_init() < 0)
 		return 1;
 	init_dest_info(&dst);
 	if(blf_ntx_next_hop(j, &dst.to) != 0)
@@ -314,8 +373,15 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	v6 = (si->address.af == AF_INET6 && host.len && host.s[0] != '[') ? "["
 																		: "";
 	id = blf_ntx_seq++;
+	br.pno = (unsigned int)process_no;
+	br.id = id;
+	br.boot = blf_ntx->boot;
+	br.nonce = blf_branch_mac(blf_ntx_key, br.pno, br.id, br.boot);
+	if(blf_branch_print(brs, sizeof(brs), &br) < 0)
+		return -1;
 
-	need = 512 + j->f[BLF_SF_CONTACT].len + host.len + j->f[BLF_SF_URI].len
+	need = 512 + j->f[BLF_SF_CONTACT].len + host.len + port.len
+		   + j->f[BLF_SF_URI].len
 		   + j->f[BLF_SF_WURI].len + 2 * j->f[BLF_SF_CALLID].len
 		   + j->f[BLF_SF_TTAG].len + j->f[BLF_SF_FTAG].len
 		   + j->f[BLF_SF_RR].len + hdrs->len + body->len;
@@ -334,12 +400,11 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	 * snprintf below can be cut short */
 	n = snprintf(blf_ntx_buf, blf_ntx_buf_size,
 			"NOTIFY %.*s SIP/2.0\r\n"
-			"Via: SIP/2.0/UDP %s%.*s%s:%.*s;branch=" BLF_NTX_BRANCH "%x.%x.%x\r\n"
+			"Via: SIP/2.0/UDP %s%.*s%s:%.*s;branch=%s\r\n"
 			"%s%.*s%s"
 			"From: <%.*s>;tag=",
 			j->f[BLF_SF_CONTACT].len, j->f[BLF_SF_CONTACT].s, v6, host.len,
-			host.s, *v6 ? "]" : "", port.len, port.s, (unsigned)process_no, id,
-			blf_ntx->boot,
+			host.s, *v6 ? "]" : "", port.len, port.s, brs,
 			j->f[BLF_SF_RR].len ? "Route: " : "", j->f[BLF_SF_RR].len,
 			j->f[BLF_SF_RR].s, j->f[BLF_SF_RR].len ? "\r\n" : "",
 			j->f[BLF_SF_URI].len, j->f[BLF_SF_URI].s);
@@ -357,8 +422,15 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 			"%.*s\r\nCSeq: %u NOTIFY\r\n%.*sContent-Length: %d\r\n\r\n",
 			j->f[BLF_SF_CALLID].len, j->f[BLF_SF_CALLID].s, j->cseq,
 			hdrs->len, hdrs->s, body->len);
-	if(n + body->len >= blf_ntx_buf_size || n + body->len > 65000)
+	if(n + body->len >= blf_ntx_buf_size || n + body->len > BLF_NTX_UDP_MAX) {
+		/* the body is bounded (notify_max_body); the rest is fields a
+		 * SUBSCRIBE bounds (a replica or the database may not have) */
+		LM_ERR("NOTIFY %.*s of %d bytes does not fit a UDP datagram: not "
+			   "sent\n",
+				j->f[BLF_SF_CALLID].len > 128 ? 128 : j->f[BLF_SF_CALLID].len,
+				j->f[BLF_SF_CALLID].s, n + body->len);
 		return -1;
+	}
 	memcpy(blf_ntx_buf + n, body->s, body->len);
 	n += body->len;
 
@@ -374,6 +446,9 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	}
 	t->id = id;
 	t->pno = (unsigned int)process_no;
+	t->nonce = br.nonce;
+	t->cseq = j->cseq;
+	t->inflight = j->inflight;
 	t->hash = j->hash;
 	t->ival = blf_tm_ms(&blf_tm_t1);
 	t->next_ms = now + t->ival;
@@ -417,35 +492,70 @@ static void blf_ntx_failed(blf_ntx_t *t, int code)
 				callid.s, code == 408 ? "timed out," : "answered", code);
 }
 
-/* the next '.'-terminated (or last) hex field of s, consumed */
-static int blf_hex_field(str *s, unsigned int *v)
+/* a tag parameter as the parser left it (an absent one is empty) */
+static int blf_ntx_str_is(const str *a, const char *b, int blen)
 {
-	char *dot = memchr(s->s, '.', s->len);
-	int n = dot ? (int)(dot - s->s) : s->len;
-
-	if(n == 0 || n > 8 || hexstr2int(s->s, n, v) < 0)
-		return -1;
-	s->s += dot ? n + 1 : n;
-	s->len -= dot ? n + 1 : n;
-	return 0;
+	return a->len == blen && (blen == 0 || memcmp(a->s, b, blen) == 0);
 }
 
-/* "<process>.<seq>.<boot>" in hex after our prefix; -1: not ours,
- * -2: ours from an earlier run */
-static int blf_ntx_branch(const str *br, unsigned int *pno, unsigned int *id)
+/*
+ * Is msg an answer to t, as tm would have it (RFC 3261 17.1.3) and more:
+ * CSeq number and method NOTIFY, Call-ID, From tag (ours) and To tag (the
+ * watcher's) of the NOTIFY, and from the address the NOTIFY was sent to.
+ * A missing or unparsable header is no match. bucket lock held; no
+ * allocation (the headers were parsed before the lock).
+ */
+static int blf_ntx_match(const blf_ntx_t *t, struct sip_msg *msg,
+		const blf_branch_t *br)
 {
-	str s;
-	unsigned int boot;
+	union sockaddr_union src;
+	struct cseq_body *cs;
+	struct to_body *from, *to;
+	str cid;
+	unsigned int n;
 
-	if(br->len <= (int)BLF_NTX_BRANCH_LEN
-			|| memcmp(br->s, BLF_NTX_BRANCH, BLF_NTX_BRANCH_LEN) != 0)
-		return -1;
-	s.s = br->s + BLF_NTX_BRANCH_LEN;
-	s.len = br->len - BLF_NTX_BRANCH_LEN;
-	if(blf_hex_field(&s, pno) < 0 || blf_hex_field(&s, id) < 0
-			|| blf_hex_field(&s, &boot) < 0 || s.len)
-		return -1;
-	return boot == blf_ntx->boot ? 0 : -2;
+	if(t->nonce != br->nonce)
+		return 0;
+	if(msg->cseq == NULL || msg->cseq->parsed == NULL || msg->callid == NULL
+			|| msg->from == NULL || msg->from->parsed == NULL
+			|| msg->to == NULL || msg->to->parsed == NULL)
+		return 0;
+	cs = get_cseq(msg);
+	if(cs->method_id != METHOD_NOTIFY || str2int(&cs->number, &n) < 0
+			|| n != t->cseq)
+		return 0;
+	cid = msg->callid->body;
+	trim(&cid);
+	if(!blf_ntx_str_is(&cid, t->buf + t->callid_off, t->callid_len))
+		return 0;
+	from = get_from(msg);
+	to = get_to(msg);
+	if(!blf_ntx_str_is(&from->tag_value, t->buf + t->ttag_off, t->ttag_len)
+			|| !blf_ntx_str_is(&to->tag_value, t->buf + t->ftag_off,
+					t->ftag_len))
+		return 0;
+	/* the source: where the NOTIFY went (a phone behind NAT answers from
+	 * the address its fixed Contact names; see README, Security) */
+	init_su(&src, &msg->rcv.src_ip, msg->rcv.src_port);
+	if(!su_cmp(&src, &t->dst.to) || msg->rcv.bind_address != t->dst.send_sock)
+		return 0;
+	return 1;
+}
+
+/* an answer that names one of our transactions but is not its answer */
+static void blf_ntx_ignored(struct sip_msg *msg, const char *why)
+{
+	static unsigned int last = 0; /* per process: one line a second */
+	unsigned int now = blf_ms();
+
+	update_stat(blf_st_notify_answers_ignored, 1);
+	if(last && !BLF_MS_AFTER(now, last + 1000))
+		return;
+	last = now ? now : 1;
+	LM_NOTICE("answer %d to a NOTIFY from %s:%d ignored: %s (more in the "
+			  "blf:notify_answers_ignored statistic)\n",
+			msg->first_line.u.reply.statuscode, ip_addr2a(&msg->rcv.src_ip),
+			(int)msg->rcv.src_port, why);
 }
 
 /*
@@ -454,27 +564,41 @@ static int blf_ntx_branch(const str *br, unsigned int *pno, unsigned int *id)
  */
 int blf_ntx_response(struct sip_msg *msg)
 {
-	unsigned int pno, id, i, code;
+	unsigned int i, code;
 	blf_ntx_bucket_t *b;
 	blf_ntx_t *t, **pt;
-	int r;
+	blf_branch_t br;
+	int ok;
 
 	if(blf_ntx == NULL || msg->via1 == NULL || msg->via1->branch == NULL)
 		return 1;
-	r = blf_ntx_branch(&msg->via1->branch->value, &pno, &id);
-	if(r == -1)
+	if(blf_branch_parse(msg->via1->branch->value.s,
+			   msg->via1->branch->value.len, &br)
+			< 0)
 		return 1; /* not ours */
-	if(r < 0)
+	if(br.boot != blf_ntx->boot)
 		return 0; /* ours, from before a restart */
+	/* parsed before the lock: the core has From, To, Call-ID and CSeq */
+	if(parse_from_header(msg) < 0) {
+		blf_ntx_ignored(msg, "bad From");
+		return 0;
+	}
 	code = msg->first_line.u.reply.statuscode;
-	i = BLF_NTX_BUCKET(pno, id);
+	i = BLF_NTX_BUCKET(br.pno, br.id);
 	b = &blf_ntx->b[i];
 	blf_ntx_lock(i);
 	for(pt = &b->first; (t = *pt) != NULL; pt = &t->next)
-		if(t->id == id && t->pno == pno)
+		if(t->id == br.id && t->pno == br.pno)
 			break;
 	if(t == NULL) {
 		blf_ntx_unlock(i); /* a late copy: the transaction ended */
+		return 0;
+	}
+	ok = blf_ntx_match(t, msg, &br);
+	if(!ok) {
+		blf_ntx_unlock(i);
+		blf_ntx_ignored(msg, "branch nonce, CSeq, Call-ID, tags or source "
+							 "differ from the NOTIFY's");
 		return 0;
 	}
 	if(code < 200) {

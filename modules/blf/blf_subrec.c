@@ -149,9 +149,15 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 										: BLF_SF(s, BLF_SF_URI);
 	const str *ent = entity_esc ? entity_esc : &own;
 	size_t len = sizeof(*j) + ent->len + 1;
+	unsigned int slot;
 	char *p;
 	int i;
 
+	/* a place among the NOTIFYs in flight, before a version is taken: past
+	 * a bound, this change is not sent and the full state is owed (sent by
+	 * the timer when there is room); a final NOTIFY always goes */
+	if(blf_inflight_take(s, terminated, &slot) < 0)
+		goto owed;
 	for(i = 0; i < BLF_SF_N; i++)
 		len += BLF_SF(s, i).len + 1;
 	/* system malloc, not pkg: sizes vary with every watcher, which sends
@@ -159,13 +165,16 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 	j = malloc(len);
 	if(j == NULL) {
 		LM_ERR("no memory for a NOTIFY of %.*s\n", e->key.len, e->key.s);
-		return NULL;
+		blf_inflight_put(slot);
+		goto owed;
 	}
 	memset(j, 0, sizeof(*j));
 	if(blf_frags_get(e, fr, vis, &j->frag, &j->frag_len) < 0) {
 		free(j);
-		return NULL;
+		blf_inflight_put(slot);
+		goto owed;
 	}
+	j->inflight = slot;
 	p = (char *)(j + 1);
 	for(i = 0; i < BLF_SF_N; i++) {
 		j->f[i].s = p;
@@ -178,7 +187,13 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 	j->entity_esc.len = ent->len;
 	memcpy(p, ent->s, ent->len);
 	p[ent->len] = '\0';
-	j->hash = e->hash;
+	/* the entity the subscription is kept on, where an answer (481, 408)
+	 * finds it again: a wildcard subscription lives on its wildcard
+	 * pseudo-entity (whose hash our tag carries), not on the entity e this
+	 * NOTIFY describes */
+	if(!(s->flags & BLF_SUB_WILDCARD)
+			|| blf_tag_hash(&BLF_SF(s, BLF_SF_TTAG), &j->hash) < 0)
+		j->hash = e->hash;
 	j->sock = s->sock;
 	j->version = s->version++;
 	j->cseq = ++s->cseq;
@@ -187,7 +202,30 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 	j->terminated = terminated;
 	j->reason = reason;
 	j->expires = blf_expiry_left(s->expires, now);
+	if(!(s->flags & BLF_SUB_WILDCARD))
+		s->flags &= ~BLF_SUB_OWED; /* a full state pays what was owed */
 	return j;
+
+owed:
+	/* e may be a stand-in (a fetch, an empty wildcard burst): its flags
+	 * then go with it, nothing is owed */
+	if(!terminated) {
+		if(s->flags & BLF_SUB_WILDCARD) {
+			/* what it is owed: the domain's state from e's slot on (the
+			 * timer sends it, resuming where a deferral stops it); e is
+			 * kept meanwhile, even idle, so its end is not lost */
+			i = (int)blf_slot_idx(e->hash);
+			if(!(s->flags & BLF_SUB_OWED) || (unsigned int)i < s->owed_from)
+				s->owed_from = (unsigned int)i;
+			s->flags |= BLF_SUB_OWED;
+			e->flags |= BLF_ENT_WOWED;
+			e->wowed_until = now + BLF_WOWED_KEEP;
+		} else {
+			s->flags |= BLF_SUB_OWED;
+			e->flags |= BLF_ENT_OWED;
+		}
+	}
+	return NULL;
 }
 
 /* jobs for every live watcher of e; the slot lock must be held */
