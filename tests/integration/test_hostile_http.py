@@ -118,3 +118,171 @@ def test_full_http_queue_answers_without_waiting(stub, make_proxy, phones):
     assert stat(kam, "alias_cache_full") >= 6, all_stats(kam)
     assert stat(kam, "alias_cache_entries") <= 2, all_stats(kam)
     assert len(aliases(kam)) <= 2
+
+
+# -- item 6(a): a policy holds by every path ----------------------------------
+A7300, E300 = uri("7300"), uri("300")
+
+
+def fetch(phone, target):
+    return phone.subscribe(target, expires=0).responses[-1]
+
+
+def assert_no_call_details(info, call_id):
+    assert call_id not in info.raw, info.raw
+    for d in info.dialogs:
+        assert d.call_id is None and d.local_tag is None and \
+            d.remote_tag is None, info.raw
+        assert d.remote is None or (not d.remote.identity and
+                                    not d.remote.target), info.raw
+
+
+def test_none_learnt_later_ends_live_subscriptions(stub, make_proxy, phones):
+    """A watcher subscribed to sip:300 while nothing was known of 300's
+    policy; then an answer about the alias 7300 says 300 is `none`: the
+    watcher's subscription ends at once (terminated;reason=rejected, no
+    call in the final NOTIFY), 300's own subscription stays and sees all,
+    and a new watcher is refused."""
+    kam = make_proxy(**http_params(stub))
+    w, p300, alice = phones("watcher"), phones("300"), phones("alice")
+    lamp = blfutil.watch(w, E300)
+    own = blfutil.watch(p300, E300)
+    call = alice.call("300")
+    p300.wait_incoming()
+    d = lamp.wait_state("early", call.call_id)
+    assert d.call_id == call.call_id  # full: the default visibility
+    stub.set_alias(A7300, E300, visibility="none")
+    # anyone's lookup teaches it (alice's own fetch is refused: not 300)
+    assert fetch(alice, A7300).status == 403
+    n = lamp.wait_final(5)
+    assert n.reason == "rejected", n.subscription_state
+    assert call.call_id not in n.body, n.body
+    assert not [s for s in blfutil.subscriptions(kam)
+                if s["callid"] == lamp.sub.call_id]
+    call.cancel()
+    own.wait_state("terminated", call.call_id)
+    assert own.sub.state == "active" and all(
+        x.state == "active" for x, _ in own.seen)
+    r = w.subscribe(E300).responses[-1]
+    assert r.status == 403, r.first_line()
+    assert kam.running
+
+
+def test_stricter_policy_downgrades_live_subscriptions(stub, make_proxy,
+                                                       phones):
+    """full -> state while a watcher is subscribed: from its next NOTIFY
+    on, no call-id, tags or identities."""
+    kam = make_proxy(**http_params(stub, alias_cache_ttl=1))
+    a7400, e400 = uri("7400"), uri("400")
+    stub.set_alias(a7400, e400, visibility="full")
+    w, p400 = phones("watcher"), phones("400")
+    alice = phones("alice", display="Alice Anders")
+    lamp = blfutil.watch(w, a7400)
+    stub.set_alias(a7400, e400, visibility="state")
+    wait_alias(kam, "7400@blf.test", lambda r: int(r["ttl"]) == 0, 4)
+    mark = stub.mark()
+    assert fetch(alice, a7400).status == 200  # stale: used, asked again
+    stub.wait_requests(1, "alias", a7400, since=mark)
+    wait_alias(kam, "400@blf.test", lambda r: r["visibility"] == "state")
+    call = alice.call("400")
+    p400.wait_incoming()
+    lamp.wait(lambda i: i.dialogs and i.dialogs[0].state == "early", 5,
+              "the call ringing")
+    call.cancel()
+    lamp.wait(lambda i: not i.dialogs or all(
+        d.state == "terminated" for d in i.dialogs), 5, "the call over")
+    seen = [i for _, i in lamp.seen if i is not None and i.dialogs]
+    assert seen
+    for info in seen:
+        assert_no_call_details(info, call.call_id)
+        assert "alice" not in info.raw.lower(), info.raw
+    assert lamp.sub.state == "active"
+
+
+def test_policy_survives_a_flush(stub, make_proxy, phones):
+    kam = make_proxy(**http_params(stub))
+    stub.set_alias(A7300, E300, visibility="none")
+    w = phones("watcher")
+    assert fetch(w, A7300).status == 403
+    wait_alias(kam, "300@blf.test", lambda r: r["visibility"] == "none")
+    kam.rpc("blf.flush_aliases")
+    r = w.subscribe(E300).responses[-1]
+    assert r.status == 403, "after blf.flush_aliases a watcher of 300 got " \
+        "%s although its policy is none" % r.first_line()
+    r = w.subscribe(A7300).responses[-1]
+    assert r.status == 403, r.first_line()
+
+
+def test_policy_of_the_entity_itself_after_a_restart(stub, make_proxy,
+                                                     phones):
+    """A fresh Kamailio (nothing cached, as after a restart): the first
+    SUBSCRIBE to sip:300 asks the service about 300 itself, whose answer
+    (404, not an alias, with {"visibility":"none"}) gives its policy;
+    only 300 may watch itself."""
+    stub.set_policy(E300, "none")
+    kam = make_proxy(**http_params(stub))
+    w, p300 = phones("watcher"), phones("300")
+    r = w.subscribe(E300).responses[-1]
+    assert r.status == 403, r.first_line()
+    blfutil.watch(p300, E300)
+    rec = alias_of(kam, "300@blf.test")
+    assert rec["state"] == "not-alias" and rec["visibility"] == "none", rec
+
+
+# -- item 8: the alias cache is bounded ---------------------------------------
+def shm_used(kam):
+    return int(kam.rpc("core.shmmem")["real_used"])
+
+
+def test_alias_cache_stays_within_its_size(stub, make_proxy, phones):
+    """400 distinct callers (each SUBSCRIBE looks its From URI and its
+    target up) with alias_cache_size=50: the cache never holds more than
+    50 records, evictions are counted, the aliases still resolve, and
+    once the answers are past their TTL and idle (alias_negative_ttl=1,
+    alias_cache_idle=1) the HTTP process's pass drops them: shm returns to
+    its level."""
+    kam = make_proxy(**http_params(stub, alias_cache_size=50,
+                                   alias_negative_ttl=1, alias_cache_ttl=1,
+                                   alias_cache_idle=1))
+    stub.set_alias(A7300, E300, max_age=600)
+    w = phones("watcher")
+    assert fetch(w, A7300).status == 200
+    wait_alias(kam, "7300@blf.test", lambda r: r["state"] == "alias")
+    blfutil.poll(lambda: stat(kam, "alias_cache_entries") <= 2, 10,
+                 what="the warm-up records aged out")
+    base = shm_used(kam)
+    peak = 0
+    for i in range(400):
+        caller = uri("caller%d" % i)
+        r = w.subscribe(uri("x%d" % i), expires=0, from_uri=caller)
+        assert r.responses[-1].status == 200
+        if i % 40 == 0:
+            peak = max(peak, stat(kam, "alias_cache_entries"))
+    peak = max(peak, stat(kam, "alias_cache_entries"))
+    assert 0 < peak <= 50, "alias cache held %d records" % peak
+    assert stat(kam, "alias_cache_evictions") > 0, all_stats(kam)
+    # 7300 was asked in the churn too or evicted: either way still right
+    sub = w.subscribe(A7300, expires=60)
+    assert sub.responses[-1].status == 200
+    assert [s for s in blfutil.subscriptions(kam, "300@blf.test")
+            if s["callid"] == sub.call_id], blfutil.subscriptions(kam)
+    sub.unsubscribe()
+    blfutil.poll(lambda: stat(kam, "alias_cache_entries") <= 2, 10,
+                 what="idle records aged out by the HTTP process")
+    blfutil.poll(lambda: shm_used(kam) <= base + 16384, 10,
+                 what="shm back to its level (%d)" % base)
+
+
+def test_oversize_answer_is_an_error(stub, make_proxy, phones):
+    kam = make_proxy(**http_params(stub, http_max_body=4096))
+    stub.set_huge(200000, "alias")
+    w = phones("watcher")
+    sub = w.subscribe(uri("7777"), expires=60)
+    assert sub.responses[-1].status == 200
+    blfutil.poll(lambda: stat(kam, "http_oversize") >= 1, 5,
+                 what="the oversize answer counted")
+    rec = wait_alias(kam, "7777@blf.test", lambda r: r["state"] == "error")
+    assert rec["entity"] == "", rec
+    assert same_key(blfutil.subscriptions(kam)[0]["entity"],
+                    "7777@blf.test")
+    assert kam.running
