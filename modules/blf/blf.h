@@ -77,6 +77,7 @@ extern stat_var *blf_st_alias_nowait;  /* SUBSCRIBEs that did not wait */
 extern stat_var *blf_st_alias_evicted; /* records evicted or aged out */
 extern stat_var *blf_st_alias_full;	   /* lookups not cached: no room */
 extern stat_var *blf_st_http_oversize; /* answers over http_max_body */
+extern stat_var *blf_st_park_page_cut; /* park pages cut at their bound */
 extern atomic_t *blf_nsubs; /* live subscriptions on this node (shm) */
 
 /* ---- calls, as seen by one entity ---- */

@@ -63,6 +63,7 @@ stat_var *blf_st_alias_nowait;
 stat_var *blf_st_alias_evicted;
 stat_var *blf_st_alias_full;
 stat_var *blf_st_http_oversize;
+stat_var *blf_st_park_page_cut;
 
 static int mod_init(void);
 static int child_init(int rank);
@@ -127,6 +128,7 @@ static stat_export_t blf_stats[] = {
 	{"alias_cache_full", 0, &blf_st_alias_full},
 	{"alias_nowait", 0, &blf_st_alias_nowait},
 	{"http_oversize", 0, &blf_st_http_oversize},
+	{"park_page_cut", 0, &blf_st_park_page_cut},
 	{0, 0, 0}
 };
 
