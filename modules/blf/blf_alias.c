@@ -595,6 +595,8 @@ void blf_alias_answer(const str *key, int status, const char *body,
 	n->used = a->used;
 	n->waiting = a->waiting;
 	n->expires = now + ttl;
+	if(a->policy >= 0 && a->expires > n->expires)
+		n->expires = a->expires; /* the policy's own TTL runs on */
 	blf_alias_replace(h, a, n);
 	if(state == BLF_AL_POSITIVE)
 		ent = n->entity;

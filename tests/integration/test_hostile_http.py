@@ -98,7 +98,7 @@ def test_silent_alias_service_does_not_stall_sip(stub, make_proxy, phones,
     assert kam.running
 
 
-def test_full_http_queue_answers_without_waiting(stub, make_proxy, phones):
+def test_full_alias_cache_answers_without_waiting(stub, make_proxy, phones):
     """A lookup that cannot even be queued is not waited for: with the
     service silent and alias_cache_size tiny, new URIs are neither cached
     nor asked, and their SUBSCRIBEs are answered at once."""
@@ -285,4 +285,29 @@ def test_oversize_answer_is_an_error(stub, make_proxy, phones):
     assert rec["entity"] == "", rec
     assert same_key(blfutil.subscriptions(kam)[0]["entity"],
                     "7777@blf.test")
+    assert kam.running
+
+
+# -- hostile answers (blf_json.c) ------------------------------------------------
+def test_hostile_park_entries_are_skipped(stub, make_proxy):
+    """Orbit names become SIP URIs and numbers a phone dials: one with an
+    '@', a space, a control character or 80 characters is skipped, as is
+    an entry with a control character in any string; the good ones
+    stay."""
+    stub.set_orbits([
+        {"orbit": "701", "call_id": "ok1@127.0.0.1", "parked": uri("211")},
+        {"orbit": "7@evil.example", "call_id": "x@127.0.0.1"},
+        {"orbit": "7 02"},
+        {"orbit": "703\r\nX-Injected: 1"},
+        {"orbit": "7" * 80},
+        {"orbit": "704", "call_id": "bad\u0001id"},
+        {"orbit": "705", "parked": "sip:a@b\nVia: x"},
+        {"orbit": "*8#+._-"},
+    ])
+    kam = make_proxy(**http_params(stub, alias=False, park=True))
+    got = blfutil.poll(lambda: (lambda p: p if p else None)(
+        sorted(str(o["orbit"]) for o in
+               blfutil.records(kam.rpc("blf.parks"), "orbit"))), 5,
+        what="the park list fetched")
+    assert got == ["*8#+._-", "701"], got
     assert kam.running
