@@ -306,14 +306,19 @@ static int blf_alias_read(
 	return a->state == BLF_AL_ERROR ? 0 : 1;
 }
 
-/* SIP workers that may wait for answers at once (alias_wait_workers) */
+/*
+ * SIP workers that may wait for answers at once: alias_wait_workers
+ * (0: children/8), never more than children/4 (riders double it), at
+ * least 1.
+ */
 static int blf_alias_wait_cap(void)
 {
-	int n;
+	int n = blf_cfg.alias_wait_workers, max = children_no / 4;
 
-	if(blf_cfg.alias_wait_workers > 0)
-		return blf_cfg.alias_wait_workers;
-	n = children_no / 8;
+	if(n <= 0)
+		n = children_no / 8;
+	if(n > max)
+		n = max;
 	return n > 0 ? n : 1;
 }
 

@@ -58,14 +58,16 @@ def options_answered(phone, kam, n, timeout):
 
 
 # -- item 5: a silent alias service -------------------------------------------
-@pytest.mark.parametrize("waiters", [None, 2])
+@pytest.mark.parametrize("waiters", [None, 1, 4])
 def test_silent_alias_service_does_not_stall_sip(stub, make_proxy, phones,
                                                  waiters):
     """40 SUBSCRIBEs to fresh URIs (plus their retransmissions) while the
     alias service never answers: without a bound each holds a worker for
     http_timeout (4 s), the 4 workers are gone for half a minute and an
     OPTIONS waits in the socket. With the bound, at most alias_wait_workers
-    wait (default: a quarter of the workers) and the rest keep serving."""
+    wait (default children/8, at most children/4 whatever it is set to,
+    at least 1), plus one retransmission beside each, and the rest keep
+    serving."""
     params = http_params(stub, http_timeout=4000)
     if waiters is not None:
         params["alias_wait_workers"] = waiters
