@@ -433,7 +433,11 @@ int blf_alias_resolve(const str *key, char *buf, int size, str *out, int *vis,
 	 * and in the number of SIP workers doing so, and only for a question
 	 * that was asked (a full queue asks nothing) */
 	if(!inflight) {
-		blf_alias_no_wait(key, a ? "HTTP queue full" : "alias cache full");
+		if(a == NULL)
+			blf_alias_no_wait(key, "alias cache full");
+		else if(ask)
+			blf_alias_no_wait(key, "HTTP queue full");
+		/* else an error a moment ago: asked again after BLF_ALIAS_RETRY */
 		goto policy;
 	}
 	got = blf_alias_wait_get(h, key);
