@@ -122,6 +122,26 @@ def test_full_alias_cache_answers_without_waiting(stub, make_proxy, phones):
     assert len(aliases(kam)) <= 2
 
 
+def test_lookup_never_queued_is_not_waited_for(stub, make_proxy, phones):
+    """Calls to 1,150 unknown numbers while the alias service is silent
+    fill the HTTP process's queue (64 in flight + 1,024 waiting; calls
+    never wait themselves). A SUBSCRIBE to yet another unknown URI then
+    finds no room to ask: it must be answered at once, not after
+    http_timeout (20 s here) spent waiting for a question never asked."""
+    kam = make_proxy(**http_params(stub, http_timeout=20000))
+    alice, w = phones("alice"), phones("watcher")
+    assert fetch(w, uri("alice")).status == 200  # watcher, alice: known
+    stub.set_mode("slow", path="alias", delay_ms=NEVER_MS)
+    calls = [alice.call("q%d" % i) for i in range(1150)]
+    for c in calls:
+        c.wait_response(404, timeout=10)
+    stub.wait_requests(8, "alias", timeout=10)  # 8 connections at once
+    sub = w.subscribe(uri("probe"), expires=60, timeout=3.0)
+    assert sub.responses[-1].status == 200, sub.responses[-1].first_line()
+    assert stat(kam, "alias_nowait") >= 1, all_stats(kam)
+    assert kam.running
+
+
 # -- item 6(a): a policy holds by every path ----------------------------------
 A7300, E300 = uri("7300"), uri("300")
 
