@@ -213,7 +213,7 @@ static int blf_alias_evict_in(unsigned int idx, time_t now, int stale_only)
 /*
  * Room for one more record: when the table holds alias_cache_size, one
  * record is evicted (a stale one of the next BLF_ALIAS_EVICT_SCAN slots if
- * any, else the oldest of the first slot with a record no lookup waits
+ * any, else the oldest of the next slot with a record no lookup waits
  * for). No slot lock may be held by the caller. Returns 0 with the record
  * counted, -1 when there is no room (nothing is cached then).
  */
@@ -232,9 +232,15 @@ static int blf_alias_reserve(time_t now)
 	blf_aliases->evict_at = (start + 1) % blf_aliases->size;
 	lock_release(&blf_aliases->count_lock);
 
+	/* a stale record near the cursor, else any that no answer is awaited
+	 * for, the whole table round if need be (a small cache is sparse) */
 	for(pass = 1; pass >= 0 && !done; pass--) {
-		for(i = 0; i < BLF_ALIAS_EVICT_SCAN && !done; i++) {
+		for(i = 0; i < (pass ? BLF_ALIAS_EVICT_SCAN : blf_aliases->size)
+				   && !done;
+				i++) {
 			idx = (start + i) % blf_aliases->size;
+			if(blf_aliases->slots[idx] == NULL)
+				continue; /* a racy peek: at worst a record is missed */
 			lock_set_get(blf_aliases->locks, idx);
 			done = blf_alias_evict_in(idx, now, pass);
 			lock_set_release(blf_aliases->locks, idx);
