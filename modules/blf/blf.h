@@ -59,6 +59,11 @@ typedef struct blf_cfg {
 	int http_timeout;
 	int alias_cache_ttl;
 	int alias_negative_ttl;
+	int alias_cache_size;	/* records kept at most (evicted beyond) */
+	int alias_cache_idle;	/* s: a stale record unused this long goes */
+	int alias_wait_workers; /* SIP workers waiting for answers at once;
+							 * 0: max(1, children / 4) */
+	int http_max_body;		/* bytes: a longer answer is an error */
 	str db_url;
 	str db_table;		   /* table of persisted subscriptions */
 	int db_flush_interval; /* s between write-behind flushes */
@@ -107,6 +112,11 @@ extern stat_var *blf_st_wildcard_bursts_limited; /* wildcard bursts not
 												  * (503): over budget */
 extern stat_var *blf_st_dmq_untrusted; /* replicas from a sender not trusted */
 extern stat_var *blf_st_dmq_invalid;   /* replicas that failed the checks */
+extern stat_var *blf_st_alias_nowait;  /* SUBSCRIBEs that did not wait */
+extern stat_var *blf_st_alias_evicted; /* records evicted or aged out */
+extern stat_var *blf_st_alias_full;	   /* lookups not cached: no room */
+extern stat_var *blf_st_http_oversize; /* answers over http_max_body */
+extern stat_var *blf_st_park_page_cut; /* park pages cut at their bound */
 extern atomic_t *blf_nsubs; /* live subscriptions on this node (shm) */
 
 /* ---- calls, as seen by one entity ---- */
@@ -353,6 +363,7 @@ void blf_subs_timer(unsigned int ticks, void *param);
 int blf_subs_notify_watchers(blf_entity_t *e, blf_frags_t *fr,
 		blf_notify_job_t **jobs);
 int blf_subs_deactivate_uri(const str *ekey, const str *asked);
+int blf_subs_apply_policy(const str *ekey, blf_vis_t vis);
 /* our Contact URI on socket si (sip:host:port;transport=...) */
 int blf_sock_contact(struct socket_info *si, char *buf, int size, str *out);
 /* the entity hash our To tag carries; -1 when the tag is not ours */

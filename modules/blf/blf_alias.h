@@ -28,5 +28,7 @@ int blf_alias_policy(const str *key);
 
 void blf_alias_rpc_list(rpc_t *rpc, void *c);
 int blf_alias_flush(void);
+int blf_alias_sweep(void);
+unsigned long blf_alias_count(void);
 
 #endif

@@ -33,7 +33,7 @@
 
 #define BLF_HTTPQ_SIZE 1024		 /* alias lookups waiting to be asked */
 #define BLF_HTTP_MAX_FLIGHT 64	 /* transfers at once */
-#define BLF_HTTP_MAX_BODY 262144 /* larger answers are cut off: an error */
+#define BLF_HTTP_SWEEP_MS 1000	 /* between passes over the alias cache */
 
 typedef struct blf_httpq {
 	gen_lock_t lock;
@@ -134,7 +134,7 @@ static size_t blf_http_write(char *p, size_t size, size_t n, void *arg)
 	size_t add = size * n;
 	char *nb;
 
-	if(x->len + add > BLF_HTTP_MAX_BODY) {
+	if(x->len + add > (size_t)blf_cfg.http_max_body) {
 		x->truncated = 1;
 		return 0; /* aborts the transfer */
 	}
@@ -192,6 +192,8 @@ static blf_xfer_t *blf_xfer_new(CURLM *m, blf_xfer_kind_t kind, const char *url)
 	curl_easy_setopt(x->h, CURLOPT_PRIVATE, x);
 	curl_easy_setopt(x->h, CURLOPT_USERAGENT, "kamailio-blf");
 	curl_easy_setopt(x->h, CURLOPT_PROTOCOLS_STR, "http,https");
+	/* a Content-Length over the bound fails the transfer at once */
+	curl_easy_setopt(x->h, CURLOPT_MAXFILESIZE, (long)blf_cfg.http_max_body);
 	if(curl_multi_add_handle(m, x->h) != CURLM_OK) {
 		blf_xfer_free(x);
 		return NULL;
@@ -241,14 +243,23 @@ static void blf_http_done(CURLM *m, CURLMsg *msg, int *flight)
 	curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 	if(x == NULL)
 		return;
-	if(msg->data.result == CURLE_OK)
+	if(msg->data.result == CURLE_FILESIZE_EXCEEDED)
+		x->truncated = 1;
+	else if(msg->data.result == CURLE_OK)
 		curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
 	else
 		LM_NOTICE("HTTP %s request failed: %s\n",
 				x->kind == BLF_XFER_ALIAS ? "alias" : "park",
 				curl_easy_strerror(msg->data.result));
-	if(x->truncated)
+	if(x->truncated) {
+		/* a longer answer than http_max_body: an error, counted */
+		update_stat(blf_st_http_oversize, 1);
+		LM_NOTICE("HTTP %s answer longer than http_max_body (%d): "
+				  "dropped\n",
+				x->kind == BLF_XFER_ALIAS ? "alias" : "park",
+				blf_cfg.http_max_body);
 		status = 0;
+	}
 	curl_multi_remove_handle(m, x->h);
 	(*flight)--;
 	if(x->kind == BLF_XFER_ALIAS) {
@@ -275,7 +286,7 @@ static void blf_http_loop(void)
 {
 	char key[BLF_KEY_MAX], drain[64];
 	struct curl_waitfd wfd;
-	unsigned long long now, next_park = 0;
+	unsigned long long now, next_park = 0, next_sweep = 0;
 	blf_xfer_t *park = NULL;
 	CURLMsg *msg;
 	CURLM *m;
@@ -302,6 +313,11 @@ static void blf_http_loop(void)
 				flight++;
 			next_park = now + (unsigned long long)blf_cfg.park_poll_interval
 									  * 1000;
+		}
+		if(now >= next_sweep) {
+			/* ages the alias cache out (alias_cache_idle) */
+			blf_alias_sweep();
+			next_sweep = now + BLF_HTTP_SWEEP_MS;
 		}
 		curl_multi_perform(m, &running);
 		while((msg = curl_multi_info_read(m, &left))) {

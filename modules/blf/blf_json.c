@@ -21,7 +21,7 @@ static int blf_json_str(json_t *obj, const char *name, char *buf, size_t size)
 {
 	json_t *v = json_object_get(obj, name);
 	const char *s;
-	size_t n;
+	size_t n, i;
 
 	buf[0] = '\0';
 	if(v == NULL || json_is_null(v))
@@ -30,8 +30,13 @@ static int blf_json_str(json_t *obj, const char *name, char *buf, size_t size)
 		return -1;
 	s = json_string_value(v);
 	n = json_string_length(v);
-	if(n >= size || memchr(s, '\0', n))
+	if(n >= size)
 		return -1;
+	/* URIs, call-ids and names: no control character (nor NUL) belongs in
+	 * them, and each would end up in a SIP header or an XML page */
+	for(i = 0; i < n; i++)
+		if((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return -1;
 	memcpy(buf, s, n);
 	buf[n] = '\0';
 	return 0;
@@ -69,6 +74,39 @@ out:
 	return ret;
 }
 
+int blf_json_policy(const char *body, size_t len, blf_vis_t *vis)
+{
+	char v[16];
+	json_t *root;
+	int ret = -1;
+
+	if(body == NULL || len == 0)
+		return -1;
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	if(root == NULL || !json_is_object(root))
+		goto out;
+	if(blf_json_str(root, "visibility", v, sizeof(v)) != 0)
+		goto out;
+	if(blf_vis_parse(v, strlen(v), vis) < 0)
+		goto out;
+	ret = 0;
+out:
+	json_decref(root);
+	return ret;
+}
+
+/* an orbit name becomes the user part of a SIP URI and a number a phone
+ * dials: digits, letters and * # + . _ - only */
+static int blf_json_orbit_ok(const char *o)
+{
+	if(*o == '\0')
+		return 0;
+	for(; *o; o++)
+		if(!isalnum((unsigned char)*o) && !strchr("*#+._-", *o))
+			return 0;
+	return 1;
+}
+
 int blf_json_parks(
 		const char *body, size_t len, blf_park_orbit_t *out, int max)
 {
@@ -99,7 +137,7 @@ int blf_json_parks(
 		p = &out[n];
 		memset(p, 0, sizeof(*p));
 		if(blf_json_str(o, "orbit", p->orbit, sizeof(p->orbit)) != 0
-				|| p->orbit[0] == '\0')
+				|| !blf_json_orbit_ok(p->orbit))
 			continue;
 		if(blf_json_str(o, "call_id", p->call_id, sizeof(p->call_id)) < 0
 				|| blf_json_str(o, "parked", p->parked, sizeof(p->parked)) < 0

@@ -24,6 +24,13 @@ typedef struct blf_alias_answer {
 /* 0 on success, -1 when the body is not such an object */
 int blf_json_alias(const char *body, size_t len, blf_alias_answer_t *out);
 
+/*
+ * {"visibility":"none"}: the policy an answer gives for the URI asked
+ * itself (a 404 "not an alias" may carry it). 0 with *vis set, -1 when
+ * the body has none.
+ */
+int blf_json_policy(const char *body, size_t len, blf_vis_t *vis);
+
 typedef struct blf_park_orbit {
 	char orbit[BLF_JSON_ORBIT_MAX];
 	char call_id[BLF_JSON_CALLID_MAX]; /* "" when the orbit is empty */
@@ -34,8 +41,9 @@ typedef struct blf_park_orbit {
 /*
  * {"orbits":[{"orbit":"701","call_id":"...","parked":"sip:..",
  * "parker":"sip:.."},{"orbit":"702"}]} into out[0..max-1].
- * Returns the number of orbits (entries without a usable "orbit" string are
- * skipped; duplicates keep the first), or -1 when the body is not such an
+ * Returns the number of orbits (entries without a usable "orbit" string --
+ * letters, digits and * # + . _ - only -- or with a control character in
+ * a string are skipped; duplicates keep the first), or -1 when the body is not such an
  * object. More than max orbits: the first max are kept.
  */
 int blf_json_parks(

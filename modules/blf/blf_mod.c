@@ -36,6 +36,10 @@ blf_cfg_t blf_cfg = {
 	.http_timeout = 1000,
 	.alias_cache_ttl = 300,
 	.alias_negative_ttl = 60,
+	.alias_cache_size = 10000,
+	.alias_cache_idle = 60,
+	.alias_wait_workers = 0,
+	.http_max_body = 262144,
 	.max_subscriptions = 0,
 	.hash_size = 4096,
 	.timer_interval = 1,
@@ -73,6 +77,11 @@ stat_var *blf_st_subscribes_rejected;
 stat_var *blf_st_watcher_limited;
 stat_var *blf_st_source_limited;
 stat_var *blf_st_wildcard_bursts_limited;
+stat_var *blf_st_alias_nowait;
+stat_var *blf_st_alias_evicted;
+stat_var *blf_st_alias_full;
+stat_var *blf_st_http_oversize;
+stat_var *blf_st_park_page_cut;
 
 static int mod_init(void);
 static int child_init(int rank);
@@ -111,6 +120,10 @@ static param_export_t params[] = {
 	{"http_timeout", PARAM_INT, &blf_cfg.http_timeout},
 	{"alias_cache_ttl", PARAM_INT, &blf_cfg.alias_cache_ttl},
 	{"alias_negative_ttl", PARAM_INT, &blf_cfg.alias_negative_ttl},
+	{"alias_cache_size", PARAM_INT, &blf_cfg.alias_cache_size},
+	{"alias_cache_idle", PARAM_INT, &blf_cfg.alias_cache_idle},
+	{"alias_wait_workers", PARAM_INT, &blf_cfg.alias_wait_workers},
+	{"http_max_body", PARAM_INT, &blf_cfg.http_max_body},
 	{"visibility", PARAM_STR, &blf_cfg.visibility_s},
 	{"db_url", PARAM_STR, &blf_cfg.db_url},
 	{"db_table", PARAM_STR, &blf_cfg.db_table},
@@ -162,6 +175,12 @@ static stat_export_t blf_stats[] = {
 	{"notify_delay_count", 0, &blf_st_delay_count},
 	{"dmq_untrusted", 0, &blf_st_dmq_untrusted},
 	{"dmq_invalid", 0, &blf_st_dmq_invalid},
+	{"alias_cache_entries", STAT_IS_FUNC, (stat_var **)blf_alias_count},
+	{"alias_cache_evictions", 0, &blf_st_alias_evicted},
+	{"alias_cache_full", 0, &blf_st_alias_full},
+	{"alias_nowait", 0, &blf_st_alias_nowait},
+	{"http_oversize", 0, &blf_st_http_oversize},
+	{"park_page_cut", 0, &blf_st_park_page_cut},
 	{0, 0, 0}
 };
 
@@ -250,6 +269,27 @@ static int blf_cfg_check(void)
 		LM_ERR("notify_max_body must be %d..%d bytes, not %d\n",
 				BLF_NOTIFY_BODY_MIN, BLF_NOTIFY_BODY_UDP_MAX,
 				blf_cfg.notify_max_body);
+		return -1;
+	}
+	if(blf_cfg.alias_cache_size < 1) {
+		LM_ERR("alias_cache_size must be at least 1, not %d\n",
+				blf_cfg.alias_cache_size);
+		return -1;
+	}
+	if(blf_cfg.alias_cache_idle < 0) {
+		LM_ERR("alias_cache_idle must be >= 0 s, not %d\n",
+				blf_cfg.alias_cache_idle);
+		return -1;
+	}
+	if(blf_cfg.alias_wait_workers < 0) {
+		LM_ERR("alias_wait_workers must be >= 0 (0: a quarter of the "
+			   "workers), not %d\n",
+				blf_cfg.alias_wait_workers);
+		return -1;
+	}
+	if(blf_cfg.http_max_body < 1024 || blf_cfg.http_max_body > (64 << 20)) {
+		LM_ERR("http_max_body must be 1024..67108864 bytes, not %d\n",
+				blf_cfg.http_max_body);
 		return -1;
 	}
 	return 0;

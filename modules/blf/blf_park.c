@@ -25,6 +25,8 @@
 #include "blf.h"
 #include "blf_json.h"
 #include "blf_park.h"
+#include "blf_alias.h"
+#include "blf_parkpage.h"
 
 #define BLF_PARK_MAX 512 /* orbits kept; more in an answer are ignored */
 
@@ -218,176 +220,105 @@ void blf_park_rpc_list(rpc_t *rpc, void *c)
 
 /* ---- the phone page ---- */
 
-/* XML text escaping into a growing pkg buffer */
-typedef struct blf_sb {
-	char *s;
-	int len, size;
-} blf_sb_t;
-
-static int blf_sb_add(blf_sb_t *b, const char *s, int n)
+/*
+ * What orbit o may show on the page, which anyone who can reach the HTTP
+ * listener reads: the visibility parameter, made stricter by the orbit
+ * entity's own policy when the alias service gave one.
+ */
+static blf_vis_t blf_park_page_vis(const blf_park_orbit_t *o)
 {
-	char *ns;
-	int sz;
+	char kbuf[BLF_KEY_MAX];
+	blf_vis_t v = blf_cfg.visibility;
+	str key;
+	int p;
 
-	if(b->len + n + 1 > b->size) {
-		sz = (b->size ? b->size * 2 : 1024);
-		while(sz < b->len + n + 1)
-			sz *= 2;
-		ns = pkg_realloc(b->s, sz);
-		if(ns == NULL)
-			return -1;
-		b->s = ns;
-		b->size = sz;
+	if(blf_park_key(o->orbit, kbuf, sizeof(kbuf), &key) == 0) {
+		p = blf_alias_policy(&key);
+		if(p > (int)v)
+			v = (blf_vis_t)p;
 	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-	return 0;
-}
-
-static int blf_sb_str(blf_sb_t *b, const char *s)
-{
-	return blf_sb_add(b, s, strlen(s));
-}
-
-static int blf_sb_esc(blf_sb_t *b, const char *s)
-{
-	char esc[BLF_JSON_URI_MAX * 6 + 8];
-	int n = blf_xml_escape_attr(s, strlen(s), esc, sizeof(esc));
-
-	return n < 0 ? -1 : blf_sb_add(b, esc, n);
-}
-
-/* a JSON string: quoted, with quote, backslash and controls escaped */
-static int blf_sb_json(blf_sb_t *b, const char *s)
-{
-	char u[8];
-	int rc = blf_sb_add(b, "\"", 1);
-
-	for(; *s; s++) {
-		if(*s == '"' || *s == '\\') {
-			rc |= blf_sb_add(b, "\\", 1);
-			rc |= blf_sb_add(b, s, 1);
-		} else if((unsigned char)*s < 0x20) {
-			snprintf(u, sizeof(u), "\\u%04x", (unsigned char)*s);
-			rc |= blf_sb_add(b, u, 6);
-		} else {
-			rc |= blf_sb_add(b, s, 1);
-		}
-	}
-	return rc | blf_sb_add(b, "\"", 1);
-}
-
-/* a short label of an orbit: "701 parked: 211" or "701 empty" */
-static void blf_park_label(const blf_park_orbit_t *o, char *buf, int size)
-{
-	const char *who = o->parked;
-
-	if(strncmp(who, "sip:", 4) == 0)
-		who += 4;
-	if(o->call_id[0])
-		snprintf(buf, size, "%s parked: %.*s", o->orbit,
-				(int)strcspn(who, "@;>"), who);
-	else
-		snprintf(buf, size, "%s empty", o->orbit);
+	return v;
 }
 
 /*
- * The orbit list as a phone XML page. Formats: "yealink"
+ * The orbit list as a phone page (blf_parkpage.c renders it): into *page
+ * (pkg, the caller frees it), *ctype. Formats: "yealink"
  * (YealinkIPPhoneTextMenu), "cisco" (CiscoIPPhoneMenu, also read by
- * Grandstream, Fanvil and SPA phones), "json". Each parked orbit's item
- * dials the orbit number, which retrieves the parked call.
+ * Grandstream, Fanvil and SPA phones), "json". Each orbit's item dials the
+ * orbit number, which retrieves the parked call. A page longer than
+ * BLF_PARKPAGE_MAX lists the orbits that fit (counted, logged).
  */
-int blf_park_page(const str *format, blf_sb_t *b, const char **ctype)
+static int blf_park_page(
+		const str *format, char **page, int *plen, const char **ctype)
 {
-	char label[BLF_JSON_URI_MAX + 96];
 	blf_park_orbit_t *o;
-	int n, i, rc = 0;
-	enum { F_YEALINK, F_CISCO, F_JSON } f;
+	blf_vis_t *vis = NULL;
+	size_t len;
+	int f, n, i, shown, ret = -1;
 
-	if(format->len == 7 && strncasecmp(format->s, "yealink", 7) == 0)
-		f = F_YEALINK;
-	else if(format->len == 5 && strncasecmp(format->s, "cisco", 5) == 0)
-		f = F_CISCO;
-	else if(format->len == 4 && strncasecmp(format->s, "json", 4) == 0)
-		f = F_JSON;
-	else {
+	*page = NULL;
+	f = blf_parkpage_format(format->s, format->len);
+	if(f < 0) {
 		LM_ERR("unknown park page format '%.*s' (yealink, cisco, json)\n",
-				format->len, format->s);
+				format->len > 32 ? 32 : format->len, format->s);
 		return -1;
 	}
 	n = blf_park_snapshot(&o);
-	*ctype = (f == F_JSON) ? "application/json" : "text/xml";
-	if(f == F_YEALINK)
-		rc |= blf_sb_str(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-							"<YealinkIPPhoneTextMenu style=\"numbered\">\n"
-							"<Title>Parked calls</Title>\n");
-	else if(f == F_CISCO)
-		rc |= blf_sb_str(b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-							"<CiscoIPPhoneMenu>\n<Title>Parked calls</Title>\n"
-							"<Prompt>Select an orbit to retrieve</Prompt>\n");
-	else
-		rc |= blf_sb_str(b, "{\"orbits\":[");
-	for(i = 0; i < n; i++) {
-		blf_park_label(&o[i], label, sizeof(label));
-		if(f == F_YEALINK) {
-			rc |= blf_sb_str(b, "<MenuItem>\n<Prompt>");
-			rc |= blf_sb_esc(b, label);
-			rc |= blf_sb_str(b, "</Prompt>\n<URI>Dial:");
-			rc |= blf_sb_esc(b, o[i].orbit);
-			rc |= blf_sb_str(b, "</URI>\n<Dial>");
-			rc |= blf_sb_esc(b, o[i].orbit);
-			rc |= blf_sb_str(b, "</Dial>\n</MenuItem>\n");
-		} else if(f == F_CISCO) {
-			rc |= blf_sb_str(b, "<MenuItem>\n<Name>");
-			rc |= blf_sb_esc(b, label);
-			rc |= blf_sb_str(b, "</Name>\n<URL>Dial:");
-			rc |= blf_sb_esc(b, o[i].orbit);
-			rc |= blf_sb_str(b, "</URL>\n</MenuItem>\n");
-		} else {
-			rc |= blf_sb_str(b, i ? ",{\"orbit\":" : "{\"orbit\":");
-			rc |= blf_sb_json(b, o[i].orbit);
-			rc |= blf_sb_str(b, ",\"call_id\":");
-			rc |= blf_sb_json(b, o[i].call_id);
-			rc |= blf_sb_str(b, ",\"parked\":");
-			rc |= blf_sb_json(b, o[i].parked);
-			rc |= blf_sb_str(b, ",\"dial\":");
-			rc |= blf_sb_json(b, o[i].orbit);
-			rc |= blf_sb_str(b, "}");
+	if(n) {
+		vis = pkg_malloc(n * sizeof(*vis));
+		if(vis == NULL) {
+			PKG_MEM_ERROR;
+			goto out;
 		}
+		for(i = 0; i < n; i++)
+			vis[i] = blf_park_page_vis(&o[i]);
 	}
-	if(f == F_YEALINK)
-		rc |= blf_sb_str(b, "</YealinkIPPhoneTextMenu>\n");
-	else if(f == F_CISCO)
-		rc |= blf_sb_str(b, "</CiscoIPPhoneMenu>\n");
-	else
-		rc |= blf_sb_str(b, "]}\n");
+	len = blf_parkpage_render(
+			f, o, n, vis, NULL, 0, BLF_PARKPAGE_MAX, &shown);
+	*page = pkg_malloc(len + 1);
+	if(*page == NULL) {
+		PKG_MEM_ERROR;
+		goto out;
+	}
+	blf_parkpage_render(
+			f, o, n, vis, *page, len + 1, BLF_PARKPAGE_MAX, &shown);
+	*plen = (int)len;
+	*ctype = blf_parkpage_ctype(f);
+	if(shown < n) {
+		update_stat(blf_st_park_page_cut, 1);
+		LM_NOTICE("park page: %d of %d orbits fit in %d bytes\n", shown, n,
+				BLF_PARKPAGE_MAX);
+	}
+	ret = 0;
+out:
+	if(vis)
+		pkg_free(vis);
 	if(o)
 		pkg_free(o);
-	return rc ? -1 : 0;
+	return ret;
 }
 
 /* blf_park_xml(format): answers the xhttp request with the orbit page */
 int blf_park_reply(struct sip_msg *msg, const str *format)
 {
-	blf_sb_t b = {0, 0, 0};
 	const char *ct = "text/xml";
-	str code_r = str_init("OK"), ctype, body;
-	int ret = -1;
+	str code_r = str_init("OK"), ctype, body = STR_NULL;
+	char *page = NULL;
+	int len = 0, ret = -1;
 
 	if(!blf_xhttp_ok) {
 		LM_ERR("blf_park_xml() needs xhttp.so loaded before blf.so\n");
 		return -1;
 	}
-	if(blf_park_page(format, &b, &ct) < 0)
+	if(blf_park_page(format, &page, &len, &ct) < 0)
 		goto out;
 	ctype.s = (char *)ct;
 	ctype.len = strlen(ct);
-	body.s = b.s;
-	body.len = b.len;
+	body.s = page;
+	body.len = len;
 	ret = blf_xhttp.reply(msg, 200, &code_r, &ctype, &body) < 0 ? -1 : 1;
 out:
-	if(b.s)
-		pkg_free(b.s);
+	if(page)
+		pkg_free(page);
 	return ret;
 }

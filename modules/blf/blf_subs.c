@@ -1107,3 +1107,72 @@ int blf_subs_deactivate_uri(const str *ekey, const str *asked)
 	blf_frags_free(&fr);
 	return n;
 }
+
+/*
+ * The visibility policy of entity ekey is now vis (learnt from the alias
+ * service): kept on the entity, and every live subscription of another
+ * watcher follows at once. A stricter policy lowers the subscription's
+ * visibility from its next NOTIFY; `none` ends it with a final NOTIFY
+ * terminated;reason=rejected that shows no call. The entity's own
+ * subscriptions (watcher == entity) keep seeing everything; wildcard
+ * subscriptions read the entity's policy per NOTIFY (blf_wildcard_vis).
+ * Subscriptions another cluster node owns are that node's to end.
+ * Returns the number of subscriptions ended.
+ * (blf_alias.c's helper "http" appended this function.)
+ */
+int blf_subs_apply_policy(const str *ekey, blf_vis_t vis)
+{
+	blf_notify_job_t *jobs = NULL, *j;
+	blf_frags_t fr;
+	blf_entity_t *e, empty;
+	blf_sub_t **ps, *s;
+	unsigned int hash = blf_key_hash(ekey);
+	time_t now = time(NULL);
+	int n = 0;
+
+	memset(&fr, 0, sizeof(fr));
+	blf_slot_lock(hash);
+	e = blf_entity_find(hash, ekey);
+	if(e == NULL) {
+		blf_slot_unlock(hash);
+		return 0;
+	}
+	e->vis = vis;
+	/* the final NOTIFY of a rejected watcher describes no call */
+	memset(&empty, 0, sizeof(empty));
+	empty.hash = e->hash;
+	empty.key = e->key;
+	for(ps = &e->subs; *ps;) {
+		s = *ps;
+		if((s->flags & BLF_SUB_WILDCARD)
+				|| STR_EQ(BLF_SF(s, BLF_SF_WATCHER), e->key)
+				|| s->vis >= vis) {
+			ps = &s->next;
+			continue;
+		}
+		if(vis != BLF_VIS_NONE || s->owner) {
+			s->vis = vis; /* from its next NOTIFY on */
+			s->flags |= BLF_SUB_DIRTY;
+			if(s->owner == 0)
+				blf_dmq_out_sub(e, s);
+			ps = &s->next;
+			continue;
+		}
+		j = blf_sub_job_vis(&empty, s, &fr, NULL, BLF_VIS_STATE, 1,
+				"rejected", now);
+		if(j) {
+			j->next = jobs;
+			jobs = j;
+		}
+		blf_sub_unlink(e, ps);
+		n++;
+	}
+	blf_entity_gc(hash, e);
+	blf_slot_unlock(hash);
+	blf_notify_send_all(jobs);
+	blf_frags_free(&fr);
+	if(n)
+		LM_INFO("visibility of %.*s is %s: %d subscription(s) ended\n",
+				ekey->len, ekey->s, blf_vis_name(vis), n);
+	return n;
+}

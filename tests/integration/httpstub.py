@@ -16,12 +16,16 @@ thread of the test process. A test controls it while Kamailio talks to it:
   stub.set_alias(uri, entity, visibility=None, max_age=None, delay_ms=0)
   stub.fail_alias(uri, status=500)       -> that status for uri
   stub.remove_alias(uri)                 -> 404 from now on
+  stub.set_policy(uri, visibility)       -> 404 {"visibility": ...}: not an
+                                            alias, but the policy of uri
+  stub.set_huge(size, path=None)         -> 200 with a body of size bytes
+                                            (a valid JSON string padded)
   stub.set_orbits([...])                 -> the park list
   stub.set_mode(mode, path=None, delay_ms=0)
       mode "ok" | "slow" (sleep delay_ms, then answer) | "error" (500) |
       "garbage" (200 with a body that is not JSON) | "close" (the
-      connection is closed without an answer); path "alias", "parks" or
-      None (both)
+      connection is closed without an answer) | "huge" (200 with a body of
+      delay_ms bytes); path "alias", "parks" or None (both)
   stub.down() / stub.up()                -> connection refused / serving
                                             again on the same port
   stub.count(path=None, uri=None, since=0), stub.mark(),
@@ -47,7 +51,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-MODES = ("ok", "slow", "error", "garbage", "close")
+MODES = ("ok", "slow", "error", "garbage", "close", "huge")
 PATHS = ("alias", "parks")
 GARBAGE = b"\x00\xff<html>not json {\"entity\": [unterminated"
 
@@ -204,6 +208,14 @@ class HttpStub:
         with self.cond:
             self.aliases[uri] = Alias(None, status=status)
 
+    def set_policy(self, uri, visibility):
+        """uri is not an alias (404), and its own policy is visibility."""
+        with self.cond:
+            self.aliases[uri] = Alias(None, visibility, status=404)
+
+    def set_huge(self, size, path=None):
+        self.set_mode("huge", path, delay_ms=size)
+
     def remove_alias(self, uri):
         with self.cond:
             self.aliases.pop(uri, None)
@@ -287,6 +299,12 @@ class HttpStub:
             self._answered(req, "500")
             h._send(500, b'{"error":"stub says 500"}')
             return
+        if mode == "huge":
+            self._answered(req, "huge")
+            pad = b'{"entity":"sip:huge@blf.test","pad":"' + \
+                b"x" * max(0, delay) + b'"}'
+            h._send(200, pad)
+            return
         if mode == "garbage":
             self._answered(req, "garbage")
             h._send(200, GARBAGE)
@@ -301,7 +319,10 @@ class HttpStub:
             return
         if alias is not None and alias.status != 200:
             self._answered(req, str(alias.status))
-            h._send(alias.status, b'{"error":"stub says so"}')
+            body = {"error": "stub says so"}
+            if alias.visibility is not None:
+                body["visibility"] = alias.visibility
+            h._send(alias.status, json.dumps(body).encode())
             return
         if alias is None:
             self._answered(req, "404")

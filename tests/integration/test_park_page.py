@@ -118,3 +118,64 @@ def test_page_follows_the_list(stub, kam):
         root = xml(get(kam, "/park." + fmt)[2])
         assert root.findall("MenuItem") == [], fmt
     assert json.loads(get(kam, "/park.json")[2]) == {"orbits": []}
+
+
+# -- issue #9: visibility and hostile labels -----------------------------------
+def test_pages_follow_the_visibility_parameter(stub, page_proxy):
+    """visibility=state: anyone can fetch the page, so it shows which
+    orbits hold a call, never the call-id nor who is parked (SPEC: no
+    identity, call-id or tag reaches a watcher whose policy forbids it,
+    "through any ... page")."""
+    stub.set_orbits(ORBITS)
+    kam = page_proxy(**http_params(stub, alias=False, park=True,
+                                   visibility="state"))
+    blfutil.poll(lambda: set(parks_by_orbit(kam)) == set(NAMES), 5,
+                 what="the orbits fetched")
+    status, _, body = get(kam, "/park.json")
+    assert status == 200
+    doc = json.loads(body)
+    got = {o["orbit"]: o for o in doc["orbits"]}
+    assert sorted(got) == sorted(NAMES), doc
+    for o in doc["orbits"]:
+        assert "call_id" not in o and "parked" not in o and \
+            "parker" not in o, o
+        assert o["dial"] == o["orbit"]
+    assert got["701"]["state"] == "parked" and \
+        got["703"]["state"] == "empty", doc
+    text = body.decode()
+    for secret in ("pp701", "pp702", "211", "neil"):
+        assert secret not in text, text
+    for fmt, tag in (("yealink", "Prompt"), ("cisco", "Name")):
+        root = xml(get(kam, "/park." + fmt)[2])
+        labels = [t for t in root.xpath("//MenuItem/%s/text()" % tag)]
+        assert sorted(labels) == ["701 parked", "702 parked", "703 empty"], \
+            labels
+
+
+def test_hostile_label_still_gets_a_page(stub, page_proxy):
+    """A parked party whose name is 251 apostrophes (6 bytes each once
+    escaped) with a 63-digit orbit: the label ran past the escape buffer
+    and the phone got no answer at all. Now every format answers with a
+    well-formed page listing every orbit."""
+    long_orbit = "7" * 63
+    hostile = [{"orbit": long_orbit, "call_id": "h1@127.0.0.1",
+                "parked": "sip:" + "'" * 251, "parker": uri("207")},
+               {"orbit": "702", "call_id": "h2@127.0.0.1",
+                "parked": "sip:\"<&>\"@blf.test"},
+               {"orbit": "703"}]
+    stub.set_orbits(hostile)
+    kam = page_proxy(**http_params(stub, alias=False, park=True))
+    blfutil.poll(lambda: len(parks_by_orbit(kam)) == 3, 5,
+                 what="the hostile orbits fetched")
+    for fmt, tag in (("yealink", "Prompt"), ("cisco", "Name")):
+        status, _, body = get(kam, "/park." + fmt)
+        assert status == 200 and body, (fmt, status)
+        root = xml(body)
+        labels = root.xpath("//MenuItem/%s/text()" % tag)
+        assert len(labels) == 3, labels
+        long_label = [t for t in labels if t.startswith(long_orbit)][0]
+        assert long_label.startswith(long_orbit + " parked: '''"), long_label
+        assert len(long_label) < 63 + 10 + 64 + 1, len(long_label)
+    doc = json.loads(get(kam, "/park.json")[2])
+    assert len(doc["orbits"]) == 3
+    assert kam.running
