@@ -533,6 +533,21 @@ static int blf_db_restore_row(const db_val_t *v, blf_db_restore_t *rs)
 	vis = blf_db_val_int(&v[BLF_DC_VIS]);
 	s->vis = (vis >= BLF_VIS_FULL && vis <= BLF_VIS_NONE) ? (blf_vis_t)vis
 														   : blf_cfg.visibility;
+	/* the visibility parameter may have been lowered while Kamailio was
+	 * down: a watcher of another entity never gets more after a restart
+	 * than it allows now (an entity's own policy from the alias service is
+	 * applied again when it is learnt), and under none it is not restored
+	 * (its refresh gets 481, its new SUBSCRIBE 403) */
+	if(!STR_EQ(f[BLF_SF_WATCHER], key) && blf_cfg.visibility > s->vis)
+		s->vis = blf_cfg.visibility;
+	if(s->vis == BLF_VIS_NONE && !STR_EQ(f[BLF_SF_WATCHER], key)) {
+		LM_NOTICE("not restoring the subscription of %.*s to %.*s: "
+				  "visibility none\n",
+				f[BLF_SF_WATCHER].len, f[BLF_SF_WATCHER].s, key.len, key.s);
+		blf_sub_free(s);
+		rs->skipped++;
+		return 0;
+	}
 	s->sock = blf_db_sock(&f[BLF_SF_SOCKET], rs);
 	if(s->sock == NULL)
 		rs->nosock++;

@@ -205,6 +205,50 @@ def test_sqlite_restart_resumes(sqlite_db, db_proxy, phones):
                      write_behind=True)
 
 
+def test_sqlite_restart_applies_a_lowered_visibility(sqlite_db, db_proxy,
+                                                     phones):
+    """A subscription stored under visibility full, restored after the
+    operator lowered the parameter to state: its NOTIFYs carry no call-id,
+    tag or identity. Lowered to none: it is not restored at all (the
+    watcher's refresh gets 481), while the entity's own one is."""
+    kam = db_proxy(["db_sqlite.so"], db_url=sqlite_url(sqlite_db),
+                   visibility="full")
+    a = phones("alice", display="Alice")
+    b = phones("bob", invite_policy="answer")
+    w = phones("w1")
+    lamp = blfutil.watch(w, "bob", expires=600)
+    own = blfutil.watch(b, "bob", expires=600)
+    dbutil.stop_gracefully(kam)
+
+    kam.params["visibility"] = "state"
+    kam.render()
+    kam._start_once(20.0)
+    reregister([b])
+    call = a.call("bob").wait_state("confirmed")
+    lamp.wait_state("confirmed")
+    d = own.wait_state("confirmed", call.call_id)
+    assert d.call_id == call.call_id, "the entity itself sees everything"
+    bodies = [i for _, i in lamp.seen if i is not None and i.dialogs]
+    assert bodies
+    for info in bodies:
+        assert call.call_id not in info.raw, info.raw
+        assert "alice" not in info.raw.lower(), info.raw
+        for dd in info.dialogs:
+            assert dd.call_id is None and dd.local_tag is None and \
+                dd.remote_tag is None, info.raw
+    call.bye()
+    lamp.wait(lambda i: not i.dialogs or all(
+        x.state == "terminated" for x in i.dialogs), 5, "the call over")
+
+    dbutil.stop_gracefully(kam)
+    kam.params["visibility"] = "none"
+    kam.render()
+    kam._start_once(20.0)
+    subs = {s["callid"] for s in blfutil.subscriptions(kam)}
+    assert subs == {own.sub.call_id}, subs
+    assert lamp.sub.refresh(600).status == 481
+
+
 def test_sqlite_outage_never_blocks_sip(sqlite_db, db_proxy, phones):
     """The DB file locked by someone else: NOTIFYs go on at once, the
     flush fails and retries, the rows catch up when the lock goes."""
