@@ -3,10 +3,16 @@
 #   make deps    install every Debian package needed (as root)
 #   make         build modules/blf/blf.so
 #   make unit    pure-code unit tests (plain cc, ASan/UBSan, leak-checked)
+#   make fuzz    libFuzzer harnesses of the pure code (tests/fuzz), each for
+#                FUZZ_SECONDS (default 20); fails on a crash, leak or UBSan
+#                report and prints the reproducer
 #   make test    deps + build + unit + integration tests, the latter twice:
 #                as configured by default and with notify_direct=0 (CI)
 #   make demo    a scripted scene with lamps changing in a real Kamailio
 #   make bench   the benchmark against the stock presence stack
+#   make soak    (not in CI) an hour (SOAK_SECONDS) of calls, subscriptions,
+#                HTTP flaps and a node restart in a two-node cluster; fails
+#                when shm or pkg grows (tests/soak.py)
 #
 # KAMAILIO_SRC may point at your own configured Kamailio tree; by default the
 # Debian source package of the installed kamailio is fetched into build/.
@@ -17,10 +23,17 @@ KAMAILIO_MODULES ?= /usr/lib/x86_64-linux-gnu/kamailio/modules
 PYTHON ?= /usr/bin/python3
 PYTEST ?= $(PYTHON) -m pytest
 PYTEST_ARGS ?=
+# fuzzing: seconds per harness for `make fuzz`; `make test` splits
+# FUZZ_TEST_BUDGET seconds over all harnesses (at most FUZZ_SECONDS each)
+FUZZ_SECONDS ?= 20
+FUZZ_TEST_BUDGET ?= 100
+# soak: total length and sampling interval, seconds
+SOAK_SECONDS ?= 3600
+SOAK_SAMPLE ?= 10
 
 MODULE := modules/blf/blf.so
 
-.PHONY: all deps kamsrc module unit integration integration-tm test demo bench bench-scale doc clean distclean
+.PHONY: all deps kamsrc module unit fuzz integration integration-tm test soak demo bench bench-scale doc clean distclean
 
 all: module
 
@@ -38,6 +51,9 @@ module: $(KAMAILIO_SRC)/src/config.mak
 unit:
 	$(MAKE) -C tests/unit run
 
+fuzz:
+	$(MAKE) -C tests/fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
+
 integration: module
 	BLF_MODULE=$(CURDIR)/$(MODULE) KAMAILIO_MODULES=$(KAMAILIO_MODULES) \
 		$(PYTEST) -q tests/integration $(PYTEST_ARGS)
@@ -51,8 +67,15 @@ integration-tm: module
 test: deps
 	$(MAKE) module
 	$(MAKE) unit
+	$(MAKE) fuzz FUZZ_BUDGET=$(FUZZ_TEST_BUDGET)
 	$(MAKE) integration
 	$(MAKE) integration-tm
+
+soak: deps
+	$(MAKE) module
+	BLF_MODULE=$(CURDIR)/$(MODULE) KAMAILIO_MODULES=$(KAMAILIO_MODULES) \
+		SOAK_SECONDS=$(SOAK_SECONDS) SOAK_SAMPLE=$(SOAK_SAMPLE) \
+		$(PYTHON) tests/soak.py
 
 demo: deps
 	$(MAKE) module
@@ -72,6 +95,7 @@ doc:
 clean:
 	-$(MAKE) -C modules/blf KAMAILIO_SRC=$(KAMAILIO_SRC) clean quiet=silent
 	-$(MAKE) -C tests/unit clean
+	-$(MAKE) -C tests/fuzz clean
 
 distclean: clean
 	rm -rf build
