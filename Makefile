@@ -27,9 +27,10 @@ PYTEST_ARGS ?=
 # FUZZ_TEST_BUDGET seconds over all harnesses (at most FUZZ_SECONDS each)
 FUZZ_SECONDS ?= 20
 FUZZ_TEST_BUDGET ?= 100
-# soak: total length and sampling interval, seconds
+# soak: total length and sampling interval (empty: SOAK_SECONDS/60 within
+# 5..15), seconds
 SOAK_SECONDS ?= 3600
-SOAK_SAMPLE ?= 10
+SOAK_SAMPLE ?=
 
 MODULE := modules/blf/blf.so
 
