@@ -6,8 +6,9 @@
 #   make fuzz    libFuzzer harnesses of the pure code (tests/fuzz), each for
 #                FUZZ_SECONDS (default 20); fails on a crash, leak or UBSan
 #                report and prints the reproducer
-#   make test    deps + build + unit + integration tests, the latter twice:
-#                as configured by default and with notify_direct=0 (CI)
+#   make test    deps + build + unit + fuzz (FUZZ_TEST_BUDGET s in all) +
+#                integration tests, the latter twice: as configured by
+#                default and with notify_direct=0 (CI)
 #   make demo    a scripted scene with lamps changing in a real Kamailio
 #   make bench   the benchmark against the stock presence stack
 #   make soak    (not in CI) an hour (SOAK_SECONDS) of calls, subscriptions,
