@@ -9,7 +9,9 @@ gets 200 and a valid NOTIFY, a call lights a lamp, and shm is back within a
 margin of its level before the run.
 
   BLF_MUTATION_SEED    the seed (default 9; printed, and named in every
-                       failure together with the messages sent last)
+                       failure together with the messages sent last). It
+                       fixes the mutations; which dialog each one meets
+                       also depends on Kamailio's answers (its tags)
   BLF_MUTATION_SCALE   multiplies the message counts (default 1)
 
 Messages never lead Kamailio off loopback: the headers and replica fields it
@@ -338,12 +340,13 @@ class Run:
         """True when Kamailio answers an OPTIONS within timeout."""
         s = Raw()
         try:
+            # not from self.rng: the mutations do not depend on pings
             hdrs = [["Via", b"SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKp%s;"
-                     b"rport" % (s.port, rid(self.rng).encode())],
+                     b"rport" % (s.port, sipua.rand_hex().encode())],
                     ["Max-Forwards", b"70"],
                     ["From", b"<sip:ping@%s>;tag=p" % DOMAIN.encode()],
                     ["To", b"<sip:%s>" % DOMAIN.encode()],
-                    ["Call-ID", rid(self.rng, 16).encode()],
+                    ["Call-ID", sipua.rand_hex(16).encode()],
                     ["CSeq", b"1 OPTIONS"]]
             s.send(encode("OPTIONS sip:%s SIP/2.0" % DOMAIN, hdrs),
                    self.kam.addr)
