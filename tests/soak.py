@@ -31,7 +31,8 @@ samples after the restart (before it when too few). SIP answers that went
 missing or were errors while HTTP was flapping or a node was down are
 counted and printed, not failed: the soak is about memory and staying up.
 
-Short mode: SOAK_SECONDS=120 make soak.
+Short mode: SOAK_SECONDS=120 make soak. SOAK_KEEP=1 keeps the nodes' logs
+of a run that passed.
 """
 
 import csv
@@ -137,7 +138,7 @@ class Soak:
         self.counts[what] = self.counts.get(what, 0) + 1
 
     def error(self, what, exc):
-        key = "%s: %s" % (what, type(exc).__name__)
+        key = "%s: %s" % (what, type(exc).__name__) if exc else what
         self.errors[key] = self.errors.get(key, 0) + 1
 
     # -- set up --------------------------------------------------------------
@@ -258,6 +259,13 @@ class Soak:
                     try:
                         r = ls[0].sub.refresh(120)
                         self.count("refresh-%d" % r.status)
+                        if r.status != 200:
+                            # which watcher and target, for the log
+                            self.error("refresh %d (node %d watcher, %s, "
+                                       "call-id %s)" % (
+                                           r.status, n.idx + 1,
+                                           ls[0].sub.target,
+                                           ls[0].sub.call_id), None)
                     except Exception as e:
                         self.error("refresh", e)
             for ph in n.phones.values():
@@ -514,8 +522,12 @@ def main():
             k.dir for k in s.cluster.nodes))
         return 1
     print("soak: OK, %d samples in %s" % (len(s.samples), s.csv_path))
-    for k in s.cluster.nodes:
-        k.cleanup()
+    if os.environ.get("SOAK_KEEP"):
+        print("soak: logs kept in %s" % " ".join(
+            k.dir for k in s.cluster.nodes))
+    else:
+        for k in s.cluster.nodes:
+            k.cleanup()
     return 0
 
 
