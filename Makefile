@@ -3,8 +3,12 @@
 #   make deps    install every Debian package needed (as root)
 #   make         build modules/blf/blf.so
 #   make unit    pure-code unit tests (plain cc, ASan/UBSan, leak-checked)
-#   make test    deps + build + unit + integration tests, the latter twice:
-#                as configured by default and with notify_direct=0 (CI)
+#   make fuzz    libFuzzer harnesses of the pure code (tests/fuzz), each for
+#                FUZZ_SECONDS (default 20); fails on a crash, leak or UBSan
+#                report and prints the reproducer
+#   make test    deps + build + unit + fuzz (FUZZ_TEST_BUDGET s in all) +
+#                integration tests, the latter twice: as configured by
+#                default and with notify_direct=0 (CI)
 #   make demo    a scripted scene with lamps changing in a real Kamailio
 #   make bench   the benchmark against the stock presence stack and the floor
 #   make bench-cluster  the same workload on a 3-node DMQ cluster (and a kill)
@@ -14,6 +18,9 @@
 #   make test-kamailio6  the integration suite on Kamailio 6.0 (Debian 13's
 #                source, built once into build/kamailio6; part of make test,
 #                with test-kamailio6-tm: the same with notify_direct=0)
+#   make soak    (not in CI) an hour (SOAK_SECONDS) of calls, subscriptions,
+#                HTTP flaps and a node restart in a two-node cluster; fails
+#                when shm or pkg grows (tests/soak.py)
 #
 # KAMAILIO_SRC may point at your own configured Kamailio tree; by default the
 # Debian source package of the installed kamailio is fetched into build/.
@@ -24,10 +31,18 @@ KAMAILIO_MODULES ?= /usr/lib/x86_64-linux-gnu/kamailio/modules
 PYTHON ?= /usr/bin/python3
 PYTEST ?= $(PYTHON) -m pytest
 PYTEST_ARGS ?=
+# fuzzing: seconds per harness for `make fuzz`; `make test` splits
+# FUZZ_TEST_BUDGET seconds over all harnesses (at most FUZZ_SECONDS each)
+FUZZ_SECONDS ?= 20
+FUZZ_TEST_BUDGET ?= 100
+# soak: total length and sampling interval (empty: SOAK_SECONDS/60 within
+# 5..15), seconds
+SOAK_SECONDS ?= 3600
+SOAK_SAMPLE ?=
 
 MODULE := modules/blf/blf.so
 
-.PHONY: all deps kamsrc module unit integration integration-tm test demo bench bench-scale bench-cluster doc clean distclean
+.PHONY: all deps kamsrc module unit fuzz integration integration-tm test soak demo bench bench-scale bench-cluster doc clean distclean
 
 all: module
 
@@ -45,6 +60,9 @@ module: $(KAMAILIO_SRC)/src/config.mak
 unit:
 	$(MAKE) -C tests/unit run
 
+fuzz:
+	$(MAKE) -C tests/fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
+
 integration: module
 	BLF_MODULE=$(CURDIR)/$(MODULE) KAMAILIO_MODULES=$(KAMAILIO_MODULES) \
 		$(PYTEST) -q tests/integration $(PYTEST_ARGS)
@@ -58,11 +76,18 @@ integration-tm: module
 test: deps
 	$(MAKE) module
 	$(MAKE) unit
+	$(MAKE) fuzz FUZZ_BUDGET=$(FUZZ_TEST_BUDGET)
 	$(MAKE) integration
 	$(MAKE) integration-tm
 	$(MAKE) deb-check
 	$(MAKE) test-kamailio6
 	$(MAKE) test-kamailio6-tm
+
+soak: deps
+	$(MAKE) module
+	BLF_MODULE=$(CURDIR)/$(MODULE) KAMAILIO_MODULES=$(KAMAILIO_MODULES) \
+		SOAK_SECONDS=$(SOAK_SECONDS) SOAK_SAMPLE=$(SOAK_SAMPLE) \
+		$(PYTHON) tests/soak.py
 
 demo: deps
 	$(MAKE) module
@@ -86,6 +111,7 @@ doc:
 clean:
 	-$(MAKE) -C modules/blf KAMAILIO_SRC=$(KAMAILIO_SRC) clean quiet=silent
 	-$(MAKE) -C tests/unit clean
+	-$(MAKE) -C tests/fuzz clean
 
 distclean: clean
 	rm -rf build

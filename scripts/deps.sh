@@ -2,14 +2,17 @@
 # Installs every Debian package that building, testing, demoing and
 # benchmarking kamailio-blf needs (scripts/kamsrc.sh then fetches the
 # Kamailio source tree of the installed binary). Idempotent: nothing is done
-# when every package is there.
+# when every package is there. clang and libclang-rt-14-dev (the libFuzzer,
+# ASan and UBSan runtimes) build the harnesses of `make fuzz`; the runtime
+# is named because packages are installed without recommends.
 set -eu
 
 PKGS="kamailio kamailio-presence-modules kamailio-utils-modules
  kamailio-sqlite-modules kamailio-extra-modules kamailio-json-modules
  kamailio-postgres-modules kamailio-tls-modules openssl build-essential dpkg-dev bison flex pkg-config
  libxml2-dev libxml2-utils libcurl4-openssl-dev libjansson-dev
- sip-tester python3 python3-pytest python3-lxml sqlite3 postgresql"
+ sip-tester python3 python3-pytest python3-lxml sqlite3 postgresql
+ clang libclang-rt-14-dev"
 # (xhttp.so and xhttp_prom.so, for /metrics, are in the kamailio package)
 # Kamailio 6.0 built from Debian 13's source (scripts/kamailio6.sh): the
 # libraries of its db_sqlite, db_postgres and tls, curl and patch for the
