@@ -14,6 +14,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -130,6 +131,90 @@ static int blf_xml_put(xmlTextWriterPtr w, const char *attr, const char *val)
 	return rc < 0 ? -1 : 0;
 }
 
+/* the length of s's scheme and its ':' (RFC 3986: ALPHA *( ALPHA / DIGIT
+ * / "+" / "-" / "." ) ":"), 0 when it has none */
+static size_t blf_xml_uri_scheme(const unsigned char *s, size_t n)
+{
+	size_t i;
+
+	if(n == 0 || !isalpha(s[0]))
+		return 0;
+	for(i = 1; i < n; i++) {
+		if(s[i] == ':')
+			return i + 1;
+		if(!isalnum(s[i]) && s[i] != '+' && s[i] != '-' && s[i] != '.')
+			return 0;
+	}
+	return 0;
+}
+
+/* RFC 3986 characters an opaque URI (sip:user@host;params) may carry as
+ * they are after its scheme (sl: its length, 0: none); '%' only when an
+ * escape (two hex digits) follows; ':' only after a scheme (else the
+ * first segment of a relative reference would hold one); no '#' (a SIP
+ * URI has no fragment) and no "//" right after the scheme or at the start
+ * (an authority a SIP URI does not have, with rules of its own) */
+static int blf_xml_uri_keep(
+		const unsigned char *s, size_t i, size_t n, size_t sl)
+{
+	unsigned char c = s[i];
+
+	if(i < sl)
+		return 1;
+	if((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+			|| (c >= '0' && c <= '9'))
+		return 1;
+	if(c == '%')
+		return i + 2 < n && isxdigit(s[i + 1]) && isxdigit(s[i + 2]);
+	if(c == ':')
+		return sl > 0;
+	if(c == '/' && (i == sl || i == sl + 1) && n > sl + 1 && s[sl] == '/'
+			&& s[sl + 1] == '/')
+		return 0;
+	return c != 0 && strchr("-._~/?@!$&'()*+,;=", c) != NULL;
+}
+
+/*
+ * Writes a URI (the schema types <identity> and <target uri> as
+ * xs:anyURI): what a SIP parser accepts may not be one (a '%' that starts
+ * no escape, an IPv6 host's brackets outside an authority, spaces, bytes
+ * past ASCII), so every other byte is percent-encoded. A valid URI stays
+ * as it is.
+ */
+static int blf_xml_put_uri(
+		xmlTextWriterPtr w, const char *attr, const char *val)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *u = (const unsigned char *)val;
+	char stack[BLF_XML_CLEAN_STACK];
+	char *buf;
+	size_t n = strlen(val), i, o = 0, sl = blf_xml_uri_scheme(u, n);
+	int rc;
+
+	for(i = 0; i < n; i++)
+		if(!blf_xml_uri_keep(u, i, n, sl))
+			break;
+	if(i == n)
+		return blf_xml_put(w, attr, val);
+	buf = (3 * n < sizeof(stack)) ? stack : malloc(3 * n + 1);
+	if(buf == NULL)
+		return -1;
+	for(i = 0; i < n; i++) {
+		if(blf_xml_uri_keep(u, i, n, sl)) {
+			buf[o++] = (char)u[i];
+		} else {
+			buf[o++] = '%';
+			buf[o++] = hex[u[i] >> 4];
+			buf[o++] = hex[u[i] & 15];
+		}
+	}
+	buf[o] = '\0';
+	rc = blf_xml_put(w, attr, buf);
+	if(buf != stack)
+		free(buf);
+	return rc;
+}
+
 static int blf_xml_set(const char *s)
 {
 	return s != NULL && s[0] != '\0';
@@ -185,7 +270,7 @@ static int blf_xml_party(xmlTextWriterPtr w, const char *name,
 			return -1;
 		if(blf_xml_opt_attr(w, "display", p->display) < 0)
 			return -1;
-		if(blf_xml_put(w, NULL, p->identity) < 0)
+		if(blf_xml_put_uri(w, NULL, p->identity) < 0)
 			return -1;
 		if(xmlTextWriterEndElement(w) < 0)
 			return -1;
@@ -193,7 +278,7 @@ static int blf_xml_party(xmlTextWriterPtr w, const char *name,
 	if(has_tg) {
 		if(xmlTextWriterStartElement(w, BLF_XC("target")) < 0)
 			return -1;
-		if(blf_xml_put(w, "uri", p->target) < 0)
+		if(blf_xml_put_uri(w, "uri", p->target) < 0)
 			return -1;
 		if(xmlTextWriterEndElement(w) < 0)
 			return -1;

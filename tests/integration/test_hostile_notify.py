@@ -551,3 +551,22 @@ def test_silent_wildcard_watcher_does_not_amplify(make_proxy, phones):
     assert len(msub.notifies) <= 8 + 2, len(msub.notifies)
     for c in calls:
         c.cancel()
+
+
+def test_caller_uri_that_is_no_anyuri_still_gives_valid_bodies(proxy,
+                                                               phones):
+    """A caller whose From URI the SIP parser takes but xs:anyURI does not
+    (a '%' that starts no escape): the callee's watchers still get
+    dialog-info bodies valid against RFC 4235's schema (every body the
+    tests read is validated), the identity percent-encoded."""
+    a = phones("a%zz", register=False)  # the registrar refuses it; a
+    phones("bob", invite_policy="answer")  # caller need not register
+    w = phones("watcher")
+    lamp = blfutil.watch(w, "bob")
+    call = a.call("bob").wait_state("confirmed")
+    d = lamp.wait_state("confirmed", call.call_id)
+    assert d.remote is not None and d.remote.identity == \
+        "sip:a%%25zz@%s" % kamproc.DOMAIN, d.remote
+    call.bye()
+    lamp.wait_state("terminated", call.call_id)
+    lamp.assert_versions()
