@@ -24,6 +24,7 @@
 #include "core/parser/parse_uri.h"
 
 #include "blf.h"
+#include "blf_sipcheck.h"
 #include "blf_alias.h"
 
 blf_table_t *blf_table = NULL;
@@ -526,13 +527,18 @@ void blf_entity_set_policy(const str *key, blf_vis_t vis)
 /* "sip:user@host" of e, XML-escaped for the entity attribute */
 int blf_entity_uri_esc(blf_entity_t *e, char *buf, int size, str *out)
 {
-	char uri[BLF_KEY_MAX + 8];
+	char uri[BLF_KEY_MAX + 8], pct[3 * (BLF_KEY_MAX + 8)];
 	int n;
 
 	n = snprintf(uri, sizeof(uri), "sip:%.*s", e->key.len, e->key.s);
 	if(n < 0 || n >= (int)sizeof(uri))
 		return -1;
-	n = blf_xml_escape_attr(uri, n, buf, size);
+	/* an anyURI, as a subscription's own entity (blf_subs.c): an IPv6
+	 * host's brackets percent-encoded */
+	n = blf_uri_pct_encode(uri, n, pct, sizeof(pct));
+	if(n < 0)
+		return -1;
+	n = blf_xml_escape_attr(pct, n, buf, size);
 	if(n < 0)
 		return -1;
 	out->s = buf;

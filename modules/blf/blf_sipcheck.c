@@ -4,6 +4,7 @@
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */
 
+#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -253,7 +254,12 @@ int blf_uri_pct_encode(const char *s, int len, char *buf, int size)
 		return -1;
 	for(i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if(blf_uri_c(c)) {
+		/* a '%' that starts no escape is a character of its own */
+		if(c == '%'
+				&& !(i + 2 < len && isxdigit((unsigned char)s[i + 1])
+						&& isxdigit((unsigned char)s[i + 2])))
+			c = 0;
+		if(c != 0 && blf_uri_c(c)) {
 			if(o + 1 >= size)
 				return -1;
 			buf[o++] = (char)c;
@@ -261,6 +267,7 @@ int blf_uri_pct_encode(const char *s, int len, char *buf, int size)
 			if(o + 3 >= size)
 				return -1;
 			buf[o++] = '%';
+			c = (unsigned char)s[i];
 			buf[o++] = hex[c >> 4];
 			buf[o++] = hex[c & 15];
 		}

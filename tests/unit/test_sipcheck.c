@@ -171,6 +171,11 @@ static void test_pct(void)
 	CHECK_STR(b, "a%20b%22%3C%3E%01%FF");
 	CHECK_INT(blf_uri_pct_encode("", 0, b, sizeof(b)), 0);
 	CHECK_STR(b, "");
+	/* a '%' that starts no escape is encoded itself (anyURI) */
+	CHECK_INT(blf_uri_pct_encode("sip:a%zz@h", 10, b, sizeof(b)), 12);
+	CHECK_STR(b, "sip:a%25zz@h");
+	CHECK_INT(blf_uri_pct_encode("sip:%@h%4", 9, b, sizeof(b)), 13);
+	CHECK_STR(b, "sip:%25@h%254");
 	/* exact fit and one short: never written past size */
 	CHECK_INT(blf_uri_pct_encode("[a]", 3, b, 8), 7);
 	CHECK_STR(b, "%5Ba%5D");
