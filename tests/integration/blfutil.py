@@ -377,3 +377,15 @@ def colors(lamp, call_id=None):
         if not out or out[-1] != c:
             out.append(c)
     return out
+
+
+def shm_used(kam):
+    """core.shmmem real_used once it stops moving (timers free lazily)."""
+    last = None
+    deadline = time.monotonic() + 10
+    while True:
+        cur = int(kam.rpc("core.shmmem")["real_used"])
+        if cur == last or time.monotonic() > deadline:
+            return cur
+        last = cur
+        time.sleep(0.2)  # poll interval of a bounded wait

@@ -102,16 +102,6 @@ def stat(kam, name):
     return 0  # not counted (a module without that statistic)
 
 
-def shm_used(kam):
-    """core.shmmem real_used once it stops moving (timers free lazily)."""
-    last = None
-    deadline = time.monotonic() + 10
-    while True:
-        cur = int(kam.rpc("core.shmmem")["real_used"])
-        if cur == last or time.monotonic() > deadline:
-            return cur
-        last = cur
-        time.sleep(0.3)  # poll interval of a bounded wait
 
 
 def calls_at(kam, key):
@@ -366,12 +356,12 @@ def test_takeover_ends_calls_at_every_entity(make_cluster, peer, phones):
     watched = keys[::n // 16]
     ws = [phones("w%d" % i, kam=A, register=False)
           for i in range(len(watched))]
-    shm0 = shm_used(A)
+    shm0 = blfutil.shm_used(A)
     for i in range(0, n, per):
         recs = [call_rec(k, "bulk-%d" % (i + j), target="")
                 for j, k in enumerate(keys[i:i + per])]
         assert peer.blf(A, "batch", "bulk", m=recs) == 200, i
-    shm1 = shm_used(A)
+    shm1 = blfutil.shm_used(A)
     lamps = []
     for w, k in zip(ws, watched):
         assert peer.blf(A, "hello", "bulk") == 200  # stays alive meanwhile
@@ -391,10 +381,10 @@ def test_takeover_ends_calls_at_every_entity(make_cluster, peer, phones):
     # (the last transactions and NOTIFY blocks go within seconds)
     bound = (shm1 - shm0) // 20
     try:
-        blfutil.poll(lambda: shm_used(A) - shm0 < bound, 15, 0.5,
+        blfutil.poll(lambda: blfutil.shm_used(A) - shm0 < bound, 15, 0.5,
                      "shm back to its level")
     finally:
-        shm2 = shm_used(A)
+        shm2 = blfutil.shm_used(A)
         print("\nshm real_used: %d before, %d with the 8192 calls, %d after "
               "the takeover" % (shm0, shm1, shm2))
 

@@ -310,16 +310,6 @@ def in_flight(kam):
     return int(kam.rpc("tm.stats")["current"])
 
 
-def shm_used(kam):
-    """core.shmmem real_used once it stops moving."""
-    last = None
-    deadline = time.monotonic() + 10
-    while True:
-        cur = int(kam.rpc("core.shmmem")["real_used"])
-        if cur == last or time.monotonic() > deadline:
-            return cur
-        last = cur
-        time.sleep(0.2)  # poll interval of a bounded wait
 
 
 def test_silent_watchers_bounded_calls_unaffected(make_proxy, phones):
@@ -336,7 +326,7 @@ def test_silent_watchers_bounded_calls_unaffected(make_proxy, phones):
     phones("slb", invite_policy="answer")
     good = blfutil.watch(phones("slw"), "slb")
     ping = phones("slp")
-    base = shm_used(kam)
+    base = blfutil.shm_used(kam)
     mute = phones("slm", notify_reply=None)
     for _ in range(silent_n):
         sub = mute.subscribe("slb", expires=600)
@@ -374,7 +364,7 @@ def test_silent_watchers_bounded_calls_unaffected(make_proxy, phones):
     assert listed(kam, good.sub.call_id)
     # every call was followed: one of them at least seen by the watcher
     # (intermediate states may have been skipped, the last state not)
-    used = shm_used(kam)
+    used = blfutil.shm_used(kam)
     assert used - base <= 256 * 1024, "shm real_used %d before, %d after" % (
         base, used)
     still_serving(kam, phones, "slz")

@@ -30,16 +30,6 @@ def settled(kam):
     return True
 
 
-def shm_used(kam):
-    """real_used once it stops moving (timers free lazily)."""
-    last = None
-    deadline = time.monotonic() + 10
-    while True:
-        cur = int(kam.rpc("core.shmmem")["real_used"])
-        if cur == last or time.monotonic() > deadline:
-            return cur
-        last = cur
-        time.sleep(0.2)  # poll interval of a bounded wait
 
 
 def pkg_used(kam):
@@ -90,7 +80,7 @@ def test_shm_returns_after_batches(proxy, phones):
         blfutil.poll(lambda: settled(proxy), 15, interval=0.2,
                      what="transactions, dialogs, calls and subscriptions "
                      "all gone")
-        used.append(shm_used(proxy))
+        used.append(blfutil.shm_used(proxy))
         pkg.append(pkg_used(proxy))
     print("shm real_used / pkg used after each batch:", used, pkg)
     # batch 0 warms up (first allocations, hash slots, usrloc records)

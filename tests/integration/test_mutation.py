@@ -845,16 +845,6 @@ def _alive(pid):
         return False
 
 
-def shm_used(kam):
-    """real_used once it stops moving (timers free lazily)."""
-    last = None
-    deadline = time.monotonic() + 10
-    while True:
-        cur = int(kam.rpc("core.shmmem")["real_used"])
-        if cur == last or time.monotonic() > deadline:
-            return cur
-        last = cur
-        time.sleep(0.3)  # poll interval of a bounded wait
 
 
 def settled(kam):
@@ -919,7 +909,7 @@ def test_mutation_run(node, phones):
     serves(kam, phones, "0")
     blfutil.poll(lambda: settled(kam), 20, 0.2, "calls and transactions "
                  "gone before the run")
-    shm_before = shm_used(kam)
+    shm_before = blfutil.shm_used(kam)
 
     run = Run(kam, SEED)
     t0 = time.monotonic()
@@ -964,7 +954,7 @@ def test_mutation_run(node, phones):
             for x in blfutil.subscriptions(kam)):
         time.sleep(1.0)  # poll interval of a bounded wait for expiry
     left = blfutil.subscriptions(kam)
-    shm_after = shm_used(kam)
+    shm_after = blfutil.shm_used(kam)
     print("shm real_used before %d after %d (%+d), %d subscriptions left" %
           (shm_before, shm_after, shm_after - shm_before, len(left)))
     assert shm_after - shm_before <= SHM_MARGIN + 2048 * len(left), \
