@@ -18,6 +18,11 @@
  * delayed, never lost (versions stay consecutive, the owed NOTIFY carries
  * the current full state), and calls never wait on any of this.
  *
+ * Through tm the two parts of a place end apart: the subscription's when
+ * the transaction completes (an answer or tm's 408: the watcher is not
+ * silent), the total's when tm frees the cell after its wait timer (the
+ * shared memory). The module's own transactions end both at once.
+ *
  * Bounds: max_notifies_inflight in total; max_notifies_per_sub per
  * subscription (wildcard ones BLF_INFLIGHT_WILDCARD_FACTOR times more: a
  * burst describes every entity of a domain); and none while free shm is
@@ -163,10 +168,25 @@ refuse:
 	return -1;
 }
 
-void blf_inflight_put(unsigned int slot)
+/* the subscription's part of the place: its NOTIFY was answered (or
+ * timed out), so it no longer stands for a silent watcher */
+void blf_inflight_put_sub(unsigned int slot)
+{
+	if(blf_infl == NULL || slot == 0 || slot > BLF_INFLIGHT_BUCKETS)
+		return;
+	atomic_dec(&blf_infl->per[slot - 1]);
+}
+
+/* the total's part: the transaction's shared memory is free again */
+void blf_inflight_put_total(unsigned int slot)
 {
 	if(blf_infl == NULL || slot == 0 || slot > BLF_INFLIGHT_BUCKETS)
 		return;
 	atomic_dec(&blf_infl->total);
-	atomic_dec(&blf_infl->per[slot - 1]);
+}
+
+void blf_inflight_put(unsigned int slot)
+{
+	blf_inflight_put_sub(slot);
+	blf_inflight_put_total(slot);
 }

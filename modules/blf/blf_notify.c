@@ -87,10 +87,23 @@ static void blf_notify_cb(struct cell *t, int type, struct tmcb_params *ps)
 	unsigned int hash;
 
 	if(type & TMCB_DESTROY) {
-		/* tm frees the NOTIFY's cell: its shm is back (blf_inflight.c) */
-		if(ps->param)
-			blf_inflight_put((unsigned int)(uintptr_t)*ps->param);
+		/* tm frees the NOTIFY's cell: its shm is back (blf_inflight.c);
+		 * the subscription's part too if no completion gave it back */
+		if(ps->param && *ps->param) {
+			uintptr_t v = (uintptr_t)*ps->param;
+			if(!(v & BLF_INFLIGHT_SUB_DONE))
+				blf_inflight_put_sub((unsigned int)v);
+			blf_inflight_put_total(
+					(unsigned int)(v & ~(uintptr_t)BLF_INFLIGHT_SUB_DONE));
+		}
 		return;
+	}
+	/* completed (an answer, or tm's 408): the watcher is not silent, its
+	 * subscription's place is free; the cell's shm waits for TMCB_DESTROY */
+	if(ps->param && *ps->param
+			&& !((uintptr_t)*ps->param & BLF_INFLIGHT_SUB_DONE)) {
+		blf_inflight_put_sub((unsigned int)(uintptr_t)*ps->param);
+		*ps->param = (void *)((uintptr_t)*ps->param | BLF_INFLIGHT_SUB_DONE);
 	}
 	if(ps->code < 300)
 		return;
@@ -101,6 +114,9 @@ static void blf_notify_cb(struct cell *t, int type, struct tmcb_params *ps)
 	ftag = blf_hdr_tag(&t->to_hdr);	  /* the watcher's */
 #else
 	callid = blf_hdr_value(&t->callid);
+	ttag = blf_hdr_tag(&t->from); /* our tag */
+	ftag = blf_hdr_tag(&t->to);	  /* the watcher's */
+#endif
 	/* tm matched the answer on its branch and CSeq method; one from
 	 * another address than the NOTIFY went to (a forged 481) does not end
 	 * the subscription (tm's own 408 has no message) */
@@ -122,9 +138,6 @@ static void blf_notify_cb(struct cell *t, int type, struct tmcb_params *ps)
 			return;
 		}
 	}
-	ttag = blf_hdr_tag(&t->from); /* our tag */
-	ftag = blf_hdr_tag(&t->to);	  /* the watcher's */
-#endif
 	if(ps->code != 481 && ps->code != 408) {
 		LM_NOTICE("NOTIFY %.*s answered %d\n", callid.len, callid.s,
 				ps->code);
