@@ -286,6 +286,21 @@ CRASH = re.compile(r"BUG:|exited by a signal|core was generated|"
                    r"CRITICAL: <core> \[core/mem/")
 
 
+_version = None
+
+
+def kamailio_version():
+    """(major, minor) of the Kamailio binary the tests run (KAMAILIO)."""
+    global _version
+    if _version is None:
+        out = subprocess.run([KAMAILIO, "-v"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True,
+                             timeout=20).stdout
+        m = re.search(r"kamailio (\d+)\.(\d+)", out)
+        _version = (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+    return _version
+
+
 # Kamailio's tls module with OpenSSL 3 (Debian 12's) frees some OpenSSL
 # blocks twice, mostly at shutdown; qm catches it ("- ignoring"). A known
 # Kamailio issue (kamailio#3205, #3635; 5.7+ has tls_threads_mode for it),
