@@ -507,6 +507,16 @@ def test_dmq_over_tls_with_certificates(make_cluster, phones):
             or shutil.which("openssl") is None:
         pytest.skip("needs tls.so (package kamailio-tls-modules) and "
                     "openssl")
+    if kamproc.kamailio_version() < (5, 7) and \
+            not os.environ.get("BLF_TEST_TLS"):
+        # seen in CI: a child of a 5.6 node died with SIGSEGV inside
+        # libcrypto (ASN1_item_free under OSSL_DECODER_from_data) while the
+        # TLS cluster formed, and qm reported double frees from
+        # tls_init.c: Kamailio 5.6's tls module with OpenSSL 3 (Debian
+        # 12's), kamailio#3205/#3635, fixed from 5.7 on (tls_threads_mode).
+        # Runs on 6.0 (make test-kamailio6); BLF_TEST_TLS=1 forces it here.
+        pytest.skip("Kamailio 5.6's tls module crashes inside OpenSSL 3 "
+                    "(kamailio#3635); runs on 6.0, BLF_TEST_TLS=1 forces it")
     cl = make_cluster(n=3, tls=True)  # three nodes on one IP address
     A, B, _ = cl.nodes
     assert {n["proto"] for n in A.dmq_nodes()} == {"tls"}, A.dmq_nodes()
