@@ -305,6 +305,8 @@ typedef struct blf_frags {
 
 /* blf_entity.c */
 int blf_table_init(unsigned int size);
+/* at init: where a new entity's visibility policy comes from (-1: none) */
+void blf_table_set_policy(int (*fn)(const str *key));
 void blf_table_destroy(void);
 unsigned int blf_key_hash(const str *key);
 int blf_key_from_uri(const str *uri, char *buf, int size, str *key);
@@ -417,20 +419,12 @@ int blf_track(struct sip_msg *msg);
 /* blf_db.c: persistence of subscriptions (no-ops without db_url) */
 int blf_db_init(void);			   /* mod_init: bind, create table, restore */
 int blf_db_child_init(int rank);
-void blf_db_sub_deleted(const blf_sub_t *s); /* the slot lock is held */
 void blf_db_destroy(void);		   /* last flush */
 
 /* blf_dmq.c: cluster replication (no-ops without enable_dmq) */
 int blf_dmq_init(void);
 void blf_dmq_timer(void);
 void blf_dmq_timer_proc(unsigned int ticks, void *param); /* its process */
-void blf_dmq_out_move(
-		const blf_entity_t *from, const blf_entity_t *to, const blf_call_t *c);
-void blf_dmq_out_call(const blf_entity_t *e, const blf_call_t *c);
-void blf_dmq_out_sub(const blf_entity_t *e, const blf_sub_t *s);
-void blf_dmq_out_unsub(const blf_entity_t *e, const blf_sub_t *s);
-void blf_dmq_out_ver(const blf_entity_t *e, const blf_sub_t *s);
-void blf_dmq_flush(void);
 const char *blf_dmq_node_name(int idx);
 
 /* blf_rpc.c: listings come in pages (see blf_rpc.c) */

@@ -54,6 +54,7 @@
 #include "core/sr_module.h"
 
 #include "blf_db.h"
+#include "blf_chg.h"
 
 #define BLF_DB_BATCH 256	 /* rows per write transaction */
 #define BLF_DB_DEL_MAX 65536 /* queued deletes before a full rewrite */
@@ -156,8 +157,8 @@ static void blf_db_dels_free(blf_db_del_t *d)
 	}
 }
 
-/* the slot lock of s is held (blf_sub_unlink): no DB here, a queue push */
-void blf_db_sub_deleted(const blf_sub_t *s)
+/* a row to delete at the next flush: no DB here, a queue push */
+static void blf_db_sub_deleted(const blf_sub_t *s)
 {
 	blf_db_del_t *d;
 	char *p;
@@ -190,6 +191,25 @@ void blf_db_sub_deleted(const blf_sub_t *s)
 	blf_db_sh->dels = d;
 	blf_db_sh->ndels++;
 	lock_release(&blf_db_sh->lock);
+}
+
+/*
+ * The change listener (registered by blf_db_init): a subscription of ours
+ * that ended, or that another node owns now, loses its row. A deletion that
+ * could not even be noted (no memory) makes the next flush rewrite the
+ * table, as a full queue does: a removed row is never left behind.
+ */
+static void blf_db_chg(blf_chg_batch_t *b, void *param)
+{
+	blf_chg_t *g = NULL;
+
+	if(blf_chg_lost(b) & (BLF_CHG_SUB_DEL | BLF_CHG_SUB_GONE)) {
+		lock_get(&blf_db_sh->lock);
+		blf_db_sh->resync = 1;
+		lock_release(&blf_db_sh->lock);
+	}
+	while((g = blf_chg_next(b, g, BLF_CHG_SUB_DEL | BLF_CHG_SUB_GONE)))
+		blf_db_sub_deleted(g->sub);
 }
 
 /* ---- one flush ---- */
@@ -490,7 +510,7 @@ int blf_db_init(void)
 		LM_ERR("cannot register the flush process\n");
 		return -1;
 	}
-	return 0;
+	return blf_chg_listen(BLF_CHG_SUB_DEL | BLF_CHG_SUB_GONE, blf_db_chg, NULL);
 }
 
 int blf_db_child_init(int rank)

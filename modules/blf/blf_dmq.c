@@ -39,6 +39,7 @@
 #include "modules/dmq/bind_dmq.h"
 
 #include "blf.h"
+#include "blf_chg.h"
 #include "blf_repl.h"
 
 #define BLF_DMQ_MAX_NODES 32
@@ -492,7 +493,7 @@ static void blf_out(json_t *m)
 	json_array_append_new(blf_outbox, m);
 }
 
-void blf_dmq_flush(void)
+static void blf_dmq_flush(void)
 {
 	json_t *msg;
 
@@ -530,7 +531,7 @@ static json_t *blf_json_sub_strs(const blf_sub_t *s, int n)
 	return a;
 }
 
-static json_t *blf_call_json(const blf_entity_t *e, const blf_call_t *c)
+static json_t *blf_call_json(const str *key, const blf_call_t *c)
 {
 	json_t *h = json_array();
 	int i;
@@ -542,60 +543,74 @@ static json_t *blf_call_json(const blf_entity_t *e, const blf_call_t *c)
 										 (int)c->hist[i].term,
 										 (int)c->hist[i].code));
 	return json_pack("{s:s, s:s%, s:i, s:i, s:i, s:i, s:i, s:I, s:o, s:o}",
-			"t", "call", "e", e->key.s, (size_t)e->key.len, "d", (int)c->dir,
+			"t", "call", "e", key->s, (size_t)key->len, "d", (int)c->dir,
 			"s", (int)c->st.state, "x", (int)c->st.term, "c", c->st.code, "q",
 			(int)c->seq, "st", (json_int_t)c->start, "f",
 			blf_json_strs(c->f, BLF_CF_N), "h", h);
 }
 
-static json_t *blf_sub_json(const blf_entity_t *e, const blf_sub_t *s)
+static json_t *blf_sub_json(const str *key, const blf_sub_t *s)
 {
 	return json_pack("{s:s, s:s%, s:I, s:i, s:i, s:i, s:i, s:o}", "t", "sub",
-			"e", e->key.s, (size_t)e->key.len, "x", (json_int_t)s->expires,
+			"e", key->s, (size_t)key->len, "x", (json_int_t)s->expires,
 			"v", (int)s->version, "q", (int)s->cseq, "fl",
 			(int)(s->flags & BLF_SUB_WILDCARD), "vi", (int)s->vis, "f",
 			blf_json_sub_strs(s, BLF_SF_N));
 }
 
-/* hooks, called under the slot lock: only collect */
-void blf_dmq_out_call(const blf_entity_t *e, const blf_call_t *c)
+/*
+ * The change listener (registered by blf_dmq_init): what this node's tables
+ * changed, as replicas, built from the batch's copies after the unlock and
+ * sent as one message. Calls tracked elsewhere and subscriptions another
+ * node owns are never noted (blf_chg.c), so they are not echoed back.
+ */
+static json_t *blf_chg_json(const blf_chg_t *g)
 {
-	if(blf_dmq_on() && c->origin == 0)
-		blf_out(blf_call_json(e, c));
+	const blf_sub_t *s = g->sub;
+	const blf_call_t *c = g->call;
+
+	switch(g->kind) {
+		case BLF_CHG_CALL:
+			return blf_call_json(&g->key, c);
+		case BLF_CHG_CALL_MOVE:
+			/* a local call moved from entity key to key2 (an alias answer,
+			 * blf_entity_move_calls): the other nodes move their copy */
+			return json_pack("{s:s, s:s%, s:s%, s:i, s:i, s:[s%]}", "t", "mv",
+					"e", g->key.s, (size_t)g->key.len, "to", g->key2.s,
+					(size_t)g->key2.len, "d", g->dir, "q", (int)g->seq, "f",
+					c->f[BLF_CF_CALLID].s, (size_t)c->f[BLF_CF_CALLID].len);
+		case BLF_CHG_SUB_NEW:
+			return blf_sub_json(&g->key, s);
+		case BLF_CHG_SUB_DEL:
+			return json_pack("{s:s, s:s%, s:o}", "t", "unsub", "e", g->key.s,
+					(size_t)g->key.len, "f", blf_json_sub_strs(s, 3));
+		case BLF_CHG_SUB_VER:
+			return json_pack("{s:s, s:s%, s:s%, s:i, s:i}", "t", "ver", "e",
+					g->key.s, (size_t)g->key.len, "g", BLF_SF(s, BLF_SF_TTAG).s,
+					(size_t)BLF_SF(s, BLF_SF_TTAG).len, "v", (int)g->version,
+					"q", (int)g->cseq);
+		default:
+			return NULL;
+	}
 }
 
-void blf_dmq_out_sub(const blf_entity_t *e, const blf_sub_t *s)
-{
-	if(blf_dmq_on() && s->owner == 0)
-		blf_out(blf_sub_json(e, s));
-}
+#define BLF_DMQ_CHG_KINDS                                              \
+	(BLF_CHG_CALL | BLF_CHG_CALL_MOVE | BLF_CHG_SUB_NEW | BLF_CHG_SUB_DEL \
+			| BLF_CHG_SUB_VER)
 
-void blf_dmq_out_unsub(const blf_entity_t *e, const blf_sub_t *s)
+static void blf_dmq_chg(blf_chg_batch_t *b, void *param)
 {
-	if(blf_dmq_on() && s->owner == 0)
-		blf_out(json_pack("{s:s, s:s%, s:o}", "t", "unsub", "e", e->key.s,
-				(size_t)e->key.len, "f", blf_json_sub_strs(s, 3)));
-}
+	blf_chg_t *g = NULL;
+	json_t *m;
 
-void blf_dmq_out_ver(const blf_entity_t *e, const blf_sub_t *s)
-{
-	if(blf_dmq_on() && s->owner == 0)
-		blf_out(json_pack("{s:s, s:s%, s:s%, s:i, s:i}", "t", "ver", "e",
-				e->key.s, (size_t)e->key.len, "g", BLF_SF(s, BLF_SF_TTAG).s,
-				(size_t)BLF_SF(s, BLF_SF_TTAG).len, "v", (int)s->version, "q",
-				(int)s->cseq));
-}
-
-/* a local call moved from entity from to entity to (an alias answer,
- * blf_entity_move_calls): the other nodes move their copy too */
-void blf_dmq_out_move(
-		const blf_entity_t *from, const blf_entity_t *to, const blf_call_t *c)
-{
-	if(blf_dmq_on() && c->origin == 0)
-		blf_out(json_pack("{s:s, s:s%, s:s%, s:i, s:i, s:[s%]}", "t", "mv",
-				"e", from->key.s, (size_t)from->key.len, "to", to->key.s,
-				(size_t)to->key.len, "d", (int)c->dir, "q", (int)c->seq, "f",
-				c->f[BLF_CF_CALLID].s, (size_t)c->f[BLF_CF_CALLID].len));
+	if(!blf_dmq_on())
+		return;
+	while((g = blf_chg_next(b, g, BLF_DMQ_CHG_KINDS))) {
+		m = blf_chg_json(g);
+		if(m)
+			blf_out(m);
+	}
+	blf_dmq_flush();
 }
 
 /* ---- receiving ---- */
@@ -747,7 +762,7 @@ gc:
 	blf_entity_gc(hash, e);
 unlock:
 	blf_slots_unlock2(hash, whash);
-	blf_notify_send_all(jobs);
+	blf_chg_send(jobs);
 	blf_frags_free(&fr);
 }
 
@@ -851,17 +866,18 @@ static void blf_dmq_rx_sub(json_t *m, int owner)
 							&& strcmp(blf_nodes->node[0].name,
 									   blf_dmq_node_name(owner))
 									   < 0)) {
-				blf_dmq_out_sub(e, old);
+				blf_chg_sub(BLF_CHG_SUB_NEW, e, old);
 				blf_slot_unlock(hash);
 				blf_sub_free(s);
-				blf_dmq_flush();
+				blf_chg_flush();
 				return;
 			}
 			LM_NOTICE("subscription %.*s now owned by %s\n",
 					f[BLF_SF_CALLID].len, f[BLF_SF_CALLID].s,
 					blf_dmq_node_name(owner));
 			atomic_dec(blf_nsubs);
-			blf_db_sub_deleted(old); /* its row is the new owner's now */
+			/* its row is the new owner's now */
+			blf_chg_sub(BLF_CHG_SUB_GONE, e, old);
 		} else if(old->owner != owner
 				  && (old->version > s->version
 						  || (old->version == s->version
@@ -889,6 +905,7 @@ static void blf_dmq_rx_sub(json_t *m, int owner)
 	}
 	blf_entity_sub_due(e, s->expires);
 	blf_slot_unlock(hash);
+	blf_chg_flush();
 }
 
 static void blf_dmq_rx_unsub(json_t *m, int owner)
@@ -1003,7 +1020,7 @@ static void blf_dmq_rx_mv(json_t *m, int origin)
 		blf_entity_gc(h[1], et);
 unlock:
 	blf_slots_unlockn(h, 4);
-	blf_notify_send_all(jobs);
+	blf_chg_send(jobs);
 	blf_frags_free(&fr1);
 	blf_frags_free(&fr2);
 }
@@ -1022,10 +1039,10 @@ static void blf_dmq_send_state(dmq_node_t *to)
 		for(e = blf_table->slots[i].first; e; e = e->next) {
 			for(c = e->calls; c; c = c->next)
 				if(c->origin == 0 && !(e->flags & BLF_ENT_PARK))
-					json_array_append_new(batch, blf_call_json(e, c));
+					json_array_append_new(batch, blf_call_json(&e->key, c));
 			for(s = e->subs; s; s = s->next)
 				if(s->owner == 0)
-					json_array_append_new(batch, blf_sub_json(e, s));
+					json_array_append_new(batch, blf_sub_json(&e->key, s));
 		}
 		lock_set_release(blf_table->locks, i);
 		if(json_array_size(batch) >= BLF_DMQ_SYNC_BATCH
@@ -1212,6 +1229,7 @@ static int blf_dmq_handle(
 	}
 	blf_node_boot(origin, json_object_get(root, "b"));
 	blf_dmq_rx(root, origin, node);
+	blf_chg_flush(); /* what applying it changed here (a DB row gone) */
 	resp->resp_code = 200;
 	resp->reason.s = "OK";
 	resp->reason.len = 2;
@@ -1286,7 +1304,7 @@ static void blf_dmq_end_calls(const str *key, int dead)
 		blf_entity_gc(hash, e);
 	}
 	blf_slots_unlock2(hash, whash);
-	blf_notify_send_all(jobs);
+	blf_chg_send(jobs);
 	blf_frags_free(&fr);
 }
 
@@ -1373,7 +1391,7 @@ static void blf_dmq_takeover(int dead, const int *alive, int n)
 					s = ns;
 				}
 				s->flags |= BLF_SUB_DIRTY;
-				blf_dmq_out_sub(e, s);
+				blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
 				if(s->flags & BLF_SUB_WILDCARD)
 					continue;
 				j = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
@@ -1386,7 +1404,7 @@ static void blf_dmq_takeover(int dead, const int *alive, int n)
 			blf_frags_free(&fr);
 		}
 		lock_set_release(blf_table->locks, i);
-		blf_notify_send_all(jobs);
+		blf_chg_send(jobs);
 		blf_dmq_hello();
 		/* this slot's entities with calls of the dead node: every one of
 		 * them, whatever their number (the keys of one slot at a time) */
@@ -1527,5 +1545,6 @@ int blf_dmq_init(void)
 	blf_nodes->n = 1;
 	blf_nodes->node[0].alive = 1;
 	LM_INFO("cluster node name: %s\n", name);
-	return 0;
+	/* what the tables change here, replicated */
+	return blf_chg_listen(BLF_DMQ_CHG_KINDS, blf_dmq_chg, NULL);
 }

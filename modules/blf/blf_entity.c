@@ -24,10 +24,17 @@
 #include "core/parser/parse_uri.h"
 
 #include "blf.h"
+#include "blf_chg.h"
 #include "blf_sipcheck.h"
-#include "blf_alias.h"
 
 blf_table_t *blf_table = NULL;
+/* the visibility policy of a new entity (the alias service's), set at init */
+static int (*blf_table_policy)(const str *key) = NULL;
+
+void blf_table_set_policy(int (*fn)(const str *key))
+{
+	blf_table_policy = fn;
+}
 
 int blf_table_init(unsigned int size)
 {
@@ -149,7 +156,7 @@ blf_entity_t *blf_entity_get(unsigned int hash, const str *key)
 		return NULL;
 	}
 	memset(e, 0, sizeof(blf_entity_t));
-	e->vis = blf_alias_policy(key);
+	e->vis = blf_table_policy ? blf_table_policy(key) : -1;
 	e->hash = hash;
 	e->key.s = (char *)(e + 1);
 	e->key.len = key->len;
@@ -748,7 +755,7 @@ int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
 	if(changed > 0) {
 		c->seq++;
 		blf_call_hist_add(c);
-		blf_dmq_out_call(e, c);
+		blf_chg_call(e, c);
 		blf_entity_jobs(e, &fr, &jobs, now);
 		LM_DBG("%.*s call %.*s (%s) -> %s\n", key->len, key->s, callid->len,
 				callid->s, blf_dir_name(dir), blf_state_name(c->st.state));
@@ -760,7 +767,7 @@ gc:
 unlock:
 	blf_slots_unlock2(hash, whash);
 
-	blf_notify_send_all(jobs);
+	blf_chg_send(jobs);
 	blf_frags_free(&fr);
 	return changed;
 }
@@ -837,7 +844,7 @@ int blf_entity_park_set(const str *key, int exists, const blf_call_upd_t *call)
 	blf_entity_gc(hash, e);
 unlock:
 	blf_slots_unlock2(hash, whash);
-	blf_notify_send_all(jobs);
+	blf_chg_send(jobs);
 	blf_frags_free(&fr);
 	return changed;
 }
@@ -914,7 +921,7 @@ int blf_entity_move_calls(const str *from, const str *to)
 		et->calls = c;
 		et->ncalls++;
 		moved++;
-		blf_dmq_out_move(ef, et, c); /* the cluster's copies move too */
+		blf_chg_call_move(ef, et, c); /* the cluster's copies move too */
 	}
 	blf_entity_jobs(ef, &fr1, &jobs, now);
 	if(moved)
@@ -923,7 +930,7 @@ int blf_entity_move_calls(const str *from, const str *to)
 	blf_entity_gc(h[1], et);
 unlock:
 	blf_slots_unlockn(h, 4);
-	blf_notify_send_all(jobs);
+	blf_chg_send(jobs);
 	blf_frags_free(&fr1);
 	blf_frags_free(&fr2);
 	if(moved)
@@ -968,7 +975,7 @@ void blf_entity_owed_send(const str *key)
 	blf_entity_gc(hash, e);
 unlock:
 	blf_slot_unlock(hash);
-	blf_notify_send_all(jobs);
+	blf_chg_send(jobs);
 	blf_frags_free(&fr);
 }
 
@@ -1035,6 +1042,6 @@ void blf_wildcard_owed_send(const str *wkey, const str *callid,
 			blf_frags_free(&fr);
 		}
 		blf_slots_unlock2(i, whash);
-		blf_notify_send_all(jobs);
+		blf_chg_send(jobs);
 	}
 }

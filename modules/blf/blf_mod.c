@@ -17,6 +17,7 @@
 #include "core/mod_fix.h"
 
 #include "blf.h"
+#include "blf_chg.h"
 #include "blf_script.h"
 #include "blf_alias.h"
 #include "blf_park.h"
@@ -295,6 +296,17 @@ static int blf_cfg_check(void)
 	return 0;
 }
 
+/* the NOTIFY listener: a change's jobs, sent after the unlock */
+static void blf_notify_chg(blf_chg_batch_t *b, void *param)
+{
+	blf_chg_t *g = NULL;
+
+	while((g = blf_chg_next(b, g, BLF_CHG_NOTIFY))) {
+		blf_notify_send_all(g->jobs);
+		g->jobs = NULL;
+	}
+}
+
 static int mod_init(void)
 {
 	if(blf_cfg_check() < 0)
@@ -313,6 +325,10 @@ static int mod_init(void)
 		LM_ERR("cannot register statistics\n");
 		return -1;
 	}
+	/* change listeners, in the order they get a change: its NOTIFYs first,
+	 * then the cluster (blf_dmq_init), then the database (blf_db_init) */
+	if(blf_chg_listen(BLF_CHG_NOTIFY, blf_notify_chg, NULL) < 0)
+		return -1;
 	if(blf_rpc_init() < 0 || blf_dmq_init() < 0)
 		return -1;
 	blf_nsubs = shm_malloc(sizeof(atomic_t));
@@ -327,6 +343,7 @@ static int mod_init(void)
 		return -1;
 	if(blf_table_init(blf_cfg.hash_size) < 0)
 		return -1;
+	blf_table_set_policy(blf_alias_policy); /* a new entity's */
 	if(blf_alias_init() < 0 || blf_park_init() < 0 || blf_http_init() < 0)
 		return -1;
 	if(blf_db_init() < 0 || blf_ntx_init() < 0 || blf_inflight_init() < 0)

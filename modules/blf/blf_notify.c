@@ -27,6 +27,7 @@
 #include <strings.h>
 
 #include "blf.h"
+#include "blf_chg.h"
 
 static str blf_notify_method = str_init("NOTIFY");
 static char *blf_body = NULL; /* per process */
@@ -359,6 +360,6 @@ void blf_notify_send_all(blf_notify_job_t *jobs)
 			blf_delay_note(t0);
 		blf_job_free(j);
 	}
-	/* what the same change replicates to the cluster */
-	blf_dmq_flush();
+	/* what else the same change did (cluster replicas, DB rows) */
+	blf_chg_flush();
 }

@@ -27,7 +27,7 @@
 #include "core/parser/parse_rr.h"
 
 #include "blf.h"
-#include "blf_alias.h"
+#include "blf_chg.h"
 #include "blf_wcount.h"
 
 
@@ -120,8 +120,8 @@ void blf_sub_unlink(blf_entity_t *e, blf_sub_t **ps)
 	e->nsubs--;
 	if(s->owner == 0) {
 		atomic_dec(blf_nsubs);
-		blf_db_sub_deleted(s);
-		blf_dmq_out_unsub(e, s);
+		/* its row goes, the cluster forgets it */
+		blf_chg_sub(BLF_CHG_SUB_DEL, e, s);
 	}
 	blf_sub_free(s);
 }
@@ -198,7 +198,7 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 	j->version = s->version++;
 	j->cseq = ++s->cseq;
 	s->flags |= BLF_SUB_DIRTY;
-	blf_dmq_out_ver(e, s);
+	blf_chg_sub(BLF_CHG_SUB_VER, e, s); /* replicated: one per NOTIFY */
 	j->terminated = terminated;
 	j->reason = reason;
 	j->expires = blf_expiry_left(s->expires, now);
@@ -272,6 +272,6 @@ int blf_subs_remove(unsigned int hash, const str *callid, const str *ftag,
 		}
 	}
 	blf_slot_unlock(hash);
-	blf_dmq_flush();
+	blf_chg_flush();
 	return found;
 }

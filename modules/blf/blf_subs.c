@@ -33,6 +33,7 @@
 #include "core/resolve.h"
 
 #include "blf.h"
+#include "blf_chg.h"
 #include "blf_alias.h"
 #include "blf_sipcheck.h"
 #include "blf_wcount.h"
@@ -732,7 +733,7 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 	s->flags |= BLF_SUB_DIRTY;
 	blf_entity_sub_due(e, s->expires);
 	if(r->granted)
-		blf_dmq_out_sub(e, s);
+		blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
 	if(r->granted == 0) {
 		job = blf_sub_job(e, s, &fr, NULL, 1, "timeout", now);
 		blf_sub_unlink(e, ps);
@@ -959,7 +960,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 		old->expires = now + r->granted;
 		old->flags |= BLF_SUB_DIRTY;
 		blf_entity_sub_due(e, old->expires);
-		blf_dmq_out_sub(e, old);
+		blf_chg_sub(BLF_CHG_SUB_NEW, e, old);
 		r->f[BLF_SF_TTAG] = BLF_SF(old, BLF_SF_TTAG);
 		memcpy(r->tagbuf, BLF_SF(old, BLF_SF_TTAG).s, BLF_SF(old, BLF_SF_TTAG).len);
 		r->f[BLF_SF_TTAG].s = r->tagbuf;
@@ -1017,7 +1018,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	e->nsubs++;
 	blf_entity_sub_due(e, s->expires);
 	atomic_inc(blf_nsubs);
-	blf_dmq_out_sub(e, s);
+	blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
 	if(!r->wildcard)
 		job = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
 	blf_slot_unlock(r->hash);
@@ -1154,7 +1155,7 @@ int blf_subs_apply_policy(const str *ekey, blf_vis_t vis)
 			s->vis = vis; /* from its next NOTIFY on */
 			s->flags |= BLF_SUB_DIRTY;
 			if(s->owner == 0)
-				blf_dmq_out_sub(e, s);
+				blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
 			ps = &s->next;
 			continue;
 		}
