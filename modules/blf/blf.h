@@ -307,6 +307,22 @@ typedef struct blf_frags {
 int blf_table_init(unsigned int size);
 /* at init: where a new entity's visibility policy comes from (-1: none) */
 void blf_table_set_policy(int (*fn)(const str *key));
+/* walking the table, slot by slot (indexes 0 .. blf_table_slots() - 1);
+ * lock one slot with blf_slot_lock(i), two with blf_slots_lock2(i, h) */
+typedef int (*blf_entity_each_f)(blf_entity_t *e, void *arg);
+unsigned int blf_table_slots(void);
+int blf_table_slot_empty(unsigned int i); /* racy: only to skip cheaply */
+int blf_slot_each(unsigned int i, blf_entity_each_f fn, void *arg);
+int blf_table_slot_each(unsigned int i, blf_entity_each_f fn, void *arg);
+blf_sub_t *blf_table_sub_find(unsigned int hash, const str *callid,
+		const str *ftag, const str *ttag, blf_entity_t **pe, blf_sub_t ***pps);
+/* blf_wildcard.c: the NOTIFYs of one wildcard subscription (subscribed on
+ * wkey) about its domain, slot by slot from slot from: its first burst
+ * (owed 0: entities with a call or a park orbit), or what it is owed
+ * (owed 1: also the entities kept for it; stops at a deferral, resumed
+ * there by the timer). Returns the NOTIFYs sent, -1 when it is gone. */
+int blf_wildcard_walk(const str *wkey, const str *callid, const str *ftag,
+		const str *ttag, unsigned int from, int owed);
 void blf_table_destroy(void);
 unsigned int blf_key_hash(const str *key);
 int blf_key_from_uri(const str *uri, char *buf, int size, str *key);

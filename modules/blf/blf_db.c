@@ -110,29 +110,40 @@ static void blf_db_remark(blf_db_row_t *rows, int locked)
  * the front of *rows and clears their dirty flag. The slot lock must be
  * held (or no other process be left). Returns how many were copied.
  */
-static int blf_db_collect(unsigned int i, int all, blf_db_row_t **rows)
+typedef struct blf_db_walk {
+	int all;
+	int n;
+	blf_db_row_t **rows;
+} blf_db_walk_t;
+
+static int blf_db_collect_entity(blf_entity_t *e, void *arg)
 {
-	blf_entity_t *e;
+	blf_db_walk_t *w = arg;
 	blf_sub_t *s;
 	blf_db_row_t *r;
-	int n = 0;
 
-	for(e = blf_table->slots[i].first; e; e = e->next) {
-		for(s = e->subs; s; s = s->next) {
-			if(s->owner != 0)
-				continue; /* a cluster peer's: that node stores it */
-			if(!all && !(s->flags & BLF_SUB_DIRTY))
-				continue;
-			r = blf_db_row_new(e, s);
-			if(r == NULL)
-				return n; /* the rest stays dirty */
-			s->flags &= ~BLF_SUB_DIRTY;
-			r->next = *rows;
-			*rows = r;
-			n++;
-		}
+	for(s = e->subs; s; s = s->next) {
+		if(s->owner != 0)
+			continue; /* a cluster peer's: that node stores it */
+		if(!w->all && !(s->flags & BLF_SUB_DIRTY))
+			continue;
+		r = blf_db_row_new(e, s);
+		if(r == NULL)
+			return 1; /* the rest stays dirty */
+		s->flags &= ~BLF_SUB_DIRTY;
+		r->next = *w->rows;
+		*w->rows = r;
+		w->n++;
 	}
-	return n;
+	return 0;
+}
+
+static int blf_db_collect(unsigned int i, int all, blf_db_row_t **rows)
+{
+	blf_db_walk_t w = {all, 0, rows};
+
+	blf_slot_each(i, blf_db_collect_entity, &w);
+	return w.n;
 }
 
 static void blf_db_sh_lock(int locked)
@@ -241,15 +252,15 @@ static int blf_db_flush_dirty(int locked, int *written)
 	unsigned int i;
 	int n = 0, rc;
 
-	for(i = 0; i <= blf_table->size; i++) {
-		if(i < blf_table->size) {
-			if(blf_table->slots[i].first == NULL)
+	for(i = 0; i <= blf_table_slots(); i++) {
+		if(i < blf_table_slots()) {
+			if(blf_table_slot_empty(i))
 				continue; /* racy read, only to skip empty slots */
 			if(locked)
-				lock_set_get(blf_table->locks, i);
+				blf_slot_lock(i);
 			n += blf_db_collect(i, 0, &rows);
 			if(locked)
-				lock_set_release(blf_table->locks, i);
+				blf_slot_unlock(i);
 			if(n < BLF_DB_BATCH)
 				continue;
 		}
@@ -359,15 +370,15 @@ static int blf_db_rewrite_pass(int locked, int txn, int *written)
 		return -1;
 	if(blf_db_wipe() < 0)
 		goto error;
-	for(i = 0; i < blf_table->size; i++) {
-		if(blf_table->slots[i].first == NULL)
+	for(i = 0; i < blf_table_slots(); i++) {
+		if(blf_table_slot_empty(i))
 			continue;
 		rows = NULL;
 		if(locked)
-			lock_set_get(blf_table->locks, i);
+			blf_slot_lock(i);
 		blf_db_collect(i, 1, &rows);
 		if(locked)
-			lock_set_release(blf_table->locks, i);
+			blf_slot_unlock(i);
 		while(rows) {
 			r = rows;
 			rows = r->next;

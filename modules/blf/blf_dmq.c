@@ -1025,28 +1025,32 @@ unlock:
 	blf_frags_free(&fr2);
 }
 
+/* this node's calls and subscriptions of one entity, into a batch */
+static int blf_dmq_state_entity(blf_entity_t *e, void *arg)
+{
+	json_t *batch = arg;
+	blf_call_t *c;
+	blf_sub_t *s;
+
+	for(c = e->calls; c; c = c->next)
+		if(c->origin == 0 && !(e->flags & BLF_ENT_PARK))
+			json_array_append_new(batch, blf_call_json(&e->key, c));
+	for(s = e->subs; s; s = s->next)
+		if(s->owner == 0)
+			json_array_append_new(batch, blf_sub_json(&e->key, s));
+	return 0;
+}
+
 /* everything this node tracks and owns, to one node, in batches */
 static void blf_dmq_send_state(dmq_node_t *to)
 {
-	blf_entity_t *e;
-	blf_call_t *c;
-	blf_sub_t *s;
 	json_t *batch = json_array(), *msg;
-	unsigned int i;
+	unsigned int i, n = blf_table_slots();
 
-	for(i = 0; i < blf_table->size; i++) {
-		lock_set_get(blf_table->locks, i);
-		for(e = blf_table->slots[i].first; e; e = e->next) {
-			for(c = e->calls; c; c = c->next)
-				if(c->origin == 0 && !(e->flags & BLF_ENT_PARK))
-					json_array_append_new(batch, blf_call_json(&e->key, c));
-			for(s = e->subs; s; s = s->next)
-				if(s->owner == 0)
-					json_array_append_new(batch, blf_sub_json(&e->key, s));
-		}
-		lock_set_release(blf_table->locks, i);
+	for(i = 0; i < n; i++) {
+		blf_table_slot_each(i, blf_dmq_state_entity, batch);
 		if(json_array_size(batch) >= BLF_DMQ_SYNC_BATCH
-				|| (i + 1 == blf_table->size && json_array_size(batch))) {
+				|| (i + 1 == n && json_array_size(batch))) {
 			msg = json_pack("{s:s, s:o}", "t", "batch", "m", batch);
 			blf_dmq_send(msg, to);
 			json_decref(msg);
@@ -1321,109 +1325,129 @@ static int blf_dmq_contact(char *buf, int size, str *out)
  * for it, and those that fall to us get a full-state NOTIFY at once with the
  * next version and a higher CSeq.
  */
+/* one takeover's walk over a slot (its lock held) */
+typedef struct blf_tko {
+	int dead;
+	const int *alive;
+	int n;
+	str lc; /* our Contact, for the subscriptions taken */
+	str *keys; /* entities with calls of the dead node */
+	int nkeys, maxkeys, mine, lost;
+	time_t now;
+	blf_notify_job_t *jobs;
+} blf_tko_t;
+
+static int blf_dmq_takeover_entity(blf_entity_t *e, void *arg)
+{
+	blf_tko_t *t = arg;
+	blf_notify_job_t *j;
+	blf_frags_t fr;
+	blf_call_t *c;
+	blf_sub_t *s, **ps, *ns;
+	str *nk;
+
+	for(c = e->calls; c && c->origin != t->dead; c = c->next)
+		;
+	if(c) { /* ended below, slot by slot, with wildcard locks */
+		if(t->nkeys == t->maxkeys) {
+			nk = pkg_realloc(t->keys,
+					(t->maxkeys ? t->maxkeys * 2 : 64) * sizeof(str));
+			if(nk == NULL) {
+				PKG_MEM_ERROR;
+				t->lost++;
+				return 0;
+			}
+			t->keys = nk;
+			t->maxkeys = t->maxkeys ? t->maxkeys * 2 : 64;
+		}
+		t->keys[t->nkeys].s = pkg_malloc(e->key.len + 1);
+		if(t->keys[t->nkeys].s) {
+			memcpy(t->keys[t->nkeys].s, e->key.s, e->key.len);
+			t->keys[t->nkeys].len = e->key.len;
+			t->nkeys++;
+		} else {
+			t->lost++;
+		}
+	}
+	memset(&fr, 0, sizeof(fr));
+	for(ps = &e->subs; (s = *ps); ps = &s->next) {
+		if(s->owner != t->dead)
+			continue;
+		s->owner = blf_dmq_pick(&BLF_SF(s, BLF_SF_TTAG), t->alive, t->n);
+		if(s->owner != 0)
+			continue;
+		t->mine++;
+		atomic_inc(blf_nsubs);
+		blf_wc_sub_take(s, NULL, 0); /* its watcher's count */
+		s->sock = NULL; /* tm picks the socket towards the phone */
+		if(t->lc.len && (ns = blf_sub_rebuild(s, BLF_SF_LCONTACT, &t->lc))) {
+			ns->next = s->next;
+			*ps = ns;
+			blf_sub_free(s);
+			s = ns;
+		}
+		if(udp_listen
+				&& (ns = blf_sub_rebuild(
+							s, BLF_SF_SOCKET, &udp_listen->sock_str))) {
+			ns->next = s->next;
+			*ps = ns;
+			blf_sub_free(s);
+			s = ns;
+		}
+		s->flags |= BLF_SUB_DIRTY;
+		blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
+		if(s->flags & BLF_SUB_WILDCARD)
+			continue;
+		j = blf_sub_job(e, s, &fr, NULL, 0, NULL, t->now);
+		if(j) {
+			blf_job_take_frag(j, &fr);
+			j->next = t->jobs;
+			t->jobs = j;
+		}
+	}
+	blf_frags_free(&fr);
+	return 0;
+}
+
 static void blf_dmq_takeover(int dead, const int *alive, int n)
 {
 	char cbuf[128];
-	blf_notify_job_t *jobs, *j;
-	blf_frags_t fr;
-	blf_entity_t *e;
-	blf_call_t *c;
-	blf_sub_t *s, **ps, *ns;
-	str *keys = NULL, *nk, lc = STR_NULL;
+	blf_tko_t t;
 	unsigned int i;
-	int nkeys = 0, maxkeys = 0, mine = 0, k, ended = 0, lost = 0;
-	time_t now = time(NULL);
+	int k, ended = 0;
 
-	if(blf_dmq_contact(cbuf, sizeof(cbuf), &lc) < 0)
-		lc.len = 0;
-	for(i = 0; i < blf_table->size; i++) {
-		if(blf_table->slots[i].first == NULL)
+	memset(&t, 0, sizeof(t));
+	t.dead = dead;
+	t.alive = alive;
+	t.n = n;
+	t.now = time(NULL);
+	if(blf_dmq_contact(cbuf, sizeof(cbuf), &t.lc) < 0)
+		t.lc.len = 0;
+	for(i = 0; i < blf_table_slots(); i++) {
+		if(blf_table_slot_empty(i))
 			continue;
-		jobs = NULL;
-		lock_set_get(blf_table->locks, i);
-		for(e = blf_table->slots[i].first; e; e = e->next) {
-			for(c = e->calls; c && c->origin != dead; c = c->next)
-				;
-			if(c) { /* ended below, slot by slot, with wildcard locks */
-				if(nkeys == maxkeys) {
-					nk = pkg_realloc(keys, (maxkeys ? maxkeys * 2 : 64)
-												   * sizeof(str));
-					if(nk == NULL) {
-						PKG_MEM_ERROR;
-						lost++;
-						continue;
-					}
-					keys = nk;
-					maxkeys = maxkeys ? maxkeys * 2 : 64;
-				}
-				keys[nkeys].s = pkg_malloc(e->key.len + 1);
-				if(keys[nkeys].s) {
-					memcpy(keys[nkeys].s, e->key.s, e->key.len);
-					keys[nkeys].len = e->key.len;
-					nkeys++;
-				} else {
-					lost++;
-				}
-			}
-			memset(&fr, 0, sizeof(fr));
-			for(ps = &e->subs; (s = *ps); ps = &s->next) {
-				if(s->owner != dead)
-					continue;
-				s->owner = blf_dmq_pick(&BLF_SF(s, BLF_SF_TTAG), alive, n);
-				if(s->owner != 0)
-					continue;
-				mine++;
-				atomic_inc(blf_nsubs);
-				blf_wc_sub_take(s, NULL, 0); /* its watcher's count */
-				s->sock = NULL; /* tm picks the socket towards the phone */
-				if(lc.len && (ns = blf_sub_rebuild(s, BLF_SF_LCONTACT, &lc))) {
-					ns->next = s->next;
-					*ps = ns;
-					blf_sub_free(s);
-					s = ns;
-				}
-				if(udp_listen
-						&& (ns = blf_sub_rebuild(
-									s, BLF_SF_SOCKET, &udp_listen->sock_str))) {
-					ns->next = s->next;
-					*ps = ns;
-					blf_sub_free(s);
-					s = ns;
-				}
-				s->flags |= BLF_SUB_DIRTY;
-				blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
-				if(s->flags & BLF_SUB_WILDCARD)
-					continue;
-				j = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
-				if(j) {
-					blf_job_take_frag(j, &fr);
-					j->next = jobs;
-					jobs = j;
-				}
-			}
-			blf_frags_free(&fr);
-		}
-		lock_set_release(blf_table->locks, i);
-		blf_chg_send(jobs);
+		t.jobs = NULL;
+		blf_table_slot_each(i, blf_dmq_takeover_entity, &t);
+		blf_chg_send(t.jobs);
 		blf_dmq_hello();
 		/* this slot's entities with calls of the dead node: every one of
 		 * them, whatever their number (the keys of one slot at a time) */
-		for(k = 0; k < nkeys; k++) {
-			blf_dmq_end_calls(&keys[k], dead);
-			pkg_free(keys[k].s);
+		for(k = 0; k < t.nkeys; k++) {
+			blf_dmq_end_calls(&t.keys[k], dead);
+			pkg_free(t.keys[k].s);
 		}
-		ended += nkeys;
-		nkeys = 0;
+		ended += t.nkeys;
+		t.nkeys = 0;
 	}
-	if(keys)
-		pkg_free(keys);
-	if(lost)
+	if(t.keys)
+		pkg_free(t.keys);
+	if(t.lost)
 		LM_ERR("cluster node %s is dead: out of pkg memory, the calls of %d "
 			   "entities stay\n",
-				blf_dmq_node_name(dead), lost);
+				blf_dmq_node_name(dead), t.lost);
 	LM_NOTICE("cluster node %s is dead: calls ended at %d entities, %d of "
 			  "its subscriptions taken over here\n",
-			blf_dmq_node_name(dead), ended, mine);
+			blf_dmq_node_name(dead), ended, t.mine);
 }
 
 /* every second, from the BLF DMQ timer process */

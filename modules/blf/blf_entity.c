@@ -201,6 +201,88 @@ void blf_entity_gc(unsigned int hash, blf_entity_t *e)
 	}
 }
 
+/* ---- walking the table: no other file touches its slots ---- */
+
+unsigned int blf_table_slots(void)
+{
+	return blf_table->size;
+}
+
+/* a racy read, only to skip empty slots cheaply (no lock needed) */
+int blf_table_slot_empty(unsigned int i)
+{
+	return blf_table->slots[i].first == NULL;
+}
+
+/*
+ * fn on every entity of slot i, whose lock the caller holds; fn may free
+ * the entity it is given (blf_entity_gc), and stops the walk by returning
+ * non-zero, which is returned.
+ */
+int blf_slot_each(unsigned int i, blf_entity_each_f fn, void *arg)
+{
+	blf_entity_t *e, *en;
+	int r;
+
+	for(e = blf_table->slots[i].first; e; e = en) {
+		en = e->next;
+		r = fn(e, arg);
+		if(r)
+			return r;
+	}
+	return 0;
+}
+
+/* blf_slot_each(), slot i's lock taken around it */
+int blf_table_slot_each(unsigned int i, blf_entity_each_f fn, void *arg)
+{
+	int r;
+
+	lock_set_get(blf_table->locks, i);
+	r = blf_slot_each(i, fn, arg);
+	lock_set_release(blf_table->locks, i);
+	return r;
+}
+
+/*
+ * The subscription (Call-ID, From tag, our tag) kept on an entity of hash
+ * (our tag carries it); its entity and link into *pe and *pps. The slot
+ * lock must be held.
+ */
+blf_sub_t *blf_table_sub_find(unsigned int hash, const str *callid,
+		const str *ftag, const str *ttag, blf_entity_t **pe, blf_sub_t ***pps)
+{
+	blf_entity_t *e;
+	blf_sub_t *s;
+
+	for(e = blf_table->slots[blf_slot_idx(hash)].first; e; e = e->next) {
+		if(e->hash == hash && (s = blf_sub_find(e, callid, ftag, ttag, pps))) {
+			*pe = e;
+			return s;
+		}
+	}
+	return NULL;
+}
+
+/* removes a subscription (a NOTIFY got 481 or no answer) */
+int blf_subs_remove(unsigned int hash, const str *callid, const str *ftag,
+		const str *ttag)
+{
+	blf_entity_t *e;
+	blf_sub_t **ps;
+	int found = 0;
+
+	blf_slot_lock(hash);
+	if(blf_table_sub_find(hash, callid, ftag, ttag, &e, &ps)) {
+		blf_sub_unlink(e, ps);
+		blf_entity_gc(hash, e);
+		found = 1;
+	}
+	blf_slot_unlock(hash);
+	blf_chg_flush();
+	return found;
+}
+
 /* ---- calls ---- */
 
 blf_call_t *blf_call_find(
@@ -977,71 +1059,4 @@ unlock:
 	blf_slot_unlock(hash);
 	blf_chg_send(jobs);
 	blf_frags_free(&fr);
-}
-
-/*
- * The timer's second chance for a wildcard subscription: its NOTIFYs were
- * deferred, so it gets its domain's state again (every entity with a call,
- * every park orbit, every entity kept idle for it), slot by slot from the
- * first slot it is owed, only it, never the other wildcard watchers. A
- * deferral on the way stops it and notes where to resume: a watcher over
- * its bound costs one refused NOTIFY a tick.
- */
-void blf_wildcard_owed_send(const str *wkey, const str *callid,
-		const str *ftag, const str *ttag, unsigned int from)
-{
-	char esc[BLF_KEY_MAX * 6 + 16];
-	const char *host;
-	blf_notify_job_t *jobs, *j;
-	blf_frags_t fr;
-	blf_entity_t *e, *w;
-	blf_sub_t *s;
-	blf_vis_t vis;
-	unsigned int i, whash = blf_key_hash(wkey);
-	int hlen, stop = 0;
-	time_t now;
-	str uri;
-
-	host = memchr(wkey->s, '@', wkey->len);
-	if(host == NULL)
-		return;
-	hlen = wkey->len - (int)(host - wkey->s);
-	for(i = from; i < blf_table->size && !stop; i++) {
-		if(i != from && blf_table->slots[i].first == NULL)
-			continue; /* racy read, only to skip empty slots cheaply */
-		jobs = NULL;
-		blf_slots_lock2(i, whash);
-		w = blf_entity_find(whash, wkey);
-		s = w ? blf_sub_find(w, callid, ftag, ttag, NULL) : NULL;
-		if(s == NULL || s->owner || !(s->flags & BLF_SUB_WILDCARD)) {
-			blf_slots_unlock2(i, whash);
-			return; /* gone meanwhile */
-		}
-		if(i == from) /* paid from here on, unless deferred again */
-			s->flags &= ~BLF_SUB_OWED;
-		now = time(NULL);
-		for(e = blf_table->slots[i].first; e && !stop; e = e->next) {
-			if(e == w
-					|| (e->ncalls == 0
-							&& !(e->flags & (BLF_ENT_PARK | BLF_ENT_WOWED)))
-					|| e->key.len <= hlen
-					|| memcmp(e->key.s + e->key.len - hlen, host, hlen) != 0)
-				continue;
-			if(blf_wildcard_vis(e, s, &vis) < 0
-					|| blf_entity_uri_esc(e, esc, sizeof(esc), &uri) < 0)
-				continue;
-			memset(&fr, 0, sizeof(fr));
-			j = blf_sub_job_vis(e, s, &fr, &uri, vis, 0, NULL, now);
-			if(j) {
-				blf_job_take_frag(j, &fr);
-				j->next = jobs;
-				jobs = j;
-			} else if(s->flags & BLF_SUB_OWED) {
-				stop = 1; /* deferred: the next tick resumes here */
-			}
-			blf_frags_free(&fr);
-		}
-		blf_slots_unlock2(i, whash);
-		blf_chg_send(jobs);
-	}
 }

@@ -28,7 +28,7 @@
 #include "core/parser/parse_rr.h"
 
 #include "blf.h"
-#include "blf_alias.h"
+#include "blf_chg.h"
 
 
 /* ---- expiry ---- */
@@ -90,6 +90,98 @@ static void blf_entity_subs_due_reset(blf_entity_t *e)
 }
 
 
+/* what one tick gathers of a slot under its lock, for after the unlock */
+typedef struct blf_tick {
+	blf_notify_job_t *jobs;
+	blf_frags_t fr[BLF_TIMER_BATCH];
+	int nfr;
+	char okeys[BLF_TIMER_BATCH][BLF_KEY_MAX];
+	int olen[BLF_TIMER_BATCH];
+	int nowed;
+	blf_owed_wild_t ow[BLF_TIMER_BATCH];
+	int nw;
+	int room;
+	int more;
+	time_t now;
+} blf_tick_t;
+
+/* one entity of the slot (its lock held); 1 stops the slot's walk */
+static int blf_expire_entity(blf_entity_t *e, void *arg)
+{
+	blf_tick_t *t = arg;
+	blf_notify_job_t *j;
+	blf_sub_t **ps, *s;
+	time_t now = t->now;
+	int due;
+
+	/* NOTIFYs deferred past a bound: sent once there is room, after the
+	 * lock (they need the wildcard's lock too) */
+	if((e->flags & BLF_ENT_OWED) && t->room && t->nowed < BLF_TIMER_BATCH) {
+		/* more than a batch in one slot: the next tick goes on; once per
+		 * slot and tick, so that NOTIFYs deferred again cannot keep the
+		 * timer here */
+		if(e->key.len < BLF_KEY_MAX) {
+			memcpy(t->okeys[t->nowed], e->key.s, e->key.len);
+			t->olen[t->nowed++] = e->key.len;
+		} else {
+			e->flags &= ~BLF_ENT_OWED;
+		}
+	}
+	/* kept idle for wildcard watchers long enough: may go */
+	if((e->flags & BLF_ENT_WOWED) && now > e->wowed_until && t->room) {
+		e->flags &= ~BLF_ENT_WOWED;
+		if(e->calls == NULL && e->subs == NULL && e->tombs == NULL) {
+			blf_entity_gc(e->hash, e);
+			return 0;
+		}
+	}
+	if(t->room && t->nw < BLF_TIMER_BATCH && e->subs
+			&& (e->subs->flags & BLF_SUB_WILDCARD))
+		t->nw = blf_owed_wild_collect(e, t->ow, t->nw);
+	if(e->tombs) {
+		blf_tombs_purge(e, now);
+		if(e->tombs == NULL && e->subs == NULL && e->calls == NULL) {
+			blf_entity_gc(e->hash, e);
+			return 0;
+		}
+	}
+	if(e->subs == NULL || (e->subs_due && now < e->subs_due))
+		return 0; /* nothing due here yet */
+	for(due = 0, s = e->subs; s && !due; s = s->next)
+		due = blf_expiry_due(s->expires, now);
+	if(!due) {
+		blf_entity_subs_due_reset(e);
+		return 0;
+	}
+	if(t->nfr == BLF_TIMER_BATCH) {
+		t->more = 1;
+		return 1;
+	}
+	memset(&t->fr[t->nfr], 0, sizeof(t->fr[t->nfr]));
+	for(ps = &e->subs; *ps;) {
+		s = *ps;
+		if(!blf_expiry_due(s->expires, now)) {
+			ps = &s->next;
+			continue;
+		}
+		j = s->owner ? NULL
+					 : blf_sub_job(e, s, &t->fr[t->nfr], NULL, 1, "timeout",
+							 now);
+		if(j) {
+			j->next = t->jobs;
+			t->jobs = j;
+		}
+		LM_DBG("subscription %.*s of %.*s expired\n",
+				BLF_SF(s, BLF_SF_CALLID).len, BLF_SF(s, BLF_SF_CALLID).s,
+				e->key.len, e->key.s);
+		blf_sub_unlink(e, ps);
+	}
+	t->nfr++;
+	blf_entity_subs_due_reset(e);
+	blf_entity_gc(e->hash, e);
+	return 0;
+}
+
 /*
  * Timer: every subscription past its deadline gets its final NOTIFY
  * (terminated;reason=timeout) and is removed. Slot by slot, the jobs are
@@ -98,115 +190,40 @@ static void blf_entity_subs_due_reset(blf_entity_t *e)
  */
 void blf_subs_timer(unsigned int ticks, void *param)
 {
-	blf_notify_job_t *jobs, *j;
-	blf_frags_t fr[BLF_TIMER_BATCH];
-	char okeys[BLF_TIMER_BATCH][BLF_KEY_MAX];
-	int olen[BLF_TIMER_BATCH], nowed, room, k, nw;
-	blf_owed_wild_t ow[BLF_TIMER_BATCH];
+	static blf_tick_t t; /* big: not on the timer's stack */
 	str okey;
-	blf_entity_t *e, *en;
-	blf_sub_t **ps, *s;
-	unsigned int i;
-	int nfr, more, due;
-	time_t now = time(NULL);
+	unsigned int i, n = blf_table_slots();
+	int k;
 
-	for(i = 0; i < blf_table->size; i++) {
-		if(blf_table->slots[i].first == NULL)
+	t.now = time(NULL);
+	for(i = 0; i < n; i++) {
+		if(blf_table_slot_empty(i))
 			continue; /* racy read, only to skip empty slots cheaply */
-		room = blf_inflight_room();
+		t.room = blf_inflight_room();
 	again:
-		jobs = NULL;
-		nfr = 0;
-		nowed = 0;
-		nw = 0;
-		more = 0;
-		lock_set_get(blf_table->locks, i);
-		for(e = blf_table->slots[i].first; e; e = en) {
-			en = e->next;
-			/* NOTIFYs deferred past a bound: sent once there is room,
-			 * after the lock (they need the wildcard's lock too) */
-			if((e->flags & BLF_ENT_OWED) && room && nowed < BLF_TIMER_BATCH) {
-				/* more than a batch in one slot: the next tick goes on;
-				 * once per slot and tick, so that NOTIFYs deferred again
-				 * cannot keep the timer here */
-				if(e->key.len < BLF_KEY_MAX) {
-					memcpy(okeys[nowed], e->key.s, e->key.len);
-					olen[nowed++] = e->key.len;
-				} else {
-					e->flags &= ~BLF_ENT_OWED;
-				}
-			}
-			/* kept idle for wildcard watchers long enough: may go */
-			if((e->flags & BLF_ENT_WOWED) && now > e->wowed_until && room) {
-				e->flags &= ~BLF_ENT_WOWED;
-				if(e->calls == NULL && e->subs == NULL && e->tombs == NULL) {
-					blf_entity_gc(e->hash, e);
-					continue;
-				}
-			}
-			if(room && nw < BLF_TIMER_BATCH && e->subs
-					&& (e->subs->flags & BLF_SUB_WILDCARD))
-				nw = blf_owed_wild_collect(e, ow, nw);
-			if(e->tombs) {
-				blf_tombs_purge(e, now);
-				if(e->tombs == NULL && e->subs == NULL && e->calls == NULL) {
-					blf_entity_gc(e->hash, e);
-					continue;
-				}
-			}
-			if(e->subs == NULL || (e->subs_due && now < e->subs_due))
-				continue; /* nothing due here yet */
-			for(due = 0, s = e->subs; s && !due; s = s->next)
-				due = blf_expiry_due(s->expires, now);
-			if(!due) {
-				blf_entity_subs_due_reset(e);
-				continue;
-			}
-			if(nfr == BLF_TIMER_BATCH) {
-				more = 1;
-				break;
-			}
-			memset(&fr[nfr], 0, sizeof(fr[nfr]));
-			for(ps = &e->subs; *ps;) {
-				s = *ps;
-				if(!blf_expiry_due(s->expires, now)) {
-					ps = &s->next;
-					continue;
-				}
-				j = s->owner ? NULL
-							 : blf_sub_job(e, s, &fr[nfr], NULL, 1, "timeout",
-									 now);
-				if(j) {
-					j->next = jobs;
-					jobs = j;
-				}
-				LM_DBG("subscription %.*s of %.*s expired\n",
-						BLF_SF(s, BLF_SF_CALLID).len, BLF_SF(s, BLF_SF_CALLID).s,
-						e->key.len, e->key.s);
-				blf_sub_unlink(e, ps);
-			}
-			nfr++;
-			blf_entity_subs_due_reset(e);
-			blf_entity_gc(e->hash, e);
-		}
-		lock_set_release(blf_table->locks, i);
-		blf_notify_send_all(jobs);
-		while(nfr > 0)
-			blf_frags_free(&fr[--nfr]);
-		for(k = 0; k < nowed && blf_inflight_room(); k++) {
-			okey.s = okeys[k];
-			okey.len = olen[k];
+		t.jobs = NULL;
+		t.nfr = 0;
+		t.nowed = 0;
+		t.nw = 0;
+		t.more = 0;
+		blf_table_slot_each(i, blf_expire_entity, &t);
+		blf_chg_send(t.jobs);
+		while(t.nfr > 0)
+			blf_frags_free(&t.fr[--t.nfr]);
+		for(k = 0; k < t.nowed && blf_inflight_room(); k++) {
+			okey.s = t.okeys[k];
+			okey.len = t.olen[k];
 			blf_entity_owed_send(&okey);
 		}
-		for(k = 0; k < nw; k++) {
+		for(k = 0; k < t.nw; k++) {
 			if(blf_inflight_room())
-				blf_wildcard_owed_send(&ow[k].f[3], &ow[k].f[0], &ow[k].f[1],
-						&ow[k].f[2], ow[k].from);
-			free(ow[k].buf);
+				blf_wildcard_owed_send(&t.ow[k].f[3], &t.ow[k].f[0],
+						&t.ow[k].f[1], &t.ow[k].f[2], t.ow[k].from);
+			free(t.ow[k].buf);
 		}
-		if(more)
-			room = 0; /* the slot again for its expiries, not its debts */
-		if(more)
+		if(t.more) {
+			t.room = 0; /* the slot again for its expiries, not its debts */
 			goto again;
+		}
 	}
 }

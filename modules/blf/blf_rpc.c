@@ -199,9 +199,9 @@ static void blf_page_slots(
 		const blf_page_t *pg, unsigned int *from, unsigned int *to)
 {
 	*from = 0;
-	*to = blf_table->size;
+	*to = blf_table_slots();
 	if(!pg->all && !pg->domain) {
-		*from = blf_slot_idx(blf_key_hash(&pg->key));
+		*from = blf_key_hash(&pg->key) & (blf_table_slots() - 1);
 		*to = *from + 1;
 	}
 }
@@ -224,33 +224,43 @@ static void blf_rpc_print_sub(rpc_t *rpc, void *c, blf_page_t *pg,
 			s->owner ? blf_dmq_node_name(s->owner) : "local");
 }
 
+/* one listing's walk: the request, its page, what it prints */
+typedef struct blf_rpc_walk {
+	rpc_t *rpc;
+	void *c;
+	blf_page_t *pg;
+	time_t now;
+} blf_rpc_walk_t;
+
+static int blf_rpc_sub_each(blf_entity_t *e, void *arg)
+{
+	blf_rpc_walk_t *w = arg;
+	blf_sub_t *s;
+
+	if(!blf_page_match(w->pg, &e->key))
+		return 0;
+	for(s = e->subs; s; s = s->next)
+		if(blf_page_take(w->pg, 1,
+				   blf_rpc_str_cost(BLF_SF(s, BLF_SF_WATCHER))
+						   + blf_rpc_str_cost(e->key)
+						   + blf_rpc_str_cost(BLF_SF(s, BLF_SF_CALLID))
+						   + blf_rpc_str_cost(BLF_SF(s, BLF_SF_CONTACT))
+						   + 7 * BLF_RPC_FIELD_COST))
+			blf_rpc_print_sub(w->rpc, w->c, w->pg, e, s, w->now);
+	return 0;
+}
+
 static void blf_rpc_subscriptions(rpc_t *rpc, void *c)
 {
 	blf_page_t pg;
-	blf_entity_t *e;
-	blf_sub_t *s;
+	blf_rpc_walk_t w = {rpc, c, &pg, time(NULL)};
 	unsigned int i, from, to;
-	time_t now = time(NULL);
 
 	if(blf_rpc_page_args(rpc, c, &pg) < 0)
 		return;
 	blf_page_slots(&pg, &from, &to);
-	for(i = from; i < to; i++) {
-		lock_set_get(blf_table->locks, i);
-		for(e = blf_table->slots[i].first; e; e = e->next) {
-			if(!blf_page_match(&pg, &e->key))
-				continue;
-			for(s = e->subs; s; s = s->next)
-				if(blf_page_take(&pg, 1,
-						   blf_rpc_str_cost(BLF_SF(s, BLF_SF_WATCHER))
-								   + blf_rpc_str_cost(e->key)
-								   + blf_rpc_str_cost(BLF_SF(s, BLF_SF_CALLID))
-								   + blf_rpc_str_cost(BLF_SF(s, BLF_SF_CONTACT))
-								   + 7 * BLF_RPC_FIELD_COST))
-					blf_rpc_print_sub(rpc, c, &pg, e, s, now);
-		}
-		lock_set_release(blf_table->locks, i);
-	}
+	for(i = from; i < to; i++)
+		blf_table_slot_each(i, blf_rpc_sub_each, &w);
 	blf_page_end(rpc, c, &pg);
 }
 
@@ -287,28 +297,31 @@ static unsigned int blf_rpc_entity_cost(blf_entity_t *e)
 	return b;
 }
 
+static int blf_rpc_entity_each(blf_entity_t *e, void *arg)
+{
+	blf_rpc_walk_t *w = arg;
+
+	/* one entity: whatever it has; else those with calls */
+	if(!blf_page_match(w->pg, &e->key)
+			|| ((w->pg->all || w->pg->domain) && e->ncalls == 0))
+		return 0;
+	/* its struct, its dialogs array, one struct per call */
+	if(blf_page_take(w->pg, 2 + e->ncalls, blf_rpc_entity_cost(e)))
+		blf_rpc_print_entity(w->rpc, w->c, w->pg, e);
+	return 0;
+}
+
 static void blf_rpc_entities(rpc_t *rpc, void *c)
 {
 	blf_page_t pg;
-	blf_entity_t *e;
+	blf_rpc_walk_t w = {rpc, c, &pg, 0};
 	unsigned int i, from, to;
 
 	if(blf_rpc_page_args(rpc, c, &pg) < 0)
 		return;
 	blf_page_slots(&pg, &from, &to);
-	for(i = from; i < to; i++) {
-		lock_set_get(blf_table->locks, i);
-		for(e = blf_table->slots[i].first; e; e = e->next) {
-			/* one entity: whatever it has; else those with calls */
-			if(!blf_page_match(&pg, &e->key)
-					|| ((pg.all || pg.domain) && e->ncalls == 0))
-				continue;
-			/* its struct, its dialogs array, one struct per call */
-			if(blf_page_take(&pg, 2 + e->ncalls, blf_rpc_entity_cost(e)))
-				blf_rpc_print_entity(rpc, c, &pg, e);
-		}
-		lock_set_release(blf_table->locks, i);
-	}
+	for(i = from; i < to; i++)
+		blf_table_slot_each(i, blf_rpc_entity_each, &w);
 	blf_page_end(rpc, c, &pg);
 }
 

@@ -251,27 +251,3 @@ int blf_subs_notify_watchers(
 	}
 	return n;
 }
-
-/* removes a subscription (a NOTIFY got 481 or no answer) */
-int blf_subs_remove(unsigned int hash, const str *callid, const str *ftag,
-		const str *ttag)
-{
-	blf_entity_t *e;
-	blf_sub_t **ps;
-	int found = 0;
-
-	blf_slot_lock(hash);
-	for(e = blf_table->slots[blf_slot_idx(hash)].first; e; e = e->next) {
-		if(e->hash != hash)
-			continue;
-		if(blf_sub_find(e, callid, ftag, ttag, &ps)) {
-			blf_sub_unlink(e, ps);
-			blf_entity_gc(hash, e);
-			found = 1;
-			break;
-		}
-	}
-	blf_slot_unlock(hash);
-	blf_chg_flush();
-	return found;
-}

@@ -261,20 +261,6 @@ int blf_tag_hash(const str *tag, unsigned int *hash)
 
 /* ---- the wildcard burst ---- */
 
-/* hands the fragment j points at over to j (the burst sends after unlock) */
-void blf_job_take_frag(blf_notify_job_t *j, blf_frags_t *fr)
-{
-	int i;
-
-	for(i = 0; i < 2; i++) {
-		if(fr->built[i] && fr->s[i] == j->frag) {
-			j->frag_own = fr->s[i];
-			fr->s[i] = NULL;
-			fr->built[i] = 0;
-		}
-	}
-}
-
 /* a NOTIFY of wildcard subscription s naming its URI, without dialogs;
  * the slot lock of whash is held */
 static blf_notify_job_t *blf_wildcard_idle_job(
@@ -289,62 +275,19 @@ static blf_notify_job_t *blf_wildcard_idle_job(
 
 /*
  * The first NOTIFYs of a wildcard subscription: one per entity of the
- * domain with a current call, or one empty dialog-info naming the wildcard
- * URI when there is none. Walks the table slot by slot, each time with the
- * slot's lock and the wildcard's (in slot order, as call events do).
+ * domain with a current call (blf_wildcard_walk), or one empty dialog-info
+ * naming the wildcard URI when there is none.
  */
 static void blf_wildcard_burst(unsigned int whash, const str *wkey,
 		const str *callid, const str *ftag, const str *ttag)
 {
-	char esc[BLF_KEY_MAX * 6 + 16];
-	const char *host;
-	blf_notify_job_t *jobs, *j;
+	blf_notify_job_t *jobs;
 	blf_frags_t fr;
-	blf_entity_t *e, *w;
+	blf_entity_t *w;
 	blf_sub_t *s;
-	blf_vis_t vis;
-	unsigned int i;
-	int hlen, sent = 0;
-	time_t now;
-	str uri;
 
-	host = memchr(wkey->s, '@', wkey->len);
-	hlen = wkey->len - (int)(host - wkey->s);
-	for(i = 0; i < blf_table->size; i++) {
-		if(blf_table->slots[i].first == NULL)
-			continue; /* racy read, only to skip empty slots cheaply */
-		jobs = NULL;
-		blf_slots_lock2(i, whash);
-		w = blf_entity_find(whash, wkey);
-		s = w ? blf_sub_find(w, callid, ftag, ttag, NULL) : NULL;
-		if(s == NULL) {
-			blf_slots_unlock2(i, whash);
-			return; /* gone meanwhile */
-		}
-		now = time(NULL);
-		for(e = blf_table->slots[i].first; e; e = e->next) {
-			if(e == w || (e->ncalls == 0 && !(e->flags & BLF_ENT_PARK))
-					|| e->key.len <= hlen
-					|| memcmp(e->key.s + e->key.len - hlen, host, hlen) != 0)
-				continue;
-			if(blf_wildcard_vis(e, s, &vis) < 0
-					|| blf_entity_uri_esc(e, esc, sizeof(esc), &uri) < 0)
-				continue;
-			memset(&fr, 0, sizeof(fr));
-			j = blf_sub_job_vis(e, s, &fr, &uri, vis, 0, NULL, now);
-			if(j) {
-				blf_job_take_frag(j, &fr);
-				j->next = jobs;
-				jobs = j;
-				sent++;
-			}
-			blf_frags_free(&fr);
-		}
-		blf_slots_unlock2(i, whash);
-		blf_notify_send_all(jobs);
-	}
-	if(sent)
-		return;
+	if(blf_wildcard_walk(wkey, callid, ftag, ttag, 0, 0) != 0)
+		return; /* sent, or gone meanwhile */
 	/* nothing in the domain: one idle NOTIFY naming the wildcard URI */
 	jobs = NULL;
 	memset(&fr, 0, sizeof(fr));
@@ -687,13 +630,8 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		return rc;
 	memset(&fr, 0, sizeof(fr));
 	blf_slot_lock(hash);
-	for(e = blf_table->slots[blf_slot_idx(hash)].first, s = NULL; e;
-			e = e->next) {
-		if(e->hash == hash
-				&& (s = blf_sub_find(e, &r->f[BLF_SF_CALLID], &r->f[BLF_SF_FTAG],
-							&r->f[BLF_SF_TTAG], &ps)))
-			break;
-	}
+	s = blf_table_sub_find(hash, &r->f[BLF_SF_CALLID], &r->f[BLF_SF_FTAG],
+			&r->f[BLF_SF_TTAG], &e, &ps);
 	if(s == NULL) {
 		blf_slot_unlock(hash);
 		return blf_reject(msg, 481, "Subscription Does Not Exist", NULL,
