@@ -363,6 +363,7 @@ int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
 int blf_subs_handle(struct sip_msg *msg);
 /* a subscription block holding copies of f[0..BLF_SF_N-1], other fields 0 */
 blf_sub_t *blf_sub_build(const str *f);
+void blf_sub_slots(unsigned int size); /* blf_subrec.c: the table's size */
 blf_sub_t *blf_sub_find(blf_entity_t *e, const str *callid, const str *ftag,
 		const str *ttag, blf_sub_t ***prev);
 void blf_sub_unlink(blf_entity_t *e, blf_sub_t **ps);

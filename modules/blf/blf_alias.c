@@ -64,6 +64,12 @@ typedef struct blf_alias_table {
 } blf_alias_table_t;
 
 static blf_alias_table_t *blf_aliases = NULL;
+static blf_alias_hooks_t blf_alias_hk; /* given at init */
+
+void blf_alias_set_hooks(const blf_alias_hooks_t *h)
+{
+	blf_alias_hk = *h;
+}
 
 #define BLF_ALIAS_SLOTS 1024
 #define BLF_ALIAS_RETRY 5 /* s between attempts after an error */
@@ -423,7 +429,7 @@ int blf_alias_resolve(const str *key, char *buf, int size, str *out, int *vis,
 		update_stat(blf_st_cache_misses, 1);
 	if(ask) {
 		inflight = 1;
-		if(blf_http_ask_alias(key) < 0) {
+		if(blf_alias_hk.ask == NULL || blf_alias_hk.ask(key) < 0) {
 			/* the queue is full: let a later lookup ask again */
 			inflight = 0;
 			lock_set_get(blf_aliases->locks, blf_al_idx(h));
@@ -521,7 +527,8 @@ static void blf_alias_set_policy(const str *key, blf_vis_t vis, int ttl)
 		if(old >= 0)
 			LM_INFO("visibility of %.*s is now %s (was %s)\n", key->len,
 					key->s, blf_vis_name(vis), blf_vis_name(old));
-		blf_subs_apply_policy(key, vis);
+		if(blf_alias_hk.apply_policy)
+			blf_alias_hk.apply_policy(key, vis);
 	}
 }
 
@@ -628,7 +635,8 @@ void blf_alias_answer(const str *key, int status, const char *body,
 				key->s, ent.len, ent.s, oc.len, oc.s);
 		if(was_pending && STR_EQ(oc, *key))
 			blf_entity_move_calls(key, &ent);
-		blf_subs_deactivate_uri(&oc, key);
+		if(blf_alias_hk.deactivate_uri)
+			blf_alias_hk.deactivate_uri(&oc, key);
 	}
 policy:
 	/* the answer's visibility is the policy of the entity, for all its

@@ -5,6 +5,22 @@
 #include "core/str.h"
 #include "core/rpc.h"
 
+#include "blf_xml.h" /* blf_vis_t */
+
+/*
+ * What the alias service needs of the others, given at init (mod_init):
+ * it calls nothing of theirs directly (no loop between the files).
+ */
+typedef struct blf_alias_hooks {
+	/* queues a question for the HTTP process; -1: the queue is full */
+	int (*ask)(const str *key);
+	/* the policy of entity ekey changed (blf_subs_apply_policy) */
+	int (*apply_policy)(const str *ekey, blf_vis_t vis);
+	/* asked stopped being an alias of ekey (blf_subs_deactivate_uri) */
+	int (*deactivate_uri)(const str *ekey, const str *asked);
+} blf_alias_hooks_t;
+
+void blf_alias_set_hooks(const blf_alias_hooks_t *h);
 int blf_alias_init(void);
 void blf_alias_destroy(void);
 int blf_alias_enabled(void);

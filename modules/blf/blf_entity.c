@@ -50,6 +50,7 @@ int blf_table_init(unsigned int size)
 	memset(blf_table, 0, sizeof(blf_table_t) + n * sizeof(blf_slot_t));
 	blf_table->size = n;
 	blf_table->slots = (blf_slot_t *)(blf_table + 1);
+	blf_sub_slots(n);
 	blf_table->locks = lock_set_alloc(n);
 	if(blf_table->locks == NULL || lock_set_init(blf_table->locks) == NULL) {
 		LM_ERR("cannot allocate %u slot locks\n", n);

@@ -344,6 +344,9 @@ static int mod_init(void)
 	if(blf_table_init(blf_cfg.hash_size) < 0)
 		return -1;
 	blf_table_set_policy(blf_alias_policy); /* a new entity's */
+	blf_alias_set_hooks(&(blf_alias_hooks_t){.ask = blf_http_ask_alias,
+			.apply_policy = blf_subs_apply_policy,
+			.deactivate_uri = blf_subs_deactivate_uri});
 	if(blf_alias_init() < 0 || blf_park_init() < 0 || blf_http_init() < 0)
 		return -1;
 	if(blf_db_init() < 0 || blf_ntx_init() < 0 || blf_inflight_init() < 0)

@@ -33,6 +33,15 @@
 
 /* ---- subscription records ---- */
 
+/* slots of the entity table - 1 (blf_table_init tells): an owed wildcard
+ * subscription notes the slot of the entity it is owed from */
+static unsigned int blf_subrec_slot_mask = 0;
+
+void blf_sub_slots(unsigned int size)
+{
+	blf_subrec_slot_mask = size - 1;
+}
+
 blf_sub_t *blf_sub_build(const str *f)
 {
 	blf_sub_t *s;
@@ -214,7 +223,7 @@ owed:
 			/* what it is owed: the domain's state from e's slot on (the
 			 * timer sends it, resuming where a deferral stops it); e is
 			 * kept meanwhile, even idle, so its end is not lost */
-			i = (int)blf_slot_idx(e->hash);
+			i = (int)(e->hash & blf_subrec_slot_mask);
 			if(!(s->flags & BLF_SUB_OWED) || (unsigned int)i < s->owed_from)
 				s->owed_from = (unsigned int)i;
 			s->flags |= BLF_SUB_OWED;

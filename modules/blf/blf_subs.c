@@ -186,46 +186,6 @@ static int blf_stream_dst(struct sip_msg *msg, char *buf, int size, str *out)
 	return 0;
 }
 
-/* our Contact URI on socket si */
-int blf_sock_contact(struct socket_info *si, char *buf, int size, str *out)
-{
-	str host, port;
-	const char *tr = "";
-	int n;
-
-	if(si == NULL)
-		return -1;
-	host = si->useinfo.name.len ? si->useinfo.name : si->address_str;
-	port = si->useinfo.port_no_str.len ? si->useinfo.port_no_str
-									   : si->port_no_str;
-	switch(si->proto) {
-		case PROTO_TCP:
-			tr = ";transport=tcp";
-			break;
-		case PROTO_TLS:
-			tr = ";transport=tls";
-			break;
-		case PROTO_SCTP:
-			tr = ";transport=sctp";
-			break;
-		case PROTO_WS:
-		case PROTO_WSS:
-			tr = ";transport=ws";
-			break;
-	}
-	if(si->address.af == AF_INET6 && host.len && host.s[0] != '[')
-		n = snprintf(buf, size, "sip:[%.*s]:%.*s%s", host.len, host.s,
-				port.len, port.s, tr);
-	else
-		n = snprintf(buf, size, "sip:%.*s:%.*s%s", host.len, host.s, port.len,
-				port.s, tr);
-	if(n < 0 || n >= size)
-		return -1;
-	out->s = buf;
-	out->len = n;
-	return 0;
-}
-
 static void blf_new_tag(unsigned int hash, char *buf, str *tag)
 {
 	static unsigned int seq = 0;
@@ -297,7 +257,7 @@ static void blf_wildcard_burst(unsigned int whash, const str *wkey,
 	if(s)
 		jobs = blf_wildcard_idle_job(whash, s, &fr, time(NULL));
 	blf_slot_unlock(whash);
-	blf_notify_send_all(jobs);
+	blf_chg_send(jobs);
 	blf_frags_free(&fr);
 }
 
@@ -701,7 +661,7 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 	if(wild)
 		blf_wildcard_burst(hash, &r->key, &r->f[BLF_SF_CALLID],
 				&r->f[BLF_SF_FTAG], &r->f[BLF_SF_TTAG]);
-	blf_notify_send_all(job);
+	blf_chg_send(job);
 	blf_frags_free(&fr);
 	return 1;
 }
@@ -971,7 +931,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 		return 1;
 	}
 send:
-	blf_notify_send_all(job);
+	blf_chg_send(job);
 	blf_frags_free(&fr);
 	return 1;
 }
@@ -1042,7 +1002,7 @@ int blf_subs_deactivate_uri(const str *ekey, const str *asked)
 	if(e)
 		blf_entity_gc(hash, e);
 	blf_slot_unlock(hash);
-	blf_notify_send_all(jobs);
+	blf_chg_send(jobs);
 	blf_frags_free(&fr);
 	return n;
 }
@@ -1108,7 +1068,7 @@ int blf_subs_apply_policy(const str *ekey, blf_vis_t vis)
 	}
 	blf_entity_gc(hash, e);
 	blf_slot_unlock(hash);
-	blf_notify_send_all(jobs);
+	blf_chg_send(jobs);
 	blf_frags_free(&fr);
 	if(n)
 		LM_INFO("visibility of %.*s is %s: %d subscription(s) ended\n",
