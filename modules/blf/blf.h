@@ -359,6 +359,19 @@ void blf_entity_drop_terminated(blf_entity_t *e);
 int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
 		blf_event_t ev, int code, const blf_call_upd_t *upd);
 
+/* blf_entity_repl.c: what another node's replicas do to the table (the
+ * decoded, checked values of blf_dmq.c's messages) */
+void blf_entity_call_replica(const str *key, const blf_call_upd_t *upd,
+		int dir, int origin, time_t start, int seq, blf_dstate_t st);
+void blf_entity_call_replica_move(const str *from, const str *to,
+		const str *callid, int dir, int seq, int origin);
+void blf_entity_end_node_calls(const str *key, int dead);
+void blf_sub_replica_put(
+		const str *key, blf_sub_t *s, const char *(*node_name)(int idx));
+void blf_sub_replica_del(const str *key, const str *f, int owner);
+void blf_sub_replica_ver(
+		const str *key, const char *tag, size_t tlen, int v, int q, int owner);
+
 /* blf_subs.c */
 int blf_subs_handle(struct sip_msg *msg);
 /* a subscription block holding copies of f[0..BLF_SF_N-1], other fields 0 */

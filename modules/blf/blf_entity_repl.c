@@ -1,0 +1,348 @@
+/*
+ * blf_entity_repl.c — the entity table's side of cluster replicas: what a
+ * replica from another node does to the table (its calls and its
+ * subscriptions, kept beside ours), and the tombstones that keep a late
+ * replica of an ended record from bringing it back. blf_dmq.c decodes and
+ * checks the messages; the records are changed only here.
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+
+#include <string.h>
+#include <stdlib.h>
+
+#include "core/mem/shm_mem.h"
+#include "core/dprint.h"
+#include "core/hashes.h"
+
+#include "blf.h"
+#include "blf_chg.h"
+
+#define BLF_TOMB_KEEP 30 /* s a tombstone outlives its record */
+
+static unsigned int blf_tomb_kh(const str *a, const str *b, int n)
+{
+	unsigned int h = get_hash1_raw(a->s, a->len) + (unsigned int)n;
+
+	if(b)
+		h ^= get_hash1_raw(b->s, b->len) * 2654435761u;
+	return h;
+}
+
+static blf_tomb_t *blf_tomb_find(blf_entity_t *e, int kind, unsigned int kh)
+{
+	blf_tomb_t *t;
+
+	for(t = e->tombs; t; t = t->next)
+		if(t->kind == kind && t->kh == kh)
+			return t;
+	return NULL;
+}
+
+/* the slot lock is held */
+static void blf_tomb_add(blf_entity_t *e, int kind, unsigned int kh,
+		unsigned short seq, int origin)
+{
+	blf_tomb_t *t = blf_tomb_find(e, kind, kh);
+
+	if(t == NULL) {
+		t = shm_malloc(sizeof(*t));
+		if(t == NULL)
+			return;
+		t->next = e->tombs;
+		e->tombs = t;
+	}
+	t->kind = kind;
+	t->kh = kh;
+	t->seq = seq;
+	t->origin = origin;
+	t->until = time(NULL) + BLF_TOMB_KEEP;
+}
+
+/*
+ * One change of a call replica: state st reached at sequence seq at node
+ * origin. Skipped when that node's call is further already (a replica
+ * delivered late) or has ended (a tombstone).
+ */
+void blf_entity_call_replica(const str *key, const blf_call_upd_t *pupd,
+		int dir, int origin, time_t start, int seq, blf_dstate_t st)
+{
+	char wbuf[BLF_KEY_MAX + 64];
+	blf_notify_job_t *jobs = NULL;
+	blf_call_upd_t upd = *pupd;
+	blf_frags_t fr;
+	blf_entity_t *e;
+	blf_call_t *c, *nc, **pc;
+	blf_tomb_t *t;
+	unsigned int hash, whash, kh;
+	int changed = 0;
+	str wkey;
+	time_t now = time(NULL);
+
+	memset(&fr, 0, sizeof(fr));
+	hash = blf_key_hash(key);
+	whash = blf_wildcard_hash(key, wbuf, sizeof(wbuf), &wkey, hash);
+	blf_slots_lock2(hash, whash);
+	e = st.state == BLF_STATE_TERMINATED ? blf_entity_find(hash, key)
+										   : blf_entity_get(hash, key);
+	if(e == NULL)
+		goto unlock;
+	kh = blf_tomb_kh(&upd.f[BLF_CF_CALLID], NULL, dir);
+	c = blf_call_find(e, &upd.f[BLF_CF_CALLID], dir, &pc);
+	if(c && c->origin == origin
+			&& (short)((unsigned short)seq - c->seq) <= 0)
+		goto gc; /* an older replica arriving late */
+	if(c == NULL && (t = blf_tomb_find(e, BLF_TOMB_CALL, kh))
+			&& t->origin == origin
+			&& (short)((unsigned short)seq - t->seq) <= 0)
+		goto gc; /* a replica of a call that has ended already */
+	if(c == NULL && st.state == BLF_STATE_TERMINATED) {
+		blf_tomb_add(e, BLF_TOMB_CALL, kh, seq, origin);
+		goto gc;
+	}
+	nc = blf_call_build(c, &upd);
+	if(nc == NULL)
+		goto gc;
+	changed = (c == NULL || memcmp(&c->st, &st, sizeof(st)) != 0);
+	nc->dir = dir;
+	nc->st = st;
+	nc->seq = seq;
+	nc->origin = origin;
+	nc->start = start;
+	blf_call_set_id(nc);
+	if(c) {
+		*pc = nc;
+		shm_free(c);
+	} else {
+		nc->next = e->calls;
+		e->calls = nc;
+		e->ncalls++;
+	}
+	if(changed)
+		blf_entity_jobs(e, &fr, &jobs, now);
+	if(st.state == BLF_STATE_TERMINATED) {
+		blf_tomb_add(e, BLF_TOMB_CALL, kh, seq, origin);
+		blf_entity_drop_terminated(e);
+	}
+gc:
+	blf_entity_gc(hash, e);
+unlock:
+	blf_slots_unlock2(hash, whash);
+	blf_chg_send(jobs);
+	blf_frags_free(&fr);
+}
+
+/* node origin moved its call (callid, dir, at seq) from entity from to
+ * entity to: its copy here moves too */
+void blf_entity_call_replica_move(const str *from, const str *tokey,
+		const str *callid, int dir, int seq, int origin)
+{
+	char wb1[BLF_KEY_MAX + 64], wb2[BLF_KEY_MAX + 64];
+	blf_notify_job_t *jobs = NULL;
+	blf_frags_t fr1, fr2;
+	blf_entity_t *ef, *et = NULL;
+	blf_call_t *c, **pc;
+	unsigned int h[4];
+	str w1, w2;
+	time_t now = time(NULL);
+
+	memset(&fr1, 0, sizeof(fr1));
+	memset(&fr2, 0, sizeof(fr2));
+	h[0] = blf_key_hash(from);
+	h[1] = blf_key_hash(tokey);
+	h[2] = blf_wildcard_hash(from, wb1, sizeof(wb1), &w1, h[0]);
+	h[3] = blf_wildcard_hash(tokey, wb2, sizeof(wb2), &w2, h[1]);
+	blf_slots_lockn(h, 4);
+	ef = blf_entity_find(h[0], from);
+	if(ef == NULL)
+		goto unlock;
+	c = blf_call_find(ef, callid, dir, &pc);
+	if(c == NULL || c->origin != origin) {
+		blf_entity_gc(h[0], ef);
+		goto unlock;
+	}
+	*pc = c->next;
+	ef->ncalls--;
+	/* a late replica of it at its former entity must not bring it back */
+	blf_tomb_add(ef, BLF_TOMB_CALL, blf_tomb_kh(callid, NULL, dir),
+			(unsigned short)seq, origin);
+	et = blf_entity_get(h[1], tokey);
+	if(et == NULL || blf_call_find(et, callid, dir, NULL)) {
+		shm_free(c);
+	} else {
+		c->next = et->calls;
+		et->calls = c;
+		et->ncalls++;
+		blf_entity_jobs(et, &fr2, &jobs, now);
+	}
+	blf_entity_jobs(ef, &fr1, &jobs, now);
+	blf_entity_gc(h[0], ef);
+	if(et)
+		blf_entity_gc(h[1], et);
+unlock:
+	blf_slots_unlockn(h, 4);
+	blf_chg_send(jobs);
+	blf_frags_free(&fr1);
+	blf_frags_free(&fr2);
+}
+
+/* ends the calls of node dead at entity key (own and wildcard watchers) */
+void blf_entity_end_node_calls(const str *key, int dead)
+{
+	char wbuf[BLF_KEY_MAX + 64];
+	blf_notify_job_t *jobs = NULL;
+	blf_frags_t fr;
+	blf_entity_t *e;
+	blf_call_t *c;
+	unsigned int hash, whash;
+	int changed = 0;
+	str wkey;
+
+	memset(&fr, 0, sizeof(fr));
+	hash = blf_key_hash(key);
+	whash = blf_wildcard_hash(key, wbuf, sizeof(wbuf), &wkey, hash);
+	blf_slots_lock2(hash, whash);
+	e = blf_entity_find(hash, key);
+	for(c = e ? e->calls : NULL; c; c = c->next)
+		if(c->origin == dead)
+			changed |= blf_dstate_apply(&c->st, BLF_EV_ERROR, 0);
+	if(changed) {
+		blf_entity_jobs(e, &fr, &jobs, time(NULL));
+		blf_entity_drop_terminated(e);
+		blf_entity_gc(hash, e);
+	}
+	blf_slots_unlock2(hash, whash);
+	blf_chg_send(jobs);
+	blf_frags_free(&fr);
+}
+
+/*
+ * A subscription replica s (built, owned here from now on) of node
+ * s->owner: created or refreshed there. When two nodes claim it, the one
+ * that sent more NOTIFYs keeps it, the lower node name (node_name) on a
+ * tie, the same choice on every node.
+ */
+void blf_sub_replica_put(
+		const str *key, blf_sub_t *s, const char *(*node_name)(int idx))
+{
+	str f[BLF_SF_N];
+	blf_entity_t *e;
+	blf_sub_t *old, **ps;
+	unsigned int hash;
+	int owner = s->owner, i;
+
+	for(i = 0; i < BLF_SF_N; i++)
+		f[i] = BLF_SF(s, i);
+	hash = blf_key_hash(key);
+	blf_slot_lock(hash);
+	e = blf_entity_get(hash, key);
+	if(e == NULL) {
+		blf_slot_unlock(hash);
+		blf_sub_free(s);
+		return;
+	}
+	if(blf_tomb_find(e, BLF_TOMB_SUB,
+			   blf_tomb_kh(&f[BLF_SF_CALLID], &f[BLF_SF_TTAG], 0))) {
+		/* ended already: this replica was overtaken by its unsub */
+		blf_entity_gc(hash, e);
+		blf_slot_unlock(hash);
+		blf_sub_free(s);
+		return;
+	}
+	old = blf_sub_find(e, &f[BLF_SF_CALLID], &f[BLF_SF_FTAG],
+			&f[BLF_SF_TTAG], &ps);
+	if(old) {
+		if(old->owner == 0) {
+			/* two owners (we were thought dead, or restored from the
+			 * database): the one that sent more NOTIFYs keeps it, the
+			 * lower node name on a tie, and tells the other */
+			if(old->version > s->version
+					|| (old->version == s->version
+							&& strcmp(node_name(0),
+									   node_name(owner))
+									   < 0)) {
+				blf_chg_sub(BLF_CHG_SUB_NEW, e, old); /* ours: it stays */
+				blf_slot_unlock(hash);
+				blf_sub_free(s);
+				blf_chg_flush();
+				return;
+			}
+			LM_NOTICE("subscription %.*s now owned by %s\n",
+					f[BLF_SF_CALLID].len, f[BLF_SF_CALLID].s,
+					node_name(owner));
+			atomic_dec(blf_nsubs);
+			/* its row is the new owner's now */
+			blf_chg_sub(BLF_CHG_SUB_GONE, e, old);
+		} else if(old->owner != owner
+				  && (old->version > s->version
+						  || (old->version == s->version
+								  && strcmp(node_name(old->owner),
+											 node_name(owner))
+											 < 0))) {
+			/* two other nodes claim it: every node keeps the same one (the
+			 * more NOTIFYs sent, else the lower name), as they do */
+			blf_slot_unlock(hash);
+			blf_sub_free(s);
+			return;
+		}
+		if(old->version > s->version) {
+			s->version = old->version;
+			s->cseq = old->cseq;
+		}
+		s->sock = old->sock;
+		s->next = old->next;
+		*ps = s;
+		blf_sub_free(old);
+	} else {
+		s->next = e->subs;
+		e->subs = s;
+		e->nsubs++;
+	}
+	blf_entity_sub_due(e, s->expires);
+	blf_slot_unlock(hash);
+	blf_chg_flush();
+}
+
+/* subscription f[0..2] (Call-ID, From tag, our tag) of node owner ended */
+void blf_sub_replica_del(const str *key, const str *f, int owner)
+{
+	blf_entity_t *e;
+	blf_sub_t **ps;
+	unsigned int hash;
+
+	hash = blf_key_hash(key);
+	blf_slot_lock(hash);
+	e = blf_entity_get(hash, key);
+	if(e) {
+		if(blf_sub_find(e, &f[0], &f[1], &f[2], &ps))
+			blf_sub_unlink(e, ps);
+		/* a late replica of it must not bring it back */
+		blf_tomb_add(e, BLF_TOMB_SUB, blf_tomb_kh(&f[0], &f[2], 0), 0, owner);
+		blf_entity_gc(hash, e);
+	}
+	blf_slot_unlock(hash);
+}
+
+/* node owner sent version v (CSeq q) of its subscription with our tag */
+void blf_sub_replica_ver(
+		const str *key, const char *tag, size_t tlen, int v, int q, int owner)
+{
+	blf_entity_t *e;
+	blf_sub_t *s;
+	unsigned int hash;
+
+	hash = blf_key_hash(key);
+	blf_slot_lock(hash);
+	e = blf_entity_find(hash, key);
+	for(s = e ? e->subs : NULL; s; s = s->next) {
+		if(s->owner == owner && BLF_SF(s, BLF_SF_TTAG).len == (int)tlen
+				&& memcmp(BLF_SF(s, BLF_SF_TTAG).s, tag, tlen) == 0) {
+			if((unsigned)v > s->version)
+				s->version = v;
+			if((unsigned)q > s->cseq)
+				s->cseq = q;
+			break;
+		}
+	}
+	blf_slot_unlock(hash);
+}
