@@ -371,6 +371,9 @@ void blf_sub_replica_put(
 void blf_sub_replica_del(const str *key, const str *f, int owner);
 void blf_sub_replica_ver(
 		const str *key, const char *tag, size_t tlen, int v, int q, int owner);
+int blf_sub_take_over(blf_entity_t *e, int dead,
+		int (*pick)(const str *ttag, void *arg), void *arg, const str *lc,
+		const str *sock, blf_notify_job_t **jobs, time_t now);
 
 /* blf_subs.c */
 int blf_subs_handle(struct sip_msg *msg);

@@ -1051,13 +1051,18 @@ typedef struct blf_tko {
 	blf_notify_job_t *jobs;
 } blf_tko_t;
 
+/* the node that takes a subscription of the dead node over */
+static int blf_dmq_pick_cb(const str *ttag, void *arg)
+{
+	blf_tko_t *t = arg;
+
+	return blf_dmq_pick(ttag, t->alive, t->n);
+}
+
 static int blf_dmq_takeover_entity(blf_entity_t *e, void *arg)
 {
 	blf_tko_t *t = arg;
-	blf_notify_job_t *j;
-	blf_frags_t fr;
 	blf_call_t *c;
-	blf_sub_t *s, **ps, *ns;
 	str *nk;
 
 	for(c = e->calls; c && c->origin != t->dead; c = c->next)
@@ -1083,43 +1088,8 @@ static int blf_dmq_takeover_entity(blf_entity_t *e, void *arg)
 			t->lost++;
 		}
 	}
-	memset(&fr, 0, sizeof(fr));
-	for(ps = &e->subs; (s = *ps); ps = &s->next) {
-		if(s->owner != t->dead)
-			continue;
-		s->owner = blf_dmq_pick(&BLF_SF(s, BLF_SF_TTAG), t->alive, t->n);
-		if(s->owner != 0)
-			continue;
-		t->mine++;
-		atomic_inc(blf_nsubs);
-		blf_wc_sub_take(s, NULL, 0); /* its watcher's count */
-		s->sock = NULL; /* tm picks the socket towards the phone */
-		if(t->lc.len && (ns = blf_sub_rebuild(s, BLF_SF_LCONTACT, &t->lc))) {
-			ns->next = s->next;
-			*ps = ns;
-			blf_sub_free(s);
-			s = ns;
-		}
-		if(udp_listen
-				&& (ns = blf_sub_rebuild(
-							s, BLF_SF_SOCKET, &udp_listen->sock_str))) {
-			ns->next = s->next;
-			*ps = ns;
-			blf_sub_free(s);
-			s = ns;
-		}
-		s->flags |= BLF_SUB_DIRTY;
-		blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
-		if(s->flags & BLF_SUB_WILDCARD)
-			continue;
-		j = blf_sub_job(e, s, &fr, NULL, 0, NULL, t->now);
-		if(j) {
-			blf_job_take_frag(j, &fr);
-			j->next = t->jobs;
-			t->jobs = j;
-		}
-	}
-	blf_frags_free(&fr);
+	t->mine += blf_sub_take_over(e, t->dead, blf_dmq_pick_cb, t, &t->lc,
+			udp_listen ? &udp_listen->sock_str : NULL, &t->jobs, t->now);
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 
 #include "blf.h"
 #include "blf_chg.h"
+#include "blf_wcount.h"
 
 #define BLF_TOMB_KEEP 30 /* s a tombstone outlives its record */
 
@@ -345,4 +346,59 @@ void blf_sub_replica_ver(
 		}
 	}
 	blf_slot_unlock(hash);
+}
+
+/*
+ * The subscriptions of e that node dead owned and pick() gives to this
+ * node (0) become ours: counted, their Contact lc and socket sock ours
+ * (NULL: kept), dirty for the database, replicated as ours, and the
+ * non-wildcard ones NOTIFYd (into *jobs) with the next CSeq. The others
+ * get the node pick() chose. The slot lock is held. Returns how many
+ * became ours.
+ */
+int blf_sub_take_over(blf_entity_t *e, int dead,
+		int (*pick)(const str *ttag, void *arg), void *arg, const str *lc,
+		const str *sock, blf_notify_job_t **jobs, time_t now)
+{
+	blf_notify_job_t *j;
+	blf_frags_t fr;
+	blf_sub_t *s, **ps, *ns;
+	int mine = 0;
+
+	memset(&fr, 0, sizeof(fr));
+	for(ps = &e->subs; (s = *ps); ps = &s->next) {
+		if(s->owner != dead)
+			continue;
+		s->owner = pick(&BLF_SF(s, BLF_SF_TTAG), arg);
+		if(s->owner != 0)
+			continue;
+		mine++;
+		atomic_inc(blf_nsubs);
+		blf_wc_sub_take(s, NULL, 0); /* its watcher's count */
+		s->sock = NULL; /* tm picks the socket towards the phone */
+		if(lc && lc->len && (ns = blf_sub_rebuild(s, BLF_SF_LCONTACT, lc))) {
+			ns->next = s->next;
+			*ps = ns;
+			blf_sub_free(s);
+			s = ns;
+		}
+		if(sock && (ns = blf_sub_rebuild(s, BLF_SF_SOCKET, sock))) {
+			ns->next = s->next;
+			*ps = ns;
+			blf_sub_free(s);
+			s = ns;
+		}
+		s->flags |= BLF_SUB_DIRTY;
+		blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
+		if(s->flags & BLF_SUB_WILDCARD)
+			continue;
+		j = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
+		if(j) {
+			blf_job_take_frag(j, &fr);
+			j->next = *jobs;
+			*jobs = j;
+		}
+	}
+	blf_frags_free(&fr);
+	return mine;
 }
