@@ -278,28 +278,14 @@ void blf_chg_sub(blf_chg_kind_t kind, const blf_entity_t *e, const blf_sub_t *s)
 	if(!(blf_chg_mask & kind) || s->owner != 0)
 		return;
 	if(kind == BLF_CHG_SUB_VER) {
-		/* a NOTIFY each: only what the replica carries */
-		g = blf_chg_add(kind,
-				e->key.len + 1 + BLF_SF(s, BLF_SF_TTAG).len + 1
-						+ BLF_CHG_ALIGN(sizeof(blf_sub_t)),
-				&p);
+		/* a NOTIFY each: only what the replica carries (our tag) */
+		g = blf_chg_add(kind, e->key.len + s->len[BLF_SF_TTAG] + 2, &p);
 		if(g == NULL)
 			return;
-		d = (blf_sub_t *)p;
-		memcpy(d, s, sizeof(*d));
-		memset(d->off, 0, sizeof(d->off));
-		memset(d->len, 0, sizeof(d->len));
-		d->next = NULL;
-		p += BLF_CHG_ALIGN(sizeof(blf_sub_t));
-		d->off[BLF_SF_TTAG] = (unsigned short)(p - (char *)d);
-		d->len[BLF_SF_TTAG] = s->len[BLF_SF_TTAG];
-		memcpy(p, BLF_SF(s, BLF_SF_TTAG).s, s->len[BLF_SF_TTAG]);
-		p[s->len[BLF_SF_TTAG]] = '\0';
-		p += s->len[BLF_SF_TTAG] + 1;
-		g->sub = d;
 		g->version = s->version;
 		g->cseq = s->cseq;
-		blf_chg_str(p, &e->key, &g->key);
+		p = blf_chg_str(p, &e->key, &g->key);
+		blf_chg_str(p, &BLF_SF(s, BLF_SF_TTAG), &g->key2);
 		return;
 	}
 	n = BLF_CHG_ALIGN(blf_chg_sub_len(s));

@@ -42,9 +42,10 @@ const char *blf_chg_kind_name(blf_chg_kind_t k);
 typedef struct blf_chg {
 	blf_chg_kind_t kind;
 	str key;	/* the entity it happened on (NUL-terminated) */
-	str key2;	/* CALL_MOVE: the entity it moved to */
-	const struct blf_call *call; /* CALL: a copy (strings included) */
-	const struct blf_sub *sub;	 /* SUB_*: a copy (strings included) */
+	str key2;	/* CALL_MOVE: the entity it moved to; SUB_VER: our tag */
+	const struct blf_call *call; /* CALL, CALL_MOVE: a copy (strings too) */
+	const struct blf_sub *sub;	 /* SUB_NEW, _DEL, _GONE: a copy (strings
+								  * too; no list, no counters) */
 	struct blf_notify_job *jobs; /* NOTIFY: a list */
 	unsigned int version;		 /* SUB_VER */
 	unsigned int cseq;			 /* SUB_VER */

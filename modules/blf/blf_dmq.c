@@ -586,8 +586,8 @@ static json_t *blf_chg_json(const blf_chg_t *g)
 					(size_t)g->key.len, "f", blf_json_sub_strs(s, 3));
 		case BLF_CHG_SUB_VER:
 			return json_pack("{s:s, s:s%, s:s%, s:i, s:i}", "t", "ver", "e",
-					g->key.s, (size_t)g->key.len, "g", BLF_SF(s, BLF_SF_TTAG).s,
-					(size_t)BLF_SF(s, BLF_SF_TTAG).len, "v", (int)g->version,
+					g->key.s, (size_t)g->key.len, "g", g->key2.s,
+					(size_t)g->key2.len, "v", (int)g->version,
 					"q", (int)g->cseq);
 		default:
 			return NULL;
