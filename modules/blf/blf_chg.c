@@ -18,7 +18,7 @@
 
 #include "core/dprint.h"
 
-#include "blf.h"
+#include "blf_table.h"
 #include "blf_chg.h"
 
 #define BLF_CHG_LISTENERS 8

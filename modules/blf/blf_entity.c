@@ -23,7 +23,7 @@
 #include "core/dprint.h"
 #include "core/parser/parse_uri.h"
 
-#include "blf.h"
+#include "blf_table.h"
 #include "blf_chg.h"
 #include "blf_sipcheck.h"
 

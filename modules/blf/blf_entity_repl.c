@@ -15,7 +15,7 @@
 #include "core/dprint.h"
 #include "core/hashes.h"
 
-#include "blf.h"
+#include "blf_table.h"
 #include "blf_chg.h"
 #include "blf_wcount.h"
 

@@ -12,7 +12,7 @@
 #include "core/socket_info.h"
 #include "core/ip_addr.h"
 
-#include "blf.h"
+#include "blf_subs.h"
 
 /* our Contact URI on socket si */
 int blf_sock_contact(struct socket_info *si, char *buf, int size, str *out)

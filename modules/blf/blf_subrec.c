@@ -26,8 +26,10 @@
 #include "core/parser/contact/parse_contact.h"
 #include "core/parser/parse_rr.h"
 
-#include "blf.h"
+#include "blf_table.h"
 #include "blf_chg.h"
+#include "blf_inflight.h"
+#include "blf_subs.h" /* blf_tag_hash */
 #include "blf_wcount.h"
 
 

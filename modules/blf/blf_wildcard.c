@@ -16,7 +16,7 @@
 
 #include "core/dprint.h"
 
-#include "blf.h"
+#include "blf_table.h"
 #include "blf_chg.h"
 
 /* hands the fragment j points at over to j (the walk sends after unlock) */

@@ -1,0 +1,119 @@
+/*
+ * blf_cfg.h — the module's configuration (every modparam), the APIs it
+ * binds, its limits and its statistics: what every layer may read.
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+#ifndef BLF_CFG_H
+#define BLF_CFG_H
+
+#include <time.h>
+
+#include "core/str.h"
+#include "core/ip_addr.h"
+#include "core/locking.h"
+#include "core/atomic_ops.h"
+#include "core/counters.h"
+#include "core/crypto/sha256.h"
+#include "core/parser/msg_parser.h"
+#include "modules/tm/tm_load.h"
+#include "modules/sl/sl.h"
+#include "modules/dialog/dlg_load.h"
+
+#include "blf_state.h"
+#include "blf_xml.h"
+#include "blf_expiry.h"
+
+#define BLF_KEY_MAX 256 /* longest user@host kept */
+/* a NOTIFY's own headers (Event id, Contact, Subscription-State) longer
+ * than this end the subscription: it could never be notified (blf_notify.c) */
+#define BLF_NOTIFY_HDRS_MAX 4096
+/* no buffer for one NOTIFY grows past this (a bad field, not a real one) */
+#define BLF_NOTIFY_MSG_MAX (1 << 20)
+/* notify_max_body's range: room for a few dialogs; under one UDP datagram
+ * (65,507 bytes) with the NOTIFY's headers */
+#define BLF_NOTIFY_BODY_MIN 4096
+/* of notify_max_body, what the body's head (entity attribute up to
+ * BLF_KEY_MAX escaped) and tail may take; the dialogs get the rest */
+#define BLF_NOTIFY_HEAD_ROOM 2048
+#define BLF_NOTIFY_BODY_UDP_MAX 60000
+
+/* ---- configuration: every modparam lives here ---- */
+typedef struct blf_cfg {
+	blf_expiry_cfg_t expiry;
+	int track_all;
+	str wildcard_user;
+	str visibility_s;
+	blf_vis_t visibility;
+	str alias_url;
+	str park_url;
+	int park_poll_interval;
+	str park_domain;
+	int http_timeout;
+	int alias_cache_ttl;
+	int alias_negative_ttl;
+	int alias_cache_size;	/* records kept at most (evicted beyond) */
+	int alias_cache_idle;	/* s: a stale record unused this long goes */
+	int alias_wait_workers; /* SIP workers waiting for answers at once;
+							 * 0: max(1, children / 4) */
+	int http_max_body;		/* bytes: a longer answer is an error */
+	str db_url;
+	str db_table;		   /* table of persisted subscriptions */
+	int db_flush_interval; /* s between write-behind flushes */
+	int enable_dmq;
+	str dmq_peers; /* addresses blf replicas are accepted from (empty: any
+					* node the dmq module admits) */
+	str node_name; /* this node in the cluster (default: first UDP socket) */
+	int max_subscriptions;
+	int hash_size; /* slots of the entity table, a power of two */
+	int timer_interval; /* s, expiry scan */
+	int notify_direct;	/* UDP NOTIFYs to an address without tm */
+	str dialog_id_secret; /* keys the RFC 4235 dialog ids (blf_call_set_id) */
+	int max_watcher_subscriptions; /* per watcher entity, 0: no limit */
+	int max_source_subscriptions;  /* per source IP address, 0: no limit */
+	int wildcard_burst_interval;   /* s between two bursts of one wildcard
+									* subscription (refreshes) */
+	int max_notifies_inflight; /* in total, 0: no bound */
+	int max_notifies_per_sub;  /* per subscription, 0: no bound */
+	int notify_min_free_shm;   /* %: below it lamp updates wait */
+	int max_calls_per_entity;  /* calls shown/tracked per entity */
+	int notify_max_body;	   /* bytes of a NOTIFY body over UDP */
+} blf_cfg_t;
+
+extern blf_cfg_t blf_cfg;
+extern struct tm_binds blf_tmb;
+extern sl_api_t blf_slb;
+extern struct dlg_binds blf_dlgb;
+
+/* ---- statistics (Kamailio counters, group "blf") ---- */
+extern stat_var *blf_st_notifies_sent;
+extern stat_var *blf_st_notifies_failed;
+extern stat_var *blf_st_notify_answers_ignored;
+extern stat_var *blf_st_notifies_deferred;
+extern stat_var *blf_st_calls_untracked;
+extern stat_var *blf_st_bodies_cut;
+extern stat_var *blf_st_http_requests;
+extern stat_var *blf_st_http_errors;
+extern stat_var *blf_st_cache_hits;
+extern stat_var *blf_st_cache_misses;
+extern stat_var *blf_st_calls_destroyed; /* ended by "BLF DLG" (DESTROY) */
+extern stat_var *blf_st_subscribes_rejected; /* every SUBSCRIBE error reply */
+extern stat_var *blf_st_watcher_limited;	 /* max_watcher_subscriptions hit */
+extern stat_var *blf_st_source_limited;		 /* max_source_subscriptions hit */
+extern stat_var *blf_st_wildcard_bursts_limited; /* wildcard bursts not
+												  * sent (refresh) or refused
+												  * (503): over budget */
+extern stat_var *blf_st_dmq_untrusted; /* replicas from a sender not trusted */
+extern stat_var *blf_st_dmq_invalid;   /* replicas that failed the checks */
+extern stat_var *blf_st_alias_nowait;  /* SUBSCRIBEs that did not wait */
+extern stat_var *blf_st_alias_evicted; /* records evicted or aged out */
+extern stat_var *blf_st_alias_full;	   /* lookups not cached: no room */
+extern stat_var *blf_st_http_oversize; /* answers over http_max_body */
+extern stat_var *blf_st_park_page_cut; /* park pages cut at their bound */
+extern atomic_t *blf_nsubs; /* live subscriptions on this node (shm) */
+
+/* blf_mod.c: change -> NOTIFY delay statistics (blf:notify_delay_*) */
+unsigned long long blf_delay_now_us(void);
+void blf_delay_note(unsigned long long t0_us);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * blf_notify.h — sending NOTIFYs: over tm (blf_notify.c) or our own UDP
+ * transactions (blf_ntx.c).
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+#ifndef BLF_NOTIFY_H
+#define BLF_NOTIFY_H
+
+#include "blf_table.h"
+
+/* blf_notify.c */
+void blf_notify_send_all(blf_notify_job_t *jobs);
+void blf_job_free(blf_notify_job_t *j);
+
+/* blf_ntx.c: NOTIFY transactions over UDP, without tm */
+int blf_ntx_init(void);
+int blf_ntx_child_init(int rank);
+void blf_ntx_destroy(void);
+/* 0: sent (or queued for retransmission), -1: error, 1: not for us (tm) */
+int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body);
+int blf_ntx_response(struct sip_msg *msg);
+unsigned long blf_ntx_pending(void); /* NOTIFYs waiting for an answer */
+unsigned long blf_ntx_blocks(void);  /* shm blocks held (pending + pool) */
+
+#endif

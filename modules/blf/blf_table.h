@@ -1,0 +1,303 @@
+/*
+ * blf_table.h — the entity table and the subscription records: the
+ * records, the table's API (find, walk, lock, apply a change or a replica) and the
+ * NOTIFY jobs copied out of it. The table calls nothing above it: what
+ * changed goes to the listeners of blf_chg.h.
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+#ifndef BLF_TABLE_H
+#define BLF_TABLE_H
+
+#include "blf_cfg.h"
+#include "blf_wcount.h"
+
+/* ---- calls, as seen by one entity ---- */
+enum blf_call_field {
+	BLF_CF_CALLID = 0,
+	BLF_CF_LTAG,	/* this entity's tag */
+	BLF_CF_RTAG,	/* the peer's tag */
+	BLF_CF_LURI,	/* identity of this entity */
+	BLF_CF_LDISP,
+	BLF_CF_LTARGET, /* Contact of this entity's UA */
+	BLF_CF_RURI,	/* identity of the peer */
+	BLF_CF_RDISP,
+	BLF_CF_RTARGET,
+	BLF_CF_N
+};
+
+/* one visible change of a call, as replicated to the cluster */
+typedef struct blf_hist {
+	unsigned short seq;
+	unsigned char state;
+	unsigned char term;
+	short code;
+} blf_hist_t;
+
+#define BLF_CALL_ID_LEN 16 /* hex digits of a dialog id (of a SHA-256) */
+#define BLF_CALL_HIST 6 /* a call shows at most 5 states; one to spare */
+
+typedef struct blf_call {
+	struct blf_call *next;
+	blf_dir_t dir;
+	blf_dstate_t st;
+	unsigned short seq;	  /* changes at its origin, orders replicas */
+	unsigned char origin; /* cluster node that tracks it, 0: this one */
+	unsigned char nhist;  /* its last changes (local calls), oldest first: */
+	blf_hist_t hist[BLF_CALL_HIST]; /* replicas carry them all, so a node
+									 * that gets them out of order still
+									 * shows every state in turn */
+	time_t start;
+	char id[20];		  /* RFC 4235 dialog id, unique within the entity:
+						   * BLF_CALL_ID_LEN hex digits */
+	str f[BLF_CF_N];	  /* strings, stored in the same shm block */
+} blf_call_t;
+
+/* a field update for blf_entity_call_event(): f[i].s == NULL keeps it */
+typedef struct blf_call_upd {
+	str f[BLF_CF_N];
+} blf_call_upd_t;
+
+/* ---- subscriptions ---- */
+enum blf_sub_field {
+	BLF_SF_CALLID = 0,
+	BLF_SF_FTAG,	/* watcher's tag (From) */
+	BLF_SF_TTAG,	/* our tag (To), encodes the entity hash */
+	BLF_SF_WATCHER, /* watcher user@host (alias-resolved) */
+	BLF_SF_WURI,	/* watcher's From URI, as sent */
+	BLF_SF_URI,		/* the URI subscribed to, sip:user@host as asked */
+	BLF_SF_ENTITY_ESC, /* that URI XML-escaped, for entity="" */
+	BLF_SF_CONTACT, /* the watcher's remote target */
+	BLF_SF_RR,		/* route set: Record-Route bodies, comma separated */
+	BLF_SF_SOCKET,	/* local socket the SUBSCRIBE came over, proto:ip:port */
+	BLF_SF_LCONTACT, /* our Contact */
+	BLF_SF_EVID,	/* Event id parameter, may be empty */
+	BLF_SF_DST,		/* stream transports: where the SUBSCRIBE came from
+					 * (sip:ip:port;transport=tcp), so NOTIFYs reuse its
+					 * connection; empty for UDP */
+	BLF_SF_N
+};
+
+#define BLF_SUB_WILDCARD (1 << 0) /* any-dn: describes other entities */
+#define BLF_SUB_DIRTY (1 << 1)	  /* changed since last written to the DB */
+#define BLF_SUB_OWED (1 << 2) /* a NOTIFY was deferred: full state owed */
+
+typedef struct blf_sub {
+	struct blf_sub *next;
+	time_t expires;			/* absolute */
+	unsigned int version;	/* the next version to send */
+	unsigned int cseq;		/* the last local CSeq used */
+	unsigned int flags;
+	blf_vis_t vis;
+	unsigned char owner; /* cluster node that NOTIFYs it, 0: this one */
+	unsigned int owed_from; /* wildcard, BLF_SUB_OWED: the first table
+							 * slot whose entities it is owed */
+	struct socket_info *sock; /* where the SUBSCRIBE came in (NOTIFYs leave) */
+	struct blf_wc *wc[2]; /* its watcher and source counters (ours only,
+						   * blf_wcount.c); given back by blf_sub_free */
+	time_t burst_at;	  /* wildcard: when its last burst was sent */
+	/* its strings follow the record in the same block: field i is
+	 * len[i] bytes at off[i] from the record (offsets, not pointers, keep a
+	 * subscription near 300 bytes: see bench/README.md) */
+	unsigned short off[BLF_SF_N];
+	unsigned short len[BLF_SF_N];
+} blf_sub_t;
+
+/* field i of subscription s, as a str (an lvalue: &BLF_SF(s, i) is fine) */
+#define BLF_SF(s, i) \
+	((str){(char *)(s) + (s)->off[(i)], (int)(s)->len[(i)]})
+
+/* ---- entities ---- */
+#define BLF_ENT_PARK (1 << 0) /* a park orbit: exists while the list says so */
+#define BLF_ENT_OWED (1 << 1)  /* a subscription of it is owed a NOTIFY */
+#define BLF_ENT_WOWED (1 << 2) /* a wildcard watcher is owed its state: kept
+								* (even idle) until wowed_until */
+
+typedef struct blf_entity {
+	struct blf_entity *next;
+	unsigned int hash;
+	unsigned short flags;
+	signed char vis; /* its visibility policy from the alias service, -1 */
+	str key;		  /* user@host, host lower-case */
+	blf_call_t *calls;
+	blf_sub_t *subs;
+	unsigned int ncalls;
+	unsigned int nsubs;
+	time_t subs_due; /* no subscription expires before this (0: unknown),
+					  * so the expiry timer skips the entity until then */
+	struct blf_tomb *tombs; /* replicas recently ended here (cluster) */
+	time_t wowed_until;		/* BLF_ENT_WOWED: kept for wildcard watchers
+							 * until then */
+} blf_entity_t;
+
+/*
+ * A cluster replica that ended: remembered for a while so that a replica of
+ * an earlier state, delivered late by another DMQ worker, cannot bring a
+ * call or a subscription back.
+ */
+#define BLF_TOMB_CALL 1
+#define BLF_TOMB_SUB 2
+typedef struct blf_tomb {
+	struct blf_tomb *next;
+	time_t until;
+	unsigned int kh;	  /* hash of the record's key */
+	unsigned short seq;	  /* calls: the sequence that ended it */
+	unsigned char origin; /* calls: the node that tracked it */
+	unsigned char kind;	  /* BLF_TOMB_CALL or BLF_TOMB_SUB */
+} blf_tomb_t;
+
+void blf_tombs_purge(blf_entity_t *e, time_t now);
+
+/* a subscription of e got deadline exp (linked, refreshed or replaced) */
+static inline void blf_entity_sub_due(blf_entity_t *e, time_t exp)
+{
+	if(e->subs_due == 0 || exp < e->subs_due)
+		e->subs_due = exp;
+}
+
+typedef struct blf_slot {
+	blf_entity_t *first;
+} blf_slot_t;
+
+typedef struct blf_table {
+	unsigned int size; /* power of two */
+	gen_lock_set_t *locks;
+	blf_slot_t *slots;
+} blf_table_t;
+
+extern blf_table_t *blf_table;
+
+#define blf_slot_idx(h) ((h) & (blf_table->size - 1))
+#define blf_slot_lock(h) lock_set_get(blf_table->locks, blf_slot_idx(h))
+#define blf_slot_unlock(h) lock_set_release(blf_table->locks, blf_slot_idx(h))
+
+/* ---- NOTIFY jobs: copied out under the slot lock, sent outside it ---- */
+typedef struct blf_notify_job {
+	struct blf_notify_job *next;
+	unsigned int hash;	   /* entity holding the subscription */
+	unsigned int version;
+	unsigned int cseq;	   /* the CSeq to put in the NOTIFY */
+	int terminated;		   /* Subscription-State: terminated */
+	const char *reason;	   /* its reason */
+	unsigned int expires;  /* active;expires= */
+	const char *frag;	   /* <dialog> elements (shared, not owned) */
+	char *frag_own;		   /* set when the job owns frag (malloc) */
+	size_t frag_len;
+	str entity_esc;		   /* owned by the job block */
+	struct socket_info *sock;
+	unsigned int inflight; /* its place in blf_inflight.c, 0: none */
+	str f[BLF_SF_N];	   /* copies of the subscription's fields */
+} blf_notify_job_t;
+
+/* the <dialog> fragments of one entity change, one per visibility */
+typedef struct blf_frags {
+	char *s[2];
+	size_t len[2];
+	int built[2];
+} blf_frags_t;
+
+/* blf_entity.c */
+int blf_table_init(unsigned int size);
+/* at init: where a new entity's visibility policy comes from (-1: none) */
+void blf_table_set_policy(int (*fn)(const str *key));
+/* walking the table, slot by slot (indexes 0 .. blf_table_slots() - 1);
+ * lock one slot with blf_slot_lock(i), two with blf_slots_lock2(i, h) */
+typedef int (*blf_entity_each_f)(blf_entity_t *e, void *arg);
+unsigned int blf_table_slots(void);
+int blf_table_slot_empty(unsigned int i); /* racy: only to skip cheaply */
+int blf_slot_each(unsigned int i, blf_entity_each_f fn, void *arg);
+int blf_table_slot_each(unsigned int i, blf_entity_each_f fn, void *arg);
+blf_sub_t *blf_table_sub_find(unsigned int hash, const str *callid,
+		const str *ftag, const str *ttag, blf_entity_t **pe, blf_sub_t ***pps);
+/* blf_wildcard.c: the NOTIFYs of one wildcard subscription (subscribed on
+ * wkey) about its domain, slot by slot from slot from: its first burst
+ * (owed 0: entities with a call or a park orbit), or what it is owed
+ * (owed 1: also the entities kept for it; stops at a deferral, resumed
+ * there by the timer). Returns the NOTIFYs sent, -1 when it is gone. */
+int blf_wildcard_walk(const str *wkey, const str *callid, const str *ftag,
+		const str *ttag, unsigned int from, int owed);
+void blf_table_destroy(void);
+unsigned int blf_key_hash(const str *key);
+int blf_key_from_uri(const str *uri, char *buf, int size, str *key);
+int blf_entity_uri_esc(blf_entity_t *e, char *buf, int size, str *out);
+void blf_slots_lock2(unsigned int h1, unsigned int h2);
+void blf_slots_unlock2(unsigned int h1, unsigned int h2);
+void blf_slots_lockn(unsigned int *h, int n);
+void blf_slots_unlockn(unsigned int *h, int n);
+int blf_entity_park_set(
+		const str *key, int exists, const blf_call_upd_t *call);
+int blf_entity_call_tags(const str *key, const str *callid, char *ltag,
+		int lsize, char *rtag, int rsize);
+int blf_entity_move_calls(const str *from, const str *to);
+void blf_entity_set_policy(const str *key, blf_vis_t vis);
+int blf_wildcard_vis(const blf_entity_t *e, const blf_sub_t *s, blf_vis_t *vis);
+blf_call_t *blf_call_find(
+		blf_entity_t *e, const str *callid, blf_dir_t dir, blf_call_t ***prev);
+blf_call_t *blf_call_build(const blf_call_t *old, const blf_call_upd_t *upd);
+void blf_call_set_id(blf_call_t *c);
+void blf_call_hist_add(blf_call_t *c);
+void blf_entity_jobs(
+		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs, time_t now);
+unsigned int blf_wildcard_hash(
+		const str *key, char *buf, int size, str *wkey, unsigned int hash);
+int blf_wildcard_jobs(blf_entity_t *w, blf_entity_t *e, blf_frags_t *fr,
+		blf_notify_job_t **jobs, time_t now);
+blf_entity_t *blf_entity_find(unsigned int hash, const str *key);
+blf_entity_t *blf_entity_get(unsigned int hash, const str *key);
+void blf_entity_gc(unsigned int hash, blf_entity_t *e);
+int blf_frags_get(blf_entity_t *e, blf_frags_t *fr, blf_vis_t vis,
+		const char **s, size_t *len);
+void blf_frags_free(blf_frags_t *fr);
+void blf_entity_drop_terminated(blf_entity_t *e);
+int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
+		blf_event_t ev, int code, const blf_call_upd_t *upd);
+
+/* blf_entity_repl.c: what another node's replicas do to the table (the
+ * decoded, checked values of blf_dmq.c's messages) */
+void blf_entity_call_replica(const str *key, const blf_call_upd_t *upd,
+		int dir, int origin, time_t start, int seq, blf_dstate_t st);
+void blf_entity_call_replica_move(const str *from, const str *to,
+		const str *callid, int dir, int seq, int origin);
+void blf_entity_end_node_calls(const str *key, int dead);
+void blf_sub_replica_put(
+		const str *key, blf_sub_t *s, const char *(*node_name)(int idx));
+void blf_sub_replica_del(const str *key, const str *f, int owner);
+void blf_sub_replica_ver(
+		const str *key, const char *tag, size_t tlen, int v, int q, int owner);
+int blf_sub_take_over(blf_entity_t *e, int dead,
+		int (*pick)(const str *ttag, void *arg), void *arg, const str *lc,
+		const str *sock, blf_notify_job_t **jobs, time_t now);
+
+/* blf_subrec.c: subscription records and the NOTIFY jobs copied out of
+ * them (blf_subs_remove and blf_job_take_frag: blf_entity.c,
+ * blf_wildcard.c) */
+/* a subscription block holding copies of f[0..BLF_SF_N-1], other fields 0 */
+blf_sub_t *blf_sub_build(const str *f);
+void blf_sub_slots(unsigned int size); /* blf_subrec.c: the table's size */
+blf_sub_t *blf_sub_find(blf_entity_t *e, const str *callid, const str *ftag,
+		const str *ttag, blf_sub_t ***prev);
+void blf_sub_unlink(blf_entity_t *e, blf_sub_t **ps);
+blf_sub_t *blf_sub_rebuild(const blf_sub_t *s, int i, const str *val);
+void blf_job_take_frag(blf_notify_job_t *j, blf_frags_t *fr);
+blf_notify_job_t *blf_sub_job(blf_entity_t *e, blf_sub_t *s,
+		blf_frags_t *fr, const str *entity_uri, int terminated,
+		const char *reason, time_t now);
+blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
+		blf_frags_t *fr, const str *entity_esc, blf_vis_t vis, int terminated,
+		const char *reason, time_t now);
+void blf_sub_free(blf_sub_t *s);
+int blf_subs_remove(unsigned int hash, const str *callid, const str *ftag,
+		const str *ttag);
+int blf_subs_notify_watchers(blf_entity_t *e, blf_frags_t *fr,
+		blf_notify_job_t **jobs);
+
+/* the timer's second chance (blf_entity.c, blf_wildcard.c) */
+void blf_entity_owed_send(const str *key);
+/* what an owed wildcard subscription (Call-ID, From tag, our tag of the
+ * subscription on wkey) is owed: its domain's state from slot from on */
+void blf_wildcard_owed_send(const str *wkey, const str *callid,
+		const str *ftag, const str *ttag, unsigned int from);
+/* s. BLF_ENT_WOWED: how long an entity is kept for wildcard watchers (s) */
+#define BLF_WOWED_KEEP 60
+
+#endif
