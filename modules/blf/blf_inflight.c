@@ -42,7 +42,7 @@
 #include "core/dprint.h"
 #include "core/globals.h"
 
-#include "blf.h"
+#include "blf_inflight.h"
 #include "blf_branch.h"
 
 #define BLF_INFLIGHT_BUCKETS 16384 /* a power of two: 64 KB of counters */

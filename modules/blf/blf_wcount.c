@@ -15,7 +15,7 @@
 #include "core/locking.h"
 #include "core/atomic_ops.h"
 
-#include "blf.h"
+#include "blf_table.h"
 #include "blf_wcount.h"
 
 typedef struct blf_wc {
