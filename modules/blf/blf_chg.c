@@ -26,27 +26,31 @@
 #define BLF_CHG_BLOCK (16 * 1024)  /* least size of a malloc'd block */
 #define BLF_CHG_ALIGN(n) (((n) + 15) & ~(size_t)15)
 
-typedef struct blf_chg_rec {
+typedef struct blf_chg_rec
+{
 	struct blf_chg_rec *next;
 	blf_chg_t c;
 } blf_chg_rec_t;
 
-typedef struct blf_chg_block {
+typedef struct blf_chg_block
+{
 	struct blf_chg_block *next;
 	size_t used;
-	size_t size; /* of data */
-	int heap;	 /* malloc'd (else the static block) */
+	size_t size;	  /* of data */
+	int heap;		  /* malloc'd (else the static block) */
 	long long data[]; /* aligned */
 } blf_chg_block_t;
 
-struct blf_chg_batch {
+struct blf_chg_batch
+{
 	blf_chg_rec_t *first, *last;
 	blf_chg_block_t *blocks; /* newest first */
 	unsigned int kinds;		 /* of the changes held */
 	unsigned int lost;		 /* of the changes not noted */
 };
 
-typedef struct blf_chg_listener {
+typedef struct blf_chg_listener
+{
 	unsigned int mask;
 	blf_chg_listener_f fn;
 	void *param;
@@ -115,9 +119,8 @@ blf_chg_t *blf_chg_next(
 {
 	blf_chg_rec_t *r;
 
-	r = prev ? ((blf_chg_rec_t *)((char *)prev
-										 - offsetof(blf_chg_rec_t, c)))
-					   ->next
+	r = prev ? ((blf_chg_rec_t *)((char *)prev - offsetof(blf_chg_rec_t, c)))
+						->next
 			 : b->first;
 	for(; r; r = r->next)
 		if(r->c.kind & mask)

@@ -24,7 +24,8 @@ struct blf_sub;
 struct blf_notify_job;
 
 /* what changed; listeners ask for a mask of these */
-typedef enum blf_chg_kind {
+typedef enum blf_chg_kind
+{
 	BLF_CHG_NOTIFY = 1 << 0,	/* NOTIFY jobs to send (owned by the batch
 								 * until the listener takes them) */
 	BLF_CHG_CALL = 1 << 1,		/* a call tracked here changed */
@@ -39,10 +40,11 @@ typedef enum blf_chg_kind {
 const char *blf_chg_kind_name(blf_chg_kind_t k);
 
 /* one change; the copies live in the batch until the listeners return */
-typedef struct blf_chg {
+typedef struct blf_chg
+{
 	blf_chg_kind_t kind;
-	str key;	/* the entity it happened on (NUL-terminated) */
-	str key2;	/* CALL_MOVE: the entity it moved to; SUB_VER: our tag */
+	str key;  /* the entity it happened on (NUL-terminated) */
+	str key2; /* CALL_MOVE: the entity it moved to; SUB_VER: our tag */
 	const struct blf_call *call; /* CALL, CALL_MOVE: a copy (strings too) */
 	const struct blf_sub *sub;	 /* SUB_NEW, _DEL, _GONE: a copy (strings
 								  * too; no list, no counters) */

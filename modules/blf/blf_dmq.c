@@ -6,8 +6,11 @@
  * subscriptions it owns (created, refreshed, versions sent, ended). A node
  * keeps the others' calls and subscriptions beside its own: its watchers see
  * calls tracked anywhere, and it can take a subscription over when its owner
- * dies. What one operation changes is collected, under the slot locks, in a
- * per-process outbox and sent as one DMQ message after the locks are gone.
+ * dies. The tables note what one operation changes, under the slot locks
+ * (blf_chg.c); after the locks are gone, this file's change listener turns
+ * the notes into replicas and sends them as one DMQ message. What a replica
+ * from another node does to the table is the table's (blf_entity_repl.c):
+ * this file decodes and checks.
  *
  * Liveness: every node says hello each second; a node silent for
  * BLF_DMQ_DEAD_AFTER seconds is dead. Its calls end (their proxy is gone,

@@ -8,7 +8,10 @@
  * its entity's slot and, when the domain has wildcard (any-dn) watchers, the
  * slot of the wildcard pseudo-entity too, always in slot order; it applies
  * the event, builds the NOTIFY jobs (the XML fragment once for all watchers)
- * and releases the locks before anything is sent.
+ * and notes what changed for the change listeners (blf_chg.h: copies only),
+ * and releases the locks before anything is sent, replicated or written.
+ * The table calls nothing above it; the alias service's policy of a new
+ * entity comes through a callback given at init.
  *
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */

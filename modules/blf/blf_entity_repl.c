@@ -85,13 +85,12 @@ void blf_entity_call_replica(const str *key, const blf_call_upd_t *pupd,
 	whash = blf_wildcard_hash(key, wbuf, sizeof(wbuf), &wkey, hash);
 	blf_slots_lock2(hash, whash);
 	e = st.state == BLF_STATE_TERMINATED ? blf_entity_find(hash, key)
-										   : blf_entity_get(hash, key);
+										 : blf_entity_get(hash, key);
 	if(e == NULL)
 		goto unlock;
 	kh = blf_tomb_kh(&upd.f[BLF_CF_CALLID], NULL, dir);
 	c = blf_call_find(e, &upd.f[BLF_CF_CALLID], dir, &pc);
-	if(c && c->origin == origin
-			&& (short)((unsigned short)seq - c->seq) <= 0)
+	if(c && c->origin == origin && (short)((unsigned short)seq - c->seq) <= 0)
 		goto gc; /* an older replica arriving late */
 	if(c == NULL && (t = blf_tomb_find(e, BLF_TOMB_CALL, kh))
 			&& t->origin == origin
@@ -250,8 +249,8 @@ void blf_sub_replica_put(
 		blf_sub_free(s);
 		return;
 	}
-	old = blf_sub_find(e, &f[BLF_SF_CALLID], &f[BLF_SF_FTAG],
-			&f[BLF_SF_TTAG], &ps);
+	old = blf_sub_find(
+			e, &f[BLF_SF_CALLID], &f[BLF_SF_FTAG], &f[BLF_SF_TTAG], &ps);
 	if(old) {
 		if(old->owner == 0) {
 			/* two owners (we were thought dead, or restored from the
@@ -259,9 +258,7 @@ void blf_sub_replica_put(
 			 * lower node name on a tie, and tells the other */
 			if(old->version > s->version
 					|| (old->version == s->version
-							&& strcmp(node_name(0),
-									   node_name(owner))
-									   < 0)) {
+							&& strcmp(node_name(0), node_name(owner)) < 0)) {
 				blf_chg_sub(BLF_CHG_SUB_NEW, e, old); /* ours: it stays */
 				blf_slot_unlock(hash);
 				blf_sub_free(s);
@@ -269,8 +266,7 @@ void blf_sub_replica_put(
 				return;
 			}
 			LM_NOTICE("subscription %.*s now owned by %s\n",
-					f[BLF_SF_CALLID].len, f[BLF_SF_CALLID].s,
-					node_name(owner));
+					f[BLF_SF_CALLID].len, f[BLF_SF_CALLID].s, node_name(owner));
 			atomic_dec(blf_nsubs);
 			/* its row is the new owner's now */
 			blf_chg_sub(BLF_CHG_SUB_GONE, e, old);
@@ -375,7 +371,7 @@ int blf_sub_take_over(blf_entity_t *e, int dead,
 		mine++;
 		atomic_inc(blf_nsubs);
 		blf_wc_sub_take(s, NULL, 0); /* its watcher's count */
-		s->sock = NULL; /* tm picks the socket towards the phone */
+		s->sock = NULL;				 /* tm picks the socket towards the phone */
 		if(lc && lc->len && (ns = blf_sub_rebuild(s, BLF_SF_LCONTACT, lc))) {
 			ns->next = s->next;
 			*ps = ns;

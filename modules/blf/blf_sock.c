@@ -42,8 +42,8 @@ int blf_sock_contact(struct socket_info *si, char *buf, int size, str *out)
 			break;
 	}
 	if(si->address.af == AF_INET6 && host.len && host.s[0] != '[')
-		n = snprintf(buf, size, "sip:[%.*s]:%.*s%s", host.len, host.s,
-				port.len, port.s, tr);
+		n = snprintf(buf, size, "sip:[%.*s]:%.*s%s", host.len, host.s, port.len,
+				port.s, tr);
 	else
 		n = snprintf(buf, size, "sip:%.*s:%.*s%s", host.len, host.s, port.len,
 				port.s, tr);

@@ -34,13 +34,14 @@ void blf_job_take_frag(blf_notify_job_t *j, blf_frags_t *fr)
 }
 
 /* one slot of the walk (both locks held) */
-typedef struct blf_ww {
-	blf_entity_t *w; /* the wildcard pseudo-entity */
-	blf_sub_t *s;	 /* its subscription walking */
+typedef struct blf_ww
+{
+	blf_entity_t *w;  /* the wildcard pseudo-entity */
+	blf_sub_t *s;	  /* its subscription walking */
 	const char *host; /* "@host" of its domain */
 	int hlen;
 	int owed;
-	int stop;		/* owed: deferred, the next tick resumes here */
+	int stop; /* owed: deferred, the next tick resumes here */
 	int sent;
 	time_t now;
 	blf_notify_job_t *jobs;
@@ -115,8 +116,8 @@ int blf_wildcard_walk(const str *wkey, const str *callid, const str *ftag,
 }
 
 /* what an owed wildcard subscription is owed (blf_expire.c) */
-void blf_wildcard_owed_send(const str *wkey, const str *callid,
-		const str *ftag, const str *ttag, unsigned int from)
+void blf_wildcard_owed_send(const str *wkey, const str *callid, const str *ftag,
+		const str *ttag, unsigned int from)
 {
 	blf_wildcard_walk(wkey, callid, ftag, ttag, from, 1);
 }
