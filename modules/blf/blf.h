@@ -30,6 +30,7 @@
 #include "blf_xml.h"
 #include "blf_expiry.h"
 #include "blf_wcount.h"
+#include "blf_pkg.h"
 
 #define BLF_KEY_MAX 256 /* longest user@host kept */
 /* a NOTIFY's own headers (Event id, Contact, Subscription-State) longer
@@ -85,6 +86,7 @@ typedef struct blf_cfg {
 	int notify_min_free_shm;   /* %: below it lamp updates wait */
 	int max_calls_per_entity;  /* calls shown/tracked per entity */
 	int notify_max_body;	   /* bytes of a NOTIFY body over UDP */
+	str events; /* the event packages served (blf_pkg.h), comma separated */
 } blf_cfg_t;
 
 extern blf_cfg_t blf_cfg;
@@ -197,6 +199,7 @@ typedef struct blf_sub {
 	unsigned int flags;
 	blf_vis_t vis;
 	unsigned char owner; /* cluster node that NOTIFYs it, 0: this one */
+	unsigned char pkg;	 /* its event package (blf_pkg_get), 0: dialog */
 	unsigned int owed_from; /* wildcard, BLF_SUB_OWED: the first table
 							 * slot whose entities it is owed */
 	struct socket_info *sock; /* where the SUBSCRIBE came in (NOTIFYs leave) */
@@ -287,21 +290,16 @@ typedef struct blf_notify_job {
 	int terminated;		   /* Subscription-State: terminated */
 	const char *reason;	   /* its reason */
 	unsigned int expires;  /* active;expires= */
-	const char *frag;	   /* <dialog> elements (shared, not owned) */
-	char *frag_own;		   /* set when the job owns frag (malloc) */
-	size_t frag_len;
+	const blf_pkg_t *pkg;  /* its event package */
+	blf_snap_t *snap;	   /* the change's content (a reference held) */
+	blf_vis_t vis;		   /* what the watcher may see of it */
 	str entity_esc;		   /* owned by the job block */
 	struct socket_info *sock;
 	unsigned int inflight; /* its place in blf_inflight.c, 0: none */
 	str f[BLF_SF_N];	   /* copies of the subscription's fields */
 } blf_notify_job_t;
 
-/* the <dialog> fragments of one entity change, one per visibility */
-typedef struct blf_frags {
-	char *s[2];
-	size_t len[2];
-	int built[2];
-} blf_frags_t;
+/* blf_frags_t (the snapshots one change shares): blf_pkg.h */
 
 /* blf_entity.c */
 int blf_table_init(unsigned int size);
@@ -334,9 +332,6 @@ int blf_wildcard_jobs(blf_entity_t *w, blf_entity_t *e, blf_frags_t *fr,
 blf_entity_t *blf_entity_find(unsigned int hash, const str *key);
 blf_entity_t *blf_entity_get(unsigned int hash, const str *key);
 void blf_entity_gc(unsigned int hash, blf_entity_t *e);
-int blf_frags_get(blf_entity_t *e, blf_frags_t *fr, blf_vis_t vis,
-		const char **s, size_t *len);
-void blf_frags_free(blf_frags_t *fr);
 void blf_entity_drop_terminated(blf_entity_t *e);
 int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
 		blf_event_t ev, int code, const blf_call_upd_t *upd);
@@ -349,7 +344,13 @@ blf_sub_t *blf_sub_find(blf_entity_t *e, const str *callid, const str *ftag,
 		const str *ttag, blf_sub_t ***prev);
 void blf_sub_unlink(blf_entity_t *e, blf_sub_t **ps);
 blf_sub_t *blf_sub_rebuild(const blf_sub_t *s, int i, const str *val);
-void blf_job_take_frag(blf_notify_job_t *j, blf_frags_t *fr);
+/* a no-op kept for its callers: a job holds its own reference to the
+ * change's snapshot (blf_pkg.h), whatever becomes of fr */
+static inline void blf_job_take_frag(blf_notify_job_t *j, blf_frags_t *fr)
+{
+	(void)j;
+	(void)fr;
+}
 blf_notify_job_t *blf_sub_job(blf_entity_t *e, blf_sub_t *s,
 		blf_frags_t *fr, const str *entity_uri, int terminated,
 		const char *reason, time_t now);
@@ -391,6 +392,9 @@ void blf_wildcard_owed_send(const str *wkey, const str *callid,
 		const str *ftag, const str *ttag, unsigned int from);
 /* s. BLF_ENT_WOWED: how long an entity is kept for wildcard watchers (s) */
 #define BLF_WOWED_KEEP 60
+
+/* blf_pkg_dialog.c: the dialog event package (RFC 4235) */
+extern blf_pkg_t blf_pkg_dialog;
 
 /* blf_notify.c */
 void blf_notify_send_all(blf_notify_job_t *jobs);
