@@ -77,9 +77,9 @@ typedef struct blf_body_req {
 	unsigned int version;	/* the subscription's version of this NOTIFY */
 	const char *entity_esc; /* entity URI, XML-escaped (attribute-safe) */
 	size_t entity_len;
-	blf_vis_t vis;	  /* what this watcher may see */
-	size_t max;		  /* body budget in bytes (notify_max_body), 0: none */
-	int terminated;	  /* the subscription's final NOTIFY */
+	blf_vis_t vis;	/* what this watcher may see */
+	size_t max;		/* body budget in bytes (notify_max_body), 0: none */
+	int terminated; /* the subscription's final NOTIFY */
 } blf_body_req_t;
 
 typedef struct blf_pkg {
@@ -94,7 +94,7 @@ typedef struct blf_pkg {
 	/* after the unlock: appends one body to out; 0, or -1 (logged) */
 	int (*body)(blf_snap_t *sn, const blf_body_req_t *r, blf_buf_t *out);
 	void (*snap_free)(blf_snap_t *sn);
-	unsigned char id; /* set by blf_pkg_register */
+	unsigned char id;	  /* set by blf_pkg_register */
 	unsigned char served; /* set by blf_pkg_serve (the `events` list) */
 } blf_pkg_t;
 

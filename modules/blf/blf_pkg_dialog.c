@@ -21,8 +21,8 @@
 #include "blf_pkg.h"
 
 typedef struct blf_dsnap {
-	blf_snap_t h; /* first: the registry's head */
-	int n;		  /* dialogs */
+	blf_snap_t h;		 /* first: the registry's head */
+	int n;				 /* dialogs */
 	blf_xml_dialog_t *d; /* n of them; their strings follow in the block */
 	char *frag[2];		 /* the <dialog> elements, full and state */
 	size_t flen[2];
@@ -168,8 +168,8 @@ static int blf_dlgs_fit(const blf_dsnap_t *sn, blf_xml_dialog_t *d, int n,
 		LM_NOTICE("dialog-info of %.*s over notify_max_body (%lu bytes): "
 				  "%d of %d dialogs shown, without identities (see "
 				  "blf:bodies_cut)\n",
-				sn->keylen, sn->key, (unsigned long)budget + BLF_NOTIFY_HEAD_ROOM,
-				k, n);
+				sn->keylen, sn->key,
+				(unsigned long)budget + BLF_NOTIFY_HEAD_ROOM, k, n);
 	return 0;
 }
 

@@ -36,14 +36,14 @@ static void fz_snap_free(blf_snap_t *sn)
 	(void)sn;
 }
 
-#define FZ_PKG(n)                                                         \
-	{                                                                     \
+#define FZ_PKG(n)                                                            \
+	{                                                                        \
 		.name = n, .ctype = "a/b", .accept = "a/b", .snapshot = fz_snapshot, \
-		.body = fz_body, .snap_free = fz_snap_free,                       \
+		.body = fz_body, .snap_free = fz_snap_free,                          \
 	}
 
-static blf_pkg_t fz_pkgs[] = {FZ_PKG("dialog"), FZ_PKG("presence"),
-		FZ_PKG("x-test.a")};
+static blf_pkg_t fz_pkgs[] = {
+		FZ_PKG("dialog"), FZ_PKG("presence"), FZ_PKG("x-test.a")};
 #define FZ_NPKGS (sizeof(fz_pkgs) / sizeof(fz_pkgs[0]))
 
 /* 1 when name occurs as a whole item of list[0..len) (trimmed, any case) */

@@ -48,10 +48,10 @@ static void t_snap_free(blf_snap_t *sn)
 	free(sn);
 }
 
-#define T_PKG(n)                                                            \
-	{                                                                       \
+#define T_PKG(n)                                                           \
+	{                                                                      \
 		.name = n, .ctype = "application/x-" n, .accept = "application/x", \
-		.snapshot = t_snapshot, .body = t_body, .snap_free = t_snap_free,   \
+		.snapshot = t_snapshot, .body = t_body, .snap_free = t_snap_free,  \
 	}
 
 static blf_pkg_t p_dialog = T_PKG("dialog");
