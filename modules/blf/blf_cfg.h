@@ -78,6 +78,7 @@ typedef struct blf_cfg {
 	int notify_min_free_shm;   /* %: below it lamp updates wait */
 	int max_calls_per_entity;  /* calls shown/tracked per entity */
 	int notify_max_body;	   /* bytes of a NOTIFY body over UDP */
+	str events; /* the event packages served (blf_pkg.h), comma separated */
 } blf_cfg_t;
 
 extern blf_cfg_t blf_cfg;

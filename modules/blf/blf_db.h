@@ -20,6 +20,7 @@ typedef struct blf_db_row {
 	unsigned int cseq;
 	unsigned int flags;
 	int vis;
+	const char *event; /* its event package's name (static) */
 	str key;
 	str f[BLF_SF_N];
 } blf_db_row_t;

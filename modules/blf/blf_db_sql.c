@@ -50,6 +50,7 @@ enum blf_db_col {
 	BLF_DC_CSEQ,
 	BLF_DC_FLAGS,
 	BLF_DC_VIS,
+	BLF_DC_EVENT, /* the event package's name (absent before: dialog) */
 	BLF_DC_N
 };
 
@@ -62,6 +63,7 @@ static str blf_db_cols[BLF_DC_N] = {
 	str_init("event_id"), str_init("dst"), str_init("expires"),
 	str_init("version"),
 	str_init("cseq"), str_init("flags"), str_init("vis"),
+	str_init("event"),
 };
 static str blf_db_col_id = str_init("id");
 
@@ -109,6 +111,7 @@ static const int blf_db_fcol[BLF_SF_N] = {
 	"    cseq BIGINT DEFAULT 0 NOT NULL,\n" \
 	"    flags INTEGER DEFAULT 0 NOT NULL,\n" \
 	"    vis INTEGER DEFAULT 0 NOT NULL,\n" \
+	"    event TEXT DEFAULT 'dialog' NOT NULL,\n" \
 	"    CONSTRAINT %1$s_dialog_idx UNIQUE (callid, from_tag, to_tag)\n" \
 	")"
 #define BLF_DB_INDEX_SQL \
@@ -124,17 +127,23 @@ static const struct {
 	const char *scheme;
 	const char *exists; /* %1$s: the table; a row when it exists */
 	const char *create;
+	const char *has_event; /* %1$s: the table; a row when it has the
+							* event column (tables of older versions lack it) */
 } blf_db_dialects[] = {
-	[BLF_DB_OTHER] = {NULL, NULL, NULL},
+	[BLF_DB_OTHER] = {NULL, NULL, NULL, NULL},
 	[BLF_DB_SQLITE] = {"sqlite:",
 		"SELECT name FROM sqlite_master WHERE type='table' AND "
 		"lower(name)=lower('%1$s')",
-		BLF_DB_COLS_SQL("INTEGER")},
+		BLF_DB_COLS_SQL("INTEGER"),
+		"SELECT name FROM pragma_table_info('%1$s') WHERE name='event'"},
 	[BLF_DB_POSTGRES] = {"postgres:",
 		"SELECT table_name FROM information_schema.tables WHERE "
 		"table_name=lower('%1$s') AND "
 		"table_schema=ANY(current_schemas(false))",
-		BLF_DB_COLS_SQL("SERIAL")},
+		BLF_DB_COLS_SQL("SERIAL"),
+		"SELECT column_name FROM information_schema.columns WHERE "
+		"table_name=lower('%1$s') AND column_name='event' AND "
+		"table_schema=ANY(current_schemas(false))"},
 };
 /* clang-format on */
 
@@ -276,6 +285,7 @@ blf_db_row_t *blf_db_row_new(const blf_entity_t *e, const blf_sub_t *s)
 	r->cseq = s->cseq;
 	r->flags = s->flags & BLF_SUB_WILDCARD;
 	r->vis = s->vis;
+	r->event = blf_pkg_get(s->pkg) ? blf_pkg_get(s->pkg)->name : "dialog";
 	return r;
 }
 
@@ -319,6 +329,9 @@ static void blf_db_row_vals(const blf_db_row_t *r, db_val_t *v)
 	VAL_INT(&v[BLF_DC_FLAGS]) = (int)r->flags;
 	VAL_TYPE(&v[BLF_DC_VIS]) = DB1_INT;
 	VAL_INT(&v[BLF_DC_VIS]) = r->vis;
+	VAL_TYPE(&v[BLF_DC_EVENT]) = DB1_STR;
+	VAL_STR(&v[BLF_DC_EVENT]).s = (char *)r->event;
+	VAL_STR(&v[BLF_DC_EVENT]).len = strlen(r->event);
 }
 
 /* insert or update one row (insert only, when the table was emptied) */
@@ -491,7 +504,8 @@ static struct socket_info *blf_db_sock(const str *ss, blf_db_restore_t *rs)
 /* one row of the SELECT (id first, then the BLF_DC_* columns) */
 static int blf_db_restore_row(const db_val_t *v, blf_db_restore_t *rs)
 {
-	str f[BLF_SF_N], key;
+	str f[BLF_SF_N], key, ev;
+	const blf_pkg_t *pkg;
 	blf_entity_t *e;
 	blf_sub_t *s;
 	long long expires, vis;
@@ -516,9 +530,23 @@ static int blf_db_restore_row(const db_val_t *v, blf_db_restore_t *rs)
 		rs->skipped++;
 		return 0;
 	}
+	/* rows of older versions are dialog subscriptions */
+	blf_db_val_str(&v[BLF_DC_EVENT], &ev);
+	if(ev.len == 0)
+		ev = (str)str_init("dialog");
+	pkg = blf_pkg_find(ev.s, ev.len);
+	if(pkg == NULL) {
+		LM_NOTICE("not restoring the subscription of %.*s to %.*s: event "
+				  "package '%.*s' not served (events)\n",
+				f[BLF_SF_WATCHER].len, f[BLF_SF_WATCHER].s, key.len, key.s,
+				ev.len > 32 ? 32 : ev.len, ev.s);
+		rs->skipped++;
+		return 0;
+	}
 	s = blf_sub_build(f);
 	if(s == NULL)
 		return -1;
+	s->pkg = pkg->id;
 	s->expires = (time_t)expires;
 	s->version = (unsigned int)blf_db_val_int(&v[BLF_DC_VERSION]);
 	s->cseq = (unsigned int)blf_db_val_int(&v[BLF_DC_CSEQ]);
@@ -652,6 +680,36 @@ static int blf_db_restore_all(blf_db_restore_t *rs)
 	return 0;
 }
 
+/*
+ * A table of a version before event packages has no event column: it is
+ * added, its rows become dialog subscriptions (what they were).
+ */
+static int blf_db_migrate(const char *t)
+{
+	char sql[BLF_DB_SQL_MAX];
+	int rows = 0;
+
+	snprintf(sql, sizeof(sql), blf_db_dialects[blf_db_kind].has_event, t);
+	if(blf_db_raw(sql, &rows) < 0) {
+		LM_ERR("cannot read the columns of table %s\n", t);
+		return -1;
+	}
+	if(rows > 0)
+		return 0;
+	LM_NOTICE("table %s: adding column event (its rows are dialog "
+			  "subscriptions)\n",
+			t);
+	snprintf(sql, sizeof(sql),
+			"ALTER TABLE %s ADD COLUMN event TEXT DEFAULT 'dialog' NOT NULL",
+			t);
+	if(blf_db_raw(sql, NULL) < 0) {
+		LM_ERR("cannot add column event to table %s (add it with: %s)\n", t,
+				sql);
+		return -1;
+	}
+	return 0;
+}
+
 /* sqlite and postgres: CREATE the table when it is missing */
 static int blf_db_create_table(void)
 {
@@ -668,7 +726,7 @@ static int blf_db_create_table(void)
 		return -1;
 	}
 	if(rows > 0)
-		return 0;
+		return blf_db_migrate(t);
 	LM_NOTICE("creating table %s\n", t);
 	snprintf(sql, sizeof(sql), blf_db_dialects[blf_db_kind].create, t);
 	if(blf_db_raw(sql, NULL) < 0) {

@@ -554,11 +554,19 @@ static json_t *blf_call_json(const str *key, const blf_call_t *c)
 
 static json_t *blf_sub_json(const str *key, const blf_sub_t *s)
 {
-	return json_pack("{s:s, s:s%, s:I, s:i, s:i, s:i, s:i, s:o}", "t", "sub",
+	const blf_pkg_t *p = blf_pkg_get(s->pkg);
+	json_t *j;
+
+	j = json_pack("{s:s, s:s%, s:I, s:i, s:i, s:i, s:i, s:o}", "t", "sub",
 			"e", key->s, (size_t)key->len, "x", (json_int_t)s->expires,
 			"v", (int)s->version, "q", (int)s->cseq, "fl",
 			(int)(s->flags & BLF_SUB_WILDCARD), "vi", (int)s->vis, "f",
 			blf_json_sub_strs(s, BLF_SF_N));
+	/* its event package, by name; absent means dialog, and a node of an
+	 * older version ignores the key (json_unpack without '!') */
+	if(j && p && s->pkg != 0)
+		json_object_set_new(j, "ev", json_string(p->name));
+	return j;
 }
 
 /*
@@ -662,6 +670,20 @@ static void blf_dmq_rx_sub(json_t *m, int owner)
 	blf_sub_t *s;
 	json_int_t expires;
 	int version, cseq, flags, vis;
+	const blf_pkg_t *pkg;
+	json_t *ev = json_object_get(m, "ev");
+
+	/* absent: dialog (a node of an older version) */
+	pkg = ev ? blf_pkg_find(json_string_value(ev),
+					   json_is_string(ev) ? json_string_length(ev) : 0)
+			 : blf_pkg_find("dialog", 6);
+	if(pkg == NULL) {
+		LM_NOTICE("subscription replica from %s of event package '%.32s' "
+				  "not served here (events): ignored\n",
+				blf_dmq_node_name(owner),
+				json_is_string(ev) ? json_string_value(ev) : "?");
+		return;
+	}
 
 	if(blf_json_key(m, &key) < 0
 			|| blf_json_fields(json_object_get(m, "f"), f, BLF_SF_N) < 0
@@ -680,6 +702,7 @@ static void blf_dmq_rx_sub(json_t *m, int owner)
 	s->cseq = cseq;
 	s->flags = flags & BLF_SUB_WILDCARD;
 	s->vis = vis;
+	s->pkg = pkg->id;
 	s->owner = owner;
 	s->sock = NULL;
 	blf_sub_replica_put(&key, s, blf_dmq_node_name);

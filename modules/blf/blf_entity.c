@@ -7,9 +7,10 @@
  * hashes to a slot guarded by its own lock. A call event takes the lock of
  * its entity's slot and, when the domain has wildcard (any-dn) watchers, the
  * slot of the wildcard pseudo-entity too, always in slot order; it applies
- * the event, builds the NOTIFY jobs (the XML fragment once for all watchers)
- * and notes what changed for the change listeners (blf_chg.h: copies only),
- * and releases the locks before anything is sent, replicated or written.
+ * the event, builds the NOTIFY jobs (a copy of the content once per package
+ * for all watchers, blf_pkg.h) and notes what changed for the change
+ * listeners (blf_chg.h: copies only), and releases the locks before any
+ * body is built or anything is sent, replicated or written.
  * The table calls nothing above it; the alias service's policy of a new
  * entity comes through a callback given at init.
  *
@@ -426,24 +427,6 @@ void blf_entity_drop_terminated(blf_entity_t *e)
 	}
 }
 
-/* ---- XML fragments of an entity's current calls ---- */
-
-static void blf_call_to_xml(const blf_call_t *c, blf_xml_dialog_t *d)
-{
-	d->id = c->id;
-	d->call_id = c->f[BLF_CF_CALLID].s;
-	d->local_tag = c->f[BLF_CF_LTAG].s;
-	d->remote_tag = c->f[BLF_CF_RTAG].s;
-	d->direction = c->dir;
-	d->st = c->st;
-	d->local.identity = c->f[BLF_CF_LURI].s;
-	d->local.display = c->f[BLF_CF_LDISP].s;
-	d->local.target = c->f[BLF_CF_LTARGET].s;
-	d->remote.identity = c->f[BLF_CF_RURI].s;
-	d->remote.display = c->f[BLF_CF_RDISP].s;
-	d->remote.target = c->f[BLF_CF_RTARGET].s;
-}
-
 /* a rate-limited line (per process, one a second) */
 static int blf_entity_log_ok(void)
 {
@@ -454,110 +437,6 @@ static int blf_entity_log_ok(void)
 		return 0;
 	last = now;
 	return 1;
-}
-
-/*
- * The dialogs of a body over the notify_max_body budget, so that the NOTIFY
- * fits one UDP datagram: first every dialog without identities (as
- * visibility state shows them), then, still too big, the first k of them,
- * calls in progress before ended ones, so the lamp shows what it must (a
- * busy entity stays busy). Counted and logged. d is reordered.
- */
-static int blf_frags_fit(blf_entity_t *e, blf_xml_dialog_t *d, int n,
-		blf_vis_t vis, size_t budget, char **out, size_t *len)
-{
-	blf_xml_dialog_t t;
-	int k, i, j;
-
-	/* calls in progress first (stable) */
-	for(i = 0, j = 0; i < n; i++) {
-		if(d[i].st.state != BLF_STATE_TERMINATED) {
-			t = d[i];
-			memmove(&d[j + 1], &d[j], (i - j) * sizeof(*d));
-			d[j++] = t;
-		}
-	}
-	k = n;
-	if(vis == BLF_VIS_FULL) {
-		free(*out);
-		*out = NULL;
-		if(blf_xml_dialogs(d, k, BLF_VIS_STATE, out, len) < 0)
-			return -1;
-	}
-	while(*len > budget && k > 0) {
-		/* shrink in proportion, at least by one */
-		j = (int)((size_t)k * budget / *len);
-		k = j < k ? j : k - 1;
-		free(*out);
-		*out = NULL;
-		if(blf_xml_dialogs(d, k, BLF_VIS_STATE, out, len) < 0)
-			return -1;
-	}
-	update_stat(blf_st_bodies_cut, 1);
-	if(blf_entity_log_ok())
-		LM_NOTICE("dialog-info of %.*s over notify_max_body (%d bytes): "
-				  "%d of %d dialogs shown, without identities (see "
-				  "blf:bodies_cut)\n",
-				e->key.len, e->key.s, blf_cfg.notify_max_body, k, n);
-	return 0;
-}
-
-/*
- * The fragment of e's calls for one visibility, built on first use and kept
- * in fr for the other watchers of the same change. The slot lock must be
- * held (the fragment is a snapshot of e).
- */
-int blf_frags_get(blf_entity_t *e, blf_frags_t *fr, blf_vis_t vis,
-		const char **s, size_t *len)
-{
-	blf_xml_dialog_t dbuf[16], *d = dbuf;
-	blf_call_t *c;
-	int i = (vis == BLF_VIS_FULL) ? 0 : 1;
-	int n, ret = 0;
-	size_t budget;
-
-	if(!fr->built[i]) {
-		if(e->ncalls > sizeof(dbuf) / sizeof(dbuf[0])) {
-			d = malloc(e->ncalls * sizeof(*d));
-			if(d == NULL) {
-				LM_ERR("no memory for %u dialogs\n", e->ncalls);
-				return -1;
-			}
-		}
-		for(n = 0, c = e->calls; c && n < (int)e->ncalls; c = c->next, n++)
-			blf_call_to_xml(c, &d[n]);
-		/* the body's head (entity up to BLF_KEY_MAX escaped) and tail
-		 * take at most BLF_NOTIFY_HEAD_ROOM of notify_max_body */
-		budget = (size_t)(blf_cfg.notify_max_body - BLF_NOTIFY_HEAD_ROOM);
-		if(blf_xml_dialogs(d, n, i ? BLF_VIS_STATE : BLF_VIS_FULL, &fr->s[i],
-				   &fr->len[i])
-						< 0
-				|| (fr->len[i] > budget
-						&& blf_frags_fit(e, d, n,
-								   i ? BLF_VIS_STATE : BLF_VIS_FULL, budget,
-								   &fr->s[i], &fr->len[i])
-								   < 0)) {
-			LM_ERR("cannot build the dialog-info of %.*s\n", e->key.len,
-					e->key.s);
-			free(fr->s[i]);
-			fr->s[i] = NULL;
-			ret = -1;
-		} else {
-			fr->built[i] = 1;
-		}
-		if(d != dbuf)
-			free(d);
-	}
-	*s = fr->s[i];
-	*len = fr->len[i];
-	return ret;
-}
-
-void blf_frags_free(blf_frags_t *fr)
-{
-	free(fr->s[0]);
-	free(fr->s[1]);
-	memset(fr, 0, sizeof(*fr));
 }
 
 /* ---- call events ---- */

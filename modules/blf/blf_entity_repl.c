@@ -390,7 +390,6 @@ int blf_sub_take_over(blf_entity_t *e, int dead,
 			continue;
 		j = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
 		if(j) {
-			blf_job_take_frag(j, &fr);
 			j->next = *jobs;
 			*jobs = j;
 		}

@@ -55,6 +55,7 @@ blf_cfg_t blf_cfg = {
 	.notify_min_free_shm = 10,
 	.max_calls_per_entity = 32,
 	.notify_max_body = 32768,
+	.events = str_init(BLF_PKG_KNOWN),
 };
 /* clang-format on */
 
@@ -145,6 +146,7 @@ static param_export_t params[] = {
 	{"notify_min_free_shm", PARAM_INT, &blf_cfg.notify_min_free_shm},
 	{"max_calls_per_entity", PARAM_INT, &blf_cfg.max_calls_per_entity},
 	{"notify_max_body", PARAM_INT, &blf_cfg.notify_max_body},
+	{"events", PARAM_STR, &blf_cfg.events},
 	{0, 0, 0}
 };
 
@@ -307,9 +309,38 @@ static void blf_notify_chg(blf_chg_batch_t *b, void *param)
 	}
 }
 
+/*
+ * The event packages built into the module, one line each (ids follow this
+ * order: dialog first, so a subscription record zeroed or restored from an
+ * older version is a dialog one), then the `events` parameter says which
+ * of them are served.
+ */
+static int blf_pkgs_init(void)
+{
+	char msg[256];
+
+	blf_pkg_reset();
+	if(blf_pkg_register(&blf_pkg_dialog) < 0) {
+		LM_ERR("cannot register the event packages\n");
+		return -1;
+	}
+	if(blf_pkg_serve(blf_cfg.events.s, (size_t)blf_cfg.events.len, msg,
+			   sizeof(msg))
+			< 0) {
+		LM_ERR("events '%.*s': %s\n", blf_cfg.events.len > 256 ? 256
+					: blf_cfg.events.len, blf_cfg.events.s, msg);
+		return -1;
+	}
+	if(msg[0])
+		LM_NOTICE("events: %s not built into this version: skipped\n", msg);
+	if(blf_pkg_allow_events(msg, sizeof(msg)) > 0)
+		LM_INFO("event packages served: %s\n", msg);
+	return 0;
+}
+
 static int mod_init(void)
 {
-	if(blf_cfg_check() < 0)
+	if(blf_cfg_check() < 0 || blf_pkgs_init() < 0)
 		return -1;
 	if(load_tm_api(&blf_tmb) < 0) {
 		LM_ERR("cannot bind tm: load tm.so before blf.so\n");

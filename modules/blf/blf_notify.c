@@ -5,8 +5,9 @@
  *
  * Jobs arrive here already holding everything a NOTIFY needs (copied out of
  * the subscription under its slot lock), so nothing in this file takes a
- * lock. The body is the per-watcher head (version, entity) followed by the
- * <dialog> fragment shared by every watcher of the change.
+ * lock. Each job holds its event package and a reference to the snapshot
+ * of the change (blf_pkg.h): the body is built here, after the unlock, by
+ * the package; this file knows no package by name.
  *
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */
@@ -30,14 +31,13 @@
 #include "blf_chg.h"
 
 static str blf_notify_method = str_init("NOTIFY");
-static char *blf_body = NULL; /* per process */
-static int blf_body_size = 0;
+static blf_buf_t blf_body = {.max = BLF_NOTIFY_MSG_MAX}; /* per process */
 static char *blf_hdrs = NULL; /* per process */
 static int blf_hdrs_size = 0;
 
 void blf_job_free(blf_notify_job_t *j)
 {
-	free(j->frag_own);
+	blf_snap_put(j->snap);
 	free(j);
 }
 
@@ -192,31 +192,33 @@ static int blf_notify_hdrs(const blf_notify_job_t *j, str *h)
 {
 	const str *evid = &j->f[BLF_SF_EVID], *lc = &j->f[BLF_SF_LCONTACT];
 	const char *reason = j->reason ? j->reason : "timeout";
+	const char *ev = j->pkg->name, *ct = j->pkg->ctype;
 	size_t need;
 	int n;
 
-	/* the fixed text is under 200 bytes; 256 leaves room for the numbers */
-	need = 256 + (size_t)evid->len + (size_t)lc->len + strlen(reason);
+	/* the fixed text is under 150 bytes; 256 leaves room for the numbers */
+	need = 256 + (size_t)evid->len + (size_t)lc->len + strlen(reason)
+		   + strlen(ev) + strlen(ct);
 	if(need > BLF_NOTIFY_HDRS_MAX)
 		return -2;
 	if(blf_buf_grow(&blf_hdrs, &blf_hdrs_size, need) == NULL)
 		return -1;
 	if(j->terminated)
 		n = snprintf(blf_hdrs, blf_hdrs_size,
-				"Max-Forwards: 70\r\nEvent: dialog%s%.*s\r\n"
+				"Max-Forwards: 70\r\nEvent: %s%s%.*s\r\n"
 				"Contact: <%.*s>\r\n"
 				"Subscription-State: terminated;reason=%s\r\n"
-				"Content-Type: application/dialog-info+xml\r\n",
-				evid->len ? ";id=" : "", evid->len, evid->s, lc->len, lc->s,
-				reason);
+				"Content-Type: %s\r\n",
+				ev, evid->len ? ";id=" : "", evid->len, evid->s, lc->len,
+				lc->s, reason, ct);
 	else
 		n = snprintf(blf_hdrs, blf_hdrs_size,
-				"Max-Forwards: 70\r\nEvent: dialog%s%.*s\r\n"
+				"Max-Forwards: 70\r\nEvent: %s%s%.*s\r\n"
 				"Contact: <%.*s>\r\n"
 				"Subscription-State: active;expires=%u\r\n"
-				"Content-Type: application/dialog-info+xml\r\n",
-				evid->len ? ";id=" : "", evid->len, evid->s, lc->len, lc->s,
-				j->expires);
+				"Content-Type: %s\r\n",
+				ev, evid->len ? ";id=" : "", evid->len, evid->s, lc->len,
+				lc->s, j->expires, ct);
 	if(n < 0 || n >= blf_hdrs_size)
 		return -1; /* cannot happen: need counts every variable part */
 	h->s = blf_hdrs;
@@ -224,26 +226,27 @@ static int blf_notify_hdrs(const blf_notify_job_t *j, str *h)
 	return 0;
 }
 
-/* the body: per-watcher head, the shared <dialog> fragment, the tail */
+/*
+ * The body, built by the job's package from the change's snapshot (its
+ * shared part once per change and visibility, cached in the snapshot), into
+ * this process's buffer; valid until the next NOTIFY.
+ */
 static int blf_notify_body(const blf_notify_job_t *j, str *b)
 {
-	size_t need;
-	int hlen;
+	blf_body_req_t r;
 
-	/* the head's fixed text is under 160 bytes */
-	need = 256 + (size_t)j->entity_esc.len + j->frag_len + BLF_XML_TAIL_LEN;
-	if(blf_buf_grow(&blf_body, &blf_body_size, need) == NULL)
+	memset(&r, 0, sizeof(r));
+	r.version = j->version;
+	r.entity_esc = j->entity_esc.s;
+	r.entity_len = (size_t)j->entity_esc.len;
+	r.vis = j->vis;
+	r.max = (size_t)blf_cfg.notify_max_body;
+	r.terminated = j->terminated;
+	blf_body.len = 0;
+	if(j->pkg->body(j->snap, &r, &blf_body) < 0)
 		return -1;
-	hlen = blf_xml_head(blf_body, blf_body_size, j->version, j->entity_esc.s,
-			j->entity_esc.len);
-	if(hlen < 0 || hlen + j->frag_len + BLF_XML_TAIL_LEN >= (size_t)blf_body_size)
-		return -1;
-	b->s = blf_body;
-	b->len = hlen;
-	memcpy(b->s + b->len, j->frag, j->frag_len);
-	b->len += j->frag_len;
-	memcpy(b->s + b->len, BLF_XML_TAIL, BLF_XML_TAIL_LEN);
-	b->len += BLF_XML_TAIL_LEN;
+	b->s = blf_body.s;
+	b->len = (int)blf_body.len;
 	return 0;
 }
 
@@ -259,11 +262,11 @@ static int blf_notify_send(blf_notify_job_t *j)
 	 * td holds */
 	memset(&td, 0, sizeof(td));
 	if(blf_notify_body(j, &b) < 0) {
-		LM_ERR("cannot build the body of NOTIFY %.*s (entity %d bytes, "
-			   "dialogs %lu bytes)\n",
+		LM_ERR("cannot build the %s body of NOTIFY %.*s (entity %d "
+			   "bytes)\n",
+				j->pkg->name,
 				j->f[BLF_SF_CALLID].len > 128 ? 128 : j->f[BLF_SF_CALLID].len,
-				j->f[BLF_SF_CALLID].s, j->entity_esc.len,
-				(unsigned long)j->frag_len);
+				j->f[BLF_SF_CALLID].s, j->entity_esc.len);
 		goto out;
 	}
 	if(j->f[BLF_SF_LCONTACT].len == 0

@@ -10,6 +10,9 @@
 #include "blf_table.h"
 
 /* blf_notify.c */
+/* blf_pkg_dialog.c: the dialog event package (RFC 4235) */
+extern blf_pkg_t blf_pkg_dialog;
+
 void blf_notify_send_all(blf_notify_job_t *jobs);
 void blf_job_free(blf_notify_job_t *j);
 

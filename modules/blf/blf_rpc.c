@@ -216,7 +216,9 @@ static void blf_rpc_print_sub(rpc_t *rpc, void *c, blf_page_t *pg,
 		return;
 	}
 	rpc->struct_add(h, "SSsdddSSs", "watcher", &BLF_SF(s, BLF_SF_WATCHER),
-			"entity", &e->key, "event", "dialog", "expires",
+			"entity", &e->key, "event",
+			blf_pkg_get(s->pkg) ? blf_pkg_get(s->pkg)->name : "dialog",
+			"expires",
 			(int)blf_expiry_left(s->expires, now), "version",
 			(int)(s->version ? s->version - 1 : 0), "wildcard",
 			(s->flags & BLF_SUB_WILDCARD) ? 1 : 0, "callid",

@@ -60,9 +60,26 @@ int blf_sip_is_tag(const char *s, int len)
 
 void blf_accept_init(blf_accept_st_t *st)
 {
+	blf_accept_init_type(st, "application/dialog-info+xml");
+}
+
+int blf_accept_init_type(blf_accept_st_t *st, const char *mtype)
+{
+	const char *sl = mtype ? strchr(mtype, '/') : NULL;
+
 	st->seen = 0;
 	st->spec = 0;
 	st->q = 0;
+	/* a type that is not "type/subtype" matches nothing but * / * */
+	st->type = mtype ? mtype : "";
+	st->tlen = sl ? (int)(sl - mtype) : 0;
+	st->sub = sl ? sl + 1 : "";
+	st->slen = sl ? (int)strlen(sl + 1) : 0;
+	if(st->tlen == 0 || st->slen == 0) {
+		st->tlen = st->slen = -1;
+		return -1;
+	}
+	return 0;
 }
 
 static int blf_ws(char c)
@@ -129,9 +146,11 @@ static void blf_skip_elem(const char *s, int len, int *i)
  * One media range at s[*i]: 0 and its specificity and q, or -1 when it is
  * malformed. *i ends on the comma after it (or len).
  */
-static int blf_range(const char *s, int len, int *i, int *spec, int *q)
+static int blf_range(const blf_accept_st_t *acc, const char *s, int len,
+		int *i, int *spec, int *q)
 {
-	static const char app[] = "application", sub[] = "dialog-info+xml";
+	const char *app = acc->type, *sub = acc->sub;
+	int apl = acc->tlen, sbl = acc->slen;
 	const char *ty, *st, *pn;
 	int tl, sl, pl, vl, qv;
 
@@ -150,11 +169,10 @@ static int blf_range(const char *s, int len, int *i, int *spec, int *q)
 		return -1;
 	if(tl == 1 && ty[0] == '*')
 		*spec = (sl == 1 && st[0] == '*') ? 1 : -1; /* * / x is invalid */
-	else if(tl == (int)sizeof(app) - 1 && strncasecmp(ty, app, tl) == 0)
+	else if(tl == apl && strncasecmp(ty, app, tl) == 0)
 		*spec = (sl == 1 && st[0] == '*')
 						? 2
-						: ((sl == (int)sizeof(sub) - 1
-								   && strncasecmp(st, sub, sl) == 0)
+						: ((sl == sbl && strncasecmp(st, sub, sl) == 0)
 										  ? 3
 										  : 0);
 	else
@@ -214,7 +232,7 @@ void blf_accept_add(blf_accept_st_t *st, const char *s, int len)
 		return;
 	while(i < len) {
 		spec = 0;
-		if(blf_range(s, len, &i, &spec, &q) < 0) {
+		if(blf_range(st, s, len, &i, &spec, &q) < 0) {
 			blf_skip_elem(s, len, &i);
 		} else if(spec > 0
 				  && (spec > st->spec || (spec == st->spec && q > st->q))) {

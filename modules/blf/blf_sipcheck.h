@@ -33,21 +33,28 @@ int blf_sip_is_tag(const char *s, int len);
 /*
  * Accept evaluation over one or more Accept header bodies (RFC 7231 5.3.2,
  * as RFC 3261 20.1 uses it): comma-separated media ranges, each with its
- * parameters; the most specific range that matches
- * application/dialog-info+xml decides, and q=0 there means "not
+ * parameters; the most specific range that matches the media type of the
+ * event package's bodies (application/dialog-info+xml unless
+ * blf_accept_init_type says otherwise) decides, and q=0 there means "not
  * acceptable". Malformed ranges are ignored.
  */
 typedef struct blf_accept_st {
 	int seen; /* an Accept header was given */
 	int spec; /* specificity of the best match: 0 none, 1 * / *,
-			   * 2 application/ *, 3 the exact type */
+			   * 2 type/ *, 3 the exact type */
 	int q;	  /* its q, in thousandths */
+	const char *type, *sub; /* the media type looked for, not owned */
+	int tlen, slen;
 } blf_accept_st_t;
 
+/* looks for application/dialog-info+xml */
 void blf_accept_init(blf_accept_st_t *st);
+/* looks for mtype ("type/subtype", kept by pointer); -1 when it is not
+ * of that form (then only * / * matches) */
+int blf_accept_init_type(blf_accept_st_t *st, const char *mtype);
 /* adds the media ranges of one Accept header body */
 void blf_accept_add(blf_accept_st_t *st, const char *s, int len);
-/* 1 when dialog-info may be sent: no Accept at all, or a match with q>0 */
+/* 1 when the type may be sent: no Accept at all, or a match with q>0 */
 int blf_accept_ok(const blf_accept_st_t *st);
 
 /*

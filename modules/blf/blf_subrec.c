@@ -99,6 +99,7 @@ blf_sub_t *blf_sub_rebuild(const blf_sub_t *s, int i, const str *val)
 	n->cseq = s->cseq;
 	n->flags = s->flags;
 	n->vis = s->vis;
+	n->pkg = s->pkg;
 	n->sock = s->sock;
 	n->burst_at = s->burst_at;
 	blf_wc_sub_move((blf_sub_t *)s, n); /* the caller frees s for n */
@@ -180,11 +181,20 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 		goto owed;
 	}
 	memset(j, 0, sizeof(*j));
-	if(blf_frags_get(e, fr, vis, &j->frag, &j->frag_len) < 0) {
+	/* the package's snapshot of e (copies, taken once for the change); its
+	 * body is built from it after the unlock (blf_notify.c) */
+	j->pkg = blf_pkg_get(s->pkg);
+	j->snap = j->pkg ? blf_pkg_snap(fr, j->pkg, e) : NULL;
+	if(j->snap == NULL) {
+		if(j->pkg == NULL)
+			LM_ERR("subscription %.*s: no event package %u\n",
+					s->len[BLF_SF_CALLID], BLF_SF(s, BLF_SF_CALLID).s,
+					(unsigned int)s->pkg);
 		free(j);
 		blf_inflight_put(slot);
 		goto owed;
 	}
+	j->vis = vis;
 	j->inflight = slot;
 	p = (char *)(j + 1);
 	for(i = 0; i < BLF_SF_N; i++) {

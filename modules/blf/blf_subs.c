@@ -107,13 +107,14 @@ static int blf_reject(struct sip_msg *msg, int code, const char *reason,
 
 /* ---- parsing helpers ---- */
 
-/* media ranges of every Accept header (blf_sipcheck.c) */
-static int blf_accept_hdrs_ok(struct sip_msg *msg)
+/* media ranges of every Accept header (blf_sipcheck.c) against the
+ * package's media type */
+static int blf_accept_hdrs_ok(struct sip_msg *msg, const blf_pkg_t *pkg)
 {
 	blf_accept_st_t st;
 	struct hdr_field *h;
 
-	blf_accept_init(&st);
+	blf_accept_init_type(&st, pkg->accept);
 	for(h = msg->headers; h; h = h->next)
 		if(h->type == HDR_ACCEPT_T)
 			blf_accept_add(&st, h->body.s, h->body.len);
@@ -392,6 +393,7 @@ typedef struct blf_subreq {
 	str key;	  /* entity user@host */
 	unsigned int hash;
 	int wildcard;
+	const blf_pkg_t *pkg; /* the Event header's package */
 	int vis; /* policy from the alias service, -1: none */
 	struct socket_info *sock; /* NOTIFYs leave from here */
 	/* buffers from here on: written before they are read */
@@ -409,6 +411,21 @@ typedef struct blf_subreq {
 } blf_subreq_t;
 
 static blf_subreq_t blf_subreq_buf; /* per process */
+
+/* 489: an event package this node does not serve (the `events` list) */
+static int blf_reject_event(struct sip_msg *msg)
+{
+	char hdr[32 + BLF_PKG_MAX * (BLF_PKG_NAME_MAX + 2)];
+	int n;
+
+	memcpy(hdr, "Allow-Events: ", 14);
+	n = blf_pkg_allow_events(hdr + 14, sizeof(hdr) - 16);
+	if(n < 0)
+		n = 0; /* cannot happen: the buffer holds every name */
+	memcpy(hdr + 14 + n, "\r\n", 3);
+	return blf_reject(
+			msg, 489, "Bad Event", hdr, "event package not supported");
+}
 
 /* parses and checks what every SUBSCRIBE must carry; replies on error */
 static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
@@ -431,9 +448,9 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 	if(parse_event(msg->event) < 0 || msg->event->parsed == NULL)
 		return blf_reject(msg, 400, "Bad Event Header", NULL, "bad Event");
 	ev = (event_t *)msg->event->parsed;
-	if(ev->name.len != 6 || strncasecmp(ev->name.s, "dialog", 6) != 0)
-		return blf_reject(msg, 489, "Bad Event", "Allow-Events: dialog\r\n",
-				"event package not supported");
+	r->pkg = blf_pkg_find(ev->name.s, ev->name.len);
+	if(r->pkg == NULL)
+		return blf_reject_event(msg);
 	for(p = ev->params.list; p; p = p->next) {
 		if(p->name.len == 2 && strncasecmp(p->name.s, "id", 2) == 0)
 			r->f[BLF_SF_EVID] = p->body;
@@ -446,9 +463,9 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 			&& !blf_sip_is_token(r->f[BLF_SF_EVID].s, r->f[BLF_SF_EVID].len))
 		return blf_reject(
 				msg, 400, "Bad Event id", NULL, "Event id is not a token");
-	if(!blf_accept_hdrs_ok(msg))
+	if(!blf_accept_hdrs_ok(msg, r->pkg))
 		return blf_reject(msg, 406, "Not Acceptable", NULL,
-				"Accept without application/dialog-info+xml");
+				"Accept without the package's media type");
 	r->expires = -1;
 	if(msg->expires) {
 		if(blf_expiry_parse(msg->expires->body.s, msg->expires->body.len,
@@ -596,6 +613,13 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		blf_slot_unlock(hash);
 		return blf_reject(msg, 481, "Subscription Does Not Exist", NULL,
 				"no such subscription");
+	}
+	/* one subscription per dialog here: another package in the same
+	 * dialog (RFC 6665 4.5.2) is a subscription we do not have */
+	if(s->pkg != r->pkg->id) {
+		blf_slot_unlock(hash);
+		return blf_reject(msg, 481, "Subscription Does Not Exist", NULL,
+				"no subscription of that event package in this dialog");
 	}
 	/* a copy of another node's subscription: the phone now talks to us,
 	 * so it becomes ours (the cluster learns it from the replica below) */
@@ -798,7 +822,15 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	/* kept as resolved: the watcher is who it stands for */
 	r->f[BLF_SF_WATCHER] = watcher;
 	self = STR_EQ(r->key, watcher);
+	if((r->pkg->flags & BLF_PKG_SELF_ONLY) && !self)
+		return blf_reject(msg, 403, "Forbidden", NULL,
+				"only the entity itself may subscribe to this package");
+	if(r->wildcard && !(r->pkg->flags & BLF_PKG_WILDCARD))
+		return blf_reject(msg, 403, "Forbidden", NULL,
+				"this package cannot be subscribed on the wildcard user");
 	vis = r->vis >= 0 ? (blf_vis_t)r->vis : blf_cfg.visibility;
+	if(!(r->pkg->flags & BLF_PKG_VIS))
+		vis = BLF_VIS_FULL; /* the policy does not apply */
 	if(vis == BLF_VIS_NONE && !self)
 		return blf_reject(msg, 403, "Forbidden", NULL,
 				"visibility none: only the entity itself may watch");
@@ -823,6 +855,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	s->expires = now + r->granted;
 	s->vis = self ? BLF_VIS_FULL : vis;
 	s->flags = (r->wildcard ? BLF_SUB_WILDCARD : 0) | BLF_SUB_DIRTY;
+	s->pkg = r->pkg->id;
 	s->sock = r->sock;
 	s->cseq = 0;
 	s->version = 0;

@@ -11,6 +11,7 @@
 
 #include "blf_cfg.h"
 #include "blf_wcount.h"
+#include "blf_pkg.h"
 
 /* ---- calls, as seen by one entity ---- */
 enum blf_call_field {
@@ -90,6 +91,7 @@ typedef struct blf_sub {
 	unsigned int flags;
 	blf_vis_t vis;
 	unsigned char owner; /* cluster node that NOTIFYs it, 0: this one */
+	unsigned char pkg;	 /* its event package (blf_pkg_get), 0: dialog */
 	unsigned int owed_from; /* wildcard, BLF_SUB_OWED: the first table
 							 * slot whose entities it is owed */
 	struct socket_info *sock; /* where the SUBSCRIBE came in (NOTIFYs leave) */
@@ -180,21 +182,16 @@ typedef struct blf_notify_job {
 	int terminated;		   /* Subscription-State: terminated */
 	const char *reason;	   /* its reason */
 	unsigned int expires;  /* active;expires= */
-	const char *frag;	   /* <dialog> elements (shared, not owned) */
-	char *frag_own;		   /* set when the job owns frag (malloc) */
-	size_t frag_len;
+	const blf_pkg_t *pkg;  /* its event package */
+	blf_snap_t *snap;	   /* the change's content (a reference held) */
+	blf_vis_t vis;		   /* what the watcher may see of it */
 	str entity_esc;		   /* owned by the job block */
 	struct socket_info *sock;
 	unsigned int inflight; /* its place in blf_inflight.c, 0: none */
 	str f[BLF_SF_N];	   /* copies of the subscription's fields */
 } blf_notify_job_t;
 
-/* the <dialog> fragments of one entity change, one per visibility */
-typedef struct blf_frags {
-	char *s[2];
-	size_t len[2];
-	int built[2];
-} blf_frags_t;
+/* blf_frags_t (the snapshots one change shares): blf_pkg.h */
 
 /* blf_entity.c */
 int blf_table_init(unsigned int size);
@@ -245,9 +242,6 @@ int blf_wildcard_jobs(blf_entity_t *w, blf_entity_t *e, blf_frags_t *fr,
 blf_entity_t *blf_entity_find(unsigned int hash, const str *key);
 blf_entity_t *blf_entity_get(unsigned int hash, const str *key);
 void blf_entity_gc(unsigned int hash, blf_entity_t *e);
-int blf_frags_get(blf_entity_t *e, blf_frags_t *fr, blf_vis_t vis,
-		const char **s, size_t *len);
-void blf_frags_free(blf_frags_t *fr);
 void blf_entity_drop_terminated(blf_entity_t *e);
 int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
 		blf_event_t ev, int code, const blf_call_upd_t *upd);
@@ -269,8 +263,7 @@ int blf_sub_take_over(blf_entity_t *e, int dead,
 		const str *sock, blf_notify_job_t **jobs, time_t now);
 
 /* blf_subrec.c: subscription records and the NOTIFY jobs copied out of
- * them (blf_subs_remove and blf_job_take_frag: blf_entity.c,
- * blf_wildcard.c) */
+ * them (blf_subs_remove: blf_entity.c, blf_wildcard.c) */
 /* a subscription block holding copies of f[0..BLF_SF_N-1], other fields 0 */
 blf_sub_t *blf_sub_build(const str *f);
 void blf_sub_slots(unsigned int size); /* blf_subrec.c: the table's size */
@@ -278,7 +271,6 @@ blf_sub_t *blf_sub_find(blf_entity_t *e, const str *callid, const str *ftag,
 		const str *ttag, blf_sub_t ***prev);
 void blf_sub_unlink(blf_entity_t *e, blf_sub_t **ps);
 blf_sub_t *blf_sub_rebuild(const blf_sub_t *s, int i, const str *val);
-void blf_job_take_frag(blf_notify_job_t *j, blf_frags_t *fr);
 blf_notify_job_t *blf_sub_job(blf_entity_t *e, blf_sub_t *s,
 		blf_frags_t *fr, const str *entity_uri, int terminated,
 		const char *reason, time_t now);

@@ -19,20 +19,6 @@
 #include "blf_table.h"
 #include "blf_chg.h"
 
-/* hands the fragment j points at over to j (the walk sends after unlock) */
-void blf_job_take_frag(blf_notify_job_t *j, blf_frags_t *fr)
-{
-	int i;
-
-	for(i = 0; i < 2; i++) {
-		if(fr->built[i] && fr->s[i] == j->frag) {
-			j->frag_own = fr->s[i];
-			fr->s[i] = NULL;
-			fr->built[i] = 0;
-		}
-	}
-}
-
 /* one slot of the walk (both locks held) */
 typedef struct blf_ww
 {
@@ -68,7 +54,6 @@ static int blf_wildcard_walk_entity(blf_entity_t *e, void *arg)
 	memset(&fr, 0, sizeof(fr));
 	j = blf_sub_job_vis(e, ww->s, &fr, &uri, vis, 0, NULL, ww->now);
 	if(j) {
-		blf_job_take_frag(j, &fr);
 		j->next = ww->jobs;
 		ww->jobs = j;
 		ww->sent++;

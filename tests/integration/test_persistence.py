@@ -395,7 +395,24 @@ def test_postgres_module_creates_missing_table(pg, db_proxy):
     cols = pg.psql_admin(
         "SELECT column_name FROM information_schema.columns WHERE "
         "table_name='%s' ORDER BY ordinal_position" % dbutil.TABLE).split()
-    assert cols[0] == "id" and "cseq" in cols and "dst" in cols and len(cols) == 20, cols
+    assert cols[0] == "id" and "cseq" in cols and "dst" in cols and \
+        "event" in cols and len(cols) == 21, cols
+
+
+def test_postgres_old_table_gets_event_column(pg, db_proxy, phones):
+    """A table of a version before event packages (no event column): the
+    module adds it at start; the rows restore as dialog subscriptions."""
+    kam = db_proxy(["db_postgres.so"], db_url=pg.url)
+    w = phones("w1")
+    lamp = blfutil.watch(w, "bob", expires=600)
+    dbutil.stop_gracefully(kam)
+    pg.psql_admin("ALTER TABLE %s DROP COLUMN event" % dbutil.TABLE)
+    kam._start_once(20.0)
+    assert "adding column event" in kam.log()
+    subs = {s["callid"]: s for s in blfutil.subscriptions(kam)}
+    assert subs[lamp.sub.call_id]["event"] == "dialog", subs
+    ev = pg.psql_admin("SELECT event FROM %s" % dbutil.TABLE).split()
+    assert ev == ["dialog"], ev
 
 
 N_RESTORE = 10000

@@ -185,8 +185,51 @@ static void test_pct(void)
 	CHECK_INT(blf_uri_pct_encode("abc", 3, NULL, 3), -1);
 }
 
+/* Accept against another package's media type (blf_accept_init_type) */
+static int acct(const char *type, const char *s)
+{
+	blf_accept_st_t st;
+
+	blf_accept_init_type(&st, type);
+	blf_accept_add(&st, s, (int)strlen(s));
+	return blf_accept_ok(&st);
+}
+
+static void test_accept_type(void)
+{
+	blf_accept_st_t st;
+
+	CHECK_INT(acct("application/pidf+xml", "application/pidf+xml"), 1);
+	CHECK_INT(acct("application/pidf+xml", "Application/PIDF+XML;q=0.5"), 1);
+	CHECK_INT(acct("application/pidf+xml", "application/dialog-info+xml"), 0);
+	CHECK_INT(acct("application/pidf+xml", "application/*"), 1);
+	CHECK_INT(acct("application/pidf+xml", "*/*"), 1);
+	CHECK_INT(acct("application/pidf+xml",
+					  "application/pidf+xml;q=0, application/*"),
+			0); /* the most specific decides */
+	CHECK_INT(acct("application/pidf+xml", "application/pidf"), 0);
+	CHECK_INT(acct("application/pidf+xml", "application/pidf+xmlx"), 0);
+	CHECK_INT(acct("text/plain", "application/*, text/*"), 1);
+	CHECK_INT(acct("text/plain", "application/*"), 0);
+	/* the dialog default is unchanged */
+	CHECK_INT(acct("application/dialog-info+xml",
+					  "application/dialog-info+xml"),
+			1);
+	/* a type that is not type/subtype: only * / * */
+	CHECK_INT(blf_accept_init_type(&st, "nonsense"), -1);
+	CHECK_INT(blf_accept_init_type(&st, NULL), -1);
+	CHECK_INT(blf_accept_init_type(&st, "/x"), -1);
+	CHECK_INT(blf_accept_init_type(&st, "x/"), -1);
+	CHECK_INT(blf_accept_init_type(&st, "a/b"), 0);
+	CHECK_INT(acct("nonsense", "*/*"), 1);
+	CHECK_INT(acct("nonsense", "nonsense/*"), 0);
+	CHECK_INT(acct("x/", "x/*"), 0);
+	CHECK_INT(acct("/x", "*/x"), 0);
+}
+
 int main(void)
 {
+	test_accept_type();
 	test_pct();
 	test_accept();
 	test_accept_hostile();

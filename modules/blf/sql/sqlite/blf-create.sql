@@ -25,7 +25,13 @@ CREATE TABLE blf_subscriptions (
     cseq BIGINT DEFAULT 0 NOT NULL,
     flags INTEGER DEFAULT 0 NOT NULL,
     vis INTEGER DEFAULT 0 NOT NULL,
+    event TEXT DEFAULT 'dialog' NOT NULL,
     CONSTRAINT blf_subscriptions_dialog_idx UNIQUE (callid, from_tag, to_tag)
 );
 
 CREATE INDEX blf_subscriptions_expires_idx ON blf_subscriptions (expires);
+
+-- Upgrading a table of a version before event packages (the module does
+-- this by itself at start when it may ALTER the table): its rows are
+-- dialog subscriptions.
+-- ALTER TABLE blf_subscriptions ADD COLUMN event TEXT DEFAULT 'dialog' NOT NULL;
