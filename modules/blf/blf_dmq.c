@@ -39,6 +39,7 @@
 #include "modules/dmq/bind_dmq.h"
 
 #include "blf.h"
+#include "blf_order.h"
 #include "blf_repl.h"
 
 #define BLF_DMQ_MAX_NODES 32
@@ -634,11 +635,7 @@ static int blf_json_key(json_t *m, str *key)
 
 static unsigned int blf_tomb_kh(const str *a, const str *b, int n)
 {
-	unsigned int h = get_hash1_raw(a->s, a->len) + (unsigned int)n;
-
-	if(b)
-		h ^= get_hash1_raw(b->s, b->len) * 2654435761u;
-	return h;
+	return blf_order_tomb_kh(a->s, a->len, b ? b->s : NULL, b ? b->len : 0, n);
 }
 
 static blf_tomb_t *blf_tomb_find(blf_entity_t *e, int kind, unsigned int kh)
@@ -709,11 +706,11 @@ static void blf_dmq_apply_call(const str *key, const blf_call_upd_t *pupd,
 	kh = blf_tomb_kh(&upd.f[BLF_CF_CALLID], NULL, dir);
 	c = blf_call_find(e, &upd.f[BLF_CF_CALLID], dir, &pc);
 	if(c && c->origin == origin
-			&& (short)((unsigned short)seq - c->seq) <= 0)
+			&& !blf_seq_after(seq, c->seq))
 		goto gc; /* an older replica arriving late */
 	if(c == NULL && (t = blf_tomb_find(e, BLF_TOMB_CALL, kh))
 			&& t->origin == origin
-			&& (short)((unsigned short)seq - t->seq) <= 0)
+			&& !blf_seq_after(seq, t->seq))
 		goto gc; /* a replica of a call that has ended already */
 	if(c == NULL && st.state == BLF_STATE_TERMINATED) {
 		blf_tomb_add(e, BLF_TOMB_CALL, kh, seq, origin);
@@ -787,7 +784,7 @@ static void blf_dmq_rx_call(json_t *m, int origin)
 				   (int *)&hs.term, &hs.code)
 						< 0
 				|| !blf_dstate_ok(&hs)
-				|| (short)((unsigned short)hseq - (unsigned short)seq) >= 0)
+				|| !blf_seq_before(hseq, seq))
 			continue; /* the last one is the replica's own state */
 		blf_dmq_apply_call(&key, &upd, dir, origin, start, hseq, hs);
 	}
@@ -1241,23 +1238,8 @@ static void blf_dmq_hello(void)
 /* the live node that ranks first for a subscription tag */
 static int blf_dmq_pick(const str *tag, const int *alive, int n)
 {
-	unsigned int best = 0, h;
-	int i, who = 0;
-	char buf[256];
-	int len;
-
-	for(i = 0; i < n; i++) {
-		if(!alive[i])
-			continue;
-		len = snprintf(buf, sizeof(buf), "%s|%.*s", blf_nodes->node[i].name,
-				tag->len, tag->s);
-		h = get_hash1_raw2(buf, len < (int)sizeof(buf) ? len : (int)sizeof(buf) - 1);
-		if(h >= best) {
-			best = h;
-			who = i;
-		}
-	}
-	return who;
+	return blf_order_pick(blf_nodes->node[0].name, sizeof(blf_node_t), alive,
+			n, tag->s, tag->len);
 }
 
 /* ends the calls of node dead at entity key (own and wildcard watchers) */
