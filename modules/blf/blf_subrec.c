@@ -28,6 +28,7 @@
 
 #include "blf.h"
 #include "blf_alias.h"
+#include "blf_tag.h"
 #include "blf_wcount.h"
 
 
@@ -192,7 +193,9 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 	 * pseudo-entity (whose hash our tag carries), not on the entity e this
 	 * NOTIFY describes */
 	if(!(s->flags & BLF_SUB_WILDCARD)
-			|| blf_tag_hash(&BLF_SF(s, BLF_SF_TTAG), &j->hash) < 0)
+			|| blf_tag_decode(BLF_SF(s, BLF_SF_TTAG).s,
+					   BLF_SF(s, BLF_SF_TTAG).len, &j->hash)
+					   < 0)
 		j->hash = e->hash;
 	j->sock = s->sock;
 	j->version = s->version++;
