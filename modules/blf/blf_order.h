@@ -39,9 +39,12 @@ int blf_seq_before(unsigned short a, unsigned short b);
 /*
  * A replica's history (the sequences of its earlier states, hseq[0..n-1],
  * as sent) against its own sequence seq: writes into idx the indexes of
- * the entries to apply before seq itself — those before seq (blf_seq_before), each
- * sequence once (the first entry carrying it), oldest first — and returns
- * their number (<= n), or -1 when n < 0 or an array is missing with n > 0.
+ * the entries to apply before seq itself -- those before seq
+ * (blf_seq_before), each sequence once (the first entry carrying it),
+ * oldest first -- and returns their number (<= n), or -1 when n < 0 or an
+ * array is missing with n > 0. (blf_dmq.c applies a history in the order
+ * sent, skipping what is not before seq; this is the same with the order
+ * and duplicates made safe, for when the history loop moves here.)
  */
 int blf_order_hist(
 		const unsigned short *hseq, int n, unsigned short seq, int *idx);
