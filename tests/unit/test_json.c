@@ -489,6 +489,19 @@ static void test_alloc_failures(void)
 		ok &= CHECK(rc == -1);
 	}
 	CHECK(budget < 200);
+	for(budget = 0; budget < 200; budget++) {
+		blf_vis_t v = BLF_VIS_FULL;
+
+		t_budget = budget;
+		t_fails = 0;
+		rc = T_POLICY("{\"visibility\":\"none\",\"x\":[{},{}]}", &v);
+		if(t_fails == 0) {
+			ok &= CHECK(rc == 0 && v == BLF_VIS_NONE);
+			break;
+		}
+		ok &= CHECK(rc == -1);
+	}
+	CHECK(budget < 200);
 	t_budget = -1;
 	json_set_alloc_funcs(malloc, free);
 	(void)ok;
