@@ -17,7 +17,10 @@ It fails (exit 1) and says why when
   - a file calls a file of a higher layer: the edge and the symbols;
   - files call each other in a loop: the loop, file by file, with one
     symbol of each step;
-  - a file has no layer (a new file: give it one in LAYERS below).
+  - a file has no layer (a new file: give it one in LAYERS below);
+  - a pure file needs anything but libc, jansson (json_*) and libxml2
+    (xml*): Kamailio's allocator, clock or log would keep it out of the
+    unit tests and the fuzzers, which build it with plain cc.
 An edge listed in the allow file (--allow; one "a.c -> b.c" per line, a
 comment after '#' saying why) is known and not counted against either
 check; an allowed edge that no longer exists is reported (exit 0) so the
@@ -91,6 +94,28 @@ def nm_symbols(path):
         elif kind in ("U", "w"):
             undefined.add(name)
     return defined, undefined
+
+
+# what a pure file may need besides the module's own pure files
+PURE_LIBS = re.compile(r"^(json_|jansson_|xml|__)")
+
+
+def libc_symbols():
+    """the functions and data libc exports, or None when it is not found"""
+    try:
+        cc = os.environ.get("CC", "cc")
+        lib = subprocess.run([cc, "-print-file-name=libc.so.6"], check=True,
+                             capture_output=True, text=True).stdout.strip()
+        out = subprocess.run(["nm", "-D", "--defined-only", lib], check=True,
+                             capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    syms = set()
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) >= 3:
+            syms.add(f[2].split("@")[0])
+    return syms or None
 
 
 def read_allow(path):
@@ -232,6 +257,20 @@ def main(argv):
                   layer_of(b[:-2]), " ".join(syms)))
     if bad:
         return 1
+
+    libc = libc_symbols()
+    if libc is None:
+        print("layercheck: libc's symbols not found (cc, nm): the pure files' "
+              "foreign calls are not checked")
+    for f in files:
+        if layer_of(f[:-2]) != "pure" or libc is None:
+            continue
+        foreign = sorted(x for x in needs[f] if x not in owner
+                         and x not in libc and not PURE_LIBS.match(x))
+        if foreign:
+            print("pure file %s needs what is not libc, jansson or libxml2: "
+                  "%s" % (f, ", ".join(foreign)))
+            bad += 1
 
     live = {e: s for e, s in edges.items() if e not in allow}
     for (a, b), syms in sorted(live.items()):

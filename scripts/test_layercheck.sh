@@ -9,7 +9,8 @@
 #   3. the same files with an allow list naming those edges: exit 0, and an
 #      allowed edge that does not exist reported as gone;
 #   4. calls that only go down (faces -> machinery -> tables -> pure): exit 0;
-#   5. a file with no layer: exit 1.
+#   5. a file with no layer: exit 1;
+#   6. a pure file needing something that is not libc/jansson/libxml2: exit 1.
 # Prints "test_layercheck: P passed, F failed" (the unit tests' format);
 # exit status non-zero on a failure.
 
@@ -99,6 +100,17 @@ has "blf_subs.c (machinery) -> blf_entity.c (tables): blf_entity_fn" && ok \
 unit blf_newthing $d blf_xml_fn
 run $d
 [ "$rc" = 1 ] && has "blf_newthing.c has no layer" && ok || bad "unmapped file accepted"
+
+# 6. a pure file that needs Kamailio (its allocator, its log): exit 1; one
+# that needs libc and jansson only: fine
+d=$tmp/pure
+unit blf_json $d json_loadb getpid
+unit blf_xml $d shm_malloc_x _km_log_func
+run $d
+[ "$rc" = 1 ] && ok || bad "pure: exit $rc, want 1"
+has "pure file blf_xml.c needs what is not libc, jansson or libxml2: _km_log_func, shm_malloc_x" \
+	&& ok || bad "pure: Kamailio symbols not reported"
+has "pure file blf_json.c" && bad "pure: libc and jansson reported" || ok
 
 # no objects at all: a usage error, never a pass
 mkdir -p "$tmp/empty"
