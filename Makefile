@@ -2,11 +2,16 @@
 #
 #   make deps    install every Debian package needed (as root)
 #   make         build modules/blf/blf.so
-#   make unit    pure-code unit tests (plain cc, ASan/UBSan, leak-checked)
+#   make unit    pure-code unit tests (plain cc, ASan/UBSan, leak-checked),
+#                and the layer check's own test (scripts/test_layercheck.sh)
+#   make layercheck  the module's file-level call graph from its object files:
+#                fails on a loop between files or a call up a layer
+#                (scripts/layercheck.py; known edges in layercheck.allow)
 #   make fuzz    libFuzzer harnesses of the pure code (tests/fuzz), each for
 #                FUZZ_SECONDS (default 20); fails on a crash, leak or UBSan
 #                report and prints the reproducer
-#   make test    deps + build + unit + fuzz (FUZZ_TEST_BUDGET s in all) +
+#   make test    deps + build + layercheck + unit + fuzz (FUZZ_TEST_BUDGET s
+#                in all) +
 #                integration tests, the latter twice: as configured by
 #                default and with notify_direct=0 (CI)
 #   make demo    a scripted scene with lamps changing in a real Kamailio
@@ -42,7 +47,7 @@ SOAK_SAMPLE ?=
 
 MODULE := modules/blf/blf.so
 
-.PHONY: all deps kamsrc module unit fuzz integration integration-tm test soak demo bench bench-scale bench-cluster doc clean distclean
+.PHONY: all deps kamsrc module layercheck unit fuzz integration integration-tm test soak demo bench bench-scale bench-cluster doc clean distclean
 
 all: module
 
@@ -59,6 +64,11 @@ module: $(KAMAILIO_SRC)/src/config.mak
 
 unit:
 	$(MAKE) -C tests/unit run
+	PYTHON=$(PYTHON) sh scripts/test_layercheck.sh
+
+# who calls whom between the module's files, from nm of its objects
+layercheck: module
+	$(PYTHON) scripts/layercheck.py --allow scripts/layercheck.allow modules/blf
 
 fuzz:
 	$(MAKE) -C tests/fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
@@ -75,6 +85,7 @@ integration-tm: module
 
 test: deps
 	$(MAKE) module
+	$(MAKE) layercheck
 	$(MAKE) unit
 	$(MAKE) fuzz FUZZ_BUDGET=$(FUZZ_TEST_BUDGET)
 	$(MAKE) integration

@@ -114,6 +114,11 @@ extern stat_var *blf_st_park_page_cut; /* park pages cut at their bound */
 extern atomic_t *blf_nsubs; /* live subscriptions on this node (shm) */
 
 /* blf_mod.c: change -> NOTIFY delay statistics (blf:notify_delay_*) */
+extern stat_var *blf_st_delay_sum_us;
+extern stat_var *blf_st_delay_count;
+int blf_delay_init(void);
+void blf_delay_destroy(void);
+unsigned long blf_delay_max_ms(void);
 unsigned long long blf_delay_now_us(void);
 void blf_delay_note(unsigned long long t0_us);
 

@@ -43,6 +43,7 @@
 
 #include "blf.h"
 #include "blf_chg.h"
+#include "blf_order.h"
 #include "blf_repl.h"
 
 #define BLF_DMQ_MAX_NODES 32
@@ -788,7 +789,7 @@ static void blf_dmq_rx_call(json_t *m, int origin)
 				   (int *)&hs.term, &hs.code)
 						< 0
 				|| !blf_dstate_ok(&hs)
-				|| (short)((unsigned short)hseq - (unsigned short)seq) >= 0)
+				|| !blf_seq_before(hseq, seq))
 			continue; /* the last one is the replica's own state */
 		blf_entity_call_replica(&key, &upd, dir, origin, (time_t)start, hseq, hs);
 	}
@@ -1033,23 +1034,8 @@ static void blf_dmq_hello(void)
 /* the live node that ranks first for a subscription tag */
 static int blf_dmq_pick(const str *tag, const int *alive, int n)
 {
-	unsigned int best = 0, h;
-	int i, who = 0;
-	char buf[256];
-	int len;
-
-	for(i = 0; i < n; i++) {
-		if(!alive[i])
-			continue;
-		len = snprintf(buf, sizeof(buf), "%s|%.*s", blf_nodes->node[i].name,
-				tag->len, tag->s);
-		h = get_hash1_raw2(buf, len < (int)sizeof(buf) ? len : (int)sizeof(buf) - 1);
-		if(h >= best) {
-			best = h;
-			who = i;
-		}
-	}
-	return who;
+	return blf_order_pick(blf_nodes->node[0].name, sizeof(blf_node_t), alive,
+			n, tag->s, tag->len);
 }
 
 /* our Contact for subscriptions taken over from another node: the first

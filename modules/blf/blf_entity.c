@@ -30,6 +30,7 @@
 #include "blf_table.h"
 #include "blf_chg.h"
 #include "blf_sipcheck.h"
+#include "blf_vis.h"
 
 blf_table_t *blf_table = NULL;
 /* the visibility policy of a new entity (the alias service's), set at init */
@@ -469,18 +470,9 @@ static int blf_wildcard_key(const str *key, char *buf, int size, str *wkey)
  */
 int blf_wildcard_vis(const blf_entity_t *e, const blf_sub_t *s, blf_vis_t *vis)
 {
-	blf_vis_t p = e->vis >= 0 ? (blf_vis_t)e->vis : blf_cfg.visibility;
-
-	if(STR_EQ(BLF_SF(s, BLF_SF_WATCHER), e->key)) {
-		*vis = BLF_VIS_FULL;
-		return 0;
-	}
-	if(s->vis > p)
-		p = s->vis;
-	if(p == BLF_VIS_NONE)
-		return -1;
-	*vis = p;
-	return 0;
+	*vis = blf_vis_decide(blf_cfg.visibility, e->vis, BLF_VIS_UNSET, s->vis,
+			STR_EQ(BLF_SF(s, BLF_SF_WATCHER), e->key));
+	return *vis == BLF_VIS_NONE ? -1 : 0;
 }
 
 /* the policy of entity key changed: kept on the entity for its watchers */

@@ -18,16 +18,13 @@
 #include "blf_table.h"
 #include "blf_chg.h"
 #include "blf_wcount.h"
+#include "blf_order.h"
 
 #define BLF_TOMB_KEEP 30 /* s a tombstone outlives its record */
 
 static unsigned int blf_tomb_kh(const str *a, const str *b, int n)
 {
-	unsigned int h = get_hash1_raw(a->s, a->len) + (unsigned int)n;
-
-	if(b)
-		h ^= get_hash1_raw(b->s, b->len) * 2654435761u;
-	return h;
+	return blf_order_tomb_kh(a->s, a->len, b ? b->s : NULL, b ? b->len : 0, n);
 }
 
 static blf_tomb_t *blf_tomb_find(blf_entity_t *e, int kind, unsigned int kh)
@@ -90,11 +87,11 @@ void blf_entity_call_replica(const str *key, const blf_call_upd_t *pupd,
 		goto unlock;
 	kh = blf_tomb_kh(&upd.f[BLF_CF_CALLID], NULL, dir);
 	c = blf_call_find(e, &upd.f[BLF_CF_CALLID], dir, &pc);
-	if(c && c->origin == origin && (short)((unsigned short)seq - c->seq) <= 0)
+	if(c && c->origin == origin && !blf_seq_after(seq, c->seq))
 		goto gc; /* an older replica arriving late */
 	if(c == NULL && (t = blf_tomb_find(e, BLF_TOMB_CALL, kh))
 			&& t->origin == origin
-			&& (short)((unsigned short)seq - t->seq) <= 0)
+			&& !blf_seq_after(seq, t->seq))
 		goto gc; /* a replica of a call that has ended already */
 	if(c == NULL && st.state == BLF_STATE_TERMINATED) {
 		blf_tomb_add(e, BLF_TOMB_CALL, kh, seq, origin);

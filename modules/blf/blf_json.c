@@ -116,7 +116,9 @@ int blf_json_parks(
 
 	if(body == NULL || max < 0)
 		return -1;
-	root = json_loadb(body, len, 0, NULL);
+	/* a key given twice (anywhere) makes the answer ambiguous: refused
+	 * whole, as an alias answer is */
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
 	if(root == NULL || !json_is_object(root)) {
 		json_decref(root);
 		return -1;

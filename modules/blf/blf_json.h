@@ -43,8 +43,9 @@ typedef struct blf_park_orbit {
  * "parker":"sip:.."},{"orbit":"702"}]} into out[0..max-1].
  * Returns the number of orbits (entries without a usable "orbit" string --
  * letters, digits and * # + . _ - only -- or with a control character in
- * a string are skipped; duplicates keep the first), or -1 when the body is not such an
- * object. More than max orbits: the first max are kept.
+ * a string are skipped; duplicate orbits keep the first), or -1 when the
+ * body is not such an object or repeats a key within an object. More than
+ * max orbits: the first max are kept.
  */
 int blf_json_parks(
 		const char *body, size_t len, blf_park_orbit_t *out, int max);

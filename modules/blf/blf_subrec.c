@@ -29,7 +29,7 @@
 #include "blf_table.h"
 #include "blf_chg.h"
 #include "blf_inflight.h"
-#include "blf_subs.h" /* blf_tag_hash */
+#include "blf_tag.h"
 #include "blf_wcount.h"
 
 
@@ -42,6 +42,13 @@ static unsigned int blf_subrec_slot_mask = 0;
 void blf_sub_slots(unsigned int size)
 {
 	blf_subrec_slot_mask = size - 1;
+}
+
+
+/* the entity hash encoded in our tag, -1 if it is not one of ours */
+int blf_tag_hash(const str *tag, unsigned int *hash)
+{
+	return blf_tag_decode(tag->s, tag->len < 0 ? 0 : (size_t)tag->len, hash);
 }
 
 blf_sub_t *blf_sub_build(const str *f)
@@ -213,7 +220,9 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 	 * pseudo-entity (whose hash our tag carries), not on the entity e this
 	 * NOTIFY describes */
 	if(!(s->flags & BLF_SUB_WILDCARD)
-			|| blf_tag_hash(&BLF_SF(s, BLF_SF_TTAG), &j->hash) < 0)
+			|| blf_tag_decode(BLF_SF(s, BLF_SF_TTAG).s,
+					   BLF_SF(s, BLF_SF_TTAG).len, &j->hash)
+					   < 0)
 		j->hash = e->hash;
 	j->sock = s->sock;
 	j->version = s->version++;

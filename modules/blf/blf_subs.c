@@ -36,9 +36,10 @@
 #include "blf_chg.h"
 #include "blf_alias.h"
 #include "blf_sipcheck.h"
+#include "blf_tag.h"
+#include "blf_vis.h"
 #include "blf_wcount.h"
 
-#define BLF_TAG_LEN 20
 #define BLF_LIMIT_RETRY_AFTER 300 /* s, in a 503 of a per-watcher limit */
 
 /* ---- replies ---- */
@@ -191,33 +192,9 @@ static void blf_new_tag(unsigned int hash, char *buf, str *tag)
 {
 	static unsigned int seq = 0;
 
-	seq++;
-	tag->len = snprintf(buf, BLF_TAG_LEN + 1, "%08x%04x%04x%04x", hash,
-			(unsigned)my_pid() & 0xffff, (unsigned)rand() & 0xffff,
-			seq & 0xffff);
+	tag->len = blf_tag_encode(buf, BLF_TAG_LEN + 1, hash, (unsigned)my_pid(),
+			(unsigned)rand(), ++seq);
 	tag->s = buf;
-}
-
-/* the entity hash encoded in our tag, -1 if it is not one of ours */
-int blf_tag_hash(const str *tag, unsigned int *hash)
-{
-	unsigned int h = 0;
-	int i, c;
-
-	if(tag->len != BLF_TAG_LEN)
-		return -1;
-	for(i = 0; i < 8; i++) {
-		c = tag->s[i];
-		if(c >= '0' && c <= '9')
-			c -= '0';
-		else if(c >= 'a' && c <= 'f')
-			c -= 'a' - 10;
-		else
-			return -1;
-		h = (h << 4) | c;
-	}
-	*hash = h;
-	return 0;
 }
 
 /* ---- the wildcard burst ---- */
@@ -631,9 +608,10 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 			blf_sub_free(s);
 			s = ns;
 		}
-		LM_INFO("subscription %.*s taken over from %s by its refresh\n",
+		LM_INFO("subscription %.*s taken over from cluster node #%d by its "
+				"refresh\n",
 				BLF_SF(s, BLF_SF_CALLID).len, BLF_SF(s, BLF_SF_CALLID).s,
-				blf_dmq_node_name(s->owner));
+				(int)s->owner);
 		s->owner = 0;
 		s->sock = msg->rcv.bind_address;
 		atomic_inc(blf_nsubs);
@@ -828,7 +806,8 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	if(r->wildcard && !(r->pkg->flags & BLF_PKG_WILDCARD))
 		return blf_reject(msg, 403, "Forbidden", NULL,
 				"this package cannot be subscribed on the wildcard user");
-	vis = r->vis >= 0 ? (blf_vis_t)r->vis : blf_cfg.visibility;
+	vis = blf_vis_decide(blf_cfg.visibility, r->vis, BLF_VIS_UNSET,
+			BLF_VIS_UNSET, self);
 	if(!(r->pkg->flags & BLF_PKG_VIS))
 		vis = BLF_VIS_FULL; /* the policy does not apply */
 	if(vis == BLF_VIS_NONE && !self)

@@ -15,7 +15,5 @@ int blf_subs_deactivate_uri(const str *ekey, const str *asked);
 int blf_subs_apply_policy(const str *ekey, blf_vis_t vis);
 /* our Contact URI on socket si (sip:host:port;transport=...) */
 int blf_sock_contact(struct socket_info *si, char *buf, int size, str *out);
-/* the entity hash our To tag carries; -1 when the tag is not ours */
-int blf_tag_hash(const str *tag, unsigned int *hash);
 
 #endif

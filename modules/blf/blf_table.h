@@ -278,6 +278,8 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 		blf_frags_t *fr, const str *entity_esc, blf_vis_t vis, int terminated,
 		const char *reason, time_t now);
 void blf_sub_free(blf_sub_t *s);
+/* the entity hash our To tag carries; -1 when the tag is not ours */
+int blf_tag_hash(const str *tag, unsigned int *hash);
 int blf_subs_remove(unsigned int hash, const str *callid, const str *ftag,
 		const str *ttag);
 int blf_subs_notify_watchers(blf_entity_t *e, blf_frags_t *fr,

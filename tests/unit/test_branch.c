@@ -8,6 +8,7 @@
  */
 
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "tap.h"
 
@@ -97,10 +98,96 @@ static void test_hostile(void)
 	CHECK(b.pno == 0xa && b.id == 0xb && b.boot == 0xc && b.nonce == 0xdef);
 }
 
+/* s (len bytes, may hold NULs) parsed from a heap buffer of exactly len */
+static int parse_exact(const char *s, size_t len, blf_branch_t *b)
+{
+	char *c = malloc(len ? len : 1);
+	int rc;
+
+	if(c == NULL)
+		abort();
+	memcpy(c, s, len);
+	rc = blf_branch_parse(c, len, b);
+	free(c);
+	return rc;
+}
+
+/* the edges: every field at its largest, the longest branch in a buffer of
+ * exactly BLF_BRANCH_MAX, leading zeros, and what no print can make */
+static void test_edges(void)
+{
+	blf_branch_t b = {0xffffffffu, 0xffffffffu, 0xffffffffu, UINT64_MAX}, r;
+	char buf[BLF_BRANCH_MAX], *big;
+	int n;
+
+	n = blf_branch_print(buf, sizeof(buf), &b);
+	CHECK_INT(n, BLF_BRANCH_MAX - 1);
+	CHECK_INT(parse_exact(buf, (size_t)n, &r), 0);
+	CHECK(r.pno == b.pno && r.id == b.id && r.boot == b.boot
+			&& r.nonce == b.nonce);
+	CHECK_INT(blf_branch_print(buf, 0, &b), -1);
+	CHECK_INT(blf_branch_print(NULL, sizeof(buf), &b), -1);
+	CHECK_INT(blf_branch_print(buf, sizeof(buf), NULL), -1);
+	CHECK_INT(blf_branch_parse("z9hG4bKblf.1.2.3.4", 18, NULL), -1);
+	/* 8 digits with leading zeros are fine, for every 32-bit field */
+	CHECK_INT(parse("z9hG4bKblf.00000001.00000002.00000003.0000000000000004",
+					  &r),
+			0);
+	CHECK(r.pno == 1 && r.id == 2 && r.boot == 3 && r.nonce == 4);
+	/* 9 digits refused in id and boot too, not only the first field */
+	CHECK_INT(parse("z9hG4bKblf.1.123456789.3.4", &r), -1);
+	CHECK_INT(parse("z9hG4bKblf.1.2.123456789.4", &r), -1);
+	CHECK_INT(parse("z9hG4bKblf.1.2.3.ffffffffffffffff", &r), 0);
+	CHECK(r.nonce == UINT64_MAX);
+	/* NUL, space, sign, 0x, a second dot, a trailing dot: never ours */
+	CHECK_INT(parse_exact("z9hG4bKblf.1.2\0.3.4", 19, &r), -1);
+	CHECK_INT(parse_exact("z9hG4bKblf.1.2.3.4\0", 19, &r), -1);
+	CHECK_INT(parse("z9hG4bKblf.1 .2.3.4", &r), -1);
+	CHECK_INT(parse("z9hG4bKblf.+1.2.3.4", &r), -1);
+	CHECK_INT(parse("z9hG4bKblf.0x1.2.3.4", &r), -1);
+	CHECK_INT(parse("z9hG4bKblf.1..2.3.4", &r), -1);
+	CHECK_INT(parse("z9hG4bKblf.1.2.3.4.", &r), -1);
+	CHECK_INT(parse("z9hG4bKblf.1.2.3.\xff", &r), -1);
+	/* a prefix cut anywhere */
+	for(n = 0; n <= (int)BLF_BRANCH_PREFIX_LEN; n++)
+		CHECK_INT(parse_exact("z9hG4bKblf.1.2.3.4", (size_t)n, &r), -1);
+	/* 1 MB of hex after the prefix: refused without reading it all */
+	big = malloc(1 << 20);
+	if(big == NULL)
+		abort();
+	memset(big, 'a', 1 << 20);
+	memcpy(big, BLF_BRANCH_PREFIX, BLF_BRANCH_PREFIX_LEN);
+	CHECK_INT(blf_branch_parse(big, 1 << 20, &r), -1);
+	free(big);
+}
+
+/* the MAC keeps its inputs apart: no two orders or keys collide */
+static void test_mac_inputs(void)
+{
+	unsigned char k0[16] = {0}, k1[16];
+	int i;
+
+	for(i = 0; i < 16; i++)
+		k1[i] = (unsigned char)(0xa5 ^ i);
+	CHECK(blf_branch_mac(k0, 0, 0, 0) != 0);
+	CHECK(blf_branch_mac(k0, 1, 2, 3) != blf_branch_mac(k0, 3, 2, 1));
+	CHECK(blf_branch_mac(k0, 1, 2, 3) != blf_branch_mac(k0, 2, 1, 3));
+	CHECK(blf_branch_mac(k1, 1, 2, 3) != blf_branch_mac(k0, 1, 2, 3));
+	CHECK(blf_branch_mac(k1, 0xffffffffu, 0, 0)
+			!= blf_branch_mac(k1, 0, 0xffffffffu, 0));
+	/* the MAC is SipHash of (a, b, c, 0) as 4 little-endian words */
+	{
+		unsigned char in[16] = {1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0};
+		CHECK(blf_branch_mac(k1, 1, 2, 3) == blf_siphash(k1, in, 16));
+	}
+}
+
 int main(void)
 {
 	test_mac();
 	test_roundtrip();
 	test_hostile();
+	test_edges();
+	test_mac_inputs();
 	return tap_done("test_branch");
 }

@@ -245,6 +245,199 @@ static void test_max_age(void)
 	CHECK_INT(blf_json_max_age("max-age=12", 9), 1);
 }
 
+static int t_policy(const char *s, size_t len, blf_vis_t *v)
+{
+	char *b = malloc(len ? len : 1);
+	int rc;
+
+	if(b == NULL)
+		abort();
+	memcpy(b, s, len);
+	rc = blf_json_policy(b, len, v);
+	free(b);
+	return rc;
+}
+
+#define T_POLICY(lit, v) t_policy(lit, sizeof(lit) - 1, v)
+
+/* the policy a 404 "not an alias" answer may carry for the URI itself */
+static void test_policy(void)
+{
+	static const char *bad[] = {"", "null", "[]", "{}", "\"none\"",
+			"{\"visibility\":null}", "{\"visibility\":2}",
+			"{\"visibility\":true}", "{\"visibility\":[\"none\"]}",
+			"{\"visibility\":{\"v\":\"none\"}}", "{\"visibility\":\"\"}",
+			"{\"visibility\":\"secret\"}", "{\"visibility\":\"non\"}",
+			"{\"visibility\":\"nonee\"}",
+			"{\"visibility\":\"none\",\"visibility\":\"full\"}", /* dup */
+			"{\"visibility\":\"no\\u0000ne\"}", "{\"visibility\":\"n\xffne\"}",
+			"{\"visibility\":\"none\"", "{\"visibility\":\"none\"}}",
+			"{\"visibility\":\"none\",\"x\":1e99999}", /* real overflow */
+			"{\"visibility\":\"none\",\"x\":123456789012345678901234567890}",
+			NULL};
+	blf_vis_t v;
+	int i;
+
+	CHECK_INT(T_POLICY("{\"visibility\":\"none\"}", &v), 0);
+	CHECK_INT(v, BLF_VIS_NONE);
+	CHECK_INT(T_POLICY("{\"visibility\":\"State\",\"entity\":null}", &v), 0);
+	CHECK_INT(v, BLF_VIS_STATE);
+	CHECK_INT(T_POLICY(" {\"x\":{\"y\":[1,2.5e3,-0]},\"visibility\":\"full\"} ",
+					  &v),
+			0);
+	CHECK_INT(v, BLF_VIS_FULL);
+	for(i = 0; bad[i]; i++) {
+		v = (blf_vis_t)77;
+		if(!CHECK(t_policy(bad[i], strlen(bad[i]), &v) == -1))
+			printf("     accepted: %s\n", bad[i]);
+		CHECK_INT(v, 77); /* untouched on refusal */
+	}
+	CHECK_INT(blf_json_policy(NULL, 4, &v), -1);
+	CHECK_INT(blf_json_policy("{}", 0, &v), -1);
+	/* a raw NUL byte inside the body, and one after a complete object */
+	CHECK_INT(T_POLICY("{\"visibility\":\"no\0ne\"}", &v), -1);
+	CHECK_INT(T_POLICY("{\"visibility\":\"none\"}\0", &v), -1);
+}
+
+/* numbers and nesting a hostile service may use to exhaust the parser */
+static void test_alias_numbers_nesting(void)
+{
+	blf_alias_answer_t a;
+	char *s;
+
+	/* numbers elsewhere in the answer: fine while jansson can hold them */
+	CHECK_INT(t_alias("{\"entity\":\"sip:1@h\",\"ttl\":9223372036854775807,"
+					  "\"r\":-1.5e308}",
+					  &a),
+			0);
+	/* ... the whole answer refused when it cannot (never a wrapped value) */
+	CHECK_INT(t_alias("{\"entity\":\"sip:1@h\",\"ttl\":9223372036854775808}",
+					  &a),
+			-1);
+	CHECK_INT(t_alias("{\"entity\":\"sip:1@h\",\"r\":1e400}", &a), -1);
+	CHECK_INT(t_alias("{\"entity\":\"sip:1@h\",\"r\":NaN}", &a), -1);
+	CHECK_INT(t_alias("{\"entity\":\"sip:1@h\",\"r\":Infinity}", &a), -1);
+	CHECK_INT(t_alias("{\"entity\":123456789012345678901234567890}", &a), -1);
+	/* a raw NUL byte: inside the entity, and as a trailer */
+	{
+		static const char raw[] = "{\"entity\":\"sip:1\0@h\"}";
+		static const char trail[] = "{\"entity\":\"sip:1@h\"}\0";
+		char *b = malloc(sizeof(raw));
+
+		if(b == NULL)
+			abort();
+		memcpy(b, raw, sizeof(raw) - 1);
+		CHECK_INT(blf_json_alias(b, sizeof(raw) - 1, &a), -1);
+		free(b);
+		b = malloc(sizeof(trail));
+		if(b == NULL)
+			abort();
+		memcpy(b, trail, sizeof(trail) - 1);
+		CHECK_INT(blf_json_alias(b, sizeof(trail) - 1, &a), -1);
+		free(b);
+	}
+	/* control characters jansson lets through escaped: refused by us */
+	CHECK_INT(t_alias("{\"entity\":\"sip:1@h\\r\\nX-Evil: 1\"}", &a), -1);
+	CHECK_INT(t_alias("{\"entity\":\"sip:1@h\\u007f\"}", &a), -1);
+	/* valid UTF-8 beyond ASCII in the entity is kept as is */
+	CHECK_INT(t_alias("{\"entity\":\"sip:j\xc3\xbcrgen@h\"}", &a), 0);
+	CHECK_STR(a.entity, "sip:j\xc3\xbcrgen@h");
+	/* an overlong NUL, a lone surrogate escape, a stray continuation */
+	CHECK_INT(t_alias("{\"entity\":\"sip:\xc0\x80@h\"}", &a), -1);
+	CHECK_INT(t_alias("{\"entity\":\"sip:\\ud800@h\"}", &a), -1);
+	CHECK_INT(t_alias("{\"entity\":\"sip:\x80@h\"}", &a), -1);
+	/* deep nesting of objects, closed properly: refused, no stack blowup */
+	s = malloc(6 * 100000 + 64);
+	if(s == NULL)
+		abort();
+	{
+		char *p = s + sprintf(s, "{\"entity\":\"sip:1@h\",\"x\":");
+		int i;
+
+		for(i = 0; i < 100000; i++)
+			p += sprintf(p, "{\"a\":");
+		p += sprintf(p, "1");
+		for(i = 0; i < 100000; i++)
+			*p++ = '}';
+		sprintf(p, "}");
+	}
+	CHECK_INT(t_alias(s, &a), -1);
+	free(s);
+}
+
+/* 1 MB bodies: a huge unused field, a huge entity, a huge orbit list */
+static void test_one_mb(void)
+{
+	blf_alias_answer_t a;
+	blf_park_orbit_t o[8];
+	char *s, *p;
+	int i;
+
+	s = t_long('x', 1 << 20, "{\"entity\":\"sip:1@h\",\"pad\":\"", "\"}");
+	CHECK_INT(t_alias(s, &a), 0);
+	CHECK_STR(a.entity, "sip:1@h");
+	free(s);
+	s = t_long('x', 1 << 20, "{\"entity\":\"sip:", "@h\"}");
+	CHECK_INT(t_alias(s, &a), -1);
+	free(s);
+	/* 1 MB of orbits into 8: the first 8, in order */
+	s = malloc((1 << 20) + 64);
+	if(s == NULL)
+		abort();
+	p = s + sprintf(s, "{\"orbits\":[");
+	for(i = 0; p - s < (1 << 20); i++)
+		p += sprintf(p, "%s{\"orbit\":\"%d\"}", i ? "," : "", 100000 + i);
+	sprintf(p, "]}");
+	CHECK_INT(t_parks(s, o, 8), 8);
+	CHECK_STR(o[0].orbit, "100000");
+	CHECK_STR(o[7].orbit, "100007");
+	free(s);
+	/* 1 MB of one orbit name: skipped, the list is valid and empty */
+	s = t_long('7', 1 << 20, "{\"orbits\":[{\"orbit\":\"", "\"}]}");
+	CHECK_INT(t_parks(s, o, 8), 0);
+	free(s);
+}
+
+static void test_parks_hostile(void)
+{
+	static const char *bad[] = {"{\"orbits\":\"701\"}", "{\"orbits\":701}",
+			"{\"orbits\":null}", "{\"orbits\":true}",
+			"{\"Orbits\":[{\"orbit\":\"701\"}]}",
+			"{\"orbits\":[{\"orbit\":\"7\xff\"}]}", /* not UTF-8 */
+			"{\"orbits\":[{\"orbit\":\"701\"}]} x",
+			"{\"orbits\":[],\"orbits\":[{\"orbit\":\"701\"}]}", /* dup */
+			"{\"orbits\":[{\"orbit\":\"701\",\"orbit\":\"702\"}]}",
+			"{\"orbits\":[{\"orbit\":\"701\"}],\"n\":1e99999}", NULL};
+	blf_park_orbit_t o[4];
+	char *s;
+	int i;
+
+	for(i = 0; bad[i]; i++)
+		if(!CHECK(t_parks(bad[i], o, 4) == -1))
+			printf("     accepted: %s\n", bad[i]);
+	/* orbit names that would be trouble in a URI, a dial string or XML */
+	CHECK_INT(t_parks("{\"orbits\":[{\"orbit\":\"70 1\"},{\"orbit\":\"7;x\"},"
+					  "{\"orbit\":\"<7>\"},{\"orbit\":\"7@h\"},"
+					  "{\"orbit\":\"7\\r\\n\"},{\"orbit\":\"\xc3\xa9\"},"
+					  "{\"orbit\":\"*7#+._-a\"}]}",
+					  o, 4),
+			1);
+	CHECK_STR(o[0].orbit, "*7#+._-a");
+	/* wrong types in the optional fields skip only their entry */
+	CHECK_INT(t_parks("{\"orbits\":[{\"orbit\":\"1\",\"call_id\":[]},"
+					  "{\"orbit\":\"2\",\"parker\":{}},"
+					  "{\"orbit\":\"3\",\"parked\":true},"
+					  "{\"orbit\":\"4\",\"call_id\":\"c\\u0001\"},"
+					  "{\"orbit\":\"5\",\"call_id\":\"ok\"}]}",
+					  o, 4),
+			1);
+	CHECK_STR(o[0].orbit, "5");
+	/* deep nesting inside the list */
+	s = t_long('[', 100000, "{\"orbits\":[", "");
+	CHECK_INT(t_parks(s, o, 4), -1);
+	free(s);
+}
+
 /* --- every jansson allocation failing in turn ------------------------- */
 
 static long t_budget = -1;
@@ -296,6 +489,19 @@ static void test_alloc_failures(void)
 		ok &= CHECK(rc == -1);
 	}
 	CHECK(budget < 200);
+	for(budget = 0; budget < 200; budget++) {
+		blf_vis_t v = BLF_VIS_FULL;
+
+		t_budget = budget;
+		t_fails = 0;
+		rc = T_POLICY("{\"visibility\":\"none\",\"x\":[{},{}]}", &v);
+		if(t_fails == 0) {
+			ok &= CHECK(rc == 0 && v == BLF_VIS_NONE);
+			break;
+		}
+		ok &= CHECK(rc == -1);
+	}
+	CHECK(budget < 200);
 	t_budget = -1;
 	json_set_alloc_funcs(malloc, free);
 	(void)ok;
@@ -307,6 +513,10 @@ int main(void)
 	test_alias_bad();
 	test_parks();
 	test_max_age();
+	test_policy();
+	test_alias_numbers_nesting();
+	test_one_mb();
+	test_parks_hostile();
 	test_alloc_failures();
 	return tap_done("test_json");
 }
