@@ -23,6 +23,7 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <libxml/xmlsave.h>
 #include <libxml/xmlwriter.h>
 
 #include "blf_pidf.h"
@@ -198,43 +199,133 @@ static void blf_pidf_strip_blanks(xmlNodePtr n)
 	}
 }
 
-/* serializes a <tuple> detached into a document of its own, so that every
- * namespace it uses is declared on it; bare: without <contact>, <note> */
-static xmlChar *blf_pidf_dump(xmlNodePtr tuple, int bare, size_t *len)
+/* the rank of a <tuple> child in RFC 3863's sequence (status, other
+ * namespaces, contact, note*, timestamp); -1: dropped (an unknown PIDF
+ * element, which the schema does not allow, or, bare, contact and note) */
+static int blf_pidf_rank(const xmlNode *c, int bare)
 {
-	xmlDocPtr d = xmlNewDoc(BLF_XC("1.0"));
-	xmlNodePtr cp, c, next;
-	xmlBufferPtr b = NULL;
-	xmlChar *s = NULL;
+	if(c->type != XML_ELEMENT_NODE)
+		return -1;
+	if(c->ns == NULL || strcmp((const char *)c->ns->href, BLF_PIDF_NS) != 0)
+		return 1;
+	if(strcmp((const char *)c->name, "status") == 0)
+		return 0;
+	if(strcmp((const char *)c->name, "contact") == 0)
+		return bare ? -1 : 2;
+	if(strcmp((const char *)c->name, "note") == 0)
+		return bare ? -1 : 3;
+	if(strcmp((const char *)c->name, "timestamp") == 0)
+		return 4;
+	return -1;
+}
 
-	if(d == NULL)
-		return NULL;
-	cp = xmlDocCopyNode(tuple, d, 1);
-	if(cp == NULL)
-		goto out;
-	xmlDocSetRootElement(d, cp);
-	blf_pidf_strip_blanks(cp);
-	if(bare) {
-		for(c = cp->children; c != NULL; c = next) {
+/*
+ * Puts the copied tuple's children in the schema's order (clients differ:
+ * pjsip writes <timestamp> before <note>, liblinphone a second one) and
+ * <basic> first in <status>, so a pasted tuple does not make the whole
+ * NOTIFY invalid; one <status>, <contact> and <timestamp> are kept.
+ */
+static void blf_pidf_order(xmlNodePtr t, int bare)
+{
+	xmlNodePtr c, next, basic = NULL, sorted = NULL, last = NULL;
+	int r, seen[5] = {0, 0, 0, 0, 0};
+
+	for(r = 0; r < 5; r++) {
+		for(c = t->children; c != NULL; c = next) {
 			next = c->next;
-			if(blf_pidf_in_ns(c, BLF_PIDF_NS, "contact")
-					|| blf_pidf_in_ns(c, BLF_PIDF_NS, "note")) {
-				xmlUnlinkNode(c);
-				xmlFreeNode(c);
+			if(blf_pidf_rank(c, bare) != r)
+				continue;
+			xmlUnlinkNode(c);
+			if(seen[r] && r != 1 && r != 3) {
+				xmlFreeNode(c); /* a second status/contact/timestamp */
+				continue;
 			}
+			seen[r] = 1;
+			c->prev = last;
+			c->next = NULL;
+			if(last)
+				last->next = c;
+			else
+				sorted = c;
+			last = c;
 		}
 	}
-	b = xmlBufferCreate();
+	for(c = t->children; c != NULL; c = next) { /* what is left: dropped */
+		next = c->next;
+		xmlUnlinkNode(c);
+		xmlFreeNode(c);
+	}
+	for(c = sorted; c != NULL; c = next) {
+		next = c->next;
+		c->prev = c->next = NULL;
+		xmlAddChild(t, c);
+	}
+	/* <status>: <basic> first */
+	for(c = t->children; c != NULL; c = c->next)
+		if(blf_pidf_in_ns(c, BLF_PIDF_NS, "status"))
+			break;
+	if(c == NULL || c->children == NULL)
+		return;
+	for(basic = c->children; basic != NULL; basic = basic->next)
+		if(blf_pidf_in_ns(basic, BLF_PIDF_NS, "basic"))
+			break;
+	if(basic != NULL && basic != c->children) {
+		xmlUnlinkNode(basic);
+		xmlAddPrevSibling(c->children, basic);
+	}
+}
+
+/*
+ * Declares on the tuple every namespace in scope there, so its
+ * serialization can be pasted anywhere. Done in place on the parsed
+ * document (it is thrown away after): libxml2 2.9's xmlDocCopyNode leaks
+ * the partial copy when an allocation fails. -1 on no memory.
+ */
+static int blf_pidf_own_ns(xmlDocPtr doc, xmlNodePtr t)
+{
+	xmlNsPtr *all = xmlGetNsList(doc, t), d;
+	int i, rc = 0;
+
+	if(all == NULL)
+		return -1; /* never empty: the root is in the PIDF namespace */
+	for(i = 0; all[i] != NULL && rc == 0; i++) {
+		for(d = t->nsDef; d != NULL; d = d->next)
+			if(xmlStrEqual(d->prefix, all[i]->prefix))
+				break;
+		if(d == NULL && xmlNewNs(t, all[i]->href, all[i]->prefix) == NULL)
+			rc = -1;
+	}
+	xmlFree(all);
+	return rc;
+}
+
+/*
+ * Serializes a tuple (namespaces declared on it by blf_pidf_own_ns) with
+ * xmlSave, not xmlNodeDump: libxml2 2.9's xmlNodeDump frees its buffer
+ * twice when an allocation fails inside it.
+ */
+static xmlChar *blf_pidf_dump(xmlNodePtr t, size_t *len)
+{
+	xmlBufferPtr b = xmlBufferCreate();
+	xmlSaveCtxtPtr sc;
+	xmlChar *s = NULL;
+	int rc;
+
 	if(b == NULL)
+		return NULL;
+	xmlResetLastError();
+	sc = xmlSaveToBuffer(b, "UTF-8", XML_SAVE_NO_DECL);
+	if(sc == NULL)
 		goto out;
-	if(xmlNodeDump(b, d, cp, 0, 0) < 0)
+	rc = xmlSaveTree(sc, t) < 0;
+	if(xmlSaveClose(sc) < 0 || rc || blf_xml_oom())
 		goto out;
 	*len = (size_t)xmlBufferLength(b);
+	while(*len > 0 && xmlBufferContent(b)[*len - 1] == '\n')
+		(*len)--;
 	s = xmlStrndup(xmlBufferContent(b), (int)*len);
 out:
-	if(b)
-		xmlBufferFree(b);
-	xmlFreeDoc(d);
+	xmlBufferFree(b);
 	return s;
 }
 
@@ -365,9 +456,17 @@ static int blf_pidf_walk(xmlDocPtr doc, const blf_pidf_limits_t *lim,
 			for(a = c->children; a != NULL && tnote == NULL; a = a->next)
 				if(blf_pidf_in_ns(a, BLF_PIDF_NS, "note"))
 					tnote = blf_pidf_note(a, lim->max_note);
+		/* in place: the document is freed after the walk */
 		i = tmp->n - 1;
-		tmp->t[i].full = blf_pidf_dump(c, 0, &tmp->t[i].full_len);
-		tmp->t[i].bare = blf_pidf_dump(c, 1, &tmp->t[i].bare_len);
+		if(blf_pidf_own_ns(doc, c) < 0) {
+			rc = -1;
+			goto out;
+		}
+		blf_pidf_strip_blanks(c);
+		blf_pidf_order(c, 0);
+		tmp->t[i].full = blf_pidf_dump(c, &tmp->t[i].full_len);
+		blf_pidf_order(c, 1);
+		tmp->t[i].bare = blf_pidf_dump(c, &tmp->t[i].bare_len);
 		if(tmp->t[i].full == NULL || tmp->t[i].bare == NULL) {
 			rc = -1;
 			goto out;
@@ -475,10 +574,13 @@ int blf_pidf_parse(const char *body, size_t len, const blf_pidf_limits_t *lim,
 			blf_pidf_err(err, errsize, "not well-formed XML (line %d: %s",
 					e ? e->line : 0,
 					e && e->message ? e->message : "unknown error");
-			/* libxml2's messages end with a newline */
+			/* one log line: libxml2's messages hold newlines */
 			l = err ? strlen(err) : 0;
-			while(l > 0 && (err[l - 1] == '\n' || err[l - 1] == ')'))
+			while(l > 0 && (err[l - 1] == '\n' || err[l - 1] == ' '))
 				err[--l] = '\0';
+			for(size_t i = 0; i < l; i++)
+				if(err[i] == '\n' || err[i] == '\r')
+					err[i] = ' ';
 			if(err && l + 1 < errsize) {
 				err[l] = ')';
 				err[l + 1] = '\0';
@@ -560,6 +662,7 @@ static int blf_pidf_write(const blf_pidf_in_t *in, const blf_pidf_pick_t *p,
 	*out = NULL;
 	if(b == NULL)
 		return -1;
+	xmlResetLastError();
 	w = xmlNewTextWriterMemory(b, 0);
 	if(w == NULL)
 		goto out;
@@ -618,6 +721,10 @@ static int blf_pidf_write(const blf_pidf_in_t *in, const blf_pidf_pick_t *p,
 	BLF_PIDF_CHK(xmlTextWriterEndDocument(w)); /* closes presence */
 	xmlFreeTextWriter(w); /* flushes into b */
 	w = NULL;
+	/* libxml2 2.9's writer drops text it has no memory to escape and
+	 * still reports success; the error it records tells */
+	if(blf_xml_oom())
+		goto out;
 	*len = (size_t)xmlBufferLength(b);
 	*out = malloc(*len + 1);
 	if(*out == NULL)

@@ -508,3 +508,10 @@ int blf_xml_write_uri(void *w, const char *attr, const char *val)
 {
 	return blf_xml_put_uri((xmlTextWriterPtr)w, attr, val ? val : "");
 }
+
+int blf_xml_oom(void)
+{
+	xmlErrorPtr e = xmlGetLastError();
+
+	return e != NULL && e->code == XML_ERR_NO_MEMORY;
+}

@@ -81,6 +81,13 @@ int blf_xml_head(char *buf, size_t size, unsigned int version,
  */
 int blf_xml_write_text(void *w, const char *attr, const char *val);
 int blf_xml_write_uri(void *w, const char *attr, const char *val);
+/*
+ * 1 when libxml2's last error (xmlGetLastError, per thread) is a failed
+ * allocation. libxml2 2.9's xmlTextWriter loses text it has no memory to
+ * escape yet reports success, so a builder calls xmlResetLastError()
+ * first and this after, and drops such a body.
+ */
+int blf_xml_oom(void);
 
 /* the RFC 4235 name of a direction */
 const char *blf_dir_name(blf_dir_t d);
