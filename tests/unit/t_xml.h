@@ -28,7 +28,7 @@
 static long t_budget = -1; /* allocations left; -1 = no limit */
 static long t_fails;	   /* allocations refused so far */
 
-static int t_may_alloc(void)
+static inline int t_may_alloc(void)
 {
 	if(t_budget < 0)
 		return 1;
@@ -40,22 +40,22 @@ static int t_may_alloc(void)
 	return 1;
 }
 
-static void *t_malloc(size_t n)
+static inline void *t_malloc(size_t n)
 {
 	return t_may_alloc() ? malloc(n) : NULL;
 }
 
-static void *t_realloc(void *p, size_t n)
+static inline void *t_realloc(void *p, size_t n)
 {
 	return t_may_alloc() ? realloc(p, n) : NULL;
 }
 
-static char *t_strdup(const char *s)
+static inline char *t_strdup(const char *s)
 {
 	return t_may_alloc() ? strdup(s) : NULL;
 }
 
-static void t_free(void *p)
+static inline void t_free(void *p)
 {
 	free(p);
 }
@@ -63,9 +63,9 @@ static void t_free(void *p)
 static int t_quiet;
 
 #if LIBXML_VERSION >= 21200
-static void t_xml_error(void *ctx, const xmlError *err)
+static inline void t_xml_error(void *ctx, const xmlError *err)
 #else
-static void t_xml_error(void *ctx, xmlErrorPtr err)
+static inline void t_xml_error(void *ctx, xmlErrorPtr err)
 #endif
 {
 	(void)ctx;
@@ -73,7 +73,7 @@ static void t_xml_error(void *ctx, xmlErrorPtr err)
 		printf("     libxml2: %s", err->message);
 }
 
-static void t_xml_generic(void *ctx, const char *fmt, ...)
+static inline void t_xml_generic(void *ctx, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -86,7 +86,7 @@ static void t_xml_generic(void *ctx, const char *fmt, ...)
 }
 
 /* before any other libxml2 call, as xmlMemSetup requires */
-static void t_xml_init(void)
+static inline void t_xml_init(void)
 {
 	xmlMemSetup(t_free, t_malloc, t_realloc, t_strdup);
 	xmlInitParser();
@@ -95,7 +95,7 @@ static void t_xml_init(void)
 }
 
 /* the schema tests/schema/<name>; NULL when it does not compile */
-static xmlSchemaPtr t_schema_load(const char *dir, const char *name)
+static inline xmlSchemaPtr t_schema_load(const char *dir, const char *name)
 {
 	char path[1024];
 	xmlSchemaParserCtxtPtr pc;
@@ -111,13 +111,13 @@ static xmlSchemaPtr t_schema_load(const char *dir, const char *name)
 	return s;
 }
 
-static xmlDocPtr t_parse(const char *body, size_t len)
+static inline xmlDocPtr t_parse(const char *body, size_t len)
 {
 	return xmlReadMemory(body, (int)len, "body.xml", NULL, XML_PARSE_NONET);
 }
 
 /* 1 when body parses and is valid against s (errors printed) */
-static int t_valid(xmlSchemaPtr s, const char *body, size_t len)
+static inline int t_valid(xmlSchemaPtr s, const char *body, size_t len)
 {
 	xmlDocPtr d = t_parse(body, len);
 	xmlSchemaValidCtxtPtr vc;
@@ -137,21 +137,21 @@ static int t_valid(xmlSchemaPtr s, const char *body, size_t len)
 	return rc == 0;
 }
 
-static int t_is(const xmlNode *n, const char *name)
+static inline int t_is(const xmlNode *n, const char *name)
 {
 	return n != NULL && n->type == XML_ELEMENT_NODE
 		   && xmlStrcmp(n->name, (const xmlChar *)name) == 0;
 }
 
 /* the next element sibling from n on (n included) */
-static xmlNodePtr t_elem(xmlNodePtr n)
+static inline xmlNodePtr t_elem(xmlNodePtr n)
 {
 	while(n != NULL && n->type != XML_ELEMENT_NODE)
 		n = n->next;
 	return n;
 }
 
-static xmlNodePtr t_child(xmlNodePtr n, const char *name)
+static inline xmlNodePtr t_child(xmlNodePtr n, const char *name)
 {
 	xmlNodePtr c;
 
@@ -161,7 +161,7 @@ static xmlNodePtr t_child(xmlNodePtr n, const char *name)
 	return NULL;
 }
 
-static int t_count(xmlNodePtr n, const char *name)
+static inline int t_count(xmlNodePtr n, const char *name)
 {
 	xmlNodePtr c;
 	int k = 0;
@@ -173,7 +173,7 @@ static int t_count(xmlNodePtr n, const char *name)
 }
 
 /* the number of elements named name anywhere under n */
-static int t_count_deep(xmlNodePtr n, const char *name)
+static inline int t_count_deep(xmlNodePtr n, const char *name)
 {
 	xmlNodePtr c;
 	int k = 0;
@@ -187,7 +187,7 @@ static int t_count_deep(xmlNodePtr n, const char *name)
 }
 
 /* 1 when attribute `name` of n is `want` (want NULL: absent) */
-static int t_attr_is(xmlNodePtr n, const char *name, const char *want)
+static inline int t_attr_is(xmlNodePtr n, const char *name, const char *want)
 {
 	xmlChar *v = n ? xmlGetNoNsProp(n, (const xmlChar *)name) : NULL;
 	int ok;
@@ -204,7 +204,7 @@ static int t_attr_is(xmlNodePtr n, const char *name, const char *want)
 }
 
 /* 1 when the text of n is want */
-static int t_text_is(xmlNodePtr n, const char *want)
+static inline int t_text_is(xmlNodePtr n, const char *want)
 {
 	xmlChar *v = n ? xmlNodeGetContent(n) : NULL;
 	int ok = v != NULL && strcmp((const char *)v, want) == 0;
