@@ -9,6 +9,9 @@
  * or fetched), no network, bounded in size, depth and tuple count before
  * anything is kept. What is kept is re-serialized by libxml2, so the
  * fragments pasted into NOTIFY bodies are well-formed by construction.
+ * (libxml2 2.9.14 itself refuses a "billion laughs" body, with or without
+ * XML_PARSE_NOENT, as "Detected an entity reference loop"; refusing every
+ * DOCTYPE first does not depend on that guard nor on its limits.)
  *
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */

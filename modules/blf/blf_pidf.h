@@ -16,7 +16,30 @@
  * default namespace), the module's tuple first (its <basic> wins), the
  * prefixes dm: and rpid: literally, activities as empty elements "<x/>".
  * MicroSIP compares the note text (Ready, Ringing, On the phone,
- * Unavailable).
+ * Unavailable); pjsip (MicroSIP's stack, pjsip-simple/rpid.c) reads only
+ * the FIRST activity of the first person, and <dm:note>.
+ *
+ * Choices the SPEC leaves open (documented here and in the report):
+ *  - visibility "state" drops the PUBLISHED notes (free text a user typed)
+ *    and the published tuples' <contact> and <note>; the module's fixed
+ *    notes (Ready, Ringing, On the phone, Unavailable) stay, since they
+ *    say no more than <basic> and the activities do, and MicroSIP needs
+ *    them to show busy;
+ *  - a call wins over registration (open + on-the-phone even with no
+ *    registered contact);
+ *  - the module's tuple note is always the call-derived one; only the
+ *    person's <dm:note> takes the newest published note.
+ *
+ * The publication store (ETag -> block per entity, refresh, modify =
+ * replace, expiry, at most N per entity) is NOT here: it needs shm, locks
+ * and the clock, so it belongs to the wiring (blf_publish.c). What it takes
+ * from here: blf_pidf_etag() for new ETags, blf_pidf_parse() for bodies,
+ * the flat block (memcpy into one shm block; pub->size for the stats), and
+ * blf_pidf_build() with the live blocks newest first (expired ones left
+ * out) in the presence package's snapshot/body. PIDF has no version, so a
+ * package may build one body per visibility in its snapshot and append
+ * it for every watcher; build it from the raw entity URI (the builder
+ * escapes it), not from blf_body_req_t.entity_esc.
  *
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */
