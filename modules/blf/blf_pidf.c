@@ -34,8 +34,8 @@
 #define BLF_XC(s) ((const xmlChar *)(s))
 
 /* RFC 4480 section 4, the activities typed "empty" (schema order) */
-static const char *const blf_pidf_acts[BLF_PIDF_NACTS] = {"appointment",
-		"away", "breakfast", "busy", "dinner", "holiday", "in-transit",
+static const char *const blf_pidf_acts[BLF_PIDF_NACTS] = {"appointment", "away",
+		"breakfast", "busy", "dinner", "holiday", "in-transit",
 		"looking-for-work", "meal", "meeting", "on-the-phone", "performance",
 		"permanent-absence", "playing", "presentation", "shopping", "sleeping",
 		"spectator", "steering", "travel", "tv", "vacation", "working",
@@ -74,9 +74,11 @@ const char *blf_pres_call_name(blf_pres_call_t c)
 /* === parsing ============================================================ */
 
 /* what the walk over one document collects before the block is built */
-typedef struct blf_pidf_tmp {
+typedef struct blf_pidf_tmp
+{
 	int n;
-	struct {
+	struct
+	{
 		xmlChar *id;
 		xmlChar *full;
 		xmlChar *bare;
@@ -111,8 +113,7 @@ static void blf_pidf_no_dtd(void *ctx, const xmlChar *name,
 static int blf_pidf_in_ns(const xmlNode *n, const char *ns, const char *name)
 {
 	return n != NULL && n->type == XML_ELEMENT_NODE && n->ns != NULL
-		   && n->ns->href != NULL
-		   && strcmp((const char *)n->ns->href, ns) == 0
+		   && n->ns->href != NULL && strcmp((const char *)n->ns->href, ns) == 0
 		   && strcmp((const char *)n->name, name) == 0;
 }
 
@@ -382,8 +383,8 @@ static int blf_pidf_walk(xmlDocPtr doc, const blf_pidf_limits_t *lim,
 	}
 	depth = blf_pidf_depth(root, 1, lim->max_depth);
 	if(depth > lim->max_depth) {
-		blf_pidf_err(err, errsize, "elements nested deeper than %d",
-				lim->max_depth);
+		blf_pidf_err(
+				err, errsize, "elements nested deeper than %d", lim->max_depth);
 		goto out;
 	}
 	for(c = root->children; c != NULL; c = c->next)
@@ -418,7 +419,7 @@ static int blf_pidf_walk(xmlDocPtr doc, const blf_pidf_limits_t *lim,
 					for(k = a->children; k != NULL; k = k->next) {
 						if(k->type != XML_ELEMENT_NODE || k->ns == NULL
 								|| strcmp((const char *)k->ns->href,
-										   BLF_PIDF_NS_RPID))
+										BLF_PIDF_NS_RPID))
 							continue;
 						bit = blf_pidf_act_bit((const char *)k->name);
 						if(bit >= 0)
@@ -483,8 +484,8 @@ static int blf_pidf_walk(xmlDocPtr doc, const blf_pidf_limits_t *lim,
 	total = sizeof(*pub) + (size_t)tmp->n * sizeof(pub->t[0]) + elen + 1
 			+ (note ? nlen + 1 : 0);
 	for(i = 0; i < tmp->n; i++)
-		total += strlen((const char *)tmp->t[i].id) + 1 + tmp->t[i].full_len
-				 + 1 + tmp->t[i].bare_len + 1;
+		total += strlen((const char *)tmp->t[i].id) + 1 + tmp->t[i].full_len + 1
+				 + tmp->t[i].bare_len + 1;
 	if(total > UINT32_MAX) {
 		blf_pidf_err(err, errsize, "document too large");
 		goto out;
@@ -510,11 +511,11 @@ static int blf_pidf_walk(xmlDocPtr doc, const blf_pidf_limits_t *lim,
 		t->id_len = (uint32_t)strlen((const char *)tmp->t[i].id);
 		t->id_off = blf_pidf_put((char *)pub, &pos, tmp->t[i].id, t->id_len);
 		t->full_len = (uint32_t)tmp->t[i].full_len;
-		t->full_off = blf_pidf_put(
-				(char *)pub, &pos, tmp->t[i].full, t->full_len);
+		t->full_off =
+				blf_pidf_put((char *)pub, &pos, tmp->t[i].full, t->full_len);
 		t->bare_len = (uint32_t)tmp->t[i].bare_len;
-		t->bare_off = blf_pidf_put(
-				(char *)pub, &pos, tmp->t[i].bare, t->bare_len);
+		t->bare_off =
+				blf_pidf_put((char *)pub, &pos, tmp->t[i].bare, t->bare_len);
 	}
 	*out = pub;
 	rc = 0;
@@ -618,14 +619,14 @@ int blf_pidf_pub_has_id(const blf_pidf_pub_t *pub, const char *id)
 /* === building =========================================================== */
 
 /* one published tuple chosen for the body */
-typedef struct blf_pidf_pick {
+typedef struct blf_pidf_pick
+{
 	const char *id;
 	const char *xml;
 	size_t len;
 } blf_pidf_pick_t;
 
-static int blf_pidf_id_used(
-		const blf_pidf_pick_t *p, int n, const char *id)
+static int blf_pidf_id_used(const blf_pidf_pick_t *p, int n, const char *id)
 {
 	int i;
 
@@ -636,8 +637,8 @@ static int blf_pidf_id_used(
 }
 
 /* base, then base-1, base-2, ... : the first no published tuple uses */
-static void blf_pidf_own_id(const blf_pidf_pick_t *p, int n,
-		const char *base, char *buf, size_t size)
+static void blf_pidf_own_id(const blf_pidf_pick_t *p, int n, const char *base,
+		char *buf, size_t size)
 {
 	int k;
 
@@ -646,10 +647,10 @@ static void blf_pidf_own_id(const blf_pidf_pick_t *p, int n,
 		snprintf(buf, size, "%s-%d", base, k);
 }
 
-#define BLF_PIDF_CHK(x)   \
-	do {                  \
-		if((x) < 0)       \
-			goto out;     \
+#define BLF_PIDF_CHK(x) \
+	do {                \
+		if((x) < 0)     \
+			goto out;   \
 	} while(0)
 
 /* the document with the first k picks; *out malloc()ed */
@@ -693,15 +694,14 @@ static int blf_pidf_write(const blf_pidf_in_t *in, const blf_pidf_pick_t *p,
 	BLF_PIDF_CHK(xmlTextWriterStartElement(w, BLF_XC("tuple")));
 	BLF_PIDF_CHK(xmlTextWriterWriteAttribute(w, BLF_XC("id"), BLF_XC(tid)));
 	BLF_PIDF_CHK(xmlTextWriterStartElement(w, BLF_XC("status")));
-	BLF_PIDF_CHK(xmlTextWriterWriteElement(
-			w, BLF_XC("basic"), BLF_XC(basic)));
+	BLF_PIDF_CHK(xmlTextWriterWriteElement(w, BLF_XC("basic"), BLF_XC(basic)));
 	BLF_PIDF_CHK(xmlTextWriterEndElement(w)); /* status */
 	BLF_PIDF_CHK(xmlTextWriterWriteElement(w, BLF_XC("note"), BLF_XC(note)));
 	BLF_PIDF_CHK(xmlTextWriterEndElement(w)); /* tuple */
 
 	for(i = 0; i < k; i++)
-		BLF_PIDF_CHK(xmlTextWriterWriteRawLen(
-				w, BLF_XC(p[i].xml), (int)p[i].len));
+		BLF_PIDF_CHK(
+				xmlTextWriterWriteRawLen(w, BLF_XC(p[i].xml), (int)p[i].len));
 
 	BLF_PIDF_CHK(xmlTextWriterStartElement(w, BLF_XC("dm:person")));
 	BLF_PIDF_CHK(xmlTextWriterWriteAttribute(w, BLF_XC("id"), BLF_XC(pid)));
@@ -719,10 +719,10 @@ static int blf_pidf_write(const blf_pidf_in_t *in, const blf_pidf_pick_t *p,
 	}
 	BLF_PIDF_CHK(xmlTextWriterStartElement(w, BLF_XC("dm:note")));
 	BLF_PIDF_CHK(blf_xml_write_text(w, NULL, pnote ? pnote : note));
-	BLF_PIDF_CHK(xmlTextWriterEndElement(w)); /* dm:note */
-	BLF_PIDF_CHK(xmlTextWriterEndElement(w)); /* dm:person */
+	BLF_PIDF_CHK(xmlTextWriterEndElement(w));  /* dm:note */
+	BLF_PIDF_CHK(xmlTextWriterEndElement(w));  /* dm:person */
 	BLF_PIDF_CHK(xmlTextWriterEndDocument(w)); /* closes presence */
-	xmlFreeTextWriter(w); /* flushes into b */
+	xmlFreeTextWriter(w);					   /* flushes into b */
 	w = NULL;
 	/* libxml2 2.9's writer drops text it has no memory to escape and
 	 * still reports success; the error it records tells */
@@ -742,8 +742,7 @@ out:
 	return rc;
 }
 
-int blf_pidf_build(
-		const blf_pidf_in_t *in, size_t max, char **out, size_t *len)
+int blf_pidf_build(const blf_pidf_in_t *in, size_t max, char **out, size_t *len)
 {
 	blf_pidf_pick_t *p = NULL;
 	const blf_pidf_pub_t *pub, *acts_pub = NULL, *note_pub = NULL;

@@ -57,9 +57,10 @@
 #define BLF_PIDF_CTYPE "application/pidf+xml"
 
 /* the call summary of an entity, from blf_state */
-typedef enum blf_pres_call {
-	BLF_PRES_IDLE = 0,	  /* no call */
-	BLF_PRES_RINGING,	  /* a call trying / proceeding / early */
+typedef enum blf_pres_call
+{
+	BLF_PRES_IDLE = 0,	/* no call */
+	BLF_PRES_RINGING,	/* a call trying / proceeding / early */
 	BLF_PRES_CONFIRMED, /* a call confirmed */
 } blf_pres_call_t;
 
@@ -88,12 +89,13 @@ int blf_pidf_act_bit(const char *name);
 /* --- parsing a PUBLISH body ---------------------------------------------- */
 
 /* bounds of a PUBLISH body; the publish wiring may pass smaller ones */
-typedef struct blf_pidf_limits {
-	size_t max_body;   /* bytes of the body (SPEC: a module parameter) */
-	int max_tuples;	   /* <tuple>s per document */
-	int max_depth;	   /* element nesting, the root being depth 1 */
-	size_t max_note;   /* bytes of the note kept; longer ones are cut */
-	size_t max_id;	   /* bytes of a tuple id */
+typedef struct blf_pidf_limits
+{
+	size_t max_body; /* bytes of the body (SPEC: a module parameter) */
+	int max_tuples;	 /* <tuple>s per document */
+	int max_depth;	 /* element nesting, the root being depth 1 */
+	size_t max_note; /* bytes of the note kept; longer ones are cut */
+	size_t max_id;	 /* bytes of a tuple id */
 } blf_pidf_limits_t;
 
 /* the defaults blf_pidf_parse() uses for a NULL limits argument */
@@ -103,7 +105,8 @@ typedef struct blf_pidf_limits {
 #define BLF_PIDF_MAX_NOTE 256
 #define BLF_PIDF_MAX_ID 64
 
-typedef struct blf_pidf_ptuple {
+typedef struct blf_pidf_ptuple
+{
 	uint32_t id_off, id_len;	 /* the tuple's id attribute */
 	uint32_t full_off, full_len; /* the <tuple> element, serialized */
 	uint32_t bare_off, bare_len; /* the same without <contact> and <note> */
@@ -116,7 +119,8 @@ typedef struct blf_pidf_ptuple {
  * Each serialized <tuple> declares the namespaces it uses, so it can be
  * pasted into any document.
  */
-typedef struct blf_pidf_pub {
+typedef struct blf_pidf_pub
+{
 	uint32_t size;	   /* bytes of the whole block */
 	uint32_t flags;	   /* BLF_PIDF_PUB_* */
 	uint32_t acts;	   /* the person's activities (bits, above) */
@@ -160,7 +164,8 @@ int blf_pidf_pub_has_id(const blf_pidf_pub_t *pub, const char *id);
 
 /* --- building the NOTIFY body -------------------------------------------- */
 
-typedef struct blf_pidf_in {
+typedef struct blf_pidf_in
+{
 	const char *entity; /* the presentity URI (made an anyURI here) */
 	blf_pres_call_t call;
 	int registered; /* 0: no contact (closed); else open. Unknown = 1 */

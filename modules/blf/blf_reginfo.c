@@ -28,9 +28,9 @@
 
 const char *blf_reginfo_event_name(blf_reginfo_event_t e)
 {
-	static const char *const names[] = {"registered", "created",
-			"refreshed", "shortened", "expired", "deactivated", "probation",
-			"unregistered", "rejected"};
+	static const char *const names[] = {"registered", "created", "refreshed",
+			"shortened", "expired", "deactivated", "probation", "unregistered",
+			"rejected"};
 
 	return (e >= 0 && e <= BLF_REGINFO_EV_REJECTED) ? names[e] : NULL;
 }
@@ -98,8 +98,8 @@ static int blf_reginfo_write(const char *aor, const char *reg_id,
 		if(c[i].cseq > 0) {
 			char cs[24];
 			snprintf(cs, sizeof(cs), "%lu", c[i].cseq);
-			BLF_REGINFO_CHK(xmlTextWriterWriteAttribute(
-					w, BLF_XC("cseq"), BLF_XC(cs)));
+			BLF_REGINFO_CHK(
+					xmlTextWriterWriteAttribute(w, BLF_XC("cseq"), BLF_XC(cs)));
 		}
 		BLF_REGINFO_CHK(xmlTextWriterStartElement(w, BLF_XC("uri")));
 		BLF_REGINFO_CHK(blf_xml_write_uri(w, NULL, c[i].uri));
@@ -127,9 +127,9 @@ out:
 	return rc;
 }
 
-int blf_reginfo_build(const char *aor, const char *reg_id,
-		unsigned int version, const blf_reginfo_contact_t *c, int n,
-		size_t max, char **out, size_t *len)
+int blf_reginfo_build(const char *aor, const char *reg_id, unsigned int version,
+		const blf_reginfo_contact_t *c, int n, size_t max, char **out,
+		size_t *len)
 {
 	int i, lo, hi, mid;
 	char *s;

@@ -15,7 +15,8 @@
 #define BLF_REGINFO_CTYPE "application/reginfo+xml"
 
 /* RFC 3680 section 5.4 <contact event> */
-typedef enum blf_reginfo_event {
+typedef enum blf_reginfo_event
+{
 	BLF_REGINFO_EV_REGISTERED = 0,
 	BLF_REGINFO_EV_CREATED,
 	BLF_REGINFO_EV_REFRESHED,
@@ -27,7 +28,8 @@ typedef enum blf_reginfo_event {
 	BLF_REGINFO_EV_REJECTED,
 } blf_reginfo_event_t;
 
-typedef struct blf_reginfo_contact {
+typedef struct blf_reginfo_contact
+{
 	const char *id;	 /* required: stable per binding */
 	const char *uri; /* the Contact URI (<uri>, anyURI) */
 	int active;		 /* 1 active, 0 terminated (its last NOTIFY) */
@@ -48,9 +50,9 @@ typedef struct blf_reginfo_contact {
  * max bytes, their count is returned; -1 on bad arguments, no memory or
  * when even no contact fits. *out malloc()ed on success, else NULL.
  */
-int blf_reginfo_build(const char *aor, const char *reg_id,
-		unsigned int version, const blf_reginfo_contact_t *c, int n,
-		size_t max, char **out, size_t *len);
+int blf_reginfo_build(const char *aor, const char *reg_id, unsigned int version,
+		const blf_reginfo_contact_t *c, int n, size_t max, char **out,
+		size_t *len);
 
 const char *blf_reginfo_event_name(blf_reginfo_event_t e);
 

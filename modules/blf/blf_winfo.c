@@ -35,9 +35,8 @@ const char *blf_winfo_status_name(blf_winfo_status_t s)
 
 const char *blf_winfo_event_name(blf_winfo_event_t e)
 {
-	static const char *const names[] = {"subscribe", "approved",
-			"deactivated", "probation", "rejected", "timeout", "giveup",
-			"noresource"};
+	static const char *const names[] = {"subscribe", "approved", "deactivated",
+			"probation", "rejected", "timeout", "giveup", "noresource"};
 
 	return (e >= 0 && e <= BLF_WINFO_EV_NORESOURCE) ? names[e] : NULL;
 }
@@ -54,8 +53,8 @@ static int blf_winfo_num(xmlTextWriterPtr w, const char *attr, long v)
 
 /* the document with the first k watchers; *out malloc()ed */
 static int blf_winfo_write(const char *resource, const char *package,
-		unsigned int version, const blf_winfo_watcher_t *wt, int k,
-		char **out, size_t *len)
+		unsigned int version, const blf_winfo_watcher_t *wt, int k, char **out,
+		size_t *len)
 {
 	xmlBufferPtr b = xmlBufferCreate();
 	xmlTextWriterPtr w = NULL;
@@ -89,8 +88,7 @@ static int blf_winfo_write(const char *resource, const char *package,
 		BLF_WINFO_CHK(blf_xml_write_text(
 				w, "event", blf_winfo_event_name(wt[i].event)));
 		if(wt[i].display != NULL && wt[i].display[0] != '\0')
-			BLF_WINFO_CHK(
-					blf_xml_write_text(w, "display-name", wt[i].display));
+			BLF_WINFO_CHK(blf_xml_write_text(w, "display-name", wt[i].display));
 		BLF_WINFO_CHK(blf_winfo_num(w, "expiration", wt[i].expiration));
 		BLF_WINFO_CHK(blf_winfo_num(
 				w, "duration-subscribed", wt[i].duration_subscribed));

@@ -16,7 +16,8 @@
 
 /* RFC 3858 section 4 <watcher status>; only active and terminated are
  * used (the module has no authorization step, so no pending/waiting) */
-typedef enum blf_winfo_status {
+typedef enum blf_winfo_status
+{
 	BLF_WINFO_ACTIVE = 0,
 	BLF_WINFO_TERMINATED,
 	BLF_WINFO_PENDING,
@@ -24,7 +25,8 @@ typedef enum blf_winfo_status {
 } blf_winfo_status_t;
 
 /* RFC 3858 <watcher event>: what made the status what it is */
-typedef enum blf_winfo_event {
+typedef enum blf_winfo_event
+{
 	BLF_WINFO_EV_SUBSCRIBE = 0, /* a new subscription */
 	BLF_WINFO_EV_APPROVED,
 	BLF_WINFO_EV_DEACTIVATED,
@@ -35,9 +37,10 @@ typedef enum blf_winfo_event {
 	BLF_WINFO_EV_NORESOURCE,
 } blf_winfo_event_t;
 
-typedef struct blf_winfo_watcher {
-	const char *id;	 /* required: stable per subscription */
-	const char *uri; /* the watcher's URI (the element's text, anyURI) */
+typedef struct blf_winfo_watcher
+{
+	const char *id;		 /* required: stable per subscription */
+	const char *uri;	 /* the watcher's URI (the element's text, anyURI) */
 	const char *display; /* display-name, NULL/"" leaves it out */
 	blf_winfo_status_t status;
 	blf_winfo_event_t event;

@@ -108,12 +108,12 @@ static void fz_block(const blf_pidf_pub_t *p)
 	}
 }
 
-static void fz_build(const blf_pidf_pub_t *p, blf_pres_call_t call,
-		blf_vis_t vis)
+static void fz_build(
+		const blf_pidf_pub_t *p, blf_pres_call_t call, blf_vis_t vis)
 {
 	const blf_pidf_pub_t *pubs[2] = {p, p};
-	blf_pidf_in_t in = {"sip:201@example.com", call, call == BLF_PRES_IDLE,
-			vis, pubs, 2};
+	blf_pidf_in_t in = {
+			"sip:201@example.com", call, call == BLF_PRES_IDLE, vis, pubs, 2};
 	char *out = NULL;
 	size_t len = 0, max;
 	xmlDocPtr d;

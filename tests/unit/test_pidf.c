@@ -69,7 +69,8 @@ static const char t_pjsip_pub[] =
 
 /* --- helpers ------------------------------------------------------------ */
 
-typedef struct t_bs {
+typedef struct t_bs
+{
 	int open; /* basic says open */
 	int away; /* closed by away */
 	int busy;
@@ -92,7 +93,8 @@ static t_bs_t t_baresip(const char *body)
 	}
 	if(strstr(body, "<rpid:away/>"))
 		r.away = 1;
-	else if(strstr(body, "<rpid:busy/>") || strstr(body, "<rpid:on-the-phone/>"))
+	else if(strstr(body, "<rpid:busy/>")
+			|| strstr(body, "<rpid:on-the-phone/>"))
 		r.busy = 1;
 	return r;
 }
@@ -142,8 +144,8 @@ static blf_pidf_pub_t *t_mkpub(
 			o += snprintf(body + o, sizeof(body) - o,
 					"<rpid:activities>%s</rpid:activities>", acts);
 		if(note)
-			o += snprintf(body + o, sizeof(body) - o, "<dm:note>%s</dm:note>",
-					note);
+			o += snprintf(
+					body + o, sizeof(body) - o, "<dm:note>%s</dm:note>", note);
 		o += snprintf(body + o, sizeof(body) - o, "</dm:person>");
 	}
 	snprintf(body + o, sizeof(body) - o, "</presence>");
@@ -213,7 +215,8 @@ static int t_acts_are(xmlDocPtr d, const char *want)
 
 static void test_table(void)
 {
-	static const struct {
+	static const struct
+	{
 		blf_pres_call_t call;
 		int reg;
 		const char *basic, *acts, *note;
@@ -221,12 +224,12 @@ static void test_table(void)
 	} rows[] = {
 			{BLF_PRES_IDLE, 0, "closed", "", "Unavailable", 0, 0},
 			{BLF_PRES_RINGING, 1, "open", "on-the-phone", "Ringing", 1, 1},
-			{BLF_PRES_CONFIRMED, 1, "open", "on-the-phone", "On the phone",
-					1, 1},
+			{BLF_PRES_CONFIRMED, 1, "open", "on-the-phone", "On the phone", 1,
+					1},
 			{BLF_PRES_IDLE, 1, "open", "", "Ready", 1, 0},
 			/* a call wins over registration (see blf_pidf.h) */
-			{BLF_PRES_CONFIRMED, 0, "open", "on-the-phone", "On the phone",
-					1, 1},
+			{BLF_PRES_CONFIRMED, 0, "open", "on-the-phone", "On the phone", 1,
+					1},
 	};
 	size_t i;
 
@@ -238,21 +241,22 @@ static void test_table(void)
 
 		printf("# row %zu: %s reg=%d\n", i, blf_pres_call_name(rows[i].call),
 				rows[i].reg);
-		CHECK(root && root->ns
-				&& strcmp((char *)root->ns->href, PIDF_NS) == 0);
+		CHECK(root && root->ns && strcmp((char *)root->ns->href, PIDF_NS) == 0);
 		CHECK(t_attr_is(root, "entity", "sip:201@example.com"));
 		CHECK(t_is(tu, "tuple") && t_attr_is(tu, "id", "blf"));
-		CHECK(t_text_is(t_child(t_child(tu, "status"), "basic"),
-				rows[i].basic));
+		CHECK(t_text_is(
+				t_child(t_child(tu, "status"), "basic"), rows[i].basic));
 		CHECK(t_text_is(t_child(tu, "note"), rows[i].note));
 		CHECK_INT(t_count(root, "person"), 1);
 		CHECK(t_attr_is(t_person(d), "id", "blf-p"));
 		CHECK(t_acts_are(d, rows[i].acts));
 		CHECK(t_text_is(t_child(t_person(d), "note"), rows[i].note));
 		/* the literal forms clients match */
-		CHECK(b && strstr(b, "xmlns:dm=\"urn:ietf:params:xml:ns:pidf:"
+		CHECK(b
+				&& strstr(b, "xmlns:dm=\"urn:ietf:params:xml:ns:pidf:"
 							 "data-model\""));
-		CHECK(b && strstr(b, "xmlns:rpid=\"urn:ietf:params:xml:ns:pidf:"
+		CHECK(b
+				&& strstr(b, "xmlns:rpid=\"urn:ietf:params:xml:ns:pidf:"
 							 "rpid\""));
 		CHECK(b && strstr(b, "<dm:person "));
 		if(rows[i].acts[0])
@@ -309,9 +313,10 @@ static void test_merge(void)
 	CHECK(t_attr_is(t_nth(d, 0), "id", "blf"));
 	CHECK(t_attr_is(t_nth(d, 1), "id", "desk"));
 	CHECK(t_attr_is(t_nth(d, 2), "id", "pc"));
-	CHECK(t_text_is(t_child(t_child(t_nth(d, 2), "status"), "basic"),
-			"closed"));
-	CHECK(t_text_is(t_child(t_nth(d, 2), "contact"), "sip:201@pc2.example.com"));
+	CHECK(t_text_is(
+			t_child(t_child(t_nth(d, 2), "status"), "basic"), "closed"));
+	CHECK(t_text_is(
+			t_child(t_nth(d, 2), "contact"), "sip:201@pc2.example.com"));
 	CHECK(t_is(t_nth(d, 3), "person"));
 	CHECK(t_nth(d, 4) == NULL);
 	CHECK(t_acts_are(d, "away"));
@@ -354,8 +359,8 @@ out:
 /* published tuples that use our ids: ours move aside (xs:ID is unique) */
 static void test_own_ids(void)
 {
-	const char *t[] = {"blf:open:sip:a@b", "blf-p:open:sip:a@c",
-			"blf-1:open:sip:a@d"};
+	const char *t[] = {
+			"blf:open:sip:a@b", "blf-p:open:sip:a@c", "blf-1:open:sip:a@d"};
 	blf_pidf_pub_t *p = t_mkpub(t, 3, NULL, NULL);
 	const blf_pidf_pub_t *pubs[1] = {p};
 	xmlDocPtr d;
@@ -557,8 +562,8 @@ static void test_hostile(void)
 	big = malloc(1 << 22);
 	if(!CHECK(big != NULL))
 		return;
-	o = (size_t)sprintf(big,
-			"<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='a:b'>");
+	o = (size_t)sprintf(
+			big, "<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='a:b'>");
 	for(i = 0; i < 10000; i++)
 		o += (size_t)sprintf(big + o, "<tuple id='t%zu'><status/></tuple>", i);
 	o += (size_t)sprintf(big + o, "</presence>");
@@ -661,13 +666,13 @@ static void test_lenient(void)
 
 static void test_bound(void)
 {
-	const char *t1[] = {"a:open:sip:201@a.example.com",
-			"b:open:sip:201@b.example.com"};
+	const char *t1[] = {
+			"a:open:sip:201@a.example.com", "b:open:sip:201@b.example.com"};
 	const char *t2[] = {"c:open:sip:201@c.example.com"};
 	blf_pidf_pub_t *older, *newer;
 	const blf_pidf_pub_t *pubs[2] = {NULL, NULL};
-	blf_pidf_in_t in = {"sip:201@example.com", BLF_PRES_IDLE, 1, BLF_VIS_FULL,
-			pubs, 2};
+	blf_pidf_in_t in = {
+			"sip:201@example.com", BLF_PRES_IDLE, 1, BLF_VIS_FULL, pubs, 2};
 	char *out = NULL, *full = NULL;
 	size_t len, flen, base;
 	xmlDocPtr d;
@@ -735,8 +740,9 @@ out:
 /* hostile values in the entity: cleaned, the body stays valid */
 static void test_entity(void)
 {
-	blf_pidf_in_t in = {"sip:a\"<&>\x01 b@\xff" "example.com", BLF_PRES_IDLE, 1,
-			BLF_VIS_FULL, NULL, 0};
+	blf_pidf_in_t in = {"sip:a\"<&>\x01 b@\xff"
+						"example.com",
+			BLF_PRES_IDLE, 1, BLF_VIS_FULL, NULL, 0};
 	char *out;
 	size_t len;
 
@@ -752,8 +758,8 @@ static void test_copy(void)
 {
 	blf_pidf_pub_t *p = t_pub(t_pjsip_pub), *c;
 	const blf_pidf_pub_t *pubs[1];
-	blf_pidf_in_t in = {"sip:201@example.com", BLF_PRES_IDLE, 1, BLF_VIS_FULL,
-			pubs, 1};
+	blf_pidf_in_t in = {
+			"sip:201@example.com", BLF_PRES_IDLE, 1, BLF_VIS_FULL, pubs, 1};
 	char *a = NULL, *b = NULL;
 	size_t la, lb;
 
@@ -829,8 +835,8 @@ static void test_alloc_failures(void)
 		t_budget = k;
 		t_fails = 0;
 		p = (blf_pidf_pub_t *)"junk";
-		rc = blf_pidf_parse(t_pjsip_pub, strlen(t_pjsip_pub), NULL, &p, err,
-				sizeof(err));
+		rc = blf_pidf_parse(
+				t_pjsip_pub, strlen(t_pjsip_pub), NULL, &p, err, sizeof(err));
 		t_budget = -1;
 		if(rc == 0) {
 			if(p->size != ref->size || memcmp(p, ref, ref->size) != 0)

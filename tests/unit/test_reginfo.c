@@ -27,7 +27,8 @@ static const blf_reginfo_contact_t t_c[] = {
 
 static void test_docs(void)
 {
-	static const struct {
+	static const struct
+	{
 		int n, first; /* contacts t_c[first..first+n) */
 		const char *state;
 	} cases[] = {{0, 0, "init"}, {2, 0, "active"}, {1, 1, "terminated"}};
@@ -88,8 +89,8 @@ static void test_hostile(void)
 	char *out;
 	size_t len;
 
-	CHECK_INT(blf_reginfo_build("sip:x\"y@\xfe", "r\"1", 0, &c, 1, 65536, &out,
-					  &len),
+	CHECK_INT(blf_reginfo_build(
+					  "sip:x\"y@\xfe", "r\"1", 0, &c, 1, 65536, &out, &len),
 			0);
 	if(out) {
 		CHECK(t_valid(t_ri, out, len));
@@ -103,11 +104,10 @@ static void test_bound_args(void)
 	size_t len, flen;
 	blf_reginfo_contact_t bad = t_c[0];
 
-	CHECK_INT(blf_reginfo_build("sip:a@b", "r", 1, t_c, 2, 65536, &full,
-					  &flen),
+	CHECK_INT(blf_reginfo_build("sip:a@b", "r", 1, t_c, 2, 65536, &full, &flen),
 			0);
-	CHECK_INT(blf_reginfo_build("sip:a@b", "r", 1, t_c, 2, flen - 1, &out,
-					  &len),
+	CHECK_INT(
+			blf_reginfo_build("sip:a@b", "r", 1, t_c, 2, flen - 1, &out, &len),
 			1);
 	CHECK(out && len < flen);
 	if(out) {
@@ -117,8 +117,7 @@ static void test_bound_args(void)
 	}
 	free(out);
 	out = (char *)"junk";
-	CHECK_INT(blf_reginfo_build("sip:a@b", "r", 1, t_c, 2, 10, &out, &len),
-			-1);
+	CHECK_INT(blf_reginfo_build("sip:a@b", "r", 1, t_c, 2, 10, &out, &len), -1);
 	CHECK(out == NULL);
 	CHECK_INT(blf_reginfo_build(NULL, "r", 1, t_c, 2, 65536, &out, &len), -1);
 	CHECK_INT(blf_reginfo_build("sip:a@b", NULL, 1, t_c, 2, 65536, &out, &len),
@@ -144,8 +143,8 @@ static void test_alloc_failures(void)
 	long k;
 	int rc, bad = 0, done = 0;
 
-	CHECK_INT(blf_reginfo_build("sip:a@b", "r", 3, t_c, 2, 65536, &ref, &rl),
-			0);
+	CHECK_INT(
+			blf_reginfo_build("sip:a@b", "r", 3, t_c, 2, 65536, &ref, &rl), 0);
 	t_quiet = 1;
 	for(k = 0; k < 2000 && !done; k++) {
 		t_budget = k;

@@ -31,8 +31,8 @@ static char *t_build(int n, unsigned int version, xmlDocPtr *d)
 {
 	char *out = NULL;
 	size_t len = 0;
-	int rc = blf_winfo_build("sip:201@example.com", "presence", version, t_w,
-			n, 65536, &out, &len);
+	int rc = blf_winfo_build("sip:201@example.com", "presence", version, t_w, n,
+			65536, &out, &len);
 
 	*d = NULL;
 	if(!CHECK(rc == 0 && out != NULL && strlen(out) == len))
@@ -88,14 +88,17 @@ static void test_docs(void)
 
 static void test_hostile(void)
 {
-	blf_winfo_watcher_t w = {"id\"<&>\x01", "sip:a b\"<>@\xff" "ex\x02.com",
-			"Eve \"</watcher>\xc3", BLF_WINFO_ACTIVE, BLF_WINFO_EV_SUBSCRIBE,
-			1, 1};
+	blf_winfo_watcher_t w = {"id\"<&>\x01",
+			"sip:a b\"<>@\xff"
+			"ex\x02.com",
+			"Eve \"</watcher>\xc3", BLF_WINFO_ACTIVE, BLF_WINFO_EV_SUBSCRIBE, 1,
+			1};
 	char *out;
 	size_t len;
 
-	CHECK_INT(blf_winfo_build("sip:x y@\xfe" "a", "dia\"log", 0, &w, 1, 65536,
-					  &out, &len),
+	CHECK_INT(blf_winfo_build("sip:x y@\xfe"
+							  "a",
+					  "dia\"log", 0, &w, 1, 65536, &out, &len),
 			0);
 	if(out) {
 		CHECK(t_valid(t_wi, out, len));
@@ -109,20 +112,19 @@ static void test_bound_args(void)
 	size_t len, flen, nlen;
 	blf_winfo_watcher_t bad = t_w[0];
 
-	CHECK_INT(blf_winfo_build("sip:a@b", "dialog", 1, t_w, 3, 65536, &full,
-					  &flen),
+	CHECK_INT(blf_winfo_build(
+					  "sip:a@b", "dialog", 1, t_w, 3, 65536, &full, &flen),
 			0);
-	CHECK_INT(blf_winfo_build("sip:a@b", "dialog", 1, t_w, 0, 65536, &none,
-					  &nlen),
+	CHECK_INT(blf_winfo_build(
+					  "sip:a@b", "dialog", 1, t_w, 0, 65536, &none, &nlen),
 			0);
-	CHECK_INT(blf_winfo_build("sip:a@b", "dialog", 1, t_w, 3, flen, &out,
-					  &len),
+	CHECK_INT(blf_winfo_build("sip:a@b", "dialog", 1, t_w, 3, flen, &out, &len),
 			0);
 	CHECK(out && len == flen);
 	free(out);
 	/* one byte short: the last watcher goes */
-	CHECK_INT(blf_winfo_build("sip:a@b", "dialog", 1, t_w, 3, flen - 1, &out,
-					  &len),
+	CHECK_INT(blf_winfo_build(
+					  "sip:a@b", "dialog", 1, t_w, 3, flen - 1, &out, &len),
 			1);
 	CHECK(out && len < flen);
 	if(out) {
@@ -130,35 +132,34 @@ static void test_bound_args(void)
 		CHECK(strstr(out, "w2") && !strstr(out, "w3"));
 	}
 	free(out);
-	CHECK_INT(blf_winfo_build("sip:a@b", "dialog", 1, t_w, 3, nlen, &out,
-					  &len),
+	CHECK_INT(blf_winfo_build("sip:a@b", "dialog", 1, t_w, 3, nlen, &out, &len),
 			3);
 	CHECK(out && len == nlen);
 	free(out);
 	out = (char *)"junk";
-	CHECK_INT(blf_winfo_build("sip:a@b", "dialog", 1, t_w, 3, nlen - 1, &out,
-					  &len),
+	CHECK_INT(blf_winfo_build(
+					  "sip:a@b", "dialog", 1, t_w, 3, nlen - 1, &out, &len),
 			-1);
 	CHECK(out == NULL);
-	CHECK_INT(blf_winfo_build(NULL, "dialog", 1, t_w, 3, 65536, &out, &len),
-			-1);
-	CHECK_INT(blf_winfo_build("sip:a@b", NULL, 1, t_w, 3, 65536, &out, &len),
-			-1);
-	CHECK_INT(blf_winfo_build("sip:a@b", "d", 1, NULL, 3, 65536, &out, &len),
-			-1);
-	CHECK_INT(blf_winfo_build("sip:a@b", "d", 1, t_w, -1, 65536, &out, &len),
-			-1);
+	CHECK_INT(
+			blf_winfo_build(NULL, "dialog", 1, t_w, 3, 65536, &out, &len), -1);
+	CHECK_INT(
+			blf_winfo_build("sip:a@b", NULL, 1, t_w, 3, 65536, &out, &len), -1);
+	CHECK_INT(
+			blf_winfo_build("sip:a@b", "d", 1, NULL, 3, 65536, &out, &len), -1);
+	CHECK_INT(
+			blf_winfo_build("sip:a@b", "d", 1, t_w, -1, 65536, &out, &len), -1);
 	bad.id = NULL;
-	CHECK_INT(blf_winfo_build("sip:a@b", "d", 1, &bad, 1, 65536, &out, &len),
-			-1);
+	CHECK_INT(
+			blf_winfo_build("sip:a@b", "d", 1, &bad, 1, 65536, &out, &len), -1);
 	bad = t_w[0];
 	bad.status = (blf_winfo_status_t)9;
-	CHECK_INT(blf_winfo_build("sip:a@b", "d", 1, &bad, 1, 65536, &out, &len),
-			-1);
+	CHECK_INT(
+			blf_winfo_build("sip:a@b", "d", 1, &bad, 1, 65536, &out, &len), -1);
 	bad = t_w[0];
 	bad.event = (blf_winfo_event_t)-1;
-	CHECK_INT(blf_winfo_build("sip:a@b", "d", 1, &bad, 1, 65536, &out, &len),
-			-1);
+	CHECK_INT(
+			blf_winfo_build("sip:a@b", "d", 1, &bad, 1, 65536, &out, &len), -1);
 	CHECK(out == NULL);
 	CHECK_STR(blf_winfo_status_name(BLF_WINFO_WAITING), "waiting");
 	CHECK_STR(blf_winfo_event_name(BLF_WINFO_EV_NORESOURCE), "noresource");
@@ -174,8 +175,8 @@ static void test_alloc_failures(void)
 	long k;
 	int rc, bad = 0, done = 0;
 
-	CHECK_INT(blf_winfo_build("sip:a@b", "presence", 3, t_w, 3, 65536, &ref,
-					  &rl),
+	CHECK_INT(
+			blf_winfo_build("sip:a@b", "presence", 3, t_w, 3, 65536, &ref, &rl),
 			0);
 	t_quiet = 1;
 	for(k = 0; k < 2000 && !done; k++) {
