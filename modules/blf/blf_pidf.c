@@ -223,8 +223,29 @@ static int blf_pidf_rank(const xmlNode *c, int bare)
 	return -1;
 }
 
+/* bare: drops, at any depth under n, every PIDF <contact> and every <note>
+ * of any namespace (free text), so an address or a note nested in an
+ * extension element does not pass either */
+static void blf_pidf_drop_deep(xmlNodePtr n)
+{
+	xmlNodePtr c, next;
+
+	for(c = n->children; c != NULL; c = next) {
+		next = c->next;
+		if(c->type != XML_ELEMENT_NODE)
+			continue;
+		if(blf_pidf_in_ns(c, BLF_PIDF_NS, "contact")
+				|| strcmp((const char *)c->name, "note") == 0) {
+			xmlUnlinkNode(c);
+			xmlFreeNode(c);
+		} else {
+			blf_pidf_drop_deep(c);
+		}
+	}
+}
+
 /*
- * Puts the copied tuple's children in the schema's order (clients differ:
+ * Puts the tuple's children in the schema's order (clients differ:
  * pjsip writes <timestamp> before <note>, liblinphone a second one) and
  * <basic> first in <status>, so a pasted tuple does not make the whole
  * NOTIFY invalid; one <status>, <contact> and <timestamp> are kept.
@@ -259,11 +280,14 @@ static void blf_pidf_order(xmlNodePtr t, int bare)
 		xmlUnlinkNode(c);
 		xmlFreeNode(c);
 	}
+
 	for(c = sorted; c != NULL; c = next) {
 		next = c->next;
 		c->prev = c->next = NULL;
 		xmlAddChild(t, c);
 	}
+	if(bare)
+		blf_pidf_drop_deep(t);
 	/* <status>: <basic> first */
 	for(c = t->children; c != NULL; c = c->next)
 		if(blf_pidf_in_ns(c, BLF_PIDF_NS, "status"))

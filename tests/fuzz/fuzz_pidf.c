@@ -11,10 +11,12 @@
  *    NUL-terminated where its length says, at most 16 tuples with
  *    distinct non-empty ids, a note of at most 256 bytes, activity bits
  *    only among the 24 known, each serialized tuple well-formed on its
- *    own, its "bare" variant without a PIDF <contact> or <note>;
+ *    own, its "bare" variant without a PIDF <contact> or any <note> at
+ *    any depth;
  *  - build, for each call state and both visibilities: a well-formed
  *    <presence>, the module's tuple first, exactly one <dm:person>, last;
- *    "state" leaves no PIDF <contact> anywhere; a smaller bound is obeyed
+ *    "state" leaves no PIDF <contact> nor <note> in a published tuple; a
+ *    smaller bound is obeyed
  *    (or -1).
  *
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
@@ -56,12 +58,18 @@ static int fz_is(const xmlNode *n, const char *ns, const char *name)
 		   && strcmp((const char *)n->name, name) == 0;
 }
 
+/* 1 when a PIDF <contact> or a <note> of any namespace is at n, a
+ * following sibling, or under them: what "state" must not pass on from
+ * a published tuple */
 static int fz_has_contact(const xmlNode *n)
 {
 	for(; n; n = n->next) {
-		if(fz_is(n, BLF_PIDF_NS, "contact"))
+		if(n->type != XML_ELEMENT_NODE)
+			continue;
+		if(fz_is(n, BLF_PIDF_NS, "contact")
+				|| strcmp((const char *)n->name, "note") == 0)
 			return 1;
-		if(n->type == XML_ELEMENT_NODE && fz_has_contact(n->children))
+		if(fz_has_contact(n->children))
 			return 1;
 	}
 	return 0;
@@ -117,7 +125,7 @@ static void fz_build(
 	char *out = NULL;
 	size_t len = 0, max;
 	xmlDocPtr d;
-	xmlNodePtr root, c, last = NULL;
+	xmlNodePtr root, c, last = NULL, first = NULL;
 	int rc, persons = 0;
 
 	rc = blf_pidf_build(&in, 1 << 20, &out, &len);
@@ -130,6 +138,7 @@ static void fz_build(
 		if(c->type != XML_ELEMENT_NODE)
 			continue;
 		if(last == NULL) {
+			first = c;
 			xmlChar *id = xmlGetNoNsProp(c, (const xmlChar *)"id");
 			FZ_CHECK(fz_is(c, BLF_PIDF_NS, "tuple"));
 			FZ_CHECK(id && strncmp((char *)id, "blf", 3) == 0);
@@ -140,8 +149,11 @@ static void fz_build(
 		last = c;
 	}
 	FZ_CHECK(persons == 1 && fz_is(last, BLF_PIDF_NS_DM, "person"));
+	/* the published tuples: between ours and the person */
 	if(vis != BLF_VIS_FULL)
-		FZ_CHECK(!fz_has_contact(root->children));
+		for(c = root->children; c; c = c->next)
+			if(fz_is(c, BLF_PIDF_NS, "tuple") && c != first)
+				FZ_CHECK(!fz_has_contact(c->children));
 	xmlFreeDoc(d);
 	free(out);
 

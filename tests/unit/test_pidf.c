@@ -402,6 +402,27 @@ static void test_state_vis(void)
 	CHECK(t_text_is(t_child(t_nth(d, 0), "note"), "On the phone"));
 	xmlFreeDoc(d);
 	free(b);
+	/* regression (found by fuzz_pidf): a contact or note nested in an
+	 * extension element, or a note of another namespace, passed "state" */
+	{
+		blf_pidf_pub_t *q =
+				t_pub("<presence xmlns='urn:ietf:params:xml:ns:pidf' "
+					  "xmlns:r='urn:ietf:params:xml:ns:pidf:rpid' entity='a:b'>"
+					  "<tuple id='t'><status><basic>open</basic></status>"
+					  "<x:ext xmlns:x='urn:x'><contact>sip:leak@x</contact>"
+					  "<x:note>secret1</x:note></x:ext><r:note>secret2</r:note>"
+					  "</tuple></presence>");
+		const blf_pidf_pub_t *qs[1] = {q};
+		if(q) {
+			char *s = t_build(BLF_PRES_IDLE, 1, BLF_VIS_STATE, qs, 1, &d);
+			CHECK(s && strstr(s, "leak") == NULL
+					&& strstr(s, "secret") == NULL);
+			CHECK(s && strstr(s, "<x:ext") != NULL);
+			xmlFreeDoc(d);
+			free(s);
+			free(q);
+		}
+	}
 	/* NONE never gets a body; given anyway it is treated as STATE */
 	b = t_build(BLF_PRES_IDLE, 1, BLF_VIS_NONE, pubs, 1, &d);
 	CHECK(b && strstr(b, "Lunch") == NULL && strstr(b, "<contact") == NULL);
