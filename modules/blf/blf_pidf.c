@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 
 #include <libxml/parser.h>
@@ -115,6 +116,42 @@ static int blf_pidf_in_ns(const xmlNode *n, const char *ns, const char *name)
 	return n != NULL && n->type == XML_ELEMENT_NODE && n->ns != NULL
 		   && n->ns->href != NULL && strcmp((const char *)n->ns->href, ns) == 0
 		   && strcmp((const char *)n->name, name) == 0;
+}
+
+/*
+ * RFC 3863 allows only "open" and "closed" in <basic>; surrounding blanks
+ * and case are forgiven (rewritten canonical, since the tuple is pasted
+ * into NOTIFYs that must stay valid), anything else refused. 0 ok (or no
+ * <basic>), 1 refused, -1 no memory.
+ */
+static int blf_pidf_basic(xmlNodePtr status)
+{
+	xmlNodePtr b;
+	xmlChar *v;
+	const char *canon = NULL;
+	size_t i, e;
+
+	for(b = status->children; b != NULL; b = b->next)
+		if(blf_pidf_in_ns(b, BLF_PIDF_NS, "basic"))
+			break;
+	if(b == NULL)
+		return 0;
+	v = xmlNodeGetContent(b);
+	if(v == NULL)
+		return -1;
+	for(i = 0; v[i] && strchr(" \t\r\n", v[i]); i++)
+		;
+	for(e = strlen((char *)v); e > i && strchr(" \t\r\n", v[e - 1]); e--)
+		;
+	if(e - i == 4 && strncasecmp((char *)v + i, "open", 4) == 0)
+		canon = "open";
+	else if(e - i == 6 && strncasecmp((char *)v + i, "closed", 6) == 0)
+		canon = "closed";
+	xmlFree(v);
+	if(canon == NULL)
+		return 1;
+	xmlNodeSetContent(b, BLF_XC(canon));
+	return blf_xml_oom() ? -1 : 0;
 }
 
 /* the deepest element level under n (n itself at depth d), stopping as soon
@@ -480,6 +517,16 @@ static int blf_pidf_walk(xmlDocPtr doc, const blf_pidf_limits_t *lim,
 			blf_pidf_err(err, errsize, "<tuple id=\"%s\"> has no <status>", id);
 			goto out;
 		}
+		rc = blf_pidf_basic(a);
+		if(rc != 0) {
+			if(rc > 0)
+				blf_pidf_err(err, errsize,
+						"<tuple id=\"%s\">: <basic> is neither open nor "
+						"closed",
+						id);
+			goto out;
+		}
+		rc = 1;
 		if(tnote == NULL)
 			for(a = c->children; a != NULL && tnote == NULL; a = a->next)
 				if(blf_pidf_in_ns(a, BLF_PIDF_NS, "note"))
@@ -588,18 +635,23 @@ int blf_pidf_parse(const char *body, size_t len, const blf_pidf_limits_t *lim,
 	/* no NOENT (entities stay references), no DTDLOAD/DTDATTR/DTDVALID,
 	 * no HUGE (libxml2's own text and depth limits stay on), no network;
 	 * the body is read as UTF-8 whatever it declares */
+	xmlResetLastError();
 	doc = xmlCtxtReadMemory(ctxt, body, (int)len, "publish.xml", "UTF-8",
 			XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	if(ctxt->_private != NULL) {
 		blf_pidf_err(err, errsize, "DOCTYPE not allowed");
 		rc = 1;
-	} else if(doc == NULL || !ctxt->wellFormed) {
+	} else if(doc == NULL || !ctxt->wellFormed || !ctxt->nsWellFormed) {
+		/* nsWellFormed: an undeclared prefix is only a namespace error
+		 * for libxml2, which keeps "dm:note" as a plain name; pasted into
+		 * a NOTIFY that declares dm:, it would become a real element */
 		xmlErrorPtr e = xmlCtxtGetLastError(ctxt);
 		if(e != NULL && e->code == XML_ERR_NO_MEMORY) {
 			rc = -1;
 		} else {
 			size_t l;
-			blf_pidf_err(err, errsize, "not well-formed XML (line %d: %s",
+			blf_pidf_err(err, errsize, "not %swell-formed XML (line %d: %s",
+					doc != NULL && ctxt->wellFormed ? "namespace-" : "",
 					e ? e->line : 0,
 					e && e->message ? e->message : "unknown error");
 			/* one log line: libxml2's messages hold newlines */
@@ -615,6 +667,8 @@ int blf_pidf_parse(const char *body, size_t len, const blf_pidf_limits_t *lim,
 			}
 			rc = 1;
 		}
+	} else if(blf_xml_oom()) {
+		rc = -1; /* libxml2 may drop what it had no memory for */
 	} else {
 		rc = blf_pidf_walk(doc, lim, out, err, errsize);
 	}

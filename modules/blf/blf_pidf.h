@@ -143,7 +143,8 @@ typedef struct blf_pidf_pub
  * ignored: the body is read as UTF-8, RFC 3863 section 4.1), no DOCTYPE at
  * all (no entity can be declared, so none can expand or be fetched), root
  * <presence> in the PIDF namespace with an entity attribute, every <tuple>
- * with an id (an XML NCName, unique in the document) and a <status>, at
+ * with an id (an XML NCName, unique in the document) and a <status> whose
+ * <basic>, if any, is open or closed (case and blanks forgiven), at
  * most `max_tuples` tuples and `max_depth` levels. Extracted: each tuple
  * serialized (with and without <contact>/<note>), the activities of the
  * first <dm:person>, and the note: the person's <dm:note>, else the first
@@ -169,7 +170,8 @@ typedef struct blf_pidf_in
 	const char *entity; /* the presentity URI (made an anyURI here) */
 	blf_pres_call_t call;
 	int registered; /* 0: no contact (closed); else open. Unknown = 1 */
-	blf_vis_t vis;	/* FULL or STATE (NONE never gets a body) */
+	blf_vis_t vis;	/* FULL; anything else is built as STATE (NONE never
+					 * gets a body: its SUBSCRIBE gets 403) */
 	/* the entity's live publications, newest first; expired ones are
 	 * simply not passed */
 	const blf_pidf_pub_t *const *pubs;

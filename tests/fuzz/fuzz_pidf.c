@@ -153,7 +153,10 @@ static void fz_build(
 	if(vis != BLF_VIS_FULL)
 		for(c = root->children; c; c = c->next)
 			if(fz_is(c, BLF_PIDF_NS, "tuple") && c != first)
-				FZ_CHECK(!fz_has_contact(c->children));
+				if(fz_has_contact(c->children)) {
+					fprintf(stderr, "%s\n", out);
+					FZ_CHECK(!"a contact or note passed state");
+				}
 	xmlFreeDoc(d);
 	free(out);
 

@@ -562,6 +562,24 @@ static void test_hostile(void)
 			"<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='a:b'>"
 			"<tuple id='a'><x:status xmlns:x='urn:x'/></tuple></presence>",
 			"status");
+	T_REJECT("basic neither open nor closed",
+			"<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='a:b'>"
+			"<tuple id='a'><status><basic>busy</basic></status></tuple>"
+			"</presence>",
+			"neither open nor closed");
+	/* regression (found by fuzz_pidf): an undeclared prefix is only a
+	 * namespace error for libxml2; pasted into a NOTIFY that declares
+	 * dm: and rpid:, "dm:note" would become a real note */
+	T_REJECT("undeclared prefix",
+			"<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='a:b'>"
+			"<tuple id='a'><status/><x><dm:note>hi</dm:note></x></tuple>"
+			"</presence>",
+			"namespace-well-formed");
+	T_REJECT("undeclared prefix on the person",
+			"<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='a:b'>"
+			"<dm:person id='p'><rpid:activities><rpid:away/>"
+			"</rpid:activities></dm:person></presence>",
+			"namespace-well-formed");
 	T_REJECT("latin-1 byte",
 			"<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='a:b'>"
 			"<note>caf\xe9</note></presence>",
@@ -671,6 +689,20 @@ static void test_lenient(void)
 	xmlFreeDoc(d);
 	free(b);
 	free(p);
+
+	/* <basic> case and blanks are forgiven, written canonical */
+	p = t_pub("<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='a:b'>"
+			  "<tuple id='a'><status><basic> OPEN\n</basic></status></tuple>"
+			  "</presence>");
+	if(p) {
+		CHECK(strstr(BLF_PIDF_STR(p, p->t[0].full_off), "<basic>open</basic>")
+				!= NULL);
+		pubs[0] = p;
+		b = t_build(BLF_PRES_IDLE, 1, BLF_VIS_FULL, pubs, 1, &d);
+		xmlFreeDoc(d);
+		free(b);
+		free(p);
+	}
 
 	/* the tuple note is the fallback before the document's */
 	p = t_pub("<presence xmlns='urn:ietf:params:xml:ns:pidf' entity='a:b'>"
