@@ -12,9 +12,10 @@
  * regexes the NOTIFY body, it does not parse it): the FIRST <basic>..</basic>
  * (blanks allowed before '>'; "open" = online, anything else offline), then
  * "<rpid:away/>" (-> closed), else "<rpid:busy/>" or "<rpid:on-the-phone/>"
- * (-> busy), each with optional blanks before "/>". So: <basic> unprefixed (PIDF is the
- * default namespace), the module's tuple first (its <basic> wins), the
- * prefixes dm: and rpid: literally, activities as empty elements "<x/>".
+ * (-> busy), each with optional blanks before "/>". So: <basic>
+ * unprefixed (PIDF is the default namespace), the module's tuple first (its
+ * <basic> wins), the prefixes dm: and rpid: literally, activities as empty
+ * elements "<x/>", in RFC 4480's schema order.
  * MicroSIP compares the note text (Ready, Ringing, On the phone,
  * Unavailable); pjsip (MicroSIP's stack, pjsip-simple/rpid.c) reads only
  * the FIRST activity of the first person, and <dm:note>.
