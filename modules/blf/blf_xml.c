@@ -493,3 +493,25 @@ int blf_vis_parse(const char *s, size_t len, blf_vis_t *out)
 	}
 	return -1;
 }
+
+/*
+ * The value writers, for the other pure builders (blf_pidf.c,
+ * blf_winfo.c, blf_reginfo.c) so every body cleans text and URIs the same
+ * way. w is an xmlTextWriterPtr (void * keeps libxml2 out of the header).
+ */
+int blf_xml_write_text(void *w, const char *attr, const char *val)
+{
+	return blf_xml_put((xmlTextWriterPtr)w, attr, val ? val : "");
+}
+
+int blf_xml_write_uri(void *w, const char *attr, const char *val)
+{
+	return blf_xml_put_uri((xmlTextWriterPtr)w, attr, val ? val : "");
+}
+
+int blf_xml_oom(void)
+{
+	xmlErrorPtr e = xmlGetLastError();
+
+	return e != NULL && e->code == XML_ERR_NO_MEMORY;
+}

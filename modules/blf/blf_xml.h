@@ -72,6 +72,23 @@ int blf_xml_head(char *buf, size_t size, unsigned int version,
 #define BLF_XML_TAIL "</dialog-info>\n"
 #define BLF_XML_TAIL_LEN (sizeof(BLF_XML_TAIL) - 1)
 
+/*
+ * For the other pure builders: write the text content (attr NULL) or an
+ * attribute of the element open in w (an xmlTextWriterPtr), every byte XML
+ * forbids replaced by '?' (blf_xml_write_text), or, for xs:anyURI values,
+ * every byte a URI may not hold percent-encoded (blf_xml_write_uri).
+ * NULL is written as "". 0 on success, -1 on error.
+ */
+int blf_xml_write_text(void *w, const char *attr, const char *val);
+int blf_xml_write_uri(void *w, const char *attr, const char *val);
+/*
+ * 1 when libxml2's last error (xmlGetLastError, per thread) is a failed
+ * allocation. libxml2 2.9's xmlTextWriter loses text it has no memory to
+ * escape yet reports success, so a builder calls xmlResetLastError()
+ * first and this after, and drops such a body.
+ */
+int blf_xml_oom(void);
+
 /* the RFC 4235 name of a direction */
 const char *blf_dir_name(blf_dir_t d);
 /* "full", "state", "none"; blf_vis_parse returns -1 on an unknown name */
