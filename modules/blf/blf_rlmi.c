@@ -332,8 +332,7 @@ static int rl_boundary(const blf_rlmi_list_t *l, const blf_rlmi_member_t *m,
 
 /* --- the writer --------------------------------------------------------- */
 
-typedef struct rl_w
-{
+typedef struct rl_w {
 	char *buf; /* NULL: measure only */
 	size_t size;
 	size_t pos; /* what has been written, or would have been */

@@ -66,15 +66,13 @@
 /* a body smaller than this cannot hold even one member: split refuses it */
 #define BLF_RLMI_MIN_MAX 512
 
-typedef enum blf_rlmi_state
-{
+typedef enum blf_rlmi_state {
 	BLF_RLMI_ACTIVE = 0,
 	BLF_RLMI_PENDING,
 	BLF_RLMI_TERMINATED,
 } blf_rlmi_state_t;
 
-typedef struct blf_rlmi_member
-{
+typedef struct blf_rlmi_member {
 	const char *uri;  /* required: the member's resource URI */
 	const char *name; /* NULL or "": no <name> */
 	unsigned int gen; /* generation, see above; 0 normally */
@@ -87,8 +85,7 @@ typedef struct blf_rlmi_member
 	size_t small_len;
 } blf_rlmi_member_t;
 
-typedef struct blf_rlmi_list
-{
+typedef struct blf_rlmi_list {
 	const char *uri;	  /* required: the list URI */
 	const char *name;	  /* NULL or "": no list <name> */
 	unsigned int version; /* RLMI version of (the first) body */
@@ -98,15 +95,13 @@ typedef struct blf_rlmi_list
 } blf_rlmi_list_t;
 
 /* how one member goes into its body */
-typedef enum blf_rlmi_mode
-{
+typedef enum blf_rlmi_mode {
 	BLF_RLMI_PART = 0, /* instance with cid + part with body */
 	BLF_RLMI_SMALL,	   /* instance with cid + part with small */
 	BLF_RLMI_BARE,	   /* instance without cid, no part */
 } blf_rlmi_mode_t;
 
-typedef struct blf_rlmi_slot
-{
+typedef struct blf_rlmi_slot {
 	int body; /* which body (0..nbodies-1) carries it */
 	blf_rlmi_mode_t mode;
 	int listed; /* 1: body 0 (full state) lists its <resource> without
