@@ -365,3 +365,34 @@ def test_rpc_lists_flush_and_subscriptions(stub, kam, phones):
     assert_list_200(sub2)
     assert stub.count("list", LIST, since=mark) == 1
     assert os.path.exists(kamproc.BLF_MODULE)
+
+
+# -- persistence ---------------------------------------------------------------
+def test_list_subscription_survives_restart(stub, kamailio_factory,
+                                            monkeypatch, phones, tmp_path):
+    """SPEC: lists persist like any subscription: after a restart the next
+    NOTIFY continues the RLMI version and the member's own version, with the
+    same instance id and a higher CSeq, without a new SUBSCRIBE."""
+    import dbutil
+    monkeypatch.setattr(kamproc, "Kamailio",
+                        dbutil.with_db_modules(["db_sqlite.so"]))
+    stub.set_list(LIST, MEMBERS)
+    kam = kamailio_factory(blf=True, track=True, fr_timer=2000, params=dict(
+        list_params(stub), db_url="sqlite:///" + str(tmp_path / "blf.db"),
+        db_flush_interval=1))
+    a, p202, w = phones("alice"), phones("202"), phones("reception")
+    sub = subscribe_list(w)
+    assert_list_200(sub)
+    n0, first = next_list(sub)
+    ids = {r.uri: r.instance.id for r in first.resources}
+    dbutil.restart(kam)
+    assert p202.register().status == 200
+    call = a.call("202")
+    p202.wait_incoming()
+    n1, ln = next_list(sub, timeout=10)
+    assert n1.cseq > n0.cseq
+    assert ln.version == 1 and not ln.full, (ln.version, ln.full)
+    r = ln.by_uri()[MEMBERS[1]]
+    assert r.instance.id == ids[MEMBERS[1]]
+    assert member_state(r).version == 1
+    call.cancel()
