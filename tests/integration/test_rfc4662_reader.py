@@ -89,3 +89,22 @@ def test_reads_a_correct_body():
 def test_refuses_a_wrong_body(ct, data):
     with pytest.raises(AssertionError):
         rfc4662.parse_body(ct, data)
+
+
+def test_reads_what_blf_rlmi_renders():
+    """tests/unit/golden_rlmi.txt is rendered by blf_rlmi.c (test_rlmi.c
+    checks it byte for byte): Content-Type on the first line, the body
+    after it. The builder and this reader must agree on it."""
+    import os
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        os.pardir, "unit", "golden_rlmi.txt")
+    with open(path, "rb") as f:
+        ct, data = f.read().split(b"\n", 1)
+    ln = rfc4662.parse_body(ct.decode(), data)
+    assert ln.version == 7 and ln.full and ln.name == "Reception"
+    r1, r2 = ln.resources
+    assert r1.name == 'Anna & "Co"'
+    assert r1.instance.dialog_info.version == 4
+    assert r1.instance.dialog_info.entity == "sip:201@blf.test"
+    assert (r2.instance.state, r2.instance.reason, r2.instance.cid) == \
+        ("terminated", "noresource", None)

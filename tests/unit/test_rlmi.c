@@ -53,8 +53,7 @@ static void t_xml_error(void *ctx, xmlErrorPtr e)
 
 #define T_PARTS_MAX 700
 
-typedef struct t_part
-{
+typedef struct t_part {
 	char cid[128];
 	char ctype[128];
 	int has_binary;
@@ -62,8 +61,7 @@ typedef struct t_part
 	size_t len;
 } t_part_t;
 
-typedef struct t_mp
-{
+typedef struct t_mp {
 	char boundary[64];
 	char start[128];
 	int n;
@@ -229,8 +227,7 @@ static char *t_attr(xmlNodePtr n, const char *name)
 }
 
 /* what one rendered body says, after every framing check passed */
-typedef struct t_res
-{
+typedef struct t_res {
 	char uri[300];
 	char name[300];
 	int has_inst;
@@ -241,8 +238,7 @@ typedef struct t_res
 	int part; /* index of the part its cid names, -1 none */
 } t_res_t;
 
-typedef struct t_body
-{
+typedef struct t_body {
 	t_mp_t mp;
 	unsigned int version;
 	int full;
@@ -403,8 +399,7 @@ static blf_rlmi_list_t t_list(unsigned int version, int full)
 
 /* n members sip:2NN@example.com, each with a dialog-info body of about
  * pad bytes; uris/bodies in one malloc()ed arena freed by t_free_members */
-typedef struct t_members
-{
+typedef struct t_members {
 	blf_rlmi_member_t *m;
 	char *arena;
 	int n;
@@ -840,6 +835,66 @@ static void test_boundary_collision(void)
 	t_free_members(&t);
 }
 
+/*
+ * A fixed body (fixed secret, members, version) against golden_rlmi.txt:
+ * its first line is the Content-Type, the rest the body. The same file is
+ * read by tests/integration/test_rfc4662_reader.py with Python's email
+ * package, so the builder and the integration tests' reader are checked
+ * against each other. BLF_RLMI_GOLDEN_WRITE=1 rewrites it.
+ */
+static void test_golden(void)
+{
+	static const char di[] =
+			"<?xml version=\"1.0\"?>\n<dialog-info xmlns=\"urn:ietf:params:"
+			"xml:ns:dialog-info\" version=\"4\" state=\"full\" "
+			"entity=\"sip:201@blf.test\"/>\n";
+	blf_rlmi_member_t m[2];
+	blf_rlmi_list_t l = t_list(7, 1);
+	char ct[BLF_RLMI_CTYPE_MAX], *buf, *want = NULL;
+	size_t len = 0, wlen = 0;
+	const char *path = BLF_TEST_SCHEMA_DIR "/../unit/golden_rlmi.txt";
+	FILE *f;
+
+	memset(m, 0, sizeof(m));
+	m[0].uri = "sip:201@blf.test";
+	m[0].name = "Anna & \"Co\"";
+	m[0].ctype = T_DI_CT;
+	m[0].body = di;
+	m[0].body_len = sizeof(di) - 1;
+	m[1].uri = "sip:202@blf.test";
+	m[1].state = BLF_RLMI_TERMINATED;
+	m[1].reason = "noresource";
+	l.uri = "sip:reception@blf.test";
+	l.host = "blf.test";
+	CHECK(blf_rlmi_ctype(&l, m, 2, NULL, 0, ct, sizeof(ct)) > 0);
+	blf_rlmi_render(&l, m, 2, NULL, 0, NULL, 0, &len);
+	buf = malloc(strlen(ct) + 1 + len + 1);
+	if(buf == NULL)
+		abort();
+	sprintf(buf, "%s\n", ct);
+	CHECK_INT(blf_rlmi_render(&l, m, 2, NULL, 0, buf + strlen(ct) + 1,
+					  len + 1, &len),
+			0);
+	len += strlen(ct) + 1;
+	if(getenv("BLF_RLMI_GOLDEN_WRITE")) {
+		f = fopen(path, "wb");
+		CHECK(f != NULL && fwrite(buf, 1, len, f) == len);
+		if(f)
+			fclose(f);
+	}
+	f = fopen(path, "rb");
+	if(CHECK(f != NULL)) {
+		want = malloc(len + 2);
+		if(want == NULL)
+			abort();
+		wlen = fread(want, 1, len + 1, f);
+		fclose(f);
+		CHECK(wlen == len && memcmp(want, buf, len) == 0);
+	}
+	free(want);
+	free(buf);
+}
+
 /* exact-size and one-short buffers: ENOSPC, never a byte past the end */
 static void test_buffers(void)
 {
@@ -915,6 +970,7 @@ int main(void)
 	test_hostile();
 	test_boundary_collision();
 	test_buffers();
+	test_golden();
 	free(t_last);
 	xmlSchemaFree(t_schema);
 	xmlCleanupParser();
