@@ -25,8 +25,6 @@ every test would fail the same way at startup); the tests then fail on
 what a phone sees today: the list URI answered as an ordinary extension.
 """
 
-import os
-
 import pytest
 
 import blfutil
@@ -38,7 +36,6 @@ from httputil import uri
 
 LIST = uri("reception")
 MEMBERS = [uri("201"), uri("202"), uri("203")]
-NAMES = {MEMBERS[0]: "Anna", MEMBERS[1]: "Ben"}
 ACCEPT = ("application/dialog-info+xml, multipart/related, "
           "application/rlmi+xml")
 SUPPORTED = [("Supported", "eventlist")]
@@ -67,7 +64,6 @@ def list_params(stub, **kw):
 def kam(stub, make_proxy):
     stub.set_list(LIST, [MEMBERS[0], {"uri": MEMBERS[1], "name": "Ben"},
                          {"uri": MEMBERS[2]}], name="Reception")
-    # NAMES[0] comes as a {"uri","name"} member in the tests that need it
     return make_proxy(**list_params(stub))
 
 
@@ -364,7 +360,6 @@ def test_rpc_lists_flush_and_subscriptions(stub, kam, phones):
     sub2 = subscribe_list(phones("reception2"))
     assert_list_200(sub2)
     assert stub.count("list", LIST, since=mark) == 1
-    assert os.path.exists(kamproc.BLF_MODULE)
 
 
 # -- persistence ---------------------------------------------------------------
@@ -396,3 +391,57 @@ def test_list_subscription_survives_restart(stub, kamailio_factory,
     assert r.instance.id == ids[MEMBERS[1]]
     assert member_state(r).version == 1
     call.cancel()
+
+
+# -- a broken or hostile list service ------------------------------------------
+def test_list_service_down_uri_stands_for_itself(stub, kam, phones):
+    """As for aliases: no answer and nothing cached -> the URI stands for
+    itself (an ordinary entity), answered within http_timeout."""
+    stub.set_mode("error", path="list")
+    w = phones("reception")
+    sub = subscribe_list(w, target=uri("reception-down"))
+    r = sub.responses[-1]
+    assert r.status == 200, r.first_line()
+    assert "eventlist" not in [v.strip().lower() for v in
+                               r.get_all("Require")]
+    assert sub.next_notify().content_type.startswith(DI)
+
+
+def test_hostile_members_are_skipped(stub, make_proxy, phones):
+    stub.set_list(LIST, [MEMBERS[0], "sip:evil@blf.test\r\nX-Evil: 1",
+                         'sip:"<b>"@blf.test', 12, None, {"uri": "tel:123"},
+                         {"uri": MEMBERS[1], "name": "a\r\nb"},
+                         {"uri": MEMBERS[2], "name": "<Boss> & \"Co\""}])
+    make_proxy(**list_params(stub))
+    w = phones("reception")
+    sub = subscribe_list(w)
+    assert_list_200(sub)
+    _, ln = next_list(sub)
+    assert [r.uri for r in ln.resources] == [MEMBERS[0], MEMBERS[2]], \
+        [r.uri for r in ln.resources]
+    assert ln.by_uri()[MEMBERS[2]].name == "<Boss> & \"Co\""
+    assert "X-Evil" not in ln.raw.decode("utf-8", "replace")
+
+
+def test_stale_list_used_when_the_service_fails(stub, make_proxy, phones):
+    stub.set_list(LIST, MEMBERS, max_age=1)
+    make_proxy(**list_params(stub))
+    sub = subscribe_list(phones("reception"))
+    assert_list_200(sub)
+    next_list(sub)
+    stub.set_mode("error", path="list")
+    mark = stub.mark()
+    # fetches (Expires: 0) until the answer went stale and was asked again:
+    # that refetch fails, and the stale list must still be used
+    w2 = phones("reception2")
+
+    def refetched():
+        subscribe_list(w2, expires=0)
+        return stub.count("list", LIST, since=mark) > 0
+
+    blfutil.poll(refetched, timeout=6, interval=0.3,
+                 what="a refetch of the stale list")
+    sub2 = subscribe_list(w2)
+    assert_list_200(sub2)
+    _, ln = next_list(sub2)
+    assert sorted(r.uri for r in ln.resources) == sorted(MEMBERS)
