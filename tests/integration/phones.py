@@ -13,7 +13,7 @@ Sources (read through the search tools, 2026-12-05):
   Yealink  "Administrator's Guide for SIP-T2/T4/T5 Series IP Phones",
            section "BLF/BLF List Subscription": the phone sends one
            SUBSCRIBE whose Request-URI is the BLF List URI
-           (account.X.blf.blf_list_uri) and expects RLMI NOTIFYs;
+           (the "BLF List URI" account setting) and expects RLMI NOTIFYs;
            account.X.blf.subscribe_event 0 = dialog (default), 1 = presence;
            account.X.blf.subscribe_period default 1800. The guide's own
            SUBSCRIBE example (call completion, same stack) shows the header
