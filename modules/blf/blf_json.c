@@ -183,3 +183,115 @@ int blf_json_max_age(const char *value, size_t len)
 	}
 	return -1;
 }
+
+/* --- resource lists and per-watcher visibility (issue #12) ------------ */
+
+/*
+ * A list member's URI becomes an entity, a watcher's key and an attribute
+ * of an RLMI document: sip: or sips:, then something, and nothing that
+ * ends a header or an attribute (space, quote, angle bracket, control).
+ */
+static int blf_json_member_uri_ok(const char *u)
+{
+	const char *p;
+
+	if(strncasecmp(u, "sip:", 4) == 0)
+		p = u + 4;
+	else if(strncasecmp(u, "sips:", 5) == 0)
+		p = u + 5;
+	else
+		return 0;
+	if(*p == '\0')
+		return 0;
+	for(; *p; p++)
+		if((unsigned char)*p <= 0x20 || *p == 0x7f || strchr("\"<>\\", *p))
+			return 0;
+	return 1;
+}
+
+/* one entry of "members" into m; 0 ok, -1 skip it */
+static int blf_json_member(json_t *v, blf_list_member_t *m)
+{
+	const char *s;
+	size_t n, i;
+
+	memset(m, 0, sizeof(*m));
+	if(json_is_string(v)) {
+		s = json_string_value(v);
+		n = json_string_length(v);
+		if(n == 0 || n >= sizeof(m->uri))
+			return -1;
+		for(i = 0; i < n; i++)
+			if((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+				return -1;
+		memcpy(m->uri, s, n);
+	} else if(json_is_object(v)) {
+		if(blf_json_str(v, "uri", m->uri, sizeof(m->uri)) != 0)
+			return -1;
+		if(blf_json_str(v, "name", m->name, sizeof(m->name)) < 0)
+			return -1;
+	} else {
+		return -1;
+	}
+	return blf_json_member_uri_ok(m->uri) ? 0 : -1;
+}
+
+int blf_json_list(const char *body, size_t len, char *name, size_t name_size,
+		blf_list_member_t *out, int max, int *dropped)
+{
+	char nm[BLF_JSON_NAME_MAX];
+	json_t *root, *members, *v;
+	size_t i;
+	int n = 0, k, dup, drop = 0, ret = -1;
+
+	if(dropped != NULL)
+		*dropped = 0;
+	if(name != NULL && name_size > 0)
+		name[0] = '\0';
+	if(body == NULL || max < 0 || (max > 0 && out == NULL))
+		return -1;
+	root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	if(root == NULL || !json_is_object(root))
+		goto out;
+	members = json_object_get(root, "members");
+	if(!json_is_array(members))
+		goto out;
+	if(blf_json_str(root, "name", nm, sizeof(nm)) < 0)
+		goto out;
+	if(name != NULL && name_size > 0) {
+		if(strlen(nm) >= name_size)
+			goto out;
+		strcpy(name, nm);
+	}
+	json_array_foreach(members, i, v)
+	{
+		if(n >= max) {
+			drop++;
+			continue;
+		}
+		if(blf_json_member(v, &out[n]) < 0) {
+			drop++;
+			continue;
+		}
+		for(dup = 0, k = 0; k < n && !dup; k++)
+			dup = (strcmp(out[k].uri, out[n].uri) == 0);
+		if(dup)
+			drop++;
+		else
+			n++;
+	}
+	ret = n;
+out:
+	if(ret < 0 && name != NULL && name_size > 0)
+		name[0] = '\0';
+	if(dropped != NULL)
+		*dropped = drop;
+	json_decref(root);
+	return ret;
+}
+
+int blf_json_visibility(const char *body, size_t len, blf_vis_t *vis)
+{
+	/* the same shape as the policy an alias answer may carry */
+	return blf_json_policy(body, len, vis);
+}

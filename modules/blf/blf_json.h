@@ -56,4 +56,40 @@ int blf_json_parks(
  */
 int blf_json_max_age(const char *value, size_t len);
 
+/* --- resource lists and per-watcher visibility (issue #12) ------------ */
+
+/* members per list when the module's parameter does not say otherwise */
+#define BLF_JSON_LIST_MEMBERS_DEFAULT 500
+/* bytes of a list's or a member's display name, NUL included */
+#define BLF_JSON_NAME_MAX 128
+
+typedef struct blf_list_member {
+	char uri[BLF_JSON_URI_MAX];	  /* sip: or sips: URI */
+	char name[BLF_JSON_NAME_MAX]; /* "" when none */
+} blf_list_member_t;
+
+/*
+ * The answer of list_url:
+ * {"members":["sip:201@example.com",{"uri":"sip:202@example.com",
+ * "name":"Anna"}],"name":"Reception"} into name (the list's name, "" when
+ * none; name_size bytes) and out[0..max-1]. Returns the number of members,
+ * or -1 when the body is not such an object (no "members" array, a list
+ * "name" that is not a string of at most BLF_JSON_NAME_MAX - 1 bytes
+ * without control characters). Members that are neither a string nor an
+ * object with a "uri" string, whose URI is not sip:/sips: with no space,
+ * quote, angle bracket or control character, or is too long, or whose
+ * "name" is bad, are skipped; a URI repeated (byte for byte: aliases
+ * and case are resolved later, per entity) keeps its first entry; past max members the rest are left out (*dropped, if
+ * not NULL, counts what was skipped or left out so the caller can log).
+ */
+int blf_json_list(const char *body, size_t len, char *name, size_t name_size,
+		blf_list_member_t *out, int max, int *dropped);
+
+/*
+ * The answer of visibility_url: {"visibility":"full|state|none"} -> *vis.
+ * 0, or -1 when the body is not such an object (a 404 means "no rule"
+ * and is the caller's business).
+ */
+int blf_json_visibility(const char *body, size_t len, blf_vis_t *vis);
+
 #endif

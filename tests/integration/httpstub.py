@@ -26,6 +26,13 @@ thread of the test process. A test controls it while Kamailio talks to it:
       "garbage" (200 with a body that is not JSON) | "close" (the
       connection is closed without an answer) | "huge" (200 with a body of
       delay_ms bytes); path "alias", "parks" or None (both)
+  stub.set_list(uri, members, name=None, max_age=None)
+      GET /list?uri=... -> 200 {"members": members, "name": name};
+      members are URIs or {"uri":..,"name":..} dicts (issue #12)
+  stub.remove_list(uri)                  -> 404 (not a list) from now on
+  stub.set_visibility(entity, watcher, vis)
+      GET /visibility?entity=..&watcher=.. -> 200 {"visibility": vis};
+      404 (no rule) for pairs without one
   stub.down() / stub.up()                -> connection refused / serving
                                             again on the same port
   stub.count(path=None, uri=None, since=0), stub.mark(),
@@ -52,7 +59,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 MODES = ("ok", "slow", "error", "garbage", "close", "huge")
-PATHS = ("alias", "parks")
+PATHS = ("alias", "parks", "list", "visibility")
 GARBAGE = b"\x00\xff<html>not json {\"entity\": [unterminated"
 
 
@@ -68,8 +75,9 @@ class Alias:
 @dataclass
 class Request:
     time: float  # time.monotonic() when the request line arrived
-    path: str  # "alias", "parks" or the raw path
-    uri: Optional[str]  # the alias asked about
+    path: str  # "alias", "parks", "list", "visibility" or the raw path
+    uri: Optional[str]  # the alias or list asked about; for visibility
+    #                     "entity|watcher"
     answer: str = ""  # what it got: "200", "404", "500", "garbage", ...
 
 
@@ -137,6 +145,8 @@ class HttpStub:
         self.cond = threading.Condition()
         self.aliases = {}  # uri -> Alias
         self.orbits = []
+        self.lists = {}  # uri -> (members, name, max_age)
+        self.vis = {}  # (entity, watcher) -> visibility
         self.modes = {p: ("ok", 0) for p in PATHS}
         self.requests = []
         self.port = None
@@ -197,6 +207,14 @@ class HttpStub:
     def park_url(self):
         return self.base + "/parks"
 
+    @property
+    def list_url(self):
+        return self.base + "/list"
+
+    @property
+    def visibility_url(self):
+        return self.base + "/visibility"
+
     # -- what it answers ------------------------------------------------------
     def set_alias(self, uri, entity, visibility=None, max_age=None,
                   delay_ms=0):
@@ -223,6 +241,21 @@ class HttpStub:
     def set_orbits(self, orbits):
         with self.cond:
             self.orbits = [dict(o) for o in orbits]
+
+    def set_list(self, uri, members, name=None, max_age=None):
+        with self.cond:
+            self.lists[uri] = (list(members), name, max_age)
+
+    def remove_list(self, uri):
+        with self.cond:
+            self.lists.pop(uri, None)
+
+    def set_visibility(self, entity, watcher, vis):
+        with self.cond:
+            if vis is None:
+                self.vis.pop((entity, watcher), None)
+            else:
+                self.vis[(entity, watcher)] = vis
 
     def set_mode(self, mode, path=None, delay_ms=0):
         assert mode in MODES, mode
@@ -268,13 +301,19 @@ class HttpStub:
         parts = urlsplit(h.path)
         path = parts.path.strip("/")
         q = parse_qs(parts.query)
-        uri = q.get("uri", [None])[0] if path == "alias" else None
+        uri = q.get("uri", [None])[0] if path in ("alias", "list") else None
+        if path == "visibility":
+            uri = "%s|%s" % (q.get("entity", [""])[0],
+                             q.get("watcher", [""])[0])
         with self.cond:
             req = Request(time.monotonic(), path, uri)
             self.requests.append(req)
             mode, delay = self.modes.get(path, ("ok", 0))
             alias = self.aliases.get(uri) if uri is not None else None
             orbits = json.dumps({"orbits": self.orbits}).encode()
+            lst = self.lists.get(uri) if path == "list" else None
+            vis = self.vis.get(tuple(uri.split("|", 1))) \
+                if path == "visibility" else None
             self.cond.notify_all()
         if alias is not None and alias.delay_ms:
             delay = max(delay, alias.delay_ms) if mode in ("ok", "slow") \
@@ -313,6 +352,9 @@ class HttpStub:
             self._answered(req, "200")
             h._send(200, orbits)
             return
+        if path in ("list", "visibility"):
+            self._serve_list_vis(h, req, path, lst, vis)
+            return
         if path != "alias" or uri is None:
             self._answered(req, "400")
             h._send(400, b'{"error":"unknown request"}')
@@ -334,6 +376,29 @@ class HttpStub:
         hdrs = []
         if alias.max_age is not None:
             hdrs.append(("Cache-Control", "max-age=%d" % alias.max_age))
+        self._answered(req, "200")
+        h._send(200, json.dumps(body).encode(), headers=hdrs)
+
+    def _serve_list_vis(self, h, req, path, lst, vis):
+        if path == "visibility":
+            if vis is None:
+                self._answered(req, "404")
+                h._send(404, b'{"error":"no rule"}')
+            else:
+                self._answered(req, "200")
+                h._send(200, json.dumps({"visibility": vis}).encode())
+            return
+        if lst is None:
+            self._answered(req, "404")
+            h._send(404, b'{"error":"not a list"}')
+            return
+        members, name, max_age = lst
+        body = {"members": members}
+        if name is not None:
+            body["name"] = name
+        hdrs = []
+        if max_age is not None:
+            hdrs.append(("Cache-Control", "max-age=%d" % max_age))
         self._answered(req, "200")
         h._send(200, json.dumps(body).encode(), headers=hdrs)
 

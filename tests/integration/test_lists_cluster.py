@@ -1,0 +1,49 @@
+"""Resource lists in the cluster (SPEC "Resource lists", "Persistence and
+cluster"; issue #12): a list subscription is replicated like any other;
+when the node that NOTIFYs it dies, a survivor takes it over within the
+cluster's bound and continues the RLMI version, each member's version and
+the instance ids, with a higher CSeq; later changes reach the watcher from
+the new owner as partial NOTIFYs. Kept apart from test_lists.py because a
+three-node cluster is slow to start.
+"""
+
+import rfc4662
+from httpstub import stub  # noqa: F401  (pytest fixture)
+from test_cluster import make_cluster, ring, sender  # noqa: F401
+from test_lists import (LIST, MEMBERS, assert_list_200, list_params,
+                        member_state, next_list, subscribe_list)
+
+
+def test_list_subscription_taken_over_after_a_node_kill(stub, make_cluster,
+                                                        phones):
+    stub.set_list(LIST, MEMBERS)
+    cl = make_cluster(**list_params(stub))
+    A, B, C = cl.nodes
+    w = phones("reception", kam=B, register=False)
+    sub = subscribe_list(w)
+    assert_list_200(sub)
+    n0, first = next_list(sub)
+    assert sender(cl, n0) is B
+    ids = {r.uri: r.instance.id for r in first.resources}
+
+    B.kill()
+    n1 = sub.next_notify(timeout=cl.bound() + 2,
+                         what="the takeover NOTIFY of the list")
+    ln = rfc4662.parse(n1)
+    assert sender(cl, n1) in (A, C), "takeover NOTIFY not from a survivor"
+    assert n1.cseq > n0.cseq
+    assert ln.full and ln.version == 1, (ln.full, ln.version)
+    assert {r.uri: r.instance.id for r in ln.resources} == ids
+    for r in ln.resources:
+        assert member_state(r).version == 1, \
+            "member versions continue after a takeover: %s" % r
+
+    owner = sender(cl, n1)
+    call, inc = ring(phones, A, callee="201")
+    n2, ln = next_list(sub)
+    assert sender(cl, n2) is owner
+    assert ln.version == 2 and not ln.full
+    r = ln.by_uri()[MEMBERS[0]]
+    assert member_state(r).version == 2
+    assert [d.state for d in member_state(r).dialogs] == ["early"]
+    call.cancel()
