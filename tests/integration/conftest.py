@@ -25,6 +25,8 @@ import sipua
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "blf: needs modules/blf/blf.so (skipped when not built)")
+    config.addinivalue_line(
+        "markers", "publish: the test's Kamailio routes PUBLISH to blf")
 
 
 @pytest.hookimpl(hookwrapper=True)

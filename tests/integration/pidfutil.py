@@ -16,7 +16,7 @@ and parsed; `current` is the newest document. Every wait is bounded.
 import os
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List, Optional
 
 from lxml import etree
