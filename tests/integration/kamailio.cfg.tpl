@@ -3,7 +3,7 @@
 # Kamailio configuration of the integration tests, rendered by conftest.py:
 # every double-braced name is replaced, and the #!define lines of the test go
 # in place of the DEFINES one (WITH_BLF, WITH_BLF_TRACK, WITH_AUTH,
-# WITH_PRESENCE, WITH_KEMI, WITH_USRLOC, WITH_BLF_PUBLISH). A plain registrar
+# WITH_PRESENCE, WITH_KEMI, WITH_USRLOC, WITH_BLF_PUBLISH, WITH_PRESENCE_XML). A plain registrar
 # + stateful proxy on 127.0.0.1; the phones of the tests use it as their
 # outbound proxy. With WITH_KEMI the same routing runs as JavaScript
 # (kemi_route.js, app_jsdt). WITH_USRLOC (kamproc's default) loads usrloc +
@@ -11,6 +11,8 @@
 # without it there is no registrar at all (presence then counts every
 # entity as registered, `reg` is refused). WITH_BLF_PUBLISH routes PUBLISH
 # to blf_handle_publish() (real presence clients publish their own state).
+# WITH_PRESENCE_XML adds stock presence_xml to the stock presence stack
+# (harness self-checks only).
 
 {{DEFINES}}
 
@@ -52,6 +54,9 @@ loadmodule "presence.so"
 loadmodule "presence_dialoginfo.so"
 loadmodule "pua.so"
 loadmodule "pua_dialoginfo.so"
+#!ifdef WITH_PRESENCE_XML
+loadmodule "presence_xml.so"
+#!endif
 #!endif
 #!ifdef WITH_BLF
 loadmodule "{{BLF_MODULE}}"
@@ -91,6 +96,11 @@ modparam("pua_dialoginfo", "include_tags", 1)
 # stock pua_dialoginfo puts <remote> before <local> and a display attribute
 # on <target>, which RFC 4235's schema rejects: keep them out
 modparam("pua_dialoginfo", "include_localremote", 0)
+#!ifdef WITH_PRESENCE_XML
+# stock Event: presence (harness self-checks of pidfutil and baresip.py)
+modparam("presence_xml", "db_url", "sqlite:///{{DB_PATH}}")
+modparam("presence_xml", "force_active", 1)
+#!endif
 #!endif
 
 #!ifdef WITH_BLF

@@ -85,15 +85,18 @@ class Kamailio:
     stock presence + pua_dialoginfo stack (harness check); kemi: route in
     JavaScript through KSR.blf.* (kemi_route.js); usrloc: load usrloc +
     registrar (REGISTER saved, INVITE looked up; False: no registrar, so
-    REGISTER gets 405); publish: route PUBLISH to blf_handle_publish()."""
+    REGISTER gets 405); publish: route PUBLISH to blf_handle_publish();
+    presence_xml: with presence, stock presence_xml too (Event: presence
+    served by the stock stack, for harness self-checks)."""
 
     def __init__(self, blf=True, params=None, track=True, auth=False,
                  presence=False, fr_timer=2000, fr_inv_timer=30000,
                  wt_timer=2000, debug=2, kemi=False, usrloc=True,
-                 publish=False):
+                 publish=False, presence_xml=False):
         self.kemi = kemi
         self.usrloc = usrloc
         self.publish = publish
+        self.presence_xml = presence_xml
         self.blf = blf
         self.params = dict(env_blf_params(), **(params or {}))
         self.track = track
@@ -133,6 +136,8 @@ class Kamailio:
             defines.append("#!define WITH_AUTH")
         if self.presence:
             defines.append("#!define WITH_PRESENCE")
+            if self.presence_xml:
+                defines.append("#!define WITH_PRESENCE_XML")
         if self.kemi:
             defines.append("#!define WITH_KEMI")
         values = {

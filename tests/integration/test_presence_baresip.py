@@ -120,12 +120,12 @@ def test_baresip_publish_answered_200_with_etag(kamailio_factory, baresips,
     # the module's own
     w = phones("watcher", register=False)
     pw = pidfutil.watch(w, "alice")
-    doc = pw.current
-    ids = [t.id for t in doc.tuples]
-    assert len(ids) == 2 and ids[1] == "t4109", ids
-    assert doc.tuples[1].basic == "open"
+    doc = pw.wait(lambda d: [t.id for t in d.tuples][1:] == ["t4109"] and
+                  d.tuples[1].basic == "open", 5,
+                  "baresip's tuple t4109, open, after the module's")
     assert doc.tuples[0].basic == "open"
     assert len(doc.persons) == 1
+    pidfutil.check_prefixes(doc)
 
 
 def test_baresip_publish_modify_keeps_one_publication(kamailio_factory,
