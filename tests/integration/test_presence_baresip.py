@@ -15,6 +15,8 @@ baresip shows a contact's presence as Unknown until a NOTIFY arrives; a
 SUBSCRIBE answered 489 leaves it Unknown (and retries only after 30 s).
 """
 
+import pytest
+
 import blfutil
 import kamproc
 import pidfutil
@@ -59,11 +61,17 @@ def test_baresips_register_and_call_through_blf_dialog_lamp_lights(
     assert blfutil.colors(lamp, call_id)[-2:] == ["confirmed", "terminated"]
 
 
+@pytest.mark.parametrize("publishing", [False, True],
+                         ids=["no-publish", "all-publish"])
 def test_baresip_shows_buddy_online_busy_during_call_online_after(
-        kamailio_factory, baresips):
-    kam = kamailio_factory(blf=True)
-    bob, carol = baresips("bob"), baresips("carol")
-    alice = baresips("alice", contacts=["bob"])
+        kamailio_factory, baresips, publishing):
+    """all-publish: every baresip also PUBLISHes its own (idle, open)
+    state, as deployed; the merge must not let that hide the call."""
+    kam = kamailio_factory(blf=True, publish=publishing)
+    pubint = 60 if publishing else 0
+    bob, carol = baresips("bob", pubint=pubint), baresips("carol",
+                                                          pubint=pubint)
+    alice = baresips("alice", contacts=["bob"], pubint=pubint)
     # idle and registered: <basic>open</basic>, no activity
     assert alice.wait_presence("bob", "Online", timeout=10) == "Online", \
         "alice's baresip: bob is %s" % alice.presence_of("bob")
