@@ -27,6 +27,8 @@ def pytest_configure(config):
         "markers", "blf: needs modules/blf/blf.so (skipped when not built)")
     config.addinivalue_line(
         "markers", "publish: the test's Kamailio routes PUBLISH to blf")
+    config.addinivalue_line(
+        "markers", "dmq_usrloc: the test's cluster nodes load dmq_usrloc")
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -8,7 +8,13 @@ cluster").
     dialog and gets NOTIFYs with a higher CSeq, the publication keeps its
     ETag (a refresh with it gets 200) and its away;
   - three DMQ nodes: a presence watcher subscribed through B sees a call
-    through A (Ringing, On the phone, Ready), and a PUBLISH through A.
+    through A (Ringing, On the phone, Ready), and a PUBLISH through A;
+  - kill -9 of the node owning a presence subscription: a survivor takes
+    it over (a NOTIFY with a higher CSeq within 3 DMQ ping intervals + 5 s)
+    and goes on notifying;
+  - with dmq_usrloc, a REGISTER through A opens the entity for a watcher
+    on B, its removal closes it (registration state is first-party on
+    every node).
 """
 
 import os
@@ -81,6 +87,24 @@ def test_presence_subscription_and_publication_survive_restart(
 
 # -- cluster ------------------------------------------------------------------
 
+def with_dmq_usrloc(node):
+    """Loads dmq_usrloc (after dmq and usrloc, before blf) in node's cfg:
+    contacts registered through one node reach the others' usrloc."""
+    render = node.render
+
+    def render_with():
+        text = render()
+        line = 'loadmodule "%s"' % kamproc.BLF_MODULE
+        assert line in text
+        text = text.replace(line, 'loadmodule "dmq_usrloc.so"\n'
+                            'modparam("dmq_usrloc", "enable", 1)\n' + line,
+                            1)
+        with open(node.cfg_path, "w") as f:
+            f.write(text)
+        return text
+    node.render = render_with
+
+
 @pytest.fixture
 def pcluster(request):
     """Three DMQ nodes (PUBLISH routed to blf when the test is marked
@@ -88,6 +112,8 @@ def pcluster(request):
     c = clustermod.Cluster(3, names=[None, None, "blf-c"])
     for k in c.nodes:
         k.publish = request.node.get_closest_marker("publish") is not None
+        if request.node.get_closest_marker("dmq_usrloc") is not None:
+            with_dmq_usrloc(k)
     request.node._blf_kams = list(c.nodes)
     try:
         c.start()
@@ -147,3 +173,42 @@ def test_publication_through_a_reaches_watcher_on_b(pcluster, phones):
             what="the publication listed on %s" % k.name)
         assert [pidfutil.field(p, "etag") for p in pubs] == \
             [pidfutil.etag_of(r)], (k.name, pubs)
+
+
+def test_presence_subscription_taken_over_after_kill(pcluster, phones):
+    A, B, C = pcluster.nodes
+    for k in pcluster.nodes:
+        phones("bob", kam=k)  # registered everywhere (no dmq_usrloc)
+    pw = pidfutil.watch(phones("w", kam=B, register=False), "bob")
+    pw.wait_state(READY, 3)
+    blfutil.poll(lambda: all(pw.sub.call_id in
+                             {s["callid"] for s in blfutil.subscriptions(k)}
+                             for k in (A, C)), 5,
+                 what="the presence subscription replicated to A and C")
+    c0 = max_cseq(pw)
+    t_kill = B.kill()
+    n, doc = pw.pump(pcluster.bound(), "takeover NOTIFY")
+    assert n.msg.src[1] in (A.port, C.port), n.msg.src
+    assert n.state == "active" and n.cseq > c0, (n.subscription_state,
+                                                 n.cseq, c0)
+    assert n.time - t_kill <= pcluster.bound()
+    pidfutil.assert_state(doc, READY)
+    # and the new owner goes on notifying: a call through A
+    owner = A if n.msg.src[1] == A.port else C
+    alice = phones("alice", kam=owner)
+    call = alice.call("bob")
+    pw.wait_state(RINGING, 5)
+    call.cancel()
+    pw.wait_state(READY, 5)
+
+
+@pytest.mark.dmq_usrloc
+def test_dmq_usrloc_registration_on_a_opens_entity_on_b(pcluster, phones):
+    A, B, _ = pcluster.nodes
+    pw = pidfutil.watch(phones("w", kam=B, register=False), "bob")
+    pidfutil.assert_state(pw.current, pidfutil.UNAVAILABLE)
+    bob = phones("bob", kam=A, register=False)
+    assert bob.register(expires=600).status == 200
+    pw.wait_state(READY, 5)
+    assert bob.register(expires=0).status == 200
+    pw.wait_state(pidfutil.UNAVAILABLE, 5)
