@@ -19,6 +19,8 @@ import pytest
 import blfutil
 import kamproc
 import pidfutil
+from httpstub import stub  # noqa: F401  (pytest fixture)
+from httputil import http_params
 from pidfutil import ON_THE_PHONE, READY, RINGING, UNAVAILABLE
 
 DOMAIN = kamproc.DOMAIN
@@ -378,6 +380,26 @@ def test_publish_from_other_entity_403(pproxy, phones):
     r = pidfutil.publish(alice, target=BOB, body=pidfutil.pidf_body(BOB))
     assert r.status == 403, r.first_line()
     assert pidfutil.publications(kam) == []
+
+
+def test_publish_from_alias_of_target_200(pproxy, phones, stub):
+    """From and target compared alias-resolved: 7207 is an alias of bob."""
+    kam = pproxy(publish=True, **http_params(stub))
+    stub.set_alias("sip:7207@%s" % DOMAIN, BOB)
+    p7207 = phones("7207", register=False)
+    r = pidfutil.publish(p7207, target=BOB, body=pidfutil.pidf_body(BOB))
+    assert r.status == 200, r.first_line()
+    assert len(pidfutil.publications(kam, "bob@%s" % DOMAIN)) == 1
+
+
+def test_subscriptions_rpc_names_the_event(pproxy, phones):
+    kam = pproxy()
+    pidfutil.watch(phones("p", register=False), "bob")
+    blfutil.watch(phones("d", register=False), "bob")
+    got = sorted((s["event"].split(";")[0], s["watcher"])
+                 for s in blfutil.subscriptions(kam))
+    assert [e for e, _ in got] == ["dialog", "presence"], got
+    assert "d@%s" % DOMAIN in got[0][1] and "p@%s" % DOMAIN in got[1][1]
 
 
 # -- the merge rule ----------------------------------------------------------
