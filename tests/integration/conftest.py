@@ -5,6 +5,9 @@
   make_proxy(**params)   -> Kamailio with blf.so and these blf modparams
   phones(user, ...)      -> sipua.Phone using the last started proxy,
                             REGISTERed unless register=False
+  baresips(user, ...)    -> started baresip.Baresip (a real softphone) on
+                            the last started proxy, registered; killed by
+                            PID at teardown (skips when baresip is missing)
 
 On a failure the tail of each Kamailio log and each phone's message trace
 are attached to the report; the test's Kamailio directory (cfg, log) is
@@ -22,6 +25,10 @@ import sipua
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "blf: needs modules/blf/blf.so (skipped when not built)")
+    config.addinivalue_line(
+        "markers", "publish: the test's Kamailio routes PUBLISH to blf")
+    config.addinivalue_line(
+        "markers", "dmq_usrloc: the test's cluster nodes load dmq_usrloc")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -42,6 +49,9 @@ def pytest_runtest_makereport(item, call):
         if ph.errors:
             lines.append("parse errors: %s" % ph.errors)
         rep.sections.append(("sip trace of %s" % ph.uri, "\n".join(lines)))
+    for bs in getattr(item, "_blf_baresips", []):
+        rep.sections.append(("baresip %s (dir kept: %s)" % (bs.aor, bs.dir),
+                             bs.log_tail(60)))
 
 
 def _failed(node):
@@ -116,3 +126,29 @@ def phones(request):
     yield make
     for ph in made:
         ph.close()
+
+
+@pytest.fixture
+def baresips(request):
+    """baresips(user, kam=None, contacts=(), pubint=0, register=True, ...)"""
+    import baresip
+    why = baresip.available()
+    if why:
+        pytest.skip(why)
+    made = []
+    request.node._blf_baresips = made
+
+    def make(user, kam=None, register=True, **kw):
+        kams = getattr(request.node, "_blf_kams", [])
+        kam = kam or kams[-1]
+        bs = baresip.Baresip(user, kam.addr, kamproc.DOMAIN, **kw)
+        made.append(bs)
+        bs.start(register=register)
+        return bs
+
+    yield make
+    for bs in made:
+        bs.stop()
+    if not _failed(request.node):
+        for bs in made:
+            bs.cleanup()

@@ -3,9 +3,16 @@
 # Kamailio configuration of the integration tests, rendered by conftest.py:
 # every double-braced name is replaced, and the #!define lines of the test go
 # in place of the DEFINES one (WITH_BLF, WITH_BLF_TRACK, WITH_AUTH,
-# WITH_PRESENCE, WITH_KEMI). A plain registrar + stateful proxy on
-# 127.0.0.1; the phones of the tests use it as their outbound proxy. With
-# WITH_KEMI the same routing runs as JavaScript (kemi_route.js, app_jsdt).
+# WITH_PRESENCE, WITH_KEMI, WITH_USRLOC, WITH_BLF_PUBLISH, WITH_PRESENCE_XML). A plain registrar
+# + stateful proxy on 127.0.0.1; the phones of the tests use it as their
+# outbound proxy. With WITH_KEMI the same routing runs as JavaScript
+# (kemi_route.js, app_jsdt). WITH_USRLOC (kamproc's default) loads usrloc +
+# registrar: REGISTER → save("location"), INVITE → lookup("location");
+# without it there is no registrar at all (presence then counts every
+# entity as registered, `reg` is refused). WITH_BLF_PUBLISH routes PUBLISH
+# to blf_handle_publish() (real presence clients publish their own state).
+# WITH_PRESENCE_XML adds stock presence_xml to the stock presence stack
+# (harness self-checks only).
 
 {{DEFINES}}
 
@@ -31,8 +38,10 @@ loadmodule "pv.so"
 loadmodule "maxfwd.so"
 loadmodule "textops.so"
 loadmodule "siputils.so"
+#!ifdef WITH_USRLOC
 loadmodule "usrloc.so"
 loadmodule "registrar.so"
+#!endif
 loadmodule "dialog.so"
 loadmodule "ctl.so"
 loadmodule "jsonrpcs.so"
@@ -45,6 +54,9 @@ loadmodule "presence.so"
 loadmodule "presence_dialoginfo.so"
 loadmodule "pua.so"
 loadmodule "pua_dialoginfo.so"
+#!ifdef WITH_PRESENCE_XML
+loadmodule "presence_xml.so"
+#!endif
 #!endif
 #!ifdef WITH_BLF
 loadmodule "{{BLF_MODULE}}"
@@ -64,9 +76,11 @@ modparam("tm", "fr_timer", {{FR_TIMER}})
 modparam("tm", "fr_inv_timer", {{FR_INV_TIMER}})
 modparam("tm", "wt_timer", {{WT_TIMER}})
 modparam("rr", "append_fromtag", 1)
+#!ifdef WITH_USRLOC
 modparam("usrloc", "db_mode", 0)
 modparam("registrar", "max_contacts", 10)
 modparam("registrar", "min_expires", 10)
+#!endif
 
 #!ifdef WITH_PRESENCE
 modparam("presence", "db_url", "sqlite:///{{DB_PATH}}")
@@ -82,6 +96,11 @@ modparam("pua_dialoginfo", "include_tags", 1)
 # stock pua_dialoginfo puts <remote> before <local> and a display attribute
 # on <target>, which RFC 4235's schema rejects: keep them out
 modparam("pua_dialoginfo", "include_localremote", 0)
+#!ifdef WITH_PRESENCE_XML
+# stock Event: presence (harness self-checks of pidfutil and baresip.py)
+modparam("presence_xml", "db_url", "sqlite:///{{DB_PATH}}")
+modparam("presence_xml", "force_active", 1)
+#!endif
 #!endif
 
 #!ifdef WITH_BLF
@@ -122,6 +141,14 @@ request_route {
 		exit;
 	}
 
+#!ifdef WITH_BLF_PUBLISH
+	# RFC 3903 PUBLISH of a presence client's own state, to the blf module
+	if(is_method("PUBLISH")) {
+		blf_handle_publish();
+		exit;
+	}
+#!endif
+
 #!ifdef WITH_PRESENCE
 	if(is_method("PUBLISH")) {
 		if(!t_newtran()) {
@@ -160,7 +187,11 @@ request_route {
 		}
 		consume_credentials();
 #!endif
+#!ifdef WITH_USRLOC
 		save("location");
+#!else
+		sl_send_reply("405", "No Registrar Here");
+#!endif
 		exit;
 	}
 
@@ -170,11 +201,15 @@ request_route {
 #!ifdef WITH_BLF_TRACK
 		blf_track();
 #!endif
+#!ifdef WITH_USRLOC
 		if(!lookup("location")) {
+#!endif
 			t_newtran();
 			t_reply("404", "Not Found");
 			exit;
+#!ifdef WITH_USRLOC
 		}
+#!endif
 		t_relay();
 		exit;
 	}

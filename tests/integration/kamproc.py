@@ -83,12 +83,20 @@ class Kamailio:
     """blf: load the module; track: call blf_track() on initial INVITEs;
     params: blf modparams; auth: digest-challenge REGISTER; presence: the
     stock presence + pua_dialoginfo stack (harness check); kemi: route in
-    JavaScript through KSR.blf.* (kemi_route.js)."""
+    JavaScript through KSR.blf.* (kemi_route.js); usrloc: load usrloc +
+    registrar (REGISTER saved, INVITE looked up; False: no registrar, so
+    REGISTER gets 405); publish: route PUBLISH to blf_handle_publish();
+    presence_xml: with presence, stock presence_xml too (Event: presence
+    served by the stock stack, for harness self-checks)."""
 
     def __init__(self, blf=True, params=None, track=True, auth=False,
                  presence=False, fr_timer=2000, fr_inv_timer=30000,
-                 wt_timer=2000, debug=2, kemi=False):
+                 wt_timer=2000, debug=2, kemi=False, usrloc=True,
+                 publish=False, presence_xml=False):
         self.kemi = kemi
+        self.usrloc = usrloc
+        self.publish = publish
+        self.presence_xml = presence_xml
         self.blf = blf
         self.params = dict(env_blf_params(), **(params or {}))
         self.track = track
@@ -120,10 +128,16 @@ class Kamailio:
             defines.append("#!define WITH_BLF")
             if self.track:
                 defines.append("#!define WITH_BLF_TRACK")
+            if self.publish:
+                defines.append("#!define WITH_BLF_PUBLISH")
+        if self.usrloc:
+            defines.append("#!define WITH_USRLOC")
         if self.auth:
             defines.append("#!define WITH_AUTH")
         if self.presence:
             defines.append("#!define WITH_PRESENCE")
+            if self.presence_xml:
+                defines.append("#!define WITH_PRESENCE_XML")
         if self.kemi:
             defines.append("#!define WITH_KEMI")
         values = {
