@@ -47,7 +47,8 @@ LAYERS = {
     "blf_sipcheck": "pure", "blf_parkpage": "pure", "blf_dlgvar": "pure",
     "blf_tag": "pure", "blf_order": "pure", "blf_vis": "pure",
     "blf_pkg": "pure",  # the registry; the packages are blf_pkg_*
-    "blf_pidf": "pure", "blf_rlmi": "pure",
+    "blf_pidf": "pure", "blf_rlmi": "pure", "blf_winfo": "pure",
+    "blf_reginfo": "pure",
     # tables: shared records under per-slot locks; leaves
     "blf_entity": "tables", "blf_subrec": "tables", "blf_table": "tables",
     "blf_wcount": "tables", "blf_inflight": "tables",
