@@ -101,7 +101,8 @@ def nm_symbols(path):
 
 
 # what a pure file may need besides the module's own pure files
-PURE_LIBS = re.compile(r"^(json_|jansson_|xml|__)")
+# (_GLOBAL_OFFSET_TABLE_: the linker's, named by position-independent code)
+PURE_LIBS = re.compile(r"^(json_|jansson_|xml|__|_GLOBAL_OFFSET_TABLE_$)")
 
 
 def libc_symbols():
