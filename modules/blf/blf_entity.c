@@ -33,6 +33,7 @@
 #include "blf_vis.h"
 
 blf_table_t *blf_table = NULL;
+int blf_ul_on = 0; /* set by blf_ul.c when usrloc is loaded */
 /* the visibility policy of a new entity (the alias service's), set at init */
 static int (*blf_table_policy)(const str *key) = NULL;
 

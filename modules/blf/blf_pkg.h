@@ -39,10 +39,10 @@
 struct blf_entity;
 
 /* what a package's content depends on: the changes it is notified of */
-#define BLF_CHG_CALLS (1 << 0)	  /* the entity's calls (dialogs, parks) */
-#define BLF_CHG_REG (1 << 1)	  /* its registered contacts (usrloc) */
-#define BLF_CHG_PUB (1 << 2)	  /* its published documents (PUBLISH) */
-#define BLF_CHG_WATCHERS (1 << 3) /* its subscriptions come/go (*.winfo) */
+#define BLF_DEP_CALLS (1 << 0)	  /* the entity's calls (dialogs, parks) */
+#define BLF_DEP_REG (1 << 1)	  /* its registered contacts (usrloc) */
+#define BLF_DEP_PUB (1 << 2)	  /* its published documents (PUBLISH) */
+#define BLF_DEP_WATCHERS (1 << 3) /* its subscriptions come/go (*.winfo) */
 
 /* who may subscribe, what applies */
 #define BLF_PKG_SELF_ONLY (1 << 0) /* only the entity itself (else 403) */

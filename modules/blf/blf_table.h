@@ -130,7 +130,15 @@ typedef struct blf_entity {
 	struct blf_tomb *tombs; /* replicas recently ended here (cluster) */
 	time_t wowed_until;		/* BLF_ENT_WOWED: kept for wildcard watchers
 							 * until then */
+	struct blf_contact *contacts; /* registered contacts (usrloc: blf_ul.c) */
+	unsigned int ncontacts;
+	struct blf_pub *pubs; /* published presence documents (blf_publish.c) */
+	unsigned int npubs;
 } blf_entity_t;
+
+/* 1 when usrloc feeds registrations (blf_ul.c); 0: every entity counts as
+ * registered (SPEC "Presence") */
+extern int blf_ul_on;
 
 /*
  * A cluster replica that ended: remembered for a while so that a replica of
