@@ -136,6 +136,21 @@ typedef struct blf_entity {
 	unsigned int npubs;
 } blf_entity_t;
 
+/*
+ * A presence document published for an entity (RFC 3903, blf_publish.c):
+ * one shm block, this record then the parsed document (blf_pidf.h's flat
+ * block, position-independent) that doc points at. Kept on the entity,
+ * newest first.
+ */
+typedef struct blf_pub {
+	struct blf_pub *next;
+	time_t expires;		  /* absolute */
+	time_t modified;	  /* when its document was last set */
+	unsigned char origin; /* cluster node that took it, 0: this one */
+	char etag[24];		  /* BLF_PIDF_ETAG_LEN characters, NUL-terminated */
+	struct blf_pidf_pub *doc; /* in the same block */
+} blf_pub_t;
+
 /* 1 when usrloc feeds registrations (blf_ul.c); 0: every entity counts as
  * registered (SPEC "Presence") */
 extern int blf_ul_on;
