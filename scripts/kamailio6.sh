@@ -22,7 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 # (db_text: stock.cfg); xhttp_prom for test_metrics.py
 MODULES="kex corex tm tmx sl rr pv maxfwd textops siputils usrloc registrar
  dialog ctl jsonrpcs auth auth_db db_sqlite db_postgres db_text presence
- presence_dialoginfo pua pua_dialoginfo app_jsdt dmq dmq_usrloc xhttp
+ presence_dialoginfo presence_xml pua pua_dialoginfo app_jsdt dmq dmq_usrloc xhttp
  xhttp_prom xlog sanity nathelper htable cfgutils tls"
 MODULES=$(echo $MODULES)
 
