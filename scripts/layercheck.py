@@ -56,11 +56,12 @@ LAYERS = {
     # inputs: what changes the tables from outside
     "blf_dlg": "inputs", "blf_ul": "inputs", "blf_http": "inputs",
     "blf_alias": "inputs", "blf_park": "inputs", "blf_publish": "inputs",
+    "blf_list": "inputs",
     # machinery: SUBSCRIBE, NOTIFY, expiry -- know no package by name
     "blf_subs": "machinery", "blf_notify": "machinery",
     "blf_ntx": "machinery", "blf_expire": "machinery",
     "blf_listen": "machinery", "blf_wildcard": "machinery",
-    "blf_delay": "machinery",
+    "blf_delay": "machinery", "blf_lsub": "machinery",
     "blf_pkg_*": "packages",
     # outputs: listeners registered at init
     "blf_dmq": "outputs", "blf_db*": "outputs",

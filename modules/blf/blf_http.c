@@ -29,6 +29,7 @@
 #include "blf.h"
 #include "blf_alias.h"
 #include "blf_json.h"
+#include "blf_list.h"
 #include "blf_park.h"
 
 #define BLF_HTTPQ_SIZE 1024		 /* alias lookups waiting to be asked */
@@ -47,7 +48,8 @@ static int blf_http_pipe[2] = {-1, -1};
 
 int blf_http_needed(void)
 {
-	return blf_cfg.alias_url.len > 0 || blf_cfg.park_url.len > 0;
+	return blf_cfg.alias_url.len > 0 || blf_cfg.park_url.len > 0
+		   || blf_list_url.len > 0;
 }
 
 /* mod_init: the ring and the wake-up pipe, before any fork */
@@ -116,7 +118,11 @@ static int blf_http_take(char *key)
 
 /* ---- transfers ---- */
 
-typedef enum { BLF_XFER_ALIAS = 0, BLF_XFER_PARK } blf_xfer_kind_t;
+typedef enum {
+	BLF_XFER_ALIAS = 0,
+	BLF_XFER_PARK,
+	BLF_XFER_LIST
+} blf_xfer_kind_t;
 
 typedef struct blf_xfer {
 	blf_xfer_kind_t kind;
@@ -208,6 +214,12 @@ static void blf_http_start_alias(CURLM *m, const char *key, int *flight)
 	blf_xfer_t *x;
 	char *enc;
 	CURL *tmp;
+	/* a list question (blf_list.c) carries a marker byte first */
+	int list = key[0] == BLF_LIST_QMARK;
+	const str *base = list ? &blf_list_url : &blf_cfg.alias_url;
+
+	if(list)
+		key++;
 
 	tmp = curl_easy_init();
 	snprintf(uri, sizeof(uri), "sip:%s", key);
@@ -217,17 +229,17 @@ static void blf_http_start_alias(CURLM *m, const char *key, int *flight)
 			curl_easy_cleanup(tmp);
 		return;
 	}
-	snprintf(url, sizeof(url), "%.*s%suri=%s", blf_cfg.alias_url.len,
-			blf_cfg.alias_url.s,
-			memchr(blf_cfg.alias_url.s, '?', blf_cfg.alias_url.len) ? "&"
-																	 : "?",
-			enc);
+	snprintf(url, sizeof(url), "%.*s%suri=%s", base->len, base->s,
+			memchr(base->s, '?', base->len) ? "&" : "?", enc);
 	curl_free(enc);
 	curl_easy_cleanup(tmp);
-	x = blf_xfer_new(m, BLF_XFER_ALIAS, url);
+	x = blf_xfer_new(m, list ? BLF_XFER_LIST : BLF_XFER_ALIAS, url);
 	if(x == NULL) {
 		str k = {(char *)key, strlen(key)};
-		blf_alias_answer(&k, 0, NULL, 0, -1);
+		if(list)
+			blf_list_answer(&k, 0, NULL, 0, -1);
+		else
+			blf_alias_answer(&k, 0, NULL, 0, -1);
 		return;
 	}
 	strcpy(x->key, key);
@@ -249,14 +261,14 @@ static void blf_http_done(CURLM *m, CURLMsg *msg, int *flight)
 		curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
 	else
 		LM_NOTICE("HTTP %s request failed: %s\n",
-				x->kind == BLF_XFER_ALIAS ? "alias" : "park",
+				x->kind == BLF_XFER_ALIAS ? "alias" : x->kind == BLF_XFER_LIST ? "list" : "park",
 				curl_easy_strerror(msg->data.result));
 	if(x->truncated) {
 		/* a longer answer than http_max_body: an error, counted */
 		update_stat(blf_st_http_oversize, 1);
 		LM_NOTICE("HTTP %s answer longer than http_max_body (%d): "
 				  "dropped\n",
-				x->kind == BLF_XFER_ALIAS ? "alias" : "park",
+				x->kind == BLF_XFER_ALIAS ? "alias" : x->kind == BLF_XFER_LIST ? "list" : "park",
 				blf_cfg.http_max_body);
 		status = 0;
 	}
@@ -266,6 +278,10 @@ static void blf_http_done(CURLM *m, CURLMsg *msg, int *flight)
 		k.s = x->key;
 		k.len = strlen(x->key);
 		blf_alias_answer(&k, (int)status, x->body, x->len, x->max_age);
+	} else if(x->kind == BLF_XFER_LIST) {
+		k.s = x->key;
+		k.len = strlen(x->key);
+		blf_list_answer(&k, (int)status, x->body, x->len, x->max_age);
 	} else {
 		if(status != 200)
 			update_stat(blf_st_http_errors, 1);
@@ -317,6 +333,7 @@ static void blf_http_loop(void)
 		if(now >= next_sweep) {
 			/* ages the alias cache out (alias_cache_idle) */
 			blf_alias_sweep();
+			blf_list_sweep(); /* and the lists in use */
 			next_sweep = now + BLF_HTTP_SWEEP_MS;
 		}
 		curl_multi_perform(m, &running);

@@ -21,6 +21,8 @@
 #include "blf_script.h"
 #include "blf_alias.h"
 #include "blf_park.h"
+#include "blf_list.h"
+#include "blf_lsub.h"
 #include "blf_wcount.h"
 
 MODULE_VERSION
@@ -144,6 +146,10 @@ static param_export_t params[] = {
 	{"max_calls_per_entity", PARAM_INT, &blf_cfg.max_calls_per_entity},
 	{"notify_max_body", PARAM_INT, &blf_cfg.notify_max_body},
 	{"events", PARAM_STR, &blf_cfg.events},
+	/* RFC 4662 lists (blf_list.c, blf_lsub.c) */
+	{"list_url", PARAM_STR, &blf_list_url},
+	{"list_full_state", PARAM_INT, &blf_list_full_state},
+	{"list_max_members", PARAM_INT, &blf_list_max_members},
 	{0, 0, 0}
 };
 
@@ -379,6 +385,9 @@ static int mod_init(void)
 		return -1;
 	if(blf_db_init() < 0 || blf_ntx_init() < 0 || blf_inflight_init() < 0)
 		return -1;
+	/* RFC 4662 lists: after the packages and the NOTIFY listener */
+	if(blf_list_init() < 0 || blf_lsub_init(blf_http_ask_alias) < 0)
+		return -1;
 	/* the expiry pass, and the cluster's hellos in a process of their own */
 	register_sync_timers(blf_cfg.enable_dmq ? 2 : 1);
 	return 0;
@@ -413,6 +422,7 @@ static void mod_destroy(void)
 	blf_db_destroy();
 	blf_park_destroy();
 	blf_alias_destroy();
+	blf_list_destroy();
 	blf_dlg_destroy();
 	blf_table_destroy();
 	blf_wc_destroy(); /* after the table: freeing subscriptions uses it */

@@ -193,12 +193,15 @@ static int blf_notify_hdrs(const blf_notify_job_t *j, str *h)
 	const str *evid = &j->f[BLF_SF_EVID], *lc = &j->f[BLF_SF_LCONTACT];
 	const char *reason = j->reason ? j->reason : "timeout";
 	const char *ev = j->pkg->name, *ct = j->pkg->ctype;
+	const char *xh = j->pkg->hdrs ? j->pkg->hdrs : "";
 	size_t need;
 	int n;
 
+	if(j->pkg->ctype_of && j->snap)
+		ct = j->pkg->ctype_of(j->snap); /* the body's own (a list's) */
 	/* the fixed text is under 150 bytes; 256 leaves room for the numbers */
 	need = 256 + (size_t)evid->len + (size_t)lc->len + strlen(reason)
-		   + strlen(ev) + strlen(ct);
+		   + strlen(ev) + strlen(ct) + strlen(xh);
 	if(need > BLF_NOTIFY_HDRS_MAX)
 		return -2;
 	if(blf_buf_grow(&blf_hdrs, &blf_hdrs_size, need) == NULL)
@@ -208,17 +211,17 @@ static int blf_notify_hdrs(const blf_notify_job_t *j, str *h)
 				"Max-Forwards: 70\r\nEvent: %s%s%.*s\r\n"
 				"Contact: <%.*s>\r\n"
 				"Subscription-State: terminated;reason=%s\r\n"
-				"Content-Type: %s\r\n",
+				"%sContent-Type: %s\r\n",
 				ev, evid->len ? ";id=" : "", evid->len, evid->s, lc->len,
-				lc->s, reason, ct);
+				lc->s, reason, xh, ct);
 	else
 		n = snprintf(blf_hdrs, blf_hdrs_size,
 				"Max-Forwards: 70\r\nEvent: %s%s%.*s\r\n"
 				"Contact: <%.*s>\r\n"
 				"Subscription-State: active;expires=%u\r\n"
-				"Content-Type: %s\r\n",
+				"%sContent-Type: %s\r\n",
 				ev, evid->len ? ";id=" : "", evid->len, evid->s, lc->len,
-				lc->s, j->expires, ct);
+				lc->s, j->expires, xh, ct);
 	if(n < 0 || n >= blf_hdrs_size)
 		return -1; /* cannot happen: need counts every variable part */
 	h->s = blf_hdrs;
@@ -359,8 +362,19 @@ void blf_notify_send_all(blf_notify_job_t *jobs)
 	while(jobs) {
 		j = jobs;
 		jobs = j->next;
-		if(blf_notify_send(j) == 0)
+		if(blf_notify_send(j) == 0) {
 			blf_delay_note(t0);
+			/* a state split over several NOTIFYs: the rest follows */
+			if(j->pkg->more) {
+				blf_notify_job_t *m = j->pkg->more(j), *t;
+				if(m) {
+					for(t = m; t->next; t = t->next)
+						;
+					t->next = jobs;
+					jobs = m;
+				}
+			}
+		}
 		blf_job_free(j);
 	}
 	/* what else the same change did (cluster replicas, DB rows) */

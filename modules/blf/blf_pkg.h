@@ -37,6 +37,7 @@
 #include "blf_xml.h" /* blf_vis_t */
 
 struct blf_entity;
+struct blf_notify_job;
 
 /* what a package's content depends on: the changes it is notified of */
 #define BLF_DEP_CALLS (1 << 0)	  /* the entity's calls (dialogs, parks) */
@@ -94,6 +95,13 @@ typedef struct blf_pkg {
 	/* after the unlock: appends one body to out; 0, or -1 (logged) */
 	int (*body)(blf_snap_t *sn, const blf_body_req_t *r, blf_buf_t *out);
 	void (*snap_free)(blf_snap_t *sn);
+	/* optional (RFC 4662 lists, blf_lsub.c): the Content-Type of the body
+	 * just built from sn (NULL: ctype); extra header lines ("Name: v\r\n")
+	 * of its NOTIFYs; after a NOTIFY went, the jobs that must follow it
+	 * (a state split over several NOTIFYs), NULL: none */
+	const char *(*ctype_of)(blf_snap_t *sn);
+	const char *hdrs;
+	struct blf_notify_job *(*more)(struct blf_notify_job *j);
 	unsigned char id;	  /* set by blf_pkg_register */
 	unsigned char served; /* set by blf_pkg_serve (the `events` list) */
 } blf_pkg_t;

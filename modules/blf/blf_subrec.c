@@ -159,6 +159,16 @@ blf_notify_job_t *blf_sub_job(blf_entity_t *e, blf_sub_t *s,
 			e, s, fr, entity_esc, s->vis, terminated, reason, now);
 }
 
+/* blf_lsub.c's, set at init (a list's NOTIFY is its own package) */
+static blf_snap_t *(*blf_sub_list_snap)(
+		const blf_sub_t *s, const blf_pkg_t **pkg) = NULL;
+
+void blf_sub_set_list_snap(
+		blf_snap_t *(*fn)(const blf_sub_t *s, const blf_pkg_t **pkg))
+{
+	blf_sub_list_snap = fn;
+}
+
 blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 		blf_frags_t *fr, const str *entity_esc, blf_vis_t vis, int terminated,
 		const char *reason, time_t now)
@@ -191,7 +201,10 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 	/* the package's snapshot of e (copies, taken once for the change); its
 	 * body is built from it after the unlock (blf_notify.c) */
 	j->pkg = blf_pkg_get(s->pkg);
-	j->snap = j->pkg ? blf_pkg_snap(fr, j->pkg, e) : NULL;
+	if((s->flags & BLF_SUB_LIST) && blf_sub_list_snap && j->pkg)
+		j->snap = blf_sub_list_snap(s, &j->pkg); /* RFC 4662 list */
+	else
+		j->snap = j->pkg ? blf_pkg_snap(fr, j->pkg, e) : NULL;
 	if(j->snap == NULL) {
 		if(j->pkg == NULL)
 			LM_ERR("subscription %.*s: no event package %u\n",

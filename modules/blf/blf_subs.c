@@ -35,6 +35,7 @@
 #include "blf.h"
 #include "blf_chg.h"
 #include "blf_alias.h"
+#include "blf_lsub.h"
 #include "blf_sipcheck.h"
 #include "blf_tag.h"
 #include "blf_vis.h"
@@ -373,6 +374,8 @@ typedef struct blf_subreq {
 	const blf_pkg_t *pkg; /* the Event header's package */
 	int vis; /* policy from the alias service, -1: none */
 	struct socket_info *sock; /* NOTIFYs leave from here */
+	int list; /* an RFC 4662 list subscription (blf_lsub.c) */
+	blf_list_copy_t *lst; /* a new one: its members (free()d at the end) */
 	/* buffers from here on: written before they are read */
 	char keybuf[BLF_KEY_MAX];
 	char canbuf[BLF_KEY_MAX]; /* the entity an alias stands for */
@@ -536,11 +539,12 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 /* 200 OK with our tag, the granted Expires and our Contact */
 static int blf_reply_ok(struct sip_msg *msg, blf_subreq_t *r, const str *tag)
 {
-	char hdrs[BLF_KEY_MAX + 96];
+	char hdrs[BLF_KEY_MAX + 128];
 	str reason = str_init("OK");
 
-	snprintf(hdrs, sizeof(hdrs), "Expires: %u\r\nContact: <%.*s>\r\n",
-			r->granted, r->f[BLF_SF_LCONTACT].len, r->f[BLF_SF_LCONTACT].s);
+	snprintf(hdrs, sizeof(hdrs), "Expires: %u\r\nContact: <%.*s>\r\n%s",
+			r->granted, r->f[BLF_SF_LCONTACT].len, r->f[BLF_SF_LCONTACT].s,
+			r->list ? "Require: eventlist\r\n" : "");
 	if(add_lump_rpl(msg, hdrs, strlen(hdrs), LUMP_RPL_HDR) == 0) {
 		LM_ERR("cannot add reply headers\n");
 		return -1;
@@ -631,6 +635,7 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 	}
 	s->expires = now + r->granted;
 	s->flags |= BLF_SUB_DIRTY;
+	r->list = (s->flags & BLF_SUB_LIST) != 0;
 	blf_entity_sub_due(e, s->expires);
 	if(r->granted)
 		blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
@@ -738,7 +743,7 @@ static void blf_subreq_resolve(blf_subreq_t *r, str *watcher)
 			   sizeof(r->wcanbuf), watcher, NULL, 0)
 			== 1)
 		watcher = NULL; /* known already */
-	if(!r->wildcard) {
+	if(!r->wildcard && !r->list) { /* a list is itself */
 		blf_alias_resolve(&r->key, r->canbuf, sizeof(r->canbuf), &can,
 				&r->vis, blf_cfg.http_timeout);
 		if(!STR_EQ(can, r->key)) {
@@ -782,6 +787,14 @@ static int blf_is_park_domain(const str *a)
 		   && strncasecmp(h, blf_cfg.park_domain.s, l) == 0;
 }
 
+/* a new subscription not kept after all (a limit, a retransmission) */
+static void blf_subs_drop_new(blf_subreq_t *r, blf_sub_t *s)
+{
+	if(r->list)
+		blf_lsub_del(&BLF_SF(s, BLF_SF_TTAG));
+	blf_sub_free(s);
+}
+
 static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 {
 	blf_notify_job_t *job = NULL;
@@ -796,6 +809,15 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 
 	if((rc = blf_subreq_entity(msg, r)) < 0)
 		return rc;
+	/* an RFC 4662 list (list_url; the URI as asked, before aliases) */
+	if(!r->wildcard && blf_list_enabled()
+			&& blf_list_get(&r->key, blf_cfg.http_timeout, &r->lst) == 1) {
+		if(!blf_lsub_supported(msg))
+			return blf_reject(msg, 421, "Extension Required",
+					"Require: eventlist\r\n",
+					"a list without Supported: eventlist");
+		r->list = 1;
+	}
 	blf_subreq_resolve(r, &watcher);
 	/* kept as resolved: the watcher is who it stands for */
 	r->f[BLF_SF_WATCHER] = watcher;
@@ -833,8 +855,18 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 		return blf_reject(msg, 500, "Server Internal Error", NULL, "no memory");
 	s->expires = now + r->granted;
 	s->vis = self ? BLF_VIS_FULL : vis;
-	s->flags = (r->wildcard ? BLF_SUB_WILDCARD : 0) | BLF_SUB_DIRTY;
+	s->flags = (r->wildcard ? BLF_SUB_WILDCARD : 0) | BLF_SUB_DIRTY
+			   | (r->list ? BLF_SUB_LIST : 0);
 	s->pkg = r->pkg->id;
+	if(r->list
+			&& blf_lsub_add(&r->f[BLF_SF_CALLID], &r->f[BLF_SF_FTAG],
+					   &r->f[BLF_SF_TTAG], &r->key, r->hash,
+					   &r->f[BLF_SF_URI], r->lst)
+					   < 0) {
+		blf_sub_free(s);
+		return blf_reject(msg, 500, "Server Internal Error", NULL,
+				"no memory for the list");
+	}
 	s->sock = r->sock;
 	s->cseq = 0;
 	s->version = 0;
@@ -853,20 +885,24 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 		blf_slot_unlock(r->hash);
 		blf_reply_ok(msg, r, &BLF_SF(s, BLF_SF_TTAG));
 		blf_sub_free(s);
-		goto send;
+		blf_chg_send(job);
+		blf_frags_free(&fr);
+		if(r->list) /* a fetch keeps nothing */
+			blf_lsub_del(&r->f[BLF_SF_TTAG]);
+		return 1;
 	}
 
 	blf_slot_lock(r->hash);
 	e = blf_entity_get(r->hash, &r->key);
 	if(e == NULL) {
 		blf_slot_unlock(r->hash);
-		blf_sub_free(s);
+		blf_subs_drop_new(r, s);
 		return blf_reject(msg, 500, "Server Internal Error", NULL, "no memory");
 	}
 	/* a retransmitted initial SUBSCRIBE: the subscription exists already */
 	old = blf_sub_find(e, &r->f[BLF_SF_CALLID], &r->f[BLF_SF_FTAG], NULL, NULL);
 	if(old) {
-		blf_sub_free(s);
+		blf_subs_drop_new(r, s);
 		old->expires = now + r->granted;
 		old->flags |= BLF_SUB_DIRTY;
 		blf_entity_sub_due(e, old->expires);
@@ -884,7 +920,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 			&& atomic_get(blf_nsubs) >= blf_cfg.max_subscriptions) {
 		blf_entity_gc(r->hash, e);
 		blf_slot_unlock(r->hash);
-		blf_sub_free(s);
+		blf_subs_drop_new(r, s);
 		snprintf(hdr, sizeof(hdr), "Retry-After: %u\r\n", 60);
 		return blf_reject(msg, 503, "Service Unavailable", hdr,
 				"max_subscriptions reached");
@@ -893,7 +929,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	if((rc = blf_wc_sub_take(s, &msg->rcv.src_ip, 1)) != 0) {
 		blf_entity_gc(r->hash, e);
 		blf_slot_unlock(r->hash);
-		blf_sub_free(s);
+		blf_subs_drop_new(r, s);
 		if(rc < 0)
 			return blf_reject(
 					msg, 500, "Server Internal Error", NULL, "no memory");
@@ -913,7 +949,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 		 * accepted without it */
 		blf_entity_gc(r->hash, e);
 		blf_slot_unlock(r->hash);
-		blf_sub_free(s);
+		blf_subs_drop_new(r, s);
 		update_stat(blf_st_wildcard_bursts_limited, 1);
 		snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n",
 				blf_cfg.wildcard_burst_interval);
@@ -971,6 +1007,8 @@ int blf_subs_handle(struct sip_msg *msg)
 	if(rc == 0)
 		rc = r->f[BLF_SF_TTAG].len ? blf_subs_refresh(msg, r)
 								   : blf_subs_new(msg, r);
+	free(r->lst);
+	r->lst = NULL;
 	return rc;
 }
 

@@ -82,6 +82,8 @@ enum blf_sub_field {
 #define BLF_SUB_WILDCARD (1 << 0) /* any-dn: describes other entities */
 #define BLF_SUB_DIRTY (1 << 1)	  /* changed since last written to the DB */
 #define BLF_SUB_OWED (1 << 2) /* a NOTIFY was deferred: full state owed */
+#define BLF_SUB_LIST (1 << 6) /* an RFC 4662 list subscription (blf_lsub.c):
+							   * its NOTIFYs carry the list's package */
 
 typedef struct blf_sub {
 	struct blf_sub *next;
@@ -301,6 +303,10 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 		blf_frags_t *fr, const str *entity_esc, blf_vis_t vis, int terminated,
 		const char *reason, time_t now);
 void blf_sub_free(blf_sub_t *s);
+/* at init: the snapshot of a BLF_SUB_LIST subscription's NOTIFY, which
+ * also sets the job's package (blf_lsub.c); under the slot lock */
+void blf_sub_set_list_snap(
+		blf_snap_t *(*fn)(const blf_sub_t *s, const blf_pkg_t **pkg));
 /* the entity hash our To tag carries; -1 when the tag is not ours */
 int blf_tag_hash(const str *tag, unsigned int *hash);
 int blf_subs_remove(unsigned int hash, const str *callid, const str *ftag,

@@ -1,0 +1,1080 @@
+/*
+ * blf_lsub.c — RFC 4662 list subscriptions (SPEC "Resource lists
+ * (RFC 4662) over HTTP").
+ *
+ * A list subscription is an ordinary subscription record on the list URI's
+ * entity, flagged BLF_SUB_LIST; what a list needs beyond it lives here, in
+ * two shm hash tables with a lock per bucket:
+ *   - the list state per subscription (keyed by our To tag): the random
+ *     secret that keys every instance id and Content-ID (blf_rlmi.h), the
+ *     list's name, and per member its URI, name, entity key
+ *     (alias-resolved), generation and the next version of its own body;
+ *   - a reverse index member entity -> list subscriptions (our To tags),
+ *     so a member's change reaches the lists that show it.
+ * The RLMI version is the subscription record's own version, taken with
+ * the CSeq under the list entity's slot lock like any NOTIFY's.
+ *
+ * The NOTIFY machinery knows nothing of lists: a job of a list
+ * subscription carries a list "package" (one per real package, same
+ * Event name) whose snapshot is a small marker (taken under the list's
+ * slot lock: malloc only); its body() runs after every unlock and does the
+ * work: member versions (bucket lock, alone), one snapshot per member
+ * entity (that entity's slot lock alone, one at a time), the member bodies
+ * by the real package, then blf_rlmi_split/render. When the state does
+ * not fit one body (notify_max_body), the rest goes out in the following
+ * NOTIFYs (the package's more() step: versions and CSeqs taken under the
+ * list's slot lock again).
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+
+#include <string.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <strings.h>
+#include <time.h>
+#include <sys/random.h>
+
+#include "core/mem/shm_mem.h"
+#include "core/dprint.h"
+#include "core/hashes.h"
+#include "core/parser/parse_supported.h"
+#include "core/parser/msg_parser.h"
+
+#include "blf.h"
+#include "blf_alias.h"
+#include "blf_list.h"
+#include "blf_lsub.h"
+#include "blf_rlmi.h"
+#include "blf_tag.h"
+#include "blf_xml.h"
+#include "blf_json.h"
+
+/* ---- list state per subscription ---- */
+
+typedef struct blf_loff {
+	unsigned int off, len;
+} blf_loff_t;
+
+#define BLF_LM_ADDED (1 << 0)	/* not sent yet since it was added */
+#define BLF_LM_REMOVED (1 << 1) /* to be sent once as terminated */
+#define BLF_LM_GONE (1 << 2)	/* sent as terminated: no longer listed */
+
+typedef struct blf_lmem {
+	unsigned int khash;	  /* blf_key_hash of key */
+	unsigned int gen;	  /* instance generation (blf_rlmi.h) */
+	unsigned int version; /* the next version of its own body */
+	unsigned int flags;	  /* BLF_LM_* */
+	blf_loff_t uri, name, key;
+} blf_lmem_t;
+
+typedef struct blf_ls {
+	struct blf_ls *next;
+	unsigned int th;	/* hash of ttag */
+	unsigned int lhash; /* the list entity's hash (its slot) */
+	unsigned char secret[BLF_RLMI_SECRET_LEN];
+	blf_loff_t callid, ftag, ttag, lkey, luri, name;
+	int n;
+	size_t size; /* of the whole block */
+	/* n blf_lmem_t, then the strings */
+} blf_ls_t;
+
+#define BLF_LS(b, o) ((str){(char *)(b) + (o).off, (int)(o).len})
+#define BLF_LS_M(ls) ((blf_lmem_t *)((ls) + 1))
+
+/* a member as given to blf_ls_build */
+typedef struct blf_lmin {
+	const char *uri, *name, *key;
+	unsigned int gen, version, flags;
+} blf_lmin_t;
+
+#define BLF_LSUB_SLOTS 256
+typedef struct blf_lhtab {
+	gen_lock_set_t *locks;
+	void *slots[BLF_LSUB_SLOTS];
+} blf_lhtab_t;
+
+static blf_lhtab_t *blf_lstab = NULL; /* blf_ls_t by our tag */
+static blf_lhtab_t *blf_lrev = NULL;  /* blf_lref_t by member key */
+#define blf_lidx(h) ((h) & (BLF_LSUB_SLOTS - 1))
+
+/* one list subscription watching a member entity */
+typedef struct blf_lref {
+	struct blf_lref *next;
+	unsigned int khash;
+	str key;  /* member entity */
+	str ttag; /* the list subscription */
+} blf_lref_t;
+
+static blf_lhtab_t *blf_lhtab_new(void)
+{
+	blf_lhtab_t *t = shm_malloc(sizeof(*t));
+
+	if(t == NULL) {
+		SHM_MEM_ERROR;
+		return NULL;
+	}
+	memset(t, 0, sizeof(*t));
+	t->locks = lock_set_alloc(BLF_LSUB_SLOTS);
+	if(t->locks == NULL || lock_set_init(t->locks) == NULL) {
+		LM_ERR("cannot allocate list subscription locks\n");
+		return NULL;
+	}
+	return t;
+}
+
+static unsigned int blf_lhash(const str *s)
+{
+	return get_hash1_raw(s->s, s->len);
+}
+
+static void blf_loff_put(char *base, char **p, blf_loff_t *o, const char *s,
+		size_t len)
+{
+	o->off = (unsigned int)(*p - base);
+	o->len = (unsigned int)len;
+	if(len)
+		memcpy(*p, s, len);
+	(*p)[len] = '\0';
+	*p += len + 1;
+}
+
+static blf_ls_t *blf_ls_build(const str *callid, const str *ftag,
+		const str *ttag, const str *lkey, unsigned int lhash, const str *luri,
+		const char *name, const blf_lmin_t *m, int n)
+{
+	size_t sz = sizeof(blf_ls_t) + (size_t)n * sizeof(blf_lmem_t);
+	blf_ls_t *ls;
+	blf_lmem_t *lm;
+	char *p;
+	int i;
+
+	sz += callid->len + ftag->len + ttag->len + lkey->len + luri->len
+		  + strlen(name) + 6;
+	for(i = 0; i < n; i++)
+		sz += strlen(m[i].uri) + strlen(m[i].name) + strlen(m[i].key) + 3;
+	ls = shm_malloc(sz);
+	if(ls == NULL) {
+		SHM_MEM_ERROR;
+		return NULL;
+	}
+	memset(ls, 0, sizeof(*ls));
+	ls->size = sz;
+	ls->n = n;
+	ls->lhash = lhash;
+	ls->th = blf_lhash(ttag);
+	lm = BLF_LS_M(ls);
+	p = (char *)(lm + n);
+	blf_loff_put((char *)ls, &p, &ls->callid, callid->s, callid->len);
+	blf_loff_put((char *)ls, &p, &ls->ftag, ftag->s, ftag->len);
+	blf_loff_put((char *)ls, &p, &ls->ttag, ttag->s, ttag->len);
+	blf_loff_put((char *)ls, &p, &ls->lkey, lkey->s, lkey->len);
+	blf_loff_put((char *)ls, &p, &ls->luri, luri->s, luri->len);
+	blf_loff_put((char *)ls, &p, &ls->name, name, strlen(name));
+	for(i = 0; i < n; i++) {
+		memset(&lm[i], 0, sizeof(lm[i]));
+		lm[i].gen = m[i].gen;
+		lm[i].version = m[i].version;
+		lm[i].flags = m[i].flags;
+		blf_loff_put((char *)ls, &p, &lm[i].uri, m[i].uri, strlen(m[i].uri));
+		blf_loff_put(
+				(char *)ls, &p, &lm[i].name, m[i].name, strlen(m[i].name));
+		blf_loff_put((char *)ls, &p, &lm[i].key, m[i].key, strlen(m[i].key));
+		lm[i].khash = blf_key_hash(&BLF_LS(ls, lm[i].key));
+	}
+	return ls;
+}
+
+/* the entry of ttag in its bucket (locked); pp: where it is linked */
+static blf_ls_t *blf_ls_find(const str *ttag, unsigned int th, blf_ls_t ***pp)
+{
+	blf_ls_t **p, *ls;
+
+	for(p = (blf_ls_t **)&blf_lstab->slots[blf_lidx(th)]; (ls = *p);
+			p = &ls->next)
+		if(ls->th == th && STR_EQ(BLF_LS(ls, ls->ttag), *ttag)) {
+			if(pp)
+				*pp = p;
+			return ls;
+		}
+	return NULL;
+}
+
+/* a private copy of ttag's entry (malloc), NULL when there is none */
+static blf_ls_t *blf_ls_copy(const str *ttag)
+{
+	unsigned int th = blf_lhash(ttag);
+	blf_ls_t *ls, *c = NULL;
+
+	lock_set_get(blf_lstab->locks, blf_lidx(th));
+	ls = blf_ls_find(ttag, th, NULL);
+	if(ls && (c = malloc(ls->size)) != NULL)
+		memcpy(c, ls, ls->size);
+	lock_set_release(blf_lstab->locks, blf_lidx(th));
+	return c;
+}
+
+/* ---- reverse index ---- */
+
+static void blf_lref_add(const str *key, unsigned int kh, const str *ttag)
+{
+	blf_lref_t *r;
+
+	r = shm_malloc(sizeof(*r) + key->len + ttag->len + 2);
+	if(r == NULL) {
+		SHM_MEM_ERROR;
+		return;
+	}
+	r->khash = kh;
+	r->key.s = (char *)(r + 1);
+	r->key.len = key->len;
+	memcpy(r->key.s, key->s, key->len);
+	r->key.s[key->len] = '\0';
+	r->ttag.s = r->key.s + key->len + 1;
+	r->ttag.len = ttag->len;
+	memcpy(r->ttag.s, ttag->s, ttag->len);
+	r->ttag.s[ttag->len] = '\0';
+	lock_set_get(blf_lrev->locks, blf_lidx(kh));
+	r->next = blf_lrev->slots[blf_lidx(kh)];
+	blf_lrev->slots[blf_lidx(kh)] = r;
+	lock_set_release(blf_lrev->locks, blf_lidx(kh));
+}
+
+static void blf_lref_del(const str *key, unsigned int kh, const str *ttag)
+{
+	blf_lref_t **p, *r;
+
+	lock_set_get(blf_lrev->locks, blf_lidx(kh));
+	for(p = (blf_lref_t **)&blf_lrev->slots[blf_lidx(kh)]; (r = *p);) {
+		if(r->khash == kh && STR_EQ(r->key, *key) && STR_EQ(r->ttag, *ttag)) {
+			*p = r->next;
+			shm_free(r);
+			break;
+		}
+		p = &r->next;
+	}
+	lock_set_release(blf_lrev->locks, blf_lidx(kh));
+}
+
+/* the list subscriptions (our tags, malloc'd, NUL-separated) watching
+ * member entity key; *n gets their number */
+static char *blf_lref_find(const str *key, unsigned int kh, int *n)
+{
+	blf_lref_t *r;
+	size_t sz = 0;
+	char *out = NULL, *p;
+
+	*n = 0;
+	lock_set_get(blf_lrev->locks, blf_lidx(kh));
+	for(r = blf_lrev->slots[blf_lidx(kh)]; r; r = r->next)
+		if(r->khash == kh && STR_EQ(r->key, *key))
+			sz += r->ttag.len + 1;
+	if(sz && (out = malloc(sz)) != NULL) {
+		p = out;
+		for(r = blf_lrev->slots[blf_lidx(kh)]; r; r = r->next)
+			if(r->khash == kh && STR_EQ(r->key, *key)) {
+				memcpy(p, r->ttag.s, r->ttag.len + 1);
+				p += r->ttag.len + 1;
+				(*n)++;
+			}
+	}
+	lock_set_release(blf_lrev->locks, blf_lidx(kh));
+	return out;
+}
+
+/* ---- members ---- */
+
+/* the entity key a member URI stands for (alias-resolved, no waiting) */
+static int blf_member_key(const char *uri, char *buf, int size)
+{
+	char kb[BLF_KEY_MAX], cb[BLF_KEY_MAX];
+	str u = {(char *)uri, (int)strlen(uri)}, k, can;
+
+	if(blf_key_from_uri(&u, kb, sizeof(kb), &k) < 0)
+		return -1;
+	blf_alias_resolve(&k, cb, sizeof(cb), &can, NULL, 0);
+	if(can.len >= size)
+		return -1;
+	memcpy(buf, can.s, can.len);
+	buf[can.len] = '\0';
+	return 0;
+}
+
+int blf_lsub_supported(struct sip_msg *msg)
+{
+	struct hdr_field *h;
+	str v;
+	int i, j;
+
+	/* a plain scan of every Supported header (parse_supported knows no
+	 * eventlist bit in Kamailio 5.6) */
+	for(h = msg->headers; h; h = h->next) {
+		if(h->type != HDR_SUPPORTED_T)
+			continue;
+		v = h->body;
+		for(i = 0; i + 9 <= v.len; i++) {
+			if(strncasecmp(v.s + i, "eventlist", 9) != 0)
+				continue;
+			j = i + 9;
+			if((i == 0 || v.s[i - 1] == ',' || v.s[i - 1] == ' '
+					   || v.s[i - 1] == '\t')
+					&& (j == v.len || v.s[j] == ',' || v.s[j] == ' '
+							|| v.s[j] == '\t' || v.s[j] == '\r'))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+int blf_lsub_add(const str *callid, const str *ftag, const str *ttag,
+		const str *lkey, unsigned int lhash, const str *luri,
+		const blf_list_copy_t *l)
+{
+	blf_lmin_t *m;
+	char *keys;
+	blf_ls_t *ls, *old, **pp;
+	blf_lmem_t *lm;
+	int i, k = 0;
+
+	if(blf_lstab == NULL)
+		return -1;
+	m = calloc((size_t)l->n + 1, sizeof(*m));
+	keys = malloc((size_t)(l->n + 1) * BLF_KEY_MAX);
+	if(m == NULL || keys == NULL) {
+		free(m);
+		free(keys);
+		return -1;
+	}
+	for(i = 0; i < l->n; i++) {
+		char *kb = keys + (size_t)k * BLF_KEY_MAX;
+		if(blf_member_key(l->m[i].uri, kb, BLF_KEY_MAX) < 0) {
+			LM_NOTICE("list %.*s: member %.64s skipped (not user@host)\n",
+					lkey->len, lkey->s, l->m[i].uri);
+			continue;
+		}
+		m[k].uri = l->m[i].uri;
+		m[k].name = l->m[i].name;
+		m[k].key = kb;
+		k++;
+	}
+	ls = blf_ls_build(callid, ftag, ttag, lkey, lhash, luri, l->name, m, k);
+	free(m);
+	free(keys);
+	if(ls == NULL)
+		return -1;
+	if(getrandom(ls->secret, sizeof(ls->secret), 0)
+			!= (ssize_t)sizeof(ls->secret)) {
+		for(i = 0; i < BLF_RLMI_SECRET_LEN; i++)
+			ls->secret[i] = (unsigned char)rand();
+	}
+	lock_set_get(blf_lstab->locks, blf_lidx(ls->th));
+	old = blf_ls_find(ttag, ls->th, &pp);
+	if(old) { /* a retransmission: the first one stays */
+		lock_set_release(blf_lstab->locks, blf_lidx(ls->th));
+		shm_free(ls);
+		return 0;
+	}
+	ls->next = blf_lstab->slots[blf_lidx(ls->th)];
+	blf_lstab->slots[blf_lidx(ls->th)] = ls;
+	lm = BLF_LS_M(ls);
+	/* the references are added after the unlock from a private copy */
+	{
+		blf_ls_t *c = malloc(ls->size);
+		if(c)
+			memcpy(c, ls, ls->size);
+		lock_set_release(blf_lstab->locks, blf_lidx(ls->th));
+		if(c == NULL)
+			return -1;
+		lm = BLF_LS_M(c);
+		for(i = 0; i < c->n; i++)
+			blf_lref_add(&BLF_LS(c, lm[i].key), lm[i].khash, ttag);
+		free(c);
+	}
+	return 0;
+}
+
+void blf_lsub_del(const str *ttag)
+{
+	unsigned int th;
+	blf_ls_t *ls, **pp;
+	blf_lmem_t *lm;
+	int i;
+
+	if(blf_lstab == NULL || ttag->len <= 0)
+		return;
+	th = blf_lhash(ttag);
+	lock_set_get(blf_lstab->locks, blf_lidx(th));
+	ls = blf_ls_find(ttag, th, &pp);
+	if(ls)
+		*pp = ls->next;
+	lock_set_release(blf_lstab->locks, blf_lidx(th));
+	if(ls == NULL)
+		return;
+	lm = BLF_LS_M(ls);
+	for(i = 0; i < ls->n; i++)
+		if(!(lm[i].flags & BLF_LM_GONE))
+			blf_lref_del(&BLF_LS(ls, lm[i].key), lm[i].khash, ttag);
+	shm_free(ls);
+}
+
+/* ---- the list packages: snapshot marker, body, more ---- */
+
+enum blf_lmode {
+	BLF_LMODE_FULL = 0, /* every member (first NOTIFY, refresh, final) */
+	BLF_LMODE_MEMBER,	/* the member entity mkey changed */
+	BLF_LMODE_LIST,		/* members added or removed */
+	BLF_LMODE_CONT,		/* body idx of a split state rendered before */
+};
+
+/* one rendered list state (possibly several bodies), shared by the
+ * NOTIFYs that carry it */
+typedef struct blf_lrender {
+	int refs;
+	int n, nbodies;
+	blf_rlmi_list_t l;
+	blf_rlmi_member_t *m;
+	blf_rlmi_slot_t *slots;
+	blf_buf_t *bodies; /* n member bodies */
+	blf_ls_t *ls;	   /* the copy the strings point into */
+	char host[BLF_RLMI_HOST_MAX];
+} blf_lrender_t;
+
+typedef struct blf_lsnap {
+	blf_snap_t head;
+	const blf_pkg_t *real;
+	int mode;
+	int idx;
+	blf_lrender_t *rest;
+	str ttag;
+	char ttagbuf[BLF_TAG_LEN + 8];
+	char mkey[BLF_KEY_MAX];
+	char ctype[BLF_RLMI_CTYPE_MAX];
+} blf_lsnap_t;
+
+static blf_pkg_t blf_lpkgs[BLF_PKG_MAX];
+
+static void blf_lrender_put(blf_lrender_t *R)
+{
+	int i;
+
+	if(R == NULL || --R->refs > 0)
+		return;
+	for(i = 0; i < R->n; i++)
+		blf_buf_free(&R->bodies[i]);
+	free(R->bodies);
+	free(R->m);
+	free(R->slots);
+	free(R->ls);
+	free(R);
+}
+
+static void blf_lsnap_free(blf_snap_t *sn)
+{
+	blf_lsnap_t *m = (blf_lsnap_t *)sn;
+
+	blf_lrender_put(m->rest);
+	free(m);
+}
+
+/* under the list's slot lock (blf_subrec.c's hook): malloc only */
+static blf_snap_t *blf_lsub_snap(const blf_sub_t *s, const blf_pkg_t **pkg)
+{
+	const blf_pkg_t *real = blf_pkg_get(s->pkg);
+	blf_lsnap_t *m;
+	str t = BLF_SF(s, BLF_SF_TTAG);
+
+	if(real == NULL || t.len > BLF_TAG_LEN + 7)
+		return NULL;
+	m = calloc(1, sizeof(*m));
+	if(m == NULL)
+		return NULL;
+	m->head.refs = 1;
+	m->head.pkg = &blf_lpkgs[real->id];
+	m->real = real;
+	m->mode = BLF_LMODE_FULL;
+	memcpy(m->ttagbuf, t.s, t.len);
+	m->ttag.s = m->ttagbuf;
+	m->ttag.len = t.len;
+	*pkg = &blf_lpkgs[real->id];
+	return &m->head;
+}
+
+/*
+ * The watcher's visibility of one member. Today the list subscription's
+ * own (the list entity's policy); the per-(entity, watcher) lookup of
+ * visibility_url plugs in here.
+ */
+static blf_vis_t blf_lsub_member_vis(
+		const blf_ls_t *ls, const str *mkey, blf_vis_t list_vis)
+{
+	(void)ls;
+	(void)mkey;
+	return list_vis;
+}
+
+/* one member entity's body by the real package (its slot lock alone while
+ * its snapshot is taken) */
+static int blf_member_body(const blf_pkg_t *real, const str *key,
+		unsigned int kh, const char *uri, unsigned int version, blf_vis_t vis,
+		blf_buf_t *out)
+{
+	char esc[BLF_JSON_URI_MAX * 6];
+	blf_entity_t *e, tmp;
+	blf_snap_t *sn;
+	blf_body_req_t r;
+	int n, rc;
+
+	n = blf_xml_escape_attr(uri, strlen(uri), esc, sizeof(esc));
+	if(n < 0)
+		return -1;
+	blf_slot_lock(kh);
+	e = blf_entity_find(kh, key);
+	if(e == NULL) {
+		memset(&tmp, 0, sizeof(tmp));
+		tmp.hash = kh;
+		tmp.key = *key;
+		tmp.vis = -1;
+		e = &tmp;
+	}
+	sn = real->snapshot(e);
+	blf_slot_unlock(kh);
+	if(sn == NULL)
+		return -1;
+	sn->refs = 1;
+	sn->pkg = real;
+	memset(&r, 0, sizeof(r));
+	r.version = version;
+	r.entity_esc = esc;
+	r.entity_len = (size_t)n;
+	r.vis = vis;
+	rc = real->body(sn, &r, out);
+	blf_snap_put(sn);
+	return rc;
+}
+
+/* the RLMI and parts of what m says, rendered; body 0 into out */
+static int blf_lsub_render(
+		blf_lsnap_t *m, const blf_body_req_t *r, blf_buf_t *out)
+{
+	blf_lrender_t *R;
+	blf_ls_t *ls, *cur;
+	blf_lmem_t *lm, *cm;
+	unsigned int th = blf_lhash(&m->ttag), *ver = NULL;
+	int i, k, full, *inc = NULL;
+	size_t max, len;
+	const char *at;
+	str mk = {m->mkey, (int)strlen(m->mkey)};
+
+	ls = blf_ls_copy(&m->ttag);
+	if(ls == NULL) {
+		LM_NOTICE("list subscription %.*s: no list state here (a replica "
+				  "or restored subscription): an empty list is sent\n",
+				m->ttag.len, m->ttag.s);
+		ls = NULL;
+	}
+	R = calloc(1, sizeof(*R));
+	if(R == NULL) {
+		free(ls);
+		return -1;
+	}
+	R->refs = 1;
+	R->ls = ls;
+	full = m->mode == BLF_LMODE_FULL || blf_list_full_state || r->terminated;
+	if(ls) {
+		inc = calloc((size_t)ls->n + 1, sizeof(int));
+		ver = calloc((size_t)ls->n + 1, sizeof(unsigned int));
+		R->m = calloc((size_t)ls->n + 1, sizeof(*R->m));
+		R->bodies = calloc((size_t)ls->n + 1, sizeof(blf_buf_t));
+		R->slots = calloc((size_t)ls->n + 1, sizeof(*R->slots));
+		if(!inc || !ver || !R->m || !R->bodies || !R->slots)
+			goto fail;
+		/* which members go in, and their versions: taken in the shared
+		 * state (its bucket lock alone) */
+		lock_set_get(blf_lstab->locks, blf_lidx(th));
+		cur = blf_ls_find(&m->ttag, th, NULL);
+		lm = BLF_LS_M(ls);
+		cm = cur && cur->n == ls->n ? BLF_LS_M(cur) : NULL;
+		for(i = 0; i < ls->n; i++) {
+			unsigned int fl = cm ? cm[i].flags : lm[i].flags;
+			if(fl & BLF_LM_GONE)
+				continue;
+			if(full || (fl & (BLF_LM_ADDED | BLF_LM_REMOVED))
+					|| (m->mode == BLF_LMODE_MEMBER
+							&& STR_EQ(BLF_LS(ls, lm[i].key), mk)))
+				inc[i] = 1 + ((fl & BLF_LM_REMOVED) ? 1 : 0);
+			if(!inc[i] || !cm)
+				continue;
+			if(inc[i] == 1)
+				ver[i] = cm[i].version++;
+			cm[i].flags &= ~BLF_LM_ADDED;
+			if(fl & BLF_LM_REMOVED)
+				cm[i].flags = BLF_LM_GONE;
+		}
+		lock_set_release(blf_lstab->locks, blf_lidx(th));
+		/* the bodies, one member entity at a time */
+		for(i = 0; i < ls->n; i++) {
+			blf_rlmi_member_t *rm;
+			if(!inc[i])
+				continue;
+			rm = &R->m[R->n];
+			rm->uri = BLF_LS(ls, lm[i].uri).s;
+			rm->name = BLF_LS(ls, lm[i].name).s;
+			rm->gen = lm[i].gen;
+			rm->ctype = m->real->ctype;
+			if(inc[i] == 2) {
+				rm->state = BLF_RLMI_TERMINATED;
+				rm->reason = "noresource";
+			} else {
+				blf_buf_t *b = &R->bodies[R->n];
+				rm->state = BLF_RLMI_ACTIVE;
+				if(blf_member_body(m->real, &BLF_LS(ls, lm[i].key),
+						   lm[i].khash, rm->uri, ver[i],
+						   blf_lsub_member_vis(ls, &BLF_LS(ls, lm[i].key),
+								   r->vis),
+						   b)
+						< 0) {
+					LM_ERR("list %.*s: no body for member %s\n",
+							BLF_LS(ls, ls->lkey).len, BLF_LS(ls, ls->lkey).s,
+							rm->uri);
+					rm->state = BLF_RLMI_PENDING;
+				} else {
+					rm->body = b->s;
+					rm->body_len = b->len;
+				}
+			}
+			R->n++;
+		}
+	}
+	R->l.uri = ls ? BLF_LS(ls, ls->luri).s : "sip:list@blf.invalid";
+	R->l.name = ls ? BLF_LS(ls, ls->name).s : NULL;
+	R->l.version = r->version;
+	R->l.full = full;
+	at = ls ? strchr(BLF_LS(ls, ls->lkey).s, '@') : NULL;
+	snprintf(R->host, sizeof(R->host), "%s", at ? at + 1 : "blf.invalid");
+	R->l.host = R->host;
+	R->l.secret = ls ? ls->secret : (const unsigned char *)"blf-no-secret!!!";
+	max = r->max ? r->max : BLF_NOTIFY_BODY_UDP_MAX;
+	if(max < BLF_RLMI_MIN_MAX)
+		max = BLF_RLMI_MIN_MAX;
+	if(R->n == 0 && R->slots == NULL)
+		R->slots = calloc(1, sizeof(*R->slots));
+	if(R->slots == NULL
+			|| (k = blf_rlmi_split(&R->l, R->m, R->n, max, R->slots,
+						&R->nbodies))
+					   != 0) {
+		LM_ERR("list %s: cannot lay out %d members in %zu bytes\n",
+				R->l.uri, R->n, max);
+		goto fail;
+	}
+	if(blf_rlmi_render(&R->l, R->m, R->n, R->slots, 0, NULL, 0, &len) != 0
+			&& len == 0)
+		goto fail;
+	if(blf_buf_need(out, len + 1) < 0
+			|| blf_rlmi_render(&R->l, R->m, R->n, R->slots, 0,
+					   out->s + out->len, out->size - out->len, &len)
+					   != 0)
+		goto fail;
+	out->len += len;
+	if(blf_rlmi_ctype(&R->l, R->m, R->n, R->slots, 0, m->ctype,
+			   sizeof(m->ctype))
+			< 0)
+		goto fail;
+	free(inc);
+	free(ver);
+	if(R->nbodies > 1) {
+		m->rest = R; /* for more(): the following bodies */
+		m->idx = 0;
+	} else
+		blf_lrender_put(R);
+	return 0;
+fail:
+	free(inc);
+	free(ver);
+	blf_lrender_put(R);
+	return -1;
+}
+
+static int blf_lsub_body(blf_snap_t *sn, const blf_body_req_t *r, blf_buf_t *out)
+{
+	blf_lsnap_t *m = (blf_lsnap_t *)sn;
+	blf_lrender_t *R = m->rest;
+	size_t len;
+
+	if(m->mode != BLF_LMODE_CONT)
+		return blf_lsub_render(m, r, out);
+	/* body idx of a split state: its RLMI version is this NOTIFY's */
+	R->l.version = r->version - (unsigned int)m->idx;
+	if(blf_rlmi_render(&R->l, R->m, R->n, R->slots, m->idx, NULL, 0, &len)
+					!= 0
+			&& len == 0)
+		return -1;
+	if(blf_buf_need(out, len + 1) < 0
+			|| blf_rlmi_render(&R->l, R->m, R->n, R->slots, m->idx,
+					   out->s + out->len, out->size - out->len, &len)
+					   != 0)
+		return -1;
+	out->len += len;
+	if(blf_rlmi_ctype(&R->l, R->m, R->n, R->slots, m->idx, m->ctype,
+			   sizeof(m->ctype))
+			< 0)
+		return -1;
+	return 0;
+}
+
+static const char *blf_lsub_ctype(blf_snap_t *sn)
+{
+	blf_lsnap_t *m = (blf_lsnap_t *)sn;
+
+	return m->ctype[0] ? m->ctype : "multipart/related";
+}
+
+/* after a NOTIFY of a split state went: the NOTIFYs of its other bodies
+ * (versions and CSeqs taken under the list's slot lock) */
+static blf_notify_job_t *blf_lsub_more(blf_notify_job_t *j)
+{
+	blf_lsnap_t *m = (blf_lsnap_t *)j->snap, *mm;
+	blf_notify_job_t *first = NULL, **tail = &first, *nj;
+	blf_entity_t *e;
+	blf_sub_t *s;
+	blf_frags_t fr;
+	time_t now = time(NULL);
+	int k;
+
+	if(m == NULL || m->rest == NULL || m->mode == BLF_LMODE_CONT
+			|| j->terminated)
+		return NULL;
+	memset(&fr, 0, sizeof(fr));
+	blf_slot_lock(j->hash);
+	s = blf_table_sub_find(j->hash, &j->f[BLF_SF_CALLID], &j->f[BLF_SF_FTAG],
+			&j->f[BLF_SF_TTAG], &e, NULL);
+	for(k = 1; s && (s->flags & BLF_SUB_LIST) && k < m->rest->nbodies; k++) {
+		nj = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
+		if(nj == NULL)
+			break; /* deferred: the full state is owed */
+		mm = (blf_lsnap_t *)nj->snap;
+		mm->mode = BLF_LMODE_CONT;
+		mm->idx = k;
+		mm->rest = m->rest;
+		m->rest->refs++;
+		*tail = nj;
+		tail = &nj->next;
+	}
+	blf_slot_unlock(j->hash);
+	blf_frags_free(&fr);
+	return first;
+}
+
+/* ---- changes ---- */
+
+/* a NOTIFY in mode for the list subscription of our tag ttag */
+static blf_notify_job_t *blf_lsub_job(const str *ttag, int mode, const str *mkey)
+{
+	blf_ls_t *ls = blf_ls_copy(ttag);
+	blf_notify_job_t *j = NULL;
+	blf_entity_t *e;
+	blf_sub_t *s;
+	blf_frags_t fr;
+	blf_lsnap_t *m;
+
+	if(ls == NULL)
+		return NULL;
+	memset(&fr, 0, sizeof(fr));
+	blf_slot_lock(ls->lhash);
+	s = blf_table_sub_find(ls->lhash, &BLF_LS(ls, ls->callid),
+			&BLF_LS(ls, ls->ftag), &BLF_LS(ls, ls->ttag), &e, NULL);
+	if(s && (s->flags & BLF_SUB_LIST) && !s->owner)
+		j = blf_sub_job(e, s, &fr, NULL, 0, NULL, time(NULL));
+	blf_slot_unlock(ls->lhash);
+	blf_frags_free(&fr);
+	free(ls);
+	if(j && j->snap && j->pkg == j->snap->pkg
+			&& j->pkg->body == blf_lsub_body) {
+		m = (blf_lsnap_t *)j->snap;
+		m->mode = mode;
+		if(mkey && mkey->len < BLF_KEY_MAX) {
+			memcpy(m->mkey, mkey->s, mkey->len);
+			m->mkey[mkey->len] = '\0';
+		}
+	}
+	return j;
+}
+
+/* a member entity changed: a partial NOTIFY to each list showing it */
+static void blf_lsub_member_changed(const str *key, blf_notify_job_t ***tail)
+{
+	unsigned int kh = blf_key_hash(key);
+	char *tags, *p;
+	blf_notify_job_t *j;
+	str t;
+	int n, i;
+
+	tags = blf_lref_find(key, kh, &n);
+	for(i = 0, p = tags; i < n; i++) {
+		t.s = p;
+		t.len = (int)strlen(p);
+		p += t.len + 1;
+		j = blf_lsub_job(&t, BLF_LMODE_MEMBER, key);
+		if(j) {
+			**tail = j;
+			while(j->next)
+				j = j->next;
+			*tail = &j->next;
+		}
+	}
+	free(tags);
+}
+
+static void blf_lsub_chg(blf_chg_batch_t *b, void *param)
+{
+	blf_notify_job_t *jobs = NULL, **tail = &jobs;
+	blf_chg_t *g = NULL;
+
+	while((g = blf_chg_next(b, g, BLF_CHG_CALL | BLF_CHG_CALL_MOVE
+										   | BLF_CHG_SUB_DEL
+										   | BLF_CHG_SUB_GONE))) {
+		if(g->kind == BLF_CHG_SUB_DEL || g->kind == BLF_CHG_SUB_GONE) {
+			if(g->sub && (g->sub->flags & BLF_SUB_LIST)) {
+				str t = BLF_SF(g->sub, BLF_SF_TTAG);
+				blf_lsub_del(&t);
+			}
+			continue;
+		}
+		blf_lsub_member_changed(&g->key, &tail);
+		if(g->kind == BLF_CHG_CALL_MOVE && g->key2.len)
+			blf_lsub_member_changed(&g->key2, &tail);
+	}
+	if(jobs)
+		blf_chg_send(jobs);
+}
+
+/*
+ * A new answer about list key (the HTTP process): each live subscription
+ * of it whose members differ gets the new set (added members new,
+ * versions 0; removed ones sent once as terminated, then dropped) and a
+ * NOTIFY with what changed.
+ */
+static void blf_lsub_list_changed(const str *key)
+{
+	blf_list_copy_t *l = NULL;
+	char *tags = NULL, *keys = NULL;
+	size_t tsz = 0, tlen = 0;
+	blf_ls_t *ls;
+	unsigned int i;
+	int k;
+
+	if(blf_list_get(key, 0, &l) != 1)
+		return;
+	/* the subscriptions of this list (our tags) */
+	for(i = 0; i < BLF_LSUB_SLOTS; i++) {
+		lock_set_get(blf_lstab->locks, i);
+		for(ls = blf_lstab->slots[i]; ls; ls = ls->next) {
+			str t = BLF_LS(ls, ls->ttag);
+			if(!STR_EQ(BLF_LS(ls, ls->lkey), *key))
+				continue;
+			if(tlen + t.len + 1 > tsz) {
+				char *nt = realloc(tags, tsz * 2 + t.len + 64);
+				if(nt == NULL)
+					continue;
+				tags = nt;
+				tsz = tsz * 2 + t.len + 64;
+			}
+			memcpy(tags + tlen, t.s, t.len + 1);
+			tlen += t.len + 1;
+		}
+		lock_set_release(blf_lstab->locks, i);
+	}
+	keys = malloc((size_t)(l->n + 1) * BLF_KEY_MAX);
+	if(keys == NULL)
+		goto out;
+	for(k = 0; k < l->n; k++)
+		if(blf_member_key(l->m[k].uri, keys + (size_t)k * BLF_KEY_MAX,
+				   BLF_KEY_MAX)
+				< 0)
+			keys[(size_t)k * BLF_KEY_MAX] = '\0';
+	for(i = 0; i < tlen;) {
+		str t = {tags + i, (int)strlen(tags + i)};
+		unsigned int th = blf_lhash(&t);
+		blf_ls_t *cur, **pp, *nls = NULL, *oldc = NULL;
+		blf_lmin_t *m = NULL;
+		blf_lmem_t *om;
+		int j, nm = 0, same, changed = 0;
+
+		i += t.len + 1;
+		lock_set_get(blf_lstab->locks, blf_lidx(th));
+		cur = blf_ls_find(&t, th, &pp);
+		if(cur == NULL
+				|| (m = calloc((size_t)(cur->n + l->n + 1), sizeof(*m)))
+						   == NULL) {
+			lock_set_release(blf_lstab->locks, blf_lidx(th));
+			continue;
+		}
+		om = BLF_LS_M(cur);
+		/* the new members in the service's order, with what they had */
+		for(k = 0; k < l->n; k++) {
+			char *kb = keys + (size_t)k * BLF_KEY_MAX;
+			if(kb[0] == '\0')
+				continue;
+			m[nm].uri = l->m[k].uri;
+			m[nm].name = l->m[k].name;
+			m[nm].key = kb;
+			m[nm].flags = BLF_LM_ADDED;
+			for(j = 0; j < cur->n; j++) {
+				if(strcmp(BLF_LS(cur, om[j].uri).s, l->m[k].uri) != 0)
+					continue;
+				if(om[j].flags & (BLF_LM_GONE | BLF_LM_REMOVED)) {
+					m[nm].gen = om[j].gen + 1; /* a new instance */
+					break;
+				}
+				m[nm].gen = om[j].gen;
+				m[nm].version = om[j].version;
+				m[nm].flags = om[j].flags & BLF_LM_ADDED;
+				break;
+			}
+			if(m[nm].flags & BLF_LM_ADDED)
+				changed = 1;
+			nm++;
+		}
+		/* the old ones no longer there: removed (sent once) */
+		for(j = 0; j < cur->n; j++) {
+			if(om[j].flags & BLF_LM_GONE)
+				continue;
+			same = 0;
+			for(k = 0; k < nm && !same; k++)
+				same = strcmp(m[k].uri, BLF_LS(cur, om[j].uri).s) == 0;
+			if(same)
+				continue;
+			m[nm].uri = BLF_LS(cur, om[j].uri).s;
+			m[nm].name = BLF_LS(cur, om[j].name).s;
+			m[nm].key = BLF_LS(cur, om[j].key).s;
+			m[nm].gen = om[j].gen;
+			m[nm].version = om[j].version;
+			m[nm].flags = BLF_LM_REMOVED;
+			nm++;
+			changed = 1;
+		}
+		if(changed) {
+			nls = blf_ls_build(&BLF_LS(cur, cur->callid),
+					&BLF_LS(cur, cur->ftag), &BLF_LS(cur, cur->ttag),
+					&BLF_LS(cur, cur->lkey), cur->lhash,
+					&BLF_LS(cur, cur->luri), l->name, m, nm);
+			if(nls) {
+				memcpy(nls->secret, cur->secret, sizeof(nls->secret));
+				nls->next = cur->next;
+				*pp = nls;
+				oldc = cur;
+			}
+		}
+		lock_set_release(blf_lstab->locks, blf_lidx(th));
+		free(m);
+		if(oldc == NULL)
+			continue;
+		/* the reverse index follows: refs of the old set out, new in */
+		om = BLF_LS_M(oldc);
+		for(j = 0; j < oldc->n; j++)
+			if(!(om[j].flags & BLF_LM_GONE))
+				blf_lref_del(&BLF_LS(oldc, om[j].key), om[j].khash, &t);
+		shm_free(oldc);
+		{
+			blf_ls_t *c = blf_ls_copy(&t);
+			blf_lmem_t *cm;
+			blf_notify_job_t *jb;
+			if(c) {
+				cm = BLF_LS_M(c);
+				for(j = 0; j < c->n; j++)
+					if(!(cm[j].flags & (BLF_LM_GONE | BLF_LM_REMOVED)))
+						blf_lref_add(&BLF_LS(c, cm[j].key), cm[j].khash, &t);
+				free(c);
+			}
+			LM_INFO("list %.*s: members changed, subscription %.*s "
+					"notified\n",
+					key->len, key->s, t.len, t.s);
+			jb = blf_lsub_job(&t, BLF_LMODE_LIST, NULL);
+			if(jb)
+				blf_chg_send(jb);
+		}
+	}
+out:
+	free(keys);
+	free(tags);
+	free(l);
+}
+
+/* the HTTP process, once a second: the lists live subscriptions use are
+ * asked again when their answer is gone or past its TTL */
+static void blf_lsub_sweep(void)
+{
+	char *keys = NULL, *p;
+	size_t sz = 0, len = 0;
+	blf_list_copy_t *l;
+	blf_ls_t *ls;
+	unsigned int i;
+
+	if(blf_lstab == NULL)
+		return;
+	for(i = 0; i < BLF_LSUB_SLOTS; i++) {
+		if(blf_lstab->slots[i] == NULL)
+			continue;
+		lock_set_get(blf_lstab->locks, i);
+		for(ls = blf_lstab->slots[i]; ls; ls = ls->next) {
+			str k = BLF_LS(ls, ls->lkey);
+			if(len + k.len + 1 > sz) {
+				char *nk = realloc(keys, sz * 2 + k.len + 64);
+				if(nk == NULL)
+					continue;
+				keys = nk;
+				sz = sz * 2 + k.len + 64;
+			}
+			memcpy(keys + len, k.s, k.len + 1);
+			len += k.len + 1;
+		}
+		lock_set_release(blf_lstab->locks, i);
+	}
+	for(p = keys; p && p < keys + len; p += strlen(p) + 1) {
+		str k = {p, (int)strlen(p)};
+		l = NULL;
+		blf_list_get(&k, 0, &l); /* asks when missing or stale */
+		free(l);
+	}
+	free(keys);
+}
+
+int blf_lsub_init(int (*ask)(const str *key))
+{
+	int i;
+
+	if(!blf_list_enabled())
+		return 0;
+	blf_lstab = blf_lhtab_new();
+	blf_lrev = blf_lhtab_new();
+	if(blf_lstab == NULL || blf_lrev == NULL)
+		return -1;
+	/* one list package per real one, same Event name */
+	for(i = 0; i < BLF_PKG_MAX; i++) {
+		const blf_pkg_t *p = blf_pkg_get(i);
+		if(p == NULL)
+			continue;
+		blf_lpkgs[i] = *p;
+		blf_lpkgs[i].ctype = "multipart/related";
+		blf_lpkgs[i].snapshot = NULL;
+		blf_lpkgs[i].body = blf_lsub_body;
+		blf_lpkgs[i].snap_free = blf_lsnap_free;
+		blf_lpkgs[i].ctype_of = blf_lsub_ctype;
+		blf_lpkgs[i].hdrs = "Require: eventlist\r\n";
+		blf_lpkgs[i].more = blf_lsub_more;
+	}
+	blf_sub_set_list_snap(blf_lsub_snap);
+	blf_list_set_hooks(&(blf_list_hooks_t){.ask = ask,
+			.changed = blf_lsub_list_changed,
+			.sweep = blf_lsub_sweep});
+	if(blf_chg_listen(BLF_CHG_CALL | BLF_CHG_CALL_MOVE | BLF_CHG_SUB_DEL
+									| BLF_CHG_SUB_GONE,
+			   blf_lsub_chg, NULL)
+			< 0)
+		return -1;
+	return blf_list_rpc_init();
+}
+
+void blf_lsub_destroy(void)
+{
+	/* shm goes with the process tree; nothing to write back */
+}

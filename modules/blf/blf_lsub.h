@@ -1,0 +1,36 @@
+/*
+ * blf_lsub.h — RFC 4662 list subscriptions (blf_lsub.c): the per
+ * subscription list state, the member -> list reverse index, and the
+ * multipart/related + RLMI NOTIFY bodies.
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+#ifndef BLF_LSUB_H
+#define BLF_LSUB_H
+
+#include "core/str.h"
+#include "core/parser/msg_parser.h"
+
+#include "blf_list.h"
+
+/* mod_init, after the packages: ask queues a question for the HTTP
+ * process (blf_http_ask_alias) */
+int blf_lsub_init(int (*ask)(const str *key));
+void blf_lsub_destroy(void);
+
+/* 1 when the SUBSCRIBE says Supported: eventlist (RFC 4662 4.1) */
+int blf_lsub_supported(struct sip_msg *msg);
+
+/*
+ * A new list subscription (our tag ttag, on the list entity lkey / lhash,
+ * subscribed as luri): its state, from the list's members l. 0, or -1 (no
+ * memory). Called before the subscription record is linked; its first
+ * NOTIFY reads this state.
+ */
+int blf_lsub_add(const str *callid, const str *ftag, const str *ttag,
+		const str *lkey, unsigned int lhash, const str *luri,
+		const blf_list_copy_t *l);
+/* the state of the subscription of tag ttag ends (a fetch, an error) */
+void blf_lsub_del(const str *ttag);
+
+#endif
