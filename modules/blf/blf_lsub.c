@@ -393,6 +393,25 @@ int blf_lsub_add(const str *callid, const str *ftag, const str *ttag,
 	return 0;
 }
 
+int blf_lsub_members(const str *ttag)
+{
+	unsigned int th;
+	blf_ls_t *ls;
+	int i, n = -1;
+
+	if(blf_lstab == NULL || ttag->len <= 0)
+		return -1;
+	th = blf_lhash(ttag);
+	lock_set_get(blf_lstab->locks, blf_lidx(th));
+	ls = blf_ls_find(ttag, th, NULL);
+	if(ls)
+		for(i = 0, n = 0; i < ls->n; i++)
+			if(!(BLF_LS_M(ls)[i].flags & (BLF_LM_GONE | BLF_LM_REMOVED)))
+				n++;
+	lock_set_release(blf_lstab->locks, blf_lidx(th));
+	return n;
+}
+
 void blf_lsub_del(const str *ttag)
 {
 	unsigned int th;

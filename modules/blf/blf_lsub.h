@@ -30,6 +30,8 @@ int blf_lsub_supported(struct sip_msg *msg);
 int blf_lsub_add(const str *callid, const str *ftag, const str *ttag,
 		const str *lkey, unsigned int lhash, const str *luri,
 		const blf_list_copy_t *l);
+/* the members a list subscription shows (RPC), -1 when unknown here */
+int blf_lsub_members(const str *ttag);
 /* the state of the subscription of tag ttag ends (a fetch, an error) */
 void blf_lsub_del(const str *ttag);
 

@@ -23,6 +23,7 @@
 
 #include "blf.h"
 #include "blf_alias.h"
+#include "blf_lsub.h"
 #include "blf_park.h"
 
 /*
@@ -224,6 +225,10 @@ static void blf_rpc_print_sub(rpc_t *rpc, void *c, blf_page_t *pg,
 			(s->flags & BLF_SUB_WILDCARD) ? 1 : 0, "callid",
 			&BLF_SF(s, BLF_SF_CALLID), "contact", &BLF_SF(s, BLF_SF_CONTACT), "owner",
 			s->owner ? blf_dmq_node_name(s->owner) : "local");
+	/* an RFC 4662 list: its member count (blf_lsub.c) */
+	if(s->flags & BLF_SUB_LIST)
+		rpc->struct_add(h, "d", "members",
+				blf_lsub_members(&BLF_SF(s, BLF_SF_TTAG)));
 }
 
 /* one listing's walk: the request, its page, what it prints */
