@@ -624,6 +624,13 @@ unsigned int blf_wildcard_hash(
  * watchers of its domain. The slot locks of e and of the wildcard must be
  * held.
  */
+static void (*blf_entity_list_hook)(blf_entity_t *e, blf_frags_t *fr) = NULL;
+
+void blf_entity_set_list_hook(void (*fn)(blf_entity_t *e, blf_frags_t *fr))
+{
+	blf_entity_list_hook = fn;
+}
+
 void blf_entity_jobs(
 		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs, time_t now)
 {
@@ -631,6 +638,9 @@ void blf_entity_jobs(
 	blf_entity_t *w;
 	str wkey;
 
+	/* RFC 4662 lists watching e take their snapshot now (blf_lsub.c) */
+	if(blf_entity_list_hook)
+		blf_entity_list_hook(e, fr);
 	blf_subs_notify_watchers(e, fr, jobs);
 	if(blf_wildcard_key(&e->key, wbuf, sizeof(wbuf), &wkey) < 0
 			|| STR_EQ(wkey, e->key))

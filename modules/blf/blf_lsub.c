@@ -465,6 +465,7 @@ typedef struct blf_lsnap {
 	int idx;
 	blf_lrender_t *rest;
 	str ttag;
+	blf_snap_t *msnap; /* BLF_LMODE_MEMBER: mkey's, taken at its change */
 	char ttagbuf[BLF_TAG_LEN + 8];
 	char mkey[BLF_KEY_MAX];
 	char ctype[BLF_RLMI_CTYPE_MAX];
@@ -492,6 +493,7 @@ static void blf_lsnap_free(blf_snap_t *sn)
 	blf_lsnap_t *m = (blf_lsnap_t *)sn;
 
 	blf_lrender_put(m->rest);
+	blf_snap_put(m->msnap);
 	free(m);
 }
 
@@ -533,9 +535,9 @@ static blf_vis_t blf_lsub_member_vis(
 
 /* one member entity's body by the real package (its slot lock alone while
  * its snapshot is taken) */
-static int blf_member_body(const blf_pkg_t *real, const str *key,
-		unsigned int kh, const char *uri, unsigned int version, blf_vis_t vis,
-		blf_buf_t *out)
+static int blf_member_body(const blf_pkg_t *real, blf_snap_t *ready,
+		const str *key, unsigned int kh, const char *uri, unsigned int version,
+		blf_vis_t vis, blf_buf_t *out)
 {
 	char esc[BLF_JSON_URI_MAX * 6];
 	blf_entity_t *e, tmp;
@@ -546,6 +548,11 @@ static int blf_member_body(const blf_pkg_t *real, const str *key,
 	n = blf_xml_escape_attr(uri, strlen(uri), esc, sizeof(esc));
 	if(n < 0)
 		return -1;
+	if(ready) {
+		sn = ready;
+		blf_snap_hold(sn);
+		goto body;
+	}
 	blf_slot_lock(kh);
 	e = blf_entity_find(kh, key);
 	if(e == NULL) {
@@ -561,6 +568,7 @@ static int blf_member_body(const blf_pkg_t *real, const str *key,
 		return -1;
 	sn->refs = 1;
 	sn->pkg = real;
+body:
 	memset(&r, 0, sizeof(r));
 	r.version = version;
 	r.entity_esc = esc;
@@ -646,7 +654,10 @@ static int blf_lsub_render(
 			} else {
 				blf_buf_t *b = &R->bodies[R->n];
 				rm->state = BLF_RLMI_ACTIVE;
-				if(blf_member_body(m->real, &BLF_LS(ls, lm[i].key),
+				blf_snap_t *ready = NULL;
+				if(m->msnap && STR_EQ(BLF_LS(ls, lm[i].key), mk))
+					ready = m->msnap;
+				if(blf_member_body(m->real, ready, &BLF_LS(ls, lm[i].key),
 						   lm[i].khash, rm->uri, ver[i],
 						   blf_lsub_member_vis(ls, &BLF_LS(ls, lm[i].key),
 								   r->vis),
@@ -785,8 +796,52 @@ static blf_notify_job_t *blf_lsub_more(blf_notify_job_t *j)
 
 /* ---- changes ---- */
 
+/*
+ * The snapshots of member entities taken at their change, under their slot
+ * lock (blf_entity_jobs calls blf_lsub_entity_hook), kept in this process
+ * until the change's listeners run: a call that ends is dropped from its
+ * entity at once, so a snapshot taken later would miss its "terminated".
+ */
+#define BLF_LSTASH_MAX 256
+typedef struct blf_lstash {
+	char key[BLF_KEY_MAX];
+	blf_snap_t *sn[BLF_PKG_MAX];
+} blf_lstash_t;
+static blf_lstash_t *blf_lstash = NULL; /* per process */
+static int blf_nlstash = 0;
+
+static void blf_lsub_entity_hook(blf_entity_t *e, blf_frags_t *fr)
+{
+	blf_lstash_t *st;
+	blf_lref_t *r;
+	int i, found = 0;
+
+	lock_set_get(blf_lrev->locks, blf_lidx(e->hash));
+	for(r = blf_lrev->slots[blf_lidx(e->hash)]; r && !found; r = r->next)
+		found = r->khash == e->hash && STR_EQ(r->key, e->key);
+	lock_set_release(blf_lrev->locks, blf_lidx(e->hash));
+	if(!found || e->key.len >= BLF_KEY_MAX)
+		return;
+	if(blf_lstash == NULL
+			&& (blf_lstash = calloc(BLF_LSTASH_MAX, sizeof(*blf_lstash)))
+					   == NULL)
+		return;
+	if(blf_nlstash == BLF_LSTASH_MAX)
+		return; /* the listener takes a fresh snapshot then */
+	st = &blf_lstash[blf_nlstash];
+	memset(st->sn, 0, sizeof(st->sn));
+	for(i = 0; i < BLF_PKG_MAX; i++)
+		if(blf_lpkgs[i].body && blf_lpkgs[i].served)
+			st->sn[i] = blf_pkg_snap(fr, blf_pkg_get(i), e);
+	memcpy(st->key, e->key.s, e->key.len);
+	st->key[e->key.len] = '\0';
+	blf_nlstash++;
+}
+
+
 /* a NOTIFY in mode for the list subscription of our tag ttag */
-static blf_notify_job_t *blf_lsub_job(const str *ttag, int mode, const str *mkey)
+static blf_notify_job_t *blf_lsub_job(
+		const str *ttag, int mode, const str *mkey, blf_lstash_t *st)
 {
 	blf_ls_t *ls = blf_ls_copy(ttag);
 	blf_notify_job_t *j = NULL;
@@ -814,12 +869,15 @@ static blf_notify_job_t *blf_lsub_job(const str *ttag, int mode, const str *mkey
 			memcpy(m->mkey, mkey->s, mkey->len);
 			m->mkey[mkey->len] = '\0';
 		}
+		if(st && (m->msnap = st->sn[m->real->id]))
+			blf_snap_hold(m->msnap);
 	}
 	return j;
 }
 
 /* a member entity changed: a partial NOTIFY to each list showing it */
-static void blf_lsub_member_changed(const str *key, blf_notify_job_t ***tail)
+static void blf_lsub_member_changed(
+		const str *key, blf_lstash_t *st, blf_notify_job_t ***tail)
 {
 	unsigned int kh = blf_key_hash(key);
 	char *tags, *p;
@@ -832,7 +890,7 @@ static void blf_lsub_member_changed(const str *key, blf_notify_job_t ***tail)
 		t.s = p;
 		t.len = (int)strlen(p);
 		p += t.len + 1;
-		j = blf_lsub_job(&t, BLF_LMODE_MEMBER, key);
+		j = blf_lsub_job(&t, BLF_LMODE_MEMBER, key, st);
 		if(j) {
 			**tail = j;
 			while(j->next)
@@ -847,20 +905,37 @@ static void blf_lsub_chg(blf_chg_batch_t *b, void *param)
 {
 	blf_notify_job_t *jobs = NULL, **tail = &jobs;
 	blf_chg_t *g = NULL;
+	blf_lstash_t *st;
+	int i, n, k;
 
-	while((g = blf_chg_next(b, g, BLF_CHG_CALL | BLF_CHG_CALL_MOVE
-										   | BLF_CHG_SUB_DEL
-										   | BLF_CHG_SUB_GONE))) {
-		if(g->kind == BLF_CHG_SUB_DEL || g->kind == BLF_CHG_SUB_GONE) {
-			if(g->sub && (g->sub->flags & BLF_SUB_LIST)) {
-				str t = BLF_SF(g->sub, BLF_SF_TTAG);
-				blf_lsub_del(&t);
-			}
-			continue;
+	/* the member entities that changed (their snapshots were taken at the
+	 * change: blf_lsub_entity_hook), each once per batch */
+	n = blf_nlstash;
+	blf_nlstash = 0;
+	for(i = 0; i < n; i++) {
+		str key;
+		st = &blf_lstash[i];
+		key.s = st->key;
+		key.len = (int)strlen(st->key);
+		for(k = 0; k < i; k++)
+			if(strcmp(blf_lstash[k].key, st->key) == 0)
+				break;
+		if(k == i) {
+			/* the newest snapshot of that entity in this batch */
+			for(k = n - 1; k > i; k--)
+				if(strcmp(blf_lstash[k].key, st->key) == 0)
+					break;
+			blf_lsub_member_changed(&key, &blf_lstash[k], &tail);
 		}
-		blf_lsub_member_changed(&g->key, &tail);
-		if(g->kind == BLF_CHG_CALL_MOVE && g->key2.len)
-			blf_lsub_member_changed(&g->key2, &tail);
+	}
+	for(i = 0; i < n; i++)
+		for(k = 0; k < BLF_PKG_MAX; k++)
+			blf_snap_put(blf_lstash[i].sn[k]);
+	while((g = blf_chg_next(b, g, BLF_CHG_SUB_DEL | BLF_CHG_SUB_GONE))) {
+		if(g->sub && (g->sub->flags & BLF_SUB_LIST)) {
+			str t = BLF_SF(g->sub, BLF_SF_TTAG);
+			blf_lsub_del(&t);
+		}
 	}
 	if(jobs)
 		blf_chg_send(jobs);
@@ -1007,7 +1082,7 @@ static void blf_lsub_list_changed(const str *key)
 			LM_INFO("list %.*s: members changed, subscription %.*s "
 					"notified\n",
 					key->len, key->s, t.len, t.s);
-			jb = blf_lsub_job(&t, BLF_LMODE_LIST, NULL);
+			jb = blf_lsub_job(&t, BLF_LMODE_LIST, NULL, NULL);
 			if(jb)
 				blf_chg_send(jb);
 		}
@@ -1082,11 +1157,14 @@ int blf_lsub_init(int (*ask)(const str *key))
 		blf_lpkgs[i].more = blf_lsub_more;
 	}
 	blf_sub_set_list_snap(blf_lsub_snap);
+	blf_entity_set_list_hook(blf_lsub_entity_hook);
 	blf_list_set_hooks(&(blf_list_hooks_t){.ask = ask,
 			.changed = blf_lsub_list_changed,
 			.sweep = blf_lsub_sweep});
-	if(blf_chg_listen(BLF_CHG_CALL | BLF_CHG_CALL_MOVE | BLF_CHG_SUB_DEL
-									| BLF_CHG_SUB_GONE,
+	/* every batch with a change of an entity: calls, and the NOTIFYs of
+	 * its plain watchers (replicas of other nodes' calls note no CALL) */
+	if(blf_chg_listen(BLF_CHG_CALL | BLF_CHG_CALL_MOVE | BLF_CHG_NOTIFY
+									| BLF_CHG_SUB_DEL | BLF_CHG_SUB_GONE,
 			   blf_lsub_chg, NULL)
 			< 0)
 		return -1;

@@ -260,6 +260,9 @@ void blf_call_set_id(blf_call_t *c);
 void blf_call_hist_add(blf_call_t *c);
 void blf_entity_jobs(
 		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs, time_t now);
+/* at init: called by blf_entity_jobs under e's slot lock on every change of
+ * e (blf_lsub.c: the snapshots its list subscriptions need; copies only) */
+void blf_entity_set_list_hook(void (*fn)(blf_entity_t *e, blf_frags_t *fr));
 unsigned int blf_wildcard_hash(
 		const str *key, char *buf, int size, str *wkey, unsigned int hash);
 int blf_wildcard_jobs(blf_entity_t *w, blf_entity_t *e, blf_frags_t *fr,
