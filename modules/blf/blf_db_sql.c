@@ -283,7 +283,7 @@ blf_db_row_t *blf_db_row_new(const blf_entity_t *e, const blf_sub_t *s)
 	r->expires = s->expires;
 	r->version = s->version;
 	r->cseq = s->cseq;
-	r->flags = s->flags & BLF_SUB_WILDCARD;
+	r->flags = s->flags & (BLF_SUB_WILDCARD | BLF_SUB_LIST);
 	r->vis = s->vis;
 	r->event = blf_pkg_get(s->pkg) ? blf_pkg_get(s->pkg)->name : "dialog";
 	return r;
@@ -551,7 +551,7 @@ static int blf_db_restore_row(const db_val_t *v, blf_db_restore_t *rs)
 	s->version = (unsigned int)blf_db_val_int(&v[BLF_DC_VERSION]);
 	s->cseq = (unsigned int)blf_db_val_int(&v[BLF_DC_CSEQ]);
 	s->flags = (unsigned int)blf_db_val_int(&v[BLF_DC_FLAGS])
-			   & BLF_SUB_WILDCARD;
+			   & (BLF_SUB_WILDCARD | BLF_SUB_LIST); /* a list: blf_lsub.c */
 	if(!rs->bumped) {
 		/* the margin could not go to the DB at once: the first flush
 		 * writes it */

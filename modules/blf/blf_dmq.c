@@ -561,7 +561,7 @@ static json_t *blf_sub_json(const str *key, const blf_sub_t *s)
 	j = json_pack("{s:s, s:s%, s:I, s:i, s:i, s:i, s:i, s:o}", "t", "sub",
 			"e", key->s, (size_t)key->len, "x", (json_int_t)s->expires,
 			"v", (int)s->version, "q", (int)s->cseq, "fl",
-			(int)(s->flags & BLF_SUB_WILDCARD), "vi", (int)s->vis, "f",
+			(int)(s->flags & (BLF_SUB_WILDCARD | BLF_SUB_LIST)), "vi", (int)s->vis, "f",
 			blf_json_sub_strs(s, BLF_SF_N));
 	/* its event package, by name; absent means dialog, and a node of an
 	 * older version ignores the key (json_unpack without '!') */
@@ -701,7 +701,7 @@ static void blf_dmq_rx_sub(json_t *m, int owner)
 	s->expires = expires;
 	s->version = version;
 	s->cseq = cseq;
-	s->flags = flags & BLF_SUB_WILDCARD;
+	s->flags = flags & (BLF_SUB_WILDCARD | BLF_SUB_LIST);
 	s->vis = vis;
 	s->pkg = pkg->id;
 	s->owner = owner;

@@ -33,7 +33,7 @@
 #include <stdio.h>
 #include <strings.h>
 #include <time.h>
-#include <sys/random.h>
+#include <stdint.h>
 
 #include "core/mem/shm_mem.h"
 #include "core/dprint.h"
@@ -282,6 +282,10 @@ static char *blf_lref_find(const str *key, unsigned int kh, int *n)
 	return out;
 }
 
+static int blf_lsub_add_v(const str *callid, const str *ftag,
+		const str *ttag, const str *lkey, unsigned int lhash, const str *luri,
+		const blf_list_copy_t *l, unsigned int version);
+
 /* ---- members ---- */
 
 /* the entity key a member URI stands for (alias-resolved, no waiting) */
@@ -326,9 +330,50 @@ int blf_lsub_supported(struct sip_msg *msg)
 	return 0;
 }
 
+/*
+ * The secret of a list subscription: a keyed hash of its dialog (Call-ID,
+ * both tags) under dialog_id_secret, so it comes out the same after a
+ * restart and on the node that takes the subscription over (which share
+ * dialog_id_secret), without being stored; no other watcher knows the
+ * dialog, so it cannot derive the ids.
+ */
+static void blf_lsub_secret(const str *callid, const str *ftag,
+		const str *ttag, unsigned char out[BLF_RLMI_SECRET_LEN])
+{
+	unsigned char key[16];
+	char buf[3 * 256 + 4];
+	uint64_t h[2];
+	int i, n;
+
+	memset(key, 0, sizeof(key));
+	for(i = 0; i < blf_cfg.dialog_id_secret.len; i++)
+		key[i % 16] ^= (unsigned char)blf_cfg.dialog_id_secret.s[i];
+	n = snprintf(buf, sizeof(buf), "L%.*s|%.*s|%.*s",
+			callid->len > 256 ? 256 : callid->len, callid->s,
+			ftag->len > 256 ? 256 : ftag->len, ftag->s,
+			ttag->len > 256 ? 256 : ttag->len, ttag->s);
+	if(n < 0)
+		n = 0;
+	if(n >= (int)sizeof(buf))
+		n = (int)sizeof(buf) - 1;
+	h[0] = blf_rlmi_siphash(key, (unsigned char *)buf, (size_t)n);
+	buf[0] = 'M';
+	h[1] = blf_rlmi_siphash(key, (unsigned char *)buf, (size_t)n);
+	memcpy(out, h, BLF_RLMI_SECRET_LEN);
+}
+
 int blf_lsub_add(const str *callid, const str *ftag, const str *ttag,
 		const str *lkey, unsigned int lhash, const str *luri,
 		const blf_list_copy_t *l)
+{
+	return blf_lsub_add_v(callid, ftag, ttag, lkey, lhash, luri, l, 0);
+}
+
+/* as blf_lsub_add; each member's body versions start at version (a
+ * subscription restored or taken over: see blf_lsub_restore) */
+static int blf_lsub_add_v(const str *callid, const str *ftag,
+		const str *ttag, const str *lkey, unsigned int lhash, const str *luri,
+		const blf_list_copy_t *l, unsigned int version)
 {
 	blf_lmin_t *m;
 	char *keys;
@@ -355,6 +400,7 @@ int blf_lsub_add(const str *callid, const str *ftag, const str *ttag,
 		m[k].uri = l->m[i].uri;
 		m[k].name = l->m[i].name;
 		m[k].key = kb;
+		m[k].version = version;
 		k++;
 	}
 	ls = blf_ls_build(callid, ftag, ttag, lkey, lhash, luri, l->name, m, k);
@@ -362,11 +408,7 @@ int blf_lsub_add(const str *callid, const str *ftag, const str *ttag,
 	free(keys);
 	if(ls == NULL)
 		return -1;
-	if(getrandom(ls->secret, sizeof(ls->secret), 0)
-			!= (ssize_t)sizeof(ls->secret)) {
-		for(i = 0; i < BLF_RLMI_SECRET_LEN; i++)
-			ls->secret[i] = (unsigned char)rand();
-	}
+	blf_lsub_secret(callid, ftag, ttag, ls->secret);
 	lock_set_get(blf_lstab->locks, blf_lidx(ls->th));
 	old = blf_ls_find(ttag, ls->th, &pp);
 	if(old) { /* a retransmission: the first one stays */
@@ -443,6 +485,7 @@ enum blf_lmode {
 	BLF_LMODE_MEMBER,	/* the member entity mkey changed */
 	BLF_LMODE_LIST,		/* members added or removed */
 	BLF_LMODE_CONT,		/* body idx of a split state rendered before */
+	BLF_LMODE_BUSY,		/* the members with calls (a state rebuilt) */
 };
 
 /* one rendered list state (possibly several bodies), shared by the
@@ -615,6 +658,18 @@ static int blf_lsub_render(
 		R->slots = calloc((size_t)ls->n + 1, sizeof(*R->slots));
 		if(!inc || !ver || !R->m || !R->bodies || !R->slots)
 			goto fail;
+		if(m->mode == BLF_LMODE_BUSY) {
+			/* which members have calls now (each slot lock alone, before
+			 * the state's bucket lock: never the other way round) */
+			lm = BLF_LS_M(ls);
+			for(i = 0; i < ls->n; i++) {
+				blf_entity_t *e;
+				blf_slot_lock(lm[i].khash);
+				e = blf_entity_find(lm[i].khash, &BLF_LS(ls, lm[i].key));
+				inc[i] = (e && e->ncalls > 0) ? -1 : 0;
+				blf_slot_unlock(lm[i].khash);
+			}
+		}
 		/* which members go in, and their versions: taken in the shared
 		 * state (its bucket lock alone) */
 		lock_set_get(blf_lstab->locks, blf_lidx(th));
@@ -625,7 +680,9 @@ static int blf_lsub_render(
 			unsigned int fl = cm ? cm[i].flags : lm[i].flags;
 			if(fl & BLF_LM_GONE)
 				continue;
-			if(full || (fl & (BLF_LM_ADDED | BLF_LM_REMOVED))
+			if(inc[i] < 0) { /* BLF_LMODE_BUSY: a member with calls */
+				inc[i] = (fl & BLF_LM_REMOVED) ? 2 : 1;
+			} else if(full || (fl & (BLF_LM_ADDED | BLF_LM_REMOVED))
 					|| (m->mode == BLF_LMODE_MEMBER
 							&& STR_EQ(BLF_LS(ls, lm[i].key), mk)))
 				inc[i] = 1 + ((fl & BLF_LM_REMOVED) ? 1 : 0);
@@ -947,6 +1004,9 @@ static void blf_lsub_chg(blf_chg_batch_t *b, void *param)
  * versions 0; removed ones sent once as terminated, then dropped) and a
  * NOTIFY with what changed.
  */
+static struct blf_lpend *blf_lpend; /* below */
+static void blf_lsub_restore_pending(const str *key);
+
 static void blf_lsub_list_changed(const str *key)
 {
 	blf_list_copy_t *l = NULL;
@@ -956,6 +1016,8 @@ static void blf_lsub_list_changed(const str *key)
 	unsigned int i;
 	int k;
 
+	if(blf_lpend) /* the HTTP process: states waiting for this answer */
+		blf_lsub_restore_pending(key);
 	if(blf_list_get(key, 0, &l) != 1)
 		return;
 	/* the subscriptions of this list (our tags) */
@@ -1093,6 +1155,132 @@ out:
 	free(l);
 }
 
+/*
+ * List subscriptions restored from the database or replicated by the
+ * cluster carry BLF_SUB_LIST but no list state here: the HTTP process
+ * finds them (a walk of the table at its first sweeps, then once a
+ * minute), asks for their list, and rebuilds their state when the answer
+ * is there. The secret is derived (blf_lsub_secret), so the instance ids
+ * stay; each member's body versions resume at the subscription's RLMI
+ * version, which no earlier NOTIFY of that member can have reached
+ * (versions keep rising; one may be skipped).
+ */
+typedef struct blf_lpend {
+	struct blf_lpend *next;
+	int tries;
+	unsigned int lhash, version;
+	str callid, ftag, ttag, key, uri;
+} blf_lpend_t;
+
+static blf_lpend_t *blf_lpend = NULL; /* the HTTP process's */
+
+static int blf_lsub_find_restored(blf_entity_t *e, void *arg)
+{
+	blf_sub_t *s;
+	blf_lpend_t *p, **head = arg;
+	str f[5];
+	size_t sz;
+	char *c;
+	int i;
+
+	for(s = e->subs; s; s = s->next) {
+		if(!(s->flags & BLF_SUB_LIST))
+			continue;
+		f[0] = BLF_SF(s, BLF_SF_CALLID);
+		f[1] = BLF_SF(s, BLF_SF_FTAG);
+		f[2] = BLF_SF(s, BLF_SF_TTAG);
+		f[3] = e->key;
+		f[4] = BLF_SF(s, BLF_SF_URI);
+		for(sz = sizeof(*p), i = 0; i < 5; i++)
+			sz += f[i].len + 1;
+		p = calloc(1, sz);
+		if(p == NULL)
+			return 0;
+		p->lhash = e->hash;
+		p->version = s->version;
+		c = (char *)(p + 1);
+		for(i = 0; i < 5; i++) {
+			str *d = i == 0   ? &p->callid
+					 : i == 1 ? &p->ftag
+					 : i == 2 ? &p->ttag
+					 : i == 3 ? &p->key
+							  : &p->uri;
+			d->s = c;
+			d->len = f[i].len;
+			memcpy(c, f[i].s, f[i].len);
+			c[f[i].len] = '\0';
+			c += f[i].len + 1;
+		}
+		p->next = *head;
+		*head = p;
+	}
+	return 0;
+}
+
+/* rebuilds the pending states of list key (all lists: key NULL) whose
+ * answer is there; each gets a NOTIFY of its members with calls (they may
+ * have changed before the state was back) */
+static void blf_lsub_restore_pending(const str *key)
+{
+	blf_lpend_t *p, **pp;
+	blf_list_copy_t *l;
+	blf_notify_job_t *j;
+
+	for(pp = &blf_lpend; (p = *pp);) {
+		if(key && !STR_EQ(p->key, *key)) {
+			pp = &p->next;
+			continue;
+		}
+		l = NULL;
+		if(blf_list_get(&p->key, 0, &l) == 1) {
+			blf_lsub_add_v(&p->callid, &p->ftag, &p->ttag, &p->key,
+					p->lhash, &p->uri, l, p->version);
+			LM_INFO("list subscription %.*s of %.*s: state rebuilt "
+					"(restored or taken over)\n",
+					p->callid.len, p->callid.s, p->key.len, p->key.s);
+			j = blf_lsub_job(&p->ttag, BLF_LMODE_BUSY, NULL, NULL);
+			if(j)
+				blf_chg_send(j);
+		} else if(++p->tries < 120) {
+			pp = &p->next;
+			continue;
+		}
+		free(l);
+		*pp = p->next;
+		free(p);
+	}
+}
+
+static void blf_lsub_restore(void)
+{
+	static unsigned int sweeps = 0;
+	blf_lpend_t *found = NULL, *p;
+	blf_ls_t *ls;
+	unsigned int i;
+
+	sweeps++;
+	if(sweeps <= 3 || sweeps % 60 == 0) {
+		for(i = 0; i < blf_table_slots(); i++)
+			if(!blf_table_slot_empty(i))
+				blf_table_slot_each(i, blf_lsub_find_restored, &found);
+		while((p = found)) {
+			blf_lpend_t *q;
+			found = p->next;
+			ls = blf_ls_copy(&p->ttag);
+			for(q = blf_lpend; q && !STR_EQ(q->ttag, p->ttag); q = q->next)
+				;
+			if(ls || q) {
+				free(ls);
+				free(p);
+				continue;
+			}
+			p->next = blf_lpend;
+			blf_lpend = p;
+		}
+	}
+	blf_lsub_restore_pending(NULL);
+}
+
 /* the HTTP process, once a second: the lists live subscriptions use are
  * asked again when their answer is gone or past its TTL */
 static void blf_lsub_sweep(void)
@@ -1105,6 +1293,7 @@ static void blf_lsub_sweep(void)
 
 	if(blf_lstab == NULL)
 		return;
+	blf_lsub_restore();
 	for(i = 0; i < BLF_LSUB_SLOTS; i++) {
 		if(blf_lstab->slots[i] == NULL)
 			continue;
