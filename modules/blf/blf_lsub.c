@@ -1217,6 +1217,27 @@ static int blf_lsub_find_restored(blf_entity_t *e, void *arg)
 	return 0;
 }
 
+/* 1 when a member of the list subscription of tag ttag has calls */
+static int blf_lsub_any_busy(const str *ttag)
+{
+	blf_ls_t *ls = blf_ls_copy(ttag);
+	blf_lmem_t *lm;
+	blf_entity_t *e;
+	int i, busy = 0;
+
+	if(ls == NULL)
+		return 0;
+	lm = BLF_LS_M(ls);
+	for(i = 0; i < ls->n && !busy; i++) {
+		blf_slot_lock(lm[i].khash);
+		e = blf_entity_find(lm[i].khash, &BLF_LS(ls, lm[i].key));
+		busy = e && e->ncalls > 0;
+		blf_slot_unlock(lm[i].khash);
+	}
+	free(ls);
+	return busy;
+}
+
 /* rebuilds the pending states of list key (all lists: key NULL) whose
  * answer is there; each gets a NOTIFY of its members with calls (they may
  * have changed before the state was back) */
@@ -1238,8 +1259,8 @@ static void blf_lsub_restore_pending(const str *key)
 			LM_INFO("list subscription %.*s of %.*s: state rebuilt "
 					"(restored or taken over)\n",
 					p->callid.len, p->callid.s, p->key.len, p->key.s);
-			j = blf_lsub_job(&p->ttag, BLF_LMODE_BUSY, NULL, NULL);
-			if(j)
+			if(blf_lsub_any_busy(&p->ttag)
+					&& (j = blf_lsub_job(&p->ttag, BLF_LMODE_BUSY, NULL, NULL)))
 				blf_chg_send(j);
 		} else if(++p->tries < 120) {
 			pp = &p->next;
