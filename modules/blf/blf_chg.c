@@ -338,7 +338,7 @@ void blf_chg_flush(void)
 	blf_chg_block_t *k;
 	int i, stat = 0;
 
-	if(b.first == NULL && b.lost == 0)
+	if(b.first == NULL && b.lost == 0 && !(b.kinds & BLF_CHG_POKE))
 		return;
 	memset(&blf_chg_pending, 0, sizeof(blf_chg_pending));
 	for(k = b.blocks; k; k = k->next)
@@ -356,6 +356,11 @@ void blf_chg_flush(void)
 		if(k->heap)
 			free(k);
 	}
+}
+
+void blf_chg_poke(void)
+{
+	blf_chg_pending.kinds |= BLF_CHG_POKE;
 }
 
 void blf_chg_send(blf_notify_job_t *jobs)

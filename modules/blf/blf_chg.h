@@ -34,6 +34,8 @@ typedef enum blf_chg_kind
 	BLF_CHG_SUB_DEL = 1 << 4,	/* a subscription of ours ended */
 	BLF_CHG_SUB_GONE = 1 << 5,	/* a subscription is another node's now */
 	BLF_CHG_SUB_VER = 1 << 6,	/* a version of ours taken for a NOTIFY */
+	BLF_CHG_POKE = 1 << 7,		/* nothing copied: a listener asked (under a
+								 * slot lock) to be called at the next flush */
 	BLF_CHG_ALL = 0x7fffffff
 } blf_chg_kind_t;
 
@@ -87,5 +89,8 @@ void blf_chg_jobs(struct blf_notify_job *jobs);
 void blf_chg_flush(void);
 /* blf_chg_jobs(jobs), then blf_chg_flush(): the end of most changes */
 void blf_chg_send(struct blf_notify_job *jobs);
+/* the listeners of BLF_CHG_POKE are called at this process's next flush,
+ * even when nothing else was noted (blf_lsub.c: member snapshots taken) */
+void blf_chg_poke(void);
 
 #endif

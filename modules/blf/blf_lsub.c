@@ -509,6 +509,9 @@ typedef struct blf_lsnap {
 	blf_lrender_t *rest;
 	str ttag;
 	blf_snap_t *msnap; /* BLF_LMODE_MEMBER: mkey's, taken at its change */
+	unsigned int version; /* the subscription's, when it was taken */
+	char *dlg;	/* Call-ID NUL From tag NUL URI NUL: to rebuild a state
+				 * this node lacks (a replica taken over) */
 	char ttagbuf[BLF_TAG_LEN + 8];
 	char mkey[BLF_KEY_MAX];
 	char ctype[BLF_RLMI_CTYPE_MAX];
@@ -537,6 +540,7 @@ static void blf_lsnap_free(blf_snap_t *sn)
 
 	blf_lrender_put(m->rest);
 	blf_snap_put(m->msnap);
+	free(m->dlg);
 	free(m);
 }
 
@@ -559,6 +563,21 @@ static blf_snap_t *blf_lsub_snap(const blf_sub_t *s, const blf_pkg_t **pkg)
 	memcpy(m->ttagbuf, t.s, t.len);
 	m->ttag.s = m->ttagbuf;
 	m->ttag.len = t.len;
+	m->version = s->version;
+	m->dlg = malloc(s->len[BLF_SF_CALLID] + s->len[BLF_SF_FTAG]
+					+ s->len[BLF_SF_URI] + 3);
+	if(m->dlg) {
+		char *p = m->dlg;
+		memcpy(p, BLF_SF(s, BLF_SF_CALLID).s, s->len[BLF_SF_CALLID]);
+		p += s->len[BLF_SF_CALLID];
+		*p++ = '\0';
+		memcpy(p, BLF_SF(s, BLF_SF_FTAG).s, s->len[BLF_SF_FTAG]);
+		p += s->len[BLF_SF_FTAG];
+		*p++ = '\0';
+		memcpy(p, BLF_SF(s, BLF_SF_URI).s, s->len[BLF_SF_URI]);
+		p += s->len[BLF_SF_URI];
+		*p = '\0';
+	}
 	*pkg = &blf_lpkgs[real->id];
 	return &m->head;
 }
@@ -636,6 +655,29 @@ static int blf_lsub_render(
 	str mk = {m->mkey, (int)strlen(m->mkey)};
 
 	ls = blf_ls_copy(&m->ttag);
+	if(ls == NULL && m->dlg) {
+		/* a subscription this node has no list state for (a replica it
+		 * took over, one restored before the HTTP process rebuilt it):
+		 * rebuilt now, waiting for the list at most http_timeout (no lock
+		 * is held here) */
+		blf_list_copy_t *l = NULL;
+		str cid = {m->dlg, (int)strlen(m->dlg)}, ft, uri, lk;
+		ft.s = cid.s + cid.len + 1;
+		ft.len = (int)strlen(ft.s);
+		uri.s = ft.s + ft.len + 1;
+		uri.len = (int)strlen(uri.s);
+		lk = uri;
+		if(lk.len > 4 && strncasecmp(lk.s, "sip:", 4) == 0) {
+			lk.s += 4;
+			lk.len -= 4;
+		}
+		if(blf_list_get(&lk, blf_cfg.http_timeout, &l) == 1
+				&& blf_lsub_add_v(&cid, &ft, &m->ttag, &lk, blf_key_hash(&lk),
+						   &uri, l, m->version)
+						   == 0)
+			ls = blf_ls_copy(&m->ttag);
+		free(l);
+	}
 	if(ls == NULL) {
 		LM_NOTICE("list subscription %.*s: no list state here (a replica "
 				  "or restored subscription): an empty list is sent\n",
@@ -893,6 +935,7 @@ static void blf_lsub_entity_hook(blf_entity_t *e, blf_frags_t *fr)
 	memcpy(st->key, e->key.s, e->key.len);
 	st->key[e->key.len] = '\0';
 	blf_nlstash++;
+	blf_chg_poke(); /* a replica's change notes nothing else */
 }
 
 
@@ -1371,10 +1414,8 @@ int blf_lsub_init(int (*ask)(const str *key))
 	blf_list_set_hooks(&(blf_list_hooks_t){.ask = ask,
 			.changed = blf_lsub_list_changed,
 			.sweep = blf_lsub_sweep});
-	/* every batch with a change of an entity: calls, and the NOTIFYs of
-	 * its plain watchers (replicas of other nodes' calls note no CALL) */
-	if(blf_chg_listen(BLF_CHG_CALL | BLF_CHG_CALL_MOVE | BLF_CHG_NOTIFY
-									| BLF_CHG_SUB_DEL | BLF_CHG_SUB_GONE,
+	/* every batch after blf_lsub_entity_hook took snapshots, and ends */
+	if(blf_chg_listen(BLF_CHG_POKE | BLF_CHG_SUB_DEL | BLF_CHG_SUB_GONE,
 			   blf_lsub_chg, NULL)
 			< 0)
 		return -1;
