@@ -182,6 +182,8 @@ static int blf_repl_int(blf_repl_ctx_t *x, json_t *o, const char *name,
 	return 0;
 }
 
+/* "fl": the subscription flags a replica carries: 1 wildcard, 64 an
+ * RFC 4662 list (blf_table.h BLF_SUB_WILDCARD, BLF_SUB_LIST) */
 static int blf_repl_key(blf_repl_ctx_t *x, json_t *o, const char *name)
 {
 	const char *s;
@@ -342,7 +344,9 @@ static int blf_repl_sub(blf_repl_ctx_t *x, json_t *o)
 				   || blf_repl_int(x, o, "x", 0, exp_max, 0) < 0
 				   || blf_repl_int(x, o, "v", 0, BLF_REPL_INT31, 0) < 0
 				   || blf_repl_int(x, o, "q", 0, BLF_REPL_INT31, 0) < 0
-				   || blf_repl_int(x, o, "fl", 0, 1, 0) < 0
+				   || blf_repl_int(x, o, "fl", 0, 65, 0) < 0
+				   || ((json_integer_value(json_object_get(o, "fl")) & ~0x41)
+						   && blf_repl_bad(x, "out of range:", "fl") < 0)
 				   || blf_repl_int(x, o, "vi", 0, BLF_VIS_NONE, 0) < 0
 				   || blf_repl_fields(x, o, BLF_REPL_SF_N,
 							  blf_repl_sub_kinds, blf_repl_sub_names)

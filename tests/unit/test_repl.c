@@ -360,7 +360,7 @@ static void test_sub_fields(void)
 		json_int_t bad;
 	} ints[] = {{"x", -1}, {"x", 1700000000LL + 3600 + 86400 + 1},
 			{"v", 2147483648LL}, {"v", -1}, {"q", -2}, {"fl", 2},
-			{"fl", 3}, {"vi", 3}, {"vi", -1}};
+			{"fl", 3}, {"fl", 66}, {"fl", 128}, {"vi", 3}, {"vi", -1}};
 	static const struct {
 		int i;
 		const char *v;
