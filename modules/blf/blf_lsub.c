@@ -75,6 +75,7 @@ typedef struct blf_ls {
 	unsigned char secret[BLF_RLMI_SECRET_LEN];
 	blf_loff_t callid, ftag, ttag, lkey, luri, name;
 	int n;
+	time_t born; /* when it was made (the orphan sweep spares new ones) */
 	size_t size; /* of the whole block */
 	/* n blf_lmem_t, then the strings */
 } blf_ls_t;
@@ -160,6 +161,7 @@ static blf_ls_t *blf_ls_build(const str *callid, const str *ftag,
 	}
 	memset(ls, 0, sizeof(*ls));
 	ls->size = sz;
+	ls->born = time(NULL);
 	ls->n = n;
 	ls->lhash = lhash;
 	ls->th = blf_lhash(ttag);
@@ -1227,7 +1229,8 @@ static int blf_lsub_find_restored(blf_entity_t *e, void *arg)
 	int i;
 
 	for(s = e->subs; s; s = s->next) {
-		if(!(s->flags & BLF_SUB_LIST))
+		/* ours only: a replica gets its state when it is taken over */
+		if(!(s->flags & BLF_SUB_LIST) || s->owner)
 			continue;
 		f[0] = BLF_SF(s, BLF_SF_CALLID);
 		f[1] = BLF_SF(s, BLF_SF_FTAG);
@@ -1315,6 +1318,55 @@ static void blf_lsub_restore_pending(const str *key)
 	}
 }
 
+/*
+ * List states whose subscription is gone without an end noted here (a
+ * replica deleted, a subscription ended while its state was being
+ * rebuilt): dropped when older than a minute and not among live (the list
+ * subscriptions of ours the walk just found).
+ */
+static void blf_lsub_orphans(const blf_lpend_t *live)
+{
+	char *tags = NULL, *p;
+	size_t sz = 0, len = 0;
+	const blf_lpend_t *q;
+	blf_ls_t *ls;
+	time_t now = time(NULL);
+	unsigned int i;
+
+	for(i = 0; i < BLF_LSUB_SLOTS; i++) {
+		if(blf_lstab->slots[i] == NULL)
+			continue;
+		lock_set_get(blf_lstab->locks, i);
+		for(ls = blf_lstab->slots[i]; ls; ls = ls->next) {
+			str t = BLF_LS(ls, ls->ttag);
+			if(now - ls->born < 60)
+				continue;
+			for(q = live; q && !STR_EQ(q->ttag, t); q = q->next)
+				;
+			if(q)
+				continue;
+			if(len + t.len + 1 > sz) {
+				char *nt = realloc(tags, sz * 2 + t.len + 64);
+				if(nt == NULL)
+					continue;
+				tags = nt;
+				sz = sz * 2 + t.len + 64;
+			}
+			memcpy(tags + len, t.s, t.len + 1);
+			len += t.len + 1;
+		}
+		lock_set_release(blf_lstab->locks, i);
+	}
+	for(p = tags; p && p < tags + len; p += strlen(p) + 1) {
+		str t = {p, (int)strlen(p)};
+		LM_INFO("list state of subscription tag %.*s dropped: no such "
+				"subscription here\n",
+				t.len, t.s);
+		blf_lsub_del(&t);
+	}
+	free(tags);
+}
+
 static void blf_lsub_restore(void)
 {
 	static unsigned int sweeps = 0;
@@ -1327,6 +1379,7 @@ static void blf_lsub_restore(void)
 		for(i = 0; i < blf_table_slots(); i++)
 			if(!blf_table_slot_empty(i))
 				blf_table_slot_each(i, blf_lsub_find_restored, &found);
+		blf_lsub_orphans(found);
 		while((p = found)) {
 			blf_lpend_t *q;
 			found = p->next;
