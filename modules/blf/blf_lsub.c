@@ -73,7 +73,7 @@ typedef struct blf_ls {
 	unsigned int th;	/* hash of ttag */
 	unsigned int lhash; /* the list entity's hash (its slot) */
 	unsigned char secret[BLF_RLMI_SECRET_LEN];
-	blf_loff_t callid, ftag, ttag, lkey, luri, name;
+	blf_loff_t callid, ftag, ttag, lkey, luri, name, watcher;
 	int n;
 	time_t born; /* when it was made (the orphan sweep spares new ones) */
 	size_t size; /* of the whole block */
@@ -142,7 +142,7 @@ static void blf_loff_put(char *base, char **p, blf_loff_t *o, const char *s,
 
 static blf_ls_t *blf_ls_build(const str *callid, const str *ftag,
 		const str *ttag, const str *lkey, unsigned int lhash, const str *luri,
-		const char *name, const blf_lmin_t *m, int n)
+		const str *watcher, const char *name, const blf_lmin_t *m, int n)
 {
 	size_t sz = sizeof(blf_ls_t) + (size_t)n * sizeof(blf_lmem_t);
 	blf_ls_t *ls;
@@ -151,7 +151,7 @@ static blf_ls_t *blf_ls_build(const str *callid, const str *ftag,
 	int i;
 
 	sz += callid->len + ftag->len + ttag->len + lkey->len + luri->len
-		  + strlen(name) + 6;
+		  + watcher->len + strlen(name) + 7;
 	for(i = 0; i < n; i++)
 		sz += strlen(m[i].uri) + strlen(m[i].name) + strlen(m[i].key) + 3;
 	ls = shm_malloc(sz);
@@ -173,6 +173,7 @@ static blf_ls_t *blf_ls_build(const str *callid, const str *ftag,
 	blf_loff_put((char *)ls, &p, &ls->lkey, lkey->s, lkey->len);
 	blf_loff_put((char *)ls, &p, &ls->luri, luri->s, luri->len);
 	blf_loff_put((char *)ls, &p, &ls->name, name, strlen(name));
+	blf_loff_put((char *)ls, &p, &ls->watcher, watcher->s, watcher->len);
 	for(i = 0; i < n; i++) {
 		memset(&lm[i], 0, sizeof(lm[i]));
 		lm[i].gen = m[i].gen;
@@ -286,7 +287,7 @@ static char *blf_lref_find(const str *key, unsigned int kh, int *n)
 
 static int blf_lsub_add_v(const str *callid, const str *ftag,
 		const str *ttag, const str *lkey, unsigned int lhash, const str *luri,
-		const blf_list_copy_t *l, unsigned int version);
+		const str *watcher, const blf_list_copy_t *l, unsigned int version);
 
 /* ---- members ---- */
 
@@ -366,16 +367,17 @@ static void blf_lsub_secret(const str *callid, const str *ftag,
 
 int blf_lsub_add(const str *callid, const str *ftag, const str *ttag,
 		const str *lkey, unsigned int lhash, const str *luri,
-		const blf_list_copy_t *l)
+		const str *watcher, const blf_list_copy_t *l)
 {
-	return blf_lsub_add_v(callid, ftag, ttag, lkey, lhash, luri, l, 0);
+	return blf_lsub_add_v(
+			callid, ftag, ttag, lkey, lhash, luri, watcher, l, 0);
 }
 
 /* as blf_lsub_add; each member's body versions start at version (a
  * subscription restored or taken over: see blf_lsub_restore) */
 static int blf_lsub_add_v(const str *callid, const str *ftag,
 		const str *ttag, const str *lkey, unsigned int lhash, const str *luri,
-		const blf_list_copy_t *l, unsigned int version)
+		const str *watcher, const blf_list_copy_t *l, unsigned int version)
 {
 	blf_lmin_t *m;
 	char *keys;
@@ -405,7 +407,8 @@ static int blf_lsub_add_v(const str *callid, const str *ftag,
 		m[k].version = version;
 		k++;
 	}
-	ls = blf_ls_build(callid, ftag, ttag, lkey, lhash, luri, l->name, m, k);
+	ls = blf_ls_build(
+			callid, ftag, ttag, lkey, lhash, luri, watcher, l->name, m, k);
 	free(m);
 	free(keys);
 	if(ls == NULL)
@@ -512,7 +515,7 @@ typedef struct blf_lsnap {
 	str ttag;
 	blf_snap_t *msnap; /* BLF_LMODE_MEMBER: mkey's, taken at its change */
 	unsigned int version; /* the subscription's, when it was taken */
-	char *dlg;	/* Call-ID NUL From tag NUL URI NUL: to rebuild a state
+	char *dlg;	/* Call-ID, From tag, URI, watcher (NUL-ended): to rebuild a state
 				 * this node lacks (a replica taken over) */
 	char ttagbuf[BLF_TAG_LEN + 8];
 	char mkey[BLF_KEY_MAX];
@@ -567,7 +570,7 @@ static blf_snap_t *blf_lsub_snap(const blf_sub_t *s, const blf_pkg_t **pkg)
 	m->ttag.len = t.len;
 	m->version = s->version;
 	m->dlg = malloc(s->len[BLF_SF_CALLID] + s->len[BLF_SF_FTAG]
-					+ s->len[BLF_SF_URI] + 3);
+					+ s->len[BLF_SF_URI] + s->len[BLF_SF_WATCHER] + 4);
 	if(m->dlg) {
 		char *p = m->dlg;
 		memcpy(p, BLF_SF(s, BLF_SF_CALLID).s, s->len[BLF_SF_CALLID]);
@@ -578,6 +581,9 @@ static blf_snap_t *blf_lsub_snap(const blf_sub_t *s, const blf_pkg_t **pkg)
 		*p++ = '\0';
 		memcpy(p, BLF_SF(s, BLF_SF_URI).s, s->len[BLF_SF_URI]);
 		p += s->len[BLF_SF_URI];
+		*p++ = '\0';
+		memcpy(p, BLF_SF(s, BLF_SF_WATCHER).s, s->len[BLF_SF_WATCHER]);
+		p += s->len[BLF_SF_WATCHER];
 		*p = '\0';
 	}
 	*pkg = &blf_lpkgs[real->id];
@@ -585,9 +591,13 @@ static blf_snap_t *blf_lsub_snap(const blf_sub_t *s, const blf_pkg_t **pkg)
 }
 
 /*
- * The watcher's visibility of one member. Today the list subscription's
- * own (the list entity's policy); the per-(entity, watcher) lookup of
- * visibility_url plugs in here.
+ * What the list's watcher (BLF_LS(ls, ls->watcher), alias-resolved) may
+ * see of member entity mkey. Today the list subscription's own visibility
+ * (the list entity's policy, else the global one). THE call site of the
+ * per-(entity, watcher) visibility_url lookup: blf_vis_lookup(mkey,
+ * &BLF_LS(ls, ls->watcher), &vis), where "not known yet" means
+ * BLF_VIS_NONE. A member the watcher may not see (BLF_VIS_NONE) is sent as
+ * <instance state="terminated" reason="rejected"> without a body.
  */
 static blf_vis_t blf_lsub_member_vis(
 		const blf_ls_t *ls, const str *mkey, blf_vis_t list_vis)
@@ -663,11 +673,13 @@ static int blf_lsub_render(
 		 * rebuilt now, waiting for the list at most http_timeout (no lock
 		 * is held here) */
 		blf_list_copy_t *l = NULL;
-		str cid = {m->dlg, (int)strlen(m->dlg)}, ft, uri, lk;
+		str cid = {m->dlg, (int)strlen(m->dlg)}, ft, uri, lk, wt;
 		ft.s = cid.s + cid.len + 1;
 		ft.len = (int)strlen(ft.s);
 		uri.s = ft.s + ft.len + 1;
 		uri.len = (int)strlen(uri.s);
+		wt.s = uri.s + uri.len + 1;
+		wt.len = (int)strlen(wt.s);
 		lk = uri;
 		if(lk.len > 4 && strncasecmp(lk.s, "sip:", 4) == 0) {
 			lk.s += 4;
@@ -675,7 +687,7 @@ static int blf_lsub_render(
 		}
 		if(blf_list_get(&lk, blf_cfg.http_timeout, &l) == 1
 				&& blf_lsub_add_v(&cid, &ft, &m->ttag, &lk, blf_key_hash(&lk),
-						   &uri, l, m->version)
+						   &uri, &wt, l, m->version)
 						   == 0)
 			ls = blf_ls_copy(&m->ttag);
 		free(l);
@@ -742,6 +754,7 @@ static int blf_lsub_render(
 		/* the bodies, one member entity at a time */
 		for(i = 0; i < ls->n; i++) {
 			blf_rlmi_member_t *rm;
+			blf_vis_t mvis;
 			if(!inc[i])
 				continue;
 			rm = &R->m[R->n];
@@ -752,17 +765,19 @@ static int blf_lsub_render(
 			if(inc[i] == 2) {
 				rm->state = BLF_RLMI_TERMINATED;
 				rm->reason = "noresource";
+			} else if((mvis = blf_lsub_member_vis(ls, &BLF_LS(ls, lm[i].key),
+								r->vis))
+					   == BLF_VIS_NONE) {
+				rm->state = BLF_RLMI_TERMINATED; /* nothing of it shown */
+				rm->reason = "rejected";
 			} else {
 				blf_buf_t *b = &R->bodies[R->n];
-				rm->state = BLF_RLMI_ACTIVE;
 				blf_snap_t *ready = NULL;
+				rm->state = BLF_RLMI_ACTIVE;
 				if(m->msnap && STR_EQ(BLF_LS(ls, lm[i].key), mk))
 					ready = m->msnap;
 				if(blf_member_body(m->real, ready, &BLF_LS(ls, lm[i].key),
-						   lm[i].khash, rm->uri, ver[i],
-						   blf_lsub_member_vis(ls, &BLF_LS(ls, lm[i].key),
-								   r->vis),
-						   b)
+						   lm[i].khash, rm->uri, ver[i], mvis, b)
 						< 0) {
 					LM_ERR("list %.*s: no body for member %s\n",
 							BLF_LS(ls, ls->lkey).len, BLF_LS(ls, ls->lkey).s,
@@ -1157,7 +1172,8 @@ static void blf_lsub_list_changed(const str *key)
 			nls = blf_ls_build(&BLF_LS(cur, cur->callid),
 					&BLF_LS(cur, cur->ftag), &BLF_LS(cur, cur->ttag),
 					&BLF_LS(cur, cur->lkey), cur->lhash,
-					&BLF_LS(cur, cur->luri), l->name, m, nm);
+					&BLF_LS(cur, cur->luri), &BLF_LS(cur, cur->watcher),
+					l->name, m, nm);
 			if(nls) {
 				memcpy(nls->secret, cur->secret, sizeof(nls->secret));
 				nls->next = cur->next;
@@ -1214,7 +1230,7 @@ typedef struct blf_lpend {
 	struct blf_lpend *next;
 	int tries;
 	unsigned int lhash, version;
-	str callid, ftag, ttag, key, uri;
+	str callid, ftag, ttag, key, uri, watcher;
 } blf_lpend_t;
 
 static blf_lpend_t *blf_lpend = NULL; /* the HTTP process's */
@@ -1223,7 +1239,7 @@ static int blf_lsub_find_restored(blf_entity_t *e, void *arg)
 {
 	blf_sub_t *s;
 	blf_lpend_t *p, **head = arg;
-	str f[5];
+	str f[6];
 	size_t sz;
 	char *c;
 	int i;
@@ -1237,7 +1253,8 @@ static int blf_lsub_find_restored(blf_entity_t *e, void *arg)
 		f[2] = BLF_SF(s, BLF_SF_TTAG);
 		f[3] = e->key;
 		f[4] = BLF_SF(s, BLF_SF_URI);
-		for(sz = sizeof(*p), i = 0; i < 5; i++)
+		f[5] = BLF_SF(s, BLF_SF_WATCHER);
+		for(sz = sizeof(*p), i = 0; i < 6; i++)
 			sz += f[i].len + 1;
 		p = calloc(1, sz);
 		if(p == NULL)
@@ -1245,12 +1262,13 @@ static int blf_lsub_find_restored(blf_entity_t *e, void *arg)
 		p->lhash = e->hash;
 		p->version = s->version;
 		c = (char *)(p + 1);
-		for(i = 0; i < 5; i++) {
+		for(i = 0; i < 6; i++) {
 			str *d = i == 0   ? &p->callid
 					 : i == 1 ? &p->ftag
 					 : i == 2 ? &p->ttag
 					 : i == 3 ? &p->key
-							  : &p->uri;
+					 : i == 4 ? &p->uri
+							  : &p->watcher;
 			d->s = c;
 			d->len = f[i].len;
 			memcpy(c, f[i].s, f[i].len);
@@ -1301,7 +1319,7 @@ static void blf_lsub_restore_pending(const str *key)
 		l = NULL;
 		if(blf_list_get(&p->key, 0, &l) == 1) {
 			blf_lsub_add_v(&p->callid, &p->ftag, &p->ttag, &p->key,
-					p->lhash, &p->uri, l, p->version);
+					p->lhash, &p->uri, &p->watcher, l, p->version);
 			LM_INFO("list subscription %.*s of %.*s: state rebuilt "
 					"(restored or taken over)\n",
 					p->callid.len, p->callid.s, p->key.len, p->key.s);

@@ -23,13 +23,14 @@ int blf_lsub_supported(struct sip_msg *msg);
 
 /*
  * A new list subscription (our tag ttag, on the list entity lkey / lhash,
- * subscribed as luri): its state, from the list's members l. 0, or -1 (no
+ * subscribed as luri by watcher, alias-resolved): its state, from the
+ * list's members l. 0, or -1 (no
  * memory). Called before the subscription record is linked; its first
  * NOTIFY reads this state.
  */
 int blf_lsub_add(const str *callid, const str *ftag, const str *ttag,
 		const str *lkey, unsigned int lhash, const str *luri,
-		const blf_list_copy_t *l);
+		const str *watcher, const blf_list_copy_t *l);
 /* the members a list subscription shows (RPC), -1 when unknown here */
 int blf_lsub_members(const str *ttag);
 /* the state of the subscription of tag ttag ends (a fetch, an error) */

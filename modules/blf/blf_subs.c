@@ -861,7 +861,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	if(r->list
 			&& blf_lsub_add(&r->f[BLF_SF_CALLID], &r->f[BLF_SF_FTAG],
 					   &r->f[BLF_SF_TTAG], &r->key, r->hash,
-					   &r->f[BLF_SF_URI], r->lst)
+					   &r->f[BLF_SF_URI], &r->f[BLF_SF_WATCHER], r->lst)
 					   < 0) {
 		blf_sub_free(s);
 		return blf_reject(msg, 500, "Server Internal Error", NULL,
