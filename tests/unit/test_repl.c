@@ -379,6 +379,13 @@ static void test_sub_fields(void)
 		json_object_set_new(s, ints[i].name, json_integer(ints[i].bad));
 		CHECK_INT(check(msg(NULL, s)), -1);
 	}
+	/* the flags a replica may carry: wildcard (1), RFC 4662 list (64) */
+	for(i = 0; i < 4; i++) {
+		static const json_int_t ok[] = {0, 1, 64, 65};
+		s = sub_rec();
+		json_object_set_new(s, "fl", json_integer(ok[i]));
+		CHECK_INT(check(msg(NULL, s)), 0);
+	}
 	for(i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
 		s = sub_rec();
 		set_f(s, strs[i].i, strs[i].v);
