@@ -463,3 +463,39 @@ def test_stale_list_used_when_the_service_fails(stub, make_proxy, phones):
     assert_list_200(sub2)
     _, ln = next_list(sub2)
     assert sorted(r.uri for r in ln.resources) == sorted(MEMBERS)
+
+
+@pytest.mark.parametrize("mode", ["garbage", "huge", "close", "slow"])
+def test_hostile_list_service_uri_stands_for_itself(stub, make_proxy, phones,
+                                                    mode):
+    """A list service answering garbage, more than http_max_body, closing
+    the connection or slower than http_timeout: the SUBSCRIBE is answered
+    within http_timeout (plus slack) as an ordinary entity, and Kamailio
+    stays up (a second SUBSCRIBE is served too)."""
+    import time
+    stub.set_mode(mode, path="list", delay_ms=3000 if mode == "slow" else 0)
+    kam = make_proxy(**list_params(stub, http_timeout=500))
+    w = phones("watcher")
+    t0 = time.monotonic()
+    sub = subscribe_list(w, target=uri("hostile-" + mode))
+    took = time.monotonic() - t0
+    r = sub.responses[-1]
+    assert r.status == 200, r.first_line()
+    assert "eventlist" not in [v.strip().lower() for v in
+                               r.get_all("Require")]
+    assert sub.next_notify().content_type.startswith(DI)
+    assert took < 2.0, "SUBSCRIBE waited %.1f s for the list service" % took
+    assert stub.count("list", uri("hostile-" + mode)) >= 1
+    sub2 = subscribe_list(phones("watcher2"), target=uri("204"))
+    assert sub2.responses[-1].status == 200
+    assert kam.running
+
+
+def test_list_max_members_bounds_a_list(stub, make_proxy, phones):
+    members = [uri(str(400 + i)) for i in range(10)]
+    stub.set_list(LIST, members)
+    make_proxy(**list_params(stub, list_max_members=4))
+    sub = subscribe_list(phones("reception"))
+    assert_list_200(sub)
+    _, ln = next_list(sub)
+    assert [r.uri for r in ln.resources] == members[:4]
