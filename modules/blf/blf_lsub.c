@@ -653,6 +653,21 @@ body:
 	return rc;
 }
 
+/* 1 when a and b list the same members in the same order */
+static int blf_ls_same_members(const blf_ls_t *a, const blf_ls_t *b)
+{
+	const blf_lmem_t *ma = BLF_LS_M(a), *mb = BLF_LS_M(b);
+	int i;
+
+	if(a->n != b->n)
+		return 0;
+	for(i = 0; i < a->n; i++)
+		if(!STR_EQ(BLF_LS(a, ma[i].uri), BLF_LS(b, mb[i].uri))
+				|| ma[i].gen != mb[i].gen)
+			return 0;
+	return 1;
+}
+
 /* the RLMI and parts of what m says, rendered; body 0 into out */
 static int blf_lsub_render(
 		blf_lsnap_t *m, const blf_body_req_t *r, blf_buf_t *out)
@@ -661,7 +676,7 @@ static int blf_lsub_render(
 	blf_ls_t *ls, *cur;
 	blf_lmem_t *lm, *cm;
 	unsigned int th = blf_lhash(&m->ttag), *ver = NULL;
-	int i, k, full, *inc = NULL;
+	int i, k, full, *inc = NULL, retry = 0;
 	size_t max, len;
 	const char *at;
 	str mk = {m->mkey, (int)strlen(m->mkey)};
@@ -698,6 +713,7 @@ static int blf_lsub_render(
 				m->ttag.len, m->ttag.s);
 		ls = NULL;
 	}
+again:
 	R = calloc(1, sizeof(*R));
 	if(R == NULL) {
 		free(ls);
@@ -731,7 +747,19 @@ static int blf_lsub_render(
 		lock_set_get(blf_lstab->locks, blf_lidx(th));
 		cur = blf_ls_find(&m->ttag, th, NULL);
 		lm = BLF_LS_M(ls);
-		cm = cur && cur->n == ls->n ? BLF_LS_M(cur) : NULL;
+		cm = cur && blf_ls_same_members(cur, ls) ? BLF_LS_M(cur) : NULL;
+		if(cur && cm == NULL && retry++ < 3) {
+			/* its members changed since the copy: again from a new one */
+			lock_set_release(blf_lstab->locks, blf_lidx(th));
+			free(inc);
+			free(ver);
+			inc = NULL;
+			ver = NULL;
+			R->ls = NULL;
+			blf_lrender_put(R);
+			ls = blf_ls_copy(&m->ttag);
+			goto again;
+		}
 		for(i = 0; i < ls->n; i++) {
 			unsigned int fl = cm ? cm[i].flags : lm[i].flags;
 			if(fl & BLF_LM_GONE)
