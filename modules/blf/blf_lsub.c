@@ -946,13 +946,13 @@ static blf_notify_job_t *blf_lsub_more(blf_notify_job_t *j)
  * until the change's listeners run: a call that ends is dropped from its
  * entity at once, so a snapshot taken later would miss its "terminated".
  */
-#define BLF_LSTASH_MAX 256
+#define BLF_LSTASH_MAX 8192 /* entries per batch at most (grown as needed) */
 typedef struct blf_lstash {
 	char key[BLF_KEY_MAX];
 	blf_snap_t *sn[BLF_PKG_MAX];
 } blf_lstash_t;
 static blf_lstash_t *blf_lstash = NULL; /* per process */
-static int blf_nlstash = 0;
+static int blf_nlstash = 0, blf_lstash_size = 0;
 
 static void blf_lsub_entity_hook(blf_entity_t *e, blf_frags_t *fr)
 {
@@ -966,12 +966,23 @@ static void blf_lsub_entity_hook(blf_entity_t *e, blf_frags_t *fr)
 	lock_set_release(blf_lrev->locks, blf_lidx(e->hash));
 	if(!found || e->key.len >= BLF_KEY_MAX)
 		return;
-	if(blf_lstash == NULL
-			&& (blf_lstash = calloc(BLF_LSTASH_MAX, sizeof(*blf_lstash)))
-					   == NULL)
-		return;
-	if(blf_nlstash == BLF_LSTASH_MAX)
-		return; /* the listener takes a fresh snapshot then */
+	if(blf_nlstash == blf_lstash_size) {
+		int nsz = blf_lstash_size ? blf_lstash_size * 2 : 16;
+		blf_lstash_t *ns;
+		if(nsz > BLF_LSTASH_MAX
+				|| (ns = realloc(blf_lstash, nsz * sizeof(*ns))) == NULL) {
+			static time_t last = 0;
+			if(last != time(NULL)) {
+				last = time(NULL);
+				LM_ERR("list member change of %.*s not passed on: %d "
+					   "changes in one batch\n",
+						e->key.len, e->key.s, blf_nlstash);
+			}
+			return;
+		}
+		blf_lstash = ns;
+		blf_lstash_size = nsz;
+	}
 	st = &blf_lstash[blf_nlstash];
 	memset(st->sn, 0, sizeof(st->sn));
 	for(i = 0; i < BLF_PKG_MAX; i++)
