@@ -85,6 +85,8 @@ const char *blf_chg_kind_name(blf_chg_kind_t k)
 			return "sub-gone";
 		case BLF_CHG_SUB_VER:
 			return "sub-ver";
+		case BLF_CHG_POKE:
+			return "poke";
 		default:
 			return "?";
 	}
