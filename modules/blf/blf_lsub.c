@@ -1057,6 +1057,45 @@ static void blf_lsub_member_changed(
 	free(tags);
 }
 
+/*
+ * What watcher may see of member entity changed (a new visibility answer,
+ * visibility_url): the list subscriptions of that watcher showing entity
+ * get a partial NOTIFY of that member, rendered with the new visibility
+ * (blf_lsub_member_vis). For P4's blf_viscache_set_list_hook().
+ */
+void blf_lsub_vis_changed(const str *entity, const str *watcher)
+{
+	blf_notify_job_t *jobs = NULL, **tail = &jobs, *j;
+	unsigned int kh;
+	char *tags, *p;
+	blf_ls_t *ls;
+	str t;
+	int n, i, mine;
+
+	if(blf_lstab == NULL)
+		return;
+	kh = blf_key_hash(entity);
+	tags = blf_lref_find(entity, kh, &n);
+	for(i = 0, p = tags; i < n; i++) {
+		t.s = p;
+		t.len = (int)strlen(p);
+		p += t.len + 1;
+		ls = blf_ls_copy(&t);
+		mine = ls && STR_EQ(BLF_LS(ls, ls->watcher), *watcher);
+		free(ls);
+		if(!mine || (j = blf_lsub_job(&t, BLF_LMODE_MEMBER, entity, NULL))
+							== NULL)
+			continue;
+		*tail = j;
+		while(j->next)
+			j = j->next;
+		tail = &j->next;
+	}
+	free(tags);
+	if(jobs)
+		blf_chg_send(jobs);
+}
+
 static void blf_lsub_chg(blf_chg_batch_t *b, void *param)
 {
 	blf_notify_job_t *jobs = NULL, **tail = &jobs;

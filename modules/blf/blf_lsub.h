@@ -31,6 +31,9 @@ int blf_lsub_supported(struct sip_msg *msg);
 int blf_lsub_add(const str *callid, const str *ftag, const str *ttag,
 		const str *lkey, unsigned int lhash, const str *luri,
 		const str *watcher, const blf_list_copy_t *l);
+/* what watcher may see of member entity changed (visibility_url): its
+ * list subscriptions showing entity get that member again */
+void blf_lsub_vis_changed(const str *entity, const str *watcher);
 /* the members a list subscription shows (RPC), -1 when unknown here */
 int blf_lsub_members(const str *ttag);
 /* the state of the subscription of tag ttag ends (a fetch, an error) */
