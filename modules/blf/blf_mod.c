@@ -321,6 +321,10 @@ static int blf_pkgs_init(void)
 		LM_ERR("cannot register the event packages\n");
 		return -1;
 	}
+	if(blf_pkg_register(&blf_pkg_presence) < 0) {
+		LM_ERR("cannot register the presence package\n");
+		return -1;
+	}
 	if(blf_pkg_serve(blf_cfg.events.s, (size_t)blf_cfg.events.len, msg,
 			   sizeof(msg))
 			< 0) {
