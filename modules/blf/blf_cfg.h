@@ -79,6 +79,9 @@ typedef struct blf_cfg {
 	int max_calls_per_entity;  /* calls shown/tracked per entity */
 	int notify_max_body;	   /* bytes of a NOTIFY body over UDP */
 	str events; /* the event packages served (blf_pkg.h), comma separated */
+	/* registrations (usrloc, blf_ul.c) */
+	int max_contacts_per_entity; /* contacts tracked per entity, 0: none */
+	str ul_domain; /* domain of an AOR without one (usrloc use_domain 0) */
 } blf_cfg_t;
 
 extern blf_cfg_t blf_cfg;

@@ -56,6 +56,8 @@ blf_cfg_t blf_cfg = {
 	.max_calls_per_entity = 32,
 	.notify_max_body = 32768,
 	.events = str_init(BLF_PKG_KNOWN),
+	.max_contacts_per_entity = 16,
+	.ul_domain = STR_NULL,
 };
 /* clang-format on */
 
@@ -144,6 +146,8 @@ static param_export_t params[] = {
 	{"max_calls_per_entity", PARAM_INT, &blf_cfg.max_calls_per_entity},
 	{"notify_max_body", PARAM_INT, &blf_cfg.notify_max_body},
 	{"events", PARAM_STR, &blf_cfg.events},
+	{"max_contacts_per_entity", PARAM_INT, &blf_cfg.max_contacts_per_entity},
+	{"ul_domain", PARAM_STR, &blf_cfg.ul_domain},
 	{0, 0, 0}
 };
 
@@ -325,6 +329,14 @@ static int blf_pkgs_init(void)
 		LM_ERR("cannot register the presence package\n");
 		return -1;
 	}
+	/* watcher info (RFC 3857); reg (RFC 3680) only with usrloc, so that
+	 * without it `reg` is not served (489) */
+	if(blf_pkg_register(&blf_pkg_presence_winfo) < 0
+			|| blf_pkg_register(&blf_pkg_dialog_winfo) < 0
+			|| (module_loaded("usrloc") && blf_pkg_register(&blf_pkg_reg) < 0)) {
+		LM_ERR("cannot register the winfo/reg packages\n");
+		return -1;
+	}
 	if(blf_pkg_serve(blf_cfg.events.s, (size_t)blf_cfg.events.len, msg,
 			   sizeof(msg))
 			< 0) {
@@ -362,6 +374,9 @@ static int mod_init(void)
 	if(blf_chg_listen(BLF_CHG_NOTIFY, blf_notify_chg, NULL) < 0)
 		return -1;
 	if(blf_rpc_init() < 0 || blf_dmq_init() < 0)
+		return -1;
+	/* registrations (usrloc) and the watcher-info NOTIFYs */
+	if(blf_ul_init() < 0 || blf_winfo_listen() < 0)
 		return -1;
 	blf_nsubs = shm_malloc(sizeof(atomic_t));
 	if(blf_nsubs == NULL) {

@@ -151,6 +151,47 @@ typedef struct blf_pub {
 	struct blf_pidf_pub *doc; /* in the same block */
 } blf_pub_t;
 
+/*
+ * A registered contact of an entity (usrloc, blf_ul.c -> blf_entity_reg.c):
+ * one shm block, the record then its strings. A contact that ends stays,
+ * inactive, only for the NOTIFY of that change (the reg package shows it
+ * terminated once), then goes: every contact left on the list is active,
+ * so ncontacts is what presence asks ("registered?").
+ */
+#define BLF_CONTACT_ID_LEN 16 /* hex digits of its id */
+typedef struct blf_contact {
+	struct blf_contact *next;
+	time_t expires;		  /* absolute, 0: permanent */
+	time_t since;		  /* when it was first seen */
+	unsigned int cseq;	  /* of the REGISTER that last set it */
+	unsigned char active; /* 0: ended, its last NOTIFY is being taken */
+	unsigned char event;  /* blf_reginfo_event_t of its last change */
+	char id[BLF_CONTACT_ID_LEN + 1]; /* stable: from usrloc's ruid */
+	str uri;	/* the Contact URI */
+	str callid; /* of the REGISTER */
+	str ruid;	/* usrloc's unique id of the binding: matches updates */
+	str q;		/* "0.5", empty: none */
+} blf_contact_t;
+
+/* what usrloc did to a contact (blf_entity_contact) */
+typedef enum blf_ct_op
+{
+	BLF_CT_LOAD = 0, /* found at startup (already registered) */
+	BLF_CT_INSERT,
+	BLF_CT_UPDATE,
+	BLF_CT_DELETE,
+	BLF_CT_EXPIRE,
+} blf_ct_op_t;
+
+typedef struct blf_ct_upd {
+	str ruid;
+	str uri;
+	str callid;
+	str q;
+	unsigned int cseq;
+	time_t expires; /* absolute, 0: permanent */
+} blf_ct_upd_t;
+
 /* 1 when usrloc feeds registrations (blf_ul.c); 0: every entity counts as
  * registered (SPEC "Presence") */
 extern int blf_ul_on;
@@ -321,6 +362,13 @@ int blf_subs_notify_dep(blf_entity_t *e, unsigned int deps, blf_frags_t *fr,
  */
 int blf_entity_changed(blf_entity_t *e, unsigned int deps, blf_frags_t *fr,
 		blf_notify_job_t **jobs);
+
+/* blf_entity_reg.c: registered contacts (usrloc). Applies op on the
+ * contact u->ruid of entity key and NOTIFYs the subscriptions depending on
+ * BLF_DEP_REG after the unlock. No slot lock may be held. 0, -1 (logged) */
+int blf_entity_contact(const str *key, blf_ct_op_t op, const blf_ct_upd_t *u);
+/* frees e's contacts (the table's destruction) */
+void blf_entity_contacts_free(blf_entity_t *e);
 
 /* the timer's second chance (blf_entity.c, blf_wildcard.c) */
 void blf_entity_owed_send(const str *key);
