@@ -76,3 +76,20 @@ def test_ringing_seen_by_both_caller_and_callee_watchers(kamailio_factory,
     call.cancel()
     for pw in (pa, pb):
         pw.wait_state(READY, 3)
+
+
+def test_visibility_state_keeps_the_modules_notes(kamailio_factory, phones):
+    """visibility=state: another watcher still sees busy and the fixed
+    notes (they say no more than <basic> and the activities); the entity
+    itself gets the same document (nothing published here to hide)."""
+    kamailio_factory(blf=True, track=True, params={"visibility": "state"})
+    alice = phones("alice")
+    phones("bob", invite_policy="answer")
+    pw = pidfutil.watch(phones("w", register=False), "bob")
+    pidfutil.assert_state(pw.current, READY)
+    call = alice.call("bob")
+    call.wait_state("confirmed")
+    d = pw.wait_state(ON_THE_PHONE, 3)
+    assert [t.note for t in d.tuples] == ["On the phone"], d.raw
+    call.bye()
+    pw.wait_state(READY, 3)
