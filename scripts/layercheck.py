@@ -50,9 +50,10 @@ LAYERS = {
     "blf_pidf": "pure", "blf_rlmi": "pure", "blf_winfo": "pure",
     "blf_reginfo": "pure",
     # tables: shared records under per-slot locks; leaves
+    "blf_entity_reg": "tables",  # registered contacts (usrloc)
     "blf_entity": "tables", "blf_subrec": "tables", "blf_table": "tables",
     "blf_wcount": "tables", "blf_inflight": "tables",
-    "blf_entity_repl": "tables", "blf_entity_reg": "tables", "blf_chg": "tables", "blf_sock": "tables",
+    "blf_entity_repl": "tables", "blf_chg": "tables", "blf_sock": "tables",
     # inputs: what changes the tables from outside
     "blf_dlg": "inputs", "blf_ul": "inputs", "blf_http": "inputs",
     "blf_alias": "inputs", "blf_park": "inputs", "blf_publish": "inputs",

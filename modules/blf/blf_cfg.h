@@ -78,11 +78,11 @@ typedef struct blf_cfg {
 	int max_notifies_per_sub;  /* per subscription, 0: no bound */
 	int notify_min_free_shm;   /* %: below it lamp updates wait */
 	int max_calls_per_entity;  /* calls shown/tracked per entity */
-	int notify_max_body;	   /* bytes of a NOTIFY body over UDP */
-	str events; /* the event packages served (blf_pkg.h), comma separated */
 	/* registrations (usrloc, blf_ul.c) */
 	int max_contacts_per_entity; /* contacts tracked per entity, 0: none */
 	str ul_domain; /* domain of an AOR without one (usrloc use_domain 0) */
+	int notify_max_body;	   /* bytes of a NOTIFY body over UDP */
+	str events; /* the event packages served (blf_pkg.h), comma separated */
 } blf_cfg_t;
 
 extern blf_cfg_t blf_cfg;

@@ -54,10 +54,10 @@ blf_cfg_t blf_cfg = {
 	.max_notifies_per_sub = 16,
 	.notify_min_free_shm = 10,
 	.max_calls_per_entity = 32,
-	.notify_max_body = 32768,
-	.events = str_init(BLF_PKG_KNOWN),
 	.max_contacts_per_entity = 16,
 	.ul_domain = STR_NULL,
+	.notify_max_body = 32768,
+	.events = str_init(BLF_PKG_KNOWN),
 };
 /* clang-format on */
 
@@ -144,10 +144,10 @@ static param_export_t params[] = {
 	{"max_notifies_per_sub", PARAM_INT, &blf_cfg.max_notifies_per_sub},
 	{"notify_min_free_shm", PARAM_INT, &blf_cfg.notify_min_free_shm},
 	{"max_calls_per_entity", PARAM_INT, &blf_cfg.max_calls_per_entity},
-	{"notify_max_body", PARAM_INT, &blf_cfg.notify_max_body},
-	{"events", PARAM_STR, &blf_cfg.events},
 	{"max_contacts_per_entity", PARAM_INT, &blf_cfg.max_contacts_per_entity},
 	{"ul_domain", PARAM_STR, &blf_cfg.ul_domain},
+	{"notify_max_body", PARAM_INT, &blf_cfg.notify_max_body},
+	{"events", PARAM_STR, &blf_cfg.events},
 	{0, 0, 0}
 };
 
