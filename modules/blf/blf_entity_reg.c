@@ -140,6 +140,8 @@ int blf_entity_contact(const str *key, blf_ct_op_t op, const blf_ct_upd_t *u)
 		return -1;
 	}
 	c = blf_contact_find(e, &u->ruid, &pc);
+	if(c && op == BLF_CT_LOAD)
+		goto done; /* a callback was first: it knows better */
 	switch(op) {
 		case BLF_CT_LOAD:
 		case BLF_CT_INSERT:

@@ -5,6 +5,9 @@ registered), ul_domain, hostile contacts, and watcher info NOTIFYs only when
 a watcher comes or goes (not on a refresh). Bodies validated against
 tests/schema/ by pidfutil."""
 
+import os
+import subprocess
+
 import pytest
 
 import kamproc
@@ -103,3 +106,48 @@ def test_winfo_watcher_removed_after_expiry(make_proxy, phones):
                              if w.status == "active"] == [], 8,
                   "alice expired")
     assert all(w.status == "terminated" for w in doc.watchers), doc.raw
+
+
+class UlDbKamailio(kamproc.Kamailio):
+    """usrloc writes through to SQLite (db_mode 1) and loads it at start."""
+
+    def render(self):
+        text = super().render()
+        line = 'modparam("usrloc", "db_mode", 0)\n'
+        assert line in text
+        self.ul_db = os.path.join(self.dir, "ul.db")
+        if not os.path.exists(self.ul_db):
+            share = os.path.join(kamproc.KAMAILIO_SHARE, "db_sqlite")
+            sql = ""
+            for name in ("standard-create.sql", "usrloc-create.sql"):
+                with open(os.path.join(share, name)) as f:
+                    sql += f.read() + "\n"
+            subprocess.run(["sqlite3", self.ul_db], input=sql.encode(),
+                           check=True, capture_output=True, timeout=20)
+        extra = 'modparam("usrloc", "db_mode", 1)\n' \
+            'modparam("usrloc", "db_url", "sqlite:///%s")\n' % self.ul_db
+        # before usrloc: its mod_init binds the database (WITH_PRESENCE
+        # loads it later: the template's line is then skipped)
+        ul = 'loadmodule "usrloc.so"\n'
+        assert ul in text
+        text = text.replace(ul, 'loadmodule "db_sqlite.so"\n' + ul, 1)
+        text = text.replace('#!ifdef WITH_PRESENCE\nloadmodule "db_sqlite.so"'
+                            '\n', '#!ifdef WITH_PRESENCE\n', 1)
+        text = text.replace(line, extra)
+        with open(self.cfg_path, "w") as f:
+            f.write(text)
+        return text
+
+
+def test_contacts_in_usrloc_db_loaded_at_restart(kamailio_factory, phones,
+                                                 monkeypatch):
+    monkeypatch.setattr(kamproc, "Kamailio", UlDbKamailio)
+    kam = kamailio_factory(blf=True, track=True)
+    bob = phones("bob", register=False)
+    assert bob.register(expires=600).status == 200
+    kam.stop()
+    kam.start()
+    # no REGISTER since the restart: presence open, reg lists the contact
+    pw = pidfutil.watch(phones("w", kam=kam, register=False), "bob")
+    pw.wait_state(pidfutil.READY, 4)
+    assert "registered contacts loaded from usrloc" in kam.log()
