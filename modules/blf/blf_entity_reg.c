@@ -38,8 +38,7 @@ static blf_contact_t *blf_contact_build(
 	char *p;
 	unsigned int h1, h2;
 
-	len = sizeof(*c) + u->ruid.len + u->uri.len + u->callid.len + u->q.len
-		  + 4;
+	len = sizeof(*c) + u->ruid.len + u->uri.len + u->callid.len + u->q.len + 4;
 	c = shm_malloc(len);
 	if(c == NULL) {
 		SHM_MEM_ERROR;
@@ -47,14 +46,14 @@ static blf_contact_t *blf_contact_build(
 	}
 	memset(c, 0, sizeof(*c));
 	p = (char *)(c + 1);
-#define BLF_CT_STR(dst, src)             \
-	do {                                 \
-		(dst).s = p;                     \
-		(dst).len = (src).len;           \
-		if((src).len)                    \
+#define BLF_CT_STR(dst, src)               \
+	do {                                   \
+		(dst).s = p;                       \
+		(dst).len = (src).len;             \
+		if((src).len)                      \
 			memcpy(p, (src).s, (src).len); \
-		p[(src).len] = '\0';             \
-		p += (src).len + 1;              \
+		p[(src).len] = '\0';               \
+		p += (src).len + 1;                \
 	} while(0)
 	BLF_CT_STR(c->ruid, u->ruid);
 	BLF_CT_STR(c->uri, u->uri);
@@ -148,9 +147,8 @@ int blf_entity_contact(const str *key, blf_ct_op_t op, const blf_ct_upd_t *u)
 		case BLF_CT_UPDATE:
 			if(c == NULL) {
 				if(blf_cfg.max_contacts_per_entity <= 0
-						|| e->ncontacts
-								   >= (unsigned int)
-										   blf_cfg.max_contacts_per_entity) {
+						|| e->ncontacts >= (unsigned int)blf_cfg
+												   .max_contacts_per_entity) {
 					if(blf_ct_log_ok())
 						LM_NOTICE("%.*s has %u contacts "
 								  "(max_contacts_per_entity): contact "

@@ -27,7 +27,8 @@
 /* without notify_max_body (0), a document is still bounded */
 #define BLF_RSNAP_MAX_DOC 65536
 
-typedef struct blf_rsnap {
+typedef struct blf_rsnap
+{
 	blf_snap_t h; /* first: the registry's head */
 	int n;
 	blf_reginfo_contact_t *c; /* n of them, strings in the block */

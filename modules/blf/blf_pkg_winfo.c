@@ -39,7 +39,8 @@
 /* watchers listed at most (a document is bounded by the body budget too) */
 #define BLF_WSNAP_MAX 256
 
-typedef struct blf_wsnap {
+typedef struct blf_wsnap
+{
 	blf_snap_t h; /* first: the registry's head */
 	int n;
 	blf_winfo_watcher_t *w; /* n of them, strings in the block */
@@ -138,8 +139,8 @@ static int blf_winfo_body(
 	int cut;
 
 	max = r->max > 0 ? r->max : BLF_WSNAP_MAX_DOC;
-	cut = blf_winfo_build(sn->uri, sn->package, r->version, sn->w, sn->n, max,
-			&doc, &len);
+	cut = blf_winfo_build(
+			sn->uri, sn->package, r->version, sn->w, sn->n, max, &doc, &len);
 	if(cut < 0) {
 		LM_ERR("cannot build the watcherinfo of %s\n", sn->uri);
 		return -1;
@@ -222,11 +223,11 @@ static void blf_winfo_chg(blf_chg_batch_t *b, void *param)
 
 int blf_winfo_listen(void)
 {
-	if(!blf_pkg_find(blf_pkg_presence_winfo.name,
-			   strlen(blf_pkg_presence_winfo.name))
+	if(!blf_pkg_find(
+			   blf_pkg_presence_winfo.name, strlen(blf_pkg_presence_winfo.name))
 			&& !blf_pkg_find(blf_pkg_dialog_winfo.name,
 					strlen(blf_pkg_dialog_winfo.name)))
 		return 0; /* neither served: nobody to tell */
-	return blf_chg_listen(BLF_CHG_SUB_NEW | BLF_CHG_SUB_DEL, blf_winfo_chg,
-			NULL);
+	return blf_chg_listen(
+			BLF_CHG_SUB_NEW | BLF_CHG_SUB_DEL, blf_winfo_chg, NULL);
 }

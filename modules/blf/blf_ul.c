@@ -100,8 +100,7 @@ static void blf_ul_cb(ucontact_t *c, int type, void *param)
 		u.q.len = (int)qlen;
 	}
 	/* cut what would not fit an entity's bounded record */
-	if(u.uri.len > BLF_KEY_MAX * 4 || u.callid.len > 512
-			|| u.ruid.len > 256) {
+	if(u.uri.len > BLF_KEY_MAX * 4 || u.callid.len > 512 || u.ruid.len > 256) {
 		LM_NOTICE("contact of %.*s too long: not tracked\n", key.len, key.s);
 		return;
 	}
@@ -120,19 +119,19 @@ static int blf_ul_next(char **p, char *end, str *ruid, unsigned int *aorhash)
 {
 	int l;
 
-#define BLF_UL_TAKE(dst, n)         \
-	do {                            \
-		if(*p + (n) > end)          \
-			return -1;              \
-		memcpy((dst), *p, (n));     \
-		*p += (n);                  \
+#define BLF_UL_TAKE(dst, n)     \
+	do {                        \
+		if(*p + (n) > end)      \
+			return -1;          \
+		memcpy((dst), *p, (n)); \
+		*p += (n);              \
 	} while(0)
-#define BLF_UL_SKIPSTR()                    \
-	do {                                    \
-		BLF_UL_TAKE(&l, sizeof(int));       \
-		if(l < 0 || *p + l > end)           \
-			return -1;                      \
-		*p += l;                            \
+#define BLF_UL_SKIPSTR()              \
+	do {                              \
+		BLF_UL_TAKE(&l, sizeof(int)); \
+		if(l < 0 || *p + l > end)     \
+			return -1;                \
+		*p += l;                      \
 	} while(0)
 	BLF_UL_TAKE(&l, sizeof(int)); /* contact */
 	if(l == 0)
@@ -285,8 +284,8 @@ int blf_ul_init(void)
 				"alias is set: registrations cannot be matched to "
 				"entities\n");
 	else if(!blf_ul.use_domain)
-		LM_INFO("usrloc AORs without a domain belong to %.*s\n",
-				blf_ul_dom.len, blf_ul_dom.s);
+		LM_INFO("usrloc AORs without a domain belong to %.*s\n", blf_ul_dom.len,
+				blf_ul_dom.s);
 	if(register_timer(blf_ul_load_timer, NULL, 1) < 0) {
 		LM_ERR("cannot register the usrloc load timer\n");
 		return -1;
