@@ -14,6 +14,7 @@
 #include "core/locking.h"
 #include "core/atomic_ops.h"
 #include "core/counters.h"
+#include "blf_pkg.h" /* BLF_PKG_MAX */
 #include "core/crypto/sha256.h"
 #include "core/parser/msg_parser.h"
 #include "modules/tm/tm_load.h"
@@ -89,6 +90,8 @@ extern struct dlg_binds blf_dlgb;
 /* ---- statistics (Kamailio counters, group "blf") ---- */
 extern stat_var *blf_st_notifies_sent;
 extern stat_var *blf_st_notifies_failed;
+/* blf:notifies_sent_<package>, by package id (NULL: not served) */
+extern stat_var *blf_st_pkg_sent[BLF_PKG_MAX];
 extern stat_var *blf_st_notify_answers_ignored;
 extern stat_var *blf_st_notifies_deferred;
 extern stat_var *blf_st_calls_untracked;

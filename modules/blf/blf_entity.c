@@ -639,6 +639,14 @@ void blf_entity_jobs(
 	blf_wildcard_jobs(w, e, fr, jobs, now);
 }
 
+int blf_entity_changed(blf_entity_t *e, unsigned int deps, blf_frags_t *fr,
+		blf_notify_job_t **jobs)
+{
+	if(e == NULL || deps == 0)
+		return 0;
+	return blf_subs_notify_dep(e, deps, fr, jobs);
+}
+
 /*
  * Applies a call event to the call callid/dir of entity key, creating both on
  * BLF_EV_REQUEST, updating the call's fields from upd, and notifying the

@@ -312,6 +312,35 @@ static void blf_notify_chg(blf_chg_batch_t *b, void *param)
  * older version is a dialog one), then the `events` parameter says which
  * of them are served.
  */
+/* per package: blf:notifies_sent_<name> ('.' -> '_', e.g.
+ * notifies_sent_presence_winfo), registered for every served package */
+stat_var *blf_st_pkg_sent[BLF_PKG_MAX];
+static char blf_st_pkg_names[BLF_PKG_MAX][BLF_PKG_NAME_MAX + 16];
+
+static int blf_pkg_stats_init(void)
+{
+	const blf_pkg_t *p;
+	char *c;
+	unsigned int i;
+
+	for(i = 0; i < BLF_PKG_MAX; i++) {
+		p = blf_pkg_get(i);
+		if(p == NULL || !p->served)
+			continue;
+		snprintf(blf_st_pkg_names[i], sizeof(blf_st_pkg_names[i]),
+				"notifies_sent_%s", p->name);
+		for(c = blf_st_pkg_names[i]; *c; c++)
+			if(*c == '.' || *c == '-')
+				*c = '_';
+		if(register_stat("blf", blf_st_pkg_names[i], &blf_st_pkg_sent[i], 0)
+				!= 0) {
+			LM_ERR("cannot register statistic %s\n", blf_st_pkg_names[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int blf_pkgs_init(void)
 {
 	char msg[256];
@@ -319,6 +348,10 @@ static int blf_pkgs_init(void)
 	blf_pkg_reset();
 	if(blf_pkg_register(&blf_pkg_dialog) < 0) {
 		LM_ERR("cannot register the event packages\n");
+		return -1;
+	}
+	if(blf_pkg_register(&blf_pkg_presence) < 0) {
+		LM_ERR("cannot register the presence package\n");
 		return -1;
 	}
 	if(blf_pkg_serve(blf_cfg.events.s, (size_t)blf_cfg.events.len, msg,
@@ -353,6 +386,8 @@ static int mod_init(void)
 		LM_ERR("cannot register statistics\n");
 		return -1;
 	}
+	if(blf_pkg_stats_init() < 0)
+		return -1;
 	/* change listeners, in the order they get a change: its NOTIFYs first,
 	 * then the cluster (blf_dmq_init), then the database (blf_db_init) */
 	if(blf_chg_listen(BLF_CHG_NOTIFY, blf_notify_chg, NULL) < 0)

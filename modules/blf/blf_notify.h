@@ -12,6 +12,8 @@
 /* blf_notify.c */
 /* blf_pkg_dialog.c: the dialog event package (RFC 4235) */
 extern blf_pkg_t blf_pkg_dialog;
+/* blf_pkg_presence.c: the presence event package (RFC 3856, PIDF) */
+extern blf_pkg_t blf_pkg_presence;
 
 void blf_notify_send_all(blf_notify_job_t *jobs);
 void blf_job_free(blf_notify_job_t *j);

@@ -307,6 +307,20 @@ int blf_subs_remove(unsigned int hash, const str *callid, const str *ftag,
 		const str *ttag);
 int blf_subs_notify_watchers(blf_entity_t *e, blf_frags_t *fr,
 		blf_notify_job_t **jobs);
+/* the same for the watchers whose package depends on deps (BLF_DEP_*) */
+int blf_subs_notify_dep(blf_entity_t *e, unsigned int deps, blf_frags_t *fr,
+		blf_notify_job_t **jobs);
+/*
+ * blf_entity.c: e changed in what deps (BLF_DEP_*, OR-ed) says: adds to
+ * *jobs a NOTIFY for every live local non-wildcard subscription of e whose
+ * package depends on it (snapshots taken into fr, one per package). Only
+ * e's slot lock is needed: packages following registrations, publications
+ * or watchers are never subscribed on the wildcard user (the call paths use
+ * blf_entity_jobs, which covers the wildcard watchers too). After the
+ * unlock: blf_chg_send(jobs), blf_frags_free(fr). Returns the jobs added.
+ */
+int blf_entity_changed(blf_entity_t *e, unsigned int deps, blf_frags_t *fr,
+		blf_notify_job_t **jobs);
 
 /* the timer's second chance (blf_entity.c, blf_wildcard.c) */
 void blf_entity_owed_send(const str *key);
