@@ -264,12 +264,18 @@ int blf_visapply_flush(int *flushed, int *pairs)
 				c.over, BLF_VISAPPLY_MAX);
 	/* every pair asked again (the HTTP process applies each answer as it
 	 * lands: blf_visapply_pair) ... */
-	for(k = 0; k < c.n; k++) {
+	for(k = 0, waited = 0; k < c.n; k++) {
 		e.s = c.p[k].e;
 		e.len = strlen(e.s);
 		w.s = c.p[k].w;
 		w.len = strlen(w.s);
-		blf_vis_lookup(&e, &w, &v);
+		/* the HTTP queue holds BLF_VC_RING questions: when it is full,
+		 * wait for room (within http_timeout in all) */
+		while(blf_vis_lookup(&e, &w, &v) == 0 && !blf_viscache_pending(&e, &w)
+				&& waited < blf_cfg.http_timeout) {
+			sleep_us(2000);
+			waited += 2;
+		}
 	}
 	/* ... and the RPC answers once they have (or after http_timeout), so
 	 * the caller knows the new policies hold */

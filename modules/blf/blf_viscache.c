@@ -249,6 +249,8 @@ static int blf_vc_ask(const str *e, const str *w)
 {
 	unsigned int i;
 
+	if(e->len >= BLF_KEY_MAX || w->len >= BLF_KEY_MAX)
+		return -1; /* cannot happen: keys are built in such buffers */
 	lock_get(&blf_vc->lock);
 	if(blf_vc->n == BLF_VC_RING) {
 		lock_release(&blf_vc->lock);
@@ -375,6 +377,21 @@ int blf_vis_lookup(const str *entity, const str *watcher, blf_vis_t *vis)
 	return blf_vc_decide(ans, entity, -1, vis);
 }
 
+/* a SUBSCRIBE refused for want of an answer: one line a second at most
+ * per process */
+static void blf_vc_no_wait(const str *e, const str *w, const char *why)
+{
+	static time_t last = 0;
+	time_t now = time(NULL);
+
+	if(now == last)
+		return;
+	last = now;
+	LM_NOTICE("no visibility answer for %.*s watching %.*s (%s): refused "
+			  "until known (unknown is none)\n",
+			w->len, w->s, e->len, e->s, why);
+}
+
 int blf_vis_lookup_wait(const str *entity, const str *watcher, int entpol,
 		int wait_ms, blf_vis_t *vis)
 {
@@ -393,6 +410,10 @@ int blf_vis_lookup_wait(const str *entity, const str *watcher, int entpol,
 		return 1;
 	}
 	ans = blf_vc_lookup(entity, watcher, &h, &inflight, &a);
+	if(ans == -2 && !inflight)
+		blf_vc_no_wait(entity, watcher,
+				a == NULL ? "visibility cache full"
+						  : "an error a moment ago, or the HTTP queue full");
 	if(ans != -2 || !inflight || wait_ms <= 0)
 		return blf_vc_decide(ans, entity, entpol, vis);
 	/* as many waiting SIP workers as the alias cache allows */

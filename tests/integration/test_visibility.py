@@ -293,3 +293,58 @@ def test_rpc_lists_the_cache(stub, kam, phones):
     # blf.subscriptions shows what it shows today: no rule detail
     subs = blfutil.subscriptions(kam)
     assert len(subs) == 1 and "visibility" not in subs[0], subs
+
+
+# -- aliases ------------------------------------------------------------------
+def test_rule_is_asked_for_the_canonical_entity_through_an_alias(
+        stub, make_proxy, phones):
+    """Subscribing to an alias watches its entity: the rule asked is the
+    entity's (never the alias's), so an alias cannot be used to see more."""
+    a7207 = uri("7207")
+    stub.set_alias(a7207, E207)
+    stub.set_visibility(E207, W1, "state")
+    stub.set_visibility(a7207, W1, "full")  # must not be what counts
+    kam = make_proxy(**vis_params(stub, alias=True))
+    a = phones("alice", display="Alice Anders")
+    phones("207", invite_policy="answer")
+    lamp = blfutil.watch(phones("w1"), a7207)
+    call = a.call("207").wait_state("confirmed")
+    lamp.wait_state("confirmed")
+    call.bye()
+    lamp.wait(lambda i: not i.dialogs or all(
+        d.state == "terminated" for d in i.dialogs), 5, "the call over")
+    bodies = with_dialogs(lamp)
+    assert bodies
+    for info in bodies:
+        assert_state_only(info, call)
+    assert stub.asked("visibility", "%s|%s" % (E207, W1))
+    assert not stub.asked("visibility", "%s|%s" % (a7207, W1))
+    assert kam.running
+
+
+def test_wildcard_entity_unknown_until_answer_then_shown(stub, make_proxy,
+                                                          phones):
+    """A wildcard never waits: an entity whose rule is not known yet is
+    left out, and its state is sent when the (slow) answer lands."""
+    kam = make_proxy(**vis_params(stub, http_timeout=3000))
+    stub.set_visibility(E209, W1, "full")
+    a = phones("alice")
+    phones("209", invite_policy="answer")
+    sub = phones("w1").subscribe(ANY)
+    assert sub.responses[-1].status == 200
+    lamp = blfutil.Lamp(sub, entity=False)
+    lamp.pump(3)
+    stub.set_mode("slow", "visibility", delay_ms=800)
+    mark = stub.mark()
+    call = a.call("209").wait_state("confirmed")
+    stub.wait_requests(1, "visibility", "%s|%s" % (E209, W1), since=mark)
+    time.sleep(0.3)
+    lamp.drain()
+    early = [i for _, i in lamp.seen if i is not None and i.entity == E209]
+    assert not early, "209 shown before its rule was known: %s" % [
+        i.raw for i in early]
+    lamp.wait(lambda i: i.entity == E209 and any(
+        d.call_id == call.call_id for d in i.dialogs), 3,
+        "209's call once the rule landed")
+    call.bye()
+    assert kam.running
