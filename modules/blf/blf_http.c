@@ -128,7 +128,11 @@ static int blf_http_take(char *key)
 
 /* ---- transfers ---- */
 
-typedef enum { BLF_XFER_ALIAS = 0, BLF_XFER_PARK, BLF_XFER_VIS } blf_xfer_kind_t;
+typedef enum {
+	BLF_XFER_ALIAS = 0,
+	BLF_XFER_PARK,
+	BLF_XFER_VIS
+} blf_xfer_kind_t;
 
 typedef struct blf_xfer {
 	blf_xfer_kind_t kind;
@@ -290,7 +294,9 @@ static void blf_http_start_vis(
 
 static const char *blf_xfer_name(blf_xfer_kind_t k)
 {
-	return k == BLF_XFER_ALIAS ? "alias" : k == BLF_XFER_VIS ? "visibility" : "park";
+	return k == BLF_XFER_ALIAS ? "alias"
+		   : k == BLF_XFER_VIS ? "visibility"
+							   : "park";
 }
 
 static void blf_http_done(CURLM *m, CURLMsg *msg, int *flight)

@@ -184,12 +184,14 @@ void blf_visapply_pair(const str *entity, const str *watcher)
 
 #define BLF_VISAPPLY_MAX 4096 /* pairs re-asked at once by one flush */
 
-typedef struct blf_vpair {
+typedef struct blf_vpair
+{
 	char e[BLF_KEY_MAX];
 	char w[BLF_KEY_MAX];
 } blf_vpair_t;
 
-typedef struct blf_vcollect {
+typedef struct blf_vcollect
+{
 	blf_vpair_t *p;
 	int n, max, over;
 	time_t now;

@@ -34,14 +34,16 @@
 #include "blf_vis.h"
 #include "blf_viscache.h"
 
-enum blf_vc_state {
+enum blf_vc_state
+{
 	BLF_VC_PENDING = 0, /* asked, no answer yet */
 	BLF_VC_RULE,		/* 200: vis is the watcher's policy */
 	BLF_VC_NORULE,		/* 404: the entity policy / global decide */
 	BLF_VC_ERROR,		/* no answer could be had, nothing stale */
 };
 
-typedef struct blf_vc {
+typedef struct blf_vc
+{
 	struct blf_vc *next;
 	unsigned int hash;
 	unsigned char state;
@@ -60,7 +62,8 @@ typedef struct blf_vc {
 #define BLF_VC_RETRY 5		 /* s between attempts after an error */
 #define BLF_VC_EVICT_SCAN 64 /* slots searched for a record to evict */
 
-typedef struct blf_vc_table {
+typedef struct blf_vc_table
+{
 	gen_lock_set_t *locks;
 	blf_vc_t **slots;
 	gen_lock_t lock; /* count and the ring */
@@ -351,9 +354,8 @@ static int blf_vc_decide(int ans, const str *e, int entpol, blf_vis_t *vis)
 	}
 	if(entpol < 0)
 		entpol = blf_alias_policy(e);
-	*vis = blf_vis_decide(blf_cfg.visibility, entpol < 0 ? BLF_VIS_UNSET
-														 : entpol,
-			ans, BLF_VIS_UNSET, 0);
+	*vis = blf_vis_decide(blf_cfg.visibility,
+			entpol < 0 ? BLF_VIS_UNSET : entpol, ans, BLF_VIS_UNSET, 0);
 	return 1;
 }
 
@@ -369,8 +371,8 @@ int blf_vis_lookup(const str *entity, const str *watcher, blf_vis_t *vis)
 	}
 	if(blf_vc == NULL) {
 		int p = blf_alias_policy(entity);
-		*vis = blf_vis_decide(blf_cfg.visibility,
-				p < 0 ? BLF_VIS_UNSET : p, BLF_VIS_UNSET, BLF_VIS_UNSET, 0);
+		*vis = blf_vis_decide(blf_cfg.visibility, p < 0 ? BLF_VIS_UNSET : p,
+				BLF_VIS_UNSET, BLF_VIS_UNSET, 0);
 		return 1;
 	}
 	ans = blf_vc_lookup(entity, watcher, &h, &inflight, &a);
@@ -470,7 +472,7 @@ int blf_viscache_pending(const str *entity, const str *watcher)
 	h = blf_vc_hash(entity, watcher);
 	lock_set_get(blf_vc->locks, blf_vc_idx(h));
 	a = blf_vc_find(h, entity, watcher);
-	p = a && a->state == BLF_VC_PENDING && a->queued;
+	p = a && a->queued; /* asked, or its answer being applied */
 	lock_set_release(blf_vc->locks, blf_vc_idx(h));
 	return p;
 }
@@ -520,8 +522,8 @@ void blf_viscache_answer(const char *entity, const char *watcher, int status,
 		lock_set_release(blf_vc->locks, blf_vc_idx(h));
 		return;
 	}
-	a->queued = 0;
 	if(state == BLF_VC_ERROR) {
+		a->queued = 0;
 		/* a stale answer stays; without one: hidden, asked again later */
 		if(a->state == BLF_VC_PENDING)
 			a->state = BLF_VC_ERROR;
@@ -534,6 +536,9 @@ void blf_viscache_answer(const char *entity, const char *watcher, int status,
 	a->vis = state == BLF_VC_RULE ? v : -1;
 	a->expires = now + ttl;
 	a->retry_at = 0;
+	/* still "queued" while the live subscriptions follow, so that
+	 * blf.flush_visibility answers only once they have */
+	a->queued = changed;
 	lock_set_release(blf_vc->locks, blf_vc_idx(h));
 	if(!changed)
 		return;
@@ -543,6 +548,11 @@ void blf_viscache_answer(const char *entity, const char *watcher, int status,
 		blf_vc_hk.apply(&e, &w);
 	if(blf_vc_list_hook)
 		blf_vc_list_hook(&e, &w);
+	lock_set_get(blf_vc->locks, blf_vc_idx(h));
+	a = blf_vc_find(h, &e, &w);
+	if(a)
+		a->queued = 0;
+	lock_set_release(blf_vc->locks, blf_vc_idx(h));
 }
 
 int blf_viscache_sweep(void)

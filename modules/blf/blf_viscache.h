@@ -20,7 +20,8 @@
  * What the cache needs of the others, given at init (it calls nothing of
  * theirs directly: no loop between the files).
  */
-typedef struct blf_viscache_hooks {
+typedef struct blf_viscache_hooks
+{
 	/* wakes the HTTP process: a question is on the ring */
 	void (*wake)(void);
 	/* the answer about (entity, watcher) is new or changed: live
@@ -69,7 +70,8 @@ void blf_viscache_answer(const char *entity, const char *watcher, int status,
 int blf_viscache_sweep(void);
 /* empties the cache; returns the answers dropped */
 int blf_viscache_flush(void);
-/* 1 while the question about (entity, watcher) is unanswered */
+/* 1 while the question about (entity, watcher) is unanswered or its
+ * answer is being applied to live subscriptions */
 int blf_viscache_pending(const str *entity, const str *watcher);
 unsigned long blf_viscache_count(void);
 void blf_viscache_rpc_list(rpc_t *rpc, void *c);
