@@ -376,7 +376,11 @@ static int mod_init(void)
 		return -1;
 	blf_table_set_policy(blf_alias_policy); /* a new entity's */
 	blf_alias_set_hooks(&(blf_alias_hooks_t){.ask = blf_http_ask_alias,
-			.apply_policy = blf_subs_apply_policy,
+			/* with visibility_url a per-watcher rule beats the entity's
+			 * policy: each watcher is decided again (blf_visapply.c) */
+			.apply_policy = blf_cfg.visibility_url.len
+									? blf_visapply_policy
+									: blf_subs_apply_policy,
 			.deactivate_uri = blf_subs_deactivate_uri});
 	/* per-watcher visibility (visibility_url): the cache, its HTTP
 	 * questions, what follows an answer, the wildcard's per-entity check */

@@ -24,6 +24,7 @@
 #include "blf.h"
 #include "blf_chg.h"
 #include "blf_pkg.h"
+#include "blf_vis.h"
 #include "blf_viscache.h"
 #include "blf_visapply.h"
 
@@ -79,16 +80,20 @@ static int blf_visapply_plain(const str *ekey, const str *watcher)
 	int n = 0, known;
 
 	known = blf_vis_lookup(ekey, watcher, &v);
-	if(!known)
-		return 0; /* the last decision stands until an answer lands */
 	memset(&fr, 0, sizeof(fr));
 	blf_slot_lock(hash);
 	e = blf_entity_find(hash, ekey);
+	/* the pair unknown (asked now): its last decision stands until the
+	 * answer lands, but never above what the entity's policy allows */
+	if(e && !known)
+		v = blf_vis_decide(blf_cfg.visibility, e->vis, BLF_VIS_UNSET,
+				BLF_VIS_UNSET, 0);
 	for(ps = e ? &e->subs : NULL; ps && *ps;) {
 		s = *ps;
 		if((s->flags & BLF_SUB_WILDCARD) || s->expires <= now
 				|| !STR_EQ(BLF_SF(s, BLF_SF_WATCHER), *watcher)
-				|| !blf_visapply_concerns(e, s) || s->vis == v) {
+				|| !blf_visapply_concerns(e, s) || s->vis == v
+				|| (!known && s->vis > v)) {
 			ps = &s->next;
 			continue;
 		}
@@ -297,4 +302,55 @@ int blf_visapply_flush(int *flushed, int *pairs)
 	*pairs = c.n;
 	pkg_free(c.p);
 	return 0;
+}
+
+/*
+ * The alias service's policy of entity ekey changed (the alias cache's
+ * apply_policy hook when visibility_url is on): kept on the entity, and
+ * each watcher of it decided again, since a per-watcher rule beats the
+ * entity's policy (blf_subs_apply_policy alone would lower every one).
+ */
+#define BLF_VISAPPLY_WATCHERS 256 /* watchers of one entity decided at once */
+
+int blf_visapply_policy(const str *ekey, blf_vis_t vis)
+{
+	char(*w)[BLF_KEY_MAX];
+	blf_entity_t *e;
+	blf_sub_t *s;
+	unsigned int hash = blf_key_hash(ekey);
+	int n = 0, i, k, ended = 0;
+	str ws;
+
+	blf_entity_set_policy(ekey, vis);
+	w = pkg_malloc(BLF_VISAPPLY_WATCHERS * BLF_KEY_MAX);
+	if(w == NULL) {
+		PKG_MEM_ERROR;
+		return 0;
+	}
+	blf_slot_lock(hash);
+	e = blf_entity_find(hash, ekey);
+	for(s = e ? e->subs : NULL; s && n < BLF_VISAPPLY_WATCHERS;
+			s = s->next) {
+		if((s->flags & BLF_SUB_WILDCARD) || !blf_visapply_concerns(e, s))
+			continue;
+		ws = BLF_SF(s, BLF_SF_WATCHER);
+		if(ws.len >= BLF_KEY_MAX)
+			continue;
+		for(i = 0; i < n; i++)
+			if(strncmp(w[i], ws.s, ws.len) == 0 && w[i][ws.len] == '\0')
+				break;
+		if(i < n)
+			continue;
+		memcpy(w[n], ws.s, ws.len);
+		w[n][ws.len] = '\0';
+		n++;
+	}
+	blf_slot_unlock(hash);
+	for(k = 0; k < n; k++) {
+		ws.s = w[k];
+		ws.len = strlen(w[k]);
+		ended += blf_visapply_plain(ekey, &ws);
+	}
+	pkg_free(w);
+	return ended;
 }

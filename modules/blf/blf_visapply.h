@@ -18,4 +18,8 @@ void blf_visapply_pair(const str *entity, const str *watcher);
  * to be applied */
 int blf_visapply_flush(int *flushed, int *pairs);
 
+/* the entity policy of ekey changed (the alias cache's apply_policy hook
+ * when visibility_url is on): every watcher of it decided again */
+int blf_visapply_policy(const str *ekey, blf_vis_t vis);
+
 #endif

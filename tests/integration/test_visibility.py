@@ -348,3 +348,32 @@ def test_wildcard_entity_unknown_until_answer_then_shown(stub, make_proxy,
         "209's call once the rule landed")
     call.bye()
     assert kam.running
+
+
+def test_entity_policy_turning_none_spares_watchers_with_a_rule(
+        stub, make_proxy, phones):
+    """The per-watcher rule beats the entity's policy (SPEC order): when
+    the alias service turns 207's policy to none, the watcher without a
+    rule is ended (rejected), the one whose rule says full stays."""
+    stub.set_policy(E207, "full")
+    stub.set_visibility(E207, W1, "full")
+    kam = make_proxy(**vis_params(stub, alias=True, alias_cache_ttl=1,
+                                  alias_negative_ttl=1))
+    a = phones("alice", display="Alice Anders")
+    p207 = phones("207", invite_policy="answer")
+    kept = blfutil.watch(phones("w1"), E207)
+    ended = blfutil.watch(phones("w2"), E207)
+    stub.set_policy(E207, "none")
+    time.sleep(1.2)
+    # anything that looks 207 up past its TTL asks the alias service again
+    assert p207.subscribe(E207, expires=0).responses[-1].status == 200
+    n = ended.wait_final(3)
+    assert n.reason == "rejected", n.subscription_state
+    call = a.call("207").wait_state("confirmed")
+    kept.wait_state("confirmed", call.call_id)
+    assert_full(kept.current, call)
+    call.bye()
+    kept.wait_state("terminated", call.call_id)
+    kept.assert_versions()
+    subs = blfutil.subscriptions(kam)
+    assert len(subs) == 1 and "w1@" in str(subs[0]["watcher"]), subs
