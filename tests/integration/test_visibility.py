@@ -377,3 +377,28 @@ def test_entity_policy_turning_none_spares_watchers_with_a_rule(
     kept.assert_versions()
     subs = blfutil.subscriptions(kam)
     assert len(subs) == 1 and "w1@" in str(subs[0]["watcher"]), subs
+
+
+def test_flush_and_rejections_return_their_memory(stub, kam, phones):
+    """Subscribing, flushing, being rejected, over and over: the cache and
+    the subscriptions give their shared memory back (one pair's record
+    per answer, freed by the flush)."""
+    ws = [phones("w%d" % i) for i in range(1, 6)]
+    used = []
+    for rnd in range(5):
+        lamps = []
+        for i, w in enumerate(ws):
+            stub.set_visibility(E207, uri("w%d" % (i + 1)), "state")
+            lamps.append(blfutil.watch(w, E207))
+        for i in range(len(ws)):
+            stub.set_visibility(E207, uri("w%d" % (i + 1)), "none")
+        flush(kam)
+        for lp in lamps:
+            assert lp.wait_final(3).reason == "rejected"
+        blfutil.poll(lambda: not blfutil.subscriptions(kam), 3,
+                     what="every subscription rejected")
+        flush(kam)
+        used.append(blfutil.shm_used(kam))
+    growth = [y - x for x, y in zip(used[1:], used[2:])]
+    assert used[-1] - used[1] <= 16384 and not all(g > 0 for g in growth), \
+        "shm real_used after each round: %s" % used
