@@ -80,6 +80,8 @@ typedef struct blf_cfg {
 	int max_calls_per_entity;  /* calls shown/tracked per entity */
 	int notify_max_body;	   /* bytes of a NOTIFY body over UDP */
 	str events; /* the event packages served (blf_pkg.h), comma separated */
+	/* per-watcher visibility over HTTP (blf_viscache.c), empty: off */
+	str visibility_url;
 } blf_cfg_t;
 
 extern blf_cfg_t blf_cfg;
