@@ -56,12 +56,12 @@ LAYERS = {
     "blf_entity_repl": "tables", "blf_chg": "tables", "blf_sock": "tables",
     # inputs: what changes the tables from outside
     "blf_dlg": "inputs", "blf_ul": "inputs", "blf_http": "inputs",
-    "blf_alias": "inputs", "blf_park": "inputs", "blf_publish": "inputs",
+    "blf_alias": "inputs", "blf_viscache": "inputs", "blf_park": "inputs", "blf_publish": "inputs",
     # machinery: SUBSCRIBE, NOTIFY, expiry -- know no package by name
     "blf_subs": "machinery", "blf_notify": "machinery",
     "blf_ntx": "machinery", "blf_expire": "machinery",
     "blf_listen": "machinery", "blf_wildcard": "machinery",
-    "blf_delay": "machinery",
+    "blf_delay": "machinery", "blf_visapply": "machinery",
     "blf_pkg_*": "packages",
     # outputs: listeners registered at init
     "blf_dmq": "outputs", "blf_db*": "outputs",

@@ -83,6 +83,8 @@ typedef struct blf_cfg {
 	str ul_domain; /* domain of an AOR without one (usrloc use_domain 0) */
 	int notify_max_body;	   /* bytes of a NOTIFY body over UDP */
 	str events; /* the event packages served (blf_pkg.h), comma separated */
+	/* per-watcher visibility over HTTP (blf_viscache.c), empty: off */
+	str visibility_url;
 } blf_cfg_t;
 
 extern blf_cfg_t blf_cfg;

@@ -42,6 +42,17 @@ void blf_table_set_policy(int (*fn)(const str *key))
 	blf_table_policy = fn;
 }
 
+/* the per-watcher visibility (visibility_url), set at init: 1 with *vis
+ * decided, 0 when unknown yet (hidden) */
+static int (*blf_table_wvis)(
+		const str *entity, const str *watcher, blf_vis_t *vis) = NULL;
+
+void blf_table_set_watcher_vis(
+		int (*fn)(const str *entity, const str *watcher, blf_vis_t *vis))
+{
+	blf_table_wvis = fn;
+}
+
 int blf_table_init(unsigned int size)
 {
 	unsigned int n;
@@ -472,8 +483,20 @@ static int blf_wildcard_key(const str *key, char *buf, int size, str *wkey)
  */
 int blf_wildcard_vis(const blf_entity_t *e, const blf_sub_t *s, blf_vis_t *vis)
 {
-	*vis = blf_vis_decide(blf_cfg.visibility, e->vis, BLF_VIS_UNSET, s->vis,
-			STR_EQ(BLF_SF(s, BLF_SF_WATCHER), e->key));
+	int self = STR_EQ(BLF_SF(s, BLF_SF_WATCHER), e->key), w = BLF_VIS_UNSET;
+	blf_vis_t pv;
+
+	/* a per-watcher answer (visibility_url) decides; while it is unknown
+	 * the entity stays hidden from this watcher (its answer, when it
+	 * lands, sends the entity: blf_visapply.c) */
+	if(!self && blf_table_wvis) {
+		if(blf_table_wvis(&e->key, &BLF_SF(s, BLF_SF_WATCHER), &pv) == 0) {
+			*vis = BLF_VIS_NONE;
+			return -1;
+		}
+		w = pv;
+	}
+	*vis = blf_vis_decide(blf_cfg.visibility, e->vis, w, s->vis, self);
 	return *vis == BLF_VIS_NONE ? -1 : 0;
 }
 

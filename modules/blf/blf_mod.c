@@ -20,6 +20,8 @@
 #include "blf_chg.h"
 #include "blf_script.h"
 #include "blf_alias.h"
+#include "blf_viscache.h"
+#include "blf_visapply.h"
 #include "blf_park.h"
 #include "blf_wcount.h"
 
@@ -126,6 +128,7 @@ static param_export_t params[] = {
 	{"alias_wait_workers", PARAM_INT, &blf_cfg.alias_wait_workers},
 	{"http_max_body", PARAM_INT, &blf_cfg.http_max_body},
 	{"visibility", PARAM_STR, &blf_cfg.visibility_s},
+	{"visibility_url", PARAM_STR, &blf_cfg.visibility_url},
 	{"db_url", PARAM_STR, &blf_cfg.db_url},
 	{"db_table", PARAM_STR, &blf_cfg.db_table},
 	{"db_flush_interval", PARAM_INT, &blf_cfg.db_flush_interval},
@@ -423,8 +426,20 @@ static int mod_init(void)
 		return -1;
 	blf_table_set_policy(blf_alias_policy); /* a new entity's */
 	blf_alias_set_hooks(&(blf_alias_hooks_t){.ask = blf_http_ask_alias,
-			.apply_policy = blf_subs_apply_policy,
+			/* with visibility_url a per-watcher rule beats the entity's
+			 * policy: each watcher is decided again (blf_visapply.c) */
+			.apply_policy = blf_cfg.visibility_url.len
+									? blf_visapply_policy
+									: blf_subs_apply_policy,
 			.deactivate_uri = blf_subs_deactivate_uri});
+	/* per-watcher visibility (visibility_url): the cache, its HTTP
+	 * questions, what follows an answer, the wildcard's per-entity check */
+	blf_viscache_set_hooks(&(blf_viscache_hooks_t){.wake = blf_http_wake,
+			.apply = blf_visapply_pair});
+	if(blf_viscache_init() < 0)
+		return -1;
+	if(blf_viscache_enabled())
+		blf_table_set_watcher_vis(blf_vis_lookup);
 	if(blf_alias_init() < 0 || blf_park_init() < 0 || blf_http_init() < 0)
 		return -1;
 	if(blf_db_init() < 0 || blf_ntx_init() < 0 || blf_inflight_init() < 0)
@@ -463,6 +478,7 @@ static void mod_destroy(void)
 	blf_db_destroy();
 	blf_park_destroy();
 	blf_alias_destroy();
+	blf_viscache_destroy();
 	blf_dlg_destroy();
 	blf_table_destroy();
 	blf_wc_destroy(); /* after the table: freeing subscriptions uses it */

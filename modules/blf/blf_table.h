@@ -261,6 +261,9 @@ typedef struct blf_notify_job {
 int blf_table_init(unsigned int size);
 /* at init: where a new entity's visibility policy comes from (-1: none) */
 void blf_table_set_policy(int (*fn)(const str *key));
+/* at init: the per-watcher visibility lookup (blf_vis_lookup; NULL: none) */
+void blf_table_set_watcher_vis(
+		int (*fn)(const str *entity, const str *watcher, blf_vis_t *vis));
 /* walking the table, slot by slot (indexes 0 .. blf_table_slots() - 1);
  * lock one slot with blf_slot_lock(i), two with blf_slots_lock2(i, h) */
 typedef int (*blf_entity_each_f)(blf_entity_t *e, void *arg);

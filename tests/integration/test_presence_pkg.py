@@ -5,6 +5,8 @@ counting exactly the NOTIFYs a watcher receives, and a call change reaching
 dialog and presence watchers of the same entity (each in its own format).
 """
 
+import time
+
 import blfutil
 import kamproc
 import pidfutil
@@ -93,3 +95,30 @@ def test_visibility_state_keeps_the_modules_notes(kamailio_factory, phones):
     assert [t.note for t in d.tuples] == ["On the phone"], d.raw
     call.bye()
     pw.wait_state(READY, 3)
+
+
+def test_registration_and_publication_reach_presence_watchers_only(
+        kamailio_factory, phones):
+    """NOTIFYs by dependency: a REGISTER (usrloc) and a PUBLISH change what
+    a presence watcher sees, not a dialog lamp; the lamp's watcher gets no
+    NOTIFY for them (its counter and its socket stay still). Needs usrloc
+    wiring (blf_ul.c) and blf_handle_publish() merged with this package."""
+    kam = kamailio_factory(blf=True, track=True, usrloc=True, publish=True)
+    pw = pidfutil.watch(phones("p", register=False), "bob")
+    dw = blfutil.watch(phones("d", register=False), "bob")
+    pidfutil.assert_state(pw.current, pidfutil.UNAVAILABLE)
+    dialog_before = stat(kam, "notifies_sent_dialog")
+    bob = phones("bob", register=False)
+    assert bob.register(expires=600).status == 200
+    pw.wait_state(READY, 3)
+    assert pidfutil.publish(bob, body=pidfutil.pidf_body(
+        "sip:bob@%s" % DOMAIN, tuple_id="pt", activities=["away"])
+    ).status == 200
+    pw.wait(lambda d: "away" in d.person.activities, 3, "published away")
+    assert bob.register(expires=0).status == 200
+    # the module's tuple (first) closes; the published one stays
+    pw.wait(lambda d: d.tuples[0].basic == "closed", 3, "closed")
+    time.sleep(0.5)  # a NOTIFY sent wrongly would be here by now
+    assert dw.sub.pending() == [], [n.msg.first_line()
+                                    for n in dw.sub.pending()]
+    assert stat(kam, "notifies_sent_dialog") == dialog_before
