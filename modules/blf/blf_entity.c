@@ -42,6 +42,17 @@ void blf_table_set_policy(int (*fn)(const str *key))
 	blf_table_policy = fn;
 }
 
+/* the per-watcher visibility (visibility_url), set at init: 1 with *vis
+ * decided, 0 when unknown yet (hidden) */
+static int (*blf_table_wvis)(
+		const str *entity, const str *watcher, blf_vis_t *vis) = NULL;
+
+void blf_table_set_watcher_vis(
+		int (*fn)(const str *entity, const str *watcher, blf_vis_t *vis))
+{
+	blf_table_wvis = fn;
+}
+
 int blf_table_init(unsigned int size)
 {
 	unsigned int n;
@@ -195,7 +206,8 @@ void blf_entity_gc(unsigned int hash, blf_entity_t *e)
 {
 	blf_entity_t **pe;
 
-	if(e->calls || e->subs || e->tombs
+	if(e->calls || e->subs || e->tombs || e->pubs
+			|| e->contacts /* registered (blf_entity_reg.c) */
 			|| (e->flags & (BLF_ENT_PARK | BLF_ENT_OWED | BLF_ENT_WOWED)))
 		return; /* an owed entity waits for the timer to send its state */
 	for(pe = &blf_table->slots[blf_slot_idx(hash)].first; *pe;
@@ -471,8 +483,20 @@ static int blf_wildcard_key(const str *key, char *buf, int size, str *wkey)
  */
 int blf_wildcard_vis(const blf_entity_t *e, const blf_sub_t *s, blf_vis_t *vis)
 {
-	*vis = blf_vis_decide(blf_cfg.visibility, e->vis, BLF_VIS_UNSET, s->vis,
-			STR_EQ(BLF_SF(s, BLF_SF_WATCHER), e->key));
+	int self = STR_EQ(BLF_SF(s, BLF_SF_WATCHER), e->key), w = BLF_VIS_UNSET;
+	blf_vis_t pv;
+
+	/* a per-watcher answer (visibility_url) decides; while it is unknown
+	 * the entity stays hidden from this watcher (its answer, when it
+	 * lands, sends the entity: blf_visapply.c) */
+	if(!self && blf_table_wvis) {
+		if(blf_table_wvis(&e->key, &BLF_SF(s, BLF_SF_WATCHER), &pv) == 0) {
+			*vis = BLF_VIS_NONE;
+			return -1;
+		}
+		w = pv;
+	}
+	*vis = blf_vis_decide(blf_cfg.visibility, e->vis, w, s->vis, self);
 	return *vis == BLF_VIS_NONE ? -1 : 0;
 }
 
@@ -624,9 +648,11 @@ unsigned int blf_wildcard_hash(
  * watchers of its domain. The slot locks of e and of the wildcard must be
  * held.
  */
-static void (*blf_entity_list_hook)(blf_entity_t *e, blf_frags_t *fr) = NULL;
+static void (*blf_entity_list_hook)(
+		blf_entity_t *e, unsigned int deps, blf_frags_t *fr) = NULL;
 
-void blf_entity_set_list_hook(void (*fn)(blf_entity_t *e, blf_frags_t *fr))
+void blf_entity_set_list_hook(
+		void (*fn)(blf_entity_t *e, unsigned int deps, blf_frags_t *fr))
 {
 	blf_entity_list_hook = fn;
 }
@@ -640,13 +666,24 @@ void blf_entity_jobs(
 
 	/* RFC 4662 lists watching e take their snapshot now (blf_lsub.c) */
 	if(blf_entity_list_hook)
-		blf_entity_list_hook(e, fr);
+		blf_entity_list_hook(e, BLF_DEP_CALLS, fr);
 	blf_subs_notify_watchers(e, fr, jobs);
 	if(blf_wildcard_key(&e->key, wbuf, sizeof(wbuf), &wkey) < 0
 			|| STR_EQ(wkey, e->key))
 		return;
 	w = blf_entity_find(blf_key_hash(&wkey), &wkey);
 	blf_wildcard_jobs(w, e, fr, jobs, now);
+}
+
+int blf_entity_changed(blf_entity_t *e, unsigned int deps, blf_frags_t *fr,
+		blf_notify_job_t **jobs)
+{
+	if(e == NULL || deps == 0)
+		return 0;
+	/* RFC 4662 lists watching e take their snapshot now (blf_lsub.c) */
+	if(blf_entity_list_hook)
+		blf_entity_list_hook(e, deps, fr);
+	return blf_subs_notify_dep(e, deps, fr, jobs);
 }
 
 /*

@@ -49,6 +49,7 @@
 #include "blf_tag.h"
 #include "blf_xml.h"
 #include "blf_json.h"
+#include "blf_viscache.h"
 
 /* ---- list state per subscription ---- */
 
@@ -592,19 +593,23 @@ static blf_snap_t *blf_lsub_snap(const blf_sub_t *s, const blf_pkg_t **pkg)
 
 /*
  * What the list's watcher (BLF_LS(ls, ls->watcher), alias-resolved) may
- * see of member entity mkey. Today the list subscription's own visibility
- * (the list entity's policy, else the global one). THE call site of the
- * per-(entity, watcher) visibility_url lookup: blf_vis_lookup(mkey,
- * &BLF_LS(ls, ls->watcher), &vis), where "not known yet" means
+ * see of member entity mkey: the visibility cache's decision
+ * (blf_vis_lookup, never waits), where "not known yet" means
  * BLF_VIS_NONE. A member the watcher may not see (BLF_VIS_NONE) is sent as
  * <instance state="terminated" reason="rejected"> without a body.
  */
 static blf_vis_t blf_lsub_member_vis(
 		const blf_ls_t *ls, const str *mkey, blf_vis_t list_vis)
 {
-	(void)ls;
-	(void)mkey;
-	return list_vis;
+	blf_vis_t vis = BLF_VIS_NONE;
+	str w = BLF_LS(ls, ls->watcher);
+
+	(void)list_vis;
+	/* per-watcher answer > the member's policy > the global one; unknown
+	 * yet: none (shown when the answer arrives: blf_lsub_vis_changed) */
+	if(w.len == 0 || blf_vis_lookup(mkey, &w, &vis) != 1)
+		vis = BLF_VIS_NONE;
+	return vis;
 }
 
 /* one member entity's body by the real package (its slot lock alone while
@@ -954,11 +959,20 @@ typedef struct blf_lstash {
 static blf_lstash_t *blf_lstash = NULL; /* per process */
 static int blf_nlstash = 0, blf_lstash_size = 0;
 
-static void blf_lsub_entity_hook(blf_entity_t *e, blf_frags_t *fr)
+static void blf_lsub_entity_hook(
+		blf_entity_t *e, unsigned int deps, blf_frags_t *fr)
 {
 	blf_lstash_t *st;
 	blf_lref_t *r;
 	int i, found = 0;
+
+	/* a change no list package depends on (a REGISTER for dialog lists) */
+	for(i = 0; i < BLF_PKG_MAX && !found; i++)
+		found = blf_lpkgs[i].body && blf_lpkgs[i].served
+				&& (blf_lpkgs[i].deps & deps);
+	if(!found)
+		return;
+	found = 0;
 
 	lock_set_get(blf_lrev->locks, blf_lidx(e->hash));
 	for(r = blf_lrev->slots[blf_lidx(e->hash)]; r && !found; r = r->next)
@@ -986,7 +1000,8 @@ static void blf_lsub_entity_hook(blf_entity_t *e, blf_frags_t *fr)
 	st = &blf_lstash[blf_nlstash];
 	memset(st->sn, 0, sizeof(st->sn));
 	for(i = 0; i < BLF_PKG_MAX; i++)
-		if(blf_lpkgs[i].body && blf_lpkgs[i].served)
+		if(blf_lpkgs[i].body && blf_lpkgs[i].served
+				&& (blf_lpkgs[i].deps & deps))
 			st->sn[i] = blf_pkg_snap(fr, blf_pkg_get(i), e);
 	memcpy(st->key, e->key.s, e->key.len);
 	st->key[e->key.len] = '\0';
@@ -1012,6 +1027,10 @@ static blf_notify_job_t *blf_lsub_job(
 	blf_slot_lock(ls->lhash);
 	s = blf_table_sub_find(ls->lhash, &BLF_LS(ls, ls->callid),
 			&BLF_LS(ls, ls->ftag), &BLF_LS(ls, ls->ttag), &e, NULL);
+	/* a member's change its package does not depend on: nothing to send
+	 * (its snapshot was not taken) */
+	if(s && st && (s->pkg >= BLF_PKG_MAX || st->sn[s->pkg] == NULL))
+		s = NULL;
 	if(s && (s->flags & BLF_SUB_LIST) && !s->owner)
 		j = blf_sub_job(e, s, &fr, NULL, 0, NULL, time(NULL));
 	blf_slot_unlock(ls->lhash);
