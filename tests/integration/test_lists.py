@@ -499,3 +499,51 @@ def test_list_max_members_bounds_a_list(stub, make_proxy, phones):
     assert_list_200(sub)
     _, ln = next_list(sub)
     assert [r.uri for r in ln.resources] == members[:4]
+
+
+def test_members_shown_with_the_watchers_visibility(stub, make_proxy, phones):
+    """visibility_url per (member, watcher): a member the watcher may see
+    `state` of carries no Call-ID, tags or identities in its part; one it
+    may not see (`none`) is a terminated instance, reason rejected, without
+    a part; the others in full. Rules not known yet show the member as
+    rejected until the answer arrives (never more than allowed)."""
+    if not module_knows("visibility_url"):
+        pytest.skip("module without visibility_url")
+    stub.set_list(LIST, MEMBERS)
+    stub.set_visibility(MEMBERS[0], uri("reception"), "state")
+    stub.set_visibility(MEMBERS[1], uri("reception"), "none")
+    stub.set_visibility(MEMBERS[2], uri("reception"), "full")
+    make_proxy(**list_params(stub, visibility_url=stub.visibility_url))
+    a, p201, p203 = phones("alice"), phones("201"), phones("203")
+    w = phones("reception")
+    sub = subscribe_list(w)
+    assert_list_200(sub)
+    calls = [a.call("201"), a.call("203")]
+    p201.wait_incoming()
+    p203.wait_incoming()
+    latest = {}
+
+    def settled(n):
+        ln = rfc4662.parse(n)
+        for r in ln.resources:
+            if r.instance is not None:
+                latest[r.uri] = r.instance
+        i0, i1, i2 = (latest.get(m) for m in MEMBERS)
+        return (i0 is not None and i0.state == "active" and i0.dialog_info
+                and i0.dialog_info.dialogs
+                and i0.dialog_info.dialogs[0].state == "early"
+                and i1 is not None and i2 is not None
+                and i2.state == "active" and i2.dialog_info
+                and i2.dialog_info.dialogs
+                and i2.dialog_info.dialogs[0].state == "early")
+
+    sub.wait_notify(settled, timeout=10, what="members shown per visibility")
+    body0 = latest[MEMBERS[0]].body.decode()
+    assert calls[0].call_id not in body0 and "alice" not in body0, body0
+    assert latest[MEMBERS[1]].state == "terminated" and \
+        latest[MEMBERS[1]].reason == "rejected" and \
+        latest[MEMBERS[1]].cid is None, latest[MEMBERS[1]]
+    body2 = latest[MEMBERS[2]].body.decode()
+    assert calls[1].call_id in body2 and "alice" in body2, body2
+    for c in calls:
+        c.cancel()
