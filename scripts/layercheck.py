@@ -53,6 +53,7 @@ LAYERS = {
     "blf_entity": "tables", "blf_subrec": "tables", "blf_table": "tables",
     "blf_wcount": "tables", "blf_inflight": "tables",
     "blf_entity_repl": "tables", "blf_chg": "tables", "blf_sock": "tables",
+    "blf_coalesce": "tables",
     # inputs: what changes the tables from outside
     "blf_dlg": "inputs", "blf_ul": "inputs", "blf_http": "inputs",
     "blf_alias": "inputs", "blf_park": "inputs", "blf_publish": "inputs",
@@ -60,7 +61,7 @@ LAYERS = {
     "blf_subs": "machinery", "blf_notify": "machinery",
     "blf_ntx": "machinery", "blf_expire": "machinery",
     "blf_listen": "machinery", "blf_wildcard": "machinery",
-    "blf_delay": "machinery",
+    "blf_delay": "machinery", "blf_coaltimer": "machinery",
     "blf_pkg_*": "packages",
     # outputs: listeners registered at init
     "blf_dmq": "outputs", "blf_db*": "outputs",

@@ -22,6 +22,7 @@
 #include "blf_alias.h"
 #include "blf_park.h"
 #include "blf_wcount.h"
+#include "blf_coalesce.h"
 
 MODULE_VERSION
 
@@ -144,6 +145,7 @@ static param_export_t params[] = {
 	{"max_calls_per_entity", PARAM_INT, &blf_cfg.max_calls_per_entity},
 	{"notify_max_body", PARAM_INT, &blf_cfg.notify_max_body},
 	{"events", PARAM_STR, &blf_cfg.events},
+	{"notify_min_interval", PARAM_INT, &blf_coal_interval},
 	{0, 0, 0}
 };
 
@@ -381,6 +383,11 @@ static int mod_init(void)
 		return -1;
 	/* the expiry pass, and the cluster's hellos in a process of their own */
 	register_sync_timers(blf_cfg.enable_dmq ? 2 : 1);
+	/* notify_min_interval: owed NOTIFYs resumed at ms granularity */
+	if(blf_coal_init() < 0)
+		return -1;
+	if(blf_coal_interval > 0)
+		register_basic_timers(1); /* (the utimer counter is the same) */
 	return 0;
 }
 
@@ -404,6 +411,13 @@ static int child_init(int rank)
 			LM_ERR("cannot start the cluster timer process\n");
 			return -1;
 		}
+		if(blf_coal_interval > 0
+				&& fork_basic_utimer(PROC_TIMER, "BLF COALESCE", 1,
+						   blf_coal_timer, NULL, blf_coal_tick_ms())
+						   < 0) {
+			LM_ERR("cannot start the notify_min_interval process\n");
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -414,6 +428,7 @@ static void mod_destroy(void)
 	blf_park_destroy();
 	blf_alias_destroy();
 	blf_dlg_destroy();
+	blf_coal_destroy();
 	blf_table_destroy();
 	blf_wc_destroy(); /* after the table: freeing subscriptions uses it */
 	blf_ntx_destroy();

@@ -103,6 +103,8 @@ typedef struct blf_sub {
 	 * subscription near 300 bytes: see bench/README.md) */
 	unsigned short off[BLF_SF_N];
 	unsigned short len[BLF_SF_N];
+	unsigned int sent_ms; /* notify_min_interval: when its last NOTIFY was
+						   * made (blf_coalesce.h; in the tail padding) */
 } blf_sub_t;
 
 /* field i of subscription s, as a str (an lvalue: &BLF_SF(s, i) is fine) */
