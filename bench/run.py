@@ -904,7 +904,7 @@ def coalesce_table(results, sides):
         return ""
     base = g(rows[0][1], "calls", "notify", "received")
     out = ["notify_min_interval   NOTIFYs  saved   confirmed  terminated"
-           "  p50 ms  p99 ms  CPU us/call"]
+           "  p50 ms  p99 ms  p99 ms ended  CPU us/call  idle us/s"]
     for s, r in rows:
         recv = g(r, "calls", "notify", "received")
         bs = g(r, "calls", "notify", "by_state") or {}
@@ -914,12 +914,15 @@ def coalesce_table(results, sides):
             return "%s/%s" % (x.get("delivered"), x.get("expected"))
         saved = ("%5.1f%%" % (100.0 * (base - recv) / base)
                  if base and recv is not None else "   -  ")
-        out.append("%-20s %8s %7s %10s %11s %7s %7s %12s" % (
+        out.append("%-20s %8s %7s %10s %11s %7s %7s %13s %12s %10s" % (
             "%d ms" % min_interval(s), recv, saved, dl("confirmed"),
             dl("terminated"),
             fmt("%.2f", g(r, "calls", "latency_ms", "p50")),
             fmt("%.2f", g(r, "calls", "latency_ms", "p99")),
-            fmt("%.0f", g(r, "calls", "cpu_us_per_call"))))
+            fmt("%.2f", g(r, "calls", "latency_by_state_ms", "terminated",
+                          "p99")),
+            fmt("%.0f", g(r, "calls", "cpu_us_per_call")),
+            fmt("%.0f", g(r, "kamailio", "idle_cpu_us_per_s"))))
         results.setdefault("coalesce", {})[s] = {
             "interval_ms": min_interval(s), "notifies_received": recv,
             "saved_pct": round(100.0 * (base - recv) / base, 1)

@@ -413,7 +413,9 @@ static int child_init(int rank)
 		}
 		if(blf_coal_interval > 0
 				&& fork_basic_utimer(PROC_TIMER, "BLF COALESCE", 1,
-						   blf_coal_timer, NULL, blf_coal_tick_ms())
+						   blf_coal_timer, NULL,
+						   /* µs, whatever timer_proc.h says */
+						   blf_coal_tick_ms() * 1000)
 						   < 0) {
 			LM_ERR("cannot start the notify_min_interval process\n");
 			return -1;
