@@ -37,6 +37,7 @@
 
 int blf_coal_interval = 0;
 unsigned int *blf_coal_due = NULL;
+stat_var *blf_st_notifies_coalesced;
 
 unsigned int blf_coal_now(void)
 {
@@ -99,7 +100,7 @@ static int blf_coal_ends_call(const blf_entity_t *e)
 	return 0;
 }
 
-int blf_coal_hold(blf_entity_t *e, blf_sub_t *s)
+int blf_coal_hold(blf_entity_t *e, blf_sub_t *s, int change)
 {
 	unsigned int now, due, *d;
 
@@ -110,6 +111,8 @@ int blf_coal_hold(blf_entity_t *e, blf_sub_t *s)
 		return 0;
 	if(blf_coal_ends_call(e))
 		return 0;
+	if(change)
+		update_stat(blf_st_notifies_coalesced, 1);
 	s->flags |= BLF_SUB_OWED;
 	e->flags |= BLF_ENT_OWED;
 	due = s->sent_ms + (unsigned int)blf_coal_interval;

@@ -8,6 +8,8 @@
 #ifndef BLF_COALESCE_H
 #define BLF_COALESCE_H
 
+#include "core/counters.h"
+
 #include "blf_table.h"
 
 /* the modparam, ms (0: off) */
@@ -15,6 +17,8 @@ extern int blf_coal_interval;
 /* per table slot, the earliest time (ms, blf_coal_now) an owed NOTIFY of
  * one of its entities is due; NULL when coalescing is off */
 extern unsigned int *blf_coal_due;
+/* blf:notifies_coalesced: changes merged into a later NOTIFY */
+extern stat_var *blf_st_notifies_coalesced;
 
 int blf_coal_init(void);
 void blf_coal_destroy(void);
@@ -32,8 +36,10 @@ unsigned int blf_coal_now(void);
  * built now: s and e are marked owed (full state, BLF_SUB_OWED) and the
  * slot's resume time is set. 0: send now (off, a wildcard or another
  * node's subscription, the interval passed, or the change ends a call).
+ * change: 1 for a new change (counted in notifies_coalesced), 0 for an
+ * owed NOTIFY held again.
  */
-int blf_coal_hold(blf_entity_t *e, blf_sub_t *s);
+int blf_coal_hold(blf_entity_t *e, blf_sub_t *s, int change);
 
 /* a NOTIFY job was made for s: the interval starts again */
 static inline void blf_coal_sent(blf_sub_t *s)

@@ -925,7 +925,7 @@ void blf_entity_owed_send(const str *key)
 				|| (s->flags & BLF_SUB_WILDCARD)
 				|| blf_expiry_due(s->expires, now))
 			continue; /* expired: its final NOTIFY is the timer's */
-		if(blf_coal_hold(e, s))
+		if(blf_coal_hold(e, s, 0))
 			continue; /* still inside notify_min_interval: owed again */
 		j = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
 		if(j) {

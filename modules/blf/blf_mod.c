@@ -155,6 +155,7 @@ static stat_export_t blf_stats[] = {
 	{"notifies_failed", 0, &blf_st_notifies_failed},
 	{"notify_answers_ignored", 0, &blf_st_notify_answers_ignored},
 	{"notifies_deferred", 0, &blf_st_notifies_deferred},
+	{"notifies_coalesced", 0, &blf_st_notifies_coalesced},
 	{"notifies_inflight", STAT_IS_FUNC, (stat_var **)blf_inflight_count},
 	{"calls_untracked", 0, &blf_st_calls_untracked},
 	{"bodies_cut", 0, &blf_st_bodies_cut},

@@ -274,7 +274,7 @@ int blf_subs_notify_watchers(
 				|| s->owner)
 			continue; /* expired: the timer sends its final NOTIFY; another
 					   * node's: that node sends */
-		if(blf_coal_hold(e, s))
+		if(blf_coal_hold(e, s, 1))
 			continue; /* notify_min_interval: owed, sent when it ends */
 		j = blf_sub_job(e, s, fr, NULL, 0, NULL, now);
 		if(j) {

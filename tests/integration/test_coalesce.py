@@ -9,6 +9,7 @@ import time
 import pytest
 
 import blfutil
+import kamproc
 import sipua
 
 pytestmark = pytest.mark.blf
@@ -35,6 +36,16 @@ def fast_call(a, b):
     return call
 
 
+def coalesced(kam):
+    """blf:notifies_coalesced (kex stats.get_statistics); it must exist"""
+    res = kam.rpc("stats.get_statistics", "blf:")
+    for line in (res if isinstance(res, list) else [res]):
+        if isinstance(line, str) and \
+                line.startswith("blf:notifies_coalesced = "):
+            return int(line.split("=", 1)[1])
+    raise AssertionError("no blf:notifies_coalesced in %r" % (res,))
+
+
 def notifies(lamp):
     """NOTIFYs of the subscription received so far (after a drain)."""
     lamp.drain()
@@ -57,6 +68,8 @@ def test_fast_call_merged_into_fewer_notifies(make_proxy, phones):
     hist = lamp.history(call.call_id)
     assert hist[-1] == "confirmed" and len(hist) < 3, hist
     lamp.assert_versions()
+    # each change not sent on its own is counted
+    assert coalesced(kam) >= 1
     # no two NOTIFYs closer than the interval (a little jitter allowed)
     times = [n.time for n in ns]
     gaps = [round(t2 - t1, 3) for t1, t2 in zip(times, times[1:])]
@@ -141,7 +154,22 @@ def test_zero_is_todays_behaviour(make_proxy, phones, interval):
     time.sleep(0.3)
     assert lamp.history(call.call_id) == ["trying", "early", "confirmed"]
     assert len(notifies(lamp)) == 4, notifies(lamp)
+    assert coalesced(kam) == 0
     assert call.bye().status == 200
     lamp.wait_state("terminated", call.call_id)
     lamp.assert_versions()
     assert kam.running
+
+
+@pytest.mark.parametrize("value", [-1, 60001])
+def test_bad_interval_refuses_to_start(value):
+    kam = kamproc.Kamailio(blf=True, track=True,
+                           params={"notify_min_interval": value})
+    try:
+        with pytest.raises(kamproc.StartError) as e:
+            kam.start()
+    finally:
+        kam.stop()
+        kam.cleanup()
+    assert "notify_min_interval must be 0..60000 ms, not %d" % value in \
+        str(e.value), str(e.value)[-2000:]
