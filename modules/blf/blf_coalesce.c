@@ -45,8 +45,7 @@ unsigned int blf_coal_now(void)
 	unsigned int ms;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ms = (unsigned int)ts.tv_sec * 1000u
-		 + (unsigned int)(ts.tv_nsec / 1000000);
+	ms = (unsigned int)ts.tv_sec * 1000u + (unsigned int)(ts.tv_nsec / 1000000);
 	return ms ? ms : 1; /* 0 means "none" in blf_coal_due */
 }
 

@@ -26,7 +26,8 @@
 /* keys copied out of one slot per visit; more: the next tick goes on */
 #define BLF_COAL_BATCH 64
 
-typedef struct blf_coal_walk {
+typedef struct blf_coal_walk
+{
 	int n;
 	char key[BLF_COAL_BATCH][BLF_KEY_MAX];
 	int len[BLF_COAL_BATCH];
