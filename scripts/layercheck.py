@@ -50,18 +50,20 @@ LAYERS = {
     "blf_pidf": "pure", "blf_rlmi": "pure", "blf_winfo": "pure",
     "blf_reginfo": "pure",
     # tables: shared records under per-slot locks; leaves
+    "blf_entity_reg": "tables",  # registered contacts (usrloc)
     "blf_entity": "tables", "blf_subrec": "tables", "blf_table": "tables",
     "blf_wcount": "tables", "blf_inflight": "tables",
     "blf_entity_repl": "tables", "blf_chg": "tables", "blf_sock": "tables",
     "blf_coalesce": "tables",
     # inputs: what changes the tables from outside
     "blf_dlg": "inputs", "blf_ul": "inputs", "blf_http": "inputs",
-    "blf_alias": "inputs", "blf_park": "inputs", "blf_publish": "inputs",
+    "blf_alias": "inputs", "blf_viscache": "inputs", "blf_park": "inputs", "blf_publish": "inputs",
     # machinery: SUBSCRIBE, NOTIFY, expiry -- know no package by name
     "blf_subs": "machinery", "blf_notify": "machinery",
     "blf_ntx": "machinery", "blf_expire": "machinery",
     "blf_listen": "machinery", "blf_wildcard": "machinery",
-    "blf_delay": "machinery", "blf_coaltimer": "machinery",
+    "blf_delay": "machinery", "blf_visapply": "machinery",
+    "blf_coaltimer": "machinery",
     "blf_pkg_*": "packages",
     # outputs: listeners registered at init
     "blf_dmq": "outputs", "blf_db*": "outputs",

@@ -14,6 +14,7 @@
 #include "core/locking.h"
 #include "core/atomic_ops.h"
 #include "core/counters.h"
+#include "blf_pkg.h" /* BLF_PKG_MAX */
 #include "core/crypto/sha256.h"
 #include "core/parser/msg_parser.h"
 #include "modules/tm/tm_load.h"
@@ -77,8 +78,13 @@ typedef struct blf_cfg {
 	int max_notifies_per_sub;  /* per subscription, 0: no bound */
 	int notify_min_free_shm;   /* %: below it lamp updates wait */
 	int max_calls_per_entity;  /* calls shown/tracked per entity */
+	/* registrations (usrloc, blf_ul.c) */
+	int max_contacts_per_entity; /* contacts tracked per entity, 0: none */
+	str ul_domain; /* domain of an AOR without one (usrloc use_domain 0) */
 	int notify_max_body;	   /* bytes of a NOTIFY body over UDP */
 	str events; /* the event packages served (blf_pkg.h), comma separated */
+	/* per-watcher visibility over HTTP (blf_viscache.c), empty: off */
+	str visibility_url;
 } blf_cfg_t;
 
 extern blf_cfg_t blf_cfg;
@@ -89,6 +95,8 @@ extern struct dlg_binds blf_dlgb;
 /* ---- statistics (Kamailio counters, group "blf") ---- */
 extern stat_var *blf_st_notifies_sent;
 extern stat_var *blf_st_notifies_failed;
+/* blf:notifies_sent_<package>, by package id (NULL: not served) */
+extern stat_var *blf_st_pkg_sent[BLF_PKG_MAX];
 extern stat_var *blf_st_notify_answers_ignored;
 extern stat_var *blf_st_notifies_deferred;
 extern stat_var *blf_st_calls_untracked;

@@ -43,6 +43,17 @@ void blf_table_set_policy(int (*fn)(const str *key))
 	blf_table_policy = fn;
 }
 
+/* the per-watcher visibility (visibility_url), set at init: 1 with *vis
+ * decided, 0 when unknown yet (hidden) */
+static int (*blf_table_wvis)(
+		const str *entity, const str *watcher, blf_vis_t *vis) = NULL;
+
+void blf_table_set_watcher_vis(
+		int (*fn)(const str *entity, const str *watcher, blf_vis_t *vis))
+{
+	blf_table_wvis = fn;
+}
+
 int blf_table_init(unsigned int size)
 {
 	unsigned int n;
@@ -196,7 +207,8 @@ void blf_entity_gc(unsigned int hash, blf_entity_t *e)
 {
 	blf_entity_t **pe;
 
-	if(e->calls || e->subs || e->tombs
+	if(e->calls || e->subs || e->tombs || e->pubs
+			|| e->contacts /* registered (blf_entity_reg.c) */
 			|| (e->flags & (BLF_ENT_PARK | BLF_ENT_OWED | BLF_ENT_WOWED)))
 		return; /* an owed entity waits for the timer to send its state */
 	for(pe = &blf_table->slots[blf_slot_idx(hash)].first; *pe;
@@ -472,8 +484,20 @@ static int blf_wildcard_key(const str *key, char *buf, int size, str *wkey)
  */
 int blf_wildcard_vis(const blf_entity_t *e, const blf_sub_t *s, blf_vis_t *vis)
 {
-	*vis = blf_vis_decide(blf_cfg.visibility, e->vis, BLF_VIS_UNSET, s->vis,
-			STR_EQ(BLF_SF(s, BLF_SF_WATCHER), e->key));
+	int self = STR_EQ(BLF_SF(s, BLF_SF_WATCHER), e->key), w = BLF_VIS_UNSET;
+	blf_vis_t pv;
+
+	/* a per-watcher answer (visibility_url) decides; while it is unknown
+	 * the entity stays hidden from this watcher (its answer, when it
+	 * lands, sends the entity: blf_visapply.c) */
+	if(!self && blf_table_wvis) {
+		if(blf_table_wvis(&e->key, &BLF_SF(s, BLF_SF_WATCHER), &pv) == 0) {
+			*vis = BLF_VIS_NONE;
+			return -1;
+		}
+		w = pv;
+	}
+	*vis = blf_vis_decide(blf_cfg.visibility, e->vis, w, s->vis, self);
 	return *vis == BLF_VIS_NONE ? -1 : 0;
 }
 
@@ -638,6 +662,14 @@ void blf_entity_jobs(
 		return;
 	w = blf_entity_find(blf_key_hash(&wkey), &wkey);
 	blf_wildcard_jobs(w, e, fr, jobs, now);
+}
+
+int blf_entity_changed(blf_entity_t *e, unsigned int deps, blf_frags_t *fr,
+		blf_notify_job_t **jobs)
+{
+	if(e == NULL || deps == 0)
+		return 0;
+	return blf_subs_notify_dep(e, deps, fr, jobs);
 }
 
 /*

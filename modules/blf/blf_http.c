@@ -30,6 +30,7 @@
 #include "blf_alias.h"
 #include "blf_json.h"
 #include "blf_park.h"
+#include "blf_viscache.h"
 
 #define BLF_HTTPQ_SIZE 1024		 /* alias lookups waiting to be asked */
 #define BLF_HTTP_MAX_FLIGHT 64	 /* transfers at once */
@@ -47,7 +48,8 @@ static int blf_http_pipe[2] = {-1, -1};
 
 int blf_http_needed(void)
 {
-	return blf_cfg.alias_url.len > 0 || blf_cfg.park_url.len > 0;
+	return blf_cfg.alias_url.len > 0 || blf_cfg.park_url.len > 0
+		   || blf_cfg.visibility_url.len > 0;
 }
 
 /* mod_init: the ring and the wake-up pipe, before any fork */
@@ -99,6 +101,16 @@ int blf_http_ask_alias(const str *key)
 	return 0;
 }
 
+/* a visibility question is on blf_viscache.c's ring: wake up */
+void blf_http_wake(void)
+{
+	char b = 1;
+
+	if(blf_http_pipe[1] >= 0 && write(blf_http_pipe[1], &b, 1) < 0
+			&& errno != EAGAIN)
+		LM_ERR("cannot wake the HTTP process: %s\n", strerror(errno));
+}
+
 static int blf_http_take(char *key)
 {
 	int got = 0;
@@ -116,12 +128,17 @@ static int blf_http_take(char *key)
 
 /* ---- transfers ---- */
 
-typedef enum { BLF_XFER_ALIAS = 0, BLF_XFER_PARK } blf_xfer_kind_t;
+typedef enum {
+	BLF_XFER_ALIAS = 0,
+	BLF_XFER_PARK,
+	BLF_XFER_VIS
+} blf_xfer_kind_t;
 
 typedef struct blf_xfer {
 	blf_xfer_kind_t kind;
 	CURL *h;
 	char key[BLF_KEY_MAX];
+	char watcher[BLF_KEY_MAX]; /* BLF_XFER_VIS: key is the entity */
 	char *body;
 	size_t len;
 	int max_age;
@@ -234,6 +251,54 @@ static void blf_http_start_alias(CURLM *m, const char *key, int *flight)
 	(*flight)++;
 }
 
+/* GET visibility_url?entity=sip:..&watcher=sip:.. */
+static void blf_http_start_vis(
+		CURLM *m, const char *entity, const char *watcher, int *flight)
+{
+	char url[2048], uri[BLF_KEY_MAX + 8];
+	char *ee = NULL, *ew = NULL;
+	blf_xfer_t *x = NULL;
+	CURL *tmp;
+
+	tmp = curl_easy_init();
+	if(tmp) {
+		snprintf(uri, sizeof(uri), "sip:%s", entity);
+		ee = curl_easy_escape(tmp, uri, 0);
+		snprintf(uri, sizeof(uri), "sip:%s", watcher);
+		ew = curl_easy_escape(tmp, uri, 0);
+	}
+	if(ee && ew) {
+		snprintf(url, sizeof(url), "%.*s%sentity=%s&watcher=%s",
+				blf_cfg.visibility_url.len, blf_cfg.visibility_url.s,
+				memchr(blf_cfg.visibility_url.s, '?',
+						blf_cfg.visibility_url.len)
+						? "&"
+						: "?",
+				ee, ew);
+		x = blf_xfer_new(m, BLF_XFER_VIS, url);
+	}
+	if(ee)
+		curl_free(ee);
+	if(ew)
+		curl_free(ew);
+	if(tmp)
+		curl_easy_cleanup(tmp);
+	if(x == NULL) {
+		blf_viscache_answer(entity, watcher, 0, NULL, 0, -1);
+		return;
+	}
+	strcpy(x->key, entity);
+	strcpy(x->watcher, watcher);
+	(*flight)++;
+}
+
+static const char *blf_xfer_name(blf_xfer_kind_t k)
+{
+	return k == BLF_XFER_ALIAS ? "alias"
+		   : k == BLF_XFER_VIS ? "visibility"
+							   : "park";
+}
+
 static void blf_http_done(CURLM *m, CURLMsg *msg, int *flight)
 {
 	blf_xfer_t *x = NULL;
@@ -248,15 +313,14 @@ static void blf_http_done(CURLM *m, CURLMsg *msg, int *flight)
 	else if(msg->data.result == CURLE_OK)
 		curl_easy_getinfo(x->h, CURLINFO_RESPONSE_CODE, &status);
 	else
-		LM_NOTICE("HTTP %s request failed: %s\n",
-				x->kind == BLF_XFER_ALIAS ? "alias" : "park",
+		LM_NOTICE("HTTP %s request failed: %s\n", blf_xfer_name(x->kind),
 				curl_easy_strerror(msg->data.result));
 	if(x->truncated) {
 		/* a longer answer than http_max_body: an error, counted */
 		update_stat(blf_st_http_oversize, 1);
 		LM_NOTICE("HTTP %s answer longer than http_max_body (%d): "
 				  "dropped\n",
-				x->kind == BLF_XFER_ALIAS ? "alias" : "park",
+				blf_xfer_name(x->kind),
 				blf_cfg.http_max_body);
 		status = 0;
 	}
@@ -266,6 +330,9 @@ static void blf_http_done(CURLM *m, CURLMsg *msg, int *flight)
 		k.s = x->key;
 		k.len = strlen(x->key);
 		blf_alias_answer(&k, (int)status, x->body, x->len, x->max_age);
+	} else if(x->kind == BLF_XFER_VIS) {
+		blf_viscache_answer(
+				x->key, x->watcher, (int)status, x->body, x->len, x->max_age);
 	} else {
 		if(status != 200)
 			update_stat(blf_st_http_errors, 1);
@@ -284,7 +351,7 @@ static unsigned long long blf_now_ms(void)
 
 static void blf_http_loop(void)
 {
-	char key[BLF_KEY_MAX], drain[64];
+	char key[BLF_KEY_MAX], wkey[BLF_KEY_MAX], drain[64];
 	struct curl_waitfd wfd;
 	unsigned long long now, next_park = 0, next_sweep = 0;
 	blf_xfer_t *park = NULL;
@@ -306,6 +373,8 @@ static void blf_http_loop(void)
 		cfg_update();
 		while(flight < BLF_HTTP_MAX_FLIGHT && blf_http_take(key))
 			blf_http_start_alias(m, key, &flight);
+		while(flight < BLF_HTTP_MAX_FLIGHT && blf_viscache_take(key, wkey))
+			blf_http_start_vis(m, key, wkey, &flight);
 		now = blf_now_ms();
 		if(blf_cfg.park_url.len && park == NULL && now >= next_park) {
 			park = blf_xfer_new(m, BLF_XFER_PARK, blf_cfg.park_url.s);
@@ -317,6 +386,7 @@ static void blf_http_loop(void)
 		if(now >= next_sweep) {
 			/* ages the alias cache out (alias_cache_idle) */
 			blf_alias_sweep();
+			blf_viscache_sweep();
 			next_sweep = now + BLF_HTTP_SWEEP_MS;
 		}
 		curl_multi_perform(m, &running);

@@ -20,6 +20,8 @@
 #include "blf_chg.h"
 #include "blf_script.h"
 #include "blf_alias.h"
+#include "blf_viscache.h"
+#include "blf_visapply.h"
 #include "blf_park.h"
 #include "blf_wcount.h"
 #include "blf_coalesce.h"
@@ -55,6 +57,8 @@ blf_cfg_t blf_cfg = {
 	.max_notifies_per_sub = 16,
 	.notify_min_free_shm = 10,
 	.max_calls_per_entity = 32,
+	.max_contacts_per_entity = 16,
+	.ul_domain = STR_NULL,
 	.notify_max_body = 32768,
 	.events = str_init(BLF_PKG_KNOWN),
 };
@@ -125,6 +129,7 @@ static param_export_t params[] = {
 	{"alias_wait_workers", PARAM_INT, &blf_cfg.alias_wait_workers},
 	{"http_max_body", PARAM_INT, &blf_cfg.http_max_body},
 	{"visibility", PARAM_STR, &blf_cfg.visibility_s},
+	{"visibility_url", PARAM_STR, &blf_cfg.visibility_url},
 	{"db_url", PARAM_STR, &blf_cfg.db_url},
 	{"db_table", PARAM_STR, &blf_cfg.db_table},
 	{"db_flush_interval", PARAM_INT, &blf_cfg.db_flush_interval},
@@ -143,6 +148,8 @@ static param_export_t params[] = {
 	{"max_notifies_per_sub", PARAM_INT, &blf_cfg.max_notifies_per_sub},
 	{"notify_min_free_shm", PARAM_INT, &blf_cfg.notify_min_free_shm},
 	{"max_calls_per_entity", PARAM_INT, &blf_cfg.max_calls_per_entity},
+	{"max_contacts_per_entity", PARAM_INT, &blf_cfg.max_contacts_per_entity},
+	{"ul_domain", PARAM_STR, &blf_cfg.ul_domain},
 	{"notify_max_body", PARAM_INT, &blf_cfg.notify_max_body},
 	{"events", PARAM_STR, &blf_cfg.events},
 	{"notify_min_interval", PARAM_INT, &blf_coal_interval},
@@ -315,6 +322,35 @@ static void blf_notify_chg(blf_chg_batch_t *b, void *param)
  * older version is a dialog one), then the `events` parameter says which
  * of them are served.
  */
+/* per package: blf:notifies_sent_<name> ('.' -> '_', e.g.
+ * notifies_sent_presence_winfo), registered for every served package */
+stat_var *blf_st_pkg_sent[BLF_PKG_MAX];
+static char blf_st_pkg_names[BLF_PKG_MAX][BLF_PKG_NAME_MAX + 16];
+
+static int blf_pkg_stats_init(void)
+{
+	const blf_pkg_t *p;
+	char *c;
+	unsigned int i;
+
+	for(i = 0; i < BLF_PKG_MAX; i++) {
+		p = blf_pkg_get(i);
+		if(p == NULL || !p->served)
+			continue;
+		snprintf(blf_st_pkg_names[i], sizeof(blf_st_pkg_names[i]),
+				"notifies_sent_%s", p->name);
+		for(c = blf_st_pkg_names[i]; *c; c++)
+			if(*c == '.' || *c == '-')
+				*c = '_';
+		if(register_stat("blf", blf_st_pkg_names[i], &blf_st_pkg_sent[i], 0)
+				!= 0) {
+			LM_ERR("cannot register statistic %s\n", blf_st_pkg_names[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int blf_pkgs_init(void)
 {
 	char msg[256];
@@ -322,6 +358,18 @@ static int blf_pkgs_init(void)
 	blf_pkg_reset();
 	if(blf_pkg_register(&blf_pkg_dialog) < 0) {
 		LM_ERR("cannot register the event packages\n");
+		return -1;
+	}
+	if(blf_pkg_register(&blf_pkg_presence) < 0) {
+		LM_ERR("cannot register the presence package\n");
+		return -1;
+	}
+	/* watcher info (RFC 3857); reg (RFC 3680) only with usrloc, so that
+	 * without it `reg` is not served (489) */
+	if(blf_pkg_register(&blf_pkg_presence_winfo) < 0
+			|| blf_pkg_register(&blf_pkg_dialog_winfo) < 0
+			|| (module_loaded("usrloc") && blf_pkg_register(&blf_pkg_reg) < 0)) {
+		LM_ERR("cannot register the winfo/reg packages\n");
 		return -1;
 	}
 	if(blf_pkg_serve(blf_cfg.events.s, (size_t)blf_cfg.events.len, msg,
@@ -356,11 +404,16 @@ static int mod_init(void)
 		LM_ERR("cannot register statistics\n");
 		return -1;
 	}
+	if(blf_pkg_stats_init() < 0)
+		return -1;
 	/* change listeners, in the order they get a change: its NOTIFYs first,
 	 * then the cluster (blf_dmq_init), then the database (blf_db_init) */
 	if(blf_chg_listen(BLF_CHG_NOTIFY, blf_notify_chg, NULL) < 0)
 		return -1;
 	if(blf_rpc_init() < 0 || blf_dmq_init() < 0)
+		return -1;
+	/* registrations (usrloc) and the watcher-info NOTIFYs */
+	if(blf_ul_init() < 0 || blf_winfo_listen() < 0)
 		return -1;
 	blf_nsubs = shm_malloc(sizeof(atomic_t));
 	if(blf_nsubs == NULL) {
@@ -376,8 +429,20 @@ static int mod_init(void)
 		return -1;
 	blf_table_set_policy(blf_alias_policy); /* a new entity's */
 	blf_alias_set_hooks(&(blf_alias_hooks_t){.ask = blf_http_ask_alias,
-			.apply_policy = blf_subs_apply_policy,
+			/* with visibility_url a per-watcher rule beats the entity's
+			 * policy: each watcher is decided again (blf_visapply.c) */
+			.apply_policy = blf_cfg.visibility_url.len
+									? blf_visapply_policy
+									: blf_subs_apply_policy,
 			.deactivate_uri = blf_subs_deactivate_uri});
+	/* per-watcher visibility (visibility_url): the cache, its HTTP
+	 * questions, what follows an answer, the wildcard's per-entity check */
+	blf_viscache_set_hooks(&(blf_viscache_hooks_t){.wake = blf_http_wake,
+			.apply = blf_visapply_pair});
+	if(blf_viscache_init() < 0)
+		return -1;
+	if(blf_viscache_enabled())
+		blf_table_set_watcher_vis(blf_vis_lookup);
 	if(blf_alias_init() < 0 || blf_park_init() < 0 || blf_http_init() < 0)
 		return -1;
 	if(blf_db_init() < 0 || blf_ntx_init() < 0 || blf_inflight_init() < 0)
@@ -430,6 +495,7 @@ static void mod_destroy(void)
 	blf_db_destroy();
 	blf_park_destroy();
 	blf_alias_destroy();
+	blf_viscache_destroy();
 	blf_dlg_destroy();
 	blf_coal_destroy();
 	blf_table_destroy();

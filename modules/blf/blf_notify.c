@@ -344,9 +344,11 @@ out:
 	}
 	if(td.route_set)
 		free_rr(&td.route_set);
-	if(ret == 0)
+	if(ret == 0) {
 		update_stat(blf_st_notifies_sent, 1);
-	else
+		if(j->pkg && j->pkg->id < BLF_PKG_MAX && blf_st_pkg_sent[j->pkg->id])
+			update_stat(blf_st_pkg_sent[j->pkg->id], 1);
+	} else
 		update_stat(blf_st_notifies_failed, 1);
 	return ret;
 }

@@ -12,6 +12,16 @@
 /* blf_notify.c */
 /* blf_pkg_dialog.c: the dialog event package (RFC 4235) */
 extern blf_pkg_t blf_pkg_dialog;
+/* blf_pkg_presence.c: the presence event package (RFC 3856, PIDF) */
+extern blf_pkg_t blf_pkg_presence;
+/* blf_pkg_winfo.c: presence.winfo, dialog.winfo (RFC 3857) */
+extern blf_pkg_t blf_pkg_presence_winfo;
+extern blf_pkg_t blf_pkg_dialog_winfo;
+int blf_winfo_listen(void); /* mod_init: watchers come/go -> NOTIFYs */
+/* blf_pkg_reg.c: reg (RFC 3680), registered only with usrloc */
+extern blf_pkg_t blf_pkg_reg;
+/* blf_ul.c: binds usrloc's callbacks when it is loaded (sets blf_ul_on) */
+int blf_ul_init(void);
 
 void blf_notify_send_all(blf_notify_job_t *jobs);
 void blf_job_free(blf_notify_job_t *j);

@@ -15,5 +15,7 @@ int blf_park_reply(struct sip_msg *msg, const str *format);
 int blf_http_init(void);
 int blf_http_child_init(int rank);
 int blf_http_ask_alias(const str *key);
+/* wakes the HTTP process (a visibility question is queued) */
+void blf_http_wake(void);
 
 #endif

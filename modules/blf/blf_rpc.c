@@ -24,6 +24,8 @@
 #include "blf.h"
 #include "blf_alias.h"
 #include "blf_park.h"
+#include "blf_visapply.h"
+#include "blf_viscache.h"
 
 /*
  * Listings at scale. Every listing takes [filter [offset [limit]]]:
@@ -585,6 +587,27 @@ static void blf_rpc_flush_aliases(rpc_t *rpc, void *c)
 	rpc->struct_add(h, "d", "flushed", n);
 }
 
+/* per-watcher visibility (visibility_url): the cache, and its flush,
+ * which answers once the live subscriptions follow the new answers */
+static void blf_rpc_visibility(rpc_t *rpc, void *c)
+{
+	blf_rpc_captured(rpc, c, "entity", blf_viscache_rpc_list);
+}
+
+static void blf_rpc_flush_visibility(rpc_t *rpc, void *c)
+{
+	void *h;
+	int n = 0, pairs = 0;
+
+	if(blf_visapply_flush(&n, &pairs) < 0) {
+		rpc->fault(c, 500, "no memory");
+		return;
+	}
+	if(rpc->add(c, "{", &h) < 0)
+		return;
+	rpc->struct_add(h, "dd", "flushed", n, "reevaluated", pairs);
+}
+
 #define BLF_RPC_PAGING                                                   \
 	" Arguments: [filter [offset [limit]]]: filter * (all), @host or an " \
 	"entity (user@host, sip:user@host); offset 0; limit 100 (at most "    \
@@ -601,6 +624,16 @@ static const char *blf_rpc_aliases_doc[] = {
 		0};
 static const char *blf_rpc_flush_aliases_doc[] = {
 		"Empty the alias cache; answers are asked again on next use.", 0};
+static const char *blf_rpc_visibility_doc[] = {
+		"The per-watcher visibility cache (visibility_url): entity, watcher, "
+		"state (rule, no-rule, pending, error), visibility, ttl (s left)."
+		BLF_RPC_PAGING,
+		0};
+static const char *blf_rpc_flush_visibility_doc[] = {
+		"Empty the per-watcher visibility cache and re-evaluate the live "
+		"subscriptions (answers once the new answers are applied, at most "
+		"http_timeout): flushed, reevaluated ((entity, watcher) pairs).",
+		0};
 static const char *blf_rpc_subscriptions_doc[] = {
 		"List subscriptions: watcher, entity, event, expires (s left), "
 		"version, wildcard, callid, contact, owner." BLF_RPC_PAGING,
@@ -625,6 +658,10 @@ static rpc_export_t blf_rpc_cmds[] = {
 		{"blf.aliases", blf_rpc_aliases, blf_rpc_aliases_doc, RET_ARRAY},
 		{"blf.flush_aliases", blf_rpc_flush_aliases, blf_rpc_flush_aliases_doc,
 				0},
+		{"blf.visibility", blf_rpc_visibility, blf_rpc_visibility_doc,
+				RET_ARRAY},
+		{"blf.flush_visibility", blf_rpc_flush_visibility,
+				blf_rpc_flush_visibility_doc, 0},
 		{0, 0, 0, 0}};
 
 int blf_rpc_init(void)

@@ -260,11 +260,16 @@ owed:
 	return NULL;
 }
 
-/* jobs for every live watcher of e; the slot lock must be held */
-int blf_subs_notify_watchers(
-		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs)
+/*
+ * Jobs for every live watcher of e whose package depends on one of deps
+ * (BLF_DEP_*): a change of e's registrations does not NOTIFY its dialog
+ * watchers. The slot lock must be held.
+ */
+int blf_subs_notify_dep(blf_entity_t *e, unsigned int deps, blf_frags_t *fr,
+		blf_notify_job_t **jobs)
 {
 	blf_notify_job_t *j;
+	const blf_pkg_t *p;
 	blf_sub_t *s;
 	time_t now = time(NULL);
 	int n = 0;
@@ -274,6 +279,10 @@ int blf_subs_notify_watchers(
 				|| s->owner)
 			continue; /* expired: the timer sends its final NOTIFY; another
 					   * node's: that node sends */
+		p = blf_pkg_get(s->pkg);
+		if(p && !(p->deps & deps))
+			continue; /* its content did not change (an unknown package
+					   * goes on: blf_sub_job logs it) */
 		if(blf_coal_hold(e, s, 1))
 			continue; /* notify_min_interval: owed, sent when it ends */
 		j = blf_sub_job(e, s, fr, NULL, 0, NULL, now);
@@ -284,4 +293,12 @@ int blf_subs_notify_watchers(
 		}
 	}
 	return n;
+}
+
+/* jobs for the watchers of e that follow its calls (and parks); the slot
+ * lock must be held */
+int blf_subs_notify_watchers(
+		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs)
+{
+	return blf_subs_notify_dep(e, BLF_DEP_CALLS, fr, jobs);
 }

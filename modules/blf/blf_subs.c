@@ -38,6 +38,8 @@
 #include "blf_sipcheck.h"
 #include "blf_tag.h"
 #include "blf_vis.h"
+#include "blf_viscache.h"
+#include "blf_visapply.h"
 #include "blf_wcount.h"
 
 #define BLF_LIMIT_RETRY_AFTER 300 /* s, in a 503 of a per-watcher limit */
@@ -638,6 +640,12 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		job = blf_sub_job(e, s, &fr, NULL, 1, "timeout", now);
 		blf_sub_unlink(e, ps);
 		blf_entity_gc(hash, e);
+	} else if(!(s->flags & BLF_SUB_WILDCARD)
+			  && blf_visapply_refresh(e, s) == BLF_VIS_NONE) {
+		/* its per-watcher rule is none now (visibility_url) */
+		job = blf_visapply_reject_job(e, s, &fr, now);
+		blf_sub_unlink(e, ps);
+		blf_entity_gc(hash, e);
 	} else if(!(s->flags & BLF_SUB_WILDCARD)) {
 		job = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
 	} else if((blf_cfg.wildcard_burst_interval > 0 && s->burst_at
@@ -793,9 +801,11 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	int rc, self;
 	time_t now = time(NULL);
 	char hdr[64];
+	struct timespec t0, t1;
 
 	if((rc = blf_subreq_entity(msg, r)) < 0)
 		return rc;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	blf_subreq_resolve(r, &watcher);
 	/* kept as resolved: the watcher is who it stands for */
 	r->f[BLF_SF_WATCHER] = watcher;
@@ -810,6 +820,15 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 			BLF_VIS_UNSET, self);
 	if(!(r->pkg->flags & BLF_PKG_VIS))
 		vis = BLF_VIS_FULL; /* the policy does not apply */
+	else if(!self && !r->wildcard && blf_viscache_enabled()) {
+		/* the per-watcher rule (visibility_url), waited for like an alias
+		 * within what is left of http_timeout; unknown is none */
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		rc = blf_cfg.http_timeout
+			 - (int)((t1.tv_sec - t0.tv_sec) * 1000
+					 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		blf_vis_lookup_wait(&r->key, &watcher, r->vis, rc > 0 ? rc : 0, &vis);
+	}
 	if(vis == BLF_VIS_NONE && !self)
 		return blf_reject(msg, 403, "Forbidden", NULL,
 				"visibility none: only the entity itself may watch");

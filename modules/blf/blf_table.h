@@ -153,6 +153,47 @@ typedef struct blf_pub {
 	struct blf_pidf_pub *doc; /* in the same block */
 } blf_pub_t;
 
+/*
+ * A registered contact of an entity (usrloc, blf_ul.c -> blf_entity_reg.c):
+ * one shm block, the record then its strings. A contact that ends stays,
+ * inactive, only for the NOTIFY of that change (the reg package shows it
+ * terminated once), then goes: every contact left on the list is active,
+ * so ncontacts is what presence asks ("registered?").
+ */
+#define BLF_CONTACT_ID_LEN 16 /* hex digits of its id */
+typedef struct blf_contact {
+	struct blf_contact *next;
+	time_t expires;		  /* absolute, 0: permanent */
+	time_t since;		  /* when it was first seen */
+	unsigned int cseq;	  /* of the REGISTER that last set it */
+	unsigned char active; /* 0: ended, its last NOTIFY is being taken */
+	unsigned char event;  /* blf_reginfo_event_t of its last change */
+	char id[BLF_CONTACT_ID_LEN + 1]; /* stable: from usrloc's ruid */
+	str uri;	/* the Contact URI */
+	str callid; /* of the REGISTER */
+	str ruid;	/* usrloc's unique id of the binding: matches updates */
+	str q;		/* "0.5", empty: none */
+} blf_contact_t;
+
+/* what usrloc did to a contact (blf_entity_contact) */
+typedef enum blf_ct_op
+{
+	BLF_CT_LOAD = 0, /* found at startup (already registered) */
+	BLF_CT_INSERT,
+	BLF_CT_UPDATE,
+	BLF_CT_DELETE,
+	BLF_CT_EXPIRE,
+} blf_ct_op_t;
+
+typedef struct blf_ct_upd {
+	str ruid;
+	str uri;
+	str callid;
+	str q;
+	unsigned int cseq;
+	time_t expires; /* absolute, 0: permanent */
+} blf_ct_upd_t;
+
 /* 1 when usrloc feeds registrations (blf_ul.c); 0: every entity counts as
  * registered (SPEC "Presence") */
 extern int blf_ul_on;
@@ -222,6 +263,9 @@ typedef struct blf_notify_job {
 int blf_table_init(unsigned int size);
 /* at init: where a new entity's visibility policy comes from (-1: none) */
 void blf_table_set_policy(int (*fn)(const str *key));
+/* at init: the per-watcher visibility lookup (blf_vis_lookup; NULL: none) */
+void blf_table_set_watcher_vis(
+		int (*fn)(const str *entity, const str *watcher, blf_vis_t *vis));
 /* walking the table, slot by slot (indexes 0 .. blf_table_slots() - 1);
  * lock one slot with blf_slot_lock(i), two with blf_slots_lock2(i, h) */
 typedef int (*blf_entity_each_f)(blf_entity_t *e, void *arg);
@@ -309,6 +353,27 @@ int blf_subs_remove(unsigned int hash, const str *callid, const str *ftag,
 		const str *ttag);
 int blf_subs_notify_watchers(blf_entity_t *e, blf_frags_t *fr,
 		blf_notify_job_t **jobs);
+/* the same for the watchers whose package depends on deps (BLF_DEP_*) */
+int blf_subs_notify_dep(blf_entity_t *e, unsigned int deps, blf_frags_t *fr,
+		blf_notify_job_t **jobs);
+/*
+ * blf_entity.c: e changed in what deps (BLF_DEP_*, OR-ed) says: adds to
+ * *jobs a NOTIFY for every live local non-wildcard subscription of e whose
+ * package depends on it (snapshots taken into fr, one per package). Only
+ * e's slot lock is needed: packages following registrations, publications
+ * or watchers are never subscribed on the wildcard user (the call paths use
+ * blf_entity_jobs, which covers the wildcard watchers too). After the
+ * unlock: blf_chg_send(jobs), blf_frags_free(fr). Returns the jobs added.
+ */
+int blf_entity_changed(blf_entity_t *e, unsigned int deps, blf_frags_t *fr,
+		blf_notify_job_t **jobs);
+
+/* blf_entity_reg.c: registered contacts (usrloc). Applies op on the
+ * contact u->ruid of entity key and NOTIFYs the subscriptions depending on
+ * BLF_DEP_REG after the unlock. No slot lock may be held. 0, -1 (logged) */
+int blf_entity_contact(const str *key, blf_ct_op_t op, const blf_ct_upd_t *u);
+/* frees e's contacts (the table's destruction) */
+void blf_entity_contacts_free(blf_entity_t *e);
 
 /* the timer's second chance (blf_entity.c, blf_wildcard.c) */
 void blf_entity_owed_send(const str *key);

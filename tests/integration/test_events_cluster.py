@@ -27,22 +27,28 @@ def test_sub_replica_event_field(make_cluster, peer, phones):  # noqa: F811
     old = sub_rec("bob@" + DOMAIN, contact, callid="ev-absent")
     dialog = dict(sub_rec("bob@" + DOMAIN, contact, callid="ev-dialog"),
                   ev="dialog")
-    other = dict(sub_rec("bob@" + DOMAIN, contact, callid="ev-presence"),
-                 ev="presence")
+    # presence is served (stored as such); message-summary is served by no
+    # version (ignored)
+    pres = dict(sub_rec("bob@" + DOMAIN, contact, callid="ev-presence"),
+                ev="presence")
+    other = dict(sub_rec("bob@" + DOMAIN, contact, callid="ev-mwi"),
+                 ev="message-summary")
     junk = dict(sub_rec("bob@" + DOMAIN, contact, callid="ev-junk"),
                 ev=["x" * 100])
-    assert peer.blf(A, "batch", "peer1", m=[old, dialog, other, junk]) == 200
+    assert peer.blf(A, "batch", "peer1", m=[old, dialog, pres, other, junk]) == 200
     subs = blfutil.poll(
-        lambda: (lambda s: s if {"ev-absent", "ev-dialog"} <= set(s)
+        lambda: (lambda s: s if {"ev-absent", "ev-dialog",
+                                  "ev-presence"} <= set(s)
                  else None)({s["callid"]: s for s in
                              blfutil.subscriptions(A)}),
         5, what="the dialog replicas stored")
     assert subs["ev-absent"]["event"] == "dialog"
     assert subs["ev-dialog"]["event"] == "dialog"
-    assert "ev-presence" not in subs and "ev-junk" not in subs, subs
+    assert subs["ev-presence"]["event"] == "presence"
+    assert "ev-mwi" not in subs and "ev-junk" not in subs, subs
     log = A.log()
-    assert "of event package 'presence' not served here (events): " \
-           "ignored" in log
+    assert "of event package 'message-summary' not served here " \
+           "(events): ignored" in log
     assert "of event package '?' not served here" in log
 
     # a dialog subscription of this node replicates without "ev", as older

@@ -107,11 +107,14 @@ def test_event_id_parameter_echoed(proxy, phones):
 
 def test_unknown_event_489_allow_events(proxy, phones):
     w = phones("watcher")
-    sub = w.subscribe("bob", event="presence", accept="application/pidf+xml")
+    # (presence is a served package now: an event no version serves)
+    sub = w.subscribe("bob", event="message-summary",
+                      accept="application/simple-message-summary")
     r = sub.responses[-1]
     assert r.status == 489, r.first_line()
     allow = [v.strip().lower() for v in r.get_all("Allow-Events")]
-    assert "dialog" in allow, r.get_all("Allow-Events")
+    assert "dialog" in allow and "message-summary" not in allow, \
+        r.get_all("Allow-Events")
     assert sub.notifies == []
 
 

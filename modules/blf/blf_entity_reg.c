@@ -1,0 +1,219 @@
+/*
+ * blf_entity_reg.c — an entity's registered contacts, as usrloc reports
+ * them (blf_ul.c): what an insert, update, delete or expiry does to
+ * e->contacts, and the NOTIFYs of the subscriptions that depend on it
+ * (BLF_DEP_REG: presence, reg).
+ *
+ * A contact is one shm block (record + strings), matched by usrloc's ruid.
+ * One that ends is kept, inactive, while the change's NOTIFY jobs are taken
+ * (so a reg watcher sees it terminated with its event), then freed in the
+ * same critical section. Bounded by max_contacts_per_entity: a contact over
+ * it is not tracked (logged); the entity still counts as registered.
+ *
+ * Callers run inside usrloc's callbacks, under usrloc's own record lock:
+ * nothing here calls usrloc, and only one slot lock is taken, so no lock
+ * order with usrloc's locks can invert.
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+
+#include <string.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "core/mem/shm_mem.h"
+#include "core/dprint.h"
+#include "core/hashes.h"
+
+#include "blf_table.h"
+#include "blf_chg.h"
+#include "blf_reginfo.h"
+
+/* a new block for contact u (event ev), the id kept from old if any */
+static blf_contact_t *blf_contact_build(
+		const blf_ct_upd_t *u, const blf_contact_t *old, int ev)
+{
+	blf_contact_t *c;
+	size_t len;
+	char *p;
+	unsigned int h1, h2;
+
+	len = sizeof(*c) + u->ruid.len + u->uri.len + u->callid.len + u->q.len + 4;
+	c = shm_malloc(len);
+	if(c == NULL) {
+		SHM_MEM_ERROR;
+		return NULL;
+	}
+	memset(c, 0, sizeof(*c));
+	p = (char *)(c + 1);
+#define BLF_CT_STR(dst, src)               \
+	do {                                   \
+		(dst).s = p;                       \
+		(dst).len = (src).len;             \
+		if((src).len)                      \
+			memcpy(p, (src).s, (src).len); \
+		p[(src).len] = '\0';               \
+		p += (src).len + 1;                \
+	} while(0)
+	BLF_CT_STR(c->ruid, u->ruid);
+	BLF_CT_STR(c->uri, u->uri);
+	BLF_CT_STR(c->callid, u->callid);
+	BLF_CT_STR(c->q, u->q);
+#undef BLF_CT_STR
+	c->expires = u->expires;
+	c->cseq = u->cseq;
+	c->active = 1;
+	c->event = (unsigned char)ev;
+	if(old) {
+		memcpy(c->id, old->id, sizeof(c->id));
+		c->since = old->since;
+	} else {
+		/* stable per binding: two hashes of usrloc's unique id */
+		h1 = core_hash(&u->ruid, NULL, 0);
+		h2 = core_hash(&u->uri, &u->ruid, 0);
+		snprintf(c->id, sizeof(c->id), "%08x%08x", h1, h2);
+		c->since = time(NULL);
+	}
+	return c;
+}
+
+static blf_contact_t *blf_contact_find(
+		blf_entity_t *e, const str *ruid, blf_contact_t ***prev)
+{
+	blf_contact_t **pc;
+
+	for(pc = &e->contacts; *pc; pc = &(*pc)->next) {
+		if((*pc)->ruid.len == ruid->len
+				&& memcmp((*pc)->ruid.s, ruid->s, ruid->len) == 0) {
+			if(prev)
+				*prev = pc;
+			return *pc;
+		}
+	}
+	return NULL;
+}
+
+/* one line a second at most (per process) */
+static int blf_ct_log_ok(void)
+{
+	static time_t last = 0;
+	time_t now = time(NULL);
+
+	if(now == last)
+		return 0;
+	last = now;
+	return 1;
+}
+
+/* the reg event an update means: longer or equal is a refresh */
+static int blf_ct_update_event(const blf_contact_t *old, const blf_ct_upd_t *u)
+{
+	if(old->expires != 0 && u->expires != 0 && u->expires < old->expires)
+		return BLF_REGINFO_EV_SHORTENED;
+	return BLF_REGINFO_EV_REFRESHED;
+}
+
+int blf_entity_contact(const str *key, blf_ct_op_t op, const blf_ct_upd_t *u)
+{
+	blf_notify_job_t *jobs = NULL;
+	blf_frags_t fr;
+	blf_entity_t *e;
+	blf_contact_t *c, *n, **pc = NULL;
+	unsigned int hash;
+	int ev, rc = 0;
+
+	if(key == NULL || key->len <= 0 || u == NULL || u->ruid.len <= 0)
+		return -1;
+	hash = blf_key_hash(key);
+	memset(&fr, 0, sizeof(fr));
+	blf_slot_lock(hash);
+	if(op == BLF_CT_DELETE || op == BLF_CT_EXPIRE)
+		e = blf_entity_find(hash, key);
+	else
+		e = blf_entity_get(hash, key);
+	if(e == NULL) {
+		blf_slot_unlock(hash);
+		if(op == BLF_CT_DELETE || op == BLF_CT_EXPIRE)
+			return 0; /* never tracked (over the bound, or before us) */
+		LM_ERR("no memory for the entity %.*s\n", key->len, key->s);
+		return -1;
+	}
+	c = blf_contact_find(e, &u->ruid, &pc);
+	if(c && op == BLF_CT_LOAD)
+		goto done; /* a callback was first: it knows better */
+	switch(op) {
+		case BLF_CT_LOAD:
+		case BLF_CT_INSERT:
+		case BLF_CT_UPDATE:
+			if(c == NULL) {
+				if(blf_cfg.max_contacts_per_entity <= 0
+						|| e->ncontacts >= (unsigned int)blf_cfg
+												   .max_contacts_per_entity) {
+					if(blf_ct_log_ok())
+						LM_NOTICE("%.*s has %u contacts "
+								  "(max_contacts_per_entity): contact "
+								  "%.*s not tracked\n",
+								key->len, key->s, e->ncontacts, u->uri.len,
+								u->uri.s);
+					blf_entity_gc(hash, e);
+					goto done;
+				}
+				ev = op == BLF_CT_LOAD ? BLF_REGINFO_EV_REGISTERED
+									   : BLF_REGINFO_EV_CREATED;
+				n = blf_contact_build(u, NULL, ev);
+				if(n == NULL) {
+					blf_entity_gc(hash, e);
+					rc = -1;
+					goto done;
+				}
+				/* newest last: the order a reg watcher sees them come */
+				for(pc = &e->contacts; *pc; pc = &(*pc)->next)
+					;
+				*pc = n;
+				e->ncontacts++;
+			} else {
+				ev = blf_ct_update_event(c, u);
+				n = blf_contact_build(u, c, ev);
+				if(n == NULL) {
+					rc = -1;
+					goto done;
+				}
+				n->next = c->next;
+				*pc = n;
+				shm_free(c);
+			}
+			blf_entity_changed(e, BLF_DEP_REG, &fr, &jobs);
+			break;
+		case BLF_CT_DELETE:
+		case BLF_CT_EXPIRE:
+			if(c == NULL)
+				goto done;
+			c->active = 0;
+			c->event = op == BLF_CT_EXPIRE ? BLF_REGINFO_EV_EXPIRED
+										   : BLF_REGINFO_EV_UNREGISTERED;
+			/* ncontacts: what presence shows; the snapshots see it gone */
+			e->ncontacts--;
+			blf_entity_changed(e, BLF_DEP_REG, &fr, &jobs);
+			/* the snapshots are taken: it goes */
+			*pc = c->next;
+			shm_free(c);
+			blf_entity_gc(hash, e);
+			break;
+	}
+done:
+	blf_slot_unlock(hash);
+	blf_chg_send(jobs);
+	blf_frags_free(&fr);
+	return rc;
+}
+
+void blf_entity_contacts_free(blf_entity_t *e)
+{
+	blf_contact_t *c;
+
+	while((c = e->contacts)) {
+		e->contacts = c->next;
+		shm_free(c);
+	}
+	e->ncontacts = 0;
+}
