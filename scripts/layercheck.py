@@ -52,7 +52,7 @@ LAYERS = {
     # tables: shared records under per-slot locks; leaves
     "blf_entity": "tables", "blf_subrec": "tables", "blf_table": "tables",
     "blf_wcount": "tables", "blf_inflight": "tables",
-    "blf_entity_repl": "tables", "blf_chg": "tables", "blf_sock": "tables",
+    "blf_entity_repl": "tables", "blf_entity_pub": "tables", "blf_chg": "tables", "blf_sock": "tables",
     # inputs: what changes the tables from outside
     "blf_dlg": "inputs", "blf_ul": "inputs", "blf_http": "inputs",
     "blf_alias": "inputs", "blf_park": "inputs", "blf_publish": "inputs",

@@ -79,6 +79,9 @@ typedef struct blf_cfg {
 	int max_calls_per_entity;  /* calls shown/tracked per entity */
 	int notify_max_body;	   /* bytes of a NOTIFY body over UDP */
 	str events; /* the event packages served (blf_pkg.h), comma separated */
+	/* PUBLISH (blf_publish.c) */
+	int max_publications; /* live publications per entity, 0: no bound */
+	int publish_max_body; /* bytes of a PUBLISH body (else 413) */
 } blf_cfg_t;
 
 extern blf_cfg_t blf_cfg;

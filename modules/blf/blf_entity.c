@@ -195,7 +195,7 @@ void blf_entity_gc(unsigned int hash, blf_entity_t *e)
 {
 	blf_entity_t **pe;
 
-	if(e->calls || e->subs || e->tombs
+	if(e->calls || e->subs || e->tombs || e->pubs
 			|| (e->flags & (BLF_ENT_PARK | BLF_ENT_OWED | BLF_ENT_WOWED)))
 		return; /* an owed entity waits for the timer to send its state */
 	for(pe = &blf_table->slots[blf_slot_idx(hash)].first; *pe;

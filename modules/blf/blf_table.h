@@ -308,6 +308,27 @@ int blf_subs_remove(unsigned int hash, const str *callid, const str *ftag,
 int blf_subs_notify_watchers(blf_entity_t *e, blf_frags_t *fr,
 		blf_notify_job_t **jobs);
 
+/* blf_entity_pub.c: the publication store (RFC 3903), e->pubs newest
+ * first. Every change notes BLF_CHG_PUB_PUT/_DEL and sends the NOTIFYs of
+ * the watchers depending on BLF_DEP_PUB, after the unlock. */
+#define BLF_PUB_E_NOETAG -2 /* no live publication of that ETag (412) */
+#define BLF_PUB_E_FULL -3	/* max publications of the entity (503) */
+int blf_pub_init(void);
+void blf_pub_destroy(void);
+unsigned long blf_pub_count(void); /* in the whole table */
+/* new (match NULL, doc set), refresh (match, doc NULL: same document) or
+ * modify (match and doc): the publication gets ETag etag, deadline expires
+ * and goes to the head; doc is copied. max > 0 bounds a new one (else
+ * BLF_PUB_E_FULL, *retry = s until the earliest expiry). 0, BLF_PUB_E_*,
+ * -1 (no memory, bad arguments) */
+int blf_pub_put(const str *key, const char *match, const char *etag,
+		time_t expires, const struct blf_pidf_pub *doc, int origin, int max,
+		time_t *retry);
+/* removes the publication of ETag match: 0 or BLF_PUB_E_NOETAG */
+int blf_pub_del(const str *key, const char *match);
+/* the expiry timer: removes every publication past its deadline */
+void blf_pub_expire(time_t now);
+
 /* the timer's second chance (blf_entity.c, blf_wildcard.c) */
 void blf_entity_owed_send(const str *key);
 /* what an owed wildcard subscription (Call-ID, From tag, our tag of the
