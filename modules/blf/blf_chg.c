@@ -314,13 +314,14 @@ void blf_chg_pub(blf_chg_kind_t kind, const blf_entity_t *e, const blf_pub_t *pb
 {
 	size_t hl = BLF_CHG_ALIGN(sizeof(blf_pub_t));
 	size_t dl = BLF_CHG_ALIGN(pb->doc->size);
+	size_t bl = BLF_CHG_ALIGN(pb->body_len + 1);
 	blf_pub_t *d;
 	blf_chg_t *g;
 	char *p;
 
 	if(!(blf_chg_mask & kind) || pb->origin != 0)
 		return;
-	g = blf_chg_add(kind, hl + dl + e->key.len + 1, &p);
+	g = blf_chg_add(kind, hl + dl + bl + e->key.len + 1, &p);
 	if(g == NULL)
 		return;
 	d = (blf_pub_t *)p;
@@ -328,8 +329,10 @@ void blf_chg_pub(blf_chg_kind_t kind, const blf_entity_t *e, const blf_pub_t *pb
 	d->next = NULL;
 	d->doc = (struct blf_pidf_pub *)(p + hl);
 	memcpy(d->doc, pb->doc, pb->doc->size); /* offsets: copied as is */
+	d->body = p + hl + dl;
+	memcpy(d->body, pb->body, pb->body_len + 1);
 	g->pub = d;
-	blf_chg_str(p + hl + dl, &e->key, &g->key);
+	blf_chg_str(p + hl + dl + bl, &e->key, &g->key);
 }
 
 void blf_chg_jobs(blf_notify_job_t *jobs)

@@ -68,13 +68,16 @@ unsigned long blf_pub_count(void)
 	return blf_npubs ? (unsigned long)atomic_get(blf_npubs) : 0;
 }
 
-/* a new block: the record, then a copy of doc (doc->size bytes) */
-static blf_pub_t *blf_pub_build(const blf_pidf_pub_t *doc)
+#define BLF_PUB_ALIGN(n) (((n) + 7) & ~(size_t)7)
+
+/* a new block: the record, a copy of doc (doc->size bytes), the body */
+static blf_pub_t *blf_pub_build(const blf_pidf_pub_t *doc, const str *body)
 {
 	blf_pub_t *p;
-	size_t hl = (sizeof(blf_pub_t) + 7) & ~(size_t)7;
+	size_t hl = BLF_PUB_ALIGN(sizeof(blf_pub_t));
+	size_t dl = BLF_PUB_ALIGN(doc->size);
 
-	p = shm_malloc(hl + doc->size);
+	p = shm_malloc(hl + dl + body->len + 1);
 	if(p == NULL) {
 		SHM_MEM_ERROR;
 		return NULL;
@@ -82,6 +85,11 @@ static blf_pub_t *blf_pub_build(const blf_pidf_pub_t *doc)
 	memset(p, 0, sizeof(*p));
 	p->doc = (blf_pidf_pub_t *)((char *)p + hl);
 	memcpy(p->doc, doc, doc->size);
+	p->body = (char *)p + hl + dl;
+	if(body->len)
+		memcpy(p->body, body->s, body->len);
+	p->body[body->len] = '\0';
+	p->body_len = body->len;
 	return p;
 }
 
@@ -118,8 +126,8 @@ static void blf_pub_done(unsigned int hash, blf_entity_t *e,
 }
 
 int blf_pub_put(const str *key, const char *match, const char *etag,
-		time_t expires, const blf_pidf_pub_t *doc, int origin, int max,
-		time_t *retry)
+		time_t expires, const blf_pidf_pub_t *doc, const str *body,
+		int origin, int max, time_t *retry)
 {
 	unsigned int hash = blf_key_hash(key);
 	blf_notify_job_t *jobs = NULL;
@@ -129,7 +137,7 @@ int blf_pub_put(const str *key, const char *match, const char *etag,
 	time_t now = time(NULL);
 	int rc = 0;
 
-	if((doc == NULL && match == NULL)
+	if((doc == NULL && match == NULL) || (doc && body == NULL)
 			|| strlen(etag) >= sizeof(((blf_pub_t *)0)->etag))
 		return -1;
 	memset(&fr, 0, sizeof(fr));
@@ -156,13 +164,15 @@ int blf_pub_put(const str *key, const char *match, const char *etag,
 		goto done;
 	}
 	if(doc) {
-		np = blf_pub_build(doc);
+		np = blf_pub_build(doc, body);
 		if(np == NULL) {
 			rc = -1;
 			goto done;
 		}
 		np->modified = now;
 		if(pp) {
+			/* listeners follow ETags: the old one is gone */
+			blf_chg_pub(BLF_CHG_PUB_DEL, e, *pp);
 			p = *pp;
 			*pp = p->next; /* the old block goes: modify = replace */
 			shm_free(p);
@@ -171,6 +181,7 @@ int blf_pub_put(const str *key, const char *match, const char *etag,
 			atomic_inc(blf_npubs);
 		}
 	} else {
+		blf_chg_pub(BLF_CHG_PUB_DEL, e, *pp);
 		np = *pp; /* a refresh: the same document, a new ETag */
 		*pp = np->next;
 	}
@@ -181,9 +192,10 @@ int blf_pub_put(const str *key, const char *match, const char *etag,
 	e->pubs = np;
 	/* the records expired but not yet swept go with this change */
 	for(last = &np->next; *last;) {
-		if((*last)->expires <= now)
+		if((*last)->expires <= now) {
+			blf_chg_pub(BLF_CHG_PUB_DEL, e, *last);
 			blf_pub_unlink(e, last);
-		else
+		} else
 			last = &(*last)->next;
 	}
 	blf_chg_pub(BLF_CHG_PUB_PUT, e, np);
@@ -286,4 +298,33 @@ void blf_pub_expire(time_t now)
 				blf_frags_free(&t.fr[--t.nfr]);
 		} while(t.more);
 	}
+}
+
+int blf_pub_restore(const str *key, const char *etag, time_t expires,
+		time_t modified, const blf_pidf_pub_t *doc, const str *body)
+{
+	unsigned int hash = blf_key_hash(key);
+	blf_entity_t *e;
+	blf_pub_t *np;
+	int rc = -1;
+
+	if(strlen(etag) >= sizeof(((blf_pub_t *)0)->etag))
+		return -1;
+	blf_slot_lock(hash);
+	e = blf_entity_get(hash, key);
+	if(e == NULL || (np = blf_pub_build(doc, body)) == NULL)
+		goto done;
+	strcpy(np->etag, etag);
+	np->expires = expires;
+	np->modified = modified;
+	np->next = e->pubs; /* the caller restores them oldest first */
+	e->pubs = np;
+	e->npubs++;
+	atomic_inc(blf_npubs);
+	rc = 0;
+done:
+	if(e)
+		blf_entity_gc(hash, e);
+	blf_slot_unlock(hash);
+	return rc;
 }

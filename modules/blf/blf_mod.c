@@ -391,9 +391,9 @@ static int mod_init(void)
 			.deactivate_uri = blf_subs_deactivate_uri});
 	if(blf_alias_init() < 0 || blf_park_init() < 0 || blf_http_init() < 0)
 		return -1;
-	if(blf_db_init() < 0 || blf_ntx_init() < 0 || blf_inflight_init() < 0)
+	if(blf_pub_init() < 0) /* before the DB restores publications */
 		return -1;
-	if(blf_pub_init() < 0)
+	if(blf_db_init() < 0 || blf_ntx_init() < 0 || blf_inflight_init() < 0)
 		return -1;
 	/* the expiry pass, and the cluster's hellos in a process of their own */
 	register_sync_timers(blf_cfg.enable_dmq ? 2 : 1);

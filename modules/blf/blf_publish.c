@@ -274,7 +274,8 @@ int blf_publish_handle(struct sip_msg *msg)
 				"no random source for an ETag");
 	}
 	rc = blf_pub_put(&tcan, m.len ? match : NULL, etag,
-			time(NULL) + granted, doc, 0, blf_cfg.max_publications, &retry);
+			time(NULL) + granted, doc, &body, 0, blf_cfg.max_publications,
+			&retry);
 	free(doc);
 	if(rc == BLF_PUB_E_NOETAG)
 		return blf_pub_reject(msg, 412, "Conditional Request Failed", NULL,
