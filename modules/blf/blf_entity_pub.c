@@ -171,7 +171,10 @@ int blf_pub_put(const str *key, const char *match, const char *etag,
 		}
 		np->modified = now;
 		if(pp) {
-			/* listeners follow ETags: the old one is gone */
+			/* listeners follow ETags: the old one is gone (ours now,
+			 * even when another node took it first: the client moved) */
+			if(origin == 0)
+				(*pp)->origin = 0;
 			blf_chg_pub(BLF_CHG_PUB_DEL, e, *pp);
 			p = *pp;
 			*pp = p->next; /* the old block goes: modify = replace */
@@ -181,6 +184,8 @@ int blf_pub_put(const str *key, const char *match, const char *etag,
 			atomic_inc(blf_npubs);
 		}
 	} else {
+		if(origin == 0)
+			(*pp)->origin = 0;
 		blf_chg_pub(BLF_CHG_PUB_DEL, e, *pp);
 		np = *pp; /* a refresh: the same document, a new ETag */
 		*pp = np->next;
@@ -326,5 +331,56 @@ done:
 	if(e)
 		blf_entity_gc(hash, e);
 	blf_slot_unlock(hash);
+	return rc;
+}
+
+int blf_pub_replica_put(const str *key, const char *etag, time_t expires,
+		time_t modified, const blf_pidf_pub_t *doc, const str *body,
+		int origin, int max)
+{
+	unsigned int hash = blf_key_hash(key);
+	blf_notify_job_t *jobs = NULL;
+	blf_frags_t fr;
+	blf_entity_t *e;
+	blf_pub_t **pp, *np, *p;
+	time_t now = time(NULL);
+	int rc = 0;
+
+	if(origin <= 0 || strlen(etag) >= sizeof(((blf_pub_t *)0)->etag))
+		return -1;
+	memset(&fr, 0, sizeof(fr));
+	blf_slot_lock(hash);
+	e = blf_entity_get(hash, key);
+	if(e == NULL) {
+		rc = -1;
+		goto done;
+	}
+	pp = blf_pub_find(e, etag, now);
+	if(pp == NULL && max > 0 && e->npubs >= (unsigned int)max) {
+		rc = BLF_PUB_E_FULL; /* bounded like a PUBLISH here */
+		goto done;
+	}
+	np = blf_pub_build(doc, body);
+	if(np == NULL) {
+		rc = -1;
+		goto done;
+	}
+	if(pp) {
+		p = *pp;
+		*pp = p->next;
+		shm_free(p);
+	} else {
+		e->npubs++;
+		atomic_inc(blf_npubs);
+	}
+	strcpy(np->etag, etag);
+	np->expires = expires;
+	np->modified = modified;
+	np->origin = (unsigned char)origin;
+	np->next = e->pubs; /* the newest change of the cluster */
+	e->pubs = np;
+	blf_pub_notify(e, &fr, &jobs);
+done:
+	blf_pub_done(hash, e, &fr, &jobs);
 	return rc;
 }

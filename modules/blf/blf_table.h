@@ -334,6 +334,12 @@ int blf_pub_put(const str *key, const char *match, const char *etag,
  * and no NOTIFY; 0, or -1 */
 int blf_pub_restore(const str *key, const char *etag, time_t expires,
 		time_t modified, const struct blf_pidf_pub *doc, const str *body);
+/* a replica of node origin (> 0): the publication of ETag etag, new or
+ * replaced, at the head; watchers notified; max bounds a new one (else
+ * BLF_PUB_E_FULL). 0, or -1 */
+int blf_pub_replica_put(const str *key, const char *etag, time_t expires,
+		time_t modified, const struct blf_pidf_pub *doc, const str *body,
+		int origin, int max);
 /* removes the publication of ETag match: 0 or BLF_PUB_E_NOETAG */
 int blf_pub_del(const str *key, const char *match);
 /* the expiry timer: removes every publication past its deadline */
