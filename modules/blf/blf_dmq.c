@@ -786,7 +786,7 @@ static void blf_dmq_rx_unpub(json_t *m, int origin)
 	if(blf_json_key(m, &key) < 0
 			|| json_unpack(m, "{s:s}", "g", &etag) < 0)
 		return;
-	blf_pub_del(&key, etag);
+	blf_pub_del(&key, etag, origin);
 }
 
 static void blf_dmq_rx_ver(json_t *m, int owner)

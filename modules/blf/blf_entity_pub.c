@@ -210,7 +210,7 @@ done:
 	return rc;
 }
 
-int blf_pub_del(const str *key, const char *match)
+int blf_pub_del(const str *key, const char *match, int origin)
 {
 	unsigned int hash = blf_key_hash(key);
 	blf_notify_job_t *jobs = NULL;
@@ -227,6 +227,11 @@ int blf_pub_del(const str *key, const char *match)
 		rc = BLF_PUB_E_NOETAG;
 		goto done;
 	}
+	/* a removal asked here is ours to tell, whoever took the publication;
+	 * one a node replicates is noted only when it was ours (the DB's row
+	 * goes; the other nodes find nothing to remove) */
+	if(origin == 0)
+		(*pp)->origin = 0;
 	blf_chg_pub(BLF_CHG_PUB_DEL, e, *pp);
 	blf_pub_unlink(e, pp);
 	blf_pub_notify(e, &fr, &jobs);

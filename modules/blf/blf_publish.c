@@ -247,7 +247,7 @@ int blf_publish_handle(struct sip_msg *msg)
 		if(m.len == 0)
 			return blf_pub_reject(msg, 400, "Bad Request", NULL,
 					"Expires: 0 without SIP-If-Match");
-		if(blf_pub_del(&tcan, match) == BLF_PUB_E_NOETAG)
+		if(blf_pub_del(&tcan, match, 0) == BLF_PUB_E_NOETAG)
 			return blf_pub_reject(msg, 412, "Conditional Request Failed",
 					NULL, "unknown SIP-If-Match");
 		LM_DBG("publication %s of %.*s removed\n", match, tcan.len, tcan.s);

@@ -340,8 +340,9 @@ int blf_pub_restore(const str *key, const char *etag, time_t expires,
 int blf_pub_replica_put(const str *key, const char *etag, time_t expires,
 		time_t modified, const struct blf_pidf_pub *doc, const str *body,
 		int origin, int max);
-/* removes the publication of ETag match: 0 or BLF_PUB_E_NOETAG */
-int blf_pub_del(const str *key, const char *match);
+/* removes the publication of ETag match, asked here (origin 0) or by
+ * node origin's replica: 0 or BLF_PUB_E_NOETAG */
+int blf_pub_del(const str *key, const char *match, int origin);
 /* the expiry timer: removes every publication past its deadline */
 void blf_pub_expire(time_t now);
 
