@@ -40,41 +40,55 @@
 
 static str blf_dbp_table = str_init("blf_publications");
 
-enum { BLF_DBP_ENTITY = 0, BLF_DBP_ETAG, BLF_DBP_EXPIRES, BLF_DBP_MODIFIED,
-	BLF_DBP_SEQ, BLF_DBP_BODY, BLF_DBP_N };
+enum
+{
+	BLF_DBP_ENTITY = 0,
+	BLF_DBP_ETAG,
+	BLF_DBP_EXPIRES,
+	BLF_DBP_MODIFIED,
+	BLF_DBP_SEQ,
+	BLF_DBP_BODY,
+	BLF_DBP_N
+};
 
 /* seq: the order of the writes, so that the restore rebuilds each entity's
  * list newest first (a refresh moves a publication to the head; seconds
  * cannot order two PUBLISHes of the same second) */
 static str blf_dbp_cols[BLF_DBP_N] = {
-	str_init("entity"), str_init("etag"), str_init("expires"),
-	str_init("modified"), str_init("seq"), str_init("body"),
+		str_init("entity"),
+		str_init("etag"),
+		str_init("expires"),
+		str_init("modified"),
+		str_init("seq"),
+		str_init("body"),
 };
 
 /* the CREATE statement, the same as sql/<db>/blf-create.sql ships */
-#define BLF_DBP_CREATE_SQL                   \
+#define BLF_DBP_CREATE_SQL                            \
 	"CREATE TABLE IF NOT EXISTS blf_publications (\n" \
-	"    etag TEXT PRIMARY KEY NOT NULL,\n"   \
-	"    entity TEXT NOT NULL,\n"             \
-	"    expires BIGINT NOT NULL,\n"          \
-	"    modified BIGINT DEFAULT 0 NOT NULL,\n" \
-	"    seq BIGINT DEFAULT 0 NOT NULL,\n"      \
-	"    body TEXT NOT NULL\n"                \
+	"    etag TEXT PRIMARY KEY NOT NULL,\n"           \
+	"    entity TEXT NOT NULL,\n"                     \
+	"    expires BIGINT NOT NULL,\n"                  \
+	"    modified BIGINT DEFAULT 0 NOT NULL,\n"       \
+	"    seq BIGINT DEFAULT 0 NOT NULL,\n"            \
+	"    body TEXT NOT NULL\n"                        \
 	")"
 
 /* one queued change, one shm block (its strings after it) */
-typedef struct blf_dbp_op {
+typedef struct blf_dbp_op
+{
 	struct blf_dbp_op *next;
 	int del;
 	time_t expires, modified;
 	str key, etag, body;
 } blf_dbp_op_t;
 
-typedef struct blf_dbp_shared {
+typedef struct blf_dbp_shared
+{
 	gen_lock_t lock; /* guards everything below */
 	blf_dbp_op_t *first, *last;
 	int n;
-	int resync; /* changes were lost: rewrite the whole table */
+	int resync;	   /* changes were lost: rewrite the whole table */
 	long long seq; /* the last seq written (restored: the highest) */
 } blf_dbp_shared_t;
 
@@ -94,8 +108,8 @@ static void blf_dbp_ops_free(blf_dbp_op_t *o, int shm)
 }
 
 /* a copy of a change (shm or pkg), NULL without memory */
-static blf_dbp_op_t *blf_dbp_op_new(int del, const str *key,
-		const blf_pub_t *p, int shm)
+static blf_dbp_op_t *blf_dbp_op_new(
+		int del, const str *key, const blf_pub_t *p, int shm)
 {
 	size_t el = strlen(p->etag);
 	size_t bl = del ? 0 : p->body_len;
@@ -138,8 +152,7 @@ static void blf_dbp_chg(blf_chg_batch_t *b, void *param)
 		o = NULL;
 		lock_get(&blf_dbp_sh->lock);
 		if(!blf_dbp_sh->resync && blf_dbp_sh->n < BLF_DBP_QUEUE_MAX)
-			o = blf_dbp_op_new(
-					g->kind == BLF_CHG_PUB_DEL, &g->key, g->pub, 1);
+			o = blf_dbp_op_new(g->kind == BLF_CHG_PUB_DEL, &g->key, g->pub, 1);
 		if(o == NULL) {
 			/* full or no memory: the next flush rewrites the table */
 			blf_dbp_sh->resync = 1;
@@ -206,7 +219,8 @@ static int blf_dbp_ins(const blf_dbp_op_t *o, long long seq)
 /* the table walk of a rewrite: every live publication, copied (pkg);
  * each entity's list is walked newest first and prepended, so the copies
  * come oldest first and get rising seqs */
-typedef struct blf_dbp_walk {
+typedef struct blf_dbp_walk
+{
 	blf_dbp_op_t *ops;
 	time_t now;
 	int nomem;
@@ -301,8 +315,7 @@ int blf_db_pub_flush(int locked)
 			else
 				blf_slot_each(i, blf_dbp_collect, &w);
 		}
-		rc = w.nomem ? -1
-					 : (blf_db_open() < 0 ? -1 : blf_dbp_apply(w.ops, 1));
+		rc = w.nomem ? -1 : (blf_db_open() < 0 ? -1 : blf_dbp_apply(w.ops, 1));
 		blf_dbp_ops_free(w.ops, 0);
 	} else {
 		rc = blf_db_open() < 0 ? -1 : blf_dbp_apply(ops, 0);
@@ -395,21 +408,20 @@ static int blf_dbp_restore(void)
 		cols[i] = &blf_dbp_cols[i];
 	/* oldest first: each one restored goes to its entity's head */
 	if(f->query(blf_db_con(), NULL, NULL, NULL, cols, 0, BLF_DBP_N,
-			   &blf_dbp_cols[BLF_DBP_SEQ], &res)
-					< 0
+			   &blf_dbp_cols[BLF_DBP_SEQ],
+			   &res) < 0
 			|| res == NULL) {
-		LM_ERR("cannot read table %.*s\n", blf_dbp_table.len,
-				blf_dbp_table.s);
+		LM_ERR("cannot read table %.*s\n", blf_dbp_table.len, blf_dbp_table.s);
 		blf_db_use_subs();
 		return -1;
 	}
 	for(i = 0; i < RES_ROW_N(res); i++)
-		blf_dbp_restore_row(ROW_VALUES(&RES_ROWS(res)[i]), now, &loaded,
-				&skipped);
+		blf_dbp_restore_row(
+				ROW_VALUES(&RES_ROWS(res)[i]), now, &loaded, &skipped);
 	f->free_result(blf_db_con(), res);
 	blf_db_use_subs();
-	LM_NOTICE("restored %d publications from table %.*s (%d skipped)\n",
-			loaded, blf_dbp_table.len, blf_dbp_table.s, skipped);
+	LM_NOTICE("restored %d publications from table %.*s (%d skipped)\n", loaded,
+			blf_dbp_table.len, blf_dbp_table.s, skipped);
 	return 0;
 }
 
@@ -434,8 +446,7 @@ int blf_db_pub_init(void)
 		blf_dbp_sh->resync = 1;
 	}
 	blf_db_close(); /* no connection may cross a fork */
-	return blf_chg_listen(BLF_CHG_PUB_PUT | BLF_CHG_PUB_DEL, blf_dbp_chg,
-			NULL);
+	return blf_chg_listen(BLF_CHG_PUB_PUT | BLF_CHG_PUB_DEL, blf_dbp_chg, NULL);
 }
 
 void blf_db_pub_destroy(void)

@@ -115,8 +115,8 @@ static void blf_pub_unlink(blf_entity_t *e, blf_pub_t **pp)
 }
 
 /* the end of a change: the unlock, then the NOTIFYs and the listeners */
-static void blf_pub_done(unsigned int hash, blf_entity_t *e,
-		blf_frags_t *fr, blf_notify_job_t **jobs)
+static void blf_pub_done(unsigned int hash, blf_entity_t *e, blf_frags_t *fr,
+		blf_notify_job_t **jobs)
 {
 	if(e)
 		blf_entity_gc(hash, e);
@@ -126,8 +126,8 @@ static void blf_pub_done(unsigned int hash, blf_entity_t *e,
 }
 
 int blf_pub_put(const str *key, const char *match, const char *etag,
-		time_t expires, const blf_pidf_pub_t *doc, const str *body,
-		int origin, int max, time_t *retry)
+		time_t expires, const blf_pidf_pub_t *doc, const str *body, int origin,
+		int max, time_t *retry)
 {
 	unsigned int hash = blf_key_hash(key);
 	blf_notify_job_t *jobs = NULL;
@@ -242,7 +242,8 @@ done:
 
 #define BLF_PUB_BATCH 16 /* entities whose NOTIFYs go out at once */
 
-typedef struct blf_pub_tick {
+typedef struct blf_pub_tick
+{
 	time_t now;
 	blf_notify_job_t *jobs;
 	blf_frags_t fr[BLF_PUB_BATCH];
@@ -340,8 +341,8 @@ done:
 }
 
 int blf_pub_replica_put(const str *key, const char *etag, time_t expires,
-		time_t modified, const blf_pidf_pub_t *doc, const str *body,
-		int origin, int max)
+		time_t modified, const blf_pidf_pub_t *doc, const str *body, int origin,
+		int max)
 {
 	unsigned int hash = blf_key_hash(key);
 	blf_notify_job_t *jobs = NULL;

@@ -82,8 +82,7 @@ static int blf_pub_reject(struct sip_msg *msg, int code, const char *reason,
 	if(lines++ < BLF_PUB_LOGS_PER_S) {
 		LM_NOTICE("PUBLISH %.*s from %s rejected with %d: %s (%lu more "
 				  "without a log line)\n",
-				cid.len, cid.s, ip_addr2a(&msg->rcv.src_ip), code, why,
-				quiet);
+				cid.len, cid.s, ip_addr2a(&msg->rcv.src_ip), code, why, quiet);
 		quiet = 0;
 	} else {
 		quiet++;
@@ -93,8 +92,8 @@ static int blf_pub_reject(struct sip_msg *msg, int code, const char *reason,
 }
 
 /* user@host of a parsed URI into buf (key), -1 when it has none */
-static int blf_pub_key(str *uri, struct sip_uri *pu, char *buf, int size,
-		str *key)
+static int blf_pub_key(
+		str *uri, struct sip_uri *pu, char *buf, int size, str *key)
 {
 	if(pu == NULL || pu->user.len == 0 || pu->host.len == 0
 			|| pu->user.len + 1 + pu->host.len >= size)
@@ -200,17 +199,17 @@ int blf_publish_handle(struct sip_msg *msg)
 		m = msg->sipifmatch->body;
 		trim(&m);
 		if(m.len == 0)
-			return blf_pub_reject(msg, 400, "Bad SIP-If-Match", NULL,
-					"empty SIP-If-Match");
+			return blf_pub_reject(
+					msg, 400, "Bad SIP-If-Match", NULL, "empty SIP-If-Match");
 		/* an entity-tag that cannot be one of ours matches nothing */
 		if(m.len > BLF_PUB_ETAG_MAX)
-			return blf_pub_reject(msg, 412, "Conditional Request Failed",
-					NULL, "SIP-If-Match too long");
+			return blf_pub_reject(msg, 412, "Conditional Request Failed", NULL,
+					"SIP-If-Match too long");
 		memcpy(match, m.s, m.len);
 		match[m.len] = '\0';
 		if(strlen(match) != (size_t)m.len)
-			return blf_pub_reject(msg, 412, "Conditional Request Failed",
-					NULL, "SIP-If-Match with a NUL");
+			return blf_pub_reject(msg, 412, "Conditional Request Failed", NULL,
+					"SIP-If-Match with a NUL");
 	} else if(body.len == 0) {
 		return blf_pub_reject(msg, 400, "Bad Request", NULL,
 				"an initial PUBLISH without a body");
@@ -226,18 +225,17 @@ int blf_publish_handle(struct sip_msg *msg)
 				"Request-URI without user@host");
 	if(parse_from_header(msg) < 0 || (from = get_from(msg)) == NULL)
 		return blf_pub_reject(msg, 400, "Bad From", NULL, "unparsable From");
-	if(blf_pub_key(&from->uri, parse_from_uri(msg), fkbuf, sizeof(fkbuf),
-			   &fkey)
+	if(blf_pub_key(&from->uri, parse_from_uri(msg), fkbuf, sizeof(fkbuf), &fkey)
 			< 0)
 		return blf_pub_reject(
 				msg, 400, "Bad From URI", NULL, "From URI without user@host");
 	tcan = tkey;
 	fcan = fkey;
 	if(blf_alias_enabled()) {
-		blf_alias_resolve(&tkey, tcbuf, sizeof(tcbuf), &tcan, NULL,
-				blf_cfg.http_timeout);
-		blf_alias_resolve(&fkey, fcbuf, sizeof(fcbuf), &fcan, NULL,
-				blf_cfg.http_timeout);
+		blf_alias_resolve(
+				&tkey, tcbuf, sizeof(tcbuf), &tcan, NULL, blf_cfg.http_timeout);
+		blf_alias_resolve(
+				&fkey, fcbuf, sizeof(fcbuf), &fcan, NULL, blf_cfg.http_timeout);
 	}
 	if(!STR_EQ(tcan, fcan))
 		return blf_pub_reject(msg, 403, "Forbidden", NULL,
@@ -248,8 +246,8 @@ int blf_publish_handle(struct sip_msg *msg)
 			return blf_pub_reject(msg, 400, "Bad Request", NULL,
 					"Expires: 0 without SIP-If-Match");
 		if(blf_pub_del(&tcan, match, 0) == BLF_PUB_E_NOETAG)
-			return blf_pub_reject(msg, 412, "Conditional Request Failed",
-					NULL, "unknown SIP-If-Match");
+			return blf_pub_reject(msg, 412, "Conditional Request Failed", NULL,
+					"unknown SIP-If-Match");
 		LM_DBG("publication %s of %.*s removed\n", match, tcan.len, tcan.s);
 		blf_pub_reply(msg, 200, "OK", "Expires: 0\r\n");
 		return 1;
@@ -273,9 +271,8 @@ int blf_publish_handle(struct sip_msg *msg)
 		return blf_pub_reject(msg, 500, "Server Internal Error", NULL,
 				"no random source for an ETag");
 	}
-	rc = blf_pub_put(&tcan, m.len ? match : NULL, etag,
-			time(NULL) + granted, doc, &body, 0, blf_cfg.max_publications,
-			&retry);
+	rc = blf_pub_put(&tcan, m.len ? match : NULL, etag, time(NULL) + granted,
+			doc, &body, 0, blf_cfg.max_publications, &retry);
 	free(doc);
 	if(rc == BLF_PUB_E_NOETAG)
 		return blf_pub_reject(msg, 412, "Conditional Request Failed", NULL,
