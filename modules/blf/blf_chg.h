@@ -35,9 +35,10 @@ typedef enum blf_chg_kind
 	BLF_CHG_SUB_DEL = 1 << 4,	/* a subscription of ours ended */
 	BLF_CHG_SUB_GONE = 1 << 5,	/* a subscription is another node's now */
 	BLF_CHG_SUB_VER = 1 << 6,	/* a version of ours taken for a NOTIFY */
-	BLF_CHG_PUB_PUT = 1 << 7,	/* a publication of ours, new, refreshed
-								 * or modified (blf_entity_pub.c) */
-	BLF_CHG_PUB_DEL = 1 << 8,	/* a publication of ours removed/expired */
+	/* (1 << 7, 1 << 8: kept for the lists and winfo work, merged apart) */
+	BLF_CHG_PUB_PUT = 1 << 9,  /* a publication of ours, new, refreshed
+								* or modified (blf_entity_pub.c) */
+	BLF_CHG_PUB_DEL = 1 << 10, /* a publication of ours removed/expired */
 	BLF_CHG_ALL = 0x7fffffff
 } blf_chg_kind_t;
 
