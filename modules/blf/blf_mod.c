@@ -61,6 +61,8 @@ blf_cfg_t blf_cfg = {
 	.ul_domain = STR_NULL,
 	.notify_max_body = 32768,
 	.events = str_init(BLF_PKG_KNOWN),
+	.max_publications = 8,
+	.publish_max_body = 16384,
 };
 /* clang-format on */
 
@@ -105,6 +107,8 @@ static unsigned long blf_stat_subscriptions(void)
 static cmd_export_t cmds[] = {
 	{"blf_track", (cmd_function)w_blf_track, 0, 0, 0, REQUEST_ROUTE},
 	{"blf_handle_subscribe", (cmd_function)w_blf_handle_subscribe, 0, 0, 0,
+		REQUEST_ROUTE},
+	{"blf_handle_publish", (cmd_function)w_blf_handle_publish, 0, 0, 0,
 		REQUEST_ROUTE},
 	{"blf_park_xml", (cmd_function)w_blf_park_xml, 1, fixup_spve_null,
 		fixup_free_spve_null, EVENT_ROUTE | REQUEST_ROUTE},
@@ -153,11 +157,14 @@ static param_export_t params[] = {
 	{"notify_max_body", PARAM_INT, &blf_cfg.notify_max_body},
 	{"events", PARAM_STR, &blf_cfg.events},
 	{"notify_min_interval", PARAM_INT, &blf_coal_interval},
+	{"max_publications", PARAM_INT, &blf_cfg.max_publications},
+	{"publish_max_body", PARAM_INT, &blf_cfg.publish_max_body},
 	{0, 0, 0}
 };
 
 static stat_export_t blf_stats[] = {
 	{"subscriptions", STAT_IS_FUNC, (stat_var **)blf_stat_subscriptions},
+	{"publications", STAT_IS_FUNC, (stat_var **)blf_pub_count},
 	{"notifies_sent", 0, &blf_st_notifies_sent},
 	{"notifies_failed", 0, &blf_st_notifies_failed},
 	{"notify_answers_ignored", 0, &blf_st_notify_answers_ignored},
@@ -241,6 +248,13 @@ static int blf_cfg_check(void)
 	}
 	if(blf_cfg.max_subscriptions < 0)
 		blf_cfg.max_subscriptions = 0;
+	if(blf_cfg.max_publications < 0)
+		blf_cfg.max_publications = 0;
+	if(blf_cfg.publish_max_body < 256 || blf_cfg.publish_max_body > 65536) {
+		LM_ERR("publish_max_body (%d) out of 256..65536\n",
+				blf_cfg.publish_max_body);
+		return -1;
+	}
 	if(blf_cfg.max_watcher_subscriptions < 0
 			|| blf_cfg.max_source_subscriptions < 0) {
 		LM_ERR("max_watcher_subscriptions (%d) and max_source_subscriptions "
@@ -445,6 +459,8 @@ static int mod_init(void)
 		blf_table_set_watcher_vis(blf_vis_lookup);
 	if(blf_alias_init() < 0 || blf_park_init() < 0 || blf_http_init() < 0)
 		return -1;
+	if(blf_pub_init() < 0) /* before the DB restores publications */
+		return -1;
 	if(blf_db_init() < 0 || blf_ntx_init() < 0 || blf_inflight_init() < 0)
 		return -1;
 	/* the expiry pass, and the cluster's hellos in a process of their own */
@@ -499,6 +515,7 @@ static void mod_destroy(void)
 	blf_dlg_destroy();
 	blf_coal_destroy();
 	blf_table_destroy();
+	blf_pub_destroy(); /* after the table: its count */
 	blf_wc_destroy(); /* after the table: freeing subscriptions uses it */
 	blf_ntx_destroy();
 	blf_delay_destroy();
