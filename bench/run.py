@@ -35,6 +35,22 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # (notify_direct=1: UDP NOTIFYs as the module's own transactions); blf-tm:
 # notify_direct=0 (every NOTIFY through tm)
 SIDE_NAMES = ["stock", "blf", "blf-tm", "floor"]
+# blf-mi<N>: the blf side with notify_min_interval=N ms (--min-intervals,
+# make MI=50,200): how many NOTIFYs coalescing saves, and its latency
+
+
+def min_interval(side):
+    """N of a blf-mi<N> side, else 0"""
+    if side.startswith("blf-mi") and side[6:].isdigit():
+        return int(side[6:])
+    return 0
+
+
+def side_index(side):
+    """the side's place, for its ports: blf-mi<N> sides after the others"""
+    if side in SIDE_NAMES:
+        return SIDE_NAMES.index(side)
+    return len(SIDE_NAMES) + 1  # sides run one after the other
 TICK = os.sysconf("SC_CLK_TCK")
 KAMCMD = shutil.which("kamcmd") or "/usr/sbin/kamcmd"
 KAMAILIO = shutil.which("kamailio") or "/usr/sbin/kamailio"
@@ -395,7 +411,7 @@ def run_side(side, a, blf_module):
                             + ".cfg")
     tmpdir = tempfile.mkdtemp(prefix="blfbench-%s-" % side)
     nports = 1 + a.sockets + 1
-    base = pick_ports(a.port_base + 1000 * SIDE_NAMES.index(side), nports)
+    base = pick_ports(a.port_base + 1000 * side_index(side), nports)
     port, gen_base = base, base + 1
     subst = {
         "PORT": port, "PHONE_PORT": gen_base + a.sockets,
@@ -403,6 +419,7 @@ def run_side(side, a, blf_module):
         "MAXBUFFER": a.maxbuffer, "SUBS_HTABLE": htable_exp(a.subs),
         "PRES_HTABLE": htable_exp(a.exts), "BLF_MODULE": blf_module or "",
         "NOTIFY_DIRECT": 0 if side == "blf-tm" else 1,
+        "NOTIFY_MIN_INTERVAL": min_interval(side),
     }
     if side == "stock":
         # pua needs a db_url even in db_mode 0: db_text, from the shipped
@@ -874,6 +891,48 @@ ROWS = [
 ]
 
 
+def coalesce_table(results, sides):
+    """notify_min_interval: NOTIFYs received in the call phase per blf side
+    against the plain blf side (interval 0), states delivered (merged ones
+    are not: each is reported by a later NOTIFY of the full state), and the
+    change->NOTIFY latency of those delivered. Counts are exact; latencies
+    on a shared machine are indicative."""
+    rows = [("blf", results.get("blf"))] + [
+        (s, results.get(s)) for s in sides if min_interval(s)]
+    rows = [(s, r) for s, r in rows if r and r.get("calls")]
+    if len(rows) < 2 or rows[0][0] != "blf":
+        return ""
+    base = g(rows[0][1], "calls", "notify", "received")
+    out = ["notify_min_interval   NOTIFYs  saved   confirmed  terminated"
+           "  p50 ms  p99 ms  p99 ms ended  CPU us/call  idle us/s"]
+    for s, r in rows:
+        recv = g(r, "calls", "notify", "received")
+        bs = g(r, "calls", "notify", "by_state") or {}
+
+        def dl(state):
+            x = bs.get(state) or {}
+            return "%s/%s" % (x.get("delivered"), x.get("expected"))
+        saved = ("%5.1f%%" % (100.0 * (base - recv) / base)
+                 if base and recv is not None else "   -  ")
+        out.append("%-20s %8s %7s %10s %11s %7s %7s %13s %12s %10s" % (
+            "%d ms" % min_interval(s), recv, saved, dl("confirmed"),
+            dl("terminated"),
+            fmt("%.2f", g(r, "calls", "latency_ms", "p50")),
+            fmt("%.2f", g(r, "calls", "latency_ms", "p99")),
+            fmt("%.2f", g(r, "calls", "latency_by_state_ms", "terminated",
+                          "p99")),
+            fmt("%.0f", g(r, "calls", "cpu_us_per_call")),
+            fmt("%.0f", g(r, "kamailio", "idle_cpu_us_per_s"))))
+        results.setdefault("coalesce", {})[s] = {
+            "interval_ms": min_interval(s), "notifies_received": recv,
+            "saved_pct": round(100.0 * (base - recv) / base, 1)
+            if base and recv is not None else None,
+            "by_state": bs,
+            "p50_ms": g(r, "calls", "latency_ms", "p50"),
+            "p99_ms": g(r, "calls", "latency_ms", "p99")}
+    return "\n".join(out)
+
+
 def verdict(target, stock_v, blf_v):
     if target is None or blf_v is None:
         return ""
@@ -1048,12 +1107,23 @@ def main():
     p.add_argument("--cluster-kill", action="store_true",
                    help="SIGKILL the last node mid-call-phase, restart it")
     p.add_argument("--cluster-restart-s", type=float, default=8)
+    p.add_argument("--min-intervals", default="",
+                   help="also run blf with notify_min_interval=N ms for "
+                   "each N of this comma-separated list (sides blf-mi<N>)")
     p.add_argument("--dump", type=int, default=0,
                    help="print the first N call-phase NOTIFY bodies")
     a = p.parse_args()
     if a.exts < 2 or a.subs < 1:
         p.error("need S >= 1 and M >= 2")
     sides = [s for s in a.sides.split(",") if s]
+    for n in (x.strip() for x in a.min_intervals.split(",")):
+        if n:
+            if not n.isdigit():
+                p.error("--min-intervals takes ms values, not %r" % n)
+            if "blf-mi" + n not in sides:
+                # before the floor, which runs last anyway
+                sides.insert(len([s for s in sides if s != "floor"]),
+                             "blf-mi" + n)
     if a.subs > 10000:
         TARGETS["p99_ms"] = 5.0
     for i, (label, path, f, ratio, target) in enumerate(ROWS):
@@ -1073,7 +1143,7 @@ def main():
     blf_mod = os.path.abspath(a.blf_module)
 
     for side in sides:
-        if side not in SIDE_NAMES:
+        if side not in SIDE_NAMES and not min_interval(side):
             p.error("unknown side %r (sides: %s)" % (side,
                                                     ",".join(SIDE_NAMES)))
         if side == "floor":
@@ -1141,6 +1211,7 @@ def main():
                 name, fmt("%.3fx", rr.get("calls.cpu_us_per_notify")),
                 fmt("%.3fx", rr.get("subscribe.cpu_us_per_subscribe")))
     results["summary"] = summary
+    ct = coalesce_table(results, sides)  # also adds results["coalesce"]
     results["finished"] = datetime.datetime.now().isoformat(
         timespec="seconds")
 
@@ -1156,6 +1227,9 @@ def main():
     if floor:
         print()
         print(floor_table(floor, others))
+    if ct:
+        print()
+        print(ct)
     if results.get("cluster"):
         print()
         print(cluster_report(results["cluster"], results.get("blf")))

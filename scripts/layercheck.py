@@ -53,7 +53,8 @@ LAYERS = {
     "blf_entity_reg": "tables",  # registered contacts (usrloc)
     "blf_entity": "tables", "blf_subrec": "tables", "blf_table": "tables",
     "blf_wcount": "tables", "blf_inflight": "tables",
-    "blf_entity_repl": "tables", "blf_chg": "tables", "blf_sock": "tables",
+    "blf_entity_repl": "tables", "blf_entity_pub": "tables", "blf_chg": "tables", "blf_sock": "tables",
+    "blf_coalesce": "tables",
     # inputs: what changes the tables from outside
     "blf_dlg": "inputs", "blf_ul": "inputs", "blf_http": "inputs",
     "blf_alias": "inputs", "blf_viscache": "inputs", "blf_park": "inputs", "blf_publish": "inputs",
@@ -63,6 +64,7 @@ LAYERS = {
     "blf_ntx": "machinery", "blf_expire": "machinery",
     "blf_listen": "machinery", "blf_wildcard": "machinery",
     "blf_delay": "machinery", "blf_visapply": "machinery",
+    "blf_coaltimer": "machinery",
     "blf_lsub": "machinery",
     "blf_pkg_*": "packages",
     # outputs: listeners registered at init

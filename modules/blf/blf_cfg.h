@@ -85,6 +85,9 @@ typedef struct blf_cfg {
 	str events; /* the event packages served (blf_pkg.h), comma separated */
 	/* per-watcher visibility over HTTP (blf_viscache.c), empty: off */
 	str visibility_url;
+	/* PUBLISH (blf_publish.c) */
+	int max_publications; /* live publications per entity, 0: no bound */
+	int publish_max_body; /* bytes of a PUBLISH body (else 413) */
 } blf_cfg_t;
 
 extern blf_cfg_t blf_cfg;

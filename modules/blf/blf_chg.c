@@ -20,6 +20,7 @@
 
 #include "blf_table.h"
 #include "blf_chg.h"
+#include "blf_pidf.h"
 
 #define BLF_CHG_LISTENERS 8
 #define BLF_CHG_STATIC (32 * 1024) /* bytes of the per-process block */
@@ -87,6 +88,10 @@ const char *blf_chg_kind_name(blf_chg_kind_t k)
 			return "sub-ver";
 		case BLF_CHG_POKE:
 			return "poke";
+		case BLF_CHG_PUB_PUT:
+			return "pub-put";
+		case BLF_CHG_PUB_DEL:
+			return "pub-del";
 		default:
 			return "?";
 	}
@@ -305,6 +310,31 @@ void blf_chg_sub(blf_chg_kind_t kind, const blf_entity_t *e, const blf_sub_t *s)
 	g->version = s->version;
 	g->cseq = s->cseq;
 	blf_chg_str(p + n, &e->key, &g->key);
+}
+
+void blf_chg_pub(blf_chg_kind_t kind, const blf_entity_t *e, const blf_pub_t *pb)
+{
+	size_t hl = BLF_CHG_ALIGN(sizeof(blf_pub_t));
+	size_t dl = BLF_CHG_ALIGN(pb->doc->size);
+	size_t bl = BLF_CHG_ALIGN(pb->body_len + 1);
+	blf_pub_t *d;
+	blf_chg_t *g;
+	char *p;
+
+	if(!(blf_chg_mask & kind) || pb->origin != 0)
+		return;
+	g = blf_chg_add(kind, hl + dl + bl + e->key.len + 1, &p);
+	if(g == NULL)
+		return;
+	d = (blf_pub_t *)p;
+	memcpy(d, pb, sizeof(*d));
+	d->next = NULL;
+	d->doc = (struct blf_pidf_pub *)(p + hl);
+	memcpy(d->doc, pb->doc, pb->doc->size); /* offsets: copied as is */
+	d->body = p + hl + dl;
+	memcpy(d->body, pb->body, pb->body_len + 1);
+	g->pub = d;
+	blf_chg_str(p + hl + dl + bl, &e->key, &g->key);
 }
 
 void blf_chg_jobs(blf_notify_job_t *jobs)

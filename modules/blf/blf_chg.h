@@ -22,6 +22,7 @@ struct blf_entity;
 struct blf_call;
 struct blf_sub;
 struct blf_notify_job;
+struct blf_pub;
 
 /* what changed; listeners ask for a mask of these */
 typedef enum blf_chg_kind
@@ -36,6 +37,10 @@ typedef enum blf_chg_kind
 	BLF_CHG_SUB_VER = 1 << 6,	/* a version of ours taken for a NOTIFY */
 	BLF_CHG_POKE = 1 << 7,		/* nothing copied: a listener asked (under a
 								 * slot lock) to be called at the next flush */
+	/* (1 << 8: kept for the winfo work, merged apart) */
+	BLF_CHG_PUB_PUT = 1 << 9,  /* a publication of ours, new, refreshed
+								* or modified (blf_entity_pub.c) */
+	BLF_CHG_PUB_DEL = 1 << 10, /* a publication of ours removed/expired */
 	BLF_CHG_ALL = 0x7fffffff
 } blf_chg_kind_t;
 
@@ -50,6 +55,8 @@ typedef struct blf_chg
 	const struct blf_call *call; /* CALL, CALL_MOVE: a copy (strings too) */
 	const struct blf_sub *sub;	 /* SUB_NEW, _DEL, _GONE: a copy (strings
 								  * too; no list, no counters) */
+	const struct blf_pub *pub;	 /* PUB_PUT, PUB_DEL: a copy (record and
+								  * document, doc pointing into it) */
 	struct blf_notify_job *jobs; /* NOTIFY: a list */
 	unsigned int version;		 /* SUB_VER */
 	unsigned int cseq;			 /* SUB_VER */
@@ -82,6 +89,9 @@ void blf_chg_call_move(const struct blf_entity *from,
 /* kind: BLF_CHG_SUB_NEW, _DEL, _GONE or _VER */
 void blf_chg_sub(blf_chg_kind_t kind, const struct blf_entity *e,
 		const struct blf_sub *s);
+/* kind: BLF_CHG_PUB_PUT or _DEL (publications of other nodes: none) */
+void blf_chg_pub(blf_chg_kind_t kind, const struct blf_entity *e,
+		const struct blf_pub *p);
 /* NOTIFY jobs: the batch owns them from here on (no lock needed) */
 void blf_chg_jobs(struct blf_notify_job *jobs);
 

@@ -473,6 +473,7 @@ static int blf_db_flush(int locked)
 /* the BLF DB FLUSH process */
 static void blf_db_flush_timer(unsigned int ticks, void *param)
 {
+	blf_db_pub_flush(1); /* the publications: logs its own failures */
 	if(blf_db_flush(1) == 0) {
 		if(blf_db_failing)
 			LM_NOTICE("database writes work again, after %d failed "
@@ -521,6 +522,9 @@ int blf_db_init(void)
 		LM_ERR("cannot register the flush process\n");
 		return -1;
 	}
+	/* the publications' table (blf_db_pub.c) */
+	if(blf_db_pub_init() < 0)
+		return -1;
 	return blf_chg_listen(BLF_CHG_SUB_DEL | BLF_CHG_SUB_GONE, blf_db_chg, NULL);
 }
 
@@ -555,8 +559,11 @@ void blf_db_destroy(void)
 			LM_ERR("last flush to table %.*s failed: changes since the "
 				   "last successful flush are lost\n",
 					blf_cfg.db_table.len, blf_cfg.db_table.s);
+		if(blf_db_pub_flush(0) < 0)
+			LM_ERR("last flush of the publications failed\n");
 		blf_db_close();
 	}
+	blf_db_pub_destroy();
 	blf_db_dels_free(blf_db_sh->dels);
 	shm_free(blf_db_sh);
 	blf_db_sh = NULL;

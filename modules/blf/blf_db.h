@@ -8,6 +8,7 @@
 #define BLF_DB_H
 
 #include "blf.h"
+#include "lib/srdb1/db.h"
 
 #define BLF_DB_KEYS 3 /* callid, from_tag, to_tag: a row's dialog key */
 
@@ -45,5 +46,21 @@ void blf_db_rows_free(blf_db_row_t *r);
 int blf_db_put(const blf_db_row_t *r, int insert_only);
 int blf_db_del_one(const blf_db_del_t *d);
 int blf_db_write_rows(blf_db_row_t **rows, blf_db_row_t **refused);
+
+/* blf_db_sql.c: the connection and driver, for the publications'
+ * table (blf_db_pub.c); after using another table, use_table() back with
+ * blf_db_use_subs() */
+db_func_t *blf_db_api(void);
+db1_con_t *blf_db_con(void);
+int blf_db_use_subs(void);
+int blf_db_raw_sql(const char *sql, int *rows);
+void blf_db_val_to_str(const db_val_t *v, str *out);
+long long blf_db_val_to_int(const db_val_t *v);
+
+/* blf_db_pub.c: the publications (RFC 3903) in their own table */
+int blf_db_pub_init(void); /* mod_init after blf_db_sql_init: table,
+							* restore, listener */
+int blf_db_pub_flush(int locked);
+void blf_db_pub_destroy(void);
 
 #endif

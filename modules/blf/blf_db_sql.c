@@ -209,6 +209,26 @@ static int blf_db_raw(const char *sql, int *rows)
 	return 0;
 }
 
+db_func_t *blf_db_api(void)
+{
+	return &blf_dbf;
+}
+
+db1_con_t *blf_db_con(void)
+{
+	return blf_dbh;
+}
+
+int blf_db_use_subs(void)
+{
+	return blf_dbh ? blf_dbf.use_table(blf_dbh, &blf_cfg.db_table) : -1;
+}
+
+int blf_db_raw_sql(const char *sql, int *rows)
+{
+	return blf_db_raw(sql, rows);
+}
+
 int blf_db_begin(void)
 {
 	if(blf_dbf.start_transaction)
@@ -458,6 +478,16 @@ static long long blf_db_val_int(const db_val_t *v)
 			blf_db_val_str(v, &s);
 			return s.len ? strtoll(s.s, NULL, 10) : 0;
 	}
+}
+
+void blf_db_val_to_str(const db_val_t *v, str *out)
+{
+	blf_db_val_str(v, out);
+}
+
+long long blf_db_val_to_int(const db_val_t *v)
+{
+	return blf_db_val_int(v);
 }
 
 typedef struct blf_db_restore {

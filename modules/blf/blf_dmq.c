@@ -45,6 +45,7 @@
 #include "blf_chg.h"
 #include "blf_order.h"
 #include "blf_repl.h"
+#include "blf_pidf.h"
 
 #define BLF_DMQ_MAX_NODES 32
 #define BLF_DMQ_DEAD_AFTER 4  /* s without hello */
@@ -576,6 +577,15 @@ static json_t *blf_sub_json(const str *key, const blf_sub_t *s)
  * sent as one message. Calls tracked elsewhere and subscriptions another
  * node owns are never noted (blf_chg.c), so they are not echoed back.
  */
+/* a publication of ours: its raw body goes, the receiver parses it */
+static json_t *blf_pub_json(const str *key, const blf_pub_t *p)
+{
+	return json_pack("{s:s, s:s%, s:s, s:I, s:I, s:s%}", "t", "pub", "e",
+			key->s, (size_t)key->len, "g", p->etag, "x",
+			(json_int_t)p->expires, "md", (json_int_t)p->modified, "bd",
+			p->body, (size_t)p->body_len);
+}
+
 static json_t *blf_chg_json(const blf_chg_t *g)
 {
 	const blf_sub_t *s = g->sub;
@@ -596,6 +606,11 @@ static json_t *blf_chg_json(const blf_chg_t *g)
 		case BLF_CHG_SUB_DEL:
 			return json_pack("{s:s, s:s%, s:o}", "t", "unsub", "e", g->key.s,
 					(size_t)g->key.len, "f", blf_json_sub_strs(s, 3));
+		case BLF_CHG_PUB_PUT:
+			return blf_pub_json(&g->key, g->pub);
+		case BLF_CHG_PUB_DEL:
+			return json_pack("{s:s, s:s%, s:s}", "t", "unpub", "e", g->key.s,
+					(size_t)g->key.len, "g", g->pub->etag);
 		case BLF_CHG_SUB_VER:
 			return json_pack("{s:s, s:s%, s:s%, s:i, s:i}", "t", "ver", "e",
 					g->key.s, (size_t)g->key.len, "g", g->key2.s,
@@ -608,7 +623,7 @@ static json_t *blf_chg_json(const blf_chg_t *g)
 
 #define BLF_DMQ_CHG_KINDS                                              \
 	(BLF_CHG_CALL | BLF_CHG_CALL_MOVE | BLF_CHG_SUB_NEW | BLF_CHG_SUB_DEL \
-			| BLF_CHG_SUB_VER)
+			| BLF_CHG_SUB_VER | BLF_CHG_PUB_PUT | BLF_CHG_PUB_DEL)
 
 static void blf_dmq_chg(blf_chg_batch_t *b, void *param)
 {
@@ -719,6 +734,61 @@ static void blf_dmq_rx_unsub(json_t *m, int owner)
 	blf_sub_replica_del(&key, f, owner);
 }
 
+/* a publication taken by node origin: its body parsed here as a PUBLISH's
+ * (publish_max_body), bounded by max_publications like one */
+static void blf_dmq_rx_pub(json_t *m, int origin)
+{
+	blf_pidf_limits_t lim;
+	blf_pidf_pub_t *doc = NULL;
+	json_int_t x, md;
+	const char *etag;
+	char err[128];
+	str key, body;
+	size_t bl;
+
+	if(blf_json_key(m, &key) < 0
+			|| json_unpack(m, "{s:s, s:I, s:I, s:s%}", "g", &etag, "x", &x,
+					   "md", &md, "bd", &body.s, &bl)
+					   < 0)
+		return;
+	body.len = (int)bl;
+	if(body.len > blf_cfg.publish_max_body) {
+		LM_NOTICE("publication replica from %s over publish_max_body: "
+				  "ignored\n",
+				blf_dmq_node_name(origin));
+		return;
+	}
+	memset(&lim, 0, sizeof(lim));
+	lim.max_body = (size_t)blf_cfg.publish_max_body;
+	lim.max_tuples = BLF_PIDF_MAX_TUPLES;
+	lim.max_depth = BLF_PIDF_MAX_DEPTH;
+	lim.max_note = BLF_PIDF_MAX_NOTE;
+	lim.max_id = BLF_PIDF_MAX_ID;
+	if(blf_pidf_parse(body.s, body.len, &lim, &doc, err, sizeof(err)) != 0) {
+		LM_NOTICE("publication replica from %s ignored: %s\n",
+				blf_dmq_node_name(origin), err);
+		return;
+	}
+	if(blf_pub_replica_put(&key, etag, (time_t)x, (time_t)md, doc, &body,
+			   origin, blf_cfg.max_publications)
+			== BLF_PUB_E_FULL)
+		LM_NOTICE("publication replica from %s: %.*s has max_publications "
+				  "already: ignored\n",
+				blf_dmq_node_name(origin), key.len, key.s);
+	free(doc);
+}
+
+static void blf_dmq_rx_unpub(json_t *m, int origin)
+{
+	const char *etag;
+	str key;
+
+	if(blf_json_key(m, &key) < 0
+			|| json_unpack(m, "{s:s}", "g", &etag) < 0)
+		return;
+	blf_pub_del(&key, etag, origin);
+}
+
 static void blf_dmq_rx_ver(json_t *m, int owner)
 {
 	const char *tag;
@@ -797,11 +867,17 @@ static void blf_dmq_rx_call(json_t *m, int origin)
 }
 
 /* this node's calls and subscriptions of one entity, into a batch */
+/* bytes of the publication bodies in the batch being built: a batch goes
+ * out before it nears BLF_REPL_BODY_MAX, which the receiver enforces */
+static size_t blf_dmq_state_bytes = 0;
+#define BLF_DMQ_SYNC_BYTES (BLF_REPL_BODY_MAX / 2)
+
 static int blf_dmq_state_entity(blf_entity_t *e, void *arg)
 {
 	json_t *batch = arg;
 	blf_call_t *c;
 	blf_sub_t *s;
+	blf_pub_t *p;
 
 	for(c = e->calls; c; c = c->next)
 		if(c->origin == 0 && !(e->flags & BLF_ENT_PARK))
@@ -809,6 +885,11 @@ static int blf_dmq_state_entity(blf_entity_t *e, void *arg)
 	for(s = e->subs; s; s = s->next)
 		if(s->owner == 0)
 			json_array_append_new(batch, blf_sub_json(&e->key, s));
+	for(p = e->pubs; p; p = p->next)
+		if(p->origin == 0) {
+			json_array_append_new(batch, blf_pub_json(&e->key, p));
+			blf_dmq_state_bytes += p->body_len + e->key.len + 64;
+		}
 	return 0;
 }
 
@@ -821,7 +902,9 @@ static void blf_dmq_send_state(dmq_node_t *to)
 	for(i = 0; i < n; i++) {
 		blf_table_slot_each(i, blf_dmq_state_entity, batch);
 		if(json_array_size(batch) >= BLF_DMQ_SYNC_BATCH
+				|| blf_dmq_state_bytes >= BLF_DMQ_SYNC_BYTES
 				|| (i + 1 == n && json_array_size(batch))) {
+			blf_dmq_state_bytes = 0;
 			msg = json_pack("{s:s, s:o}", "t", "batch", "m", batch);
 			blf_dmq_send(msg, to);
 			json_decref(msg);
@@ -852,6 +935,10 @@ static void blf_dmq_rx(json_t *m, int origin, dmq_node_t *from)
 		blf_dmq_rx_ver(m, origin);
 	} else if(strcmp(t, "mv") == 0) {
 		blf_dmq_rx_mv(m, origin);
+	} else if(strcmp(t, "pub") == 0) {
+		blf_dmq_rx_pub(m, origin);
+	} else if(strcmp(t, "unpub") == 0) {
+		blf_dmq_rx_unpub(m, origin);
 	} else if(strcmp(t, "sync") == 0) {
 		LM_INFO("sending the full state to %s\n", blf_dmq_node_name(origin));
 		blf_dmq_send_state(from);

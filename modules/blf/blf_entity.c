@@ -31,6 +31,7 @@
 #include "blf_chg.h"
 #include "blf_sipcheck.h"
 #include "blf_vis.h"
+#include "blf_coalesce.h"
 
 blf_table_t *blf_table = NULL;
 int blf_ul_on = 0; /* set by blf_ul.c when usrloc is loaded */
@@ -971,6 +972,8 @@ void blf_entity_owed_send(const str *key)
 				|| (s->flags & BLF_SUB_WILDCARD)
 				|| blf_expiry_due(s->expires, now))
 			continue; /* expired: its final NOTIFY is the timer's */
+		if(blf_coal_hold(e, s, 0))
+			continue; /* still inside notify_min_interval: owed again */
 		j = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
 		if(j) {
 			j->next = jobs;

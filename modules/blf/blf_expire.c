@@ -226,4 +226,6 @@ void blf_subs_timer(unsigned int ticks, void *param)
 			goto again;
 		}
 	}
+	/* publications past their Expires (blf_entity_pub.c) */
+	blf_pub_expire(t.now);
 }

@@ -26,6 +26,7 @@
 #include "blf_list.h"
 #include "blf_lsub.h"
 #include "blf_wcount.h"
+#include "blf_coalesce.h"
 
 MODULE_VERSION
 
@@ -62,6 +63,8 @@ blf_cfg_t blf_cfg = {
 	.ul_domain = STR_NULL,
 	.notify_max_body = 32768,
 	.events = str_init(BLF_PKG_KNOWN),
+	.max_publications = 8,
+	.publish_max_body = 16384,
 };
 /* clang-format on */
 
@@ -106,6 +109,8 @@ static unsigned long blf_stat_subscriptions(void)
 static cmd_export_t cmds[] = {
 	{"blf_track", (cmd_function)w_blf_track, 0, 0, 0, REQUEST_ROUTE},
 	{"blf_handle_subscribe", (cmd_function)w_blf_handle_subscribe, 0, 0, 0,
+		REQUEST_ROUTE},
+	{"blf_handle_publish", (cmd_function)w_blf_handle_publish, 0, 0, 0,
 		REQUEST_ROUTE},
 	{"blf_park_xml", (cmd_function)w_blf_park_xml, 1, fixup_spve_null,
 		fixup_free_spve_null, EVENT_ROUTE | REQUEST_ROUTE},
@@ -153,6 +158,9 @@ static param_export_t params[] = {
 	{"ul_domain", PARAM_STR, &blf_cfg.ul_domain},
 	{"notify_max_body", PARAM_INT, &blf_cfg.notify_max_body},
 	{"events", PARAM_STR, &blf_cfg.events},
+	{"notify_min_interval", PARAM_INT, &blf_coal_interval},
+	{"max_publications", PARAM_INT, &blf_cfg.max_publications},
+	{"publish_max_body", PARAM_INT, &blf_cfg.publish_max_body},
 	/* RFC 4662 lists (blf_list.c, blf_lsub.c) */
 	{"list_url", PARAM_STR, &blf_list_url},
 	{"list_full_state", PARAM_INT, &blf_list_full_state},
@@ -162,10 +170,12 @@ static param_export_t params[] = {
 
 static stat_export_t blf_stats[] = {
 	{"subscriptions", STAT_IS_FUNC, (stat_var **)blf_stat_subscriptions},
+	{"publications", STAT_IS_FUNC, (stat_var **)blf_pub_count},
 	{"notifies_sent", 0, &blf_st_notifies_sent},
 	{"notifies_failed", 0, &blf_st_notifies_failed},
 	{"notify_answers_ignored", 0, &blf_st_notify_answers_ignored},
 	{"notifies_deferred", 0, &blf_st_notifies_deferred},
+	{"notifies_coalesced", 0, &blf_st_notifies_coalesced},
 	{"notifies_inflight", STAT_IS_FUNC, (stat_var **)blf_inflight_count},
 	{"calls_untracked", 0, &blf_st_calls_untracked},
 	{"bodies_cut", 0, &blf_st_bodies_cut},
@@ -244,6 +254,13 @@ static int blf_cfg_check(void)
 	}
 	if(blf_cfg.max_subscriptions < 0)
 		blf_cfg.max_subscriptions = 0;
+	if(blf_cfg.max_publications < 0)
+		blf_cfg.max_publications = 0;
+	if(blf_cfg.publish_max_body < 256 || blf_cfg.publish_max_body > 65536) {
+		LM_ERR("publish_max_body (%d) out of 256..65536\n",
+				blf_cfg.publish_max_body);
+		return -1;
+	}
 	if(blf_cfg.max_watcher_subscriptions < 0
 			|| blf_cfg.max_source_subscriptions < 0) {
 		LM_ERR("max_watcher_subscriptions (%d) and max_source_subscriptions "
@@ -448,6 +465,8 @@ static int mod_init(void)
 		blf_table_set_watcher_vis(blf_vis_lookup);
 	if(blf_alias_init() < 0 || blf_park_init() < 0 || blf_http_init() < 0)
 		return -1;
+	if(blf_pub_init() < 0) /* before the DB restores publications */
+		return -1;
 	if(blf_db_init() < 0 || blf_ntx_init() < 0 || blf_inflight_init() < 0)
 		return -1;
 	/* RFC 4662 lists: after the packages and the NOTIFY listener */
@@ -457,6 +476,11 @@ static int mod_init(void)
 	blf_viscache_set_list_hook(blf_lsub_vis_changed);
 	/* the expiry pass, and the cluster's hellos in a process of their own */
 	register_sync_timers(blf_cfg.enable_dmq ? 2 : 1);
+	/* notify_min_interval: owed NOTIFYs resumed at ms granularity */
+	if(blf_coal_init() < 0)
+		return -1;
+	if(blf_coal_interval > 0)
+		register_basic_timers(1); /* (the utimer counter is the same) */
 	return 0;
 }
 
@@ -480,6 +504,15 @@ static int child_init(int rank)
 			LM_ERR("cannot start the cluster timer process\n");
 			return -1;
 		}
+		if(blf_coal_interval > 0
+				&& fork_basic_utimer(PROC_TIMER, "BLF COALESCE", 1,
+						   blf_coal_timer, NULL,
+						   /* µs, whatever timer_proc.h says */
+						   blf_coal_tick_ms() * 1000)
+						   < 0) {
+			LM_ERR("cannot start the notify_min_interval process\n");
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -492,7 +525,9 @@ static void mod_destroy(void)
 	blf_viscache_destroy();
 	blf_list_destroy();
 	blf_dlg_destroy();
+	blf_coal_destroy();
 	blf_table_destroy();
+	blf_pub_destroy(); /* after the table: its count */
 	blf_wc_destroy(); /* after the table: freeing subscriptions uses it */
 	blf_ntx_destroy();
 	blf_delay_destroy();

@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <ctype.h>
 #include <strings.h>
 
 #include "blf_repl.h"
@@ -393,6 +394,44 @@ static int blf_repl_mv(blf_repl_ctx_t *x, json_t *o)
 	return 0;
 }
 
+/* a publication's ETag: letters and digits (blf_pidf_etag) */
+static int blf_repl_etag(blf_repl_ctx_t *x, json_t *o)
+{
+	const char *s;
+	size_t len, i;
+
+	s = blf_repl_str(o, "g", &len);
+	if(s == NULL || len == 0 || len > BLF_REPL_ETAG_MAX)
+		return blf_repl_bad(x, "bad", "etag");
+	for(i = 0; i < len; i++)
+		if(!isalnum((unsigned char)s[i]))
+			return blf_repl_bad(x, "bad", "etag");
+	return 0;
+}
+
+/* a publication (PUBLISH) taken by the sender: its raw body, parsed by the
+ * glue (blf_pidf_parse) before anything is stored */
+static int blf_repl_pub(blf_repl_ctx_t *x, json_t *o)
+{
+	long long exp_max = x->lim->now + x->lim->max_expires + BLF_REPL_SKEW;
+	const char *s;
+	size_t len;
+
+	if(blf_repl_key(x, o, "e") < 0 || blf_repl_etag(x, o) < 0
+			|| blf_repl_int(x, o, "x", 0, exp_max, 0) < 0
+			|| blf_repl_int(x, o, "md", 0, exp_max, 0) < 0)
+		return -1;
+	s = blf_repl_str(o, "bd", &len);
+	if(s == NULL || len == 0 || len > BLF_REPL_PUB_BODY_MAX)
+		return blf_repl_bad(x, "missing or too long", "body");
+	return 0;
+}
+
+static int blf_repl_unpub(blf_repl_ctx_t *x, json_t *o)
+{
+	return (blf_repl_key(x, o, "e") < 0 || blf_repl_etag(x, o) < 0) ? -1 : 0;
+}
+
 /* one record: a replica of a call or a subscription */
 static int blf_repl_record(blf_repl_ctx_t *x, json_t *o)
 {
@@ -414,6 +453,10 @@ static int blf_repl_record(blf_repl_ctx_t *x, json_t *o)
 		return blf_repl_ver(x, o);
 	if(strcmp(t, "mv") == 0)
 		return blf_repl_mv(x, o);
+	if(strcmp(t, "pub") == 0)
+		return blf_repl_pub(x, o);
+	if(strcmp(t, "unpub") == 0)
+		return blf_repl_unpub(x, o);
 	return blf_repl_bad(x, "unknown record", "type");
 }
 

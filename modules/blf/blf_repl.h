@@ -36,6 +36,9 @@
 #define BLF_REPL_SOCK_MAX 128		/* proto:ip:port */
 #define BLF_REPL_HIST_MAX 6			/* blf.h BLF_CALL_HIST */
 #define BLF_REPL_SKEW 86400			/* s a peer's clock may be ahead */
+#define BLF_REPL_ETAG_MAX 32		/* a publication's ETag */
+#define BLF_REPL_PUB_BODY_MAX 65536 /* a publication's raw PIDF body (the
+									 * glue parses it, publish_max_body) */
 
 /* what a check needs from its caller */
 typedef struct blf_repl_limits {

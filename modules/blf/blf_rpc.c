@@ -1,6 +1,6 @@
 /*
  * blf_rpc.c — RPC commands: blf.subscriptions, blf.entities, blf.parks,
- * blf.aliases, blf.flush_aliases, blf.stats.
+ * blf.aliases, blf.flush_aliases, blf.stats, blf.publications.
  *
  * Each listing walks its table slot by slot under the slot's lock and
  * prints one page as it goes (see blf_page_t); a single-entity filter
@@ -27,6 +27,7 @@
 #include "blf_park.h"
 #include "blf_visapply.h"
 #include "blf_viscache.h"
+#include "blf_pidf.h"
 
 /*
  * Listings at scale. Every listing takes [filter [offset [limit]]]:
@@ -270,6 +271,70 @@ static void blf_rpc_subscriptions(rpc_t *rpc, void *c)
 	blf_page_slots(&pg, &from, &to);
 	for(i = from; i < to; i++)
 		blf_table_slot_each(i, blf_rpc_sub_each, &w);
+	blf_page_end(rpc, c, &pg);
+}
+
+/* the tuple ids of a publication, comma separated, into buf */
+static void blf_rpc_pub_ids(const blf_pidf_pub_t *d, char *buf, int size)
+{
+	int i, n = 0, l;
+
+	buf[0] = '\0';
+	for(i = 0; i < d->ntuples; i++) {
+		l = (int)d->t[i].id_len;
+		if(n + l + 2 > size)
+			break;
+		if(n)
+			buf[n++] = ',';
+		memcpy(buf + n, BLF_PIDF_STR(d, d->t[i].id_off), l);
+		n += l;
+		buf[n] = '\0';
+	}
+}
+
+static int blf_rpc_pub_each(blf_entity_t *e, void *arg)
+{
+	blf_rpc_walk_t *w = arg;
+	char ids[BLF_PIDF_MAX_TUPLES * (BLF_PIDF_MAX_ID + 1) + 1];
+	blf_pub_t *p;
+	void *h;
+
+	if(e->pubs == NULL || !blf_page_match(w->pg, &e->key))
+		return 0;
+	for(p = e->pubs; p; p = p->next) {
+		if(p->expires <= w->now)
+			continue; /* gone at the next tick */
+		if(!blf_page_take(w->pg, 1,
+				   blf_rpc_str_cost(e->key) + p->doc->note_len
+						   + sizeof(ids) + 6 * BLF_RPC_FIELD_COST))
+			continue;
+		if(w->rpc->add(w->c, "{", &h) < 0) {
+			w->pg->failed = 1;
+			return 1;
+		}
+		blf_rpc_pub_ids(p->doc, ids, sizeof(ids));
+		w->rpc->struct_add(h, "Ssdsss", "entity", &e->key, "etag", p->etag,
+				"expires", (int)blf_expiry_left(p->expires, w->now),
+				"tuples", ids, "note",
+				p->doc->note_off ? BLF_PIDF_STR(p->doc, p->doc->note_off)
+								 : "",
+				"node", p->origin ? blf_dmq_node_name(p->origin) : "local");
+	}
+	return 0;
+}
+
+static void blf_rpc_publications(rpc_t *rpc, void *c)
+{
+	blf_page_t pg;
+	blf_rpc_walk_t w = {rpc, c, &pg, time(NULL)};
+	unsigned int i, from, to;
+
+	if(blf_rpc_page_args(rpc, c, &pg) < 0)
+		return;
+	blf_page_slots(&pg, &from, &to);
+	for(i = from; i < to && !pg.failed; i++)
+		if(!blf_table_slot_empty(i))
+			blf_table_slot_each(i, blf_rpc_pub_each, &w);
 	blf_page_end(rpc, c, &pg);
 }
 
@@ -654,11 +719,18 @@ static const char *blf_rpc_stats_doc[] = {
 		"notifies_pending (UDP NOTIFYs awaiting their answer).",
 		0};
 
+static const char *blf_rpc_publications_doc[] = {
+		"Published presence documents (PUBLISH): entity, etag, expires "
+		"(s left), tuples (ids, comma separated), note, node." BLF_RPC_PAGING,
+		0};
+
 static rpc_export_t blf_rpc_cmds[] = {
 		{"blf.subscriptions", blf_rpc_subscriptions,
 				blf_rpc_subscriptions_doc, RET_ARRAY},
 		{"blf.entities", blf_rpc_entities, blf_rpc_entities_doc, RET_ARRAY},
 		{"blf.stats", blf_rpc_stats, blf_rpc_stats_doc, 0},
+		{"blf.publications", blf_rpc_publications, blf_rpc_publications_doc,
+				RET_ARRAY},
 		{"blf.parks", blf_rpc_parks, blf_rpc_parks_doc, RET_ARRAY},
 		{"blf.aliases", blf_rpc_aliases, blf_rpc_aliases_doc, RET_ARRAY},
 		{"blf.flush_aliases", blf_rpc_flush_aliases, blf_rpc_flush_aliases_doc,

@@ -14,6 +14,7 @@
 #include "blf.h"
 #include "blf_park.h"
 #include "blf_script.h"
+#include "blf_publish.h"
 
 static int ki_blf_track(struct sip_msg *msg)
 {
@@ -23,6 +24,16 @@ static int ki_blf_track(struct sip_msg *msg)
 static int ki_blf_handle_subscribe(struct sip_msg *msg)
 {
 	return blf_subs_handle(msg);
+}
+
+static int ki_blf_handle_publish(struct sip_msg *msg)
+{
+	return blf_publish_handle(msg);
+}
+
+int w_blf_handle_publish(struct sip_msg *msg, char *p1, char *p2)
+{
+	return ki_blf_handle_publish(msg);
 }
 
 int w_blf_track(struct sip_msg *msg, char *p1, char *p2)
@@ -60,6 +71,11 @@ static sr_kemi_t blf_kemi_exports[] = {
 	},
 	{ str_init("blf"), str_init("handle_subscribe"),
 		SR_KEMIP_INT, ki_blf_handle_subscribe,
+		{ SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
+			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
+	},
+	{ str_init("blf"), str_init("handle_publish"),
+		SR_KEMIP_INT, ki_blf_handle_publish,
 		{ SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE,
 			SR_KEMIP_NONE, SR_KEMIP_NONE, SR_KEMIP_NONE }
 	},

@@ -4,6 +4,7 @@
 
 struct sip_msg;
 int w_blf_track(struct sip_msg *msg, char *p1, char *p2);
+int w_blf_handle_publish(struct sip_msg *msg, char *p1, char *p2);
 int w_blf_handle_subscribe(struct sip_msg *msg, char *p1, char *p2);
 int w_blf_park_xml(struct sip_msg *msg, char *fmt, char *p2);
 

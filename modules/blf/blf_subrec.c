@@ -31,6 +31,7 @@
 #include "blf_inflight.h"
 #include "blf_tag.h"
 #include "blf_wcount.h"
+#include "blf_coalesce.h"
 
 
 /* ---- subscription records ---- */
@@ -240,6 +241,7 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 	j->sock = s->sock;
 	j->version = s->version++;
 	j->cseq = ++s->cseq;
+	blf_coal_sent(s); /* notify_min_interval starts again */
 	s->flags |= BLF_SUB_DIRTY;
 	blf_chg_sub(BLF_CHG_SUB_VER, e, s); /* replicated: one per NOTIFY */
 	j->terminated = terminated;
@@ -294,6 +296,8 @@ int blf_subs_notify_dep(blf_entity_t *e, unsigned int deps, blf_frags_t *fr,
 		if(p && !(p->deps & deps))
 			continue; /* its content did not change (an unknown package
 					   * goes on: blf_sub_job logs it) */
+		if(blf_coal_hold(e, s, 1))
+			continue; /* notify_min_interval: owed, sent when it ends */
 		j = blf_sub_job(e, s, fr, NULL, 0, NULL, now);
 		if(j) {
 			j->next = *jobs;

@@ -105,6 +105,8 @@ typedef struct blf_sub {
 	 * subscription near 300 bytes: see bench/README.md) */
 	unsigned short off[BLF_SF_N];
 	unsigned short len[BLF_SF_N];
+	unsigned int sent_ms; /* notify_min_interval: when its last NOTIFY was
+						   * made (blf_coalesce.h; in the tail padding) */
 } blf_sub_t;
 
 /* field i of subscription s, as a str (an lvalue: &BLF_SF(s, i) is fine) */
@@ -151,6 +153,10 @@ typedef struct blf_pub {
 	unsigned char origin; /* cluster node that took it, 0: this one */
 	char etag[24];		  /* BLF_PIDF_ETAG_LEN characters, NUL-terminated */
 	struct blf_pidf_pub *doc; /* in the same block */
+	char *body;				  /* the raw PUBLISH body, NUL-terminated, in
+							   * the same block: what persistence and
+							   * replication carry (reparsed there) */
+	unsigned int body_len;
 } blf_pub_t;
 
 /*
@@ -383,6 +389,40 @@ int blf_entity_changed(blf_entity_t *e, unsigned int deps, blf_frags_t *fr,
 int blf_entity_contact(const str *key, blf_ct_op_t op, const blf_ct_upd_t *u);
 /* frees e's contacts (the table's destruction) */
 void blf_entity_contacts_free(blf_entity_t *e);
+
+/* blf_entity_pub.c: the publication store (RFC 3903), e->pubs newest
+ * first. Every change notes BLF_CHG_PUB_PUT/_DEL (a refresh or modify:
+ * _DEL of the old ETag, then _PUT of the new one) and sends the NOTIFYs of
+ * the watchers depending on BLF_DEP_PUB, after the unlock. */
+#define BLF_PUB_E_NOETAG -2 /* no live publication of that ETag (412) */
+#define BLF_PUB_E_FULL -3	/* max publications of the entity (503) */
+int blf_pub_init(void);
+void blf_pub_destroy(void);
+unsigned long blf_pub_count(void); /* in the whole table */
+/* new (match NULL, doc + body set), refresh (match, doc NULL: same
+ * document) or modify (match, doc + body): the publication gets ETag etag, deadline expires
+ * and goes to the head; doc is copied. max > 0 bounds a new one (else
+ * BLF_PUB_E_FULL, *retry = s until the earliest expiry). 0, BLF_PUB_E_*,
+ * -1 (no memory, bad arguments) */
+int blf_pub_put(const str *key, const char *match, const char *etag,
+		time_t expires, const struct blf_pidf_pub *doc, const str *body,
+		int origin, int max, time_t *retry);
+/* mod_init only (restore from the DB): links a publication as it was at
+ * its entity's head (restore them oldest first), with no change record
+ * and no NOTIFY; 0, or -1 */
+int blf_pub_restore(const str *key, const char *etag, time_t expires,
+		time_t modified, const struct blf_pidf_pub *doc, const str *body);
+/* a replica of node origin (> 0): the publication of ETag etag, new or
+ * replaced, at the head; watchers notified; max bounds a new one (else
+ * BLF_PUB_E_FULL). 0, or -1 */
+int blf_pub_replica_put(const str *key, const char *etag, time_t expires,
+		time_t modified, const struct blf_pidf_pub *doc, const str *body,
+		int origin, int max);
+/* removes the publication of ETag match, asked here (origin 0) or by
+ * node origin's replica: 0 or BLF_PUB_E_NOETAG */
+int blf_pub_del(const str *key, const char *match, int origin);
+/* the expiry timer: removes every publication past its deadline */
+void blf_pub_expire(time_t now);
 
 /* the timer's second chance (blf_entity.c, blf_wildcard.c) */
 void blf_entity_owed_send(const str *key);

@@ -503,6 +503,71 @@ static void test_helpers(void)
 	CHECK(!blf_repl_name_ok("", 0));
 }
 
+/* a publication replica as blf_dmq.c sends it */
+static json_t *pub_rec(void)
+{
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:s}", "t", "pub", "e",
+			"202@pbx.example.com", "g", "Zx81bQ0aT7mYp2LcZeKq", "x",
+			(json_int_t)1700003000, "md", (json_int_t)1699999000, "bd",
+			"<presence xmlns='urn:ietf:params:xml:ns:pidf' "
+			"entity='sip:202@pbx.example.com'/>");
+}
+
+static void test_pub_fields(void)
+{
+	json_t *r;
+	char *big;
+
+	CHECK_INT(check(batch(pub_rec())), 0);
+	CHECK_INT(check(batch(json_pack("{s:s, s:s, s:s}", "t", "unpub", "e",
+					  "202@pbx.example.com", "g", "Zx81bQ0aT7mYp2LcZeKq"))),
+			0);
+	/* an ETag that is not one a node makes */
+	r = pub_rec();
+	json_object_set_new(r, "g", json_string("ab;c"));
+	CHECK_INT(check(batch(r)), -1);
+	r = pub_rec();
+	json_object_set_new(r, "g", json_string(""));
+	CHECK_INT(check(batch(r)), -1);
+	big = rep('A', BLF_REPL_ETAG_MAX + 1);
+	r = pub_rec();
+	json_object_set_new(r, "g", json_string(big));
+	CHECK_INT(check(batch(r)), -1);
+	free(big);
+	CHECK_INT(check(batch(json_pack("{s:s, s:s, s:s}", "t", "unpub", "e",
+					  "202@pbx.example.com", "g", "a b"))),
+			-1);
+	/* no, empty, too long or NUL-carrying body */
+	r = pub_rec();
+	json_object_del(r, "bd");
+	CHECK_INT(check(batch(r)), -1);
+	r = pub_rec();
+	json_object_set_new(r, "bd", json_string(""));
+	CHECK_INT(check(batch(r)), -1);
+	big = rep('x', BLF_REPL_PUB_BODY_MAX + 1);
+	r = pub_rec();
+	json_object_set_new(r, "bd", json_string(big));
+	CHECK_INT(check(batch(r)), -1);
+	free(big);
+	r = pub_rec();
+	json_object_set_new(r, "bd", json_stringn("<a>\0</a>", 8));
+	CHECK_INT(check(batch(r)), -1);
+	/* expiry beyond max_expires + skew, negative, missing */
+	r = pub_rec();
+	json_object_set_new(r, "x", json_integer(1700000000LL + 3600 + 86401));
+	CHECK_INT(check(batch(r)), -1);
+	r = pub_rec();
+	json_object_set_new(r, "x", json_integer(-1));
+	CHECK_INT(check(batch(r)), -1);
+	r = pub_rec();
+	json_object_del(r, "md");
+	CHECK_INT(check(batch(r)), -1);
+	/* a bad entity */
+	r = pub_rec();
+	json_object_set_new(r, "e", json_string("no-at-sign"));
+	CHECK_INT(check(batch(r)), -1);
+}
+
 int main(void)
 {
 	test_helpers();
@@ -512,5 +577,6 @@ int main(void)
 	test_call_fields();
 	test_sub_fields();
 	test_decode();
+	test_pub_fields();
 	return tap_done("test_repl");
 }

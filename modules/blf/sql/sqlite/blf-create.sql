@@ -35,3 +35,15 @@ CREATE INDEX blf_subscriptions_expires_idx ON blf_subscriptions (expires);
 -- this by itself at start when it may ALTER the table): its rows are
 -- dialog subscriptions.
 -- ALTER TABLE blf_subscriptions ADD COLUMN event TEXT DEFAULT 'dialog' NOT NULL;
+
+-- The presence documents PUBLISHed (RFC 3903), one row per live ETag; the
+-- raw body is kept and parsed again at start. Created by the module when
+-- missing, like the table above. Keep it in sync with blf_db_pub.c.
+CREATE TABLE IF NOT EXISTS blf_publications (
+    etag TEXT PRIMARY KEY NOT NULL,
+    entity TEXT NOT NULL,
+    expires BIGINT NOT NULL,
+    modified BIGINT DEFAULT 0 NOT NULL,
+    seq BIGINT DEFAULT 0 NOT NULL,
+    body TEXT NOT NULL
+);
