@@ -69,8 +69,11 @@ static struct {
 	int settle_ms;   /* wait for missing NOTIFYs after the last call */
 	unsigned long long seed;
 	int dump;        /* print the first N call-phase NOTIFYs to stderr */
+	int presence;    /* --event presence: PIDF watchers instead of dialog */
+	int list;        /* --list N: watcher i subscribes to list i of N members */
+	int publish;     /* --publish: PUBLISH one PIDF per extension first */
 } C = {"127.0.0.1", 5060, 5070, 4, 1000, 100, 10, 20, 300, 2000,
-		"bench.local", 200, 0, 3600, 5000, 1, 0};
+		"bench.local", 200, 0, 3600, 5000, 1, 0, 0, 0, 0};
 
 #define EXT_BASE 100000u /* extension e is user 100000+e */
 #define NSTATE 4          /* trying, early, confirmed, terminated */
@@ -153,7 +156,7 @@ static void lat_push(lat_t *l, int64_t ns, int state)
 
 /* Timers: a binary min-heap of (due, kind, index). */
 enum { T_SUB_RTX, T_INV_RTX, T_UAS_200, T_UAS_200_RTX, T_BYE, T_BYE_RTX,
-	T_CALL_GUARD, T_FLOOR_BURST };
+	T_CALL_GUARD, T_FLOOR_BURST, T_PUB_RTX };
 static void floor_burst(uint32_t b);
 static void lat_json(FILE *f, lat_t *l, unsigned mask);
 typedef struct {
@@ -493,6 +496,9 @@ typedef struct {
 static watcher_t *W;
 static uint32_t *ext_est;  /* established watchers per extension */
 static uint8_t *ext_busy;
+static uint32_t *ext_call; /* the extension's latest call + 1, 0 = none */
+static uint8_t *pub_tries; /* --publish: per extension; 255 = answered */
+static uint32_t pub_next, pub_settled;
 static uint32_t wmax;      /* watchers per extension, at most */
 static call_t *calls;
 static uint32_t ncalls, calls_cap;
@@ -508,7 +514,8 @@ static int nproxy = 1;
 static uint8_t proxy_down[MAXPROXY];
 #define proxy_addr (proxy_addrs[0])
 static int phase;
-enum { PH_WAIT_START, PH_SUBS, PH_WAIT_GO, PH_CALLS, PH_WAIT_END };
+/* PH_PUB (--publish) comes before the others: "phase >= PH_CALLS" tests */
+enum { PH_PUB, PH_WAIT_START, PH_SUBS, PH_WAIT_GO, PH_CALLS, PH_WAIT_END };
 
 static struct {
 	/* subscriptions */
@@ -528,6 +535,15 @@ static struct {
 			no_body, before_change;
 	lat_t lat;
 	uint64_t notify_bytes; /* call-phase NOTIFYs, whole datagrams */
+	/* --event presence: PIDF documents that break the SPEC's table (basic
+	 * not open, on-the-phone missing or left over, unknown note) */
+	uint64_t pidf_invalid;
+	/* --list: NOTIFYs (call phase) carrying fullState="true", and the
+	 * member parts (dialog-info documents) in them */
+	uint64_t list_full, list_parts;
+	/* --publish */
+	uint64_t pub_sent, pub_rtx, pub_2xx, pub_err;
+	int64_t pub_t0, pub_t_last;
 	uint64_t send_err, rx_msgs, rx_bad;
 } st;
 
@@ -600,29 +616,80 @@ static int wport(uint32_t i)
 static void sub_send(uint32_t i)
 {
 	watcher_t *w = &W[i];
+	const char *ev = C.presence ? "presence" : "dialog";
+	const char *ct = C.presence ? "application/pidf+xml"
+								: "application/dialog-info+xml";
+	char target[32];
 
+	/* a list watcher subscribes to list<i> (the orchestrator's HTTP list
+	 * server answers its members), any other to its extension */
+	if(C.list)
+		snprintf(target, sizeof(target), "list%u", i);
+	else
+		snprintf(target, sizeof(target), "%u", EXT_BASE + w->ext);
 	olen = 0;
-	out("SUBSCRIBE sip:%u@%s SIP/2.0\r\n"
+	out("SUBSCRIBE sip:%s@%s SIP/2.0\r\n"
 		"Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-s%u-%s;rport\r\n"
 		"Max-Forwards: 70\r\n"
 		"From: <sip:w%u@%s>;tag=w%u\r\n"
-		"To: <sip:%u@%s>\r\n"
+		"To: <sip:%s@%s>\r\n"
 		"Call-ID: s%u-%s@bench\r\n"
 		"CSeq: 1 SUBSCRIBE\r\n"
 		"Contact: <sip:w%u@127.0.0.1:%d>\r\n"
-		"Event: dialog\r\n"
-		"Accept: application/dialog-info+xml\r\n"
-		"Expires: %d\r\n"
+		"Event: %s\r\n",
+			target, C.domain, wport(i), i, run_id, i, C.domain, i, target,
+			C.domain, i, run_id, i, wport(i), ev);
+	if(C.list)
+		out("Supported: eventlist\r\n"
+			"Accept: multipart/related, application/rlmi+xml, %s\r\n",
+				ct);
+	else
+		out("Accept: %s\r\n", ct);
+	out("Expires: %d\r\n"
 		"User-Agent: blfgen\r\n"
 		"Content-Length: 0\r\n\r\n",
-			EXT_BASE + w->ext, C.domain, wport(i), i, run_id, i, C.domain, i,
-			EXT_BASE + w->ext, C.domain, i, run_id, i, wport(i), C.expires);
+			C.expires);
 	send_to(fds[i % (uint32_t)C.nsock], &proxy_addrs[i % (uint32_t)nproxy]);
 }
 
 static int phone_port(void)
 {
 	return C.port_base + C.nsock;
+}
+
+/* --publish: one PIDF document for extension e (RFC 3903 initial
+ * PUBLISH, From = To = the entity), from the phone socket. The document
+ * has one tuple and no person and no note, so the module's own tuple and
+ * note (what the watchers are checked on) stay call-derived. */
+static void pub_send(uint32_t e)
+{
+	char body[512];
+	int bl;
+
+	bl = snprintf(body, sizeof(body),
+			"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\r\n"
+			"<presence xmlns=\"urn:ietf:params:xml:ns:pidf\" "
+			"entity=\"sip:%u@%s\">\r\n"
+			"<tuple id=\"ph%u\"><status><basic>open</basic></status>"
+			"<contact>sip:%u@127.0.0.1:%d</contact></tuple>\r\n"
+			"</presence>\r\n",
+			EXT_BASE + e, C.domain, e, EXT_BASE + e, phone_port());
+	olen = 0;
+	out("PUBLISH sip:%u@%s SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-p%u-%s;rport\r\n"
+		"Max-Forwards: 70\r\n"
+		"From: <sip:%u@%s>;tag=p%u\r\n"
+		"To: <sip:%u@%s>\r\n"
+		"Call-ID: p%u-%s@bench\r\n"
+		"CSeq: 1 PUBLISH\r\n"
+		"Event: presence\r\n"
+		"Expires: 3600\r\n"
+		"Content-Type: application/pidf+xml\r\n"
+		"User-Agent: blfgen\r\n"
+		"Content-Length: %d\r\n\r\n%s",
+			EXT_BASE + e, C.domain, phone_port(), e, run_id, EXT_BASE + e,
+			C.domain, e, EXT_BASE + e, C.domain, e, run_id, bl, body);
+	send_to(phone_sock, &proxy_addrs[e % (uint32_t)nproxy]);
 }
 
 static void inv_send(uint32_t k)
@@ -700,7 +767,14 @@ static void sub_settle(uint32_t i, int ok)
 	sub_last_progress = mono_ns();
 	if(ok) {
 		st.sub_est++;
-		ext_est[w->ext]++;
+		if(C.list) { /* every member of the list gains a watcher */
+			uint32_t j;
+			for(j = 0; j < (uint32_t)C.list; j++)
+				ext_est[(uint32_t)(((uint64_t)i * (uint32_t)C.list + j)
+								   % (uint32_t)C.exts)]++;
+		} else {
+			ext_est[w->ext]++;
+		}
 		st.sub_t_last = sub_last_progress;
 	} else {
 		w->flags |= W_FAILED;
@@ -744,11 +818,190 @@ static void on_sub_reply(msg_t *m)
 /* ------------------------------------------------------------------ */
 /* NOTIFY                                                              */
 
+/* a delivery of state s of call k to subscription i, as role (0 caller,
+ * 1 callee) in slot `slot` of the call's marks; returns 1 when it was new */
+static int deliver(long i, uint32_t slot, uint32_t k, int role, int s,
+		int64_t rts)
+{
+	call_t *c = &calls[k];
+	uint8_t *mark = &c->seen[((uint32_t)role * NSTATE + (uint32_t)s) * wmax
+							 + slot];
+	int64_t t0;
+
+	(void)i;
+	if(slot >= wmax)
+		return 0;
+	if(*mark)
+		return 0;
+	*mark = 1;
+	/* presence reports "Ringing" for trying and early alike: its latency
+	 * counts from the first of them */
+	t0 = c->ts[s];
+	if(C.presence && s == ST_EARLY && c->ts[ST_TRYING])
+		t0 = c->ts[ST_TRYING];
+	if(!t0) {
+		st.before_change++;
+		return 1;
+	}
+	st.delivered[s]++;
+	lat_push(&st.lat, rts - t0, s);
+	return 1;
+}
+
+/* extension number of "sip:<EXT_BASE+e>@domain", or -1 */
+static long ent_ext(span_t ent)
+{
+	span_t u = uri_user(ent);
+	char *e;
+	long v;
+
+	if(!u.len || u.s[0] < '0' || u.s[0] > '9')
+		return -1;
+	v = strtol(u.s, &e, 10);
+	if(e != u.s + u.len || v < (long)EXT_BASE
+			|| v >= (long)EXT_BASE + C.exts)
+		return -1;
+	return v - (long)EXT_BASE;
+}
+
+/* list i holds extensions (i*N + j) % M, j < N: with S lists of N members
+ * and S*N a multiple of M every extension is in S*N/M lists */
+static int list_has(uint32_t i, uint32_t e)
+{
+	uint32_t first = (uint32_t)(((uint64_t)i * (uint32_t)C.list)
+								% (uint32_t)C.exts);
+	return (e + (uint32_t)C.exts - first) % (uint32_t)C.exts
+		   < (uint32_t)C.list;
+}
+
+/* RFC 4235 <dialog> elements in [b, be) of the document about extension
+ * ext: call-id attribute, then the first <state> after it */
+static int dlg_scan(const char *b, const char *be, long i, uint32_t ext,
+		uint32_t slot, int64_t rts)
+{
+	const char *ds = b, *de, *ss, *se;
+	int news = 0;
+
+	while(ds < be && xml_next(ds, be, "dialog", &ds, &de)) {
+		const char *next_s, *next_e, *lim = be;
+		span_t cid = xml_attr(ds, de, "call-id");
+		long k;
+		int role, s;
+		call_t *c;
+
+		if(xml_next(de, be, "dialog", &next_s, &next_e))
+			lim = next_s;
+		if(!xml_next(de, lim, "state", &ss, &se)) {
+			st.unknown_state++;
+			ds = de;
+			continue;
+		}
+		const char *txt_end = memchr(se, '<', lim - se);
+		s = state_code((span_t){se + 1, (int)((txt_end ? txt_end : lim)
+														- se - 1)});
+		ds = de;
+		k = cid.len ? our_id(cid.s, cid.len, 'c') : -1;
+		if(k < 0 || (uint32_t)k >= ncalls) {
+			st.unmatched++;
+			continue;
+		}
+		if(s < 0) {
+			st.unknown_state++;
+			continue;
+		}
+		c = &calls[k];
+		if(ext == c->a)
+			role = 0;
+		else if(ext == c->b)
+			role = 1;
+		else {
+			st.foreign++;
+			continue;
+		}
+		news += deliver(i, slot, (uint32_t)k, role, s, rts);
+	}
+	return news;
+}
+
+/* the text of the first <name> element in [b, e), trimmed */
+static span_t xml_text(const char *b, const char *e, const char *name)
+{
+	const char *ts, *te, *lt;
+	span_t r = {NULL, 0};
+
+	if(!xml_next(b, e, name, &ts, &te) || te[-1] == '/')
+		return r;
+	lt = memchr(te, '<', e - te);
+	if(!lt)
+		return r;
+	r = (span_t){te + 1, (int)(lt - te - 1)};
+	while(r.len && (*r.s == ' ' || *r.s == '\n' || *r.s == '\r'
+						   || *r.s == '\t')) {
+		r.s++;
+		r.len--;
+	}
+	while(r.len && (r.s[r.len - 1] == ' ' || r.s[r.len - 1] == '\n'
+						   || r.s[r.len - 1] == '\r' || r.s[r.len - 1] == '\t'))
+		r.len--;
+	return r;
+}
+
+/* A PIDF document (SPEC "Presence"): the module's tuple comes first, its
+ * <basic> is open (no usrloc here: every entity is registered) and its
+ * <note> tells the call state: Ringing (trying/early), On the phone
+ * (confirmed), Ready (idle, i.e. the call's terminated); <rpid:on-the-phone/>
+ * is there exactly during a call. A document that breaks this counts as
+ * pidf_invalid. The state is matched to the extension's latest call. */
+static int pidf_scan(const char *b, const char *be, long i, uint32_t ext,
+		uint32_t slot, int64_t rts)
+{
+	const char *ts, *te, *tend;
+	span_t basic, note;
+	int s, otp;
+	uint32_t k;
+	call_t *c;
+
+	if(!xml_next(b, be, "tuple", &ts, &te)) {
+		st.pidf_invalid++;
+		return 0;
+	}
+	tend = memfind(te, be - te, "tuple>");
+	if(!tend)
+		tend = be;
+	basic = xml_text(te, tend, "basic");
+	note = xml_text(te, tend, "note");
+	otp = xml_next(b, be, "on-the-phone", &ts, &te);
+	if(span_eq(note, "Ringing"))
+		s = ST_EARLY;
+	else if(span_eq(note, "On the phone"))
+		s = ST_CONFIRMED;
+	else if(span_eq(note, "Ready"))
+		s = ST_TERMINATED;
+	else
+		s = -1;
+	if(s < 0 || !span_eq(basic, "open") || otp != (s != ST_TERMINATED)) {
+		st.pidf_invalid++;
+		return 0;
+	}
+	if(!ext_call[ext]) {
+		st.unmatched++; /* no call of this extension yet */
+		return 0;
+	}
+	k = ext_call[ext] - 1;
+	c = &calls[k];
+	if(s == ST_TERMINATED && !c->ts[ST_TERMINATED]) {
+		/* idle before its call's BYE: the state the call began from */
+		st.before_change++;
+		return 0;
+	}
+	return deliver(i, slot, k, ext == c->a ? 0 : 1, s, rts);
+}
+
 static void on_notify(int fd, const struct sockaddr_in *src, msg_t *m,
 		int64_t rts)
 {
 	span_t u = uri_user(m->ruri), ent, ver;
-	const char *b, *be, *ts, *te, *ds, *de, *ss, *se;
+	const char *b, *be, *ts, *te;
 	char *e;
 	long i;
 	watcher_t *w;
@@ -774,13 +1027,24 @@ static void on_notify(int fd, const struct sockaddr_in *src, msg_t *m,
 		st.sub_terminated++;
 	b = m->body.s;
 	be = b + m->body.len;
-	if(m->body.len && xml_next(b, be, "dialog-info", &ts, &te)) {
+	ent = (span_t){NULL, 0};
+	/* the version a subscription counts: dialog-info's, or for a list
+	 * the RLMI <list version> (per subscription; each member's
+	 * dialog-info version counts per member) */
+	if(m->body.len && C.list) {
+		if(xml_next(b, be, "list", &ts, &te)) {
+			ver = xml_attr(ts, te, "version");
+			if(ver.len)
+				vnum = atoi(ver.s);
+		}
+	} else if(m->body.len && C.presence) {
+		if(xml_next(b, be, "presence", &ts, &te))
+			ent = xml_attr(ts, te, "entity");
+	} else if(m->body.len && xml_next(b, be, "dialog-info", &ts, &te)) {
 		ver = xml_attr(ts, te, "version");
 		if(ver.len)
 			vnum = atoi(ver.s);
 		ent = xml_attr(ts, te, "entity");
-	} else {
-		ent = (span_t){NULL, 0};
 	}
 
 	if(!(w->flags & W_NOTIFIED)) { /* the subscription's initial NOTIFY */
@@ -797,13 +1061,19 @@ static void on_notify(int fd, const struct sockaddr_in *src, msg_t *m,
 	}
 	if(phase < PH_CALLS) {
 		st.notifies_sub_phase_extra++;
+		/* a list's full state split over several NOTIFYs: its versions */
+		if(vnum >= 0 && !seen_add(&w->vers, (uint32_t)vnum)
+				&& vnum > w->maxver)
+			w->maxver = vnum;
 		return;
 	}
 	st.notifies++;
 	if(C.dump > 0) {
 		C.dump--;
-		fprintf(stderr, "--- NOTIFY to w%ld (extension %u)\n%.*s\n", i,
-				EXT_BASE + w->ext, m->body.len, m->body.s);
+		fprintf(stderr, "--- NOTIFY to w%ld (%s %u)\n%.*s\n", i,
+				C.list ? "list" : "extension",
+				C.list ? (unsigned)i : EXT_BASE + w->ext, m->body.len,
+				m->body.s);
 	}
 	if(phase == PH_WAIT_END)
 		st.late++;
@@ -821,57 +1091,37 @@ static void on_notify(int fd, const struct sockaddr_in *src, msg_t *m,
 	if(ent.len && !span_eq(ent, want))
 		st.entity_mismatch++;
 
-	/* each <dialog>: call-id attribute, then the first <state> after it */
-	ds = b;
-	while(ds < be && xml_next(ds, be, "dialog", &ds, &de)) {
-		const char *next_s, *next_e, *lim = be;
-		span_t cid = xml_attr(ds, de, "call-id");
-		long k;
-		int role, s;
-		call_t *c;
-		uint8_t *mark;
-
-		if(xml_next(de, be, "dialog", &next_s, &next_e))
-			lim = next_s;
-		if(!xml_next(de, lim, "state", &ss, &se)) {
-			st.unknown_state++;
-			ds = de;
-			continue;
+	if(C.list) {
+		/* multipart/related: RLMI, then one dialog-info (or PIDF) per
+		 * changed member; each part's entity names the member */
+		const char *ps = b, *pe;
+		const char *tag = C.presence ? "presence" : "dialog-info";
+		if(xml_next(b, be, "list", &ts, &te)) {
+			span_t fs = xml_attr(ts, te, "fullState");
+			if(span_eq(fs, "true"))
+				st.list_full++;
 		}
-		const char *txt_end = memchr(se, '<', lim - se);
-		s = state_code((span_t){se + 1, (int)((txt_end ? txt_end : lim)
-														- se - 1)});
-		ds = de;
-		k = cid.len ? our_id(cid.s, cid.len, 'c') : -1;
-		if(k < 0 || (uint32_t)k >= ncalls) {
-			st.unmatched++;
-			continue;
+		while(ps < be && xml_next(ps, be, tag, &ps, &pe)) {
+			const char *ns, *ne, *lim = be;
+			long x = ent_ext(xml_attr(ps, pe, "entity"));
+			st.list_parts++;
+			if(xml_next(pe, be, tag, &ns, &ne))
+				lim = ns;
+			if(x < 0 || !list_has((uint32_t)i, (uint32_t)x))
+				st.entity_mismatch++;
+			else if(C.presence)
+				news += pidf_scan(pe, lim, i, (uint32_t)x, (uint32_t)i,
+						rts);
+			else
+				news += dlg_scan(pe, lim, i, (uint32_t)x, (uint32_t)i, rts);
+			ps = pe;
 		}
-		if(s < 0) {
-			st.unknown_state++;
-			continue;
-		}
-		c = &calls[k];
-		if(w->ext == c->a)
-			role = 0;
-		else if(w->ext == c->b)
-			role = 1;
-		else {
-			st.foreign++;
-			continue;
-		}
-		mark = &c->seen[((uint32_t)role * NSTATE + (uint32_t)s) * wmax
-						+ (uint32_t)i / (uint32_t)C.exts];
-		if(*mark)
-			continue;
-		*mark = 1;
-		news++;
-		if(!c->ts[s]) {
-			st.before_change++;
-			continue;
-		}
-		st.delivered[s]++;
-		lat_push(&st.lat, rts - c->ts[s], s);
+	} else if(C.presence) {
+		news = pidf_scan(b, be, i, w->ext, (uint32_t)i / (uint32_t)C.exts,
+				rts);
+	} else {
+		news = dlg_scan(b, be, i, w->ext, (uint32_t)i / (uint32_t)C.exts,
+				rts);
 	}
 	if(!news)
 		st.redundant++;
@@ -942,6 +1192,7 @@ static int call_start(void)
 		exit(2);
 	}
 	ext_busy[a] = ext_busy[b] = 1;
+	ext_call[a] = ext_call[b] = k + 1;
 	c->px = (uint8_t)(k % (uint32_t)nproxy);
 	for(tries = 0; tries < nproxy && proxy_down[c->px]; tries++)
 		c->px = (uint8_t)((c->px + 1) % nproxy);
@@ -1008,11 +1259,31 @@ static char *route_set(msg_t *m)
 	return r;
 }
 
+static void on_pub_reply(msg_t *m)
+{
+	long e = our_id(m->callid_v.s, m->callid_v.len, 'p');
+
+	if(e < 0 || e >= C.exts || m->code < 200 || pub_tries[e] == 255)
+		return;
+	pub_tries[e] = 255;
+	pub_settled++;
+	st.pub_t_last = mono_ns();
+	if(m->code < 300)
+		st.pub_2xx++;
+	else
+		st.pub_err++;
+}
+
 static void on_phone(const struct sockaddr_in *src, msg_t *m)
 {
 	long k = our_id(m->callid_v.s, m->callid_v.len, 'c');
 	call_t *c;
 	int i;
+
+	if(!m->is_req && span_eq(m->cseq_m, "PUBLISH")) {
+		on_pub_reply(m);
+		return;
+	}
 
 	if(k < 0 || (uint32_t)k >= ncalls) {
 		if(m->is_req && !span_eq(m->method, "ACK"))
@@ -1163,6 +1434,19 @@ static void on_timer(tmr_t t)
 			break;
 		case T_FLOOR_BURST:
 			floor_burst(t.idx);
+			break;
+		case T_PUB_RTX:
+			if(pub_tries[t.idx] == 255)
+				break;
+			if(++pub_tries[t.idx] >= 7) { /* no answer: failed */
+				pub_tries[t.idx] = 255;
+				pub_settled++;
+				st.pub_err++;
+				break;
+			}
+			st.pub_rtx++;
+			pub_send(t.idx);
+			tmr_add(now + (500LL << pub_tries[t.idx]) * MS, T_PUB_RTX, t.idx);
 			break;
 	}
 }
@@ -1457,6 +1741,17 @@ static uint64_t version_gaps(void)
 	return gaps;
 }
 
+static void pub_json(FILE *f)
+{
+	fprintf(f,
+			"{\"requested\":%d,\"accepted\":%lu,\"failed\":%lu,"
+			"\"retransmissions\":%lu,\"duration_s\":%.3f}",
+			C.exts, st.pub_2xx, st.pub_err, st.pub_rtx,
+			st.pub_t_last > st.pub_t0
+					? (double)(st.pub_t_last - st.pub_t0) / 1e9
+					: 0);
+}
+
 static void calls_json(FILE *f)
 {
 	uint64_t exp = 0, del = 0;
@@ -1504,8 +1799,14 @@ static void calls_json(FILE *f)
 	}
 	fprintf(f,
 			"},\"notify_bytes\":%lu,\"send_errors\":%lu,\"rx_msgs\":%lu,"
-			"\"rx_bad\":%lu}",
+			"\"rx_bad\":%lu",
 			st.notify_bytes, st.send_err, st.rx_msgs, st.rx_bad);
+	if(C.presence)
+		fprintf(f, ",\"pidf_invalid\":%lu", st.pidf_invalid);
+	if(C.list)
+		fprintf(f, ",\"list_full_state_notifies\":%lu,\"list_parts\":%lu",
+				st.list_full, st.list_parts);
+	fprintf(f, "}");
 }
 
 /* ------------------------------------------------------------------ */
@@ -1548,6 +1849,7 @@ static void usage(void)
 			"  [--ring-ms MS] [--hold-ms MS] [--domain D] [--window N]\n"
 			"  [--sub-rate N] [--expires S] [--settle-ms MS] [--seed N]\n"
 			"  [--dump N] [--proxy-ports P1,P2,...]\n"
+			"  [--event dialog|presence] [--list N] [--publish]\n"
 			"  floor mode: --floor-notifies N --floor-calls C [--floor-bytes B]\n");
 	exit(2);
 }
@@ -1564,6 +1866,8 @@ int main(int argc, char **argv)
 			{"seed", 1, 0, 'x'}, {"dump", 1, 0, 'D'},
 			{"floor-notifies", 1, 0, 'N'}, {"floor-calls", 1, 0, 'C'},
 			{"floor-bytes", 1, 0, 'Y'}, {"proxy-ports", 1, 0, 'X'},
+			{"event", 1, 0, 'E'}, {"list", 1, 0, 'L'},
+			{"publish", 0, 0, 'U'},
 			{0, 0, 0, 0}};
 	int o, i, n;
 	uint32_t k;
@@ -1594,6 +1898,14 @@ int main(int argc, char **argv)
 			case 'N': F.msgs = strtoull(optarg, NULL, 10); break;
 			case 'C': F.calls = (uint32_t)atoi(optarg); break;
 			case 'Y': F.bytes = atoi(optarg); break;
+			case 'E':
+				if(!strcmp(optarg, "presence"))
+					C.presence = 1;
+				else if(strcmp(optarg, "dialog"))
+					usage();
+				break;
+			case 'L': C.list = atoi(optarg); break;
+			case 'U': C.publish = 1; break;
 			case 'X': {
 				char *p = optarg, *e;
 				nproxy = 0;
@@ -1615,7 +1927,8 @@ int main(int argc, char **argv)
 	}
 	if(C.subs < 1 || C.exts < 2 || C.nsock < 1 || C.nsock > 60
 			|| C.window < 1 || C.rate <= 0 || C.duration < 0
-			|| (F.msgs && (F.calls < 1 || F.calls > 10000000)))
+			|| (F.msgs && (F.calls < 1 || F.calls > 10000000))
+			|| C.list < 0 || C.list > C.exts)
 		usage();
 	if(F.bytes < 300)
 		F.bytes = 900;
@@ -1624,10 +1937,14 @@ int main(int argc, char **argv)
 	snprintf(run_id, sizeof(run_id), "%06llx",
 			(unsigned long long)(rng() & 0xffffff));
 	wmax = ((uint32_t)C.subs + (uint32_t)C.exts - 1) / (uint32_t)C.exts;
+	if(C.list) /* a list subscription's marks are indexed by itself */
+		wmax = (uint32_t)C.subs;
 	W = calloc((size_t)C.subs, sizeof(*W));
 	ext_est = calloc((size_t)C.exts, sizeof(*ext_est));
 	ext_busy = calloc((size_t)C.exts, 1);
-	if(!W || !ext_est || !ext_busy) {
+	ext_call = calloc((size_t)C.exts, sizeof(*ext_call));
+	pub_tries = calloc((size_t)C.exts, 1);
+	if(!W || !ext_est || !ext_busy || !ext_call || !pub_tries) {
 		perror("calloc");
 		return 2;
 	}
@@ -1661,7 +1978,22 @@ int main(int argc, char **argv)
 
 		now = mono_ns();
 		/* phase work */
-		if(phase == PH_SUBS) {
+		if(phase == PH_PUB) {
+			/* PUBLISHes, WINDOW in flight; done when all answered */
+			while(pub_next < (uint32_t)C.exts
+					&& pub_next - pub_settled < (uint32_t)C.window) {
+				st.pub_sent++;
+				pub_send(pub_next);
+				tmr_add(now + 500 * MS, T_PUB_RTX, pub_next);
+				pub_next++;
+			}
+			if(pub_settled >= (uint32_t)C.exts) {
+				printf("PUB_DONE ");
+				pub_json(stdout);
+				printf("\n");
+				phase = PH_WAIT_START;
+			}
+		} else if(phase == PH_SUBS) {
 			while(sub_next < (uint32_t)C.subs
 					&& sub_inflight < (uint32_t)C.window
 					&& (C.sub_rate <= 0 || now >= sub_next_t)) {
@@ -1753,7 +2085,13 @@ int main(int argc, char **argv)
 			if(evs[i].data.u32 == 1000) {
 				int r;
 				while((r = stdin_line(line, sizeof(line))) > 0) {
-					if(!strcmp(line, "START") && phase == PH_WAIT_START) {
+					if(!strcmp(line, "PUBLISH") && phase == PH_WAIT_START
+							&& !F.msgs) {
+						/* before START: one PUBLISH per extension */
+						phase = PH_PUB;
+						st.pub_t0 = mono_ns();
+					} else if(!strcmp(line, "START")
+							   && phase == PH_WAIT_START) {
 						phase = PH_SUBS;
 						st.sub_t0 = sub_last_progress = mono_ns();
 					} else if(!strcmp(line, "GO") && F.msgs

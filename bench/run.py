@@ -34,7 +34,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # stock: presence + pua_dialoginfo; blf: the module as configured by default
 # (notify_direct=1: UDP NOTIFYs as the module's own transactions); blf-tm:
 # notify_direct=0 (every NOTIFY through tm)
-SIDE_NAMES = ["stock", "blf", "blf-tm", "floor"]
+# blf-presence: the same workload with Event: presence watchers (PIDF),
+# after one PUBLISH per extension; blf-list: one RFC 4662 list subscription
+# per LIST_SIZE watchers (lists served over HTTP by ListServer below)
+SIDE_NAMES = ["stock", "blf", "blf-tm", "blf-presence", "blf-list", "floor"]
 # blf-mi<N>: the blf side with notify_min_interval=N ms (--min-intervals,
 # make MI=50,200): how many NOTIFYs coalescing saves, and its latency
 
@@ -44,6 +47,67 @@ def min_interval(side):
     if side.startswith("blf-mi") and side[6:].isdigit():
         return int(side[6:])
     return 0
+
+
+LIST_SIZE = 50  # members per list of the blf-list side (--list-size)
+
+
+def list_size(a):
+    """members per list: --list-size, at most M"""
+    return max(1, min(a.list_size, a.exts))
+
+
+def list_members(i, n, m):
+    """list i holds extensions (i*n + j) % m, j < n (as blfgen's
+    list_has()): with S/n lists every extension is in S/m of them, the same
+    fan-out as the dialog sides"""
+    return [(i * n + j) % m for j in range(n)]
+
+
+class ListServer:
+    """The blf-list side's list_url: GET /list?uri=sip:list<i>@DOMAIN ->
+    200 {"members": [...]} (SPEC "Resource lists"), anything else 404.
+    A thread of this process, on a free loopback port."""
+
+    def __init__(self, n, m):
+        import http.server
+        import threading
+        import urllib.parse
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                q = urllib.parse.urlparse(self.path)
+                uri = urllib.parse.parse_qs(q.query).get("uri", [""])[0]
+                mt = re.match(r"^sip:list(\d+)@", uri)
+                if q.path != "/list" or not mt:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = json.dumps({"members": [
+                    "sip:%d@%s" % (100000 + e, DOMAIN)
+                    for e in list_members(int(mt.group(1)), n, m)]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Cache-Control", "max-age=3600")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.srv.daemon_threads = True
+        self.url = "http://127.0.0.1:%d/list" % self.srv.server_address[1]
+        self.th = threading.Thread(target=self.srv.serve_forever,
+                                   kwargs={"poll_interval": 0.2}, daemon=True)
+        self.th.start()
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+        self.th.join(timeout=5)
 
 
 def side_index(side):
@@ -68,6 +132,10 @@ TARGETS = {
     "cpu_per_subscribe_floor": 2.0,
     "p99_ms": 2.0,
     "shm_per_sub": 512,
+    # issues #11 and #12, against the blf side's dialog NOTIFY of the run
+    "presence_notify_over_dialog": 1.2,
+    "list_partial_over_dialog": 1.5,
+    "list_full_over_dialog": 50.0,
 }
 
 
@@ -420,7 +488,19 @@ def run_side(side, a, blf_module):
         "PRES_HTABLE": htable_exp(a.exts), "BLF_MODULE": blf_module or "",
         "NOTIFY_DIRECT": 0 if side == "blf-tm" else 1,
         "NOTIFY_MIN_INTERVAL": min_interval(side),
+        "LIST_URL": "",
     }
+    nsubs = a.subs
+    extra = []
+    lists = None
+    if side == "blf-presence":
+        extra = ["--event", "presence", "--publish"]
+    elif side == "blf-list":
+        n = list_size(a)
+        nsubs = max(1, a.subs // n)
+        extra = ["--list", str(n)]
+        lists = ListServer(n, a.exts)
+        subst["LIST_URL"] = lists.url
     if side == "stock":
         # pua needs a db_url even in db_mode 0: db_text, from the shipped
         # schema files, in the run's temp dir
@@ -461,9 +541,9 @@ def run_side(side, a, blf_module):
             1e6 * idle["cpu_s_schedstat"] / idle["wall_s"], 1)
 
         shm0 = kam.shm()
-        gen = Generator(a.gen, [
+        gen = Generator(a.gen, extra + [
             "--proxy-port", str(port), "--port-base", str(gen_base),
-            "--sockets", str(a.sockets), "--subs", str(a.subs),
+            "--sockets", str(a.sockets), "--subs", str(nsubs),
             "--exts", str(a.exts), "--rate", str(a.rate),
             "--duration", str(a.duration), "--ring-ms", str(a.ring_ms),
             "--hold-ms", str(a.hold_ms), "--domain", DOMAIN,
@@ -471,12 +551,39 @@ def run_side(side, a, blf_module):
             "--expires", "3600", "--settle-ms", str(a.settle_ms),
             "--seed", str(a.seed), "--dump", str(a.dump)])
         gen.expect("READY", 10)
+        dead = lambda: kam.proc.poll() is not None
+
+        # --- publications (blf-presence): one PIDF per extension
+        if "--publish" in extra:
+            log("%s: %d PUBLISHes" % (side, a.exts))
+            kp0 = kam.cpu()
+            gen.send("PUBLISH")
+            pub = gen.expect("PUB_DONE", 60 + a.exts / 50, dead)
+            pub["tm_transactions_left"] = kam.wait_tm_drained()
+            kp1 = kam.cpu()
+            shmp = kam.shm()
+            kcpu = kp1.since(kp0)
+            ok = pub["accepted"]
+            pub["kamailio_cpu"] = kcpu
+            # schedstat: the phase is short (M PUBLISHes), ticks too coarse
+            pub["cpu_us_per_publish"] = (
+                round(1e6 * kcpu["cpu_s_schedstat"] / ok, 1) if ok else None)
+            if ok and "real_used" in shm0 and "real_used" in shmp:
+                pub["shm_bytes_per_publication"] = round(
+                    (shmp["real_used"] - shm0["real_used"]) / ok, 1)
+            pub["shm_before"], pub["shm_after"] = shm0, shmp
+            res["publish"] = pub
+            shm0 = shmp  # the subscriptions' growth from here
 
         # --- subscription phase
-        log("%s: %d subscriptions over %d extensions" % (side, a.subs, a.exts))
+        if lists:
+            log("%s: %d list subscriptions of %d members over %d extensions"
+                % (side, nsubs, list_size(a), a.exts))
+        else:
+            log("%s: %d subscriptions over %d extensions"
+                % (side, a.subs, a.exts))
         k0, g0 = kam.cpu(), gen.cpu()
         gen.send("START")
-        dead = lambda: kam.proc.poll() is not None
         subs = gen.expect("SUBS_DONE", 120 + a.subs / 50, dead)
         k1, g1 = kam.cpu(), gen.cpu()
         left = kam.wait_tm_drained()
@@ -493,13 +600,22 @@ def run_side(side, a, blf_module):
         subs["generator_cpu"] = g1.since(g0)
         subs["other_load_cores"] = other_load(kcpu, subs["generator_cpu"])
         subs["tm_transactions_left"] = left
+        if lists:
+            res["list_size"] = list_size(a)
+            # a full state: the SUBSCRIBE, its HTTP list fetch, the initial
+            # NOTIFY and those it was split into (until tm drained: split
+            # parts may follow SUBS_DONE), their 200s
+            # (schedstat: a few hundred lists make a short phase)
+            subs["cpu_us_per_full_state"] = round(
+                1e6 * subs["kamailio_cpu_with_tm_drain"]["cpu_s_schedstat"]
+                / est, 1) if est else None
         res["subscribe"] = subs
         res["shm"] = {"before": shm0, "after_subscribe": shm1}
         if est and "real_used" in shm0 and "real_used" in shm1:
             res["shm"]["bytes_per_subscription"] = round(
                 (shm1["real_used"] - shm0["real_used"]) / est, 1)
         log("%s: %d/%d established at %.0f/s; calls: %g/s for %g s"
-            % (side, est, a.subs, subs["rate_per_s"], a.rate, a.duration))
+            % (side, est, nsubs, subs["rate_per_s"], a.rate, a.duration))
 
         # --- call phase
         k2, g2 = kam.cpu(), gen.cpu()
@@ -528,6 +644,11 @@ def run_side(side, a, blf_module):
         calls["other_load_cores"] = other_load(kcpu, calls["generator_cpu"])
         calls["tm_transactions_left"] = left
         res["calls"] = calls
+        if lists and est:
+            # NOTIFYs per full state: initial ones and their split parts
+            subs["full_state_notifies"] = round(
+                (subs["got_initial_notify"]
+                 + calls["notify"]["sub_phase_extra"]) / est, 2)
 
         gen.send("END")
         final = gen.expect("RESULT", 20)
@@ -557,6 +678,8 @@ def run_side(side, a, blf_module):
             gen.stop()
         if kam:
             kam.stop()
+        if lists:
+            lists.stop()
         if not a.keep_tmp:
             shutil.rmtree(tmpdir, ignore_errors=True)
     return res
@@ -965,8 +1088,12 @@ def table(stock, others):
             bv = g(r, *path) if have else None
             rr = ("%.3fx" % (bv / sv)) if (ratio and sv and bv is not None) \
                 else ""
+            # a list subscription is LIST_SIZE watchers in one: the
+            # per-subscription targets are not its; see packages_table()
+            tg = None if (name == "blf-list"
+                          and path[0] in ("subscribe", "shm")) else target
             line += " %12s %8s %-13s" % (fmt(f, bv) if have else "n/a", rr,
-                                         verdict(target, sv, bv) if have
+                                         verdict(tg, sv, bv) if have
                                          else "")
         out.append(line.rstrip())
     for name, r in [("stock", stock)] + list(others):
@@ -1002,6 +1129,84 @@ def side_summary(r):
                 fmt("%.1f", g(r, "calls", "cpu_us_per_notify")),
                 fmt("%.2f", g(r, "calls", "latency_ms", "p50")),
                 fmt("%.2f", g(r, "calls", "latency_ms", "p99"))))
+
+
+def packages(results):
+    """The presence and list figures (issues #11, #12) as multiples of the
+    blf side's CPU per dialog NOTIFY in the same run: a dict for the JSON
+    and the lines of the table printed under the main one."""
+    base = g(results.get("blf"), "calls", "cpu_us_per_notify")
+    pres, lst = results.get("blf-presence"), results.get("blf-list")
+    out, lines = {}, []
+
+    def row(label, v, f, x=None, target=None):
+        xs = ("%.2fx" % x) if x is not None else ""
+        vd = ""
+        if x is not None and target is not None:
+            vd = "%s (<=%gx)" % ("ok" if x <= target else "MISS", target)
+        lines.append("%-44s %12s %8s %s" % (label, fmt(f, v), xs, vd))
+
+    def over(v):
+        return round(v / base, 3) if (v is not None and base) else None
+
+    if not (pres and pres.get("available")) and not (
+            lst and lst.get("available")):
+        return out, ""
+    lines.append("%-44s %12s %8s %s" % (
+        "event packages (blf side: %s us per dialog NOTIFY)"
+        % fmt("%.1f", base), "", "/blf", "target"))
+    if pres and pres.get("available"):
+        v = g(pres, "calls", "cpu_us_per_notify")
+        d = {"cpu_us_per_notify": v, "cpu_per_notify_over_blf": over(v),
+             "shm_bytes_per_subscription": g(pres, "shm",
+                                             "bytes_per_subscription"),
+             "shm_bytes_per_publication": g(pres, "publish",
+                                            "shm_bytes_per_publication"),
+             "cpu_us_per_publish": g(pres, "publish", "cpu_us_per_publish"),
+             "publications_accepted": g(pres, "publish", "accepted"),
+             "notifies_lost": g(pres, "calls", "notify", "lost"),
+             "pidf_invalid": g(pres, "calls", "pidf_invalid")}
+        out["blf_presence"] = d
+        row("presence: CPU per presence NOTIFY (us)", v, "%.1f",
+            d["cpu_per_notify_over_blf"],
+            TARGETS["presence_notify_over_dialog"])
+        row("presence: shm per subscription (B)",
+            d["shm_bytes_per_subscription"], "%.0f")
+        row("presence: publications accepted (of M)",
+            d["publications_accepted"], "%d")
+        row("presence: shm per publication (B)",
+            d["shm_bytes_per_publication"], "%.0f")
+        row("presence: CPU per PUBLISH (us)", d["cpu_us_per_publish"],
+            "%.1f")
+        row("presence: NOTIFYs lost / PIDF invalid",
+            None if d["notifies_lost"] is None else "%s / %s" % (
+                d["notifies_lost"], d["pidf_invalid"]), "%s")
+    if lst and lst.get("available"):
+        est = g(lst, "subscribe", "established")
+        v = g(lst, "calls", "cpu_us_per_notify")
+        full = g(lst, "subscribe", "cpu_us_per_full_state")
+        d = {"list_size": g(lst, "list_size"), "lists_established": est,
+             "cpu_us_per_partial_notify": v,
+             "partial_over_blf": over(v),
+             "cpu_us_per_full_state": full,
+             "full_state_over_blf": over(full),
+             "full_state_notifies": g(lst, "subscribe", "full_state_notifies"),
+             "shm_bytes_per_list_subscription": g(
+                 lst, "shm", "bytes_per_subscription"),
+             "notifies_lost": g(lst, "calls", "notify", "lost")}
+        out["blf_list"] = d
+        row("list: lists established (members each)",
+            None if est is None else "%s (%s)" % (est, d["list_size"]), "%s")
+        row("list: CPU per member change, partial (us)", v, "%.1f",
+            d["partial_over_blf"], TARGETS["list_partial_over_dialog"])
+        row("list: CPU per full state (us)", full, "%.1f",
+            d["full_state_over_blf"], TARGETS["list_full_over_dialog"])
+        row("list: NOTIFYs per full state",
+            d["full_state_notifies"], "%.2f")
+        row("list: shm per list subscription (B)",
+            d["shm_bytes_per_list_subscription"], "%.0f")
+        row("list: member states lost", d["notifies_lost"], "%d")
+    return out, "\n".join(lines)
 
 
 FLOOR_ROWS = [
@@ -1110,6 +1315,9 @@ def main():
     p.add_argument("--min-intervals", default="",
                    help="also run blf with notify_min_interval=N ms for "
                    "each N of this comma-separated list (sides blf-mi<N>)")
+    p.add_argument("--list-size", type=int, default=LIST_SIZE,
+                   help="members per list of the blf-list side (at most M); "
+                   "it subscribes S/N lists")
     p.add_argument("--dump", type=int, default=0,
                    help="print the first N call-phase NOTIFY bodies")
     a = p.parse_args()
@@ -1212,6 +1420,15 @@ def main():
                 fmt("%.3fx", rr.get("subscribe.cpu_us_per_subscribe")))
     results["summary"] = summary
     ct = coalesce_table(results, sides)  # also adds results["coalesce"]
+    pk, pt = packages(results)
+    if pk:
+        results["packages"] = pk
+        for k, v in pk.items():
+            summary += " | %s: %s" % (k, ", ".join(
+                "%s %s" % (x, v[x]) for x in (
+                    "cpu_per_notify_over_blf", "shm_bytes_per_publication",
+                    "partial_over_blf", "full_state_over_blf",
+                    "shm_bytes_per_list_subscription") if x in v))
     results["finished"] = datetime.datetime.now().isoformat(
         timespec="seconds")
 
@@ -1227,6 +1444,9 @@ def main():
     if floor:
         print()
         print(floor_table(floor, others))
+    if pt:
+        print()
+        print(pt)
     if ct:
         print()
         print(ct)
