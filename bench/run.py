@@ -488,19 +488,23 @@ def run_side(side, a, blf_module):
         "PRES_HTABLE": htable_exp(a.exts), "BLF_MODULE": blf_module or "",
         "NOTIFY_DIRECT": 0 if side == "blf-tm" else 1,
         "NOTIFY_MIN_INTERVAL": min_interval(side),
-        "LIST_URL": "",
+        "LIST_PARAM": "", "PUBLISH_ROUTE": "",
     }
     nsubs = a.subs
     extra = []
     lists = None
     if side == "blf-presence":
-        extra = ["--event", "presence", "--publish"]
+        extra = ["--event", "presence"]
+        if not a.no_publish:
+            extra.append("--publish")
+            subst["PUBLISH_ROUTE"] = ('if(is_method("PUBLISH")) '
+                                      '{ blf_handle_publish(); exit; }')
     elif side == "blf-list":
         n = list_size(a)
         nsubs = max(1, a.subs // n)
         extra = ["--list", str(n)]
         lists = ListServer(n, a.exts)
-        subst["LIST_URL"] = lists.url
+        subst["LIST_PARAM"] = 'modparam("blf", "list_url", "%s")' % lists.url
     if side == "stock":
         # pua needs a db_url even in db_mode 0: db_text, from the shipped
         # schema files, in the run's temp dir
@@ -1318,6 +1322,10 @@ def main():
     p.add_argument("--list-size", type=int, default=LIST_SIZE,
                    help="members per list of the blf-list side (at most M); "
                    "it subscribes S/N lists")
+    p.add_argument("--no-publish", action="store_true",
+                   help="blf-presence without the PUBLISH of one PIDF "
+                   "document per extension (NOTIFYs without published "
+                   "tuples)")
     p.add_argument("--dump", type=int, default=0,
                    help="print the first N call-phase NOTIFY bodies")
     a = p.parse_args()
