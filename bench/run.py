@@ -1148,7 +1148,8 @@ def packages(results):
         vd = ""
         if x is not None and target is not None:
             vd = "%s (<=%gx)" % ("ok" if x <= target else "MISS", target)
-        lines.append("%-44s %12s %8s %s" % (label, fmt(f, v), xs, vd))
+        lines.append(("%-44s %12s %8s %s" % (label, fmt(f, v), xs,
+                                             vd)).rstrip())
 
     def over(v):
         return round(v / base, 3) if (v is not None and base) else None
