@@ -20,6 +20,14 @@
  * NOTIFY that reports nothing new is "redundant"; a repeated version of one
  * subscription is a "duplicate"; a repeated CSeq is a SIP retransmission.
  *
+ * --event presence: the watchers subscribe to presence; each PIDF NOTIFY is
+ * checked against the SPEC's table (basic, note, rpid:on-the-phone) and
+ * matched to the extension's latest call. --list N: watcher i subscribes
+ * to the RFC 4662 list "list<i>" of N extensions; each member part of a
+ * multipart NOTIFY is matched as a watcher's NOTIFY would be. --publish:
+ * on "PUBLISH" (before START) one PIDF PUBLISH per extension, then
+ * "PUB_DONE {..}".
+ *
  * Control: the orchestrator (run.py) reads lines on our stdout and answers
  * on our stdin, so it can sample Kamailio's CPU and memory between phases:
  *   READY            sockets bound                   <- waits for "START"

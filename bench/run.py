@@ -6,6 +6,9 @@ on distinct ports, with the same parameters and the same number of children:
   stock  dialog + pua_dialoginfo -> PUBLISH -> presence + presence_dialoginfo
   blf    dialog + the blf module (skipped as "not available" when its .so is
          missing or Kamailio refuses to start with it)
+  blf-presence / blf-list  the blf module with presence watchers (after a
+         PUBLISH per extension) / RFC 4662 list subscriptions (lists served
+         by ListServer below), reported against the blf side's dialog NOTIFY
 For each side it starts Kamailio from a rendered template (stock.cfg,
 blf.cfg), drives the load generator (blfgen) phase by phase, samples the CPU
 time of every Kamailio process from /proc and the shared memory from
