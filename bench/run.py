@@ -1096,7 +1096,7 @@ def table(stock, others):
             rr = ("%.3fx" % (bv / sv)) if (ratio and sv and bv is not None) \
                 else ""
             # a list subscription is LIST_SIZE watchers in one: the
-            # per-subscription targets are not its; see packages_table()
+            # per-subscription targets are not its; see packages()
             tg = None if (name == "blf-list"
                           and path[0] in ("subscribe", "shm")) else target
             line += " %12s %8s %-13s" % (fmt(f, bv) if have else "n/a", rr,
