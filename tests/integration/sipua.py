@@ -690,6 +690,26 @@ class Call:
 
 
 # ---------------------------------------------------------------------------
+
+# A test phone reads its socket from one Python thread; a burst (64 calls
+# ringing at once, a wildcard's state) can outrun it, and the kernel then
+# drops datagrams (RcvbufErrors). A dropped 1xx is never retransmitted (no
+# 100rel), so a call would stay "proceeding": a flaky test, not a finding.
+# Real phones read in C; give ours a buffer that holds any burst the tests
+# make. SO_RCVBUFFORCE (root) passes net.core.rmem_max; else the cap holds.
+_RCVBUF = 8 * 1024 * 1024
+
+
+def _big_rcvbuf(sock):
+    force = getattr(socket, "SO_RCVBUFFORCE", 33)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, force, _RCVBUF)
+    except OSError:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _RCVBUF)
+        except OSError:
+            pass
+
 class Phone:
     """A SIP phone at 127.0.0.1:<ephemeral> using one outbound proxy.
 
@@ -728,6 +748,7 @@ class Phone:
         self.uri = "sip:%s@%s" % (user, domain)
         self.cond = threading.Condition(threading.RLock())
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        _big_rcvbuf(self.sock)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.settimeout(0.05)
         self.addr = self.sock.getsockname()
