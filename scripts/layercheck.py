@@ -63,7 +63,7 @@ LAYERS = {
     "blf_subs": "machinery", "blf_notify": "machinery",
     "blf_ntx": "machinery", "blf_expire": "machinery",
     "blf_listen": "machinery", "blf_wildcard": "machinery",
-    "blf_delay": "machinery", "blf_visapply": "machinery",
+    "blf_delay": "machinery", "blf_reply": "machinery", "blf_visapply": "machinery",
     "blf_coaltimer": "machinery",
     "blf_lsub": "machinery",
     "blf_pkg_*": "packages",

@@ -37,58 +37,17 @@
 #include "blf_alias.h"
 #include "blf_pidf.h"
 #include "blf_publish.h"
+#include "blf_reply.h"
 
-#define BLF_PUB_LOGS_PER_S 10 /* log lines of rejected PUBLISHes a second */
 #define BLF_PUB_ETAG_MAX 64	  /* an SIP-If-Match longer cannot be ours */
-
-static int blf_pub_reply(
-		struct sip_msg *msg, int code, const char *reason, const char *hdrs)
-{
-	str r;
-
-	if(hdrs && *hdrs
-			&& add_lump_rpl(msg, (char *)hdrs, strlen(hdrs), LUMP_RPL_HDR)
-					   == 0) {
-		LM_ERR("cannot add reply headers\n");
-		return -1;
-	}
-	r.s = (char *)reason;
-	r.len = strlen(reason);
-	if(blf_slb.sreply(msg, code, &r) < 0) {
-		LM_ERR("cannot send %d reply\n", code);
-		return -1;
-	}
-	return 0;
-}
 
 /* a SIP error with a (rate-limited) log line saying why; returns -code */
 static int blf_pub_reject(struct sip_msg *msg, int code, const char *reason,
 		const char *hdrs, const char *why)
 {
-	static time_t sec = 0;
-	static int lines = 0;
-	static unsigned long quiet = 0;
-	str cid = STR_NULL;
-	time_t now = time(NULL);
+	static blf_reject_log_t log; /* per process */
 
-	if(msg->callid)
-		cid = msg->callid->body;
-	if(cid.len > 64)
-		cid.len = 64;
-	if(now != sec) {
-		sec = now;
-		lines = 0;
-	}
-	if(lines++ < BLF_PUB_LOGS_PER_S) {
-		LM_NOTICE("PUBLISH %.*s from %s rejected with %d: %s (%lu more "
-				  "without a log line)\n",
-				cid.len, cid.s, ip_addr2a(&msg->rcv.src_ip), code, why, quiet);
-		quiet = 0;
-	} else {
-		quiet++;
-	}
-	blf_pub_reply(msg, code, reason, hdrs);
-	return -code;
+	return blf_reply_reject(msg, &log, "PUBLISH", code, reason, hdrs, why);
 }
 
 /* user@host of a parsed URI into buf (key), -1 when it has none */
@@ -249,7 +208,7 @@ int blf_publish_handle(struct sip_msg *msg)
 			return blf_pub_reject(msg, 412, "Conditional Request Failed", NULL,
 					"unknown SIP-If-Match");
 		LM_DBG("publication %s of %.*s removed\n", match, tcan.len, tcan.s);
-		blf_pub_reply(msg, 200, "OK", "Expires: 0\r\n");
+		blf_reply(msg, 200, "OK", "Expires: 0\r\n");
 		return 1;
 	}
 	if(body.len > 0) {
@@ -287,6 +246,6 @@ int blf_publish_handle(struct sip_msg *msg)
 				"no memory to store the publication");
 	snprintf(hdrs, sizeof(hdrs), "SIP-ETag: %s\r\nExpires: %u\r\n", etag,
 			granted);
-	blf_pub_reply(msg, 200, "OK", hdrs);
+	blf_reply(msg, 200, "OK", hdrs);
 	return 1;
 }

@@ -42,71 +42,21 @@
 #include "blf_viscache.h"
 #include "blf_visapply.h"
 #include "blf_wcount.h"
+#include "blf_reply.h"
 
 #define BLF_LIMIT_RETRY_AFTER 300 /* s, in a 503 of a per-watcher limit */
 
 /* ---- replies ---- */
-
-static int blf_reply(
-		struct sip_msg *msg, int code, const char *reason, const char *hdrs)
-{
-	str r;
-
-	if(hdrs && *hdrs
-			&& add_lump_rpl(msg, (char *)hdrs, strlen(hdrs), LUMP_RPL_HDR)
-					   == 0) {
-		LM_ERR("cannot add reply headers\n");
-		return -1;
-	}
-	r.s = (char *)reason;
-	r.len = strlen(reason);
-	if(blf_slb.sreply(msg, code, &r) < 0) {
-		LM_ERR("cannot send %d reply\n", code);
-		return -1;
-	}
-	return 0;
-}
-
-/* log lines of rejected SUBSCRIBEs per second and process: a peer can
- * send them in a loop; the rest are counted and said with the next line */
-#define BLF_REJECT_LOGS_PER_S 10
-#define BLF_LOG_CALLID_MAX 64 /* bytes of a Call-ID in a log line */
 
 /* rejects the SUBSCRIBE: a log line (rate-limited), a SIP error reply and
  * the statistic subscribes_rejected */
 static int blf_reject(struct sip_msg *msg, int code, const char *reason,
 		const char *hdrs, const char *why)
 {
-	static time_t sec = 0;
-	static int lines = 0;
-	static unsigned long quiet = 0;
-	str cid = STR_NULL;
-	time_t now = time(NULL);
+	static blf_reject_log_t log; /* per process */
 
 	update_stat(blf_st_subscribes_rejected, 1);
-	if(msg->callid)
-		cid = msg->callid->body;
-	if(cid.len > BLF_LOG_CALLID_MAX)
-		cid.len = BLF_LOG_CALLID_MAX;
-	if(now != sec) {
-		sec = now;
-		lines = 0;
-	}
-	if(lines++ < BLF_REJECT_LOGS_PER_S) {
-		if(quiet)
-			LM_NOTICE("SUBSCRIBE %.*s from %s rejected with %d: %s (and %lu "
-					  "more rejected without a log line)\n",
-					cid.len, cid.s, ip_addr2a(&msg->rcv.src_ip), code, why,
-					quiet);
-		else
-			LM_NOTICE("SUBSCRIBE %.*s from %s rejected with %d: %s\n",
-					cid.len, cid.s, ip_addr2a(&msg->rcv.src_ip), code, why);
-		quiet = 0;
-	} else {
-		quiet++;
-	}
-	blf_reply(msg, code, reason, hdrs);
-	return -code;
+	return blf_reply_reject(msg, &log, "SUBSCRIBE", code, reason, hdrs, why);
 }
 
 /* ---- parsing helpers ---- */
