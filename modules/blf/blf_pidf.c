@@ -800,19 +800,8 @@ static int blf_pidf_write(const blf_pidf_in_t *in, const blf_pidf_pick_t *p,
 	BLF_PIDF_CHK(xmlTextWriterEndElement(w));  /* dm:note */
 	BLF_PIDF_CHK(xmlTextWriterEndElement(w));  /* dm:person */
 	BLF_PIDF_CHK(xmlTextWriterEndDocument(w)); /* closes presence */
-	xmlFreeTextWriter(w);					   /* flushes into b */
+	rc = blf_xml_take(w, b, out, len);
 	w = NULL;
-	/* libxml2 2.9's writer drops text it has no memory to escape and
-	 * still reports success; the error it records tells */
-	if(blf_xml_oom())
-		goto out;
-	*len = (size_t)xmlBufferLength(b);
-	*out = malloc(*len + 1);
-	if(*out == NULL)
-		goto out;
-	memcpy(*out, xmlBufferContent(b), *len);
-	(*out)[*len] = '\0';
-	rc = 0;
 out:
 	if(w)
 		xmlFreeTextWriter(w);

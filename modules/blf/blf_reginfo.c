@@ -107,19 +107,8 @@ static int blf_reginfo_write(const char *aor, const char *reg_id,
 		BLF_REGINFO_CHK(xmlTextWriterEndElement(w)); /* contact */
 	}
 	BLF_REGINFO_CHK(xmlTextWriterEndDocument(w));
-	xmlFreeTextWriter(w);
+	rc = blf_xml_take(w, b, out, len);
 	w = NULL;
-	/* libxml2 2.9's writer drops text it has no memory to escape and
-	 * still reports success; the error it records tells */
-	if(blf_xml_oom())
-		goto out;
-	*len = (size_t)xmlBufferLength(b);
-	*out = malloc(*len + 1);
-	if(*out == NULL)
-		goto out;
-	memcpy(*out, xmlBufferContent(b), *len);
-	(*out)[*len] = '\0';
-	rc = 0;
 out:
 	if(w)
 		xmlFreeTextWriter(w);

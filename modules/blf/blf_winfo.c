@@ -96,19 +96,8 @@ static int blf_winfo_write(const char *resource, const char *package,
 		BLF_WINFO_CHK(xmlTextWriterEndElement(w));
 	}
 	BLF_WINFO_CHK(xmlTextWriterEndDocument(w));
-	xmlFreeTextWriter(w);
+	rc = blf_xml_take(w, b, out, len);
 	w = NULL;
-	/* libxml2 2.9's writer drops text it has no memory to escape and
-	 * still reports success; the error it records tells */
-	if(blf_xml_oom())
-		goto out;
-	*len = (size_t)xmlBufferLength(b);
-	*out = malloc(*len + 1);
-	if(*out == NULL)
-		goto out;
-	memcpy(*out, xmlBufferContent(b), *len);
-	(*out)[*len] = '\0';
-	rc = 0;
 out:
 	if(w)
 		xmlFreeTextWriter(w);

@@ -515,3 +515,20 @@ int blf_xml_oom(void)
 
 	return e != NULL && e->code == XML_ERR_NO_MEMORY;
 }
+
+int blf_xml_take(void *wp, void *bp, char **out, size_t *len)
+{
+	xmlTextWriterPtr w = wp;
+	xmlBufferPtr b = bp;
+
+	xmlFreeTextWriter(w); /* flushes into b */
+	if(blf_xml_oom())
+		return -1;
+	*len = (size_t)xmlBufferLength(b);
+	*out = malloc(*len + 1);
+	if(*out == NULL)
+		return -1;
+	memcpy(*out, xmlBufferContent(b), *len);
+	(*out)[*len] = '\0';
+	return 0;
+}

@@ -89,6 +89,13 @@ int blf_xml_write_uri(void *w, const char *attr, const char *val);
  */
 int blf_xml_oom(void);
 
+/* the end of a document written by w into b: frees w (which flushes it),
+ * then copies b's text into *out (malloc()ed, NUL-terminated, *len bytes).
+ * 0, or -1 when libxml2's writer lost text for want of memory (2.9 drops
+ * text it cannot escape and still reports success) or on no memory.
+ * b stays the caller's. (w: an xmlTextWriterPtr, b: an xmlBufferPtr) */
+int blf_xml_take(void *w, void *b, char **out, size_t *len);
+
 /* the RFC 4235 name of a direction */
 const char *blf_dir_name(blf_dir_t d);
 /* "full", "state", "none"; blf_vis_parse returns -1 on an unknown name */
