@@ -83,6 +83,9 @@ static void blf_alias_reset(blf_hc_ent_t *e)
 	blf_al_val(e)->has_vis = 0;
 }
 
+static const char *const blf_alias_states[] = {
+		"pending", "error", "alias", "not-alias", NULL};
+
 static const blf_hc_ops_t blf_alias_ops = {
 		.what = "alias",
 		.slots = 1024,
@@ -97,6 +100,7 @@ static const blf_hc_ops_t blf_alias_ops = {
 		.pinned = blf_alias_pinned,
 		.reset = blf_alias_reset,
 		.flush_counts = BLF_HC_ERROR,
+		.state_names = blf_alias_states,
 		.st_evicted = &blf_st_alias_evicted,
 		.st_full = &blf_st_alias_full,
 		.st_hits = &blf_st_cache_hits,
@@ -319,17 +323,12 @@ void blf_alias_answer(const str *key, int status, const char *body,
 	} else if(status == 404 && blf_json_policy(body, len, &pv) == 0) {
 		self_vis = pv; /* not an alias; the policy of key itself */
 	}
-	if(status == 200) {
-		state = BLF_AL_POSITIVE;
-		kind = BLF_HCPOL_POSITIVE;
-	} else if(status == 404) {
-		state = BLF_AL_NEGATIVE;
-		kind = BLF_HCPOL_NEGATIVE;
-	} else {
-		state = BLF_AL_ERROR;
-		kind = BLF_HCPOL_FAILED;
+	kind = blf_hcpol_kind(status);
+	state = kind == BLF_HCPOL_POSITIVE	 ? BLF_AL_POSITIVE
+			: kind == BLF_HCPOL_NEGATIVE ? BLF_AL_NEGATIVE
+										 : BLF_AL_ERROR;
+	if(state == BLF_AL_ERROR)
 		update_stat(blf_st_http_errors, 1);
-	}
 	ttl = blf_hcpol_ttl(kind, max_age, blf_cfg.alias_cache_ttl,
 			blf_cfg.alias_negative_ttl);
 
@@ -390,47 +389,26 @@ policy:
 
 /* ---- RPC ---- */
 
-static const char *blf_alias_state_name(int st)
+static int blf_alias_rpc_one(
+		const blf_hc_ent_t *a, rpc_t *rpc, void *c, time_t now)
 {
-	switch(st) {
-		case BLF_AL_PENDING:
-			return "pending";
-		case BLF_AL_POSITIVE:
-			return "alias";
-		case BLF_AL_NEGATIVE:
-			return "not-alias";
-		default:
-			return "error";
-	}
-}
-
-typedef struct blf_alias_rpc {
-	rpc_t *rpc;
-	void *c;
-	time_t now;
-} blf_alias_rpc_t;
-
-static int blf_alias_rpc_one(const blf_hc_ent_t *a, void *arg)
-{
-	blf_alias_rpc_t *r = arg;
 	const blf_alias_val_t *v = blf_al_val(a);
 	const char *st, *vis;
 	char nul = '\0';
 	str none = {&nul, 0}, key = {a->key, a->klen};
 	void *h;
 
-	if(r->rpc->add(r->c, "{", &h) < 0)
-		return -1; /* the answer has failed: adding more would reply twice */
-	st = blf_alias_state_name(a->state);
+	if(rpc->add(c, "{", &h) < 0)
+		return -1;
+	st = blf_hc_state_name(blf_aliases, a);
 	if(a->state == BLF_AL_PENDING && !a->queued && v->policy >= 0)
 		st = "policy";
 	vis = v->has_vis ? blf_vis_name(v->vis)
 		  : v->policy >= 0 ? blf_vis_name(v->policy)
 						   : "";
-	r->rpc->struct_add(h, "SsSsd", "uri", &key, "state", st, "entity",
+	rpc->struct_add(h, "SsSsd", "uri", &key, "state", st, "entity",
 			a->state == BLF_AL_POSITIVE ? &v->entity : &none, "visibility",
-			vis, "ttl",
-			(int)(a->expires > r->now ? a->expires - r->now : 0));
+			vis, "ttl", (int)(a->expires > now ? a->expires - now : 0));
 	return 0;
 }
 
@@ -441,10 +419,7 @@ static int blf_alias_rpc_one(const blf_hc_ent_t *a, void *arg)
  */
 void blf_alias_rpc_list(rpc_t *rpc, void *c)
 {
-	blf_alias_rpc_t r = {rpc, c, time(NULL)};
-
-	if(blf_aliases)
-		blf_hc_each(blf_aliases, blf_alias_rpc_one, &r);
+	blf_hc_rpc_list(blf_aliases, rpc, c, blf_alias_rpc_one);
 }
 
 /*

@@ -320,8 +320,8 @@ static void blf_hc_wait_put(blf_hc_t *c, blf_hc_ent_t *e, int got)
 		atomic_dec(&c->waiters);
 }
 
-int blf_hc_lookup(blf_hc_t *c, const str *key, int wait_ms,
-		blf_hc_read_f read, void *arg, int *why)
+int blf_hc_lookup(blf_hc_t *c, const str *key, int wait_ms, blf_hc_read_f read,
+		void *arg, int *why)
 {
 	blf_hc_ent_t *e;
 	unsigned int h = blf_hc_hash(key);
@@ -459,8 +459,8 @@ int blf_hc_flush(blf_hc_t *c)
 	return count;
 }
 
-void blf_hc_each(blf_hc_t *c, int (*fn)(const blf_hc_ent_t *e, void *arg),
-		void *arg)
+void blf_hc_each(
+		blf_hc_t *c, int (*fn)(const blf_hc_ent_t *e, void *arg), void *arg)
 {
 	blf_hc_ent_t *e;
 	unsigned int i;
@@ -475,6 +475,40 @@ void blf_hc_each(blf_hc_t *c, int (*fn)(const blf_hc_ent_t *e, void *arg),
 		}
 		lock_set_release(c->locks, i);
 	}
+}
+
+typedef struct blf_hc_rpc
+{
+	rpc_t *rpc;
+	void *ctx;
+	time_t now;
+	blf_hc_rpc_f fn;
+} blf_hc_rpc_t;
+
+static int blf_hc_rpc_one(const blf_hc_ent_t *e, void *arg)
+{
+	blf_hc_rpc_t *r = arg;
+
+	return r->fn(e, r->rpc, r->ctx, r->now);
+}
+
+void blf_hc_rpc_list(blf_hc_t *c, rpc_t *rpc, void *ctx, blf_hc_rpc_f fn)
+{
+	blf_hc_rpc_t r = {rpc, ctx, time(NULL), fn};
+
+	if(c)
+		blf_hc_each(c, blf_hc_rpc_one, &r);
+}
+
+const char *blf_hc_state_name(blf_hc_t *c, const blf_hc_ent_t *e)
+{
+	const char *const *n = c->ops->state_names;
+	int i;
+
+	for(i = 0; n && n[i]; i++)
+		if(i == e->state)
+			return n[i];
+	return "error";
 }
 
 unsigned long blf_hc_count(blf_hc_t *c)

@@ -18,15 +18,16 @@
 
 #include "core/str.h"
 #include "core/counters.h"
+#include "core/rpc.h"
 
 #include "blf_hcpol.h"
 
 /* what a cache is: static, in each process at the same address */
 typedef struct blf_hc_ops
 {
-	const char *what;	/* "alias", for log lines */
-	unsigned int slots; /* a power of 2 */
-	size_t vsize;		/* the value of a new (pending) entry */
+	const char *what;			   /* "alias", for log lines */
+	unsigned int slots;			   /* a power of 2 */
+	size_t vsize;				   /* the value of a new (pending) entry */
 	void (*init)(blf_hc_ent_t *e); /* a new pending entry (NULL: zeroes) */
 	/* queues the question about key for the HTTP process; -1: full */
 	int (*ask)(const str *key);
@@ -46,6 +47,9 @@ typedef struct blf_hc_ops
 	void (*reset)(blf_hc_ent_t *e);
 	int flush_counts; /* states a flush counts: from BLF_HC_ERROR or
 					   * BLF_HC_ANSWER */
+	/* the states' names for the RPC listing: pending, error, then the
+	 * cache's answer states (NULL-ended) */
+	const char *const *state_names;
 	/* statistics (NULL: none) */
 	stat_var **st_evicted, **st_full, **st_hits, **st_misses;
 } blf_hc_ops_t;
@@ -62,8 +66,8 @@ void blf_hc_unlock(blf_hc_t *c, unsigned int h);
 blf_hc_ent_t *blf_hc_find(blf_hc_t *c, unsigned int h, const str *key);
 /* finds key's entry or adds a pending one; the slot lock is held on entry
  * and on return (dropped meanwhile to make room). NULL: no room */
-blf_hc_ent_t *blf_hc_get(blf_hc_t *c, unsigned int h, const str *key,
-		time_t now);
+blf_hc_ent_t *blf_hc_get(
+		blf_hc_t *c, unsigned int h, const str *key, time_t now);
 
 /* a new entry (one block, value vlen bytes zeroed) for an answer, not
  * linked; NULL: no memory */
@@ -99,8 +103,8 @@ enum blf_hc_why
  * the caller waits for the one asked (by itself or another) at most
  * wait_ms. Returns read()'s last result; *why says why none (may be NULL).
  */
-int blf_hc_lookup(blf_hc_t *c, const str *key, int wait_ms,
-		blf_hc_read_f read, void *arg, int *why);
+int blf_hc_lookup(blf_hc_t *c, const str *key, int wait_ms, blf_hc_read_f read,
+		void *arg, int *why);
 
 /* 1 while a question about key is on its way (or its answer applied) */
 int blf_hc_queued(blf_hc_t *c, const str *key);
@@ -113,8 +117,16 @@ int blf_hc_sweep(blf_hc_t *c);
  * to (pending again); returns the answers dropped */
 int blf_hc_flush(blf_hc_t *c);
 /* calls fn on each entry, its slot locked, until fn returns < 0 */
-void blf_hc_each(blf_hc_t *c, int (*fn)(const blf_hc_ent_t *e, void *arg),
-		void *arg);
+void blf_hc_each(
+		blf_hc_t *c, int (*fn)(const blf_hc_ent_t *e, void *arg), void *arg);
 unsigned long blf_hc_count(blf_hc_t *c);
+
+/* an RPC listing (c may be NULL: nothing): fn adds e (its slot locked);
+ * < 0 when the answer has failed (adding more would reply twice) */
+typedef int (*blf_hc_rpc_f)(
+		const blf_hc_ent_t *e, rpc_t *rpc, void *ctx, time_t now);
+void blf_hc_rpc_list(blf_hc_t *c, rpc_t *rpc, void *ctx, blf_hc_rpc_f fn);
+/* the name of e's state (ops->state_names), "error" when out of range */
+const char *blf_hc_state_name(blf_hc_t *c, const blf_hc_ent_t *e);
 
 #endif

@@ -27,6 +27,15 @@ int blf_hcpol_should_ask(const blf_hc_ent_t *e, time_t now)
 		   || now >= e->expires;
 }
 
+int blf_hcpol_kind(int status)
+{
+	if(status == 200)
+		return BLF_HCPOL_POSITIVE;
+	if(status == 404)
+		return BLF_HCPOL_NEGATIVE;
+	return BLF_HCPOL_FAILED;
+}
+
 int blf_hcpol_ttl(int kind, int max_age, int ttl, int neg_ttl)
 {
 	if(kind != BLF_HCPOL_POSITIVE && kind != BLF_HCPOL_NEGATIVE)

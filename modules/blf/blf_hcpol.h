@@ -57,6 +57,10 @@ enum blf_hcpol_kind
 	BLF_HCPOL_FAILED,	/* anything else: kept stale, asked again later */
 };
 
+/* the kind of an answer of HTTP status (0: none could be had; a 200 the
+ * caller could not read is a failure: pass -1) */
+int blf_hcpol_kind(int status);
+
 /* seconds an answer of kind lives: ttl (positive) or neg_ttl (negative),
  * the answer's Cache-Control max-age instead when it has one (>= 0); 0
  * for a failure (it holds no answer) */

@@ -97,6 +97,9 @@ static int blf_list_sweepable(const blf_hc_ent_t *e, time_t now)
 		   && now >= e->expires + blf_cfg.alias_cache_idle;
 }
 
+static const char *const blf_list_states[] = {
+		"pending", "error", "list", "not-list", NULL};
+
 static const blf_hc_ops_t blf_list_ops = {
 		.what = "list",
 		.slots = BLF_LIST_SLOTS,
@@ -107,6 +110,7 @@ static const blf_hc_ops_t blf_list_ops = {
 		.wait_workers = NULL,
 		.sweepable = blf_list_sweepable,
 		.flush_counts = BLF_HC_ERROR,
+		.state_names = blf_list_states,
 };
 
 int blf_list_init(void)
@@ -243,17 +247,12 @@ void blf_list_answer(const str *key, int status, const char *body,
 				(int)(len > 200 ? 200 : len), body ? body : "");
 		status = -1;
 	}
-	if(status == 200) {
-		state = BLF_LS_LIST;
-		kind = BLF_HCPOL_POSITIVE;
-	} else if(status == 404) {
-		state = BLF_LS_NOT;
-		kind = BLF_HCPOL_NEGATIVE;
-	} else {
-		state = BLF_LS_ERROR;
-		kind = BLF_HCPOL_FAILED;
+	kind = blf_hcpol_kind(status);
+	state = kind == BLF_HCPOL_POSITIVE	 ? BLF_LS_LIST
+			: kind == BLF_HCPOL_NEGATIVE ? BLF_LS_NOT
+										 : BLF_LS_ERROR;
+	if(state == BLF_LS_ERROR)
 		update_stat(blf_st_http_errors, 1);
-	}
 	ttl = blf_hcpol_ttl(kind, max_age, blf_cfg.alias_cache_ttl,
 			blf_cfg.alias_negative_ttl);
 	h = blf_hc_hash(key);
@@ -320,29 +319,9 @@ unsigned long blf_list_count(void)
 
 /* ---- RPC ---- */
 
-static const char *blf_list_state_name(int st)
+static int blf_list_rpc_one(
+		const blf_hc_ent_t *a, rpc_t *rpc, void *c, time_t now)
 {
-	switch(st) {
-		case BLF_LS_LIST:
-			return "list";
-		case BLF_LS_NOT:
-			return "not-list";
-		case BLF_LS_ERROR:
-			return "error";
-		default:
-			return "pending";
-	}
-}
-
-typedef struct blf_list_rpc {
-	rpc_t *rpc;
-	void *c;
-	time_t now;
-} blf_list_rpc_t;
-
-static int blf_list_rpc_one(const blf_hc_ent_t *a, void *arg)
-{
-	blf_list_rpc_t *r = arg;
 	const blf_lval_t *v = blf_ls_val(a);
 	char *uris, *q;
 	const char *p;
@@ -365,14 +344,14 @@ static int blf_list_rpc_one(const blf_hc_ent_t *a, void *arg)
 		p += strlen(p) + 1;
 	}
 	*q = '\0';
-	if(r->rpc->add(r->c, "{", &h) < 0) {
+	if(rpc->add(c, "{", &h) < 0) {
 		free(uris);
 		return -1;
 	}
-	r->rpc->struct_add(h, "sssdsd", "uri", a->key, "state",
-			blf_list_state_name(a->state), "name", v->name, "members", v->n,
-			"member", uris, "ttl",
-			(int)(a->expires > r->now ? a->expires - r->now : 0));
+	rpc->struct_add(h, "sssdsd", "uri", a->key, "state",
+			blf_hc_state_name(blf_lists, a), "name", v->name, "members",
+			v->n, "member", uris, "ttl",
+			(int)(a->expires > now ? a->expires - now : 0));
 	free(uris);
 	return 0;
 }
@@ -382,10 +361,7 @@ static int blf_list_rpc_one(const blf_hc_ent_t *a, void *arg)
  * they hold nothing yet. */
 static void blf_list_rpc_lists(rpc_t *rpc, void *c)
 {
-	blf_list_rpc_t r = {rpc, c, time(NULL)};
-
-	if(blf_lists)
-		blf_hc_each(blf_lists, blf_list_rpc_one, &r);
+	blf_hc_rpc_list(blf_lists, rpc, c, blf_list_rpc_one);
 }
 
 static void blf_list_rpc_flush(rpc_t *rpc, void *c)

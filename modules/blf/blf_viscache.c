@@ -38,9 +38,9 @@
 enum blf_vc_state
 {
 	BLF_VC_PENDING = BLF_HC_PENDING, /* asked, no answer yet */
-	BLF_VC_ERROR = BLF_HC_ERROR, /* no answer could be had, nothing stale */
-	BLF_VC_RULE = BLF_HC_ANSWER, /* 200: vis is the watcher's policy */
-	BLF_VC_NORULE,				 /* 404: the entity policy / global decide */
+	BLF_VC_ERROR = BLF_HC_ERROR,	 /* no answer could be had, nothing stale */
+	BLF_VC_RULE = BLF_HC_ANSWER,	 /* 200: vis is the watcher's policy */
+	BLF_VC_NORULE, /* 404: the entity policy / global decide */
 };
 
 /* an entry's value (blf_hcache.h); its key is entity NUL watcher */
@@ -130,6 +130,9 @@ static int blf_vc_ask(const str *key)
 	return 0;
 }
 
+static const char *const blf_vc_states[] = {
+		"pending", "error", "rule", "no-rule", NULL};
+
 static const blf_hc_ops_t blf_vc_ops = {
 		.what = "visibility",
 		.slots = 1024,
@@ -142,6 +145,7 @@ static const blf_hc_ops_t blf_vc_ops = {
 		.riders = 0,
 		.idle = &blf_cfg.alias_cache_idle,
 		.flush_counts = BLF_HC_ANSWER,
+		.state_names = blf_vc_states,
 		.st_evicted = &blf_st_alias_evicted,
 		.st_hits = &blf_st_cache_hits,
 		.st_misses = &blf_st_cache_misses,
@@ -246,8 +250,8 @@ int blf_vis_lookup(const str *entity, const str *watcher, blf_vis_t *vis)
 				BLF_VIS_UNSET, BLF_VIS_UNSET, 0);
 		return 1;
 	}
-	return blf_vc_decide(blf_vc_lookup(entity, watcher, 0, &why), entity, -1,
-			vis);
+	return blf_vc_decide(
+			blf_vc_lookup(entity, watcher, 0, &why), entity, -1, vis);
 }
 
 /* a SUBSCRIBE refused for want of an answer: one line a second at most
@@ -298,8 +302,7 @@ int blf_vis_lookup_wait(const str *entity, const str *watcher, int entpol,
 		case BLF_HC_TIMEOUT:
 			LM_NOTICE("no visibility answer for %.*s watching %.*s within %d"
 					  " ms: refused (unknown is none)\n",
-					watcher->len, watcher->s, entity->len, entity->s,
-					wait_ms);
+					watcher->len, watcher->s, entity->len, entity->s, wait_ms);
 			break;
 		default:
 			break;
@@ -355,9 +358,7 @@ void blf_viscache_answer(const char *entity, const char *watcher, int status,
 	}
 	if(state == BLF_VC_ERROR)
 		update_stat(blf_st_http_errors, 1);
-	ttl = blf_hcpol_ttl(state == BLF_VC_RULE	 ? BLF_HCPOL_POSITIVE
-						: state == BLF_VC_NORULE ? BLF_HCPOL_NEGATIVE
-												 : BLF_HCPOL_FAILED,
+	ttl = blf_hcpol_ttl(blf_hcpol_kind(state == BLF_VC_ERROR ? -1 : status),
 			max_age, blf_cfg.alias_cache_ttl, blf_cfg.alias_negative_ttl);
 
 	h = blf_hc_hash(&key);
@@ -409,40 +410,19 @@ unsigned long blf_viscache_count(void)
 	return blf_hc_count(blf_vc);
 }
 
-static const char *blf_vc_state_name(const blf_hc_ent_t *a)
+static int blf_vc_rpc_one(
+		const blf_hc_ent_t *a, rpc_t *rpc, void *c, time_t now)
 {
-	switch(a->state) {
-		case BLF_VC_PENDING:
-			return "pending";
-		case BLF_VC_RULE:
-			return "rule";
-		case BLF_VC_NORULE:
-			return "no-rule";
-		default:
-			return "error";
-	}
-}
-
-typedef struct blf_vc_rpc
-{
-	rpc_t *rpc;
-	void *c;
-	time_t now;
-} blf_vc_rpc_t;
-
-static int blf_vc_rpc_one(const blf_hc_ent_t *a, void *arg)
-{
-	blf_vc_rpc_t *r = arg;
 	str e, w;
 	void *h;
 
-	if(r->rpc->add(r->c, "{", &h) < 0)
+	if(rpc->add(c, "{", &h) < 0)
 		return -1;
 	blf_vc_split(a->key, a->klen, &e, &w);
-	r->rpc->struct_add(h, "SSssd", "entity", &e, "watcher", &w, "state",
-			blf_vc_state_name(a), "visibility",
+	rpc->struct_add(h, "SSssd", "entity", &e, "watcher", &w, "state",
+			blf_hc_state_name(blf_vc, a), "visibility",
 			a->state == BLF_VC_RULE ? blf_vis_name(blf_vc_val(a)->vis) : "",
-			"ttl", (int)(a->expires > r->now ? a->expires - r->now : 0));
+			"ttl", (int)(a->expires > now ? a->expires - now : 0));
 	return 0;
 }
 
@@ -450,8 +430,5 @@ static int blf_vc_rpc_one(const blf_hc_ent_t *a, void *arg)
  * rule's, else ""), ttl */
 void blf_viscache_rpc_list(rpc_t *rpc, void *c)
 {
-	blf_vc_rpc_t r = {rpc, c, time(NULL)};
-
-	if(blf_vc)
-		blf_hc_each(blf_vc, blf_vc_rpc_one, &r);
+	blf_hc_rpc_list(blf_vc, rpc, c, blf_vc_rpc_one);
 }

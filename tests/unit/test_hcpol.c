@@ -92,6 +92,21 @@ static void test_should_ask(void)
 	CHECK_INT(blf_hcpol_should_ask(&e, now + BLF_HC_RETRY_S), 1);
 }
 
+static void test_kind(void)
+{
+	CHECK_INT(blf_hcpol_kind(200), BLF_HCPOL_POSITIVE);
+	CHECK_INT(blf_hcpol_kind(404), BLF_HCPOL_NEGATIVE);
+	/* no answer, an unreadable 200, any other status: a failure, so a
+	 * stale answer is kept and nothing is cached as negative */
+	CHECK_INT(blf_hcpol_kind(0), BLF_HCPOL_FAILED);
+	CHECK_INT(blf_hcpol_kind(-1), BLF_HCPOL_FAILED);
+	CHECK_INT(blf_hcpol_kind(201), BLF_HCPOL_FAILED);
+	CHECK_INT(blf_hcpol_kind(410), BLF_HCPOL_FAILED);
+	CHECK_INT(blf_hcpol_kind(500), BLF_HCPOL_FAILED);
+	CHECK_INT(blf_hcpol_kind(INT_MIN), BLF_HCPOL_FAILED);
+	CHECK_INT(blf_hcpol_kind(INT_MAX), BLF_HCPOL_FAILED);
+}
+
 static void test_ttl(void)
 {
 	/* the cache's TTLs without max-age */
@@ -204,6 +219,7 @@ int main(void)
 {
 	test_find();
 	test_should_ask();
+	test_kind();
 	test_ttl();
 	test_wait_cap();
 	test_evict();
