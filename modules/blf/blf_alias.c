@@ -101,6 +101,9 @@ static const blf_hc_ops_t blf_alias_ops = {
 		.reset = blf_alias_reset,
 		.flush_counts = BLF_HC_ERROR,
 		.state_names = blf_alias_states,
+		.ttl = &blf_cfg.alias_cache_ttl,
+		.neg_ttl = &blf_cfg.alias_negative_ttl,
+		.st_errors = &blf_st_http_errors,
 		.st_evicted = &blf_st_alias_evicted,
 		.st_full = &blf_st_alias_full,
 		.st_hits = &blf_st_cache_hits,
@@ -323,14 +326,10 @@ void blf_alias_answer(const str *key, int status, const char *body,
 	} else if(status == 404 && blf_json_policy(body, len, &pv) == 0) {
 		self_vis = pv; /* not an alias; the policy of key itself */
 	}
-	kind = blf_hcpol_kind(status);
+	kind = blf_hc_kind(blf_aliases, status, max_age, &ttl);
 	state = kind == BLF_HCPOL_POSITIVE	 ? BLF_AL_POSITIVE
 			: kind == BLF_HCPOL_NEGATIVE ? BLF_AL_NEGATIVE
 										 : BLF_AL_ERROR;
-	if(state == BLF_AL_ERROR)
-		update_stat(blf_st_http_errors, 1);
-	ttl = blf_hcpol_ttl(kind, max_age, blf_cfg.alias_cache_ttl,
-			blf_cfg.alias_negative_ttl);
 
 	h = blf_hc_hash(key);
 	blf_hc_lock(blf_aliases, h);

@@ -158,6 +158,16 @@ void blf_hc_fail(blf_hc_ent_t *e, time_t now)
 	e->retry_at = now + BLF_HC_RETRY_S;
 }
 
+int blf_hc_kind(blf_hc_t *c, int status, int max_age, int *ttl)
+{
+	int kind = blf_hcpol_kind(status);
+
+	if(kind == BLF_HCPOL_FAILED)
+		blf_hc_stat(c->ops->st_errors, 1);
+	*ttl = blf_hcpol_ttl(kind, max_age, *c->ops->ttl, *c->ops->neg_ttl);
+	return kind;
+}
+
 static void blf_hc_uncount(blf_hc_t *c, int n)
 {
 	lock_get(&c->count_lock);

@@ -50,8 +50,10 @@ typedef struct blf_hc_ops
 	/* the states' names for the RPC listing: pending, error, then the
 	 * cache's answer states (NULL-ended) */
 	const char *const *state_names;
+	/* an answer's TTL: positive, negative (modparams) */
+	const int *ttl, *neg_ttl;
 	/* statistics (NULL: none) */
-	stat_var **st_evicted, **st_full, **st_hits, **st_misses;
+	stat_var **st_evicted, **st_full, **st_hits, **st_misses, **st_errors;
 } blf_hc_ops_t;
 
 typedef struct blf_hc blf_hc_t;
@@ -75,6 +77,9 @@ blf_hc_ent_t *blf_hc_alloc(unsigned int h, const str *key, size_t vlen);
 /* puts nw in old's place (slot lock held): nw takes old's waiting
  * workers, last use and question; old is freed */
 void blf_hc_swap(blf_hc_t *c, blf_hc_ent_t *old, blf_hc_ent_t *nw);
+/* the kind of an answer of HTTP status (blf_hcpol_kind: -1 for a body
+ * that could not be read) and its TTL into *ttl; a failure is counted */
+int blf_hc_kind(blf_hc_t *c, int status, int max_age, int *ttl);
 /* a failed answer (slot lock held): a stale answer stays; without one
  * the entry is in error; asked again after BLF_HC_RETRY_S s */
 void blf_hc_fail(blf_hc_ent_t *e, time_t now);

@@ -111,6 +111,9 @@ static const blf_hc_ops_t blf_list_ops = {
 		.sweepable = blf_list_sweepable,
 		.flush_counts = BLF_HC_ERROR,
 		.state_names = blf_list_states,
+		.ttl = &blf_cfg.alias_cache_ttl,
+		.neg_ttl = &blf_cfg.alias_negative_ttl,
+		.st_errors = &blf_st_http_errors,
 };
 
 int blf_list_init(void)
@@ -247,14 +250,10 @@ void blf_list_answer(const str *key, int status, const char *body,
 				(int)(len > 200 ? 200 : len), body ? body : "");
 		status = -1;
 	}
-	kind = blf_hcpol_kind(status);
+	kind = blf_hc_kind(blf_lists, status, max_age, &ttl);
 	state = kind == BLF_HCPOL_POSITIVE	 ? BLF_LS_LIST
 			: kind == BLF_HCPOL_NEGATIVE ? BLF_LS_NOT
 										 : BLF_LS_ERROR;
-	if(state == BLF_LS_ERROR)
-		update_stat(blf_st_http_errors, 1);
-	ttl = blf_hcpol_ttl(kind, max_age, blf_cfg.alias_cache_ttl,
-			blf_cfg.alias_negative_ttl);
 	h = blf_hc_hash(key);
 	blf_hc_lock(blf_lists, h);
 	a = blf_hc_find(blf_lists, h, key);

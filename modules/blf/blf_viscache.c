@@ -146,6 +146,9 @@ static const blf_hc_ops_t blf_vc_ops = {
 		.idle = &blf_cfg.alias_cache_idle,
 		.flush_counts = BLF_HC_ANSWER,
 		.state_names = blf_vc_states,
+		.ttl = &blf_cfg.alias_cache_ttl,
+		.neg_ttl = &blf_cfg.alias_negative_ttl,
+		.st_errors = &blf_st_http_errors,
 		.st_evicted = &blf_st_alias_evicted,
 		.st_hits = &blf_st_cache_hits,
 		.st_misses = &blf_st_cache_misses,
@@ -356,10 +359,8 @@ void blf_viscache_answer(const char *entity, const char *watcher, int status,
 					status, w.len, w.s, e.len, e.s);
 		state = BLF_VC_ERROR;
 	}
-	if(state == BLF_VC_ERROR)
-		update_stat(blf_st_http_errors, 1);
-	ttl = blf_hcpol_ttl(blf_hcpol_kind(state == BLF_VC_ERROR ? -1 : status),
-			max_age, blf_cfg.alias_cache_ttl, blf_cfg.alias_negative_ttl);
+	/* counts a failure in http_errors */
+	blf_hc_kind(blf_vc, state == BLF_VC_ERROR ? -1 : status, max_age, &ttl);
 
 	h = blf_hc_hash(&key);
 	blf_hc_lock(blf_vc, h);
