@@ -299,7 +299,7 @@ static int blf_hc_wait_get(blf_hc_t *c, unsigned int h, const str *key)
 		return -1;
 	}
 	if(c->ops->wait_workers == NULL) {
-		got = 3;
+		got = e->waiting < 255 ? 3 : 0; /* the counter's bound */
 	} else {
 		cap = blf_hcpol_wait_cap(*c->ops->wait_workers, children_no);
 		if(atomic_add(&c->waiters, 1) <= cap)
@@ -313,8 +313,8 @@ static int blf_hc_wait_get(blf_hc_t *c, unsigned int h, const str *key)
 				atomic_dec(&c->riders);
 		}
 	}
-	if(got && e->waiting < 255)
-		e->waiting++;
+	if(got)
+		e->waiting++; /* < 255: at most 2 x cap, or checked above */
 	blf_hc_unlock(c, h);
 	return got;
 }
