@@ -34,7 +34,7 @@ enum blf_alias_state {
 	BLF_AL_PENDING = BLF_HC_PENDING, /* asked, no answer yet */
 	BLF_AL_ERROR = BLF_HC_ERROR, /* no answer could be had: stands for itself */
 	BLF_AL_POSITIVE = BLF_HC_ANSWER, /* an alias of entity */
-	BLF_AL_NEGATIVE,				 /* not an alias: stands for itself */
+	BLF_AL_NEGATIVE = BLF_HC_NEGATIVE, /* not an alias: stands for itself */
 };
 
 /* an entry's value (blf_hcache.h); a positive answer's entity follows */
@@ -306,7 +306,7 @@ void blf_alias_answer(const str *key, int status, const char *body,
 	blf_hc_ent_t *a, *n;
 	unsigned int h;
 	str ent = STR_NULL, oc;
-	int state, kind, ttl, was_pending, changed, self_vis = -1;
+	int state, ttl, was_pending, changed, self_vis = -1;
 	blf_vis_t pv;
 	time_t now = time(NULL);
 
@@ -326,10 +326,7 @@ void blf_alias_answer(const str *key, int status, const char *body,
 	} else if(status == 404 && blf_json_policy(body, len, &pv) == 0) {
 		self_vis = pv; /* not an alias; the policy of key itself */
 	}
-	kind = blf_hc_kind(blf_aliases, status, max_age, &ttl);
-	state = kind == BLF_HCPOL_POSITIVE	 ? BLF_AL_POSITIVE
-			: kind == BLF_HCPOL_NEGATIVE ? BLF_AL_NEGATIVE
-										 : BLF_AL_ERROR;
+	state = blf_hc_answer_state(blf_aliases, status, max_age, &ttl);
 
 	h = blf_hc_hash(key);
 	blf_hc_lock(blf_aliases, h);

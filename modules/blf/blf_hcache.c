@@ -158,14 +158,17 @@ void blf_hc_fail(blf_hc_ent_t *e, time_t now)
 	e->retry_at = now + BLF_HC_RETRY_S;
 }
 
-int blf_hc_kind(blf_hc_t *c, int status, int max_age, int *ttl)
+int blf_hc_answer_state(blf_hc_t *c, int status, int max_age, int *ttl)
 {
 	int kind = blf_hcpol_kind(status);
 
-	if(kind == BLF_HCPOL_FAILED)
-		blf_hc_stat(c->ops->st_errors, 1);
 	*ttl = blf_hcpol_ttl(kind, max_age, *c->ops->ttl, *c->ops->neg_ttl);
-	return kind;
+	if(kind == BLF_HCPOL_POSITIVE)
+		return BLF_HC_ANSWER;
+	if(kind == BLF_HCPOL_NEGATIVE)
+		return BLF_HC_NEGATIVE;
+	blf_hc_stat(c->ops->st_errors, 1);
+	return BLF_HC_ERROR;
 }
 
 static void blf_hc_uncount(blf_hc_t *c, int n)

@@ -77,9 +77,10 @@ blf_hc_ent_t *blf_hc_alloc(unsigned int h, const str *key, size_t vlen);
 /* puts nw in old's place (slot lock held): nw takes old's waiting
  * workers, last use and question; old is freed */
 void blf_hc_swap(blf_hc_t *c, blf_hc_ent_t *old, blf_hc_ent_t *nw);
-/* the kind of an answer of HTTP status (blf_hcpol_kind: -1 for a body
- * that could not be read) and its TTL into *ttl; a failure is counted */
-int blf_hc_kind(blf_hc_t *c, int status, int max_age, int *ttl);
+/* the state of an answer of HTTP status (-1 for a body that could not be
+ * read): BLF_HC_ANSWER (200), BLF_HC_NEGATIVE (404) or BLF_HC_ERROR, and
+ * its TTL into *ttl; a failure is counted */
+int blf_hc_answer_state(blf_hc_t *c, int status, int max_age, int *ttl);
 /* a failed answer (slot lock held): a stale answer stays; without one
  * the entry is in error; asked again after BLF_HC_RETRY_S s */
 void blf_hc_fail(blf_hc_ent_t *e, time_t now);

@@ -16,7 +16,10 @@
 /* an entry's state: the cache's own answer states follow BLF_HC_ANSWER */
 #define BLF_HC_PENDING 0 /* asked (or to ask), no answer yet */
 #define BLF_HC_ERROR 1	 /* no answer could be had, nothing stale kept */
-#define BLF_HC_ANSWER 2	 /* the first of the cache's answer states */
+#define BLF_HC_ANSWER \
+	2					  /* the first of the cache's answer states: a
+						  * positive answer (200) */
+#define BLF_HC_NEGATIVE 3 /* a negative answer (404) */
 
 #define BLF_HC_RETRY_S 5 /* s between questions after an error */
 

@@ -38,7 +38,7 @@ enum blf_list_state {
 	BLF_LS_PENDING = BLF_HC_PENDING, /* asked, no answer yet */
 	BLF_LS_ERROR = BLF_HC_ERROR, /* no answer could be had, nothing stale */
 	BLF_LS_LIST = BLF_HC_ANSWER, /* a list */
-	BLF_LS_NOT,					 /* not a list (404) */
+	BLF_LS_NOT = BLF_HC_NEGATIVE, /* not a list (404) */
 };
 
 /* an entry's value (blf_hcache.h) */
@@ -238,7 +238,7 @@ void blf_list_answer(const str *key, int status, const char *body,
 	blf_hc_ent_t *a, *nr;
 	blf_lval_t *v;
 	unsigned int h;
-	int n = 0, state, kind, ttl, changed = 0;
+	int n = 0, state, ttl, changed = 0;
 	time_t now = time(NULL);
 
 	if(blf_lists == NULL)
@@ -250,10 +250,7 @@ void blf_list_answer(const str *key, int status, const char *body,
 				(int)(len > 200 ? 200 : len), body ? body : "");
 		status = -1;
 	}
-	kind = blf_hc_kind(blf_lists, status, max_age, &ttl);
-	state = kind == BLF_HCPOL_POSITIVE	 ? BLF_LS_LIST
-			: kind == BLF_HCPOL_NEGATIVE ? BLF_LS_NOT
-										 : BLF_LS_ERROR;
+	state = blf_hc_answer_state(blf_lists, status, max_age, &ttl);
 	h = blf_hc_hash(key);
 	blf_hc_lock(blf_lists, h);
 	a = blf_hc_find(blf_lists, h, key);

@@ -40,7 +40,8 @@ enum blf_vc_state
 	BLF_VC_PENDING = BLF_HC_PENDING, /* asked, no answer yet */
 	BLF_VC_ERROR = BLF_HC_ERROR,	 /* no answer could be had, nothing stale */
 	BLF_VC_RULE = BLF_HC_ANSWER,	 /* 200: vis is the watcher's policy */
-	BLF_VC_NORULE, /* 404: the entity policy / global decide */
+	BLF_VC_NORULE = BLF_HC_NEGATIVE, /* 404: the entity policy / global
+									  * decide */
 };
 
 /* an entry's value (blf_hcache.h); its key is entity NUL watcher */
@@ -339,28 +340,19 @@ void blf_viscache_answer(const char *entity, const char *watcher, int status,
 
 	if(blf_vc == NULL || blf_vc_key(&e, &w, buf, &key) < 0)
 		return;
-	if(status == 200) {
-		if(blf_json_visibility(body, len, &v) == 0) {
-			state = BLF_VC_RULE;
-		} else {
-			/* a rule that cannot be read is no rule to widen anything:
-			 * handled as an error (the stale answer, else hidden) */
-			LM_ERR("visibility service: bad answer for %.*s watching %.*s: "
-				   "%.*s\n",
-					w.len, w.s, e.len, e.s, (int)(len > 200 ? 200 : len),
-					body ? body : "");
-			state = BLF_VC_ERROR;
-		}
-	} else if(status == 404) {
-		state = BLF_VC_NORULE;
-	} else {
-		if(status)
-			LM_NOTICE("visibility service: HTTP %d for %.*s watching %.*s\n",
-					status, w.len, w.s, e.len, e.s);
-		state = BLF_VC_ERROR;
+	if(status == 200 && blf_json_visibility(body, len, &v) != 0) {
+		/* a rule that cannot be read is no rule to widen anything:
+		 * handled as an error (the stale answer, else hidden) */
+		LM_ERR("visibility service: bad answer for %.*s watching %.*s: "
+			   "%.*s\n",
+				w.len, w.s, e.len, e.s, (int)(len > 200 ? 200 : len),
+				body ? body : "");
+		status = -1;
+	} else if(status && status != 200 && status != 404) {
+		LM_NOTICE("visibility service: HTTP %d for %.*s watching %.*s\n",
+				status, w.len, w.s, e.len, e.s);
 	}
-	/* counts a failure in http_errors */
-	blf_hc_kind(blf_vc, state == BLF_VC_ERROR ? -1 : status, max_age, &ttl);
+	state = blf_hc_answer_state(blf_vc, status, max_age, &ttl);
 
 	h = blf_hc_hash(&key);
 	blf_hc_lock(blf_vc, h);
