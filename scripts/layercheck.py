@@ -48,13 +48,14 @@ LAYERS = {
     "blf_tag": "pure", "blf_order": "pure", "blf_vis": "pure",
     "blf_pkg": "pure",  # the registry; the packages are blf_pkg_*
     "blf_pidf": "pure", "blf_rlmi": "pure", "blf_winfo": "pure",
-    "blf_reginfo": "pure",
+    "blf_reginfo": "pure", "blf_hcpol": "pure",
     # tables: shared records under per-slot locks; leaves
     "blf_entity_reg": "tables",  # registered contacts (usrloc)
     "blf_entity": "tables", "blf_subrec": "tables", "blf_table": "tables",
     "blf_wcount": "tables", "blf_inflight": "tables",
     "blf_entity_repl": "tables", "blf_entity_pub": "tables", "blf_chg": "tables", "blf_sock": "tables",
     "blf_coalesce": "tables",
+    "blf_hcache": "tables",  # the shm HTTP cache under alias, viscache, list
     # inputs: what changes the tables from outside
     "blf_dlg": "inputs", "blf_ul": "inputs", "blf_http": "inputs",
     "blf_alias": "inputs", "blf_viscache": "inputs", "blf_park": "inputs", "blf_publish": "inputs",
