@@ -138,6 +138,10 @@ typedef struct blf_entity {
 	unsigned int ncontacts;
 	struct blf_pub *pubs; /* published presence documents (blf_publish.c) */
 	unsigned int npubs;
+	/* the snapshot digest of the BLF_PKG_DEDUP package (presence) that
+	 * every live local subscription of it not owed a NOTIFY got last;
+	 * 0: not known (blf_subs_notify_dep, blf_sub_job_vis) */
+	uint64_t pdig;
 } blf_entity_t;
 
 /*
