@@ -56,20 +56,32 @@ static str blf_ul_dom = STR_NULL; /* domain of AORs without one */
  * through the expiry timer): a REGISTER of many contacts to an entity of
  * many watchers holds no unbounded memory */
 #define BLF_UL_BATCH_MAX 1024
-static int blf_ul_in_script = 0; /* per process: a script is running */
-static int blf_ul_batched = 0;	 /* jobs waiting for its end */
+/* a script started longer ago than this is not trusted to be running: a
+ * pre-script callback of another module that drops the message runs after
+ * ours and no post-script callback follows, which would leave the mark on
+ * in a process that later runs usrloc's timer */
+#define BLF_UL_SCRIPT_MAX_S 2
+static time_t blf_ul_script_at = 0; /* per process: when a script began,
+									 * 0: none is running */
+static int blf_ul_batched = 0;		/* jobs waiting for its end */
+
+static int blf_ul_in_script(void)
+{
+	return blf_ul_script_at != 0
+		   && time(NULL) - blf_ul_script_at <= BLF_UL_SCRIPT_MAX_S;
+}
 
 /* the core's script callbacks: around every request, reply, failure
  * route; what the usrloc callbacks left in the batch goes at the end */
 static int blf_ul_script_cb(struct sip_msg *msg, unsigned int flags, void *p)
 {
 	if(flags & PRE_SCRIPT_CB) {
-		blf_ul_in_script = 1;
+		blf_ul_script_at = time(NULL);
 		return 1;
 	}
 	/* nested scripts (a failure route run from a reply's): the outer one
 	 * goes on outside any usrloc lock too, so this end may flush */
-	blf_ul_in_script = 0;
+	blf_ul_script_at = 0;
 	if(blf_ul_batched) {
 		blf_ul_batched = 0;
 		blf_chg_flush();
@@ -143,7 +155,7 @@ static void blf_ul_cb(ucontact_t *c, int type, void *param)
 		LM_NOTICE("contact of %.*s too long: not tracked\n", key.len, key.s);
 		return;
 	}
-	if(blf_ul_in_script && blf_ul_batched < BLF_UL_BATCH_MAX) {
+	if(blf_ul_in_script() && blf_ul_batched < BLF_UL_BATCH_MAX) {
 		n = blf_entity_contact(&key, op, &u, BLF_CT_BATCH);
 		if(n > 0)
 			blf_ul_batched += n;
