@@ -16,6 +16,8 @@ did not come. Every PIDF is validated against tests/schema/ (pidfutil).
 import blfutil
 import kamproc
 import pidfutil
+from httpstub import stub  # noqa: F401  (pytest fixture)
+from httputil import http_params, uri
 from pidfutil import ON_THE_PHONE, READY, RINGING, UNAVAILABLE
 
 DOMAIN = kamproc.DOMAIN
@@ -191,3 +193,68 @@ def test_new_subscription_gets_the_unchanged_document(kamailio_factory,
         pw.wait_state(UNAVAILABLE, 3)
         assert summaries(pw) == [row(READY), row(UNAVAILABLE)], \
             summaries(pw)
+
+
+def test_publish_refresh_no_notify_modify_notifies(kamailio_factory,
+                                                   phones):
+    """A PUBLISH refresh (SIP-If-Match, no body) keeps the document: no
+    presence NOTIFY; a modify that changes it: one."""
+    kam = kamailio_factory(blf=True, track=True, usrloc=True, publish=True)
+    bob = phones("bob")
+    bob_uri = "sip:bob@%s" % DOMAIN
+    pw = pidfutil.watch(phones("w", register=False), "bob")
+    r1 = pidfutil.publish(bob, body=pidfutil.pidf_body(
+        bob_uri, tuple_id="pt", note="Lunch", activities=["away"]),
+        expires=600)
+    assert r1.status == 200, r1.first_line()
+    pw.wait(lambda d: d.person.activities == ["away"], 3, "away published")
+    sent0, unchanged0 = wait_sent(kam, 2, "the publication's NOTIFY")
+
+    r2 = pidfutil.publish(bob, etag=pidfutil.etag_of(r1), expires=600)
+    assert r2.status == 200, r2.first_line()
+    sent1, unchanged1 = blfutil.poll(
+        lambda: counters(kam)[1] > unchanged0 and counters(kam), 5.0,
+        what="the refresh counted as unchanged")
+    assert sent1 == sent0, "a presence NOTIFY was sent for a refresh"
+
+    r3 = pidfutil.publish(bob, etag=pidfutil.etag_of(r2),
+                          body=pidfutil.pidf_body(bob_uri, tuple_id="pt",
+                                                  note="Meeting",
+                                                  activities=["busy"]))
+    assert r3.status == 200, r3.first_line()
+    doc = pw.wait(lambda d: d.person.activities == ["busy"], 3,
+                  "busy after the modify")
+    assert doc.person.notes == ["Meeting"]
+    pw.drain()
+    assert len(pw.seen) == 3, [d.summary() for _, d in pw.seen]
+    cs = cseqs(pw)
+    assert cs == list(range(cs[0], cs[0] + len(cs))), cs
+
+
+def test_lowered_visibility_sends_the_next_change_even_unchanged(
+        kamailio_factory, phones, stub):  # noqa: F811
+    """A watcher whose visibility was lowered (blf.flush_visibility) got
+    its last document under the old rule: the next change is sent to it
+    even when the document's inputs did not change (a re-REGISTER), and
+    shows what the new rule allows."""
+    e207, w1 = uri("207"), uri("w1")
+    stub.set_visibility(e207, w1, "full")
+    kam = kamailio_factory(blf=True, track=True, usrloc=True, publish=True,
+                           params=http_params(
+                               stub, alias=False,
+                               visibility_url=stub.visibility_url))
+    bob = phones("207")
+    assert pidfutil.publish(bob, body=pidfutil.pidf_body(
+        e207, tuple_id="pt", note="Lunch", activities=["away"]),
+        expires=600).status == 200
+    pw = pidfutil.watch(phones("w1"), "207")
+    pw.wait(lambda d: "Lunch" in d.person.notes, 3, "the published note")
+    stub.set_visibility(e207, w1, "state")
+    r = kam.rpc("blf.flush_visibility")
+    assert int(r["reevaluated"]) >= 1, r
+    sent0, _ = counters(kam)
+    assert bob.register(expires=1800).status == 200
+    doc = pw.wait(lambda d: "Lunch" not in d.raw, 3,
+                  "the re-REGISTER's NOTIFY under the lowered rule")
+    assert "away" in doc.person.activities, doc.raw
+    assert counters(kam)[0] == sent0 + 1
