@@ -153,11 +153,13 @@ static int blf_contacts_changed(blf_entity_t *e, blf_ct_when_t when,
 	return n;
 }
 
-int blf_entity_reg_due(blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs)
+int blf_entity_reg_due(
+		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs)
 {
 	if(!(e->flags & BLF_ENT_REGDUE))
 		return 0;
 	blf_contacts_changed(e, BLF_CT_SEND, fr, jobs);
+	/* what blf_entity_gc keeps an entity for (it cannot say it freed e) */
 	if(e->calls || e->subs || e->tombs || e->pubs || e->contacts
 			|| (e->flags & (BLF_ENT_PARK | BLF_ENT_OWED | BLF_ENT_WOWED)))
 		return 0;

@@ -79,8 +79,8 @@ static uint64_t blf_presence_digest(const blf_psnap_t *sn)
 	h = blf_siphash(key, (const unsigned char *)sn->uri, hdr[3]);
 	for(i = 0; i < sn->npubs; i++) {
 		memcpy(key, &h, 8);
-		h = blf_siphash(key, (const unsigned char *)sn->pubs[i],
-				sn->pubs[i]->size);
+		h = blf_siphash(
+				key, (const unsigned char *)sn->pubs[i], sn->pubs[i]->size);
 	}
 	return h ? h : 1;
 }

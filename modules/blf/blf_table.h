@@ -409,7 +409,8 @@ int blf_entity_contact(const str *key, blf_ct_op_t op, const blf_ct_upd_t *u,
 /* the expiry timer, e's slot lock held, e marked BLF_ENT_REGDUE: its
  * NOTIFYs into *jobs (snapshots in fr), ended contacts freed. Returns 1
  * when e was freed (nothing of it left), else 0 */
-int blf_entity_reg_due(blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs);
+int blf_entity_reg_due(
+		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs);
 /* frees e's contacts (the table's destruction) */
 void blf_entity_contacts_free(blf_entity_t *e);
 

@@ -261,8 +261,7 @@ static int blf_ul_load_one(udomain_t *d, str *ruid, unsigned int aorhash)
 	if(u.expires != 0 && u.expires <= time(NULL))
 		return 0; /* expired: usrloc's timer drops it */
 	/* usrloc's lock is released: sent from here */
-	return blf_entity_contact(&key, BLF_CT_LOAD, &u, BLF_CT_SEND) >= 0 ? 1
-																		: 0;
+	return blf_entity_contact(&key, BLF_CT_LOAD, &u, BLF_CT_SEND) >= 0 ? 1 : 0;
 }
 
 /* the core timer, once: the contacts usrloc had before we listened */
@@ -348,8 +347,7 @@ int blf_ul_init(void)
 	if(register_script_cb(blf_ul_script_cb,
 			   PRE_SCRIPT_CB | REQUEST_CB | ONREPLY_CB | FAILURE_CB
 					   | BRANCH_FAILURE_CB,
-			   NULL)
-					< 0
+			   NULL) < 0
 			|| register_script_cb(blf_ul_script_cb,
 					   POST_SCRIPT_CB | REQUEST_CB | ONREPLY_CB | FAILURE_CB
 							   | BRANCH_FAILURE_CB,
