@@ -104,6 +104,9 @@ extern stat_var *blf_st_notify_answers_ignored;
 extern stat_var *blf_st_notifies_deferred;
 extern stat_var *blf_st_calls_untracked;
 extern stat_var *blf_st_bodies_cut;
+/* NOTIFYs not sent: the document is the one the watcher got last
+ * (BLF_PKG_DEDUP, presence) */
+extern stat_var *blf_st_notifies_unchanged;
 extern stat_var *blf_st_http_requests;
 extern stat_var *blf_st_http_errors;
 extern stat_var *blf_st_cache_hits;

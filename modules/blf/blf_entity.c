@@ -209,7 +209,9 @@ void blf_entity_gc(unsigned int hash, blf_entity_t *e)
 
 	if(e->calls || e->subs || e->tombs || e->pubs
 			|| e->contacts /* registered (blf_entity_reg.c) */
-			|| (e->flags & (BLF_ENT_PARK | BLF_ENT_OWED | BLF_ENT_WOWED)))
+			|| (e->flags
+					& (BLF_ENT_PARK | BLF_ENT_OWED | BLF_ENT_WOWED
+							| BLF_ENT_REGDUE)))
 		return; /* an owed entity waits for the timer to send its state */
 	for(pe = &blf_table->slots[blf_slot_idx(hash)].first; *pe;
 			pe = &(*pe)->next) {

@@ -12,7 +12,15 @@
  *
  * Callers run inside usrloc's callbacks, under usrloc's own record lock:
  * nothing here calls usrloc, and only one slot lock is taken, so no lock
- * order with usrloc's locks can invert.
+ * order with usrloc's locks can invert. The table changes at once (so
+ * usrloc's lock orders the changes of one AOR), but nothing is sent from
+ * under usrloc's lock: in a SIP request the NOTIFY jobs wait in the
+ * process's change batch until its script is done (BLF_CT_BATCH, blf_ul.c
+ * flushes it); elsewhere (usrloc's timer, dmq_usrloc's workers, an RPC) the
+ * entity is marked BLF_ENT_REGDUE, its ended contacts stay inactive, and
+ * the expiry timer makes and sends the NOTIFYs within timer_interval
+ * (BLF_CT_TIMER, blf_entity_reg_due). Several changes of one entity before
+ * that tick make one NOTIFY per watcher, showing every contact that ended.
  *
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */
@@ -113,7 +121,54 @@ static int blf_ct_update_event(const blf_contact_t *old, const blf_ct_upd_t *u)
 	return BLF_REGINFO_EV_REFRESHED;
 }
 
-int blf_entity_contact(const str *key, blf_ct_op_t op, const blf_ct_upd_t *u)
+/* the contacts that ended and were shown go; the entity owes nothing */
+static void blf_contacts_settle(blf_entity_t *e)
+{
+	blf_contact_t **pc, *c;
+
+	for(pc = &e->contacts; (c = *pc);) {
+		if(c->active) {
+			pc = &c->next;
+			continue;
+		}
+		*pc = c->next;
+		shm_free(c);
+	}
+	e->flags &= ~BLF_ENT_REGDUE;
+}
+
+/* e's contacts changed: its watchers' NOTIFYs now (into *jobs), or
+ * marked for the expiry timer; the count of jobs */
+static int blf_contacts_changed(blf_entity_t *e, blf_ct_when_t when,
+		blf_frags_t *fr, blf_notify_job_t **jobs)
+{
+	int n;
+
+	if(when == BLF_CT_TIMER) {
+		e->flags |= BLF_ENT_REGDUE;
+		return 0;
+	}
+	n = blf_entity_changed(e, BLF_DEP_REG, fr, jobs);
+	blf_contacts_settle(e); /* the snapshots are taken */
+	return n;
+}
+
+int blf_entity_reg_due(
+		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs)
+{
+	if(!(e->flags & BLF_ENT_REGDUE))
+		return 0;
+	blf_contacts_changed(e, BLF_CT_SEND, fr, jobs);
+	/* what blf_entity_gc keeps an entity for (it cannot say it freed e) */
+	if(e->calls || e->subs || e->tombs || e->pubs || e->contacts
+			|| (e->flags & (BLF_ENT_PARK | BLF_ENT_OWED | BLF_ENT_WOWED)))
+		return 0;
+	blf_entity_gc(e->hash, e);
+	return 1;
+}
+
+int blf_entity_contact(const str *key, blf_ct_op_t op, const blf_ct_upd_t *u,
+		blf_ct_when_t when)
 {
 	blf_notify_job_t *jobs = NULL;
 	blf_frags_t fr;
@@ -145,7 +200,19 @@ int blf_entity_contact(const str *key, blf_ct_op_t op, const blf_ct_upd_t *u)
 		case BLF_CT_LOAD:
 		case BLF_CT_INSERT:
 		case BLF_CT_UPDATE:
-			if(c == NULL) {
+			if(c && !c->active) {
+				/* ended, its NOTIFY not made yet (BLF_CT_TIMER), and back
+				 * (a replica): a new binding in its place */
+				n = blf_contact_build(u, NULL, BLF_REGINFO_EV_CREATED);
+				if(n == NULL) {
+					rc = -1;
+					goto done;
+				}
+				n->next = c->next;
+				*pc = n;
+				shm_free(c);
+				e->ncontacts++;
+			} else if(c == NULL) {
 				if(blf_cfg.max_contacts_per_entity <= 0
 						|| e->ncontacts >= (unsigned int)blf_cfg
 												   .max_contacts_per_entity) {
@@ -182,27 +249,27 @@ int blf_entity_contact(const str *key, blf_ct_op_t op, const blf_ct_upd_t *u)
 				*pc = n;
 				shm_free(c);
 			}
-			blf_entity_changed(e, BLF_DEP_REG, &fr, &jobs);
+			rc = blf_contacts_changed(e, when, &fr, &jobs);
 			break;
 		case BLF_CT_DELETE:
 		case BLF_CT_EXPIRE:
-			if(c == NULL)
+			if(c == NULL || !c->active)
 				goto done;
 			c->active = 0;
 			c->event = op == BLF_CT_EXPIRE ? BLF_REGINFO_EV_EXPIRED
 										   : BLF_REGINFO_EV_UNREGISTERED;
 			/* ncontacts: what presence shows; the snapshots see it gone */
 			e->ncontacts--;
-			blf_entity_changed(e, BLF_DEP_REG, &fr, &jobs);
-			/* the snapshots are taken: it goes */
-			*pc = c->next;
-			shm_free(c);
+			/* shown terminated once, then it goes (settle) */
+			rc = blf_contacts_changed(e, when, &fr, &jobs);
 			blf_entity_gc(hash, e);
 			break;
 	}
 done:
 	blf_slot_unlock(hash);
-	blf_chg_send(jobs);
+	blf_chg_jobs(jobs);
+	if(when == BLF_CT_SEND)
+		blf_chg_flush();
 	blf_frags_free(&fr);
 	return rc;
 }

@@ -114,6 +114,19 @@ static int blf_expire_entity(blf_entity_t *e, void *arg)
 	time_t now = t->now;
 	int due;
 
+	/* contacts changed outside a SIP request (usrloc's timer, dmq_usrloc,
+	 * an RPC: blf_entity_reg.c): their NOTIFYs, sent after the unlock */
+	if(e->flags & BLF_ENT_REGDUE) {
+		if(t->nfr == BLF_TIMER_BATCH) {
+			t->more = 1;
+			return 1;
+		}
+		memset(&t->fr[t->nfr], 0, sizeof(t->fr[t->nfr]));
+		due = blf_entity_reg_due(e, &t->fr[t->nfr], &t->jobs);
+		t->nfr++;
+		if(due)
+			return 0; /* e is gone */
+	}
 	/* NOTIFYs deferred past a bound: sent once there is room, after the
 	 * lock (they need the wildcard's lock too) */
 	if((e->flags & BLF_ENT_OWED) && t->room && t->nowed < BLF_TIMER_BATCH) {

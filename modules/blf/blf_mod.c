@@ -79,6 +79,7 @@ stat_var *blf_st_notify_answers_ignored;
 stat_var *blf_st_notifies_deferred;
 stat_var *blf_st_calls_untracked;
 stat_var *blf_st_bodies_cut;
+stat_var *blf_st_notifies_unchanged;
 stat_var *blf_st_http_requests;
 stat_var *blf_st_http_errors;
 stat_var *blf_st_cache_hits;
@@ -179,6 +180,7 @@ static stat_export_t blf_stats[] = {
 	{"notifies_inflight", STAT_IS_FUNC, (stat_var **)blf_inflight_count},
 	{"calls_untracked", 0, &blf_st_calls_untracked},
 	{"bodies_cut", 0, &blf_st_bodies_cut},
+	{"notifies_unchanged", 0, &blf_st_notifies_unchanged},
 	{"notifies_pending", STAT_IS_FUNC, (stat_var **)blf_ntx_pending},
 	{"notify_blocks", STAT_IS_FUNC, (stat_var **)blf_ntx_blocks},
 	{"http_requests", 0, &blf_st_http_requests},

@@ -34,6 +34,7 @@
 #define BLF_PKG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include "blf_xml.h" /* blf_vis_t */
 
 struct blf_entity;
@@ -49,6 +50,11 @@ struct blf_notify_job;
 #define BLF_PKG_SELF_ONLY (1 << 0) /* only the entity itself (else 403) */
 #define BLF_PKG_WILDCARD (1 << 1)  /* may be subscribed on wildcard_user */
 #define BLF_PKG_VIS (1 << 2)	   /* the visibility policy applies */
+/* its snapshots carry a digest (blf_snap_t): equal digests make equal
+ * bodies for watchers of the same visibility, so a change whose digest is
+ * the one every watcher already got sends them nothing (blf_subrec.c's
+ * blf_subs_notify_dep); one package at most (the entity keeps one digest) */
+#define BLF_PKG_DEDUP (1 << 3)
 
 #define BLF_PKG_MAX 16		/* packages registered at most */
 #define BLF_PKG_NAME_MAX 32 /* longest package name */
@@ -57,6 +63,8 @@ struct blf_notify_job;
 typedef struct blf_snap {
 	int refs;
 	const struct blf_pkg *pkg;
+	uint64_t digest; /* BLF_PKG_DEDUP packages: of the body's inputs but
+					  * the visibility, never 0 (set by snapshot()) */
 } blf_snap_t;
 
 /* a growing output buffer (malloc); bodies are appended to it */

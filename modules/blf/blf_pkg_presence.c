@@ -11,6 +11,16 @@
  * document is built once per visibility and appended as it is for every
  * watcher of the same change.
  *
+ * Redundant NOTIFYs (BLF_PKG_DEDUP): the snapshot carries a digest of
+ * everything the document is built from but the visibility (the call
+ * summary, registered or not, the live publications' bytes, the entity).
+ * When a change leaves it as it was (trying -> early: both "Ringing"; a
+ * second call while on the phone; a re-REGISTER; a PUBLISH refresh), the
+ * watchers that got that document already get no NOTIFY (blf_subrec.c).
+ * The digest is SipHash-2-4 under a fixed key: it guards against chance,
+ * not against a crafted collision, which only the presentity itself could
+ * make (its own PUBLISH bodies) to hide its own change.
+ *
  * Not served on the wildcard user (no BLF_PKG_WILDCARD: such a SUBSCRIBE
  * gets 403): a presence document describes one presentity, and the SPEC
  * asks no "any-dn" presence; the dialog package serves that use.
@@ -27,6 +37,7 @@
 #include "blf.h"
 #include "blf_pkg.h"
 #include "blf_pidf.h"
+#include "blf_branch.h" /* blf_siphash */
 
 #define BLF_PSNAP_ALIGN 8 /* the copied blocks hold uint32 fields */
 #define BLF_PSNAP_ROUND(n) \
@@ -47,6 +58,32 @@ typedef struct blf_psnap {
 } blf_psnap_t;
 
 /* ---- under the slot lock: copies only ---- */
+
+/* the digest of the document's inputs but the visibility: chained
+ * SipHash-2-4, each step keyed by the last one; never 0 (0: none) */
+static uint64_t blf_presence_digest(const blf_psnap_t *sn)
+{
+	static const unsigned char k0[16] = "blf-presence-dg";
+	unsigned char key[16];
+	uint32_t hdr[4];
+	uint64_t h;
+	int i;
+
+	hdr[0] = (uint32_t)sn->call;
+	hdr[1] = (uint32_t)sn->registered;
+	hdr[2] = (uint32_t)sn->npubs;
+	hdr[3] = (uint32_t)strlen(sn->uri);
+	h = blf_siphash(k0, (const unsigned char *)hdr, sizeof(hdr));
+	memcpy(key + 8, k0 + 8, 8);
+	memcpy(key, &h, 8);
+	h = blf_siphash(key, (const unsigned char *)sn->uri, hdr[3]);
+	for(i = 0; i < sn->npubs; i++) {
+		memcpy(key, &h, 8);
+		h = blf_siphash(
+				key, (const unsigned char *)sn->pubs[i], sn->pubs[i]->size);
+	}
+	return h ? h : 1;
+}
 
 /* the call summary: any confirmed call wins over ringing ones; ended
  * calls (kept until reported) count for nothing */
@@ -111,6 +148,7 @@ static blf_snap_t *blf_presence_snapshot(const blf_entity_t *e)
 	sn->call = blf_presence_calls(e);
 	/* no usrloc: every entity counts as registered (SPEC "Presence") */
 	sn->registered = blf_ul_on ? e->ncontacts > 0 : 1;
+	sn->h.digest = blf_presence_digest(sn);
 	return &sn->h;
 }
 
@@ -176,7 +214,7 @@ blf_pkg_t blf_pkg_presence = {
 		.name = "presence",
 		.ctype = BLF_PIDF_CTYPE,
 		.accept = BLF_PIDF_CTYPE,
-		.flags = BLF_PKG_VIS,
+		.flags = BLF_PKG_VIS | BLF_PKG_DEDUP,
 		.deps = BLF_DEP_CALLS | BLF_DEP_REG | BLF_DEP_PUB,
 		.snapshot = blf_presence_snapshot,
 		.body = blf_presence_body,

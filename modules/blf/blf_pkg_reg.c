@@ -63,8 +63,14 @@ static blf_snap_t *blf_reg_snapshot(const blf_entity_t *e)
 	char *p;
 	int n, i, max;
 
-	/* the live ones and one that just ended: ncontacts + 1 at most */
+	/* the live ones and those that ended since the last NOTIFY: one, or
+	 * more when the expiry timer sends a batch of changes (BLF_ENT_REGDUE);
+	 * bounded all the same */
 	max = (int)e->ncontacts + 1;
+	if(e->flags & BLF_ENT_REGDUE)
+		max += blf_cfg.max_contacts_per_entity > 0
+					   ? blf_cfg.max_contacts_per_entity
+					   : 16;
 	len = sizeof(*sn) + 4 + (size_t)e->key.len + 1;
 	for(n = 0, c = e->contacts; c && n < max; c = c->next, n++)
 		len += sizeof(*d) + sizeof(c->id) + blf_rs_len(&c->uri)

@@ -160,6 +160,23 @@ blf_notify_job_t *blf_sub_job(blf_entity_t *e, blf_sub_t *s,
 			e, s, fr, entity_esc, s->vis, terminated, reason, now);
 }
 
+/* no subscription of e but s follows a BLF_PKG_DEDUP package (presence)
+ * as e->pdig counts them: local, not a list's, not owed a NOTIFY */
+static int blf_sub_dedup_alone(const blf_entity_t *e, const blf_sub_t *s)
+{
+	const blf_pkg_t *p;
+	const blf_sub_t *t;
+
+	for(t = e->subs; t; t = t->next) {
+		if(t == s || t->owner || (t->flags & (BLF_SUB_LIST | BLF_SUB_OWED)))
+			continue;
+		p = blf_pkg_get(t->pkg);
+		if(p && (p->flags & BLF_PKG_DEDUP))
+			return 0;
+	}
+	return 1;
+}
+
 /* blf_lsub.c's, set at init (a list's NOTIFY is its own package) */
 static blf_snap_t *(*blf_sub_list_snap)(
 		const blf_sub_t *s, const blf_pkg_t **pkg) = NULL;
@@ -215,6 +232,13 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 		blf_inflight_put(slot);
 		goto owed;
 	}
+	/* a NOTIFY outside a change's fan-out (a new subscription, a refresh,
+	 * a takeover, what was owed): when it carries other content than the
+	 * one every watcher got, what they got is no longer one thing, unless
+	 * s is the only one */
+	if((j->pkg->flags & BLF_PKG_DEDUP) && !terminated
+			&& j->snap->digest != e->pdig)
+		e->pdig = blf_sub_dedup_alone(e, s) ? j->snap->digest : 0;
 	j->vis = vis;
 	j->inflight = slot;
 	p = (char *)(j + 1);
@@ -283,9 +307,11 @@ int blf_subs_notify_dep(blf_entity_t *e, unsigned int deps, blf_frags_t *fr,
 {
 	blf_notify_job_t *j;
 	const blf_pkg_t *p;
+	blf_snap_t *sn;
 	blf_sub_t *s;
 	time_t now = time(NULL);
-	int n = 0;
+	uint64_t dig = 0; /* the BLF_PKG_DEDUP package's, once taken */
+	int n = 0, same = 0, seen = 0;
 
 	for(s = e->subs; s; s = s->next) {
 		if(blf_expiry_due(s->expires, now) || (s->flags & BLF_SUB_WILDCARD)
@@ -296,6 +322,20 @@ int blf_subs_notify_dep(blf_entity_t *e, unsigned int deps, blf_frags_t *fr,
 		if(p && !(p->deps & deps))
 			continue; /* its content did not change (an unknown package
 					   * goes on: blf_sub_job logs it) */
+		if(p && (p->flags & BLF_PKG_DEDUP) && !(s->flags & BLF_SUB_LIST)) {
+			if(!seen && (sn = blf_pkg_snap(fr, p, e)) != NULL) {
+				seen = 1;
+				dig = sn->digest;
+				same = dig != 0 && dig == e->pdig;
+				blf_snap_put(sn);
+			}
+			/* the document it got last is this one: nothing new (one
+			 * owed a NOTIFY, held or deferred, still gets it) */
+			if(same && !(s->flags & BLF_SUB_OWED)) {
+				update_stat(blf_st_notifies_unchanged, 1);
+				continue;
+			}
+		}
 		if(blf_coal_hold(e, s, 1))
 			continue; /* notify_min_interval: owed, sent when it ends */
 		j = blf_sub_job(e, s, fr, NULL, 0, NULL, now);
@@ -305,6 +345,10 @@ int blf_subs_notify_dep(blf_entity_t *e, unsigned int deps, blf_frags_t *fr,
 			n++;
 		}
 	}
+	/* every watcher of it got this content now, or is owed it (no
+	 * snapshot, no memory: the job was not made, it is owed too) */
+	if(seen)
+		e->pdig = dig;
 	return n;
 }
 

@@ -1072,6 +1072,7 @@ int blf_subs_apply_policy(const str *ekey, blf_vis_t vis)
 		if(vis != BLF_VIS_NONE || s->owner) {
 			s->vis = vis; /* from its next NOTIFY on */
 			s->flags |= BLF_SUB_DIRTY;
+			e->pdig = 0; /* its next one is news even if the rest is not */
 			if(s->owner == 0)
 				blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
 			ps = &s->next;

@@ -118,6 +118,11 @@ typedef struct blf_sub {
 #define BLF_ENT_OWED (1 << 1)  /* a subscription of it is owed a NOTIFY */
 #define BLF_ENT_WOWED (1 << 2) /* a wildcard watcher is owed its state: kept
 								* (even idle) until wowed_until */
+#define BLF_ENT_REGDUE (1 << 5) /* its contacts changed outside a SIP
+								 * request (usrloc's timer, dmq_usrloc, RPC):
+								 * the expiry timer sends the NOTIFYs
+								 * (blf_entity_reg_due); ended contacts wait
+								 * for it, inactive */
 
 typedef struct blf_entity {
 	struct blf_entity *next;
@@ -138,6 +143,10 @@ typedef struct blf_entity {
 	unsigned int ncontacts;
 	struct blf_pub *pubs; /* published presence documents (blf_publish.c) */
 	unsigned int npubs;
+	/* the snapshot digest of the BLF_PKG_DEDUP package (presence) that
+	 * every live local subscription of it not owed a NOTIFY got last;
+	 * 0: not known (blf_subs_notify_dep, blf_sub_job_vis) */
+	uint64_t pdig;
 } blf_entity_t;
 
 /*
@@ -384,9 +393,24 @@ int blf_entity_changed(blf_entity_t *e, unsigned int deps, blf_frags_t *fr,
 		blf_notify_job_t **jobs);
 
 /* blf_entity_reg.c: registered contacts (usrloc). Applies op on the
- * contact u->ruid of entity key and NOTIFYs the subscriptions depending on
- * BLF_DEP_REG after the unlock. No slot lock may be held. 0, -1 (logged) */
-int blf_entity_contact(const str *key, blf_ct_op_t op, const blf_ct_upd_t *u);
+ * contact u->ruid of entity key; the NOTIFYs of the subscriptions depending
+ * on BLF_DEP_REG go as when says. No slot lock may be held. Returns the
+ * NOTIFYs made (0 with BLF_CT_TIMER), or -1 (logged). */
+typedef enum blf_ct_when
+{
+	BLF_CT_SEND = 0, /* sent after the unlock, from this call */
+	BLF_CT_BATCH,	 /* left in this process's change batch: the caller
+					  * flushes it (blf_chg_flush) once out of usrloc */
+	BLF_CT_TIMER,	 /* none made: the entity is marked BLF_ENT_REGDUE and
+					  * the expiry timer makes and sends them */
+} blf_ct_when_t;
+int blf_entity_contact(const str *key, blf_ct_op_t op, const blf_ct_upd_t *u,
+		blf_ct_when_t when);
+/* the expiry timer, e's slot lock held, e marked BLF_ENT_REGDUE: its
+ * NOTIFYs into *jobs (snapshots in fr), ended contacts freed. Returns 1
+ * when e was freed (nothing of it left), else 0 */
+int blf_entity_reg_due(
+		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs);
 /* frees e's contacts (the table's destruction) */
 void blf_entity_contacts_free(blf_entity_t *e);
 

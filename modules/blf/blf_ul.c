@@ -13,6 +13,17 @@
  * the stack and handed to the table, which takes one slot lock and calls
  * nothing of usrloc, so no lock-order inversion is possible.
  *
+ * Nothing is sent from under usrloc's lock (a NOTIFY over tm, a DMQ
+ * replica, would hold every REGISTER of that usrloc slot meanwhile). Inside
+ * a script (a REGISTER's save(), or one in a reply or failure route: the
+ * core's pre-script callbacks mark it) the NOTIFY jobs wait in this
+ * process's change batch and go when the script is done (the post-script
+ * callback flushes it), so the REGISTER's 200 leaves first. At most
+ * BLF_UL_BATCH_MAX jobs wait so; past that, and outside any script
+ * (usrloc's timer, dmq_usrloc's workers, an RPC), the entity is marked and
+ * the module's expiry timer ("BLF TIMER", every timer_interval) sends them
+ * (blf_entity_reg.c).
+ *
  * Contacts usrloc already has when Kamailio starts (db_mode with a table
  * loaded from the database) fire no callback: once, a second after start,
  * the core timer lists them (get_all_ucontacts: Contact, ruid, AOR hash),
@@ -30,14 +41,53 @@
 #include "core/name_alias.h"
 #include "core/qvalue.h"
 #include "core/timer.h"
+#include "core/script_cb.h"
 #include "core/mem/mem.h"
 #include "modules/usrloc/usrloc.h"
 
 #include "blf.h"
 #include "blf_table.h"
+#include "blf_chg.h"
 
 static usrloc_api_t blf_ul;
 static str blf_ul_dom = STR_NULL; /* domain of AORs without one */
+
+/* NOTIFY jobs one script may leave in the change batch (the rest go
+ * through the expiry timer): a REGISTER of many contacts to an entity of
+ * many watchers holds no unbounded memory */
+#define BLF_UL_BATCH_MAX 1024
+/* a script started longer ago than this is not trusted to be running: a
+ * pre-script callback of another module that drops the message runs after
+ * ours and no post-script callback follows, which would leave the mark on
+ * in a process that later runs usrloc's timer */
+#define BLF_UL_SCRIPT_MAX_S 2
+static time_t blf_ul_script_at = 0; /* per process: when a script began,
+									 * 0: none is running */
+static int blf_ul_batched = 0;		/* jobs waiting for its end */
+
+static int blf_ul_in_script(void)
+{
+	return blf_ul_script_at != 0
+		   && time(NULL) - blf_ul_script_at <= BLF_UL_SCRIPT_MAX_S;
+}
+
+/* the core's script callbacks: around every request, reply, failure
+ * route; what the usrloc callbacks left in the batch goes at the end */
+static int blf_ul_script_cb(struct sip_msg *msg, unsigned int flags, void *p)
+{
+	if(flags & PRE_SCRIPT_CB) {
+		blf_ul_script_at = time(NULL);
+		return 1;
+	}
+	/* nested scripts (a failure route run from a reply's): the outer one
+	 * goes on outside any usrloc lock too, so this end may flush */
+	blf_ul_script_at = 0;
+	if(blf_ul_batched) {
+		blf_ul_batched = 0;
+		blf_chg_flush();
+	}
+	return 1;
+}
 
 /* the entity key (user@host) of usrloc's AOR aor; 0, or -1 */
 static int blf_ul_key(const str *aor, char *buf, int size, str *key)
@@ -69,6 +119,7 @@ static void blf_ul_cb(ucontact_t *c, int type, void *param)
 	blf_ct_op_t op;
 	unsigned int qlen = 0;
 	str key;
+	int n;
 
 	if(c == NULL || c->aor == NULL)
 		return;
@@ -104,7 +155,13 @@ static void blf_ul_cb(ucontact_t *c, int type, void *param)
 		LM_NOTICE("contact of %.*s too long: not tracked\n", key.len, key.s);
 		return;
 	}
-	blf_entity_contact(&key, op, &u);
+	if(blf_ul_in_script() && blf_ul_batched < BLF_UL_BATCH_MAX) {
+		n = blf_entity_contact(&key, op, &u, BLF_CT_BATCH);
+		if(n > 0)
+			blf_ul_batched += n;
+	} else {
+		blf_entity_contact(&key, op, &u, BLF_CT_TIMER);
+	}
 }
 
 /* the usrloc table the startup load reads (registrar's save() names it) */
@@ -203,7 +260,8 @@ static int blf_ul_load_one(udomain_t *d, str *ruid, unsigned int aorhash)
 		return 0;
 	if(u.expires != 0 && u.expires <= time(NULL))
 		return 0; /* expired: usrloc's timer drops it */
-	return blf_entity_contact(&key, BLF_CT_LOAD, &u) == 0 ? 1 : 0;
+	/* usrloc's lock is released: sent from here */
+	return blf_entity_contact(&key, BLF_CT_LOAD, &u, BLF_CT_SEND) >= 0 ? 1 : 0;
 }
 
 /* the core timer, once: the contacts usrloc had before we listened */
@@ -286,6 +344,18 @@ int blf_ul_init(void)
 	else if(!blf_ul.use_domain)
 		LM_INFO("usrloc AORs without a domain belong to %.*s\n", blf_ul_dom.len,
 				blf_ul_dom.s);
+	if(register_script_cb(blf_ul_script_cb,
+			   PRE_SCRIPT_CB | REQUEST_CB | ONREPLY_CB | FAILURE_CB
+					   | BRANCH_FAILURE_CB,
+			   NULL) < 0
+			|| register_script_cb(blf_ul_script_cb,
+					   POST_SCRIPT_CB | REQUEST_CB | ONREPLY_CB | FAILURE_CB
+							   | BRANCH_FAILURE_CB,
+					   NULL)
+					   < 0) {
+		LM_ERR("cannot register the script callbacks\n");
+		return -1;
+	}
 	if(register_timer(blf_ul_load_timer, NULL, 1) < 0) {
 		LM_ERR("cannot register the usrloc load timer\n");
 		return -1;

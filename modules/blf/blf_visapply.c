@@ -100,6 +100,7 @@ static int blf_visapply_plain(const str *ekey, const str *watcher)
 		if(v != BLF_VIS_NONE || s->owner) {
 			s->vis = v; /* from its next NOTIFY on */
 			s->flags |= BLF_SUB_DIRTY;
+			e->pdig = 0; /* its next one is news even if the rest is not */
 			if(s->owner == 0)
 				blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
 			ps = &s->next;
