@@ -34,10 +34,12 @@
 #include <strings.h>
 #include <time.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "core/mem/shm_mem.h"
 #include "core/atomic_ops.h"
 #include "core/dprint.h"
+#include "core/pt.h"
 #include "core/hashes.h"
 #include "core/parser/parse_supported.h"
 #include "core/parser/msg_parser.h"
@@ -89,6 +91,7 @@ typedef struct blf_ls {
 	int sending;
 	unsigned int token; /* which sender (a new one each time) */
 	time_t since;		/* when it took the mark */
+	int pid;			/* the process that took it */
 	unsigned int owed;	/* BLF_LS_OWED_* */
 	/* n blf_lmem_t, then the strings */
 } blf_ls_t;
@@ -98,6 +101,8 @@ typedef struct blf_ls {
 /* rounds a sender sends what others owed it before it leaves the rest to
  * the next sender, or the HTTP process's sweep (a second at most) */
 #define BLF_LSUB_ROUNDS 16
+/* how long a member's change waits for the mark before it is merged */
+#define BLF_LSUB_WAIT_US 2000
 /* a mark older than this is a sender that died: the sweep takes it back */
 #define BLF_LSUB_STUCK 10
 
@@ -692,6 +697,7 @@ static int blf_lsub_gate(const blf_sub_t *s, blf_lsnap_t *m, int *held)
 		ls->token++;
 	ls->sending = 1;
 	ls->since = time(NULL);
+	ls->pid = my_pid();
 	m->holder = 1;
 	m->token = ls->token;
 out:
@@ -1243,16 +1249,40 @@ static void blf_lsub_entity_hook(
 }
 
 
+/* 1 while another process holds ttag's sending mark (bucket lock only) */
+static int blf_lsub_busy(const str *ttag)
+{
+	unsigned int th = blf_lhash(ttag);
+	blf_ls_t *ls;
+	int busy;
+
+	lock_set_get(blf_lstab->locks, blf_lidx(th));
+	ls = blf_ls_find(ttag, th, NULL);
+	busy = ls && ls->sending && ls->pid != my_pid();
+	lock_set_release(blf_lstab->locks, blf_lidx(th));
+	return busy;
+}
+
 /* a NOTIFY in mode for the list subscription of our tag ttag */
 static blf_notify_job_t *blf_lsub_job(
 		const str *ttag, int mode, const str *mkey, blf_lstash_t *st)
 {
-	blf_ls_t *ls = blf_ls_copy(ttag);
+	blf_ls_t *ls;
 	blf_notify_job_t *j = NULL;
 	blf_entity_t *e;
 	blf_sub_t *s;
 	blf_frags_t fr;
+	int k;
 
+	/* a member's change with its own snapshot, while another worker sends
+	 * this list's NOTIFY (a few tens of microseconds): it waits a moment
+	 * (no lock held) rather than be merged into the sender's next NOTIFY,
+	 * where the member shows its state by then -- a call that ended is
+	 * gone from it, and the watcher would not see it terminated. Past
+	 * BLF_LSUB_WAIT_US it is merged. */
+	for(k = 0; st && k < BLF_LSUB_WAIT_US / 50 && blf_lsub_busy(ttag); k++)
+		usleep(50);
+	ls = blf_ls_copy(ttag);
 	if(ls == NULL)
 		return NULL;
 	memset(&fr, 0, sizeof(fr));
