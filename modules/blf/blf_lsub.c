@@ -12,7 +12,9 @@
  *   - a reverse index member entity -> list subscriptions (our To tags),
  *     so a member's change reaches the lists that show it.
  * The RLMI version is the subscription record's own version, taken with
- * the CSeq under the list entity's slot lock like any NOTIFY's.
+ * the CSeq under the list entity's slot lock like any NOTIFY's; one
+ * NOTIFY of a list is built and sent at a time, so they leave in version
+ * order (blf_lsub_gate: the sending mark, what is owed to its holder).
  *
  * The NOTIFY machinery knows nothing of lists: a job of a list
  * subscription carries a list "package" (one per real package, same
