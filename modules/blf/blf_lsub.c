@@ -1541,6 +1541,7 @@ static void blf_lsub_list_changed(const str *key)
 				nls->sending = cur->sending;
 				nls->token = cur->token;
 				nls->since = cur->since;
+				nls->pid = cur->pid;
 				nls->owed = cur->owed;
 				nls->born = cur->born;
 				nls->next = cur->next;
