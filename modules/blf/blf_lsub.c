@@ -124,6 +124,9 @@ typedef struct blf_lhtab {
 } blf_lhtab_t;
 
 static blf_lhtab_t *blf_lstab = NULL; /* blf_ls_t by our tag */
+static blf_lhtab_t *blf_lrev = NULL;  /* blf_lref_t by member key */
+#define blf_lidx(h) ((h) & (BLF_LSUB_SLOTS - 1))
+
 /*
  * The order of member changes (shm, counted under each member entity's
  * slot lock as its change is stashed): a member snapshot older than one a
@@ -133,8 +136,6 @@ static blf_lhtab_t *blf_lstab = NULL; /* blf_ls_t by our tag */
  */
 static atomic_t *blf_lseq = NULL;
 #define BLF_SEQ_BEFORE(a, b) ((int)((a) - (b)) < 0)
-static blf_lhtab_t *blf_lrev = NULL;  /* blf_lref_t by member key */
-#define blf_lidx(h) ((h) & (BLF_LSUB_SLOTS - 1))
 
 /* one list subscription watching a member entity */
 typedef struct blf_lref {
