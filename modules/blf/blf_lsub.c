@@ -12,7 +12,9 @@
  *   - a reverse index member entity -> list subscriptions (our To tags),
  *     so a member's change reaches the lists that show it.
  * The RLMI version is the subscription record's own version, taken with
- * the CSeq under the list entity's slot lock like any NOTIFY's.
+ * the CSeq under the list entity's slot lock like any NOTIFY's; one
+ * NOTIFY of a list is built and sent at a time, so they leave in version
+ * order (blf_lsub_gate: the sending mark, what is owed to its holder).
  *
  * The NOTIFY machinery knows nothing of lists: a job of a list
  * subscription carries a list "package" (one per real package, same
@@ -34,9 +36,12 @@
 #include <strings.h>
 #include <time.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include "core/mem/shm_mem.h"
+#include "core/atomic_ops.h"
 #include "core/dprint.h"
+#include "core/pt.h"
 #include "core/hashes.h"
 #include "core/parser/parse_supported.h"
 #include "core/parser/msg_parser.h"
@@ -60,12 +65,16 @@ typedef struct blf_loff {
 #define BLF_LM_ADDED (1 << 0)	/* not sent yet since it was added */
 #define BLF_LM_REMOVED (1 << 1) /* to be sent once as terminated */
 #define BLF_LM_GONE (1 << 2)	/* sent as terminated: no longer listed */
+/* changed while another NOTIFY of the list was on its way: in the next */
+#define BLF_LM_OWED (1 << 3)
 
 typedef struct blf_lmem {
 	unsigned int khash;	  /* blf_key_hash of key */
 	unsigned int gen;	  /* instance generation (blf_rlmi.h) */
 	unsigned int version; /* the next version of its own body */
 	unsigned int flags;	  /* BLF_LM_* */
+	unsigned int seq;	  /* the newest change its NOTIFYs showed
+						   * (blf_lseq), 0: none yet */
 	blf_loff_t uri, name, key;
 } blf_lmem_t;
 
@@ -78,8 +87,26 @@ typedef struct blf_ls {
 	int n;
 	time_t born; /* when it was made (the orphan sweep spares new ones) */
 	size_t size; /* of the whole block */
+	/* one NOTIFY of the list at a time (blf_lsub_gate): its sender, from
+	 * taking the version to after the send; what changes meanwhile is
+	 * owed to it */
+	int sending;
+	unsigned int token; /* which sender (a new one each time) */
+	time_t since;		/* when it took the mark */
+	int pid;			/* the process that took it */
+	unsigned int owed;	/* BLF_LS_OWED_* */
 	/* n blf_lmem_t, then the strings */
 } blf_ls_t;
+
+#define BLF_LS_OWED_FULL (1 << 0) /* a full state (refresh, restore) */
+#define BLF_LS_OWED_MEM (1 << 1)  /* members flagged (a hint for the sweep) */
+/* rounds a sender sends what others owed it before it leaves the rest to
+ * the next sender, or the HTTP process's sweep (a second at most) */
+#define BLF_LSUB_ROUNDS 16
+/* how long a member's change waits for the mark before it is merged */
+#define BLF_LSUB_WAIT_US 2000
+/* a mark older than this is a sender that died: the sweep takes it back */
+#define BLF_LSUB_STUCK 10
 
 #define BLF_LS(b, o) ((str){(char *)(b) + (o).off, (int)(o).len})
 #define BLF_LS_M(ls) ((blf_lmem_t *)((ls) + 1))
@@ -87,7 +114,7 @@ typedef struct blf_ls {
 /* a member as given to blf_ls_build */
 typedef struct blf_lmin {
 	const char *uri, *name, *key;
-	unsigned int gen, version, flags;
+	unsigned int gen, version, flags, seq;
 } blf_lmin_t;
 
 #define BLF_LSUB_SLOTS 256
@@ -99,6 +126,16 @@ typedef struct blf_lhtab {
 static blf_lhtab_t *blf_lstab = NULL; /* blf_ls_t by our tag */
 static blf_lhtab_t *blf_lrev = NULL;  /* blf_lref_t by member key */
 #define blf_lidx(h) ((h) & (BLF_LSUB_SLOTS - 1))
+
+/*
+ * The order of member changes (shm, counted under each member entity's
+ * slot lock as its change is stashed): a member snapshot older than one a
+ * NOTIFY already showed of that member is not sent again (its state now
+ * is); two workers' NOTIFYs of one member can reach the list in either
+ * order, its newest state must be the last one shown.
+ */
+static atomic_t *blf_lseq = NULL;
+#define BLF_SEQ_BEFORE(a, b) ((int)((a) - (b)) < 0)
 
 /* one list subscription watching a member entity */
 typedef struct blf_lref {
@@ -180,6 +217,7 @@ static blf_ls_t *blf_ls_build(const str *callid, const str *ftag,
 		lm[i].gen = m[i].gen;
 		lm[i].version = m[i].version;
 		lm[i].flags = m[i].flags;
+		lm[i].seq = m[i].seq;
 		blf_loff_put((char *)ls, &p, &lm[i].uri, m[i].uri, strlen(m[i].uri));
 		blf_loff_put(
 				(char *)ls, &p, &lm[i].name, m[i].name, strlen(m[i].name));
@@ -492,6 +530,7 @@ enum blf_lmode {
 	BLF_LMODE_LIST,		/* members added or removed */
 	BLF_LMODE_CONT,		/* body idx of a split state rendered before */
 	BLF_LMODE_BUSY,		/* the members with calls (a state rebuilt) */
+	BLF_LMODE_PARTIAL,	/* only what is owed (flagged members) */
 };
 
 /* one rendered list state (possibly several bodies), shared by the
@@ -515,13 +554,34 @@ typedef struct blf_lsnap {
 	blf_lrender_t *rest;
 	str ttag;
 	blf_snap_t *msnap; /* BLF_LMODE_MEMBER: mkey's, taken at its change */
+	unsigned int mseq; /* and that change's blf_lseq */
 	unsigned int version; /* the subscription's, when it was taken */
 	char *dlg;	/* Call-ID, From tag, URI, watcher (NUL-ended): to rebuild a state
 				 * this node lacks (a replica taken over) */
+	int holder; /* holds the list's sending mark (token) */
+	unsigned int token;
+	int round; /* owed NOTIFYs its sender sent before it */
 	char ttagbuf[BLF_TAG_LEN + 8];
 	char mkey[BLF_KEY_MAX];
 	char ctype[BLF_RLMI_CTYPE_MAX];
 } blf_lsnap_t;
+
+/*
+ * What the NOTIFY blf_sub_job() is about to make is for, when this file
+ * asks for it (blf_lsub_job, blf_lsub_more): read by blf_lsub_snap under
+ * the list's slot lock; otherwise (a SUBSCRIBE, its refresh, the timer) a
+ * full state. Per process, set and cleared around one blf_sub_job().
+ */
+static struct
+{
+	int on;
+	int mode;		  /* BLF_LMODE_* */
+	const str *mkey;  /* BLF_LMODE_MEMBER: the member entity */
+	blf_snap_t **sn;  /* its snapshots per package, taken at its change */
+	unsigned int mseq; /* that change's blf_lseq */
+	int pass;		  /* the sender's own next NOTIFY (token) */
+	unsigned int token;
+} blf_lreq;
 
 static blf_pkg_t blf_lpkgs[BLF_PKG_MAX];
 
@@ -540,18 +600,134 @@ static void blf_lrender_put(blf_lrender_t *R)
 	free(R);
 }
 
+static void blf_lsub_release(blf_lsnap_t *m);
+
 static void blf_lsnap_free(blf_snap_t *sn)
 {
 	blf_lsnap_t *m = (blf_lsnap_t *)sn;
 
+	/* a NOTIFY that went (its sender found nothing more owed, or handed
+	 * the mark on) or could not: the mark goes back; what is still owed
+	 * is sent by the next sender or the sweep */
+	blf_lsub_release(m);
 	blf_lrender_put(m->rest);
 	blf_snap_put(m->msnap);
 	free(m->dlg);
 	free(m);
 }
 
+/* 1 when a member of ls is owed to a NOTIFY (bucket lock held) */
+static int blf_ls_owes(const blf_ls_t *ls)
+{
+	const blf_lmem_t *lm = BLF_LS_M(ls);
+	int i;
+
+	for(i = 0; i < ls->n; i++)
+		if(!(lm[i].flags & BLF_LM_GONE)
+				&& (lm[i].flags
+						& (BLF_LM_OWED | BLF_LM_ADDED | BLF_LM_REMOVED)))
+			return 1;
+	return 0;
+}
+
+/*
+ * The order of a list's NOTIFYs (RLMI versions must reach the watcher
+ * 0,1,2...): a NOTIFY takes its version under the list's slot lock but is
+ * built and sent after the unlock, so two workers changing two members of
+ * one list could send versions n+1 before n. Here, under that slot lock
+ * (and the state's bucket lock), before blf_sub_job() takes the version:
+ * the first NOTIFY takes the list's sending mark and goes; while the mark
+ * is held, another one records what it would carry (its member flagged,
+ * or a full state) and is not made (-1, *held). The holder, after its
+ * send (blf_lsub_more), sends what is owed as one partial NOTIFY, and so
+ * on (BLF_LSUB_ROUNDS); the mark goes back when nothing is owed, or
+ * when its snapshot is freed (a failed send). A final NOTIFY always goes.
+ * A list with no state here (not rebuilt yet) is not ordered.
+ */
+static int blf_lsub_gate(const blf_sub_t *s, blf_lsnap_t *m, int *held)
+{
+	unsigned int th = blf_lhash(&m->ttag);
+	blf_lmem_t *lm;
+	blf_ls_t *ls;
+	int i, pass = blf_lreq.on && blf_lreq.pass, r = 0;
+
+	lock_set_get(blf_lstab->locks, blf_lidx(th));
+	ls = blf_ls_find(&m->ttag, th, NULL);
+	if(ls == NULL)
+		goto out;
+	lm = BLF_LS_M(ls);
+	if(pass) {
+		/* the sender's next NOTIFY, if it still is the sender */
+		if(!ls->sending || ls->token != blf_lreq.token) {
+			*held = 1;
+			r = -1;
+			goto out;
+		}
+		if(m->mode == BLF_LMODE_CONT)
+			goto out; /* the rest of a split state: the mark stays */
+	} else if(ls->sending) {
+		/* owed to the sender */
+		if(m->mode == BLF_LMODE_MEMBER && blf_lreq.mkey) {
+			unsigned int kh = blf_key_hash(blf_lreq.mkey);
+			for(i = 0; i < ls->n; i++)
+				if(lm[i].khash == kh
+						&& STR_EQ(BLF_LS(ls, lm[i].key), *blf_lreq.mkey))
+					lm[i].flags |= BLF_LM_OWED;
+			ls->owed |= BLF_LS_OWED_MEM;
+		} else if(m->mode == BLF_LMODE_LIST || m->mode == BLF_LMODE_PARTIAL)
+			ls->owed |= BLF_LS_OWED_MEM; /* members flagged already */
+		else
+			ls->owed |= BLF_LS_OWED_FULL;
+		*held = 1;
+		r = -1;
+		goto out;
+	}
+	/* this NOTIFY goes and carries what is owed: here, or a NOTIFY
+	 * deferred past max_notifies_per_sub (BLF_SUB_OWED, which this job
+	 * clears: a partial one would lose that change) */
+	if((ls->owed & BLF_LS_OWED_FULL) || (s->flags & BLF_SUB_OWED))
+		m->mode = BLF_LMODE_FULL;
+	if(m->mode == BLF_LMODE_PARTIAL && !blf_ls_owes(ls)) {
+		if(pass)
+			ls->sending = 0; /* nothing more: the mark goes back */
+		ls->owed = 0;
+		*held = 1;
+		r = -1;
+		goto out;
+	}
+	ls->owed = 0;
+	if(!pass)
+		ls->token++;
+	ls->sending = 1;
+	ls->since = time(NULL);
+	ls->pid = my_pid();
+	m->holder = 1;
+	m->token = ls->token;
+out:
+	lock_set_release(blf_lstab->locks, blf_lidx(th));
+	return r;
+}
+
+/* m's sending mark goes back (no lock held, or a slot lock only) */
+static void blf_lsub_release(blf_lsnap_t *m)
+{
+	unsigned int th;
+	blf_ls_t *ls;
+
+	if(!m->holder || blf_lstab == NULL)
+		return;
+	m->holder = 0;
+	th = blf_lhash(&m->ttag);
+	lock_set_get(blf_lstab->locks, blf_lidx(th));
+	ls = blf_ls_find(&m->ttag, th, NULL);
+	if(ls && ls->sending && ls->token == m->token)
+		ls->sending = 0;
+	lock_set_release(blf_lstab->locks, blf_lidx(th));
+}
+
 /* under the list's slot lock (blf_subrec.c's hook): malloc only */
-static blf_snap_t *blf_lsub_snap(const blf_sub_t *s, const blf_pkg_t **pkg)
+static blf_snap_t *blf_lsub_snap(const blf_sub_t *s, int terminated,
+		const blf_pkg_t **pkg, int *held)
 {
 	const blf_pkg_t *real = blf_pkg_get(s->pkg);
 	blf_lsnap_t *m;
@@ -565,10 +741,22 @@ static blf_snap_t *blf_lsub_snap(const blf_sub_t *s, const blf_pkg_t **pkg)
 	m->head.refs = 1;
 	m->head.pkg = &blf_lpkgs[real->id];
 	m->real = real;
-	m->mode = BLF_LMODE_FULL;
+	m->mode = blf_lreq.on ? blf_lreq.mode : BLF_LMODE_FULL;
 	memcpy(m->ttagbuf, t.s, t.len);
 	m->ttag.s = m->ttagbuf;
 	m->ttag.len = t.len;
+	if(!terminated && blf_lsub_gate(s, m, held) < 0) {
+		free(m);
+		return NULL;
+	}
+	if(blf_lreq.on && blf_lreq.mkey && blf_lreq.mkey->len < BLF_KEY_MAX) {
+		memcpy(m->mkey, blf_lreq.mkey->s, blf_lreq.mkey->len);
+		m->mkey[blf_lreq.mkey->len] = '\0';
+	}
+	if(blf_lreq.on && blf_lreq.sn && (m->msnap = blf_lreq.sn[real->id])) {
+		blf_snap_hold(m->msnap);
+		m->mseq = blf_lreq.mseq;
+	}
 	m->version = s->version;
 	m->dlg = malloc(s->len[BLF_SF_CALLID] + s->len[BLF_SF_FTAG]
 					+ s->len[BLF_SF_URI] + s->len[BLF_SF_WATCHER] + 4);
@@ -771,7 +959,8 @@ again:
 				continue;
 			if(inc[i] < 0) { /* BLF_LMODE_BUSY: a member with calls */
 				inc[i] = (fl & BLF_LM_REMOVED) ? 2 : 1;
-			} else if(full || (fl & (BLF_LM_ADDED | BLF_LM_REMOVED))
+			} else if(full
+					|| (fl & (BLF_LM_ADDED | BLF_LM_REMOVED | BLF_LM_OWED))
 					|| (m->mode == BLF_LMODE_MEMBER
 							&& STR_EQ(BLF_LS(ls, lm[i].key), mk)))
 				inc[i] = 1 + ((fl & BLF_LM_REMOVED) ? 1 : 0);
@@ -779,7 +968,18 @@ again:
 				continue;
 			if(inc[i] == 1)
 				ver[i] = cm[i].version++;
-			cm[i].flags &= ~BLF_LM_ADDED;
+			/* its snapshot taken at m's change, unless it changed since
+			 * (owed) or a NOTIFY showed a newer change: then its state
+			 * now (taken after this point: newer than seq) */
+			if((fl & BLF_LM_OWED) || !m->msnap
+					|| m->mode == BLF_LMODE_CONT
+					|| !STR_EQ(BLF_LS(ls, lm[i].key), mk)
+					|| (cm[i].seq && BLF_SEQ_BEFORE(m->mseq, cm[i].seq))) {
+				inc[i] |= 4;
+				cm[i].seq = (unsigned int)atomic_get(blf_lseq);
+			} else
+				cm[i].seq = m->mseq;
+			cm[i].flags &= ~(BLF_LM_ADDED | BLF_LM_OWED);
 			if(fl & BLF_LM_REMOVED)
 				cm[i].flags = BLF_LM_GONE;
 		}
@@ -795,7 +995,7 @@ again:
 			rm->name = BLF_LS(ls, lm[i].name).s;
 			rm->gen = lm[i].gen;
 			rm->ctype = m->real->ctype;
-			if(inc[i] == 2) {
+			if((inc[i] & 3) == 2) {
 				rm->state = BLF_RLMI_TERMINATED;
 				rm->reason = "noresource";
 			} else if((mvis = blf_lsub_member_vis(ls, &BLF_LS(ls, lm[i].key),
@@ -807,7 +1007,7 @@ again:
 				blf_buf_t *b = &R->bodies[R->n];
 				blf_snap_t *ready = NULL;
 				rm->state = BLF_RLMI_ACTIVE;
-				if(m->msnap && STR_EQ(BLF_LS(ls, lm[i].key), mk))
+				if(m->msnap && !(inc[i] & 4) && cm)
 					ready = m->msnap;
 				if(blf_member_body(m->real, ready, &BLF_LS(ls, lm[i].key),
 						   lm[i].khash, rm->uri, ver[i], mvis, b)
@@ -911,22 +1111,37 @@ static const char *blf_lsub_ctype(blf_snap_t *sn)
  * (versions and CSeqs taken under the list's slot lock) */
 static blf_notify_job_t *blf_lsub_more(blf_notify_job_t *j)
 {
-	blf_lsnap_t *m = (blf_lsnap_t *)j->snap, *mm;
+	blf_lsnap_t *m = (blf_lsnap_t *)j->snap, *mm, *last = NULL;
 	blf_notify_job_t *first = NULL, **tail = &first, *nj;
 	blf_entity_t *e;
 	blf_sub_t *s;
 	blf_frags_t fr;
 	time_t now = time(NULL);
-	int k;
+	int k, cont;
 
-	if(m == NULL || m->rest == NULL || m->mode == BLF_LMODE_CONT
-			|| j->terminated)
+	if(m == NULL || j->terminated)
 		return NULL;
+	cont = m->rest != NULL && m->mode != BLF_LMODE_CONT;
+	if(!cont && !m->holder)
+		return NULL;
+	if(!cont && m->round + 1 >= BLF_LSUB_ROUNDS) {
+		/* enough for this worker: the next sender or the sweep */
+		blf_lsub_release(m);
+		return NULL;
+	}
 	memset(&fr, 0, sizeof(fr));
 	blf_slot_lock(j->hash);
 	s = blf_table_sub_find(j->hash, &j->f[BLF_SF_CALLID], &j->f[BLF_SF_FTAG],
 			&j->f[BLF_SF_TTAG], &e, NULL);
-	for(k = 1; s && (s->flags & BLF_SUB_LIST) && k < m->rest->nbodies; k++) {
+	if(s && (!(s->flags & BLF_SUB_LIST) || s->owner))
+		s = NULL;
+	memset(&blf_lreq, 0, sizeof(blf_lreq));
+	blf_lreq.on = 1;
+	blf_lreq.pass = 1;
+	blf_lreq.token = m->token;
+	/* the other bodies of a split state, each its own NOTIFY */
+	blf_lreq.mode = BLF_LMODE_CONT;
+	for(k = 1; cont && s && k < m->rest->nbodies; k++) {
 		nj = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
 		if(nj == NULL)
 			break; /* deferred: the full state is owed */
@@ -937,9 +1152,34 @@ static blf_notify_job_t *blf_lsub_more(blf_notify_job_t *j)
 		m->rest->refs++;
 		*tail = nj;
 		tail = &nj->next;
+		last = mm;
 	}
+	if(cont && last && k == m->rest->nbodies && m->holder) {
+		/* the last of them sends what is owed meanwhile */
+		last->holder = 1;
+		last->token = m->token;
+		last->round = m->round;
+		m->holder = 0;
+	} else if(m->holder && s && m->round + 1 < BLF_LSUB_ROUNDS) {
+		/* what other workers owed this sender: one partial NOTIFY (none
+		 * when nothing is owed: the mark then goes back) */
+		blf_lreq.mode = BLF_LMODE_PARTIAL;
+		nj = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
+		if(nj) {
+			mm = (blf_lsnap_t *)nj->snap;
+			mm->holder = 1;
+			mm->token = m->token;
+			mm->round = m->round + 1;
+			m->holder = 0;
+			*tail = nj;
+			tail = &nj->next;
+		}
+	}
+	memset(&blf_lreq, 0, sizeof(blf_lreq));
 	blf_slot_unlock(j->hash);
 	blf_frags_free(&fr);
+	/* still the holder (nothing owed, no job, gone): the mark goes back */
+	blf_lsub_release(m);
 	return first;
 }
 
@@ -953,6 +1193,7 @@ static blf_notify_job_t *blf_lsub_more(blf_notify_job_t *j)
  */
 #define BLF_LSTASH_MAX 8192 /* entries per batch at most (grown as needed) */
 typedef struct blf_lstash {
+	unsigned int seq; /* blf_lseq of the change */
 	char key[BLF_KEY_MAX];
 	blf_snap_t *sn[BLF_PKG_MAX];
 } blf_lstash_t;
@@ -1005,22 +1246,46 @@ static void blf_lsub_entity_hook(
 			st->sn[i] = blf_pkg_snap(fr, blf_pkg_get(i), e);
 	memcpy(st->key, e->key.s, e->key.len);
 	st->key[e->key.len] = '\0';
+	st->seq = (unsigned int)atomic_add(blf_lseq, 1);
 	blf_nlstash++;
 	blf_chg_poke(); /* a replica's change notes nothing else */
 }
 
 
+/* 1 while another process holds ttag's sending mark (bucket lock only) */
+static int blf_lsub_busy(const str *ttag)
+{
+	unsigned int th = blf_lhash(ttag);
+	blf_ls_t *ls;
+	int busy;
+
+	lock_set_get(blf_lstab->locks, blf_lidx(th));
+	ls = blf_ls_find(ttag, th, NULL);
+	busy = ls && ls->sending && ls->pid != my_pid();
+	lock_set_release(blf_lstab->locks, blf_lidx(th));
+	return busy;
+}
+
 /* a NOTIFY in mode for the list subscription of our tag ttag */
 static blf_notify_job_t *blf_lsub_job(
 		const str *ttag, int mode, const str *mkey, blf_lstash_t *st)
 {
-	blf_ls_t *ls = blf_ls_copy(ttag);
+	blf_ls_t *ls;
 	blf_notify_job_t *j = NULL;
 	blf_entity_t *e;
 	blf_sub_t *s;
 	blf_frags_t fr;
-	blf_lsnap_t *m;
+	int k;
 
+	/* a member's change with its own snapshot, while another worker sends
+	 * this list's NOTIFY (a few tens of microseconds): it waits a moment
+	 * (no lock held) rather than be merged into the sender's next NOTIFY,
+	 * where the member shows its state by then -- a call that ended is
+	 * gone from it, and the watcher would not see it terminated. Past
+	 * BLF_LSUB_WAIT_US it is merged. */
+	for(k = 0; st && k < BLF_LSUB_WAIT_US / 50 && blf_lsub_busy(ttag); k++)
+		usleep(50);
+	ls = blf_ls_copy(ttag);
 	if(ls == NULL)
 		return NULL;
 	memset(&fr, 0, sizeof(fr));
@@ -1031,22 +1296,21 @@ static blf_notify_job_t *blf_lsub_job(
 	 * (its snapshot was not taken) */
 	if(s && st && (s->pkg >= BLF_PKG_MAX || st->sn[s->pkg] == NULL))
 		s = NULL;
-	if(s && (s->flags & BLF_SUB_LIST) && !s->owner)
+	if(s && (s->flags & BLF_SUB_LIST) && !s->owner) {
+		/* read by blf_lsub_snap: the mode, or what is owed to the
+		 * list's sender when it is sending */
+		memset(&blf_lreq, 0, sizeof(blf_lreq));
+		blf_lreq.on = 1;
+		blf_lreq.mode = mode;
+		blf_lreq.mkey = mkey;
+		blf_lreq.sn = st ? st->sn : NULL;
+		blf_lreq.mseq = st ? st->seq : 0;
 		j = blf_sub_job(e, s, &fr, NULL, 0, NULL, time(NULL));
+		memset(&blf_lreq, 0, sizeof(blf_lreq));
+	}
 	blf_slot_unlock(ls->lhash);
 	blf_frags_free(&fr);
 	free(ls);
-	if(j && j->snap && j->pkg == j->snap->pkg
-			&& j->pkg->body == blf_lsub_body) {
-		m = (blf_lsnap_t *)j->snap;
-		m->mode = mode;
-		if(mkey && mkey->len < BLF_KEY_MAX) {
-			memcpy(m->mkey, mkey->s, mkey->len);
-			m->mkey[mkey->len] = '\0';
-		}
-		if(st && (m->msnap = st->sn[m->real->id]))
-			blf_snap_hold(m->msnap);
-	}
 	return j;
 }
 
@@ -1240,7 +1504,8 @@ static void blf_lsub_list_changed(const str *key)
 				}
 				m[nm].gen = om[j].gen;
 				m[nm].version = om[j].version;
-				m[nm].flags = om[j].flags & BLF_LM_ADDED;
+				m[nm].seq = om[j].seq;
+				m[nm].flags = om[j].flags & (BLF_LM_ADDED | BLF_LM_OWED);
 				break;
 			}
 			if(m[nm].flags & BLF_LM_ADDED)
@@ -1273,6 +1538,13 @@ static void blf_lsub_list_changed(const str *key)
 					l->name, m, nm);
 			if(nls) {
 				memcpy(nls->secret, cur->secret, sizeof(nls->secret));
+				/* its sender and what is owed stay */
+				nls->sending = cur->sending;
+				nls->token = cur->token;
+				nls->since = cur->since;
+				nls->pid = cur->pid;
+				nls->owed = cur->owed;
+				nls->born = cur->born;
 				nls->next = cur->next;
 				*pp = nls;
 				oldc = cur;
@@ -1518,7 +1790,11 @@ static void blf_lsub_restore(void)
 static void blf_lsub_sweep(void)
 {
 	char *keys = NULL, *p;
-	size_t sz = 0, len = 0;
+	/* the subscriptions owed a NOTIFY with no sender (a failed send, a
+	 * sender that stopped at BLF_LSUB_ROUNDS); more wait a second */
+	char owed[4096];
+	size_t sz = 0, len = 0, olen = 0;
+	time_t now = time(NULL);
 	blf_list_copy_t *l;
 	blf_ls_t *ls;
 	unsigned int i;
@@ -1532,6 +1808,19 @@ static void blf_lsub_sweep(void)
 		lock_set_get(blf_lstab->locks, i);
 		for(ls = blf_lstab->slots[i]; ls; ls = ls->next) {
 			str k = BLF_LS(ls, ls->lkey);
+			str t = BLF_LS(ls, ls->ttag);
+			if(ls->sending && now - ls->since > BLF_LSUB_STUCK) {
+				/* its sender died with the mark (or lost its job) */
+				LM_NOTICE("list subscription %.*s: sending mark of %d s "
+						  "taken back\n",
+						t.len, t.s, (int)(now - ls->since));
+				ls->sending = 0;
+			}
+			if(!ls->sending && ls->owed && olen + t.len + 1 <= sizeof(owed)) {
+				/* owed and no sender left to send it */
+				memcpy(owed + olen, t.s, t.len + 1);
+				olen += t.len + 1;
+			}
 			if(len + k.len + 1 > sz) {
 				char *nk = realloc(keys, sz * 2 + k.len + 64);
 				if(nk == NULL)
@@ -1551,6 +1840,12 @@ static void blf_lsub_sweep(void)
 		free(l);
 	}
 	free(keys);
+	for(p = owed; p < owed + olen; p += strlen(p) + 1) {
+		str t = {p, (int)strlen(p)};
+		blf_notify_job_t *j = blf_lsub_job(&t, BLF_LMODE_PARTIAL, NULL, NULL);
+		if(j)
+			blf_chg_send(j);
+	}
 }
 
 int blf_lsub_init(int (*ask)(const str *key))
@@ -1561,8 +1856,10 @@ int blf_lsub_init(int (*ask)(const str *key))
 		return 0;
 	blf_lstab = blf_lhtab_new();
 	blf_lrev = blf_lhtab_new();
-	if(blf_lstab == NULL || blf_lrev == NULL)
+	blf_lseq = shm_malloc(sizeof(*blf_lseq));
+	if(blf_lstab == NULL || blf_lrev == NULL || blf_lseq == NULL)
 		return -1;
+	atomic_set(blf_lseq, 0);
 	/* one list package per real one, same Event name */
 	for(i = 0; i < BLF_PKG_MAX; i++) {
 		const blf_pkg_t *p = blf_pkg_get(i);

@@ -178,11 +178,9 @@ static int blf_sub_dedup_alone(const blf_entity_t *e, const blf_sub_t *s)
 }
 
 /* blf_lsub.c's, set at init (a list's NOTIFY is its own package) */
-static blf_snap_t *(*blf_sub_list_snap)(
-		const blf_sub_t *s, const blf_pkg_t **pkg) = NULL;
+static blf_sub_list_snap_f blf_sub_list_snap = NULL;
 
-void blf_sub_set_list_snap(
-		blf_snap_t *(*fn)(const blf_sub_t *s, const blf_pkg_t **pkg))
+void blf_sub_set_list_snap(blf_sub_list_snap_f fn)
 {
 	blf_sub_list_snap = fn;
 }
@@ -219,9 +217,17 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 	/* the package's snapshot of e (copies, taken once for the change); its
 	 * body is built from it after the unlock (blf_notify.c) */
 	j->pkg = blf_pkg_get(s->pkg);
-	if((s->flags & BLF_SUB_LIST) && blf_sub_list_snap && j->pkg)
-		j->snap = blf_sub_list_snap(s, &j->pkg); /* RFC 4662 list */
-	else
+	if((s->flags & BLF_SUB_LIST) && blf_sub_list_snap && j->pkg) {
+		int held = 0;
+		/* RFC 4662 list */
+		j->snap = blf_sub_list_snap(s, terminated, &j->pkg, &held);
+		if(j->snap == NULL && held) {
+			/* the list's sender owes it (blf_lsub.c): no version taken */
+			free(j);
+			blf_inflight_put(slot);
+			return NULL;
+		}
+	} else
 		j->snap = j->pkg ? blf_pkg_snap(fr, j->pkg, e) : NULL;
 	if(j->snap == NULL) {
 		if(j->pkg == NULL)

@@ -368,9 +368,12 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 		const char *reason, time_t now);
 void blf_sub_free(blf_sub_t *s);
 /* at init: the snapshot of a BLF_SUB_LIST subscription's NOTIFY, which
- * also sets the job's package (blf_lsub.c); under the slot lock */
-void blf_sub_set_list_snap(
-		blf_snap_t *(*fn)(const blf_sub_t *s, const blf_pkg_t **pkg));
+ * also sets the job's package (blf_lsub.c); under the slot lock. NULL with
+ * *held set: the list's own sender sends it (its NOTIFYs leave one at a
+ * time, in version order), no version is taken and nothing is owed here */
+typedef blf_snap_t *(*blf_sub_list_snap_f)(const blf_sub_t *s, int terminated,
+		const blf_pkg_t **pkg, int *held);
+void blf_sub_set_list_snap(blf_sub_list_snap_f fn);
 /* the entity hash our To tag carries; -1 when the tag is not ours */
 int blf_tag_hash(const str *tag, unsigned int *hash);
 int blf_subs_remove(unsigned int hash, const str *callid, const str *ftag,
