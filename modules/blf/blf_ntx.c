@@ -59,6 +59,7 @@
 
 #include "blf.h"
 #include "blf_branch.h"
+#include "blf_sipcheck.h"
 
 #define BLF_NTX_BUCKETS 256		/* a power of two */
 #define BLF_NTX_BLOCK 2048		/* pooled block: record and message */
@@ -346,6 +347,29 @@ out:
 	return ret;
 }
 
+/* copies into the message being built (room checked before: need) */
+#define BLF_PUT(p, s, n)                  \
+	do {                                  \
+		memcpy((p), (s), (size_t)(n));    \
+		(p) += (n);                       \
+	} while(0)
+#define BLF_PUTS(p, lit) BLF_PUT(p, lit, sizeof(lit) - 1)
+
+/* n in decimal at p; the end */
+static char *blf_ntx_uint(char *p, unsigned int n)
+{
+	char d[10];
+	int i = 0;
+
+	do {
+		d[i++] = (char)('0' + n % 10);
+		n /= 10;
+	} while(n);
+	while(i)
+		*p++ = d[--i];
+	return p;
+}
+
 int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 {
 	struct socket_info *si = j->sock;
@@ -356,6 +380,7 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	unsigned int id, now, i;
 	int n, need, callid_at, ttag_at, ftag_at;
 	const char *v6;
+	char *p;
 	char brs[BLF_BRANCH_MAX];
 	blf_branch_t br;
 
@@ -396,32 +421,51 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	}
 	/* RFC 3261 8.1.1: the same headers tm puts in a request within a
 	 * dialog (From is our side, To the watcher's). need counts every
-	 * variable part and 512 bytes for the fixed text (about 250), so no
-	 * snprintf below can be cut short */
-	n = snprintf(blf_ntx_buf, blf_ntx_buf_size,
-			"NOTIFY %.*s SIP/2.0\r\n"
-			"Via: SIP/2.0/UDP %s%.*s%s:%.*s;branch=%s\r\n"
-			"%s%.*s%s"
-			"From: <%.*s>;tag=",
-			j->f[BLF_SF_CONTACT].len, j->f[BLF_SF_CONTACT].s, v6, host.len,
-			host.s, *v6 ? "]" : "", port.len, port.s, brs,
-			j->f[BLF_SF_RR].len ? "Route: " : "", j->f[BLF_SF_RR].len,
-			j->f[BLF_SF_RR].s, j->f[BLF_SF_RR].len ? "\r\n" : "",
-			j->f[BLF_SF_URI].len, j->f[BLF_SF_URI].s);
-	if(n < 0 || n >= blf_ntx_buf_size)
-		return -1;
-	ttag_at = n;
-	n += snprintf(blf_ntx_buf + n, blf_ntx_buf_size - n,
-			"%.*s\r\nTo: <%.*s>;tag=", j->f[BLF_SF_TTAG].len,
-			j->f[BLF_SF_TTAG].s, j->f[BLF_SF_WURI].len, j->f[BLF_SF_WURI].s);
-	ftag_at = n;
-	n += snprintf(blf_ntx_buf + n, blf_ntx_buf_size - n,
-			"%.*s\r\nCall-ID: ", j->f[BLF_SF_FTAG].len, j->f[BLF_SF_FTAG].s);
-	callid_at = n;
-	n += snprintf(blf_ntx_buf + n, blf_ntx_buf_size - n,
-			"%.*s\r\nCSeq: %u NOTIFY\r\n%.*sContent-Length: %d\r\n\r\n",
-			j->f[BLF_SF_CALLID].len, j->f[BLF_SF_CALLID].s, j->cseq,
-			hdrs->len, hdrs->s, body->len);
+	 * variable part and 512 bytes for the fixed text (about 250 with the
+	 * branch and two numbers), so no copy below can overrun the buffer.
+	 * Copies rather than snprintf(): its format parsing was a third of
+	 * what building a NOTIFY cost (bench/README.md, "Where the CPU
+	 * goes"). */
+	p = blf_ntx_buf;
+	BLF_PUTS(p, "NOTIFY ");
+	BLF_PUT(p, j->f[BLF_SF_CONTACT].s, j->f[BLF_SF_CONTACT].len);
+	BLF_PUTS(p, " SIP/2.0\r\nVia: SIP/2.0/UDP ");
+	if(*v6)
+		*p++ = '[';
+	BLF_PUT(p, host.s, host.len);
+	if(*v6)
+		*p++ = ']';
+	*p++ = ':';
+	BLF_PUT(p, port.s, port.len);
+	BLF_PUTS(p, ";branch=");
+	BLF_PUT(p, brs, strlen(brs));
+	BLF_PUTS(p, "\r\n");
+	if(j->f[BLF_SF_RR].len) {
+		BLF_PUTS(p, "Route: ");
+		BLF_PUT(p, j->f[BLF_SF_RR].s, j->f[BLF_SF_RR].len);
+		BLF_PUTS(p, "\r\n");
+	}
+	BLF_PUTS(p, "From: <");
+	BLF_PUT(p, j->f[BLF_SF_URI].s, j->f[BLF_SF_URI].len);
+	BLF_PUTS(p, ">;tag=");
+	ttag_at = (int)(p - blf_ntx_buf);
+	BLF_PUT(p, j->f[BLF_SF_TTAG].s, j->f[BLF_SF_TTAG].len);
+	BLF_PUTS(p, "\r\nTo: <");
+	BLF_PUT(p, j->f[BLF_SF_WURI].s, j->f[BLF_SF_WURI].len);
+	BLF_PUTS(p, ">;tag=");
+	ftag_at = (int)(p - blf_ntx_buf);
+	BLF_PUT(p, j->f[BLF_SF_FTAG].s, j->f[BLF_SF_FTAG].len);
+	BLF_PUTS(p, "\r\nCall-ID: ");
+	callid_at = (int)(p - blf_ntx_buf);
+	BLF_PUT(p, j->f[BLF_SF_CALLID].s, j->f[BLF_SF_CALLID].len);
+	BLF_PUTS(p, "\r\nCSeq: ");
+	p = blf_ntx_uint(p, j->cseq);
+	BLF_PUTS(p, " NOTIFY\r\n");
+	BLF_PUT(p, hdrs->s, hdrs->len);
+	BLF_PUTS(p, "Content-Length: ");
+	p = blf_ntx_uint(p, (unsigned int)body->len);
+	BLF_PUTS(p, "\r\n\r\n");
+	n = (int)(p - blf_ntx_buf);
 	if(n + body->len >= blf_ntx_buf_size || n + body->len > BLF_NTX_UDP_MAX) {
 		/* the body is bounded (notify_max_body); the rest is fields a
 		 * SUBSCRIBE bounds (a replica or the database may not have) */
@@ -510,15 +554,16 @@ static int blf_ntx_match(const blf_ntx_t *t, struct sip_msg *msg,
 {
 	union sockaddr_union src;
 	struct cseq_body *cs;
-	struct to_body *from, *to;
+	struct to_body *to;
 	str cid;
+	const char *ftag;
+	int ftag_len;
 	unsigned int n;
 
 	if(t->nonce != br->nonce)
 		return 0;
 	if(msg->cseq == NULL || msg->cseq->parsed == NULL || msg->callid == NULL
-			|| msg->from == NULL || msg->from->parsed == NULL
-			|| msg->to == NULL || msg->to->parsed == NULL)
+			|| msg->from == NULL || msg->to == NULL || msg->to->parsed == NULL)
 		return 0;
 	cs = get_cseq(msg);
 	if(cs->method_id != METHOD_NOTIFY || str2int(&cs->number, &n) < 0
@@ -528,11 +573,15 @@ static int blf_ntx_match(const blf_ntx_t *t, struct sip_msg *msg,
 	trim(&cid);
 	if(!blf_ntx_str_is(&cid, t->buf + t->callid_off, t->callid_len))
 		return 0;
-	from = get_from(msg);
+	/* our From tag, read in place (blf_ntx_response did not parse From) */
+	if(blf_sip_hdr_tag(msg->from->body.s, msg->from->body.len, &ftag,
+			   &ftag_len)
+					!= 0
+			|| ftag_len != (int)t->ttag_len
+			|| memcmp(ftag, t->buf + t->ttag_off, t->ttag_len) != 0)
+		return 0;
 	to = get_to(msg);
-	if(!blf_ntx_str_is(&from->tag_value, t->buf + t->ttag_off, t->ttag_len)
-			|| !blf_ntx_str_is(&to->tag_value, t->buf + t->ftag_off,
-					t->ftag_len))
+	if(!blf_ntx_str_is(&to->tag_value, t->buf + t->ftag_off, t->ftag_len))
 		return 0;
 	/* the source: where the NOTIFY went (a phone behind NAT answers from
 	 * the address its fixed Contact names; see README, Security) */
@@ -578,9 +627,15 @@ int blf_ntx_response(struct sip_msg *msg)
 		return 1; /* not ours */
 	if(br.boot != blf_ntx->boot)
 		return 0; /* ours, from before a restart */
-	/* parsed before the lock: the core has From, To, Call-ID and CSeq */
-	if(parse_from_header(msg) < 0) {
-		blf_ntx_ignored(msg, "bad From");
+	/* the core has found From, To, Call-ID and CSeq and parsed the
+	 * bodies of To and CSeq (receive_msg, get_hdr_field); From's tag is
+	 * read in place by blf_ntx_match(): parse_from_header() would cost
+	 * two pkg allocations per answer, and with Kamailio's default
+	 * allocator (q_malloc) each is a walk over every free-list bucket
+	 * below the pool's big fragment -- a large share of what an answer
+	 * costs (bench/README.md, "Where the CPU goes") */
+	if(msg->from == NULL) {
+		blf_ntx_ignored(msg, "no From");
 		return 0;
 	}
 	code = msg->first_line.u.reply.statuscode;
