@@ -44,7 +44,7 @@ LAYERS = {
     # pure: libc, jansson and libxml2 only; unit-tested with plain cc
     "blf_state": "pure", "blf_xml": "pure", "blf_expiry": "pure",
     "blf_json": "pure", "blf_branch": "pure", "blf_repl": "pure",
-    "blf_sipcheck": "pure", "blf_parkpage": "pure", "blf_dlgvar": "pure",
+    "blf_sipcheck": "pure", "blf_sipscan": "pure", "blf_parkpage": "pure", "blf_dlgvar": "pure",
     "blf_tag": "pure", "blf_order": "pure", "blf_vis": "pure",
     "blf_pkg": "pure",  # the registry; the packages are blf_pkg_*
     "blf_pidf": "pure", "blf_rlmi": "pure", "blf_winfo": "pure",

@@ -101,6 +101,7 @@ extern stat_var *blf_st_notifies_failed;
 /* blf:notifies_sent_<package>, by package id (NULL: not served) */
 extern stat_var *blf_st_pkg_sent[BLF_PKG_MAX];
 extern stat_var *blf_st_notify_answers_ignored;
+extern stat_var *blf_st_notify_answers_fast; /* read off the wire */
 extern stat_var *blf_st_notifies_deferred;
 extern stat_var *blf_st_calls_untracked;
 extern stat_var *blf_st_bodies_cut;

@@ -76,6 +76,7 @@ atomic_t *blf_nsubs = NULL;
 stat_var *blf_st_notifies_sent;
 stat_var *blf_st_notifies_failed;
 stat_var *blf_st_notify_answers_ignored;
+stat_var *blf_st_notify_answers_fast;
 stat_var *blf_st_notifies_deferred;
 stat_var *blf_st_calls_untracked;
 stat_var *blf_st_bodies_cut;
@@ -175,6 +176,7 @@ static stat_export_t blf_stats[] = {
 	{"notifies_sent", 0, &blf_st_notifies_sent},
 	{"notifies_failed", 0, &blf_st_notifies_failed},
 	{"notify_answers_ignored", 0, &blf_st_notify_answers_ignored},
+	{"notify_answers_fast", 0, &blf_st_notify_answers_fast},
 	{"notifies_deferred", 0, &blf_st_notifies_deferred},
 	{"notifies_coalesced", 0, &blf_st_notifies_coalesced},
 	{"notifies_inflight", STAT_IS_FUNC, (stat_var **)blf_inflight_count},

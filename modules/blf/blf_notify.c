@@ -187,6 +187,28 @@ static void blf_notify_refuse(const blf_notify_job_t *j, const char *why)
 			found ? "removed" : "already gone");
 }
 
+#define BLF_HPUT(p, s, n)               \
+	do {                                \
+		memcpy((p), (s), (size_t)(n));  \
+		(p) += (n);                     \
+	} while(0)
+#define BLF_HPUTS(p, lit) BLF_HPUT(p, lit, sizeof(lit) - 1)
+
+/* n in decimal at p; the end */
+static char *blf_utoa(char *p, unsigned int n)
+{
+	char d[10];
+	int i = 0;
+
+	do {
+		d[i++] = (char)('0' + n % 10);
+		n /= 10;
+	} while(n);
+	while(i)
+		*p++ = d[--i];
+	return p;
+}
+
 /* the NOTIFY's own headers (the dialog's are added by tm or blf_ntx) */
 static int blf_notify_hdrs(const blf_notify_job_t *j, str *h)
 {
@@ -195,6 +217,7 @@ static int blf_notify_hdrs(const blf_notify_job_t *j, str *h)
 	const char *ev = j->pkg->name, *ct = j->pkg->ctype;
 	const char *xh = j->pkg->hdrs ? j->pkg->hdrs : "";
 	size_t need;
+	char *p;
 	int n;
 
 	if(j->pkg->ctype_of && j->snap)
@@ -206,23 +229,30 @@ static int blf_notify_hdrs(const blf_notify_job_t *j, str *h)
 		return -2;
 	if(blf_buf_grow(&blf_hdrs, &blf_hdrs_size, need) == NULL)
 		return -1;
-	if(j->terminated)
-		n = snprintf(blf_hdrs, blf_hdrs_size,
-				"Max-Forwards: 70\r\nEvent: %s%s%.*s\r\n"
-				"Contact: <%.*s>\r\n"
-				"Subscription-State: terminated;reason=%s\r\n"
-				"%sContent-Type: %s\r\n",
-				ev, evid->len ? ";id=" : "", evid->len, evid->s, lc->len,
-				lc->s, reason, xh, ct);
-	else
-		n = snprintf(blf_hdrs, blf_hdrs_size,
-				"Max-Forwards: 70\r\nEvent: %s%s%.*s\r\n"
-				"Contact: <%.*s>\r\n"
-				"Subscription-State: active;expires=%u\r\n"
-				"%sContent-Type: %s\r\n",
-				ev, evid->len ? ";id=" : "", evid->len, evid->s, lc->len,
-				lc->s, j->expires, xh, ct);
-	if(n < 0 || n >= blf_hdrs_size)
+	/* copies rather than snprintf(): need counts every variable part */
+	p = blf_hdrs;
+	BLF_HPUTS(p, "Max-Forwards: 70\r\nEvent: ");
+	BLF_HPUT(p, ev, strlen(ev));
+	if(evid->len) {
+		BLF_HPUTS(p, ";id=");
+		BLF_HPUT(p, evid->s, evid->len);
+	}
+	BLF_HPUTS(p, "\r\nContact: <");
+	BLF_HPUT(p, lc->s, lc->len);
+	if(j->terminated) {
+		BLF_HPUTS(p, ">\r\nSubscription-State: terminated;reason=");
+		BLF_HPUT(p, reason, strlen(reason));
+	} else {
+		BLF_HPUTS(p, ">\r\nSubscription-State: active;expires=");
+		p = blf_utoa(p, j->expires);
+	}
+	BLF_HPUTS(p, "\r\n");
+	BLF_HPUT(p, xh, strlen(xh));
+	BLF_HPUTS(p, "Content-Type: ");
+	BLF_HPUT(p, ct, strlen(ct));
+	BLF_HPUTS(p, "\r\n");
+	n = (int)(p - blf_hdrs);
+	if(n >= blf_hdrs_size)
 		return -1; /* cannot happen: need counts every variable part */
 	h->s = blf_hdrs;
 	h->len = n;
@@ -253,9 +283,31 @@ static int blf_notify_body(const blf_notify_job_t *j, str *b)
 	return 0;
 }
 
+/*
+ * Our Contact for a subscription that stored none: the socket's, printed
+ * once per socket and process (sockets live as long as the process) rather
+ * than for every NOTIFY.
+ */
+static int blf_notify_contact(struct socket_info *si, str *out)
+{
+	static struct socket_info *last = NULL;
+	static char buf[256];
+	static str c = STR_NULL;
+
+	if(si == NULL)
+		return -1;
+	if(si != last) {
+		last = NULL;
+		if(blf_sock_contact(si, buf, sizeof(buf), &c) < 0)
+			return -1;
+		last = si;
+	}
+	*out = c;
+	return 0;
+}
+
 static int blf_notify_send(blf_notify_job_t *j)
 {
-	char lcbuf[256];
 	dlg_t td;
 	uac_req_t uac_r;
 	str h = STR_NULL, b = STR_NULL;
@@ -273,8 +325,8 @@ static int blf_notify_send(blf_notify_job_t *j)
 		goto out;
 	}
 	if(j->f[BLF_SF_LCONTACT].len == 0
-			&& blf_sock_contact(j->sock ? j->sock : udp_listen, lcbuf,
-					   sizeof(lcbuf), &j->f[BLF_SF_LCONTACT])
+			&& blf_notify_contact(j->sock ? j->sock : udp_listen,
+					   &j->f[BLF_SF_LCONTACT])
 					   < 0) {
 		LM_ERR("no Contact for NOTIFY %.*s\n",
 				j->f[BLF_SF_CALLID].len > 128 ? 128 : j->f[BLF_SF_CALLID].len,

@@ -56,9 +56,15 @@
 #include "core/parser/parse_to.h"
 #include "core/parser/parse_cseq.h"
 #include "core/trim.h"
+#include "core/events.h"
+#include "core/globals.h"
+#include "core/route.h"
+#include "core/kemi.h"
 
 #include "blf.h"
 #include "blf_branch.h"
+#include "blf_sipcheck.h"
+#include "blf_sipscan.h"
 
 #define BLF_NTX_BUCKETS 256		/* a power of two */
 #define BLF_NTX_BLOCK 2048		/* pooled block: record and message */
@@ -160,6 +166,8 @@ static unsigned int blf_tm_ms(blf_tm_var_t *t)
 }
 
 /* ---- the table ---- */
+
+static int blf_ntx_dgram_in(sr_event_param_t *evp);
 
 int blf_ntx_init(void)
 {
@@ -346,6 +354,29 @@ out:
 	return ret;
 }
 
+/* copies into the message being built (room checked before: need) */
+#define BLF_PUT(p, s, n)                  \
+	do {                                  \
+		memcpy((p), (s), (size_t)(n));    \
+		(p) += (n);                       \
+	} while(0)
+#define BLF_PUTS(p, lit) BLF_PUT(p, lit, sizeof(lit) - 1)
+
+/* n in decimal at p; the end */
+static char *blf_ntx_uint(char *p, unsigned int n)
+{
+	char d[10];
+	int i = 0;
+
+	do {
+		d[i++] = (char)('0' + n % 10);
+		n /= 10;
+	} while(n);
+	while(i)
+		*p++ = d[--i];
+	return p;
+}
+
 int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 {
 	struct socket_info *si = j->sock;
@@ -356,6 +387,7 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	unsigned int id, now, i;
 	int n, need, callid_at, ttag_at, ftag_at;
 	const char *v6;
+	char *p;
 	char brs[BLF_BRANCH_MAX];
 	blf_branch_t br;
 
@@ -396,32 +428,51 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	}
 	/* RFC 3261 8.1.1: the same headers tm puts in a request within a
 	 * dialog (From is our side, To the watcher's). need counts every
-	 * variable part and 512 bytes for the fixed text (about 250), so no
-	 * snprintf below can be cut short */
-	n = snprintf(blf_ntx_buf, blf_ntx_buf_size,
-			"NOTIFY %.*s SIP/2.0\r\n"
-			"Via: SIP/2.0/UDP %s%.*s%s:%.*s;branch=%s\r\n"
-			"%s%.*s%s"
-			"From: <%.*s>;tag=",
-			j->f[BLF_SF_CONTACT].len, j->f[BLF_SF_CONTACT].s, v6, host.len,
-			host.s, *v6 ? "]" : "", port.len, port.s, brs,
-			j->f[BLF_SF_RR].len ? "Route: " : "", j->f[BLF_SF_RR].len,
-			j->f[BLF_SF_RR].s, j->f[BLF_SF_RR].len ? "\r\n" : "",
-			j->f[BLF_SF_URI].len, j->f[BLF_SF_URI].s);
-	if(n < 0 || n >= blf_ntx_buf_size)
-		return -1;
-	ttag_at = n;
-	n += snprintf(blf_ntx_buf + n, blf_ntx_buf_size - n,
-			"%.*s\r\nTo: <%.*s>;tag=", j->f[BLF_SF_TTAG].len,
-			j->f[BLF_SF_TTAG].s, j->f[BLF_SF_WURI].len, j->f[BLF_SF_WURI].s);
-	ftag_at = n;
-	n += snprintf(blf_ntx_buf + n, blf_ntx_buf_size - n,
-			"%.*s\r\nCall-ID: ", j->f[BLF_SF_FTAG].len, j->f[BLF_SF_FTAG].s);
-	callid_at = n;
-	n += snprintf(blf_ntx_buf + n, blf_ntx_buf_size - n,
-			"%.*s\r\nCSeq: %u NOTIFY\r\n%.*sContent-Length: %d\r\n\r\n",
-			j->f[BLF_SF_CALLID].len, j->f[BLF_SF_CALLID].s, j->cseq,
-			hdrs->len, hdrs->s, body->len);
+	 * variable part and 512 bytes for the fixed text (about 250 with the
+	 * branch and two numbers), so no copy below can overrun the buffer.
+	 * Copies rather than snprintf(): its format parsing was a third of
+	 * what building a NOTIFY cost (bench/README.md, "Where the CPU
+	 * goes"). */
+	p = blf_ntx_buf;
+	BLF_PUTS(p, "NOTIFY ");
+	BLF_PUT(p, j->f[BLF_SF_CONTACT].s, j->f[BLF_SF_CONTACT].len);
+	BLF_PUTS(p, " SIP/2.0\r\nVia: SIP/2.0/UDP ");
+	if(*v6)
+		*p++ = '[';
+	BLF_PUT(p, host.s, host.len);
+	if(*v6)
+		*p++ = ']';
+	*p++ = ':';
+	BLF_PUT(p, port.s, port.len);
+	BLF_PUTS(p, ";branch=");
+	BLF_PUT(p, brs, strlen(brs));
+	BLF_PUTS(p, "\r\n");
+	if(j->f[BLF_SF_RR].len) {
+		BLF_PUTS(p, "Route: ");
+		BLF_PUT(p, j->f[BLF_SF_RR].s, j->f[BLF_SF_RR].len);
+		BLF_PUTS(p, "\r\n");
+	}
+	BLF_PUTS(p, "From: <");
+	BLF_PUT(p, j->f[BLF_SF_URI].s, j->f[BLF_SF_URI].len);
+	BLF_PUTS(p, ">;tag=");
+	ttag_at = (int)(p - blf_ntx_buf);
+	BLF_PUT(p, j->f[BLF_SF_TTAG].s, j->f[BLF_SF_TTAG].len);
+	BLF_PUTS(p, "\r\nTo: <");
+	BLF_PUT(p, j->f[BLF_SF_WURI].s, j->f[BLF_SF_WURI].len);
+	BLF_PUTS(p, ">;tag=");
+	ftag_at = (int)(p - blf_ntx_buf);
+	BLF_PUT(p, j->f[BLF_SF_FTAG].s, j->f[BLF_SF_FTAG].len);
+	BLF_PUTS(p, "\r\nCall-ID: ");
+	callid_at = (int)(p - blf_ntx_buf);
+	BLF_PUT(p, j->f[BLF_SF_CALLID].s, j->f[BLF_SF_CALLID].len);
+	BLF_PUTS(p, "\r\nCSeq: ");
+	p = blf_ntx_uint(p, j->cseq);
+	BLF_PUTS(p, " NOTIFY\r\n");
+	BLF_PUT(p, hdrs->s, hdrs->len);
+	BLF_PUTS(p, "Content-Length: ");
+	p = blf_ntx_uint(p, (unsigned int)body->len);
+	BLF_PUTS(p, "\r\n\r\n");
+	n = (int)(p - blf_ntx_buf);
 	if(n + body->len >= blf_ntx_buf_size || n + body->len > BLF_NTX_UDP_MAX) {
 		/* the body is bounded (notify_max_body); the rest is fields a
 		 * SUBSCRIBE bounds (a replica or the database may not have) */
@@ -492,58 +543,49 @@ static void blf_ntx_failed(blf_ntx_t *t, int code)
 				callid.s, code == 408 ? "timed out," : "answered", code);
 }
 
-/* a tag parameter as the parser left it (an absent one is empty) */
+/* a field of an answer against the NOTIFY's copy of it */
 static int blf_ntx_str_is(const str *a, const char *b, int blen)
 {
 	return a->len == blen && (blen == 0 || memcmp(a->s, b, blen) == 0);
 }
 
-/*
- * Is msg an answer to t, as tm would have it (RFC 3261 17.1.3) and more:
- * CSeq number and method NOTIFY, Call-ID, From tag (ours) and To tag (the
- * watcher's) of the NOTIFY, and from the address the NOTIFY was sent to.
- * A missing or unparsable header is no match. bucket lock held; no
- * allocation (the headers were parsed before the lock).
- */
-static int blf_ntx_match(const blf_ntx_t *t, struct sip_msg *msg,
-		const blf_branch_t *br)
-{
+/* what an answer says, read by the core's parser (blf_ntx_response) or in
+ * place off the wire (blf_ntx_dgram_in) */
+typedef struct blf_ntx_ans {
+	int code;
+	str callid, ftag, ttag;
+	unsigned int cseq;
+	int cseq_notify;
 	union sockaddr_union src;
-	struct cseq_body *cs;
-	struct to_body *from, *to;
-	str cid;
-	unsigned int n;
+	struct socket_info *bind;
+	struct ip_addr *src_ip; /* for log lines */
+	unsigned short src_port;
+} blf_ntx_ans_t;
 
-	if(t->nonce != br->nonce)
+/*
+ * Is a an answer to t, as tm would have it (RFC 3261 17.1.3) and more:
+ * branch nonce, CSeq number and method NOTIFY, Call-ID, From tag (ours)
+ * and To tag (the watcher's) of the NOTIFY, and from the address the
+ * NOTIFY was sent to. Bucket lock held; no allocation.
+ */
+static int blf_ntx_match(
+		const blf_ntx_t *t, const blf_ntx_ans_t *a, const blf_branch_t *br)
+{
+	if(t->nonce != br->nonce || !a->cseq_notify || a->cseq != t->cseq)
 		return 0;
-	if(msg->cseq == NULL || msg->cseq->parsed == NULL || msg->callid == NULL
-			|| msg->from == NULL || msg->from->parsed == NULL
-			|| msg->to == NULL || msg->to->parsed == NULL)
-		return 0;
-	cs = get_cseq(msg);
-	if(cs->method_id != METHOD_NOTIFY || str2int(&cs->number, &n) < 0
-			|| n != t->cseq)
-		return 0;
-	cid = msg->callid->body;
-	trim(&cid);
-	if(!blf_ntx_str_is(&cid, t->buf + t->callid_off, t->callid_len))
-		return 0;
-	from = get_from(msg);
-	to = get_to(msg);
-	if(!blf_ntx_str_is(&from->tag_value, t->buf + t->ttag_off, t->ttag_len)
-			|| !blf_ntx_str_is(&to->tag_value, t->buf + t->ftag_off,
-					t->ftag_len))
+	if(!blf_ntx_str_is(&a->callid, t->buf + t->callid_off, t->callid_len)
+			|| !blf_ntx_str_is(&a->ftag, t->buf + t->ttag_off, t->ttag_len)
+			|| !blf_ntx_str_is(&a->ttag, t->buf + t->ftag_off, t->ftag_len))
 		return 0;
 	/* the source: where the NOTIFY went (a phone behind NAT answers from
 	 * the address its fixed Contact names; see README, Security) */
-	init_su(&src, &msg->rcv.src_ip, msg->rcv.src_port);
-	if(!su_cmp(&src, &t->dst.to) || msg->rcv.bind_address != t->dst.send_sock)
+	if(!su_cmp(&a->src, &t->dst.to) || a->bind != t->dst.send_sock)
 		return 0;
 	return 1;
 }
 
 /* an answer that names one of our transactions but is not its answer */
-static void blf_ntx_ignored(struct sip_msg *msg, const char *why)
+static void blf_ntx_ignored(const blf_ntx_ans_t *a, const char *why)
 {
 	static unsigned int last = 0; /* per process: one line a second */
 	unsigned int now = blf_ms();
@@ -554,21 +596,63 @@ static void blf_ntx_ignored(struct sip_msg *msg, const char *why)
 	last = now ? now : 1;
 	LM_NOTICE("answer %d to a NOTIFY from %s:%d ignored: %s (more in the "
 			  "blf:notify_answers_ignored statistic)\n",
-			msg->first_line.u.reply.statuscode, ip_addr2a(&msg->rcv.src_ip),
-			(int)msg->rcv.src_port, why);
+			a->code, ip_addr2a(a->src_ip), (int)a->src_port, why);
+}
+
+/* an answer naming our transaction br: ends it, whatever it says */
+static void blf_ntx_answer(const blf_ntx_ans_t *a, const blf_branch_t *br)
+{
+	unsigned int i;
+	blf_ntx_bucket_t *b;
+	blf_ntx_t *t, **pt;
+
+	i = BLF_NTX_BUCKET(br->pno, br->id);
+	b = &blf_ntx->b[i];
+	blf_ntx_lock(i);
+	for(pt = &b->first; (t = *pt) != NULL; pt = &t->next)
+		if(t->id == br->id && t->pno == br->pno)
+			break;
+	if(t == NULL) {
+		blf_ntx_unlock(i); /* a late copy: the transaction ended */
+		return;
+	}
+	if(!blf_ntx_match(t, a, br)) {
+		blf_ntx_unlock(i);
+		blf_ntx_ignored(a, "branch nonce, CSeq, Call-ID, tags or source "
+						   "differ from the NOTIFY's");
+		return;
+	}
+	if(a->code < 200) {
+		/* RFC 3261 17.1.2.2: Proceeding, retransmit every T2 */
+		t->ival = blf_tm_ms(&blf_tm_t2);
+		t->next_ms = blf_ms() + t->ival;
+		blf_ntx_unlock(i);
+		return;
+	}
+	*pt = t->next;
+	b->npending--;
+	if(a->code < 300) {
+		blf_ntx_release(b, t);
+		blf_ntx_unlock(i);
+		return;
+	}
+	blf_ntx_unlock(i);
+	blf_ntx_failed(t, a->code);
+	blf_ntx_lock(i);
+	blf_ntx_release(b, t);
+	blf_ntx_unlock(i);
 }
 
 /*
- * The core's response callback (before tm's, for every reply): answers to
- * our NOTIFYs end here, whatever they say; 0 tells the core they were ours.
+ * The core's response callback (before tm's, for every reply the core
+ * parsed): answers to our NOTIFYs end here, whatever they say; 0 tells the
+ * core they were ours.
  */
 int blf_ntx_response(struct sip_msg *msg)
 {
-	unsigned int i, code;
-	blf_ntx_bucket_t *b;
-	blf_ntx_t *t, **pt;
 	blf_branch_t br;
-	int ok;
+	blf_ntx_ans_t a;
+	struct cseq_body *cs;
 
 	if(blf_ntx == NULL || msg->via1 == NULL || msg->via1->branch == NULL)
 		return 1;
@@ -578,49 +662,95 @@ int blf_ntx_response(struct sip_msg *msg)
 		return 1; /* not ours */
 	if(br.boot != blf_ntx->boot)
 		return 0; /* ours, from before a restart */
-	/* parsed before the lock: the core has From, To, Call-ID and CSeq */
-	if(parse_from_header(msg) < 0) {
-		blf_ntx_ignored(msg, "bad From");
+	memset(&a, 0, sizeof(a));
+	a.code = msg->first_line.u.reply.statuscode;
+	init_su(&a.src, &msg->rcv.src_ip, msg->rcv.src_port);
+	a.bind = msg->rcv.bind_address;
+	a.src_ip = &msg->rcv.src_ip;
+	a.src_port = msg->rcv.src_port;
+	/* the core has found From, To, Call-ID and CSeq and parsed the
+	 * bodies of To and CSeq (receive_msg, get_hdr_field); From's tag is
+	 * read in place: parse_from_header() would cost two pkg allocations
+	 * per answer, and with Kamailio's default allocator (q_malloc) each
+	 * is a walk over every free-list bucket below the pool's big
+	 * fragment (bench/README.md, "Where the CPU goes against the floor") */
+	if(msg->cseq == NULL || msg->cseq->parsed == NULL || msg->callid == NULL
+			|| msg->from == NULL || msg->to == NULL || msg->to->parsed == NULL
+			|| blf_sip_hdr_tag(msg->from->body.s, msg->from->body.len,
+					   (const char **)&a.ftag.s, &a.ftag.len)
+					   != 0) {
+		blf_ntx_ignored(&a, "From, To, Call-ID or CSeq missing");
 		return 0;
 	}
-	code = msg->first_line.u.reply.statuscode;
-	i = BLF_NTX_BUCKET(br.pno, br.id);
-	b = &blf_ntx->b[i];
-	blf_ntx_lock(i);
-	for(pt = &b->first; (t = *pt) != NULL; pt = &t->next)
-		if(t->id == br.id && t->pno == br.pno)
-			break;
-	if(t == NULL) {
-		blf_ntx_unlock(i); /* a late copy: the transaction ended */
+	cs = get_cseq(msg);
+	if(str2int(&cs->number, &a.cseq) < 0) {
+		blf_ntx_ignored(&a, "bad CSeq");
 		return 0;
 	}
-	ok = blf_ntx_match(t, msg, &br);
-	if(!ok) {
-		blf_ntx_unlock(i);
-		blf_ntx_ignored(msg, "branch nonce, CSeq, Call-ID, tags or source "
-							 "differ from the NOTIFY's");
-		return 0;
-	}
-	if(code < 200) {
-		/* RFC 3261 17.1.2.2: Proceeding, retransmit every T2 */
-		t->ival = blf_tm_ms(&blf_tm_t2);
-		t->next_ms = blf_ms() + t->ival;
-		blf_ntx_unlock(i);
-		return 0;
-	}
-	*pt = t->next;
-	b->npending--;
-	if(code < 300) {
-		blf_ntx_release(b, t);
-		blf_ntx_unlock(i);
-		return 0;
-	}
-	blf_ntx_unlock(i);
-	blf_ntx_failed(t, code);
-	blf_ntx_lock(i);
-	blf_ntx_release(b, t);
-	blf_ntx_unlock(i);
+	a.cseq_notify = (cs->method_id == METHOD_NOTIFY);
+	a.callid = msg->callid->body;
+	trim(&a.callid);
+	a.ttag = get_to(msg)->tag_value;
+	blf_ntx_answer(&a, &br);
 	return 0;
+}
+
+/* 1 when nothing but the core's reply path would see an answer: no module
+ * looks at received data (siptrace, topoh, sipdump: SREV_NET_DATA_IN and
+ * _RECV), no event_route[core:msg-received], no reply_route in the script
+ * (native or KEMI) */
+static int blf_ntx_fast_ok(void)
+{
+	return !sr_event_enabled(SREV_NET_DATA_IN)
+		   && !sr_event_enabled(SREV_NET_DATA_RECV) && ksr_evrt_received_mode == 0
+		   && onreply_rt.rlist[DEFAULT_RT] == NULL
+		   && (kemi_reply_route_callback.len == 0 || sr_kemi_eng_get() == NULL);
+}
+
+/*
+ * The core's hook for every UDP datagram, before it is parsed: an answer
+ * to one of our NOTIFYs, in the usual shape (blf_sipscan.c), is matched
+ * and consumed here, without the core's parse (a pkg allocation per
+ * header) and free. Anything else -- a request, another transaction's
+ * reply, an answer of unusual shape, or when something else would have
+ * seen the answer (blf_ntx_fast_ok) -- goes on to the core as before.
+ * <0: consumed.
+ */
+static int blf_ntx_dgram_in(sr_event_param_t *evp)
+{
+	void **d = (void **)evp->data;
+	char *buf = (char *)d[0];
+	unsigned int len = *(unsigned int *)d[1];
+	receive_info_t *ri = (receive_info_t *)d[2];
+	blf_sipscan_t sc;
+	blf_branch_t br;
+	blf_ntx_ans_t a;
+
+	if(blf_ntx == NULL || len < 12 || len > BLF_NTX_UDP_MAX
+			|| memcmp(buf, "SIP/2.0 ", 8) != 0 || !blf_ntx_fast_ok())
+		return 0;
+	if(blf_sipscan_reply(buf, (int)len, &sc) < 0
+			|| blf_branch_parse(sc.branch, sc.branch_len, &br) < 0)
+		return 0; /* not ours, or for the core's parser */
+	if(br.boot != blf_ntx->boot)
+		return -1; /* ours, from before a restart */
+	memset(&a, 0, sizeof(a));
+	a.code = sc.code;
+	a.callid.s = (char *)sc.callid;
+	a.callid.len = sc.callid_len;
+	a.ftag.s = (char *)sc.ftag;
+	a.ftag.len = sc.ftag_len;
+	a.ttag.s = (char *)sc.ttag;
+	a.ttag.len = sc.ttag_len;
+	a.cseq = sc.cseq;
+	a.cseq_notify = sc.cseq_notify;
+	a.src = ri->src_su;
+	a.bind = ri->bind_address;
+	a.src_ip = &ri->src_ip;
+	a.src_port = ri->src_port;
+	update_stat(blf_st_notify_answers_fast, 1);
+	blf_ntx_answer(&a, &br);
+	return -1;
 }
 
 /* the "BLF NOTIFY" process: retransmissions, Timer F, pool trimming */
@@ -675,7 +805,21 @@ static void blf_ntx_timer(unsigned int ticks, void *param)
 
 int blf_ntx_child_init(int rank)
 {
-	if(rank != PROC_MAIN || blf_ntx == NULL)
+	static int hook_tried = 0; /* inherited by the processes forked after */
+
+	if(blf_ntx == NULL)
+		return 0;
+	/* answers read off the wire (blf_ntx_dgram_in). The core has one
+	 * such hook per process; taken here, after every module's mod_init,
+	 * so a module that needs it (sipcapture's HEP) keeps it, and the
+	 * answers then go through the core's parser and blf_ntx_response */
+	if(!hook_tried) {
+		hook_tried = 1;
+		if(sr_event_register_cb(SREV_NET_DGRAM_IN, blf_ntx_dgram_in) < 0)
+			LM_INFO("the UDP datagram hook is taken: answers to NOTIFYs go "
+					"through the core's parser\n");
+	}
+	if(rank != PROC_MAIN)
 		return 0;
 	if(fork_basic_utimer(PROC_TIMER, "BLF NOTIFY", 1, blf_ntx_timer, NULL,
 			   BLF_NTX_TIMER_US)

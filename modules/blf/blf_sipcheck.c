@@ -293,3 +293,101 @@ int blf_uri_pct_encode(const char *s, int len, char *buf, int size)
 	buf[o] = '\0';
 	return o;
 }
+
+/* s[i] is RFC 3261 LWS-ish white space */
+static int blf_sip_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* past a quoted string starting at s[i] == '"': the index after the
+ * closing quote, or -1 when it is not closed */
+static int blf_sip_skip_quoted(const char *s, int len, int i)
+{
+	for(i++; i < len; i++) {
+		if(s[i] == '\\') {
+			if(++i >= len)
+				return -1;
+		} else if(s[i] == '"')
+			return i + 1;
+	}
+	return -1;
+}
+
+int blf_sip_hdr_tag(const char *s, int len, const char **tag, int *tlen)
+{
+	int i = 0, j, lt = -1, nlen;
+
+	if(s == NULL || len < 0 || tag == NULL || tlen == NULL)
+		return -1;
+	/* the name-addr's '<' (outside a quoted display name), if any */
+	for(j = 0; j < len; j++) {
+		if(s[j] == '"') {
+			if((j = blf_sip_skip_quoted(s, len, j)) < 0)
+				return -1;
+			j--;
+		} else if(s[j] == '<') {
+			lt = j;
+			break;
+		} else if(s[j] == ';' || s[j] == ',')
+			break; /* a bare addr-spec: no display name before it */
+	}
+	if(lt >= 0) {
+		for(i = lt + 1; i < len && s[i] != '>'; i++)
+			;
+		if(i >= len)
+			return -1;
+		i++;
+	} else {
+		/* a bare addr-spec: the URI ends at the first ';' (its
+		 * parameters are the header's) or white space */
+		while(i < len && blf_sip_ws(s[i]))
+			i++;
+		while(i < len && s[i] != ';' && !blf_sip_ws(s[i]))
+			i++;
+	}
+	/* the header parameters: *( SEMI name [ EQUAL value ] ) */
+	for(;;) {
+		while(i < len && blf_sip_ws(s[i]))
+			i++;
+		if(i >= len)
+			return 1;
+		if(s[i] != ';')
+			return -1;
+		i++;
+		while(i < len && blf_sip_ws(s[i]))
+			i++;
+		for(j = i; j < len && s[j] != '=' && s[j] != ';' && !blf_sip_ws(s[j]);
+				j++)
+			;
+		nlen = j - i;
+		while(j < len && blf_sip_ws(s[j]))
+			j++;
+		if(j < len && s[j] == '=') {
+			int vs, ve;
+			j++;
+			while(j < len && blf_sip_ws(s[j]))
+				j++;
+			vs = j;
+			if(j < len && s[j] == '"') {
+				if((j = blf_sip_skip_quoted(s, len, j)) < 0)
+					return -1;
+			} else
+				while(j < len && s[j] != ';' && !blf_sip_ws(s[j]))
+					j++;
+			ve = j;
+			if(nlen == 3 && strncasecmp(s + i, "tag", 3) == 0) {
+				*tag = s + vs;
+				*tlen = ve - vs;
+				return 0;
+			}
+		} else if(nlen == 3 && strncasecmp(s + i, "tag", 3) == 0) {
+			*tag = s + j; /* ";tag" without a value: an empty tag */
+			*tlen = 0;
+			return 0;
+		}
+		if(nlen == 0)
+			return -1;
+		i = j;
+	}
+}

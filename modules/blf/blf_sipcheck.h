@@ -66,4 +66,18 @@ int blf_accept_ok(const blf_accept_st_t *st);
  */
 int blf_uri_pct_encode(const char *s, int len, char *buf, int size);
 
+/*
+ * The tag parameter of a From or To header body s[0..len) (RFC 3261
+ * 20.20, 25.1: [display-name] <URI> or a bare addr-spec, then header
+ * parameters), read in place without allocating: an answer to one of the
+ * module's NOTIFYs is matched on its From tag, and parsing the header
+ * with the core's parser costs two pkg allocations per answer (see
+ * blf_ntx.c). A bare addr-spec's parameters are header parameters (RFC
+ * 3261 20), so ";tag=" right after it counts. 0 with *tag and *tlen set
+ * (possibly empty), 1 when there is no tag parameter, -1 when the body is
+ * malformed (an unterminated quoted string or <, a character that cannot
+ * start a parameter).
+ */
+int blf_sip_hdr_tag(const char *s, int len, const char **tag, int *tlen);
+
 #endif

@@ -57,7 +57,7 @@ int blf_wc_init(void)
 	for(i = 0; i < BLF_WC_KINDS; i++)
 		atomic_set(&blf_wc->counted[i], 0);
 	atomic_set(&blf_wc->entries, 0);
-	blf_wc->locks = lock_set_alloc(BLF_WC_BUCKETS);
+	blf_wc->locks = lock_set_alloc(BLF_WC_LOCKS);
 	if(blf_wc->locks == NULL || lock_set_init(blf_wc->locks) == NULL) {
 		LM_ERR("cannot create the watcher counter locks\n");
 		if(blf_wc->locks)
@@ -110,7 +110,7 @@ static int blf_wc_get(
 	int rc = 0;
 
 	*out = NULL;
-	lock_set_get(blf_wc->locks, i);
+	lock_set_get(blf_wc->locks, i & (BLF_WC_LOCKS - 1));
 	for(w = blf_wc->b[i]; w; w = w->next)
 		if(w->hash == h && w->kind == kind && w->len == len
 				&& memcmp(w->key, k, len) == 0)
@@ -139,7 +139,7 @@ static int blf_wc_get(
 	atomic_inc(&blf_wc->counted[kind]);
 	*out = w;
 done:
-	lock_set_release(blf_wc->locks, i);
+	lock_set_release(blf_wc->locks, i & (BLF_WC_LOCKS - 1));
 	return rc;
 }
 
@@ -148,7 +148,7 @@ static void blf_wc_put(blf_wc_t *w)
 	unsigned int i = w->hash & (BLF_WC_BUCKETS - 1);
 	blf_wc_t **pw;
 
-	lock_set_get(blf_wc->locks, i);
+	lock_set_get(blf_wc->locks, i & (BLF_WC_LOCKS - 1));
 	atomic_dec(&blf_wc->counted[w->kind]);
 	if(--w->count == 0) {
 		for(pw = &blf_wc->b[i]; *pw && *pw != w; pw = &(*pw)->next)
@@ -158,7 +158,7 @@ static void blf_wc_put(blf_wc_t *w)
 		atomic_dec(&blf_wc->entries);
 		shm_free(w);
 	}
-	lock_set_release(blf_wc->locks, i);
+	lock_set_release(blf_wc->locks, i & (BLF_WC_LOCKS - 1));
 }
 
 int blf_wc_sub_take(blf_sub_t *s, const struct ip_addr *src, int check)
@@ -221,7 +221,7 @@ int blf_wc_burst_ok(const str *watcher, time_t now)
 	h = blf_wc_hash(BLF_WC_KINDS, watcher->s, watcher->len);
 	i = h & (BLF_WB_SLOTS - 1);
 	b = &blf_wc->wb[i];
-	lock_set_get(blf_wc->locks, i & (BLF_WC_BUCKETS - 1));
+	lock_set_get(blf_wc->locks, i & (BLF_WC_LOCKS - 1));
 	if(b->start == 0 || now < b->start
 			|| now - b->start >= blf_cfg.wildcard_burst_interval) {
 		b->hash = h;
@@ -231,7 +231,7 @@ int blf_wc_burst_ok(const str *watcher, time_t now)
 	ok = b->count < BLF_WATCHER_BURSTS;
 	if(ok)
 		b->count++;
-	lock_set_release(blf_wc->locks, i & (BLF_WC_BUCKETS - 1));
+	lock_set_release(blf_wc->locks, i & (BLF_WC_LOCKS - 1));
 	return ok;
 }
 

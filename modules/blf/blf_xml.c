@@ -1,9 +1,10 @@
 /*
  * blf_xml.c — RFC 4235 dialog-info bodies, pure (libxml2 only).
  *
- * Builds the <dialog> elements of an entity's calls with libxml2's
- * xmlTextWriter, so every value is escaped by libxml2, and prints the small
- * per-watcher document head around them. Values come from SIP headers that
+ * Prints the <dialog> elements of an entity's calls (directly, escaped
+ * exactly as libxml2's xmlTextWriter would: see blf_ob_esc) and the small
+ * per-watcher document head around them; lends its value writers, which do
+ * go through xmlTextWriter, to the other pure builders. Values come from SIP headers that
  * any UA may fill with bytes XML forbids; those are replaced here, because a
  * body that does not parse turns off the lamps of every watcher it reaches.
  * Nothing here reads module state, allocates from Kamailio or sets up or
@@ -220,98 +221,255 @@ static int blf_xml_set(const char *s)
 	return s != NULL && s[0] != '\0';
 }
 
-/* an optional attribute: left out when the value is NULL or empty */
-static int blf_xml_opt_attr(
-		xmlTextWriterPtr w, const char *attr, const char *val)
+/*
+ * The <dialog> elements are printed here directly rather than through
+ * xmlTextWriter: they are built once per change, but with a writer, a
+ * document, a buffer and a string copy per element that was most of what
+ * a NOTIFY's body cost (bench/README.md, "Where the CPU goes"). The output
+ * is the writer's, byte for byte: attribute values escape & < > " TAB LF CR
+ * and print characters past ASCII as hexadecimal references (what
+ * libxml2 does without a document encoding), text escapes & < > and CR;
+ * bytes XML forbids become '?' first (blf_xml_char_len), and URIs are
+ * percent-encoded as blf_xml_put_uri does. The working buffer comes from
+ * libxml2's allocator (xmlRealloc) only so that the unit tests' failure
+ * injection (xmlMemSetup) reaches it; the result is a malloc() copy.
+ */
+typedef struct blf_ob {
+	char *s;
+	size_t len, size;
+	int err;
+} blf_ob_t;
+
+/* room for n more bytes and a NUL; 0 when there is */
+static int blf_ob_room(blf_ob_t *o, size_t n)
 {
-	if(!blf_xml_set(val))
+	char *ns;
+	size_t sz;
+
+	if(o->err)
+		return -1;
+	if(o->len + n + 1 <= o->size)
 		return 0;
-	return blf_xml_put(w, attr, val);
+	sz = o->size ? o->size : 1024;
+	while(sz < o->len + n + 1) {
+		if(sz > ((size_t)1 << 30)) {
+			o->err = 1;
+			return -1;
+		}
+		sz *= 2;
+	}
+	ns = xmlRealloc(o->s, sz);
+	if(ns == NULL) {
+		o->err = 1;
+		return -1;
+	}
+	o->s = ns;
+	o->size = sz;
+	return 0;
+}
+
+static void blf_ob_put(blf_ob_t *o, const char *s, size_t n)
+{
+	if(blf_ob_room(o, n) < 0)
+		return;
+	memcpy(o->s + o->len, s, n);
+	o->len += n;
+}
+
+#define blf_ob_lit(o, lit) blf_ob_put((o), (lit), sizeof(lit) - 1)
+
+/* val escaped as an attribute value (attr) or text, invalid bytes as '?' */
+static void blf_ob_esc(blf_ob_t *o, const char *val, int attr)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *u = (const unsigned char *)val;
+	size_t n = strlen(val), i = 0, l, run;
+	unsigned int c;
+	char ref[12];
+	int k, r;
+
+	while(i < n) {
+		/* a run of bytes that need nothing */
+		for(run = i; run < n; run++) {
+			c = u[run];
+			if(c < 0x20 || c >= 0x80 || c == '&' || c == '<' || c == '>'
+					|| (attr && c == '"'))
+				break;
+		}
+		if(run > i) {
+			blf_ob_put(o, val + i, run - i);
+			i = run;
+			if(i >= n)
+				break;
+		}
+		c = u[i];
+		l = blf_xml_char_len(u + i, n - i);
+		if(l == 0) {
+			blf_ob_lit(o, "?");
+			i++;
+			continue;
+		}
+		if(c == '&')
+			blf_ob_lit(o, "&amp;");
+		else if(c == '<')
+			blf_ob_lit(o, "&lt;");
+		else if(c == '>')
+			blf_ob_lit(o, "&gt;");
+		else if(c == '"')
+			blf_ob_lit(o, "&quot;");
+		else if(c == '\r')
+			blf_ob_lit(o, "&#13;");
+		else if(c == '\n' && attr)
+			blf_ob_lit(o, "&#10;");
+		else if(c == '\t' && attr)
+			blf_ob_lit(o, "&#9;");
+		else if(c < 0x80 || !attr)
+			blf_ob_put(o, val + i, l); /* TAB, LF in text; UTF-8 text */
+		else {
+			/* a character past ASCII in an attribute: &#xHEX; */
+			c = (l == 2) ? (u[i] & 0x1fu) : (l == 3) ? (u[i] & 0x0fu)
+													 : (u[i] & 0x07u);
+			for(k = 1; k < (int)l; k++)
+				c = (c << 6) | (u[i + k] & 0x3fu);
+			r = 0;
+			ref[r++] = '&';
+			ref[r++] = '#';
+			ref[r++] = 'x';
+			for(k = 20; k >= 0; k -= 4)
+				if((c >> k) || k == 0) {
+					for(; k >= 0; k -= 4)
+						ref[r++] = hex[(c >> k) & 15];
+					break;
+				}
+			ref[r++] = ';';
+			blf_ob_put(o, ref, (size_t)r);
+		}
+		i += l;
+	}
+}
+
+/* " name=\"value\"" */
+static void blf_ob_attr(blf_ob_t *o, const char *name, const char *val)
+{
+	blf_ob_lit(o, " ");
+	blf_ob_put(o, name, strlen(name));
+	blf_ob_lit(o, "=\"");
+	blf_ob_esc(o, val, 1);
+	blf_ob_lit(o, "\"");
+}
+
+/* a URI as blf_xml_put_uri writes it: bytes a URI may not hold
+ * percent-encoded, then escaped */
+static void blf_ob_uri(blf_ob_t *o, const char *val, int attr)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *u = (const unsigned char *)val;
+	char stack[BLF_XML_CLEAN_STACK];
+	char *buf;
+	size_t n = strlen(val), i, k = 0, sl = blf_xml_uri_scheme(u, n);
+
+	for(i = 0; i < n; i++)
+		if(!blf_xml_uri_keep(u, i, n, sl))
+			break;
+	if(i == n) {
+		blf_ob_esc(o, val, attr);
+		return;
+	}
+	buf = (3 * n < sizeof(stack)) ? stack : xmlMalloc(3 * n + 1);
+	if(buf == NULL) {
+		o->err = 1;
+		return;
+	}
+	for(i = 0; i < n; i++) {
+		if(blf_xml_uri_keep(u, i, n, sl)) {
+			buf[k++] = (char)u[i];
+		} else {
+			buf[k++] = '%';
+			buf[k++] = hex[u[i] >> 4];
+			buf[k++] = hex[u[i] & 15];
+		}
+	}
+	buf[k] = '\0';
+	blf_ob_esc(o, buf, attr);
+	if(buf != stack)
+		xmlFree(buf);
 }
 
 /* <state event="..." code="...">name</state> */
-static int blf_xml_state(xmlTextWriterPtr w, const blf_dstate_t *st)
+static void blf_ob_state(blf_ob_t *o, const blf_dstate_t *st)
 {
 	const char *ev = NULL;
+	char code[16];
 
-	if(xmlTextWriterStartElement(w, BLF_XC("state")) < 0)
-		return -1;
+	blf_ob_lit(o, "<state");
 	if(st->state == BLF_STATE_TERMINATED)
 		ev = blf_term_name(st->term);
-	if(ev != NULL && blf_xml_put(w, "event", ev) < 0)
-		return -1;
+	if(ev != NULL)
+		blf_ob_attr(o, "event", ev);
 	/* the schema allows 100..699 only; 0 means "no code" */
 	if(st->code >= 100 && st->code <= 699) {
-		if(xmlTextWriterWriteFormatAttribute(w, BLF_XC("code"), "%d", st->code)
-				< 0)
-			return -1;
+		snprintf(code, sizeof(code), "%d", st->code);
+		blf_ob_attr(o, "code", code);
 	}
-	if(blf_xml_put(w, NULL, blf_state_name(st->state)) < 0)
-		return -1;
-	return xmlTextWriterEndElement(w) < 0 ? -1 : 0;
+	blf_ob_lit(o, ">");
+	blf_ob_esc(o, blf_state_name(st->state), 0);
+	blf_ob_lit(o, "</state>");
 }
 
 /*
  * <local> or <remote>: identity (display name as attribute, RFC 4235's
  * schema) then target, in schema order. Left out when it would be empty.
  */
-static int blf_xml_party(xmlTextWriterPtr w, const char *name,
+static void blf_ob_party(blf_ob_t *o, const char *name,
 		const blf_xml_party_t *p, int with_target)
 {
 	int has_id = blf_xml_set(p->identity);
 	int has_tg = with_target && blf_xml_set(p->target);
 
 	if(!has_id && !has_tg)
-		return 0;
-	if(xmlTextWriterStartElement(w, BLF_XC(name)) < 0)
-		return -1;
+		return;
+	blf_ob_lit(o, "<");
+	blf_ob_put(o, name, strlen(name));
+	blf_ob_lit(o, ">");
 	if(has_id) {
-		if(xmlTextWriterStartElement(w, BLF_XC("identity")) < 0)
-			return -1;
-		if(blf_xml_opt_attr(w, "display", p->display) < 0)
-			return -1;
-		if(blf_xml_put_uri(w, NULL, p->identity) < 0)
-			return -1;
-		if(xmlTextWriterEndElement(w) < 0)
-			return -1;
+		blf_ob_lit(o, "<identity");
+		if(blf_xml_set(p->display))
+			blf_ob_attr(o, "display", p->display);
+		blf_ob_lit(o, ">");
+		blf_ob_uri(o, p->identity, 0);
+		blf_ob_lit(o, "</identity>");
 	}
 	if(has_tg) {
-		if(xmlTextWriterStartElement(w, BLF_XC("target")) < 0)
-			return -1;
-		if(blf_xml_put_uri(w, "uri", p->target) < 0)
-			return -1;
-		if(xmlTextWriterEndElement(w) < 0)
-			return -1;
+		blf_ob_lit(o, "<target uri=\"");
+		blf_ob_uri(o, p->target, 1);
+		blf_ob_lit(o, "\"/>");
 	}
-	return xmlTextWriterEndElement(w) < 0 ? -1 : 0;
+	blf_ob_lit(o, "</");
+	blf_ob_put(o, name, strlen(name));
+	blf_ob_lit(o, ">");
 }
 
-static int blf_xml_dialog(
-		xmlTextWriterPtr w, const blf_xml_dialog_t *d, int full)
+static void blf_ob_dialog(blf_ob_t *o, const blf_xml_dialog_t *d, int full)
 {
-	if(xmlTextWriterStartElement(w, BLF_XC("dialog")) < 0)
-		return -1;
-	if(blf_xml_put(w, "id", d->id) < 0)
-		return -1;
+	blf_ob_lit(o, "<dialog");
+	blf_ob_attr(o, "id", d->id);
 	if(full) {
-		if(blf_xml_opt_attr(w, "call-id", d->call_id) < 0
-				|| blf_xml_opt_attr(w, "local-tag", d->local_tag) < 0
-				|| blf_xml_opt_attr(w, "remote-tag", d->remote_tag) < 0)
-			return -1;
+		if(blf_xml_set(d->call_id))
+			blf_ob_attr(o, "call-id", d->call_id);
+		if(blf_xml_set(d->local_tag))
+			blf_ob_attr(o, "local-tag", d->local_tag);
+		if(blf_xml_set(d->remote_tag))
+			blf_ob_attr(o, "remote-tag", d->remote_tag);
 	}
-	if(blf_xml_put(w, "direction", blf_dir_name(d->direction)) < 0)
-		return -1;
-	if(blf_xml_state(w, &d->st) < 0)
-		return -1;
+	blf_ob_attr(o, "direction", blf_dir_name(d->direction));
+	blf_ob_lit(o, ">");
+	blf_ob_state(o, &d->st);
 	/* state visibility keeps who is busy, not with whom nor where */
-	if(blf_xml_party(w, "local", &d->local, full) < 0)
-		return -1;
-	if(full && blf_xml_party(w, "remote", &d->remote, 1) < 0)
-		return -1;
-	if(xmlTextWriterEndElement(w) < 0)
-		return -1;
+	blf_ob_party(o, "local", &d->local, full);
+	if(full)
+		blf_ob_party(o, "remote", &d->remote, 1);
 	/* one dialog a line keeps NOTIFY bodies readable in traces */
-	return xmlTextWriterWriteRaw(w, BLF_XC("\n")) < 0 ? -1 : 0;
+	blf_ob_lit(o, "</dialog>\n");
 }
 
 static int blf_xml_dialog_ok(const blf_xml_dialog_t *d)
@@ -325,11 +483,8 @@ static int blf_xml_dialog_ok(const blf_xml_dialog_t *d)
 int blf_xml_dialogs(const blf_xml_dialog_t *d, int n, blf_vis_t vis, char **out,
 		size_t *len)
 {
-	xmlBufferPtr xb = NULL;
-	xmlTextWriterPtr w = NULL;
-	const xmlChar *content;
-	size_t clen;
-	int full, i, rc = -1;
+	blf_ob_t o = {NULL, 0, 0, 0};
+	int full, i;
 
 	if(out == NULL)
 		return -1;
@@ -345,39 +500,20 @@ int blf_xml_dialogs(const blf_xml_dialog_t *d, int n, blf_vis_t vis, char **out,
 	 * here it gets the least detail rather than the most */
 	full = (vis == BLF_VIS_FULL);
 
-	xb = xmlBufferCreate();
-	if(xb == NULL)
-		goto out;
-	w = xmlNewTextWriterMemory(xb, 0);
-	if(w == NULL)
-		goto out;
+	if(blf_ob_room(&o, 0) < 0)
+		return -1;
 	for(i = 0; i < n; i++)
-		if(blf_xml_dialog(w, &d[i], full) < 0)
-			goto out;
-	if(xmlTextWriterFlush(w) < 0)
-		goto out;
-
-	/* a copy in plain malloc() memory: free() must be right for the caller
-	 * even if someone points xmlMalloc elsewhere (xmlMemSetup) */
-	content = xmlBufferContent(xb);
-	clen = (size_t)xmlBufferLength(xb);
-	*out = malloc(clen + 1);
-	if(*out == NULL)
-		goto out;
-	if(clen > 0)
-		memcpy(*out, content, clen);
-	(*out)[clen] = '\0';
-	if(len != NULL)
-		*len = clen;
-	rc = 0;
-
-out:
-	/* the writer does not own the buffer: both are freed */
-	if(w != NULL)
-		xmlFreeTextWriter(w);
-	if(xb != NULL)
-		xmlBufferFree(xb);
-	return rc;
+		blf_ob_dialog(&o, &d[i], full);
+	/* a copy in plain malloc() memory, as the other builders hand out */
+	if(!o.err && (*out = malloc(o.len + 1)) != NULL) {
+		memcpy(*out, o.s, o.len);
+		(*out)[o.len] = '\0';
+		if(len != NULL)
+			*len = o.len;
+	}
+	if(o.s != NULL)
+		xmlFree(o.s);
+	return *out ? 0 : -1;
 }
 
 int blf_xml_escape_attr(const char *s, size_t slen, char *buf, size_t size)

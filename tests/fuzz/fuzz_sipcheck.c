@@ -41,6 +41,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)blf_sip_is_callid(buf, (int)size);
 	(void)blf_sip_is_tag(buf, (int)size);
 	{
+		/* a header's tag: found inside the input, never past it */
+		const char *tg = NULL;
+		int tl = -1, r = blf_sip_hdr_tag(buf, (int)size, &tg, &tl);
+		if(r < -1 || r > 1)
+			abort();
+		if(r == 0 && (tg < buf || tl < 0 || tg + tl > buf + size))
+			abort();
+	}
+	{
 		/* percent-encoding: fits in 3x + 1, never more; short buffers fail */
 		char *out = malloc(size * 3 + 1);
 		int n;

@@ -472,3 +472,90 @@ def test_notify_direct_runs_its_own_transactions(make_proxy, phones):
         assert n.msg.branch.startswith("z9hG4bKblf."), n.msg.branch
     blfutil.poll(lambda: blfutil.stats(kam)["notifies_pending"] == 0, 3,
                  what="every NOTIFY answered")
+
+
+def blf_stat(kam, name):
+    """A blf statistic (kex stats.get_statistics)."""
+    res = kam.rpc("stats.get_statistics", "blf:")
+    for line in (res if isinstance(res, list) else [res]):
+        if isinstance(line, str) and line.startswith("blf:%s = " % name):
+            return int(line.split("=", 1)[1])
+    raise AssertionError("no statistic blf:%s in %r" % (name, res))
+
+
+def test_notify_answers_read_off_the_wire(make_proxy, phones):
+    """notify_direct=1 and nothing else looking at received data (no
+    reply_route, siptrace, topoh): the watchers' 200s are matched as they
+    come off the socket (blf:notify_answers_fast counts each), end their
+    transactions, and nothing is retransmitted or ignored."""
+    kam = make_proxy(notify_direct=1)
+    before = blf_stat(kam, "notify_answers_fast")
+    lamp, local = notify_a_call(kam, phones, "fast")
+    assert local == 0, "tm started %d transactions for NOTIFYs" % local
+    blfutil.poll(lambda: blfutil.stats(kam)["notifies_pending"] == 0, 3,
+                 what="every NOTIFY answered")
+    fast = blf_stat(kam, "notify_answers_fast") - before
+    # the call's NOTIFYs (the initial one was answered before `before`
+    # only if it came first; count what the lamp saw since)
+    assert fast >= len(lamp.seen) - 1, (fast, len(lamp.seen))
+    assert blf_stat(kam, "notify_answers_ignored") == 0
+    for n, _ in lamp.seen:
+        assert len(n.copies) == 1, "NOTIFY retransmitted although answered"
+    # Kamailio still up and answering
+    assert blfutil.stats(kam)["notifies_pending"] == 0
+
+
+def test_answer_of_unusual_shape_goes_through_core(make_proxy, phones):
+    """A 200 whose top Via carries a quoted parameter and whose To header
+    is folded over two lines (both legal, RFC 3261 7.3.1, 25.1): the
+    module's light reader leaves it to the core's parser, and the reply
+    callback still matches it -- the NOTIFY is not retransmitted, the
+    subscription lives on, and blf:notify_answers_fast does not count it."""
+    kam = make_proxy(notify_direct=1)
+    a = phones("odda")
+    phones("oddb", invite_policy="ring")
+    w = phones("oddw")
+    lamp = blfutil.watch(w, "oddb")
+    blfutil.poll(lambda: blfutil.stats(kam)["notifies_pending"] == 0, 3,
+                 what="the initial NOTIFY answered")
+    fast0 = blf_stat(kam, "notify_answers_fast")
+    target = {}
+
+    def policy(n, msg):
+        if n.cseq == lamp.seen[0][0].cseq or "n" in target:
+            return 200
+        target["n"] = n
+        ok = sipua.SipMessage.response_to(msg, 200)
+        raw = ok.encode()
+        head, _, rest = raw.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        for i, ln in enumerate(lines):
+            if ln.lower().startswith(b"via:") and "via" not in target:
+                lines[i] = ln + b';x-odd="a;b"'
+                target["via"] = 1
+            elif ln.lower().startswith(b"to:"):
+                lines[i] = b"To:\r\n  " + ln[3:].strip()
+        w._send(b"\r\n".join(lines) + b"\r\n\r\n" + rest, kam.addr)
+        n.answered = 200
+        return None
+
+    lamp.sub.notify_reply = policy
+    call = a.call("oddb")
+    blfutil.poll(lambda: "n" in target, 5, what="the call's NOTIFY")
+    n = target["n"]
+    blfutil.poll(lambda: blfutil.stats(kam)["notifies_pending"] == 0, 3,
+                 what="the odd answer ending its transaction")
+    wait_no_copy(w, lambda: len(n.copies) > 1, 1.5,
+                 "copy of the NOTIFY answered in an unusual shape")
+    call.cancel()
+    lamp.wait(lambda i: i.version > 1 and all(
+        d.state == "terminated" for d in i.dialogs), 5, "the lamp off")
+    blfutil.poll(lambda: blfutil.stats(kam)["notifies_pending"] == 0, 3,
+                 what="every NOTIFY answered")
+    lamp.assert_versions()
+    assert listed(kam, lamp.sub)
+    # every answer of the call read off the wire but the odd one
+    others = len(lamp.seen) - 2  # not the initial NOTIFY, not the odd one
+    assert others >= 1, lamp.seen
+    assert blf_stat(kam, "notify_answers_fast") - fast0 == others
+    assert blf_stat(kam, "notify_answers_ignored") == 0

@@ -1,13 +1,14 @@
 /* UNIT-SOURCES: blf_sipcheck.c */
 /*
  * test_sipcheck.c — unit tests of blf_sipcheck.c: Accept media ranges
- * (type/subtype, parameters, q=0, wildcards, hostile text), tokens and
- * Call-ID words.
+ * (type/subtype, parameters, q=0, wildcards, hostile text), tokens,
+ * Call-ID words and the tag of a From/To header read in place.
  *
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "tap.h"
 
@@ -227,8 +228,93 @@ static void test_accept_type(void)
 	CHECK_INT(acct("/x", "*/x"), 0);
 }
 
+/* blf_sip_hdr_tag on a NUL-terminated body: its verdict, and the tag
+ * copied to out (at most 63 bytes) when found */
+static int htag(const char *s, char *out)
+{
+	const char *t = NULL;
+	int n = -7, r;
+
+	out[0] = '\0';
+	r = blf_sip_hdr_tag(s, (int)strlen(s), &t, &n);
+	if(r == 0 && n >= 0 && n < 64) {
+		memcpy(out, t, (size_t)n);
+		out[n] = '\0';
+	}
+	return r;
+}
+
+static void test_hdr_tag(void)
+{
+	char o[64], *big;
+	const char *t;
+	int n, i;
+
+	/* the forms phones send back in an answer's From */
+	CHECK_INT(htag("<sip:a@b>;tag=abc", o), 0);
+	CHECK_STR(o, "abc");
+	CHECK_INT(htag("\"Alice\" <sip:a@b;tag=uri>;x=1;TAG=k1-2", o), 0);
+	CHECK_STR(o, "k1-2");
+	CHECK_INT(htag("Alice Smith <sip:a@b> ; tag = t9 ; y", o), 0);
+	CHECK_STR(o, "t9");
+	CHECK_INT(htag("sip:a@b;tag=bare", o), 0); /* header parameter */
+	CHECK_STR(o, "bare");
+	CHECK_INT(htag("  sip:a@b ;foo=\"q;tag=no\";tag=yes", o), 0);
+	CHECK_STR(o, "yes");
+	CHECK_INT(htag("\"a <b>;tag=no\" <sip:x@y>;tag=yes", o), 0);
+	CHECK_STR(o, "yes");
+	CHECK_INT(htag("\"q\\\"<x\" <sip:x@y>;tag=z", o), 0);
+	CHECK_STR(o, "z");
+	CHECK_INT(htag("<sip:a@b>;tag=", o), 0); /* empty */
+	CHECK_STR(o, "");
+	CHECK_INT(htag("<sip:a@b>;tag", o), 0);
+	CHECK_STR(o, "");
+	CHECK_INT(htag("<sip:a@b>;tag=\"quoted\"", o), 0);
+	CHECK_STR(o, "\"quoted\"");
+	/* no tag: a tag inside the URI or a look-alike name is not one */
+	CHECK_INT(htag("<sip:a@b;tag=inuri>", o), 1);
+	CHECK_INT(htag("<sip:a@b>;xtag=1;tags=2", o), 1);
+	CHECK_INT(htag("<sip:a@b>", o), 1);
+	CHECK_INT(htag("sip:a@b", o), 1);
+	CHECK_INT(htag("", o), 1);
+	/* malformed */
+	CHECK_INT(htag("<sip:a@b;tag=x", o), -1);
+	CHECK_INT(htag("\"open <sip:a@b>;tag=x", o), -1);
+	CHECK_INT(htag("<sip:a@b> junk;tag=x", o), -1);
+	CHECK_INT(htag("<sip:a@b>;=x;tag=y", o), -1);
+	CHECK_INT(htag("<sip:a@b>;tag=\"open", o), -1);
+	CHECK_INT(htag("<sip:a@b>;x=\"a\\", o), -1);
+	CHECK_INT(blf_sip_hdr_tag(NULL, 0, &t, &n), -1);
+	CHECK_INT(blf_sip_hdr_tag("x", -1, &t, &n), -1);
+	CHECK_INT(blf_sip_hdr_tag("x", 1, NULL, &n), -1);
+	/* the length bounds the read: the tag stops where len does */
+	CHECK_INT(blf_sip_hdr_tag("<sip:a@b>;tag=abcdef", 17, &t, &n), 0);
+	CHECK_INT(n, 3);
+	CHECK_INT(blf_sip_hdr_tag("<sip:a@b>;tag=abc", 8, &t, &n), -1);
+	/* hostile: a long body of parameters, quotes and brackets ends in
+	 * one pass (no quadratic walk, no read past len: ASan) */
+	big = malloc(200001);
+	if(big == NULL)
+		return;
+	memset(big, ';', 200000);
+	big[0] = '<';
+	big[1] = '>';
+	for(i = 2; i + 2 < 200000; i += 3) {
+		big[i + 1] = 'a';
+		big[i + 2] = 'b';
+	}
+	CHECK_INT(blf_sip_hdr_tag(big, 200000, &t, &n), 1);
+	memset(big, '"', 200000); /* closed quotes, then no parameter */
+	CHECK_INT(blf_sip_hdr_tag(big, 200000, &t, &n), 1);
+	CHECK_INT(blf_sip_hdr_tag(big, 199999, &t, &n), -1); /* one open */
+	memset(big, '<', 200000);
+	CHECK_INT(blf_sip_hdr_tag(big, 200000, &t, &n), -1);
+	free(big);
+}
+
 int main(void)
 {
+	test_hdr_tag();
 	test_accept_type();
 	test_pct();
 	test_accept();

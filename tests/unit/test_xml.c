@@ -400,6 +400,37 @@ static void test_empty(void)
 	}
 }
 
+/*
+ * The exact bytes of escaped values: the <dialog> elements are printed by
+ * blf_xml.c itself, the way libxml2's xmlTextWriter prints them (what the
+ * module sent before, byte for byte): in attributes & < > " TAB LF CR as
+ * references and characters past ASCII as hexadecimal references; in text
+ * & < > and CR.
+ */
+static void test_exact_escapes(void)
+{
+	blf_xml_dialog_t d[1];
+	char *frag;
+	size_t flen;
+
+	d[0] = t_dlg("i&<>\"'\t\n\r", BLF_DIR_RECIPIENT, BLF_STATE_EARLY,
+			BLF_TERM_NONE, 0);
+	d[0].local.identity = "sip:a&b'c@h";
+	d[0].local.display = "Zo\xc3\xab \xe2\x82\xac\xf0\x9f\x93\x9e\x01";
+	d[0].local.target = "sip:x@h;a=<\"\xc3\xa9>";
+	CHECK_INT(blf_xml_dialogs(d, 1, BLF_VIS_STATE, &frag, &flen), 0);
+	CHECK_STR(frag, "<dialog id=\"i&amp;&lt;&gt;&quot;'&#9;&#10;&#13;\" "
+					"direction=\"recipient\"><state>early</state>"
+					"<local><identity display=\"Zo&#xEB; &#x20AC;&#x1F4DE;?\">"
+					"sip:a&amp;b'c@h</identity></local></dialog>\n");
+	free(frag);
+	CHECK_INT(blf_xml_dialogs(d, 1, BLF_VIS_FULL, &frag, &flen), 0);
+	CHECK(frag != NULL
+			&& strstr(frag, "<target uri=\"sip:x@h;a=%3C%22%C3%A9%3E\"/>")
+					   != NULL);
+	free(frag);
+}
+
 static void test_one_golden(void)
 {
 	blf_xml_dialog_t d[3];
@@ -1026,6 +1057,7 @@ int main(int argc, char **argv)
 	test_validator_rejects();
 	test_empty();
 	test_one_golden();
+	test_exact_escapes();
 	test_bodies();
 	test_all_states();
 	test_escaping();

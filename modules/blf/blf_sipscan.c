@@ -1,0 +1,184 @@
+/*
+ * blf_sipscan.c — reads the few fields of a SIP reply that match it to a
+ * NOTIFY, in place (see blf_sipscan.h).
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+
+#include <string.h>
+#include <strings.h>
+
+#include "blf_sipcheck.h"
+#include "blf_sipscan.h"
+
+/* at most this many header lines are read before giving up */
+#define BLF_SCAN_LINES_MAX 64
+
+enum { BLF_H_VIA = 0, BLF_H_CALLID, BLF_H_CSEQ, BLF_H_FROM, BLF_H_TO, BLF_H_N };
+
+static int blf_scan_ws(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* which of the headers we read name[0..n) is (long or compact form) */
+static int blf_scan_name(const char *s, int n)
+{
+	if(n == 1) {
+		switch(s[0] | 0x20) {
+			case 'v':
+				return BLF_H_VIA;
+			case 'i':
+				return BLF_H_CALLID;
+			case 'f':
+				return BLF_H_FROM;
+			case 't':
+				return BLF_H_TO;
+		}
+		return -1;
+	}
+	if(n == 3 && strncasecmp(s, "via", 3) == 0)
+		return BLF_H_VIA;
+	if(n == 7 && strncasecmp(s, "call-id", 7) == 0)
+		return BLF_H_CALLID;
+	if(n == 4 && strncasecmp(s, "cseq", 4) == 0)
+		return BLF_H_CSEQ;
+	if(n == 4 && strncasecmp(s, "from", 4) == 0)
+		return BLF_H_FROM;
+	if(n == 2 && strncasecmp(s, "to", 2) == 0)
+		return BLF_H_TO;
+	return -1;
+}
+
+/* the branch parameter of the first via-parm of a Via value */
+static int blf_scan_via(const char *v, int n, blf_sipscan_t *o)
+{
+	int i, j, e;
+
+	if(memchr(v, '"', n) != NULL)
+		return -1; /* a quoted parameter: the core's parser */
+	for(e = 0; e < n && v[e] != ','; e++)
+		;
+	for(i = 0; i < e; i++) {
+		if(v[i] != ';')
+			continue;
+		for(j = i + 1; j < e && blf_scan_ws(v[j]); j++)
+			;
+		if(e - j >= 6 && strncasecmp(v + j, "branch", 6) == 0) {
+			j += 6;
+			while(j < e && blf_scan_ws(v[j]))
+				j++;
+			if(j >= e || v[j] != '=')
+				continue;
+			j++;
+			while(j < e && blf_scan_ws(v[j]))
+				j++;
+			o->branch = v + j;
+			for(o->branch_len = 0; j < e && v[j] != ';' && !blf_scan_ws(v[j]);
+					j++)
+				o->branch_len++;
+			return o->branch_len > 0 ? 0 : -1;
+		}
+	}
+	return -1;
+}
+
+static int blf_scan_cseq(const char *v, int n, blf_sipscan_t *o)
+{
+	unsigned long long c = 0;
+	int i = 0, d = 0;
+
+	while(i < n && v[i] >= '0' && v[i] <= '9' && d < 11) {
+		c = c * 10 + (unsigned long long)(v[i] - '0');
+		i++;
+		d++;
+	}
+	if(d == 0 || d > 10 || c > 0xffffffffull || i >= n || !blf_scan_ws(v[i]))
+		return -1;
+	while(i < n && blf_scan_ws(v[i]))
+		i++;
+	o->cseq = (unsigned int)c;
+	o->cseq_notify = (n - i == 6 && memcmp(v + i, "NOTIFY", 6) == 0);
+	return 0;
+}
+
+int blf_sipscan_reply(const char *buf, int len, blf_sipscan_t *o)
+{
+	const char *p, *end, *eol, *colon, *v;
+	int seen = 0, h, lines = 0, vn;
+
+	if(buf == NULL || len < 12 || o == NULL)
+		return -1;
+	memset(o, 0, sizeof(*o));
+	end = buf + len;
+	/* "SIP/2.0 ddd " */
+	if(memcmp(buf, "SIP/2.0 ", 8) != 0 || buf[8] < '1' || buf[8] > '6'
+			|| buf[9] < '0' || buf[9] > '9' || buf[10] < '0' || buf[10] > '9'
+			|| buf[11] != ' ')
+		return -1;
+	o->code = (buf[8] - '0') * 100 + (buf[9] - '0') * 10 + (buf[10] - '0');
+	p = memchr(buf, '\n', len);
+	if(p == NULL)
+		return -1;
+	p++;
+	while(seen != (1 << BLF_H_N) - 1) {
+		if(p >= end || ++lines > BLF_SCAN_LINES_MAX)
+			return -1;
+		eol = memchr(p, '\n', end - p);
+		if(eol == NULL)
+			return -1; /* a line the datagram cuts: the core's parser */
+		/* the end of the headers before all were seen; or a folded line */
+		if(*p == '\r' || *p == '\n' || blf_scan_ws(*p))
+			return -1;
+		if(eol + 1 < end && blf_scan_ws(eol[1]))
+			return -1; /* the next line continues this one */
+		colon = memchr(p, ':', eol - p);
+		if(colon == NULL)
+			return -1;
+		for(vn = (int)(colon - p); vn > 0 && blf_scan_ws(p[vn - 1]); vn--)
+			;
+		h = blf_scan_name(p, vn);
+		if(h >= 0) {
+			v = colon + 1;
+			vn = (int)(eol - v);
+			while(vn > 0 && blf_scan_ws(*v)) {
+				v++;
+				vn--;
+			}
+			while(vn > 0 && (blf_scan_ws(v[vn - 1]) || v[vn - 1] == '\r'))
+				vn--;
+			if(seen & (1 << h)) {
+				if(h != BLF_H_VIA)
+					return -1; /* twice: the core's parser decides */
+			} else {
+				switch(h) {
+					case BLF_H_VIA:
+						if(blf_scan_via(v, vn, o) < 0)
+							return -1;
+						break;
+					case BLF_H_CALLID:
+						if(vn == 0 || memchr(v, ' ', vn) || memchr(v, '\t', vn))
+							return -1;
+						o->callid = v;
+						o->callid_len = vn;
+						break;
+					case BLF_H_CSEQ:
+						if(blf_scan_cseq(v, vn, o) < 0)
+							return -1;
+						break;
+					case BLF_H_FROM:
+						if(blf_sip_hdr_tag(v, vn, &o->ftag, &o->ftag_len) != 0)
+							return -1;
+						break;
+					case BLF_H_TO:
+						if(blf_sip_hdr_tag(v, vn, &o->ttag, &o->ttag_len) != 0)
+							return -1;
+						break;
+				}
+				seen |= 1 << h;
+			}
+		}
+		p = eol + 1;
+	}
+	return 0;
+}
