@@ -489,6 +489,9 @@ def run_side(side, a, blf_module):
         "CHILDREN": a.children, "MPATH": MPATH, "DOMAIN": DOMAIN,
         "MAXBUFFER": a.maxbuffer, "SUBS_HTABLE": htable_exp(a.subs),
         "PRES_HTABLE": htable_exp(a.exts), "BLF_MODULE": blf_module or "",
+        # blf's entity table sized like stock's presentity table (about 4
+        # extensions a slot), never below the module's default
+        "BLF_HASH": max(4096, 1 << htable_exp(a.exts)),
         "NOTIFY_DIRECT": 0 if side == "blf-tm" else 1,
         "NOTIFY_MIN_INTERVAL": min_interval(side),
         "LIST_PARAM": "", "PUBLISH_ROUTE": "",
