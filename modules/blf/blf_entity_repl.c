@@ -368,7 +368,7 @@ int blf_sub_take_over(blf_entity_t *e, int dead,
 		mine++;
 		atomic_inc(blf_nsubs);
 		blf_wc_sub_take(s, NULL, 0); /* its watcher's count */
-		s->sock = NULL;				 /* tm picks the socket towards the phone */
+		s->sock = 0;				 /* tm picks the socket towards the phone */
 		if(lc && lc->len && (ns = blf_sub_rebuild(s, BLF_SF_LCONTACT, lc))) {
 			ns->next = s->next;
 			*ps = ns;

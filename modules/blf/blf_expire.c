@@ -73,7 +73,7 @@ static int blf_owed_wild_collect(blf_entity_t *w, blf_owed_wild_t *ow, int n)
 			ow[n].f[k].len = f[k].len;
 			p += f[k].len;
 		}
-		ow[n].from = s->owed_from;
+		ow[n].from = blf_sub_wx(s)->owed_from;
 		n++;
 	}
 	return n;

@@ -85,33 +85,73 @@ enum blf_sub_field {
 #define BLF_SUB_LIST (1 << 6) /* an RFC 4662 list subscription (blf_lsub.c):
 							   * its NOTIFYs carry the list's package */
 
+/*
+ * A subscription: one shm block, this record then its strings (a million
+ * of them on one node: every byte here is a megabyte there; 72 bytes on
+ * 64-bit, 6 of them padding: room for one more 4-byte field after end[];
+ * see bench/README.md "One million subscriptions").
+ * Times are 32-bit seconds (unsigned: good until 2106), the socket and the
+ * watcher counters small handles, and a string field is only its end: field
+ * i runs from the end of field i - 1 (the record's end for field 0) to
+ * end[i] - 1, where its NUL is. A wildcard subscription (BLF_SUB_WILDCARD,
+ * fixed when the block is built) has a blf_sub_wx_t after its strings.
+ */
 typedef struct blf_sub {
 	struct blf_sub *next;
-	time_t expires;			/* absolute */
-	unsigned int version;	/* the next version to send */
-	unsigned int cseq;		/* the last local CSeq used */
-	unsigned int flags;
-	blf_vis_t vis;
+	unsigned int expires; /* absolute (time(NULL) seconds) */
+	unsigned int version; /* the next version to send */
+	unsigned int cseq;	  /* the last local CSeq used */
+	unsigned int sent_ms; /* notify_min_interval: when its last NOTIFY was
+						   * made (blf_coalesce.h) */
+	int wc[2]; /* its watcher and source counters (ours only, blf_wcount.c:
+				* handles, 0: none); given back by blf_sub_free */
+	unsigned short flags;
+	unsigned short sock; /* where the SUBSCRIBE came in (NOTIFYs leave):
+						  * blf_sub_sock(), 0: none (tm picks) */
+	unsigned char vis;	 /* blf_vis_t */
 	unsigned char owner; /* cluster node that NOTIFYs it, 0: this one */
 	unsigned char pkg;	 /* its event package (blf_pkg_get), 0: dialog */
-	unsigned int owed_from; /* wildcard, BLF_SUB_OWED: the first table
-							 * slot whose entities it is owed */
-	struct socket_info *sock; /* where the SUBSCRIBE came in (NOTIFYs leave) */
-	struct blf_wc *wc[2]; /* its watcher and source counters (ours only,
-						   * blf_wcount.c); given back by blf_sub_free */
-	time_t burst_at;	  /* wildcard: when its last burst was sent */
-	/* its strings follow the record in the same block: field i is
-	 * len[i] bytes at off[i] from the record (offsets, not pointers, keep a
-	 * subscription near 300 bytes: see bench/README.md) */
-	unsigned short off[BLF_SF_N];
-	unsigned short len[BLF_SF_N];
-	unsigned int sent_ms; /* notify_min_interval: when its last NOTIFY was
-						   * made (blf_coalesce.h; in the tail padding) */
+	unsigned char spare; /* keeps end[] 2-aligned */
+	unsigned short end[BLF_SF_N]; /* where each string's NUL is + 1 */
 } blf_sub_t;
+
+/* what only a wildcard subscription has, after its strings (4-aligned) */
+typedef struct blf_sub_wx {
+	unsigned int burst_at;	/* when its last burst was sent */
+	unsigned int owed_from; /* BLF_SUB_OWED: the first table slot whose
+							 * entities it is owed */
+} blf_sub_wx_t;
+
+static inline unsigned int blf_sf_off(const blf_sub_t *s, int i)
+{
+	return i ? s->end[i - 1] : (unsigned int)sizeof(blf_sub_t);
+}
+
+static inline int blf_sf_len(const blf_sub_t *s, int i)
+{
+	return (int)s->end[i] - (int)blf_sf_off(s, i) - 1;
+}
 
 /* field i of subscription s, as a str (an lvalue: &BLF_SF(s, i) is fine) */
 #define BLF_SF(s, i) \
-	((str){(char *)(s) + (s)->off[(i)], (int)(s)->len[(i)]})
+	((str){(char *)(s) + blf_sf_off((s), (i)), blf_sf_len((s), (i))})
+
+#define BLF_SUB_WX_OFF(strend) (((strend) + 3u) & ~3u)
+
+/* the wildcard part of s (BLF_SUB_WILDCARD only) */
+static inline blf_sub_wx_t *blf_sub_wx(const blf_sub_t *s)
+{
+	return (blf_sub_wx_t *)((char *)s
+							+ BLF_SUB_WX_OFF(s->end[BLF_SF_N - 1]));
+}
+
+/* bytes of s's block: the record, its strings, a wildcard's part */
+static inline size_t blf_sub_size(const blf_sub_t *s)
+{
+	return (s->flags & BLF_SUB_WILDCARD)
+				   ? BLF_SUB_WX_OFF(s->end[BLF_SF_N - 1]) + sizeof(blf_sub_wx_t)
+				   : (size_t)s->end[BLF_SF_N - 1];
+}
 
 /* ---- entities ---- */
 #define BLF_ENT_PARK (1 << 0) /* a park orbit: exists while the list says so */
@@ -344,8 +384,12 @@ int blf_sub_take_over(blf_entity_t *e, int dead,
 
 /* blf_subrec.c: subscription records and the NOTIFY jobs copied out of
  * them (blf_subs_remove: blf_entity.c, blf_wildcard.c) */
-/* a subscription block holding copies of f[0..BLF_SF_N-1], other fields 0 */
-blf_sub_t *blf_sub_build(const str *f);
+/* a subscription block holding copies of f[0..BLF_SF_N-1], with flags (its
+ * BLF_SUB_WILDCARD bit is fixed from here on), other fields 0 */
+blf_sub_t *blf_sub_build(const str *f, unsigned int flags);
+/* the socket s's NOTIFYs leave from (NULL: tm picks), and setting it */
+struct socket_info *blf_sub_sock(const blf_sub_t *s);
+void blf_sub_set_sock(blf_sub_t *s, struct socket_info *si);
 void blf_sub_slots(unsigned int size); /* blf_subrec.c: the table's size */
 blf_sub_t *blf_sub_find(blf_entity_t *e, const str *callid, const str *ftag,
 		const str *ttag, blf_sub_t ***prev);

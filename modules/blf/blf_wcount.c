@@ -9,6 +9,8 @@
  */
 
 #include <string.h>
+#include <stddef.h>
+#include <limits.h>
 
 #include "core/mem/shm_mem.h"
 #include "core/dprint.h"
@@ -57,7 +59,7 @@ int blf_wc_init(void)
 	for(i = 0; i < BLF_WC_KINDS; i++)
 		atomic_set(&blf_wc->counted[i], 0);
 	atomic_set(&blf_wc->entries, 0);
-	blf_wc->locks = lock_set_alloc(BLF_WC_BUCKETS);
+	blf_wc->locks = lock_set_alloc(BLF_WC_LOCKS);
 	if(blf_wc->locks == NULL || lock_set_init(blf_wc->locks) == NULL) {
 		LM_ERR("cannot create the watcher counter locks\n");
 		if(blf_wc->locks)
@@ -88,6 +90,26 @@ void blf_wc_destroy(void)
 	blf_wc = NULL;
 }
 
+/*
+ * A subscription holds its counters as 32-bit handles, not pointers (8
+ * bytes less each): the distance of the entry from the table, in 8-byte
+ * units (shm blocks are 8-aligned), so up to 16 GB of shm either side; 0
+ * is none (the table itself is never an entry).
+ */
+static int blf_wc_handle(blf_wc_t *w)
+{
+	ptrdiff_t d = (char *)w - (char *)blf_wc;
+
+	if(d % 8 || d / 8 > INT_MAX || d / 8 < -INT_MAX || d == 0)
+		return 0;
+	return (int)(d / 8);
+}
+
+static blf_wc_t *blf_wc_at(int h)
+{
+	return (blf_wc_t *)((char *)blf_wc + (ptrdiff_t)h * 8);
+}
+
 static unsigned int blf_wc_hash(int kind, const char *k, int len)
 {
 	unsigned int h = 2166136261u ^ (unsigned int)kind;
@@ -110,7 +132,7 @@ static int blf_wc_get(
 	int rc = 0;
 
 	*out = NULL;
-	lock_set_get(blf_wc->locks, i);
+	lock_set_get(blf_wc->locks, i & (BLF_WC_LOCKS - 1));
 	for(w = blf_wc->b[i]; w; w = w->next)
 		if(w->hash == h && w->kind == kind && w->len == len
 				&& memcmp(w->key, k, len) == 0)
@@ -121,7 +143,9 @@ static int blf_wc_get(
 	}
 	if(w == NULL) {
 		w = shm_malloc(sizeof(*w) + len);
-		if(w == NULL) {
+		if(w == NULL || blf_wc_handle(w) == 0) {
+			if(w)
+				shm_free(w); /* cannot happen: shm is one mapping */
 			SHM_MEM_ERROR;
 			rc = -1;
 			goto done;
@@ -139,7 +163,7 @@ static int blf_wc_get(
 	atomic_inc(&blf_wc->counted[kind]);
 	*out = w;
 done:
-	lock_set_release(blf_wc->locks, i);
+	lock_set_release(blf_wc->locks, i & (BLF_WC_LOCKS - 1));
 	return rc;
 }
 
@@ -148,7 +172,7 @@ static void blf_wc_put(blf_wc_t *w)
 	unsigned int i = w->hash & (BLF_WC_BUCKETS - 1);
 	blf_wc_t **pw;
 
-	lock_set_get(blf_wc->locks, i);
+	lock_set_get(blf_wc->locks, i & (BLF_WC_LOCKS - 1));
 	atomic_dec(&blf_wc->counted[w->kind]);
 	if(--w->count == 0) {
 		for(pw = &blf_wc->b[i]; *pw && *pw != w; pw = &(*pw)->next)
@@ -158,13 +182,14 @@ static void blf_wc_put(blf_wc_t *w)
 		atomic_dec(&blf_wc->entries);
 		shm_free(w);
 	}
-	lock_set_release(blf_wc->locks, i);
+	lock_set_release(blf_wc->locks, i & (BLF_WC_LOCKS - 1));
 }
 
 int blf_wc_sub_take(blf_sub_t *s, const struct ip_addr *src, int check)
 {
 	str wk = BLF_SF(s, BLF_SF_WATCHER);
 	char sk[1 + sizeof(src->u)];
+	blf_wc_t *w;
 	int rc;
 
 	if(blf_wc == NULL || s->wc[0] || s->wc[1])
@@ -172,20 +197,22 @@ int blf_wc_sub_take(blf_sub_t *s, const struct ip_addr *src, int check)
 	if(wk.len > 65535)
 		return -1;
 	rc = blf_wc_get(BLF_WC_WATCHER, wk.s, wk.len,
-			check ? blf_cfg.max_watcher_subscriptions : 0, &s->wc[0]);
+			check ? blf_cfg.max_watcher_subscriptions : 0, &w);
 	if(rc != 0)
 		return rc > 0 ? BLF_WC_WATCHER + 1 : -1;
+	s->wc[0] = blf_wc_handle(w);
 	if(src == NULL || src->len > sizeof(src->u))
 		return 0;
 	sk[0] = (char)src->af;
 	memcpy(sk + 1, src->u.addr, src->len);
 	rc = blf_wc_get(BLF_WC_SOURCE, sk, 1 + src->len,
-			check ? blf_cfg.max_source_subscriptions : 0, &s->wc[1]);
+			check ? blf_cfg.max_source_subscriptions : 0, &w);
 	if(rc != 0) {
-		blf_wc_put(s->wc[0]);
-		s->wc[0] = NULL;
+		blf_wc_put(blf_wc_at(s->wc[0]));
+		s->wc[0] = 0;
 		return rc > 0 ? BLF_WC_SOURCE + 1 : -1;
 	}
+	s->wc[1] = blf_wc_handle(w);
 	return 0;
 }
 
@@ -195,8 +222,8 @@ void blf_wc_sub_release(blf_sub_t *s)
 
 	for(i = 0; i < BLF_WC_KINDS; i++) {
 		if(s->wc[i] && blf_wc)
-			blf_wc_put(s->wc[i]);
-		s->wc[i] = NULL;
+			blf_wc_put(blf_wc_at(s->wc[i]));
+		s->wc[i] = 0;
 	}
 }
 
@@ -206,7 +233,7 @@ void blf_wc_sub_move(blf_sub_t *old, blf_sub_t *n)
 
 	for(i = 0; i < BLF_WC_KINDS; i++) {
 		n->wc[i] = old->wc[i];
-		old->wc[i] = NULL;
+		old->wc[i] = 0;
 	}
 }
 
@@ -221,7 +248,7 @@ int blf_wc_burst_ok(const str *watcher, time_t now)
 	h = blf_wc_hash(BLF_WC_KINDS, watcher->s, watcher->len);
 	i = h & (BLF_WB_SLOTS - 1);
 	b = &blf_wc->wb[i];
-	lock_set_get(blf_wc->locks, i & (BLF_WC_BUCKETS - 1));
+	lock_set_get(blf_wc->locks, i & (BLF_WC_LOCKS - 1));
 	if(b->start == 0 || now < b->start
 			|| now - b->start >= blf_cfg.wildcard_burst_interval) {
 		b->hash = h;
@@ -231,7 +258,7 @@ int blf_wc_burst_ok(const str *watcher, time_t now)
 	ok = b->count < BLF_WATCHER_BURSTS;
 	if(ok)
 		b->count++;
-	lock_set_release(blf_wc->locks, i & (BLF_WC_BUCKETS - 1));
+	lock_set_release(blf_wc->locks, i & (BLF_WC_LOCKS - 1));
 	return ok;
 }
 

@@ -22,7 +22,10 @@
 #define BLF_WC_SOURCE 1
 #define BLF_WC_KINDS 2
 
-#define BLF_WC_BUCKETS 1024 /* a power of two */
+/* buckets (a power of two): a million watchers make chains of 16; and
+ * the locks over them (bucket i takes lock i % BLF_WC_LOCKS) */
+#define BLF_WC_BUCKETS 65536
+#define BLF_WC_LOCKS 1024
 
 struct blf_wc;
 struct blf_sub;
