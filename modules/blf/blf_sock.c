@@ -1,8 +1,9 @@
 /*
  * blf_sock.c — this node's own SIP addresses: the Contact URI of a local
  * socket, for our subscriptions (blf_subs.c), their NOTIFYs (blf_notify.c)
- * and the subscriptions taken over in a cluster (blf_dmq.c). A leaf: it
- * reads Kamailio's socket list and calls nothing of the module.
+ * and the subscriptions taken over in a cluster (blf_dmq.c), and the 16-bit
+ * handle a subscription record keeps of its socket (blf_sub_sock). A leaf:
+ * it reads Kamailio's socket lists and calls nothing of the module.
  *
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */
