@@ -619,6 +619,8 @@ static int blf_db_restore_row(const db_val_t *v, blf_db_restore_t *rs)
 	}
 	s->next = e->subs;
 	e->subs = s;
+	if(s->flags & BLF_SUB_DIRTY)
+		blf_slot_dirty(hash);
 	e->nsubs++;
 	blf_entity_sub_due(e, s->expires);
 	atomic_inc(blf_nsubs);

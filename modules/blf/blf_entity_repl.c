@@ -49,6 +49,7 @@ static void blf_tomb_add(blf_entity_t *e, int kind, unsigned int kh,
 			return;
 		t->next = e->tombs;
 		e->tombs = t;
+		blf_slot_wake(e->hash); /* the timer purges it */
 	}
 	t->kind = kind;
 	t->kh = kh;
@@ -382,6 +383,7 @@ int blf_sub_take_over(blf_entity_t *e, int dead,
 			s = ns;
 		}
 		s->flags |= BLF_SUB_DIRTY;
+		blf_slot_dirty(e->hash);
 		blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
 		if(s->flags & BLF_SUB_WILDCARD)
 			continue;

@@ -256,6 +256,7 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 	j->cseq = ++s->cseq;
 	blf_coal_sent(s); /* notify_min_interval starts again */
 	s->flags |= BLF_SUB_DIRTY;
+	blf_slot_dirty(j->hash); /* the slot s is kept in (a wildcard's too) */
 	blf_chg_sub(BLF_CHG_SUB_VER, e, s); /* replicated: one per NOTIFY */
 	j->terminated = terminated;
 	j->reason = reason;
@@ -283,6 +284,7 @@ owed:
 			s->flags |= BLF_SUB_OWED;
 			e->flags |= BLF_ENT_OWED;
 		}
+		blf_slot_wake(e->hash); /* the timer sends it */
 	}
 	return NULL;
 }

@@ -587,6 +587,7 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 	}
 	s->expires = now + r->granted;
 	s->flags |= BLF_SUB_DIRTY;
+	blf_slot_dirty(hash);
 	r->list = (s->flags & BLF_SUB_LIST) != 0;
 	blf_entity_sub_due(e, s->expires);
 	if(r->granted)
@@ -875,6 +876,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 		blf_subs_drop_new(r, s);
 		old->expires = now + r->granted;
 		old->flags |= BLF_SUB_DIRTY;
+		blf_slot_dirty(e->hash);
 		blf_entity_sub_due(e, old->expires);
 		blf_chg_sub(BLF_CHG_SUB_NEW, e, old);
 		r->f[BLF_SF_TTAG] = BLF_SF(old, BLF_SF_TTAG);
@@ -931,6 +933,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 		blf_sub_wx(s)->burst_at = (unsigned int)now;
 	s->next = e->subs;
 	e->subs = s;
+	blf_slot_dirty(e->hash); /* built BLF_SUB_DIRTY */
 	e->nsubs++;
 	blf_entity_sub_due(e, s->expires);
 	atomic_inc(blf_nsubs);
@@ -1072,6 +1075,7 @@ int blf_subs_apply_policy(const str *ekey, blf_vis_t vis)
 		if(vis != BLF_VIS_NONE || s->owner) {
 			s->vis = vis; /* from its next NOTIFY on */
 			s->flags |= BLF_SUB_DIRTY;
+			blf_slot_dirty(e->hash);
 			if(s->owner == 0)
 				blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
 			ps = &s->next;

@@ -262,15 +262,15 @@ typedef struct blf_tomb {
 
 void blf_tombs_purge(blf_entity_t *e, time_t now);
 
-/* a subscription of e got deadline exp (linked, refreshed or replaced) */
-static inline void blf_entity_sub_due(blf_entity_t *e, time_t exp)
-{
-	if(e->subs_due == 0 || exp < e->subs_due)
-		e->subs_due = exp;
-}
-
 typedef struct blf_slot {
 	blf_entity_t *first;
+	unsigned int due; /* the expiry timer skips the slot until then (a
+					   * subscription's deadline, time(NULL) seconds); 0:
+					   * it walks the slot at its next tick. Lowered under
+					   * the slot lock (blf_slot_due, blf_slot_wake), set
+					   * by the timer's walk (blf_expire.c) */
+	unsigned int dirty; /* a subscription of the slot has BLF_SUB_DIRTY:
+						 * the DB flush walks only such slots (blf_db.c) */
 } blf_slot_t;
 
 typedef struct blf_table {
@@ -284,6 +284,37 @@ extern blf_table_t *blf_table;
 #define blf_slot_idx(h) ((h) & (blf_table->size - 1))
 #define blf_slot_lock(h) lock_set_get(blf_table->locks, blf_slot_idx(h))
 #define blf_slot_unlock(h) lock_set_release(blf_table->locks, blf_slot_idx(h))
+
+/* the slot of hash h has work for the expiry timer at its next tick (an
+ * owed NOTIFY, a tomb, an entity kept for wildcard watchers); its lock is
+ * held */
+static inline void blf_slot_wake(unsigned int h)
+{
+	blf_table->slots[blf_slot_idx(h)].due = 0;
+}
+
+/* a subscription of the slot of hash h got BLF_SUB_DIRTY; its lock is held */
+static inline void blf_slot_dirty(unsigned int h)
+{
+	blf_table->slots[blf_slot_idx(h)].dirty = 1;
+}
+
+/* something in the slot of hash h is due at t; its lock is held */
+static inline void blf_slot_due(unsigned int h, time_t t)
+{
+	blf_slot_t *sl = &blf_table->slots[blf_slot_idx(h)];
+
+	if(sl->due && (t <= 0 || (time_t)sl->due > t))
+		sl->due = t > 0 ? (unsigned int)t : 0;
+}
+
+/* a subscription of e got deadline exp (linked, refreshed or replaced) */
+static inline void blf_entity_sub_due(blf_entity_t *e, time_t exp)
+{
+	if(e->subs_due == 0 || exp < e->subs_due)
+		e->subs_due = exp;
+	blf_slot_due(e->hash, exp);
+}
 
 /* ---- NOTIFY jobs: copied out under the slot lock, sent outside it ---- */
 typedef struct blf_notify_job {
