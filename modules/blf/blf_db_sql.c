@@ -573,9 +573,9 @@ static int blf_db_restore_row(const db_val_t *v, blf_db_restore_t *rs)
 		rs->skipped++;
 		return 0;
 	}
+	/* a list: blf_lsub.c */
 	s = blf_sub_build(f, (unsigned int)blf_db_val_int(&v[BLF_DC_FLAGS])
-								 & (BLF_SUB_WILDCARD
-										 | BLF_SUB_LIST)); /* a list: blf_lsub.c */
+								 & (BLF_SUB_WILDCARD | BLF_SUB_LIST));
 	if(s == NULL)
 		return -1;
 	s->pkg = pkg->id;

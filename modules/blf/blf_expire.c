@@ -255,8 +255,8 @@ void blf_subs_timer(unsigned int ticks, void *param)
 		 * deadline lowered meanwhile (blf_slot_due) is never lost */
 		blf_slot_lock(i);
 		blf_slot_each(i, blf_expire_entity, &t);
-		blf_table->slots[i].due = t.due > 0 ? (unsigned int)t.due
-											: (t.due < 0 ? UINT_MAX : 0);
+		blf_table->slots[i].due =
+				t.due > 0 ? (unsigned int)t.due : (t.due < 0 ? UINT_MAX : 0);
 		blf_slot_unlock(i);
 		blf_chg_send(t.jobs);
 		while(t.nfr > 0)

@@ -189,7 +189,7 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 {
 	blf_notify_job_t *j;
 	str own = blf_sf_len(s, BLF_SF_ENTITY_ESC) ? BLF_SF(s, BLF_SF_ENTITY_ESC)
-										: BLF_SF(s, BLF_SF_URI);
+											   : BLF_SF(s, BLF_SF_URI);
 	const str *ent = entity_esc ? entity_esc : &own;
 	size_t len = sizeof(*j) + ent->len + 1;
 	unsigned int slot;

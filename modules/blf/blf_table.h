@@ -141,8 +141,7 @@ static inline int blf_sf_len(const blf_sub_t *s, int i)
 /* the wildcard part of s (BLF_SUB_WILDCARD only) */
 static inline blf_sub_wx_t *blf_sub_wx(const blf_sub_t *s)
 {
-	return (blf_sub_wx_t *)((char *)s
-							+ BLF_SUB_WX_OFF(s->end[BLF_SF_N - 1]));
+	return (blf_sub_wx_t *)((char *)s + BLF_SUB_WX_OFF(s->end[BLF_SF_N - 1]));
 }
 
 /* bytes of s's block: the record, its strings, a wildcard's part */

@@ -27,7 +27,7 @@ typedef struct blf_wc {
 	unsigned short len;
 	unsigned char kind;
 	unsigned char pooled; /* a BLF_WC_SLOT slot of its lock's pool */
-	char key[]; /* watcher user@host, or af byte + address bytes */
+	char key[];			  /* watcher user@host, or af byte + address bytes */
 } blf_wc_t;
 
 /*
