@@ -26,6 +26,7 @@ import os
 import re
 import selectors
 import shutil
+import sqlite3
 import signal
 import socket
 import subprocess
@@ -256,15 +257,15 @@ class Kamailio:
         errs = [l.strip() for l in r.stdout.splitlines() if "ERROR" in l]
         return (errs[0] if errs else r.stdout.strip()[-300:])[:400]
 
-    def start(self):
-        logf = open(self.logpath, "w")
+    def start(self, limit=30):
+        logf = open(self.logpath, "a")
         self.proc = subprocess.Popen(
             [KAMAILIO, "-DD", "-E", "-f", self.cfg, "-m", str(self.shm_mb),
              "-M", str(self.pkg_mb), "-w", self.tmpdir] + self.mm_args,
             stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
         logf.close()
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 return "kamailio exited at startup: " + self.log_tail()
@@ -272,7 +273,40 @@ class Kamailio:
                 self.pids = [self.proc.pid] + children_of(self.proc.pid)
                 return ""
             time.sleep(0.2)
-        return "kamailio did not answer RPC within 30 s"
+        return "kamailio did not answer RPC within %g s" % limit
+
+    def processes(self):
+        """{pid: description} from core.psx ("BLF TIMER", "udp receiver
+        child=0 sock=...", ...)."""
+        d = self.rpc("core.psx") or {}
+        out = {}
+        for m in re.finditer(r"PID:\s*(\d+)\s*\n\s*DSC:\s*(.*)",
+                             d.get("_raw", "")):
+            out[int(m.group(1))] = m.group(2).strip()
+        return out
+
+    def quiet_cpu(self, secs):
+        """CPU of each process over secs seconds with nothing sent to it
+        (what the timers cost with every subscription in place), in us of
+        CPU per second of wall time, by process description."""
+        names = self.processes()
+        pids = list(self.pids)
+        n0 = {p: proc_run_ns(p) for p in pids}
+        h0, t0 = host_busy_ticks(), time.monotonic()
+        time.sleep(secs)
+        n1 = {p: proc_run_ns(p) for p in pids}
+        wall = time.monotonic() - t0
+        by = {}
+        for p in pids:
+            k = names.get(p, "pid %d" % p)
+            by[k] = by.get(k, 0) + (n1[p] - n0[p]) / 1e3 / wall
+        by = {k: round(v, 1) for k, v in sorted(by.items(),
+                                                key=lambda kv: -kv[1])}
+        return {"wall_s": round(wall, 1),
+                "total_us_per_s": round(sum(by.values()), 1),
+                "by_process_us_per_s": by,
+                "host_busy_cores": round(
+                    (host_busy_ticks() - h0) / TICK / wall, 2)}
 
     def alive(self):
         """PIDs of ours that are gone (a crash), [] when all run."""
@@ -354,14 +388,14 @@ class Kamailio:
             time.sleep(0.05)
         return t
 
-    def stop(self):
+    def stop(self, limit=15):
         if not self.proc:
             return
         pids = set(self.pids) | set(children_of(self.proc.pid))
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=15)
+                self.proc.wait(timeout=limit)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
@@ -476,6 +510,75 @@ def htable_exp(n):
     return e
 
 
+def db_rows(path, table="blf_subscriptions"):
+    """Rows in the module's sqlite table, or -1 when it cannot be read
+    (yet); read-only, with a busy timeout (Kamailio writes meanwhile)."""
+    try:
+        c = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=5)
+        try:
+            return c.execute("select count(*) from %s" % table).fetchone()[0]
+        finally:
+            c.close()
+    except sqlite3.Error:
+        return -1
+
+
+def wait_db_flushed(dbpath, est, limit=900):
+    """Until the DB holds every subscription (the flush timer writes them,
+    db_flush_interval); how long that took after the subscription phase."""
+    t0 = time.monotonic()
+    n = -1
+    while time.monotonic() - t0 < limit:
+        n = db_rows(dbpath)
+        if n >= est:
+            break
+        time.sleep(0.5)
+    time.sleep(3)  # one more flush: the initial NOTIFYs' versions
+    return {"rows": n, "wait_s": round(time.monotonic() - t0 - 3, 1)}
+
+
+def restart_db(kam, dbpath, est):
+    """--restart-db: waits until the DB holds every subscription (the
+    flush timer writes them, db_flush_interval), stops Kamailio (SIGTERM:
+    mod_destroy writes what is left), starts it again from the same config
+    and times how long until it answers RPC with every subscription loaded
+    (the load runs in mod_init, before the workers exist: when RPC answers,
+    the table is whole). The call phase that follows runs against the
+    restarted Kamailio: its NOTIFYs (versions and CSeqs continuing, none
+    lost) show the loaded subscriptions work."""
+    r = {"ok": False}
+    t0 = time.monotonic()
+    n = -1
+    while time.monotonic() - t0 < 600:
+        n = db_rows(dbpath)
+        if n >= est:
+            break
+        time.sleep(1)
+    r["flushed_rows"] = n
+    r["flush_wait_s"] = round(time.monotonic() - t0, 1)
+    if n < est:
+        r["reason"] = "only %d of %d rows in the DB after 600 s" % (n, est)
+        return r
+    time.sleep(3)  # one more flush: the initial NOTIFYs' versions
+    t1 = time.monotonic()
+    kam.stop(limit=300)
+    r["stop_s"] = round(time.monotonic() - t1, 2)
+    r["db_bytes"] = os.path.getsize(dbpath)
+    t2 = time.monotonic()
+    why = kam.start(limit=600)
+    r["start_to_rpc_s"] = round(time.monotonic() - t2, 2)
+    if why:
+        r["reason"] = why
+        return r
+    st = kam.rpc("blf.stats") or {}
+    r["loaded"] = st.get("subscriptions")
+    r["shm_after_load"] = kam.shm()
+    r["ok"] = r["loaded"] == est
+    if not r["ok"]:
+        r["reason"] = "%s of %d subscriptions loaded" % (r["loaded"], est)
+    return r
+
+
 def run_side(side, a, blf_module):
     res = {"side": side, "available": False}
     template = os.path.join(HERE, ("blf" if side.startswith("blf") else side)
@@ -489,10 +592,21 @@ def run_side(side, a, blf_module):
         "CHILDREN": a.children, "MPATH": MPATH, "DOMAIN": DOMAIN,
         "MAXBUFFER": a.maxbuffer, "SUBS_HTABLE": htable_exp(a.subs),
         "PRES_HTABLE": htable_exp(a.exts), "BLF_MODULE": blf_module or "",
+        # blf's entity table sized like stock's presentity table (about 4
+        # extensions a slot), never below the module's default
+        "BLF_HASH": max(4096, 1 << htable_exp(a.exts)),
         "NOTIFY_DIRECT": 0 if side == "blf-tm" else 1,
         "NOTIFY_MIN_INTERVAL": min_interval(side),
-        "LIST_PARAM": "", "PUBLISH_ROUTE": "",
+        "LIST_PARAM": "", "PUBLISH_ROUTE": "", "DB_PARAM": "",
     }
+    dbpath = None
+    if a.restart_db and side.startswith("blf"):
+        # persistence to sqlite: the subscriptions are flushed there, then
+        # Kamailio is restarted and has to load them all (--restart-db)
+        dbpath = os.path.join(tmpdir, "blf.sqlite")
+        subst["DB_PARAM"] = ('loadmodule "db_sqlite.so"\n'
+                             'modparam("blf", "db_url", "sqlite:///%s")'
+                             % dbpath)
     nsubs = a.subs
     extra = []
     lists = None
@@ -623,6 +737,28 @@ def run_side(side, a, blf_module):
                 (shm1["real_used"] - shm0["real_used"]) / est, 1)
         log("%s: %d/%d established at %.0f/s; calls: %g/s for %g s"
             % (side, est, nsubs, subs["rate_per_s"], a.rate, a.duration))
+
+        # --- with the DB: first every subscription written (the flush of the
+        # subscription phase's rows is not the quiet cost)
+        if dbpath and est:
+            res["db_flush"] = wait_db_flushed(dbpath, est)
+            log("%s: DB: %s" % (side, json.dumps(res["db_flush"])))
+
+        # --- quiet: every subscription in place, nothing sent (the expiry
+        # timer's cost, per process)
+        if a.quiet_s > 0:
+            log("%s: %g s quiet (timers only)" % (side, a.quiet_s))
+            res["quiet"] = kam.quiet_cpu(a.quiet_s)
+            log("%s: quiet: %s us/s" % (side, json.dumps(
+                res["quiet"]["by_process_us_per_s"])))
+
+        # --- restart with the DB: flushed, stopped, started, loaded
+        if dbpath and est:
+            res["restart_db"] = restart_db(kam, dbpath, est)
+            log("%s: restart: %s" % (side, json.dumps(res["restart_db"])))
+            if not res["restart_db"].get("ok"):
+                raise RuntimeError("restart with the DB failed: "
+                                   + res["restart_db"].get("reason", "?"))
 
         # --- call phase
         k2, g2 = kam.cpu(), gen.cpu()
@@ -1330,6 +1466,12 @@ def main():
                    help="blf-presence without the PUBLISH of one PIDF "
                    "document per extension (NOTIFYs without published "
                    "tuples)")
+    p.add_argument("--quiet-s", type=float, default=0,
+                   help="after the subscriptions, measure each Kamailio "
+                   "process's CPU over this many quiet seconds (timers)")
+    p.add_argument("--restart-db", action="store_true",
+                   help="blf sides: persist to sqlite, restart Kamailio "
+                   "after the subscriptions and time the reload")
     p.add_argument("--dump", type=int, default=0,
                    help="print the first N call-phase NOTIFY bodies")
     a = p.parse_args()
@@ -1352,7 +1494,8 @@ def main():
 
     params = {k: getattr(a, k) for k in (
         "subs", "exts", "rate", "duration", "ring_ms", "hold_ms", "children",
-        "shm_mb", "pkg_mb", "mem_manager", "window", "sub_rate", "sockets", "seed")}
+        "shm_mb", "pkg_mb", "mem_manager", "window", "sub_rate", "sockets", "seed",
+        "quiet_s", "restart_db")}
     params["watchers_per_ext"] = round(a.subs / a.exts, 2)
     results = {"name": a.name, "params": params,
                "started": datetime.datetime.now().isoformat(timespec="seconds"),

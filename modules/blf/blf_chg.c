@@ -264,20 +264,6 @@ void blf_chg_call_move(
 	g->seq = c->seq;
 }
 
-/* bytes of subscription s's block (the record and its strings) */
-static size_t blf_chg_sub_len(const blf_sub_t *s)
-{
-	size_t n = sizeof(blf_sub_t), end;
-	int i;
-
-	for(i = 0; i < BLF_SF_N; i++) {
-		end = (size_t)s->off[i] + s->len[i] + 1;
-		if(end > n)
-			n = end;
-	}
-	return n;
-}
-
 void blf_chg_sub(blf_chg_kind_t kind, const blf_entity_t *e, const blf_sub_t *s)
 {
 	blf_sub_t *d;
@@ -289,7 +275,7 @@ void blf_chg_sub(blf_chg_kind_t kind, const blf_entity_t *e, const blf_sub_t *s)
 		return;
 	if(kind == BLF_CHG_SUB_VER) {
 		/* a NOTIFY each: only what the replica carries (our tag) */
-		g = blf_chg_add(kind, e->key.len + s->len[BLF_SF_TTAG] + 2, &p);
+		g = blf_chg_add(kind, e->key.len + blf_sf_len(s, BLF_SF_TTAG) + 2, &p);
 		if(g == NULL)
 			return;
 		g->version = s->version;
@@ -298,14 +284,14 @@ void blf_chg_sub(blf_chg_kind_t kind, const blf_entity_t *e, const blf_sub_t *s)
 		blf_chg_str(p, &BLF_SF(s, BLF_SF_TTAG), &g->key2);
 		return;
 	}
-	n = BLF_CHG_ALIGN(blf_chg_sub_len(s));
+	n = BLF_CHG_ALIGN(blf_sub_size(s));
 	g = blf_chg_add(kind, n + e->key.len + 1, &p);
 	if(g == NULL)
 		return;
 	d = (blf_sub_t *)p;
-	memcpy(d, s, blf_chg_sub_len(s)); /* offsets, not pointers: as is */
+	memcpy(d, s, blf_sub_size(s)); /* offsets, not pointers: as is */
 	d->next = NULL;
-	d->wc[0] = d->wc[1] = NULL;
+	d->wc[0] = d->wc[1] = 0;
 	g->sub = d;
 	g->version = s->version;
 	g->cseq = s->cseq;

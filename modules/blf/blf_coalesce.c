@@ -114,6 +114,7 @@ int blf_coal_hold(blf_entity_t *e, blf_sub_t *s, int change)
 		update_stat(blf_st_notifies_coalesced, 1);
 	s->flags |= BLF_SUB_OWED;
 	e->flags |= BLF_ENT_OWED;
+	blf_slot_wake(e->hash);
 	due = s->sent_ms + (unsigned int)blf_coal_interval;
 	if(due == 0)
 		due = 1;

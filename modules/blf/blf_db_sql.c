@@ -573,15 +573,15 @@ static int blf_db_restore_row(const db_val_t *v, blf_db_restore_t *rs)
 		rs->skipped++;
 		return 0;
 	}
-	s = blf_sub_build(f);
+	/* a list: blf_lsub.c */
+	s = blf_sub_build(f, (unsigned int)blf_db_val_int(&v[BLF_DC_FLAGS])
+								 & (BLF_SUB_WILDCARD | BLF_SUB_LIST));
 	if(s == NULL)
 		return -1;
 	s->pkg = pkg->id;
-	s->expires = (time_t)expires;
+	s->expires = (unsigned int)expires;
 	s->version = (unsigned int)blf_db_val_int(&v[BLF_DC_VERSION]);
 	s->cseq = (unsigned int)blf_db_val_int(&v[BLF_DC_CSEQ]);
-	s->flags = (unsigned int)blf_db_val_int(&v[BLF_DC_FLAGS])
-			   & (BLF_SUB_WILDCARD | BLF_SUB_LIST); /* a list: blf_lsub.c */
 	if(!rs->bumped) {
 		/* the margin could not go to the DB at once: the first flush
 		 * writes it */
@@ -606,8 +606,8 @@ static int blf_db_restore_row(const db_val_t *v, blf_db_restore_t *rs)
 		rs->skipped++;
 		return 0;
 	}
-	s->sock = blf_db_sock(&f[BLF_SF_SOCKET], rs);
-	if(s->sock == NULL)
+	blf_sub_set_sock(s, blf_db_sock(&f[BLF_SF_SOCKET], rs));
+	if(s->sock == 0)
 		rs->nosock++;
 	hash = blf_key_hash(&key);
 	blf_slot_lock(hash);
@@ -619,6 +619,8 @@ static int blf_db_restore_row(const db_val_t *v, blf_db_restore_t *rs)
 	}
 	s->next = e->subs;
 	e->subs = s;
+	if(s->flags & BLF_SUB_DIRTY)
+		blf_slot_dirty(hash);
 	e->nsubs++;
 	blf_entity_sub_due(e, s->expires);
 	atomic_inc(blf_nsubs);

@@ -532,7 +532,7 @@ static json_t *blf_json_sub_strs(const blf_sub_t *s, int n)
 
 	for(i = 0; i < n; i++)
 		json_array_append_new(
-				a, json_stringn((char *)s + s->off[i], s->len[i]));
+				a, json_stringn(BLF_SF(s, i).s, (size_t)BLF_SF(s, i).len));
 	return a;
 }
 
@@ -710,17 +710,16 @@ static void blf_dmq_rx_sub(json_t *m, int owner)
 				blf_dmq_node_name(owner));
 		return;
 	}
-	s = blf_sub_build(f);
+	s = blf_sub_build(f, flags & (BLF_SUB_WILDCARD | BLF_SUB_LIST));
 	if(s == NULL)
 		return;
-	s->expires = expires;
+	s->expires = (unsigned int)expires;
 	s->version = version;
 	s->cseq = cseq;
-	s->flags = flags & (BLF_SUB_WILDCARD | BLF_SUB_LIST);
-	s->vis = vis;
+	s->vis = (unsigned char)vis;
 	s->pkg = pkg->id;
 	s->owner = owner;
-	s->sock = NULL;
+	s->sock = 0;
 	blf_sub_replica_put(&key, s, blf_dmq_node_name);
 }
 

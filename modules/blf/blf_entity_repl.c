@@ -49,6 +49,7 @@ static void blf_tomb_add(blf_entity_t *e, int kind, unsigned int kh,
 			return;
 		t->next = e->tombs;
 		e->tombs = t;
+		blf_slot_wake(e->hash); /* the timer purges it */
 	}
 	t->kind = kind;
 	t->kh = kh;
@@ -368,7 +369,7 @@ int blf_sub_take_over(blf_entity_t *e, int dead,
 		mine++;
 		atomic_inc(blf_nsubs);
 		blf_wc_sub_take(s, NULL, 0); /* its watcher's count */
-		s->sock = NULL;				 /* tm picks the socket towards the phone */
+		s->sock = 0;				 /* tm picks the socket towards the phone */
 		if(lc && lc->len && (ns = blf_sub_rebuild(s, BLF_SF_LCONTACT, lc))) {
 			ns->next = s->next;
 			*ps = ns;
@@ -382,6 +383,7 @@ int blf_sub_take_over(blf_entity_t *e, int dead,
 			s = ns;
 		}
 		s->flags |= BLF_SUB_DIRTY;
+		blf_slot_dirty(e->hash);
 		blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
 		if(s->flags & BLF_SUB_WILDCARD)
 			continue;

@@ -1,13 +1,17 @@
 /*
  * blf_expire.c — the expiry timer: every second, subscriptions past their
  * deadline get their final NOTIFY (terminated;reason=timeout) and go. An
- * entity whose earliest deadline is still ahead is skipped, so a tick costs
- * O(entities), not O(subscriptions).
+ * entity whose earliest deadline is still ahead is skipped, and so is a
+ * slot (blf_slot_t.due) with nothing due and nothing owed: a tick reads one
+ * word per slot, and walks only the slots with work (with a million
+ * subscriptions on 100k entities: from 19 ms of CPU per second to well
+ * under 1, bench/README.md).
  *
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */
 
 #include <string.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,7 +77,7 @@ static int blf_owed_wild_collect(blf_entity_t *w, blf_owed_wild_t *ow, int n)
 			ow[n].f[k].len = f[k].len;
 			p += f[k].len;
 		}
-		ow[n].from = s->owed_from;
+		ow[n].from = blf_sub_wx(s)->owed_from;
 		n++;
 	}
 	return n;
@@ -103,12 +107,48 @@ typedef struct blf_tick {
 	int room;
 	int more;
 	time_t now;
+	time_t due; /* the slot's next work (0: at the next tick, -1: none) */
 } blf_tick_t;
+
+/* what e leaves for the timer, noted into t->due after e's turn: 0 when
+ * it has to look again at the next tick (an owed NOTIFY, an entity kept for
+ * wildcard watchers, tombs, a wildcard subscription's debts, a deadline
+ * not known), else its earliest deadline */
+static void blf_tick_note(blf_tick_t *t, blf_entity_t *e)
+{
+	if((e->flags & (BLF_ENT_OWED | BLF_ENT_WOWED)) || e->tombs
+			|| (e->subs && (e->subs->flags & BLF_SUB_WILDCARD))
+			|| (e->subs && e->subs_due == 0)) {
+		t->due = 0;
+		return;
+	}
+	if(e->subs && t->due && (t->due < 0 || e->subs_due < t->due))
+		t->due = e->subs_due;
+}
+
+static int blf_expire_entity_do(blf_entity_t *e, blf_tick_t *t);
 
 /* one entity of the slot (its lock held); 1 stops the slot's walk */
 static int blf_expire_entity(blf_entity_t *e, void *arg)
 {
 	blf_tick_t *t = arg;
+	int r = blf_expire_entity_do(e, t);
+
+	/* 2: e went through blf_entity_gc and may be gone: not looked at
+	 * again, and the slot is walked again at the next tick (rare: an
+	 * entity whose last subscription, tomb or debt just went) */
+	if(r != 0) {
+		t->due = 0;
+		return r == 1;
+	}
+	blf_tick_note(t, e);
+	return 0;
+}
+
+/* e's turn (its slot's lock held): 1 stops the slot's walk, 2 says e is
+ * gone, 0 that it stays */
+static int blf_expire_entity_do(blf_entity_t *e, blf_tick_t *t)
+{
 	blf_notify_job_t *j;
 	blf_sub_t **ps, *s;
 	time_t now = t->now;
@@ -145,7 +185,7 @@ static int blf_expire_entity(blf_entity_t *e, void *arg)
 		e->flags &= ~BLF_ENT_WOWED;
 		if(e->calls == NULL && e->subs == NULL && e->tombs == NULL) {
 			blf_entity_gc(e->hash, e);
-			return 0;
+			return 2;
 		}
 	}
 	if(t->room && t->nw < BLF_TIMER_BATCH && e->subs
@@ -155,7 +195,7 @@ static int blf_expire_entity(blf_entity_t *e, void *arg)
 		blf_tombs_purge(e, now);
 		if(e->tombs == NULL && e->subs == NULL && e->calls == NULL) {
 			blf_entity_gc(e->hash, e);
-			return 0;
+			return 2;
 		}
 	}
 	if(e->subs == NULL || (e->subs_due && now < e->subs_due))
@@ -192,7 +232,7 @@ static int blf_expire_entity(blf_entity_t *e, void *arg)
 	t->nfr++;
 	blf_entity_subs_due_reset(e);
 	blf_entity_gc(e->hash, e);
-	return 0;
+	return 2;
 }
 
 /*
@@ -212,6 +252,10 @@ void blf_subs_timer(unsigned int ticks, void *param)
 	for(i = 0; i < n; i++) {
 		if(blf_table_slot_empty(i))
 			continue; /* racy read, only to skip empty slots cheaply */
+		/* nothing due in the slot yet (racy read: a slot woken meanwhile
+		 * is seen at the next tick) */
+		if(blf_table->slots[i].due && t.now < (time_t)blf_table->slots[i].due)
+			continue;
 		t.room = blf_inflight_room();
 	again:
 		t.jobs = NULL;
@@ -219,7 +263,14 @@ void blf_subs_timer(unsigned int ticks, void *param)
 		t.nowed = 0;
 		t.nw = 0;
 		t.more = 0;
-		blf_table_slot_each(i, blf_expire_entity, &t);
+		t.due = -1;
+		/* the walk notes the slot's next work under its lock, so that a
+		 * deadline lowered meanwhile (blf_slot_due) is never lost */
+		blf_slot_lock(i);
+		blf_slot_each(i, blf_expire_entity, &t);
+		blf_table->slots[i].due =
+				t.due > 0 ? (unsigned int)t.due : (t.due < 0 ? UINT_MAX : 0);
+		blf_slot_unlock(i);
 		blf_chg_send(t.jobs);
 		while(t.nfr > 0)
 			blf_frags_free(&t.fr[--t.nfr]);

@@ -758,21 +758,21 @@ static blf_snap_t *blf_lsub_snap(const blf_sub_t *s, int terminated,
 		m->mseq = blf_lreq.mseq;
 	}
 	m->version = s->version;
-	m->dlg = malloc(s->len[BLF_SF_CALLID] + s->len[BLF_SF_FTAG]
-					+ s->len[BLF_SF_URI] + s->len[BLF_SF_WATCHER] + 4);
+	m->dlg = malloc(blf_sf_len(s, BLF_SF_CALLID) + blf_sf_len(s, BLF_SF_FTAG)
+					+ blf_sf_len(s, BLF_SF_URI) + blf_sf_len(s, BLF_SF_WATCHER) + 4);
 	if(m->dlg) {
 		char *p = m->dlg;
-		memcpy(p, BLF_SF(s, BLF_SF_CALLID).s, s->len[BLF_SF_CALLID]);
-		p += s->len[BLF_SF_CALLID];
+		memcpy(p, BLF_SF(s, BLF_SF_CALLID).s, blf_sf_len(s, BLF_SF_CALLID));
+		p += blf_sf_len(s, BLF_SF_CALLID);
 		*p++ = '\0';
-		memcpy(p, BLF_SF(s, BLF_SF_FTAG).s, s->len[BLF_SF_FTAG]);
-		p += s->len[BLF_SF_FTAG];
+		memcpy(p, BLF_SF(s, BLF_SF_FTAG).s, blf_sf_len(s, BLF_SF_FTAG));
+		p += blf_sf_len(s, BLF_SF_FTAG);
 		*p++ = '\0';
-		memcpy(p, BLF_SF(s, BLF_SF_URI).s, s->len[BLF_SF_URI]);
-		p += s->len[BLF_SF_URI];
+		memcpy(p, BLF_SF(s, BLF_SF_URI).s, blf_sf_len(s, BLF_SF_URI));
+		p += blf_sf_len(s, BLF_SF_URI);
 		*p++ = '\0';
-		memcpy(p, BLF_SF(s, BLF_SF_WATCHER).s, s->len[BLF_SF_WATCHER]);
-		p += s->len[BLF_SF_WATCHER];
+		memcpy(p, BLF_SF(s, BLF_SF_WATCHER).s, blf_sf_len(s, BLF_SF_WATCHER));
+		p += blf_sf_len(s, BLF_SF_WATCHER);
 		*p = '\0';
 	}
 	*pkg = &blf_lpkgs[real->id];

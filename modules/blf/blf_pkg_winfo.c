@@ -76,7 +76,8 @@ static blf_snap_t *blf_winfo_snap(const blf_entity_t *e, const char *base)
 	for(s = e->subs; s && bp; s = s->next) {
 		if(s->pkg != bp->id || n >= BLF_WSNAP_MAX)
 			continue;
-		len += sizeof(*w) + s->len[BLF_SF_TTAG] + s->len[BLF_SF_WURI] + 2;
+		len += sizeof(*w) + blf_sf_len(s, BLF_SF_TTAG)
+			   + blf_sf_len(s, BLF_SF_WURI) + 2;
 		n++;
 	}
 	sn = malloc(len);

@@ -569,7 +569,7 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 				BLF_SF(s, BLF_SF_CALLID).len, BLF_SF(s, BLF_SF_CALLID).s,
 				(int)s->owner);
 		s->owner = 0;
-		s->sock = msg->rcv.bind_address;
+		blf_sub_set_sock(s, msg->rcv.bind_address);
 		atomic_inc(blf_nsubs);
 		/* counted for its watcher and source from now on (not limited:
 		 * it exists already) */
@@ -587,6 +587,7 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 	}
 	s->expires = now + r->granted;
 	s->flags |= BLF_SUB_DIRTY;
+	blf_slot_dirty(hash);
 	r->list = (s->flags & BLF_SUB_LIST) != 0;
 	blf_entity_sub_due(e, s->expires);
 	if(r->granted)
@@ -603,9 +604,10 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		blf_entity_gc(hash, e);
 	} else if(!(s->flags & BLF_SUB_WILDCARD)) {
 		job = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
-	} else if((blf_cfg.wildcard_burst_interval > 0 && s->burst_at
-					  && now >= s->burst_at
-					  && now - s->burst_at < blf_cfg.wildcard_burst_interval)
+	} else if((blf_cfg.wildcard_burst_interval > 0 && blf_sub_wx(s)->burst_at
+					  && now >= blf_sub_wx(s)->burst_at
+					  && now - blf_sub_wx(s)->burst_at
+								 < blf_cfg.wildcard_burst_interval)
 			  || !blf_wc_burst_ok(&BLF_SF(s, BLF_SF_WATCHER), now)) {
 		/* a burst was sent a moment ago (or its watcher used its burst
 		 * budget): this refresh gets one NOTIFY naming the wildcard URI
@@ -614,7 +616,7 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		job = blf_wildcard_idle_job(hash, s, &fr, now);
 		update_stat(blf_st_wildcard_bursts_limited, 1);
 	} else {
-		s->burst_at = now;
+		blf_sub_wx(s)->burst_at = (unsigned int)now;
 		wild = 1; /* its full state is the burst, sent after the reply */
 		memcpy(r->keybuf, e->key.s, e->key.len);
 		r->key.s = r->keybuf;
@@ -820,13 +822,12 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	/* our Contact follows from the socket: not stored (NOTIFY derives it) */
 	memcpy(sf, r->f, sizeof(sf));
 	sf[BLF_SF_LCONTACT].len = 0;
-	s = blf_sub_build(sf);
+	s = blf_sub_build(sf, (r->wildcard ? BLF_SUB_WILDCARD : 0) | BLF_SUB_DIRTY
+								  | (r->list ? BLF_SUB_LIST : 0));
 	if(s == NULL)
 		return blf_reject(msg, 500, "Server Internal Error", NULL, "no memory");
-	s->expires = now + r->granted;
-	s->vis = self ? BLF_VIS_FULL : vis;
-	s->flags = (r->wildcard ? BLF_SUB_WILDCARD : 0) | BLF_SUB_DIRTY
-			   | (r->list ? BLF_SUB_LIST : 0);
+	s->expires = (unsigned int)(now + r->granted);
+	s->vis = (unsigned char)(self ? BLF_VIS_FULL : vis);
 	s->pkg = r->pkg->id;
 	if(r->list
 			&& blf_lsub_add(&r->f[BLF_SF_CALLID], &r->f[BLF_SF_FTAG],
@@ -837,7 +838,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 		return blf_reject(msg, 500, "Server Internal Error", NULL,
 				"no memory for the list");
 	}
-	s->sock = r->sock;
+	blf_sub_set_sock(s, r->sock);
 	s->cseq = 0;
 	s->version = 0;
 	memset(&fr, 0, sizeof(fr));
@@ -875,6 +876,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 		blf_subs_drop_new(r, s);
 		old->expires = now + r->granted;
 		old->flags |= BLF_SUB_DIRTY;
+		blf_slot_dirty(e->hash);
 		blf_entity_sub_due(e, old->expires);
 		blf_chg_sub(BLF_CHG_SUB_NEW, e, old);
 		r->f[BLF_SF_TTAG] = BLF_SF(old, BLF_SF_TTAG);
@@ -928,9 +930,10 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 				"used up");
 	}
 	if(r->wildcard)
-		s->burst_at = now;
+		blf_sub_wx(s)->burst_at = (unsigned int)now;
 	s->next = e->subs;
 	e->subs = s;
+	blf_slot_dirty(e->hash); /* built BLF_SUB_DIRTY */
 	e->nsubs++;
 	blf_entity_sub_due(e, s->expires);
 	atomic_inc(blf_nsubs);
@@ -1073,6 +1076,7 @@ int blf_subs_apply_policy(const str *ekey, blf_vis_t vis)
 			s->vis = vis; /* from its next NOTIFY on */
 			s->flags |= BLF_SUB_DIRTY;
 			e->pdig = 0; /* its next one is news even if the rest is not */
+			blf_slot_dirty(e->hash);
 			if(s->owner == 0)
 				blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
 			ps = &s->next;

@@ -85,33 +85,72 @@ enum blf_sub_field {
 #define BLF_SUB_LIST (1 << 6) /* an RFC 4662 list subscription (blf_lsub.c):
 							   * its NOTIFYs carry the list's package */
 
+/*
+ * A subscription: one shm block, this record then its strings (a million
+ * of them on one node: every byte here is a megabyte there; 72 bytes on
+ * 64-bit, 6 of them padding: room for one more 4-byte field after end[];
+ * see bench/README.md "One million subscriptions").
+ * Times are 32-bit seconds (unsigned: good until 2106), the socket and the
+ * watcher counters small handles, and a string field is only its end: field
+ * i runs from the end of field i - 1 (the record's end for field 0) to
+ * end[i] - 1, where its NUL is. A wildcard subscription (BLF_SUB_WILDCARD,
+ * fixed when the block is built) has a blf_sub_wx_t after its strings.
+ */
 typedef struct blf_sub {
 	struct blf_sub *next;
-	time_t expires;			/* absolute */
-	unsigned int version;	/* the next version to send */
-	unsigned int cseq;		/* the last local CSeq used */
-	unsigned int flags;
-	blf_vis_t vis;
+	unsigned int expires; /* absolute (time(NULL) seconds) */
+	unsigned int version; /* the next version to send */
+	unsigned int cseq;	  /* the last local CSeq used */
+	unsigned int sent_ms; /* notify_min_interval: when its last NOTIFY was
+						   * made (blf_coalesce.h) */
+	int wc[2]; /* its watcher and source counters (ours only, blf_wcount.c:
+				* handles, 0: none); given back by blf_sub_free */
+	unsigned short flags;
+	unsigned short sock; /* where the SUBSCRIBE came in (NOTIFYs leave):
+						  * blf_sub_sock(), 0: none (tm picks) */
+	unsigned char vis;	 /* blf_vis_t */
 	unsigned char owner; /* cluster node that NOTIFYs it, 0: this one */
 	unsigned char pkg;	 /* its event package (blf_pkg_get), 0: dialog */
-	unsigned int owed_from; /* wildcard, BLF_SUB_OWED: the first table
-							 * slot whose entities it is owed */
-	struct socket_info *sock; /* where the SUBSCRIBE came in (NOTIFYs leave) */
-	struct blf_wc *wc[2]; /* its watcher and source counters (ours only,
-						   * blf_wcount.c); given back by blf_sub_free */
-	time_t burst_at;	  /* wildcard: when its last burst was sent */
-	/* its strings follow the record in the same block: field i is
-	 * len[i] bytes at off[i] from the record (offsets, not pointers, keep a
-	 * subscription near 300 bytes: see bench/README.md) */
-	unsigned short off[BLF_SF_N];
-	unsigned short len[BLF_SF_N];
-	unsigned int sent_ms; /* notify_min_interval: when its last NOTIFY was
-						   * made (blf_coalesce.h; in the tail padding) */
+	unsigned char spare; /* keeps end[] 2-aligned */
+	unsigned short end[BLF_SF_N]; /* where each string's NUL is + 1 */
 } blf_sub_t;
+
+/* what only a wildcard subscription has, after its strings (4-aligned) */
+typedef struct blf_sub_wx {
+	unsigned int burst_at;	/* when its last burst was sent */
+	unsigned int owed_from; /* BLF_SUB_OWED: the first table slot whose
+							 * entities it is owed */
+} blf_sub_wx_t;
+
+static inline unsigned int blf_sf_off(const blf_sub_t *s, int i)
+{
+	return i ? s->end[i - 1] : (unsigned int)sizeof(blf_sub_t);
+}
+
+static inline int blf_sf_len(const blf_sub_t *s, int i)
+{
+	return (int)s->end[i] - (int)blf_sf_off(s, i) - 1;
+}
 
 /* field i of subscription s, as a str (an lvalue: &BLF_SF(s, i) is fine) */
 #define BLF_SF(s, i) \
-	((str){(char *)(s) + (s)->off[(i)], (int)(s)->len[(i)]})
+	((str){(char *)(s) + blf_sf_off((s), (i)), blf_sf_len((s), (i))})
+
+#define BLF_SUB_WX_OFF(strend) (((strend) + 3u) & ~3u)
+
+/* the wildcard part of s (BLF_SUB_WILDCARD only) */
+static inline blf_sub_wx_t *blf_sub_wx(const blf_sub_t *s)
+{
+	return (blf_sub_wx_t *)((char *)s + BLF_SUB_WX_OFF(s->end[BLF_SF_N - 1]));
+}
+
+/* bytes of s's block: the record, its strings, a wildcard's part */
+static inline size_t blf_sub_size(const blf_sub_t *s)
+{
+	return (s->flags & BLF_SUB_WILDCARD)
+				   ? BLF_SUB_WX_OFF(s->end[BLF_SF_N - 1]) + sizeof(blf_sub_wx_t)
+				   : (size_t)s->end[BLF_SF_N - 1];
+}
 
 /* ---- entities ---- */
 #define BLF_ENT_PARK (1 << 0) /* a park orbit: exists while the list says so */
@@ -231,15 +270,15 @@ typedef struct blf_tomb {
 
 void blf_tombs_purge(blf_entity_t *e, time_t now);
 
-/* a subscription of e got deadline exp (linked, refreshed or replaced) */
-static inline void blf_entity_sub_due(blf_entity_t *e, time_t exp)
-{
-	if(e->subs_due == 0 || exp < e->subs_due)
-		e->subs_due = exp;
-}
-
 typedef struct blf_slot {
 	blf_entity_t *first;
+	unsigned int due; /* the expiry timer skips the slot until then (a
+					   * subscription's deadline, time(NULL) seconds); 0:
+					   * it walks the slot at its next tick. Lowered under
+					   * the slot lock (blf_slot_due, blf_slot_wake), set
+					   * by the timer's walk (blf_expire.c) */
+	unsigned int dirty; /* a subscription of the slot has BLF_SUB_DIRTY:
+						 * the DB flush walks only such slots (blf_db.c) */
 } blf_slot_t;
 
 typedef struct blf_table {
@@ -253,6 +292,37 @@ extern blf_table_t *blf_table;
 #define blf_slot_idx(h) ((h) & (blf_table->size - 1))
 #define blf_slot_lock(h) lock_set_get(blf_table->locks, blf_slot_idx(h))
 #define blf_slot_unlock(h) lock_set_release(blf_table->locks, blf_slot_idx(h))
+
+/* the slot of hash h has work for the expiry timer at its next tick (an
+ * owed NOTIFY, a tomb, an entity kept for wildcard watchers); its lock is
+ * held */
+static inline void blf_slot_wake(unsigned int h)
+{
+	blf_table->slots[blf_slot_idx(h)].due = 0;
+}
+
+/* a subscription of the slot of hash h got BLF_SUB_DIRTY; its lock is held */
+static inline void blf_slot_dirty(unsigned int h)
+{
+	blf_table->slots[blf_slot_idx(h)].dirty = 1;
+}
+
+/* something in the slot of hash h is due at t; its lock is held */
+static inline void blf_slot_due(unsigned int h, time_t t)
+{
+	blf_slot_t *sl = &blf_table->slots[blf_slot_idx(h)];
+
+	if(sl->due && (t <= 0 || (time_t)sl->due > t))
+		sl->due = t > 0 ? (unsigned int)t : 0;
+}
+
+/* a subscription of e got deadline exp (linked, refreshed or replaced) */
+static inline void blf_entity_sub_due(blf_entity_t *e, time_t exp)
+{
+	if(e->subs_due == 0 || exp < e->subs_due)
+		e->subs_due = exp;
+	blf_slot_due(e->hash, exp);
+}
 
 /* ---- NOTIFY jobs: copied out under the slot lock, sent outside it ---- */
 typedef struct blf_notify_job {
@@ -353,8 +423,12 @@ int blf_sub_take_over(blf_entity_t *e, int dead,
 
 /* blf_subrec.c: subscription records and the NOTIFY jobs copied out of
  * them (blf_subs_remove: blf_entity.c, blf_wildcard.c) */
-/* a subscription block holding copies of f[0..BLF_SF_N-1], other fields 0 */
-blf_sub_t *blf_sub_build(const str *f);
+/* a subscription block holding copies of f[0..BLF_SF_N-1], with flags (its
+ * BLF_SUB_WILDCARD bit is fixed from here on), other fields 0 */
+blf_sub_t *blf_sub_build(const str *f, unsigned int flags);
+/* the socket s's NOTIFYs leave from (NULL: tm picks), and setting it */
+struct socket_info *blf_sub_sock(const blf_sub_t *s);
+void blf_sub_set_sock(blf_sub_t *s, struct socket_info *si);
 void blf_sub_slots(unsigned int size); /* blf_subrec.c: the table's size */
 blf_sub_t *blf_sub_find(blf_entity_t *e, const str *callid, const str *ftag,
 		const str *ttag, blf_sub_t ***prev);

@@ -63,6 +63,7 @@ blf_vis_t blf_visapply_refresh(blf_entity_t *e, blf_sub_t *s)
 			&& v != s->vis) {
 		s->vis = v;
 		s->flags |= BLF_SUB_DIRTY;
+		blf_slot_dirty(e->hash);
 	}
 	return s->vis;
 }
@@ -101,6 +102,7 @@ static int blf_visapply_plain(const str *ekey, const str *watcher)
 			s->vis = v; /* from its next NOTIFY on */
 			s->flags |= BLF_SUB_DIRTY;
 			e->pdig = 0; /* its next one is news even if the rest is not */
+			blf_slot_dirty(e->hash);
 			if(s->owner == 0)
 				blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
 			ps = &s->next;
