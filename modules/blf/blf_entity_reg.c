@@ -146,6 +146,7 @@ static int blf_contacts_changed(blf_entity_t *e, blf_ct_when_t when,
 
 	if(when == BLF_CT_TIMER) {
 		e->flags |= BLF_ENT_REGDUE;
+		blf_slot_wake(e->hash); /* the timer skips slots with nothing due */
 		return 0;
 	}
 	n = blf_entity_changed(e, BLF_DEP_REG, fr, jobs);
