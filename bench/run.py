@@ -914,6 +914,63 @@ def tm_local(kam):
     return d.get("total_local", 0)
 
 
+def blf_stat(kam, name):
+    """A blf statistic of kam (blf:<name>), or None."""
+    d = kam.rpc("stats.get_statistics", "blf:" + name) or {}
+    m = re.search(r"blf:%s\s*=\s*(\d+)" % re.escape(name), d.get("_raw", ""))
+    return int(m.group(1)) if m else None
+
+
+def cluster_rejoin(kams, est):
+    """--cluster-rejoin: the last node is SIGKILLed once every subscription
+    is established, the others take its subscriptions over, then it is
+    restarted and pulls the full state. pull_s: from its start (Kamailio
+    launched) until it holds every subscription again as another node's
+    (blf:subscription_replicas == est); ready_pull_s the same from when it
+    answered RPC (what the cluster, not Kamailio's startup, costs)."""
+    victim, rest = kams[-1], kams[:-1]
+    r = {"subscriptions": est}
+    victim.killed = True
+    t_k = victim.kill()
+    while time.monotonic() < t_k + 60:
+        if sum(blf_stat(k, "subscriptions") or 0 for k in rest) >= est:
+            break
+        time.sleep(0.2)
+    else:
+        r["error"] = "the takeover was not complete after 60 s"
+        return r
+    r["takeover_s"] = round(time.monotonic() - t_k, 2)
+    tl0 = [tm_local(k) for k in rest]
+    c0 = [k.cpu() for k in rest]
+    t_r = time.monotonic()
+    why = victim.start()
+    if why:
+        r["error"] = why
+        return r
+    victim.killed = False
+    t_ready = time.monotonic()
+    r["start_s"] = round(t_ready - t_r, 2)
+    n, t_dmq = 0, None
+    while time.monotonic() < t_r + 300:
+        if t_dmq is None and dmq_active(victim) >= len(kams):
+            t_dmq = time.monotonic()
+        n = blf_stat(victim, "subscription_replicas") or 0
+        if n >= est:
+            break
+        time.sleep(0.05)
+    t_done = time.monotonic()
+    r["held"] = n
+    r["complete"] = n >= est
+    r["pull_s"] = round(t_done - t_r, 2)
+    r["ready_pull_s"] = round(t_done - t_ready, 2)
+    if t_dmq is not None:
+        r["dmq_active_s"] = round(t_dmq - t_r, 2)
+    r["kdmq"] = sum(tm_local(k) - tl0[i] for i, k in enumerate(rest))
+    r["senders_cpu_s"] = round(sum(k.cpu().since(c0[i])["cpu_s"]
+                                   for i, k in enumerate(rest)), 3)
+    return r
+
+
 def dmq_active(kam):
     """How many DMQ nodes (itself included) this node sees active."""
     d = kam.rpc("dmq.list_nodes") or {}
@@ -996,6 +1053,14 @@ def run_cluster(a, blf_module, ref):
         res["subscribe"] = subs
         log("cluster: %d/%d established; calls: %g/s for %g s"
             % (est, a.subs, a.rate, a.duration))
+        if a.cluster_rejoin:
+            # a subscription phase only: the pull of a (re)joining node
+            res["rejoin"] = cluster_rejoin(kams, est)
+            log("cluster: rejoin %s" % json.dumps(res["rejoin"]))
+            gen.send("END")
+            gen.expect("RESULT", 20)
+            res["working"] = bool(est) and res["rejoin"].get("complete")
+            return res
 
         # calls (and the kill)
         c2 = [k.cpu() for k in kams]
@@ -1099,6 +1164,16 @@ def cluster_report(r, ref):
               g(c, "latency_ms", "p50"), g(c, "latency_ms", "p99"))]
     if c.get("kill"):
         out.append("  kill: %s" % json.dumps(c["kill"]))
+    rj = r.get("rejoin")
+    if rj:
+        out.append("  rejoin: %s subscriptions pulled in %s s from the "
+                   "restart (%s s once Kamailio answered; target <=5 s at "
+                   "100k), %s KDMQ, senders' CPU %s s%s"
+                   % (rj.get("held"), rj.get("pull_s"),
+                      rj.get("ready_pull_s"), rj.get("kdmq"),
+                      rj.get("senders_cpu_s"),
+                      "" if rj.get("complete") else
+                      " INCOMPLETE: %s" % (rj.get("error") or "timeout")))
     if r.get("crashed"):
         out.append("  CRASHED nodes: %s" % r["crashed"])
     if r.get("error"):
@@ -1456,6 +1531,10 @@ def main():
     p.add_argument("--cluster-kill", action="store_true",
                    help="SIGKILL the last node mid-call-phase, restart it")
     p.add_argument("--cluster-restart-s", type=float, default=8)
+    p.add_argument("--cluster-rejoin", action="store_true",
+                   help="after the subscriptions, kill the last node, let "
+                   "the others take over, restart it and time its pull of "
+                   "the full state (no call phase)")
     p.add_argument("--min-intervals", default="",
                    help="also run blf with notify_min_interval=N ms for "
                    "each N of this comma-separated list (sides blf-mi<N>)")

@@ -1319,6 +1319,8 @@ int blf_dmq_init(void)
 	}
 	memset(blf_nodes, 0, sizeof(blf_nodes_t));
 	lock_init(&blf_nodes->lock);
+	if(blf_sub_repl_init() < 0)
+		return -1;
 	/* this node's name: node_name, else its first listen socket */
 	if(blf_cfg.node_name.len) {
 		snprintf(buf, sizeof(buf), "%.*s", blf_cfg.node_name.len,

@@ -266,6 +266,7 @@ void blf_sub_replica_put(
 			LM_NOTICE("subscription %.*s now owned by %s\n",
 					f[BLF_SF_CALLID].len, f[BLF_SF_CALLID].s, node_name(owner));
 			atomic_dec(blf_nsubs);
+			blf_sub_repl_add(1);
 			/* its row is the new owner's now */
 			blf_chg_sub(BLF_CHG_SUB_GONE, e, old);
 		} else if(old->owner != owner
@@ -292,6 +293,7 @@ void blf_sub_replica_put(
 		s->next = e->subs;
 		e->subs = s;
 		e->nsubs++;
+		blf_sub_repl_add(1);
 	}
 	blf_entity_sub_due(e, s->expires);
 	blf_slot_unlock(hash);
@@ -368,6 +370,7 @@ int blf_sub_take_over(blf_entity_t *e, int dead,
 			continue;
 		mine++;
 		atomic_inc(blf_nsubs);
+		blf_sub_repl_add(-1);
 		blf_wc_sub_take(s, NULL, 0); /* its watcher's count */
 		s->sock = 0;				 /* tm picks the socket towards the phone */
 		if(lc && lc->len && (ns = blf_sub_rebuild(s, BLF_SF_LCONTACT, lc))) {

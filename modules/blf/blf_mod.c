@@ -202,6 +202,8 @@ static stat_export_t blf_stats[] = {
 	{"notify_delay_count", 0, &blf_st_delay_count},
 	{"dmq_untrusted", 0, &blf_st_dmq_untrusted},
 	{"dmq_invalid", 0, &blf_st_dmq_invalid},
+	{"subscription_replicas", STAT_IS_FUNC,
+			(stat_var **)blf_sub_repl_count},
 	{"alias_cache_entries", STAT_IS_FUNC, (stat_var **)blf_alias_count},
 	{"alias_cache_evictions", 0, &blf_st_alias_evicted},
 	{"alias_cache_full", 0, &blf_st_alias_full},

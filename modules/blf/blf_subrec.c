@@ -51,6 +51,34 @@ void blf_sub_slots(unsigned int size)
 }
 
 
+/* other nodes' subscriptions held here (shm; NULL without a cluster): how
+ * a (re)joining node's pull of the full state is watched */
+static atomic_t *blf_sub_nrepl = NULL;
+
+int blf_sub_repl_init(void)
+{
+	blf_sub_nrepl = shm_malloc(sizeof(atomic_t));
+	if(blf_sub_nrepl == NULL) {
+		SHM_MEM_ERROR;
+		return -1;
+	}
+	atomic_set(blf_sub_nrepl, 0);
+	return 0;
+}
+
+void blf_sub_repl_add(int d)
+{
+	if(blf_sub_nrepl)
+		atomic_add(blf_sub_nrepl, d);
+}
+
+unsigned long blf_sub_repl_count(void)
+{
+	long n = blf_sub_nrepl ? (long)atomic_get(blf_sub_nrepl) : 0;
+
+	return n > 0 ? (unsigned long)n : 0;
+}
+
 /* the entity hash encoded in our tag, -1 if it is not one of ours */
 int blf_tag_hash(const str *tag, unsigned int *hash)
 {
@@ -155,6 +183,8 @@ void blf_sub_unlink(blf_entity_t *e, blf_sub_t **ps)
 		atomic_dec(blf_nsubs);
 		/* its row goes, the cluster forgets it */
 		blf_chg_sub(BLF_CHG_SUB_DEL, e, s);
+	} else {
+		blf_sub_repl_add(-1);
 	}
 	blf_sub_free(s);
 }

@@ -571,6 +571,7 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		s->owner = 0;
 		blf_sub_set_sock(s, msg->rcv.bind_address);
 		atomic_inc(blf_nsubs);
+		blf_sub_repl_add(-1); /* no longer a replica */
 		/* counted for its watcher and source from now on (not limited:
 		 * it exists already) */
 		blf_wc_sub_take(s, &msg->rcv.src_ip, 0);

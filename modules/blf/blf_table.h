@@ -441,6 +441,11 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 		blf_frags_t *fr, const str *entity_esc, blf_vis_t vis, int terminated,
 		const char *reason, time_t now);
 void blf_sub_free(blf_sub_t *s);
+/* other nodes' subscriptions held here: the counter (blf_dmq_init makes
+ * it), its changes (where a record's owner changes) and its value */
+int blf_sub_repl_init(void);
+void blf_sub_repl_add(int d);
+unsigned long blf_sub_repl_count(void);
 /* at init: the snapshot of a BLF_SUB_LIST subscription's NOTIFY, which
  * also sets the job's package (blf_lsub.c); under the slot lock. NULL with
  * *held set: the list's own sender sends it (its NOTIFYs leave one at a
