@@ -916,7 +916,7 @@ def tm_local(kam):
 
 def blf_stat(kam, name):
     """A blf statistic of kam (blf:<name>), or None."""
-    d = kam.rpc("stats.get_statistics", "blf:" + name) or {}
+    d = kam.rpc("stats.get_statistics", "blf:") or {}
     m = re.search(r"blf:%s\s*=\s*(\d+)" % re.escape(name), d.get("_raw", ""))
     return int(m.group(1)) if m else None
 
