@@ -1162,6 +1162,8 @@ def cluster_report(r, ref):
            % (nt.get("expected"), nt.get("delivered"), nt.get("lost"),
               nt.get("duplicates"), nt.get("version_gaps"),
               g(c, "latency_ms", "p50"), g(c, "latency_ms", "p99"))]
+    if not c:
+        out = out[:1]  # --cluster-rejoin: no call phase
     if c.get("kill"):
         out.append("  kill: %s" % json.dumps(c["kill"]))
     rj = r.get("rejoin")
