@@ -39,4 +39,18 @@ int blf_lsub_members(const str *ttag);
 /* the state of the subscription of tag ttag ends (a fetch, an error) */
 void blf_lsub_del(const str *ttag);
 
+/*
+ * Member versions (SPEC: each member's version counts 0,1,2... across a
+ * restart and a takeover), in blf_mvers.h's text form.
+ * blf_lsub_mvers_init: mod_init, before the DB restores rows.
+ * blf_lsub_mvers: the text of list subscription ttag's state here (*out
+ * malloc'd, its length), -1 when it has none (not a list, not rebuilt).
+ * blf_lsub_mvers_keep: a restored row's or a replica's text, checked
+ * (-1: malformed or too large, not kept), kept until the subscription's
+ * list state is rebuilt here (restart, takeover) or it is gone.
+ */
+int blf_lsub_mvers_init(void);
+int blf_lsub_mvers(const str *ttag, char **out);
+int blf_lsub_mvers_keep(const str *ttag, const char *text, size_t len);
+
 #endif
