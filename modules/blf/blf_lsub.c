@@ -644,15 +644,8 @@ int blf_lsub_mvers_keep(const str *ttag, const char *text, size_t len)
 
 	if(blf_lmvtab == NULL || ttag->len <= 0 || ttag->len > BLF_TAG_LEN + 7)
 		return -1;
-	if(blf_mvers_parse(text, len, &anchor, NULL, 0) < 0) {
-		/* entries present (or malformed): the full check with room */
-		blf_mver_t *mv = malloc(sizeof(*mv) * BLF_MVERS_MAX);
-		int n = mv ? blf_mvers_parse(text, len, &anchor, mv, BLF_MVERS_MAX)
-				   : -1;
-		free(mv);
-		if(n < 0)
-			return -1;
-	}
+	if(blf_mvers_parse(text, len, &anchor, NULL, BLF_MVERS_MAX) < 0)
+		return -1;
 	v = shm_malloc(sizeof(*v) + ttag->len + len + 2);
 	if(v == NULL) {
 		SHM_MEM_ERROR;

@@ -99,14 +99,16 @@ int blf_mvers_parse(const char *s, size_t len, uint32_t *anchor,
 		return 0;
 	for(;;) {
 		blf_mver_t e;
-		if(n >= max || n >= BLF_MVERS_MAX || out == NULL)
+		if(n >= max || n >= BLF_MVERS_MAX)
 			return -1;
 		if(blf_mvers_hex(s, len, &i, &e.h) < 0 || i >= len || s[i] != ':')
 			return -1;
 		i++;
 		if(blf_mvers_dec(s, len, &i, &e.v) < 0)
 			return -1;
-		out[n++] = e;
+		if(out)
+			out[n] = e;
+		n++;
 		if(i == len)
 			return n;
 		if(s[i] != ',')
@@ -128,4 +130,28 @@ uint32_t blf_mvers_resume(
 			found = 1;
 		}
 	return best + d;
+}
+
+int blf_mvers_merge(
+		blf_mver_t *m, int n, int max, const blf_mver_t *d, int nd)
+{
+	int i, j;
+
+	if(m == NULL || n < 0 || n > max || nd < 0 || (nd > 0 && d == NULL))
+		return -1;
+	for(j = 0; j < nd; j++) {
+		int found = 0;
+		for(i = 0; i < n; i++)
+			if(m[i].h == d[j].h) {
+				if(d[j].v > m[i].v)
+					m[i].v = d[j].v;
+				found = 1;
+			}
+		if(found)
+			continue;
+		if(n >= max)
+			return -1;
+		m[n++] = d[j];
+	}
+	return n;
 }

@@ -36,8 +36,9 @@ uint32_t blf_mvers_hash(const char *uri, size_t len);
 int blf_mvers_format(uint32_t anchor, const blf_mver_t *m, int n, char *buf,
 		size_t size);
 
-/* parses len bytes of s: entries into out (at most max), *anchor; the
- * number of entries, or -1 for anything malformed (no partial result) */
+/* parses len bytes of s: entries into out (at most max; out NULL: only
+ * counted), *anchor; the number of entries, or -1 for anything malformed
+ * (no partial result) */
 int blf_mvers_parse(const char *s, size_t len, uint32_t *anchor,
 		blf_mver_t *out, int max);
 
@@ -51,6 +52,15 @@ int blf_mvers_parse(const char *s, size_t len, uint32_t *anchor,
  * collisions take the highest version (never a repeat). now before anchor
  * (a stale subscription version) counts as now == anchor.
  */
+/*
+ * Entries d (nd: the members one NOTIFY carried, with their next versions)
+ * into m (n of max): a hash found takes the higher version (they only
+ * rise; a reordered or repeated delta never lowers one), a new one is
+ * appended. The new count, or -1 (more than max: m is then not usable).
+ */
+int blf_mvers_merge(
+		blf_mver_t *m, int n, int max, const blf_mver_t *d, int nd);
+
 uint32_t blf_mvers_resume(
 		const blf_mver_t *m, int n, uint32_t anchor, uint32_t now, uint32_t h);
 

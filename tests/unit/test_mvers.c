@@ -133,7 +133,9 @@ static void test_hostile(void)
 	CHECK_INT(o[1].h, 0xffffffffu);
 	CHECK_INT(blf_mvers_parse(NULL, 0, &a, o, 8), -1);
 	CHECK_INT(blf_mvers_parse(good, strlen(good), NULL, o, 8), -1);
-	CHECK_INT(blf_mvers_parse(good, strlen(good), &a, NULL, 8), -1);
+	/* counted only */
+	CHECK_INT(blf_mvers_parse(good, strlen(good), &a, NULL, 8), 2);
+	CHECK_INT(blf_mvers_parse(good, strlen(good), &a, NULL, 1), -1);
 	CHECK_INT(blf_mvers_parse(good, BLF_MVERS_TEXT_MAX + 1, &a, o, 8), -1);
 }
 
@@ -157,11 +159,35 @@ static void test_resume(void)
 	CHECK_INT(blf_mvers_resume(NULL, 0, 3, 3, 2), 0);
 }
 
+static void test_merge(void)
+{
+	blf_mver_t m[4] = {{1, 5}, {2, 1}};
+	blf_mver_t d[3] = {{2, 4}, {3, 1}, {1, 2}};
+
+	CHECK_INT(blf_mvers_merge(m, 2, 4, d, 3), 3);
+	CHECK_INT(m[0].v, 5); /* never lowered */
+	CHECK_INT(m[1].v, 4);
+	CHECK_INT(m[2].h, 3);
+	CHECK_INT(m[2].v, 1);
+	/* the same delta again: nothing changes */
+	CHECK_INT(blf_mvers_merge(m, 3, 4, d, 3), 3);
+	CHECK_INT(m[1].v, 4);
+	/* more than max */
+	d[0].h = 9;
+	d[1].h = 10;
+	CHECK_INT(blf_mvers_merge(m, 3, 4, d, 2), -1);
+	CHECK_INT(blf_mvers_merge(m, 3, 4, NULL, 0), 3);
+	CHECK_INT(blf_mvers_merge(m, 3, 4, NULL, 1), -1);
+	CHECK_INT(blf_mvers_merge(m, 5, 4, d, 0), -1);
+	CHECK_INT(blf_mvers_merge(NULL, 0, 4, d, 0), -1);
+}
+
 int main(void)
 {
 	test_roundtrip();
 	test_largest();
 	test_hostile();
 	test_resume();
+	test_merge();
 	return tap_done("test_mvers");
 }
