@@ -140,6 +140,9 @@ static blf_lhtab_t *blf_lrev = NULL;  /* blf_lref_t by member key */
  * order, its newest state must be the last one shown.
  */
 static atomic_t *blf_lseq = NULL;
+
+/* the cluster replicates member versions (blf_lsub_mvers_replicate) */
+static int blf_lmv_repl = 0;
 #define BLF_SEQ_BEFORE(a, b) ((int)((a) - (b)) < 0)
 
 /* one list subscription watching a member entity */
@@ -712,6 +715,48 @@ static int blf_lmv_take(const str *ttag, uint32_t *anchor, blf_mver_t **mv)
 	return n;
 }
 
+void blf_lsub_mvers_replicate(void)
+{
+	blf_lmv_repl = 1;
+}
+
+void blf_lsub_mvers_forget(const str *ttag)
+{
+	blf_lmv_drop(ttag);
+}
+
+int blf_lsub_mvers_merge(
+		const str *ttag, unsigned int fa, const char *text, size_t len)
+{
+	blf_mver_t *m = NULL, *d = NULL;
+	uint32_t anchor, to;
+	int n, nd, rc = -1;
+	char *buf = NULL;
+
+	if(blf_lmvtab == NULL)
+		return -1;
+	n = blf_lmv_take(ttag, &anchor, &m);
+	if(n < 0)
+		return -1; /* nothing kept: the next full replica brings it */
+	if(anchor != fa)
+		goto out; /* a delta missed (or reordered): never-repeat instead */
+	d = malloc(sizeof(*d) * BLF_MVERS_MAX);
+	if(d == NULL
+			|| (nd = blf_mvers_parse(text, len, &to, d, BLF_MVERS_MAX)) < 0
+			|| (n = blf_mvers_merge(m, n, BLF_MVERS_MAX, d, nd)) < 0)
+		goto out;
+	buf = malloc(BLF_MVERS_TEXT_MAX);
+	if(buf == NULL || (nd = blf_mvers_format(to, m, n, buf, BLF_MVERS_TEXT_MAX))
+							  < 0)
+		goto out;
+	rc = blf_lsub_mvers_keep(ttag, buf, (size_t)nd);
+out:
+	free(buf);
+	free(d);
+	free(m);
+	return rc;
+}
+
 /* ---- the list packages: snapshot marker, body, more ---- */
 
 enum blf_lmode {
@@ -1052,13 +1097,117 @@ static int blf_ls_same_members(const blf_ls_t *a, const blf_ls_t *b)
 }
 
 /*
+ * This process's member-version deltas not handed to the cluster yet, per
+ * list subscription: from anchor fa to anchor to, the members the NOTIFYs
+ * in between carried with their next versions. Taken by the DMQ listener
+ * (blf_lsub_mvers_delta) at the BLF_CHG_SUB_LMV noted with them; one per
+ * list subscription at most (a later NOTIFY's delta merges in).
+ */
+typedef struct blf_lmvd {
+	struct blf_lmvd *next;
+	uint32_t fa, to;
+	int n;
+	blf_mver_t *m;
+	char ttag[BLF_TAG_LEN + 8];
+} blf_lmvd_t;
+
+static blf_lmvd_t *blf_lmvd = NULL;
+
+static void blf_lmvd_add(const str *ttag, uint32_t fa, uint32_t to,
+		const blf_mver_t *dv, int nd)
+{
+	blf_lmvd_t *p;
+	blf_mver_t *m;
+	int n;
+
+	if(ttag->len >= (int)sizeof(p->ttag))
+		return;
+	for(p = blf_lmvd; p; p = p->next)
+		if(strlen(p->ttag) == (size_t)ttag->len
+				&& memcmp(p->ttag, ttag->s, ttag->len) == 0)
+			break;
+	if(p && p->to == fa) {
+		/* the next NOTIFY of a delta not sent yet: one delta */
+		m = realloc(p->m, sizeof(*m) * ((size_t)p->n + (size_t)nd + 1));
+		if(m) {
+			p->m = m;
+			n = blf_mvers_merge(m, p->n, p->n + nd, dv, nd);
+			if(n >= 0) {
+				p->n = n;
+				p->to = to;
+				return;
+			}
+		}
+	}
+	if(p == NULL) {
+		p = calloc(1, sizeof(*p));
+		if(p == NULL)
+			return; /* the receiver sees the gap (fa) */
+		memcpy(p->ttag, ttag->s, ttag->len);
+		p->next = blf_lmvd;
+		blf_lmvd = p;
+	}
+	/* a new one, or after another process's NOTIFY (a gap: the receiver
+	 * drops what it kept and resumes never-repeat) */
+	m = malloc(sizeof(*m) * ((size_t)nd + 1));
+	free(p->m);
+	p->m = m;
+	p->n = 0;
+	if(m) {
+		memcpy(m, dv, sizeof(*m) * (size_t)nd);
+		p->n = nd;
+	}
+	p->fa = fa;
+	p->to = to;
+}
+
+/* a delta larger than this goes as "forget" (a full state of a long list:
+ * no replica is sent that a peer could refuse for its size) */
+#define BLF_LMVD_TEXT_MAX 65536
+
+int blf_lsub_mvers_delta(const str *ttag, char **out, unsigned int *fa)
+{
+	blf_lmvd_t *p, **pp;
+	char *buf;
+	int len = -1;
+
+	*out = NULL;
+	for(pp = &blf_lmvd; (p = *pp); pp = &p->next)
+		if(strlen(p->ttag) == (size_t)ttag->len
+				&& memcmp(p->ttag, ttag->s, ttag->len) == 0)
+			break;
+	if(p == NULL)
+		return -1;
+	*pp = p->next;
+	if(p->m == NULL)
+		len = -2;
+	else if((size_t)p->n * BLF_MVERS_ENTRY + 13 > BLF_LMVD_TEXT_MAX)
+		len = -2;
+	else if((buf = malloc((size_t)p->n * BLF_MVERS_ENTRY + 13)) != NULL) {
+		len = blf_mvers_format(
+				p->to, p->m, p->n, buf, (size_t)p->n * BLF_MVERS_ENTRY + 13);
+		if(len < 0) {
+			free(buf);
+			len = -2;
+		} else
+			*out = buf;
+	} else
+		len = -2;
+	*fa = p->fa;
+	free(p->m);
+	free(p);
+	return len;
+}
+
+/*
  * After a NOTIFY of version version took its members' versions (nbodies
  * NOTIFYs for a split state): the anchor covers its further bodies, and
  * the subscription's row is written again with them (BLF_SUB_DIRTY: the
  * flush may have taken the row between the version and this point).
  */
-static void blf_lsub_touch(
-		const blf_ls_t *ls, unsigned int version, int nbodies)
+static void blf_lsub_touch(const blf_ls_t *ls, unsigned int version,
+		int nbodies, unsigned int fa, unsigned int to, const blf_mver_t *dv,
+		int nd)
 {
 	str cid = BLF_LS(ls, ls->callid), ft = BLF_LS(ls, ls->ftag);
 	str tt = BLF_LS(ls, ls->ttag), lk = BLF_LS(ls, ls->lkey);
@@ -1071,15 +1220,24 @@ static void blf_lsub_touch(
 		lock_set_get(blf_lstab->locks, blf_lidx(th));
 		cur = blf_ls_find(&tt, th, NULL);
 		if(cur && cur->mat == version + 1)
-			cur->mat = version + (unsigned int)nbodies;
+			to = cur->mat = version + (unsigned int)nbodies;
 		lock_set_release(blf_lstab->locks, blf_lidx(th));
 	}
+	if(dv && fa != to)
+		blf_lmvd_add(&tt, fa, to, dv, nd);
 	blf_slot_lock(ls->lhash);
 	e = blf_entity_find(ls->lhash, &lk);
 	s = e ? blf_sub_find(e, &cid, &ft, &tt, NULL) : NULL;
-	if(s && s->owner == 0)
+	if(s && s->owner == 0) {
 		s->flags |= BLF_SUB_DIRTY;
+		/* the cluster: a replica of it with the delta, before the NOTIFY
+		 * leaves (blf_dmq.c) */
+		if(dv && fa != to)
+			blf_chg_sub(BLF_CHG_SUB_LMV, e, s);
+	}
 	blf_slot_unlock(ls->lhash);
+	if(dv && fa != to)
+		blf_chg_flush();
 }
 
 /* the RLMI and parts of what m says, rendered; body 0 into out */
@@ -1089,8 +1247,9 @@ static int blf_lsub_render(
 	blf_lrender_t *R;
 	blf_ls_t *ls, *cur;
 	blf_lmem_t *lm, *cm;
-	unsigned int th = blf_lhash(&m->ttag), *ver = NULL;
-	int i, k, full, *inc = NULL, retry = 0;
+	unsigned int th = blf_lhash(&m->ttag), *ver = NULL, fa = 0, to = 0;
+	int i, k, full, *inc = NULL, retry = 0, nd = 0;
+	blf_mver_t *dv = NULL; /* the members this NOTIFY carried (cluster) */
 	size_t max, len;
 	const char *at;
 	str mk = {m->mkey, (int)strlen(m->mkey)};
@@ -1142,7 +1301,13 @@ again:
 		R->m = calloc((size_t)ls->n + 1, sizeof(*R->m));
 		R->bodies = calloc((size_t)ls->n + 1, sizeof(blf_buf_t));
 		R->slots = calloc((size_t)ls->n + 1, sizeof(*R->slots));
-		if(!inc || !ver || !R->m || !R->bodies || !R->slots)
+		if(blf_lmv_repl) {
+			free(dv);
+			dv = calloc((size_t)ls->n + 1, sizeof(*dv));
+			nd = 0;
+		}
+		if(!inc || !ver || !R->m || !R->bodies || !R->slots
+				|| (blf_lmv_repl && !dv))
 			goto fail;
 		if(m->mode == BLF_LMODE_BUSY) {
 			/* which members have calls now (each slot lock alone, before
@@ -1187,8 +1352,14 @@ again:
 				inc[i] = 1 + ((fl & BLF_LM_REMOVED) ? 1 : 0);
 			if(!inc[i] || !cm)
 				continue;
-			if(inc[i] == 1)
+			if(inc[i] == 1) {
 				ver[i] = cm[i].version++;
+				if(dv) {
+					str u = BLF_LS(ls, lm[i].uri);
+					dv[nd].h = blf_mvers_hash(u.s, (size_t)u.len);
+					dv[nd++].v = cm[i].version;
+				}
+			}
 			/* its snapshot taken at m's change, unless it changed since
 			 * (owed) or a NOTIFY showed a newer change: then its state
 			 * now (taken after this point: newer than seq) */
@@ -1206,8 +1377,10 @@ again:
 		}
 		/* the member versions are now current for the NOTIFYs up to this
 		 * one (one more per further body of a split state: below) */
+		if(cur)
+			fa = to = cur->mat;
 		if(cur && (int)(r->version + 1 - cur->mat) > 0)
-			cur->mat = r->version + 1;
+			to = cur->mat = r->version + 1;
 		lock_set_release(blf_lstab->locks, blf_lidx(th));
 		/* the bodies, one member entity at a time */
 		for(i = 0; i < ls->n; i++) {
@@ -1286,7 +1459,8 @@ again:
 	free(inc);
 	free(ver);
 	if(ls)
-		blf_lsub_touch(ls, r->version, R->nbodies);
+		blf_lsub_touch(ls, r->version, R->nbodies, fa, to, dv, nd);
+	free(dv);
 	if(R->nbodies > 1) {
 		m->rest = R; /* for more(): the following bodies */
 		m->idx = 0;
@@ -1296,6 +1470,7 @@ again:
 fail:
 	free(inc);
 	free(ver);
+	free(dv);
 	blf_lrender_put(R);
 	return -1;
 }
