@@ -338,6 +338,7 @@ static int blf_lsub_add_v(const str *callid, const str *ftag,
 		int restored);
 static int blf_lmv_take(const str *ttag, uint32_t *anchor, blf_mver_t **mv);
 static void blf_lmv_drop(const str *ttag);
+static int blf_lmv_peek(const str *ttag, char **out);
 
 /* ---- members ---- */
 
@@ -562,8 +563,10 @@ int blf_lsub_mvers(const str *ttag, char **out)
 	int i, n = 0, len;
 
 	*out = NULL;
-	if(blf_lstab == NULL || (ls = blf_ls_copy(ttag)) == NULL)
+	if(blf_lstab == NULL)
 		return -1;
+	if((ls = blf_ls_copy(ttag)) == NULL)
+		return blf_lmv_peek(ttag, out); /* not rebuilt yet: as kept */
 	lm = BLF_LS_M(ls);
 	mv = calloc((size_t)ls->n + 1, sizeof(*mv));
 	buf = malloc(12 + (size_t)ls->n * BLF_MVERS_ENTRY + 1);
@@ -679,6 +682,29 @@ int blf_lsub_mvers_keep(const str *ttag, const char *text, size_t len)
 	if(old)
 		shm_free(old);
 	return 0;
+}
+
+/* a copy of ttag's kept text (*out, malloc'd): its length, -1 if none */
+static int blf_lmv_peek(const str *ttag, char **out)
+{
+	blf_lmv_t *v;
+	unsigned int th = blf_lhash(ttag);
+	int len = -1;
+
+	*out = NULL;
+	if(blf_lmvtab == NULL)
+		return -1;
+	lock_set_get(blf_lmvtab->locks, blf_lidx(th));
+	for(v = blf_lmvtab->slots[blf_lidx(th)]; v; v = v->next)
+		if(v->th == th && STR_EQ(v->ttag, *ttag)) {
+			if((*out = malloc(v->text.len + 1)) != NULL) {
+				memcpy(*out, v->text.s, v->text.len + 1);
+				len = v->text.len;
+			}
+			break;
+		}
+	lock_set_release(blf_lmvtab->locks, blf_lidx(th));
+	return len;
 }
 
 /* ttag's kept entry, unlinked: its anchor and entries (*mv, malloc'd);
@@ -1112,6 +1138,7 @@ typedef struct blf_lmvd {
 } blf_lmvd_t;
 
 static blf_lmvd_t *blf_lmvd = NULL;
+#define BLF_LMVD_MAX 256
 
 static void blf_lmvd_add(const str *ttag, uint32_t fa, uint32_t to,
 		const blf_mver_t *dv, int nd)
@@ -1140,6 +1167,17 @@ static void blf_lmvd_add(const str *ttag, uint32_t fa, uint32_t to,
 		}
 	}
 	if(p == NULL) {
+		blf_lmvd_t **pp;
+		int k = 0;
+		/* at most BLF_LMVD_MAX waiting (the cluster not on yet, changes
+		 * lost): the oldest goes, its peers see the gap (fa) */
+		for(pp = &blf_lmvd; *pp && ++k < BLF_LMVD_MAX; pp = &(*pp)->next)
+			;
+		if(*pp) {
+			free((*pp)->m);
+			free(*pp);
+			*pp = NULL;
+		}
 		p = calloc(1, sizeof(*p));
 		if(p == NULL)
 			return; /* the receiver sees the gap (fa) */
