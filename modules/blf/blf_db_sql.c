@@ -133,13 +133,15 @@ static const struct {
 	const char *create;
 	const char *has_event; /* %1$s: the table; a row when it has the
 							* event column (tables of older versions lack it) */
+	const char *has_mvers; /* the same for the mvers column */
 } blf_db_dialects[] = {
-	[BLF_DB_OTHER] = {NULL, NULL, NULL, NULL},
+	[BLF_DB_OTHER] = {NULL, NULL, NULL, NULL, NULL},
 	[BLF_DB_SQLITE] = {"sqlite:",
 		"SELECT name FROM sqlite_master WHERE type='table' AND "
 		"lower(name)=lower('%1$s')",
 		BLF_DB_COLS_SQL("INTEGER"),
-		"SELECT name FROM pragma_table_info('%1$s') WHERE name='event'"},
+		"SELECT name FROM pragma_table_info('%1$s') WHERE name='event'",
+		"SELECT name FROM pragma_table_info('%1$s') WHERE name='mvers'"},
 	[BLF_DB_POSTGRES] = {"postgres:",
 		"SELECT table_name FROM information_schema.tables WHERE "
 		"table_name=lower('%1$s') AND "
@@ -147,6 +149,9 @@ static const struct {
 		BLF_DB_COLS_SQL("SERIAL"),
 		"SELECT column_name FROM information_schema.columns WHERE "
 		"table_name=lower('%1$s') AND column_name='event' AND "
+		"table_schema=ANY(current_schemas(false))",
+		"SELECT column_name FROM information_schema.columns WHERE "
+		"table_name=lower('%1$s') AND column_name='mvers' AND "
 		"table_schema=ANY(current_schemas(false))"},
 };
 /* clang-format on */
@@ -751,11 +756,17 @@ static int blf_db_restore_all(blf_db_restore_t *rs)
 	return 0;
 }
 
-/* 1 when table t has the mvers column (any SQL DB: a query of it) */
+/* 1 when table t has the mvers column (sqlite, postgres: the catalog;
+ * another SQL DB: a query of it) */
 static int blf_db_has_mvers(const char *t)
 {
 	char sql[BLF_DB_SQL_MAX];
+	int rows = 0;
 
+	if(blf_db_dialects[blf_db_kind].has_mvers) {
+		snprintf(sql, sizeof(sql), blf_db_dialects[blf_db_kind].has_mvers, t);
+		return blf_db_raw(sql, &rows) == 0 && rows > 0;
+	}
 	snprintf(sql, sizeof(sql), "SELECT mvers FROM %s WHERE 1=0", t);
 	return blf_db_raw(sql, NULL) == 0;
 }
