@@ -143,6 +143,9 @@ static atomic_t *blf_lseq = NULL;
 
 /* the cluster replicates member versions (blf_lsub_mvers_replicate) */
 static int blf_lmv_repl = 0;
+/* mod_destroy's last DB flush: no other process is left, and one may have
+ * died holding a bucket lock: the copies below take none */
+static int blf_lsub_nolock = 0;
 #define BLF_SEQ_BEFORE(a, b) ((int)((a) - (b)) < 0)
 
 /* one list subscription watching a member entity */
@@ -256,11 +259,13 @@ static blf_ls_t *blf_ls_copy(const str *ttag)
 	unsigned int th = blf_lhash(ttag);
 	blf_ls_t *ls, *c = NULL;
 
-	lock_set_get(blf_lstab->locks, blf_lidx(th));
+	if(!blf_lsub_nolock)
+		lock_set_get(blf_lstab->locks, blf_lidx(th));
 	ls = blf_ls_find(ttag, th, NULL);
 	if(ls && (c = malloc(ls->size)) != NULL)
 		memcpy(c, ls, ls->size);
-	lock_set_release(blf_lstab->locks, blf_lidx(th));
+	if(!blf_lsub_nolock)
+		lock_set_release(blf_lstab->locks, blf_lidx(th));
 	return c;
 }
 
@@ -694,7 +699,8 @@ static int blf_lmv_peek(const str *ttag, char **out)
 	*out = NULL;
 	if(blf_lmvtab == NULL)
 		return -1;
-	lock_set_get(blf_lmvtab->locks, blf_lidx(th));
+	if(!blf_lsub_nolock)
+		lock_set_get(blf_lmvtab->locks, blf_lidx(th));
 	for(v = blf_lmvtab->slots[blf_lidx(th)]; v; v = v->next)
 		if(v->th == th && STR_EQ(v->ttag, *ttag)) {
 			if((*out = malloc(v->text.len + 1)) != NULL) {
@@ -703,7 +709,8 @@ static int blf_lmv_peek(const str *ttag, char **out)
 			}
 			break;
 		}
-	lock_set_release(blf_lmvtab->locks, blf_lidx(th));
+	if(!blf_lsub_nolock)
+		lock_set_release(blf_lmvtab->locks, blf_lidx(th));
 	return len;
 }
 
@@ -739,6 +746,11 @@ static int blf_lmv_take(const str *ttag, uint32_t *anchor, blf_mver_t **mv)
 	}
 	shm_free(v);
 	return n;
+}
+
+void blf_lsub_mvers_nolocks(void)
+{
+	blf_lsub_nolock = 1;
 }
 
 void blf_lsub_mvers_replicate(void)

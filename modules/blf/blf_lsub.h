@@ -50,6 +50,9 @@ void blf_lsub_del(const str *ttag);
  * list state is rebuilt here (restart, takeover) or it is gone.
  */
 int blf_lsub_mvers_init(void);
+/* mod_destroy, before the last DB flush (no other process left): the
+ * reads of blf_lsub_mvers take no lock */
+void blf_lsub_mvers_nolocks(void);
 int blf_lsub_mvers(const str *ttag, char **out);
 int blf_lsub_mvers_keep(const str *ttag, const char *text, size_t len);
 /*
