@@ -623,7 +623,7 @@ static int blf_db_restore_row(const db_val_t *v, blf_db_restore_t *rs)
 		blf_db_val_str(&v[BLF_DC_MVERS], &mv);
 		if(mv.len > 0
 				&& blf_lsub_mvers_keep(&f[BLF_SF_TTAG], mv.s, (size_t)mv.len)
-						   < 0)
+						   == -1)
 			LM_WARN("list subscription %.*s: stored member versions not "
 					"valid (%d bytes), ignored: they resume at version %u\n",
 					f[BLF_SF_TTAG].len, f[BLF_SF_TTAG].s, mv.len, s->version);

@@ -616,7 +616,7 @@ static void blf_dmq_rx_lmv(json_t *m, const str *ttag, int owner)
 	if((v = json_object_get(m, "mv")) && json_is_string(v)) {
 		if(blf_lsub_mvers_keep(ttag, json_string_value(v),
 				   json_string_length(v))
-				< 0)
+				== -1)
 			LM_WARN("member versions of list subscription %.*s from %s not "
 					"kept\n",
 					ttag->len, ttag->s, blf_dmq_node_name(owner));

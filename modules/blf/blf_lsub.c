@@ -653,7 +653,9 @@ int blf_lsub_mvers_keep(const str *ttag, const char *text, size_t len)
 	uint32_t anchor;
 	unsigned int th;
 
-	if(blf_lmvtab == NULL || ttag->len <= 0 || ttag->len > BLF_TAG_LEN + 7)
+	if(blf_lmvtab == NULL)
+		return -2; /* no lists here (list_url unset): nothing to keep */
+	if(ttag->len <= 0 || ttag->len > BLF_TAG_LEN + 7)
 		return -1;
 	if(blf_mvers_parse(text, len, &anchor, NULL, BLF_MVERS_MAX) < 0)
 		return -1;

@@ -46,7 +46,8 @@ void blf_lsub_del(const str *ttag);
  * blf_lsub_mvers: the text of list subscription ttag's state here (*out
  * malloc'd, its length), -1 when it has none (not a list, not rebuilt).
  * blf_lsub_mvers_keep: a restored row's or a replica's text, checked
- * (-1: malformed or too large, not kept), kept until the subscription's
+ * (-1: malformed or too large, not kept; -2: no lists here), kept until
+ * the subscription's
  * list state is rebuilt here (restart, takeover) or it is gone.
  */
 int blf_lsub_mvers_init(void);
