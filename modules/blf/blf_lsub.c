@@ -1275,17 +1275,17 @@ static void blf_lsub_touch(const blf_ls_t *ls, unsigned int version,
 			to = cur->mat = version + (unsigned int)nbodies;
 		lock_set_release(blf_lstab->locks, blf_lidx(th));
 	}
-	if(dv && fa != to)
-		blf_lmvd_add(&tt, fa, to, dv, nd);
 	blf_slot_lock(ls->lhash);
 	e = blf_entity_find(ls->lhash, &lk);
 	s = e ? blf_sub_find(e, &cid, &ft, &tt, NULL) : NULL;
 	if(s && s->owner == 0) {
 		s->flags |= BLF_SUB_DIRTY;
 		/* the cluster: a replica of it with the delta, before the NOTIFY
-		 * leaves (blf_dmq.c) */
-		if(dv && fa != to)
+		 * leaves (blf_dmq.c; malloc only here) */
+		if(dv && fa != to) {
+			blf_lmvd_add(&tt, fa, to, dv, nd);
 			blf_chg_sub(BLF_CHG_SUB_LMV, e, s);
+		}
 	}
 	blf_slot_unlock(ls->lhash);
 	if(dv && fa != to)
@@ -1429,10 +1429,11 @@ again:
 		}
 		/* the member versions are now current for the NOTIFYs up to this
 		 * one (one more per further body of a split state: below) */
-		if(cur)
+		if(cur && cm) { /* (no versions taken: the anchor stays behind) */
 			fa = to = cur->mat;
-		if(cur && (int)(r->version + 1 - cur->mat) > 0)
-			to = cur->mat = r->version + 1;
+			if((int)(r->version + 1 - cur->mat) > 0)
+				to = cur->mat = r->version + 1;
+		}
 		lock_set_release(blf_lstab->locks, blf_lidx(th));
 		/* the bodies, one member entity at a time */
 		for(i = 0; i < ls->n; i++) {
