@@ -576,8 +576,9 @@ static json_t *blf_sub_json(const str *key, const blf_sub_t *s)
  * A list subscription's member versions (blf_lsub.c), in optional fields a
  * node of an older version ignores: "mv" the whole set (new, refreshed, a
  * sync; left out above BLF_DMQ_MV_MAX bytes: the peer resumes
- * never-repeat), or after a NOTIFY "mvd" the members it carried, from the
- * anchor "fa" on, or "mvx" (too many for one replica: peers forget theirs).
+ * never-repeat), after a NOTIFY "mv" again for a short list, else "mvd"
+ * the members it carried, from the anchor "fa" on, or "mvx" (too many for
+ * one replica: peers forget theirs).
  */
 #define BLF_DMQ_MV_MAX 65536
 static json_t *blf_sub_json_mv(json_t *j, const blf_sub_t *s, int delta)
@@ -591,8 +592,11 @@ static json_t *blf_sub_json_mv(json_t *j, const blf_sub_t *s, int delta)
 		return j;
 	t = BLF_SF(s, BLF_SF_TTAG);
 	if(delta) {
-		len = blf_lsub_mvers_delta(&t, &txt, &fa);
-		if(len >= 0) {
+		int whole = 0;
+		len = blf_lsub_mvers_delta(&t, &txt, &fa, &whole);
+		if(len > 0 && whole)
+			json_object_set_new(j, "mv", json_stringn(txt, (size_t)len));
+		else if(len >= 0) {
 			json_object_set_new(j, "mvd", json_stringn(txt, (size_t)len));
 			json_object_set_new(j, "fa", json_integer((json_int_t)fa));
 		} else if(len == -2)

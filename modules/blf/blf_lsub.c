@@ -611,6 +611,7 @@ int blf_lsub_mvers(const str *ttag, char **out)
 typedef struct blf_lmv {
 	struct blf_lmv *next;
 	unsigned int th;
+	uint32_t anchor;
 	time_t born;
 	str ttag;
 	str text;
@@ -675,11 +676,19 @@ int blf_lsub_mvers_keep(const str *ttag, const char *text, size_t len)
 	v->text.len = (int)len;
 	memcpy(v->text.s, text, len);
 	v->text.s[len] = '\0';
+	v->anchor = anchor;
 	lock_set_get(blf_lmvtab->locks, blf_lidx(th));
 	for(pp = (blf_lmv_t **)&blf_lmvtab->slots[blf_lidx(th)]; *pp;
 			pp = &(*pp)->next)
 		if((*pp)->th == th && STR_EQ((*pp)->ttag, *ttag)) {
 			old = *pp;
+			if((int)(anchor - old->anchor) < 0) {
+				/* an older set applied after a newer one (the peer's
+				 * replicas reach this node's workers in parallel) */
+				lock_set_release(blf_lmvtab->locks, blf_lidx(th));
+				shm_free(v);
+				return 0;
+			}
 			*pp = old->next;
 			break;
 		}
@@ -1217,13 +1226,21 @@ static void blf_lmvd_add(const str *ttag, uint32_t fa, uint32_t to,
  * no replica is sent that a peer could refuse for its size) */
 #define BLF_LMVD_TEXT_MAX 65536
 
-int blf_lsub_mvers_delta(const str *ttag, char **out, unsigned int *fa)
+/* a list whose whole set is at most this long replicates the whole set
+ * after each NOTIFY (about 400 members): a peer keeps the newest anchor,
+ * whatever order its workers apply the replicas in; a longer one sends
+ * deltas, which a peer can only chain in order */
+#define BLF_LMV_WHOLE_MAX 8192
+
+int blf_lsub_mvers_delta(
+		const str *ttag, char **out, unsigned int *fa, int *whole)
 {
 	blf_lmvd_t *p, **pp;
 	char *buf;
 	int len = -1;
 
 	*out = NULL;
+	*whole = 0;
 	for(pp = &blf_lmvd; (p = *pp); pp = &p->next)
 		if(strlen(p->ttag) == (size_t)ttag->len
 				&& memcmp(p->ttag, ttag->s, ttag->len) == 0)
@@ -1231,6 +1248,16 @@ int blf_lsub_mvers_delta(const str *ttag, char **out, unsigned int *fa)
 	if(p == NULL)
 		return -1;
 	*pp = p->next;
+	*fa = p->fa;
+	if((len = blf_lsub_mvers(ttag, out)) > 0 && len <= BLF_LMV_WHOLE_MAX) {
+		*whole = 1;
+		free(p->m);
+		free(p);
+		return len;
+	}
+	free(*out);
+	*out = NULL;
+	len = -1;
 	if(p->m == NULL)
 		len = -2;
 	else if((size_t)p->n * BLF_MVERS_ENTRY + 13 > BLF_LMVD_TEXT_MAX)
@@ -1245,7 +1272,6 @@ int blf_lsub_mvers_delta(const str *ttag, char **out, unsigned int *fa)
 			*out = buf;
 	} else
 		len = -2;
-	*fa = p->fa;
 	free(p->m);
 	free(p);
 	return len;

@@ -59,15 +59,18 @@ int blf_lsub_mvers_keep(const str *ttag, const char *text, size_t len);
 /*
  * The cluster (blf_dmq.c): blf_lsub_mvers_replicate at init turns the
  * deltas on. After each NOTIFY of a list subscription of ours a
- * BLF_CHG_SUB_LMV is noted; blf_lsub_mvers_delta takes that
- * subscription's delta (text: the anchor after it and the members those
- * NOTIFYs carried; *fa: the anchor before it): its length, -1 none, -2
- * too large (the peers forget theirs). On a peer blf_lsub_mvers_merge
- * applies it to the kept text when that is at anchor fa, else drops it
- * (0 merged, -1 not); blf_lsub_mvers_forget drops it.
+ * BLF_CHG_SUB_LMV is noted; blf_lsub_mvers_delta takes what replicates
+ * it: the whole set when short (*whole 1, as blf_lsub_mvers), else the
+ * delta (text: the anchor after it and the members those NOTIFYs carried;
+ * *fa: the anchor before it): its length, -1 none, -2 too large (the
+ * peers forget theirs). On a peer blf_lsub_mvers_keep keeps a whole set
+ * unless it keeps a newer one; blf_lsub_mvers_merge applies a delta to the
+ * kept text when that is at anchor fa, else drops it (0 merged, -1 not);
+ * blf_lsub_mvers_forget drops it.
  */
 void blf_lsub_mvers_replicate(void);
-int blf_lsub_mvers_delta(const str *ttag, char **out, unsigned int *fa);
+int blf_lsub_mvers_delta(
+		const str *ttag, char **out, unsigned int *fa, int *whole);
 int blf_lsub_mvers_merge(
 		const str *ttag, unsigned int fa, const char *text, size_t len);
 void blf_lsub_mvers_forget(const str *ttag);
