@@ -23,8 +23,8 @@ uint32_t blf_mvers_hash(const char *uri, size_t len)
 	return h;
 }
 
-int blf_mvers_format(uint32_t anchor, const blf_mver_t *m, int n, char *buf,
-		size_t size)
+int blf_mvers_format(
+		uint32_t anchor, const blf_mver_t *m, int n, char *buf, size_t size)
 {
 	size_t off;
 	int i, k;
@@ -84,8 +84,8 @@ static int blf_mvers_hex(const char *s, size_t len, size_t *i, uint32_t *out)
 	return 0;
 }
 
-int blf_mvers_parse(const char *s, size_t len, uint32_t *anchor,
-		blf_mver_t *out, int max)
+int blf_mvers_parse(
+		const char *s, size_t len, uint32_t *anchor, blf_mver_t *out, int max)
 {
 	size_t i = 0;
 	int n = 0;
@@ -132,8 +132,7 @@ uint32_t blf_mvers_resume(
 	return best + d;
 }
 
-int blf_mvers_merge(
-		blf_mver_t *m, int n, int max, const blf_mver_t *d, int nd)
+int blf_mvers_merge(blf_mver_t *m, int n, int max, const blf_mver_t *d, int nd)
 {
 	int i, j;
 

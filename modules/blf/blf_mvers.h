@@ -24,7 +24,8 @@
 /* bytes of a whole text at most (anchor, ';', entries, NUL) */
 #define BLF_MVERS_TEXT_MAX (12 + BLF_MVERS_MAX * BLF_MVERS_ENTRY + 1)
 
-typedef struct blf_mver {
+typedef struct blf_mver
+{
 	uint32_t h; /* blf_mvers_hash of the member URI */
 	uint32_t v; /* its next body version */
 } blf_mver_t;
@@ -33,14 +34,14 @@ uint32_t blf_mvers_hash(const char *uri, size_t len);
 
 /* the text of n entries (n <= BLF_MVERS_MAX) into buf (NUL-terminated):
  * its length, or -1 when it does not fit or n is out of range */
-int blf_mvers_format(uint32_t anchor, const blf_mver_t *m, int n, char *buf,
-		size_t size);
+int blf_mvers_format(
+		uint32_t anchor, const blf_mver_t *m, int n, char *buf, size_t size);
 
 /* parses len bytes of s: entries into out (at most max; out NULL: only
  * counted), *anchor; the number of entries, or -1 for anything malformed
  * (no partial result) */
-int blf_mvers_parse(const char *s, size_t len, uint32_t *anchor,
-		blf_mver_t *out, int max);
+int blf_mvers_parse(
+		const char *s, size_t len, uint32_t *anchor, blf_mver_t *out, int max);
 
 /*
  * The next body version of the member of hash h, resuming a subscription
@@ -58,8 +59,7 @@ int blf_mvers_parse(const char *s, size_t len, uint32_t *anchor,
  * rise; a reordered or repeated delta never lowers one), a new one is
  * appended. The new count, or -1 (more than max: m is then not usable).
  */
-int blf_mvers_merge(
-		blf_mver_t *m, int n, int max, const blf_mver_t *d, int nd);
+int blf_mvers_merge(blf_mver_t *m, int n, int max, const blf_mver_t *d, int nd);
 
 uint32_t blf_mvers_resume(
 		const blf_mver_t *m, int n, uint32_t anchor, uint32_t now, uint32_t h);

@@ -49,8 +49,7 @@ static void test_roundtrip(void)
 	CHECK_INT(blf_mvers_format(42, m, 3, buf, 45), 44);
 	CHECK_INT(blf_mvers_format(42, m, -1, buf, sizeof(buf)), -1);
 	CHECK_INT(blf_mvers_format(42, NULL, 1, buf, sizeof(buf)), -1);
-	CHECK_INT(blf_mvers_format(42, m, BLF_MVERS_MAX + 1, buf, sizeof(buf)),
-			-1);
+	CHECK_INT(blf_mvers_format(42, m, BLF_MVERS_MAX + 1, buf, sizeof(buf)), -1);
 	/* FNV-1a's published value for "a" */
 	CHECK_INT(blf_mvers_hash("a", 1), 0xe40c292cu);
 	CHECK(blf_mvers_hash("sip:201@example.com", 19)
@@ -71,12 +70,13 @@ static void test_largest(void)
 		m[i].h = 0xffffffffu - (uint32_t)i;
 		m[i].v = 0xffffffffu;
 	}
-	n = blf_mvers_format(0xffffffffu, m, BLF_MVERS_MAX, buf, BLF_MVERS_TEXT_MAX);
+	n = blf_mvers_format(
+			0xffffffffu, m, BLF_MVERS_MAX, buf, BLF_MVERS_TEXT_MAX);
 	CHECK(n > 0 && n < BLF_MVERS_TEXT_MAX);
 	exact = malloc((size_t)n + 1);
 	if(CHECK(exact)) {
-		CHECK_INT(blf_mvers_format(0xffffffffu, m, BLF_MVERS_MAX, exact,
-						  (size_t)n + 1),
+		CHECK_INT(blf_mvers_format(
+						  0xffffffffu, m, BLF_MVERS_MAX, exact, (size_t)n + 1),
 				n);
 		free(exact);
 	}
@@ -87,8 +87,7 @@ static void test_largest(void)
 	CHECK_INT(blf_mvers_parse(buf, (size_t)n, &a, o, 5), -1);
 	/* one entry more than any list: refused */
 	strcpy(buf + n, ",00000001:1");
-	CHECK_INT(blf_mvers_parse(buf, strlen(buf), &a, o, BLF_MVERS_MAX + 1),
-			-1);
+	CHECK_INT(blf_mvers_parse(buf, strlen(buf), &a, o, BLF_MVERS_MAX + 1), -1);
 out:
 	free(m);
 	free(o);
@@ -97,8 +96,8 @@ out:
 
 static void test_hostile(void)
 {
-	static const char *bad[] = {"", ";", "x;", "-1;", "+1;", " 1;", "1",
-			"1;;", "4294967296;", "99999999999;", "00000000000;", "1;abc",
+	static const char *bad[] = {"", ";", "x;", "-1;", "+1;", " 1;", "1", "1;;",
+			"4294967296;", "99999999999;", "00000000000;", "1;abc",
 			"1;0000000:1", "1;0000000g:1", "1;DEADBEEF:1", "1;deadbeef",
 			"1;deadbeef:", "1;deadbeef:-1", "1;deadbeef:4294967296",
 			"1;deadbeef:1,", "1;deadbeef:1,,", "1;deadbeef:1;", "1;deadbeef:1 ",
