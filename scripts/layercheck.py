@@ -48,7 +48,7 @@ LAYERS = {
     "blf_tag": "pure", "blf_order": "pure", "blf_vis": "pure",
     "blf_pkg": "pure",  # the registry; the packages are blf_pkg_*
     "blf_pidf": "pure", "blf_rlmi": "pure", "blf_winfo": "pure",
-    "blf_reginfo": "pure", "blf_hcpol": "pure",
+    "blf_reginfo": "pure", "blf_hcpol": "pure", "blf_mvers": "pure",
     # tables: shared records under per-slot locks; leaves
     "blf_entity_reg": "tables",  # registered contacts (usrloc)
     "blf_entity": "tables", "blf_subrec": "tables", "blf_table": "tables",

@@ -92,6 +92,8 @@ const char *blf_chg_kind_name(blf_chg_kind_t k)
 			return "pub-put";
 		case BLF_CHG_PUB_DEL:
 			return "pub-del";
+		case BLF_CHG_SUB_LMV:
+			return "sub-lmv";
 		default:
 			return "?";
 	}

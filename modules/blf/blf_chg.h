@@ -41,6 +41,9 @@ typedef enum blf_chg_kind
 	BLF_CHG_PUB_PUT = 1 << 9,  /* a publication of ours, new, refreshed
 								* or modified (blf_entity_pub.c) */
 	BLF_CHG_PUB_DEL = 1 << 10, /* a publication of ours removed/expired */
+	/* a list subscription of ours after a NOTIFY took its members'
+	 * versions (blf_lsub.c): replicated with them (blf_lsub_mvers_delta) */
+	BLF_CHG_SUB_LMV = 1 << 11,
 	BLF_CHG_ALL = 0x7fffffff
 } blf_chg_kind_t;
 
@@ -86,7 +89,7 @@ unsigned int blf_chg_lost(const blf_chg_batch_t *b);
 void blf_chg_call(const struct blf_entity *e, const struct blf_call *c);
 void blf_chg_call_move(const struct blf_entity *from,
 		const struct blf_entity *to, const struct blf_call *c);
-/* kind: BLF_CHG_SUB_NEW, _DEL, _GONE or _VER */
+/* kind: BLF_CHG_SUB_NEW, _DEL, _GONE, _VER or _LMV */
 void blf_chg_sub(blf_chg_kind_t kind, const struct blf_entity *e,
 		const struct blf_sub *s);
 /* kind: BLF_CHG_PUB_PUT or _DEL (publications of other nodes: none) */

@@ -56,6 +56,7 @@
 
 #include "blf_db.h"
 #include "blf_chg.h"
+#include "blf_lsub.h"
 
 #define BLF_DB_BATCH 256	 /* rows per write transaction */
 #define BLF_DB_DEL_MAX 65536 /* queued deletes before a full rewrite */
@@ -565,6 +566,7 @@ void blf_db_destroy(void)
 	if(_ksr_is_main && blf_table) {
 		if(blf_db_sh->inflight)
 			blf_db_sh->resync = 1;
+		blf_lsub_mvers_nolocks(); /* lists' member versions: no lock */
 		if(blf_db_flush(0) < 0)
 			LM_ERR("last flush to table %.*s failed: changes since the "
 				   "last successful flush are lost\n",

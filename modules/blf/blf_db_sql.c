@@ -23,6 +23,7 @@
 #include "lib/srdb1/db.h"
 
 #include "blf_db.h"
+#include "blf_lsub.h"
 
 #define BLF_DB_PAGE 500			/* rows per SELECT when restoring */
 #define BLF_DB_CSEQ_MARGIN 1000 /* added to the stored CSeqs at each start */
@@ -51,6 +52,8 @@ enum blf_db_col {
 	BLF_DC_FLAGS,
 	BLF_DC_VIS,
 	BLF_DC_EVENT, /* the event package's name (absent before: dialog) */
+	BLF_DC_MVERS, /* a list's member versions (blf_mvers.h); optional:
+				   * last, so a table without it uses BLF_DC_N - 1 */
 	BLF_DC_N
 };
 
@@ -63,7 +66,7 @@ static str blf_db_cols[BLF_DC_N] = {
 	str_init("event_id"), str_init("dst"), str_init("expires"),
 	str_init("version"),
 	str_init("cseq"), str_init("flags"), str_init("vis"),
-	str_init("event"),
+	str_init("event"), str_init("mvers"),
 };
 static str blf_db_col_id = str_init("id");
 
@@ -112,6 +115,7 @@ static const int blf_db_fcol[BLF_SF_N] = {
 	"    flags INTEGER DEFAULT 0 NOT NULL,\n" \
 	"    vis INTEGER DEFAULT 0 NOT NULL,\n" \
 	"    event TEXT DEFAULT 'dialog' NOT NULL,\n" \
+	"    mvers TEXT DEFAULT '' NOT NULL,\n" \
 	"    CONSTRAINT %1$s_dialog_idx UNIQUE (callid, from_tag, to_tag)\n" \
 	")"
 #define BLF_DB_INDEX_SQL \
@@ -129,13 +133,15 @@ static const struct {
 	const char *create;
 	const char *has_event; /* %1$s: the table; a row when it has the
 							* event column (tables of older versions lack it) */
+	const char *has_mvers; /* the same for the mvers column */
 } blf_db_dialects[] = {
-	[BLF_DB_OTHER] = {NULL, NULL, NULL, NULL},
+	[BLF_DB_OTHER] = {NULL, NULL, NULL, NULL, NULL},
 	[BLF_DB_SQLITE] = {"sqlite:",
 		"SELECT name FROM sqlite_master WHERE type='table' AND "
 		"lower(name)=lower('%1$s')",
 		BLF_DB_COLS_SQL("INTEGER"),
-		"SELECT name FROM pragma_table_info('%1$s') WHERE name='event'"},
+		"SELECT name FROM pragma_table_info('%1$s') WHERE name='event'",
+		"SELECT name FROM pragma_table_info('%1$s') WHERE name='mvers'"},
 	[BLF_DB_POSTGRES] = {"postgres:",
 		"SELECT table_name FROM information_schema.tables WHERE "
 		"table_name=lower('%1$s') AND "
@@ -143,6 +149,9 @@ static const struct {
 		BLF_DB_COLS_SQL("SERIAL"),
 		"SELECT column_name FROM information_schema.columns WHERE "
 		"table_name=lower('%1$s') AND column_name='event' AND "
+		"table_schema=ANY(current_schemas(false))",
+		"SELECT column_name FROM information_schema.columns WHERE "
+		"table_name=lower('%1$s') AND column_name='mvers' AND "
 		"table_schema=ANY(current_schemas(false))"},
 };
 /* clang-format on */
@@ -151,6 +160,10 @@ static const struct {
 
 static db_func_t blf_dbf;
 static db1_con_t *blf_dbh = NULL; /* this process's connection */
+/* the columns of the table: BLF_DC_N, or BLF_DC_N - 1 when it has no
+ * mvers column (a table of another DB the operator made before it, or
+ * whose ALTER failed): lists' member versions are then not stored */
+static int blf_db_ncols = BLF_DC_N;
 static blf_db_kind_t blf_db_kind = BLF_DB_OTHER;
 
 /* ---- connection and statements ---- */
@@ -323,7 +336,7 @@ static void blf_db_keys(db_key_t *k)
 {
 	int i;
 
-	for(i = 0; i < BLF_DC_N; i++)
+	for(i = 0; i < blf_db_ncols; i++)
 		k[i] = &blf_db_cols[i];
 }
 
@@ -352,6 +365,9 @@ static void blf_db_row_vals(const blf_db_row_t *r, db_val_t *v)
 	VAL_TYPE(&v[BLF_DC_EVENT]) = DB1_STR;
 	VAL_STR(&v[BLF_DC_EVENT]).s = (char *)r->event;
 	VAL_STR(&v[BLF_DC_EVENT]).len = strlen(r->event);
+	VAL_TYPE(&v[BLF_DC_MVERS]) = DB1_STR;
+	VAL_STR(&v[BLF_DC_MVERS]).s = "";
+	VAL_STR(&v[BLF_DC_MVERS]).len = 0;
 }
 
 /* insert or update one row (insert only, when the table was emptied) */
@@ -359,17 +375,35 @@ int blf_db_put(const blf_db_row_t *r, int insert_only)
 {
 	db_key_t k[BLF_DC_N];
 	db_val_t v[BLF_DC_N];
+	char *mv = NULL;
+	int len, rc;
 
 	blf_db_keys(k);
 	blf_db_row_vals(r, v);
-	if(!insert_only) {
-		if(DB_CAPABILITY(blf_dbf, DB_CAP_REPLACE))
-			return blf_dbf.replace(blf_dbh, k, v, BLF_DC_N, BLF_DB_KEYS, 0);
-		/* db_sqlite has neither replace nor affected_rows */
-		if(blf_dbf.delete(blf_dbh, k, 0, v, BLF_DB_KEYS) < 0)
-			return -1;
+	/* a list's member versions as they are now (no lock held here): at
+	 * least as new as the row's version, so a restart never repeats one
+	 * (blf_lsub.c marks the row dirty again after each NOTIFY's) */
+	if((r->flags & BLF_SUB_LIST) && blf_db_ncols == BLF_DC_N
+			&& (len = blf_lsub_mvers(&r->f[BLF_SF_TTAG], &mv)) > 0) {
+		VAL_STR(&v[BLF_DC_MVERS]).s = mv;
+		VAL_STR(&v[BLF_DC_MVERS]).len = len;
 	}
-	return blf_dbf.insert(blf_dbh, k, v, BLF_DC_N);
+	if(!insert_only) {
+		if(DB_CAPABILITY(blf_dbf, DB_CAP_REPLACE)) {
+			rc = blf_dbf.replace(
+					blf_dbh, k, v, blf_db_ncols, BLF_DB_KEYS, 0);
+			free(mv);
+			return rc;
+		}
+		/* db_sqlite has neither replace nor affected_rows */
+		if(blf_dbf.delete(blf_dbh, k, 0, v, BLF_DB_KEYS) < 0) {
+			free(mv);
+			return -1;
+		}
+	}
+	rc = blf_dbf.insert(blf_dbh, k, v, blf_db_ncols);
+	free(mv);
+	return rc;
 }
 
 int blf_db_del_one(const blf_db_del_t *d)
@@ -582,6 +616,18 @@ static int blf_db_restore_row(const db_val_t *v, blf_db_restore_t *rs)
 	s->expires = (unsigned int)expires;
 	s->version = (unsigned int)blf_db_val_int(&v[BLF_DC_VERSION]);
 	s->cseq = (unsigned int)blf_db_val_int(&v[BLF_DC_CSEQ]);
+	if((s->flags & BLF_SUB_LIST) && blf_db_ncols == BLF_DC_N) {
+		/* its member versions, kept until its list state is rebuilt; a
+		 * damaged value is left out (they resume at the RLMI version) */
+		str mv;
+		blf_db_val_str(&v[BLF_DC_MVERS], &mv);
+		if(mv.len > 0
+				&& blf_lsub_mvers_keep(&f[BLF_SF_TTAG], mv.s, (size_t)mv.len)
+						   == -1)
+			LM_WARN("list subscription %.*s: stored member versions not "
+					"valid (%d bytes), ignored: they resume at version %u\n",
+					f[BLF_SF_TTAG].len, f[BLF_SF_TTAG].s, mv.len, s->version);
+	}
 	if(!rs->bumped) {
 		/* the margin could not go to the DB at once: the first flush
 		 * writes it */
@@ -654,7 +700,7 @@ static int blf_db_select_cols(char *buf, int size)
 	int i, n, len;
 
 	len = snprintf(buf, size, "SELECT id");
-	for(i = 0; i < BLF_DC_N && len < size; i++) {
+	for(i = 0; i < blf_db_ncols && len < size; i++) {
 		n = snprintf(buf + len, size - len, ",%.*s", blf_db_cols[i].len,
 				blf_db_cols[i].s);
 		len += n;
@@ -675,9 +721,9 @@ static int blf_db_restore_all(blf_db_restore_t *rs)
 	if(blf_dbf.raw_query == NULL) {
 		/* a driver without SQL: one query for everything */
 		cols[0] = &blf_db_col_id;
-		for(i = 0; i < BLF_DC_N; i++)
+		for(i = 0; i < blf_db_ncols; i++)
 			cols[i + 1] = &blf_db_cols[i];
-		if(blf_dbf.query(blf_dbh, NULL, NULL, NULL, cols, 0, BLF_DC_N + 1,
+		if(blf_dbf.query(blf_dbh, NULL, NULL, NULL, cols, 0, blf_db_ncols + 1,
 				   NULL, &res)
 						< 0
 				|| res == NULL)
@@ -712,6 +758,45 @@ static int blf_db_restore_all(blf_db_restore_t *rs)
 	return 0;
 }
 
+/* 1 when table t has the mvers column (sqlite, postgres: the catalog;
+ * another SQL DB: a query of it) */
+static int blf_db_has_mvers(const char *t)
+{
+	char sql[BLF_DB_SQL_MAX];
+	int rows = 0;
+
+	if(blf_db_dialects[blf_db_kind].has_mvers) {
+		snprintf(sql, sizeof(sql), blf_db_dialects[blf_db_kind].has_mvers, t);
+		return blf_db_raw(sql, &rows) == 0 && rows > 0;
+	}
+	snprintf(sql, sizeof(sql), "SELECT mvers FROM %s WHERE 1=0", t);
+	return blf_db_raw(sql, NULL) == 0;
+}
+
+/*
+ * A table of a version before lists stored their member versions has no
+ * mvers column: it is added (its list rows resume each member at the RLMI
+ * version once, as before). When it cannot be, the table is used without
+ * it: nothing else is lost.
+ */
+static int blf_db_migrate_mvers(const char *t)
+{
+	char sql[BLF_DB_SQL_MAX];
+
+	if(blf_db_has_mvers(t))
+		return 0;
+	LM_NOTICE("table %s: adding column mvers (lists' member versions)\n", t);
+	snprintf(sql, sizeof(sql),
+			"ALTER TABLE %s ADD COLUMN mvers TEXT DEFAULT '' NOT NULL", t);
+	if(blf_db_raw(sql, NULL) < 0 || !blf_db_has_mvers(t)) {
+		LM_WARN("cannot add column mvers to table %s (add it with: %s): "
+				"lists' member versions are not stored\n",
+				t, sql);
+		blf_db_ncols = BLF_DC_N - 1;
+	}
+	return 0;
+}
+
 /*
  * A table of a version before event packages has no event column: it is
  * added, its rows become dialog subscriptions (what they were).
@@ -727,7 +812,7 @@ static int blf_db_migrate(const char *t)
 		return -1;
 	}
 	if(rows > 0)
-		return 0;
+		return blf_db_migrate_mvers(t);
 	LM_NOTICE("table %s: adding column event (its rows are dialog "
 			  "subscriptions)\n",
 			t);
@@ -739,7 +824,7 @@ static int blf_db_migrate(const char *t)
 				sql);
 		return -1;
 	}
-	return 0;
+	return blf_db_migrate_mvers(t);
 }
 
 /* sqlite and postgres: CREATE the table when it is missing */
@@ -749,8 +834,12 @@ static int blf_db_create_table(void)
 	const char *t;
 	int rows = 0;
 
-	if(blf_db_dialects[blf_db_kind].exists == NULL)
-		return 0; /* another DB: the operator creates it */
+	if(blf_db_dialects[blf_db_kind].exists == NULL) {
+		/* another DB: the operator creates it, maybe without mvers */
+		if(blf_dbf.raw_query == NULL || !blf_db_has_mvers(blf_cfg.db_table.s))
+			blf_db_ncols = BLF_DC_N - 1;
+		return 0;
+	}
 	t = blf_cfg.db_table.s;
 	snprintf(sql, sizeof(sql), blf_db_dialects[blf_db_kind].exists, t);
 	if(blf_db_raw(sql, &rows) < 0) {

@@ -46,6 +46,7 @@
 #include "blf_order.h"
 #include "blf_repl.h"
 #include "blf_pidf.h"
+#include "blf_lsub.h"
 
 #define BLF_DMQ_MAX_NODES 32
 #define BLF_DMQ_DEAD_AFTER 4  /* s without hello */
@@ -572,6 +573,66 @@ static json_t *blf_sub_json(const str *key, const blf_sub_t *s)
 }
 
 /*
+ * A list subscription's member versions (blf_lsub.c), in optional fields a
+ * node of an older version ignores: "mv" the whole set (new, refreshed, a
+ * sync; left out above BLF_DMQ_MV_MAX bytes: the peer resumes
+ * never-repeat), after a NOTIFY "mv" again for a short list, else "mvd"
+ * the members it carried, from the anchor "fa" on, or "mvx" (too many for
+ * one replica: peers forget theirs).
+ */
+#define BLF_DMQ_MV_MAX 65536
+static json_t *blf_sub_json_mv(json_t *j, const blf_sub_t *s, int delta)
+{
+	str t;
+	char *txt = NULL;
+	unsigned int fa = 0;
+	int len;
+
+	if(j == NULL || !(s->flags & BLF_SUB_LIST))
+		return j;
+	t = BLF_SF(s, BLF_SF_TTAG);
+	if(delta) {
+		int whole = 0;
+		len = blf_lsub_mvers_delta(&t, &txt, &fa, &whole);
+		if(len > 0 && whole)
+			json_object_set_new(j, "mv", json_stringn(txt, (size_t)len));
+		else if(len >= 0) {
+			json_object_set_new(j, "mvd", json_stringn(txt, (size_t)len));
+			json_object_set_new(j, "fa", json_integer((json_int_t)fa));
+		} else if(len == -2)
+			json_object_set_new(j, "mvx", json_integer(1));
+	} else if((len = blf_lsub_mvers(&t, &txt)) > 0) {
+		if(len <= BLF_DMQ_MV_MAX)
+			json_object_set_new(j, "mv", json_stringn(txt, (size_t)len));
+		else
+			json_object_set_new(j, "mvx", json_integer(1));
+	}
+	free(txt);
+	return j;
+}
+
+/* a peer's member versions of list subscription ttag (checked by
+ * blf_repl_check: well-formed, bounded) */
+static void blf_dmq_rx_lmv(json_t *m, const str *ttag, int owner)
+{
+	json_t *v;
+
+	if((v = json_object_get(m, "mv")) && json_is_string(v)) {
+		if(blf_lsub_mvers_keep(ttag, json_string_value(v),
+				   json_string_length(v))
+				== -1)
+			LM_WARN("member versions of list subscription %.*s from %s not "
+					"kept\n",
+					ttag->len, ttag->s, blf_dmq_node_name(owner));
+	} else if((v = json_object_get(m, "mvd")) && json_is_string(v))
+		blf_lsub_mvers_merge(ttag,
+				(unsigned int)json_integer_value(json_object_get(m, "fa")),
+				json_string_value(v), json_string_length(v));
+	else if(json_object_get(m, "mvx"))
+		blf_lsub_mvers_forget(ttag);
+}
+
+/*
  * The change listener (registered by blf_dmq_init): what this node's tables
  * changed, as replicas, built from the batch's copies after the unlock and
  * sent as one message. Calls tracked elsewhere and subscriptions another
@@ -602,7 +663,9 @@ static json_t *blf_chg_json(const blf_chg_t *g)
 					(size_t)g->key2.len, "d", g->dir, "q", (int)g->seq, "f",
 					c->f[BLF_CF_CALLID].s, (size_t)c->f[BLF_CF_CALLID].len);
 		case BLF_CHG_SUB_NEW:
-			return blf_sub_json(&g->key, s);
+			return blf_sub_json_mv(blf_sub_json(&g->key, s), s, 0);
+		case BLF_CHG_SUB_LMV: /* a list's NOTIFY: its member versions */
+			return blf_sub_json_mv(blf_sub_json(&g->key, s), s, 1);
 		case BLF_CHG_SUB_DEL:
 			return json_pack("{s:s, s:s%, s:o}", "t", "unsub", "e", g->key.s,
 					(size_t)g->key.len, "f", blf_json_sub_strs(s, 3));
@@ -623,7 +686,8 @@ static json_t *blf_chg_json(const blf_chg_t *g)
 
 #define BLF_DMQ_CHG_KINDS                                              \
 	(BLF_CHG_CALL | BLF_CHG_CALL_MOVE | BLF_CHG_SUB_NEW | BLF_CHG_SUB_DEL \
-			| BLF_CHG_SUB_VER | BLF_CHG_PUB_PUT | BLF_CHG_PUB_DEL)
+			| BLF_CHG_SUB_VER | BLF_CHG_PUB_PUT | BLF_CHG_PUB_DEL      \
+			| BLF_CHG_SUB_LMV)
 
 static void blf_dmq_chg(blf_chg_batch_t *b, void *param)
 {
@@ -721,6 +785,8 @@ static void blf_dmq_rx_sub(json_t *m, int owner)
 	s->owner = owner;
 	s->sock = 0;
 	blf_sub_replica_put(&key, s, blf_dmq_node_name);
+	if(flags & BLF_SUB_LIST)
+		blf_dmq_rx_lmv(m, &f[BLF_SF_TTAG], owner);
 }
 
 static void blf_dmq_rx_unsub(json_t *m, int owner)
@@ -882,8 +948,13 @@ static int blf_dmq_state_entity(blf_entity_t *e, void *arg)
 		if(c->origin == 0 && !(e->flags & BLF_ENT_PARK))
 			json_array_append_new(batch, blf_call_json(&e->key, c));
 	for(s = e->subs; s; s = s->next)
-		if(s->owner == 0)
-			json_array_append_new(batch, blf_sub_json(&e->key, s));
+		if(s->owner == 0) {
+			json_t *j = blf_sub_json_mv(blf_sub_json(&e->key, s), s, 0);
+			json_t *mv = j ? json_object_get(j, "mv") : NULL;
+			if(mv) /* a list's member versions count like a body */
+				blf_dmq_state_bytes += json_string_length(mv);
+			json_array_append_new(batch, j);
+		}
 	for(p = e->pubs; p; p = p->next)
 		if(p->origin == 0) {
 			json_array_append_new(batch, blf_pub_json(&e->key, p));
@@ -1296,6 +1367,7 @@ int blf_dmq_init(void)
 
 	if(!blf_cfg.enable_dmq)
 		return 0;
+	blf_lsub_mvers_replicate(); /* lists' member versions: deltas */
 	if(dmq_load_api(&blf_dmqb) < 0) {
 		LM_ERR("enable_dmq needs dmq.so loaded before blf.so\n");
 		return -1;

@@ -55,6 +55,7 @@
 #include "blf_xml.h"
 #include "blf_json.h"
 #include "blf_viscache.h"
+#include "blf_mvers.h"
 
 /* ---- list state per subscription ---- */
 
@@ -95,6 +96,10 @@ typedef struct blf_ls {
 	time_t since;		/* when it took the mark */
 	int pid;			/* the process that took it */
 	unsigned int owed;	/* BLF_LS_OWED_* */
+	/* the RLMI version the members' versions are current for (the
+	 * subscription's next one after the last NOTIFY that took them):
+	 * stored and replicated with them (blf_lsub_mvers) */
+	unsigned int mat;
 	/* n blf_lmem_t, then the strings */
 } blf_ls_t;
 
@@ -135,6 +140,12 @@ static blf_lhtab_t *blf_lrev = NULL;  /* blf_lref_t by member key */
  * order, its newest state must be the last one shown.
  */
 static atomic_t *blf_lseq = NULL;
+
+/* the cluster replicates member versions (blf_lsub_mvers_replicate) */
+static int blf_lmv_repl = 0;
+/* mod_destroy's last DB flush: no other process is left, and one may have
+ * died holding a bucket lock: the copies below take none */
+static int blf_lsub_nolock = 0;
 #define BLF_SEQ_BEFORE(a, b) ((int)((a) - (b)) < 0)
 
 /* one list subscription watching a member entity */
@@ -248,11 +259,13 @@ static blf_ls_t *blf_ls_copy(const str *ttag)
 	unsigned int th = blf_lhash(ttag);
 	blf_ls_t *ls, *c = NULL;
 
-	lock_set_get(blf_lstab->locks, blf_lidx(th));
+	if(!blf_lsub_nolock)
+		lock_set_get(blf_lstab->locks, blf_lidx(th));
 	ls = blf_ls_find(ttag, th, NULL);
 	if(ls && (c = malloc(ls->size)) != NULL)
 		memcpy(c, ls, ls->size);
-	lock_set_release(blf_lstab->locks, blf_lidx(th));
+	if(!blf_lsub_nolock)
+		lock_set_release(blf_lstab->locks, blf_lidx(th));
 	return c;
 }
 
@@ -326,7 +339,11 @@ static char *blf_lref_find(const str *key, unsigned int kh, int *n)
 
 static int blf_lsub_add_v(const str *callid, const str *ftag,
 		const str *ttag, const str *lkey, unsigned int lhash, const str *luri,
-		const str *watcher, const blf_list_copy_t *l, unsigned int version);
+		const str *watcher, const blf_list_copy_t *l, unsigned int version,
+		int restored);
+static int blf_lmv_take(const str *ttag, uint32_t *anchor, blf_mver_t **mv);
+static void blf_lmv_drop(const str *ttag);
+static int blf_lmv_peek(const str *ttag, char **out);
 
 /* ---- members ---- */
 
@@ -409,28 +426,36 @@ int blf_lsub_add(const str *callid, const str *ftag, const str *ttag,
 		const str *watcher, const blf_list_copy_t *l)
 {
 	return blf_lsub_add_v(
-			callid, ftag, ttag, lkey, lhash, luri, watcher, l, 0);
+			callid, ftag, ttag, lkey, lhash, luri, watcher, l, 0, 0);
 }
 
-/* as blf_lsub_add; each member's body versions start at version (a
- * subscription restored or taken over: see blf_lsub_restore) */
+/* as blf_lsub_add for a subscription whose next RLMI version is version;
+ * restored (from the database, or taken over): each member's body version
+ * continues from the stored ones (blf_lmv_take, blf_mvers_resume), else
+ * (a row or replica without them) at version: never a repeat */
 static int blf_lsub_add_v(const str *callid, const str *ftag,
 		const str *ttag, const str *lkey, unsigned int lhash, const str *luri,
-		const str *watcher, const blf_list_copy_t *l, unsigned int version)
+		const str *watcher, const blf_list_copy_t *l, unsigned int version,
+		int restored)
 {
 	blf_lmin_t *m;
 	char *keys;
 	blf_ls_t *ls, *old, **pp;
 	blf_lmem_t *lm;
-	int i, k = 0;
+	blf_mver_t *mv = NULL;
+	uint32_t anchor = 0;
+	int i, k = 0, nmv = -1;
 
 	if(blf_lstab == NULL)
 		return -1;
+	if(restored)
+		nmv = blf_lmv_take(ttag, &anchor, &mv);
 	m = calloc((size_t)l->n + 1, sizeof(*m));
 	keys = malloc((size_t)(l->n + 1) * BLF_KEY_MAX);
 	if(m == NULL || keys == NULL) {
 		free(m);
 		free(keys);
+		free(mv);
 		return -1;
 	}
 	for(i = 0; i < l->n; i++) {
@@ -443,15 +468,24 @@ static int blf_lsub_add_v(const str *callid, const str *ftag,
 		m[k].uri = l->m[i].uri;
 		m[k].name = l->m[i].name;
 		m[k].key = kb;
-		m[k].version = version;
+		m[k].version = nmv < 0 ? version
+							   : blf_mvers_resume(mv, nmv, anchor, version,
+									   blf_mvers_hash(l->m[i].uri,
+											   strlen(l->m[i].uri)));
 		k++;
 	}
+	if(nmv >= 0)
+		LM_INFO("list %.*s: %d member versions restored (anchor %u, "
+				"version %u)\n",
+				lkey->len, lkey->s, nmv, (unsigned int)anchor, version);
+	free(mv);
 	ls = blf_ls_build(
 			callid, ftag, ttag, lkey, lhash, luri, watcher, l->name, m, k);
 	free(m);
 	free(keys);
 	if(ls == NULL)
 		return -1;
+	ls->mat = version;
 	blf_lsub_secret(callid, ftag, ttag, ls->secret);
 	lock_set_get(blf_lstab->locks, blf_lidx(ls->th));
 	old = blf_ls_find(ttag, ls->th, &pp);
@@ -507,6 +541,7 @@ void blf_lsub_del(const str *ttag)
 
 	if(blf_lstab == NULL || ttag->len <= 0)
 		return;
+	blf_lmv_drop(ttag);
 	th = blf_lhash(ttag);
 	lock_set_get(blf_lstab->locks, blf_lidx(th));
 	ls = blf_ls_find(ttag, th, &pp);
@@ -520,6 +555,255 @@ void blf_lsub_del(const str *ttag)
 		if(!(lm[i].flags & BLF_LM_GONE))
 			blf_lref_del(&BLF_LS(ls, lm[i].key), lm[i].khash, ttag);
 	shm_free(ls);
+}
+
+/* ---- member versions: stored, replicated, restored ---- */
+
+int blf_lsub_mvers(const str *ttag, char **out)
+{
+	blf_ls_t *ls;
+	blf_lmem_t *lm;
+	blf_mver_t *mv;
+	char *buf;
+	int i, n = 0, len;
+
+	*out = NULL;
+	if(blf_lstab == NULL)
+		return -1;
+	if((ls = blf_ls_copy(ttag)) == NULL)
+		return blf_lmv_peek(ttag, out); /* not rebuilt yet: as kept */
+	lm = BLF_LS_M(ls);
+	mv = calloc((size_t)ls->n + 1, sizeof(*mv));
+	buf = malloc(12 + (size_t)ls->n * BLF_MVERS_ENTRY + 1);
+	if(mv == NULL || buf == NULL) {
+		free(mv);
+		free(buf);
+		free(ls);
+		return -1;
+	}
+	for(i = 0; i < ls->n && n < BLF_MVERS_MAX; i++) {
+		str u = BLF_LS(ls, lm[i].uri);
+		if(lm[i].flags & BLF_LM_GONE)
+			continue; /* no longer listed */
+		mv[n].h = blf_mvers_hash(u.s, (size_t)u.len);
+		mv[n].v = lm[i].version;
+		n++;
+	}
+	len = blf_mvers_format(
+			ls->mat, mv, n, buf, 12 + (size_t)ls->n * BLF_MVERS_ENTRY + 1);
+	free(mv);
+	free(ls);
+	if(len < 0) {
+		free(buf);
+		return -1;
+	}
+	*out = buf;
+	return len;
+}
+
+/*
+ * The stored member versions of subscriptions this node has no list state
+ * for yet (restored rows, replicas of other nodes' subscriptions), by our
+ * tag, until blf_lsub_add_v rebuilds the state (blf_lmv_take), or the
+ * subscription is gone (blf_lmv_sweep). Shm; one entry per subscription,
+ * each at most BLF_MVERS_TEXT_MAX bytes (checked before it is kept).
+ */
+typedef struct blf_lmv {
+	struct blf_lmv *next;
+	unsigned int th;
+	uint32_t anchor;
+	time_t born;
+	str ttag;
+	str text;
+} blf_lmv_t;
+
+static blf_lhtab_t *blf_lmvtab = NULL;
+
+int blf_lsub_mvers_init(void)
+{
+	if(!blf_list_enabled())
+		return 0;
+	blf_lmvtab = blf_lhtab_new();
+	return blf_lmvtab ? 0 : -1;
+}
+
+/* ttag's kept entry goes (its subscription ended) */
+static void blf_lmv_drop(const str *ttag)
+{
+	blf_lmv_t *v = NULL, **pp;
+	unsigned int th = blf_lhash(ttag);
+
+	if(blf_lmvtab == NULL)
+		return;
+	lock_set_get(blf_lmvtab->locks, blf_lidx(th));
+	for(pp = (blf_lmv_t **)&blf_lmvtab->slots[blf_lidx(th)]; *pp;
+			pp = &(*pp)->next)
+		if((*pp)->th == th && STR_EQ((*pp)->ttag, *ttag)) {
+			v = *pp;
+			*pp = v->next;
+			break;
+		}
+	lock_set_release(blf_lmvtab->locks, blf_lidx(th));
+	if(v)
+		shm_free(v);
+}
+
+int blf_lsub_mvers_keep(const str *ttag, const char *text, size_t len)
+{
+	blf_lmv_t *v, **pp, *old = NULL;
+	uint32_t anchor;
+	unsigned int th;
+
+	if(blf_lmvtab == NULL)
+		return -2; /* no lists here (list_url unset): nothing to keep */
+	if(ttag->len <= 0 || ttag->len > BLF_TAG_LEN + 7)
+		return -1;
+	if(blf_mvers_parse(text, len, &anchor, NULL, BLF_MVERS_MAX) < 0)
+		return -1;
+	v = shm_malloc(sizeof(*v) + ttag->len + len + 2);
+	if(v == NULL) {
+		SHM_MEM_ERROR;
+		return -1;
+	}
+	th = blf_lhash(ttag);
+	v->th = th;
+	v->born = time(NULL);
+	v->ttag.s = (char *)(v + 1);
+	v->ttag.len = ttag->len;
+	memcpy(v->ttag.s, ttag->s, ttag->len);
+	v->ttag.s[ttag->len] = '\0';
+	v->text.s = v->ttag.s + ttag->len + 1;
+	v->text.len = (int)len;
+	memcpy(v->text.s, text, len);
+	v->text.s[len] = '\0';
+	v->anchor = anchor;
+	lock_set_get(blf_lmvtab->locks, blf_lidx(th));
+	for(pp = (blf_lmv_t **)&blf_lmvtab->slots[blf_lidx(th)]; *pp;
+			pp = &(*pp)->next)
+		if((*pp)->th == th && STR_EQ((*pp)->ttag, *ttag)) {
+			old = *pp;
+			if((int)(anchor - old->anchor) < 0) {
+				/* an older set applied after a newer one (the peer's
+				 * replicas reach this node's workers in parallel) */
+				lock_set_release(blf_lmvtab->locks, blf_lidx(th));
+				shm_free(v);
+				return 0;
+			}
+			*pp = old->next;
+			break;
+		}
+	v->next = blf_lmvtab->slots[blf_lidx(th)];
+	blf_lmvtab->slots[blf_lidx(th)] = v;
+	lock_set_release(blf_lmvtab->locks, blf_lidx(th));
+	if(old)
+		shm_free(old);
+	return 0;
+}
+
+/* a copy of ttag's kept text (*out, malloc'd): its length, -1 if none */
+static int blf_lmv_peek(const str *ttag, char **out)
+{
+	blf_lmv_t *v;
+	unsigned int th = blf_lhash(ttag);
+	int len = -1;
+
+	*out = NULL;
+	if(blf_lmvtab == NULL)
+		return -1;
+	if(!blf_lsub_nolock)
+		lock_set_get(blf_lmvtab->locks, blf_lidx(th));
+	for(v = blf_lmvtab->slots[blf_lidx(th)]; v; v = v->next)
+		if(v->th == th && STR_EQ(v->ttag, *ttag)) {
+			if((*out = malloc(v->text.len + 1)) != NULL) {
+				memcpy(*out, v->text.s, v->text.len + 1);
+				len = v->text.len;
+			}
+			break;
+		}
+	if(!blf_lsub_nolock)
+		lock_set_release(blf_lmvtab->locks, blf_lidx(th));
+	return len;
+}
+
+/* ttag's kept entry, unlinked: its anchor and entries (*mv, malloc'd);
+ * their number, or -1 when none was kept */
+static int blf_lmv_take(const str *ttag, uint32_t *anchor, blf_mver_t **mv)
+{
+	blf_lmv_t *v = NULL, **pp;
+	unsigned int th = blf_lhash(ttag);
+	int n = -1;
+
+	*mv = NULL;
+	if(blf_lmvtab == NULL)
+		return -1;
+	lock_set_get(blf_lmvtab->locks, blf_lidx(th));
+	for(pp = (blf_lmv_t **)&blf_lmvtab->slots[blf_lidx(th)]; *pp;
+			pp = &(*pp)->next)
+		if((*pp)->th == th && STR_EQ((*pp)->ttag, *ttag)) {
+			v = *pp;
+			*pp = v->next;
+			break;
+		}
+	lock_set_release(blf_lmvtab->locks, blf_lidx(th));
+	if(v == NULL)
+		return -1;
+	*mv = malloc(sizeof(blf_mver_t) * BLF_MVERS_MAX);
+	if(*mv)
+		n = blf_mvers_parse(
+				v->text.s, (size_t)v->text.len, anchor, *mv, BLF_MVERS_MAX);
+	if(n < 0) {
+		free(*mv);
+		*mv = NULL;
+	}
+	shm_free(v);
+	return n;
+}
+
+void blf_lsub_mvers_nolocks(void)
+{
+	blf_lsub_nolock = 1;
+}
+
+void blf_lsub_mvers_replicate(void)
+{
+	blf_lmv_repl = 1;
+}
+
+void blf_lsub_mvers_forget(const str *ttag)
+{
+	blf_lmv_drop(ttag);
+}
+
+int blf_lsub_mvers_merge(
+		const str *ttag, unsigned int fa, const char *text, size_t len)
+{
+	blf_mver_t *m = NULL, *d = NULL;
+	uint32_t anchor, to;
+	int n, nd, rc = -1;
+	char *buf = NULL;
+
+	if(blf_lmvtab == NULL)
+		return -1;
+	n = blf_lmv_take(ttag, &anchor, &m);
+	if(n < 0)
+		return -1; /* nothing kept: the next full replica brings it */
+	if(anchor != fa)
+		goto out; /* a delta missed (or reordered): never-repeat instead */
+	d = malloc(sizeof(*d) * BLF_MVERS_MAX);
+	if(d == NULL
+			|| (nd = blf_mvers_parse(text, len, &to, d, BLF_MVERS_MAX)) < 0
+			|| (n = blf_mvers_merge(m, n, BLF_MVERS_MAX, d, nd)) < 0)
+		goto out;
+	buf = malloc(BLF_MVERS_TEXT_MAX);
+	if(buf == NULL || (nd = blf_mvers_format(to, m, n, buf, BLF_MVERS_TEXT_MAX))
+							  < 0)
+		goto out;
+	rc = blf_lsub_mvers_keep(ttag, buf, (size_t)nd);
+out:
+	free(buf);
+	free(d);
+	free(m);
+	return rc;
 }
 
 /* ---- the list packages: snapshot marker, body, more ---- */
@@ -861,6 +1145,179 @@ static int blf_ls_same_members(const blf_ls_t *a, const blf_ls_t *b)
 	return 1;
 }
 
+/*
+ * This process's member-version deltas not handed to the cluster yet, per
+ * list subscription: from anchor fa to anchor to, the members the NOTIFYs
+ * in between carried with their next versions. Taken by the DMQ listener
+ * (blf_lsub_mvers_delta) at the BLF_CHG_SUB_LMV noted with them; one per
+ * list subscription at most (a later NOTIFY's delta merges in).
+ */
+typedef struct blf_lmvd {
+	struct blf_lmvd *next;
+	uint32_t fa, to;
+	int n;
+	blf_mver_t *m;
+	char ttag[BLF_TAG_LEN + 8];
+} blf_lmvd_t;
+
+static blf_lmvd_t *blf_lmvd = NULL;
+#define BLF_LMVD_MAX 256
+
+static void blf_lmvd_add(const str *ttag, uint32_t fa, uint32_t to,
+		const blf_mver_t *dv, int nd)
+{
+	blf_lmvd_t *p;
+	blf_mver_t *m;
+	int n;
+
+	if(ttag->len >= (int)sizeof(p->ttag))
+		return;
+	for(p = blf_lmvd; p; p = p->next)
+		if(strlen(p->ttag) == (size_t)ttag->len
+				&& memcmp(p->ttag, ttag->s, ttag->len) == 0)
+			break;
+	if(p && p->to == fa) {
+		/* the next NOTIFY of a delta not sent yet: one delta */
+		m = realloc(p->m, sizeof(*m) * ((size_t)p->n + (size_t)nd + 1));
+		if(m) {
+			p->m = m;
+			n = blf_mvers_merge(m, p->n, p->n + nd, dv, nd);
+			if(n >= 0) {
+				p->n = n;
+				p->to = to;
+				return;
+			}
+		}
+	}
+	if(p == NULL) {
+		blf_lmvd_t **pp;
+		int k = 0;
+		/* at most BLF_LMVD_MAX waiting (the cluster not on yet, changes
+		 * lost): the oldest goes, its peers see the gap (fa) */
+		for(pp = &blf_lmvd; *pp && ++k < BLF_LMVD_MAX; pp = &(*pp)->next)
+			;
+		if(*pp) {
+			free((*pp)->m);
+			free(*pp);
+			*pp = NULL;
+		}
+		p = calloc(1, sizeof(*p));
+		if(p == NULL)
+			return; /* the receiver sees the gap (fa) */
+		memcpy(p->ttag, ttag->s, ttag->len);
+		p->next = blf_lmvd;
+		blf_lmvd = p;
+	}
+	/* a new one, or after another process's NOTIFY (a gap: the receiver
+	 * drops what it kept and resumes never-repeat) */
+	m = malloc(sizeof(*m) * ((size_t)nd + 1));
+	free(p->m);
+	p->m = m;
+	p->n = 0;
+	if(m) {
+		memcpy(m, dv, sizeof(*m) * (size_t)nd);
+		p->n = nd;
+	}
+	p->fa = fa;
+	p->to = to;
+}
+
+/* a delta larger than this goes as "forget" (a full state of a long list:
+ * no replica is sent that a peer could refuse for its size) */
+#define BLF_LMVD_TEXT_MAX 65536
+
+/* a list whose whole set is at most this long replicates the whole set
+ * after each NOTIFY (about 400 members): a peer keeps the newest anchor,
+ * whatever order its workers apply the replicas in; a longer one sends
+ * deltas, which a peer can only chain in order */
+#define BLF_LMV_WHOLE_MAX 8192
+
+int blf_lsub_mvers_delta(
+		const str *ttag, char **out, unsigned int *fa, int *whole)
+{
+	blf_lmvd_t *p, **pp;
+	char *buf;
+	int len = -1;
+
+	*out = NULL;
+	*whole = 0;
+	for(pp = &blf_lmvd; (p = *pp); pp = &p->next)
+		if(strlen(p->ttag) == (size_t)ttag->len
+				&& memcmp(p->ttag, ttag->s, ttag->len) == 0)
+			break;
+	if(p == NULL)
+		return -1;
+	*pp = p->next;
+	*fa = p->fa;
+	if((len = blf_lsub_mvers(ttag, out)) > 0 && len <= BLF_LMV_WHOLE_MAX) {
+		*whole = 1;
+		free(p->m);
+		free(p);
+		return len;
+	}
+	free(*out);
+	*out = NULL;
+	len = -1;
+	if(p->m == NULL)
+		len = -2;
+	else if((size_t)p->n * BLF_MVERS_ENTRY + 13 > BLF_LMVD_TEXT_MAX)
+		len = -2;
+	else if((buf = malloc((size_t)p->n * BLF_MVERS_ENTRY + 13)) != NULL) {
+		len = blf_mvers_format(
+				p->to, p->m, p->n, buf, (size_t)p->n * BLF_MVERS_ENTRY + 13);
+		if(len < 0) {
+			free(buf);
+			len = -2;
+		} else
+			*out = buf;
+	} else
+		len = -2;
+	free(p->m);
+	free(p);
+	return len;
+}
+
+/*
+ * After a NOTIFY of version version took its members' versions (nbodies
+ * NOTIFYs for a split state): the anchor covers its further bodies, and
+ * the subscription's row is written again with them (BLF_SUB_DIRTY: the
+ * flush may have taken the row between the version and this point).
+ */
+static void blf_lsub_touch(const blf_ls_t *ls, unsigned int version,
+		int nbodies, unsigned int fa, unsigned int to, const blf_mver_t *dv,
+		int nd)
+{
+	str cid = BLF_LS(ls, ls->callid), ft = BLF_LS(ls, ls->ftag);
+	str tt = BLF_LS(ls, ls->ttag), lk = BLF_LS(ls, ls->lkey);
+	unsigned int th = blf_lhash(&tt);
+	blf_entity_t *e;
+	blf_sub_t *s;
+	blf_ls_t *cur;
+
+	if(nbodies > 1) {
+		lock_set_get(blf_lstab->locks, blf_lidx(th));
+		cur = blf_ls_find(&tt, th, NULL);
+		if(cur && cur->mat == version + 1)
+			to = cur->mat = version + (unsigned int)nbodies;
+		lock_set_release(blf_lstab->locks, blf_lidx(th));
+	}
+	blf_slot_lock(ls->lhash);
+	e = blf_entity_find(ls->lhash, &lk);
+	s = e ? blf_sub_find(e, &cid, &ft, &tt, NULL) : NULL;
+	if(s && s->owner == 0) {
+		s->flags |= BLF_SUB_DIRTY;
+		/* the cluster: a replica of it with the delta, before the NOTIFY
+		 * leaves (blf_dmq.c; malloc only here) */
+		if(dv && fa != to) {
+			blf_lmvd_add(&tt, fa, to, dv, nd);
+			blf_chg_sub(BLF_CHG_SUB_LMV, e, s);
+		}
+	}
+	blf_slot_unlock(ls->lhash);
+	if(dv && fa != to)
+		blf_chg_flush();
+}
+
 /* the RLMI and parts of what m says, rendered; body 0 into out */
 static int blf_lsub_render(
 		blf_lsnap_t *m, const blf_body_req_t *r, blf_buf_t *out)
@@ -868,8 +1325,9 @@ static int blf_lsub_render(
 	blf_lrender_t *R;
 	blf_ls_t *ls, *cur;
 	blf_lmem_t *lm, *cm;
-	unsigned int th = blf_lhash(&m->ttag), *ver = NULL;
-	int i, k, full, *inc = NULL, retry = 0;
+	unsigned int th = blf_lhash(&m->ttag), *ver = NULL, fa = 0, to = 0;
+	int i, k, full, *inc = NULL, retry = 0, nd = 0;
+	blf_mver_t *dv = NULL; /* the members this NOTIFY carried (cluster) */
 	size_t max, len;
 	const char *at;
 	str mk = {m->mkey, (int)strlen(m->mkey)};
@@ -895,7 +1353,7 @@ static int blf_lsub_render(
 		}
 		if(blf_list_get(&lk, blf_cfg.http_timeout, &l) == 1
 				&& blf_lsub_add_v(&cid, &ft, &m->ttag, &lk, blf_key_hash(&lk),
-						   &uri, &wt, l, m->version)
+						   &uri, &wt, l, m->version, 1)
 						   == 0)
 			ls = blf_ls_copy(&m->ttag);
 		free(l);
@@ -921,7 +1379,13 @@ again:
 		R->m = calloc((size_t)ls->n + 1, sizeof(*R->m));
 		R->bodies = calloc((size_t)ls->n + 1, sizeof(blf_buf_t));
 		R->slots = calloc((size_t)ls->n + 1, sizeof(*R->slots));
-		if(!inc || !ver || !R->m || !R->bodies || !R->slots)
+		if(blf_lmv_repl) {
+			free(dv);
+			dv = calloc((size_t)ls->n + 1, sizeof(*dv));
+			nd = 0;
+		}
+		if(!inc || !ver || !R->m || !R->bodies || !R->slots
+				|| (blf_lmv_repl && !dv))
 			goto fail;
 		if(m->mode == BLF_LMODE_BUSY) {
 			/* which members have calls now (each slot lock alone, before
@@ -966,8 +1430,14 @@ again:
 				inc[i] = 1 + ((fl & BLF_LM_REMOVED) ? 1 : 0);
 			if(!inc[i] || !cm)
 				continue;
-			if(inc[i] == 1)
+			if(inc[i] == 1) {
 				ver[i] = cm[i].version++;
+				if(dv) {
+					str u = BLF_LS(ls, lm[i].uri);
+					dv[nd].h = blf_mvers_hash(u.s, (size_t)u.len);
+					dv[nd++].v = cm[i].version;
+				}
+			}
 			/* its snapshot taken at m's change, unless it changed since
 			 * (owed) or a NOTIFY showed a newer change: then its state
 			 * now (taken after this point: newer than seq) */
@@ -982,6 +1452,13 @@ again:
 			cm[i].flags &= ~(BLF_LM_ADDED | BLF_LM_OWED);
 			if(fl & BLF_LM_REMOVED)
 				cm[i].flags = BLF_LM_GONE;
+		}
+		/* the member versions are now current for the NOTIFYs up to this
+		 * one (one more per further body of a split state: below) */
+		if(cur && cm) { /* (no versions taken: the anchor stays behind) */
+			fa = to = cur->mat;
+			if((int)(r->version + 1 - cur->mat) > 0)
+				to = cur->mat = r->version + 1;
 		}
 		lock_set_release(blf_lstab->locks, blf_lidx(th));
 		/* the bodies, one member entity at a time */
@@ -1060,6 +1537,9 @@ again:
 		goto fail;
 	free(inc);
 	free(ver);
+	if(ls)
+		blf_lsub_touch(ls, r->version, R->nbodies, fa, to, dv, nd);
+	free(dv);
 	if(R->nbodies > 1) {
 		m->rest = R; /* for more(): the following bodies */
 		m->idx = 0;
@@ -1069,6 +1549,7 @@ again:
 fail:
 	free(inc);
 	free(ver);
+	free(dv);
 	blf_lrender_put(R);
 	return -1;
 }
@@ -1545,6 +2026,7 @@ static void blf_lsub_list_changed(const str *key)
 				nls->pid = cur->pid;
 				nls->owed = cur->owed;
 				nls->born = cur->born;
+				nls->mat = cur->mat;
 				nls->next = cur->next;
 				*pp = nls;
 				oldc = cur;
@@ -1688,7 +2170,7 @@ static void blf_lsub_restore_pending(const str *key)
 		l = NULL;
 		if(blf_list_get(&p->key, 0, &l) == 1) {
 			blf_lsub_add_v(&p->callid, &p->ftag, &p->ttag, &p->key,
-					p->lhash, &p->uri, &p->watcher, l, p->version);
+					p->lhash, &p->uri, &p->watcher, l, p->version, 1);
 			LM_INFO("list subscription %.*s of %.*s: state rebuilt "
 					"(restored or taken over)\n",
 					p->callid.len, p->callid.s, p->key.len, p->key.s);
@@ -1754,6 +2236,87 @@ static void blf_lsub_orphans(const blf_lpend_t *live)
 	free(tags);
 }
 
+/* the tags of every list subscription in the table, ours or not */
+typedef struct blf_ltags {
+	char *s;
+	size_t len, size;
+} blf_ltags_t;
+
+static int blf_lmv_live_each(blf_entity_t *e, void *arg)
+{
+	blf_ltags_t *t = arg;
+	blf_sub_t *s;
+
+	for(s = e->subs; s; s = s->next) {
+		str g = BLF_SF(s, BLF_SF_TTAG);
+		if(!(s->flags & BLF_SUB_LIST))
+			continue;
+		if(t->len + g.len + 1 > t->size) {
+			char *n = realloc(t->s, t->size * 2 + g.len + 64);
+			if(n == NULL)
+				return 1;
+			t->s = n;
+			t->size = t->size * 2 + g.len + 64;
+		}
+		memcpy(t->s + t->len, g.s, g.len);
+		t->s[t->len + g.len] = '\0';
+		t->len += g.len + 1;
+	}
+	return 0;
+}
+
+/* kept member versions whose subscription is gone (a replica deleted, a
+ * row that expired before its list answered): dropped after a minute */
+static void blf_lmv_sweep(void)
+{
+	blf_ltags_t live = {NULL, 0, 0};
+	char *gone = NULL, *p;
+	size_t gsz = 0, glen = 0;
+	time_t now = time(NULL);
+	blf_lmv_t *v;
+	unsigned int i;
+
+	if(blf_lmvtab == NULL)
+		return;
+	for(i = 0; i < blf_table_slots(); i++)
+		if(!blf_table_slot_empty(i)
+				&& blf_table_slot_each(i, blf_lmv_live_each, &live) != 0)
+			goto out; /* no memory: none is dropped */
+	for(i = 0; i < BLF_LSUB_SLOTS; i++) {
+		if(blf_lmvtab->slots[i] == NULL)
+			continue;
+		lock_set_get(blf_lmvtab->locks, i);
+		for(v = blf_lmvtab->slots[i]; v; v = v->next) {
+			int found = 0;
+			if(now - v->born < 60)
+				continue;
+			for(p = live.s; p && p < live.s + live.len && !found;
+					p += strlen(p) + 1)
+				found = (int)strlen(p) == v->ttag.len
+						&& memcmp(p, v->ttag.s, v->ttag.len) == 0;
+			if(found)
+				continue;
+			if(glen + v->ttag.len + 1 > gsz) {
+				char *n = realloc(gone, gsz * 2 + v->ttag.len + 64);
+				if(n == NULL)
+					continue;
+				gone = n;
+				gsz = gsz * 2 + v->ttag.len + 64;
+			}
+			memcpy(gone + glen, v->ttag.s, v->ttag.len + 1);
+			glen += v->ttag.len + 1;
+		}
+		lock_set_release(blf_lmvtab->locks, i);
+	}
+	for(p = gone; p && p < gone + glen; p += strlen(p) + 1) {
+		str t = {p, (int)strlen(p)};
+		blf_lmv_drop(&t);
+	}
+out:
+	free(gone);
+	free(live.s);
+}
+
 static void blf_lsub_restore(void)
 {
 	static unsigned int sweeps = 0;
@@ -1767,6 +2330,7 @@ static void blf_lsub_restore(void)
 			if(!blf_table_slot_empty(i))
 				blf_table_slot_each(i, blf_lsub_find_restored, &found);
 		blf_lsub_orphans(found);
+		blf_lmv_sweep();
 		while((p = found)) {
 			blf_lpend_t *q;
 			found = p->next;

@@ -39,4 +39,40 @@ int blf_lsub_members(const str *ttag);
 /* the state of the subscription of tag ttag ends (a fetch, an error) */
 void blf_lsub_del(const str *ttag);
 
+/*
+ * Member versions (SPEC: each member's version counts 0,1,2... across a
+ * restart and a takeover), in blf_mvers.h's text form.
+ * blf_lsub_mvers_init: mod_init, before the DB restores rows.
+ * blf_lsub_mvers: the text of list subscription ttag's state here (*out
+ * malloc'd, its length), -1 when it has none (not a list, not rebuilt).
+ * blf_lsub_mvers_keep: a restored row's or a replica's text, checked
+ * (-1: malformed or too large, not kept; -2: no lists here), kept until
+ * the subscription's
+ * list state is rebuilt here (restart, takeover) or it is gone.
+ */
+int blf_lsub_mvers_init(void);
+/* mod_destroy, before the last DB flush (no other process left): the
+ * reads of blf_lsub_mvers take no lock */
+void blf_lsub_mvers_nolocks(void);
+int blf_lsub_mvers(const str *ttag, char **out);
+int blf_lsub_mvers_keep(const str *ttag, const char *text, size_t len);
+/*
+ * The cluster (blf_dmq.c): blf_lsub_mvers_replicate at init turns the
+ * deltas on. After each NOTIFY of a list subscription of ours a
+ * BLF_CHG_SUB_LMV is noted; blf_lsub_mvers_delta takes what replicates
+ * it: the whole set when short (*whole 1, as blf_lsub_mvers), else the
+ * delta (text: the anchor after it and the members those NOTIFYs carried;
+ * *fa: the anchor before it): its length, -1 none, -2 too large (the
+ * peers forget theirs). On a peer blf_lsub_mvers_keep keeps a whole set
+ * unless it keeps a newer one; blf_lsub_mvers_merge applies a delta to the
+ * kept text when that is at anchor fa, else drops it (0 merged, -1 not);
+ * blf_lsub_mvers_forget drops it.
+ */
+void blf_lsub_mvers_replicate(void);
+int blf_lsub_mvers_delta(
+		const str *ttag, char **out, unsigned int *fa, int *whole);
+int blf_lsub_mvers_merge(
+		const str *ttag, unsigned int fa, const char *text, size_t len);
+void blf_lsub_mvers_forget(const str *ttag);
+
 #endif

@@ -473,6 +473,9 @@ static int mod_init(void)
 		return -1;
 	if(blf_pub_init() < 0) /* before the DB restores publications */
 		return -1;
+	/* lists' stored member versions: before the DB restores rows */
+	if(blf_lsub_mvers_init() < 0)
+		return -1;
 	if(blf_db_init() < 0 || blf_ntx_init() < 0 || blf_inflight_init() < 0)
 		return -1;
 	/* RFC 4662 lists: after the packages and the NOTIFY listener */

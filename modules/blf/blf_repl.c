@@ -13,6 +13,7 @@
 #include "blf_repl.h"
 #include "blf_state.h"
 #include "blf_xml.h"
+#include "blf_mvers.h"
 
 #define BLF_REPL_INT31 2147483647LL
 #define BLF_REPL_UINT32 4294967295LL
@@ -337,6 +338,32 @@ static int blf_repl_call(blf_repl_ctx_t *x, json_t *o)
 	return 0;
 }
 
+/* a list subscription's member versions (optional: blf_dmq.c
+ * blf_sub_json_mv): well-formed texts of bounded size, fa a uint32 */
+static int blf_repl_sub_mv(blf_repl_ctx_t *x, json_t *o)
+{
+	static const char *const keys[] = {"mv", "mvd"};
+	uint32_t anchor;
+	json_t *v;
+	int i;
+
+	for(i = 0; i < 2; i++) {
+		if((v = json_object_get(o, keys[i])) == NULL)
+			continue;
+		if(!json_is_string(v) || json_string_length(v) > BLF_MVERS_TEXT_MAX
+				|| blf_mvers_parse(json_string_value(v), json_string_length(v),
+						   &anchor, NULL, BLF_MVERS_MAX)
+						   < 0)
+			return blf_repl_bad(x, "bad", "member versions");
+	}
+	if(json_object_get(o, "mvd") && !json_object_get(o, "fa"))
+		return blf_repl_bad(x, "no anchor of", "member versions");
+	if(blf_repl_int(x, o, "fa", 0, BLF_REPL_UINT32, 1) < 0
+			|| blf_repl_int(x, o, "mvx", 0, 1, 1) < 0)
+		return -1;
+	return 0;
+}
+
 static int blf_repl_sub(blf_repl_ctx_t *x, json_t *o)
 {
 	long long exp_max = x->lim->now + x->lim->max_expires + BLF_REPL_SKEW;
@@ -351,7 +378,8 @@ static int blf_repl_sub(blf_repl_ctx_t *x, json_t *o)
 				   || blf_repl_int(x, o, "vi", 0, BLF_VIS_NONE, 0) < 0
 				   || blf_repl_fields(x, o, BLF_REPL_SF_N,
 							  blf_repl_sub_kinds, blf_repl_sub_names)
-							  < 0)
+							  < 0
+				   || blf_repl_sub_mv(x, o) < 0)
 				   ? -1
 				   : 0;
 }

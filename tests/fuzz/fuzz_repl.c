@@ -1,4 +1,4 @@
-/* FUZZ-SOURCES: blf_repl.c */
+/* FUZZ-SOURCES: blf_repl.c blf_mvers.c */
 /*
  * fuzz_repl.c — libFuzzer harness of the cluster replica decoder
  * (blf_repl.c): any DMQ body is decoded and checked without a crash, a

@@ -57,18 +57,14 @@ def test_list_subscription_taken_over_after_a_node_kill(stub, make_cluster,
     call.cancel()
 
 
-@pytest.mark.xfail(strict=True, reason="known limitation (README, lists): "
-                   "per-member versions are not replicated; after a "
-                   "takeover each member's version resumes at the RLMI "
-                   "version")
 def test_member_versions_after_a_takeover_continue_exactly(
         stub, make_cluster, phones):
     """SPEC: each member's version counts per (subscription, member) 0, 1,
     2..., never repeated nor skipped -- also across a takeover. 201's call
     takes RLMI versions 1.. while 202 stays at 0; after the owner's death
-    the takeover NOTIFY (a full state) must show 202 at version 1. Today it
-    resumes at the RLMI version: never a repeat (asserted first, it holds),
-    but a skip; expected to fail until the versions are replicated."""
+    the takeover NOTIFY (a full state) must show 202 at version 1 (the
+    replica after each of the owner's list NOTIFYs carries the member
+    versions it took), not the RLMI version (a skip, as before)."""
     stub.set_list(LIST, MEMBERS)
     cl = make_cluster(**list_params(stub))
     A, B, C = cl.nodes

@@ -135,17 +135,14 @@ def test_concurrent_member_changes_keep_version_order(stub, make_proxy,
 
 
 # -- member versions after a restart (README "Persistence and cluster") -------
-@pytest.mark.xfail(strict=True, reason="known limitation (README, lists): "
-                   "per-member versions are not stored; after a restart "
-                   "each member's version resumes at the RLMI version")
 def test_member_versions_after_restart_continue_exactly(
         stub, kamailio_factory, monkeypatch, phones, tmp_path):
     """SPEC: each member's version counts per (subscription, member) 0, 1,
     2..., never repeated nor skipped -- also across a restart. 202 was shown
     only in the full state (version 0) while 201's call took RLMI versions
-    1..3; after the restart 202's next version must be 1. Today it resumes
-    at the RLMI version (4): never a repeat (asserted first, it holds), but
-    a skip, so this test is expected to fail until the versions persist."""
+    1..3; after the restart 202's next version must be 1 (the row's mvers
+    column), not the RLMI version (4): a skip, which is what a restart did
+    before the member versions were stored."""
     import dbutil
     import kamproc
     from test_lists import MEMBERS, next_list, until_state

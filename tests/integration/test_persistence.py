@@ -396,7 +396,7 @@ def test_postgres_module_creates_missing_table(pg, db_proxy):
         "SELECT column_name FROM information_schema.columns WHERE "
         "table_name='%s' ORDER BY ordinal_position" % dbutil.TABLE).split()
     assert cols[0] == "id" and "cseq" in cols and "dst" in cols and \
-        "event" in cols and len(cols) == 21, cols
+        "event" in cols and "mvers" in cols and len(cols) == 22, cols
 
 
 def test_postgres_old_table_gets_event_column(pg, db_proxy, phones):
@@ -413,6 +413,24 @@ def test_postgres_old_table_gets_event_column(pg, db_proxy, phones):
     assert subs[lamp.sub.call_id]["event"] == "dialog", subs
     ev = pg.psql_admin("SELECT event FROM %s" % dbutil.TABLE).split()
     assert ev == ["dialog"], ev
+
+
+def test_postgres_old_table_gets_mvers_column(pg, db_proxy, phones):
+    """A table of a version before lists stored their member versions (no
+    mvers column): the module adds it at start; the rows restore, and are
+    written with the column again."""
+    kam = db_proxy(["db_postgres.so"], db_url=pg.url, db_flush_interval=1)
+    lamp = blfutil.watch(phones("w1"), "bob", expires=600)
+    dbutil.stop_gracefully(kam)
+    pg.psql_admin("ALTER TABLE %s DROP COLUMN mvers" % dbutil.TABLE)
+    kam._start_once(20.0)
+    assert "adding column mvers" in kam.log()
+    assert lamp.sub.call_id in {s["callid"]
+                                for s in blfutil.subscriptions(kam)}
+    dbutil.stop_gracefully(kam)
+    got = pg.psql_admin("SELECT callid, mvers FROM %s" % dbutil.TABLE)
+    assert lamp.sub.call_id in got, got
+    kam._start_once(20.0)
 
 
 N_RESTORE = 10000

@@ -1,4 +1,4 @@
-/* UNIT-SOURCES: blf_repl.c */
+/* UNIT-SOURCES: blf_repl.c blf_mvers.c */
 /*
  * test_repl.c — unit tests of blf_repl.c: the checks a cluster replica
  * passes before anything of it is applied. Valid replicas as blf_dmq.c
@@ -13,6 +13,7 @@
 #include "tap.h"
 
 #include "blf_repl.h"
+#include "blf_mvers.h"
 
 static const blf_repl_limits_t lim = {1700000000LL, 3600};
 
@@ -568,6 +569,72 @@ static void test_pub_fields(void)
 	CHECK_INT(check(batch(r)), -1);
 }
 
+/* a list subscription's member versions (optional "mv", "mvd" + "fa",
+ * "mvx"): checked whole, bounded; a hostile one rejects the message */
+static void test_sub_mv(void)
+{
+	static const char *bad[] = {"", "x", "1", "1;DEADBEEF:1", "1;deadbeef:",
+			"1;deadbeef:1,", "-1;", "4294967296;", "1;deadbeef:4294967296",
+			"1;deadbeef:1 ", NULL};
+	json_t *s, *b;
+	char *big;
+	size_t i, n;
+
+	s = sub_rec();
+	json_object_set_new(s, "fl", json_integer(64));
+	json_object_set_new(s, "mv", json_string("7;0000000a:3,ffffffff:0"));
+	CHECK_INT(check(msg(NULL, s)), 0);
+	s = sub_rec();
+	json_object_set_new(s, "mvd", json_string("8;0000000a:4"));
+	json_object_set_new(s, "fa", json_integer(7));
+	CHECK_INT(check(msg(NULL, s)), 0);
+	s = sub_rec();
+	json_object_set_new(s, "mvx", json_integer(1));
+	CHECK_INT(check(msg(NULL, s)), 0);
+	for(i = 0; bad[i]; i++) {
+		s = sub_rec();
+		json_object_set_new(s, i % 2 ? "mv" : "mvd", json_string(bad[i]));
+		json_object_set_new(s, "fa", json_integer(1));
+		if(!CHECK(check(msg(NULL, s)) == -1))
+			printf("     accepted [%s]\n", bad[i]);
+	}
+	/* not a string; a delta without its anchor; anchors out of range */
+	s = sub_rec();
+	json_object_set_new(s, "mv", json_integer(7));
+	CHECK_INT(check(msg(NULL, s)), -1);
+	s = sub_rec();
+	json_object_set_new(s, "mvd", json_string("8;"));
+	CHECK_INT(check(msg(NULL, s)), -1);
+	s = sub_rec();
+	json_object_set_new(s, "mvd", json_string("8;"));
+	json_object_set_new(s, "fa", json_integer(4294967296LL));
+	CHECK_INT(check(msg(NULL, s)), -1);
+	s = sub_rec();
+	json_object_set_new(s, "mvd", json_string("8;"));
+	json_object_set_new(s, "fa", json_string("7"));
+	CHECK_INT(check(msg(NULL, s)), -1);
+	s = sub_rec();
+	json_object_set_new(s, "mvx", json_integer(2));
+	CHECK_INT(check(msg(NULL, s)), -1);
+	/* one entry more than any list may have, inside a batch */
+	big = malloc(BLF_MVERS_TEXT_MAX + 64);
+	if(!CHECK(big))
+		return;
+	n = (size_t)sprintf(big, "1;");
+	for(i = 0; i <= BLF_MVERS_MAX; i++)
+		n += (size_t)sprintf(big + n, "%s%08zx:1", i ? "," : "", i);
+	s = sub_rec();
+	json_object_set_new(s, "mv", json_stringn(big, n));
+	b = batch(s);
+	CHECK_INT(check(b), -1);
+	/* the most a list has passes */
+	n = (size_t)(strrchr(big, ',') - big);
+	s = sub_rec();
+	json_object_set_new(s, "mv", json_stringn(big, n));
+	CHECK_INT(check(batch(s)), 0);
+	free(big);
+}
+
 int main(void)
 {
 	test_helpers();
@@ -576,6 +643,7 @@ int main(void)
 	test_batch();
 	test_call_fields();
 	test_sub_fields();
+	test_sub_mv();
 	test_decode();
 	test_pub_fields();
 	return tap_done("test_repl");

@@ -26,6 +26,7 @@ CREATE TABLE blf_subscriptions (
     flags INTEGER DEFAULT 0 NOT NULL,
     vis INTEGER DEFAULT 0 NOT NULL,
     event TEXT DEFAULT 'dialog' NOT NULL,
+    mvers TEXT DEFAULT '' NOT NULL,
     CONSTRAINT blf_subscriptions_dialog_idx UNIQUE (callid, from_tag, to_tag)
 );
 
@@ -35,6 +36,11 @@ CREATE INDEX blf_subscriptions_expires_idx ON blf_subscriptions (expires);
 -- this by itself at start when it may ALTER the table): its rows are
 -- dialog subscriptions.
 -- ALTER TABLE blf_subscriptions ADD COLUMN event TEXT DEFAULT 'dialog' NOT NULL;
+
+-- Upgrading a table of a version before lists stored their member versions
+-- (done by the module at start too; without the column, a list member's
+-- body version resumes at the RLMI version after a restart).
+-- ALTER TABLE blf_subscriptions ADD COLUMN mvers TEXT DEFAULT '' NOT NULL;
 
 -- The presence documents PUBLISHed (RFC 3903), one row per live ETag; the
 -- raw body is kept and parsed again at start. Created by the module when
