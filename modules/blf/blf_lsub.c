@@ -1306,6 +1306,7 @@ static void blf_lsub_touch(const blf_ls_t *ls, unsigned int version,
 	s = e ? blf_sub_find(e, &cid, &ft, &tt, NULL) : NULL;
 	if(s && s->owner == 0) {
 		s->flags |= BLF_SUB_DIRTY;
+		blf_slot_dirty(ls->lhash); /* the DB flush walks dirty slots only */
 		/* the cluster: a replica of it with the delta, before the NOTIFY
 		 * leaves (blf_dmq.c; malloc only here) */
 		if(dv && fa != to) {
