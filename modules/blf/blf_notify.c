@@ -28,6 +28,7 @@
 #include <strings.h>
 
 #include "blf.h"
+#include "blf_put.h"
 #include "blf_chg.h"
 
 static str blf_notify_method = str_init("NOTIFY");
@@ -187,28 +188,6 @@ static void blf_notify_refuse(const blf_notify_job_t *j, const char *why)
 			found ? "removed" : "already gone");
 }
 
-#define BLF_HPUT(p, s, n)               \
-	do {                                \
-		memcpy((p), (s), (size_t)(n));  \
-		(p) += (n);                     \
-	} while(0)
-#define BLF_HPUTS(p, lit) BLF_HPUT(p, lit, sizeof(lit) - 1)
-
-/* n in decimal at p; the end */
-static char *blf_utoa(char *p, unsigned int n)
-{
-	char d[10];
-	int i = 0;
-
-	do {
-		d[i++] = (char)('0' + n % 10);
-		n /= 10;
-	} while(n);
-	while(i)
-		*p++ = d[--i];
-	return p;
-}
-
 /* the NOTIFY's own headers (the dialog's are added by tm or blf_ntx) */
 static int blf_notify_hdrs(const blf_notify_job_t *j, str *h)
 {
@@ -231,26 +210,26 @@ static int blf_notify_hdrs(const blf_notify_job_t *j, str *h)
 		return -1;
 	/* copies rather than snprintf(): need counts every variable part */
 	p = blf_hdrs;
-	BLF_HPUTS(p, "Max-Forwards: 70\r\nEvent: ");
-	BLF_HPUT(p, ev, strlen(ev));
+	BLF_PUTS(p, "Max-Forwards: 70\r\nEvent: ");
+	BLF_PUT(p, ev, strlen(ev));
 	if(evid->len) {
-		BLF_HPUTS(p, ";id=");
-		BLF_HPUT(p, evid->s, evid->len);
+		BLF_PUTS(p, ";id=");
+		BLF_PUT(p, evid->s, evid->len);
 	}
-	BLF_HPUTS(p, "\r\nContact: <");
-	BLF_HPUT(p, lc->s, lc->len);
+	BLF_PUTS(p, "\r\nContact: <");
+	BLF_PUT(p, lc->s, lc->len);
 	if(j->terminated) {
-		BLF_HPUTS(p, ">\r\nSubscription-State: terminated;reason=");
-		BLF_HPUT(p, reason, strlen(reason));
+		BLF_PUTS(p, ">\r\nSubscription-State: terminated;reason=");
+		BLF_PUT(p, reason, strlen(reason));
 	} else {
-		BLF_HPUTS(p, ">\r\nSubscription-State: active;expires=");
-		p = blf_utoa(p, j->expires);
+		BLF_PUTS(p, ">\r\nSubscription-State: active;expires=");
+		p = blf_put_uint(p, j->expires);
 	}
-	BLF_HPUTS(p, "\r\n");
-	BLF_HPUT(p, xh, strlen(xh));
-	BLF_HPUTS(p, "Content-Type: ");
-	BLF_HPUT(p, ct, strlen(ct));
-	BLF_HPUTS(p, "\r\n");
+	BLF_PUTS(p, "\r\n");
+	BLF_PUT(p, xh, strlen(xh));
+	BLF_PUTS(p, "Content-Type: ");
+	BLF_PUT(p, ct, strlen(ct));
+	BLF_PUTS(p, "\r\n");
 	n = (int)(p - blf_hdrs);
 	if(n >= blf_hdrs_size)
 		return -1; /* cannot happen: need counts every variable part */

@@ -62,6 +62,7 @@
 #include "core/kemi.h"
 
 #include "blf.h"
+#include "blf_put.h"
 #include "blf_branch.h"
 #include "blf_sipcheck.h"
 #include "blf_sipscan.h"
@@ -354,29 +355,6 @@ out:
 	return ret;
 }
 
-/* copies into the message being built (room checked before: need) */
-#define BLF_PUT(p, s, n)                  \
-	do {                                  \
-		memcpy((p), (s), (size_t)(n));    \
-		(p) += (n);                       \
-	} while(0)
-#define BLF_PUTS(p, lit) BLF_PUT(p, lit, sizeof(lit) - 1)
-
-/* n in decimal at p; the end */
-static char *blf_ntx_uint(char *p, unsigned int n)
-{
-	char d[10];
-	int i = 0;
-
-	do {
-		d[i++] = (char)('0' + n % 10);
-		n /= 10;
-	} while(n);
-	while(i)
-		*p++ = d[--i];
-	return p;
-}
-
 int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 {
 	struct socket_info *si = j->sock;
@@ -466,11 +444,11 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	callid_at = (int)(p - blf_ntx_buf);
 	BLF_PUT(p, j->f[BLF_SF_CALLID].s, j->f[BLF_SF_CALLID].len);
 	BLF_PUTS(p, "\r\nCSeq: ");
-	p = blf_ntx_uint(p, j->cseq);
+	p = blf_put_uint(p, j->cseq);
 	BLF_PUTS(p, " NOTIFY\r\n");
 	BLF_PUT(p, hdrs->s, hdrs->len);
 	BLF_PUTS(p, "Content-Length: ");
-	p = blf_ntx_uint(p, (unsigned int)body->len);
+	p = blf_put_uint(p, (unsigned int)body->len);
 	BLF_PUTS(p, "\r\n\r\n");
 	n = (int)(p - blf_ntx_buf);
 	if(n + body->len >= blf_ntx_buf_size || n + body->len > BLF_NTX_UDP_MAX) {
