@@ -300,6 +300,22 @@ CRASH = re.compile(r"BUG:|exited by a signal|core was generated|"
                    r"CRITICAL: <core> \[core/mem/")
 
 
+class FastUlKamailio(Kamailio):
+    """A Kamailio whose usrloc expiry timer runs every second (default 60 s):
+    for tests of contacts that expire."""
+
+    def render(self):
+        text = super().render()
+        line = 'loadmodule "registrar.so"\n'
+        assert line in text
+        text = text.replace(line, line +
+                            'modparam("usrloc", "timer_interval", 1)\n')
+        with open(self.cfg_path, "w") as f:
+            f.write(text)
+        return text
+
+
+
 _version = None
 
 

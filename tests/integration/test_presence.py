@@ -208,23 +208,9 @@ def test_pidf_register_then_unregister_notifies(pproxy, phones):
     pw.wait_state(UNAVAILABLE, 3)
 
 
-class FastUlKamailio(kamproc.Kamailio):
-    """usrloc's expiry timer every second (default 60 s)."""
-
-    def render(self):
-        text = super().render()
-        line = 'loadmodule "registrar.so"\n'
-        assert line in text
-        text = text.replace(line, line +
-                            'modparam("usrloc", "timer_interval", 1)\n')
-        with open(self.cfg_path, "w") as f:
-            f.write(text)
-        return text
-
-
 def test_pidf_registration_expiry_closed(kamailio_factory, phones,
                                         monkeypatch):
-    monkeypatch.setattr(kamproc, "Kamailio", FastUlKamailio)
+    monkeypatch.setattr(kamproc, "Kamailio", kamproc.FastUlKamailio)
     kamailio_factory(blf=True)
     pw = pidfutil.watch(phones("w", register=False), "bob")
     bob = phones("bob", register=False)

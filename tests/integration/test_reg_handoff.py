@@ -16,20 +16,6 @@ import pidfutil
 from pidfutil import READY, UNAVAILABLE
 
 
-class FastUlKamailio(kamproc.Kamailio):
-    """usrloc's expiry timer every second (default 60 s)."""
-
-    def render(self):
-        text = super().render()
-        line = 'loadmodule "registrar.so"\n'
-        assert line in text
-        text = text.replace(line, line +
-                            'modparam("usrloc", "timer_interval", 1)\n')
-        with open(self.cfg_path, "w") as f:
-            f.write(text)
-        return text
-
-
 def received_after_last(phone, method):
     """First lines received by phone after it last sent method."""
     tr = list(phone.trace)
@@ -61,7 +47,7 @@ def test_expiry_from_usrloc_timer_notified_with_event(kamailio_factory,
                                                       phones, monkeypatch):
     """Two contacts of one AOR expire in the same usrloc timer pass: the
     expiry timer's NOTIFY shows both terminated, event expired."""
-    monkeypatch.setattr(kamproc, "Kamailio", FastUlKamailio)
+    monkeypatch.setattr(kamproc, "Kamailio", kamproc.FastUlKamailio)
     kamailio_factory(blf=True, track=True, usrloc=True)
     bob = phones("bob", register=False)
     rw = pidfutil.watch(bob, "bob", package="reg")

@@ -154,22 +154,8 @@ def test_reg_notify_on_register_and_unregister(wproxy, phones):
     assert_versions_count_up(rw)
 
 
-class FastUlKamailio(kamproc.Kamailio):
-    """usrloc's expiry timer every second (default 60 s)."""
-
-    def render(self):
-        text = super().render()
-        line = 'loadmodule "registrar.so"\n'
-        assert line in text
-        text = text.replace(line, line +
-                            'modparam("usrloc", "timer_interval", 1)\n')
-        with open(self.cfg_path, "w") as f:
-            f.write(text)
-        return text
-
-
 def test_reg_notify_on_expiry(kamailio_factory, phones, monkeypatch):
-    monkeypatch.setattr(kamproc, "Kamailio", FastUlKamailio)
+    monkeypatch.setattr(kamproc, "Kamailio", kamproc.FastUlKamailio)
     kamailio_factory(blf=True)
     bob = phones("bob", register=False)
     assert bob.register(expires=10).status == 200
