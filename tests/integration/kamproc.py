@@ -315,7 +315,6 @@ class FastUlKamailio(Kamailio):
         return text
 
 
-
 _version = None
 
 
