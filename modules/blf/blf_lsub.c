@@ -627,14 +627,14 @@ int blf_lsub_mvers_init(void)
 	return blf_lmvtab ? 0 : -1;
 }
 
-/* ttag's kept entry goes (its subscription ended) */
-static void blf_lmv_drop(const str *ttag)
+/* ttag's kept entry, unlinked (the caller frees it); NULL when none */
+static blf_lmv_t *blf_lmv_unlink(const str *ttag)
 {
 	blf_lmv_t *v = NULL, **pp;
 	unsigned int th = blf_lhash(ttag);
 
 	if(blf_lmvtab == NULL)
-		return;
+		return NULL;
 	lock_set_get(blf_lmvtab->locks, blf_lidx(th));
 	for(pp = (blf_lmv_t **)&blf_lmvtab->slots[blf_lidx(th)]; *pp;
 			pp = &(*pp)->next)
@@ -644,6 +644,14 @@ static void blf_lmv_drop(const str *ttag)
 			break;
 		}
 	lock_set_release(blf_lmvtab->locks, blf_lidx(th));
+	return v;
+}
+
+/* ttag's kept entry goes (its subscription ended) */
+static void blf_lmv_drop(const str *ttag)
+{
+	blf_lmv_t *v = blf_lmv_unlink(ttag);
+
 	if(v)
 		shm_free(v);
 }
@@ -729,23 +737,11 @@ static int blf_lmv_peek(const str *ttag, char **out)
  * their number, or -1 when none was kept */
 static int blf_lmv_take(const str *ttag, uint32_t *anchor, blf_mver_t **mv)
 {
-	blf_lmv_t *v = NULL, **pp;
-	unsigned int th = blf_lhash(ttag);
+	blf_lmv_t *v;
 	int n = -1;
 
 	*mv = NULL;
-	if(blf_lmvtab == NULL)
-		return -1;
-	lock_set_get(blf_lmvtab->locks, blf_lidx(th));
-	for(pp = (blf_lmv_t **)&blf_lmvtab->slots[blf_lidx(th)]; *pp;
-			pp = &(*pp)->next)
-		if((*pp)->th == th && STR_EQ((*pp)->ttag, *ttag)) {
-			v = *pp;
-			*pp = v->next;
-			break;
-		}
-	lock_set_release(blf_lmvtab->locks, blf_lidx(th));
-	if(v == NULL)
+	if((v = blf_lmv_unlink(ttag)) == NULL)
 		return -1;
 	*mv = malloc(sizeof(blf_mver_t) * BLF_MVERS_MAX);
 	if(*mv)
