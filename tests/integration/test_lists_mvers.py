@@ -48,6 +48,17 @@ def _ring_201(phones, sub, ln_version):
     return ln.version
 
 
+def _list_with_a_call(stub, kamailio_factory, monkeypatch, phones, path):
+    """The list proxy on the sqlite file path, a receptionist subscribed
+    to the list (200, its first NOTIFY read) and a call ringing 201: the
+    proxy, the subscription and what _ring_201 returned."""
+    kam = _list_proxy(stub, kamailio_factory, monkeypatch, path)
+    sub = subscribe_list(phones("reception"))
+    assert_list_200(sub)
+    next_list(sub)
+    return kam, sub, _ring_201(phones, sub, 0)
+
+
 def _list_row(path):
     rows = [r for r in dbutil.sqlite_rows(path) if int(r["flags"]) & 64]
     assert len(rows) == 1, rows
@@ -84,11 +95,8 @@ def test_stored_member_versions_row_format(stub, kamailio_factory,
     member, 201 at its next version (shown in the full state and 3
     partial NOTIFYs: 4), the others at 1."""
     path = str(tmp_path / "blf.db")
-    kam = _list_proxy(stub, kamailio_factory, monkeypatch, path)
-    sub = subscribe_list(phones("reception"))
-    assert_list_200(sub)
-    next_list(sub)
-    last = _ring_201(phones, sub, 0)
+    kam, sub, last = _list_with_a_call(stub, kamailio_factory, monkeypatch,
+                                       phones, path)
     # written behind (db_flush_interval 1 s), while Kamailio runs
     row = blfutil.poll(
         lambda: [r for r in dbutil.sqlite_rows(path)
@@ -115,11 +123,8 @@ def test_damaged_stored_member_versions_never_repeat(
     """A damaged mvers value is left out with a log line: the list comes
     back, its members resume at the RLMI version (never a repeat)."""
     path = str(tmp_path / "blf.db")
-    kam = _list_proxy(stub, kamailio_factory, monkeypatch, path)
-    sub = subscribe_list(phones("reception"))
-    assert_list_200(sub)
-    next_list(sub)
-    last = _ring_201(phones, sub, 0)
+    kam, sub, last = _list_with_a_call(stub, kamailio_factory, monkeypatch,
+                                       phones, path)
     dbutil.stop_gracefully(kam)
     _set_mvers(path, bad)
     kam._start_once(20.0)
@@ -136,11 +141,8 @@ def test_table_without_mvers_column_is_migrated(stub, kamailio_factory,
     list row loads (members resume at the RLMI version, as that version
     did), and the next flush stores the member versions."""
     path = str(tmp_path / "blf.db")
-    kam = _list_proxy(stub, kamailio_factory, monkeypatch, path)
-    sub = subscribe_list(phones("reception"))
-    assert_list_200(sub)
-    next_list(sub)
-    last = _ring_201(phones, sub, 0)
+    kam, sub, last = _list_with_a_call(stub, kamailio_factory, monkeypatch,
+                                       phones, path)
     dbutil.stop_gracefully(kam)
     con = sqlite3.connect(path, timeout=10)
     try:
