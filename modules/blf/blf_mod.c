@@ -490,6 +490,12 @@ static int mod_init(void)
 		return -1;
 	if(blf_coal_interval > 0)
 		register_basic_timers(1); /* (the utimer counter is the same) */
+	/* usrloc's changes outside a SIP request: notified within ms */
+	if(blf_ul_on) {
+		if(blf_reg_prompt_init() < 0)
+			return -1;
+		register_basic_timers(1);
+	}
 	return 0;
 }
 
@@ -522,6 +528,14 @@ static int child_init(int rank)
 			LM_ERR("cannot start the notify_min_interval process\n");
 			return -1;
 		}
+		if(blf_ul_on
+				&& fork_basic_utimer(PROC_TIMER, "BLF REG", 1,
+						   blf_reg_prompt_timer, NULL,
+						   BLF_REG_TICK_MS * 1000) /* µs */
+						   < 0) {
+			LM_ERR("cannot start the registrations' NOTIFY process\n");
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -535,6 +549,7 @@ static void mod_destroy(void)
 	blf_list_destroy();
 	blf_dlg_destroy();
 	blf_coal_destroy();
+	blf_reg_prompt_destroy();
 	blf_table_destroy();
 	blf_pub_destroy(); /* after the table: its count */
 	blf_wc_destroy(); /* after the table: freeing subscriptions uses it */

@@ -484,7 +484,8 @@ typedef enum blf_ct_when
 	BLF_CT_BATCH,	 /* left in this process's change batch: the caller
 					  * flushes it (blf_chg_flush) once out of usrloc */
 	BLF_CT_TIMER,	 /* none made: the entity is marked BLF_ENT_REGDUE and
-					  * the expiry timer makes and sends them */
+					  * the "BLF REG" process makes and sends them within
+					  * BLF_REG_TICK_MS (the expiry timer when it cannot) */
 } blf_ct_when_t;
 int blf_entity_contact(const str *key, blf_ct_op_t op, const blf_ct_upd_t *u,
 		blf_ct_when_t when);
@@ -493,6 +494,12 @@ int blf_entity_contact(const str *key, blf_ct_op_t op, const blf_ct_upd_t *u,
  * when e was freed (nothing of it left), else 0 */
 int blf_entity_reg_due(
 		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs);
+/* the "BLF REG" process (blf_mod.c forks it with usrloc loaded): its
+ * queue (mod_init), its tick and its period */
+#define BLF_REG_TICK_MS 10
+int blf_reg_prompt_init(void);
+void blf_reg_prompt_destroy(void);
+void blf_reg_prompt_timer(unsigned int ticks, void *param);
 /* frees e's contacts (the table's destruction) */
 void blf_entity_contacts_free(blf_entity_t *e);
 
