@@ -82,6 +82,9 @@ enum blf_sub_field {
 #define BLF_SUB_WILDCARD (1 << 0) /* any-dn: describes other entities */
 #define BLF_SUB_DIRTY (1 << 1)	  /* changed since last written to the DB */
 #define BLF_SUB_OWED (1 << 2) /* a NOTIFY was deferred: full state owed */
+#define BLF_SUB_RESTORED (1 << 3) /* read from the database at start: in a
+								   * cluster its NOTIFYs wait for the peers'
+								   * takeover (blf_sub_restore_hold) */
 #define BLF_SUB_LIST (1 << 6) /* an RFC 4662 list subscription (blf_lsub.c):
 							   * its NOTIFYs carry the list's package */
 
@@ -437,6 +440,17 @@ blf_sub_t *blf_sub_rebuild(const blf_sub_t *s, int i, const str *val);
 blf_notify_job_t *blf_sub_job(blf_entity_t *e, blf_sub_t *s,
 		blf_frags_t *fr, const str *entity_uri, int terminated,
 		const char *reason, time_t now);
+/*
+ * In a cluster, a node that restarts quickly reads its subscriptions back
+ * from its database while its peers, which saw its new incarnation, take
+ * its old one's subscriptions over: two owners, both with the next version.
+ * Until this time (time(NULL) seconds; blf_dmq.c sets it, NULL without
+ * enable_dmq) a restored subscription (BLF_SUB_RESTORED) sends nothing but
+ * is owed its full state: a takeover arriving meanwhile makes it the
+ * peer's, and no version goes out twice.
+ */
+extern unsigned int *blf_sub_restore_hold;
+
 blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 		blf_frags_t *fr, const str *entity_esc, blf_vis_t vis, int terminated,
 		const char *reason, time_t now);
