@@ -143,30 +143,33 @@ static void blf_contacts_settle(blf_entity_t *e)
 
 /* ---- the prompt queue: slots with entities marked BLF_ENT_REGDUE ---- */
 
-/* slots waiting for the "BLF REG" process; a slot more when it is full
- * waits for the expiry timer instead (each slot once in a while: a slot
- * already queued is not queued twice while it waits) */
+/* slots waiting for the "BLF REG" process (each at most once: a flag per
+ * slot, under its lock); a slot more when it is full waits for the expiry
+ * timer instead */
 #define BLF_REG_QUEUE 1024
 /* entities of one slot made due per visit: their snapshots are on the
  * process's stack; more: the slot is queued again */
 #define BLF_REG_BATCH 32
 
 typedef struct blf_reg_queue {
-	gen_lock_t lock;
-	volatile int n; /* read without the lock: 0 = nothing to do */
+	gen_lock_t lock; /* n and slot[]: held for an append or a copy */
+	volatile int n;	 /* read without the lock: 0 = nothing to do */
 	unsigned int slot[BLF_REG_QUEUE];
+	unsigned char in[]; /* per table slot: queued (its slot lock held) */
 } blf_reg_queue_t;
 
 static blf_reg_queue_t *blf_regq = NULL;
 
 int blf_reg_prompt_init(void)
 {
-	blf_regq = shm_malloc(sizeof(*blf_regq));
+	size_t sz = sizeof(*blf_regq) + blf_table_slots();
+
+	blf_regq = shm_malloc(sz);
 	if(blf_regq == NULL) {
 		SHM_MEM_ERROR;
 		return -1;
 	}
-	memset(blf_regq, 0, sizeof(*blf_regq));
+	memset(blf_regq, 0, sz);
 	lock_init(&blf_regq->lock);
 	return 0;
 }
@@ -180,19 +183,16 @@ void blf_reg_prompt_destroy(void)
 }
 
 /* slot i has an entity marked BLF_ENT_REGDUE (its lock held: the queue's
- * lock nests inside it and takes nothing else) */
+ * lock nests inside it, held for an append) */
 static void blf_reg_queue_add(unsigned int i)
 {
-	int k;
-
-	if(blf_regq == NULL)
+	if(blf_regq == NULL || blf_regq->in[i])
 		return;
 	lock_get(&blf_regq->lock);
-	for(k = 0; k < blf_regq->n; k++)
-		if(blf_regq->slot[k] == i)
-			break;
-	if(k == blf_regq->n && blf_regq->n < BLF_REG_QUEUE)
+	if(blf_regq->n < BLF_REG_QUEUE) {
 		blf_regq->slot[blf_regq->n++] = i;
+		blf_regq->in[i] = 1;
+	}
 	lock_release(&blf_regq->lock);
 }
 
@@ -242,6 +242,7 @@ void blf_reg_prompt_timer(unsigned int ticks, void *param)
 		w.n = w.more = 0;
 		w.jobs = NULL;
 		blf_slot_lock(slots[k]);
+		blf_regq->in[slots[k]] = 0;
 		blf_slot_each(slots[k], blf_reg_walk_entity, &w);
 		if(w.more)
 			blf_reg_queue_add(slots[k]); /* the next tick goes on */
