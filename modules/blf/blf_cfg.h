@@ -57,6 +57,7 @@ typedef struct blf_cfg {
 	int alias_cache_idle;	/* s: a stale record unused this long goes */
 	int alias_wait_workers; /* SIP workers waiting for answers at once;
 							 * 0: max(1, children / 4) */
+	int list_wait_workers;	/* the same for list answers (list_url) */
 	int http_max_body;		/* bytes: a longer answer is an error */
 	str db_url;
 	str db_table;		   /* table of persisted subscriptions */
@@ -122,6 +123,7 @@ extern stat_var *blf_st_wildcard_bursts_limited; /* wildcard bursts not
 extern stat_var *blf_st_dmq_untrusted; /* replicas from a sender not trusted */
 extern stat_var *blf_st_dmq_invalid;   /* replicas that failed the checks */
 extern stat_var *blf_st_alias_nowait;  /* SUBSCRIBEs that did not wait */
+extern stat_var *blf_st_list_nowait;   /* ... for a list answer */
 extern stat_var *blf_st_alias_evicted; /* records evicted or aged out */
 extern stat_var *blf_st_alias_full;	   /* lookups not cached: no room */
 extern stat_var *blf_st_http_oversize; /* answers over http_max_body */

@@ -613,6 +613,7 @@ static int blf_db_restore_row(const db_val_t *v, blf_db_restore_t *rs)
 	if(s == NULL)
 		return -1;
 	s->pkg = pkg->id;
+	s->flags |= BLF_SUB_RESTORED; /* in a cluster: blf_sub_restore_hold */
 	s->expires = (unsigned int)expires;
 	s->version = (unsigned int)blf_db_val_int(&v[BLF_DC_VERSION]);
 	s->cseq = (unsigned int)blf_db_val_int(&v[BLF_DC_CSEQ]);

@@ -50,6 +50,12 @@
 
 #define BLF_DMQ_MAX_NODES 32
 #define BLF_DMQ_DEAD_AFTER 4  /* s without hello */
+/* restored subscriptions wait this long after the first peer is heard of
+ * (or RESTORE_ALONE after start when none is) for a takeover of them
+ * (blf_sub_restore_hold): a peer that knew our former incarnation hears
+ * our first hello, takes over at its next tick (1 s) and tells us */
+#define BLF_DMQ_RESTORE_HOLD BLF_DMQ_DEAD_AFTER
+#define BLF_DMQ_RESTORE_ALONE (2 * BLF_DMQ_DEAD_AFTER)
 #define BLF_DMQ_SYNC_BATCH 64 /* records per sync message */
 #define BLF_DMQ_SEND_DEAD 15  /* s of silence before a peer in dmq_peers
 							   * no longer gets replicas (hellos it does) */
@@ -382,6 +388,9 @@ static int blf_node_idx(const char *name, struct ip_addr *ip,
 		blf_nodes->n++;
 		LM_INFO("cluster node %s joined from %s:%d\n", name, ip_addr2a(ip),
 				(int)port);
+		if(i == 1 && blf_sub_restore_hold) /* the first peer heard of */
+			*blf_sub_restore_hold =
+					(unsigned int)time(NULL) + BLF_DMQ_RESTORE_HOLD;
 	}
 	nd = &blf_nodes->node[i];
 	if(!blf_node_at(nd, ip, port)) {
@@ -1391,6 +1400,14 @@ int blf_dmq_init(void)
 	}
 	memset(blf_nodes, 0, sizeof(blf_nodes_t));
 	lock_init(&blf_nodes->lock);
+	/* restored subscriptions: quiet until our peers could take them over
+	 * (blf_table.h) */
+	blf_sub_restore_hold = shm_malloc(sizeof(*blf_sub_restore_hold));
+	if(blf_sub_restore_hold == NULL) {
+		SHM_MEM_ERROR;
+		return -1;
+	}
+	*blf_sub_restore_hold = (unsigned int)time(NULL) + BLF_DMQ_RESTORE_ALONE;
 	if(blf_sub_repl_init() < 0)
 		return -1;
 	/* this node's name: node_name, else its first listen socket */

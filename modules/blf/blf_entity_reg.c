@@ -18,9 +18,12 @@
  * process's change batch until its script is done (BLF_CT_BATCH, blf_ul.c
  * flushes it); elsewhere (usrloc's timer, dmq_usrloc's workers, an RPC) the
  * entity is marked BLF_ENT_REGDUE, its ended contacts stay inactive, and
- * the expiry timer makes and sends the NOTIFYs within timer_interval
- * (BLF_CT_TIMER, blf_entity_reg_due). Several changes of one entity before
- * that tick make one NOTIFY per watcher, showing every contact that ended.
+ * "BLF REG" process makes and sends the NOTIFYs within BLF_REG_TICK_MS
+ * (BLF_CT_TIMER, blf_entity_reg_due): the marked entity's slot goes into a
+ * small shm queue that process empties; when the queue is full (or usrloc
+ * changes faster than it empties it) the expiry timer still sends them at
+ * its next tick (timer_interval). Several changes of one entity before
+ * that make one NOTIFY per watcher, showing every contact that ended.
  *
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */
@@ -32,6 +35,7 @@
 #include "core/mem/shm_mem.h"
 #include "core/dprint.h"
 #include "core/hashes.h"
+#include "core/locking.h"
 
 #include "blf_table.h"
 #include "blf_chg.h"
@@ -137,8 +141,121 @@ static void blf_contacts_settle(blf_entity_t *e)
 	e->flags &= ~BLF_ENT_REGDUE;
 }
 
+/* ---- the prompt queue: slots with entities marked BLF_ENT_REGDUE ---- */
+
+/* slots waiting for the "BLF REG" process (each at most once: a flag per
+ * slot, under its lock); a slot more when it is full waits for the expiry
+ * timer instead */
+#define BLF_REG_QUEUE 1024
+/* entities of one slot made due per visit: their snapshots are on the
+ * process's stack; more: the slot is queued again */
+#define BLF_REG_BATCH 32
+
+typedef struct blf_reg_queue {
+	gen_lock_t lock; /* n and slot[]: held for an append or a copy */
+	volatile int n;	 /* read without the lock: 0 = nothing to do */
+	unsigned int slot[BLF_REG_QUEUE];
+	unsigned char in[]; /* per table slot: queued (its slot lock held) */
+} blf_reg_queue_t;
+
+static blf_reg_queue_t *blf_regq = NULL;
+
+int blf_reg_prompt_init(void)
+{
+	size_t sz = sizeof(*blf_regq) + blf_table_slots();
+
+	blf_regq = shm_malloc(sz);
+	if(blf_regq == NULL) {
+		SHM_MEM_ERROR;
+		return -1;
+	}
+	memset(blf_regq, 0, sz);
+	lock_init(&blf_regq->lock);
+	return 0;
+}
+
+void blf_reg_prompt_destroy(void)
+{
+	if(blf_regq) {
+		shm_free(blf_regq);
+		blf_regq = NULL;
+	}
+}
+
+/* slot i has an entity marked BLF_ENT_REGDUE (its lock held: the queue's
+ * lock nests inside it, held for an append) */
+static void blf_reg_queue_add(unsigned int i)
+{
+	if(blf_regq == NULL || blf_regq->in[i])
+		return;
+	lock_get(&blf_regq->lock);
+	if(blf_regq->n < BLF_REG_QUEUE) {
+		blf_regq->slot[blf_regq->n++] = i;
+		blf_regq->in[i] = 1;
+	}
+	lock_release(&blf_regq->lock);
+}
+
+typedef struct blf_reg_walk {
+	int n, more;
+	blf_frags_t fr[BLF_REG_BATCH];
+	blf_notify_job_t *jobs;
+} blf_reg_walk_t;
+
+static int blf_reg_walk_entity(blf_entity_t *e, void *arg)
+{
+	blf_reg_walk_t *w = arg;
+
+	if(!(e->flags & BLF_ENT_REGDUE))
+		return 0;
+	if(w->n == BLF_REG_BATCH) {
+		w->more = 1;
+		return 1;
+	}
+	memset(&w->fr[w->n], 0, sizeof(w->fr[w->n]));
+	blf_entity_reg_due(e, &w->fr[w->n], &w->jobs); /* may free e */
+	w->n++;
+	return 0;
+}
+
+/*
+ * The "BLF REG" process, every BLF_REG_TICK_MS: the NOTIFYs of the
+ * contacts that changed outside a SIP request (usrloc's timer, dmq_usrloc,
+ * an RPC), made under each slot's lock and sent after it, in this process:
+ * never under usrloc's lock nor from the process usrloc called us in.
+ * Idle, one read of the queue's count.
+ */
+void blf_reg_prompt_timer(unsigned int ticks, void *param)
+{
+	static blf_reg_walk_t w;
+	unsigned int slots[BLF_REG_QUEUE];
+	int n, k, i;
+
+	if(blf_regq == NULL || blf_regq->n == 0)
+		return;
+	lock_get(&blf_regq->lock);
+	n = blf_regq->n;
+	memcpy(slots, blf_regq->slot, n * sizeof(slots[0]));
+	blf_regq->n = 0;
+	lock_release(&blf_regq->lock);
+	for(k = 0; k < n; k++) {
+		w.n = w.more = 0;
+		w.jobs = NULL;
+		blf_slot_lock(slots[k]);
+		blf_regq->in[slots[k]] = 0;
+		blf_slot_each(slots[k], blf_reg_walk_entity, &w);
+		if(w.more)
+			blf_reg_queue_add(slots[k]); /* the next tick goes on */
+		blf_slot_unlock(slots[k]);
+		blf_chg_send(w.jobs);
+		for(i = 0; i < w.n; i++)
+			blf_frags_free(&w.fr[i]);
+	}
+}
+
 /* e's contacts changed: its watchers' NOTIFYs now (into *jobs), or
- * marked for the expiry timer; the count of jobs */
+ * marked for the "BLF REG" process (the expiry timer when that cannot
+ * take it); the count of jobs */
 static int blf_contacts_changed(blf_entity_t *e, blf_ct_when_t when,
 		blf_frags_t *fr, blf_notify_job_t **jobs)
 {
@@ -147,6 +264,7 @@ static int blf_contacts_changed(blf_entity_t *e, blf_ct_when_t when,
 	if(when == BLF_CT_TIMER) {
 		e->flags |= BLF_ENT_REGDUE;
 		blf_slot_wake(e->hash); /* the timer skips slots with nothing due */
+		blf_reg_queue_add(blf_slot_idx(e->hash));
 		return 0;
 	}
 	n = blf_entity_changed(e, BLF_DEP_REG, fr, jobs);

@@ -107,7 +107,11 @@ static const blf_hc_ops_t blf_list_ops = {
 		.ask = blf_list_ask,
 		.max = &blf_list_max,
 		.evict = 0, /* full: a new list stands for itself */
-		.wait_workers = NULL,
+		/* list_wait_workers SIP workers wait at once, and as many more
+		 * beside them for a URI one of them waits for (a list many phones
+		 * subscribe to together), each key at most 255 */
+		.wait_workers = &blf_cfg.list_wait_workers,
+		.riders = 254,
 		.sweepable = blf_list_sweepable,
 		.flush_counts = BLF_HC_ERROR,
 		.state_names = blf_list_states,
@@ -169,6 +173,23 @@ static int blf_list_read(const blf_hc_ent_t *a, void *arg)
 	return a && a->state >= BLF_HC_ANSWER;
 }
 
+/* every list_wait_workers place taken: key stands for itself, as when
+ * the service does not answer (its question was asked all the same: a
+ * later SUBSCRIBE finds the answer) */
+static void blf_list_no_wait(const str *key)
+{
+	static time_t last = 0; /* per process: one line a second at most */
+	time_t now = time(NULL);
+
+	update_stat(blf_st_list_nowait, 1);
+	if(now == last)
+		return;
+	last = now;
+	LM_NOTICE("list answer for %.*s not waited for (list_wait_workers "
+			  "busy): not a list until its answer arrives\n",
+			key->len > 128 ? 128 : key->len, key->s);
+}
+
 int blf_list_get(const str *key, int wait_ms, blf_list_copy_t **out)
 {
 	int why;
@@ -178,7 +199,9 @@ int blf_list_get(const str *key, int wait_ms, blf_list_copy_t **out)
 		return 0;
 	/* a SUBSCRIBE to a URI not known yet waits for the answer, bounded */
 	blf_hc_lookup(blf_lists, key, wait_ms, blf_list_read, out, &why);
-	if(why == BLF_HC_TIMEOUT)
+	if(wait_ms > 0 && why == BLF_HC_BUSY)
+		blf_list_no_wait(key);
+	else if(why == BLF_HC_TIMEOUT)
 		LM_NOTICE("no list answer for %.*s within %d ms: it stands for "
 				  "itself\n",
 				key->len > 128 ? 128 : key->len, key->s, wait_ms);

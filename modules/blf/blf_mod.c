@@ -45,6 +45,7 @@ blf_cfg_t blf_cfg = {
 	.alias_cache_size = 10000,
 	.alias_cache_idle = 60,
 	.alias_wait_workers = 0,
+	.list_wait_workers = 0,
 	.http_max_body = 262144,
 	.max_subscriptions = 0,
 	.hash_size = 4096,
@@ -91,6 +92,7 @@ stat_var *blf_st_watcher_limited;
 stat_var *blf_st_source_limited;
 stat_var *blf_st_wildcard_bursts_limited;
 stat_var *blf_st_alias_nowait;
+stat_var *blf_st_list_nowait;
 stat_var *blf_st_alias_evicted;
 stat_var *blf_st_alias_full;
 stat_var *blf_st_http_oversize;
@@ -135,6 +137,7 @@ static param_export_t params[] = {
 	{"alias_cache_size", PARAM_INT, &blf_cfg.alias_cache_size},
 	{"alias_cache_idle", PARAM_INT, &blf_cfg.alias_cache_idle},
 	{"alias_wait_workers", PARAM_INT, &blf_cfg.alias_wait_workers},
+	{"list_wait_workers", PARAM_INT, &blf_cfg.list_wait_workers},
 	{"http_max_body", PARAM_INT, &blf_cfg.http_max_body},
 	{"visibility", PARAM_STR, &blf_cfg.visibility_s},
 	{"visibility_url", PARAM_STR, &blf_cfg.visibility_url},
@@ -208,6 +211,7 @@ static stat_export_t blf_stats[] = {
 	{"alias_cache_evictions", 0, &blf_st_alias_evicted},
 	{"alias_cache_full", 0, &blf_st_alias_full},
 	{"alias_nowait", 0, &blf_st_alias_nowait},
+	{"list_nowait", 0, &blf_st_list_nowait},
 	{"http_oversize", 0, &blf_st_http_oversize},
 	{"park_page_cut", 0, &blf_st_park_page_cut},
 	{0, 0, 0}
@@ -321,6 +325,12 @@ static int blf_cfg_check(void)
 		LM_ERR("alias_wait_workers must be >= 0 (0: a quarter of the "
 			   "workers), not %d\n",
 				blf_cfg.alias_wait_workers);
+		return -1;
+	}
+	if(blf_cfg.list_wait_workers < 0) {
+		LM_ERR("list_wait_workers must be >= 0 (0: an eighth of the "
+			   "workers), not %d\n",
+				blf_cfg.list_wait_workers);
 		return -1;
 	}
 	if(blf_cfg.http_max_body < 1024 || blf_cfg.http_max_body > (64 << 20)) {
@@ -490,6 +500,12 @@ static int mod_init(void)
 		return -1;
 	if(blf_coal_interval > 0)
 		register_basic_timers(1); /* (the utimer counter is the same) */
+	/* usrloc's changes outside a SIP request: notified within ms */
+	if(blf_ul_on) {
+		if(blf_reg_prompt_init() < 0)
+			return -1;
+		register_basic_timers(1);
+	}
 	return 0;
 }
 
@@ -522,6 +538,14 @@ static int child_init(int rank)
 			LM_ERR("cannot start the notify_min_interval process\n");
 			return -1;
 		}
+		if(blf_ul_on
+				&& fork_basic_utimer(PROC_TIMER, "BLF REG", 1,
+						   blf_reg_prompt_timer, NULL,
+						   BLF_REG_TICK_MS * 1000) /* µs */
+						   < 0) {
+			LM_ERR("cannot start the registrations' NOTIFY process\n");
+			return -1;
+		}
 	}
 	return 0;
 }
@@ -535,6 +559,7 @@ static void mod_destroy(void)
 	blf_list_destroy();
 	blf_dlg_destroy();
 	blf_coal_destroy();
+	blf_reg_prompt_destroy();
 	blf_table_destroy();
 	blf_pub_destroy(); /* after the table: its count */
 	blf_wc_destroy(); /* after the table: freeing subscriptions uses it */

@@ -222,6 +222,7 @@ static int blf_sub_dedup_alone(const blf_entity_t *e, const blf_sub_t *s)
 
 /* blf_lsub.c's, set at init (a list's NOTIFY is its own package) */
 static blf_sub_list_snap_f blf_sub_list_snap = NULL;
+unsigned int *blf_sub_restore_hold = NULL;
 
 void blf_sub_set_list_snap(blf_sub_list_snap_f fn)
 {
@@ -241,6 +242,15 @@ blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 	char *p;
 	int i;
 
+	/* restored at start, its peers may be taking it over (blf_table.h):
+	 * owed, sent by the timer once the hold is over (a final NOTIFY goes) */
+	if((s->flags & BLF_SUB_RESTORED) && !terminated) {
+		if(blf_sub_restore_hold
+				&& (unsigned int)now
+						   < *(volatile unsigned int *)blf_sub_restore_hold)
+			goto owed;
+		s->flags &= ~BLF_SUB_RESTORED;
+	}
 	/* a place among the NOTIFYs in flight, before a version is taken: past
 	 * a bound, this change is not sent and the full state is owed (sent by
 	 * the timer when there is room); a final NOTIFY always goes */

@@ -82,6 +82,9 @@ enum blf_sub_field {
 #define BLF_SUB_WILDCARD (1 << 0) /* any-dn: describes other entities */
 #define BLF_SUB_DIRTY (1 << 1)	  /* changed since last written to the DB */
 #define BLF_SUB_OWED (1 << 2) /* a NOTIFY was deferred: full state owed */
+#define BLF_SUB_RESTORED (1 << 3) /* read from the database at start: in a
+								   * cluster its NOTIFYs wait for the peers'
+								   * takeover (blf_sub_restore_hold) */
 #define BLF_SUB_LIST (1 << 6) /* an RFC 4662 list subscription (blf_lsub.c):
 							   * its NOTIFYs carry the list's package */
 
@@ -437,6 +440,17 @@ blf_sub_t *blf_sub_rebuild(const blf_sub_t *s, int i, const str *val);
 blf_notify_job_t *blf_sub_job(blf_entity_t *e, blf_sub_t *s,
 		blf_frags_t *fr, const str *entity_uri, int terminated,
 		const char *reason, time_t now);
+/*
+ * In a cluster, a node that restarts quickly reads its subscriptions back
+ * from its database while its peers, which saw its new incarnation, take
+ * its old one's subscriptions over: two owners, both with the next version.
+ * Until this time (time(NULL) seconds; blf_dmq.c sets it, NULL without
+ * enable_dmq) a restored subscription (BLF_SUB_RESTORED) sends nothing but
+ * is owed its full state: a takeover arriving meanwhile makes it the
+ * peer's, and no version goes out twice.
+ */
+extern unsigned int *blf_sub_restore_hold;
+
 blf_notify_job_t *blf_sub_job_vis(blf_entity_t *e, blf_sub_t *s,
 		blf_frags_t *fr, const str *entity_esc, blf_vis_t vis, int terminated,
 		const char *reason, time_t now);
@@ -484,7 +498,8 @@ typedef enum blf_ct_when
 	BLF_CT_BATCH,	 /* left in this process's change batch: the caller
 					  * flushes it (blf_chg_flush) once out of usrloc */
 	BLF_CT_TIMER,	 /* none made: the entity is marked BLF_ENT_REGDUE and
-					  * the expiry timer makes and sends them */
+					  * the "BLF REG" process makes and sends them within
+					  * BLF_REG_TICK_MS (the expiry timer when it cannot) */
 } blf_ct_when_t;
 int blf_entity_contact(const str *key, blf_ct_op_t op, const blf_ct_upd_t *u,
 		blf_ct_when_t when);
@@ -493,6 +508,12 @@ int blf_entity_contact(const str *key, blf_ct_op_t op, const blf_ct_upd_t *u,
  * when e was freed (nothing of it left), else 0 */
 int blf_entity_reg_due(
 		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs);
+/* the "BLF REG" process (blf_mod.c forks it with usrloc loaded): its
+ * queue (mod_init), its tick and its period */
+#define BLF_REG_TICK_MS 10
+int blf_reg_prompt_init(void);
+void blf_reg_prompt_destroy(void);
+void blf_reg_prompt_timer(unsigned int ticks, void *param);
 /* frees e's contacts (the table's destruction) */
 void blf_entity_contacts_free(blf_entity_t *e);
 

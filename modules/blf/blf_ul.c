@@ -21,7 +21,8 @@
  * callback flushes it), so the REGISTER's 200 leaves first. At most
  * BLF_UL_BATCH_MAX jobs wait so; past that, and outside any script
  * (usrloc's timer, dmq_usrloc's workers, an RPC), the entity is marked and
- * the module's expiry timer ("BLF TIMER", every timer_interval) sends them
+ * the "BLF REG" process sends them within BLF_REG_TICK_MS (10 ms), the
+ * expiry timer ("BLF TIMER", every timer_interval) when its queue is full
  * (blf_entity_reg.c).
  *
  * Contacts usrloc already has when Kamailio starts (db_mode with a table

@@ -491,6 +491,63 @@ def test_hostile_list_service_uri_stands_for_itself(stub, make_proxy, phones,
     assert kam.running
 
 
+def _stat(kam, name):
+    """A blf statistic (kex stats.get_statistics); None when missing."""
+    res = kam.rpc("stats.get_statistics", "blf:")
+    for line in (res if isinstance(res, list) else [res]):
+        if isinstance(line, str) and line.startswith("blf:%s = " % name):
+            return int(line.split("=", 1)[1])
+    return None
+
+
+def test_list_waiters_bounded_in_total(stub, make_proxy, phones):
+    """A slow list service holds at most list_wait_workers SIP workers (1
+    here, of the proxy's 4): SUBSCRIBEs to other URIs lacking an answer
+    meanwhile are not held back. Their URIs stand for themselves, as when
+    the service does not answer: 200, an ordinary dialog NOTIFY, at once;
+    counted in list_nowait, with a NOTICE. A REGISTER is served meanwhile."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+    stub.set_mode("slow", path="list", delay_ms=20000)
+    kam = make_proxy(**list_params(stub, http_timeout=3000,
+                                   list_wait_workers=1))
+    ws = [phones("lw%d" % i, register=False) for i in range(4)]
+    before = _stat(kam, "list_nowait")
+
+    def one(i):
+        t0 = time.monotonic()
+        sub = subscribe_list(ws[i], target=uri("slow-%d" % i))
+        return sub, time.monotonic() - t0
+
+    with ThreadPoolExecutor(len(ws)) as pool:
+        first = pool.submit(one, 0)
+        blfutil.poll(lambda: stub.count("list", uri("slow-0")) == 1, 2,
+                     what="the first list question")
+        rest = [pool.submit(one, i) for i in range(1, len(ws))]
+        t0 = time.monotonic()
+        r = phones("lreg", register=False).register()
+        took_reg = time.monotonic() - t0
+        rest = [f.result() for f in rest]
+        sub0, took0 = first.result()
+    assert r.status == 200 and took_reg < 1.0, (r.first_line(), took_reg)
+    for sub, took in rest:
+        resp = sub.responses[-1]
+        assert resp.status == 200, resp.first_line()
+        assert "eventlist" not in [v.strip().lower() for v in
+                                   resp.get_all("Require")]
+        assert took < 1.0, "a SUBSCRIBE waited %.1f s (bound taken)" % took
+        assert sub.next_notify().content_type.startswith(DI)
+    # the one that waited (its answer never came; a retransmission not
+    # held back may answer it first), then an ordinary entity too
+    assert sub0.responses[-1].status == 200, sub0.responses[-1].first_line()
+    assert took0 > max(t for _, t in rest) + 0.5, (took0, rest)
+    # the three, and the first one's retransmissions past its rider's
+    # place (one beside it here)
+    assert _stat(kam, "list_nowait") - before >= 3
+    assert "list_wait_workers busy" in kam.log()
+    assert kam.running
+
+
 def test_list_max_members_bounds_a_list(stub, make_proxy, phones):
     members = [uri(str(400 + i)) for i in range(10)]
     stub.set_list(LIST, members)

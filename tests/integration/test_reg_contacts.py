@@ -6,10 +6,13 @@ a watcher comes or goes (not on a refresh). Bodies validated against
 tests/schema/ by pidfutil."""
 
 import os
+import signal
 import subprocess
+import time
 
 import pytest
 
+import blfutil
 import kamproc
 import pidfutil
 import sipua
@@ -108,6 +111,56 @@ def test_winfo_watcher_removed_after_expiry(make_proxy, phones):
     assert all(w.status == "terminated" for w in doc.watchers), doc.raw
 
 
+# syscalls a timer process sleeps in (x86-64: nanosleep, clock_nanosleep,
+# select, poll, pselect6): stopped there, it holds none of our locks
+SLEEPS = {"35", "230", "23", "7", "270"}
+
+
+def stop_asleep(pid, tries=200):
+    """SIGSTOP of pid while it sleeps between ticks (so it holds no slot
+    lock); True when it is stopped so."""
+    for _ in range(tries):
+        os.kill(pid, signal.SIGSTOP)
+        blfutil.poll(lambda: open("/proc/%d/stat" % pid).read().split(
+            ") ", 1)[1][0] == "T", 2, what="process %d stopped" % pid)
+        with open("/proc/%d/syscall" % pid) as f:
+            if f.read().split()[0] in SLEEPS:
+                return True
+        os.kill(pid, signal.SIGCONT)
+        time.sleep(0.005)  # let it finish its tick
+    return False
+
+
+def test_rpc_contact_change_notified_without_the_timer(make_proxy, phones):
+    """A contact removed by an RPC (usrloc's ul.rm: no SIP request, usrloc's
+    lock held in the callback) is notified by the "BLF REG" process, not by
+    the expiry timer's next tick: with the expiry timer stopped (SIGSTOP,
+    between two ticks) the presence and reg NOTIFYs still come."""
+    kam = make_proxy()
+    bob = phones("bob")
+    w = phones("w", register=False)
+    pw = pidfutil.watch(w, "bob")
+    pw.wait_state(pidfutil.READY, 3)
+    rw = pidfutil.watch(bob, "bob", "reg")  # only the entity itself
+    timer = [int(p["PID"]) for p in kam.rpc("core.psx")
+             if "BLF TIMER" in p.get("DSC", "")]
+    assert len(timer) == 1, kam.rpc("core.psx")
+    assert stop_asleep(timer[0]), "the expiry timer never caught asleep"
+    try:
+        kam.kamcmd("ul.rm", "location", "bob@" + DOMAIN)
+        pw.wait_state(pidfutil.UNAVAILABLE, 3)
+        doc = rw.wait(lambda d: d.contacts and all(
+            c.state == "terminated" for c in d.contacts), 3, "contact ended")
+        assert doc.contacts[0].event in ("unregistered", "deactivated"), \
+            doc.raw
+        # and back: a REGISTER (inside a script) notifies at once too
+        assert bob.register().status == 200
+        pw.wait_state(pidfutil.READY, 3)
+    finally:
+        os.kill(timer[0], signal.SIGCONT)
+    assert kam.rpc("core.psx")
+
+
 class UlDbKamailio(kamproc.Kamailio):
     """usrloc writes through to SQLite (db_mode 1) and loads it at start."""
 
@@ -150,4 +203,7 @@ def test_contacts_in_usrloc_db_loaded_at_restart(kamailio_factory, phones,
     # no REGISTER since the restart: presence open, reg lists the contact
     pw = pidfutil.watch(phones("w", kam=kam, register=False), "bob")
     pw.wait_state(pidfutil.READY, 4)
-    assert "registered contacts loaded from usrloc" in kam.log()
+    # the load notifies each contact as it goes and logs its count after
+    # the last one: the NOTIFY may come first
+    blfutil.poll(lambda: "registered contacts loaded from usrloc" in
+                 kam.log(), 3, what="the load's log line")

@@ -50,6 +50,14 @@ def restart_kamailio_class(dialog_db, db_mode):
                     dialog_db, db_mode), 1)
             text = text.replace("\tblf_track();\n",
                                 '\tif($rU != "carol") { blf_track(); }\n', 1)
+            # one SIP worker: db_sqlite has no busy timeout, so with four
+            # of them writing the dialog module's rows (a dialog variable on
+            # the INVITE, the 200, the ACK) one worker's write sometimes met
+            # another's lock ("database is locked") and that worker's later
+            # inserts failed too: the dialog never reached its table (3 runs
+            # in 30 under load), the test's precondition, not blf
+            assert "\nchildren=4\n" in text
+            text = text.replace("\nchildren=4\n", "\nchildren=1\n", 1)
             with open(self.cfg_path, "w") as f:
                 f.write(text)
             return text
