@@ -43,6 +43,7 @@
 #include "blf_visapply.h"
 #include "blf_wcount.h"
 #include "blf_reply.h"
+#include "blf_put.h"
 
 #define BLF_LIMIT_RETRY_AFTER 300 /* s, in a 503 of a per-watcher limit */
 
@@ -488,24 +489,23 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 	return 0;
 }
 
-/* 200 OK with our tag, the granted Expires and our Contact */
+/* 200 OK with our tag, the granted Expires and our Contact
+ * (blf_reply_200: written here in the usual case, else by sl) */
 static int blf_reply_ok(struct sip_msg *msg, blf_subreq_t *r, const str *tag)
 {
-	char hdrs[BLF_KEY_MAX + 128];
-	str reason = str_init("OK");
+	char hdrs[BLF_KEY_MAX + 128], *p = hdrs;
+	const str *lc = &r->f[BLF_SF_LCONTACT];
 
-	snprintf(hdrs, sizeof(hdrs), "Expires: %u\r\nContact: <%.*s>\r\n%s",
-			r->granted, r->f[BLF_SF_LCONTACT].len, r->f[BLF_SF_LCONTACT].s,
-			r->list ? "Require: eventlist\r\n" : "");
-	if(add_lump_rpl(msg, hdrs, strlen(hdrs), LUMP_RPL_HDR) == 0) {
-		LM_ERR("cannot add reply headers\n");
-		return -1;
-	}
-	if(blf_slb.dreply(msg, 200, &reason, (str *)tag) < 0) {
-		LM_ERR("cannot send 200 reply\n");
-		return -1;
-	}
-	return 0;
+	if(lc->len > BLF_KEY_MAX + 64)
+		return -1; /* cannot happen: blf_sock_contact() bounds it */
+	BLF_PUTS(p, "Expires: ");
+	p = blf_put_uint(p, r->granted);
+	BLF_PUTS(p, "\r\nContact: <");
+	BLF_PUT(p, lc->s, lc->len);
+	BLF_PUTS(p, ">\r\n");
+	if(r->list)
+		BLF_PUTS(p, "Require: eventlist\r\n");
+	return blf_reply_200(msg, tag, hdrs, (int)(p - hdrs));
 }
 
 static int blf_expiry_check(struct sip_msg *msg, blf_subreq_t *r)
