@@ -396,6 +396,26 @@ static int blf_contact_first(
 	return 0;
 }
 
+/* our Contact on socket si into r->lcbuf: printed once per socket and
+ * process (the sockets are fixed before the fork), copied after */
+static int blf_subreq_lcontact(struct socket_info *si, blf_subreq_t *r)
+{
+	static struct socket_info *last;
+	static char buf[sizeof(r->lcbuf)];
+	static str c;
+
+	if(si != last || si == NULL) {
+		last = NULL;
+		if(blf_sock_contact(si, buf, sizeof(buf), &c) < 0)
+			return -1;
+		last = si;
+	}
+	memcpy(r->lcbuf, c.s, c.len);
+	r->f[BLF_SF_LCONTACT].s = r->lcbuf;
+	r->f[BLF_SF_LCONTACT].len = c.len;
+	return 0;
+}
+
 /* frees what blf_subreq_parse() parsed into r */
 static void blf_subreq_free(blf_subreq_t *r)
 {
@@ -528,9 +548,7 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 		return blf_reject(msg, 400,
 				n == -1 ? "Record-Route Too Long" : "Bad Record-Route", NULL,
 				n == -1 ? "route set too long" : "empty Record-Route");
-	if(blf_sock_contact(msg->rcv.bind_address, r->lcbuf, sizeof(r->lcbuf),
-			   &r->f[BLF_SF_LCONTACT])
-			< 0)
+	if(blf_subreq_lcontact(msg->rcv.bind_address, r) < 0)
 		return blf_reject(msg, 500, "Server Internal Error", NULL,
 				"no local contact");
 	r->f[BLF_SF_SOCKET] = msg->rcv.bind_address->sock_str;

@@ -232,3 +232,33 @@ def test_reply_direct_fetch_and_list_headers(make_proxy):
         assert r.startswith(b"SIP/2.0 200 OK\r\n"), r
     finally:
         raw.close()
+
+
+@pytest.mark.parametrize("define,header", [
+    ("WITH_REPLY_HDR", "X-Blf-Test: appended"),
+    ("WITH_SL_LOCAL_RESPONSE", None),
+])
+def test_sl_sends_the_200_when_the_script_would_see_it(kamailio_factory,
+                                                      define, header):
+    """A header the script added with append_to_reply(), or an
+    event_route[sl:local-response]: sl sends the 200 (with that header;
+    the event route runs), blf:subscribe_replies_direct stays 0, and the
+    rest of the reply is still the bytes above."""
+    kam = kamailio_factory(blf=True, defines=[define])
+    raw = Raw()
+    try:
+        data, hdrs = subscribe_bytes(raw, kam, "e" + define[-4:])
+        r = raw.request(kam, data)
+        tag = to_tag_of(r)
+        exp = expected_200(raw, kam, hdrs, tag, 120, server_of(r))
+        if header:
+            exp = exp.replace(b"\r\nExpires: ", ("\r\n%s\r\nExpires: "
+                                                  % header).encode(), 1)
+        assert r == exp, r
+        assert stat(kam, "subscribe_replies_direct") == 0
+        assert raw.pump_notify(), "no initial NOTIFY"
+        if not header:
+            blfutil.poll(lambda: "sl local response" in kam.log(), 3,
+                         what="the event route run for the 200")
+    finally:
+        raw.close()
