@@ -111,14 +111,17 @@ static int blf_reply_200_build(struct sip_msg *msg, const str *tag,
 		iplen = strlen(ip);
 	/* room: the copied headers, our additions, 64 for the fixed parts */
 	len = msg->first_line.u.request.version.len + 16 + hlen
-		  + (tag ? tag->len + 5 : 0) + RPORT_LEN + 5 + RECEIVED_LEN + iplen
+		  + RPORT_LEN + 5 + RECEIVED_LEN + iplen
 		  + (server_signature ? server_hdr.len + 2 : 0) + 64;
 	for(h = msg->headers; h; h = h->next)
 		switch(h->type) {
+			case HDR_TO_T: /* per To header, as sl writes it (the core
+							* refuses a second To today) */
+				len += (tag ? tag->len + 5 : 0);
+				/* fall through */
 			case HDR_VIA_T:
 			case HDR_RECORDROUTE_T:
 			case HDR_FROM_T:
-			case HDR_TO_T:
 			case HDR_CALLID_T:
 			case HDR_CSEQ_T:
 				len += h->len + 2;

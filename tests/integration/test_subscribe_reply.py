@@ -262,3 +262,32 @@ def test_sl_sends_the_200_when_the_script_would_see_it(kamailio_factory,
                          what="the event route run for the 200")
     finally:
         raw.close()
+
+
+@pytest.mark.parametrize("direct", [1, 0])
+def test_hostile_via_stack(make_proxy, direct):
+    """A Via stack of 20 KB, longer than the module's reply buffer: sl
+    sends that 200 (the module's counter does not move), still sl's bytes;
+    a normal SUBSCRIBE after it gets the module's 200 again."""
+    kam = make_proxy(reply_direct=direct)
+    raw = Raw()
+    try:
+        before = stat(kam, "subscribe_replies_direct")
+        # 20 KB of Vias below the top one
+        data, hdrs = subscribe_bytes(raw, kam, "v%d" % direct)
+        vias = ["Via: SIP/2.0/UDP 10.1.%d.%d;branch=z9hG4bK-%s" %
+                (n // 250, n % 250, "x" * 40) for n in range(300)]
+        hdrs[1:1] = vias
+        data = ("SUBSCRIBE %s SIP/2.0\r\n" % BOB + "\r\n".join(hdrs) +
+                "\r\n\r\n").encode()
+        assert len(data) > 20000
+        r = raw.request(kam, data)
+        tag = to_tag_of(r)
+        assert r == expected_200(raw, kam, hdrs, tag, 120, server_of(r)), \
+            r[:300]
+        assert stat(kam, "subscribe_replies_direct") - before == 0
+        still = subscribe_bytes(raw, kam, "w%d" % direct)[0]
+        assert raw.request(kam, still).startswith(b"SIP/2.0 200 OK\r\n")
+        assert stat(kam, "subscribe_replies_direct") - before == direct
+    finally:
+        raw.close()
