@@ -128,6 +128,9 @@ request_route {
 #!ifdef WITH_REPLY_HDR
 		append_to_reply("X-Blf-Test: appended\r\n");
 #!endif
+#!ifdef WITH_FORCE_RPORT
+		force_rport();
+#!endif
 		blf_handle_subscribe();
 #!else
 #!ifdef WITH_PRESENCE

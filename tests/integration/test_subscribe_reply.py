@@ -291,3 +291,27 @@ def test_hostile_via_stack(make_proxy, direct):
         assert stat(kam, "subscribe_replies_direct") - before == direct
     finally:
         raw.close()
+
+
+@pytest.mark.parametrize("direct", [1, 0])
+def test_force_rport_appends_rport(kamailio_factory, direct):
+    """force_rport() in the script and a top Via without rport: ;rport=
+    with the source port, then ;received=, at the end of the top Via (as
+    sl writes it); the reply goes to the source port."""
+    kam = kamailio_factory(blf=True, defines=["WITH_FORCE_RPORT"],
+                           params={"reply_direct": direct})
+    raw = Raw()
+    try:
+        before = stat(kam, "subscribe_replies_direct")
+        data, hdrs = subscribe_bytes(raw, kam, "f%d" % direct)
+        hdrs[0] = hdrs[0].replace(";rport", "")
+        data = ("SUBSCRIBE %s SIP/2.0\r\n" % BOB + "\r\n".join(hdrs) +
+                "\r\n\r\n").encode()
+        r = raw.request(kam, data)
+        tag = to_tag_of(r)
+        exp = expected_200(raw, kam, hdrs, tag, 120, server_of(r))
+        exp = exp.replace(b";received=", b";rport=%d;received=" % raw.port, 1)
+        assert r == exp, r
+        assert stat(kam, "subscribe_replies_direct") - before == direct
+    finally:
+        raw.close()
