@@ -70,6 +70,7 @@ typedef struct blf_cfg {
 	int hash_size; /* slots of the entity table, a power of two */
 	int timer_interval; /* s, expiry scan */
 	int notify_direct;	/* UDP NOTIFYs to an address without tm */
+	int reply_direct; /* a SUBSCRIBE's 200 written here, not by sl */
 	str dialog_id_secret; /* keys the RFC 4235 dialog ids (blf_call_set_id) */
 	int max_watcher_subscriptions; /* per watcher entity, 0: no limit */
 	int max_source_subscriptions;  /* per source IP address, 0: no limit */
@@ -103,6 +104,8 @@ extern stat_var *blf_st_notifies_failed;
 extern stat_var *blf_st_pkg_sent[BLF_PKG_MAX];
 extern stat_var *blf_st_notify_answers_ignored;
 extern stat_var *blf_st_notify_answers_fast; /* read off the wire */
+/* 200s to SUBSCRIBEs written and sent by the module (blf_reply.c) */
+extern stat_var *blf_st_subscribe_replies_direct;
 extern stat_var *blf_st_notifies_deferred;
 extern stat_var *blf_st_calls_untracked;
 extern stat_var *blf_st_bodies_cut;

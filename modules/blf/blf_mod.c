@@ -26,6 +26,7 @@
 #include "blf_list.h"
 #include "blf_lsub.h"
 #include "blf_wcount.h"
+#include "blf_reply.h"
 #include "blf_coalesce.h"
 
 MODULE_VERSION
@@ -53,6 +54,7 @@ blf_cfg_t blf_cfg = {
 	.db_table = str_init("blf_subscriptions"),
 	.db_flush_interval = 2,
 	.notify_direct = 1,
+	.reply_direct = 1,
 	.max_watcher_subscriptions = 500,
 	.max_source_subscriptions = 5000,
 	.wildcard_burst_interval = 60,
@@ -78,6 +80,7 @@ stat_var *blf_st_notifies_sent;
 stat_var *blf_st_notifies_failed;
 stat_var *blf_st_notify_answers_ignored;
 stat_var *blf_st_notify_answers_fast;
+stat_var *blf_st_subscribe_replies_direct;
 stat_var *blf_st_notifies_deferred;
 stat_var *blf_st_calls_untracked;
 stat_var *blf_st_bodies_cut;
@@ -150,6 +153,7 @@ static param_export_t params[] = {
 	{"max_subscriptions", PARAM_INT, &blf_cfg.max_subscriptions},
 	{"hash_size", PARAM_INT, &blf_cfg.hash_size},
 	{"notify_direct", PARAM_INT, &blf_cfg.notify_direct},
+	{"reply_direct", PARAM_INT, &blf_cfg.reply_direct},
 	{"dialog_id_secret", PARAM_STR, &blf_cfg.dialog_id_secret},
 	{"max_watcher_subscriptions", PARAM_INT,
 		&blf_cfg.max_watcher_subscriptions},
@@ -180,6 +184,7 @@ static stat_export_t blf_stats[] = {
 	{"notifies_failed", 0, &blf_st_notifies_failed},
 	{"notify_answers_ignored", 0, &blf_st_notify_answers_ignored},
 	{"notify_answers_fast", 0, &blf_st_notify_answers_fast},
+	{"subscribe_replies_direct", 0, &blf_st_subscribe_replies_direct},
 	{"notifies_deferred", 0, &blf_st_notifies_deferred},
 	{"notifies_coalesced", 0, &blf_st_notifies_coalesced},
 	{"notifies_inflight", STAT_IS_FUNC, (stat_var **)blf_inflight_count},
@@ -515,6 +520,7 @@ static int child_init(int rank)
 	if(blf_db_child_init(rank) < 0 || blf_http_child_init(rank) < 0
 			|| blf_ntx_child_init(rank) < 0 || blf_dlg_child_init(rank) < 0)
 		return -1;
+	blf_reply_child_init();
 	if(rank == PROC_MAIN) {
 		if(fork_sync_timer(PROC_TIMER, "BLF TIMER", 1, blf_subs_timer, NULL,
 				   blf_cfg.timer_interval)

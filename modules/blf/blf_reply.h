@@ -27,6 +27,16 @@ typedef struct blf_reject_log {
 int blf_reply(
 		struct sip_msg *msg, int code, const char *reason, const char *hdrs);
 
+/* the 200 to a SUBSCRIBE with tag as To tag (when the To has none) and
+ * extra headers hdrs (hlen bytes, CRLF-terminated): written and sent by
+ * the module in the usual case, else by sl (blf_reply.c) */
+int blf_reply_200(
+		struct sip_msg *msg, const str *tag, const char *hdrs, int hlen);
+
+/* per process, after every module's mod_init: whether anything hooks sl's
+ * replies (reply_direct, blf_reply.c) */
+void blf_reply_child_init(void);
+
 /* the error reply and a log line saying why (rate-limited by rl);
  * returns -code */
 int blf_reply_reject(struct sip_msg *msg, blf_reject_log_t *rl,

@@ -43,6 +43,7 @@
 #include "blf_visapply.h"
 #include "blf_wcount.h"
 #include "blf_reply.h"
+#include "blf_put.h"
 
 #define BLF_LIMIT_RETRY_AFTER 300 /* s, in a 503 of a per-watcher limit */
 
@@ -328,6 +329,12 @@ typedef struct blf_subreq {
 	struct socket_info *sock; /* NOTIFYs leave from here */
 	int list; /* an RFC 4662 list subscription (blf_lsub.c) */
 	blf_list_copy_t *lst; /* a new one: its members (free()d at the end) */
+	/* From, Event and Contact parsed here into these, not into pkg blocks
+	 * hung on the message (one qm walk less each: bench/README.md); what
+	 * they point to is freed by blf_subreq_free() */
+	struct to_body from;
+	event_t ev;
+	contact_t *cts;
 	/* buffers from here on: written before they are read */
 	char keybuf[BLF_KEY_MAX];
 	char canbuf[BLF_KEY_MAX]; /* the entity an alias stands for */
@@ -359,6 +366,68 @@ static int blf_reject_event(struct sip_msg *msg)
 			msg, 489, "Bad Event", hdr, "event package not supported");
 }
 
+/*
+ * The first contact of Contact header h, as parse_contact() reads it
+ * (leading white space skipped, "*" first is a star) but into *list
+ * instead of a block hung on the header. 0 with *first (NULL: none), 1 for
+ * a star, -1 unparsable.
+ */
+static int blf_contact_first(
+		struct hdr_field *h, contact_t **list, contact_t **first)
+{
+	str b;
+
+	*first = NULL;
+	if(h->parsed) {
+		if(((contact_body_t *)h->parsed)->star)
+			return 1;
+		*first = ((contact_body_t *)h->parsed)->contacts;
+		return 0;
+	}
+	b = h->body;
+	trim_leading(&b);
+	if(b.len == 0)
+		return -1;
+	if(b.s[0] == '*')
+		return 1;
+	if(parse_contacts(&b, list) < 0)
+		return -1;
+	*first = *list;
+	return 0;
+}
+
+/* our Contact on socket si into r->lcbuf: printed once per socket and
+ * process (the sockets are fixed before the fork), copied after */
+static int blf_subreq_lcontact(struct socket_info *si, blf_subreq_t *r)
+{
+	static struct socket_info *last;
+	static char buf[sizeof(r->lcbuf)];
+	static str c;
+
+	if(si != last || si == NULL) {
+		last = NULL;
+		if(blf_sock_contact(si, buf, sizeof(buf), &c) < 0)
+			return -1;
+		last = si;
+	}
+	memcpy(r->lcbuf, c.s, c.len);
+	r->f[BLF_SF_LCONTACT].s = r->lcbuf;
+	r->f[BLF_SF_LCONTACT].len = c.len;
+	return 0;
+}
+
+/* frees what blf_subreq_parse() parsed into r */
+static void blf_subreq_free(blf_subreq_t *r)
+{
+	if(r->ev.params.list)
+		free_params(r->ev.params.list);
+	r->ev.params.list = NULL;
+	free_to_params(&r->from);
+	if(r->cts)
+		free_contacts(&r->cts);
+	r->cts = NULL;
+}
+
 /* parses and checks what every SUBSCRIBE must carry; replies on error */
 static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 {
@@ -377,9 +446,13 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 	if(msg->event == NULL)
 		return blf_reject(
 				msg, 400, "Missing Event Header", NULL, "no Event header");
-	if(parse_event(msg->event) < 0 || msg->event->parsed == NULL)
-		return blf_reject(msg, 400, "Bad Event Header", NULL, "bad Event");
-	ev = (event_t *)msg->event->parsed;
+	if(msg->event->parsed) { /* the script parsed it already */
+		ev = (event_t *)msg->event->parsed;
+	} else {
+		if(event_parser(msg->event->body.s, msg->event->body.len, &r->ev) < 0)
+			return blf_reject(msg, 400, "Bad Event Header", NULL, "bad Event");
+		ev = &r->ev;
+	}
 	r->pkg = blf_pkg_find(ev->name.s, ev->name.len);
 	if(r->pkg == NULL)
 		return blf_reject_event(msg);
@@ -406,9 +479,15 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 			return blf_reject(
 					msg, 400, "Bad Expires", NULL, "unparsable Expires");
 	}
-	if(parse_from_header(msg) < 0)
-		return blf_reject(msg, 400, "Bad From", NULL, "unparsable From");
-	from = get_from(msg);
+	if(msg->from->parsed) {
+		from = get_from(msg);
+	} else { /* as parse_from_header() does, into r->from */
+		from = &r->from;
+		parse_to(msg->from->body.s, msg->from->body.s + msg->from->body.len + 1,
+				from);
+		if(from->error == PARSE_ERROR)
+			return blf_reject(msg, 400, "Bad From", NULL, "unparsable From");
+	}
 	if(from->tag_value.len == 0)
 		return blf_reject(msg, 400, "Missing From Tag", NULL, "no From tag");
 	to = get_to(msg);
@@ -439,7 +518,11 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 				msg, 400, "From URI Too Long", NULL, "From URI too long");
 	/* checked here so that blf_key_from_uri() (which logs every failure
 	 * with the whole URI) never sees a hostile one */
-	if((n = blf_uri_key_check(parse_from_uri(msg))) < 0)
+	if((n = blf_uri_key_check(
+				parse_uri(from->uri.s, from->uri.len, &from->parsed_uri) < 0
+						? NULL
+						: &from->parsed_uri))
+			< 0)
 		return blf_reject(msg, 400,
 				n == -2 ? "From URI Too Long" : "Bad From URI", NULL,
 				n == -2 ? "From user@host too long"
@@ -449,13 +532,12 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 			< 0)
 		return blf_reject(msg, 400, "Bad From URI", NULL, "bad From URI");
 	if(msg->contact) {
-		if(parse_contact(msg->contact) < 0 || msg->contact->parsed == NULL)
+		if((n = blf_contact_first(msg->contact, &r->cts, &ct)) < 0)
 			return blf_reject(
 					msg, 400, "Bad Contact", NULL, "unparsable Contact");
-		if(((contact_body_t *)msg->contact->parsed)->star)
+		if(n == 1)
 			return blf_reject(msg, 400, "Bad Contact", NULL,
 					"Contact: * in a SUBSCRIBE");
-		ct = ((contact_body_t *)msg->contact->parsed)->contacts;
 		if(ct)
 			r->f[BLF_SF_CONTACT] = ct->uri;
 		if(ct == NULL || ct->uri.len == 0)
@@ -466,9 +548,7 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 		return blf_reject(msg, 400,
 				n == -1 ? "Record-Route Too Long" : "Bad Record-Route", NULL,
 				n == -1 ? "route set too long" : "empty Record-Route");
-	if(blf_sock_contact(msg->rcv.bind_address, r->lcbuf, sizeof(r->lcbuf),
-			   &r->f[BLF_SF_LCONTACT])
-			< 0)
+	if(blf_subreq_lcontact(msg->rcv.bind_address, r) < 0)
 		return blf_reject(msg, 500, "Server Internal Error", NULL,
 				"no local contact");
 	r->f[BLF_SF_SOCKET] = msg->rcv.bind_address->sock_str;
@@ -488,24 +568,23 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 	return 0;
 }
 
-/* 200 OK with our tag, the granted Expires and our Contact */
+/* 200 OK with our tag, the granted Expires and our Contact
+ * (blf_reply_200: written here in the usual case, else by sl) */
 static int blf_reply_ok(struct sip_msg *msg, blf_subreq_t *r, const str *tag)
 {
-	char hdrs[BLF_KEY_MAX + 128];
-	str reason = str_init("OK");
+	char hdrs[BLF_KEY_MAX + 128], *p = hdrs;
+	const str *lc = &r->f[BLF_SF_LCONTACT];
 
-	snprintf(hdrs, sizeof(hdrs), "Expires: %u\r\nContact: <%.*s>\r\n%s",
-			r->granted, r->f[BLF_SF_LCONTACT].len, r->f[BLF_SF_LCONTACT].s,
-			r->list ? "Require: eventlist\r\n" : "");
-	if(add_lump_rpl(msg, hdrs, strlen(hdrs), LUMP_RPL_HDR) == 0) {
-		LM_ERR("cannot add reply headers\n");
-		return -1;
-	}
-	if(blf_slb.dreply(msg, 200, &reason, (str *)tag) < 0) {
-		LM_ERR("cannot send 200 reply\n");
-		return -1;
-	}
-	return 0;
+	if(lc->len > BLF_KEY_MAX + 64)
+		return -1; /* cannot happen: blf_sock_contact() bounds it */
+	BLF_PUTS(p, "Expires: ");
+	p = blf_put_uint(p, r->granted);
+	BLF_PUTS(p, "\r\nContact: <");
+	BLF_PUT(p, lc->s, lc->len);
+	BLF_PUTS(p, ">\r\n");
+	if(r->list)
+		BLF_PUTS(p, "Require: eventlist\r\n");
+	return blf_reply_200(msg, tag, hdrs, (int)(p - hdrs));
 }
 
 static int blf_expiry_check(struct sip_msg *msg, blf_subreq_t *r)
@@ -660,8 +739,10 @@ static int blf_subreq_entity(struct sip_msg *msg, blf_subreq_t *r)
 				   && memcmp(r->key.s, blf_cfg.wildcard_user.s,
 							  blf_cfg.wildcard_user.len)
 							  == 0);
-	n = snprintf(r->uribuf, sizeof(r->uribuf), "sip:%.*s", r->key.len,
-			r->key.s);
+	/* the key is under BLF_KEY_MAX (blf_key_from_uri) */
+	memcpy(r->uribuf, "sip:", 4);
+	memcpy(r->uribuf + 4, r->key.s, r->key.len);
+	n = 4 + r->key.len;
 	r->f[BLF_SF_URI].s = r->uribuf;
 	r->f[BLF_SF_URI].len = n;
 	/* the entity attribute is an anyURI: sip:202@[::1] goes out as
@@ -983,6 +1064,7 @@ int blf_subs_handle(struct sip_msg *msg)
 								   : blf_subs_new(msg, r);
 	free(r->lst);
 	r->lst = NULL;
+	blf_subreq_free(r);
 	return rc;
 }
 

@@ -5,20 +5,36 @@
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */
 
-#include <stdio.h>
 
 #include "blf_tag.h"
+
+/* v in n lower-case hex digits at p (once per SUBSCRIBE: no snprintf) */
+static char *blf_tag_hex(char *p, unsigned int v, int n)
+{
+	static const char hex[] = "0123456789abcdef";
+	int i;
+
+	for(i = n - 1; i >= 0; i--) {
+		p[i] = hex[v & 0xfu];
+		v >>= 4;
+	}
+	return p + n;
+}
 
 int blf_tag_encode(char *buf, size_t size, unsigned int hash, unsigned int pid,
 		unsigned int rnd, unsigned int seq)
 {
-	int n;
+	char *p;
 
 	if(buf == NULL || size < BLF_TAG_LEN + 1)
 		return -1;
-	n = snprintf(buf, size, "%08x%04x%04x%04x", hash, pid & 0xffffu,
-			rnd & 0xffffu, seq & 0xffffu);
-	return n == BLF_TAG_LEN ? n : -1;
+	/* "%08x%04x%04x%04x" */
+	p = blf_tag_hex(buf, hash, 8);
+	p = blf_tag_hex(p, pid & 0xffffu, 4);
+	p = blf_tag_hex(p, rnd & 0xffffu, 4);
+	p = blf_tag_hex(p, seq & 0xffffu, 4);
+	*p = '\0';
+	return BLF_TAG_LEN;
 }
 
 /* 0..15, or -1: upper case is not ours (we print lower case only) */

@@ -125,6 +125,12 @@ request_route {
 	# ones (refresh, Expires: 0) to the Contact it answered with.
 	if(is_method("SUBSCRIBE")) {
 #!ifdef WITH_BLF
+#!ifdef WITH_REPLY_HDR
+		append_to_reply("X-Blf-Test: appended\r\n");
+#!endif
+#!ifdef WITH_FORCE_RPORT
+		force_rport();
+#!endif
 		blf_handle_subscribe();
 #!else
 #!ifdef WITH_PRESENCE
@@ -219,5 +225,13 @@ request_route {
 		exit;
 	}
 	sl_send_reply("405", "Method Not Allowed");
+}
+#!endif
+
+#!ifdef WITH_SL_LOCAL_RESPONSE
+# test_subscribe_reply.py: sl's replies seen by the script, so sl must
+# send every one (the module's reply_direct steps aside)
+event_route[sl:local-response] {
+	log(0, "sl local response\n");
 }
 #!endif

@@ -92,8 +92,9 @@ class Kamailio:
     def __init__(self, blf=True, params=None, track=True, auth=False,
                  presence=False, fr_timer=2000, fr_inv_timer=30000,
                  wt_timer=2000, debug=2, kemi=False, usrloc=True,
-                 publish=False, presence_xml=False):
+                 publish=False, presence_xml=False, defines=()):
         self.kemi = kemi
+        self.defines = list(defines)  # more #!define names (the template's)
         self.usrloc = usrloc
         self.publish = publish
         self.presence_xml = presence_xml
@@ -140,6 +141,7 @@ class Kamailio:
                 defines.append("#!define WITH_PRESENCE_XML")
         if self.kemi:
             defines.append("#!define WITH_KEMI")
+        defines += ["#!define " + d for d in self.defines]
         values = {
             "KEMI_SCRIPT": KEMI_SCRIPT,
             "DEFINES": "\n".join(defines), "DEBUG": str(self.debug),

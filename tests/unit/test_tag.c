@@ -55,6 +55,23 @@ static void test_roundtrip(void)
 	/* a counter that wraps keeps the length */
 	blf_tag_encode(buf, sizeof(buf), 1, 0, 0, 0xffffffffu);
 	CHECK_STR(buf, "0000000100000000ffff");
+	/* the hex writer is the "%08x%04x%04x%04x" it replaced */
+	{
+		char want[64];
+		unsigned int x = 12345, a, b, c, d, bad = 0;
+
+		for(i = 0; i < 100000; i++) {
+			x = x * 1103515245u + 12345u, a = x;
+			x = x * 1103515245u + 12345u, b = x;
+			x = x * 1103515245u + 12345u, c = x;
+			x = x * 1103515245u + 12345u, d = x;
+			blf_tag_encode(buf, sizeof(buf), a, b, c, d);
+			snprintf(want, sizeof(want), "%08x%04x%04x%04x", a, b & 0xffffu,
+					c & 0xffffu, d & 0xffffu);
+			bad += strcmp(buf, want) != 0;
+		}
+		CHECK_INT(bad, 0);
+	}
 }
 
 static void test_encode_small(void)
