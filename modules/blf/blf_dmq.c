@@ -53,6 +53,9 @@
 #define BLF_DMQ_SYNC_BATCH 64 /* records per sync message */
 #define BLF_DMQ_SEND_DEAD 15  /* s of silence before a peer in dmq_peers
 							   * no longer gets replicas (hellos it does) */
+#define BLF_DMQ_REPLAY_MARGIN 2 /* s before a dead node was last heard from
+								 * whose changes a takeover replays: it may
+								 * not have applied (or sent) them yet */
 
 _Static_assert(BLF_REPL_CF_N == BLF_CF_N && BLF_REPL_SF_N == BLF_SF_N
 					   && BLF_REPL_HIST_MAX == BLF_CALL_HIST
@@ -67,6 +70,8 @@ typedef struct blf_node {
 	int alive;
 	unsigned int boot; /* its incarnation: changes when it restarts */
 	int restarted;	   /* a new incarnation was heard of */
+	time_t prev_seen;  /* last_seen before the latest message */
+	time_t gone_seen;  /* a dead incarnation was last heard from then */
 } blf_node_t;
 
 /* node 0 is this node; the others as they are heard of */
@@ -396,6 +401,7 @@ static int blf_node_idx(const char *name, struct ip_addr *ip,
 	}
 	if(!nd->alive && nd->last_seen)
 		LM_INFO("cluster node %s is back\n", name);
+	nd->prev_seen = nd->last_seen;
 	nd->last_seen = time(NULL);
 	nd->alive = 1;
 	lock_release(&blf_nodes->lock);
@@ -420,6 +426,8 @@ static void blf_node_boot(int idx, json_t *b)
 	lock_get(&blf_nodes->lock);
 	if(blf_nodes->node[idx].boot && blf_nodes->node[idx].boot != boot) {
 		blf_nodes->node[idx].restarted = 1;
+		/* the old incarnation was last heard from before this message */
+		blf_nodes->node[idx].gone_seen = blf_nodes->node[idx].prev_seen;
 		LM_NOTICE("cluster node %s restarted\n", blf_nodes->node[idx].name);
 	}
 	blf_nodes->node[idx].boot = boot;
@@ -1216,6 +1224,7 @@ typedef struct blf_tko {
 	str lc; /* our Contact, for the subscriptions taken */
 	str *keys; /* entities with calls of the dead node */
 	int nkeys, maxkeys, mine, lost;
+	time_t since; /* the dead node's changes replayed from then on */
 	time_t now;
 	blf_notify_job_t *jobs;
 } blf_tko_t;
@@ -1258,11 +1267,13 @@ static int blf_dmq_takeover_entity(blf_entity_t *e, void *arg)
 		}
 	}
 	t->mine += blf_sub_take_over(e, t->dead, blf_dmq_pick_cb, t, &t->lc,
-			udp_listen ? &udp_listen->sock_str : NULL, &t->jobs, t->now);
+			udp_listen ? &udp_listen->sock_str : NULL, &t->jobs, t->since,
+			t->now);
 	return 0;
 }
 
-static void blf_dmq_takeover(int dead, const int *alive, int n)
+static void blf_dmq_takeover(
+		int dead, const int *alive, int n, time_t gone_seen)
 {
 	char cbuf[128];
 	blf_tko_t t;
@@ -1274,6 +1285,11 @@ static void blf_dmq_takeover(int dead, const int *alive, int n)
 	t.alive = alive;
 	t.n = n;
 	t.now = time(NULL);
+	/* what changed since shortly before the dead node was last heard from
+	 * may never have reached its watchers: replayed (blf_rhist.c) */
+	t.since = gone_seen > BLF_DMQ_REPLAY_MARGIN
+					  ? gone_seen - BLF_DMQ_REPLAY_MARGIN
+					  : 1;
 	if(blf_dmq_contact(cbuf, sizeof(cbuf), &t.lc) < 0)
 		t.lc.len = 0;
 	for(i = 0; i < blf_table_slots(); i++) {
@@ -1307,6 +1323,7 @@ static void blf_dmq_takeover(int dead, const int *alive, int n)
 void blf_dmq_timer(void)
 {
 	int alive[BLF_DMQ_MAX_NODES], dead[BLF_DMQ_MAX_NODES];
+	time_t gone[BLF_DMQ_MAX_NODES];
 	int i, n, ndead = 0, ask = 0;
 	json_t *m;
 	time_t now = time(NULL);
@@ -1322,10 +1339,12 @@ void blf_dmq_timer(void)
 		blf_node_t *nd = &blf_nodes->node[i];
 		if(nd->alive && now - nd->last_seen >= BLF_DMQ_DEAD_AFTER) {
 			nd->alive = 0;
+			gone[ndead] = nd->last_seen;
 			dead[ndead++] = i;
 		} else if(nd->restarted) {
 			/* its new incarnation holds nothing yet: the survivors take
 			 * its old one's subscriptions and end its calls */
+			gone[ndead] = nd->gone_seen ? nd->gone_seen : nd->last_seen;
 			dead[ndead++] = i;
 		}
 		nd->restarted = 0;
@@ -1346,7 +1365,7 @@ void blf_dmq_timer(void)
 		json_decref(m);
 	}
 	for(i = 0; i < ndead; i++)
-		blf_dmq_takeover(dead[i], alive, n);
+		blf_dmq_takeover(dead[i], alive, n, gone[i]);
 }
 
 /*
@@ -1393,6 +1412,7 @@ int blf_dmq_init(void)
 	lock_init(&blf_nodes->lock);
 	if(blf_sub_repl_init() < 0)
 		return -1;
+	blf_rhist_enable(); /* the states a takeover replays */
 	/* this node's name: node_name, else its first listen socket */
 	if(blf_cfg.node_name.len) {
 		snprintf(buf, sizeof(buf), "%.*s", blf_cfg.node_name.len,

@@ -186,6 +186,9 @@ typedef struct blf_entity {
 	 * every live local subscription of it not owed a NOTIFY got last;
 	 * 0: not known (blf_subs_notify_dep, blf_sub_job_vis) */
 	uint64_t pdig;
+	/* its calls after each recent change, for a takeover's replay
+	 * (cluster only, blf_rhist.c), oldest first */
+	struct blf_rhist *rhist;
 } blf_entity_t;
 
 /*
@@ -419,7 +422,15 @@ void blf_sub_replica_ver(
 		const str *key, const char *tag, size_t tlen, int v, int q, int owner);
 int blf_sub_take_over(blf_entity_t *e, int dead,
 		int (*pick)(const str *ttag, void *arg), void *arg, const str *lc,
-		const str *sock, blf_notify_job_t **jobs, time_t now);
+		const str *sock, blf_notify_job_t **jobs, time_t since, time_t now);
+
+/* blf_rhist.c: the states of an entity's calls a takeover replays (kept
+ * with enable_dmq only, blf_rhist_enable at init); the slot lock held */
+void blf_rhist_enable(void);
+void blf_rhist_note(blf_entity_t *e, time_t now);
+void blf_rhist_purge(blf_entity_t *e, time_t now); /* now 0: all */
+int blf_rhist_replay(blf_entity_t *e, blf_sub_t *s, time_t since, time_t now,
+		blf_notify_job_t ***tail);
 
 /* blf_subrec.c: subscription records and the NOTIFY jobs copied out of
  * them (blf_subs_remove: blf_entity.c, blf_wildcard.c) */
