@@ -47,12 +47,16 @@
 #include "blf_repl.h"
 #include "blf_pidf.h"
 #include "blf_lsub.h"
+#include "blf_inflight.h"
 
 #define BLF_DMQ_MAX_NODES 32
 #define BLF_DMQ_DEAD_AFTER 4  /* s without hello */
 #define BLF_DMQ_SYNC_BATCH 64 /* records per sync message */
 #define BLF_DMQ_SEND_DEAD 15  /* s of silence before a peer in dmq_peers
 							   * no longer gets replicas (hellos it does) */
+#define BLF_DMQ_TKO_PACE_MS 2000 /* a takeover waits at most this long per
+								  * slot for room among the NOTIFYs in
+								  * flight */
 #define BLF_DMQ_REPLAY_MARGIN 2 /* s before a dead node was last heard from
 								 * whose changes a takeover replays: it may
 								 * not have applied (or sent) them yet */
@@ -1272,6 +1276,26 @@ static int blf_dmq_takeover_entity(blf_entity_t *e, void *arg)
 	return 0;
 }
 
+/*
+ * Between two slots of a takeover: its NOTIFYs (a replay sends several per
+ * subscription) leave as fast as the watchers answer, so that they never
+ * fill max_notifies_inflight, which would defer the live NOTIFYs of every
+ * process (and lose the states they carried). Waits while more than half
+ * of it is in flight, at most BLF_DMQ_TKO_PACE_MS, saying hello meanwhile.
+ */
+static void blf_dmq_takeover_pace(void)
+{
+	unsigned long half = (unsigned long)blf_cfg.max_notifies_inflight / 2;
+	int ms;
+
+	for(ms = 0; half && ms < BLF_DMQ_TKO_PACE_MS
+				&& blf_inflight_count() > half;
+			ms += 5) {
+		usleep(5000);
+		blf_dmq_hello();
+	}
+}
+
 static void blf_dmq_takeover(
 		int dead, const int *alive, int n, time_t gone_seen)
 {
@@ -1299,6 +1323,7 @@ static void blf_dmq_takeover(
 		blf_table_slot_each(i, blf_dmq_takeover_entity, &t);
 		blf_chg_send(t.jobs);
 		blf_dmq_hello();
+		blf_dmq_takeover_pace();
 		/* this slot's entities with calls of the dead node: every one of
 		 * them, whatever their number (the keys of one slot at a time) */
 		for(k = 0; k < t.nkeys; k++) {
