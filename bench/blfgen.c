@@ -1732,8 +1732,9 @@ static void subs_json(FILE *f)
  * Of the lost NOTIFYs, those of states a phone caused through a cluster
  * node already down (a 200 or BYE of a call that went through the killed
  * node): no live node ever saw that change, so no node could notify it;
- * or a NOTIFY of it came before the phone's change (the survivors end the
- * dead node's calls at the takeover), which is not counted as a delivery.
+ * and, for a call with such a state, NOTIFYs that came before the phone's
+ * change (the survivors end the dead node's calls at the takeover, before
+ * its phones hang up), which are not counted as deliveries.
  * Established watchers of a single extension only (not --list).
  */
 static uint64_t lost_via_down_node(void)
@@ -1750,12 +1751,13 @@ static uint64_t lost_via_down_node(void)
 			continue;
 		for(role = 0; role < 2; role++)
 			for(s = ST_EARLY; s < NSTATE; s++) {
-				if(!(c->down_marks & (1u << s)))
-					continue;
-				/* a NOTIFY before the phone's change is not a delivery
-				 * (the survivors ended the dead node's call first) */
+				/* a NOTIFY before the phone's change is not a delivery:
+				 * the survivors end the dead node's calls at the
+				 * takeover, before their phones hang up (any state) */
 				if(role == 0)
 					n += c->early_n[s];
+				if(!(c->down_marks & (1u << s)))
+					continue;
 				ext = role ? c->b : c->a;
 				for(sl = 0; sl < wmax; sl++) {
 					uint64_t wi = (uint64_t)sl * (uint32_t)C.exts + ext;
