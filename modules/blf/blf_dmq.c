@@ -54,9 +54,10 @@
 #define BLF_DMQ_SYNC_BATCH 64 /* records per sync message */
 #define BLF_DMQ_SEND_DEAD 15  /* s of silence before a peer in dmq_peers
 							   * no longer gets replicas (hellos it does) */
-#define BLF_DMQ_TKO_PACE_MS 2000 /* a takeover waits at most this long per
-								  * slot for room among the NOTIFYs in
-								  * flight */
+#define BLF_DMQ_TKO_PACE_MS 5000 /* a takeover waits at most this long in
+								  * all for room among the NOTIFYs in
+								  * flight (watchers that do not answer,
+								  * tm's cells kept for its wait timer) */
 #define BLF_DMQ_REPLAY_MARGIN 2 /* s before a dead node was last heard from
 								 * whose changes a takeover replays: it may
 								 * not have applied (or sent) them yet */
@@ -1281,17 +1282,17 @@ static int blf_dmq_takeover_entity(blf_entity_t *e, void *arg)
  * subscription) leave as fast as the watchers answer, so that they never
  * fill max_notifies_inflight, which would defer the live NOTIFYs of every
  * process (and lose the states they carried). Waits while more than half
- * of it is in flight, at most BLF_DMQ_TKO_PACE_MS, saying hello meanwhile.
+ * of it is in flight, saying hello meanwhile; *left: the milliseconds the
+ * whole takeover may still wait (BLF_DMQ_TKO_PACE_MS), so that watchers
+ * which never answer cannot stretch it slot after slot.
  */
-static void blf_dmq_takeover_pace(void)
+static void blf_dmq_takeover_pace(int *left)
 {
 	unsigned long half = (unsigned long)blf_cfg.max_notifies_inflight / 2;
-	int ms;
 
-	for(ms = 0; half && ms < BLF_DMQ_TKO_PACE_MS
-				&& blf_inflight_count() > half;
-			ms += 5) {
+	while(half && *left > 0 && blf_inflight_count() > half) {
 		usleep(5000);
+		*left -= 5;
 		blf_dmq_hello();
 	}
 }
@@ -1302,7 +1303,7 @@ static void blf_dmq_takeover(
 	char cbuf[128];
 	blf_tko_t t;
 	unsigned int i;
-	int k, ended = 0;
+	int k, ended = 0, pace = BLF_DMQ_TKO_PACE_MS;
 
 	memset(&t, 0, sizeof(t));
 	t.dead = dead;
@@ -1323,7 +1324,7 @@ static void blf_dmq_takeover(
 		blf_table_slot_each(i, blf_dmq_takeover_entity, &t);
 		blf_chg_send(t.jobs);
 		blf_dmq_hello();
-		blf_dmq_takeover_pace();
+		blf_dmq_takeover_pace(&pace);
 		/* this slot's entities with calls of the dead node: every one of
 		 * them, whatever their number (the keys of one slot at a time) */
 		for(k = 0; k < t.nkeys; k++) {
