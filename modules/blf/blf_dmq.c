@@ -906,6 +906,9 @@ static void blf_dmq_rx_mv(json_t *m, int origin)
  * order, each one not seen yet with its own NOTIFYs, so watchers here see
  * every state even when DMQ delivers the replicas out of order.
  */
+/* the incarnation ("b") of the message being applied (per process) */
+static unsigned int blf_rx_boot = 0;
+
 static void blf_dmq_rx_call(json_t *m, int origin)
 {
 	blf_call_upd_t upd;
@@ -939,9 +942,11 @@ static void blf_dmq_rx_call(json_t *m, int origin)
 				|| !blf_dstate_ok(&hs)
 				|| !blf_seq_before(hseq, seq))
 			continue; /* the last one is the replica's own state */
-		blf_entity_call_replica(&key, &upd, dir, origin, (time_t)start, hseq, hs);
+		blf_entity_call_replica(&key, &upd, dir, origin, blf_rx_boot,
+				(time_t)start, hseq, hs);
 	}
-	blf_entity_call_replica(&key, &upd, dir, origin, (time_t)start, seq, st);
+	blf_entity_call_replica(
+			&key, &upd, dir, origin, blf_rx_boot, (time_t)start, seq, st);
 }
 
 /* this node's calls and subscriptions of one entity, into a batch */
@@ -1173,6 +1178,10 @@ static int blf_dmq_handle(
 		goto out;
 	}
 	blf_node_boot(origin, json_object_get(root, "b"));
+	blf_rx_boot = json_is_integer(json_object_get(root, "b"))
+						  ? (unsigned int)json_integer_value(
+								  json_object_get(root, "b"))
+						  : 0;
 	blf_dmq_rx(root, origin, node);
 	blf_chg_flush(); /* what applying it changed here (a DB row gone) */
 	resp->resp_code = 200;
@@ -1217,7 +1226,8 @@ static int blf_dmq_contact(char *buf, int size, str *out)
 
 /*
  * Node dead has died. Its calls end (their proxy is gone, and with it the
- * calls); each of its subscriptions goes to the live node that ranks first
+ * calls; of a node that restarted, those its old incarnation sent);
+ * each of its subscriptions goes to the live node that ranks first
  * for it, and those that fall to us get a full-state NOTIFY at once with the
  * next version and a higher CSeq.
  */
@@ -1229,7 +1239,8 @@ typedef struct blf_tko {
 	str lc; /* our Contact, for the subscriptions taken */
 	str *keys; /* entities with calls of the dead node */
 	int nkeys, maxkeys, mine, lost;
-	time_t since; /* the dead node's changes replayed from then on */
+	time_t since;  /* the dead node's changes replayed from then on */
+	unsigned int keep; /* its calls from this incarnation stay (0: none) */
 	time_t now;
 	blf_notify_job_t *jobs;
 } blf_tko_t;
@@ -1248,7 +1259,9 @@ static int blf_dmq_takeover_entity(blf_entity_t *e, void *arg)
 	blf_call_t *c;
 	str *nk;
 
-	for(c = e->calls; c && c->origin != t->dead; c = c->next)
+	for(c = e->calls;
+			c && (c->origin != t->dead || (t->keep && c->gen == t->keep));
+			c = c->next)
 		;
 	if(c) { /* ended below, slot by slot, with wildcard locks */
 		if(t->nkeys == t->maxkeys) {
@@ -1297,8 +1310,8 @@ static void blf_dmq_takeover_pace(int *left)
 	}
 }
 
-static void blf_dmq_takeover(
-		int dead, const int *alive, int n, time_t gone_seen)
+static void blf_dmq_takeover(int dead, const int *alive, int n,
+		time_t gone_seen, unsigned int keep)
 {
 	char cbuf[128];
 	blf_tko_t t;
@@ -1310,6 +1323,7 @@ static void blf_dmq_takeover(
 	t.alive = alive;
 	t.n = n;
 	t.now = time(NULL);
+	t.keep = keep;
 	/* what changed since shortly before the dead node was last heard from
 	 * may never have reached its watchers: replayed (blf_rhist.c) */
 	t.since = gone_seen > BLF_DMQ_REPLAY_MARGIN
@@ -1328,7 +1342,7 @@ static void blf_dmq_takeover(
 		/* this slot's entities with calls of the dead node: every one of
 		 * them, whatever their number (the keys of one slot at a time) */
 		for(k = 0; k < t.nkeys; k++) {
-			blf_entity_end_node_calls(&t.keys[k], dead);
+			blf_entity_end_node_calls(&t.keys[k], dead, keep);
 			pkg_free(t.keys[k].s);
 		}
 		ended += t.nkeys;
@@ -1350,6 +1364,7 @@ void blf_dmq_timer(void)
 {
 	int alive[BLF_DMQ_MAX_NODES], dead[BLF_DMQ_MAX_NODES];
 	time_t gone[BLF_DMQ_MAX_NODES];
+	unsigned int keep[BLF_DMQ_MAX_NODES];
 	int i, n, ndead = 0, ask = 0;
 	json_t *m;
 	time_t now = time(NULL);
@@ -1366,11 +1381,15 @@ void blf_dmq_timer(void)
 		if(nd->alive && now - nd->last_seen >= BLF_DMQ_DEAD_AFTER) {
 			nd->alive = 0;
 			gone[ndead] = nd->last_seen;
+			keep[ndead] = 0;
 			dead[ndead++] = i;
 		} else if(nd->restarted) {
 			/* its new incarnation holds nothing yet: the survivors take
 			 * its old one's subscriptions and end its calls */
 			gone[ndead] = nd->gone_seen ? nd->gone_seen : nd->last_seen;
+			/* the calls its new incarnation replicated already (before
+			 * this tick) stay */
+			keep[ndead] = nd->boot;
 			dead[ndead++] = i;
 		}
 		nd->restarted = 0;
@@ -1391,7 +1410,7 @@ void blf_dmq_timer(void)
 		json_decref(m);
 	}
 	for(i = 0; i < ndead; i++)
-		blf_dmq_takeover(dead[i], alive, n, gone[i]);
+		blf_dmq_takeover(dead[i], alive, n, gone[i], keep[i]);
 }
 
 /*

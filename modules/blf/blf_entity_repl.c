@@ -64,7 +64,8 @@ static void blf_tomb_add(blf_entity_t *e, int kind, unsigned int kh,
  * delivered late) or has ended (a tombstone).
  */
 void blf_entity_call_replica(const str *key, const blf_call_upd_t *pupd,
-		int dir, int origin, time_t start, int seq, blf_dstate_t st)
+		int dir, int origin, unsigned int gen, time_t start, int seq,
+		blf_dstate_t st)
 {
 	char wbuf[BLF_KEY_MAX + 64];
 	blf_notify_job_t *jobs = NULL;
@@ -106,6 +107,7 @@ void blf_entity_call_replica(const str *key, const blf_call_upd_t *pupd,
 	nc->st = st;
 	nc->seq = seq;
 	nc->origin = origin;
+	nc->gen = gen;
 	nc->start = start;
 	blf_call_set_id(nc);
 	if(c) {
@@ -185,7 +187,7 @@ unlock:
 }
 
 /* ends the calls of node dead at entity key (own and wildcard watchers) */
-void blf_entity_end_node_calls(const str *key, int dead)
+void blf_entity_end_node_calls(const str *key, int dead, unsigned int keep)
 {
 	char wbuf[BLF_KEY_MAX + 64];
 	blf_notify_job_t *jobs = NULL;
@@ -202,7 +204,7 @@ void blf_entity_end_node_calls(const str *key, int dead)
 	blf_slots_lock2(hash, whash);
 	e = blf_entity_find(hash, key);
 	for(c = e ? e->calls : NULL; c; c = c->next)
-		if(c->origin == dead)
+		if(c->origin == dead && (keep == 0 || c->gen != keep))
 			changed |= blf_dstate_apply(&c->st, BLF_EV_ERROR, 0);
 	if(changed) {
 		blf_entity_jobs(e, &fr, &jobs, time(NULL));

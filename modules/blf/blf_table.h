@@ -49,6 +49,7 @@ typedef struct blf_call {
 									 * that gets them out of order still
 									 * shows every state in turn */
 	time_t start;
+	unsigned int gen; /* a replica: its origin's incarnation that sent it */
 	char id[20];		  /* RFC 4235 dialog id, unique within the entity:
 						   * BLF_CALL_ID_LEN hex digits */
 	str f[BLF_CF_N];	  /* strings, stored in the same shm block */
@@ -411,10 +412,13 @@ int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
 /* blf_entity_repl.c: what another node's replicas do to the table (the
  * decoded, checked values of blf_dmq.c's messages) */
 void blf_entity_call_replica(const str *key, const blf_call_upd_t *upd,
-		int dir, int origin, time_t start, int seq, blf_dstate_t st);
+		int dir, int origin, unsigned int gen, time_t start, int seq,
+		blf_dstate_t st);
 void blf_entity_call_replica_move(const str *from, const str *to,
 		const str *callid, int dir, int seq, int origin);
-void blf_entity_end_node_calls(const str *key, int dead);
+/* ends the calls of node dead at key; keep != 0: not those its
+ * incarnation keep sent (a restarted node's new calls stay) */
+void blf_entity_end_node_calls(const str *key, int dead, unsigned int keep);
 void blf_sub_replica_put(
 		const str *key, blf_sub_t *s, const char *(*node_name)(int idx));
 void blf_sub_replica_del(const str *key, const str *f, int owner);

@@ -87,3 +87,38 @@ def test_states_of_the_kill_window_replayed(cluster, phones):
                   who.pop().name, states, first - t_kill))
     for k in (A, C):
         assert k.running, "%s died" % k.name
+
+
+def test_restarted_node_keeps_its_new_calls(cluster, phones):
+    """A killed and started again at once: the survivors end the calls of
+    its old incarnation, not one it rang right after the restart (its new
+    incarnation tracks it: those started since it was first heard from)."""
+    A, B, C = cluster.nodes
+    lb = watch_via(phones, B, "wb", "bob")
+    lc = watch_via(phones, C, "wc", "carol")
+    call, inc = ring(phones, A)
+    lb.wait_state("early", call.call_id)
+    wait_agree(cluster.nodes, 5, "the cluster before the kill")
+
+    A.kill()
+    A.restart()
+    # at once, before B and C handle the restart at their next tick
+    call2, inc2 = ring(phones, A, "dave", "carol")
+    lb.wait_state("terminated", call.call_id, timeout=cluster.bound())
+    lc.wait_state("early", call2.call_id)
+    # both survivors have handled the restart (the old call ended there)
+    blfutil.poll(lambda: all("restarted" in k.log() and "is dead" in
+                             k.log().split("restarted", 1)[1]
+                             for k in (B, C)), cluster.bound(),
+                 what="B and C handled A's restart")
+    inc2.answer()
+    call2.wait_state("confirmed")
+    lc.wait_state("confirmed", call2.call_id)
+    assert call2.bye().status == 200
+    lc.wait_state("terminated", call2.call_id)
+    assert lc.history(call2.call_id) == [
+        "trying", "early", "confirmed", "terminated"], \
+        "the new call's states at C's watcher: %s" % lc.history(
+            call2.call_id)
+    lc.assert_versions()
+    lb.assert_versions()
