@@ -71,8 +71,7 @@ void blf_rhist_purge(blf_entity_t *e, time_t now)
 {
 	blf_rhist_t *r;
 
-	while((r = e->rhist)
-			&& (now == 0 || r->at + BLF_RHIST_KEEP <= now)) {
+	while((r = e->rhist) && (now == 0 || r->at + BLF_RHIST_KEEP <= now)) {
 		e->rhist = r->next;
 		shm_free(r);
 	}
