@@ -492,6 +492,8 @@ typedef struct {
 	uint32_t a, b; /* extensions: caller, callee */
 	uint8_t st, ust, inv_tries, bye_tries, u200_tries, got_prov;
 	uint8_t px; /* the proxy (cluster node) the call goes through */
+	uint8_t down_marks; /* states caused while px was down (1 << state) */
+	uint16_t early_n[NSTATE]; /* NOTIFYs of a state before its change */
 	int64_t ts[NSTATE]; /* realtime ns of each state change, 0 = not yet */
 	char *uas_hdrs;     /* Via/RR/From/To;tag/Call-ID/CSeq for responses */
 	char *route;        /* "Route: ...\r\n" for in-dialog requests */
@@ -849,6 +851,7 @@ static int deliver(long i, uint32_t slot, uint32_t k, int role, int s,
 		t0 = c->ts[ST_TRYING];
 	if(!t0) {
 		st.before_change++;
+		c->early_n[s]++;
 		return 1;
 	}
 	st.delivered[s]++;
@@ -1163,6 +1166,8 @@ static void call_mark(call_t *c, int s)
 		return;
 	c->ts[s] = real_ns();
 	st.expected[s] += ext_est[c->a] + ext_est[c->b];
+	if(nproxy > 1 && proxy_down[c->px])
+		c->down_marks |= (uint8_t)(1u << s);
 }
 
 static int call_start(void)
@@ -1723,6 +1728,52 @@ static void subs_json(FILE *f)
 	fprintf(f, "}");
 }
 
+/*
+ * Of the lost NOTIFYs, those of states a phone caused through a cluster
+ * node already down (a 200 or BYE of a call that went through the killed
+ * node): no live node ever saw that change, so no node could notify it;
+ * and, for a call with such a state, NOTIFYs that came before the phone's
+ * change (the survivors end the dead node's calls at the takeover, before
+ * its phones hang up), which are not counted as deliveries.
+ * Established watchers of a single extension only (not --list).
+ */
+static uint64_t lost_via_down_node(void)
+{
+	uint64_t n = 0;
+	uint32_t k, sl, ext;
+	int role, s;
+
+	if(C.list)
+		return 0;
+	for(k = 0; k < ncalls; k++) {
+		call_t *c = &calls[k];
+		if(!c->down_marks || !c->seen)
+			continue;
+		for(role = 0; role < 2; role++)
+			for(s = ST_EARLY; s < NSTATE; s++) {
+				/* a NOTIFY before the phone's change is not a delivery:
+				 * the survivors end the dead node's calls at the
+				 * takeover, before their phones hang up (any state) */
+				if(role == 0)
+					n += c->early_n[s];
+				if(!(c->down_marks & (1u << s)))
+					continue;
+				ext = role ? c->b : c->a;
+				for(sl = 0; sl < wmax; sl++) {
+					uint64_t wi = (uint64_t)sl * (uint32_t)C.exts + ext;
+					if(wi >= (uint64_t)C.subs)
+						break;
+					if(!(W[wi].flags & W_DONE) || (W[wi].flags & W_FAILED))
+						continue;
+					if(!c->seen[((uint32_t)role * NSTATE + (uint32_t)s) * wmax
+								+ sl])
+						n++;
+				}
+			}
+	}
+	return n;
+}
+
 /* versions never received between a subscription's lowest and highest
  * (RFC 4235: +1 per NOTIFY; a gap is a NOTIFY lost or a version skipped) */
 static uint64_t version_gaps(void)
@@ -1780,6 +1831,7 @@ static void calls_json(FILE *f)
 					: 0);
 	fprintf(f,
 			"\"notify\":{\"expected\":%lu,\"delivered\":%lu,\"lost\":%lu,"
+			"\"lost_via_down_node\":%lu,"
 			"\"received\":%lu,\"duplicates\":%lu,\"retransmissions\":%lu,"
 			"\"out_of_order\":%lu,\"version_gaps\":%lu,\"redundant\":%lu,"
 			"\"trying_delivered\":%lu,\"trying_expected\":%lu,"
@@ -1788,7 +1840,8 @@ static void calls_json(FILE *f)
 			"\"subscription_terminated\":%lu,\"unknown_watcher\":%lu,"
 			"\"no_body\":%lu,\"late\":%lu,\"before_change\":%lu,"
 			"\"sub_phase_extra\":%lu,\"by_state\":{",
-			exp, del, exp > del ? exp - del : 0, st.notifies, st.dup_version,
+			exp, del, exp > del ? exp - del : 0, lost_via_down_node(),
+			st.notifies, st.dup_version,
 			st.retrans, st.out_of_order, version_gaps(), st.redundant,
 			st.delivered[ST_TRYING], st.expected[ST_TRYING], st.foreign,
 			st.unmatched, st.unknown_state, st.entity_mismatch,

@@ -1179,10 +1179,12 @@ def cluster_report(r, ref):
               r.get("cpu_per_call_over_single", "-"),
               g(ref, "calls", "cpu_us_per_call"),
               c.get("max_node_cpu_us_per_call"), c.get("kdmq_per_call")),
-           "  NOTIFYs expected %s delivered %s lost %s duplicates %s "
-           "version gaps %s; p50/p99 %s/%s ms"
+           "  NOTIFYs expected %s delivered %s lost %s (of them caused "
+           "through the killed node: %s) duplicates %s version gaps %s "
+           "out of order %s; p50/p99 %s/%s ms"
            % (nt.get("expected"), nt.get("delivered"), nt.get("lost"),
-              nt.get("duplicates"), nt.get("version_gaps"),
+              nt.get("lost_via_down_node", 0), nt.get("duplicates"),
+              nt.get("version_gaps"), nt.get("out_of_order"),
               g(c, "latency_ms", "p50"), g(c, "latency_ms", "p99"))]
     if not c:
         out = out[:1]  # --cluster-rejoin: no call phase

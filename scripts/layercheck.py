@@ -53,7 +53,7 @@ LAYERS = {
     "blf_entity_reg": "tables",  # registered contacts (usrloc)
     "blf_entity": "tables", "blf_subrec": "tables", "blf_table": "tables",
     "blf_wcount": "tables", "blf_inflight": "tables",
-    "blf_entity_repl": "tables", "blf_entity_pub": "tables", "blf_chg": "tables", "blf_sock": "tables",
+    "blf_entity_repl": "tables", "blf_rhist": "tables", "blf_entity_pub": "tables", "blf_chg": "tables", "blf_sock": "tables",
     "blf_coalesce": "tables",
     "blf_hcache": "tables",  # the shm HTTP cache under alias, viscache, list
     # inputs: what changes the tables from outside

@@ -47,6 +47,7 @@
 #include "blf_repl.h"
 #include "blf_pidf.h"
 #include "blf_lsub.h"
+#include "blf_inflight.h"
 
 #define BLF_DMQ_MAX_NODES 32
 #define BLF_DMQ_DEAD_AFTER 4  /* s without hello */
@@ -59,6 +60,13 @@
 #define BLF_DMQ_SYNC_BATCH 64 /* records per sync message */
 #define BLF_DMQ_SEND_DEAD 15  /* s of silence before a peer in dmq_peers
 							   * no longer gets replicas (hellos it does) */
+#define BLF_DMQ_TKO_PACE_MS 5000 /* a takeover waits at most this long in
+								  * all for room among the NOTIFYs in
+								  * flight (watchers that do not answer,
+								  * tm's cells kept for its wait timer) */
+#define BLF_DMQ_REPLAY_MARGIN 2 /* s before a dead node was last heard from
+								 * whose changes a takeover replays: it may
+								 * not have applied (or sent) them yet */
 
 _Static_assert(BLF_REPL_CF_N == BLF_CF_N && BLF_REPL_SF_N == BLF_SF_N
 					   && BLF_REPL_HIST_MAX == BLF_CALL_HIST
@@ -73,6 +81,8 @@ typedef struct blf_node {
 	int alive;
 	unsigned int boot; /* its incarnation: changes when it restarts */
 	int restarted;	   /* a new incarnation was heard of */
+	time_t prev_seen;  /* last_seen before the latest message */
+	time_t gone_seen;  /* a dead incarnation was last heard from then */
 } blf_node_t;
 
 /* node 0 is this node; the others as they are heard of */
@@ -405,6 +415,7 @@ static int blf_node_idx(const char *name, struct ip_addr *ip,
 	}
 	if(!nd->alive && nd->last_seen)
 		LM_INFO("cluster node %s is back\n", name);
+	nd->prev_seen = nd->last_seen;
 	nd->last_seen = time(NULL);
 	nd->alive = 1;
 	lock_release(&blf_nodes->lock);
@@ -429,6 +440,8 @@ static void blf_node_boot(int idx, json_t *b)
 	lock_get(&blf_nodes->lock);
 	if(blf_nodes->node[idx].boot && blf_nodes->node[idx].boot != boot) {
 		blf_nodes->node[idx].restarted = 1;
+		/* the old incarnation was last heard from before this message */
+		blf_nodes->node[idx].gone_seen = blf_nodes->node[idx].prev_seen;
 		LM_NOTICE("cluster node %s restarted\n", blf_nodes->node[idx].name);
 	}
 	blf_nodes->node[idx].boot = boot;
@@ -902,6 +915,9 @@ static void blf_dmq_rx_mv(json_t *m, int origin)
  * order, each one not seen yet with its own NOTIFYs, so watchers here see
  * every state even when DMQ delivers the replicas out of order.
  */
+/* the incarnation ("b") of the message being applied (per process) */
+static unsigned int blf_rx_boot = 0;
+
 static void blf_dmq_rx_call(json_t *m, int origin)
 {
 	blf_call_upd_t upd;
@@ -935,9 +951,11 @@ static void blf_dmq_rx_call(json_t *m, int origin)
 				|| !blf_dstate_ok(&hs)
 				|| !blf_seq_before(hseq, seq))
 			continue; /* the last one is the replica's own state */
-		blf_entity_call_replica(&key, &upd, dir, origin, (time_t)start, hseq, hs);
+		blf_entity_call_replica(&key, &upd, dir, origin, blf_rx_boot,
+				(time_t)start, hseq, hs);
 	}
-	blf_entity_call_replica(&key, &upd, dir, origin, (time_t)start, seq, st);
+	blf_entity_call_replica(
+			&key, &upd, dir, origin, blf_rx_boot, (time_t)start, seq, st);
 }
 
 /* this node's calls and subscriptions of one entity, into a batch */
@@ -1169,6 +1187,10 @@ static int blf_dmq_handle(
 		goto out;
 	}
 	blf_node_boot(origin, json_object_get(root, "b"));
+	blf_rx_boot = json_is_integer(json_object_get(root, "b"))
+						  ? (unsigned int)json_integer_value(
+								  json_object_get(root, "b"))
+						  : 0;
 	blf_dmq_rx(root, origin, node);
 	blf_chg_flush(); /* what applying it changed here (a DB row gone) */
 	resp->resp_code = 200;
@@ -1213,7 +1235,8 @@ static int blf_dmq_contact(char *buf, int size, str *out)
 
 /*
  * Node dead has died. Its calls end (their proxy is gone, and with it the
- * calls); each of its subscriptions goes to the live node that ranks first
+ * calls; of a node that restarted, those its old incarnation sent);
+ * each of its subscriptions goes to the live node that ranks first
  * for it, and those that fall to us get a full-state NOTIFY at once with the
  * next version and a higher CSeq.
  */
@@ -1225,6 +1248,8 @@ typedef struct blf_tko {
 	str lc; /* our Contact, for the subscriptions taken */
 	str *keys; /* entities with calls of the dead node */
 	int nkeys, maxkeys, mine, lost;
+	time_t since;  /* the dead node's changes replayed from then on */
+	unsigned int keep; /* its calls from this incarnation stay (0: none) */
 	time_t now;
 	blf_notify_job_t *jobs;
 } blf_tko_t;
@@ -1243,7 +1268,9 @@ static int blf_dmq_takeover_entity(blf_entity_t *e, void *arg)
 	blf_call_t *c;
 	str *nk;
 
-	for(c = e->calls; c && c->origin != t->dead; c = c->next)
+	for(c = e->calls;
+			c && (c->origin != t->dead || (t->keep && c->gen == t->keep));
+			c = c->next)
 		;
 	if(c) { /* ended below, slot by slot, with wildcard locks */
 		if(t->nkeys == t->maxkeys) {
@@ -1267,22 +1294,50 @@ static int blf_dmq_takeover_entity(blf_entity_t *e, void *arg)
 		}
 	}
 	t->mine += blf_sub_take_over(e, t->dead, blf_dmq_pick_cb, t, &t->lc,
-			udp_listen ? &udp_listen->sock_str : NULL, &t->jobs, t->now);
+			udp_listen ? &udp_listen->sock_str : NULL, &t->jobs, t->since,
+			t->now);
 	return 0;
 }
 
-static void blf_dmq_takeover(int dead, const int *alive, int n)
+/*
+ * Between two slots of a takeover: its NOTIFYs (a replay sends several per
+ * subscription) leave as fast as the watchers answer, so that they never
+ * fill max_notifies_inflight, which would defer the live NOTIFYs of every
+ * process (and lose the states they carried). Waits while more than half
+ * of it is in flight, saying hello meanwhile; *left: the milliseconds the
+ * whole takeover may still wait (BLF_DMQ_TKO_PACE_MS), so that watchers
+ * which never answer cannot stretch it slot after slot.
+ */
+static void blf_dmq_takeover_pace(int *left)
+{
+	unsigned long half = (unsigned long)blf_cfg.max_notifies_inflight / 2;
+
+	while(half && *left > 0 && blf_inflight_count() > half) {
+		usleep(5000);
+		*left -= 5;
+		blf_dmq_hello();
+	}
+}
+
+static void blf_dmq_takeover(int dead, const int *alive, int n,
+		time_t gone_seen, unsigned int keep)
 {
 	char cbuf[128];
 	blf_tko_t t;
 	unsigned int i;
-	int k, ended = 0;
+	int k, ended = 0, pace = BLF_DMQ_TKO_PACE_MS;
 
 	memset(&t, 0, sizeof(t));
 	t.dead = dead;
 	t.alive = alive;
 	t.n = n;
 	t.now = time(NULL);
+	t.keep = keep;
+	/* what changed since shortly before the dead node was last heard from
+	 * may never have reached its watchers: replayed (blf_rhist.c) */
+	t.since = gone_seen > BLF_DMQ_REPLAY_MARGIN
+					  ? gone_seen - BLF_DMQ_REPLAY_MARGIN
+					  : 1;
 	if(blf_dmq_contact(cbuf, sizeof(cbuf), &t.lc) < 0)
 		t.lc.len = 0;
 	for(i = 0; i < blf_table_slots(); i++) {
@@ -1292,10 +1347,11 @@ static void blf_dmq_takeover(int dead, const int *alive, int n)
 		blf_table_slot_each(i, blf_dmq_takeover_entity, &t);
 		blf_chg_send(t.jobs);
 		blf_dmq_hello();
+		blf_dmq_takeover_pace(&pace);
 		/* this slot's entities with calls of the dead node: every one of
 		 * them, whatever their number (the keys of one slot at a time) */
 		for(k = 0; k < t.nkeys; k++) {
-			blf_entity_end_node_calls(&t.keys[k], dead);
+			blf_entity_end_node_calls(&t.keys[k], dead, keep);
 			pkg_free(t.keys[k].s);
 		}
 		ended += t.nkeys;
@@ -1316,6 +1372,8 @@ static void blf_dmq_takeover(int dead, const int *alive, int n)
 void blf_dmq_timer(void)
 {
 	int alive[BLF_DMQ_MAX_NODES], dead[BLF_DMQ_MAX_NODES];
+	time_t gone[BLF_DMQ_MAX_NODES];
+	unsigned int keep[BLF_DMQ_MAX_NODES];
 	int i, n, ndead = 0, ask = 0;
 	json_t *m;
 	time_t now = time(NULL);
@@ -1331,10 +1389,16 @@ void blf_dmq_timer(void)
 		blf_node_t *nd = &blf_nodes->node[i];
 		if(nd->alive && now - nd->last_seen >= BLF_DMQ_DEAD_AFTER) {
 			nd->alive = 0;
+			gone[ndead] = nd->last_seen;
+			keep[ndead] = 0;
 			dead[ndead++] = i;
 		} else if(nd->restarted) {
 			/* its new incarnation holds nothing yet: the survivors take
 			 * its old one's subscriptions and end its calls */
+			gone[ndead] = nd->gone_seen ? nd->gone_seen : nd->last_seen;
+			/* the calls its new incarnation replicated already (before
+			 * this tick) stay */
+			keep[ndead] = nd->boot;
 			dead[ndead++] = i;
 		}
 		nd->restarted = 0;
@@ -1355,7 +1419,7 @@ void blf_dmq_timer(void)
 		json_decref(m);
 	}
 	for(i = 0; i < ndead; i++)
-		blf_dmq_takeover(dead[i], alive, n);
+		blf_dmq_takeover(dead[i], alive, n, gone[i], keep[i]);
 }
 
 /*
@@ -1410,6 +1474,7 @@ int blf_dmq_init(void)
 	*blf_sub_restore_hold = (unsigned int)time(NULL) + BLF_DMQ_RESTORE_ALONE;
 	if(blf_sub_repl_init() < 0)
 		return -1;
+	blf_rhist_enable(); /* the states a takeover replays */
 	/* this node's name: node_name, else its first listen socket */
 	if(blf_cfg.node_name.len) {
 		snprintf(buf, sizeof(buf), "%.*s", blf_cfg.node_name.len,

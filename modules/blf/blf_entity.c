@@ -102,6 +102,7 @@ void blf_table_destroy(void)
 				blf_sub_free(s);
 			}
 			blf_tombs_purge(e, 0);
+			blf_rhist_purge(e, 0);
 			shm_free(e);
 		}
 	}
@@ -217,6 +218,7 @@ void blf_entity_gc(unsigned int hash, blf_entity_t *e)
 			pe = &(*pe)->next) {
 		if(*pe == e) {
 			*pe = e->next;
+			blf_rhist_purge(e, 0); /* a replay's copies: nobody to serve */
 			shm_free(e);
 			return;
 		}
@@ -667,6 +669,8 @@ void blf_entity_jobs(
 	blf_entity_t *w;
 	str wkey;
 
+	/* a copy of its calls for a takeover's replay (cluster) */
+	blf_rhist_note(e, now);
 	/* RFC 4662 lists watching e take their snapshot now (blf_lsub.c) */
 	if(blf_entity_list_hook)
 		blf_entity_list_hook(e, BLF_DEP_CALLS, fr);

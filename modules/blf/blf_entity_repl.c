@@ -64,7 +64,8 @@ static void blf_tomb_add(blf_entity_t *e, int kind, unsigned int kh,
  * delivered late) or has ended (a tombstone).
  */
 void blf_entity_call_replica(const str *key, const blf_call_upd_t *pupd,
-		int dir, int origin, time_t start, int seq, blf_dstate_t st)
+		int dir, int origin, unsigned int gen, time_t start, int seq,
+		blf_dstate_t st)
 {
 	char wbuf[BLF_KEY_MAX + 64];
 	blf_notify_job_t *jobs = NULL;
@@ -106,6 +107,7 @@ void blf_entity_call_replica(const str *key, const blf_call_upd_t *pupd,
 	nc->st = st;
 	nc->seq = seq;
 	nc->origin = origin;
+	nc->gen = gen;
 	nc->start = start;
 	blf_call_set_id(nc);
 	if(c) {
@@ -185,7 +187,7 @@ unlock:
 }
 
 /* ends the calls of node dead at entity key (own and wildcard watchers) */
-void blf_entity_end_node_calls(const str *key, int dead)
+void blf_entity_end_node_calls(const str *key, int dead, unsigned int keep)
 {
 	char wbuf[BLF_KEY_MAX + 64];
 	blf_notify_job_t *jobs = NULL;
@@ -202,7 +204,7 @@ void blf_entity_end_node_calls(const str *key, int dead)
 	blf_slots_lock2(hash, whash);
 	e = blf_entity_find(hash, key);
 	for(c = e ? e->calls : NULL; c; c = c->next)
-		if(c->origin == dead)
+		if(c->origin == dead && (keep == 0 || c->gen != keep))
 			changed |= blf_dstate_apply(&c->st, BLF_EV_ERROR, 0);
 	if(changed) {
 		blf_entity_jobs(e, &fr, &jobs, time(NULL));
@@ -348,15 +350,17 @@ void blf_sub_replica_ver(
  * The subscriptions of e that node dead owned and pick() gives to this
  * node (0) become ours: counted, their Contact lc and socket sock ours
  * (NULL: kept), dirty for the database, replicated as ours, and the
- * non-wildcard ones NOTIFYd (into *jobs) with the next CSeq. The others
- * get the node pick() chose. The slot lock is held. Returns how many
- * became ours.
+ * non-wildcard ones NOTIFYd (into *jobs) with the next CSeq: first the
+ * states of e's calls applied here since `since` that the dead node may not
+ * have shown (blf_rhist.c; since 0: none), in order, then the present one.
+ * The others get the node pick() chose. The slot lock is held. Returns how
+ * many became ours.
  */
 int blf_sub_take_over(blf_entity_t *e, int dead,
 		int (*pick)(const str *ttag, void *arg), void *arg, const str *lc,
-		const str *sock, blf_notify_job_t **jobs, time_t now)
+		const str *sock, blf_notify_job_t **jobs, time_t since, time_t now)
 {
-	blf_notify_job_t *j;
+	blf_notify_job_t *j, *chain, **tail;
 	blf_frags_t fr;
 	blf_sub_t *s, **ps, *ns;
 	int mine = 0;
@@ -390,10 +394,20 @@ int blf_sub_take_over(blf_entity_t *e, int dead,
 		blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
 		if(s->flags & BLF_SUB_WILDCARD)
 			continue;
+		/* s's NOTIFYs leave in version order: the replayed states, then
+		 * the present (a deferred replay leaves s owed its full state) */
+		chain = NULL;
+		tail = &chain;
+		if(since)
+			blf_rhist_replay(e, s, since, now, &tail);
 		j = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
 		if(j) {
-			j->next = *jobs;
-			*jobs = j;
+			*tail = j;
+			tail = &j->next;
+		}
+		if(chain) {
+			*tail = *jobs;
+			*jobs = chain;
 		}
 	}
 	blf_frags_free(&fr);

@@ -116,7 +116,7 @@ typedef struct blf_tick {
  * not known), else its earliest deadline */
 static void blf_tick_note(blf_tick_t *t, blf_entity_t *e)
 {
-	if((e->flags & (BLF_ENT_OWED | BLF_ENT_WOWED)) || e->tombs
+	if((e->flags & (BLF_ENT_OWED | BLF_ENT_WOWED)) || e->tombs || e->rhist
 			|| (e->subs && (e->subs->flags & BLF_SUB_WILDCARD))
 			|| (e->subs && e->subs_due == 0)) {
 		t->due = 0;
@@ -191,6 +191,8 @@ static int blf_expire_entity_do(blf_entity_t *e, blf_tick_t *t)
 	if(t->room && t->nw < BLF_TIMER_BATCH && e->subs
 			&& (e->subs->flags & BLF_SUB_WILDCARD))
 		t->nw = blf_owed_wild_collect(e, t->ow, t->nw);
+	if(e->rhist)
+		blf_rhist_purge(e, now); /* a takeover's replay: the recent only */
 	if(e->tombs) {
 		blf_tombs_purge(e, now);
 		if(e->tombs == NULL && e->subs == NULL && e->calls == NULL) {

@@ -369,12 +369,22 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	char brs[BLF_BRANCH_MAX];
 	blf_branch_t br;
 
-	if(blf_ntx == NULL || si == NULL || si->proto != PROTO_UDP
+	if(blf_ntx == NULL || (si && si->proto != PROTO_UDP)
 			|| j->f[BLF_SF_DST].len || blf_ntx_key_init() < 0)
 		return 1;
 	init_dest_info(&dst);
 	if(blf_ntx_next_hop(j, &dst.to) != 0)
 		return 1;
+	if(si == NULL) {
+		/* no socket of its own (a subscription taken over from a dead
+		 * node): the one the core picks towards the next hop, as tm
+		 * would. Through tm, a takeover's burst would hold places among
+		 * max_notifies_inflight for tm's wait timer and defer the live
+		 * NOTIFYs behind it */
+		si = get_send_socket(NULL, &dst.to, PROTO_UDP);
+		if(si == NULL || si->proto != PROTO_UDP)
+			return 1;
+	}
 	dst.proto = PROTO_UDP;
 	dst.send_sock = si;
 	host = si->useinfo.name.len ? si->useinfo.name : si->address_str;

@@ -49,6 +49,7 @@ typedef struct blf_call {
 									 * that gets them out of order still
 									 * shows every state in turn */
 	time_t start;
+	unsigned int gen; /* a replica: its origin's incarnation that sent it */
 	char id[20];		  /* RFC 4235 dialog id, unique within the entity:
 						   * BLF_CALL_ID_LEN hex digits */
 	str f[BLF_CF_N];	  /* strings, stored in the same shm block */
@@ -189,6 +190,9 @@ typedef struct blf_entity {
 	 * every live local subscription of it not owed a NOTIFY got last;
 	 * 0: not known (blf_subs_notify_dep, blf_sub_job_vis) */
 	uint64_t pdig;
+	/* its calls after each recent change, for a takeover's replay
+	 * (cluster only, blf_rhist.c), oldest first */
+	struct blf_rhist *rhist;
 } blf_entity_t;
 
 /*
@@ -411,10 +415,13 @@ int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
 /* blf_entity_repl.c: what another node's replicas do to the table (the
  * decoded, checked values of blf_dmq.c's messages) */
 void blf_entity_call_replica(const str *key, const blf_call_upd_t *upd,
-		int dir, int origin, time_t start, int seq, blf_dstate_t st);
+		int dir, int origin, unsigned int gen, time_t start, int seq,
+		blf_dstate_t st);
 void blf_entity_call_replica_move(const str *from, const str *to,
 		const str *callid, int dir, int seq, int origin);
-void blf_entity_end_node_calls(const str *key, int dead);
+/* ends the calls of node dead at key; keep != 0: not those its
+ * incarnation keep sent (a restarted node's new calls stay) */
+void blf_entity_end_node_calls(const str *key, int dead, unsigned int keep);
 void blf_sub_replica_put(
 		const str *key, blf_sub_t *s, const char *(*node_name)(int idx));
 void blf_sub_replica_del(const str *key, const str *f, int owner);
@@ -422,7 +429,15 @@ void blf_sub_replica_ver(
 		const str *key, const char *tag, size_t tlen, int v, int q, int owner);
 int blf_sub_take_over(blf_entity_t *e, int dead,
 		int (*pick)(const str *ttag, void *arg), void *arg, const str *lc,
-		const str *sock, blf_notify_job_t **jobs, time_t now);
+		const str *sock, blf_notify_job_t **jobs, time_t since, time_t now);
+
+/* blf_rhist.c: the states of an entity's calls a takeover replays (kept
+ * with enable_dmq only, blf_rhist_enable at init); the slot lock held */
+void blf_rhist_enable(void);
+void blf_rhist_note(blf_entity_t *e, time_t now);
+void blf_rhist_purge(blf_entity_t *e, time_t now); /* now 0: all */
+int blf_rhist_replay(blf_entity_t *e, blf_sub_t *s, time_t since, time_t now,
+		blf_notify_job_t ***tail);
 
 /* blf_subrec.c: subscription records and the NOTIFY jobs copied out of
  * them (blf_subs_remove: blf_entity.c, blf_wildcard.c) */

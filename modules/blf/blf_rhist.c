@@ -1,0 +1,191 @@
+/*
+ * blf_rhist.c — the replay history of a cluster node: what an entity's
+ * calls looked like after each of their recent changes, kept so that a
+ * node taking over a dead node's subscriptions can send the states the
+ * dead node could no longer send.
+ *
+ * Why: between a node's death and the moment the others notice it (the
+ * hello timeout, blf_dmq.c), the calls of the entities it watched go on
+ * changing. Every node applies those changes (its replicas), but only the
+ * owner of a subscription NOTIFYs it, and the owner is gone: without this,
+ * a call that rang, was answered and ended inside that window would never
+ * be shown to the dead node's watchers; the takeover's NOTIFY shows the
+ * present only.
+ *
+ * So, on an entity that holds subscriptions of other nodes (only then,
+ * and only with enable_dmq), each change of its calls keeps a copy of its
+ * calls as they are after the change (one shm block, the dialog package's
+ * input), with the second it was applied here. Bounded: BLF_RHIST_MAX
+ * copies per entity, none older than BLF_RHIST_KEEP seconds (pruned at
+ * each change and by the expiry timer). At a takeover, for each adopted
+ * subscription whose package follows calls, the copies applied since the
+ * dead node was last heard from (minus a margin, blf_dmq.c) are replayed
+ * in order, one NOTIFY each with the next version and CSeq, before the
+ * NOTIFY of the present state. A copy the dead node did send already is
+ * shown again (the same state, a new version); a version never repeats.
+ *
+ * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
+ */
+
+#include <string.h>
+
+#include "core/mem/shm_mem.h"
+#include "core/dprint.h"
+
+#include "blf_table.h"
+#include "blf_pkg.h"
+
+#define BLF_RHIST_MAX 16  /* copies kept per entity */
+#define BLF_RHIST_KEEP 20 /* s a copy is kept: the hello timeout, the
+						   * margin and a long takeover walk, with room */
+
+/* the calls of an entity after one change: one shm block, the calls (an
+ * array linked through next, in the entity's order) and their strings */
+typedef struct blf_rhist {
+	struct blf_rhist *next; /* newer */
+	time_t at;				/* when it was applied here */
+	unsigned int n;
+	blf_call_t *calls; /* in the same block, NULL when n is 0 */
+} blf_rhist_t;
+
+static int blf_rhist_on = 0;
+
+void blf_rhist_enable(void)
+{
+	blf_rhist_on = 1;
+}
+
+/* does e hold a subscription of another node that a replay would serve? */
+static int blf_rhist_wanted(const blf_entity_t *e)
+{
+	const blf_sub_t *s;
+
+	for(s = e->subs; s; s = s->next)
+		if(s->owner && !(s->flags & (BLF_SUB_WILDCARD | BLF_SUB_LIST)))
+			return 1;
+	return 0;
+}
+
+/* drops e's copies applied before now - BLF_RHIST_KEEP (now 0: all) */
+void blf_rhist_purge(blf_entity_t *e, time_t now)
+{
+	blf_rhist_t *r;
+
+	while((r = e->rhist) && (now == 0 || r->at + BLF_RHIST_KEEP <= now)) {
+		e->rhist = r->next;
+		shm_free(r);
+	}
+}
+
+/* one copy of e's calls; NULL: no memory */
+static blf_rhist_t *blf_rhist_copy(const blf_entity_t *e, time_t now)
+{
+	const blf_call_t *c;
+	blf_rhist_t *r;
+	blf_call_t *d;
+	size_t len = sizeof(*r);
+	unsigned int n = 0, k;
+	char *p;
+	int i;
+
+	for(c = e->calls; c && n < e->ncalls; c = c->next, n++) {
+		len += sizeof(blf_call_t);
+		for(i = 0; i < BLF_CF_N; i++)
+			len += (size_t)c->f[i].len + 1;
+	}
+	r = shm_malloc(len);
+	if(r == NULL) {
+		SHM_MEM_ERROR;
+		return NULL;
+	}
+	memset(r, 0, sizeof(*r));
+	r->at = now;
+	r->n = n;
+	r->calls = n ? (blf_call_t *)(r + 1) : NULL;
+	p = (char *)(r + 1) + n * sizeof(blf_call_t);
+	for(k = 0, c = e->calls; k < n; c = c->next, k++) {
+		d = &r->calls[k];
+		memcpy(d, c, sizeof(*d));
+		d->next = k + 1 < n ? &r->calls[k + 1] : NULL;
+		for(i = 0; i < BLF_CF_N; i++) {
+			d->f[i].s = p;
+			d->f[i].len = c->f[i].len;
+			if(c->f[i].len)
+				memcpy(p, c->f[i].s, c->f[i].len);
+			p[c->f[i].len] = '\0';
+			p += c->f[i].len + 1;
+		}
+	}
+	return r;
+}
+
+/*
+ * e's calls just changed (the slot lock is held): a copy of them, when e
+ * holds subscriptions of other nodes. A failed allocation costs the replay
+ * of this one state (logged), nothing else.
+ */
+void blf_rhist_note(blf_entity_t *e, time_t now)
+{
+	blf_rhist_t *r, **pr;
+	int n = 0;
+
+	if(!blf_rhist_on)
+		return;
+	blf_rhist_purge(e, now);
+	if(!blf_rhist_wanted(e))
+		return;
+	r = blf_rhist_copy(e, now);
+	if(r == NULL)
+		return;
+	for(pr = &e->rhist; *pr; pr = &(*pr)->next)
+		n++;
+	*pr = r;
+	if(n + 1 > BLF_RHIST_MAX) { /* the oldest goes */
+		r = e->rhist;
+		e->rhist = r->next;
+		shm_free(r);
+	}
+	blf_slot_wake(e->hash); /* the expiry timer prunes it */
+}
+
+/*
+ * s (of e) just became ours at a takeover (the slot lock is held): one
+ * NOTIFY job per copy of e's calls applied here at or after since, in
+ * order, appended to *tail. Stops at a NOTIFY the in-flight bounds defer:
+ * s is then owed its full state (the timer sends it). Returns how many.
+ */
+int blf_rhist_replay(blf_entity_t *e, blf_sub_t *s, time_t since, time_t now,
+		blf_notify_job_t ***tail)
+{
+	const blf_pkg_t *p = blf_pkg_get(s->pkg);
+	blf_entity_t past;
+	blf_notify_job_t *j;
+	blf_frags_t fr;
+	blf_rhist_t *r;
+	int n = 0;
+
+	if(p == NULL || !(p->deps & BLF_DEP_CALLS)
+			|| (s->flags & (BLF_SUB_WILDCARD | BLF_SUB_LIST)))
+		return 0;
+	for(r = e->rhist; r; r = r->next) {
+		if(r->at < since)
+			continue;
+		/* e as it was then: its calls from the copy, the rest as now */
+		past = *e;
+		past.calls = r->calls;
+		past.ncalls = r->n;
+		past.rhist = NULL;
+		memset(&fr, 0, sizeof(fr));
+		j = blf_sub_job(&past, s, &fr, NULL, 0, NULL, now);
+		blf_frags_free(&fr);
+		if(j == NULL) {
+			/* deferred: what the stand-in was flagged with is e's */
+			e->flags |= past.flags & BLF_ENT_OWED;
+			break;
+		}
+		**tail = j;
+		*tail = &j->next;
+		n++;
+	}
+	return n;
+}
