@@ -209,15 +209,17 @@ int blf_reply_200(
 		dst.send_sock = msg->rcv.bind_address;
 		dst.id = msg->rcv.proto_reserved1;
 		dst.send_flags = msg->rpl_send_flags;
+		/* counted before it leaves: whoever got the 200 sees it counted */
+		update_stat(blf_st_subscribe_replies_direct, 1);
 		mh = mhomed;
 		mhomed = 0;
 		n = msg_send(&dst, buf, n);
 		mhomed = mh;
 		if(n < 0) {
+			update_stat(blf_st_subscribe_replies_direct, -1);
 			LM_ERR("cannot send 200 reply\n");
 			return -1;
 		}
-		update_stat(blf_st_subscribe_replies_direct, 1);
 		return 0;
 	}
 	if(hlen && add_lump_rpl(msg, (char *)hdrs, hlen, LUMP_RPL_HDR) == 0) {
