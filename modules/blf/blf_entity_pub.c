@@ -139,6 +139,12 @@ int blf_pub_put(const str *key, const char *match, const char *etag,
 		rc = match ? BLF_PUB_E_NOETAG : -1;
 		goto done;
 	}
+	/* the new ETag is derived from the request (blf_publish.c): one
+	 * already live is this request seen again, and done already */
+	if(blf_pub_find(e, etag, now)) {
+		rc = BLF_PUB_SEEN;
+		goto done;
+	}
 	if(match) {
 		pp = blf_pub_find(e, match, now);
 		if(pp == NULL) {

@@ -28,6 +28,7 @@
 #include "blf_wcount.h"
 #include "blf_reply.h"
 #include "blf_coalesce.h"
+#include "blf_publish.h"
 
 MODULE_VERSION
 
@@ -485,6 +486,8 @@ static int mod_init(void)
 	if(blf_viscache_enabled())
 		blf_table_set_watcher_vis(blf_vis_lookup);
 	if(blf_alias_init() < 0 || blf_park_init() < 0 || blf_http_init() < 0)
+		return -1;
+	if(blf_publish_init() < 0)
 		return -1;
 	if(blf_pub_init() < 0) /* before the DB restores publications */
 		return -1;

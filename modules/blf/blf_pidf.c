@@ -23,7 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
@@ -31,6 +30,7 @@
 #include <libxml/xmlwriter.h>
 
 #include "blf_pidf.h"
+#include "blf_branch.h"
 
 #define BLF_XC(s) ((const xmlChar *)(s))
 
@@ -900,28 +900,24 @@ out:
 
 /* === ETags ============================================================== */
 
-int blf_pidf_etag(char *out)
+void blf_pidf_etag_of(const unsigned char key[16], const unsigned char *in,
+		size_t len, char *out)
 {
 	static const char abc[] =
 			"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-	unsigned char r[64];
-	size_t i, o = 0;
-	ssize_t got;
+	unsigned char key2[16];
+	uint64_t h[2];
+	int i;
 
-	if(out == NULL)
-		return -1;
-	while(o < BLF_PIDF_ETAG_LEN) {
-		got = getrandom(r, sizeof(r), 0);
-		if(got < 0 && errno == EINTR)
-			continue;
-		if(got <= 0)
-			return -1;
-		/* 248 = 4 * 62: bytes above it are dropped so each character is
-		 * equally likely */
-		for(i = 0; i < (size_t)got && o < BLF_PIDF_ETAG_LEN; i++)
-			if(r[i] < 248)
-				out[o++] = abc[r[i] % 62];
+	h[0] = blf_siphash(key, in, len);
+	memcpy(key2, key, 16);
+	key2[0] ^= 0x5c; /* a second value under a related key: 128 bits */
+	h[1] = blf_siphash(key2, in, len);
+	/* 10 characters of 6 bits from each (62 of 64 values kept apart: two
+	 * letters fold onto two others, ~119 bits are left) */
+	for(i = 0; i < BLF_PIDF_ETAG_LEN; i++) {
+		out[i] = abc[(h[i & 1] & 0x3f) % 62];
+		h[i & 1] >>= 6;
 	}
-	out[o] = '\0';
-	return 0;
+	out[BLF_PIDF_ETAG_LEN] = '\0';
 }

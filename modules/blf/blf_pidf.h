@@ -210,11 +210,12 @@ int blf_pidf_build(
 
 #define BLF_PIDF_ETAG_LEN 20
 /*
- * Writes a fresh ETag into out (BLF_PIDF_ETAG_LEN + 1 bytes): 20 characters
- * of [A-Za-z0-9] from the kernel's random source (getrandom, ~119 bits), so
- * an ETag cannot be guessed from another one. Returns 0, or -1 when no
- * random bytes could be read.
+ * Writes the ETag of in (len bytes) under key into out (BLF_PIDF_ETAG_LEN
+ * + 1 bytes): 20 characters of [A-Za-z0-9] from two SipHash-2-4 values,
+ * so the same request always gets the same ETag (a retransmission finds
+ * its publication) and without the key no ETag can be guessed from another.
  */
-int blf_pidf_etag(char *out);
+void blf_pidf_etag_of(const unsigned char key[16], const unsigned char *in,
+		size_t len, char *out);
 
 #endif

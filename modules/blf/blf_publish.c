@@ -7,6 +7,11 @@
  *   refresh (SIP-If-Match, no body)      -> 200 + new SIP-ETag + Expires
  *   modify  (SIP-If-Match + body)        -> 200 + new SIP-ETag + Expires
  *   remove  (SIP-If-Match, Expires: 0)   -> 200 + Expires: 0
+ * A request seen again (a retransmission over UDP, answered statelessly: the
+ * same Call-ID, CSeq and From tag) gets the same 200 and changes nothing:
+ * the new ETag is a keyed hash of those, so the second copy finds its
+ * publication already there (blf_pub_put's BLF_PUB_SEEN) instead of adding
+ * one more or failing on the SIP-If-Match the first copy replaced.
  * Errors: 412 unknown ETag, 489 Event not presence, 415 not
  * application/pidf+xml, 400 not acceptable PIDF (reason logged), 413 body
  * over publish_max_body, 423 Expires below min_expires, 403 From entity not
@@ -22,6 +27,10 @@
 #include <stdlib.h>
 #include <strings.h>
 #include <time.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/random.h>
 
 #include "core/dprint.h"
 #include "core/ut.h"
@@ -40,6 +49,56 @@
 #include "blf_reply.h"
 
 #define BLF_PUB_ETAG_MAX 64	  /* an SIP-If-Match longer cannot be ours */
+
+/* the ETags' key: drawn in mod_init, so every process derives the same
+ * ETag from the same request (a retransmission may reach another worker) */
+static unsigned char blf_pub_key_etag[16];
+
+int blf_publish_init(void)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while(got < sizeof(blf_pub_key_etag)) {
+		n = getrandom(blf_pub_key_etag + got, sizeof(blf_pub_key_etag) - got,
+				0);
+		if(n < 0 && errno == EINTR)
+			continue;
+		if(n <= 0) {
+			LM_ERR("no random source for the PUBLISH ETags' key\n");
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* the ETag of this request: 20 characters of two SipHash-2-4 values of
+ * (target entity, Call-ID, CSeq, From tag) under the key; another request
+ * gets another ETag, a retransmission the same (RFC 3261 section 17.2.3:
+ * Call-ID, CSeq and From tag name an out-of-dialog request) */
+static void blf_pub_etag_of(struct sip_msg *msg, const str *target,
+		const str *ftag, char out[BLF_PIDF_ETAG_LEN + 1])
+{
+	const str *part[4];
+	unsigned char buf[4 * (BLF_KEY_MAX + 4)];
+	size_t len = 0;
+	int i, k;
+
+	part[0] = target;
+	part[1] = &msg->callid->body;
+	part[2] = &get_cseq(msg)->number;
+	part[3] = ftag;
+	for(i = 0; i < 4; i++) {
+		/* each field length-prefixed and cut to BLF_KEY_MAX: a Call-ID
+		 * longer than that still hashes (its first bytes and length) */
+		k = part[i]->len < BLF_KEY_MAX ? part[i]->len : BLF_KEY_MAX;
+		memcpy(buf + len, &part[i]->len, 4);
+		memcpy(buf + len + 4, part[i]->s, k);
+		len += 4 + (size_t)k;
+	}
+	blf_pidf_etag_of(blf_pub_key_etag, buf, len, out);
+}
 
 /* a SIP error with a (rate-limited) log line saying why; returns -code */
 static int blf_pub_reject(struct sip_msg *msg, int code, const char *reason,
@@ -225,11 +284,7 @@ int blf_publish_handle(struct sip_msg *msg)
 			return blf_pub_reject(msg, 500, "Server Internal Error", NULL,
 					"no memory to parse the body");
 	}
-	if(blf_pidf_etag(etag) < 0) {
-		free(doc);
-		return blf_pub_reject(msg, 500, "Server Internal Error", NULL,
-				"no random source for an ETag");
-	}
+	blf_pub_etag_of(msg, &tcan, &from->tag_value, etag);
 	rc = blf_pub_put(&tcan, m.len ? match : NULL, etag, time(NULL) + granted,
 			doc, &body, 0, blf_cfg.max_publications, &retry);
 	free(doc);
@@ -244,6 +299,9 @@ int blf_publish_handle(struct sip_msg *msg)
 	if(rc < 0)
 		return blf_pub_reject(msg, 500, "Server Internal Error", NULL,
 				"no memory to store the publication");
+	if(rc == BLF_PUB_SEEN)
+		LM_DBG("PUBLISH %.*s seen again: the same answer, nothing changed\n",
+				msg->callid->body.len, msg->callid->body.s);
 	snprintf(hdrs, sizeof(hdrs), "SIP-ETag: %s\r\nExpires: %u\r\n", etag,
 			granted);
 	blf_reply(msg, 200, "OK", hdrs);

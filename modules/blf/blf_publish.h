@@ -12,5 +12,7 @@
 /* answers the PUBLISH (200 or an error); 1 when stored/refreshed/removed,
  * -code when rejected, -1 when called for something else */
 int blf_publish_handle(struct sip_msg *msg);
+/* mod_init: the ETags' key (every process must share it); 0, or -1 */
+int blf_publish_init(void);
 
 #endif

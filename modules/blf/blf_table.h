@@ -538,6 +538,7 @@ void blf_entity_contacts_free(blf_entity_t *e);
  * the watchers depending on BLF_DEP_PUB, after the unlock. */
 #define BLF_PUB_E_NOETAG -2 /* no live publication of that ETag (412) */
 #define BLF_PUB_E_FULL -3	/* max publications of the entity (503) */
+#define BLF_PUB_SEEN 1 /* a live publication has the new ETag already */
 int blf_pub_init(void);
 void blf_pub_destroy(void);
 unsigned long blf_pub_count(void); /* in the whole table */
@@ -545,7 +546,8 @@ unsigned long blf_pub_count(void); /* in the whole table */
  * document) or modify (match, doc + body): the publication gets ETag etag, deadline expires
  * and goes to the head; doc is copied. max > 0 bounds a new one (else
  * BLF_PUB_E_FULL, *retry = s until the earliest expiry). 0, BLF_PUB_E_*,
- * -1 (no memory, bad arguments) */
+ * BLF_PUB_SEEN (etag names a live publication of the entity: nothing
+ * changed), -1 (no memory, bad arguments) */
 int blf_pub_put(const str *key, const char *match, const char *etag,
 		time_t expires, const struct blf_pidf_pub *doc, const str *body,
 		int origin, int max, time_t *retry);

@@ -1,4 +1,4 @@
-/* FUZZ-SOURCES: blf_pidf.c blf_xml.c blf_state.c */
+/* FUZZ-SOURCES: blf_pidf.c blf_xml.c blf_state.c blf_branch.c */
 /*
  * fuzz_pidf.c — the PUBLISH body parser (blf_pidf_parse) fed any bytes,
  * then the NOTIFY builder (blf_pidf_build) fed what it accepted. The whole

@@ -12,6 +12,7 @@ import pytest
 import blfutil
 import kamproc
 import pidfutil
+import sipua
 
 DOMAIN = kamproc.DOMAIN
 BOB = "sip:bob@%s" % DOMAIN
@@ -179,3 +180,62 @@ def test_expired_publication_notifies_and_leaves_no_trace(pubproxy, phones):
     assert [t.id for t in doc.tuples] == [doc.tuples[0].id], doc.raw
     assert doc.person.notes == ["Ready"], doc.raw
     assert pidfutil.publications(kam) == []
+
+
+def test_publish_seen_again_changes_nothing(pubproxy, phones):
+    """A PUBLISH is answered statelessly, so a retransmission over UDP (the
+    200 lost or late) reaches the module again: the same Call-ID, CSeq and
+    From tag must get the same 200 and the same SIP-ETag, neither a second
+    publication (an initial PUBLISH) nor a 412 (a modify, whose SIP-If-Match
+    the first copy replaced). Another CSeq is another request."""
+    kam = pubproxy()
+    bob = phones("bob")
+    callid = "pubrtx-%s@127.0.0.1" % sipua.rand_hex()
+    frm = ("From", "<%s>;tag=pubrtx1" % BOB)
+
+    def send(cseq, **kw):
+        return pidfutil.publish(bob, expires=600, headers=[
+            frm, ("Call-ID", callid), ("CSeq", "%d PUBLISH" % cseq)], **kw)
+
+    body = pidfutil.pidf_body(BOB, note="Desk")
+    r1, r1b = send(1, body=body), send(1, body=body)
+    assert r1.status == 200 and r1b.status == 200, (r1.first_line(),
+                                                   r1b.first_line())
+    e1 = pidfutil.etag_of(r1)
+    assert e1 and pidfutil.etag_of(r1b) == e1
+    assert r1b.get("Expires") == "600"
+    pubs = pidfutil.publications(kam, BOBKEY)
+    assert [pidfutil.field(p, "etag") for p in pubs] == [e1], pubs
+
+    # a modify seen twice: the second is not 412, the same new ETag
+    body2 = pidfutil.pidf_body(BOB, note="Lunch")
+    r2, r2b = send(2, etag=e1, body=body2), send(2, etag=e1, body=body2)
+    assert r2.status == 200 and r2b.status == 200, (r2.first_line(),
+                                                   r2b.first_line())
+    e2 = pidfutil.etag_of(r2)
+    assert e2 != e1 and pidfutil.etag_of(r2b) == e2
+    pubs = pidfutil.publications(kam, BOBKEY)
+    assert [pidfutil.field(p, "etag") for p in pubs] == [e2], pubs
+    assert pidfutil.field(pubs[0], "note") == "Lunch"
+
+    # a refresh seen twice
+    r3, r3b = send(3, etag=e2), send(3, etag=e2)
+    assert r3.status == 200 and r3b.status == 200
+    e3 = pidfutil.etag_of(r3)
+    assert e3 not in (e1, e2) and pidfutil.etag_of(r3b) == e3
+    assert [pidfutil.field(p, "etag")
+            for p in pidfutil.publications(kam, BOBKEY)] == [e3]
+
+    # a new request of the same Call-ID (CSeq 4, no SIP-If-Match): a second
+    # publication, with an ETag of its own
+    r4 = send(4, body=pidfutil.pidf_body(BOB, tuple_id="soft", note="Soft"))
+    assert r4.status == 200
+    e4 = pidfutil.etag_of(r4)
+    assert e4 not in (e1, e2, e3)
+    assert sorted(pidfutil.field(p, "etag")
+                  for p in pidfutil.publications(kam, BOBKEY)) == sorted(
+                      [e3, e4])
+    # the old ETags stay unknown (412), as before
+    r5 = pidfutil.publish(bob, etag=e1, expires=600)
+    assert r5.status == 412, r5.first_line()
+    assert kam.running
