@@ -548,12 +548,12 @@ static void blf_dmq_flush(void)
  * sends the next version. Versions of NOTIFYs not caused by a peer's
  * replica (our own calls, subscriptions, timers) are broadcast at once.
  */
-#define BLF_VQ_MAX 256		/* versions waiting at most; a full queue is
-							 * sent by the process that fills it */
-#define BLF_VQ_PIGGYBACK 256 /* records a replica message takes along */
+/* versions waiting at most; a full queue is sent by the process that
+ * fills it */
+#define BLF_VQ_MAX 256
+#define BLF_VQ_PIGGYBACK 256	 /* records a replica message takes along */
 #define BLF_VQ_PIGGYBACK_WITH 64 /* ... when it has at most this many */
-#define BLF_DMQ_ANSWER_MAX 512	 /* versions in one answer; more go as
-								  * before */
+#define BLF_DMQ_ANSWER_MAX 512	 /* versions in one answer; more: broadcast */
 typedef struct blf_vrec {
 	unsigned int v, q;
 	unsigned short klen, tlen;
@@ -570,8 +570,8 @@ typedef struct blf_vq {
 
 static blf_vq_t *blf_vq = NULL;
 static blf_vrec_t blf_vq_out[BLF_VQ_MAX]; /* per process: taken out */
-static json_t *blf_dmq_answer = NULL; /* per process: versions for the
-									   * answer being built */
+/* per process: versions for the answer being built (blf_dmq_handle) */
+static json_t *blf_dmq_answer = NULL;
 
 static int blf_vq_init(void)
 {
@@ -591,8 +591,8 @@ static int blf_vq_init(void)
 
 /* node owner's version of subscription tag at entity key, to be passed on;
  * -1: not queued (full), the caller sends the queue at once */
-static int blf_vq_put(
-		const str *key, const str *tag, unsigned int v, unsigned int q, int owner)
+static int blf_vq_put(const str *key, const str *tag, unsigned int v,
+		unsigned int q, int owner)
 {
 	blf_vrec_t *r;
 
@@ -632,8 +632,7 @@ static void blf_vq_take(int max)
 	/* the oldest first; the rest moves up */
 	memcpy(blf_vq_out, blf_vq->r, n * sizeof(blf_vrec_t));
 	if(n < blf_vq->n)
-		memmove(blf_vq->r, blf_vq->r + n,
-				(blf_vq->n - n) * sizeof(blf_vrec_t));
+		memmove(blf_vq->r, blf_vq->r + n, (blf_vq->n - n) * sizeof(blf_vrec_t));
 	blf_vq->n -= n;
 	lock_release(&blf_vq->lock);
 	for(i = 0; i < n; i++) {
@@ -1386,9 +1385,8 @@ static void blf_dmq_answer_body(peer_reponse_t *resp)
 
 	if(json_array_size(blf_dmq_answer) == 0)
 		return;
-	msg = json_pack("{s:s, s:O, s:s, s:I}", "t", "batch", "m",
-			blf_dmq_answer, "n", blf_nodes->node[0].name, "b",
-			(json_int_t)blf_nodes->boot);
+	msg = json_pack("{s:s, s:O, s:s, s:I}", "t", "batch", "m", blf_dmq_answer,
+			"n", blf_nodes->node[0].name, "b", (json_int_t)blf_nodes->boot);
 	s = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
 	json_decref(msg);
 	if(s == NULL)
@@ -1481,8 +1479,8 @@ static int blf_dmq_handle(
 		resp->reason.len = 9;
 		goto out;
 	}
-	blf_node_boot(origin, json_object_get(root, "b"),
-			json_object_get(root, "rv"));
+	blf_node_boot(
+			origin, json_object_get(root, "b"), json_object_get(root, "rv"));
 	if(blf_dmq_answer_ok(msg, origin, root))
 		blf_dmq_answer = json_array();
 	blf_dmq_rx(root, origin, node);
