@@ -446,6 +446,10 @@ static void blf_node_boot(int idx, json_t *b, json_t *rv)
  * what changed (tm's retransmissions), e.g. who took its subscriptions
  * over, and asks for the full state anyway.
  */
+/* per process: a node a broadcast leaves out (0: none), set around the
+ * passing on of its own versions (blf_vq_pass_on) */
+static int blf_dmq_but = 0;
+
 static void blf_dmq_send_peers(str *body, json_t *type)
 {
 	const char *t = json_string_value(type);
@@ -456,6 +460,15 @@ static void blf_dmq_send_peers(str *body, json_t *type)
 	always = t && (strcmp(t, "hello") == 0 || strcmp(t, "sync") == 0);
 	for(i = 0; i < blf_npeers; i++) {
 		dead = 0;
+		if(blf_dmq_but > 0) {
+			lock_get(&blf_nodes->lock);
+			nd = &blf_nodes->node[blf_dmq_but];
+			dead = ip_addr_cmp(&nd->addr, &blf_peers[i].ip)
+				   && nd->port == blf_peers[i].port;
+			lock_release(&blf_nodes->lock);
+			if(dead)
+				continue;
+		}
 		if(!always) {
 			lock_get(&blf_nodes->lock);
 			for(k = 1; k < blf_nodes->n; k++) {
@@ -474,6 +487,32 @@ static void blf_dmq_send_peers(str *body, json_t *type)
 			blf_dmqb.send_message(blf_dmq_peer, body, &blf_peers[i].node,
 					&blf_dmq_resp, 1, &blf_dmq_ctype);
 	}
+}
+
+/* blf_dmq_but as a node of dmq's list to leave out (dmq compares the
+ * host and port strings and the transport of its URI: a node listed by
+ * another spelling still gets the message, and ignores what is its own) */
+static dmq_node_t *blf_dmq_but_node(void)
+{
+	static dmq_node_t ex;
+	static char u[96];
+	struct ip_addr ip;
+	unsigned short port;
+	int len;
+
+	if(blf_dmq_but <= 0)
+		return NULL;
+	lock_get(&blf_nodes->lock);
+	ip = blf_nodes->node[blf_dmq_but].addr;
+	port = blf_nodes->node[blf_dmq_but].port;
+	lock_release(&blf_nodes->lock);
+	len = snprintf(u, sizeof(u),
+			ip.af == AF_INET6 ? "sip:[%s]:%u" : "sip:%s:%u", ip_addr2a(&ip),
+			(unsigned)port);
+	memset(&ex, 0, sizeof(ex));
+	if(len <= 0 || len >= (int)sizeof(u) || parse_uri(u, len, &ex.uri) < 0)
+		return NULL;
+	return &ex;
 }
 
 static void blf_dmq_send(json_t *msg, dmq_node_t *to)
@@ -499,8 +538,8 @@ static void blf_dmq_send(json_t *msg, dmq_node_t *to)
 	else if(blf_peers_send)
 		blf_dmq_send_peers(&body, json_object_get(msg, "t"));
 	else
-		blf_dmqb.bcast_message(blf_dmq_peer, &body, NULL, &blf_dmq_resp, 1,
-				&blf_dmq_ctype);
+		blf_dmqb.bcast_message(blf_dmq_peer, &body, blf_dmq_but_node(),
+				&blf_dmq_resp, 1, &blf_dmq_ctype);
 	free(s);
 }
 
@@ -616,32 +655,70 @@ static int blf_vq_put(const str *key, const str *tag, unsigned int v,
 	return 0;
 }
 
-/* up to max waiting versions, as "ver" records into the outbox (copied
- * out under the queue's lock, the JSON built after it) */
-static void blf_vq_take(int max)
+/* up to max waiting versions, the oldest first, into blf_vq_out (copied
+ * out under the queue's lock; the JSON is built after it); how many */
+static int blf_vq_grab(int max)
 {
-	blf_vrec_t *r;
-	json_t *m;
-	int i, n;
+	int n;
 
 	if(blf_vq == NULL || blf_vq->n == 0 || max <= 0) /* a racy peek: a
 														* later flush sees it */
-		return;
+		return 0;
 	lock_get(&blf_vq->lock);
 	n = blf_vq->n < max ? blf_vq->n : max;
-	/* the oldest first; the rest moves up */
 	memcpy(blf_vq_out, blf_vq->r, n * sizeof(blf_vrec_t));
 	if(n < blf_vq->n)
 		memmove(blf_vq->r, blf_vq->r + n, (blf_vq->n - n) * sizeof(blf_vrec_t));
 	blf_vq->n -= n;
 	lock_release(&blf_vq->lock);
-	for(i = 0; i < n; i++) {
-		r = &blf_vq_out[i];
-		m = json_pack("{s:s, s:s%, s:s%, s:i, s:i, s:s}", "t", "ver", "e",
-				r->key, (size_t)r->klen, "g", r->tag, (size_t)r->tlen, "v",
-				(int)r->v, "q", (int)r->q, "o", blf_dmq_node_name(r->owner));
-		if(m)
+	return n;
+}
+
+static json_t *blf_vrec_json(const blf_vrec_t *r)
+{
+	return json_pack("{s:s, s:s%, s:s%, s:i, s:i, s:s}", "t", "ver", "e",
+			r->key, (size_t)r->klen, "g", r->tag, (size_t)r->tlen, "v",
+			(int)r->v, "q", (int)r->q, "o", blf_dmq_node_name(r->owner));
+}
+
+/* up to max waiting versions, as "ver" records into the outbox (a message
+ * about to go to every node: their owners ignore their own) */
+static void blf_vq_take(int max)
+{
+	json_t *m;
+	int i, n;
+
+	n = blf_vq_grab(max);
+	for(i = 0; i < n; i++)
+		if((m = blf_vrec_json(&blf_vq_out[i])))
 			blf_out(m);
+}
+
+/* every waiting version, one message per owner, to every node but it */
+static void blf_vq_pass_on(void)
+{
+	json_t *batch, *msg, *m;
+	int i, j, n, owner;
+
+	n = blf_vq_grab(BLF_VQ_MAX);
+	for(i = 0; i < n; i++) {
+		if((owner = blf_vq_out[i].owner) < 0)
+			continue; /* gone with an earlier owner's message */
+		batch = json_array();
+		for(j = i; j < n; j++) {
+			if(blf_vq_out[j].owner != owner)
+				continue;
+			if((m = blf_vrec_json(&blf_vq_out[j])))
+				json_array_append_new(batch, m);
+			blf_vq_out[j].owner = -1;
+		}
+		msg = json_pack("{s:s, s:o}", "t", "batch", "m", batch);
+		if(msg && blf_dmq_on()) {
+			blf_dmq_but = owner;
+			blf_dmq_send(msg, NULL);
+			blf_dmq_but = 0;
+		}
+		json_decref(msg);
 	}
 }
 
@@ -853,8 +930,7 @@ void blf_dmq_vq_proc(unsigned int ticks, void *param)
 {
 	if(!blf_dmq_on() || blf_vq == NULL || blf_vq->n == 0)
 		return;
-	blf_vq_take(BLF_VQ_MAX);
-	blf_dmq_flush();
+	blf_vq_pass_on();
 }
 
 static int blf_json_key(json_t *m, str *key);
@@ -933,17 +1009,14 @@ static void blf_dmq_answer_in(struct sip_msg *msg, dmq_node_t *node)
 		tg.len = (int)tlen;
 		if(blf_vq_put(&key, &tg, vv, q, origin) < 0) {
 			/* the queue is full: it goes now, this one waits */
-			blf_vq_take(BLF_VQ_MAX);
-			blf_dmq_flush();
+			blf_vq_pass_on();
 			blf_vq_put(&key, &tg, vv, q, origin);
 		}
 	}
 	json_decref(root);
 	/* dmq_version_delay 0: passed on at once */
-	if(blf_cfg.dmq_version_delay == 0) {
-		blf_vq_take(BLF_VQ_MAX);
-		blf_dmq_flush();
-	}
+	if(blf_cfg.dmq_version_delay == 0)
+		blf_vq_pass_on();
 }
 
 /* ---- receiving ---- */
