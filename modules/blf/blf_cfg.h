@@ -66,6 +66,8 @@ typedef struct blf_cfg {
 	str dmq_peers; /* addresses blf replicas are accepted from (empty: any
 					* node the dmq module admits) */
 	str node_name; /* this node in the cluster (default: first UDP socket) */
+	int dmq_version_delay; /* ms a NOTIFY's version replica may wait to
+							* share a DMQ message; 0: sent at once */
 	int max_subscriptions;
 	int hash_size; /* slots of the entity table, a power of two */
 	int timer_interval; /* s, expiry scan */

@@ -352,12 +352,30 @@ void blf_chg_jobs(blf_notify_job_t *jobs)
 	g->jobs = jobs;
 }
 
+/* per process: blf_chg_hold() nesting; while held, a flush waits for the
+ * release, so the changes of several operations reach the listeners as one
+ * batch (both sides of a call event: one cluster message, not two) */
+static int blf_chg_held = 0;
+
+void blf_chg_hold(void)
+{
+	blf_chg_held++;
+}
+
+void blf_chg_release(void)
+{
+	if(blf_chg_held > 0 && --blf_chg_held == 0)
+		blf_chg_flush();
+}
+
 void blf_chg_flush(void)
 {
 	blf_chg_batch_t b = blf_chg_pending;
 	blf_chg_block_t *k;
 	int i, stat = 0;
 
+	if(blf_chg_held)
+		return;
 	if(b.first == NULL && b.lost == 0 && !(b.kinds & BLF_CHG_POKE))
 		return;
 	memset(&blf_chg_pending, 0, sizeof(blf_chg_pending));

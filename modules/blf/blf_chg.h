@@ -102,6 +102,11 @@ void blf_chg_jobs(struct blf_notify_job *jobs);
 void blf_chg_flush(void);
 /* blf_chg_jobs(jobs), then blf_chg_flush(): the end of most changes */
 void blf_chg_send(struct blf_notify_job *jobs);
+/* flushes of this process wait until the matching release, which flushes
+ * once: the changes of a few short operations as one batch (no slot lock
+ * may be held at the release; nothing slow between the two) */
+void blf_chg_hold(void);
+void blf_chg_release(void);
 /* the listeners of BLF_CHG_POKE are called at this process's next flush,
  * even when nothing else was noted (blf_lsub.c: member snapshots taken) */
 void blf_chg_poke(void);

@@ -38,6 +38,7 @@
 
 #include "blf.h"
 #include "blf_alias.h"
+#include "blf_chg.h"
 #include "blf_dlgvar.h"
 
 /* immutable facts of one tracked call, the dialog callbacks' parameter */
@@ -174,8 +175,11 @@ static void blf_dlg_event2(blf_callref_t *r, blf_event_t ev_i,
 		blf_event_t ev_r, int code, const blf_call_upd_t *upd_i,
 		const blf_call_upd_t *upd_r)
 {
+	/* both sides' changes as one batch: one cluster message per event */
+	blf_chg_hold();
 	blf_dlg_event(r, BLF_DIR_INITIATOR, ev_i, code, upd_i);
 	blf_dlg_event(r, BLF_DIR_RECIPIENT, ev_r, code, upd_r);
+	blf_chg_release();
 }
 
 /* a reply moved the call: the callee's tag and Contact are learned here */

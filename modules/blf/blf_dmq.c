@@ -83,6 +83,7 @@ typedef struct blf_node {
 	int restarted;	   /* a new incarnation was heard of */
 	time_t prev_seen;  /* last_seen before the latest message */
 	time_t gone_seen;  /* a dead incarnation was last heard from then */
+	int rv; /* it reads versions from our answers and passes them on */
 } blf_node_t;
 
 /* node 0 is this node; the others as they are heard of */
@@ -103,6 +104,8 @@ static json_t *blf_outbox = NULL; /* per process */
 /* DMQ wants a reply callback; a failed delivery is the peer's death, which
  * the hello timeout detects, so there is nothing to do here */
 static int blf_dmq_log_ok(unsigned int *quiet);
+static int blf_dmq_on(void);
+static void blf_dmq_answer_in(struct sip_msg *msg, dmq_node_t *node);
 
 static int blf_dmq_resp_f(
 		struct sip_msg *msg, int code, dmq_node_t *node, void *param)
@@ -120,6 +123,9 @@ static int blf_dmq_resp_f(
 					node ? node->orig_uri.s : "", code, quiet);
 	} else if(code >= 300) {
 		LM_DBG("DMQ message answered %d\n", code);
+	} else if(code >= 200 && msg && msg != (struct sip_msg *)-1
+			  && blf_dmq_on()) {
+		blf_dmq_answer_in(msg, node); /* versions it took, to pass on */
 	}
 	return 0;
 }
@@ -430,7 +436,7 @@ refused:
  * than it could be declared dead has lost what it held: its old
  * incarnation is handled as dead all the same (see blf_dmq_timer).
  */
-static void blf_node_boot(int idx, json_t *b)
+static void blf_node_boot(int idx, json_t *b, json_t *rv)
 {
 	unsigned int boot;
 
@@ -438,6 +444,9 @@ static void blf_node_boot(int idx, json_t *b)
 		return;
 	boot = (unsigned int)json_integer_value(b);
 	lock_get(&blf_nodes->lock);
+	/* whether it reads versions from our answers and passes them on (a
+	 * node of an older version does not say so) */
+	blf_nodes->node[idx].rv = json_integer_value(rv) == 1;
 	if(blf_nodes->node[idx].boot && blf_nodes->node[idx].boot != boot) {
 		blf_nodes->node[idx].restarted = 1;
 		/* the old incarnation was last heard from before this message */
@@ -459,6 +468,10 @@ static void blf_node_boot(int idx, json_t *b)
  * what changed (tm's retransmissions), e.g. who took its subscriptions
  * over, and asks for the full state anyway.
  */
+/* per process: a node a broadcast leaves out (0: none), set around the
+ * passing on of its own versions (blf_vq_pass_on) */
+static int blf_dmq_but = 0;
+
 static void blf_dmq_send_peers(str *body, json_t *type)
 {
 	const char *t = json_string_value(type);
@@ -469,6 +482,15 @@ static void blf_dmq_send_peers(str *body, json_t *type)
 	always = t && (strcmp(t, "hello") == 0 || strcmp(t, "sync") == 0);
 	for(i = 0; i < blf_npeers; i++) {
 		dead = 0;
+		if(blf_dmq_but > 0) {
+			lock_get(&blf_nodes->lock);
+			nd = &blf_nodes->node[blf_dmq_but];
+			dead = ip_addr_cmp(&nd->addr, &blf_peers[i].ip)
+				   && nd->port == blf_peers[i].port;
+			lock_release(&blf_nodes->lock);
+			if(dead)
+				continue;
+		}
 		if(!always) {
 			lock_get(&blf_nodes->lock);
 			for(k = 1; k < blf_nodes->n; k++) {
@@ -489,6 +511,32 @@ static void blf_dmq_send_peers(str *body, json_t *type)
 	}
 }
 
+/* blf_dmq_but as a node of dmq's list to leave out (dmq compares the
+ * host and port strings and the transport of its URI: a node listed by
+ * another spelling still gets the message, and ignores what is its own) */
+static dmq_node_t *blf_dmq_but_node(void)
+{
+	static dmq_node_t ex;
+	static char u[96];
+	struct ip_addr ip;
+	unsigned short port;
+	int len;
+
+	if(blf_dmq_but <= 0)
+		return NULL;
+	lock_get(&blf_nodes->lock);
+	ip = blf_nodes->node[blf_dmq_but].addr;
+	port = blf_nodes->node[blf_dmq_but].port;
+	lock_release(&blf_nodes->lock);
+	len = snprintf(u, sizeof(u),
+			ip.af == AF_INET6 ? "sip:[%s]:%u" : "sip:%s:%u", ip_addr2a(&ip),
+			(unsigned)port);
+	memset(&ex, 0, sizeof(ex));
+	if(len <= 0 || len >= (int)sizeof(u) || parse_uri(u, len, &ex.uri) < 0)
+		return NULL;
+	return &ex;
+}
+
 static void blf_dmq_send(json_t *msg, dmq_node_t *to)
 {
 	str body;
@@ -498,6 +546,9 @@ static void blf_dmq_send(json_t *msg, dmq_node_t *to)
 	/* every message carries our incarnation, so a peer knows it whatever
 	 * it heard of us first */
 	json_object_set_new(msg, "b", json_integer((json_int_t)blf_nodes->boot));
+	/* we read the versions a peer puts in its answer and pass them on:
+	 * it may answer with them instead of broadcasting (blf_dmq_handle) */
+	json_object_set_new(msg, "rv", json_integer(1));
 	s = json_dumps(msg, JSON_COMPACT);
 	if(s == NULL)
 		return;
@@ -509,8 +560,8 @@ static void blf_dmq_send(json_t *msg, dmq_node_t *to)
 	else if(blf_peers_send)
 		blf_dmq_send_peers(&body, json_object_get(msg, "t"));
 	else
-		blf_dmqb.bcast_message(blf_dmq_peer, &body, NULL, &blf_dmq_resp, 1,
-				&blf_dmq_ctype);
+		blf_dmqb.bcast_message(blf_dmq_peer, &body, blf_dmq_but_node(),
+				&blf_dmq_resp, 1, &blf_dmq_ctype);
 	free(s);
 }
 
@@ -535,6 +586,162 @@ static void blf_dmq_flush(void)
 	if(blf_dmq_on())
 		blf_dmq_send(msg, NULL);
 	json_decref(msg);
+}
+
+/*
+ * ---- versions: in answers, passed on (modparam dmq_version_delay) ----
+ *
+ * Every NOTIFY of ours takes a version and a CSeq that the other nodes must
+ * know, so that a node taking the subscription over sends the next ones.
+ * Broadcast at once, that was one broadcast per node and per change of an
+ * entity its watchers follow: most of the cluster's messages, each costing
+ * far more on both ends (a tm transaction, its 200, a parse, a DMQ job)
+ * than the NOTIFY it reports. Most of those NOTIFYs answer a replica from
+ * another node (a call there). So, when the sender of that replica and
+ * every live peer say they can ("rv"), the versions go back in our 200 to
+ * it (blf_dmq_handle: no message of their own, and they reach it as soon
+ * as before), and it passes them on to the other nodes with an owner field
+ * ("o"), with the next message it sends anyway or, at the latest,
+ * dmq_version_delay ms later (this queue, in shm). Each node keeps the
+ * highest version and CSeq it hears of (blf_sub_replica_ver): order does
+ * not matter. If we die, the node we answered holds our versions and
+ * passes them on long before anyone finds us dead (4 s): a takeover still
+ * sends the next version. Versions of NOTIFYs not caused by a peer's
+ * replica (our own calls, subscriptions, timers) are broadcast at once.
+ */
+/* versions waiting at most; a full queue is sent by the process that
+ * fills it */
+#define BLF_VQ_MAX 256
+#define BLF_VQ_PIGGYBACK 256	 /* records a replica message takes along */
+#define BLF_VQ_PIGGYBACK_WITH 64 /* ... when it has at most this many */
+#define BLF_DMQ_ANSWER_MAX 512	 /* versions in one answer; more: broadcast */
+typedef struct blf_vrec {
+	unsigned int v, q;
+	unsigned short klen, tlen;
+	int owner; /* the node whose subscription it is */
+	char key[BLF_REPL_KEY_MAX];
+	char tag[BLF_REPL_TAG_MAX];
+} blf_vrec_t;
+
+typedef struct blf_vq {
+	gen_lock_t lock;
+	int n;
+	blf_vrec_t r[BLF_VQ_MAX];
+} blf_vq_t;
+
+static blf_vq_t *blf_vq = NULL;
+static blf_vrec_t blf_vq_out[BLF_VQ_MAX]; /* per process: taken out */
+/* per process: versions for the answer being built (blf_dmq_handle) */
+static json_t *blf_dmq_answer = NULL;
+
+static int blf_vq_init(void)
+{
+	if(blf_cfg.dmq_version_delay < 0 || blf_cfg.dmq_version_delay > 1000) {
+		LM_ERR("dmq_version_delay: 0 to 1000 ms\n");
+		return -1;
+	}
+	blf_vq = shm_malloc(sizeof(blf_vq_t));
+	if(blf_vq == NULL) {
+		SHM_MEM_ERROR;
+		return -1;
+	}
+	memset(blf_vq, 0, sizeof(blf_vq_t));
+	lock_init(&blf_vq->lock);
+	return 0;
+}
+
+/* node owner's version of subscription tag at entity key, to be passed on;
+ * -1: not queued (full), the caller sends the queue at once */
+static int blf_vq_put(const str *key, const str *tag, unsigned int v,
+		unsigned int q, int owner)
+{
+	blf_vrec_t *r;
+
+	if(key->len <= 0 || key->len > BLF_REPL_KEY_MAX || tag->len <= 0
+			|| tag->len > BLF_REPL_TAG_MAX)
+		return 0; /* blf_repl_check let none such through */
+	lock_get(&blf_vq->lock);
+	if(blf_vq->n == BLF_VQ_MAX) {
+		lock_release(&blf_vq->lock);
+		return -1;
+	}
+	r = &blf_vq->r[blf_vq->n++];
+	r->v = v;
+	r->q = q;
+	r->owner = owner;
+	r->klen = (unsigned short)key->len;
+	r->tlen = (unsigned short)tag->len;
+	memcpy(r->key, key->s, key->len);
+	memcpy(r->tag, tag->s, tag->len);
+	lock_release(&blf_vq->lock);
+	return 0;
+}
+
+/* up to max waiting versions, the oldest first, into blf_vq_out (copied
+ * out under the queue's lock; the JSON is built after it); how many */
+static int blf_vq_grab(int max)
+{
+	int n;
+
+	if(blf_vq == NULL || blf_vq->n == 0 || max <= 0) /* a racy peek: a
+														* later flush sees it */
+		return 0;
+	lock_get(&blf_vq->lock);
+	n = blf_vq->n < max ? blf_vq->n : max;
+	memcpy(blf_vq_out, blf_vq->r, n * sizeof(blf_vrec_t));
+	if(n < blf_vq->n)
+		memmove(blf_vq->r, blf_vq->r + n, (blf_vq->n - n) * sizeof(blf_vrec_t));
+	blf_vq->n -= n;
+	lock_release(&blf_vq->lock);
+	return n;
+}
+
+static json_t *blf_vrec_json(const blf_vrec_t *r)
+{
+	return json_pack("{s:s, s:s%, s:s%, s:i, s:i, s:s}", "t", "ver", "e",
+			r->key, (size_t)r->klen, "g", r->tag, (size_t)r->tlen, "v",
+			(int)r->v, "q", (int)r->q, "o", blf_dmq_node_name(r->owner));
+}
+
+/* up to max waiting versions, as "ver" records into the outbox (a message
+ * about to go to every node: their owners ignore their own) */
+static void blf_vq_take(int max)
+{
+	json_t *m;
+	int i, n;
+
+	n = blf_vq_grab(max);
+	for(i = 0; i < n; i++)
+		if((m = blf_vrec_json(&blf_vq_out[i])))
+			blf_out(m);
+}
+
+/* every waiting version, one message per owner, to every node but it */
+static void blf_vq_pass_on(void)
+{
+	json_t *batch, *msg, *m;
+	int i, j, n, owner;
+
+	n = blf_vq_grab(BLF_VQ_MAX);
+	for(i = 0; i < n; i++) {
+		if((owner = blf_vq_out[i].owner) < 0)
+			continue; /* gone with an earlier owner's message */
+		batch = json_array();
+		for(j = i; j < n; j++) {
+			if(blf_vq_out[j].owner != owner)
+				continue;
+			if((m = blf_vrec_json(&blf_vq_out[j])))
+				json_array_append_new(batch, m);
+			blf_vq_out[j].owner = -1;
+		}
+		msg = json_pack("{s:s, s:o}", "t", "batch", "m", batch);
+		if(msg && blf_dmq_on()) {
+			blf_dmq_but = owner;
+			blf_dmq_send(msg, NULL);
+			blf_dmq_but = 0;
+		}
+		json_decref(msg);
+	}
 }
 
 static json_t *blf_json_strs(const str *f, int n)
@@ -720,10 +927,118 @@ static void blf_dmq_chg(blf_chg_batch_t *b, void *param)
 		return;
 	while((g = blf_chg_next(b, g, BLF_DMQ_CHG_KINDS))) {
 		m = blf_chg_json(g);
-		if(m)
+		if(m == NULL)
+			continue;
+		/* applying a peer's replica (blf_dmq_handle): our versions go in
+		 * the answer */
+		if(g->kind == BLF_CHG_SUB_VER && blf_dmq_answer
+				&& json_array_size(blf_dmq_answer) < BLF_DMQ_ANSWER_MAX)
+			json_array_append_new(blf_dmq_answer, m);
+		else
 			blf_out(m);
 	}
+	/* a message goes anyway: the versions waiting go with it (not with a
+	 * large batch: a message stays well under BLF_REPL_RECORDS_MAX and
+	 * BLF_REPL_BODY_MAX, a ver record is under 600 bytes) */
+	if(blf_outbox && json_array_size(blf_outbox)
+			&& json_array_size(blf_outbox) <= BLF_VQ_PIGGYBACK_WITH)
+		blf_vq_take(BLF_VQ_PIGGYBACK);
 	blf_dmq_flush();
+}
+
+/* the "BLF DMQ VERSIONS" process: every dmq_version_delay ms, the versions
+ * to pass on that no other message took along */
+void blf_dmq_vq_proc(unsigned int ticks, void *param)
+{
+	if(!blf_dmq_on() || blf_vq == NULL || blf_vq->n == 0)
+		return;
+	blf_vq_pass_on();
+}
+
+static int blf_json_key(json_t *m, str *key);
+
+/*
+ * The answer of node idx (whose name its body gives, from the address we
+ * sent to) to a message of ours: the versions its NOTIFYs took while it
+ * applied it. Checked like a message (blf_repl_decode), "ver" records only,
+ * of its own subscriptions; kept here and queued to be passed on.
+ */
+static void blf_dmq_answer_in(struct sip_msg *msg, dmq_node_t *node)
+{
+	blf_repl_limits_t lim;
+	json_t *root = NULL, *r;
+	const char *name, *why = NULL, *tag;
+	char rwhy[160];
+	unsigned int quiet;
+	size_t i, tlen;
+	int origin, vv, q;
+	str body, key, tg;
+
+	body.s = get_body(msg);
+	body.len = body.s && msg->content_length ? get_content_length(msg) : 0;
+	if(body.len <= 0 || node == NULL)
+		return;
+	lim.now = time(NULL);
+	lim.max_expires = blf_cfg.expiry.max_expires;
+	rwhy[0] = '\0';
+	if(!ip_addr_cmp(&node->ip_address, &msg->rcv.src_ip))
+		why = "it does not come from the node we sent to";
+	else if(blf_repl_decode(body.s, body.len, &lim, &root, rwhy, sizeof(rwhy))
+			< 0)
+		why = rwhy;
+	else if(strcmp(json_string_value(json_object_get(root, "t")), "batch"))
+		why = "not a batch";
+	if(why == NULL) {
+		json_array_foreach(json_object_get(root, "m"), i, r)
+		{
+			if(strcmp(json_string_value(json_object_get(r, "t")), "ver")
+					|| json_object_get(r, "o")) {
+				why = "a record other than its own versions";
+				break;
+			}
+		}
+	}
+	if(why == NULL) {
+		name = json_string_value(json_object_get(root, "n"));
+		origin = strcmp(name, blf_nodes->node[0].name) == 0
+						 ? -1
+						 : blf_node_idx(name, &node->ip_address,
+								 node->uri.port_no ? node->uri.port_no
+												   : SIP_PORT,
+								 &why);
+		if(origin <= 0 && why == NULL)
+			why = "it names this node";
+	}
+	if(why) {
+		update_stat(blf_st_dmq_invalid, 1);
+		if(blf_dmq_log_ok(&quiet))
+			LM_NOTICE("blf DMQ answer from %s:%d ignored: %s (%u more "
+					  "dropped or refused in the last second)\n",
+					ip_addr2a(&msg->rcv.src_ip), (int)msg->rcv.src_port, why,
+					quiet);
+		json_decref(root);
+		return;
+	}
+	json_array_foreach(json_object_get(root, "m"), i, r)
+	{
+		if(blf_json_key(r, &key) < 0
+				|| json_unpack(r, "{s:s%, s:i, s:i}", "g", &tag, &tlen, "v",
+						   &vv, "q", &q)
+						   < 0)
+			continue; /* checked: not reached */
+		blf_sub_replica_ver(&key, tag, tlen, vv, q, origin);
+		tg.s = (char *)tag;
+		tg.len = (int)tlen;
+		if(blf_vq_put(&key, &tg, vv, q, origin) < 0) {
+			/* the queue is full: it goes now, this one waits */
+			blf_vq_pass_on();
+			blf_vq_put(&key, &tg, vv, q, origin);
+		}
+	}
+	json_decref(root);
+	/* dmq_version_delay 0: passed on at once */
+	if(blf_cfg.dmq_version_delay == 0)
+		blf_vq_pass_on();
 }
 
 /* ---- receiving ---- */
@@ -876,8 +1191,24 @@ static void blf_dmq_rx_unpub(json_t *m, int origin)
 	blf_pub_del(&key, etag, origin);
 }
 
+/* the index of the node called name, 0 for this node, -1 when unknown */
+static int blf_node_find(const char *name)
+{
+	int i;
+
+	lock_get(&blf_nodes->lock);
+	for(i = 0; i < blf_nodes->n; i++)
+		if(strcmp(blf_nodes->node[i].name, name) == 0)
+			break;
+	if(i == blf_nodes->n)
+		i = -1;
+	lock_release(&blf_nodes->lock);
+	return i;
+}
+
 static void blf_dmq_rx_ver(json_t *m, int owner)
 {
+	json_t *o;
 	const char *tag;
 	size_t tlen;
 	int v, q;
@@ -887,6 +1218,11 @@ static void blf_dmq_rx_ver(json_t *m, int owner)
 			|| json_unpack(m, "{s:s%, s:i, s:i}", "g", &tag, &tlen, "v", &v,
 					   "q", &q)
 					   < 0)
+		return;
+	/* passed on from the answer of its owner (checked: a node name); ours
+	 * (we sent that answer) or a node not heard of: nothing to do */
+	if((o = json_object_get(m, "o"))
+			&& (owner = blf_node_find(json_string_value(o))) <= 0)
 		return;
 	blf_sub_replica_ver(&key, tag, tlen, v, q, owner);
 }
@@ -1116,6 +1452,63 @@ static int blf_dmq_uris_ok(json_t *root, const char **field)
 	return 1;
 }
 
+/*
+ * Whether the versions our NOTIFYs take while applying msg from node origin
+ * go in the answer (see blf_vq_put): the sender passes them on ("rv"), and
+ * so does every live peer (an older node would not, and one that did not
+ * hear them would have to take our subscriptions over with stale
+ * versions); and dmq's worker sends the answer (it frees the body; the
+ * script's dmq_process_message() would not).
+ */
+static int blf_dmq_answer_ok(struct sip_msg *msg, int origin, json_t *root)
+{
+	int i, ok = 1;
+
+	if(!(msg->msg_flags & FL_SHM_CLONE)
+			|| json_integer_value(json_object_get(root, "rv")) != 1)
+		return 0;
+	lock_get(&blf_nodes->lock);
+	for(i = 1; i < blf_nodes->n; i++)
+		if(i != origin && blf_nodes->node[i].alive && !blf_nodes->node[i].rv)
+			ok = 0;
+	lock_release(&blf_nodes->lock);
+	return ok;
+}
+
+/* the answer's body: our versions, as a batch message of ours (pkg: dmq's
+ * worker frees it once the answer is sent) */
+static void blf_dmq_answer_body(peer_reponse_t *resp)
+{
+	json_t *msg;
+	char *s;
+	size_t len;
+
+	if(json_array_size(blf_dmq_answer) == 0)
+		return;
+	msg = json_pack("{s:s, s:O, s:s, s:I}", "t", "batch", "m", blf_dmq_answer,
+			"n", blf_nodes->node[0].name, "b", (json_int_t)blf_nodes->boot);
+	s = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+	json_decref(msg);
+	if(s == NULL)
+		goto broadcast;
+	len = strlen(s);
+	resp->body.s = pkg_malloc(len + 1);
+	if(resp->body.s == NULL) {
+		PKG_MEM_ERROR;
+		free(s);
+		goto broadcast;
+	}
+	memcpy(resp->body.s, s, len + 1);
+	resp->body.len = (int)len;
+	resp->content_type = blf_dmq_ctype;
+	free(s);
+	return;
+broadcast: /* as before: to every node, now */
+	json_array_extend(blf_outbox ? blf_outbox : (blf_outbox = json_array()),
+			blf_dmq_answer);
+	blf_dmq_flush();
+}
+
 static int blf_dmq_handle(
 		struct sip_msg *msg, peer_reponse_t *resp, dmq_node_t *node)
 {
@@ -1186,13 +1579,21 @@ static int blf_dmq_handle(
 		resp->reason.len = 9;
 		goto out;
 	}
-	blf_node_boot(origin, json_object_get(root, "b"));
+	blf_node_boot(
+			origin, json_object_get(root, "b"), json_object_get(root, "rv"));
 	blf_rx_boot = json_is_integer(json_object_get(root, "b"))
 						  ? (unsigned int)json_integer_value(
 								  json_object_get(root, "b"))
 						  : 0;
+	if(blf_dmq_answer_ok(msg, origin, root))
+		blf_dmq_answer = json_array();
 	blf_dmq_rx(root, origin, node);
 	blf_chg_flush(); /* what applying it changed here (a DB row gone) */
+	if(blf_dmq_answer) {
+		blf_dmq_answer_body(resp);
+		json_decref(blf_dmq_answer);
+		blf_dmq_answer = NULL;
+	}
 	resp->resp_code = 200;
 	resp->reason.s = "OK";
 	resp->reason.len = 2;
@@ -1475,6 +1876,8 @@ int blf_dmq_init(void)
 	if(blf_sub_repl_init() < 0)
 		return -1;
 	blf_rhist_enable(); /* the states a takeover replays */
+	if(blf_vq_init() < 0)
+		return -1;
 	/* this node's name: node_name, else its first listen socket */
 	if(blf_cfg.node_name.len) {
 		snprintf(buf, sizeof(buf), "%.*s", blf_cfg.node_name.len,

@@ -56,6 +56,7 @@ blf_cfg_t blf_cfg = {
 	.db_flush_interval = 2,
 	.notify_direct = 1,
 	.reply_direct = 1,
+	.dmq_version_delay = 100,
 	.max_watcher_subscriptions = 500,
 	.max_source_subscriptions = 5000,
 	.wildcard_burst_interval = 60,
@@ -150,6 +151,7 @@ static param_export_t params[] = {
 	{"db_flush_interval", PARAM_INT, &blf_cfg.db_flush_interval},
 	{"enable_dmq", PARAM_INT, &blf_cfg.enable_dmq},
 	{"dmq_peers", PARAM_STR, &blf_cfg.dmq_peers},
+	{"dmq_version_delay", PARAM_INT, &blf_cfg.dmq_version_delay},
 	{"node_name", PARAM_STR, &blf_cfg.node_name},
 	{"max_subscriptions", PARAM_INT, &blf_cfg.max_subscriptions},
 	{"hash_size", PARAM_INT, &blf_cfg.hash_size},
@@ -503,6 +505,9 @@ static int mod_init(void)
 	blf_viscache_set_list_hook(blf_lsub_vis_changed);
 	/* the expiry pass, and the cluster's hellos in a process of their own */
 	register_sync_timers(blf_cfg.enable_dmq ? 2 : 1);
+	/* dmq_version_delay: the versions' flush (blf_dmq_vq_proc) */
+	if(blf_cfg.enable_dmq && blf_cfg.dmq_version_delay > 0)
+		register_basic_timers(1);
 	/* notify_min_interval: owed NOTIFYs resumed at ms granularity */
 	if(blf_coal_init() < 0)
 		return -1;
@@ -536,6 +541,14 @@ static int child_init(int rank)
 						   blf_dmq_timer_proc, NULL, 1)
 						   < 0) {
 			LM_ERR("cannot start the cluster timer process\n");
+			return -1;
+		}
+		if(blf_cfg.enable_dmq && blf_cfg.dmq_version_delay > 0
+				&& fork_basic_utimer(PROC_TIMER, "BLF DMQ VERSIONS", 1,
+						   blf_dmq_vq_proc, NULL,
+						   blf_cfg.dmq_version_delay * 1000)
+						   < 0) {
+			LM_ERR("cannot start the cluster versions process\n");
 			return -1;
 		}
 		if(blf_coal_interval > 0

@@ -406,6 +406,12 @@ static int blf_repl_ver(blf_repl_ctx_t *x, json_t *o)
 	s = blf_repl_str(o, "g", &len);
 	if(s == NULL || !blf_repl_token_ok(s, len, 1, BLF_REPL_TAG_MAX))
 		return blf_repl_bad(x, "bad", "to tag");
+	/* optional: the owner, when the sender passes on another node's
+	 * versions (they came in that node's answer to the sender) */
+	if(json_object_get(o, "o")
+			&& ((s = blf_repl_str(o, "o", &len)) == NULL
+					|| !blf_repl_name_ok(s, len)))
+		return blf_repl_bad(x, "bad", "owner");
 	return 0;
 }
 
@@ -507,7 +513,8 @@ int blf_repl_check(json_t *root, const blf_repl_limits_t *lim, char *why,
 	s = blf_repl_str(root, "n", &len);
 	if(s == NULL || !blf_repl_name_ok(s, len))
 		return blf_repl_bad(&x, "bad", "node name");
-	if(blf_repl_int(&x, root, "b", 0, BLF_REPL_UINT32, 0) < 0)
+	if(blf_repl_int(&x, root, "b", 0, BLF_REPL_UINT32, 0) < 0
+			|| blf_repl_int(&x, root, "rv", 0, 1, 1) < 0)
 		return -1;
 	s = blf_repl_str(root, "t", &len);
 	if(s == NULL)

@@ -443,6 +443,9 @@ class DmqPeer:
         self.port = self.sock.getsockname()[1]
         self.uri = "sip:127.0.0.1:%d" % self.port
         self.received = []  # (method line, From, body) of requests to it
+        # answer(body of a blf request) -> the body of our 200 (None: none),
+        # as a node answers with its versions (blf_dmq.c blf_dmq_handle)
+        self.answer = None
         self.responses = {}  # Call-ID -> [status, ...]
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -474,9 +477,16 @@ class DmqPeer:
                                           msg.get("From", ""),
                                           msg.text_body))
                 if msg.method != "ACK":
+                    body = b""
+                    if self.answer and msg.first_line().startswith(
+                            "KDMQ sip:blf@"):
+                        body = self.answer(msg.text_body) or b""
+                    hdrs = [("Content-Type", "application/json")] \
+                        if body else []
                     try:
                         self.sock.sendto(sipua.SipMessage.response_to(
-                            msg, 200).encode(), src)
+                            msg, 200, headers=hdrs, body=body).encode(),
+                            src)
                     except OSError:
                         return
             else:

@@ -27,6 +27,7 @@ something must NOT happen are bounded waits of a few times the 4 s death
 timeout.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -339,6 +340,54 @@ def test_hostile_replicas_rejected_takeover_survives(make_cluster, peer,
     assert calls_at(A, "carol@" + DOMAIN) == []
     assert not [s for s in blfutil.subscriptions(A)
                 if s["callid"].startswith("forged")]
+
+
+def test_hostile_answers_ignored(make_cluster, peer):
+    """A node reads the versions a peer puts in its 200 to the node's
+    messages (blf_dmq.c blf_dmq_answer_in) and passes them on: that body
+    is checked like a message. Bad JSON, a record other than the peer's
+    own versions (a call, a version naming another owner), a bad tag, a
+    body naming the node itself or another node are each ignored with a
+    log line and counted in dmq_invalid; Kamailio stays up."""
+    cl = make_cluster(gate=False, blf_peers=False)
+    A = cl.nodes[0]
+    assert peer.join(A) == 200
+    blfutil.poll(lambda: in_dmq_list(A, peer.port), 5,
+                 what="the peer in A's dmq node list")
+    assert peer.blf(A, "hello", "evil") == 200
+    ver = {"t": "ver", "e": "bob@" + DOMAIN, "g": "tag1", "v": 3, "q": 4}
+    hostile = [
+        b"{not json",
+        {"t": "batch", "m": [call_rec("bob@" + DOMAIN, "c1")]},
+        {"t": "batch", "m": [dict(ver, o=A.name)]},
+        {"t": "batch", "m": [dict(ver, g="t a g")]},
+        {"t": "batch", "m": [ver], "n": A.name},
+        {"t": "hello"},
+    ]
+    sent = []
+
+    def answer(body):
+        # one hostile body per blf message of A's (its hellos, each second)
+        i = len(sent)
+        if i >= len(hostile):
+            return None
+        sent.append(i)
+        b = hostile[i]
+        if isinstance(b, dict):
+            b = dict({"n": "evil", "b": 1}, **b)
+            b = json.dumps(b, separators=(",", ":")).encode()
+        return b
+
+    before = stat(A, "dmq_invalid")
+    peer.answer = answer
+    blfutil.poll(lambda: stat(A, "dmq_invalid") >= before + len(hostile),
+                 len(hostile) * 3 + 5, 0.2,
+                 "every hostile answer counted in dmq_invalid")
+    assert len(sent) == len(hostile)
+    assert stat(A, "dmq_invalid") == before + len(hostile)
+    assert "blf DMQ answer from 127.0.0.1:%d ignored" % peer.port in A.log()
+    assert running(A)
+    blfutil.subscriptions(A)  # still answers RPC
 
 
 # -- item 10: the DMQ parts --------------------------------------------------

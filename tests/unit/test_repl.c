@@ -635,6 +635,52 @@ static void test_sub_mv(void)
 	free(big);
 }
 
+/* a version passed on from its owner's answer ("o"), and the "rv" flag a
+ * sender puts on every message (optional: an older node has neither) */
+static void test_ver_owner(void)
+{
+	json_t *m;
+	char *s;
+
+	CHECK_INT(check(batch(json_pack("{s:s, s:s, s:s, s:i, s:i, s:s}", "t",
+					  "ver", "e", "202@pbx.example.com", "g", "blf.1.2.abc",
+					  "v", 9, "q", 10, "o", "udp:127.0.0.1:5061"))),
+			0);
+	/* the owner must be a node name */
+	CHECK_INT(check(batch(json_pack("{s:s, s:s, s:s, s:i, s:i, s:s}", "t",
+					  "ver", "e", "a@b", "g", "tag", "v", 1, "q", 1, "o",
+					  "evil node"))),
+			-1);
+	CHECK_INT(check(batch(json_pack("{s:s, s:s, s:s, s:i, s:i, s:s}", "t",
+					  "ver", "e", "a@b", "g", "tag", "v", 1, "q", 1, "o", ""))),
+			-1);
+	CHECK_INT(check(batch(json_pack("{s:s, s:s, s:s, s:i, s:i, s:i}", "t",
+					  "ver", "e", "a@b", "g", "tag", "v", 1, "q", 1, "o", 2))),
+			-1);
+	CHECK_INT(check(batch(json_pack("{s:s, s:s, s:s, s:i, s:i, s:s%}", "t",
+					  "ver", "e", "a@b", "g", "tag", "v", 1, "q", 1, "o",
+					  "a\0b", (size_t)3))),
+			-1);
+	s = rep('n', BLF_REPL_NAME_MAX + 1);
+	CHECK_INT(check(batch(json_pack("{s:s, s:s, s:s, s:i, s:i, s:s}", "t",
+					  "ver", "e", "a@b", "g", "tag", "v", 1, "q", 1, "o", s))),
+			-1);
+	free(s);
+	/* "rv": 0 or 1 when present */
+	m = msg("hello", NULL);
+	json_object_set_new(m, "rv", json_integer(1));
+	CHECK_INT(check(m), 0);
+	m = msg("hello", NULL);
+	json_object_set_new(m, "rv", json_integer(0));
+	CHECK_INT(check(m), 0);
+	m = msg("hello", NULL);
+	json_object_set_new(m, "rv", json_integer(2));
+	CHECK_INT(check(m), -1);
+	m = msg("hello", NULL);
+	json_object_set_new(m, "rv", json_string("1"));
+	CHECK_INT(check(m), -1);
+}
+
 int main(void)
 {
 	test_helpers();
@@ -646,5 +692,6 @@ int main(void)
 	test_sub_mv();
 	test_decode();
 	test_pub_fields();
+	test_ver_owner();
 	return tap_done("test_repl");
 }
