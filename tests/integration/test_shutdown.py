@@ -141,6 +141,7 @@ def test_graceful_stops_under_load_exit_promptly_and_flush(db_dir):
                             % (i, took, main_stack(kam), kam.log_tail(20)))
             assert rc == 0, "cycle %d: exit status %s" % (i, rc)
             assert not kamproc.crash_lines(kam.log()), kam.log_tail(30)
+            assert "loaded before dialog" not in kam.log()
         finally:
             if load:
                 load.stop()
@@ -224,3 +225,33 @@ def test_stop_with_locks_left_held_by_a_dead_child(db_dir):
     assert len(bodies) == 1 and "<note>last words</note>" in bodies[0]
     assert rows(db, "SELECT COUNT(*) FROM blf_subscriptions WHERE watcher "
                 "= 'watcher@blf.test'") == [(1,)]
+
+
+def test_loaded_before_dialog_is_warned(db_dir):
+    """blf loaded before dialog is destroyed after it: dialog's destroy
+    can hang a stop (above: its timer lock) before blf's last flush. The
+    start says so, once."""
+    base = dbutil.with_db_modules(["db_sqlite.so"])
+
+    class Early(base):
+        def render(self):
+            text = super().render()
+            blf = 'loadmodule "%s"\n' % kamproc.BLF_MODULE
+            dlg = 'loadmodule "dialog.so"\n'
+            assert blf in text and dlg in text
+            text = text.replace(blf, "").replace(dlg, blf + dlg)
+            with open(self.cfg_path, "w") as f:
+                f.write(text)
+            return text
+
+    kam = Early(blf=True, track=True, params={
+        "db_url": "sqlite:///" + os.path.join(db_dir, "blf.db")})
+    kam.start()
+    try:
+        assert kam.log().count("blf is loaded before dialog: load it after "
+                               "dialog") == 1, kam.log_tail(20)
+        rc, _ = sigterm_and_wait(kam)
+        assert rc == 0
+    finally:
+        kam.stop()
+        kam.cleanup()
