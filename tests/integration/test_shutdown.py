@@ -162,10 +162,12 @@ def test_graceful_stops_under_load_exit_promptly_and_flush(db_dir):
             "cycle %d: the last subscription was not flushed" % i
 
 
-# blf's shm locks that this configuration allocates, as gdb names them in a
-# process of the module: lock sets (every lock of the set is planted) and
+# blf's shm locks, as gdb names them in a process of the module: lock sets
+# (owner, every lock of owner->locks is planted; an owner the configuration
+# does not allocate, as blf_ntx with notify_direct=0, is skipped) and
 # single locks
-LOCK_SETS = ["blf_table->locks", "blf_wc->locks", "blf_ntx->locks"]
+LOCK_SETS = ["blf_table", "blf_wc", "blf_ntx"]
+MUST = ["blf_table", "blf_wc"]
 LOCKS = ["blf_db_sh->lock", "blf_dbp_sh->lock"]
 
 
@@ -175,11 +177,11 @@ def plant_held_locks(pid, path):
     section leaves behind (the futex word stays 1, nobody releases it)."""
     lines = []
     for s in LOCK_SETS:
-        lines += ["set var $s = %s" % s, "set var $i = 0",
-                  "while $i < $s->size",
-                  " set var $s->locks[$i].val = 1",
-                  " set var $i = $i + 1", "end",
-                  "printf \"planted %s %%d\\n\", $s->size" % s]
+        lines += ["if %s != 0" % s, " set var $s = %s->locks" % s,
+                  " set var $i = 0", " while $i < $s->size",
+                  "  set var $s->locks[$i].val = 1",
+                  "  set var $i = $i + 1", " end",
+                  " printf \"planted %s %%d\\n\", $s->size" % s, "end"]
     for lk in LOCKS:
         lines += ["set var (%s).val = 1" % lk,
                   "printf \"planted %s 1\\n\"" % lk]
@@ -208,8 +210,11 @@ def test_stop_with_locks_left_held_by_a_dead_child(db_dir):
             BOB, tuple_id="desk", note="last words"))
         assert r.status == 200, r.first_line()
         out = plant_held_locks(kam.pids[-1], os.path.join(db_dir, "p.gdb"))
-        for name in LOCK_SETS + LOCKS:
-            assert "planted " + name in out, out[-2000:]
+        if "ptrace: Operation not permitted" in out:
+            pytest.skip("gdb may not attach here (ptrace_scope)")
+        for name in MUST + LOCKS:
+            assert "planted %s " % name in out, out[-2000:]
+        assert "Error" not in out, out[-2000:]
         rc, took = sigterm_and_wait(kam)
         if rc is None:
             pytest.fail("kamailio still running %.0f s after SIGTERM; main "
