@@ -65,16 +65,6 @@ def sigterm_and_wait(kam):
     return kam.proc.returncode, time.monotonic() - t0
 
 
-def main_stack(kam):
-    """Where a hung main process waits (for the failure message)."""
-    if shutil.which("gdb") is None:
-        return "(no gdb)"
-    r = subprocess.run(["gdb", "-p", str(kam.proc.pid), "-batch", "-ex",
-                        "bt"], capture_output=True, text=True, timeout=60)
-    return "\n".join(line for line in r.stdout.splitlines()
-                     if line.startswith("#"))
-
-
 class Load:
     """PUBLISHes and SUBSCRIBEs of carol's until stopped: SIP
     workers are in blf's critical sections when the SIGTERM comes."""
@@ -138,7 +128,8 @@ def test_graceful_stops_under_load_exit_promptly_and_flush(db_dir):
             if rc is None:
                 pytest.fail("cycle %d: kamailio still running %.0f s after "
                             "SIGTERM; main process:\n%s\nlog:\n%s"
-                            % (i, took, main_stack(kam), kam.log_tail(20)))
+                            % (i, took, kamproc.stack_of(kam.proc.pid),
+                               kam.log_tail(20)))
             assert rc == 0, "cycle %d: exit status %s" % (i, rc)
             assert not kamproc.crash_lines(kam.log()), kam.log_tail(30)
             assert "loaded before dialog" not in kam.log()
@@ -218,7 +209,8 @@ def test_stop_with_locks_left_held_by_a_dead_child(db_dir):
         rc, took = sigterm_and_wait(kam)
         if rc is None:
             pytest.fail("kamailio still running %.0f s after SIGTERM; main "
-                        "process:\n%s" % (took, main_stack(kam)))
+                        "process:\n%s" % (took,
+                                          kamproc.stack_of(kam.proc.pid)))
         assert rc == 0, "exit status %s" % rc
     finally:
         for p in phones:
