@@ -503,12 +503,36 @@ static void blf_db_flush_timer(unsigned int ticks, void *param)
 
 /* ---- lifecycle ---- */
 
+/*
+ * Modules are destroyed in reverse load order. The stock dialog module's
+ * destroy waits on its timer lock, which a child may have held when it
+ * _exit()ed on SIGTERM: the stop then hangs there until it is killed.
+ * Loaded after dialog, blf has flushed by then; loaded before, its last
+ * flush would be lost with the hang. Said once at start.
+ */
+static void blf_db_order_check(void)
+{
+	sr_module_t *m;
+
+	for(m = get_loaded_modules(); m; m = m->next) {
+		if(m->exports.name && strcmp(m->exports.name, "blf") == 0)
+			return; /* destroyed before everything after it */
+		if(m->exports.name && strcmp(m->exports.name, "dialog") == 0) {
+			LM_WARN("blf is loaded before dialog: load it after dialog so "
+					"that its last database flush runs before dialog's "
+					"destroy, which can hang a stop\n");
+			return;
+		}
+	}
+}
+
 int blf_db_init(void)
 {
 	int rc;
 
 	if(blf_cfg.db_url.len == 0)
 		return 0;
+	blf_db_order_check();
 	if(blf_cfg.db_flush_interval < 1)
 		blf_cfg.db_flush_interval = 1;
 	blf_db_sh = shm_malloc(sizeof(*blf_db_sh));

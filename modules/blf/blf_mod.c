@@ -572,8 +572,17 @@ static int child_init(int rank)
 	return 0;
 }
 
+/*
+ * Runs in the main process only, after every child has exited: a child
+ * _exit()s on SIGTERM wherever it is (core's sig_usr), so any shm lock of
+ * ours may be left held by a dead process. Nothing here may wait on one:
+ * the final flush walks the table without locks (blf_db_destroy, first,
+ * so it is done before anything else can go wrong) and freeing the
+ * subscriptions no longer gives their watcher counts back under a lock.
+ */
 static void mod_destroy(void)
 {
+	blf_wc_shutdown();
 	blf_db_destroy();
 	blf_park_destroy();
 	blf_alias_destroy();

@@ -72,6 +72,7 @@ typedef struct blf_wc_table {
 } blf_wc_table_t;
 
 static blf_wc_table_t *blf_wc = NULL;
+static int blf_wc_down = 0; /* blf_wc_shutdown() called (pkg: main only) */
 
 int blf_wc_init(void)
 {
@@ -299,12 +300,18 @@ int blf_wc_sub_take(blf_sub_t *s, const struct ip_addr *src, int check)
 	return 0;
 }
 
+void blf_wc_shutdown(void)
+{
+	blf_wc_down = 1;
+}
+
 void blf_wc_sub_release(blf_sub_t *s)
 {
 	int i;
 
 	for(i = 0; i < BLF_WC_KINDS; i++) {
-		if(s->wc[i] && blf_wc)
+		/* at shutdown the counters go with the table (blf_wc_shutdown) */
+		if(s->wc[i] && blf_wc && !blf_wc_down)
 			blf_wc_put(blf_wc_at(s->wc[i]));
 		s->wc[i] = 0;
 	}

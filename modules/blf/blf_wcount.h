@@ -36,6 +36,13 @@ struct blf_sub;
 
 int blf_wc_init(void);
 void blf_wc_destroy(void);
+/*
+ * Shutdown (main process, mod_destroy, every child already gone): from now
+ * on blf_wc_sub_release takes no lock and frees nothing, blf_wc_destroy
+ * frees the whole table. A child _exit()s on SIGTERM wherever it is, so a
+ * bucket lock may be held by a dead process: waiting on it hung the stop.
+ */
+void blf_wc_shutdown(void);
 
 /*
  * Counts s (just linked as ours) for its watcher (BLF_SF_WATCHER) and, when

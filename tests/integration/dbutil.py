@@ -53,15 +53,18 @@ def with_db_modules(modules):
 
 def stop_gracefully(kam):
     """SIGTERM, wait for the exit (kam.stop kills after 10 s). A crash
-    fails; a hang is tolerated with a warning: stock dialog's destroy can
-    wait forever on a timer lock a child held when it _exit()ed on SIGTERM,
-    which happens after blf's mod_destroy (blf is loaded after dialog), so
-    the final flush is done by then; the callers check the rows."""
+    fails; a hang is tolerated with a warning naming where the main process
+    waited: stock dialog's destroy can wait forever on a timer lock a child
+    held when it _exit()ed on SIGTERM, which happens after blf's
+    mod_destroy (blf is loaded after dialog), so the final flush is done by
+    then; the callers check the rows. blf's own destroy waits on no lock
+    (test_shutdown.py)."""
     proc = kam.proc
     kam.stop(timeout=10.0)
     if proc.returncode == -signal.SIGKILL:
         warnings.warn("kamailio %s hung at shutdown and was killed (see "
-                      "dbutil.stop_gracefully)" % kam.port)
+                      "dbutil.stop_gracefully); main process:\n%s"
+                      % (kam.port, kam.hang_stack))
         return
     assert proc.returncode == 0, \
         "kamailio did not exit cleanly on SIGTERM (rc %s)" % proc.returncode

@@ -221,6 +221,7 @@ class Kamailio:
             time.sleep(0.05)  # polling interval of a bounded readiness wait
 
     shutdown_crash = None  # main process exit status when it crashed
+    hang_stack = None  # main process stack when a stop timed out
 
     def stop(self, timeout=5.0):
         if self.proc is None:
@@ -234,6 +235,8 @@ class Kamailio:
                 if self.proc.returncode != 0:
                     self.shutdown_crash = self.proc.returncode
             except subprocess.TimeoutExpired:
+                # where it hangs, for the warning or failure that follows
+                self.hang_stack = stack_of(self.proc.pid)
                 self.proc.kill()
                 self.proc.wait(timeout)
         # children that outlived the main process (it was SIGKILLed)
@@ -344,6 +347,26 @@ def crash_lines(log, limit=12):
     """Log lines that tell of a crash or memory corruption."""
     return [line for line in log.splitlines()
             if CRASH.search(line) and not KNOWN.search(line)][:limit]
+
+
+def stack_of(pid):
+    """The backtrace of process pid (gdb, bounded), else its kernel wait
+    channel: to name where a stop hangs."""
+    if shutil.which("gdb"):
+        try:
+            r = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "bt"],
+                               capture_output=True, text=True, timeout=30)
+            frames = [line for line in r.stdout.splitlines()
+                      if line.startswith("#")]
+            if frames:
+                return "\n".join(frames)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+    try:
+        with open("/proc/%d/wchan" % pid) as f:
+            return "wchan " + f.read()
+    except OSError:
+        return "(no stack)"
 
 
 def _is_kamailio(pid):
