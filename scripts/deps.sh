@@ -12,7 +12,8 @@ PKGS="kamailio kamailio-presence-modules kamailio-utils-modules
  kamailio-postgres-modules kamailio-tls-modules openssl build-essential dpkg-dev bison flex pkg-config
  libxml2-dev libxml2-utils libcurl4-openssl-dev libjansson-dev
  sip-tester python3 python3-pytest python3-lxml sqlite3 postgresql
- clang libclang-rt-14-dev baresip"
+ clang libclang-rt-14-dev baresip gdb"
+# (gdb: test_shutdown plants blf's locks as a killed child leaves them)
 # (xhttp.so and xhttp_prom.so, for /metrics, are in the kamailio package)
 # Kamailio 6.0 built from Debian 13's source (scripts/kamailio6.sh): the
 # libraries of its db_sqlite, db_postgres and tls, curl and patch for the
