@@ -59,31 +59,31 @@ class Raw:
                          or d[:9] in (b"SIP/2.0 4", b"SIP/2.0 5"),
                          timeout)
 
+    def _next(self):
+        """one datagram, None on the socket's timeout; a NOTIFY is kept and
+        answered (None too)"""
+        try:
+            d, _ = self.s.recvfrom(65535)
+        except socket.timeout:
+            return None
+        if d.startswith(b"NOTIFY "):
+            self.notifies.append(d)
+            self.answer(d)
+            return None
+        return d
+
     def pump_notify(self, timeout=3.0):
         """waits for a NOTIFY (answered); True when one came"""
         deadline = blfutil.time.monotonic() + timeout
         while not self.notifies and blfutil.time.monotonic() < deadline:
-            try:
-                d, _ = self.s.recvfrom(65535)
-            except socket.timeout:
-                continue
-            if d.startswith(b"NOTIFY "):
-                self.notifies.append(d)
-                self.answer(d)
+            self._next()
         return bool(self.notifies)
 
     def wait(self, pred, timeout):
         deadline = blfutil.time.monotonic() + timeout
         while blfutil.time.monotonic() < deadline:
-            try:
-                d, _ = self.s.recvfrom(65535)
-            except socket.timeout:
-                continue
-            if d.startswith(b"NOTIFY "):
-                self.notifies.append(d)
-                self.answer(d)
-                continue
-            if pred(d):
+            d = self._next()
+            if d is not None and pred(d):
                 return d
         raise AssertionError("no response within %.1f s" % timeout)
 
