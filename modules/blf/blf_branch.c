@@ -6,10 +6,43 @@
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/random.h>
 
 #include "blf_branch.h"
+
+int blf_random_key(unsigned char *key, size_t n)
+{
+	size_t got = 0;
+	ssize_t r;
+	int fd;
+
+	while(got < n) {
+		r = getrandom(key + got, n - got, 0);
+		if(r < 0 && errno == EINTR)
+			continue;
+		if(r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	if(got < n && (fd = open("/dev/urandom", O_RDONLY)) >= 0) {
+		got = 0;
+		while(got < n) {
+			r = read(fd, key + got, n - got);
+			if(r < 0 && errno == EINTR)
+				continue;
+			if(r <= 0)
+				break;
+			got += (size_t)r;
+		}
+		close(fd);
+	}
+	return got == n ? 0 : -1;
+}
 
 /* ---- SipHash-2-4 (Aumasson, Bernstein), 64-bit output ---- */
 

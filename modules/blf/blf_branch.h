@@ -29,6 +29,12 @@ typedef struct blf_branch {
 	uint64_t nonce;
 } blf_branch_t;
 
+/*
+ * Fills key (n bytes) from the kernel's random source: getrandom(), else
+ * /dev/urandom. 0, or -1 when neither gave n bytes (key then undefined).
+ */
+int blf_random_key(unsigned char *key, size_t n);
+
 /* SipHash-2-4 of len bytes under key (16 bytes) */
 uint64_t blf_siphash(
 		const unsigned char key[16], const unsigned char *in, size_t len);

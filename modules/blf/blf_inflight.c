@@ -36,7 +36,6 @@
 
 #include <string.h>
 #include <time.h>
-#include <sys/random.h>
 
 #include "core/mem/shm_mem.h"
 #include "core/dprint.h"
@@ -57,8 +56,6 @@ static blf_inflight_t *blf_infl = NULL;
 
 int blf_inflight_init(void)
 {
-	size_t got = 0;
-	ssize_t n;
 	int i;
 
 	blf_infl = shm_malloc(sizeof(*blf_infl));
@@ -67,14 +64,9 @@ int blf_inflight_init(void)
 		return -1;
 	}
 	memset(blf_infl, 0, sizeof(*blf_infl));
-	while(got < sizeof(blf_infl->key)) {
-		n = getrandom(blf_infl->key + got, sizeof(blf_infl->key) - got, 0);
-		if(n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	for(i = (int)got; i < (int)sizeof(blf_infl->key); i++)
-		blf_infl->key[i] = (unsigned char)(rand() ^ time(NULL) >> i);
+	if(blf_random_key(blf_infl->key, sizeof(blf_infl->key)) < 0)
+		for(i = 0; i < (int)sizeof(blf_infl->key); i++)
+			blf_infl->key[i] = (unsigned char)(rand() ^ time(NULL) >> i);
 	atomic_set(&blf_infl->total, 0);
 	/* not freed at shutdown: tm frees its last cells (and runs our
 	 * TMCB_DESTROY callback) after our mod_destroy */

@@ -38,9 +38,6 @@
 #include <string.h>
 #include <stdlib.h>
 #include <time.h>
-#include <fcntl.h>
-#include <unistd.h>
-#include <sys/random.h>
 
 #include "core/mem/shm_mem.h"
 #include "core/dprint.h"
@@ -288,29 +285,9 @@ unsigned long blf_ntx_blocks(void)
  */
 static int blf_ntx_key_init(void)
 {
-	size_t got = 0;
-	ssize_t n;
-	int fd;
-
 	if(blf_ntx_keyed)
 		return blf_ntx_keyed > 0 ? 0 : -1;
-	while(got < sizeof(blf_ntx_key)) {
-		n = getrandom(blf_ntx_key + got, sizeof(blf_ntx_key) - got, 0);
-		if(n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	if(got < sizeof(blf_ntx_key) && (fd = open("/dev/urandom", O_RDONLY)) >= 0) {
-		got = 0;
-		while(got < sizeof(blf_ntx_key)) {
-			n = read(fd, blf_ntx_key + got, sizeof(blf_ntx_key) - got);
-			if(n <= 0)
-				break;
-			got += (size_t)n;
-		}
-		close(fd);
-	}
-	if(got < sizeof(blf_ntx_key)) {
+	if(blf_random_key(blf_ntx_key, sizeof(blf_ntx_key)) < 0) {
 		LM_ERR("no random source for NOTIFY branches: NOTIFYs of process "
 			   "%d go through tm\n", process_no);
 		blf_ntx_keyed = -1;

@@ -27,10 +27,6 @@
 #include <stdlib.h>
 #include <strings.h>
 #include <time.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <unistd.h>
-#include <sys/random.h>
 
 #include "core/dprint.h"
 #include "core/ut.h"
@@ -44,6 +40,7 @@
 
 #include "blf.h"
 #include "blf_alias.h"
+#include "blf_branch.h"
 #include "blf_pidf.h"
 #include "blf_publish.h"
 #include "blf_reply.h"
@@ -56,19 +53,9 @@ static unsigned char blf_pub_key_etag[16];
 
 int blf_publish_init(void)
 {
-	size_t got = 0;
-	ssize_t n;
-
-	while(got < sizeof(blf_pub_key_etag)) {
-		n = getrandom(blf_pub_key_etag + got, sizeof(blf_pub_key_etag) - got,
-				0);
-		if(n < 0 && errno == EINTR)
-			continue;
-		if(n <= 0) {
-			LM_ERR("no random source for the PUBLISH ETags' key\n");
-			return -1;
-		}
-		got += (size_t)n;
+	if(blf_random_key(blf_pub_key_etag, sizeof(blf_pub_key_etag)) < 0) {
+		LM_ERR("no random source for the PUBLISH ETags' key\n");
+		return -1;
 	}
 	return 0;
 }

@@ -182,8 +182,21 @@ static void test_mac_inputs(void)
 	}
 }
 
+/* the key source every secret of the module comes from */
+static void test_random_key(void)
+{
+	unsigned char a[16], b[16], z[16] = {0};
+
+	CHECK_INT(blf_random_key(a, sizeof(a)), 0);
+	CHECK_INT(blf_random_key(b, sizeof(b)), 0);
+	CHECK(memcmp(a, b, sizeof(a)) != 0);
+	CHECK(memcmp(a, z, sizeof(a)) != 0);
+	CHECK_INT(blf_random_key(a, 0), 0);
+}
+
 int main(void)
 {
+	test_random_key();
 	test_mac();
 	test_roundtrip();
 	test_hostile();
