@@ -798,6 +798,10 @@ static json_t *blf_sub_json(const str *key, const blf_sub_t *s)
 	 * older version ignores the key (json_unpack without '!') */
 	if(j && p && s->pkg != 0)
 		json_object_set_new(j, "ev", json_string(p->name));
+	/* taken over by the watcher's refresh here (blf_sub_takeover_hold):
+	 * optional, an older node ignores it */
+	if(j && (s->flags & BLF_SUB_TAKEN))
+		json_object_set_new(j, "tk", json_integer(1));
 	return j;
 }
 
@@ -1121,6 +1125,8 @@ static void blf_dmq_rx_sub(json_t *m, int owner)
 	s->pkg = pkg->id;
 	s->owner = owner;
 	s->sock = 0;
+	if(json_integer_value(json_object_get(m, "tk")) == 1)
+		s->flags |= BLF_SUB_TAKEN; /* the watcher moved to it: it owns */
 	blf_sub_replica_put(&key, s, blf_dmq_node_name);
 	if(flags & BLF_SUB_LIST)
 		blf_dmq_rx_lmv(m, &f[BLF_SF_TTAG], owner);
@@ -1204,6 +1210,22 @@ static int blf_node_find(const char *name)
 		i = -1;
 	lock_release(&blf_nodes->lock);
 	return i;
+}
+
+/* whether node idx is alive and answers a takeover replica with its last
+ * version (it reads versions from answers: a node of this version; an
+ * older one's silence costs the timer's second, blf_sub_takeover_hold) */
+static int blf_dmq_owner_answers(int idx)
+{
+	int ok;
+
+	if(idx <= 0 || idx >= BLF_DMQ_MAX_NODES || !blf_dmq_on())
+		return 0;
+	lock_get(&blf_nodes->lock);
+	ok = idx < blf_nodes->n && blf_nodes->node[idx].alive
+		 && blf_nodes->node[idx].rv;
+	lock_release(&blf_nodes->lock);
+	return ok;
 }
 
 static void blf_dmq_rx_ver(json_t *m, int owner)
@@ -1910,6 +1932,8 @@ int blf_dmq_init(void)
 	blf_nodes->n = 1;
 	blf_nodes->node[0].alive = 1;
 	LM_INFO("cluster node name: %s\n", name);
+	/* a refresh taking a live node's subscription over asks it first */
+	blf_repl_owner_answers = blf_dmq_owner_answers;
 	/* what the tables change here, replicated */
 	return blf_chg_listen(BLF_DMQ_CHG_KINDS, blf_dmq_chg, NULL);
 }

@@ -229,7 +229,7 @@ void blf_sub_replica_put(
 	blf_entity_t *e;
 	blf_sub_t *old, **ps;
 	unsigned int hash;
-	int owner = s->owner, i;
+	int owner = s->owner, i, taken;
 
 	for(i = 0; i < BLF_SF_N; i++)
 		f[i] = BLF_SF(s, i);
@@ -249,6 +249,9 @@ void blf_sub_replica_put(
 		blf_sub_free(s);
 		return;
 	}
+	/* the watcher's refresh went to its owner: no contest (below) */
+	taken = (s->flags & BLF_SUB_TAKEN) != 0;
+	s->flags &= ~BLF_SUB_TAKEN;
 	old = blf_sub_find(
 			e, &f[BLF_SF_CALLID], &f[BLF_SF_FTAG], &f[BLF_SF_TTAG], &ps);
 	if(old) {
@@ -256,9 +259,11 @@ void blf_sub_replica_put(
 			/* two owners (we were thought dead, or restored from the
 			 * database): the one that sent more NOTIFYs keeps it, the
 			 * lower node name on a tie, and tells the other */
-			if(old->version > s->version
-					|| (old->version == s->version
-							&& strcmp(node_name(0), node_name(owner)) < 0)) {
+			if(!taken
+					&& (old->version > s->version
+							|| (old->version == s->version
+									&& strcmp(node_name(0), node_name(owner))
+											   < 0))) {
 				blf_chg_sub(BLF_CHG_SUB_NEW, e, old); /* ours: it stays */
 				blf_slot_unlock(hash);
 				blf_sub_free(s);
@@ -267,11 +272,17 @@ void blf_sub_replica_put(
 			}
 			LM_NOTICE("subscription %.*s now owned by %s\n",
 					f[BLF_SF_CALLID].len, f[BLF_SF_CALLID].s, node_name(owner));
+			/* the version we sent last, which the new owner may not have
+			 * heard of yet (passed on up to dmq_version_delay later): it
+			 * goes in our answer to it, its NOTIFY waits for it
+			 * (blf_sub_takeover_hold) */
+			if(taken)
+				blf_chg_sub(BLF_CHG_SUB_VER, e, old);
 			atomic_dec(blf_nsubs);
 			blf_sub_repl_add(1);
 			/* its row is the new owner's now */
 			blf_chg_sub(BLF_CHG_SUB_GONE, e, old);
-		} else if(old->owner != owner
+		} else if(old->owner != owner && !taken
 				  && (old->version > s->version
 						  || (old->version == s->version
 								  && strcmp(node_name(old->owner),
@@ -329,21 +340,58 @@ void blf_sub_replica_ver(
 	blf_entity_t *e;
 	blf_sub_t *s;
 	unsigned int hash;
+	int owed = 0;
 
 	hash = blf_key_hash(key);
 	blf_slot_lock(hash);
 	e = blf_entity_find(hash, key);
 	for(s = e ? e->subs : NULL; s; s = s->next) {
-		if(s->owner == owner && BLF_SF(s, BLF_SF_TTAG).len == (int)tlen
+		/* ours, taken over by a refresh and waiting: any live node's word
+		 * (the former owner's) on what it sent */
+		if((s->owner == owner
+				   || (s->owner == 0 && (s->flags & BLF_SUB_VWAIT)))
+				&& BLF_SF(s, BLF_SF_TTAG).len == (int)tlen
 				&& memcmp(BLF_SF(s, BLF_SF_TTAG).s, tag, tlen) == 0) {
 			if((unsigned)v > s->version)
 				s->version = v;
 			if((unsigned)q > s->cseq)
 				s->cseq = q;
+			if(s->owner == 0) {
+				s->flags &= ~BLF_SUB_VWAIT;
+				owed = (s->flags & BLF_SUB_OWED) != 0;
+			}
 			break;
 		}
 	}
 	blf_slot_unlock(hash);
+	/* its takeover NOTIFY, with the next version */
+	if(owed)
+		blf_entity_owed_send(key);
+}
+
+int (*blf_repl_owner_answers)(int idx) = NULL;
+
+/*
+ * A refresh reached this node for a subscription node prev owns (behind an
+ * edge proxy). prev may have sent a NOTIFY a moment ago whose version has
+ * not reached us: versions taken in answer to a replica are passed on by
+ * the replica's sender up to dmq_version_delay later (blf_dmq.c). Sent
+ * now, our NOTIFY could repeat that version. So, when prev is alive and
+ * answers, the NOTIFY is owed: our replica of the takeover ("tk") makes
+ * prev yield and answer with the version it sent last
+ * (blf_sub_replica_put), which sends it (blf_sub_replica_ver), about a
+ * round trip later. Not heard (prev of an older version, or died): the
+ * expiry timer sends it within a second, as for any owed NOTIFY.
+ */
+int blf_sub_takeover_hold(blf_entity_t *e, blf_sub_t *s, int prev)
+{
+	if(prev <= 0 || (s->flags & BLF_SUB_WILDCARD)
+			|| blf_repl_owner_answers == NULL || !blf_repl_owner_answers(prev))
+		return 0;
+	s->flags |= BLF_SUB_OWED | BLF_SUB_VWAIT;
+	e->flags |= BLF_ENT_OWED;
+	blf_slot_wake(e->hash);
+	return 1;
 }
 
 /*

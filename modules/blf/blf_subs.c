@@ -609,7 +609,7 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 	blf_entity_t *e;
 	blf_sub_t *s, **ps, *ns;
 	unsigned int hash;
-	int rc, wild = 0;
+	int rc, wild = 0, prev = 0;
 	time_t now = time(NULL);
 
 	if(blf_tag_hash(&r->f[BLF_SF_TTAG], &hash) < 0)
@@ -636,6 +636,7 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 	/* a copy of another node's subscription: the phone now talks to us,
 	 * so it becomes ours (the cluster learns it from the replica below) */
 	if(s->owner) {
+		prev = s->owner; /* the rebuilt copy is ours (owner 0) */
 		ns = blf_sub_rebuild(s, BLF_SF_LCONTACT, &r->f[BLF_SF_LCONTACT]);
 		if(ns) {
 			ns->next = s->next;
@@ -646,7 +647,7 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		LM_INFO("subscription %.*s taken over from cluster node #%d by its "
 				"refresh\n",
 				BLF_SF(s, BLF_SF_CALLID).len, BLF_SF(s, BLF_SF_CALLID).s,
-				(int)s->owner);
+				prev);
 		s->owner = 0;
 		blf_sub_set_sock(s, msg->rcv.bind_address);
 		atomic_inc(blf_nsubs);
@@ -670,8 +671,16 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 	blf_slot_dirty(hash);
 	r->list = (s->flags & BLF_SUB_LIST) != 0;
 	blf_entity_sub_due(e, s->expires);
-	if(r->granted)
+	/* a later refresh does not wait for the former owner any more */
+	s->flags &= ~BLF_SUB_VWAIT;
+	if(r->granted) {
+		/* taken over: the replica says so ("tk"), the former owner yields
+		 * and answers with its last version (transient: the copy only) */
+		if(prev)
+			s->flags |= BLF_SUB_TAKEN;
 		blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
+		s->flags &= ~BLF_SUB_TAKEN;
+	}
 	if(r->granted == 0) {
 		job = blf_sub_job(e, s, &fr, NULL, 1, "timeout", now);
 		blf_sub_unlink(e, ps);
@@ -683,7 +692,10 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		blf_sub_unlink(e, ps);
 		blf_entity_gc(hash, e);
 	} else if(!(s->flags & BLF_SUB_WILDCARD)) {
-		job = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
+		/* taken from a live node: its NOTIFY waits for that node's last
+		 * version (a round trip), else it could repeat it */
+		if(!blf_sub_takeover_hold(e, s, prev))
+			job = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
 	} else if((blf_cfg.wildcard_burst_interval > 0 && blf_sub_wx(s)->burst_at
 					  && now >= blf_sub_wx(s)->burst_at
 					  && now - blf_sub_wx(s)->burst_at

@@ -86,6 +86,13 @@ enum blf_sub_field {
 #define BLF_SUB_RESTORED (1 << 3) /* read from the database at start: in a
 								   * cluster its NOTIFYs wait for the peers'
 								   * takeover (blf_sub_restore_hold) */
+/* a replica (or its change copy) whose owner took it over by the
+ * watcher's refresh (wire "tk"): the former owner yields whatever the
+ * versions, and answers with the version it sent last */
+#define BLF_SUB_TAKEN (1 << 4)
+/* ours, taken over by a refresh: its NOTIFY is owed until the former owner
+ * tells its last version (blf_sub_takeover_hold) */
+#define BLF_SUB_VWAIT (1 << 5)
 #define BLF_SUB_LIST (1 << 6) /* an RFC 4662 list subscription (blf_lsub.c):
 							   * its NOTIFYs carry the list's package */
 
@@ -427,6 +434,11 @@ void blf_sub_replica_put(
 void blf_sub_replica_del(const str *key, const str *f, int owner);
 void blf_sub_replica_ver(
 		const str *key, const char *tag, size_t tlen, int v, int q, int owner);
+/* a refresh took s over from node prev (the slot lock held): 1 when its
+ * NOTIFY waits for prev's last version (owed); blf_repl_owner_answers,
+ * set by the cluster, says whether prev is alive and answers */
+extern int (*blf_repl_owner_answers)(int idx);
+int blf_sub_takeover_hold(blf_entity_t *e, blf_sub_t *s, int prev);
 int blf_sub_take_over(blf_entity_t *e, int dead,
 		int (*pick)(const str *ttag, void *arg), void *arg, const str *lc,
 		const str *sock, blf_notify_job_t **jobs, time_t since, time_t now);

@@ -1,0 +1,135 @@
+"""The cluster's short windows (issue #13; closing4.md's doubts on the
+versions passed on through answers, `dmq_version_delay`): three real nodes
+over DMQ (cluster.py), A and B with default node names, C named "blf-c".
+
+- dmq_version_delay=0: the versions a node's NOTIFYs took in answer to a
+  replica are passed on from tm's reply callback at once. Calls through A,
+  watchers on B: every copy ends at the version and CSeq B sent; B killed
+  right after a NOTIFY (no wait for the versions to spread): the takeover
+  sends the next version with a higher CSeq, from one node, none repeated.
+- A refresh through a third node C right after a NOTIFY from the owner B
+  caused by a call through A (inside the dmq_version_delay window, while A
+  still holds B's versions): C takes the subscription over with the next
+  version (not a repeat of the one B just sent) and a higher CSeq, every
+  node then names C the owner, and C alone notifies from then on.
+"""
+
+import time
+
+import blfutil
+from test_cluster import (make_cluster, cluster, watch_via, ring,  # noqa: F401
+                          wait_agree, sender, last_seen, owner_of,
+                          ownership_problems, sub_view)
+
+
+def _copies_at_owner_version(nodes):
+    owned = {}
+    for k in nodes:
+        for s in blfutil.subscriptions(k):
+            if s["owner"] == "local":
+                owned[s["callid"]] = (s["version"], s.get("cseq"))
+    return owned and all(
+        {s["callid"]: (s["version"], s.get("cseq"))
+         for s in blfutil.subscriptions(k)} == owned for k in nodes)
+
+
+def test_version_delay_0_calls_and_takeover(make_cluster, phones):
+    cl = make_cluster(dmq_version_delay=0)
+    A, B, C = cl.nodes
+    lamps = [watch_via(phones, B, "watcher%d" % i, who)
+             for i, who in enumerate(("bob", "bob", "alice"))]
+    # a first call, answered and ended: every copy at B's versions
+    call, inc = ring(phones, A)
+    inc.answer()
+    call.wait_state("confirmed")
+    assert call.bye().status == 200
+    for lp in lamps:
+        lp.wait_state("terminated", call.call_id)
+    blfutil.poll(lambda: _copies_at_owner_version(cl.nodes), 5,
+                 what="every copy at B's version and CSeq")
+
+    # a second call; B killed right after its NOTIFY of the ring
+    call, inc = ring(phones, A, "alice", "bob")
+    for lp in lamps:
+        lp.wait_state("early", call.call_id)
+    before = {lp.sub.call_id: last_seen(lp) for lp in lamps}
+    t_kill = B.kill()
+    took = {}
+    for lp in lamps:
+        n, info = lp.pump(cl.bound(), "takeover NOTIFY")
+        v0, c0 = before[lp.sub.call_id]
+        took[lp.sub.call_id] = sender(cl, n)
+        assert took[lp.sub.call_id] in (A, C), sender(cl, n)
+        assert info.version == v0 + 1, \
+            "takeover NOTIFY version %d, the watcher saw %d last" % (
+                info.version, v0)
+        assert n.cseq > c0, "takeover NOTIFY CSeq %d <= %d" % (n.cseq, c0)
+        assert n.time - t_kill <= cl.bound()
+    inc.answer()
+    call.wait_state("confirmed")
+    assert call.bye().status == 200
+    for lp in lamps:
+        lp.wait_state("terminated", call.call_id)
+        lp.assert_versions()
+        v0 = before[lp.sub.call_id][0]
+        after = [(i.version, n) for n, i in lp.seen
+                 if i is not None and i.version > v0]
+        assert len(after) == len({v for v, _ in after}), \
+            "a version came twice after the takeover"
+        assert {sender(cl, n) for _, n in after} == \
+            {took[lp.sub.call_id]}, "NOTIFYs after the takeover from %s" % \
+            sorted({sender(cl, n).name for _, n in after})
+    for k in (A, C):
+        assert k.running, "%s died" % k.name
+
+
+def test_refresh_through_third_node_right_after_notify(cluster, phones):
+    A, B, C = cluster.nodes
+    lamps = [watch_via(phones, B, "watcher%d" % i, "bob") for i in range(3)]
+    wait_agree(cluster.nodes, 5, "the cluster before the call")
+    blfutil.poll(lambda: _copies_at_owner_version(cluster.nodes), 5,
+                 what="the initial versions replicated")
+    call, inc = ring(phones, A)
+    for lp in lamps:
+        lp.wait_state("early", call.call_id)
+    inc.answer()
+    moved = []
+    for lp in lamps:
+        # B's NOTIFY of the answer, caused by A's replica: its version is
+        # in B's answer to A, passed on by A up to dmq_version_delay later
+        n_b = lp.wait_state("confirmed", call.call_id)
+        n_b = max((n for n, i in lp.seen if i is not None),
+                  key=lambda n: n.time)
+        v0, c0 = last_seen(lp)
+        lp.sub.phone.proxy = C.addr
+        t_ref = time.monotonic()
+        info = lp.refresh()
+        n = lp.seen[-1][0]
+        moved.append((lp, n.time))
+        print("\n%s: refresh through C %.0f ms after B's NOTIFY v%d" % (
+            lp.sub.call_id, (t_ref - n_b.time) * 1000, v0))
+        assert sender(cluster, n) is C, sender(cluster, n)
+        assert info.version == v0 + 1, \
+            "C's NOTIFY after the refresh: version %d, B sent %d last" % (
+                info.version, v0)
+        assert n.cseq > c0, (n.cseq, c0)
+        assert [d.state for d in info.by_call_id(call.call_id)] == \
+            ["confirmed"], info.raw
+    blfutil.poll(lambda: all(owner_of(C, lp.sub.call_id) == "local" and
+                             owner_of(A, lp.sub.call_id) == C.name and
+                             owner_of(B, lp.sub.call_id) == C.name
+                             for lp in lamps), 5,
+                 what="C owning every subscription on every node")
+    assert call.bye().status == 200
+    for lp, t_moved in moved:
+        lp.wait_state("terminated", call.call_id)
+        lp.assert_versions()
+        late = {sender(cluster, n).name for n, _ in lp.seen
+                if n.time >= t_moved}
+        assert late == {C.name}, \
+            "NOTIFYs after the move came from %s" % late
+    blfutil.poll(lambda: not ownership_problems(
+        cluster.nodes, {k: sub_view(k) for k in cluster.nodes}), 5,
+        what="consistent owners")
+    for k in cluster.nodes:
+        assert k.running
