@@ -19,6 +19,7 @@
 #include "blf_chg.h"
 #include "blf_wcount.h"
 #include "blf_order.h"
+#include "blf_pkg.h"
 
 #define BLF_TOMB_KEEP 30 /* s a tombstone outlives its record */
 
@@ -217,6 +218,26 @@ void blf_entity_end_node_calls(const str *key, int dead, unsigned int keep)
 }
 
 /*
+ * Watcher information (RFC 3857) in a cluster: another node's watcher of
+ * an entity came or went (its replica here), so the winfo subscriptions
+ * this node owns of that entity get their NOTIFY at once, as for a watcher
+ * of ours (blf_pkg_winfo.c's change listener, which hears only our own
+ * subscriptions). The same rules: a watcher a winfo document lists (not a
+ * wildcard, not itself a winfo subscription), a new one or one that
+ * ended, not a refresh nor a change of owner. Bounded as a local change:
+ * one NOTIFY per winfo subscription of the entity, none when it has none.
+ */
+static int blf_repl_winfo_counts(const blf_sub_t *s)
+{
+	const blf_pkg_t *p;
+
+	if(s->flags & BLF_SUB_WILDCARD)
+		return 0;
+	p = blf_pkg_get(s->pkg);
+	return p && !(p->deps & BLF_DEP_WATCHERS);
+}
+
+/*
  * A subscription replica s (built, owned here from now on) of node
  * s->owner: created or refreshed there. When two nodes claim it, the one
  * that sent more NOTIFYs keeps it, the lower node name (node_name) on a
@@ -226,11 +247,14 @@ void blf_sub_replica_put(
 		const str *key, blf_sub_t *s, const char *(*node_name)(int idx))
 {
 	str f[BLF_SF_N];
+	blf_notify_job_t *jobs = NULL;
+	blf_frags_t fr;
 	blf_entity_t *e;
 	blf_sub_t *old, **ps;
 	unsigned int hash;
 	int owner = s->owner, i, taken;
 
+	memset(&fr, 0, sizeof(fr));
 	for(i = 0; i < BLF_SF_N; i++)
 		f[i] = BLF_SF(s, i);
 	hash = blf_key_hash(key);
@@ -307,30 +331,46 @@ void blf_sub_replica_put(
 		e->subs = s;
 		e->nsubs++;
 		blf_sub_repl_add(1);
+		/* a watcher came: our winfo subscriptions of e are told */
+		if(blf_repl_winfo_counts(s))
+			blf_entity_changed(e, BLF_DEP_WATCHERS, &fr, &jobs);
 	}
 	blf_entity_sub_due(e, s->expires);
 	blf_slot_unlock(hash);
 	blf_chg_flush();
+	blf_chg_send(jobs);
+	blf_frags_free(&fr);
 }
 
 /* subscription f[0..2] (Call-ID, From tag, our tag) of node owner ended */
 void blf_sub_replica_del(const str *key, const str *f, int owner)
 {
+	blf_notify_job_t *jobs = NULL;
+	blf_frags_t fr;
 	blf_entity_t *e;
 	blf_sub_t **ps;
 	unsigned int hash;
+	int winfo = 0;
 
+	memset(&fr, 0, sizeof(fr));
 	hash = blf_key_hash(key);
 	blf_slot_lock(hash);
 	e = blf_entity_get(hash, key);
 	if(e) {
-		if(blf_sub_find(e, &f[0], &f[1], &f[2], &ps))
+		if(blf_sub_find(e, &f[0], &f[1], &f[2], &ps)) {
+			winfo = blf_repl_winfo_counts(*ps);
 			blf_sub_unlink(e, ps);
+		}
+		/* a watcher went: our winfo subscriptions of e are told */
+		if(winfo)
+			blf_entity_changed(e, BLF_DEP_WATCHERS, &fr, &jobs);
 		/* a late replica of it must not bring it back */
 		blf_tomb_add(e, BLF_TOMB_SUB, blf_tomb_kh(&f[0], &f[2], 0), 0, owner);
 		blf_entity_gc(hash, e);
 	}
 	blf_slot_unlock(hash);
+	blf_chg_send(jobs);
+	blf_frags_free(&fr);
 }
 
 /* node owner sent version v (CSeq q) of its subscription with our tag */
