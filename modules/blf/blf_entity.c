@@ -978,6 +978,18 @@ void blf_entity_owed_send(const str *key)
 				|| (s->flags & BLF_SUB_WILDCARD)
 				|| blf_expiry_due(s->expires, now))
 			continue; /* expired: its final NOTIFY is the timer's */
+		/* a refresh's takeover waiting for the former owner's version
+		 * (blf_sub_takeover_hold): sent when it comes, or after
+		 * BLF_VWAIT_MS (the timer looks again) */
+		if(s->flags & BLF_SUB_VWAIT) {
+			if(blf_coal_now() - s->sent_ms < BLF_VWAIT_MS) {
+				e->flags |= BLF_ENT_OWED;
+				blf_slot_wake(e->hash);
+				continue;
+			}
+			s->flags &= ~BLF_SUB_VWAIT;
+			s->sent_ms = 0;
+		}
 		if(blf_coal_hold(e, s, 0))
 			continue; /* still inside notify_min_interval: owed again */
 		j = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);

@@ -20,6 +20,7 @@
 #include "blf_wcount.h"
 #include "blf_order.h"
 #include "blf_pkg.h"
+#include "blf_coalesce.h"
 
 #define BLF_TOMB_KEEP 30 /* s a tombstone outlives its record */
 
@@ -398,6 +399,7 @@ void blf_sub_replica_ver(
 				s->cseq = q;
 			if(s->owner == 0) {
 				s->flags &= ~BLF_SUB_VWAIT;
+				s->sent_ms = 0;
 				owed = (s->flags & BLF_SUB_OWED) != 0;
 			}
 			break;
@@ -420,8 +422,8 @@ int (*blf_repl_owner_answers)(int idx) = NULL;
  * answers, the NOTIFY is owed: our replica of the takeover ("tk") makes
  * prev yield and answer with the version it sent last
  * (blf_sub_replica_put), which sends it (blf_sub_replica_ver), about a
- * round trip later. Not heard (prev of an older version, or died): the
- * expiry timer sends it within a second, as for any owed NOTIFY.
+ * round trip later. The timers' owed resume leaves it BLF_VWAIT_MS, then
+ * sends it (prev of an older version, or died): within 1.5 s.
  */
 int blf_sub_takeover_hold(blf_entity_t *e, blf_sub_t *s, int prev)
 {
@@ -429,6 +431,7 @@ int blf_sub_takeover_hold(blf_entity_t *e, blf_sub_t *s, int prev)
 			|| blf_repl_owner_answers == NULL || !blf_repl_owner_answers(prev))
 		return 0;
 	s->flags |= BLF_SUB_OWED | BLF_SUB_VWAIT;
+	s->sent_ms = blf_coal_now(); /* no NOTIFY of ours yet: free to use */
 	e->flags |= BLF_ENT_OWED;
 	blf_slot_wake(e->hash);
 	return 1;

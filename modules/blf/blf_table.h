@@ -91,8 +91,10 @@ enum blf_sub_field {
  * versions, and answers with the version it sent last */
 #define BLF_SUB_TAKEN (1 << 4)
 /* ours, taken over by a refresh: its NOTIFY is owed until the former owner
- * tells its last version (blf_sub_takeover_hold) */
+ * tells its last version (blf_sub_takeover_hold), or BLF_VWAIT_MS passed
+ * (sent_ms holds when the wait began) */
 #define BLF_SUB_VWAIT (1 << 5)
+#define BLF_VWAIT_MS 500
 #define BLF_SUB_LIST (1 << 6) /* an RFC 4662 list subscription (blf_lsub.c):
 							   * its NOTIFYs carry the list's package */
 

@@ -133,3 +133,36 @@ def test_refresh_through_third_node_right_after_notify(cluster, phones):
         what="consistent owners")
     for k in cluster.nodes:
         assert k.running
+
+
+def test_refresh_through_third_node_former_owner_silent(cluster, phones):
+    """The former owner dies just before the refresh reaches C (C still
+    thinks it alive): no answer comes; C's NOTIFY follows all the same
+    (the owed state, at most 0.5 s of wait and a timer tick later), with
+    the next version, and C keeps the subscription after B is found dead."""
+    A, B, C = cluster.nodes
+    lamp = watch_via(phones, B, "watcher", "bob")
+    call, inc = ring(phones, A)
+    lamp.wait_state("early", call.call_id)
+    blfutil.poll(lambda: _copies_at_owner_version(cluster.nodes), 5,
+                 what="B's versions replicated")
+    v0, c0 = last_seen(lamp)
+    B.kill()
+    lamp.sub.phone.proxy = C.addr
+    t_ref = time.monotonic()
+    info = lamp.refresh(timeout=4)
+    n = lamp.seen[-1][0]
+    print("\nrefresh through C, B dead unnoticed: NOTIFY after %.0f ms" % (
+        (n.time - t_ref) * 1000))
+    assert sender(cluster, n) is C, sender(cluster, n)
+    assert info.version == v0 + 1 and n.cseq > c0, (info.version, n.cseq)
+    inc.answer()
+    call.wait_state("confirmed")
+    lamp.wait_state("confirmed", call.call_id, timeout=cluster.bound())
+    assert call.bye().status == 200
+    lamp.wait_state("terminated", call.call_id, timeout=cluster.bound())
+    lamp.assert_versions()
+    assert {sender(cluster, n) for n, _ in lamp.seen
+            if n.time >= t_ref} == {C}
+    assert owner_of(C, lamp.sub.call_id) == "local"
+    assert owner_of(A, lamp.sub.call_id) == C.name
