@@ -635,6 +635,34 @@ static void test_sub_mv(void)
 	free(big);
 }
 
+/* "tk" (a subscription taken over by the watcher's refresh): optional,
+ * 0 or 1; anything else rejects the message */
+static void test_sub_tk(void)
+{
+	json_t *s;
+
+	s = sub_rec();
+	CHECK_INT(check(msg(NULL, s)), 0);
+	s = sub_rec();
+	json_object_set_new(s, "tk", json_integer(1));
+	CHECK_INT(check(msg(NULL, s)), 0);
+	s = sub_rec();
+	json_object_set_new(s, "tk", json_integer(0));
+	CHECK_INT(check(batch(s)), 0);
+	s = sub_rec();
+	json_object_set_new(s, "tk", json_integer(2));
+	CHECK_INT(check(msg(NULL, s)), -1);
+	s = sub_rec();
+	json_object_set_new(s, "tk", json_integer(-1));
+	CHECK_INT(check(batch(s)), -1);
+	s = sub_rec();
+	json_object_set_new(s, "tk", json_string("1"));
+	CHECK_INT(check(msg(NULL, s)), -1);
+	s = sub_rec();
+	json_object_set_new(s, "tk", json_true());
+	CHECK_INT(check(msg(NULL, s)), -1);
+}
+
 /* a version passed on from its owner's answer ("o"), and the "rv" flag a
  * sender puts on every message (optional: an older node has neither) */
 static void test_ver_owner(void)
@@ -690,6 +718,7 @@ int main(void)
 	test_call_fields();
 	test_sub_fields();
 	test_sub_mv();
+	test_sub_tk();
 	test_decode();
 	test_pub_fields();
 	test_ver_owner();
