@@ -231,11 +231,19 @@ void blf_entity_end_node_calls(const str *key, int dead, unsigned int keep)
 static int blf_repl_winfo_counts(const blf_sub_t *s)
 {
 	const blf_pkg_t *p;
+	unsigned int i;
 
 	if(s->flags & BLF_SUB_WILDCARD)
 		return 0;
 	p = blf_pkg_get(s->pkg);
-	return p && !(p->deps & BLF_DEP_WATCHERS);
+	if(p == NULL || (p->deps & BLF_DEP_WATCHERS))
+		return 0;
+	/* no winfo package served (events): no entity walk per replica, as
+	 * in a state sync of 100k subscriptions */
+	for(i = 0; (p = blf_pkg_get(i)) != NULL; i++)
+		if(p->served && (p->deps & BLF_DEP_WATCHERS))
+			return 1;
+	return 0;
 }
 
 /*
