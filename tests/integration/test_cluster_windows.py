@@ -166,3 +166,38 @@ def test_refresh_through_third_node_former_owner_silent(cluster, phones):
             if n.time >= t_ref} == {C}
     assert owner_of(C, lamp.sub.call_id) == "local"
     assert owner_of(A, lamp.sub.call_id) == C.name
+
+
+def test_refresh_moves_subscription_whatever_the_node_names(cluster, phones):
+    """The node a refresh reaches owns the subscription from then on, also
+    when the former owner's name sorts first (C is "blf-c", A's name starts
+    with "udp:"): the takeover's replica says it is one ("tk"), it is no
+    contest between two claims (where the lower name wins a tie)."""
+    A, B, C = cluster.nodes
+    lamp = watch_via(phones, C, "watcher", "bob")
+    cid = lamp.sub.call_id
+    call, inc = ring(phones, B)
+    lamp.wait_state("early", call.call_id)
+    blfutil.poll(lambda: _copies_at_owner_version(cluster.nodes), 5,
+                 what="C's versions replicated")
+    v0, c0 = last_seen(lamp)
+    lamp.sub.phone.proxy = A.addr
+    info = lamp.refresh()
+    n = lamp.seen[-1][0]
+    t_moved = n.time
+    assert sender(cluster, n) is A, sender(cluster, n)
+    assert info.version == v0 + 1 and n.cseq > c0, (info.version, n.cseq)
+    # settled: every node names A (a bounce back to C would show here or
+    # in the senders below)
+    time.sleep(0.5)  # a claim back, were one made, takes milliseconds
+    blfutil.poll(lambda: owner_of(A, cid) == "local" and
+                 owner_of(B, cid) == owner_of(C, cid) == A.name, 5,
+                 what="A owning the subscription on every node")
+    inc.answer()
+    call.wait_state("confirmed")
+    lamp.wait_state("confirmed", call.call_id)
+    assert call.bye().status == 200
+    lamp.wait_state("terminated", call.call_id)
+    lamp.assert_versions()
+    late = {sender(cluster, n).name for n, _ in lamp.seen if n.time >= t_moved}
+    assert late == {A.name}, "NOTIFYs after the move came from %s" % late
