@@ -1,5 +1,5 @@
-"""The cluster's short windows (issue #13; closing4.md's doubts on the
-versions passed on through answers, `dmq_version_delay`): three real nodes
+"""The cluster's short windows (issue #13: the versions passed on through
+answers, `dmq_version_delay`): three real nodes
 over DMQ (cluster.py), A and B with default node names, C named "blf-c".
 
 - dmq_version_delay=0: the versions a node's NOTIFYs took in answer to a
@@ -11,7 +11,9 @@ over DMQ (cluster.py), A and B with default node names, C named "blf-c".
   caused by a call through A (inside the dmq_version_delay window, while A
   still holds B's versions): C takes the subscription over with the next
   version (not a repeat of the one B just sent) and a higher CSeq, every
-  node then names C the owner, and C alone notifies from then on.
+  node then names C the owner, and C alone notifies from then on; also
+  when B died unnoticed just before (no answer: the NOTIFY follows within
+  1.5 s), and whatever the node names (the refresh's node owns).
 """
 
 import time
