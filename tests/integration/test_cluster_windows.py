@@ -99,7 +99,7 @@ def test_refresh_through_third_node_right_after_notify(cluster, phones):
     for lp in lamps:
         # B's NOTIFY of the answer, caused by A's replica: its version is
         # in B's answer to A, passed on by A up to dmq_version_delay later
-        n_b = lp.wait_state("confirmed", call.call_id)
+        lp.wait_state("confirmed", call.call_id)
         n_b = max((n for n, i in lp.seen if i is not None),
                   key=lambda n: n.time)
         v0, c0 = last_seen(lp)
