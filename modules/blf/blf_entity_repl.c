@@ -397,8 +397,7 @@ void blf_sub_replica_ver(
 	for(s = e ? e->subs : NULL; s; s = s->next) {
 		/* ours, taken over by a refresh and waiting: any live node's word
 		 * (the former owner's) on what it sent */
-		if((s->owner == owner
-				   || (s->owner == 0 && (s->flags & BLF_SUB_VWAIT)))
+		if((s->owner == owner || (s->owner == 0 && (s->flags & BLF_SUB_VWAIT)))
 				&& BLF_SF(s, BLF_SF_TTAG).len == (int)tlen
 				&& memcmp(BLF_SF(s, BLF_SF_TTAG).s, tag, tlen) == 0) {
 			if((unsigned)v > s->version)

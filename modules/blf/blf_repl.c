@@ -378,8 +378,8 @@ static int blf_repl_sub(blf_repl_ctx_t *x, json_t *o)
 				   || blf_repl_int(x, o, "vi", 0, BLF_VIS_NONE, 0) < 0
 				   /* optional: taken over by the watcher's refresh */
 				   || blf_repl_int(x, o, "tk", 0, 1, 1) < 0
-				   || blf_repl_fields(x, o, BLF_REPL_SF_N,
-							  blf_repl_sub_kinds, blf_repl_sub_names)
+				   || blf_repl_fields(x, o, BLF_REPL_SF_N, blf_repl_sub_kinds,
+							  blf_repl_sub_names)
 							  < 0
 				   || blf_repl_sub_mv(x, o) < 0)
 				   ? -1

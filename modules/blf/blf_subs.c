@@ -646,8 +646,7 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		}
 		LM_INFO("subscription %.*s taken over from cluster node #%d by its "
 				"refresh\n",
-				BLF_SF(s, BLF_SF_CALLID).len, BLF_SF(s, BLF_SF_CALLID).s,
-				prev);
+				BLF_SF(s, BLF_SF_CALLID).len, BLF_SF(s, BLF_SF_CALLID).s, prev);
 		s->owner = 0;
 		blf_sub_set_sock(s, msg->rcv.bind_address);
 		atomic_inc(blf_nsubs);
