@@ -231,7 +231,9 @@ int blf_rhist_replay(blf_entity_t *e, blf_sub_t *s, unsigned long long since_ms,
 		**tail = j;
 		*tail = &j->next;
 		n++;
-		*now_too = r->next == NULL
+		/* not for a package that deduplicates (presence): the present
+		 * state's NOTIFY keeps e->pdig right, a stand-in's is dropped */
+		*now_too = r->next == NULL && !(p->flags & BLF_PKG_DEDUP)
 				   && r->digest == blf_calls_digest(e->calls, e->ncalls);
 	}
 	return n;
