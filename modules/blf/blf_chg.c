@@ -268,6 +268,7 @@ void blf_chg_call_move(
 
 void blf_chg_sub(blf_chg_kind_t kind, const blf_entity_t *e, const blf_sub_t *s)
 {
+	const blf_pkg_t *pk;
 	blf_sub_t *d;
 	blf_chg_t *g;
 	size_t n;
@@ -282,6 +283,13 @@ void blf_chg_sub(blf_chg_kind_t kind, const blf_entity_t *e, const blf_sub_t *s)
 			return;
 		g->version = s->version;
 		g->cseq = s->cseq;
+		/* e is what the NOTIFY was built from (a replay's stand-in too):
+		 * the node that takes s over replays only what came after it
+		 * (blf_rhist.c: not for wildcard and list subscriptions) */
+		pk = blf_pkg_get(s->pkg);
+		if(pk && (pk->deps & BLF_DEP_CALLS)
+				&& !(s->flags & (BLF_SUB_WILDCARD | BLF_SUB_LIST)))
+			g->shown = blf_calls_digest(e->calls, e->ncalls);
 		p = blf_chg_str(p, &e->key, &g->key);
 		blf_chg_str(p, &BLF_SF(s, BLF_SF_TTAG), &g->key2);
 		return;

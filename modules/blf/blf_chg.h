@@ -63,6 +63,8 @@ typedef struct blf_chg
 	struct blf_notify_job *jobs; /* NOTIFY: a list */
 	unsigned int version;		 /* SUB_VER */
 	unsigned int cseq;			 /* SUB_VER */
+	unsigned int shown; /* SUB_VER: which state of the entity's calls the
+						 * NOTIFY showed (blf_calls_digest) */
 	int dir;					 /* CALL_MOVE */
 	unsigned int seq;			 /* CALL_MOVE */
 } blf_chg_t;

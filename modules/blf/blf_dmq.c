@@ -48,6 +48,7 @@
 #include "blf_pidf.h"
 #include "blf_lsub.h"
 #include "blf_inflight.h"
+#include "blf_coalesce.h"
 
 #define BLF_DMQ_MAX_NODES 32
 #define BLF_DMQ_DEAD_AFTER 4  /* s without hello */
@@ -64,9 +65,22 @@
 								  * all for room among the NOTIFYs in
 								  * flight (watchers that do not answer,
 								  * tm's cells kept for its wait timer) */
-#define BLF_DMQ_REPLAY_MARGIN 2 /* s before a dead node was last heard from
-								 * whose changes a takeover replays: it may
-								 * not have applied (or sent) them yet */
+/*
+ * A takeover that does not know what the dead node's last NOTIFY of a
+ * subscription showed (blf_rhist.c: an older node's version records, no
+ * NOTIFY since this node heard of the subscription) replays the changes
+ * applied here since this long before the dead node was last heard from.
+ * Why 300 ms: a change applied here before that was broadcast to the dead
+ * node at the same moment by the node of the call; it reached the dead
+ * node (DMQ's delivery, a few ms on a LAN, a few tens under load: its
+ * workers queue) and was NOTIFYd at once, all while the dead node was
+ * still alive (it sent its last message later). What it may still have
+ * been holding back: a NOTIFY notify_min_interval coalesces (added to the
+ * margin), one the in-flight bounds deferred (owed: the takeover's full
+ * state shows the present anyway). Both times are this node's own clock
+ * (blf_rhist_now_ms), so no clocks of two nodes are compared.
+ */
+#define BLF_DMQ_REPLAY_MARGIN_MS 300
 
 _Static_assert(BLF_REPL_CF_N == BLF_CF_N && BLF_REPL_SF_N == BLF_SF_N
 					   && BLF_REPL_HIST_MAX == BLF_CALL_HIST
@@ -81,8 +95,10 @@ typedef struct blf_node {
 	int alive;
 	unsigned int boot; /* its incarnation: changes when it restarts */
 	int restarted;	   /* a new incarnation was heard of */
-	time_t prev_seen;  /* last_seen before the latest message */
-	time_t gone_seen;  /* a dead incarnation was last heard from then */
+	/* in blf_rhist_now_ms() milliseconds (a takeover's replay bound,
+	 * BLF_DMQ_REPLAY_MARGIN_MS): last_seen, the one before the latest
+	 * message, when a dead incarnation was last heard from */
+	unsigned long long seen_ms, prev_ms, gone_ms;
 	int rv; /* it reads versions from our answers and passes them on */
 } blf_node_t;
 
@@ -421,8 +437,9 @@ static int blf_node_idx(const char *name, struct ip_addr *ip,
 	}
 	if(!nd->alive && nd->last_seen)
 		LM_INFO("cluster node %s is back\n", name);
-	nd->prev_seen = nd->last_seen;
 	nd->last_seen = time(NULL);
+	nd->prev_ms = nd->seen_ms;
+	nd->seen_ms = blf_rhist_now_ms();
 	nd->alive = 1;
 	lock_release(&blf_nodes->lock);
 	return i;
@@ -450,7 +467,7 @@ static void blf_node_boot(int idx, json_t *b, json_t *rv)
 	if(blf_nodes->node[idx].boot && blf_nodes->node[idx].boot != boot) {
 		blf_nodes->node[idx].restarted = 1;
 		/* the old incarnation was last heard from before this message */
-		blf_nodes->node[idx].gone_seen = blf_nodes->node[idx].prev_seen;
+		blf_nodes->node[idx].gone_ms = blf_nodes->node[idx].prev_ms;
 		LM_NOTICE("cluster node %s restarted\n", blf_nodes->node[idx].name);
 	}
 	blf_nodes->node[idx].boot = boot;
@@ -617,6 +634,7 @@ static void blf_dmq_flush(void)
 #define BLF_DMQ_ANSWER_MAX 512	 /* versions in one answer; more: broadcast */
 typedef struct blf_vrec {
 	unsigned int v, q;
+	unsigned int cd; /* the digest of the calls its NOTIFY showed, 0: none */
 	unsigned short klen, tlen;
 	int owner; /* the node whose subscription it is */
 	char key[BLF_REPL_KEY_MAX];
@@ -653,7 +671,7 @@ static int blf_vq_init(void)
 /* node owner's version of subscription tag at entity key, to be passed on;
  * -1: not queued (full), the caller sends the queue at once */
 static int blf_vq_put(const str *key, const str *tag, unsigned int v,
-		unsigned int q, int owner)
+		unsigned int q, int owner, unsigned int cd)
 {
 	blf_vrec_t *r;
 
@@ -668,6 +686,7 @@ static int blf_vq_put(const str *key, const str *tag, unsigned int v,
 	r = &blf_vq->r[blf_vq->n++];
 	r->v = v;
 	r->q = q;
+	r->cd = cd;
 	r->owner = owner;
 	r->klen = (unsigned short)key->len;
 	r->tlen = (unsigned short)tag->len;
@@ -698,9 +717,14 @@ static int blf_vq_grab(int max)
 
 static json_t *blf_vrec_json(const blf_vrec_t *r)
 {
-	return json_pack("{s:s, s:s%, s:s%, s:i, s:i, s:s}", "t", "ver", "e",
+	json_t *j;
+
+	j = json_pack("{s:s, s:s%, s:s%, s:i, s:i, s:s}", "t", "ver", "e",
 			r->key, (size_t)r->klen, "g", r->tag, (size_t)r->tlen, "v",
 			(int)r->v, "q", (int)r->q, "o", blf_dmq_node_name(r->owner));
+	if(j && r->cd) /* optional: an older node ignores it (blf_rhist.c) */
+		json_object_set_new(j, "cd", json_integer((json_int_t)r->cd));
+	return j;
 }
 
 /* up to max waiting versions, as "ver" records into the outbox (a message
@@ -884,6 +908,7 @@ static json_t *blf_chg_json(const blf_chg_t *g)
 {
 	const blf_sub_t *s = g->sub;
 	const blf_call_t *c = g->call;
+	json_t *m;
 
 	switch(g->kind) {
 		case BLF_CHG_CALL:
@@ -908,10 +933,17 @@ static json_t *blf_chg_json(const blf_chg_t *g)
 			return json_pack("{s:s, s:s%, s:s}", "t", "unpub", "e", g->key.s,
 					(size_t)g->key.len, "g", g->pub->etag);
 		case BLF_CHG_SUB_VER:
-			return json_pack("{s:s, s:s%, s:s%, s:i, s:i}", "t", "ver", "e",
+			/* "cd": which state of the calls this NOTIFY showed, so that a
+			 * node taking the subscription over replays only what came
+			 * after it (blf_rhist.c); optional, an older node ignores it */
+			m = json_pack("{s:s, s:s%, s:s%, s:i, s:i}", "t", "ver", "e",
 					g->key.s, (size_t)g->key.len, "g", g->key2.s,
-					(size_t)g->key2.len, "v", (int)g->version,
-					"q", (int)g->cseq);
+					(size_t)g->key2.len, "v", (int)g->version, "q",
+					(int)g->cseq);
+			if(m && g->shown)
+				json_object_set_new(
+						m, "cd", json_integer((json_int_t)g->shown));
+			return m;
 		default:
 			return NULL;
 	}
@@ -976,6 +1008,7 @@ static void blf_dmq_answer_in(struct sip_msg *msg, dmq_node_t *node)
 	unsigned int quiet;
 	size_t i, tlen;
 	int origin, vv, q;
+	json_int_t cd;
 	str body, key, tg;
 
 	body.s = get_body(msg);
@@ -1025,18 +1058,19 @@ static void blf_dmq_answer_in(struct sip_msg *msg, dmq_node_t *node)
 	}
 	json_array_foreach(json_object_get(root, "m"), i, r)
 	{
+		cd = 0; /* optional (checked: 1 to 2^32 - 1) */
 		if(blf_json_key(r, &key) < 0
-				|| json_unpack(r, "{s:s%, s:i, s:i}", "g", &tag, &tlen, "v",
-						   &vv, "q", &q)
+				|| json_unpack(r, "{s:s%, s:i, s:i, s?I}", "g", &tag, &tlen,
+						   "v", &vv, "q", &q, "cd", &cd)
 						   < 0)
 			continue; /* checked: not reached */
-		blf_sub_replica_ver(&key, tag, tlen, vv, q, origin);
+		blf_sub_replica_ver(&key, tag, tlen, vv, q, origin, (unsigned int)cd);
 		tg.s = (char *)tag;
 		tg.len = (int)tlen;
-		if(blf_vq_put(&key, &tg, vv, q, origin) < 0) {
+		if(blf_vq_put(&key, &tg, vv, q, origin, (unsigned int)cd) < 0) {
 			/* the queue is full: it goes now, this one waits */
 			blf_vq_pass_on();
-			blf_vq_put(&key, &tg, vv, q, origin);
+			blf_vq_put(&key, &tg, vv, q, origin, (unsigned int)cd);
 		}
 	}
 	json_decref(root);
@@ -1234,11 +1268,12 @@ static void blf_dmq_rx_ver(json_t *m, int owner)
 	const char *tag;
 	size_t tlen;
 	int v, q;
+	json_int_t cd = 0; /* optional: an older node does not say it */
 	str key;
 
 	if(blf_json_key(m, &key) < 0
-			|| json_unpack(m, "{s:s%, s:i, s:i}", "g", &tag, &tlen, "v", &v,
-					   "q", &q)
+			|| json_unpack(m, "{s:s%, s:i, s:i, s?I}", "g", &tag, &tlen, "v",
+					   &v, "q", &q, "cd", &cd)
 					   < 0)
 		return;
 	/* passed on from the answer of its owner (checked: a node name); ours
@@ -1246,7 +1281,7 @@ static void blf_dmq_rx_ver(json_t *m, int owner)
 	if((o = json_object_get(m, "o"))
 			&& (owner = blf_node_find(json_string_value(o))) <= 0)
 		return;
-	blf_sub_replica_ver(&key, tag, tlen, v, q, owner);
+	blf_sub_replica_ver(&key, tag, tlen, v, q, owner, (unsigned int)cd);
 }
 
 /* node origin moved its call from entity "e" to entity "to" */
@@ -1671,7 +1706,9 @@ typedef struct blf_tko {
 	str lc; /* our Contact, for the subscriptions taken */
 	str *keys; /* entities with calls of the dead node */
 	int nkeys, maxkeys, mine, lost;
-	time_t since;  /* the dead node's changes replayed from then on */
+	unsigned long long since_ms; /* the dead node's changes replayed from
+								  * then on, when its NOTIFYs' are not
+								  * known (blf_rhist.c) */
 	unsigned int keep; /* its calls from this incarnation stay (0: none) */
 	time_t now;
 	blf_notify_job_t *jobs;
@@ -1717,7 +1754,7 @@ static int blf_dmq_takeover_entity(blf_entity_t *e, void *arg)
 		}
 	}
 	t->mine += blf_sub_take_over(e, t->dead, blf_dmq_pick_cb, t, &t->lc,
-			udp_listen ? &udp_listen->sock_str : NULL, &t->jobs, t->since,
+			udp_listen ? &udp_listen->sock_str : NULL, &t->jobs, t->since_ms,
 			t->now);
 	return 0;
 }
@@ -1743,11 +1780,12 @@ static void blf_dmq_takeover_pace(int *left)
 }
 
 static void blf_dmq_takeover(int dead, const int *alive, int n,
-		time_t gone_seen, unsigned int keep)
+		unsigned long long gone_ms, unsigned int keep)
 {
 	char cbuf[128];
 	blf_tko_t t;
 	unsigned int i;
+	unsigned long long margin;
 	int k, ended = 0, pace = BLF_DMQ_TKO_PACE_MS;
 
 	memset(&t, 0, sizeof(t));
@@ -1756,11 +1794,13 @@ static void blf_dmq_takeover(int dead, const int *alive, int n,
 	t.n = n;
 	t.now = time(NULL);
 	t.keep = keep;
-	/* what changed since shortly before the dead node was last heard from
-	 * may never have reached its watchers: replayed (blf_rhist.c) */
-	t.since = gone_seen > BLF_DMQ_REPLAY_MARGIN
-					  ? gone_seen - BLF_DMQ_REPLAY_MARGIN
-					  : 1;
+	/* what the dead node did not show its watchers is replayed
+	 * (blf_rhist.c); where that is not known, what changed since shortly
+	 * before it was last heard from */
+	margin = BLF_DMQ_REPLAY_MARGIN_MS
+			 + (unsigned long long)(blf_coal_interval > 0 ? blf_coal_interval
+														  : 0);
+	t.since_ms = gone_ms > margin ? gone_ms - margin : 1;
 	if(blf_dmq_contact(cbuf, sizeof(cbuf), &t.lc) < 0)
 		t.lc.len = 0;
 	for(i = 0; i < blf_table_slots(); i++) {
@@ -1795,7 +1835,7 @@ static void blf_dmq_takeover(int dead, const int *alive, int n,
 void blf_dmq_timer(void)
 {
 	int alive[BLF_DMQ_MAX_NODES], dead[BLF_DMQ_MAX_NODES];
-	time_t gone[BLF_DMQ_MAX_NODES];
+	unsigned long long gone[BLF_DMQ_MAX_NODES];
 	unsigned int keep[BLF_DMQ_MAX_NODES];
 	int i, n, ndead = 0, ask = 0;
 	json_t *m;
@@ -1812,13 +1852,13 @@ void blf_dmq_timer(void)
 		blf_node_t *nd = &blf_nodes->node[i];
 		if(nd->alive && now - nd->last_seen >= BLF_DMQ_DEAD_AFTER) {
 			nd->alive = 0;
-			gone[ndead] = nd->last_seen;
+			gone[ndead] = nd->seen_ms;
 			keep[ndead] = 0;
 			dead[ndead++] = i;
 		} else if(nd->restarted) {
 			/* its new incarnation holds nothing yet: the survivors take
 			 * its old one's subscriptions and end its calls */
-			gone[ndead] = nd->gone_seen ? nd->gone_seen : nd->last_seen;
+			gone[ndead] = nd->gone_ms ? nd->gone_ms : nd->seen_ms;
 			/* the calls its new incarnation replicated already (before
 			 * this tick) stay */
 			keep[ndead] = nd->boot;

@@ -331,6 +331,11 @@ void blf_sub_replica_put(
 			s->version = old->version;
 			s->cseq = old->cseq;
 		}
+		/* what the NOTIFY before that version showed, if known: the
+		 * record says nothing of it (a version above what we knew: not
+		 * known until its version record comes) */
+		if(old->version >= s->version)
+			s->shown = old->shown;
 		s->sock = old->sock;
 		s->next = old->next;
 		*ps = s;
@@ -382,9 +387,10 @@ void blf_sub_replica_del(const str *key, const str *f, int owner)
 	blf_frags_free(&fr);
 }
 
-/* node owner sent version v (CSeq q) of its subscription with our tag */
-void blf_sub_replica_ver(
-		const str *key, const char *tag, size_t tlen, int v, int q, int owner)
+/* node owner sent version v (CSeq q) of its subscription with our tag;
+ * shown: the digest of the calls that NOTIFY showed (0: not said) */
+void blf_sub_replica_ver(const str *key, const char *tag, size_t tlen, int v,
+		int q, int owner, unsigned int shown)
 {
 	blf_entity_t *e;
 	blf_sub_t *s;
@@ -400,8 +406,13 @@ void blf_sub_replica_ver(
 		if((s->owner == owner || (s->owner == 0 && (s->flags & BLF_SUB_VWAIT)))
 				&& BLF_SF(s, BLF_SF_TTAG).len == (int)tlen
 				&& memcmp(BLF_SF(s, BLF_SF_TTAG).s, tag, tlen) == 0) {
-			if((unsigned)v > s->version)
+			/* the newest NOTIFY's: a takeover replays what came after
+			 * it (an older version's record arriving late says less) */
+			if((unsigned)v > s->version) {
 				s->version = v;
+				s->shown = shown;
+			} else if((unsigned)v == s->version && shown)
+				s->shown = shown;
 			if((unsigned)q > s->cseq)
 				s->cseq = q;
 			if(s->owner == 0) {
@@ -449,19 +460,22 @@ int blf_sub_takeover_hold(blf_entity_t *e, blf_sub_t *s, int prev)
  * node (0) become ours: counted, their Contact lc and socket sock ours
  * (NULL: kept), dirty for the database, replicated as ours, and the
  * non-wildcard ones NOTIFYd (into *jobs) with the next CSeq: first the
- * states of e's calls applied here since `since` that the dead node may not
- * have shown (blf_rhist.c; since 0: none), in order, then the present one.
+ * states of e's calls the dead node did not show (blf_rhist.c: those after
+ * the one its last NOTIFY showed, or, not known, those applied here since
+ * since_ms; since_ms 0: none), in order, then the present one (unless the
+ * last state replayed is it).
  * The others get the node pick() chose. The slot lock is held. Returns how
  * many became ours.
  */
 int blf_sub_take_over(blf_entity_t *e, int dead,
 		int (*pick)(const str *ttag, void *arg), void *arg, const str *lc,
-		const str *sock, blf_notify_job_t **jobs, time_t since, time_t now)
+		const str *sock, blf_notify_job_t **jobs, unsigned long long since_ms,
+		time_t now)
 {
 	blf_notify_job_t *j, *chain, **tail;
 	blf_frags_t fr;
 	blf_sub_t *s, **ps, *ns;
-	int mine = 0;
+	int mine = 0, now_too;
 
 	memset(&fr, 0, sizeof(fr));
 	for(ps = &e->subs; (s = *ps); ps = &s->next) {
@@ -496,9 +510,11 @@ int blf_sub_take_over(blf_entity_t *e, int dead,
 		 * the present (a deferred replay leaves s owed its full state) */
 		chain = NULL;
 		tail = &chain;
-		if(since)
-			blf_rhist_replay(e, s, since, now, &tail);
-		j = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
+		now_too = 0;
+		if(since_ms)
+			blf_rhist_replay(e, s, since_ms, now, &tail, &now_too);
+		/* a replay whose last state is the present one has sent it */
+		j = now_too ? NULL : blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
 		if(j) {
 			*tail = j;
 			tail = &j->next;

@@ -403,7 +403,10 @@ static int blf_repl_ver(blf_repl_ctx_t *x, json_t *o)
 
 	if(blf_repl_key(x, o, "e") < 0
 			|| blf_repl_int(x, o, "v", 0, BLF_REPL_INT31, 0) < 0
-			|| blf_repl_int(x, o, "q", 0, BLF_REPL_INT31, 0) < 0)
+			|| blf_repl_int(x, o, "q", 0, BLF_REPL_INT31, 0) < 0
+			/* optional: the digest of the calls its NOTIFY showed (0 is
+			 * never one: blf_calls_digest) */
+			|| blf_repl_int(x, o, "cd", 1, BLF_REPL_UINT32, 1) < 0)
 		return -1;
 	s = blf_repl_str(o, "g", &len);
 	if(s == NULL || !blf_repl_token_ok(s, len, 1, BLF_REPL_TAG_MAX))

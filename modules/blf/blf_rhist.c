@@ -15,19 +15,29 @@
  * So, on an entity that holds subscriptions of other nodes (only then,
  * and only with enable_dmq), each change of its calls keeps a copy of its
  * calls as they are after the change (one shm block, the dialog package's
- * input), with the second it was applied here. Bounded: BLF_RHIST_MAX
- * copies per entity, none older than BLF_RHIST_KEEP seconds (pruned at
- * each change and by the expiry timer). At a takeover, for each adopted
- * subscription whose package follows calls, the copies applied since the
- * dead node was last heard from (minus a margin, blf_dmq.c) are replayed
- * in order, one NOTIFY each with the next version and CSeq, before the
- * NOTIFY of the present state. A copy the dead node did send already is
- * shown again (the same state, a new version); a version never repeats.
+ * input), with when it was applied here and its digest (blf_calls_digest).
+ * Bounded: BLF_RHIST_MAX copies per entity, none older than BLF_RHIST_KEEP
+ * seconds (pruned at each change and by the expiry timer). At a takeover,
+ * for each adopted subscription whose package follows calls, the copies
+ * the dead node did not show are replayed in order, one NOTIFY each with
+ * the next version and CSeq, before the NOTIFY of the present state.
+ *
+ * Which ones: every NOTIFY's version record says which state of the calls
+ * it showed (its digest, "cd", blf_dmq.c), and the replica keeps the
+ * newest one's (blf_sub_t.shown). The replay starts after the newest copy
+ * with that digest: exactly what the dead node did not show, the states it
+ * showed are not shown again (a watcher's lamp would blink through a call
+ * it saw end). Not known (an older node's records, a subscription not
+ * NOTIFYd since this node heard of it) or not among the copies (a state
+ * this node never had: the dead node's own call changes it could not
+ * replicate any more): the copies applied since a time bound, shortly
+ * before the dead node was last heard from (blf_dmq.c), as before.
  *
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */
 
 #include <string.h>
+#include <time.h>
 
 #include "core/mem/shm_mem.h"
 #include "core/dprint.h"
@@ -44,11 +54,22 @@
 typedef struct blf_rhist {
 	struct blf_rhist *next; /* newer */
 	time_t at;				/* when it was applied here */
+	unsigned long long ms;	/* the same, blf_rhist_now_ms() */
+	unsigned int digest;	/* blf_calls_digest() of its calls */
 	unsigned int n;
 	blf_call_t *calls; /* in the same block, NULL when n is 0 */
 } blf_rhist_t;
 
 static int blf_rhist_on = 0;
+
+unsigned long long blf_rhist_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000ULL
+		   + (unsigned long long)ts.tv_nsec / 1000000ULL;
+}
 
 void blf_rhist_enable(void)
 {
@@ -100,6 +121,7 @@ static blf_rhist_t *blf_rhist_copy(const blf_entity_t *e, time_t now)
 	}
 	memset(r, 0, sizeof(*r));
 	r->at = now;
+	r->ms = blf_rhist_now_ms();
 	r->n = n;
 	r->calls = n ? (blf_call_t *)(r + 1) : NULL;
 	p = (char *)(r + 1) + n * sizeof(blf_call_t);
@@ -116,6 +138,7 @@ static blf_rhist_t *blf_rhist_copy(const blf_entity_t *e, time_t now)
 			p += c->f[i].len + 1;
 		}
 	}
+	r->digest = blf_calls_digest(r->calls, n); /* as blf_chg_sub's */
 	return r;
 }
 
@@ -148,14 +171,37 @@ void blf_rhist_note(blf_entity_t *e, time_t now)
 	blf_slot_wake(e->hash); /* the expiry timer prunes it */
 }
 
+/* the first of e's copies the dead owner of s did not show: after the
+ * newest one with the digest its last NOTIFY showed; not known or not
+ * found, the first applied at or after since_ms */
+static blf_rhist_t *blf_rhist_from(
+		const blf_entity_t *e, const blf_sub_t *s, unsigned long long since_ms)
+{
+	blf_rhist_t *r, *after = NULL;
+
+	if(s->shown) {
+		for(r = e->rhist; r; r = r->next)
+			if(r->digest == s->shown)
+				after = r;
+		if(after)
+			return after->next;
+	}
+	for(r = e->rhist; r && r->ms < since_ms; r = r->next)
+		;
+	return r;
+}
+
 /*
  * s (of e) just became ours at a takeover (the slot lock is held): one
- * NOTIFY job per copy of e's calls applied here at or after since, in
- * order, appended to *tail. Stops at a NOTIFY the in-flight bounds defer:
- * s is then owed its full state (the timer sends it). Returns how many.
+ * NOTIFY job per copy of e's calls its dead owner did not show (see
+ * above; since_ms: the time bound when that is not known), in order,
+ * appended to *tail. Stops at a NOTIFY the in-flight bounds defer: s is
+ * then owed its full state (the timer sends it). Returns how many; *now_too
+ * 1 when the last one shows e's calls as they are (its NOTIFY is then the
+ * present state's: the caller sends no other).
  */
-int blf_rhist_replay(blf_entity_t *e, blf_sub_t *s, time_t since, time_t now,
-		blf_notify_job_t ***tail)
+int blf_rhist_replay(blf_entity_t *e, blf_sub_t *s, unsigned long long since_ms,
+		time_t now, blf_notify_job_t ***tail, int *now_too)
 {
 	const blf_pkg_t *p = blf_pkg_get(s->pkg);
 	blf_entity_t past;
@@ -164,12 +210,11 @@ int blf_rhist_replay(blf_entity_t *e, blf_sub_t *s, time_t since, time_t now,
 	blf_rhist_t *r;
 	int n = 0;
 
+	*now_too = 0;
 	if(p == NULL || !(p->deps & BLF_DEP_CALLS)
 			|| (s->flags & (BLF_SUB_WILDCARD | BLF_SUB_LIST)))
 		return 0;
-	for(r = e->rhist; r; r = r->next) {
-		if(r->at < since)
-			continue;
+	for(r = blf_rhist_from(e, s, since_ms); r; r = r->next) {
 		/* e as it was then: its calls from the copy, the rest as now */
 		past = *e;
 		past.calls = r->calls;
@@ -186,6 +231,10 @@ int blf_rhist_replay(blf_entity_t *e, blf_sub_t *s, time_t since, time_t now,
 		**tail = j;
 		*tail = &j->next;
 		n++;
+		/* not for a package that deduplicates (presence): the present
+		 * state's NOTIFY keeps e->pdig right, a stand-in's is dropped */
+		*now_too = r->next == NULL && !(p->flags & BLF_PKG_DEDUP)
+				   && r->digest == blf_calls_digest(e->calls, e->ncalls);
 	}
 	return n;
 }

@@ -146,6 +146,7 @@ blf_sub_t *blf_sub_rebuild(const blf_sub_t *s, int i, const str *val)
 	n->expires = s->expires;
 	n->version = s->version;
 	n->cseq = s->cseq;
+	n->shown = s->shown;
 	n->vis = s->vis;
 	n->pkg = s->pkg;
 	n->sock = s->sock;

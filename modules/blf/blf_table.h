@@ -12,6 +12,7 @@
 #include "blf_cfg.h"
 #include "blf_wcount.h"
 #include "blf_pkg.h"
+#include "blf_cdigest.h"
 
 /* ---- calls, as seen by one entity ---- */
 enum blf_call_field {
@@ -54,6 +55,25 @@ typedef struct blf_call {
 						   * BLF_CALL_ID_LEN hex digits */
 	str f[BLF_CF_N];	  /* strings, stored in the same shm block */
 } blf_call_t;
+
+/* which state of these calls a NOTIFY showed, the same on every cluster
+ * node (blf_cdigest.h); never 0 */
+static inline unsigned int blf_calls_digest(
+		const blf_call_t *calls, unsigned int ncalls)
+{
+	const blf_call_t *c;
+	blf_cdigest_t d;
+	unsigned int n = 0;
+
+	blf_cdigest_init(&d);
+	for(c = calls; c && n < ncalls; c = c->next, n++)
+		blf_cdigest_add(&d, c->f[BLF_CF_CALLID].s,
+				(size_t)c->f[BLF_CF_CALLID].len, c->f[BLF_CF_LURI].s,
+				(size_t)c->f[BLF_CF_LURI].len, (unsigned int)c->dir,
+				(unsigned int)c->st.state, (unsigned int)c->st.term,
+				(unsigned int)c->st.code);
+	return blf_cdigest_end(&d);
+}
 
 /* a field update for blf_entity_call_event(): f[i].s == NULL keeps it */
 typedef struct blf_call_upd {
@@ -101,8 +121,8 @@ enum blf_sub_field {
 /*
  * A subscription: one shm block, this record then its strings (a million
  * of them on one node: every byte here is a megabyte there; 72 bytes on
- * 64-bit, 6 of them padding: room for one more 4-byte field after end[];
- * see bench/README.md "One million subscriptions").
+ * 64-bit, 2 of them padding, none left for another field: see
+ * bench/README.md "One million subscriptions").
  * Times are 32-bit seconds (unsigned: good until 2106), the socket and the
  * watcher counters small handles, and a string field is only its end: field
  * i runs from the end of field i - 1 (the record's end for field 0) to
@@ -126,6 +146,10 @@ typedef struct blf_sub {
 	unsigned char pkg;	 /* its event package (blf_pkg_get), 0: dialog */
 	unsigned char spare; /* keeps end[] 2-aligned */
 	unsigned short end[BLF_SF_N]; /* where each string's NUL is + 1 */
+	/* another node's (owner != 0): the digest (blf_calls_digest) of the
+	 * calls its NOTIFY of version - 1 showed, as its version record said;
+	 * 0: not known. What a takeover's replay starts after (blf_rhist.c) */
+	unsigned int shown;
 } blf_sub_t;
 
 /* what only a wildcard subscription has, after its strings (4-aligned) */
@@ -434,8 +458,9 @@ void blf_entity_end_node_calls(const str *key, int dead, unsigned int keep);
 void blf_sub_replica_put(
 		const str *key, blf_sub_t *s, const char *(*node_name)(int idx));
 void blf_sub_replica_del(const str *key, const str *f, int owner);
-void blf_sub_replica_ver(
-		const str *key, const char *tag, size_t tlen, int v, int q, int owner);
+/* shown: the digest of the calls that NOTIFY showed (0: not said) */
+void blf_sub_replica_ver(const str *key, const char *tag, size_t tlen, int v,
+		int q, int owner, unsigned int shown);
 /* a refresh took s over from node prev (the slot lock held): 1 when its
  * NOTIFY waits for prev's last version (owed); blf_repl_owner_answers,
  * set by the cluster, says whether prev is alive and answers */
@@ -443,15 +468,19 @@ extern int (*blf_repl_owner_answers)(int idx);
 int blf_sub_takeover_hold(blf_entity_t *e, blf_sub_t *s, int prev);
 int blf_sub_take_over(blf_entity_t *e, int dead,
 		int (*pick)(const str *ttag, void *arg), void *arg, const str *lc,
-		const str *sock, blf_notify_job_t **jobs, time_t since, time_t now);
+		const str *sock, blf_notify_job_t **jobs, unsigned long long since_ms,
+		time_t now);
 
 /* blf_rhist.c: the states of an entity's calls a takeover replays (kept
  * with enable_dmq only, blf_rhist_enable at init); the slot lock held */
 void blf_rhist_enable(void);
+/* the clock of the copies' times and of a node's last message (blf_dmq.c):
+ * CLOCK_MONOTONIC milliseconds, one clock for every process of a node */
+unsigned long long blf_rhist_now_ms(void);
 void blf_rhist_note(blf_entity_t *e, time_t now);
 void blf_rhist_purge(blf_entity_t *e, time_t now); /* now 0: all */
-int blf_rhist_replay(blf_entity_t *e, blf_sub_t *s, time_t since, time_t now,
-		blf_notify_job_t ***tail);
+int blf_rhist_replay(blf_entity_t *e, blf_sub_t *s, unsigned long long since_ms,
+		time_t now, blf_notify_job_t ***tail, int *now_too);
 
 /* blf_subrec.c: subscription records and the NOTIFY jobs copied out of
  * them (blf_subs_remove: blf_entity.c, blf_wildcard.c) */

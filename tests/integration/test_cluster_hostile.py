@@ -303,6 +303,13 @@ def test_hostile_replicas_rejected_takeover_survives(make_cluster, peer,
     bad.append(("Call-ID with a space", call_rec("bob@" + DOMAIN, "c 6")))
     bad.append(("history of 7", call_rec("bob@" + DOMAIN, "c7",
                                          h=[[0, 0, 0, 0]] * 7)))
+    # a version record's digest of the calls its NOTIFY showed ("cd",
+    # blf_rhist.c): 1 to 2^32 - 1 when present
+    ver = {"t": "ver", "e": "bob@" + DOMAIN, "g": our_tag("bob@" + DOMAIN),
+           "v": 2, "q": 2}
+    for what, cd in (("0", 0), ("2^32", 1 << 32), ("negative", -5),
+                     ("a string", "7"), ("a float", 1.5), ("null", None)):
+        bad.append(("version digest " + what, dict(ver, cd=cd)))
     before = stat(A, "dmq_invalid")
     codes = {what: peer.blf(A, "batch", "evil", m=[rec])
              for what, rec in bad}
@@ -311,10 +318,15 @@ def test_hostile_replicas_rejected_takeover_survives(make_cluster, peer,
     codes["a good and a bad record"] = peer.blf(
         A, "batch", "evil", m=[good_in_bad, bad[0][1]])
     codes["not JSON"] = peer.send(A, b"{not json")
-    # a valid subscription of the peer: trusted for state once admitted
+    # a valid subscription of the peer: trusted for state once admitted;
+    # its NOTIFY showed a state of the calls no node has (a digest among
+    # no copies): the takeover falls back to its time bound and still
+    # sends the subscription's full state
     ok = sub_rec("bob@" + DOMAIN, contact, evid="7", callid="peer-valid")
+    okver = {"t": "ver", "e": "bob@" + DOMAIN, "g": ok["f"][2],
+             "v": ok["v"] + 1, "q": ok["q"] + 1, "cd": 4294967295}
     for k in (A, B):
-        assert peer.blf(k, "batch", "evil", m=[ok]) == 200
+        assert peer.blf(k, "batch", "evil", m=[ok, okver]) == 200
         assert any(s["callid"] == "peer-valid"
                    for s in blfutil.subscriptions(k))
     # the peer goes silent: A or B takes its subscriptions over (where the
@@ -330,6 +342,8 @@ def test_hostile_replicas_rejected_takeover_survives(make_cluster, peer,
     assert [r.call_id for r in notifies] == ["peer-valid"], \
         "NOTIFYs after the takeover: %s" % [r.call_id for r in notifies]
     assert "id=7" in (notifies[0].get("Event") or ""), notifies[0]
+    # the next version after the peer's last (its ver record's 2)
+    assert 'version="2"' in notifies[0].body.decode(), notifies[0].body
     # admitted (no dmq_peers): it hears the cluster, as any peer does
     assert any('"t":"hello"' in b for b in peer.got_blf()), \
         "no blf hello reached the admitted peer"
@@ -386,6 +400,41 @@ def test_hostile_answers_ignored(make_cluster, peer):
     assert len(sent) == len(hostile)
     assert stat(A, "dmq_invalid") == before + len(hostile)
     assert "blf DMQ answer from 127.0.0.1:%d ignored" % peer.port in A.log()
+    assert running(A)
+    blfutil.subscriptions(A)  # still answers RPC
+
+
+def test_hostile_version_digest_in_answers(make_cluster, peer):
+    """The digest a version record may carry ("cd": which state of the
+    calls its NOTIFY showed, blf_rhist.c) is checked in a peer's answer as
+    in a message: 0, or not an integer, and the answer is ignored, counted
+    in dmq_invalid; a good one is taken."""
+    cl = make_cluster(gate=False, blf_peers=False)
+    A = cl.nodes[0]
+    assert peer.join(A) == 200
+    blfutil.poll(lambda: in_dmq_list(A, peer.port), 5,
+                 what="the peer in A's dmq node list")
+    assert peer.blf(A, "hello", "evil") == 200
+    ver = {"t": "ver", "e": "bob@" + DOMAIN, "g": "tag1", "v": 3, "q": 4}
+    bodies = [dict(ver, cd=0), dict(ver, cd="12"), dict(ver, cd=77)]
+    sent = []
+
+    def answer(body):
+        if len(sent) >= len(bodies):
+            return None
+        sent.append(bodies[len(sent)])
+        return json.dumps({"t": "batch", "n": "evil", "b": 1,
+                           "m": [sent[-1]]}, separators=(",", ":")).encode()
+
+    before = stat(A, "dmq_invalid")
+    peer.answer = answer
+    blfutil.poll(lambda: len(sent) == len(bodies), len(bodies) * 3 + 5, 0.2,
+                 "A's messages answered")
+    blfutil.poll(lambda: stat(A, "dmq_invalid") >= before + 2, 5, 0.2,
+                 "the two bad digests counted in dmq_invalid")
+    # the good one is no error (time for it to be handled: A's next hello)
+    time.sleep(1.5)
+    assert stat(A, "dmq_invalid") == before + 2
     assert running(A)
     blfutil.subscriptions(A)  # still answers RPC
 

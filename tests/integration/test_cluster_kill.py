@@ -10,11 +10,18 @@ replays them (blf_rhist.c): each watcher gets the states it missed in
 order (confirmed, then terminated), versions +1 with none repeated and the
 CSeq rising, then the present state (no call); all of it from one node,
 the same one for every NOTIFY of a subscription, within the SPEC's bound.
+
+Only what B did not show is replayed: its NOTIFYs' version records say
+which state of the calls each showed, and the new owner starts after it. A
+call B showed from ringing to its end just before the kill is not shown
+again (the lamp does not blink through it), nor the states B showed of a
+call still going on.
 """
 
 import time
 
 import blfutil
+from sipua import SipTimeout
 from test_cluster import (make_cluster, cluster, watch_via, ring,  # noqa: F401
                           wait_agree, sender, last_seen)
 
@@ -73,11 +80,9 @@ def test_states_of_the_kill_window_replayed(cluster, phones):
             for d in info.by_call_id(call.call_id):
                 if not states or states[-1] != d.state:
                     states.append(d.state)
-        # the states B's watchers missed, in order; states B had sent
-        # already may come again (the replay's margin: the same state under
-        # a new version), never out of order
-        full = ["trying", "early", "confirmed", "terminated"]
-        assert states in (full[1:], full[2:], full), \
+        # the states B's watchers missed, in order, and none B had shown
+        # them (trying, early)
+        assert states == ["confirmed", "terminated"], \
             "states after the kill: %s" % states
         assert after[-1][0] == max(i.version for _, i in lp.seen if i), \
             "the present state is not the last version"
@@ -122,3 +127,70 @@ def test_restarted_node_keeps_its_new_calls(cluster, phones):
             call2.call_id)
     lc.assert_versions()
     lb.assert_versions()
+
+
+def _quiet(lp, secs):
+    """The NOTIFYs lp receives within secs (a bounded wait for none)."""
+    got = []
+    deadline = time.monotonic() + secs
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return got
+        try:
+            got.append(lp.pump(left))
+        except SipTimeout:
+            return got
+
+
+def test_call_ended_before_the_kill_not_shown_again(cluster, phones):
+    """B shows its watchers a whole call (trying to terminated) and is
+    killed right after: the new owner's first NOTIFY is the present state
+    (no call), the next version, and nothing follows it. Before the
+    version records said what each NOTIFY showed, the takeover replayed
+    every state applied since 2 s before B was last heard from: the lamp
+    went through the ended call again (trying ... terminated)."""
+    A, B, C = cluster.nodes
+    lamps = [watch_via(phones, B, "watcher%d" % i, who)
+             for i, who in enumerate(("bob", "bob", "alice"))]
+    call, inc = ring(phones, A)
+    inc.answer()
+    call.wait_state("confirmed")
+    assert call.bye().status == 200
+    for lp in lamps:
+        lp.wait_state("terminated", call.call_id)
+        assert lp.history(call.call_id) == [
+            "trying", "early", "confirmed", "terminated"], \
+            lp.history(call.call_id)
+    t_end = time.monotonic()
+    blfutil.poll(lambda: _versions_replicated(B, (A, C)), 5,
+                 what="B's NOTIFY versions replicated to A and C")
+    before = {lp.sub.call_id: last_seen(lp) for lp in lamps}
+
+    t_kill = B.kill()
+    # the whole call inside the window the old replay covered (it started
+    # 2 s before B was last heard from, which is at most 1 s before the
+    # kill: B's hello)
+    assert t_kill - t_end < 1.5, "the kill came %.1f s after the call's " \
+        "end: the old replay would not have covered it" % (t_kill - t_end)
+    bound = cluster.bound()
+    for lp in lamps:
+        v0, c0 = before[lp.sub.call_id]
+        n, info = lp.pump(bound, "takeover NOTIFY")
+        assert sender(cluster, n) in (A, C), "NOTIFY after the kill from " \
+            "%s" % (sender(cluster, n) and sender(cluster, n).name)
+        assert info is not None and info.version == v0 + 1, \
+            (info and info.version, v0)
+        assert n.cseq > c0, (n.cseq, c0)
+        assert n.time - t_kill <= bound, \
+            "takeover after %.1f s > %d s" % (n.time - t_kill, bound)
+        assert [d.state for d in info.by_call_id(call.call_id)] in \
+            ([], ["terminated"]), \
+            "the call B showed ending is shown again: %s" % info.raw
+    for lp in lamps:
+        more = [(i.version, [d.state for d in i.by_call_id(call.call_id)])
+                for _, i in _quiet(lp, 2) if i is not None]
+        assert more == [], "NOTIFYs after the takeover's: %s" % more
+        lp.assert_versions()
+    for k in (A, C):
+        assert k.running, "%s died" % k.name

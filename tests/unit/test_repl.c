@@ -709,6 +709,44 @@ static void test_ver_owner(void)
 	CHECK_INT(check(m), -1);
 }
 
+/* "cd": which state of the calls a NOTIFY showed (blf_calls_digest, never
+ * 0), optional on a version record, direct or passed on (an older node
+ * sends none) */
+static void test_ver_digest(void)
+{
+	static const json_int_t ok[] = {1, 2166136261LL, 4294967295LL};
+	static const json_int_t bad[] = {0, -1, 4294967296LL, 9007199254740993LL};
+	json_t *r;
+	size_t i;
+
+	for(i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		r = json_pack("{s:s, s:s, s:s, s:i, s:i, s:I}", "t", "ver", "e",
+				"202@pbx.example.com", "g", "blf.1.2.abc", "v", 9, "q", 10,
+				"cd", ok[i]);
+		CHECK_INT(check(batch(r)), 0);
+		r = json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:I}", "t", "ver", "e",
+				"a@b", "g", "tag", "v", 1, "q", 1, "o", "udp:127.0.0.1:5061",
+				"cd", ok[i]);
+		CHECK_INT(check(batch(r)), 0);
+	}
+	for(i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		r = json_pack("{s:s, s:s, s:s, s:i, s:i, s:I}", "t", "ver", "e",
+				"a@b", "g", "tag", "v", 1, "q", 1, "cd", bad[i]);
+		CHECK_INT(check(batch(r)), -1);
+	}
+	CHECK_INT(check(batch(json_pack("{s:s, s:s, s:s, s:i, s:i, s:s}", "t",
+					  "ver", "e", "a@b", "g", "tag", "v", 1, "q", 1, "cd",
+					  "12345"))),
+			-1);
+	CHECK_INT(check(batch(json_pack("{s:s, s:s, s:s, s:i, s:i, s:f}", "t",
+					  "ver", "e", "a@b", "g", "tag", "v", 1, "q", 1, "cd",
+					  1.5))),
+			-1);
+	CHECK_INT(check(batch(json_pack("{s:s, s:s, s:s, s:i, s:i, s:n}", "t",
+					  "ver", "e", "a@b", "g", "tag", "v", 1, "q", 1, "cd"))),
+			-1);
+}
+
 int main(void)
 {
 	test_helpers();
@@ -722,5 +760,6 @@ int main(void)
 	test_decode();
 	test_pub_fields();
 	test_ver_owner();
+	test_ver_digest();
 	return tap_done("test_repl");
 }
