@@ -48,6 +48,7 @@
 #include "blf_pidf.h"
 #include "blf_lsub.h"
 #include "blf_inflight.h"
+#include "blf_dtx.h"
 
 #define BLF_DMQ_MAX_NODES 32
 #define BLF_DMQ_DEAD_AFTER 4  /* s without hello */
@@ -130,6 +131,12 @@ static int blf_dmq_resp_f(
 	return 0;
 }
 static dmq_resp_cback_t blf_dmq_resp = {blf_dmq_resp_f, 0};
+
+/* the answer to a message blf_dtx.c sent (dmq_direct): the same callback */
+static void blf_dmq_dtx_answer(struct sip_msg *msg, int code, dmq_node_t *node)
+{
+	blf_dmq_resp_f(msg, code, node, NULL);
+}
 
 /* modparam dmq_peers, parsed at mod_init (inherited by every process) */
 typedef struct blf_peer {
@@ -505,7 +512,8 @@ static void blf_dmq_send_peers(str *body, json_t *type)
 			}
 			lock_release(&blf_nodes->lock);
 		}
-		if(!dead)
+		if(!dead
+				&& blf_dtx_send(body, &blf_dmq_ctype, &blf_peers[i].node) != 0)
 			blf_dmqb.send_message(blf_dmq_peer, body, &blf_peers[i].node,
 					&blf_dmq_resp, 1, &blf_dmq_ctype);
 	}
@@ -554,12 +562,14 @@ static void blf_dmq_send(json_t *msg, dmq_node_t *to)
 		return;
 	body.s = s;
 	body.len = strlen(s);
-	if(to)
-		blf_dmqb.send_message(
-				blf_dmq_peer, &body, to, &blf_dmq_resp, 1, &blf_dmq_ctype);
-	else if(blf_peers_send)
+	/* dmq_direct: our own UDP transactions (blf_dtx.c), else dmq's */
+	if(to) {
+		if(blf_dtx_send(&body, &blf_dmq_ctype, to) != 0)
+			blf_dmqb.send_message(
+					blf_dmq_peer, &body, to, &blf_dmq_resp, 1, &blf_dmq_ctype);
+	} else if(blf_peers_send)
 		blf_dmq_send_peers(&body, json_object_get(msg, "t"));
-	else
+	else if(blf_dtx_bcast(&body, &blf_dmq_ctype, blf_dmq_but_node()) != 0)
 		blf_dmqb.bcast_message(blf_dmq_peer, &body, blf_dmq_but_node(),
 				&blf_dmq_resp, 1, &blf_dmq_ctype);
 	free(s);
@@ -947,9 +957,11 @@ static void blf_dmq_chg(blf_chg_batch_t *b, void *param)
 }
 
 /* the "BLF DMQ VERSIONS" process: every dmq_version_delay ms, the versions
- * to pass on that no other message took along */
+ * to pass on that no other message took along (and, at 200 ms or less,
+ * our direct KDMQs' retransmissions: blf_dtx.c) */
 void blf_dmq_vq_proc(unsigned int ticks, void *param)
 {
+	blf_dtx_tick(); /* our KDMQs' retransmissions (dmq_direct) */
 	if(!blf_dmq_on() || blf_vq == NULL || blf_vq->n == 0)
 		return;
 	blf_vq_pass_on();
@@ -1858,6 +1870,12 @@ int blf_dmq_init(void)
 		LM_ERR("cannot register the blf DMQ peer\n");
 		return -1;
 	}
+	/* dmq_direct: blf's UDP KDMQs as our own transactions */
+	if(blf_dtx_init(&p.peer_id, blf_dmq_dtx_answer,
+			   blf_cfg.dmq_version_delay <= 0
+					   || blf_cfg.dmq_version_delay > 200)
+			< 0)
+		return -1;
 	blf_nodes = shm_malloc(sizeof(blf_nodes_t));
 	if(blf_nodes == NULL) {
 		SHM_MEM_ERROR;
