@@ -134,24 +134,40 @@ static unsigned int blf_dtx_ms(void)
 #define BLF_DTX_AFTER(a, b) ((int)((a) - (b)) > 0)
 
 /* tm's timers in ms, read through the configuration framework (as
- * blf_ntx.c: one setting governs every non-INVITE transaction) */
-static unsigned int blf_dtx_tm_ms(const char *name, int ticks, unsigned int d)
+ * blf_ntx.c: one setting governs every non-INVITE transaction, and
+ * cfg.set_now_int tm ... is honoured); the lookup is kept per process */
+typedef struct blf_dtx_tmvar {
+	const char *name;
+	int ticks;		  /* tm keeps it in timer ticks (else in ms) */
+	unsigned int dflt; /* ms, when tm's configuration cannot be read */
+	cfg_group_t *g;
+	cfg_mapping_t *v;
+} blf_dtx_tmvar_t;
+
+static blf_dtx_tmvar_t blf_dtx_t1 = {"retr_timer1", 0, 500, 0, 0};
+static blf_dtx_tmvar_t blf_dtx_t2 = {"retr_timer2", 0, 4000, 0, 0};
+static blf_dtx_tmvar_t blf_dtx_fr = {"fr_timer", 1, 30000, 0, 0};
+
+static unsigned int blf_dtx_tm_ms(blf_dtx_tmvar_t *t)
 {
 	str gn = str_init("tm");
 	str vn;
-	cfg_group_t *g;
-	cfg_mapping_t *v;
 	unsigned int x;
 
-	vn.s = (char *)name;
-	vn.len = strlen(name);
-	if(cfg_lookup_var(&gn, &vn, &g, &v) < 0 || g->handle == NULL
-			|| *g->handle == NULL)
-		return d;
-	x = *(unsigned int *)((char *)*g->handle + v->offset);
-	if(ticks)
+	if(t->v == NULL) {
+		vn.s = (char *)t->name;
+		vn.len = strlen(t->name);
+		if(cfg_lookup_var(&gn, &vn, &t->g, &t->v) < 0) {
+			t->v = NULL;
+			return t->dflt;
+		}
+	}
+	if(t->g->handle == NULL || *t->g->handle == NULL)
+		return t->dflt;
+	x = *(unsigned int *)((char *)*t->g->handle + t->v->offset);
+	if(t->ticks)
 		x = TICKS_TO_MS(x);
-	return x ? x : d;
+	return x ? x : t->dflt;
 }
 
 int blf_dtx_init(const str *peer_id, blf_dtx_answer_f cb, int own_timer)
@@ -382,9 +398,9 @@ static int blf_dtx_tx(const blf_dtx_peer_t *pe, const str *body,
 		t->id = br.id;
 		t->pno = br.pno;
 		t->nonce = br.nonce;
-		t->ival = blf_dtx_tm_ms("retr_timer1", 0, 500);
+		t->ival = blf_dtx_tm_ms(&blf_dtx_t1);
 		t->next_ms = now + t->ival;
-		t->end_ms = now + blf_dtx_tm_ms("fr_timer", 1, 30000);
+		t->end_ms = now + blf_dtx_tm_ms(&blf_dtx_fr);
 		t->callid_off = (unsigned short)callid_at;
 		t->callid_len = (unsigned short)n;
 		t->port = pe->port;
@@ -481,6 +497,22 @@ static void blf_dtx_done(blf_dtx_t *t, struct sip_msg *msg, int code)
 		blf_dtx_cb(msg, code, &node);
 }
 
+/* an answer naming one of our messages that is not its answer: dropped,
+ * counted in dmq_invalid, one log line a second (per process) */
+static void blf_dtx_ignored(struct sip_msg *msg, const char *why)
+{
+	static unsigned int last = 0;
+	unsigned int now = blf_dtx_ms();
+
+	update_stat(blf_st_dmq_invalid, 1);
+	if(last && !BLF_DTX_AFTER(now, last + 1000))
+		return;
+	last = now ? now : 1;
+	LM_NOTICE("answer to a blf KDMQ from %s:%d ignored: %s (more in the "
+			  "blf:dmq_invalid statistic)\n",
+			ip_addr2a(&msg->rcv.src_ip), (int)msg->rcv.src_port, why);
+}
+
 /* the branch of an answer, when it is one of ours */
 static int blf_dtx_branch(const str *b, blf_branch_t *br)
 {
@@ -510,12 +542,16 @@ int blf_dtx_response(struct sip_msg *msg)
 		return 1; /* not ours */
 	if(br.boot != blf_dtx->boot)
 		return 0; /* ours, from before a restart */
-	if(msg->cseq == NULL || msg->cseq->parsed == NULL || msg->callid == NULL)
+	if(msg->cseq == NULL || msg->cseq->parsed == NULL || msg->callid == NULL) {
+		blf_dtx_ignored(msg, "CSeq or Call-ID missing");
 		return 0;
+	}
 	cs = get_cseq(msg);
 	if(str2int(&cs->number, &cseq) < 0 || cseq != BLF_DTX_CSEQ
-			|| cs->method.len != 4 || strncasecmp(cs->method.s, "KDMQ", 4))
+			|| cs->method.len != 4 || strncasecmp(cs->method.s, "KDMQ", 4)) {
+		blf_dtx_ignored(msg, "not CSeq 10 KDMQ");
 		return 0;
+	}
 	callid = msg->callid->body;
 	trim(&callid);
 	init_su(&src, &msg->rcv.src_ip, msg->rcv.src_port);
@@ -525,16 +561,22 @@ int blf_dtx_response(struct sip_msg *msg)
 	for(pt = &blf_dtx->b[i]; (t = *pt) != NULL; pt = &t->next)
 		if(t->id == br.id && t->pno == br.pno)
 			break;
+	if(t == NULL) {
+		lock_set_release(blf_dtx->locks, i);
+		return 0; /* a late copy: the transaction ended */
+	}
 	/* an answer only from where it went, with its nonce and Call-ID */
-	if(t == NULL || t->nonce != br.nonce || !su_cmp(&src, &t->dst.to)
+	if(t->nonce != br.nonce || !su_cmp(&src, &t->dst.to)
 			|| msg->rcv.bind_address != t->dst.send_sock
 			|| callid.len != t->callid_len
 			|| memcmp(callid.s, t->buf + t->callid_off, callid.len)) {
 		lock_set_release(blf_dtx->locks, i);
-		return 0; /* a late copy, or not its answer: ignored */
+		blf_dtx_ignored(msg, "branch nonce, Call-ID or source differ from "
+							 "the message's");
+		return 0;
 	}
 	if(code < 200) {
-		t->ival = blf_dtx_tm_ms("retr_timer2", 0, 4000);
+		t->ival = blf_dtx_tm_ms(&blf_dtx_t2);
 		t->next_ms = blf_dtx_ms() + t->ival;
 		lock_set_release(blf_dtx->locks, i);
 		return 0;
@@ -555,7 +597,7 @@ static void blf_dtx_timer(unsigned int ticks, void *param)
 	unsigned int now, t2, i;
 
 	now = blf_dtx_ms();
-	t2 = blf_dtx_tm_ms("retr_timer2", 0, 4000);
+	t2 = blf_dtx_tm_ms(&blf_dtx_t2);
 	for(i = 0; i < BLF_DTX_BUCKETS; i++) {
 		if(blf_dtx->b[i] == NULL)
 			continue; /* racy peek: the next round sees what it missed */

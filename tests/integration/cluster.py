@@ -451,6 +451,8 @@ class DmqPeer:
         # that hangs; kdmq: (monotonic time, Via branch) of each blf request
         self.silent = False
         self.kdmq = []
+        # mangle(bytes of our 200 to a blf request) -> the bytes sent
+        self.mangle = None
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._stop = False
@@ -494,10 +496,13 @@ class DmqPeer:
                         body = self.answer(msg.text_body) or b""
                     hdrs = [("Content-Type", "application/json")] \
                         if body else []
+                    out = sipua.SipMessage.response_to(
+                        msg, 200, headers=hdrs, body=body).encode()
+                    if self.mangle and msg.first_line().startswith(
+                            "KDMQ sip:blf@"):
+                        out = self.mangle(out)
                     try:
-                        self.sock.sendto(sipua.SipMessage.response_to(
-                            msg, 200, headers=hdrs, body=body).encode(),
-                            src)
+                        self.sock.sendto(out, src)
                     except OSError:
                         return
             else:

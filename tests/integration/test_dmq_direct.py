@@ -97,3 +97,38 @@ def test_silent_peer_retransmitted_then_given_up(make_cluster, peer):
     blfutil.poll(lambda: stat(A, "dmq_direct_pending") == 0, 5, 0.05,
                  "nothing waiting once the peer answers")
     assert running(A)
+
+
+def test_forged_answers_ignored(make_cluster, peer):
+    """200s that name one of A's direct messages (its branch) but not its
+    Call-ID or CSeq are not its answer: dropped with a log line and counted
+    in dmq_invalid; the message stays waiting and is retransmitted until
+    Timer F; Kamailio stays up."""
+    cl = make_cluster(gate=False, blf_peers=False)
+    A = cl.nodes[0]
+    assert peer.join(A) == 200
+    blfutil.poll(lambda: in_dmq_list(A, peer.port), 5,
+                 what="the peer in A's dmq node list")
+    forged = []
+
+    def mangle(out):
+        # alternately another Call-ID and another CSeq
+        forged.append(1)
+        if len(forged) % 2:
+            return out.replace(b"Call-ID: bdq.", b"Call-ID: xdq.", 1)
+        return out.replace(b"CSeq: 10 KDMQ", b"CSeq: 11 KDMQ", 1)
+
+    before = stat(A, "dmq_invalid")
+    peer.mangle = mangle
+    blfutil.poll(lambda: stat(A, "dmq_invalid") >= before + 4, 10, 0.1,
+                 "forged answers counted in dmq_invalid")
+    assert "answer to a blf KDMQ from 127.0.0.1:%d ignored" % peer.port \
+        in A.log()
+    assert stat(A, "dmq_direct_pending") > 0
+    # a forged answer ended nothing: the same branch came again
+    brs = [br for _, br in peer.kdmq]
+    assert any(brs.count(b) > 1 for b in brs)
+    peer.mangle = None
+    blfutil.poll(lambda: stat(A, "dmq_direct_pending") == 0, 5, 0.05,
+                 "nothing waiting once the peer answers")
+    assert running(A)
