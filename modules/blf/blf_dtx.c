@@ -47,6 +47,7 @@
 #include "core/forward.h"
 #include "core/atomic_ops.h"
 #include "core/socket_info.h"
+#include "core/resolve.h"
 #include "core/sr_module.h"
 #include "core/timer_proc.h"
 #include "core/cfg/cfg_struct.h"
@@ -78,7 +79,7 @@ typedef struct blf_dtx {
 	unsigned int ival;	  /* the current retransmission interval */
 	uint64_t nonce;
 	unsigned short callid_off, callid_len;
-	unsigned short port;  /* the peer's DMQ port, for the callback */
+	unsigned short port; /* the peer's DMQ port, for the callback */
 	unsigned short ulen;
 	char uri[BLF_DTX_URI_MAX]; /* the peer's DMQ URI, for log lines */
 	struct ip_addr ip;
@@ -108,7 +109,7 @@ typedef struct blf_dtx_peer {
 static blf_dtx_table_t *blf_dtx = NULL;
 static int blf_dtx_own_timer = 0; /* else blf_dtx_tick() from another's */
 static blf_dtx_answer_f blf_dtx_cb = NULL;
-static str blf_dtx_user = STR_NULL; /* the DMQ peer id: "blf" */
+static str blf_dtx_user = STR_NULL;			  /* the DMQ peer id: "blf" */
 static dmq_node_list_t **blf_dtx_list = NULL; /* dmq's node list */
 stat_var *blf_st_dmq_direct;
 stat_var *blf_st_dmq_direct_unkept;
@@ -138,7 +139,7 @@ static unsigned int blf_dtx_ms(void)
  * cfg.set_now_int tm ... is honoured); the lookup is kept per process */
 typedef struct blf_dtx_tmvar {
 	const char *name;
-	int ticks;		  /* tm keeps it in timer ticks (else in ms) */
+	int ticks;		   /* tm keeps it in timer ticks (else in ms) */
 	unsigned int dflt; /* ms, when tm's configuration cannot be read */
 	cfg_group_t *g;
 	cfg_mapping_t *v;
@@ -285,8 +286,16 @@ static int blf_dtx_local(void)
 static int blf_dtx_peer(const dmq_node_t *node, blf_dtx_peer_t *pe)
 {
 	const struct sip_uri *u = &node->uri;
+	str h = u->host;
 	char *p;
 
+	if(h.len > 2 && h.s[0] == '[') {
+		h.s++;
+		h.len -= 2;
+	}
+	/* a name is dmq's to resolve (and tm's to fail over) */
+	if(h.len <= 0 || (str2ip(&h) == NULL && str2ip6(&h) == NULL))
+		return -1;
 	if((u->proto != PROTO_NONE && u->proto != PROTO_UDP)
 			|| node->ip_address.af == 0 || u->host.len <= 0
 			|| u->host.len + u->port.len + blf_dtx_user.len + 8
@@ -341,8 +350,8 @@ static int blf_dtx_tx(const blf_dtx_peer_t *pe, const str *body,
 		return -1;
 	memcpy(brs, BLF_DTX_PREFIX, BLF_BRANCH_PREFIX_LEN);
 
-	need = 400 + 2 * pe->ruri.len + blf_dtx_from_len + 2 * host.len
-		   + port.len + ctype->len + body->len;
+	need = 400 + 2 * pe->ruri.len + blf_dtx_from_len + 2 * host.len + port.len
+		   + ctype->len + body->len;
 	if(need > BLF_DTX_UDP_MAX)
 		return 1;
 	if(need > blf_dtx_buf_size) {
@@ -373,11 +382,13 @@ static int blf_dtx_tx(const blf_dtx_peer_t *pe, const str *body,
 	BLF_PUTS(p, ">\r\nFrom: <");
 	BLF_PUT(p, blf_dtx_from, blf_dtx_from_len);
 	BLF_PUTS(p, ">;tag=");
-	BLF_PUT(p, brs + BLF_BRANCH_PREFIX_LEN, strlen(brs) - BLF_BRANCH_PREFIX_LEN);
+	BLF_PUT(p, brs + BLF_BRANCH_PREFIX_LEN,
+			strlen(brs) - BLF_BRANCH_PREFIX_LEN);
 	BLF_PUTS(p, "\r\nCall-ID: ");
 	callid_at = (int)(p - blf_dtx_buf);
 	BLF_PUTS(p, "bdq.");
-	BLF_PUT(p, brs + BLF_BRANCH_PREFIX_LEN, strlen(brs) - BLF_BRANCH_PREFIX_LEN);
+	BLF_PUT(p, brs + BLF_BRANCH_PREFIX_LEN,
+			strlen(brs) - BLF_BRANCH_PREFIX_LEN);
 	*p++ = '@';
 	BLF_PUT(p, host.s, host.len);
 	n = (int)(p - blf_dtx_buf) - callid_at;

@@ -14,8 +14,8 @@
 
 /* the final answer to a message (msg NULL and code 408 when none came
  * before Timer F), as dmq's reply callback gets it */
-typedef void (*blf_dtx_answer_f)(struct sip_msg *msg, int code,
-		dmq_node_t *node);
+typedef void (*blf_dtx_answer_f)(
+		struct sip_msg *msg, int code, dmq_node_t *node);
 
 /* mod_init (enable_dmq): with dmq_direct, the table, and with own_timer
  * the "BLF DMQ TX" process (else some process calls blf_dtx_tick() every

@@ -107,6 +107,14 @@ stat_var *blf_st_park_page_cut;
 
 static int mod_init(void);
 static int child_init(int rank);
+static void mod_destroy(void);
+stat_var *blf_st_delay_sum_us;
+stat_var *blf_st_delay_count;
+
+static unsigned long blf_stat_subscriptions(void)
+{
+	return blf_nsubs ? (unsigned long)atomic_get(blf_nsubs) : 0;
+}
 
 /* the core's response callback: answers to the module's own NOTIFY
  * (blf_ntx.c) and KDMQ (blf_dtx.c) transactions end here */
@@ -115,14 +123,6 @@ static int blf_mod_response(struct sip_msg *msg)
 	if(blf_dtx_response(msg) == 0)
 		return 0;
 	return blf_ntx_response(msg);
-}
-static void mod_destroy(void);
-stat_var *blf_st_delay_sum_us;
-stat_var *blf_st_delay_count;
-
-static unsigned long blf_stat_subscriptions(void)
-{
-	return blf_nsubs ? (unsigned long)atomic_get(blf_nsubs) : 0;
 }
 
 /* clang-format off */
