@@ -132,3 +132,96 @@ def test_forged_answers_ignored(make_cluster, peer):
     blfutil.poll(lambda: stat(A, "dmq_direct_pending") == 0, 5, 0.05,
                  "nothing waiting once the peer answers")
     assert running(A)
+
+
+def _hello_loop(peer, node, stop, **fields):
+    """peer says hello to node as "evil" each 0.5 s until stop is set."""
+    while not stop.is_set():
+        peer.blf(node, "hello", "evil", **fields)
+        stop.wait(0.5)
+
+
+@pytest.mark.parametrize("cv", [1, None], ids=["reads-vc", "older-peer"])
+def test_compact_versions_only_to_readers(make_cluster, peer, phones, cv):
+    """A's versions go as one compact "vc" string only when every live
+    peer says "cv": 1; with a live peer of an older version (no "cv") they
+    go as JSON "ver" records, as before. Either way every watcher sees
+    every state."""
+    import json
+    import threading
+    cl = make_cluster(gate=False, blf_peers=False)
+    A = cl.nodes[0]
+    assert peer.join(A) == 200
+    blfutil.poll(lambda: in_dmq_list(A, peer.port), 5,
+                 what="the peer in A's dmq node list")
+    stop = threading.Event()
+    fields = {"rv": 1, "cv": cv} if cv else {}
+    t = threading.Thread(target=_hello_loop, args=(peer, A, stop),
+                         kwargs=fields, daemon=True)
+    t.start()
+    try:
+        lamp = watch_via(phones, A, "wa", "bob")
+        call, inc = ring(phones, A)
+        lamp.wait_state("early", call.call_id)
+        inc.answer()
+        call.wait_state("confirmed")
+        lamp.wait_state("confirmed", call.call_id)
+
+        def versions_seen():
+            vc = ver = 0
+            for b in peer.got_blf():
+                try:
+                    m = json.loads(b)
+                except ValueError:
+                    continue
+                vc += len(m.get("vc", "").splitlines())
+                ver += sum(1 for r in m.get("m", [])
+                           if isinstance(r, dict) and r.get("t") == "ver")
+            return (vc, ver) if vc + ver else None
+        vc, ver = blfutil.poll(versions_seen, 5, 0.1,
+                               "A's versions reach the peer")
+        if cv:
+            assert vc > 0 and ver == 0, (vc, ver)
+        else:
+            assert vc == 0 and ver > 0, (vc, ver)
+        assert call.bye().status == 200
+        lamp.wait_state("terminated", call.call_id)
+        lamp.assert_versions()
+    finally:
+        stop.set()
+        t.join(2)
+    assert stat(A, "dmq_invalid") == 0
+
+
+def test_hostile_compact_answers_ignored(make_cluster, peer):
+    """Compact versions in a peer's 200 get the checks a message gets: a
+    malformed line, or a version naming another owner, is ignored with a
+    log line and counted in dmq_invalid."""
+    cl = make_cluster(gate=False, blf_peers=False)
+    A = cl.nodes[0]
+    assert peer.join(A) == 200
+    blfutil.poll(lambda: in_dmq_list(A, peer.port), 5,
+                 what="the peer in A's dmq node list")
+    assert peer.blf(A, "hello", "evil", rv=1, cv=1) == 200
+    import json
+    hostile = ["bob@x tag 1\n",                       # no cseq
+               "bob@x tag 1 2 %s\n" % A.name,          # another owner
+               "bob@x t\"g 1 2\n",                     # tag charset
+               "bob@x tag 1 2"]                        # no newline
+    sent = []
+
+    def answer(body):
+        i = len(sent)
+        if i >= len(hostile):
+            return None
+        sent.append(i)
+        return json.dumps({"t": "batch", "m": [], "vc": hostile[i],
+                           "n": "evil", "b": 1}).encode()
+    before = stat(A, "dmq_invalid")
+    peer.answer = answer
+    blfutil.poll(lambda: stat(A, "dmq_invalid") >= before + len(hostile),
+                 len(hostile) * 3 + 5, 0.2,
+                 "every hostile answer counted in dmq_invalid")
+    assert stat(A, "dmq_invalid") == before + len(hostile)
+    assert "blf DMQ answer from 127.0.0.1:%d ignored" % peer.port in A.log()
+    assert running(A)
