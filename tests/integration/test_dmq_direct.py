@@ -64,7 +64,8 @@ def test_call_lights_lamps_either_way(make_cluster, phones, direct,
 
 
 def test_silent_peer_retransmitted_then_given_up(make_cluster, peer):
-    cl = make_cluster(gate=False, blf_peers=False)
+    # dmq_direct=1 whatever BLF_TEST_PARAMS says: the direct path's test
+    cl = make_cluster(gate=False, blf_peers=False, dmq_direct=1)
     A = cl.nodes[0]
     assert peer.join(A) == 200
     blfutil.poll(lambda: in_dmq_list(A, peer.port), 5,
@@ -104,7 +105,7 @@ def test_forged_answers_ignored(make_cluster, peer):
     Call-ID or CSeq are not its answer: dropped with a log line and counted
     in dmq_invalid; the message stays waiting and is retransmitted until
     Timer F; Kamailio stays up."""
-    cl = make_cluster(gate=False, blf_peers=False)
+    cl = make_cluster(gate=False, blf_peers=False, dmq_direct=1)
     A = cl.nodes[0]
     assert peer.join(A) == 200
     blfutil.poll(lambda: in_dmq_list(A, peer.port), 5,
