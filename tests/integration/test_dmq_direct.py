@@ -63,9 +63,14 @@ def test_call_lights_lamps_either_way(make_cluster, phones, direct,
                  "every node's messages answered")
 
 
-def test_silent_peer_retransmitted_then_given_up(make_cluster, peer):
+@pytest.mark.parametrize("delay", [100, 0],
+                         ids=["versions-process", "own-process"])
+def test_silent_peer_retransmitted_then_given_up(make_cluster, peer, delay):
+    """(delay: dmq_version_delay; at 0 the retransmissions run in a "BLF
+    DMQ TX" process of their own, else in "BLF DMQ VERSIONS")"""
     # dmq_direct=1 whatever BLF_TEST_PARAMS says: the direct path's test
-    cl = make_cluster(gate=False, blf_peers=False, dmq_direct=1)
+    cl = make_cluster(gate=False, blf_peers=False, dmq_direct=1,
+                      dmq_version_delay=delay)
     A = cl.nodes[0]
     assert peer.join(A) == 200
     blfutil.poll(lambda: in_dmq_list(A, peer.port), 5,
