@@ -920,6 +920,13 @@ def tm_local(kam):
     return d.get("total_local", 0)
 
 
+def kdmq_sent(kam):
+    """KDMQ requests kam sent: tm's local transactions (dmq's pings, and
+    blf's messages with dmq_direct=0 or to a peer only dmq reaches) plus
+    blf's own (blf:dmq_direct, one per peer)."""
+    return tm_local(kam) + (blf_stat(kam, "dmq_direct") or 0)
+
+
 def blf_stat(kam, name):
     """A blf statistic of kam (blf:<name>), or None."""
     d = kam.rpc("stats.get_statistics", "blf:") or {}
@@ -946,7 +953,7 @@ def cluster_rejoin(kams, est):
         r["error"] = "the takeover was not complete after 60 s"
         return r
     r["takeover_s"] = round(time.monotonic() - t_k, 2)
-    tl0 = [tm_local(k) for k in rest]
+    tl0 = [kdmq_sent(k) for k in rest]
     c0 = [k.cpu() for k in rest]
     t_r = time.monotonic()
     why = victim.start()
@@ -971,7 +978,7 @@ def cluster_rejoin(kams, est):
     r["ready_pull_s"] = round(t_done - t_ready, 2)
     if t_dmq is not None:
         r["dmq_active_s"] = round(t_dmq - t_r, 2)
-    r["kdmq"] = sum(tm_local(k) - tl0[i] for i, k in enumerate(rest))
+    r["kdmq"] = sum(kdmq_sent(k) - tl0[i] for i, k in enumerate(rest))
     r["senders_cpu_s"] = round(sum(k.cpu().since(c0[i])["cpu_s"]
                                    for i, k in enumerate(rest)), 3)
     return r
@@ -1049,13 +1056,13 @@ def run_cluster(a, blf_module, ref):
 
         # subscriptions
         c0 = [k.cpu() for k in kams]
-        t0 = [tm_local(k) for k in kams]
+        t0 = [kdmq_sent(k) for k in kams]
         gen.send("START")
         subs = gen.expect("SUBS_DONE", 120 + a.subs / 50, dead)
         for i, k in enumerate(kams):
             k.wait_tm_drained(base=tm_base[i])
         c1 = [k.cpu() for k in kams]
-        t1 = [tm_local(k) for k in kams]
+        t1 = [kdmq_sent(k) for k in kams]
         est = subs["established"]
         per = [c1[i].since(c0[i]) for i in range(n)]
         tot = sum(x["cpu_s"] for x in per)
@@ -1085,7 +1092,7 @@ def run_cluster(a, blf_module, ref):
 
         # calls (and the kill)
         c2 = [k.cpu() for k in kams]
-        t2 = [tm_local(k) for k in kams]
+        t2 = [kdmq_sent(k) for k in kams]
         gen.send("GO")
         ev = {}
         if a.cluster_kill:
@@ -1106,7 +1113,7 @@ def run_cluster(a, blf_module, ref):
                 victim.killed = False
                 t_r = time.monotonic()
                 c2[-1] = victim.cpu()
-                t2[-1] = tm_local(victim)
+                t2[-1] = kdmq_sent(victim)
                 while time.monotonic() < t_r + 60:
                     if dmq_active(victim) >= n:
                         break
@@ -1119,7 +1126,7 @@ def run_cluster(a, blf_module, ref):
         for i, k in enumerate(kams):
             k.wait_tm_drained(base=tm_base[i])
         c3 = [k.cpu() for k in kams]
-        t3 = [tm_local(k) for k in kams]
+        t3 = [kdmq_sent(k) for k in kams]
         per = [c3[i].since(c2[i]) for i in range(n)]
         tot = sum(x["cpu_s"] for x in per)
         done = calls["calls"]["completed"]

@@ -63,6 +63,7 @@ LAYERS = {
     # machinery: SUBSCRIBE, NOTIFY, expiry -- know no package by name
     "blf_subs": "machinery", "blf_notify": "machinery",
     "blf_ntx": "machinery", "blf_expire": "machinery",
+    "blf_dtx": "machinery",  # blf's KDMQ as own UDP transactions
     "blf_listen": "machinery", "blf_wildcard": "machinery",
     "blf_delay": "machinery", "blf_reply": "machinery", "blf_visapply": "machinery",
     "blf_coaltimer": "machinery",

@@ -68,6 +68,7 @@ typedef struct blf_cfg {
 	str node_name; /* this node in the cluster (default: first UDP socket) */
 	int dmq_version_delay; /* ms a NOTIFY's version replica may wait to
 							* share a DMQ message; 0: sent at once */
+	int dmq_direct; /* blf's UDP KDMQs without tm (blf_dtx.c) */
 	int max_subscriptions;
 	int hash_size; /* slots of the entity table, a power of two */
 	int timer_interval; /* s, expiry scan */

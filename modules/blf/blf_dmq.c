@@ -49,6 +49,7 @@
 #include "blf_lsub.h"
 #include "blf_inflight.h"
 #include "blf_coalesce.h"
+#include "blf_dtx.h"
 
 #define BLF_DMQ_MAX_NODES 32
 #define BLF_DMQ_DEAD_AFTER 4  /* s without hello */
@@ -100,6 +101,7 @@ typedef struct blf_node {
 	 * message, when a dead incarnation was last heard from */
 	unsigned long long seen_ms, prev_ms, gone_ms;
 	int rv; /* it reads versions from our answers and passes them on */
+	int cv; /* it reads compact versions ("vc", blf_repl.h) */
 } blf_node_t;
 
 /* node 0 is this node; the others as they are heard of */
@@ -146,6 +148,12 @@ static int blf_dmq_resp_f(
 	return 0;
 }
 static dmq_resp_cback_t blf_dmq_resp = {blf_dmq_resp_f, 0};
+
+/* the answer to a message blf_dtx.c sent (dmq_direct): the same callback */
+static void blf_dmq_dtx_answer(struct sip_msg *msg, int code, dmq_node_t *node)
+{
+	blf_dmq_resp_f(msg, code, node, NULL);
+}
 
 /* modparam dmq_peers, parsed at mod_init (inherited by every process) */
 typedef struct blf_peer {
@@ -453,7 +461,7 @@ refused:
  * than it could be declared dead has lost what it held: its old
  * incarnation is handled as dead all the same (see blf_dmq_timer).
  */
-static void blf_node_boot(int idx, json_t *b, json_t *rv)
+static void blf_node_boot(int idx, json_t *b, json_t *rv, json_t *cv)
 {
 	unsigned int boot;
 
@@ -464,6 +472,7 @@ static void blf_node_boot(int idx, json_t *b, json_t *rv)
 	/* whether it reads versions from our answers and passes them on (a
 	 * node of an older version does not say so) */
 	blf_nodes->node[idx].rv = json_integer_value(rv) == 1;
+	blf_nodes->node[idx].cv = json_integer_value(cv) == 1;
 	if(blf_nodes->node[idx].boot && blf_nodes->node[idx].boot != boot) {
 		blf_nodes->node[idx].restarted = 1;
 		/* the old incarnation was last heard from before this message */
@@ -522,7 +531,8 @@ static void blf_dmq_send_peers(str *body, json_t *type)
 			}
 			lock_release(&blf_nodes->lock);
 		}
-		if(!dead)
+		if(!dead
+				&& blf_dtx_send(body, &blf_dmq_ctype, &blf_peers[i].node) != 0)
 			blf_dmqb.send_message(blf_dmq_peer, body, &blf_peers[i].node,
 					&blf_dmq_resp, 1, &blf_dmq_ctype);
 	}
@@ -554,6 +564,114 @@ static dmq_node_t *blf_dmq_but_node(void)
 	return &ex;
 }
 
+/*
+ * Compact versions: the "ver" records of batch msg as one "vc" string
+ * (blf_repl.h), when whoever reads it says "cv". A version record is the
+ * most frequent record, and as a JSON object of six members it was most of
+ * the receiver's json_loadb (a third of a node's blf CPU, bench/README.md);
+ * one string line parses without an allocation. Only when every live peer
+ * (cv_of < 0), or node cv_of, said so: an older node ignores "vc".
+ */
+static int blf_dmq_cv_ok(int cv_of)
+{
+	int i, ok;
+
+	lock_get(&blf_nodes->lock);
+	if(cv_of > 0) {
+		ok = cv_of < blf_nodes->n && blf_nodes->node[cv_of].cv;
+	} else {
+		ok = blf_nodes->n > 1;
+		for(i = 1; i < blf_nodes->n; i++)
+			if(blf_nodes->node[i].alive && !blf_nodes->node[i].cv)
+				ok = 0;
+	}
+	lock_release(&blf_nodes->lock);
+	return ok;
+}
+
+/* one field of a "vc" line: a string without space or newline */
+static int blf_vc_put(char **buf, size_t *len, size_t *size, const char *f,
+		size_t flen, char after)
+{
+	char *nb;
+
+	if(f == NULL || flen == 0 || memchr(f, ' ', flen) || memchr(f, '\n', flen))
+		return -1;
+	if(*len + flen + 1 > *size) {
+		nb = realloc(*buf, (*len + flen + 1) * 2);
+		if(nb == NULL)
+			return -1;
+		*buf = nb;
+		*size = (*len + flen + 1) * 2;
+	}
+	memcpy(*buf + *len, f, flen);
+	*len += flen;
+	(*buf)[(*len)++] = after;
+	return 0;
+}
+
+static void blf_dmq_compact(json_t *msg, int cv_of)
+{
+	json_t *m, *r, *keep, *o, *cd;
+	const char *t;
+	char *buf = NULL, num[2][24];
+	size_t i, len = 0, size = 0, l0;
+	int nv = 0;
+
+	m = json_object_get(msg, "m");
+	t = json_string_value(json_object_get(msg, "t"));
+	if(t == NULL || strcmp(t, "batch") || !json_is_array(m)
+			|| !blf_dmq_cv_ok(cv_of))
+		return;
+	keep = json_array();
+	json_array_foreach(m, i, r)
+	{
+		t = json_string_value(json_object_get(r, "t"));
+		if(t && strcmp(t, "ver") == 0) {
+			o = json_object_get(r, "o");
+			snprintf(num[0], sizeof(num[0]), "%lld",
+					(long long)json_integer_value(json_object_get(r, "v")));
+			cd = json_object_get(r, "cd"); /* the state it showed */
+			if(cd)
+				snprintf(num[1], sizeof(num[1]), "%lld/%lld",
+						(long long)json_integer_value(json_object_get(r, "q")),
+						(long long)json_integer_value(cd));
+			else
+				snprintf(num[1], sizeof(num[1]), "%lld",
+						(long long)json_integer_value(json_object_get(r, "q")));
+			l0 = len;
+			if(blf_vc_put(&buf, &len, &size,
+					   json_string_value(json_object_get(r, "e")),
+					   json_string_length(json_object_get(r, "e")), ' ')
+							== 0
+					&& blf_vc_put(&buf, &len, &size,
+							   json_string_value(json_object_get(r, "g")),
+							   json_string_length(json_object_get(r, "g")),
+							   ' ') == 0
+					&& blf_vc_put(&buf, &len, &size, num[0], strlen(num[0]),
+							   ' ') == 0
+					&& blf_vc_put(&buf, &len, &size, num[1], strlen(num[1]),
+							   o ? ' ' : '\n') == 0
+					&& (o == NULL
+							|| blf_vc_put(&buf, &len, &size,
+									   json_string_value(o),
+									   json_string_length(o), '\n')
+									   == 0)) {
+				nv++;
+				continue;
+			}
+			len = l0; /* not in the line's shape: stays a record */
+		}
+		json_array_append(keep, r);
+	}
+	if(nv) {
+		json_object_set_new(msg, "vc", json_stringn(buf, len));
+		json_object_set_new(msg, "m", keep);
+	} else
+		json_decref(keep);
+	free(buf);
+}
+
 static void blf_dmq_send(json_t *msg, dmq_node_t *to)
 {
 	str body;
@@ -566,17 +684,22 @@ static void blf_dmq_send(json_t *msg, dmq_node_t *to)
 	/* we read the versions a peer puts in its answer and pass them on:
 	 * it may answer with them instead of broadcasting (blf_dmq_handle) */
 	json_object_set_new(msg, "rv", json_integer(1));
+	/* we read compact versions ("vc"): a peer may send them */
+	json_object_set_new(msg, "cv", json_integer(1));
+	blf_dmq_compact(msg, -1);
 	s = json_dumps(msg, JSON_COMPACT);
 	if(s == NULL)
 		return;
 	body.s = s;
 	body.len = strlen(s);
-	if(to)
-		blf_dmqb.send_message(
-				blf_dmq_peer, &body, to, &blf_dmq_resp, 1, &blf_dmq_ctype);
-	else if(blf_peers_send)
+	/* dmq_direct: our own UDP transactions (blf_dtx.c), else dmq's */
+	if(to) {
+		if(blf_dtx_send(&body, &blf_dmq_ctype, to) != 0)
+			blf_dmqb.send_message(
+					blf_dmq_peer, &body, to, &blf_dmq_resp, 1, &blf_dmq_ctype);
+	} else if(blf_peers_send)
 		blf_dmq_send_peers(&body, json_object_get(msg, "t"));
-	else
+	else if(blf_dtx_bcast(&body, &blf_dmq_ctype, blf_dmq_but_node()) != 0)
 		blf_dmqb.bcast_message(blf_dmq_peer, &body, blf_dmq_but_node(),
 				&blf_dmq_resp, 1, &blf_dmq_ctype);
 	free(s);
@@ -983,9 +1106,11 @@ static void blf_dmq_chg(blf_chg_batch_t *b, void *param)
 }
 
 /* the "BLF DMQ VERSIONS" process: every dmq_version_delay ms, the versions
- * to pass on that no other message took along */
+ * to pass on that no other message took along (and, at 200 ms or less,
+ * our direct KDMQs' retransmissions: blf_dtx.c) */
 void blf_dmq_vq_proc(unsigned int ticks, void *param)
 {
+	blf_dtx_tick(); /* our KDMQs' retransmissions (dmq_direct) */
 	if(!blf_dmq_on() || blf_vq == NULL || blf_vq->n == 0)
 		return;
 	blf_vq_pass_on();
@@ -999,10 +1124,24 @@ static int blf_json_key(json_t *m, str *key);
  * applied it. Checked like a message (blf_repl_decode), "ver" records only,
  * of its own subscriptions; kept here and queued to be passed on.
  */
+/* one version of node origin's answer: kept, and queued to be passed on */
+static void blf_dmq_answer_ver(str *key, str *tag, unsigned int v,
+		unsigned int q, int origin, unsigned int cd)
+{
+	blf_sub_replica_ver(key, tag->s, tag->len, v, q, origin, cd);
+	if(blf_vq_put(key, tag, v, q, origin, cd) < 0) {
+		/* the queue is full: it goes now, this one waits */
+		blf_vq_pass_on();
+		blf_vq_put(key, tag, v, q, origin, cd);
+	}
+}
+
 static void blf_dmq_answer_in(struct sip_msg *msg, dmq_node_t *node)
 {
 	blf_repl_limits_t lim;
-	json_t *root = NULL, *r;
+	blf_repl_vrec_t vr;
+	size_t vpos;
+	json_t *root = NULL, *r, *vc = NULL;
 	const char *name, *why = NULL, *tag;
 	char rwhy[160];
 	unsigned int quiet;
@@ -1034,6 +1173,14 @@ static void blf_dmq_answer_in(struct sip_msg *msg, dmq_node_t *node)
 				break;
 			}
 		}
+		vc = json_object_get(root, "vc");
+		vpos = 0;
+		while(why == NULL
+				&& blf_repl_vc_next(json_string_value(vc),
+						   json_string_length(vc), &vpos, &vr)
+						   == 1)
+			if(vr.owner)
+				why = "a compact version of another owner";
 	}
 	if(why == NULL) {
 		name = json_string_value(json_object_get(root, "n"));
@@ -1064,14 +1211,19 @@ static void blf_dmq_answer_in(struct sip_msg *msg, dmq_node_t *node)
 						   "v", &vv, "q", &q, "cd", &cd)
 						   < 0)
 			continue; /* checked: not reached */
-		blf_sub_replica_ver(&key, tag, tlen, vv, q, origin, (unsigned int)cd);
 		tg.s = (char *)tag;
 		tg.len = (int)tlen;
-		if(blf_vq_put(&key, &tg, vv, q, origin, (unsigned int)cd) < 0) {
-			/* the queue is full: it goes now, this one waits */
-			blf_vq_pass_on();
-			blf_vq_put(&key, &tg, vv, q, origin, (unsigned int)cd);
-		}
+		blf_dmq_answer_ver(&key, &tg, vv, q, origin, (unsigned int)cd);
+	}
+	vpos = 0;
+	while(blf_repl_vc_next(json_string_value(vc), json_string_length(vc),
+				  &vpos, &vr)
+			== 1) {
+		key.s = (char *)vr.key;
+		key.len = (int)vr.klen;
+		tg.s = (char *)vr.tag;
+		tg.len = (int)vr.tlen;
+		blf_dmq_answer_ver(&key, &tg, vr.v, vr.q, origin, vr.cd);
 	}
 	json_decref(root);
 	/* dmq_version_delay 0: passed on at once */
@@ -1284,6 +1436,34 @@ static void blf_dmq_rx_ver(json_t *m, int owner)
 	blf_sub_replica_ver(&key, tag, tlen, v, q, owner, (unsigned int)cd);
 }
 
+/* a batch's compact versions ("vc", checked): as "ver" records */
+static void blf_dmq_rx_vc(json_t *vc, int origin)
+{
+	blf_repl_vrec_t r;
+	char name[BLF_REPL_NAME_MAX + 1];
+	size_t pos = 0;
+	int owner;
+	str key;
+
+	if(vc == NULL)
+		return;
+	while(blf_repl_vc_next(json_string_value(vc), json_string_length(vc),
+				  &pos, &r)
+			== 1) {
+		owner = origin;
+		if(r.owner) {
+			/* passed on (see blf_dmq_rx_ver) */
+			memcpy(name, r.owner, r.olen);
+			name[r.olen] = '\0';
+			if((owner = blf_node_find(name)) <= 0)
+				continue;
+		}
+		key.s = (char *)r.key;
+		key.len = (int)r.klen;
+		blf_sub_replica_ver(&key, r.tag, r.tlen, r.v, r.q, owner, r.cd);
+	}
+}
+
 /* node origin moved its call from entity "e" to entity "to" */
 static void blf_dmq_rx_mv(json_t *m, int origin)
 {
@@ -1415,6 +1595,7 @@ static void blf_dmq_rx(json_t *m, int origin, dmq_node_t *from)
 	if(strcmp(t, "batch") == 0) {
 		json_array_foreach(json_object_get(m, "m"), i, v)
 			blf_dmq_rx(v, origin, from);
+		blf_dmq_rx_vc(json_object_get(m, "vc"), origin);
 	} else if(strcmp(t, "call") == 0) {
 		blf_dmq_rx_call(m, origin);
 	} else if(strcmp(t, "sub") == 0) {
@@ -1534,7 +1715,7 @@ static int blf_dmq_answer_ok(struct sip_msg *msg, int origin, json_t *root)
 
 /* the answer's body: our versions, as a batch message of ours (pkg: dmq's
  * worker frees it once the answer is sent) */
-static void blf_dmq_answer_body(peer_reponse_t *resp)
+static void blf_dmq_answer_body(peer_reponse_t *resp, int origin)
 {
 	json_t *msg;
 	char *s;
@@ -1544,6 +1725,8 @@ static void blf_dmq_answer_body(peer_reponse_t *resp)
 		return;
 	msg = json_pack("{s:s, s:O, s:s, s:I}", "t", "batch", "m", blf_dmq_answer,
 			"n", blf_nodes->node[0].name, "b", (json_int_t)blf_nodes->boot);
+	if(msg)
+		blf_dmq_compact(msg, origin); /* it alone reads the answer */
 	s = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
 	json_decref(msg);
 	if(s == NULL)
@@ -1636,8 +1819,8 @@ static int blf_dmq_handle(
 		resp->reason.len = 9;
 		goto out;
 	}
-	blf_node_boot(
-			origin, json_object_get(root, "b"), json_object_get(root, "rv"));
+	blf_node_boot(origin, json_object_get(root, "b"),
+			json_object_get(root, "rv"), json_object_get(root, "cv"));
 	blf_rx_boot = json_is_integer(json_object_get(root, "b"))
 						  ? (unsigned int)json_integer_value(
 								  json_object_get(root, "b"))
@@ -1647,7 +1830,7 @@ static int blf_dmq_handle(
 	blf_dmq_rx(root, origin, node);
 	blf_chg_flush(); /* what applying it changed here (a DB row gone) */
 	if(blf_dmq_answer) {
-		blf_dmq_answer_body(resp);
+		blf_dmq_answer_body(resp, origin);
 		json_decref(blf_dmq_answer);
 		blf_dmq_answer = NULL;
 	}
@@ -1920,6 +2103,12 @@ int blf_dmq_init(void)
 		LM_ERR("cannot register the blf DMQ peer\n");
 		return -1;
 	}
+	/* dmq_direct: blf's UDP KDMQs as our own transactions */
+	if(blf_dtx_init(&p.peer_id, blf_dmq_dtx_answer,
+			   blf_cfg.dmq_version_delay <= 0
+					   || blf_cfg.dmq_version_delay > 200)
+			< 0)
+		return -1;
 	blf_nodes = shm_malloc(sizeof(blf_nodes_t));
 	if(blf_nodes == NULL) {
 		SHM_MEM_ERROR;

@@ -29,6 +29,7 @@
 #include "blf_reply.h"
 #include "blf_coalesce.h"
 #include "blf_publish.h"
+#include "blf_dtx.h"
 
 MODULE_VERSION
 
@@ -57,6 +58,7 @@ blf_cfg_t blf_cfg = {
 	.notify_direct = 1,
 	.reply_direct = 1,
 	.dmq_version_delay = 100,
+	.dmq_direct = 1,
 	.max_watcher_subscriptions = 500,
 	.max_source_subscriptions = 5000,
 	.wildcard_burst_interval = 60,
@@ -114,6 +116,15 @@ static unsigned long blf_stat_subscriptions(void)
 	return blf_nsubs ? (unsigned long)atomic_get(blf_nsubs) : 0;
 }
 
+/* the core's response callback: answers to the module's own NOTIFY
+ * (blf_ntx.c) and KDMQ (blf_dtx.c) transactions end here */
+static int blf_mod_response(struct sip_msg *msg)
+{
+	if(blf_dtx_response(msg) == 0)
+		return 0;
+	return blf_ntx_response(msg);
+}
+
 /* clang-format off */
 static cmd_export_t cmds[] = {
 	{"blf_track", (cmd_function)w_blf_track, 0, 0, 0, REQUEST_ROUTE},
@@ -152,6 +163,7 @@ static param_export_t params[] = {
 	{"enable_dmq", PARAM_INT, &blf_cfg.enable_dmq},
 	{"dmq_peers", PARAM_STR, &blf_cfg.dmq_peers},
 	{"dmq_version_delay", PARAM_INT, &blf_cfg.dmq_version_delay},
+	{"dmq_direct", PARAM_INT, &blf_cfg.dmq_direct},
 	{"node_name", PARAM_STR, &blf_cfg.node_name},
 	{"max_subscriptions", PARAM_INT, &blf_cfg.max_subscriptions},
 	{"hash_size", PARAM_INT, &blf_cfg.hash_size},
@@ -213,6 +225,9 @@ static stat_export_t blf_stats[] = {
 	{"notify_delay_count", 0, &blf_st_delay_count},
 	{"dmq_untrusted", 0, &blf_st_dmq_untrusted},
 	{"dmq_invalid", 0, &blf_st_dmq_invalid},
+	{"dmq_direct", 0, &blf_st_dmq_direct},
+	{"dmq_direct_unkept", 0, &blf_st_dmq_direct_unkept},
+	{"dmq_direct_pending", STAT_IS_FUNC, (stat_var **)blf_dtx_pending},
 	{"subscription_replicas", STAT_IS_FUNC,
 			(stat_var **)blf_sub_repl_count},
 	{"alias_cache_entries", STAT_IS_FUNC, (stat_var **)blf_alias_count},
@@ -232,7 +247,7 @@ struct module_exports exports = {
 	params,			 /* exported parameters */
 	0,				 /* RPC methods (registered in mod_init) */
 	0,				 /* exported pseudo-variables */
-	blf_ntx_response, /* answers to our own NOTIFYs */
+	blf_mod_response, /* answers to our own NOTIFYs and KDMQs */
 	mod_init,		 /* module init function */
 	child_init,		 /* per-child init function */
 	mod_destroy		 /* module destroy function */
@@ -526,7 +541,8 @@ static int child_init(int rank)
 {
 	srand(getpid() ^ (unsigned)time(NULL));
 	if(blf_db_child_init(rank) < 0 || blf_http_child_init(rank) < 0
-			|| blf_ntx_child_init(rank) < 0 || blf_dlg_child_init(rank) < 0)
+			|| blf_ntx_child_init(rank) < 0 || blf_dlg_child_init(rank) < 0
+			|| blf_dtx_child_init(rank) < 0)
 		return -1;
 	blf_reply_child_init();
 	if(rank == PROC_MAIN) {
@@ -595,6 +611,7 @@ static void mod_destroy(void)
 	blf_pub_destroy(); /* after the table: its count */
 	blf_wc_destroy(); /* after the table: freeing subscriptions uses it */
 	blf_ntx_destroy();
+	blf_dtx_destroy();
 	blf_delay_destroy();
 	if(blf_nsubs) {
 		shm_free(blf_nsubs);

@@ -499,6 +499,123 @@ static int blf_repl_record(blf_repl_ctx_t *x, json_t *o)
 	return blf_repl_bad(x, "unknown record", "type");
 }
 
+/* one space-ended (or line-ended) field of a "vc" line at *p */
+static const char *blf_repl_vc_field(
+		const char **p, const char *end, size_t *len, int *last)
+{
+	const char *s = *p, *e = s;
+
+	while(e < end && *e != ' ' && *e != '\n')
+		e++;
+	if(e == end)
+		return NULL; /* every line ends with \n */
+	*len = (size_t)(e - s);
+	*last = (*e == '\n');
+	*p = e + 1;
+	return s;
+}
+
+/* a decimal number of at most 10 digits, no sign, <= INT31 */
+static int blf_repl_vc_uint(const char *s, size_t len, unsigned int *v)
+{
+	unsigned long long n = 0;
+	size_t i;
+
+	if(len == 0 || len > 10)
+		return -1;
+	for(i = 0; i < len; i++) {
+		if(s[i] < '0' || s[i] > '9')
+			return -1;
+		n = n * 10 + (unsigned)(s[i] - '0');
+	}
+	if(n > BLF_REPL_INT31)
+		return -1;
+	*v = (unsigned int)n;
+	return 0;
+}
+
+/* a decimal number of at most 10 digits, no sign, < 2^32 */
+static int blf_repl_vc_u32(const char *s, size_t len, unsigned int *v)
+{
+	unsigned long long n = 0;
+	size_t i;
+
+	if(len == 0 || len > 10)
+		return -1;
+	for(i = 0; i < len; i++) {
+		if(s[i] < '0' || s[i] > '9')
+			return -1;
+		n = n * 10 + (unsigned)(s[i] - '0');
+	}
+	if(n > 0xffffffffULL)
+		return -1;
+	*v = (unsigned int)n;
+	return 0;
+}
+
+int blf_repl_vc_next(
+		const char *s, size_t len, size_t *pos, blf_repl_vrec_t *r)
+{
+	const char *p, *end = s + len, *f, *d;
+	size_t fl;
+	int last = 0;
+
+	if(*pos >= len)
+		return 0;
+	p = s + *pos;
+	memset(r, 0, sizeof(*r));
+	r->key = blf_repl_vc_field(&p, end, &r->klen, &last);
+	if(r->key == NULL || last || !blf_repl_key_ok(r->key, r->klen))
+		return -1;
+	r->tag = blf_repl_vc_field(&p, end, &r->tlen, &last);
+	if(r->tag == NULL || last
+			|| !blf_repl_token_ok(r->tag, r->tlen, 1, BLF_REPL_TAG_MAX))
+		return -1;
+	f = blf_repl_vc_field(&p, end, &fl, &last);
+	if(f == NULL || last || blf_repl_vc_uint(f, fl, &r->v) < 0)
+		return -1;
+	f = blf_repl_vc_field(&p, end, &fl, &last);
+	if(f == NULL)
+		return -1;
+	/* "<cseq>/<cd>": the state its NOTIFY showed, optional */
+	d = memchr(f, '/', fl);
+	if(d && (blf_repl_vc_u32(d + 1, (size_t)(f + fl - d - 1), &r->cd) < 0
+					|| r->cd == 0))
+		return -1;
+	if(blf_repl_vc_uint(f, d ? (size_t)(d - f) : fl, &r->q) < 0)
+		return -1;
+	if(!last) {
+		r->owner = blf_repl_vc_field(&p, end, &r->olen, &last);
+		if(r->owner == NULL || !last || !blf_repl_name_ok(r->owner, r->olen))
+			return -1;
+	}
+	*pos = (size_t)(p - s);
+	return 1;
+}
+
+/* the optional compact versions of a batch: every line well-formed */
+static int blf_repl_vc(blf_repl_ctx_t *x, json_t *root)
+{
+	json_t *vc = json_object_get(root, "vc");
+	blf_repl_vrec_t r;
+	size_t pos = 0, len;
+	const char *s;
+	int n = 0, k;
+
+	if(vc == NULL)
+		return 0;
+	if(!json_is_string(vc))
+		return blf_repl_bad(x, "not a string:", "compact versions");
+	s = json_string_value(vc);
+	len = json_string_length(vc);
+	while((k = blf_repl_vc_next(s, len, &pos, &r)) == 1)
+		if(++n > BLF_REPL_RECORDS_MAX)
+			return blf_repl_bad(x, "too many", "compact versions");
+	if(k < 0)
+		return blf_repl_bad(x, "malformed line of", "compact versions");
+	return 0;
+}
+
 int blf_repl_check(json_t *root, const blf_repl_limits_t *lim, char *why,
 		size_t whysize)
 {
@@ -519,7 +636,8 @@ int blf_repl_check(json_t *root, const blf_repl_limits_t *lim, char *why,
 	if(s == NULL || !blf_repl_name_ok(s, len))
 		return blf_repl_bad(&x, "bad", "node name");
 	if(blf_repl_int(&x, root, "b", 0, BLF_REPL_UINT32, 0) < 0
-			|| blf_repl_int(&x, root, "rv", 0, 1, 1) < 0)
+			|| blf_repl_int(&x, root, "rv", 0, 1, 1) < 0
+			|| blf_repl_int(&x, root, "cv", 0, 1, 1) < 0)
 		return -1;
 	s = blf_repl_str(root, "t", &len);
 	if(s == NULL)
@@ -531,6 +649,8 @@ int blf_repl_check(json_t *root, const blf_repl_limits_t *lim, char *why,
 	m = json_object_get(root, "m");
 	if(!json_is_array(m) || json_array_size(m) > BLF_REPL_RECORDS_MAX)
 		return blf_repl_bad(&x, "missing or too long", "batch");
+	if(blf_repl_vc(&x, root) < 0)
+		return -1;
 	json_array_foreach(m, i, v)
 	{
 		x.rec = (int)i;

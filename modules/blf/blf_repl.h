@@ -59,6 +59,27 @@ int blf_repl_check(json_t *root, const blf_repl_limits_t *lim, char *why,
 int blf_repl_decode(const char *body, size_t len, const blf_repl_limits_t *lim,
 		json_t **root, char *why, size_t whysize);
 
+/*
+ * Compact versions ("vc", optional, gated by the receiver's "cv": 1): a
+ * batch may carry its "ver" records as one string instead of JSON objects,
+ * one line each, "<entity> <to tag> <version> <cseq>[/<cd>][ <owner>]\n":
+ * the same fields and checks as a "ver" record ("cd", the digest of the
+ * calls the NOTIFY showed, 1 to 2^32 - 1), one JSON string to parse
+ * instead of an object of six. At most BLF_REPL_RECORDS_MAX lines.
+ */
+typedef struct blf_repl_vrec {
+	const char *key, *tag, *owner; /* owner NULL when absent */
+	size_t klen, tlen, olen;
+	unsigned int v, q;
+	unsigned int cd; /* 0 when absent */
+} blf_repl_vrec_t;
+
+/* the line at *pos of s[0..len) into *r (pointing into s), *pos past it.
+ * 1: a record; 0: the end; -1: malformed (a field missing, out of range,
+ * of a bad charset, or a line not ended by \n) */
+int blf_repl_vc_next(
+		const char *s, size_t len, size_t *pos, blf_repl_vrec_t *r);
+
 /* the string checks, also used by the glue */
 int blf_repl_token_ok(const char *s, size_t len, size_t min, size_t max);
 int blf_repl_uri_ok(const char *s, size_t len, size_t max);

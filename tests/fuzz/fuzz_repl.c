@@ -49,6 +49,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		}
 	}
+	/* the compact versions of an accepted batch: every line reads back,
+	 * its fields inside the string and within their bounds */
+	if(m && (s = json_object_get(root, "vc")) != NULL) {
+		blf_repl_vrec_t r;
+		const char *vc = json_string_value(s);
+		size_t len = json_string_length(s), pos = 0;
+		int k;
+
+		while((k = blf_repl_vc_next(vc, len, &pos, &r)) == 1)
+			if(r.key < vc || r.key + r.klen > vc + len || r.tlen == 0
+					|| r.tlen > BLF_REPL_TAG_MAX || r.v > 2147483647u
+					|| r.q > 2147483647u || pos > len
+					|| (r.owner && r.olen == 0))
+				abort();
+		if(k < 0)
+			abort(); /* the check accepted it */
+	}
 	json_decref(root);
 	return 0;
 }

@@ -447,6 +447,12 @@ class DmqPeer:
         # as a node answers with its versions (blf_dmq.c blf_dmq_handle)
         self.answer = None
         self.responses = {}  # Call-ID -> [status, ...]
+        # silent: blf requests are kept (kdmq) but not answered, as a peer
+        # that hangs; kdmq: (monotonic time, Via branch) of each blf request
+        self.silent = False
+        self.kdmq = []
+        # mangle(bytes of our 200 to a blf request) -> the bytes sent
+        self.mangle = None
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._stop = False
@@ -476,6 +482,13 @@ class DmqPeer:
                     self.received.append((msg.first_line(),
                                           msg.get("From", ""),
                                           msg.text_body))
+                    if msg.first_line().startswith("KDMQ sip:blf@"):
+                        via = msg.get("Via", "")
+                        br = via.split("branch=", 1)[1].split(";")[0] \
+                            if "branch=" in via else ""
+                        self.kdmq.append((time.monotonic(), br))
+                        if self.silent:
+                            continue
                 if msg.method != "ACK":
                     body = b""
                     if self.answer and msg.first_line().startswith(
@@ -483,10 +496,13 @@ class DmqPeer:
                         body = self.answer(msg.text_body) or b""
                     hdrs = [("Content-Type", "application/json")] \
                         if body else []
+                    out = sipua.SipMessage.response_to(
+                        msg, 200, headers=hdrs, body=body).encode()
+                    if self.mangle and msg.first_line().startswith(
+                            "KDMQ sip:blf@"):
+                        out = self.mangle(out)
                     try:
-                        self.sock.sendto(sipua.SipMessage.response_to(
-                            msg, 200, headers=hdrs, body=body).encode(),
-                            src)
+                        self.sock.sendto(out, src)
                     except OSError:
                         return
             else:

@@ -747,6 +747,127 @@ static void test_ver_digest(void)
 			-1);
 }
 
+/* a batch with compact versions vc (len bytes) and no records */
+static int check_vc(const char *vc, size_t len)
+{
+	json_t *m = json_pack("{s:s, s:s, s:i, s:[], s:s%}", "t", "batch", "n",
+			"blf-a", "b", 7, "m", "vc", vc, len);
+
+	return check(m);
+}
+
+/* the lines of vc, as "key|tag|v|q|cd|owner;" (owner "-" when absent); -1
+ * when a line is malformed */
+static int vc_lines(const char *vc, char *out, size_t size)
+{
+	blf_repl_vrec_t r;
+	size_t pos = 0, o = 0;
+	int k, n;
+
+	out[0] = '\0';
+	while((k = blf_repl_vc_next(vc, strlen(vc), &pos, &r)) == 1) {
+		n = snprintf(out + o, size - o, "%.*s|%.*s|%u|%u|%u|%.*s;",
+				(int)r.klen, r.key, (int)r.tlen, r.tag, r.v, r.q, r.cd,
+				r.owner ? (int)r.olen : 1, r.owner ? r.owner : "-");
+		if(n < 0 || (size_t)n >= size - o)
+			return -2;
+		o += (size_t)n;
+	}
+	return k;
+}
+
+static void test_compact_versions(void)
+{
+	char out[512], *big;
+	const char *s;
+	char *t;
+	size_t i, n;
+
+	/* as blf_dmq.c writes them: with and without an owner */
+	CHECK_INT(vc_lines("202@pbx.example.com blf.1.2.abc 9 10\n"
+					   "203@pbx.example.com t2 0 2147483647 udp:127.0.0.1:5061\n",
+					  out, sizeof(out)),
+			0);
+	CHECK_STR(out, "202@pbx.example.com|blf.1.2.abc|9|10|0|-;"
+				   "203@pbx.example.com|t2|0|2147483647|0|udp:127.0.0.1:5061;");
+	/* with the digest of the state shown ("cd"), with and without owner */
+	CHECK_INT(vc_lines("a@b t 9 10/1\n"
+					   "a@b t 9 10/4294967295 udp:127.0.0.1:5061\n",
+					  out, sizeof(out)),
+			0);
+	CHECK_STR(out, "a@b|t|9|10|1|-;"
+				   "a@b|t|9|10|4294967295|udp:127.0.0.1:5061;");
+	s = "202@pbx.example.com blf.1.2.abc 9 10\n";
+	CHECK_INT(check_vc(s, strlen(s)), 0);
+	CHECK_INT(check_vc("", 0), 0);
+	/* hostile lines: each rejects the message */
+	static const char *bad[] = {
+			"202@pbx.example.com blf.1.2.abc 9 10",		/* no \n */
+			"202@pbx.example.com blf.1.2.abc 9\n",		/* no cseq */
+			"202@pbx.example.com blf.1.2.abc\n",		/* no version */
+			"202@pbx.example.com\n",					/* no tag */
+			"\n",										/* empty */
+			"202 tag 1 1\n",							/* key without @ */
+			"a@b t\"g 1 1\n",							/* tag charset */
+			"a@b  1 1\n",								/* empty tag */
+			"a@b t -1 1\n",							/* sign */
+			"a@b t 1 2147483648\n",					/* over INT31 */
+			"a@b t 1 99999999999\n",					/* 11 digits */
+			"a@b t 1 1x\n",							/* not a number */
+			"a@b t 1 1 evil/node\n",					/* owner charset */
+			"a@b t 1 1 \n",							/* empty owner */
+			"a@b t 1 1 o extra\n",						/* a sixth field */
+			"a@b t 1 1\r\n",							/* CR */
+			"a@b t 1 1\nx",							/* unended last */
+			"a@b t 1 1/0\n",							/* cd 0 */
+			"a@b t 1 1/\n",							/* cd empty */
+			"a@b t 1 /5\n",							/* cseq empty */
+			"a@b t 1 1/4294967296\n",					/* cd over 2^32-1 */
+			"a@b t 1 1/x\n",							/* cd not a number */
+			"a@b t 1 1/2/3\n",						/* two digests */
+			"a@b t 1 1/-2\n",							/* cd sign */
+	};
+	for(i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		CHECK_INT(vc_lines(bad[i], out, sizeof(out)), -1);
+		CHECK_INT(check_vc(bad[i], strlen(bad[i])), -1);
+	}
+	/* a NUL inside */
+	CHECK_INT(check_vc("a@b t\0 1 1\n", 11), -1);
+	/* bounds: a tag of BLF_REPL_TAG_MAX passes, one more does not */
+	t = rep('t', BLF_REPL_TAG_MAX + 1);
+	big = malloc(BLF_REPL_TAG_MAX + 32);
+	if(big == NULL)
+		abort();
+	snprintf(big, BLF_REPL_TAG_MAX + 32, "a@b %s 1 1\n", t);
+	CHECK_INT(check_vc(big, strlen(big)), -1);
+	t[BLF_REPL_TAG_MAX] = '\0';
+	snprintf(big, BLF_REPL_TAG_MAX + 32, "a@b %s 1 1\n", t);
+	CHECK_INT(check_vc(big, strlen(big)), 0);
+	free(t);
+	free(big);
+	/* at most BLF_REPL_RECORDS_MAX lines */
+	n = (BLF_REPL_RECORDS_MAX + 1) * 10;
+	big = malloc(n + 1);
+	if(big == NULL)
+		abort();
+	for(i = 0; i < BLF_REPL_RECORDS_MAX + 1; i++)
+		memcpy(big + i * 10, "a@b t 1 1\n", 10);
+	big[n] = '\0';
+	CHECK_INT(check_vc(big, n), -1);
+	CHECK_INT(check_vc(big, n - 10), 0);
+	free(big);
+	/* not a string; "cv" 0 or 1 */
+	CHECK_INT(check(json_pack("{s:s, s:s, s:i, s:[], s:i}", "t", "batch",
+					  "n", "blf-a", "b", 7, "m", "vc", 1)),
+			-1);
+	CHECK_INT(check(json_pack("{s:s, s:s, s:i, s:i}", "t", "hello", "n",
+					  "blf-a", "b", 7, "cv", 1)),
+			0);
+	CHECK_INT(check(json_pack("{s:s, s:s, s:i, s:i}", "t", "hello", "n",
+					  "blf-a", "b", 7, "cv", 2)),
+			-1);
+}
+
 int main(void)
 {
 	test_helpers();
@@ -761,5 +882,6 @@ int main(void)
 	test_pub_fields();
 	test_ver_owner();
 	test_ver_digest();
+	test_compact_versions();
 	return tap_done("test_repl");
 }
