@@ -391,3 +391,19 @@ int blf_sip_hdr_tag(const char *s, int len, const char **tag, int *tlen)
 		i = j;
 	}
 }
+
+int blf_sip_supported_eventlist(const char *s, int len)
+{
+	int i, j;
+
+	for(i = 0; i + 9 <= len; i++) {
+		if(strncasecmp(s + i, "eventlist", 9) != 0)
+			continue;
+		j = i + 9;
+		if((i == 0 || s[i - 1] == ',' || s[i - 1] == ' ' || s[i - 1] == '\t')
+				&& (j == len || s[j] == ',' || s[j] == ' ' || s[j] == '\t'
+						|| s[j] == '\r'))
+			return 1;
+	}
+	return 0;
+}

@@ -80,4 +80,9 @@ int blf_uri_pct_encode(const char *s, int len, char *buf, int size);
  */
 int blf_sip_hdr_tag(const char *s, int len, const char **tag, int *tlen);
 
+/* 1 when a Supported header body s[0..len) names the option tag
+ * eventlist (RFC 4662 4.1), case-insensitively, as a whole word of the
+ * comma-separated list; else 0 */
+int blf_sip_supported_eventlist(const char *s, int len);
+
 #endif
