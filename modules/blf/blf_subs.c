@@ -377,21 +377,29 @@ static int blf_reject_event(struct sip_msg *msg)
 }
 
 /*
- * The first contact of Contact header h, as parse_contact() reads it
- * (leading white space skipped, "*" first is a star) but into *list
- * instead of a block hung on the header. 0 with *first (NULL: none), 1 for
- * a star, -1 unparsable.
+ * The URI of the contact a Contact header (h when the core has it, else
+ * its body) names, as parse_contact() reads it (leading white space
+ * skipped, "*" first is a star; of several, the one parse_contacts() puts
+ * first in its list), but read in place in the usual shape
+ * (blf_sip_nameaddr_simple) or parsed into *list instead of a block hung
+ * on the header. 0 with *uri (empty: none), 1 for a star, -1 unparsable.
  */
-static int blf_contact_first(struct hdr_field *h, const str *body,
-		contact_t **list, contact_t **first)
+static int blf_contact_first(
+		struct hdr_field *h, const str *body, contact_t **list, str *uri)
 {
+	const char *u, *t;
+	int ul, tl;
+	contact_t *first;
 	str b;
 
-	*first = NULL;
+	uri->s = NULL;
+	uri->len = 0;
 	if(h && h->parsed) {
 		if(((contact_body_t *)h->parsed)->star)
 			return 1;
-		*first = ((contact_body_t *)h->parsed)->contacts;
+		first = ((contact_body_t *)h->parsed)->contacts;
+		if(first)
+			*uri = first->uri;
 		return 0;
 	}
 	b = *body;
@@ -400,9 +408,17 @@ static int blf_contact_first(struct hdr_field *h, const str *body,
 		return -1;
 	if(b.s[0] == '*')
 		return 1;
+	/* the usual one contact, <URI> and simple parameters: read in place
+	 * (parse_contacts() would take a pkg block per contact and parameter) */
+	if(blf_sip_nameaddr_simple(b.s, b.len, &u, &ul, &t, &tl) == 0) {
+		uri->s = (char *)u;
+		uri->len = ul;
+		return 0;
+	}
 	if(parse_contacts(&b, list) < 0)
 		return -1;
-	*first = *list;
+	if(*list)
+		*uri = (*list)->uri;
 	return 0;
 }
 
@@ -517,8 +533,8 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 	struct to_body *from, *to;
 	event_t *ev;
 	param_t *p;
-	contact_t *ct = NULL;
-	int n;
+	const char *fu, *ft;
+	int n, ful, ftl;
 
 	if(blf_subreq_headers(msg, r) < 0)
 		return blf_reject(msg, 400, "Bad Request", NULL, "unparsable headers");
@@ -562,6 +578,19 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 	}
 	if(msg->from->parsed) {
 		from = get_from(msg);
+	} else if(blf_sip_nameaddr_simple(msg->from->body.s, msg->from->body.len,
+					  &fu, &ful, &ft, &ftl)
+					  == 0
+			  && ft != NULL) {
+		/* the usual shape, read in place: parse_to() would take a pkg
+		 * block per parameter (the tag) */
+		from = &r->from;
+		from->error = PARSE_OK;
+		from->body = msg->from->body;
+		from->uri.s = (char *)fu;
+		from->uri.len = ful;
+		from->tag_value.s = (char *)ft;
+		from->tag_value.len = ftl;
 	} else { /* as parse_from_header() does, into r->from */
 		from = &r->from;
 		parse_to(msg->from->body.s, msg->from->body.s + msg->from->body.len + 1,
@@ -613,15 +642,15 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 			< 0)
 		return blf_reject(msg, 400, "Bad From URI", NULL, "bad From URI");
 	if(r->hct.s) {
-		if((n = blf_contact_first(r->hct_h, &r->hct, &r->cts, &ct)) < 0)
+		if((n = blf_contact_first(r->hct_h, &r->hct, &r->cts,
+					&r->f[BLF_SF_CONTACT]))
+				< 0)
 			return blf_reject(
 					msg, 400, "Bad Contact", NULL, "unparsable Contact");
 		if(n == 1)
 			return blf_reject(msg, 400, "Bad Contact", NULL,
 					"Contact: * in a SUBSCRIBE");
-		if(ct)
-			r->f[BLF_SF_CONTACT] = ct->uri;
-		if(ct == NULL || ct->uri.len == 0)
+		if(r->f[BLF_SF_CONTACT].len == 0)
 			return blf_reject(msg, 400, "Bad Contact", NULL, "empty Contact");
 	}
 	if((n = blf_route_set(msg, r->rrbuf, sizeof(r->rrbuf), &r->f[BLF_SF_RR]))
