@@ -45,8 +45,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if(blf_sipscan_req_rest(buf, buf + size, &q) == 0) {
 			if((q.event && !inside(buf, size, q.event, q.event_len))
-					|| (q.expires && !inside(buf, size, q.expires, q.expires_len))
-					|| (q.contact && !inside(buf, size, q.contact, q.contact_len))
+					|| (q.expires
+							&& !inside(buf, size, q.expires, q.expires_len))
+					|| (q.contact
+							&& !inside(buf, size, q.contact, q.contact_len))
 					|| q.naccept < 0 || q.naccept > BLF_SCAN_ACCEPT_MAX)
 				abort();
 			for(i = 0; i < q.naccept; i++)
