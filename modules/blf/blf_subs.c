@@ -517,9 +517,10 @@ static int blf_subreq_headers(struct sip_msg *msg, blf_subreq_t *r)
 		}
 		return 0;
 	}
+	r->scanned = 0;
+	memset(&r->sc, 0, sizeof(r->sc)); /* what a refused read left */
 	if(parse_headers(msg, HDR_EOH_F, 0) < 0)
 		return -1;
-	r->scanned = 0;
 	blf_subreq_hbody(msg->event, &r->hev);
 	blf_subreq_hbody(msg->expires, &r->hexp);
 	blf_subreq_hbody(msg->contact, &r->hct);
