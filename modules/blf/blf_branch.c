@@ -125,17 +125,49 @@ uint64_t blf_branch_mac(const unsigned char key[16], unsigned int a,
 
 /* ---- the branch ---- */
 
+/* v in lowercase hex at p, without leading zeros ("%x"), or all of
+ * width digits zero-padded when width > 0 ("%016llx"); the end */
+static char *blf_branch_put_hex(char *p, uint64_t v, int width)
+{
+	static const char hx[] = "0123456789abcdef";
+	char d[16];
+	int i = 0;
+
+	do {
+		d[i++] = hx[v & 0xf];
+		v >>= 4;
+	} while(v && i < 16);
+	while(i < width)
+		d[i++] = '0';
+	while(i)
+		*p++ = d[--i];
+	return p;
+}
+
+/* the bytes snprintf(BLF_BRANCH_PREFIX "%x.%x.%x.%016llx") writes, without
+ * its format parsing (once per NOTIFY: bench/README.md) */
 int blf_branch_print(char *buf, size_t size, const blf_branch_t *b)
 {
-	int n;
+	char tmp[BLF_BRANCH_MAX], *p = tmp;
+	size_t n;
 
 	if(buf == NULL || b == NULL)
 		return -1;
-	n = snprintf(buf, size, BLF_BRANCH_PREFIX "%x.%x.%x.%016llx", b->pno,
-			b->id, b->boot, (unsigned long long)b->nonce);
-	if(n < 0 || (size_t)n >= size)
+	memcpy(p, BLF_BRANCH_PREFIX, BLF_BRANCH_PREFIX_LEN);
+	p += BLF_BRANCH_PREFIX_LEN;
+	p = blf_branch_put_hex(p, b->pno, 0);
+	*p++ = '.';
+	p = blf_branch_put_hex(p, b->id, 0);
+	*p++ = '.';
+	p = blf_branch_put_hex(p, b->boot, 0);
+	*p++ = '.';
+	p = blf_branch_put_hex(p, b->nonce, 16);
+	n = (size_t)(p - tmp);
+	if(n >= size)
 		return -1;
-	return n;
+	memcpy(buf, tmp, n);
+	buf[n] = '\0';
+	return (int)n;
 }
 
 /* a hex field of 1..max digits ending at '.' (dot set) or at the end;

@@ -51,6 +51,7 @@
 #include "blf_list.h"
 #include "blf_lsub.h"
 #include "blf_rlmi.h"
+#include "blf_sipcheck.h"
 #include "blf_tag.h"
 #include "blf_xml.h"
 #include "blf_json.h"
@@ -366,26 +367,13 @@ static int blf_member_key(const char *uri, char *buf, int size)
 int blf_lsub_supported(struct sip_msg *msg)
 {
 	struct hdr_field *h;
-	str v;
-	int i, j;
 
 	/* a plain scan of every Supported header (parse_supported knows no
 	 * eventlist bit in Kamailio 5.6) */
-	for(h = msg->headers; h; h = h->next) {
-		if(h->type != HDR_SUPPORTED_T)
-			continue;
-		v = h->body;
-		for(i = 0; i + 9 <= v.len; i++) {
-			if(strncasecmp(v.s + i, "eventlist", 9) != 0)
-				continue;
-			j = i + 9;
-			if((i == 0 || v.s[i - 1] == ',' || v.s[i - 1] == ' '
-					   || v.s[i - 1] == '\t')
-					&& (j == v.len || v.s[j] == ',' || v.s[j] == ' '
-							|| v.s[j] == '\t' || v.s[j] == '\r'))
-				return 1;
-		}
-	}
+	for(h = msg->headers; h; h = h->next)
+		if(h->type == HDR_SUPPORTED_T
+				&& blf_sip_supported_eventlist(h->body.s, h->body.len))
+			return 1;
 	return 0;
 }
 

@@ -391,3 +391,117 @@ int blf_sip_hdr_tag(const char *s, int len, const char **tag, int *tlen)
 		i = j;
 	}
 }
+
+int blf_sip_supported_eventlist(const char *s, int len)
+{
+	int i, j;
+
+	for(i = 0; i + 9 <= len; i++) {
+		if(strncasecmp(s + i, "eventlist", 9) != 0)
+			continue;
+		j = i + 9;
+		if((i == 0 || s[i - 1] == ',' || s[i - 1] == ' ' || s[i - 1] == '\t')
+				&& (j == len || s[j] == ',' || s[j] == ' ' || s[j] == '\t'
+						|| s[j] == '\r'))
+			return 1;
+	}
+	return 0;
+}
+
+/* a quoted string at s[i] without a backslash or a control character: the
+ * index after its closing quote, or -1 */
+static int blf_na_quoted(const char *s, int len, int i)
+{
+	for(i++; i < len; i++) {
+		if(s[i] == '"')
+			return i + 1;
+		if(s[i] == '\\' || (unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return -1;
+	}
+	return -1;
+}
+
+static int blf_na_ws(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+int blf_sip_nameaddr_simple(const char *s, int len, const char **uri,
+		int *ulen, const char **tag, int *tlen)
+{
+	int i = 0, j, n, v;
+
+	if(s == NULL || len <= 0 || uri == NULL || ulen == NULL || tag == NULL
+			|| tlen == NULL)
+		return -1;
+	*tag = NULL;
+	*tlen = 0;
+	while(i < len && blf_na_ws(s[i]))
+		i++;
+	/* display name: one quoted string, or tokens */
+	if(i < len && s[i] == '"') {
+		if((i = blf_na_quoted(s, len, i)) < 0)
+			return -1;
+	} else {
+		while(i < len && s[i] != '<') {
+			if(!blf_na_ws(s[i]) && !blf_tok_c((unsigned char)s[i]))
+				return -1;
+			i++;
+		}
+	}
+	while(i < len && blf_na_ws(s[i]))
+		i++;
+	if(i >= len || s[i] != '<')
+		return -1;
+	for(j = ++i; j < len && s[j] != '>'; j++)
+		if((unsigned char)s[j] <= 0x20 || (unsigned char)s[j] >= 0x7f
+				|| s[j] == '<' || s[j] == '"')
+			return -1;
+	if(j >= len || j == i)
+		return -1;
+	*uri = s + i;
+	*ulen = j - i;
+	i = j + 1;
+	for(;;) {
+		while(i < len && blf_na_ws(s[i]))
+			i++;
+		if(i >= len)
+			return 0;
+		if(s[i] != ';')
+			return -1;
+		i++;
+		while(i < len && blf_na_ws(s[i]))
+			i++;
+		for(n = i; i < len && blf_tok_c((unsigned char)s[i]); i++)
+			;
+		if(i == n)
+			return -1;
+		n = i - n; /* the name is s[i - n .. i) */
+		j = i;
+		while(j < len && blf_na_ws(s[j]))
+			j++;
+		v = -1; /* no value */
+		if(j < len && s[j] == '=') {
+			j++;
+			while(j < len && blf_na_ws(s[j]))
+				j++;
+			v = j;
+			if(j < len && s[j] == '"') {
+				if((j = blf_na_quoted(s, len, j)) < 0)
+					return -1;
+			} else {
+				while(j < len && blf_tok_c((unsigned char)s[j]))
+					j++;
+				if(j == v)
+					return -1;
+			}
+		}
+		if(n == 3 && strncasecmp(s + i - n, "tag", 3) == 0) {
+			if(*tag != NULL || v < 0 || s[v] == '"')
+				return -1;
+			*tag = s + v;
+			*tlen = j - v;
+		}
+		i = j;
+	}
+}

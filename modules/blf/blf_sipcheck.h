@@ -80,4 +80,25 @@ int blf_uri_pct_encode(const char *s, int len, char *buf, int size);
  */
 int blf_sip_hdr_tag(const char *s, int len, const char **tag, int *tlen);
 
+/*
+ * A From or Contact header body s[0..len) of the common shape
+ * [display-name] <URI> *( ;name[=value] ), read in place without
+ * allocating (the core's parse_to() and parse_contacts() take a pkg block
+ * per parameter and per contact; see blf_subs.c). The display name is
+ * tokens or one quoted string without a backslash; the URI is visible
+ * ASCII without white space, '<' or '"'; a parameter name is a token and
+ * its value a token or a quoted string without a backslash. 0 with *uri
+ * (inside the brackets) and *tag (the tag parameter's value, NULL when
+ * there is none); -1 for any other shape (a bare addr-spec, a second
+ * value after a comma, "tag" twice or without a token value, ...), which
+ * the core's parser then judges.
+ */
+int blf_sip_nameaddr_simple(const char *s, int len, const char **uri,
+		int *ulen, const char **tag, int *tlen);
+
+/* 1 when a Supported header body s[0..len) names the option tag
+ * eventlist (RFC 4662 4.1), case-insensitively, as a whole word of the
+ * comma-separated list; else 0 */
+int blf_sip_supported_eventlist(const char *s, int len);
+
 #endif

@@ -182,3 +182,145 @@ int blf_sipscan_reply(const char *buf, int len, blf_sipscan_t *o)
 	}
 	return 0;
 }
+
+/* ---- the rest of a SUBSCRIBE's headers ---- */
+
+enum {
+	BLF_R_OTHER = 0,
+	BLF_R_CORE, /* copied into the reply or parsed by the core: not here */
+	BLF_R_EVENT,
+	BLF_R_EXPIRES,
+	BLF_R_CONTACT,
+	BLF_R_ACCEPT,
+	BLF_R_SUPPORTED,
+	BLF_R_CLEN
+};
+
+static int blf_scan_is(const char *s, int n, const char *name, int nlen)
+{
+	return n == nlen && strncasecmp(s, name, nlen) == 0;
+}
+
+/* which header name[0..n) is, for a SUBSCRIBE (long or compact form) */
+static int blf_scan_req_name(const char *s, int n)
+{
+	if(n == 1) {
+		switch(s[0] | 0x20) {
+			case 'v': /* Via */
+			case 'f': /* From */
+			case 't': /* To */
+			case 'i': /* Call-ID */
+				return BLF_R_CORE;
+			case 'o':
+				return BLF_R_EVENT;
+			case 'm':
+				return BLF_R_CONTACT;
+			case 'k':
+				return BLF_R_SUPPORTED;
+			case 'l':
+				return BLF_R_CLEN;
+		}
+		return BLF_R_OTHER;
+	}
+	if(blf_scan_is(s, n, "via", 3) || blf_scan_is(s, n, "from", 4)
+			|| blf_scan_is(s, n, "to", 2) || blf_scan_is(s, n, "call-id", 7)
+			|| blf_scan_is(s, n, "cseq", 4)
+			|| blf_scan_is(s, n, "record-route", 12))
+		return BLF_R_CORE;
+	if(blf_scan_is(s, n, "event", 5))
+		return BLF_R_EVENT;
+	if(blf_scan_is(s, n, "expires", 7))
+		return BLF_R_EXPIRES;
+	if(blf_scan_is(s, n, "contact", 7))
+		return BLF_R_CONTACT;
+	if(blf_scan_is(s, n, "accept", 6))
+		return BLF_R_ACCEPT;
+	if(blf_scan_is(s, n, "supported", 9))
+		return BLF_R_SUPPORTED;
+	if(blf_scan_is(s, n, "content-length", 14))
+		return BLF_R_CLEN;
+	return BLF_R_OTHER;
+}
+
+int blf_sipscan_req_rest(const char *p, const char *end, blf_reqscan_t *o)
+{
+	const char *eol, *colon, *v;
+	int lines = 0, h, vn, nn, i;
+
+	if(p == NULL || end == NULL || o == NULL || p > end)
+		return -1;
+	memset(o, 0, sizeof(*o));
+	for(;;) {
+		if(p >= end || ++lines > BLF_SCAN_LINES_MAX)
+			return -1;
+		eol = memchr(p, '\n', end - p);
+		if(eol == NULL)
+			return -1; /* a line the datagram cuts */
+		if(*p == '\n' || (*p == '\r' && eol == p + 1))
+			return 0; /* the empty line: the end of the headers */
+		if(*p == '\r' || blf_scan_ws(*p))
+			return -1;
+		if(eol + 1 < end && blf_scan_ws(eol[1]))
+			return -1; /* the next line continues this one */
+		colon = memchr(p, ':', eol - p);
+		if(colon == NULL)
+			return -1;
+		for(nn = (int)(colon - p); nn > 0 && blf_scan_ws(p[nn - 1]); nn--)
+			;
+		if(!blf_sip_is_token(p, nn))
+			return -1;
+		v = colon + 1;
+		vn = (int)(eol - v);
+		while(vn > 0 && blf_scan_ws(*v)) {
+			v++;
+			vn--;
+		}
+		while(vn > 0 && (blf_scan_ws(v[vn - 1]) || v[vn - 1] == '\r'))
+			vn--;
+		if(memchr(v, '\r', vn) != NULL || memchr(v, '\0', vn) != NULL)
+			return -1; /* a bare CR or a NUL inside a value */
+		h = blf_scan_req_name(p, nn);
+		switch(h) {
+			case BLF_R_CORE:
+				return -1;
+			case BLF_R_EVENT:
+				if(o->event)
+					return -1;
+				o->event = v;
+				o->event_len = vn;
+				break;
+			case BLF_R_EXPIRES:
+				if(o->expires)
+					return -1;
+				o->expires = v;
+				o->expires_len = vn;
+				break;
+			case BLF_R_CONTACT:
+				if(o->contact)
+					return -1;
+				o->contact = v;
+				o->contact_len = vn;
+				break;
+			case BLF_R_ACCEPT:
+				if(o->naccept == BLF_SCAN_ACCEPT_MAX)
+					return -1;
+				o->accept[o->naccept] = v;
+				o->accept_len[o->naccept++] = vn;
+				break;
+			case BLF_R_SUPPORTED:
+				if(blf_sip_supported_eventlist(v, vn))
+					o->evlist = 1;
+				break;
+			case BLF_R_CLEN:
+				if(vn == 0 || vn > 10)
+					return -1;
+				for(i = 0; i < vn; i++)
+					if(v[i] < '0' || v[i] > '9')
+						return -1;
+				break;
+			default:
+				break;
+		}
+		p = eol + 1;
+	}
+}

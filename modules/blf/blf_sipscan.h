@@ -6,6 +6,9 @@
  * parse (a pkg allocation per header; see blf_ntx.c and bench/README.md,
  * "Where the CPU goes against the floor").
  *
+ * blf_sipscan_req_rest() does the same for the rest of a SUBSCRIBE's
+ * headers once the core has parsed those the reply copies (see blf_subs.c).
+ *
  * It reads the common shape only and says so otherwise: anything unusual
  * (folded lines, a header it needs twice, a quoted Via, a missing tag) is
  * "not for me" (-1) and the message goes to the core's parser as before.
@@ -35,5 +38,38 @@ typedef struct blf_sipscan {
  * with a tag); -1: not a reply, or not in the shape this reader takes.
  */
 int blf_sipscan_reply(const char *buf, int len, blf_sipscan_t *o);
+
+/* Accept headers blf_sipscan_req_rest() keeps; more: the core's parser */
+#define BLF_SCAN_ACCEPT_MAX 8
+
+/*
+ * What a SUBSCRIBE needs of the header lines the core has not parsed yet
+ * (after its From, To, Call-ID and CSeq): each body trimmed, pointing into
+ * the buffer; NULL when the header is not there.
+ */
+typedef struct blf_reqscan {
+	const char *event;
+	int event_len;
+	const char *expires;
+	int expires_len;
+	const char *contact;
+	int contact_len;
+	const char *accept[BLF_SCAN_ACCEPT_MAX];
+	int accept_len[BLF_SCAN_ACCEPT_MAX];
+	int naccept;
+	int evlist; /* a Supported header names eventlist */
+} blf_reqscan_t;
+
+/*
+ * Reads the header lines p[0..end) (p at the start of a line) up to the
+ * empty line ending them into *o, without allocating. 0: read; -1: a shape
+ * only the core's parser may judge (then nothing is taken from *o): a
+ * folded or cut line, a line without a colon or whose name is not a token,
+ * a header the reply copies or the core parses (Via, From, To, Call-ID,
+ * CSeq, Record-Route), Event, Expires or Contact twice, more than
+ * BLF_SCAN_ACCEPT_MAX Accept headers, a Content-Length that is not a
+ * number, more than 64 lines, no empty line.
+ */
+int blf_sipscan_req_rest(const char *p, const char *end, blf_reqscan_t *o);
 
 #endif

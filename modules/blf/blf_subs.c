@@ -37,6 +37,7 @@
 #include "blf_alias.h"
 #include "blf_lsub.h"
 #include "blf_sipcheck.h"
+#include "blf_sipscan.h"
 #include "blf_tag.h"
 #include "blf_vis.h"
 #include "blf_viscache.h"
@@ -64,15 +65,19 @@ static int blf_reject(struct sip_msg *msg, int code, const char *reason,
 
 /* media ranges of every Accept header (blf_sipcheck.c) against the
  * package's media type */
-static int blf_accept_hdrs_ok(struct sip_msg *msg, const blf_pkg_t *pkg)
+static int blf_accept_hdrs_ok(
+		struct sip_msg *msg, const blf_reqscan_t *sc, const blf_pkg_t *pkg)
 {
 	blf_accept_st_t st;
 	struct hdr_field *h;
+	int i;
 
 	blf_accept_init_type(&st, pkg->accept);
 	for(h = msg->headers; h; h = h->next)
 		if(h->type == HDR_ACCEPT_T)
 			blf_accept_add(&st, h->body.s, h->body.len);
+	for(i = 0; sc && i < sc->naccept; i++)
+		blf_accept_add(&st, sc->accept[i], sc->accept_len[i]);
 	return blf_accept_ok(&st);
 }
 
@@ -335,6 +340,11 @@ typedef struct blf_subreq {
 	struct to_body from;
 	event_t ev;
 	contact_t *cts;
+	/* the headers after CSeq read in place (blf_subreq_headers) */
+	int scanned;
+	blf_reqscan_t sc;
+	str hev, hexp, hct;		/* Event, Expires, Contact bodies (s NULL: none) */
+	struct hdr_field *hct_h; /* the Contact header the core parsed, if so */
 	/* buffers from here on: written before they are read */
 	char keybuf[BLF_KEY_MAX];
 	char canbuf[BLF_KEY_MAX]; /* the entity an alias stands for */
@@ -367,32 +377,48 @@ static int blf_reject_event(struct sip_msg *msg)
 }
 
 /*
- * The first contact of Contact header h, as parse_contact() reads it
- * (leading white space skipped, "*" first is a star) but into *list
- * instead of a block hung on the header. 0 with *first (NULL: none), 1 for
- * a star, -1 unparsable.
+ * The URI of the contact a Contact header (h when the core has it, else
+ * its body) names, as parse_contact() reads it (leading white space
+ * skipped, "*" first is a star; of several, the one parse_contacts() puts
+ * first in its list), but read in place in the usual shape
+ * (blf_sip_nameaddr_simple) or parsed into *list instead of a block hung
+ * on the header. 0 with *uri (empty: none), 1 for a star, -1 unparsable.
  */
 static int blf_contact_first(
-		struct hdr_field *h, contact_t **list, contact_t **first)
+		struct hdr_field *h, const str *body, contact_t **list, str *uri)
 {
+	const char *u, *t;
+	int ul, tl;
+	contact_t *first;
 	str b;
 
-	*first = NULL;
-	if(h->parsed) {
+	uri->s = NULL;
+	uri->len = 0;
+	if(h && h->parsed) {
 		if(((contact_body_t *)h->parsed)->star)
 			return 1;
-		*first = ((contact_body_t *)h->parsed)->contacts;
+		first = ((contact_body_t *)h->parsed)->contacts;
+		if(first)
+			*uri = first->uri;
 		return 0;
 	}
-	b = h->body;
+	b = *body;
 	trim_leading(&b);
 	if(b.len == 0)
 		return -1;
 	if(b.s[0] == '*')
 		return 1;
+	/* the usual one contact, <URI> and simple parameters: read in place
+	 * (parse_contacts() would take a pkg block per contact and parameter) */
+	if(blf_sip_nameaddr_simple(b.s, b.len, &u, &ul, &t, &tl) == 0) {
+		uri->s = (char *)u;
+		uri->len = ul;
+		return 0;
+	}
 	if(parse_contacts(&b, list) < 0)
 		return -1;
-	*first = *list;
+	if(*list)
+		*uri = (*list)->uri;
 	return 0;
 }
 
@@ -428,28 +454,102 @@ static void blf_subreq_free(blf_subreq_t *r)
 	r->cts = NULL;
 }
 
+/* the body of a header the core parsed (h may be NULL) into *b */
+static void blf_subreq_hbody(struct hdr_field *h, str *b)
+{
+	if(h) {
+		*b = h->body;
+		if(b->s == NULL)
+			b->s = h->name.s; /* an empty body is still a header */
+	} else {
+		b->s = NULL;
+		b->len = 0;
+	}
+}
+
+/*
+ * Finds the headers a SUBSCRIBE needs. The core's parse of every header
+ * (parse_headers(HDR_EOH_F)) costs a pkg block per header, and with its
+ * default allocator (q_malloc) each is a walk over the free lists
+ * (bench/README.md, "Where the CPU goes against the floor"). So, once the
+ * core has parsed up to From, To, Call-ID and CSeq (what the reply copies,
+ * usually done already for the script), the rest is read in place
+ * (blf_sipscan_req_rest). Any unusual shape there -- a Via, Record-Route,
+ * From, To, Call-ID or CSeq after them, a folded line, a header twice --
+ * and the core parses everything as before. The message itself is left
+ * as the core had it: the script after blf_handle_subscribe() and sl
+ * (error replies) parse on as they always do.
+ */
+static int blf_subreq_headers(struct sip_msg *msg, blf_subreq_t *r)
+{
+	/* (HDR_EOH_F is every bit: msg->eoh says the end was reached) */
+	if(msg->eoh == NULL
+			&& parse_headers(msg, HDR_FROM_F | HDR_TO_F | HDR_CALLID_F
+										  | HDR_CSEQ_F,
+					   0)
+					   == 0
+			&& msg->eoh == NULL && msg->unparsed
+			&& msg->unparsed >= msg->buf
+			&& msg->unparsed <= msg->buf + msg->len
+			&& blf_sipscan_req_rest(msg->unparsed, msg->buf + msg->len, &r->sc)
+					   == 0
+			/* one of Event, Expires or Contact both before and after: the
+			 * core's parser links them (the first one counts) */
+			&& !((msg->event && r->sc.event) || (msg->expires && r->sc.expires)
+					|| (msg->contact && r->sc.contact))) {
+		r->scanned = 1;
+		if(r->sc.event) {
+			r->hev.s = (char *)r->sc.event;
+			r->hev.len = r->sc.event_len;
+		} else
+			blf_subreq_hbody(msg->event, &r->hev);
+		if(r->sc.expires) {
+			r->hexp.s = (char *)r->sc.expires;
+			r->hexp.len = r->sc.expires_len;
+		} else
+			blf_subreq_hbody(msg->expires, &r->hexp);
+		if(r->sc.contact) {
+			r->hct.s = (char *)r->sc.contact;
+			r->hct.len = r->sc.contact_len;
+		} else {
+			blf_subreq_hbody(msg->contact, &r->hct);
+			r->hct_h = msg->contact;
+		}
+		return 0;
+	}
+	r->scanned = 0;
+	memset(&r->sc, 0, sizeof(r->sc)); /* what a refused read left */
+	if(parse_headers(msg, HDR_EOH_F, 0) < 0)
+		return -1;
+	blf_subreq_hbody(msg->event, &r->hev);
+	blf_subreq_hbody(msg->expires, &r->hexp);
+	blf_subreq_hbody(msg->contact, &r->hct);
+	r->hct_h = msg->contact;
+	return 0;
+}
+
 /* parses and checks what every SUBSCRIBE must carry; replies on error */
 static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 {
 	struct to_body *from, *to;
 	event_t *ev;
 	param_t *p;
-	contact_t *ct = NULL;
-	int n;
+	const char *fu, *ft;
+	int n, ful, ftl;
 
-	if(parse_headers(msg, HDR_EOH_F, 0) < 0)
+	if(blf_subreq_headers(msg, r) < 0)
 		return blf_reject(msg, 400, "Bad Request", NULL, "unparsable headers");
 	if(msg->callid == NULL || msg->from == NULL || msg->to == NULL
 			|| msg->cseq == NULL)
 		return blf_reject(msg, 400, "Bad Request", NULL,
 				"missing Call-ID, From, To or CSeq");
-	if(msg->event == NULL)
+	if(r->hev.s == NULL)
 		return blf_reject(
 				msg, 400, "Missing Event Header", NULL, "no Event header");
-	if(msg->event->parsed) { /* the script parsed it already */
+	if(!r->sc.event && msg->event->parsed) { /* the script parsed it */
 		ev = (event_t *)msg->event->parsed;
 	} else {
-		if(event_parser(msg->event->body.s, msg->event->body.len, &r->ev) < 0)
+		if(event_parser(r->hev.s, r->hev.len, &r->ev) < 0)
 			return blf_reject(msg, 400, "Bad Event Header", NULL, "bad Event");
 		ev = &r->ev;
 	}
@@ -468,19 +568,30 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 			&& !blf_sip_is_token(r->f[BLF_SF_EVID].s, r->f[BLF_SF_EVID].len))
 		return blf_reject(
 				msg, 400, "Bad Event id", NULL, "Event id is not a token");
-	if(!blf_accept_hdrs_ok(msg, r->pkg))
+	if(!blf_accept_hdrs_ok(msg, r->scanned ? &r->sc : NULL, r->pkg))
 		return blf_reject(msg, 406, "Not Acceptable", NULL,
 				"Accept without the package's media type");
 	r->expires = -1;
-	if(msg->expires) {
-		if(blf_expiry_parse(msg->expires->body.s, msg->expires->body.len,
-				   &r->expires)
-				< 0)
+	if(r->hexp.s) {
+		if(blf_expiry_parse(r->hexp.s, r->hexp.len, &r->expires) < 0)
 			return blf_reject(
 					msg, 400, "Bad Expires", NULL, "unparsable Expires");
 	}
 	if(msg->from->parsed) {
 		from = get_from(msg);
+	} else if(blf_sip_nameaddr_simple(msg->from->body.s, msg->from->body.len,
+					  &fu, &ful, &ft, &ftl)
+					  == 0
+			  && ft != NULL) {
+		/* the usual shape, read in place: parse_to() would take a pkg
+		 * block per parameter (the tag) */
+		from = &r->from;
+		from->error = PARSE_OK;
+		from->body = msg->from->body;
+		from->uri.s = (char *)fu;
+		from->uri.len = ful;
+		from->tag_value.s = (char *)ft;
+		from->tag_value.len = ftl;
 	} else { /* as parse_from_header() does, into r->from */
 		from = &r->from;
 		parse_to(msg->from->body.s, msg->from->body.s + msg->from->body.len + 1,
@@ -531,16 +642,16 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 			   &r->f[BLF_SF_WATCHER])
 			< 0)
 		return blf_reject(msg, 400, "Bad From URI", NULL, "bad From URI");
-	if(msg->contact) {
-		if((n = blf_contact_first(msg->contact, &r->cts, &ct)) < 0)
+	if(r->hct.s) {
+		if((n = blf_contact_first(r->hct_h, &r->hct, &r->cts,
+					&r->f[BLF_SF_CONTACT]))
+				< 0)
 			return blf_reject(
 					msg, 400, "Bad Contact", NULL, "unparsable Contact");
 		if(n == 1)
 			return blf_reject(msg, 400, "Bad Contact", NULL,
 					"Contact: * in a SUBSCRIBE");
-		if(ct)
-			r->f[BLF_SF_CONTACT] = ct->uri;
-		if(ct == NULL || ct->uri.len == 0)
+		if(r->f[BLF_SF_CONTACT].len == 0)
 			return blf_reject(msg, 400, "Bad Contact", NULL, "empty Contact");
 	}
 	if((n = blf_route_set(msg, r->rrbuf, sizeof(r->rrbuf), &r->f[BLF_SF_RR]))
@@ -866,7 +977,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	/* an RFC 4662 list (list_url; the URI as asked, before aliases) */
 	if(!r->wildcard && blf_list_enabled()
 			&& blf_list_get(&r->key, blf_cfg.http_timeout, &r->lst) == 1) {
-		if(!blf_lsub_supported(msg))
+		if(!(r->scanned && r->sc.evlist) && !blf_lsub_supported(msg))
 			return blf_reject(msg, 421, "Extension Required",
 					"Require: eventlist\r\n",
 					"a list without Supported: eventlist");

@@ -50,6 +50,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	{
+		/* a name-addr read in place: URI and tag inside the input */
+		const char *u = NULL, *tg = NULL;
+		int ul = -1, tl = -1,
+			r = blf_sip_nameaddr_simple(buf, (int)size, &u, &ul, &tg, &tl);
+		if(r != 0 && r != -1)
+			abort();
+		if(r == 0
+				&& (u < buf || ul <= 0 || u + ul > buf + size
+						|| (tg && (tg < buf || tl <= 0 || tg + tl > buf + size))))
+			abort();
+	}
+	{
 		/* percent-encoding: fits in 3x + 1, never more; short buffers fail */
 		char *out = malloc(size * 3 + 1);
 		int n;

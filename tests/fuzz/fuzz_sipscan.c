@@ -3,7 +3,8 @@
  * fuzz_sipscan.c — libFuzzer harness of blf_sipscan.c: the input is a
  * datagram. Invariants: no read outside it (an exact-size copy, ASan), and
  * on success every field points inside it, the code is 100..699, the
- * branch is not empty.
+ * branch is not empty; the same bytes read as the rest of a SUBSCRIBE's
+ * headers (blf_sipscan_req_rest): every field it returns inside them.
  *
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */
@@ -36,6 +37,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				|| !inside(buf, size, o.ftag, o.ftag_len)
 				|| !inside(buf, size, o.ttag, o.ttag_len))
 			abort();
+	}
+	/* the same bytes as the rest of a SUBSCRIBE's headers */
+	{
+		blf_reqscan_t q;
+		int i;
+
+		if(blf_sipscan_req_rest(buf, buf + size, &q) == 0) {
+			if((q.event && !inside(buf, size, q.event, q.event_len))
+					|| (q.expires
+							&& !inside(buf, size, q.expires, q.expires_len))
+					|| (q.contact
+							&& !inside(buf, size, q.contact, q.contact_len))
+					|| q.naccept < 0 || q.naccept > BLF_SCAN_ACCEPT_MAX)
+				abort();
+			for(i = 0; i < q.naccept; i++)
+				if(!inside(buf, size, q.accept[i], q.accept_len[i]))
+					abort();
+		}
 	}
 	free(buf);
 	return 0;

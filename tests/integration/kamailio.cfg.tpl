@@ -38,6 +38,9 @@ loadmodule "pv.so"
 loadmodule "maxfwd.so"
 loadmodule "textops.so"
 loadmodule "siputils.so"
+#!ifdef WITH_HDR_AFTER_SUBSCRIBE
+loadmodule "xlog.so"
+#!endif
 #!ifdef WITH_USRLOC
 loadmodule "usrloc.so"
 loadmodule "registrar.so"
@@ -132,6 +135,10 @@ request_route {
 		force_rport();
 #!endif
 		blf_handle_subscribe();
+#!ifdef WITH_HDR_AFTER_SUBSCRIBE
+		# the message after blf_handle_subscribe(): still parsed on demand
+		xlog("L_NOTICE", "after subscribe: ua=[$hdr(User-Agent)] x=[$hdr(X-After)] event=[$hdr(Event)]\n");
+#!endif
 #!else
 #!ifdef WITH_PRESENCE
 		if(!t_newtran()) {

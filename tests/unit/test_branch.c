@@ -8,6 +8,7 @@
  */
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "tap.h"
@@ -194,8 +195,54 @@ static void test_random_key(void)
 	CHECK_INT(blf_random_key(a, 0), 0);
 }
 
+/* the hand-written printer against the snprintf() format it replaced, on
+ * 200,000 random branches and every field's edges */
+static void test_print_is_snprintf(void)
+{
+	static const unsigned int e32[] = {0, 1, 9, 10, 15, 16, 255, 256,
+			0x7fffffffu, 0x80000000u, 0xffffffffu};
+	static const uint64_t e64[] = {0, 1, 0xf, 0x10, 0xffffffffull,
+			0x100000000ull, 0x8000000000000000ull, UINT64_MAX};
+	char got[BLF_BRANCH_MAX], want[BLF_BRANCH_MAX + 8];
+	blf_branch_t b;
+	int i, bad = 0, n;
+	unsigned int seed = 7;
+
+	for(i = 0; i < 200000 + 11 * 8; i++) {
+		if(i < 11 * 8) {
+			b.pno = b.id = b.boot = e32[i % 11];
+			b.nonce = e64[i / 11];
+		} else {
+			seed = seed * 1103515245u + 12345u;
+			b.pno = seed >> (seed & 31);
+			seed = seed * 1103515245u + 12345u;
+			b.id = seed;
+			seed = seed * 1103515245u + 12345u;
+			b.boot = seed >> (seed & 7);
+			seed = seed * 1103515245u + 12345u;
+			b.nonce = ((uint64_t)seed << 32) ^ (seed * 2654435761u);
+			b.nonce >>= (seed & 63);
+		}
+		n = blf_branch_print(got, sizeof(got), &b);
+		snprintf(want, sizeof(want), BLF_BRANCH_PREFIX "%x.%x.%x.%016llx",
+				b.pno, b.id, b.boot, (unsigned long long)b.nonce);
+		if(n != (int)strlen(want) || strcmp(got, want) != 0)
+			bad++;
+	}
+	CHECK_INT(bad, 0);
+	/* a buffer one byte short of the text and its NUL */
+	b.pno = 1;
+	b.id = 2;
+	b.boot = 3;
+	b.nonce = 4;
+	n = blf_branch_print(got, sizeof(got), &b);
+	CHECK_INT(blf_branch_print(got, (size_t)n, &b), -1);
+	CHECK_INT(blf_branch_print(got, (size_t)n + 1, &b), n);
+}
+
 int main(void)
 {
+	test_print_is_snprintf();
 	test_random_key();
 	test_mac();
 	test_roundtrip();

@@ -312,8 +312,67 @@ static void test_hdr_tag(void)
 	free(big);
 }
 
+/* ---- blf_sip_nameaddr_simple ---- */
+
+static int na(const char *s, char *uri, char *tag)
+{
+	const char *u = NULL, *t = NULL;
+	int ul = -1, tl = -1, r;
+
+	r = blf_sip_nameaddr_simple(s, (int)strlen(s), &u, &ul, &t, &tl);
+	uri[0] = tag[0] = '\0';
+	if(r == 0) {
+		memcpy(uri, u, ul);
+		uri[ul] = '\0';
+		if(t) {
+			memcpy(tag, t, tl);
+			tag[tl] = '\0';
+		} else {
+			strcpy(tag, "(none)");
+		}
+	}
+	return r;
+}
+
+static void test_nameaddr(void)
+{
+	char u[256], t[256];
+	static const char *const other[] = {"sip:a@b", "sip:a@b;tag=1", "<>",
+			"<sip:a@b", "<sip:a@b>,<sip:c@d>", "<sip:a@b>;", "<sip:a@b>;=1",
+			"<sip:a@b>;tag", "<sip:a@b>;tag=", "<sip:a@b>;tag=\"q\"",
+			"<sip:a@b>;tag=1;tag=2", "<sip:a@b>;x=\"a\\\"b\"", "<sip:a@b>;x=\"open",
+			"<sip:a b@c>", "< sip:a@b>", "<sip:a\"@b>", "<sip:<a@b>",
+			"\"A\\\"B\" <sip:a@b>", "\"open <sip:a@b>", "A,B <sip:a@b>",
+			"<sip:a@b> x", "<sip:a@b>;x=[::1]", "<sip:\x01@b>", "<sip:\xc3\xa9@b>",
+			"", "   ", "*", NULL};
+	int i;
+
+	CHECK_INT(na("<sip:w1@127.0.0.1:5000>", u, t), 0);
+	CHECK_STR(u, "sip:w1@127.0.0.1:5000");
+	CHECK_STR(t, "(none)");
+	CHECK_INT(na("<sip:w1@bench.local>;tag=w1", u, t), 0);
+	CHECK_STR(u, "sip:w1@bench.local");
+	CHECK_STR(t, "w1");
+	CHECK_INT(na("  \"Alice, B.\" <sips:a@b;transport=tls> ; TAG = x.y-z ;"
+				 " +sip.instance=\"<urn:uuid:1>\";expires=60;lr",
+					 u, t),
+			0);
+	CHECK_STR(u, "sips:a@b;transport=tls");
+	CHECK_STR(t, "x.y-z");
+	CHECK_INT(na("Alice Smith<sip:a@[::1]:5060>;q=0.5 ", u, t), 0);
+	CHECK_STR(u, "sip:a@[::1]:5060");
+	CHECK_STR(t, "(none)");
+	for(i = 0; other[i]; i++) {
+		if(na(other[i], u, t) != -1)
+			fprintf(stderr, "# took: %s\n", other[i]);
+		CHECK_INT(na(other[i], u, t), -1);
+	}
+	CHECK_INT(blf_sip_nameaddr_simple(NULL, 3, NULL, NULL, NULL, NULL), -1);
+}
+
 int main(void)
 {
+	test_nameaddr();
 	test_hdr_tag();
 	test_accept_type();
 	test_pct();

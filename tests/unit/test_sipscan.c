@@ -3,7 +3,9 @@
  * test_sipscan.c — unit tests of blf_sipscan.c: the fields of a SIP reply
  * read in place (status, top Via branch, Call-ID, CSeq, tags), the shapes
  * it hands back to the core's parser, and hostile datagrams (truncated,
- * huge, binary, every prefix of a valid reply).
+ * huge, binary, every prefix of a valid reply); and the rest of a
+ * SUBSCRIBE's headers read in place (blf_sipscan_req_rest): what it takes,
+ * what it leaves to the core's parser, every prefix, hostile input.
  *
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */
@@ -175,8 +177,144 @@ static void test_hostile(void)
 	free(b);
 }
 
+/* ---- blf_sipscan_req_rest ---- */
+
+#define REST                                          \
+	"Contact: <sip:w1@127.0.0.1:5000>\r\n"            \
+	"Event: dialog;id=7\r\n"                          \
+	"Accept: application/dialog-info+xml\r\n"         \
+	"Expires: 3600\r\n"                               \
+	"Supported: replaces, eventlist\r\n"              \
+	"User-Agent: blfgen\r\n"                          \
+	"Content-Length: 0\r\n\r\n"
+
+static int rest(const char *s, blf_reqscan_t *o)
+{
+	return blf_sipscan_req_rest(s, s + strlen(s), o);
+}
+
+static void test_req_good(void)
+{
+	blf_reqscan_t o;
+
+	CHECK_INT(rest(REST, &o), 0);
+	CHECK(eq(o.contact, o.contact_len, "<sip:w1@127.0.0.1:5000>"));
+	CHECK(eq(o.event, o.event_len, "dialog;id=7"));
+	CHECK(eq(o.expires, o.expires_len, "3600"));
+	CHECK_INT(o.naccept, 1);
+	CHECK(eq(o.accept[0], o.accept_len[0], "application/dialog-info+xml"));
+	CHECK_INT(o.evlist, 1);
+
+	/* compact forms, odd spacing and case, LF-only lines, no Expires,
+	 * several Accept headers, a Supported without eventlist, an empty
+	 * Accept (RFC 3261 20.1: still a header) */
+	CHECK_INT(rest("m :<sip:a@b>  \n"
+				   "o:  presence \n"
+				   "ACCEPT: application/pidf+xml\n"
+				   "accept:\n"
+				   "k: eventlists, 100rel\n"
+				   "l: 12\n"
+				   "X-Other: a, b\n\nbody",
+					  &o),
+			0);
+	CHECK(eq(o.contact, o.contact_len, "<sip:a@b>"));
+	CHECK(eq(o.event, o.event_len, "presence"));
+	CHECK(o.expires == NULL);
+	CHECK_INT(o.naccept, 2);
+	CHECK_INT(o.accept_len[1], 0);
+	CHECK_INT(o.evlist, 0);
+
+	/* nothing at all before the empty line */
+	CHECK_INT(rest("\r\n", &o), 0);
+	CHECK(o.event == NULL && o.contact == NULL && o.naccept == 0);
+}
+
+static void test_req_core(void)
+{
+	blf_reqscan_t o;
+	static const char *const core[] = {
+			"Via: SIP/2.0/UDP h;branch=z9hG4bKx\r\n\r\n", "v: x\r\n\r\n",
+			"From: <sip:a@b>;tag=1\r\n\r\n", "f: x\r\n\r\n",
+			"To: <sip:a@b>\r\n\r\n", "t: x\r\n\r\n", "Call-ID: x\r\n\r\n",
+			"i: x\r\n\r\n", "CSeq: 2 SUBSCRIBE\r\n\r\n",
+			"Record-Route: <sip:p;lr>\r\n\r\n",
+			/* twice */
+			"Event: dialog\r\no: dialog\r\n\r\n",
+			"Expires: 1\r\nExpires: 2\r\n\r\n",
+			"Contact: <sip:a@b>\r\nm: <sip:c@d>\r\n\r\n",
+			/* shapes */
+			"Event: dialog\r\n folded\r\n\r\n", " Event: dialog\r\n\r\n",
+			"Event dialog\r\n\r\n", "Ev ent: dialog\r\n\r\n",
+			"Ev\"ent: dialog\r\n\r\n", ": dialog\r\n\r\n",
+			"Event: dia\rlog\r\n\r\n", "Content-Length: 1x\r\n\r\n",
+			"Content-Length:\r\n\r\n", "l: 12345678901\r\n\r\n",
+			"Event: dialog\r\n", /* no empty line */
+			"Event: dialog", "", "\r", NULL};
+	int i;
+
+	for(i = 0; core[i]; i++)
+		CHECK_INT(rest(core[i], &o), -1);
+	/* a NUL inside a value */
+	CHECK_INT(blf_sipscan_req_rest("Event: a\0b\r\n\r\n",
+					  "Event: a\0b\r\n\r\n" + 15, &o),
+			-1);
+	/* more Accept headers than kept */
+	{
+		char b[1024] = "";
+		for(i = 0; i <= BLF_SCAN_ACCEPT_MAX; i++)
+			strcat(b, "Accept: a/b\r\n");
+		strcat(b, "\r\n");
+		CHECK_INT(rest(b, &o), -1);
+	}
+	CHECK_INT(blf_sipscan_req_rest(NULL, NULL, &o), -1);
+	CHECK_INT(blf_sipscan_req_rest(REST + 5, REST, &o), -1);
+}
+
+/* every prefix of the rest (a cut datagram) is refused, never read past */
+static void test_req_prefixes(void)
+{
+	blf_reqscan_t o;
+	size_t n = strlen(REST), i;
+	int bad = 0;
+	char *b;
+
+	for(i = 0; i < n - 1; i++) {
+		b = malloc(i ? i : 1);
+		if(b == NULL)
+			return;
+		memcpy(b, REST, i);
+		if(blf_sipscan_req_rest(b, b + i, &o) != -1)
+			bad++;
+		free(b);
+	}
+	CHECK_INT(bad, 0);
+}
+
+static void test_req_hostile(void)
+{
+	blf_reqscan_t o;
+	size_t n = 65000, i;
+	char *b = malloc(n);
+
+	if(b == NULL)
+		return;
+	for(i = 0; i + 4 <= n; i += 4)
+		memcpy(b + i, "X:\r\n", 4);
+	CHECK_INT(blf_sipscan_req_rest(b, b + n, &o), -1); /* line bound */
+	for(i = 0; i < n; i++)
+		b[i] = (char)(i * 131);
+	CHECK_INT(blf_sipscan_req_rest(b, b + n, &o), -1);
+	memset(b, ':', n);
+	CHECK_INT(blf_sipscan_req_rest(b, b + n, &o), -1);
+	free(b);
+}
+
 int main(void)
 {
+	test_req_good();
+	test_req_core();
+	test_req_prefixes();
+	test_req_hostile();
 	test_good();
 	test_not_for_me();
 	test_prefixes();

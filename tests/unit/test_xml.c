@@ -13,6 +13,7 @@
  */
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <libxml/parser.h>
@@ -923,6 +924,39 @@ static void test_head(void)
 	CHECK_INT(blf_xml_head(buf, 0, 0, ent, strlen(ent)), -1);
 	CHECK_INT(blf_xml_head(NULL, 10, 0, ent, strlen(ent)), -1);
 	CHECK_INT(blf_xml_head(buf, sizeof(buf), 0, NULL, 0), -1);
+
+	/* the same bytes as the snprintf() format it replaced, for versions
+	 * and entity lengths at their edges; a NUL ends the entity as %.*s
+	 * did */
+	{
+		static const unsigned int vs[] = {0, 1, 9, 10, 99, 100, 65535,
+				1000000000u, 4294967295u};
+		char want[512];
+		int i, l, w, bad = 0;
+
+		for(i = 0; i < 9; i++)
+			for(l = 0; l <= 19; l++) {
+				w = snprintf(want, sizeof(want),
+						"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+						"<dialog-info "
+						"xmlns=\"urn:ietf:params:xml:ns:dialog-info\" "
+						"version=\"%u\" "
+						"state=\"full\" entity=\"%.*s\">\n",
+						vs[i], l, ent);
+				n = blf_xml_head(buf, sizeof(buf), vs[i], ent, (size_t)l);
+				if(n != w || strcmp(buf, want) != 0)
+					bad++;
+				/* one byte short, and just enough */
+				if(blf_xml_head(buf, (size_t)w, vs[i], ent, (size_t)l) != -1
+						|| blf_xml_head(buf, (size_t)w + 1, vs[i], ent,
+								   (size_t)l)
+								   != w)
+					bad++;
+			}
+		CHECK_INT(bad, 0);
+		n = blf_xml_head(buf, sizeof(buf), 3, "sip:a\0bcd", 9);
+		CHECK(n > 0 && strstr(buf, " entity=\"sip:a\">\n") != NULL);
+	}
 
 	/* an entity with '&' escaped into a whole valid body */
 	body = t_body("", 0, 9, "sip:a&b@example.com", &blen);
