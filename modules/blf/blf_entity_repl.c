@@ -445,6 +445,29 @@ int blf_sub_takeover_hold(blf_entity_t *e, blf_sub_t *s, int prev)
 }
 
 /*
+ * The same window for an unsubscribe that reaches this node for node
+ * prev's subscription: its final NOTIFY sent now could repeat prev's last
+ * version. When prev answers, s stays, marked ending: the replica of the
+ * takeover ("tk") asks prev for its version, whose arrival sends the final
+ * NOTIFY and removes s (blf_entity_owed_send), as does the BLF_VWAIT_MS
+ * bound. Its deadline now + 2 is the timer's backstop (the same final
+ * NOTIFY, terminated;reason=timeout, as any unsubscribe here): never lost.
+ */
+int blf_sub_takeover_end(blf_entity_t *e, blf_sub_t *s, int prev, time_t now)
+{
+	if(!blf_sub_takeover_hold(e, s, prev))
+		return 0;
+	s->flags |= BLF_SUB_ENDING;
+	s->expires = now + 2;
+	blf_entity_sub_due(e, s->expires);
+	blf_slot_wake(e->hash);
+	s->flags |= BLF_SUB_TAKEN;
+	blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
+	s->flags &= ~BLF_SUB_TAKEN;
+	return 1;
+}
+
+/*
  * The subscriptions of e that node dead owned and pick() gives to this
  * node (0) become ours: counted, their Contact lc and socket sock ours
  * (NULL: kept), dirty for the database, replicated as ours, and the

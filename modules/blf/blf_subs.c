@@ -633,6 +633,13 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		return blf_reject(msg, 481, "Subscription Does Not Exist", NULL,
 				"no subscription of that event package in this dialog");
 	}
+	/* unsubscribed, its final NOTIFY waiting for the former owner's
+	 * version (blf_sub_takeover_end): it has ended */
+	if(s->flags & BLF_SUB_ENDING) {
+		blf_slot_unlock(hash);
+		return blf_reject(msg, 481, "Subscription Does Not Exist", NULL,
+				"subscription terminated by an unsubscribe");
+	}
 	/* a copy of another node's subscription: the phone now talks to us,
 	 * so it becomes ours (the cluster learns it from the replica below) */
 	if(s->owner) {
@@ -681,9 +688,13 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		s->flags &= ~BLF_SUB_TAKEN;
 	}
 	if(r->granted == 0) {
-		job = blf_sub_job(e, s, &fr, NULL, 1, "timeout", now);
-		blf_sub_unlink(e, ps);
-		blf_entity_gc(hash, e);
+		/* taken from a live node: the final NOTIFY waits for that node's
+		 * last version too (s stays until then) */
+		if(!blf_sub_takeover_end(e, s, prev, now)) {
+			job = blf_sub_job(e, s, &fr, NULL, 1, "timeout", now);
+			blf_sub_unlink(e, ps);
+			blf_entity_gc(hash, e);
+		}
 	} else if(!(s->flags & BLF_SUB_WILDCARD)
 			  && blf_visapply_refresh(e, s) == BLF_VIS_NONE) {
 		/* its per-watcher rule is none now (visibility_url) */

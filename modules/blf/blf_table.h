@@ -95,6 +95,9 @@ enum blf_sub_field {
  * (sent_ms holds when the wait began) */
 #define BLF_SUB_VWAIT (1 << 5)
 #define BLF_VWAIT_MS 500
+/* unsubscribed while waiting so (BLF_SUB_VWAIT): the owed NOTIFY is its
+ * final one, then it goes (blf_sub_takeover_end) */
+#define BLF_SUB_ENDING (1 << 7)
 #define BLF_SUB_LIST (1 << 6) /* an RFC 4662 list subscription (blf_lsub.c):
 							   * its NOTIFYs carry the list's package */
 
@@ -441,6 +444,9 @@ void blf_sub_replica_ver(
  * set by the cluster, says whether prev is alive and answers */
 extern int (*blf_repl_owner_answers)(int idx);
 int blf_sub_takeover_hold(blf_entity_t *e, blf_sub_t *s, int prev);
+/* the same for an unsubscribe of s taken over from node prev: 1 when its
+ * final NOTIFY waits (s stays until then, expiring at now + 2 at most) */
+int blf_sub_takeover_end(blf_entity_t *e, blf_sub_t *s, int prev, time_t now);
 int blf_sub_take_over(blf_entity_t *e, int dead,
 		int (*pick)(const str *ttag, void *arg), void *arg, const str *lc,
 		const str *sock, blf_notify_job_t **jobs, time_t since, time_t now);

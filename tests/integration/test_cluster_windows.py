@@ -203,3 +203,55 @@ def test_refresh_moves_subscription_whatever_the_node_names(cluster, phones):
     lamp.assert_versions()
     late = {sender(cluster, n).name for n, _ in lamp.seen if n.time >= t_moved}
     assert late == {A.name}, "NOTIFYs after the move came from %s" % late
+
+
+def test_unsubscribe_through_third_node_right_after_notify(cluster, phones):
+    """An unsubscribe through C right after B's NOTIFY caused by a call
+    through A (inside the dmq_version_delay window): C's final NOTIFY
+    waits (0.5 s at most) for B's last version and carries the next one,
+    with a higher CSeq; no version comes twice; the subscription is gone
+    on every node."""
+    A, B, C = cluster.nodes
+    lamps = [watch_via(phones, B, "watcher%d" % i, "bob") for i in range(3)]
+    wait_agree(cluster.nodes, 5, "the cluster before the call")
+    blfutil.poll(lambda: _copies_at_owner_version(cluster.nodes), 5,
+                 what="the initial versions replicated")
+    call, inc = ring(phones, A)
+    for lp in lamps:
+        lp.wait_state("early", call.call_id)
+    inc.answer()
+    fins = []
+    for lp in lamps:
+        lp.wait_state("confirmed", call.call_id)
+        n_b = max((n for n, i in lp.seen if i is not None),
+                  key=lambda n: n.time)
+        v0, c0 = last_seen(lp)
+        lp.sub.phone.proxy = C.addr
+        t_un = time.monotonic()
+        r = lp.sub.unsubscribe()
+        assert r.status == 200, r.first_line()
+        fin = lp.wait_final(timeout=2)
+        print("\n%s: unsubscribe through C %.0f ms after B's NOTIFY v%d, "
+              "final NOTIFY after %.0f ms" % (
+                  lp.sub.call_id, (t_un - n_b.time) * 1000, v0,
+                  (fin.time - t_un) * 1000))
+        assert sender(cluster, fin) is C, sender(cluster, fin)
+        info = next(i for n, i in lp.seen if n is fin)
+        assert info is not None and info.version == v0 + 1, \
+            "C's final NOTIFY: version %s, B sent %d last" % (
+                info and info.version, v0)
+        assert fin.cseq > c0, (fin.cseq, c0)
+        assert fin.time - t_un <= 1.0, fin.time - t_un
+        lp.assert_versions()
+        fins.append((lp, fin))
+    blfutil.poll(lambda: all(owner_of(k, lp.sub.call_id) is None
+                             for k in cluster.nodes for lp in lamps), 5,
+                 what="the subscriptions gone on every node")
+    assert call.bye().status == 200
+    time.sleep(0.5)
+    for lp, fin in fins:
+        lp.drain()
+        late = [n for n, _ in lp.seen if n.time > fin.time]
+        assert not late, "NOTIFYs after the final one"
+    for k in cluster.nodes:
+        assert k.running
