@@ -193,6 +193,35 @@ static void blf_wildcard_burst(unsigned int whash, const str *wkey,
 	blf_frags_free(&fr);
 }
 
+/*
+ * The burst of a wildcard subscription (on wkey) taken over by a refresh
+ * from a live node, once that node's last version came, or BLF_VWAIT_MS
+ * passed (blf_sub_takeover_hold): what the refresh would have sent, once
+ * (the version's arrival and the timer may both try).
+ */
+void blf_subs_takeover_burst(
+		const str *wkey, const str *callid, const str *ftag, const str *ttag)
+{
+	unsigned int whash = blf_key_hash(wkey);
+	blf_entity_t *w;
+	blf_sub_t *s;
+	int go;
+
+	blf_slot_lock(whash);
+	w = blf_entity_find(whash, wkey);
+	s = w ? blf_sub_find(w, callid, ftag, ttag, NULL) : NULL;
+	go = s && s->owner == 0 && (s->flags & BLF_SUB_WILDCARD)
+		 && (s->flags & BLF_SUB_OWED) && !(s->flags & BLF_SUB_VWAIT)
+		 && blf_sub_wx(s)->owed_from == BLF_WX_BURST;
+	if(go) {
+		s->flags &= ~BLF_SUB_OWED;
+		blf_sub_wx(s)->burst_at = (unsigned int)time(NULL);
+	}
+	blf_slot_unlock(whash);
+	if(go)
+		blf_wildcard_burst(whash, wkey, callid, ftag, ttag);
+}
+
 /* 0 when a parsed URI makes a user@host key (blf_key_from_uri), -1 when
  * it has no user or host, -2 when the key would be too long */
 static int blf_uri_key_check(struct sip_uri *u)
@@ -677,7 +706,11 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 	blf_slot_dirty(hash);
 	r->list = (s->flags & BLF_SUB_LIST) != 0;
 	blf_entity_sub_due(e, s->expires);
-	/* a later refresh does not wait for the former owner any more */
+	/* a later refresh does not wait for the former owner any more (a
+	 * wildcard's waiting burst: this refresh's is sent instead) */
+	if((s->flags & BLF_SUB_WILDCARD) && (s->flags & BLF_SUB_VWAIT)
+			&& blf_sub_wx(s)->owed_from == BLF_WX_BURST)
+		s->flags &= ~BLF_SUB_OWED;
 	s->flags &= ~BLF_SUB_VWAIT;
 	if(r->granted) {
 		/* taken over: the replica says so ("tk"), the former owner yields
@@ -706,6 +739,9 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		 * version (a round trip), else it could repeat it */
 		if(!blf_sub_takeover_hold(e, s, prev))
 			job = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
+	} else if(blf_sub_takeover_hold(e, s, prev)) {
+		/* a wildcard taken from a live node: its burst waits for that
+		 * node's last version (blf_subs_takeover_burst) */
 	} else if((blf_cfg.wildcard_burst_interval > 0 && blf_sub_wx(s)->burst_at
 					  && now >= blf_sub_wx(s)->burst_at
 					  && now - blf_sub_wx(s)->burst_at

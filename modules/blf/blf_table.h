@@ -137,6 +137,9 @@ typedef struct blf_sub_wx {
 	unsigned int owed_from; /* BLF_SUB_OWED: the first table slot whose
 							 * entities it is owed */
 } blf_sub_wx_t;
+/* owed_from of a wildcard subscription taken over by a refresh whose burst
+ * waits for the former owner's version (blf_sub_takeover_hold) */
+#define BLF_WX_BURST 0xffffffffu
 
 static inline unsigned int blf_sf_off(const blf_sub_t *s, int i)
 {
@@ -443,6 +446,10 @@ void blf_sub_replica_ver(
  * NOTIFY waits for prev's last version (owed); blf_repl_owner_answers,
  * set by the cluster, says whether prev is alive and answers */
 extern int (*blf_repl_owner_answers)(int idx);
+/* the burst a wildcard's takeover owes once the version came (set by the
+ * cluster: blf_subs_takeover_burst) */
+extern void (*blf_repl_wild_resume)(
+		const str *wkey, const str *callid, const str *ftag, const str *ttag);
 int blf_sub_takeover_hold(blf_entity_t *e, blf_sub_t *s, int prev);
 /* the same for an unsubscribe of s taken over from node prev: 1 when its
  * final NOTIFY waits (s stays until then, expiring at now + 2 at most) */

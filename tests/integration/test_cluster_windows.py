@@ -255,3 +255,62 @@ def test_unsubscribe_through_third_node_right_after_notify(cluster, phones):
         assert not late, "NOTIFYs after the final one"
     for k in cluster.nodes:
         assert k.running
+
+
+def test_wildcard_refresh_through_third_node_right_after_notify(cluster,
+                                                                phones):
+    """A wildcard (any-dn) subscription owned by B, refreshed through C
+    right after B's NOTIFYs of a call through A: C's NOTIFYs after the
+    refresh (its burst, one per entity with a call) go on from the version
+    B sent last, none repeated, from C alone."""
+    A, B, C = cluster.nodes
+    w = phones("watcher", kam=B, register=False)
+    sub = w.subscribe("sip:any-dn@blf.test", expires=600)
+    assert sub.responses[-1].status == 200, sub.responses[-1].first_line()
+    lamp = blfutil.Lamp(sub, entity=False)
+    lamp.pump(3, "the wildcard's first NOTIFY")
+    blfutil.poll(lambda: _copies_at_owner_version(cluster.nodes), 5,
+                 what="the wildcard's version replicated")
+    call, inc = ring(phones, A)
+    inc.answer()
+    call.wait_state("confirmed")
+
+    def both_confirmed(_):
+        infos = [i for _, i in lamp.seen if i is not None]
+        return {i.entity for i in infos
+                if any(d.state == "confirmed" and d.call_id == call.call_id
+                       for d in i.dialogs)} == {"sip:alice@blf.test",
+                                                "sip:bob@blf.test"}
+    lamp.wait(both_confirmed, 5, "confirmed for alice and bob")
+    n_b = max((n for n, i in lamp.seen if i is not None),
+              key=lambda n: n.time)
+    v0, c0 = last_seen(lamp)
+    sub.phone.proxy = C.addr
+    t_ref = time.monotonic()
+    r = sub.refresh(300)
+    assert r.status == 200, r.first_line()
+    n, info = lamp.pump(2, "a NOTIFY after the refresh through C")
+    print("\nwildcard refresh through C %.0f ms after B's NOTIFY v%d; "
+          "C's NOTIFY v%d after %.0f ms" % (
+              (t_ref - n_b.time) * 1000, v0, info.version,
+              (n.time - t_ref) * 1000))
+    assert sender(cluster, n) is C, sender(cluster, n)
+    assert info.version == v0 + 1, \
+        "C's NOTIFY after the refresh: version %d, B sent %d last" % (
+            info.version, v0)
+    assert n.cseq > c0, (n.cseq, c0)
+    t_moved = n.time
+    assert call.bye().status == 200
+    for ent in ("sip:alice@blf.test", "sip:bob@blf.test"):
+        lamp.wait(lambda i: i.entity == ent and any(
+            d.state == "terminated" and d.call_id == call.call_id
+            for d in i.dialogs), 5, "terminated for %s" % ent)
+    lamp.assert_versions()
+    late = {sender(cluster, n).name for n, _ in lamp.seen
+            if n.time >= t_moved}
+    assert late == {C.name}, "NOTIFYs after the move came from %s" % late
+    blfutil.poll(lambda: owner_of(C, sub.call_id) == "local" and
+                 owner_of(A, sub.call_id) == owner_of(B, sub.call_id)
+                 == C.name, 5, what="C owning the wildcard everywhere")
+    for k in cluster.nodes:
+        assert k.running
