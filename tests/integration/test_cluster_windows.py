@@ -14,6 +14,11 @@ over DMQ (cluster.py), A and B with default node names, C named "blf-c".
   node then names C the owner, and C alone notifies from then on; also
   when B died unnoticed just before (no answer: the NOTIFY follows within
   1.5 s), and whatever the node names (the refresh's node owns).
+- The same window for an unsubscribe through C (the final NOTIFY carries
+  the next version, not B's last again) and for a wildcard (any-dn)
+  subscription's refresh through C (its burst goes on from B's last
+  version, not from the copy's); each also with B dead unnoticed (the
+  wait ends after 0.5 s, at a timer tick).
 """
 
 import time
@@ -313,4 +318,85 @@ def test_wildcard_refresh_through_third_node_right_after_notify(cluster,
                  owner_of(A, sub.call_id) == owner_of(B, sub.call_id)
                  == C.name, 5, what="C owning the wildcard everywhere")
     for k in cluster.nodes:
+        assert k.running
+
+
+def test_wildcard_refresh_through_third_node_former_owner_silent(cluster,
+                                                                 phones):
+    """The wildcard's owner B dies just before the refresh reaches C (C
+    still thinks it alive): no version comes; C's burst follows all the
+    same (the timer, after 0.5 s of wait), with the next version, and C's
+    NOTIFYs of changes go on from there."""
+    A, B, C = cluster.nodes
+    w = phones("watcher", kam=B, register=False)
+    sub = w.subscribe("sip:any-dn@blf.test", expires=600)
+    assert sub.responses[-1].status == 200, sub.responses[-1].first_line()
+    lamp = blfutil.Lamp(sub, entity=False)
+    lamp.pump(3, "the wildcard's first NOTIFY")
+    call, inc = ring(phones, A)
+    lamp.wait(lambda i: i.entity == "sip:bob@blf.test" and any(
+        d.state == "early" for d in i.dialogs), 5, "bob early")
+    blfutil.poll(lambda: _copies_at_owner_version(cluster.nodes), 5,
+                 what="B's versions replicated")
+    v0, c0 = last_seen(lamp)
+    B.kill()
+    sub.phone.proxy = C.addr
+    t_ref = time.monotonic()
+    r = sub.refresh(300)
+    assert r.status == 200, r.first_line()
+    n, info = lamp.pump(4, "C's burst after the refresh")
+    print("\nwildcard refresh through C, B dead unnoticed: NOTIFY after "
+          "%.0f ms" % ((n.time - t_ref) * 1000))
+    assert sender(cluster, n) is C, sender(cluster, n)
+    assert info.version == v0 + 1 and n.cseq > c0, (info.version, n.cseq)
+    assert n.time - t_ref >= 0.4, "C did not wait for B's version"
+    inc.answer()
+    call.wait_state("confirmed")
+    assert call.bye().status == 200
+    for ent in ("sip:alice@blf.test", "sip:bob@blf.test"):
+        lamp.wait(lambda i: i.entity == ent and any(
+            d.state == "terminated" and d.call_id == call.call_id
+            for d in i.dialogs), cluster.bound(), "terminated for %s" % ent)
+    lamp.assert_versions()
+    assert {sender(cluster, n) for n, _ in lamp.seen if n.time >= t_ref} \
+        == {C}
+    for k in (A, C):
+        assert k.running
+
+
+def test_unsubscribe_through_third_node_former_owner_silent(cluster, phones):
+    """The owner B dies just before an unsubscribe reaches C (C still
+    thinks it alive): no version comes; C's final NOTIFY follows all the
+    same (after the 0.5 s wait, at a timer tick, within 2 s), with the next
+    version, and the subscription is gone from C and A."""
+    A, B, C = cluster.nodes
+    lamp = watch_via(phones, B, "watcher", "bob")
+    call, inc = ring(phones, A)
+    lamp.wait_state("early", call.call_id)
+    blfutil.poll(lambda: _copies_at_owner_version(cluster.nodes), 5,
+                 what="B's versions replicated")
+    v0, c0 = last_seen(lamp)
+    B.kill()
+    lamp.sub.phone.proxy = C.addr
+    t_un = time.monotonic()
+    assert lamp.sub.unsubscribe().status == 200
+    fin = lamp.wait_final(timeout=3)
+    print("\nunsubscribe through C, B dead unnoticed: final NOTIFY after "
+          "%.0f ms" % ((fin.time - t_un) * 1000))
+    info = next(i for n, i in lamp.seen if n is fin)
+    assert sender(cluster, fin) is C, sender(cluster, fin)
+    assert info.version == v0 + 1 and fin.cseq > c0, (info.version, fin.cseq)
+    assert 0.4 <= fin.time - t_un <= 2.5, fin.time - t_un
+    lamp.assert_versions()
+    blfutil.poll(lambda: owner_of(C, lamp.sub.call_id) is None and
+                 owner_of(A, lamp.sub.call_id) is None, 5,
+                 what="the subscription gone from C and A")
+    inc.answer()
+    call.wait_state("confirmed")
+    assert call.bye().status == 200
+    time.sleep(0.5)
+    lamp.drain()
+    assert not [n for n, _ in lamp.seen if n.time > fin.time], \
+        "NOTIFYs after the final one"
+    for k in (A, C):
         assert k.running
