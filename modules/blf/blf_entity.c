@@ -618,8 +618,9 @@ int blf_wildcard_jobs(blf_entity_t *w, blf_entity_t *e, blf_frags_t *fr,
 	if(blf_entity_uri_esc(e, esc, sizeof(esc), &uri) < 0)
 		return -1;
 	for(s = w->subs; s; s = s->next) {
-		if(s->expires <= now || s->owner)
-			continue; /* the timer (or the owner node) sends it */
+		if(s->expires <= now || s->owner || (s->flags & BLF_SUB_ENDING))
+			continue; /* the timer (or the owner node) sends it; ended,
+					   * its final NOTIFY waits (blf_sub_takeover_end) */
 		if(blf_wildcard_vis(e, s, &vis) < 0)
 			continue; /* e's policy hides it from this watcher */
 		j = blf_sub_job_vis(e, s, fr, &uri, vis, 0, NULL, now);

@@ -481,14 +481,13 @@ int blf_sub_takeover_hold(blf_entity_t *e, blf_sub_t *s, int prev)
  * prev's subscription: its final NOTIFY sent now could repeat prev's last
  * version. When prev answers, s stays, marked ending: the replica of the
  * takeover ("tk") asks prev for its version, whose arrival sends the final
- * NOTIFY and removes s (blf_entity_owed_send), as does the BLF_VWAIT_MS
- * bound. Its deadline now + 2 is the timer's backstop (the same final
+ * NOTIFY and removes s (blf_entity_owed_send; a wildcard's:
+ * blf_subs_takeover_burst), as does the BLF_VWAIT_MS bound. Its deadline now + 2 is the timer's backstop (the same final
  * NOTIFY, terminated;reason=timeout, as any unsubscribe here): never lost.
  */
 int blf_sub_takeover_end(blf_entity_t *e, blf_sub_t *s, int prev, time_t now)
 {
-	/* a wildcard's final NOTIFY is not held (doubt: may repeat) */
-	if((s->flags & BLF_SUB_WILDCARD) || !blf_sub_takeover_hold(e, s, prev))
+	if(!blf_sub_takeover_hold(e, s, prev))
 		return 0;
 	s->flags |= BLF_SUB_ENDING;
 	s->expires = now + 2;

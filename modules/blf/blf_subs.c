@@ -203,21 +203,33 @@ void blf_subs_takeover_burst(
 		const str *wkey, const str *callid, const str *ftag, const str *ttag)
 {
 	unsigned int whash = blf_key_hash(wkey);
+	blf_notify_job_t *job = NULL;
+	blf_frags_t fr;
 	blf_entity_t *w;
-	blf_sub_t *s;
+	blf_sub_t *s, **ps;
 	int go;
 
+	memset(&fr, 0, sizeof(fr));
 	blf_slot_lock(whash);
 	w = blf_entity_find(whash, wkey);
-	s = w ? blf_sub_find(w, callid, ftag, ttag, NULL) : NULL;
+	s = w ? blf_sub_find(w, callid, ftag, ttag, &ps) : NULL;
 	go = s && s->owner == 0 && (s->flags & BLF_SUB_WILDCARD)
 		 && (s->flags & BLF_SUB_OWED) && !(s->flags & BLF_SUB_VWAIT)
 		 && blf_sub_wx(s)->owed_from == BLF_WX_BURST;
-	if(go) {
+	if(go && (s->flags & BLF_SUB_ENDING)) {
+		/* unsubscribed (blf_sub_takeover_end): its final NOTIFY, then it
+		 * goes, as an unsubscribe here */
+		go = 0;
+		job = blf_sub_job(w, s, &fr, NULL, 1, "timeout", time(NULL));
+		blf_sub_unlink(w, ps);
+		blf_entity_gc(whash, w);
+	} else if(go) {
 		s->flags &= ~BLF_SUB_OWED;
 		blf_sub_wx(s)->burst_at = (unsigned int)time(NULL);
 	}
 	blf_slot_unlock(whash);
+	blf_chg_send(job);
+	blf_frags_free(&fr);
 	if(go)
 		blf_wildcard_burst(whash, wkey, callid, ftag, ttag);
 }
