@@ -482,8 +482,9 @@ int blf_sub_takeover_hold(blf_entity_t *e, blf_sub_t *s, int prev)
  * version. When prev answers, s stays, marked ending: the replica of the
  * takeover ("tk") asks prev for its version, whose arrival sends the final
  * NOTIFY and removes s (blf_entity_owed_send; a wildcard's:
- * blf_subs_takeover_burst), as does the BLF_VWAIT_MS bound. Its deadline now + 2 is the timer's backstop (the same final
- * NOTIFY, terminated;reason=timeout, as any unsubscribe here): never lost.
+ * blf_subs_takeover_burst), as does the BLF_VWAIT_MS bound. Its deadline
+ * now + 2 is the timer's backstop (the same final NOTIFY,
+ * terminated;reason=timeout, as any unsubscribe here): never lost.
  */
 int blf_sub_takeover_end(blf_entity_t *e, blf_sub_t *s, int prev, time_t now)
 {

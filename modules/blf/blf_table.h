@@ -95,11 +95,11 @@ enum blf_sub_field {
  * (sent_ms holds when the wait began) */
 #define BLF_SUB_VWAIT (1 << 5)
 #define BLF_VWAIT_MS 500
+#define BLF_SUB_LIST (1 << 6) /* an RFC 4662 list subscription (blf_lsub.c):
+							   * its NOTIFYs carry the list's package */
 /* unsubscribed while waiting so (BLF_SUB_VWAIT): the owed NOTIFY is its
  * final one, then it goes (blf_sub_takeover_end) */
 #define BLF_SUB_ENDING (1 << 7)
-#define BLF_SUB_LIST (1 << 6) /* an RFC 4662 list subscription (blf_lsub.c):
-							   * its NOTIFYs carry the list's package */
 
 /*
  * A subscription: one shm block, this record then its strings (a million
