@@ -2163,6 +2163,8 @@ int blf_dmq_init(void)
 	LM_INFO("cluster node name: %s\n", name);
 	/* a refresh taking a live node's subscription over asks it first */
 	blf_repl_owner_answers = blf_dmq_owner_answers;
+	/* and a wildcard's burst follows the version */
+	blf_repl_wild_resume = blf_subs_takeover_burst;
 	/* what the tables change here, replicated */
 	return blf_chg_listen(BLF_DMQ_CHG_KINDS, blf_dmq_chg, NULL);
 }

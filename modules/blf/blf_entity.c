@@ -618,8 +618,9 @@ int blf_wildcard_jobs(blf_entity_t *w, blf_entity_t *e, blf_frags_t *fr,
 	if(blf_entity_uri_esc(e, esc, sizeof(esc), &uri) < 0)
 		return -1;
 	for(s = w->subs; s; s = s->next) {
-		if(s->expires <= now || s->owner)
-			continue; /* the timer (or the owner node) sends it */
+		if(s->expires <= now || s->owner || (s->flags & BLF_SUB_ENDING))
+			continue; /* the timer (or the owner node) sends it; ended,
+					   * its final NOTIFY waits (blf_sub_takeover_end) */
 		if(blf_wildcard_vis(e, s, &vis) < 0)
 			continue; /* e's policy hides it from this watcher */
 		j = blf_sub_job_vis(e, s, fr, &uri, vis, 0, NULL, now);
@@ -962,9 +963,10 @@ void blf_entity_owed_send(const str *key)
 	blf_notify_job_t *jobs = NULL, *j;
 	blf_frags_t fr;
 	blf_entity_t *e;
-	blf_sub_t *s;
+	blf_sub_t *s, **ps;
 	unsigned int hash;
 	time_t now = time(NULL);
+	int ended = 0;
 
 	memset(&fr, 0, sizeof(fr));
 	hash = blf_key_hash(key);
@@ -990,6 +992,18 @@ void blf_entity_owed_send(const str *key)
 			s->flags &= ~BLF_SUB_VWAIT;
 			s->sent_ms = 0;
 		}
+		/* unsubscribed meanwhile (blf_sub_takeover_end): its final
+		 * NOTIFY, then it goes */
+		if(s->flags & BLF_SUB_ENDING) {
+			j = blf_sub_job(e, s, &fr, NULL, 1, "timeout", now);
+			if(j) {
+				j->next = jobs;
+				jobs = j;
+			}
+			s->flags &= ~BLF_SUB_OWED;
+			ended = 1;
+			continue;
+		}
 		if(blf_coal_hold(e, s, 0))
 			continue; /* still inside notify_min_interval: owed again */
 		j = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
@@ -997,6 +1011,14 @@ void blf_entity_owed_send(const str *key)
 			j->next = jobs;
 			jobs = j;
 		}
+	}
+	for(ps = &e->subs; ended && *ps;) {
+		s = *ps;
+		if((s->flags & BLF_SUB_ENDING) && !(s->flags & BLF_SUB_OWED)
+				&& s->owner == 0)
+			blf_sub_unlink(e, ps); /* its final NOTIFY is in jobs */
+		else
+			ps = &s->next;
 	}
 	blf_entity_gc(hash, e);
 unlock:

@@ -22,6 +22,8 @@
 #include "blf_pkg.h"
 #include "blf_coalesce.h"
 
+#include <stdlib.h>
+
 #define BLF_TOMB_KEEP 30 /* s a tombstone outlives its record */
 
 static unsigned int blf_tomb_kh(const str *a, const str *b, int n)
@@ -395,7 +397,9 @@ void blf_sub_replica_ver(const str *key, const char *tag, size_t tlen, int v,
 	blf_entity_t *e;
 	blf_sub_t *s;
 	unsigned int hash;
-	int owed = 0;
+	int owed = 0, k;
+	char *wbuf = NULL, *p;
+	str wf[3];
 
 	hash = blf_key_hash(key);
 	blf_slot_lock(hash);
@@ -420,6 +424,20 @@ void blf_sub_replica_ver(const str *key, const char *tag, size_t tlen, int v,
 				s->sent_ms = 0;
 				owed = (s->flags & BLF_SUB_OWED) != 0;
 			}
+			/* a wildcard's burst: copied out for after the unlock (the
+			 * timer sends it when this fails) */
+			if(owed && (s->flags & BLF_SUB_WILDCARD)) {
+				owed = 0;
+				wf[0] = BLF_SF(s, BLF_SF_CALLID);
+				wf[1] = BLF_SF(s, BLF_SF_FTAG);
+				wf[2] = BLF_SF(s, BLF_SF_TTAG);
+				p = wbuf = malloc(wf[0].len + wf[1].len + wf[2].len + 1);
+				for(k = 0; wbuf && k < 3; k++) {
+					memcpy(p, wf[k].s, wf[k].len);
+					wf[k].s = p;
+					p += wf[k].len;
+				}
+			}
 			break;
 		}
 	}
@@ -427,9 +445,14 @@ void blf_sub_replica_ver(const str *key, const char *tag, size_t tlen, int v,
 	/* its takeover NOTIFY, with the next version */
 	if(owed)
 		blf_entity_owed_send(key);
+	if(wbuf && blf_repl_wild_resume)
+		blf_repl_wild_resume(key, &wf[0], &wf[1], &wf[2]);
+	free(wbuf);
 }
 
 int (*blf_repl_owner_answers)(int idx) = NULL;
+void (*blf_repl_wild_resume)(const str *wkey, const str *callid,
+		const str *ftag, const str *ttag) = NULL;
 
 /*
  * A refresh reached this node for a subscription node prev owns (behind an
@@ -445,13 +468,46 @@ int (*blf_repl_owner_answers)(int idx) = NULL;
  */
 int blf_sub_takeover_hold(blf_entity_t *e, blf_sub_t *s, int prev)
 {
-	if(prev <= 0 || (s->flags & BLF_SUB_WILDCARD)
-			|| blf_repl_owner_answers == NULL || !blf_repl_owner_answers(prev))
+	if(prev <= 0 || blf_repl_owner_answers == NULL
+			|| !blf_repl_owner_answers(prev))
 		return 0;
 	s->flags |= BLF_SUB_OWED | BLF_SUB_VWAIT;
 	s->sent_ms = blf_coal_now(); /* no NOTIFY of ours yet: free to use */
+	/* a wildcard: its refresh's burst is what waits (blf_wildcard.c's
+	 * NOTIFYs of changes go on: a call that ends meanwhile is in no
+	 * burst); sent by blf_repl_wild_resume, or by the timer after
+	 * BLF_VWAIT_MS (blf_expire.c) */
+	if(s->flags & BLF_SUB_WILDCARD) {
+		blf_sub_wx(s)->owed_from = BLF_WX_BURST;
+		blf_slot_wake(e->hash);
+		return 1;
+	}
 	e->flags |= BLF_ENT_OWED;
 	blf_slot_wake(e->hash);
+	return 1;
+}
+
+/*
+ * The same window for an unsubscribe that reaches this node for node
+ * prev's subscription: its final NOTIFY sent now could repeat prev's last
+ * version. When prev answers, s stays, marked ending: the replica of the
+ * takeover ("tk") asks prev for its version, whose arrival sends the final
+ * NOTIFY and removes s (blf_entity_owed_send; a wildcard's:
+ * blf_subs_takeover_burst), as does the BLF_VWAIT_MS bound. Its deadline
+ * now + 2 is the timer's backstop (the same final NOTIFY,
+ * terminated;reason=timeout, as any unsubscribe here): never lost.
+ */
+int blf_sub_takeover_end(blf_entity_t *e, blf_sub_t *s, int prev, time_t now)
+{
+	if(!blf_sub_takeover_hold(e, s, prev))
+		return 0;
+	s->flags |= BLF_SUB_ENDING;
+	s->expires = now + 2;
+	blf_entity_sub_due(e, s->expires);
+	blf_slot_wake(e->hash);
+	s->flags |= BLF_SUB_TAKEN;
+	blf_chg_sub(BLF_CHG_SUB_NEW, e, s);
+	s->flags &= ~BLF_SUB_TAKEN;
 	return 1;
 }
 

@@ -33,6 +33,7 @@
 
 #include "blf.h"
 #include "blf_chg.h"
+#include "blf_coalesce.h"
 
 
 /* ---- expiry ---- */
@@ -61,6 +62,15 @@ static int blf_owed_wild_collect(blf_entity_t *w, blf_owed_wild_t *ow, int n)
 		if(!(s->flags & BLF_SUB_OWED) || !(s->flags & BLF_SUB_WILDCARD)
 				|| s->owner)
 			continue;
+		/* a takeover's burst waiting for the former owner's version
+		 * (blf_sub_takeover_hold): BLF_VWAIT_MS at most (the wildcard's
+		 * entity is looked at every tick) */
+		if(s->flags & BLF_SUB_VWAIT) {
+			if(blf_coal_now() - s->sent_ms < BLF_VWAIT_MS)
+				continue;
+			s->flags &= ~BLF_SUB_VWAIT;
+			s->sent_ms = 0;
+		}
 		f[0] = BLF_SF(s, BLF_SF_CALLID);
 		f[1] = BLF_SF(s, BLF_SF_FTAG);
 		f[2] = BLF_SF(s, BLF_SF_TTAG);
@@ -282,7 +292,10 @@ void blf_subs_timer(unsigned int ticks, void *param)
 			blf_entity_owed_send(&okey);
 		}
 		for(k = 0; k < t.nw; k++) {
-			if(blf_inflight_room())
+			if(t.ow[k].from == BLF_WX_BURST) /* a takeover's */
+				blf_subs_takeover_burst(&t.ow[k].f[3], &t.ow[k].f[0],
+						&t.ow[k].f[1], &t.ow[k].f[2]);
+			else if(blf_inflight_room())
 				blf_wildcard_owed_send(&t.ow[k].f[3], &t.ow[k].f[0],
 						&t.ow[k].f[1], &t.ow[k].f[2], t.ow[k].from);
 			free(t.ow[k].buf);

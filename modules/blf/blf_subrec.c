@@ -378,9 +378,11 @@ int blf_subs_notify_dep(blf_entity_t *e, unsigned int deps, blf_frags_t *fr,
 
 	for(s = e->subs; s; s = s->next) {
 		if(blf_expiry_due(s->expires, now) || (s->flags & BLF_SUB_WILDCARD)
-				|| s->owner)
+				|| s->owner || (s->flags & BLF_SUB_VWAIT))
 			continue; /* expired: the timer sends its final NOTIFY; another
-					   * node's: that node sends */
+					   * node's: that node sends; a takeover waiting for
+					   * the former owner's version: owed the full state
+					   * (blf_sub_takeover_hold) */
 		p = blf_pkg_get(s->pkg);
 		if(p && !(p->deps & deps))
 			continue; /* its content did not change (an unknown package

@@ -198,6 +198,47 @@ static void blf_wildcard_burst(unsigned int whash, const str *wkey,
 	blf_frags_free(&fr);
 }
 
+/*
+ * The burst of a wildcard subscription (on wkey) taken over by a refresh
+ * from a live node, once that node's last version came, or BLF_VWAIT_MS
+ * passed (blf_sub_takeover_hold): what the refresh would have sent, once
+ * (the version's arrival and the timer may both try).
+ */
+void blf_subs_takeover_burst(
+		const str *wkey, const str *callid, const str *ftag, const str *ttag)
+{
+	unsigned int whash = blf_key_hash(wkey);
+	blf_notify_job_t *job = NULL;
+	blf_frags_t fr;
+	blf_entity_t *w;
+	blf_sub_t *s, **ps;
+	int go;
+
+	memset(&fr, 0, sizeof(fr));
+	blf_slot_lock(whash);
+	w = blf_entity_find(whash, wkey);
+	s = w ? blf_sub_find(w, callid, ftag, ttag, &ps) : NULL;
+	go = s && s->owner == 0 && (s->flags & BLF_SUB_WILDCARD)
+		 && (s->flags & BLF_SUB_OWED) && !(s->flags & BLF_SUB_VWAIT)
+		 && blf_sub_wx(s)->owed_from == BLF_WX_BURST;
+	if(go && (s->flags & BLF_SUB_ENDING)) {
+		/* unsubscribed (blf_sub_takeover_end): its final NOTIFY, then it
+		 * goes, as an unsubscribe here */
+		go = 0;
+		job = blf_sub_job(w, s, &fr, NULL, 1, "timeout", time(NULL));
+		blf_sub_unlink(w, ps);
+		blf_entity_gc(whash, w);
+	} else if(go) {
+		s->flags &= ~BLF_SUB_OWED;
+		blf_sub_wx(s)->burst_at = (unsigned int)time(NULL);
+	}
+	blf_slot_unlock(whash);
+	blf_chg_send(job);
+	blf_frags_free(&fr);
+	if(go)
+		blf_wildcard_burst(whash, wkey, callid, ftag, ttag);
+}
+
 /* 0 when a parsed URI makes a user@host key (blf_key_from_uri), -1 when
  * it has no user or host, -2 when the key would be too long */
 static int blf_uri_key_check(struct sip_uri *u)
@@ -744,6 +785,13 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		return blf_reject(msg, 481, "Subscription Does Not Exist", NULL,
 				"no subscription of that event package in this dialog");
 	}
+	/* unsubscribed, its final NOTIFY waiting for the former owner's
+	 * version (blf_sub_takeover_end): it has ended */
+	if(s->flags & BLF_SUB_ENDING) {
+		blf_slot_unlock(hash);
+		return blf_reject(msg, 481, "Subscription Does Not Exist", NULL,
+				"subscription terminated by an unsubscribe");
+	}
 	/* a copy of another node's subscription: the phone now talks to us,
 	 * so it becomes ours (the cluster learns it from the replica below) */
 	if(s->owner) {
@@ -781,7 +829,11 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 	blf_slot_dirty(hash);
 	r->list = (s->flags & BLF_SUB_LIST) != 0;
 	blf_entity_sub_due(e, s->expires);
-	/* a later refresh does not wait for the former owner any more */
+	/* a later refresh does not wait for the former owner any more (a
+	 * wildcard's waiting burst: this refresh's is sent instead) */
+	if((s->flags & BLF_SUB_WILDCARD) && (s->flags & BLF_SUB_VWAIT)
+			&& blf_sub_wx(s)->owed_from == BLF_WX_BURST)
+		s->flags &= ~BLF_SUB_OWED;
 	s->flags &= ~BLF_SUB_VWAIT;
 	if(r->granted) {
 		/* taken over: the replica says so ("tk"), the former owner yields
@@ -792,9 +844,13 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		s->flags &= ~BLF_SUB_TAKEN;
 	}
 	if(r->granted == 0) {
-		job = blf_sub_job(e, s, &fr, NULL, 1, "timeout", now);
-		blf_sub_unlink(e, ps);
-		blf_entity_gc(hash, e);
+		/* taken from a live node: the final NOTIFY waits for that node's
+		 * last version too (s stays until then) */
+		if(!blf_sub_takeover_end(e, s, prev, now)) {
+			job = blf_sub_job(e, s, &fr, NULL, 1, "timeout", now);
+			blf_sub_unlink(e, ps);
+			blf_entity_gc(hash, e);
+		}
 	} else if(!(s->flags & BLF_SUB_WILDCARD)
 			  && blf_visapply_refresh(e, s) == BLF_VIS_NONE) {
 		/* its per-watcher rule is none now (visibility_url) */
@@ -806,6 +862,9 @@ static int blf_subs_refresh(struct sip_msg *msg, blf_subreq_t *r)
 		 * version (a round trip), else it could repeat it */
 		if(!blf_sub_takeover_hold(e, s, prev))
 			job = blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
+	} else if(blf_sub_takeover_hold(e, s, prev)) {
+		/* a wildcard taken from a live node: its burst waits for that
+		 * node's last version (blf_subs_takeover_burst) */
 	} else if((blf_cfg.wildcard_burst_interval > 0 && blf_sub_wx(s)->burst_at
 					  && now >= blf_sub_wx(s)->burst_at
 					  && now - blf_sub_wx(s)->burst_at

@@ -117,6 +117,9 @@ enum blf_sub_field {
 #define BLF_VWAIT_MS 500
 #define BLF_SUB_LIST (1 << 6) /* an RFC 4662 list subscription (blf_lsub.c):
 							   * its NOTIFYs carry the list's package */
+/* unsubscribed while waiting so (BLF_SUB_VWAIT): the owed NOTIFY is its
+ * final one, then it goes (blf_sub_takeover_end) */
+#define BLF_SUB_ENDING (1 << 7)
 
 /*
  * A subscription: one shm block, this record then its strings (a million
@@ -158,6 +161,9 @@ typedef struct blf_sub_wx {
 	unsigned int owed_from; /* BLF_SUB_OWED: the first table slot whose
 							 * entities it is owed */
 } blf_sub_wx_t;
+/* owed_from of a wildcard subscription taken over by a refresh whose burst
+ * waits for the former owner's version (blf_sub_takeover_hold) */
+#define BLF_WX_BURST 0xffffffffu
 
 static inline unsigned int blf_sf_off(const blf_sub_t *s, int i)
 {
@@ -465,7 +471,14 @@ void blf_sub_replica_ver(const str *key, const char *tag, size_t tlen, int v,
  * NOTIFY waits for prev's last version (owed); blf_repl_owner_answers,
  * set by the cluster, says whether prev is alive and answers */
 extern int (*blf_repl_owner_answers)(int idx);
+/* the burst a wildcard's takeover owes once the version came (set by the
+ * cluster: blf_subs_takeover_burst) */
+extern void (*blf_repl_wild_resume)(
+		const str *wkey, const str *callid, const str *ftag, const str *ttag);
 int blf_sub_takeover_hold(blf_entity_t *e, blf_sub_t *s, int prev);
+/* the same for an unsubscribe of s taken over from node prev: 1 when its
+ * final NOTIFY waits (s stays until then, expiring at now + 2 at most) */
+int blf_sub_takeover_end(blf_entity_t *e, blf_sub_t *s, int prev, time_t now);
 int blf_sub_take_over(blf_entity_t *e, int dead,
 		int (*pick)(const str *ttag, void *arg), void *arg, const str *lc,
 		const str *sock, blf_notify_job_t **jobs, unsigned long long since_ms,
