@@ -50,7 +50,6 @@
 #include "core/resolve.h"
 #include "core/sr_module.h"
 #include "core/timer_proc.h"
-#include "core/cfg/cfg_struct.h"
 #include "core/parser/parse_uri.h"
 #include "core/parser/parse_cseq.h"
 #include "core/parser/msg_parser.h"
@@ -60,6 +59,7 @@
 #include "blf_put.h"
 #include "blf_branch.h"
 #include "blf_dtx.h"
+#include "blf_notify.h" /* the ms clock and tm's timers (blf_ntx.c) */
 
 #define BLF_DTX_BUCKETS 64		/* a power of two */
 #define BLF_DTX_MAX 2048		/* messages kept for retransmission, at most */
@@ -123,53 +123,6 @@ static char blf_dtx_from[BLF_DTX_URI_MAX + 16]; /* sip:blf@our address */
 static int blf_dtx_from_len = 0;
 static char *blf_dtx_buf = NULL; /* the message being built */
 static int blf_dtx_buf_size = 0;
-
-static unsigned int blf_dtx_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned int)(ts.tv_sec * 1000u + ts.tv_nsec / 1000000);
-}
-
-#define BLF_DTX_AFTER(a, b) ((int)((a) - (b)) > 0)
-
-/* tm's timers in ms, read through the configuration framework (as
- * blf_ntx.c: one setting governs every non-INVITE transaction, and
- * cfg.set_now_int tm ... is honoured); the lookup is kept per process */
-typedef struct blf_dtx_tmvar {
-	const char *name;
-	int ticks;		   /* tm keeps it in timer ticks (else in ms) */
-	unsigned int dflt; /* ms, when tm's configuration cannot be read */
-	cfg_group_t *g;
-	cfg_mapping_t *v;
-} blf_dtx_tmvar_t;
-
-static blf_dtx_tmvar_t blf_dtx_t1 = {"retr_timer1", 0, 500, 0, 0};
-static blf_dtx_tmvar_t blf_dtx_t2 = {"retr_timer2", 0, 4000, 0, 0};
-static blf_dtx_tmvar_t blf_dtx_fr = {"fr_timer", 1, 30000, 0, 0};
-
-static unsigned int blf_dtx_tm_ms(blf_dtx_tmvar_t *t)
-{
-	str gn = str_init("tm");
-	str vn;
-	unsigned int x;
-
-	if(t->v == NULL) {
-		vn.s = (char *)t->name;
-		vn.len = strlen(t->name);
-		if(cfg_lookup_var(&gn, &vn, &t->g, &t->v) < 0) {
-			t->v = NULL;
-			return t->dflt;
-		}
-	}
-	if(t->g->handle == NULL || *t->g->handle == NULL)
-		return t->dflt;
-	x = *(unsigned int *)((char *)*t->g->handle + t->v->offset);
-	if(t->ticks)
-		x = TICKS_TO_MS(x);
-	return x ? x : t->dflt;
-}
 
 int blf_dtx_init(const str *peer_id, blf_dtx_answer_f cb, int own_timer)
 {
@@ -409,9 +362,9 @@ static int blf_dtx_tx(const blf_dtx_peer_t *pe, const str *body,
 		t->id = br.id;
 		t->pno = br.pno;
 		t->nonce = br.nonce;
-		t->ival = blf_dtx_tm_ms(&blf_dtx_t1);
+		t->ival = blf_ntx_tm_ms(BLF_TM_T1);
 		t->next_ms = now + t->ival;
-		t->end_ms = now + blf_dtx_tm_ms(&blf_dtx_fr);
+		t->end_ms = now + blf_ntx_tm_ms(BLF_TM_FR);
 		t->callid_off = (unsigned short)callid_at;
 		t->callid_len = (unsigned short)n;
 		t->port = pe->port;
@@ -445,7 +398,7 @@ int blf_dtx_send(const str *body, const str *ctype, const dmq_node_t *node)
 
 	if(blf_dtx == NULL || blf_dtx_local() < 0 || blf_dtx_peer(node, &pe) < 0)
 		return 1;
-	return blf_dtx_tx(&pe, body, ctype, blf_dtx_ms());
+	return blf_dtx_tx(&pe, body, ctype, blf_ntx_ms());
 }
 
 /* dmq's cmp_dmq_node(): the same host and port strings and transport */
@@ -483,7 +436,7 @@ int blf_dtx_bcast(const str *body, const str *ctype, const dmq_node_t *except)
 	lock_release(&list->lock);
 	if(r)
 		return 1;
-	now = blf_dtx_ms();
+	now = blf_ntx_ms();
 	for(i = 0; i < n; i++)
 		if(blf_dtx_tx(&pe[i], body, ctype, now) < 0)
 			r = -1;
@@ -513,10 +466,10 @@ static void blf_dtx_done(blf_dtx_t *t, struct sip_msg *msg, int code)
 static void blf_dtx_ignored(struct sip_msg *msg, const char *why)
 {
 	static unsigned int last = 0;
-	unsigned int now = blf_dtx_ms();
+	unsigned int now = blf_ntx_ms();
 
 	update_stat(blf_st_dmq_invalid, 1);
-	if(last && !BLF_DTX_AFTER(now, last + 1000))
+	if(last && !BLF_MS_AFTER(now, last + 1000))
 		return;
 	last = now ? now : 1;
 	LM_NOTICE("answer to a blf KDMQ from %s:%d ignored: %s (more in the "
@@ -587,8 +540,8 @@ int blf_dtx_response(struct sip_msg *msg)
 		return 0;
 	}
 	if(code < 200) {
-		t->ival = blf_dtx_tm_ms(&blf_dtx_t2);
-		t->next_ms = blf_dtx_ms() + t->ival;
+		t->ival = blf_ntx_tm_ms(BLF_TM_T2);
+		t->next_ms = blf_ntx_ms() + t->ival;
 		lock_set_release(blf_dtx->locks, i);
 		return 0;
 	}
@@ -607,21 +560,21 @@ static void blf_dtx_timer(unsigned int ticks, void *param)
 	blf_dtx_t *t, **pt, *dead;
 	unsigned int now, t2, i;
 
-	now = blf_dtx_ms();
-	t2 = blf_dtx_tm_ms(&blf_dtx_t2);
+	now = blf_ntx_ms();
+	t2 = blf_ntx_tm_ms(BLF_TM_T2);
 	for(i = 0; i < BLF_DTX_BUCKETS; i++) {
 		if(blf_dtx->b[i] == NULL)
 			continue; /* racy peek: the next round sees what it missed */
 		dead = NULL;
 		lock_set_get(blf_dtx->locks, i);
 		for(pt = &blf_dtx->b[i]; (t = *pt) != NULL;) {
-			if(!BLF_DTX_AFTER(t->end_ms, now)) {
+			if(!BLF_MS_AFTER(t->end_ms, now)) {
 				*pt = t->next;
 				t->next = dead;
 				dead = t;
 				continue;
 			}
-			if(!BLF_DTX_AFTER(t->next_ms, now)) {
+			if(!BLF_MS_AFTER(t->next_ms, now)) {
 				if(msg_send(&t->dst, t->buf, t->len) < 0)
 					LM_DBG("KDMQ retransmission failed\n");
 				t->ival = t->ival * 2 < t2 ? t->ival * 2 : t2;

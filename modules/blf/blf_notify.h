@@ -35,5 +35,17 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body);
 int blf_ntx_response(struct sip_msg *msg);
 unsigned long blf_ntx_pending(void); /* NOTIFYs waiting for an answer */
 unsigned long blf_ntx_blocks(void);  /* shm blocks held (pending + pool) */
+/* the monotonic ms clock (wrapping) and tm's timers in ms, as the
+ * configuration framework has them now (blf_dtx.c times its KDMQs alike) */
+typedef enum
+{
+	BLF_TM_T1,
+	BLF_TM_T2,
+	BLF_TM_FR
+} blf_tm_timer_t;
+unsigned int blf_ntx_ms(void);
+unsigned int blf_ntx_tm_ms(blf_tm_timer_t which);
+/* a is later than b on the wrapping ms clock */
+#define BLF_MS_AFTER(a, b) ((int)((a) - (b)) > 0)
 
 #endif

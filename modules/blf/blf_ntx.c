@@ -116,16 +116,13 @@ static int blf_ntx_buf_size = 0;
 
 /* ---- tm's timers ---- */
 
-static unsigned int blf_ms(void)
+unsigned int blf_ntx_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (unsigned int)(ts.tv_sec * 1000u + ts.tv_nsec / 1000000);
 }
-
-/* a is later than b on the wrapping ms clock */
-#define BLF_MS_AFTER(a, b) ((int)((a) - (b)) > 0)
 
 typedef struct blf_tm_var {
 	const char *name;
@@ -140,9 +137,14 @@ static blf_tm_var_t blf_tm_t2 = {"retr_timer2", 0, 4000, 0, 0};
 static blf_tm_var_t blf_tm_fr = {"fr_timer", 1, 30000, 0, 0};
 
 /* the current value of one of tm's timers, in ms (read through the
- * configuration framework, so cfg.set_now_int tm ... is honoured) */
-static unsigned int blf_tm_ms(blf_tm_var_t *t)
+ * configuration framework, so cfg.set_now_int tm ... is honoured: one
+ * setting governs every non-INVITE transaction, tm's, ours, blf_dtx.c's);
+ * the lookup is kept per process */
+unsigned int blf_ntx_tm_ms(blf_tm_timer_t which)
 {
+	blf_tm_var_t *t = which == BLF_TM_T1   ? &blf_tm_t1
+					  : which == BLF_TM_T2 ? &blf_tm_t2
+										   : &blf_tm_fr;
 	str gn = str_init("tm");
 	str vn;
 	unsigned int v;
@@ -450,7 +452,7 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	memcpy(blf_ntx_buf + n, body->s, body->len);
 	n += body->len;
 
-	now = blf_ms();
+	now = blf_ntx_ms();
 	i = BLF_NTX_BUCKET(process_no, id);
 	b = &blf_ntx->b[i];
 	blf_ntx_lock(i);
@@ -466,9 +468,9 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	t->cseq = j->cseq;
 	t->inflight = j->inflight;
 	t->hash = j->hash;
-	t->ival = blf_tm_ms(&blf_tm_t1);
+	t->ival = blf_ntx_tm_ms(BLF_TM_T1);
 	t->next_ms = now + t->ival;
-	t->end_ms = now + blf_tm_ms(&blf_tm_fr);
+	t->end_ms = now + blf_ntx_tm_ms(BLF_TM_FR);
 	t->callid_off = (unsigned short)callid_at;
 	t->callid_len = (unsigned short)j->f[BLF_SF_CALLID].len;
 	t->ttag_off = (unsigned short)ttag_at;
@@ -553,7 +555,7 @@ static int blf_ntx_match(
 static void blf_ntx_ignored(const blf_ntx_ans_t *a, const char *why)
 {
 	static unsigned int last = 0; /* per process: one line a second */
-	unsigned int now = blf_ms();
+	unsigned int now = blf_ntx_ms();
 
 	update_stat(blf_st_notify_answers_ignored, 1);
 	if(last && !BLF_MS_AFTER(now, last + 1000))
@@ -589,8 +591,8 @@ static void blf_ntx_answer(const blf_ntx_ans_t *a, const blf_branch_t *br)
 	}
 	if(a->code < 200) {
 		/* RFC 3261 17.1.2.2: Proceeding, retransmit every T2 */
-		t->ival = blf_tm_ms(&blf_tm_t2);
-		t->next_ms = blf_ms() + t->ival;
+		t->ival = blf_ntx_tm_ms(BLF_TM_T2);
+		t->next_ms = blf_ntx_ms() + t->ival;
 		blf_ntx_unlock(i);
 		return;
 	}
@@ -725,8 +727,8 @@ static void blf_ntx_timer(unsigned int ticks, void *param)
 	blf_ntx_t *t, **pt, *dead, *fr;
 	unsigned int now, t2, i;
 
-	now = blf_ms();
-	t2 = blf_tm_ms(&blf_tm_t2);
+	now = blf_ntx_ms();
+	t2 = blf_ntx_tm_ms(BLF_TM_T2);
 	for(i = 0; i < BLF_NTX_BUCKETS; i++) {
 		b = &blf_ntx->b[i];
 		if(b->first == NULL && b->pool == NULL)

@@ -515,8 +515,9 @@ static const char *blf_repl_vc_field(
 	return s;
 }
 
-/* a decimal number of at most 10 digits, no sign, <= INT31 */
-static int blf_repl_vc_uint(const char *s, size_t len, unsigned int *v)
+/* a decimal number of at most 10 digits, no sign, <= max */
+static int blf_repl_vc_num(
+		const char *s, size_t len, unsigned long long max, unsigned int *v)
 {
 	unsigned long long n = 0;
 	size_t i;
@@ -528,26 +529,7 @@ static int blf_repl_vc_uint(const char *s, size_t len, unsigned int *v)
 			return -1;
 		n = n * 10 + (unsigned)(s[i] - '0');
 	}
-	if(n > BLF_REPL_INT31)
-		return -1;
-	*v = (unsigned int)n;
-	return 0;
-}
-
-/* a decimal number of at most 10 digits, no sign, < 2^32 */
-static int blf_repl_vc_u32(const char *s, size_t len, unsigned int *v)
-{
-	unsigned long long n = 0;
-	size_t i;
-
-	if(len == 0 || len > 10)
-		return -1;
-	for(i = 0; i < len; i++) {
-		if(s[i] < '0' || s[i] > '9')
-			return -1;
-		n = n * 10 + (unsigned)(s[i] - '0');
-	}
-	if(n > 0xffffffffULL)
+	if(n > max)
 		return -1;
 	*v = (unsigned int)n;
 	return 0;
@@ -572,17 +554,20 @@ int blf_repl_vc_next(
 			|| !blf_repl_token_ok(r->tag, r->tlen, 1, BLF_REPL_TAG_MAX))
 		return -1;
 	f = blf_repl_vc_field(&p, end, &fl, &last);
-	if(f == NULL || last || blf_repl_vc_uint(f, fl, &r->v) < 0)
+	if(f == NULL || last || blf_repl_vc_num(f, fl, BLF_REPL_INT31, &r->v) < 0)
 		return -1;
 	f = blf_repl_vc_field(&p, end, &fl, &last);
 	if(f == NULL)
 		return -1;
 	/* "<cseq>/<cd>": the state its NOTIFY showed, optional */
 	d = memchr(f, '/', fl);
-	if(d && (blf_repl_vc_u32(d + 1, (size_t)(f + fl - d - 1), &r->cd) < 0
+	if(d
+			&& (blf_repl_vc_num(
+						d + 1, (size_t)(f + fl - d - 1), 0xffffffffULL, &r->cd)
+							< 0
 					|| r->cd == 0))
 		return -1;
-	if(blf_repl_vc_uint(f, d ? (size_t)(d - f) : fl, &r->q) < 0)
+	if(blf_repl_vc_num(f, d ? (size_t)(d - f) : fl, BLF_REPL_INT31, &r->q) < 0)
 		return -1;
 	if(!last) {
 		r->owner = blf_repl_vc_field(&p, end, &r->olen, &last);
