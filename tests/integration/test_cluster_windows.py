@@ -95,7 +95,10 @@ def test_version_delay_0_calls_and_takeover(make_cluster, phones):
         assert k.running, "%s died" % k.name
 
 
-def test_refresh_through_third_node_right_after_notify(cluster, phones):
+def _three_lamps_via_b_a_call_answered(cluster, phones):
+    """Three watchers of bob through B, every copy at B's versions, a call
+    to bob through A ringing on every lamp, then answered: the step before
+    each lamp's NOTIFY of the answer, whose version B passes on late."""
     A, B, C = cluster.nodes
     lamps = [watch_via(phones, B, "watcher%d" % i, "bob") for i in range(3)]
     wait_agree(cluster.nodes, 5, "the cluster before the call")
@@ -105,6 +108,12 @@ def test_refresh_through_third_node_right_after_notify(cluster, phones):
     for lp in lamps:
         lp.wait_state("early", call.call_id)
     inc.answer()
+    return lamps, call
+
+
+def test_refresh_through_third_node_right_after_notify(cluster, phones):
+    A, B, C = cluster.nodes
+    lamps, call = _three_lamps_via_b_a_call_answered(cluster, phones)
     moved = []
     for lp in lamps:
         # B's NOTIFY of the answer, caused by A's replica: its version is
@@ -222,14 +231,7 @@ def test_unsubscribe_through_third_node_right_after_notify(cluster, phones):
     with a higher CSeq; no version comes twice; the subscription is gone
     on every node."""
     A, B, C = cluster.nodes
-    lamps = [watch_via(phones, B, "watcher%d" % i, "bob") for i in range(3)]
-    wait_agree(cluster.nodes, 5, "the cluster before the call")
-    blfutil.poll(lambda: _copies_at_owner_version(cluster.nodes), 5,
-                 what="the initial versions replicated")
-    call, inc = ring(phones, A)
-    for lp in lamps:
-        lp.wait_state("early", call.call_id)
-    inc.answer()
+    lamps, call = _three_lamps_via_b_a_call_answered(cluster, phones)
     fins = []
     for lp in lamps:
         lp.wait_state("confirmed", call.call_id)
