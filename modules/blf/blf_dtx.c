@@ -557,6 +557,7 @@ int blf_dtx_response(struct sip_msg *msg)
  * process's timer (blf_dtx_tick) */
 static void blf_dtx_timer(unsigned int ticks, void *param)
 {
+	static blf_resend_t rq; /* this process's, sent after each bucket */
 	blf_dtx_t *t, **pt, *dead;
 	unsigned int now, t2, i;
 
@@ -574,15 +575,15 @@ static void blf_dtx_timer(unsigned int ticks, void *param)
 				dead = t;
 				continue;
 			}
-			if(!BLF_MS_AFTER(t->next_ms, now)) {
-				if(msg_send(&t->dst, t->buf, t->len) < 0)
-					LM_DBG("KDMQ retransmission failed\n");
+			if(!BLF_MS_AFTER(t->next_ms, now)
+					&& blf_resend_add(&rq, &t->dst, t->buf, t->len) == 0) {
 				t->ival = t->ival * 2 < t2 ? t->ival * 2 : t2;
 				t->next_ms = now + t->ival;
 			}
 			pt = &t->next;
 		}
 		lock_set_release(blf_dtx->locks, i);
+		blf_resend_flush(&rq, "KDMQ");
 		while((t = dead) != NULL) {
 			dead = t->next;
 			atomic_add(&blf_dtx->n, -1);

@@ -47,5 +47,18 @@ unsigned int blf_ntx_ms(void);
 unsigned int blf_ntx_tm_ms(blf_tm_timer_t which);
 /* a is later than b on the wrapping ms clock */
 #define BLF_MS_AFTER(a, b) ((int)((a) - (b)) > 0)
+/* retransmissions are copied under their bucket lock and sent after it
+ * (no I/O under a lock): the timer's per-process queue (blf_ntx.c, used
+ * by blf_dtx.c too). add: 0, or -1 when full (BLF_RESEND_MAX bytes a
+ * round: the message stays due and goes next round) */
+struct dest_info;
+typedef struct blf_resend
+{
+	char *buf;
+	size_t len, size;
+} blf_resend_t;
+int blf_resend_add(
+		blf_resend_t *q, const struct dest_info *dst, const char *m, int len);
+void blf_resend_flush(blf_resend_t *q, const char *what);
 
 #endif

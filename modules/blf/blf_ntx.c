@@ -720,9 +720,62 @@ static int blf_ntx_dgram_in(sr_event_param_t *evp)
 	return -1;
 }
 
+/* ---- retransmissions sent after the lock ---- */
+
+#define BLF_RESEND_MAX (256 * 1024)
+#define BLF_RESEND_ALIGN(n) (((n) + 7u) & ~(size_t)7u)
+
+typedef struct blf_resend_hdr
+{
+	struct dest_info dst;
+	int len;
+} blf_resend_hdr_t;
+
+int blf_resend_add(
+		blf_resend_t *q, const struct dest_info *dst, const char *m, int len)
+{
+	size_t need = BLF_RESEND_ALIGN(sizeof(blf_resend_hdr_t) + (size_t)len);
+	blf_resend_hdr_t *h;
+	size_t ns;
+	char *nb;
+
+	if(len <= 0 || q->len + need > BLF_RESEND_MAX)
+		return -1;
+	if(q->len + need > q->size) {
+		for(ns = q->size ? q->size : 16384; ns < q->len + need; ns *= 2)
+			;
+		nb = realloc(q->buf, ns);
+		if(nb == NULL)
+			return -1;
+		q->buf = nb;
+		q->size = ns;
+	}
+	h = (blf_resend_hdr_t *)(q->buf + q->len);
+	h->dst = *dst;
+	h->len = len;
+	memcpy(h + 1, m, (size_t)len);
+	q->len += need;
+	return 0;
+}
+
+void blf_resend_flush(blf_resend_t *q, const char *what)
+{
+	blf_resend_hdr_t *h;
+	size_t off;
+
+	for(off = 0; off < q->len;
+			off += BLF_RESEND_ALIGN(sizeof(*h) + (size_t)h->len)) {
+		h = (blf_resend_hdr_t *)(q->buf + off);
+		if(msg_send(&h->dst, (char *)(h + 1), h->len) < 0)
+			LM_DBG("%s retransmission failed\n", what);
+	}
+	q->len = 0;
+}
+
 /* the "BLF NOTIFY" process: retransmissions, Timer F, pool trimming */
 static void blf_ntx_timer(unsigned int ticks, void *param)
 {
+	static blf_resend_t rq; /* this process's, sent after each bucket */
 	blf_ntx_bucket_t *b;
 	blf_ntx_t *t, **pt, *dead, *fr;
 	unsigned int now, t2, i;
@@ -743,9 +796,8 @@ static void blf_ntx_timer(unsigned int ticks, void *param)
 				dead = t;
 				continue;
 			}
-			if(!BLF_MS_AFTER(t->next_ms, now)) {
-				if(msg_send(&t->dst, t->buf, t->len) < 0)
-					LM_DBG("NOTIFY retransmission failed\n");
+			if(!BLF_MS_AFTER(t->next_ms, now)
+					&& blf_resend_add(&rq, &t->dst, t->buf, t->len) == 0) {
 				t->ival = t->ival * 2 < t2 ? t->ival * 2 : t2;
 				t->next_ms = now + t->ival;
 			}
@@ -760,6 +812,7 @@ static void blf_ntx_timer(unsigned int ticks, void *param)
 			b->npool = 0;
 		}
 		blf_ntx_unlock(i);
+		blf_resend_flush(&rq, "NOTIFY");
 		while((t = dead) != NULL) {
 			dead = t->next;
 			blf_ntx_failed(t, 408);
