@@ -19,7 +19,7 @@
       of a CA made for the cluster by make_certs(), verified both ways;
       the gate then wants $tls_peer_verified and dmq_peers names the
       peers' sip:IP:port;transport=tls URIs).
-  DmqPeer(cluster)         a raw UDP socket on 127.0.0.1 speaking KDMQ to
+  DmqPeer(cluster)         a raw UDP socket on loopback speaking KDMQ to
                            the nodes: a stranger (or, once admitted, a
                            hostile peer) of the tests of
                            test_cluster_hostile.py
@@ -430,18 +430,28 @@ class Cluster:
 
 
 class DmqPeer:
-    """A raw UDP socket on 127.0.0.1 that speaks KDMQ to the nodes, as a
-    host on the network could: it joins dmq's node list (notification_peer)
-    and sends blf messages with any From, name and body. A thread answers
-    200 to every request the nodes send it (dmq pings, blf hellos and
-    replicas) and keeps their bodies (received). port: give a fixed one
-    (e.g. one listed in extra_peers); None picks a free one."""
+    """A raw UDP socket on loopback (127.0.0.2 on Kamailio 6.0) that speaks
+    KDMQ to the nodes, as a host on the network could: it joins dmq's node
+    list (notification_peer) and sends blf messages with any From, name and
+    body. A thread answers 200 to every request the nodes send it (dmq
+    pings, blf hellos and replicas) and keeps their bodies (received).
+    port: give a fixed one (e.g. one listed in extra_peers); None picks a
+    free one."""
 
     def __init__(self, port=None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", port or 0))
+        # Kamailio 6.0's dmq, given a node it does not list by URI, looks
+        # it up by IP address alone (find_dmq_node_ip): on 127.0.0.1 it
+        # would take this peer for a node already listed (they all share
+        # that address) and never admit it. A peer of its own address is
+        # a host as any other; a fixed port is one listed in extra_peers
+        # (on 127.0.0.1), found by URI.
+        self.host = "127.0.0.2" if port is None and \
+            kamproc.kamailio_version() >= (6, 0) else "127.0.0.1"
+        self.sock.bind((self.host, port or 0))
         self.port = self.sock.getsockname()[1]
-        self.uri = "sip:127.0.0.1:%d" % self.port
+        self.hostport = "%s:%d" % (self.host, self.port)
+        self.uri = "sip:%s" % self.hostport
         self.received = []  # (method line, From, body) of requests to it
         # answer(body of a blf request) -> the body of our 200 (None: none),
         # as a node answers with its versions (blf_dmq.c blf_dmq_handle)
@@ -522,9 +532,9 @@ class DmqPeer:
             body = body.encode()
         cid = "dmqpeer-%s" % sipua.rand_hex(12)
         ruri = "sip:%s@127.0.0.1:%d" % (peer, node.port)
-        frm = from_uri or "sip:%s@127.0.0.1:%d" % (peer, self.port)
+        frm = from_uri or "sip:%s@%s" % (peer, self.hostport)
         head = ("KDMQ %s SIP/2.0\r\n"
-                "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK%s;rport\r\n"
+                "Via: SIP/2.0/UDP %s;branch=z9hG4bK%s;rport\r\n"
                 "From: <%s>;tag=%s\r\n"
                 "To: <%s>\r\n"
                 "Call-ID: %s\r\n"
@@ -532,7 +542,7 @@ class DmqPeer:
                 "Max-Forwards: 1\r\n"
                 "Content-Type: %s\r\n"
                 "Content-Length: %d\r\n\r\n" % (
-                    ruri, self.port, sipua.rand_hex(10), frm,
+                    ruri, self.hostport, sipua.rand_hex(10), frm,
                     sipua.rand_hex(8), ruri, cid, ctype, len(body)))
         self.sock.sendto(head.encode() + body, node.addr)
         deadline = time.monotonic() + timeout
@@ -550,15 +560,6 @@ class DmqPeer:
     def join(self, node, timeout=5.0):
         """Asks node's dmq to add this socket to its node list, as a new
         DMQ server does at start; returns the status."""
-        if kamproc.kamailio_version() >= (6, 0):
-            # 6.0's dmq answers 200 but does not list this raw socket
-            # (real 6.0 nodes join, test_cluster.py and
-            # test_mixed_versions.py): how it admits a node differs and
-            # this peer does not speak it yet. The checks blf makes of an
-            # admitted node's messages are the same code on 5.6 and 6.0.
-            import pytest
-            pytest.skip("raw DMQ peer not admitted by Kamailio 6.0's dmq "
-                        "(its join protocol differs; to be followed up)")
         return self.send(node, "%s;status=active\r\n" % self.uri,
                          peer="notification_peer", ctype="text/plain",
                          timeout=timeout)
