@@ -59,7 +59,7 @@
 #include "blf_put.h"
 #include "blf_branch.h"
 #include "blf_dtx.h"
-#include "blf_notify.h" /* the ms clock and tm's timers (blf_ntx.c) */
+#include "blf_ntx.h" /* the ms clock, tm's timers, resends (blf_ntx.c) */
 
 #define BLF_DTX_BUCKETS 64		/* a power of two */
 #define BLF_DTX_MAX 2048		/* messages kept for retransmission, at most */

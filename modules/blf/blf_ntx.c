@@ -63,6 +63,7 @@
 #include "blf_branch.h"
 #include "blf_sipcheck.h"
 #include "blf_sipscan.h"
+#include "blf_ntx.h"
 
 #define BLF_NTX_BUCKETS 256		/* a power of two */
 #define BLF_NTX_BLOCK 2048		/* pooled block: record and message */
