@@ -41,7 +41,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # blf-presence: the same workload with Event: presence watchers (PIDF),
 # after one PUBLISH per extension; blf-list: one RFC 4662 list subscription
 # per LIST_SIZE watchers (lists served over HTTP by ListServer below)
-SIDE_NAMES = ["stock", "blf", "blf-tm", "blf-presence", "blf-list", "floor"]
+SIDE_NAMES = ["stock", "blf", "blf-tm", "blf-presence", "blf-list", "floor",
+              "blf-calls"]
+# blf-calls: the blf side's config and calls with one subscription: what
+# the calls alone cost (relayed through tm and dialog, tracked by blf), so
+# that the blf side's CPU per NOTIFY can be read without them (a diagnostic)
 # blf-mi<N>: the blf side with notify_min_interval=N ms (--min-intervals,
 # make MI=50,200): how many NOTIFYs coalescing saves, and its latency
 
@@ -613,7 +617,7 @@ def run_side(side, a, blf_module):
         subst["DB_PARAM"] = ('loadmodule "db_sqlite.so"\n'
                              'modparam("blf", "db_url", "sqlite:///%s")'
                              % dbpath)
-    nsubs = a.subs
+    nsubs = 1 if side == "blf-calls" else a.subs
     extra = []
     lists = None
     if side == "blf-presence":
@@ -808,7 +812,8 @@ def run_side(side, a, blf_module):
             if st:
                 res["blf_stats"] = {k: v for k, v in st.items()
                                     if not k.startswith("_")}
-        res["working"] = bool(est) and deliv > 0
+        # blf-calls: its one watcher may see none of the calls
+        res["working"] = bool(est) and (deliv > 0 or side == "blf-calls")
     except Exception as e:  # a broken side is reported, not fatal
         res["error"] = str(e)
         if kam:
@@ -1500,6 +1505,44 @@ def floor_table(floor, others):
     return "\n".join(out)
 
 
+def calls_alone(results):
+    """The blf side's CPU per NOTIFY without what its calls cost by
+    themselves (relayed through tm and dialog, tracked by blf), as the
+    blf-calls side measured them (the same config and calls, one
+    subscription): a diagnostic beside the floor ratio, not a target."""
+    b, c = results.get("blf"), results.get("blf-calls")
+    per_call = g(c, "calls", "cpu_us_per_call")
+    if not (b and b.get("working") and c and c.get("working") and per_call):
+        return None
+    done = g(b, "calls", "calls", "completed")
+    recv = g(b, "calls", "notify", "received")
+    cpu = g(b, "calls", "kamailio_cpu", "cpu_s")
+    if not (done and recv and cpu):
+        return None
+    calls_us = per_call * done / recv
+    out = {"calls_alone_us_per_call": per_call,
+           "calls_alone_us_per_blf_notify": round(calls_us, 1),
+           "blf_us_per_notify": round(1e6 * cpu / recv, 1),
+           "blf_us_per_notify_without_calls":
+               round(1e6 * cpu / recv - calls_us, 1)}
+    fv = g(results.get("floor"), "floor", "cpu_us_per_message")
+    if fv:
+        out["over_floor"] = round(out["blf_us_per_notify_without_calls"]
+                                  / fv, 3)
+    return out
+
+
+def calls_alone_report(ca):
+    return ("the calls alone (blf-calls: the blf config, one subscription): "
+            "%s us per call = %s of the blf side's %s us per NOTIFY; "
+            "without them %s us per NOTIFY%s (a diagnostic, no target)"
+            % (ca["calls_alone_us_per_call"],
+               ca["calls_alone_us_per_blf_notify"], ca["blf_us_per_notify"],
+               ca["blf_us_per_notify_without_calls"],
+               " = %.2fx the floor" % ca["over_floor"]
+               if "over_floor" in ca else ""))
+
+
 def floor_ratios(floor, r):
     fv = g(floor, "floor", "cpu_us_per_message")
     out = {}
@@ -1666,7 +1709,7 @@ def main():
     stock = results.get("stock")
     floor = results.get("floor")
     others = [(s, results.get(s)) for s in sides
-              if s not in ("stock", "floor")]
+              if s not in ("stock", "floor", "blf-calls")]
     summary = ("%s S=%d M=%d R=%g T=%g children=%d | stock: %s"
                % (a.name, a.subs, a.exts, a.rate, a.duration, a.children,
                   side_summary(stock)))
@@ -1685,6 +1728,13 @@ def main():
             summary += " | %s/stock CPU/NOTIFY %s CPU/SUB %s" % (
                 name, fmt("%.3fx", rr.get("calls.cpu_us_per_notify")),
                 fmt("%.3fx", rr.get("subscribe.cpu_us_per_subscribe")))
+    ca = calls_alone(results)
+    if ca:
+        results["calls_alone"] = ca
+        summary += " | blf CPU/NOTIFY without the calls %s us%s" % (
+            ca["blf_us_per_notify_without_calls"],
+            " = %.2fx floor" % ca["over_floor"] if "over_floor" in ca
+            else "")
     results["summary"] = summary
     ct = coalesce_table(results, sides)  # also adds results["coalesce"]
     pk, pt = packages(results)
@@ -1711,6 +1761,9 @@ def main():
     if floor:
         print()
         print(floor_table(floor, others))
+    if ca:
+        print()
+        print(calls_alone_report(ca))
     if pt:
         print()
         print(pt)
