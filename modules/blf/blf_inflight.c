@@ -18,10 +18,14 @@
  * delayed, never lost (versions stay consecutive, the owed NOTIFY carries
  * the current full state), and calls never wait on any of this.
  *
- * Through tm the two parts of a place end apart: the subscription's when
- * the transaction completes (an answer or tm's 408: the watcher is not
- * silent), the total's when tm frees the cell after its wait timer (the
- * shared memory). The module's own transactions end both at once.
+ * Through tm a place ends when the transaction completes (an answer or
+ * tm's 408), as the module's own transactions' do. The cell tm keeps for
+ * its wait timer after that (Timer K, to absorb the answer's
+ * retransmissions) is not counted: at wt_timer (5 s) a place it would cap
+ * tm's NOTIFYs at max_notifies_inflight / 5 a second and defer the rest,
+ * with the watchers answering. Those cells come at the rate the calls make
+ * NOTIFYs, never from a silent watcher, and their shared memory is guarded
+ * by notify_min_free_shm (no lamp update below it).
  *
  * Bounds: max_notifies_inflight in total; max_notifies_per_sub per
  * subscription (wildcard ones BLF_INFLIGHT_WILDCARD_FACTOR times more: a
@@ -160,25 +164,11 @@ refuse:
 	return -1;
 }
 
-/* the subscription's part of the place: its NOTIFY was answered (or
- * timed out), so it no longer stands for a silent watcher */
-void blf_inflight_put_sub(unsigned int slot)
+/* the place of a NOTIFY answered, timed out, or not sent */
+void blf_inflight_put(unsigned int slot)
 {
 	if(blf_infl == NULL || slot == 0 || slot > BLF_INFLIGHT_BUCKETS)
 		return;
 	atomic_dec(&blf_infl->per[slot - 1]);
-}
-
-/* the total's part: the transaction's shared memory is free again */
-void blf_inflight_put_total(unsigned int slot)
-{
-	if(blf_infl == NULL || slot == 0 || slot > BLF_INFLIGHT_BUCKETS)
-		return;
 	atomic_dec(&blf_infl->total);
-}
-
-void blf_inflight_put(unsigned int slot)
-{
-	blf_inflight_put_sub(slot);
-	blf_inflight_put_total(slot);
 }

@@ -16,11 +16,9 @@ int blf_inflight_init(void);
  * (counted, logged). force: a final NOTIFY, always sent, still counted */
 int blf_inflight_take(const blf_sub_t *s, int force, unsigned int *slot);
 void blf_inflight_put(unsigned int slot);
-void blf_inflight_put_sub(unsigned int slot);
-/* set in a tm NOTIFY's callback parameter once its subscription's part of
- * the place is given back (at completion; the total's at TMCB_DESTROY) */
-#define BLF_INFLIGHT_SUB_DONE 0x80000000u
-void blf_inflight_put_total(unsigned int slot);
+/* set in a tm NOTIFY's callback parameter once its place is given back
+ * (at completion, else at TMCB_DESTROY) */
+#define BLF_INFLIGHT_DONE 0x80000000u
 int blf_inflight_room(void); /* below the total bound and the shm floor */
 unsigned long blf_inflight_count(void);
 

@@ -89,23 +89,23 @@ static void blf_notify_cb(struct cell *t, int type, struct tmcb_params *ps)
 	unsigned int hash;
 
 	if(type & TMCB_DESTROY) {
-		/* tm frees the NOTIFY's cell: its shm is back (blf_inflight.c);
-		 * the subscription's part too if no completion gave it back */
-		if(ps->param && *ps->param) {
-			uintptr_t v = (uintptr_t)*ps->param;
-			if(!(v & BLF_INFLIGHT_SUB_DONE))
-				blf_inflight_put_sub((unsigned int)v);
-			blf_inflight_put_total(
-					(unsigned int)(v & ~(uintptr_t)BLF_INFLIGHT_SUB_DONE));
-		}
+		/* tm frees the NOTIFY's cell: the place in flight is given back
+		 * here when no completion did (blf_inflight.c) */
+		if(ps->param && *ps->param
+				&& !((uintptr_t)*ps->param & BLF_INFLIGHT_DONE))
+			blf_inflight_put((unsigned int)(uintptr_t)*ps->param);
 		return;
 	}
-	/* completed (an answer, or tm's 408): the watcher is not silent, its
-	 * subscription's place is free; the cell's shm waits for TMCB_DESTROY */
+	/* completed (an answer, or tm's 408): the NOTIFY is no longer in
+	 * flight. The cell tm keeps for wt_timer after it (Timer K, to absorb
+	 * the answer's retransmissions) is not counted: at 5 s a place, it
+	 * would cap tm's NOTIFYs at max_notifies_inflight/5 a second (200 by
+	 * default; a busy PBX's TLS phones make more) and defer the rest; the
+	 * shm those cells hold is guarded by notify_min_free_shm */
 	if(ps->param && *ps->param
-			&& !((uintptr_t)*ps->param & BLF_INFLIGHT_SUB_DONE)) {
-		blf_inflight_put_sub((unsigned int)(uintptr_t)*ps->param);
-		*ps->param = (void *)((uintptr_t)*ps->param | BLF_INFLIGHT_SUB_DONE);
+			&& !((uintptr_t)*ps->param & BLF_INFLIGHT_DONE)) {
+		blf_inflight_put((unsigned int)(uintptr_t)*ps->param);
+		*ps->param = (void *)((uintptr_t)*ps->param | BLF_INFLIGHT_DONE);
 	}
 	if(ps->code < 300)
 		return;

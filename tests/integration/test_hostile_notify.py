@@ -312,6 +312,42 @@ def in_flight(kam):
 
 
 
+def test_answered_notifies_leave_the_bound(kamailio_factory, phones):
+    """Watchers that answer at once hold no place in max_notifies_inflight
+    once they answered: also through tm, which keeps each NOTIFY's cell for
+    wt_timer after the answer (Timer K). 5 watchers of one extension, a
+    bound of 16 (the bursts of trying, early and confirmed may overlap:
+    15), and 3 calls one after the other, all inside wt_timer (5 s, tm's
+    default): every watcher sees each call answered and ended, with
+    consecutive versions, and nothing is deferred. (Counting the cells'
+    wait would have capped tm's NOTIFYs at 16 per 5 s.)"""
+    kam = kamailio_factory(blf=True, track=True, wt_timer=5000,
+                           params={"max_notifies_inflight": 16})
+    a = phones("ifa")
+    phones("ifb", invite_policy="answer")
+    lamps = [blfutil.watch(phones("ifw%d" % i), "ifb") for i in range(5)]
+    t0 = time.monotonic()
+    cids = []
+    for _ in range(3):
+        call = a.call("ifb").wait_state("confirmed")
+        cids.append(call.call_id)
+        assert call.bye().status == 200
+    took = time.monotonic() - t0
+    for lamp in lamps:
+        for cid in cids:
+            lamp.wait_state("terminated", cid)
+        lamp.assert_versions()
+        for cid in cids:
+            h = lamp.history(cid)
+            # (early may be missing: the callee's 180 and 200 leave
+            # together, and two workers may take them in either order)
+            assert "confirmed" in h and h[-1] == "terminated", (cid, h)
+    assert took < 5.0, "the calls took %.1f s, past wt_timer" % took
+    assert kstat(kam, "notifies_deferred") == 0, \
+        "%d NOTIFYs deferred" % kstat(kam, "notifies_deferred")
+    still_serving(kam, phones, "ifz")
+
+
 def test_silent_watchers_bounded_calls_unaffected(make_proxy, phones):
     """100 subscriptions that never answer a NOTIFY, a watcher that does,
     and 5 calls: NOTIFYs in flight stay under max_notifies_inflight (the
