@@ -205,7 +205,11 @@ int blf_list_get(const str *key, int wait_ms, blf_list_copy_t **out)
 		LM_NOTICE("no list answer for %.*s within %d ms: it stands for "
 				  "itself\n",
 				key->len > 128 ? 128 : key->len, key->s, wait_ms);
-	return *out != NULL;
+	if(*out != NULL)
+		return 1;
+	return why == BLF_HC_NOWAIT || why == BLF_HC_BUSY || why == BLF_HC_TIMEOUT
+				   ? 2
+				   : 0;
 }
 
 /* the members of an answer, packed: uri NUL name NUL ...; -1: bad */

@@ -43,9 +43,12 @@ void blf_list_destroy(void);
 
 /*
  * Is key (user@host) a list? 1 and *out (free() it) when the cache says so
- * (fresh, or stale while the service fails); 0 otherwise (not a list, not
- * known yet, no answer: the URI stands for itself). On a miss a question
- * is queued; with wait_ms > 0 the caller waits at most that long.
+ * (fresh, or stale while the service fails); otherwise the URI stands for
+ * itself: 2 when an answer is coming (asked, not waited for or not within
+ * wait_ms: the changed hook runs when it is a list), 0 when none is (not a
+ * list, no answer could be had, or no question could be queued). On a miss
+ * a question is queued; with wait_ms > 0 the caller waits at most that
+ * long.
  */
 int blf_list_get(const str *key, int wait_ms, blf_list_copy_t **out);
 

@@ -1894,6 +1894,47 @@ static void blf_lsub_chg(blf_chg_batch_t *b, void *param)
 static struct blf_lpend *blf_lpend; /* below */
 static void blf_lsub_restore_pending(const str *key);
 
+int blf_lsub_plain_ended(const str *key)
+{
+	blf_notify_job_t *jobs = NULL, *j;
+	blf_frags_t fr;
+	blf_entity_t *e;
+	blf_sub_t **ps, *s;
+	unsigned int hash = blf_key_hash(key);
+	time_t now = time(NULL);
+	int n = 0;
+
+	memset(&fr, 0, sizeof(fr));
+	blf_slot_lock(hash);
+	e = blf_entity_find(hash, key);
+	for(ps = e ? &e->subs : NULL; ps && *ps;) {
+		s = *ps;
+		if(!(s->flags & BLF_SUB_LISTQ) || s->owner
+				|| (s->flags & (BLF_SUB_LIST | BLF_SUB_WILDCARD))) {
+			ps = &s->next;
+			continue;
+		}
+		j = blf_sub_job(e, s, &fr, NULL, 1, "deactivated", now);
+		if(j) {
+			j->next = jobs;
+			jobs = j;
+		}
+		blf_sub_unlink(e, ps);
+		n++;
+	}
+	if(e)
+		blf_entity_gc(hash, e);
+	blf_slot_unlock(hash);
+	blf_chg_send(jobs);
+	blf_frags_free(&fr);
+	if(n)
+		LM_INFO("%.*s is a list: %d subscription(s) made before the list "
+				"service answered ended (deactivated: they subscribe "
+				"again and get the list)\n",
+				key->len, key->s, n);
+	return n;
+}
+
 static void blf_lsub_list_changed(const str *key)
 {
 	blf_list_copy_t *l = NULL;
@@ -1907,6 +1948,7 @@ static void blf_lsub_list_changed(const str *key)
 		blf_lsub_restore_pending(key);
 	if(blf_list_get(key, 0, &l) != 1)
 		return;
+	blf_lsub_plain_ended(key);
 	/* the subscriptions of this list (our tags) */
 	for(i = 0; i < BLF_LSUB_SLOTS; i++) {
 		lock_set_get(blf_lstab->locks, i);

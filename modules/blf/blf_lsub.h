@@ -38,6 +38,11 @@ void blf_lsub_vis_changed(const str *entity, const str *watcher);
 int blf_lsub_members(const str *ttag);
 /* the state of the subscription of tag ttag ends (a fetch, an error) */
 void blf_lsub_del(const str *ttag);
+/* key turned out to be a list: the plain subscriptions to it made before
+ * that was known, by watchers that take lists (BLF_SUB_LISTQ), end with
+ * terminated;reason=deactivated (RFC 6665 section 4.1.3: subscribe again
+ * at once), so their next SUBSCRIBE gets the list. How many ended. */
+int blf_lsub_plain_ended(const str *key);
 
 /*
  * Member versions (SPEC: each member's version counts 0,1,2... across a

@@ -1026,7 +1026,7 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	blf_sub_t *s, *old;
 	blf_vis_t vis;
 	str watcher, sf[BLF_SF_N];
-	int rc, self;
+	int rc, self, lq = 0, evlist = 0;
 	time_t now = time(NULL);
 	char hdr[64];
 	struct timespec t0, t1;
@@ -1034,13 +1034,20 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	if((rc = blf_subreq_entity(msg, r)) < 0)
 		return rc;
 	/* an RFC 4662 list (list_url; the URI as asked, before aliases) */
-	if(!r->wildcard && blf_list_enabled()
-			&& blf_list_get(&r->key, blf_cfg.http_timeout, &r->lst) == 1) {
-		if(!(r->scanned && r->sc.evlist) && !blf_lsub_supported(msg))
-			return blf_reject(msg, 421, "Extension Required",
-					"Require: eventlist\r\n",
-					"a list without Supported: eventlist");
-		r->list = 1;
+	if(!r->wildcard && blf_list_enabled()) {
+		lq = blf_list_get(&r->key, blf_cfg.http_timeout, &r->lst);
+		if(lq != 0)
+			evlist = (r->scanned && r->sc.evlist) || blf_lsub_supported(msg);
+		if(lq == 1) {
+			if(!evlist)
+				return blf_reject(msg, 421, "Extension Required",
+						"Require: eventlist\r\n",
+						"a list without Supported: eventlist");
+			r->list = 1;
+		}
+		/* its answer still coming: plain for now, ended when it says
+		 * list (blf_lsub_plain_ended), for a watcher that takes lists */
+		lq = lq == 2 && evlist;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	blf_subreq_resolve(r, &watcher);
@@ -1086,7 +1093,8 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 	memcpy(sf, r->f, sizeof(sf));
 	sf[BLF_SF_LCONTACT].len = 0;
 	s = blf_sub_build(sf, (r->wildcard ? BLF_SUB_WILDCARD : 0) | BLF_SUB_DIRTY
-								  | (r->list ? BLF_SUB_LIST : 0));
+								  | (r->list ? BLF_SUB_LIST : 0)
+								  | (lq ? BLF_SUB_LISTQ : 0));
 	if(s == NULL)
 		return blf_reject(msg, 500, "Server Internal Error", NULL, "no memory");
 	s->expires = (unsigned int)(now + r->granted);
@@ -1213,6 +1221,17 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 		blf_wildcard_burst(r->hash, &r->key, &r->f[BLF_SF_CALLID],
 				&r->f[BLF_SF_FTAG], &r->f[BLF_SF_TTAG]);
 		return 1;
+	}
+	if(lq) {
+		/* the answer may have come between the look and the link:
+		 * the changed hook then found no subscription to end */
+		blf_list_copy_t *l = NULL;
+
+		blf_chg_send(job);
+		job = NULL;
+		if(blf_list_get(&r->key, 0, &l) == 1)
+			blf_lsub_plain_ended(&r->key);
+		free(l);
 	}
 send:
 	blf_chg_send(job);

@@ -120,6 +120,11 @@ enum blf_sub_field {
 /* unsubscribed while waiting so (BLF_SUB_VWAIT): the owed NOTIFY is its
  * final one, then it goes (blf_sub_takeover_end) */
 #define BLF_SUB_ENDING (1 << 7)
+/* plain, made while the list service had not said yet whether its URI is
+ * a list, for a watcher that takes lists (Supported: eventlist): when the
+ * answer says it is one, it ends with reason=deactivated so the phone
+ * subscribes again at once and gets the list (blf_lsub_plain_ended) */
+#define BLF_SUB_LISTQ (1 << 8)
 
 /*
  * A subscription: one shm block, this record then its strings (a million

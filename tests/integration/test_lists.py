@@ -548,6 +548,56 @@ def test_list_waiters_bounded_in_total(stub, make_proxy, phones):
     assert kam.running
 
 
+def test_list_answered_after_the_subscribe_ends_it_deactivated(
+        stub, make_proxy, phones):
+    """A list SUBSCRIBE (Supported: eventlist) that no SIP worker may wait
+    for (list_wait_workers, 1 here, taken by another URI's question, as in
+    a boot storm of phones): 200 as an ordinary entity at once, as before.
+    When its answer comes and says list, that subscription ends with
+    terminated;reason=deactivated (RFC 6665 section 4.1.3: subscribe again
+    at once) instead of showing nothing until its refresh, and the phone's
+    new SUBSCRIBE gets the list. A watcher without Supported: eventlist
+    (it could not take the list) keeps its ordinary subscription."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+    stub.set_list(LIST, MEMBERS)
+    stub.set_mode("slow", path="list", delay_ms=700)
+    kam = make_proxy(**list_params(stub, http_timeout=3000,
+                                   list_wait_workers=1))
+    w = phones("reception")
+    with ThreadPoolExecutor(1) as pool:
+        other = pool.submit(subscribe_list, phones("otherw"),
+                            target=uri("not-a-list"))
+        blfutil.poll(lambda: stub.count("list", uri("not-a-list")) == 1, 2,
+                     what="the other URI's list question")
+        t0 = time.monotonic()
+        sub = subscribe_list(w)
+        took = time.monotonic() - t0
+        plain = phones("plainw").subscribe(LIST, expires=600)
+        assert other.result().responses[-1].status == 200
+    r = sub.responses[-1]
+    assert r.status == 200, r.first_line()
+    assert took < 0.5, "the SUBSCRIBE waited %.1f s" % took
+    assert "eventlist" not in [v.strip().lower() for v in
+                               r.get_all("Require")]
+    assert sub.next_notify().content_type.startswith(DI)
+    assert plain.responses[-1].status == 200, \
+        plain.responses[-1].first_line()
+    assert plain.next_notify().content_type.startswith(DI)
+    fin = sub.next_notify(timeout=5)
+    state = fin.msg.get("Subscription-State", "")
+    assert state.startswith("terminated") and "reason=deactivated" in state, \
+        state
+    stub.set_mode("ok", path="list")
+    sub2 = subscribe_list(w)
+    assert_list_200(sub2)
+    _, ln = next_list(sub2)
+    assert sorted(r.uri for r in ln.resources) == sorted(MEMBERS)
+    callids = [x.get("callid") for x in blfutil.subscriptions(kam)]
+    assert plain.call_id in callids and sub.call_id not in callids, callids
+    assert "made before the list service answered ended" in kam.log()
+
+
 def test_list_max_members_bounds_a_list(stub, make_proxy, phones):
     members = [uri(str(400 + i)) for i in range(10)]
     stub.set_list(LIST, members)
