@@ -481,6 +481,7 @@ typedef struct {
 	uint32_t ext;
 	uint8_t flags, tries;
 	uint16_t code;
+	uint8_t gen; /* subscriptions made again (ended "deactivated") */
 	int64_t t_sent; /* mono, first SUBSCRIBE */
 	int32_t maxver;
 	seen_t cseqs, vers;
@@ -530,7 +531,7 @@ enum { PH_PUB, PH_WAIT_START, PH_SUBS, PH_WAIT_GO, PH_CALLS, PH_WAIT_END };
 static struct {
 	/* subscriptions */
 	uint64_t sub_sent, sub_rtx, sub_2xx, sub_notified, sub_failed,
-			sub_fail_timeout, sub_fail_code, sub_est;
+			sub_fail_timeout, sub_fail_code, sub_est, sub_again;
 	int64_t sub_t0, sub_t_last;
 	lat_t sub_lat; /* SUBSCRIBE sent -> initial NOTIFY */
 	/* calls */
@@ -639,16 +640,16 @@ static void sub_send(uint32_t i)
 		snprintf(target, sizeof(target), "%u", EXT_BASE + w->ext);
 	olen = 0;
 	out("SUBSCRIBE sip:%s@%s SIP/2.0\r\n"
-		"Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-s%u-%s;rport\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-s%u-%s.%u;rport\r\n"
 		"Max-Forwards: 70\r\n"
 		"From: <sip:w%u@%s>;tag=w%u\r\n"
 		"To: <sip:%s@%s>\r\n"
-		"Call-ID: s%u-%s@bench\r\n"
+		"Call-ID: s%u-%s.%u@bench\r\n"
 		"CSeq: 1 SUBSCRIBE\r\n"
 		"Contact: <sip:w%u@127.0.0.1:%d>\r\n"
 		"Event: %s\r\n",
-			target, C.domain, wport(i), i, run_id, i, C.domain, i, target,
-			C.domain, i, run_id, i, wport(i), ev);
+			target, C.domain, wport(i), i, run_id, w->gen, i, C.domain, i,
+			target, C.domain, i, run_id, w->gen, i, wport(i), ev);
 	if(C.list)
 		out("Supported: eventlist\r\n"
 			"Accept: multipart/related, application/rlmi+xml, %s\r\n",
@@ -790,6 +791,48 @@ static void sub_settle(uint32_t i, int ok)
 		w->flags |= W_FAILED;
 		st.sub_failed++;
 	}
+}
+
+/* the subscription of watcher i ended "deactivated" before the calls
+ * (RFC 6665 section 4.1.3: subscribe again at once; blf does so to a
+ * list SUBSCRIBE it could not wait for, once the list service answered):
+ * unsettled, and a new SUBSCRIBE (a new Call-ID) */
+static int64_t sub_last_again;
+static void sub_again(uint32_t i)
+{
+	watcher_t *w = &W[i];
+	int64_t now = mono_ns();
+
+	if(w->flags & W_DONE) {
+		sub_settled--;
+		sub_inflight++;
+		if(w->flags & W_FAILED) {
+			st.sub_failed--;
+		} else {
+			st.sub_est--;
+			if(C.list) {
+				uint32_t j;
+				for(j = 0; j < (uint32_t)C.list; j++)
+					ext_est[(uint32_t)(((uint64_t)i * (uint32_t)C.list + j)
+									   % (uint32_t)C.exts)]--;
+			} else {
+				ext_est[w->ext]--;
+			}
+		}
+	}
+	w->gen++;
+	w->flags = W_SENT;
+	w->tries = 0;
+	w->t_sent = now;
+	w->maxver = 0;
+	free(w->cseqs.bits);
+	free(w->vers.bits);
+	memset(&w->cseqs, 0, sizeof(w->cseqs));
+	memset(&w->vers, 0, sizeof(w->vers));
+	st.sub_again++;
+	sub_last_again = sub_last_progress = now;
+	sub_send(i);
+	tmr_add(now + 500 * MS, T_SUB_RTX, i);
 }
 
 static void sub_check(uint32_t i)
@@ -1034,8 +1077,14 @@ static void on_notify(int fd, const struct sockaddr_in *src, msg_t *m,
 		st.retrans++;
 		return;
 	}
-	if(m->sstate_v.len >= 10 && !strncasecmp(m->sstate_v.s, "terminated", 10))
+	if(m->sstate_v.len >= 10 && !strncasecmp(m->sstate_v.s, "terminated", 10)) {
+		if(phase < PH_CALLS
+				&& memfind(m->sstate_v.s, m->sstate_v.len, "deactivated")) {
+			sub_again((uint32_t)i);
+			return;
+		}
 		st.sub_terminated++;
+	}
 	b = m->body.s;
 	be = b + m->body.len;
 	ent = (span_t){NULL, 0};
@@ -1719,10 +1768,12 @@ static void subs_json(FILE *f)
 			"{\"requested\":%d,\"established\":%lu,\"failed\":%lu,"
 			"\"failed_timeout\":%lu,\"failed_error_reply\":%lu,"
 			"\"got_2xx\":%lu,\"got_initial_notify\":%lu,"
-			"\"retransmissions\":%lu,\"duration_s\":%.3f,"
+			"\"retransmissions\":%lu,\"deactivated_again\":%lu,"
+			"\"duration_s\":%.3f,"
 			"\"rate_per_s\":%.1f,\"notify_latency_ms\":",
 			C.subs, st.sub_est, st.sub_failed, st.sub_fail_timeout,
-			st.sub_fail_code, st.sub_2xx, st.sub_notified, st.sub_rtx, dur,
+			st.sub_fail_code, st.sub_2xx, st.sub_notified, st.sub_rtx,
+			st.sub_again, dur,
 			dur > 0 ? (double)st.sub_est / dur : 0);
 	lat_json(f, &st.sub_lat, 1);
 	fprintf(f, "}");
@@ -2072,7 +2123,10 @@ int main(int argc, char **argv)
 			}
 			/* done when all settled; a 2xx without its NOTIFY for 40 s,
 			 * or no progress at all for 40 s, counts as failed */
-			if(sub_settled == (uint32_t)C.subs
+			/* (lists: 1.5 s quiet too, for what blf ends "deactivated"
+			 * once the list service answered: subscribed again) */
+			if((sub_settled == (uint32_t)C.subs
+					   && (!C.list || now - sub_last_progress > 1500 * MS))
 					|| now - sub_last_progress > 40000 * MS) {
 				for(k = 0; k < sub_next; k++)
 					if(!(W[k].flags & W_DONE)) {

@@ -105,7 +105,13 @@ class ListServer:
             def log_message(self, *args):
                 pass
 
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        class S(http.server.ThreadingHTTPServer):
+            # blf asks many lists at once (a SUBSCRIBE storm): the default
+            # backlog of 5 dropped connections, which blf took for a list
+            # service failing
+            request_queue_size = 256
+
+        self.srv = S(("127.0.0.1", 0), H)
         self.srv.daemon_threads = True
         self.url = "http://127.0.0.1:%d/list" % self.srv.server_address[1]
         self.th = threading.Thread(target=self.srv.serve_forever,
