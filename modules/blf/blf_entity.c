@@ -225,6 +225,43 @@ void blf_entity_gc(unsigned int hash, blf_entity_t *e)
 	}
 }
 
+int blf_entity_end_subs(const str *key,
+		int (*match)(const blf_sub_t *s, const void *arg), const void *arg,
+		const char *reason)
+{
+	blf_notify_job_t *jobs = NULL, *j;
+	blf_frags_t fr;
+	blf_entity_t *e;
+	blf_sub_t **ps, *s;
+	unsigned int hash = blf_key_hash(key);
+	time_t now = time(NULL);
+	int n = 0;
+
+	memset(&fr, 0, sizeof(fr));
+	blf_slot_lock(hash);
+	e = blf_entity_find(hash, key);
+	for(ps = e ? &e->subs : NULL; ps && *ps;) {
+		s = *ps;
+		if(!match(s, arg)) {
+			ps = &s->next;
+			continue;
+		}
+		j = blf_sub_job(e, s, &fr, NULL, 1, reason, now);
+		if(j) {
+			j->next = jobs;
+			jobs = j;
+		}
+		blf_sub_unlink(e, ps);
+		n++;
+	}
+	if(e)
+		blf_entity_gc(hash, e);
+	blf_slot_unlock(hash);
+	blf_chg_send(jobs);
+	blf_frags_free(&fr);
+	return n;
+}
+
 /* ---- walking the table: no other file touches its slots ---- */
 
 unsigned int blf_table_slots(void)

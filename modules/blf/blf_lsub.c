@@ -1894,39 +1894,18 @@ static void blf_lsub_chg(blf_chg_batch_t *b, void *param)
 static struct blf_lpend *blf_lpend; /* below */
 static void blf_lsub_restore_pending(const str *key);
 
+/* a plain subscription of ours made before its list answer came
+ * (BLF_SUB_LISTQ) */
+static int blf_lsub_was_listq(const blf_sub_t *s, const void *arg)
+{
+	return (s->flags & BLF_SUB_LISTQ) && !s->owner
+		   && !(s->flags & (BLF_SUB_LIST | BLF_SUB_WILDCARD));
+}
+
 int blf_lsub_plain_ended(const str *key)
 {
-	blf_notify_job_t *jobs = NULL, *j;
-	blf_frags_t fr;
-	blf_entity_t *e;
-	blf_sub_t **ps, *s;
-	unsigned int hash = blf_key_hash(key);
-	time_t now = time(NULL);
-	int n = 0;
+	int n = blf_entity_end_subs(key, blf_lsub_was_listq, NULL, "deactivated");
 
-	memset(&fr, 0, sizeof(fr));
-	blf_slot_lock(hash);
-	e = blf_entity_find(hash, key);
-	for(ps = e ? &e->subs : NULL; ps && *ps;) {
-		s = *ps;
-		if(!(s->flags & BLF_SUB_LISTQ) || s->owner
-				|| (s->flags & (BLF_SUB_LIST | BLF_SUB_WILDCARD))) {
-			ps = &s->next;
-			continue;
-		}
-		j = blf_sub_job(e, s, &fr, NULL, 1, "deactivated", now);
-		if(j) {
-			j->next = jobs;
-			jobs = j;
-		}
-		blf_sub_unlink(e, ps);
-		n++;
-	}
-	if(e)
-		blf_entity_gc(hash, e);
-	blf_slot_unlock(hash);
-	blf_chg_send(jobs);
-	blf_frags_free(&fr);
 	if(n)
 		LM_INFO("%.*s is a list: %d subscription(s) made before the list "
 				"service answered ended (deactivated: they subscribe "

@@ -1274,43 +1274,23 @@ int blf_subs_handle(struct sip_msg *msg)
  * terminated;reason=deactivated: RFC 6665 tells the phone to subscribe
  * again at once, and the new subscription reaches the right entity.
  */
+/* not a wildcard's, made to the URI arg (a str) */
+static int blf_subs_made_to(const blf_sub_t *s, const void *arg)
+{
+	const str *uri = arg;
+
+	return !(s->flags & BLF_SUB_WILDCARD)
+		   && STR_EQ(BLF_SF(s, BLF_SF_URI), *uri);
+}
+
 int blf_subs_deactivate_uri(const str *ekey, const str *asked)
 {
 	char ubuf[BLF_KEY_MAX + 8];
-	blf_notify_job_t *jobs = NULL, *j;
-	blf_frags_t fr;
-	blf_entity_t *e;
-	blf_sub_t **ps, *s;
-	unsigned int hash = blf_key_hash(ekey);
-	time_t now = time(NULL);
 	str uri;
-	int n = 0;
 
 	uri.s = ubuf;
 	uri.len = snprintf(ubuf, sizeof(ubuf), "sip:%.*s", asked->len, asked->s);
-	memset(&fr, 0, sizeof(fr));
-	blf_slot_lock(hash);
-	e = blf_entity_find(hash, ekey);
-	for(ps = e ? &e->subs : NULL; ps && *ps;) {
-		s = *ps;
-		if((s->flags & BLF_SUB_WILDCARD) || !STR_EQ(BLF_SF(s, BLF_SF_URI), uri)) {
-			ps = &s->next;
-			continue;
-		}
-		j = blf_sub_job(e, s, &fr, NULL, 1, "deactivated", now);
-		if(j) {
-			j->next = jobs;
-			jobs = j;
-		}
-		blf_sub_unlink(e, ps);
-		n++;
-	}
-	if(e)
-		blf_entity_gc(hash, e);
-	blf_slot_unlock(hash);
-	blf_chg_send(jobs);
-	blf_frags_free(&fr);
-	return n;
+	return blf_entity_end_subs(ekey, blf_subs_made_to, &uri, "deactivated");
 }
 
 /*

@@ -452,6 +452,12 @@ int blf_wildcard_jobs(blf_entity_t *w, blf_entity_t *e, blf_frags_t *fr,
 blf_entity_t *blf_entity_find(unsigned int hash, const str *key);
 blf_entity_t *blf_entity_get(unsigned int hash, const str *key);
 void blf_entity_gc(unsigned int hash, blf_entity_t *e);
+/* ends the subscriptions of entity key that match() takes, each with a
+ * final NOTIFY (Subscription-State: terminated;reason=reason) sent after
+ * the slot lock; how many */
+int blf_entity_end_subs(const str *key,
+		int (*match)(const blf_sub_t *s, const void *arg), const void *arg,
+		const char *reason);
 void blf_entity_drop_terminated(blf_entity_t *e);
 int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
 		blf_event_t ev, int code, const blf_call_upd_t *upd);
