@@ -1220,6 +1220,30 @@ static blf_call_t *blf_lend_calls(const str *key, unsigned int kh,
 	return v;
 }
 
+/*
+ * 1 when entity key (kh) has a call kept here that ended after the change
+ * of blf_lseq lo (0: none shown) and before the one of hi: a snapshot taken
+ * at hi no longer holds it (several changes of the member merged into one
+ * NOTIFY, the newest one's snapshot: blf_lsub_chg; another worker's newer
+ * NOTIFY of the member first). Any lock but the store's may be held.
+ */
+static int blf_lend_between(
+		const str *key, unsigned int kh, unsigned int lo, unsigned int hi)
+{
+	unsigned int i = blf_lidx(kh);
+	blf_lend_t *x;
+	int r = 0;
+
+	if(blf_lend == NULL || lo == 0 || blf_lend->slots[i] == NULL)
+		return 0;
+	lock_set_get(blf_lend->locks, i);
+	for(x = blf_lend->slots[i]; x && !r; x = x->next)
+		r = x->khash == kh && STR_EQ(x->key, *key)
+			&& BLF_SEQ_BEFORE(lo, x->seq) && BLF_SEQ_BEFORE(x->seq, hi);
+	lock_set_release(blf_lend->locks, i);
+	return r;
+}
+
 /* the HTTP process's sweep: the old ones go */
 static void blf_lend_sweep(time_t now)
 {
@@ -1616,12 +1640,17 @@ again:
 				}
 			}
 			/* its snapshot taken at m's change, unless it changed since
-			 * (owed) or a NOTIFY showed a newer change: then its state
-			 * now (taken after this point: newer than seq) */
+			 * (owed) or a NOTIFY showed a newer change, or a call of it
+			 * ended unseen before m's change (blf_lend_between; the
+			 * state's bucket lock, then the store's): then its state now
+			 * (taken after this point: newer than seq), with the calls
+			 * that ended meanwhile */
 			if((fl & BLF_LM_OWED) || !m->msnap
 					|| m->mode == BLF_LMODE_CONT
 					|| !STR_EQ(BLF_LS(ls, lm[i].key), mk)
-					|| (cm[i].seq && BLF_SEQ_BEFORE(m->mseq, cm[i].seq))) {
+					|| (cm[i].seq && BLF_SEQ_BEFORE(m->mseq, cm[i].seq))
+					|| blf_lend_between(&BLF_LS(ls, lm[i].key), lm[i].khash,
+							cm[i].seq, m->mseq)) {
 				inc[i] |= 4;
 				sq[2 * i] = cm[i].seq;
 				cm[i].seq = (unsigned int)atomic_get(blf_lseq);
