@@ -1094,18 +1094,19 @@ typedef struct blf_lend {
 	blf_call_t call; /* a copy, its strings after the key */
 } blf_lend_t;
 
-#define BLF_LEND_KEEP 10 /* s: the sweep's second, a stuck mark's bound */
+#define BLF_LEND_KEEP 10   /* s: the sweep's second, a stuck mark's bound */
 #define BLF_LEND_PER_KEY 8 /* ended calls kept per entity at most */
 
 static blf_lhtab_t *blf_lend = NULL;
 
-/* drops the entries of bucket i older than BLF_LEND_KEEP (its lock held) */
+/* drops the entries of bucket i older than BLF_LEND_KEEP (its lock held;
+ * another process's clock read may be a second ahead of now: both ways) */
 static void blf_lend_prune(unsigned int i, time_t now)
 {
 	blf_lend_t **pp, *x;
 
 	for(pp = (blf_lend_t **)&blf_lend->slots[i]; (x = *pp);) {
-		if(now - x->at > BLF_LEND_KEEP || x->at > now) {
+		if(now - x->at > BLF_LEND_KEEP || x->at - now > BLF_LEND_KEEP) {
 			*pp = x->next;
 			shm_free(x);
 		} else
@@ -1114,7 +1115,8 @@ static void blf_lend_prune(unsigned int i, time_t now)
 }
 
 /* e's terminated calls, ended by the change of blf_lseq seq (e's slot lock
- * held): copied, newest first; the oldest of the entity's go past
+ * held): copied, newest first, each once (a call kept already is not: one
+ * the entity did not drop at once); the oldest of the entity's go past
  * BLF_LEND_PER_KEY */
 static void blf_lend_keep(const blf_entity_t *e, unsigned int seq)
 {
@@ -1159,6 +1161,16 @@ static void blf_lend_keep(const blf_entity_t *e, unsigned int seq)
 		}
 		lock_set_get(blf_lend->locks, i);
 		blf_lend_prune(i, now);
+		for(pp = (blf_lend_t **)&blf_lend->slots[i]; *pp; pp = &(*pp)->next)
+			if((*pp)->khash == e->hash && (*pp)->call.dir == c->dir
+					&& !memcmp((*pp)->call.id, c->id, sizeof(c->id))
+					&& STR_EQ((*pp)->key, e->key))
+				break;
+		if(*pp) {
+			lock_set_release(blf_lend->locks, i);
+			shm_free(x);
+			continue;
+		}
 		x->next = blf_lend->slots[i];
 		blf_lend->slots[i] = x;
 		/* the entity's oldest past the bound */
@@ -1238,8 +1250,8 @@ static int blf_lend_between(
 		return 0;
 	lock_set_get(blf_lend->locks, i);
 	for(x = blf_lend->slots[i]; x && !r; x = x->next)
-		r = x->khash == kh && STR_EQ(x->key, *key)
-			&& BLF_SEQ_BEFORE(lo, x->seq) && BLF_SEQ_BEFORE(x->seq, hi);
+		r = x->khash == kh && STR_EQ(x->key, *key) && BLF_SEQ_BEFORE(lo, x->seq)
+			&& BLF_SEQ_BEFORE(x->seq, hi);
 	lock_set_release(blf_lend->locks, i);
 	return r;
 }
