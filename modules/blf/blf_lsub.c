@@ -1068,17 +1068,222 @@ static blf_vis_t blf_lsub_member_vis(
 	return vis;
 }
 
+/*
+ * Calls that ended, kept a few seconds for the list NOTIFYs that owe them.
+ * A call that ends is dropped from its entity at once (SPEC "NOTIFY": it is
+ * reported once as terminated). A list member's change normally goes out
+ * with the snapshot taken at the change, which still shows the call
+ * terminated; but a change owed to another NOTIFY (the list's sending mark
+ * held, the subscription's NOTIFYs in flight past max_notifies_per_sub)
+ * goes out later with the member's state by then, where the ended call is
+ * simply gone: RFC 4235 ends it implicitly (a full document without it),
+ * yet the watcher never sees it "terminated", as the member's watchers on
+ * the member itself do. So a terminated call of an entity some list
+ * watches is copied here (shm, under the entity's slot lock, by
+ * blf_lsub_entity_hook) with the blf_lseq of its change, and a member body
+ * built from the state now shows the ones ended after the change the list
+ * last showed of that member (blf_lend_calls). Bounded per entity and in
+ * time; the HTTP process's sweep drops the old ones.
+ */
+typedef struct blf_lend {
+	struct blf_lend *next;
+	unsigned int khash; /* blf_key_hash of the entity */
+	unsigned int seq;	/* blf_lseq of the change that ended it */
+	time_t at;
+	str key;
+	blf_call_t call; /* a copy, its strings after the key */
+} blf_lend_t;
+
+#define BLF_LEND_KEEP 10   /* s: the sweep's second, a stuck mark's bound */
+#define BLF_LEND_PER_KEY 8 /* ended calls kept per entity at most */
+
+static blf_lhtab_t *blf_lend = NULL;
+
+/* drops the entries of bucket i older than BLF_LEND_KEEP (its lock held;
+ * another process's clock read may be a second ahead of now: both ways) */
+static void blf_lend_prune(unsigned int i, time_t now)
+{
+	blf_lend_t **pp, *x;
+
+	for(pp = (blf_lend_t **)&blf_lend->slots[i]; (x = *pp);) {
+		if(now - x->at > BLF_LEND_KEEP || x->at - now > BLF_LEND_KEEP) {
+			*pp = x->next;
+			shm_free(x);
+		} else
+			pp = &x->next;
+	}
+}
+
+/* e's terminated calls, ended by the change of blf_lseq seq (e's slot lock
+ * held): copied, newest first, each once (a call kept already is not: one
+ * the entity did not drop at once); the oldest of the entity's go past
+ * BLF_LEND_PER_KEY */
+static void blf_lend_keep(const blf_entity_t *e, unsigned int seq)
+{
+	const blf_call_t *c;
+	blf_lend_t *x, **pp, **last;
+	unsigned int i = blf_lidx(e->hash), n;
+	time_t now = time(NULL);
+	size_t sz;
+	char *p;
+	int k;
+
+	for(c = e->calls; c; c = c->next) {
+		if(c->st.state != BLF_STATE_TERMINATED)
+			continue;
+		sz = sizeof(*x) + (size_t)e->key.len + 1;
+		for(k = 0; k < BLF_CF_N; k++)
+			sz += (size_t)c->f[k].len + 1;
+		x = shm_malloc(sz);
+		if(x == NULL) {
+			SHM_MEM_ERROR;
+			return;
+		}
+		memset(x, 0, sizeof(*x));
+		x->khash = e->hash;
+		x->seq = seq;
+		x->at = now;
+		x->call = *c;
+		x->call.next = NULL;
+		p = (char *)(x + 1);
+		x->key.s = p;
+		x->key.len = e->key.len;
+		memcpy(p, e->key.s, e->key.len);
+		p[e->key.len] = '\0';
+		p += e->key.len + 1;
+		for(k = 0; k < BLF_CF_N; k++) {
+			if(c->f[k].s == NULL)
+				continue;
+			x->call.f[k].s = p;
+			memcpy(p, c->f[k].s, c->f[k].len);
+			p[c->f[k].len] = '\0';
+			p += c->f[k].len + 1;
+		}
+		lock_set_get(blf_lend->locks, i);
+		blf_lend_prune(i, now);
+		for(pp = (blf_lend_t **)&blf_lend->slots[i]; *pp; pp = &(*pp)->next)
+			if((*pp)->khash == e->hash && (*pp)->call.dir == c->dir
+					&& !memcmp((*pp)->call.id, c->id, sizeof(c->id))
+					&& STR_EQ((*pp)->key, e->key))
+				break;
+		if(*pp) {
+			lock_set_release(blf_lend->locks, i);
+			shm_free(x);
+			continue;
+		}
+		x->next = blf_lend->slots[i];
+		blf_lend->slots[i] = x;
+		/* the entity's oldest past the bound */
+		for(n = 0, last = NULL, pp = (blf_lend_t **)&blf_lend->slots[i]; *pp;
+				pp = &(*pp)->next)
+			if((*pp)->khash == e->hash && STR_EQ((*pp)->key, e->key)) {
+				n++;
+				last = pp;
+			}
+		if(n > BLF_LEND_PER_KEY && last) {
+			blf_lend_t *old = *last;
+			*last = old->next;
+			shm_free(old);
+		}
+		lock_set_release(blf_lend->locks, i);
+	}
+}
+
+/*
+ * The ended calls of entity key (kh) a list showing its changes up to
+ * blf_lseq `shown` has not shown, ended up to `upto`, as a chain of
+ * shallow copies (malloc, one block, *n of them) ending in `rest`; NULL
+ * when none. The entity's slot lock and the store's bucket lock (kh's) are
+ * held, and stay held until the snapshot that reads them is taken: the
+ * copies' strings are the store's.
+ */
+static blf_call_t *blf_lend_calls(const str *key, unsigned int kh,
+		unsigned int shown, unsigned int upto, blf_call_t *rest, int *n)
+{
+	blf_call_t *v = NULL;
+	blf_lend_t *x;
+	unsigned int i = blf_lidx(kh);
+	int k = 0, cap = 0;
+
+	*n = 0;
+	for(x = blf_lend->slots[i]; x; x = x->next) {
+		if(x->khash != kh || !STR_EQ(x->key, *key)
+				|| !BLF_SEQ_BEFORE(shown, x->seq)
+				|| BLF_SEQ_BEFORE(upto, x->seq))
+			continue;
+		if(k == cap) {
+			blf_call_t *nv;
+			cap = cap ? cap * 2 : 4;
+			nv = realloc(v, (size_t)cap * sizeof(*v));
+			if(nv == NULL)
+				break;
+			v = nv;
+		}
+		v[k++] = x->call;
+	}
+	if(k == 0) {
+		free(v);
+		return NULL;
+	}
+	for(i = 0; i + 1 < (unsigned int)k; i++)
+		v[i].next = &v[i + 1];
+	v[k - 1].next = rest;
+	*n = k;
+	return v;
+}
+
+/*
+ * 1 when entity key (kh) has a call kept here that ended after the change
+ * of blf_lseq lo (0: none shown) and before the one of hi: a snapshot taken
+ * at hi no longer holds it (several changes of the member merged into one
+ * NOTIFY, the newest one's snapshot: blf_lsub_chg; another worker's newer
+ * NOTIFY of the member first). Any lock but the store's may be held.
+ */
+static int blf_lend_between(
+		const str *key, unsigned int kh, unsigned int lo, unsigned int hi)
+{
+	unsigned int i = blf_lidx(kh);
+	blf_lend_t *x;
+	int r = 0;
+
+	if(blf_lend == NULL || lo == 0 || blf_lend->slots[i] == NULL)
+		return 0;
+	lock_set_get(blf_lend->locks, i);
+	for(x = blf_lend->slots[i]; x && !r; x = x->next)
+		r = x->khash == kh && STR_EQ(x->key, *key) && BLF_SEQ_BEFORE(lo, x->seq)
+			&& BLF_SEQ_BEFORE(x->seq, hi);
+	lock_set_release(blf_lend->locks, i);
+	return r;
+}
+
+/* the HTTP process's sweep: the old ones go */
+static void blf_lend_sweep(time_t now)
+{
+	unsigned int i;
+
+	if(blf_lend == NULL)
+		return;
+	for(i = 0; i < BLF_LSUB_SLOTS; i++) {
+		if(blf_lend->slots[i] == NULL)
+			continue;
+		lock_set_get(blf_lend->locks, i);
+		blf_lend_prune(i, now);
+		lock_set_release(blf_lend->locks, i);
+	}
+}
+
 /* one member entity's body by the real package (its slot lock alone while
  * its snapshot is taken) */
 static int blf_member_body(const blf_pkg_t *real, blf_snap_t *ready,
 		const str *key, unsigned int kh, const char *uri, unsigned int version,
-		blf_vis_t vis, blf_buf_t *out)
+		blf_vis_t vis, unsigned int shown, unsigned int upto, blf_buf_t *out)
 {
 	char esc[BLF_JSON_URI_MAX * 6];
-	blf_entity_t *e, tmp;
+	blf_entity_t *e, tmp, et;
+	blf_call_t *ended = NULL;
 	blf_snap_t *sn;
 	blf_body_req_t r;
-	int n, rc;
+	int n, rc, lend, ne = 0;
 
 	n = blf_xml_escape_attr(uri, strlen(uri), esc, sizeof(esc));
 	if(n < 0)
@@ -1097,8 +1302,25 @@ static int blf_member_body(const blf_pkg_t *real, blf_snap_t *ready,
 		tmp.vis = -1;
 		e = &tmp;
 	}
+	/* the dialog package: with the calls that ended since the change the
+	 * list last showed of it (blf_lend_calls), each shown terminated once */
+	lend = blf_lend && shown && !strcmp(real->name, "dialog")
+		   && blf_lend->slots[blf_lidx(kh)];
+	if(lend) {
+		lock_set_get(blf_lend->locks, blf_lidx(kh));
+		ended = blf_lend_calls(key, kh, shown, upto, e->calls, &ne);
+		if(ended) {
+			et = *e;
+			et.calls = ended;
+			et.ncalls = e->ncalls + (unsigned int)ne;
+			e = &et;
+		}
+	}
 	sn = real->snapshot(e);
+	if(lend)
+		lock_set_release(blf_lend->locks, blf_lidx(kh));
 	blf_slot_unlock(kh);
+	free(ended);
 	if(sn == NULL)
 		return -1;
 	sn->refs = 1;
@@ -1311,6 +1533,9 @@ static int blf_lsub_render(
 	blf_ls_t *ls, *cur;
 	blf_lmem_t *lm, *cm;
 	unsigned int th = blf_lhash(&m->ttag), *ver = NULL, fa = 0, to = 0;
+	/* per member built from its state now: the blf_lseq its NOTIFYs showed
+	 * before this one, and the one this one shows (blf_lend_calls) */
+	unsigned int *sq = NULL;
 	int i, k, full, *inc = NULL, retry = 0, nd = 0;
 	blf_mver_t *dv = NULL; /* the members this NOTIFY carried (cluster) */
 	size_t max, len;
@@ -1361,6 +1586,7 @@ again:
 	if(ls) {
 		inc = calloc((size_t)ls->n + 1, sizeof(int));
 		ver = calloc((size_t)ls->n + 1, sizeof(unsigned int));
+		sq = calloc(2 * ((size_t)ls->n + 1), sizeof(unsigned int));
 		R->m = calloc((size_t)ls->n + 1, sizeof(*R->m));
 		R->bodies = calloc((size_t)ls->n + 1, sizeof(blf_buf_t));
 		R->slots = calloc((size_t)ls->n + 1, sizeof(*R->slots));
@@ -1369,7 +1595,7 @@ again:
 			dv = calloc((size_t)ls->n + 1, sizeof(*dv));
 			nd = 0;
 		}
-		if(!inc || !ver || !R->m || !R->bodies || !R->slots
+		if(!inc || !ver || !sq || !R->m || !R->bodies || !R->slots
 				|| (blf_lmv_repl && !dv))
 			goto fail;
 		if(m->mode == BLF_LMODE_BUSY) {
@@ -1395,8 +1621,10 @@ again:
 			lock_set_release(blf_lstab->locks, blf_lidx(th));
 			free(inc);
 			free(ver);
+			free(sq);
 			inc = NULL;
 			ver = NULL;
+			sq = NULL;
 			R->ls = NULL;
 			blf_lrender_put(R);
 			ls = blf_ls_copy(&m->ttag);
@@ -1424,14 +1652,21 @@ again:
 				}
 			}
 			/* its snapshot taken at m's change, unless it changed since
-			 * (owed) or a NOTIFY showed a newer change: then its state
-			 * now (taken after this point: newer than seq) */
+			 * (owed) or a NOTIFY showed a newer change, or a call of it
+			 * ended unseen before m's change (blf_lend_between; the
+			 * state's bucket lock, then the store's): then its state now
+			 * (taken after this point: newer than seq), with the calls
+			 * that ended meanwhile */
 			if((fl & BLF_LM_OWED) || !m->msnap
 					|| m->mode == BLF_LMODE_CONT
 					|| !STR_EQ(BLF_LS(ls, lm[i].key), mk)
-					|| (cm[i].seq && BLF_SEQ_BEFORE(m->mseq, cm[i].seq))) {
+					|| (cm[i].seq && BLF_SEQ_BEFORE(m->mseq, cm[i].seq))
+					|| blf_lend_between(&BLF_LS(ls, lm[i].key), lm[i].khash,
+							cm[i].seq, m->mseq)) {
 				inc[i] |= 4;
+				sq[2 * i] = cm[i].seq;
 				cm[i].seq = (unsigned int)atomic_get(blf_lseq);
+				sq[2 * i + 1] = cm[i].seq;
 			} else
 				cm[i].seq = m->mseq;
 			cm[i].flags &= ~(BLF_LM_ADDED | BLF_LM_OWED);
@@ -1472,7 +1707,8 @@ again:
 				if(m->msnap && !(inc[i] & 4) && cm)
 					ready = m->msnap;
 				if(blf_member_body(m->real, ready, &BLF_LS(ls, lm[i].key),
-						   lm[i].khash, rm->uri, ver[i], mvis, b)
+						   lm[i].khash, rm->uri, ver[i], mvis, sq[2 * i],
+						   sq[2 * i + 1], b)
 						< 0) {
 					LM_ERR("list %.*s: no body for member %s\n",
 							BLF_LS(ls, ls->lkey).len, BLF_LS(ls, ls->lkey).s,
@@ -1522,6 +1758,7 @@ again:
 		goto fail;
 	free(inc);
 	free(ver);
+	free(sq);
 	if(ls)
 		blf_lsub_touch(ls, r->version, R->nbodies, fa, to, dv, nd);
 	free(dv);
@@ -1534,6 +1771,7 @@ again:
 fail:
 	free(inc);
 	free(ver);
+	free(sq);
 	free(dv);
 	blf_lrender_put(R);
 	return -1;
@@ -1713,6 +1951,9 @@ static void blf_lsub_entity_hook(
 	memcpy(st->key, e->key.s, e->key.len);
 	st->key[e->key.len] = '\0';
 	st->seq = (unsigned int)atomic_add(blf_lseq, 1);
+	/* a call this change ended: kept for NOTIFYs built later (blf_lend) */
+	if(blf_lend && (deps & BLF_DEP_CALLS))
+		blf_lend_keep(e, st->seq);
 	blf_nlstash++;
 	blf_chg_poke(); /* a replica's change notes nothing else */
 }
@@ -2371,6 +2612,7 @@ static void blf_lsub_sweep(void)
 
 	if(blf_lstab == NULL)
 		return;
+	blf_lend_sweep(now);
 	blf_lsub_restore();
 	for(i = 0; i < BLF_LSUB_SLOTS; i++) {
 		if(blf_lstab->slots[i] == NULL)
@@ -2426,8 +2668,10 @@ int blf_lsub_init(int (*ask)(const str *key))
 		return 0;
 	blf_lstab = blf_lhtab_new();
 	blf_lrev = blf_lhtab_new();
+	blf_lend = blf_lhtab_new();
 	blf_lseq = shm_malloc(sizeof(*blf_lseq));
-	if(blf_lstab == NULL || blf_lrev == NULL || blf_lseq == NULL)
+	if(blf_lstab == NULL || blf_lrev == NULL || blf_lend == NULL
+			|| blf_lseq == NULL)
 		return -1;
 	atomic_set(blf_lseq, 0);
 	/* one list package per real one, same Event name */
