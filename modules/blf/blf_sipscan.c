@@ -312,8 +312,12 @@ int blf_sipscan_req_rest(const char *p, const char *end, blf_reqscan_t *o)
 					o->evlist = 1;
 				break;
 			case BLF_R_CLEN:
-				if(vn == 0 || vn > 10)
+				/* the core's parser refuses a second Content-Length (its
+				 * strict mode, the default: a message framed two ways)
+				 * and a value of INT_MAX/10 before the last digit */
+				if(o->clen || vn == 0 || vn > 9)
 					return -1;
+				o->clen = 1;
 				for(i = 0; i < vn; i++)
 					if(v[i] < '0' || v[i] > '9')
 						return -1;

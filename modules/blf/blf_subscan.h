@@ -44,9 +44,11 @@ static inline int blf_subscan_rest(struct sip_msg *msg, blf_reqscan_t *sc)
 			&& blf_sipscan_req_rest(msg->unparsed, msg->buf + msg->len, sc)
 					   == 0
 			/* one of Event, Expires or Contact both before and after: the
-			 * core's parser links them (the first one counts) */
+			 * core's parser links them (the first one counts); a second
+			 * Content-Length: the core refuses the message */
 			&& !((msg->event && sc->event) || (msg->expires && sc->expires)
-					|| (msg->contact && sc->contact)))
+					|| (msg->contact && sc->contact)
+					|| (msg->content_length && sc->clen)))
 		return 1;
 	memset(sc, 0, sizeof(*sc)); /* what a refused read left */
 	return 0;

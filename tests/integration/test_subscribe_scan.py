@@ -163,6 +163,27 @@ def test_errors_in_both_shapes(proxy, raw, kw, code):
     assert proxy.running
 
 
+@pytest.mark.parametrize("extra", [
+    "l: 0",  # a second Content-Length (subscribe() ends with one)
+])
+def test_what_the_core_refuses_is_not_taken(proxy, raw, extra):
+    """A header after CSeq that makes the core's parser refuse the message
+    (tests/fuzz/fuzz_subcore.c found each: read in place, the SUBSCRIBE got
+    a 200 and a subscription). Now it goes to the core's parser, as before
+    the in-place reading: no reply can be built (sl parses the headers
+    too), so there is none, no NOTIFY, a log line, Kamailio still up."""
+    before = proxy.log().count("cannot send 400 reply")
+    after = ["Contact: <sip:watcher@127.0.0.1:%d>" % raw.port,
+             "Event: dialog", "Expires: 120", extra]
+    with pytest.raises(AssertionError, match="no response"):
+        subscribe(raw, proxy, "cr%d" % (hash(extra) & 0xffff), after=after,
+                  timeout=1.5)
+    assert not raw.notifies
+    blfutil.poll(lambda: proxy.log().count("cannot send 400 reply") > before,
+                 3, what="the log line of the refused SUBSCRIBE")
+    assert proxy.running
+
+
 def test_script_reads_headers_after_blf(kamailio_factory, raw):
     """The module leaves the message as the core had it: the script after
     blf_handle_subscribe() still reads any header ($hdr parses on)."""
