@@ -193,7 +193,8 @@ enum {
 	BLF_R_CONTACT,
 	BLF_R_ACCEPT,
 	BLF_R_SUPPORTED,
-	BLF_R_CLEN
+	BLF_R_CLEN,
+	BLF_R_MAXFWD
 };
 
 static int blf_scan_is(const char *s, int n, const char *name, int nlen)
@@ -225,7 +226,9 @@ static int blf_scan_req_name(const char *s, int n)
 	if(blf_scan_is(s, n, "via", 3) || blf_scan_is(s, n, "from", 4)
 			|| blf_scan_is(s, n, "to", 2) || blf_scan_is(s, n, "call-id", 7)
 			|| blf_scan_is(s, n, "cseq", 4)
-			|| blf_scan_is(s, n, "record-route", 12))
+			|| blf_scan_is(s, n, "record-route", 12)
+			/* parsed as the core reads the line: a bad one fails it */
+			|| blf_scan_is(s, n, "retry-after", 11))
 		return BLF_R_CORE;
 	if(blf_scan_is(s, n, "event", 5))
 		return BLF_R_EVENT;
@@ -239,6 +242,8 @@ static int blf_scan_req_name(const char *s, int n)
 		return BLF_R_SUPPORTED;
 	if(blf_scan_is(s, n, "content-length", 14))
 		return BLF_R_CLEN;
+	if(blf_scan_is(s, n, "max-forwards", 12))
+		return BLF_R_MAXFWD;
 	return BLF_R_OTHER;
 }
 
@@ -321,6 +326,12 @@ int blf_sipscan_req_rest(const char *p, const char *end, blf_reqscan_t *o)
 				for(i = 0; i < vn; i++)
 					if(v[i] < '0' || v[i] > '9')
 						return -1;
+				break;
+			case BLF_R_MAXFWD:
+				/* the core refuses a second Max-Forwards */
+				if(o->maxfwd)
+					return -1;
+				o->maxfwd = 1;
 				break;
 			default:
 				break;

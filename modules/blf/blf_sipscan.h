@@ -59,6 +59,7 @@ typedef struct blf_reqscan {
 	int naccept;
 	int evlist; /* a Supported header names eventlist */
 	int clen;	/* a Content-Length was read */
+	int maxfwd; /* a Max-Forwards was read */
 } blf_reqscan_t;
 
 /*
@@ -67,12 +68,12 @@ typedef struct blf_reqscan {
  * only the core's parser may judge (then nothing is taken from *o): a
  * folded or cut line, a line without a colon or whose name is not a token,
  * a header the reply copies or the core parses (Via, From, To, Call-ID,
- * CSeq, Record-Route), Event, Expires, Contact or Content-Length twice
- * (the core refuses the last twice), more than BLF_SCAN_ACCEPT_MAX Accept
- * headers, a Content-Length that is not a number of at most 9 digits (the
- * core refuses one of INT_MAX or more), more than 64 lines, no empty line.
- * The caller falls back too when the core had parsed one of the once-only
- * headers before (blf_subs.c).
+ * CSeq, Record-Route, Retry-After), Event, Expires, Contact, Content-Length
+ * or Max-Forwards twice (the core refuses the last two twice),
+ * more than BLF_SCAN_ACCEPT_MAX Accept headers, a Content-Length that is
+ * not a number of at most 9 digits (the core refuses one of INT_MAX or
+ * more), more than 64 lines, no empty line. The caller falls back too when
+ * the core had parsed one of the once-only headers before (blf_subs.c).
  */
 int blf_sipscan_req_rest(const char *p, const char *end, blf_reqscan_t *o);
 

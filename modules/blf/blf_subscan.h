@@ -45,10 +45,12 @@ static inline int blf_subscan_rest(struct sip_msg *msg, blf_reqscan_t *sc)
 					   == 0
 			/* one of Event, Expires or Contact both before and after: the
 			 * core's parser links them (the first one counts); a second
-			 * Content-Length: the core refuses the message */
+			 * Content-Length or Max-Forwards: the core refuses the
+			 * message */
 			&& !((msg->event && sc->event) || (msg->expires && sc->expires)
 					|| (msg->contact && sc->contact)
-					|| (msg->content_length && sc->clen)))
+					|| (msg->content_length && sc->clen)
+					|| (msg->maxforwards && sc->maxfwd)))
 		return 1;
 	memset(sc, 0, sizeof(*sc)); /* what a refused read left */
 	return 0;

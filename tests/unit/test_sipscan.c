@@ -227,6 +227,9 @@ static void test_req_good(void)
 	/* Content-Length once, of 9 digits, white space before the CR */
 	CHECK_INT(rest("Content-Length: 123456789 \t\r\n\r\n", &o), 0);
 	CHECK_INT(o.clen, 1);
+	/* Max-Forwards once */
+	CHECK_INT(rest("Max-Forwards: 70\r\nX-y: a\r\n\r\n", &o), 0);
+	CHECK_INT(o.maxfwd, 1);
 
 	/* nothing at all before the empty line */
 	CHECK_INT(rest("\r\n", &o), 0);
@@ -255,6 +258,10 @@ static void test_req_core(void)
 			/* what the core's parser refuses (tests/fuzz/fuzz_subcore.c
 			 * found each): Content-Length twice, of 10 digits */
 			"Content-Length: 0\r\nl: 0\r\n\r\n", "l: 1234567890\r\n\r\n",
+			/* Max-Forwards twice; a Retry-After (the core parses it as it
+			 * reads the line) */
+			"Max-Forwards: 70\r\nMax-Forwards: 69\r\n\r\n",
+			"Retry-After: 5\r\n\r\n",
 			"Event: dialog\r\n", /* no empty line */
 			"Event: dialog", "", "\r", NULL};
 	int i;
