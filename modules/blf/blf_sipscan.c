@@ -247,6 +247,30 @@ static int blf_scan_req_name(const char *s, int n)
 	return BLF_R_OTHER;
 }
 
+/*
+ * 1 when name[0..n) is a header name the core's parser takes: letters,
+ * digits and "-._+~" (parse_hname2.c; its hdr_name_extra_chars parameter
+ * may add more, which then go to the core). A token (RFC 3261) may also
+ * hold "!%*`'": the core refuses such a line, so blf must not read the
+ * message in place and accept it.
+ */
+static int blf_scan_hname_ok(const char *s, int n)
+{
+	int i;
+	char c;
+
+	if(n <= 0)
+		return 0;
+	for(i = 0; i < n; i++) {
+		c = s[i];
+		if(!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+				   || (c >= '0' && c <= '9') || c == '-' || c == '.'
+				   || c == '_' || c == '+' || c == '~'))
+			return 0;
+	}
+	return 1;
+}
+
 int blf_sipscan_req_rest(const char *p, const char *end, blf_reqscan_t *o)
 {
 	const char *eol, *colon, *v;
@@ -272,7 +296,7 @@ int blf_sipscan_req_rest(const char *p, const char *end, blf_reqscan_t *o)
 			return -1;
 		for(nn = (int)(colon - p); nn > 0 && blf_scan_ws(p[nn - 1]); nn--)
 			;
-		if(!blf_sip_is_token(p, nn))
+		if(!blf_scan_hname_ok(p, nn))
 			return -1;
 		v = colon + 1;
 		vn = (int)(eol - v);

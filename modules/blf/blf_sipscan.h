@@ -66,7 +66,8 @@ typedef struct blf_reqscan {
  * Reads the header lines p[0..end) (p at the start of a line) up to the
  * empty line ending them into *o, without allocating. 0: read; -1: a shape
  * only the core's parser may judge (then nothing is taken from *o): a
- * folded or cut line, a line without a colon or whose name is not a token,
+ * folded or cut line, a line without a colon or whose name is not of the
+ * core's header name characters (letters, digits, "-._+~"),
  * a header the reply copies or the core parses (Via, From, To, Call-ID,
  * CSeq, Record-Route, Retry-After), Event, Expires, Contact, Content-Length
  * or Max-Forwards twice (the core refuses the last two twice),

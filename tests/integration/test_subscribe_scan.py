@@ -167,6 +167,7 @@ def test_errors_in_both_shapes(proxy, raw, kw, code):
     "l: 0",  # a second Content-Length (subscribe() ends with one)
     "Max-Forwards: 69",  # a second Max-Forwards
     "Retry-After: soon",  # parsed as the core reads the line
+    "X*Y: z",  # a token, but not a header name to the core
 ])
 def test_what_the_core_refuses_is_not_taken(proxy, raw, extra):
     """A header after CSeq that makes the core's parser refuse the message

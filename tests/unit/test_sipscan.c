@@ -227,8 +227,8 @@ static void test_req_good(void)
 	/* Content-Length once, of 9 digits, white space before the CR */
 	CHECK_INT(rest("Content-Length: 123456789 \t\r\n\r\n", &o), 0);
 	CHECK_INT(o.clen, 1);
-	/* Max-Forwards once */
-	CHECK_INT(rest("Max-Forwards: 70\r\nX-y: a\r\n\r\n", &o), 0);
+	/* Max-Forwards once; the core's other header name characters */
+	CHECK_INT(rest("Max-Forwards: 70\r\nX_y.z+w~v-1: a\r\n\r\n", &o), 0);
 	CHECK_INT(o.maxfwd, 1);
 
 	/* nothing at all before the empty line */
@@ -262,6 +262,9 @@ static void test_req_core(void)
 			 * reads the line) */
 			"Max-Forwards: 70\r\nMax-Forwards: 69\r\n\r\n",
 			"Retry-After: 5\r\n\r\n",
+			/* a token the core does not take as a header name */
+			"X*Y: z\r\n\r\n", "A!: b\r\n\r\n", "A%b: c\r\n\r\n",
+			"A`: b\r\n\r\n", "A'b: c\r\n\r\n",
 			"Event: dialog\r\n", /* no empty line */
 			"Event: dialog", "", "\r", NULL};
 	int i;
