@@ -304,7 +304,13 @@ int blf_sipscan_req_rest(const char *p, const char *end, blf_reqscan_t *o)
 			v++;
 			vn--;
 		}
-		while(vn > 0 && (blf_scan_ws(v[vn - 1]) || v[vn - 1] == '\r'))
+		/* the CR of CRLF, then white space (the core keeps that in a
+		 * body, its readers skip it); any other CR is a bare one: the
+		 * core drops only CRs at the end (trim_r), so "a\r\t\r" would be
+		 * "a\r\t" there */
+		if(vn > 0 && v[vn - 1] == '\r')
+			vn--;
+		while(vn > 0 && blf_scan_ws(v[vn - 1]))
 			vn--;
 		if(memchr(v, '\r', vn) != NULL || memchr(v, '\0', vn) != NULL)
 			return -1; /* a bare CR or a NUL inside a value */

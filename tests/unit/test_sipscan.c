@@ -256,8 +256,12 @@ static void test_req_core(void)
 			"Event: dia\rlog\r\n\r\n", "Content-Length: 1x\r\n\r\n",
 			"Content-Length:\r\n\r\n", "l: 12345678901\r\n\r\n",
 			/* what the core's parser refuses (tests/fuzz/fuzz_subcore.c
-			 * found each): Content-Length twice, of 10 digits */
+			 * found each): Content-Length twice, of 10 digits, with a
+			 * second CR */
 			"Content-Length: 0\r\nl: 0\r\n\r\n", "l: 1234567890\r\n\r\n",
+			"l: 0\r\r\n\r\n",
+			/* a CR before the CRLF's (the core keeps it in the body) */
+			"Event: a\r\t\r\n\r\n", "Event: dialog\r\r\n\r\n",
 			/* Max-Forwards twice; a Retry-After (the core parses it as it
 			 * reads the line) */
 			"Max-Forwards: 70\r\nMax-Forwards: 69\r\n\r\n",
