@@ -453,11 +453,14 @@ int blf_sip_nameaddr_simple(const char *s, int len, const char **uri,
 		i++;
 	if(i >= len || s[i] != '<')
 		return -1;
+	/* a backslash too: parse_to() refuses it in a URI (parse_contacts()
+	 * does not), so From's must go to the core to be refused there */
 	for(j = ++i; j < len && s[j] != '>'; j++)
 		if((unsigned char)s[j] <= 0x20 || (unsigned char)s[j] >= 0x7f
-				|| s[j] == '<' || s[j] == '"')
+				|| s[j] == '<' || s[j] == '"' || s[j] == '\\')
 			return -1;
-	if(j >= len || j == i)
+	/* and not ";" first: parse_to() refuses that right after '<' */
+	if(j >= len || j == i || s[i] == ';')
 		return -1;
 	*uri = s + i;
 	*ulen = j - i;
