@@ -264,8 +264,8 @@ static int blf_scan_hname_ok(const char *s, int n)
 	for(i = 0; i < n; i++) {
 		c = s[i];
 		if(!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-				   || (c >= '0' && c <= '9') || c == '-' || c == '.'
-				   || c == '_' || c == '+' || c == '~'))
+				   || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'
+				   || c == '+' || c == '~'))
 			return 0;
 	}
 	return 1;

@@ -34,15 +34,12 @@ static inline int blf_subscan_rest(struct sip_msg *msg, blf_reqscan_t *sc)
 {
 	/* (HDR_EOH_F is every bit: msg->eoh says the end was reached) */
 	if(msg->eoh == NULL
-			&& parse_headers(msg, HDR_FROM_F | HDR_TO_F | HDR_CALLID_F
-										  | HDR_CSEQ_F,
-					   0)
+			&& parse_headers(msg,
+					   HDR_FROM_F | HDR_TO_F | HDR_CALLID_F | HDR_CSEQ_F, 0)
 					   == 0
-			&& msg->eoh == NULL && msg->unparsed
-			&& msg->unparsed >= msg->buf
+			&& msg->eoh == NULL && msg->unparsed && msg->unparsed >= msg->buf
 			&& msg->unparsed <= msg->buf + msg->len
-			&& blf_sipscan_req_rest(msg->unparsed, msg->buf + msg->len, sc)
-					   == 0
+			&& blf_sipscan_req_rest(msg->unparsed, msg->buf + msg->len, sc) == 0
 			/* one of Event, Expires or Contact both before and after: the
 			 * core's parser links them (the first one counts); a second
 			 * Content-Length or Max-Forwards: the core refuses the
@@ -73,8 +70,8 @@ static inline struct to_body *blf_subscan_from(
 	if(msg->from->parsed)
 		return get_from(msg);
 	if(blf_sip_nameaddr_simple(msg->from->body.s, msg->from->body.len, &fu,
-			   &ful, &ft, &ftl)
-					== 0
+			   &ful, &ft,
+			   &ftl) == 0
 			&& ft != NULL) {
 		tb->error = PARSE_OK;
 		tb->body = msg->from->body;
@@ -84,8 +81,8 @@ static inline struct to_body *blf_subscan_from(
 		tb->tag_value.len = ftl;
 		return tb;
 	}
-	parse_to(msg->from->body.s, msg->from->body.s + msg->from->body.len + 1,
-			tb);
+	parse_to(
+			msg->from->body.s, msg->from->body.s + msg->from->body.len + 1, tb);
 	return tb->error == PARSE_ERROR ? NULL : tb;
 }
 

@@ -107,8 +107,8 @@ static void fz_hbody(struct hdr_field *h, str *b)
 
 /* blf_subs.c blf_subreq_headers (its choice of bodies mirrored) and the
  * From/Contact steps of blf_subreq_parse (blf_subscan.h, the same code) */
-static void fz_blf(struct sip_msg *m, fz_view_t *v, struct to_body *from,
-		contact_t **cts)
+static void fz_blf(
+		struct sip_msg *m, fz_view_t *v, struct to_body *from, contact_t **cts)
 {
 	blf_reqscan_t sc;
 	struct hdr_field *h, *hct_h = NULL;
@@ -278,12 +278,12 @@ static void fz_show(const char *what, const str *a, const str *b)
 			b->s ? b->len : 0, b->s ? b->s : "", b->s ? "" : " (none)");
 }
 
-#define FZ_SAME(what, a, b)                  \
-	do {                                     \
-		if(!fz_streq(&(a), &(b))) {          \
-			fz_show(what, &(a), &(b));       \
-			FZ_CHECK(fz_streq(&(a), &(b)));  \
-		}                                    \
+#define FZ_SAME(what, a, b)                 \
+	do {                                    \
+		if(!fz_streq(&(a), &(b))) {         \
+			fz_show(what, &(a), &(b));      \
+			FZ_CHECK(fz_streq(&(a), &(b))); \
+		}                                   \
 	} while(0)
 
 static char *fz_msg(const uint8_t *data, size_t size, int *len)
