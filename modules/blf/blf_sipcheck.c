@@ -489,6 +489,11 @@ int blf_sip_nameaddr_simple(const char *s, int len, const char **uri,
 			while(j < len && blf_na_ws(s[j]))
 				j++;
 			v = j;
+			/* a value starting with a single quote is a quoted string
+			 * to parse_params() (a Contact's parser), so "x='y" is an
+			 * error there and "x='a;b'" one parameter: the core's */
+			if(j < len && s[j] == '\'')
+				return -1;
 			if(j < len && s[j] == '"') {
 				if((j = blf_na_quoted(s, len, j)) < 0)
 					return -1;

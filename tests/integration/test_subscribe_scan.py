@@ -157,6 +157,8 @@ def test_from_shapes(proxy, raw, frm, tag):
     # parse_to() refuses a backslash in the URI (tests/fuzz/fuzz_subcore.c
     # found it: read in place, the SUBSCRIBE was taken)
     ({"frm": "<sip:wat\\cher@blf.test>;tag=xb"}, b"400"),
+    # parse_params() quotes with a single quote: an unterminated one
+    ({"contact": "<sip:watcher@127.0.0.1:5060>;q='.5"}, b"400"),
 ])
 def test_errors_in_both_shapes(proxy, raw, kw, code):
     """What is refused is refused as before; Kamailio stays up."""

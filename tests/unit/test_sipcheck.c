@@ -346,7 +346,8 @@ static void test_nameaddr(void)
 			"A,B <sip:a@b>", "<sip:a@b> x", "<sip:a@b>;x=[::1]", "<sip:\x01@b>",
 			"<sip:\xc3\xa9@b>",
 			/* parse_to() refuses a backslash in a URI (fuzz_subcore) */
-			"<sip:a@b\\.c>;tag=1", "<;sip:a@b>;tag=1", "", "   ", "*", NULL};
+			"<sip:a@b\\.c>;tag=1", "<;sip:a@b>;tag=1", "<sip:a@b>;q='.5",
+			"<sip:a@b>;x='a;b'", "", "   ", "*", NULL};
 	int i;
 
 	CHECK_INT(na("<sip:w1@127.0.0.1:5000>", u, t), 0);
