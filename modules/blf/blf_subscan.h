@@ -125,6 +125,13 @@ static inline int blf_subscan_contact(
 		uri->len = ul;
 		return 0;
 	}
+	/* a body read in place ends before the white space at the end of its
+	 * line, the core's keeps it: give parse_contacts() the core's, which
+	 * reads "x sip:a@b" as sip:a@ and "x sip:a@b " as sip:a@b (the line
+	 * goes on to its LF, so this stays inside the message) */
+	if(h == NULL)
+		while(b.s[b.len] == ' ' || b.s[b.len] == '\t')
+			b.len++;
 	if(parse_contacts(&b, list) < 0)
 		return -1;
 	if(*list)
