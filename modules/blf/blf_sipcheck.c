@@ -459,8 +459,9 @@ int blf_sip_nameaddr_simple(const char *s, int len, const char **uri,
 		if((unsigned char)s[j] <= 0x20 || (unsigned char)s[j] >= 0x7f
 				|| s[j] == '<' || s[j] == '"' || s[j] == '\\')
 			return -1;
-	/* and not ";" first: parse_to() refuses that right after '<' */
-	if(j >= len || j == i || s[i] == ';')
+	/* and not ";" first: parse_to() refuses that right after '<'; of 3
+	 * bytes at least ("s:a"), as Kamailio 6.0's parse_contacts() wants */
+	if(j >= len || j - i < 3 || s[i] == ';')
 		return -1;
 	*uri = s + i;
 	*ulen = j - i;
