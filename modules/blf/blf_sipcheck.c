@@ -453,11 +453,15 @@ int blf_sip_nameaddr_simple(const char *s, int len, const char **uri,
 		i++;
 	if(i >= len || s[i] != '<')
 		return -1;
+	/* a backslash too: parse_to() refuses it in a URI (parse_contacts()
+	 * does not), so From's must go to the core to be refused there */
 	for(j = ++i; j < len && s[j] != '>'; j++)
 		if((unsigned char)s[j] <= 0x20 || (unsigned char)s[j] >= 0x7f
-				|| s[j] == '<' || s[j] == '"')
+				|| s[j] == '<' || s[j] == '"' || s[j] == '\\')
 			return -1;
-	if(j >= len || j == i)
+	/* and not ";" first: parse_to() refuses that right after '<'; of 3
+	 * bytes at least ("s:a"), as Kamailio 6.0's parse_contacts() wants */
+	if(j >= len || j - i < 3 || s[i] == ';')
 		return -1;
 	*uri = s + i;
 	*ulen = j - i;
@@ -486,6 +490,11 @@ int blf_sip_nameaddr_simple(const char *s, int len, const char **uri,
 			while(j < len && blf_na_ws(s[j]))
 				j++;
 			v = j;
+			/* a value starting with a single quote is a quoted string
+			 * to parse_params() (a Contact's parser), so "x='y" is an
+			 * error there and "x='a;b'" one parameter: the core's */
+			if(j < len && s[j] == '\'')
+				return -1;
 			if(j < len && s[j] == '"') {
 				if((j = blf_na_quoted(s, len, j)) < 0)
 					return -1;

@@ -86,8 +86,11 @@ int blf_sip_hdr_tag(const char *s, int len, const char **tag, int *tlen);
  * allocating (the core's parse_to() and parse_contacts() take a pkg block
  * per parameter and per contact; see blf_subs.c). The display name is
  * tokens or one quoted string without a backslash; the URI is visible
- * ASCII without white space, '<' or '"'; a parameter name is a token and
- * its value a token or a quoted string without a backslash. 0 with *uri
+ * ASCII without white space, '<', '"' or a backslash, not starting with
+ * ';' (parse_to() refuses those), of 3 bytes at least (Kamailio 6.0's
+ * parse_contacts() refuses fewer); a parameter name is a token and
+ * its value a token not starting with a single quote (parse_params()
+ * quotes with those) or a quoted string without a backslash. 0 with *uri
  * (inside the brackets) and *tag (the tag parameter's value, NULL when
  * there is none); -1 for any other shape (a bare addr-spec, a second
  * value after a comma, "tag" twice or without a token value, ...), which

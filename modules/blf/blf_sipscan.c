@@ -193,7 +193,8 @@ enum {
 	BLF_R_CONTACT,
 	BLF_R_ACCEPT,
 	BLF_R_SUPPORTED,
-	BLF_R_CLEN
+	BLF_R_CLEN,
+	BLF_R_MAXFWD
 };
 
 static int blf_scan_is(const char *s, int n, const char *name, int nlen)
@@ -225,7 +226,9 @@ static int blf_scan_req_name(const char *s, int n)
 	if(blf_scan_is(s, n, "via", 3) || blf_scan_is(s, n, "from", 4)
 			|| blf_scan_is(s, n, "to", 2) || blf_scan_is(s, n, "call-id", 7)
 			|| blf_scan_is(s, n, "cseq", 4)
-			|| blf_scan_is(s, n, "record-route", 12))
+			|| blf_scan_is(s, n, "record-route", 12)
+			/* parsed as the core reads the line: a bad one fails it */
+			|| blf_scan_is(s, n, "retry-after", 11))
 		return BLF_R_CORE;
 	if(blf_scan_is(s, n, "event", 5))
 		return BLF_R_EVENT;
@@ -239,7 +242,33 @@ static int blf_scan_req_name(const char *s, int n)
 		return BLF_R_SUPPORTED;
 	if(blf_scan_is(s, n, "content-length", 14))
 		return BLF_R_CLEN;
+	if(blf_scan_is(s, n, "max-forwards", 12))
+		return BLF_R_MAXFWD;
 	return BLF_R_OTHER;
+}
+
+/*
+ * 1 when name[0..n) is a header name the core's parser takes: letters,
+ * digits and "-._+~" (parse_hname2.c; its hdr_name_extra_chars parameter
+ * may add more, which then go to the core). A token (RFC 3261) may also
+ * hold "!%*`'": the core refuses such a line, so blf must not read the
+ * message in place and accept it.
+ */
+static int blf_scan_hname_ok(const char *s, int n)
+{
+	int i;
+	char c;
+
+	if(n <= 0)
+		return 0;
+	for(i = 0; i < n; i++) {
+		c = s[i];
+		if(!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+				   || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_'
+				   || c == '+' || c == '~'))
+			return 0;
+	}
+	return 1;
 }
 
 int blf_sipscan_req_rest(const char *p, const char *end, blf_reqscan_t *o)
@@ -267,7 +296,7 @@ int blf_sipscan_req_rest(const char *p, const char *end, blf_reqscan_t *o)
 			return -1;
 		for(nn = (int)(colon - p); nn > 0 && blf_scan_ws(p[nn - 1]); nn--)
 			;
-		if(!blf_sip_is_token(p, nn))
+		if(!blf_scan_hname_ok(p, nn))
 			return -1;
 		v = colon + 1;
 		vn = (int)(eol - v);
@@ -275,7 +304,13 @@ int blf_sipscan_req_rest(const char *p, const char *end, blf_reqscan_t *o)
 			v++;
 			vn--;
 		}
-		while(vn > 0 && (blf_scan_ws(v[vn - 1]) || v[vn - 1] == '\r'))
+		/* the CR of CRLF, then white space (the core keeps that in a
+		 * body, its readers skip it); any other CR is a bare one: the
+		 * core drops only CRs at the end (trim_r), so "a\r\t\r" would be
+		 * "a\r\t" there */
+		if(vn > 0 && v[vn - 1] == '\r')
+			vn--;
+		while(vn > 0 && blf_scan_ws(v[vn - 1]))
 			vn--;
 		if(memchr(v, '\r', vn) != NULL || memchr(v, '\0', vn) != NULL)
 			return -1; /* a bare CR or a NUL inside a value */
@@ -312,11 +347,21 @@ int blf_sipscan_req_rest(const char *p, const char *end, blf_reqscan_t *o)
 					o->evlist = 1;
 				break;
 			case BLF_R_CLEN:
-				if(vn == 0 || vn > 10)
+				/* the core's parser refuses a second Content-Length (its
+				 * strict mode, the default: a message framed two ways)
+				 * and a value of INT_MAX/10 before the last digit */
+				if(o->clen || vn == 0 || vn > 9)
 					return -1;
+				o->clen = 1;
 				for(i = 0; i < vn; i++)
 					if(v[i] < '0' || v[i] > '9')
 						return -1;
+				break;
+			case BLF_R_MAXFWD:
+				/* the core refuses a second Max-Forwards */
+				if(o->maxfwd)
+					return -1;
+				o->maxfwd = 1;
 				break;
 			default:
 				break;

@@ -58,17 +58,23 @@ typedef struct blf_reqscan {
 	int accept_len[BLF_SCAN_ACCEPT_MAX];
 	int naccept;
 	int evlist; /* a Supported header names eventlist */
+	int clen;	/* a Content-Length was read */
+	int maxfwd; /* a Max-Forwards was read */
 } blf_reqscan_t;
 
 /*
  * Reads the header lines p[0..end) (p at the start of a line) up to the
  * empty line ending them into *o, without allocating. 0: read; -1: a shape
  * only the core's parser may judge (then nothing is taken from *o): a
- * folded or cut line, a line without a colon or whose name is not a token,
+ * folded or cut line, a line without a colon or whose name is not of the
+ * core's header name characters (letters, digits, "-._+~"),
  * a header the reply copies or the core parses (Via, From, To, Call-ID,
- * CSeq, Record-Route), Event, Expires or Contact twice, more than
- * BLF_SCAN_ACCEPT_MAX Accept headers, a Content-Length that is not a
- * number, more than 64 lines, no empty line.
+ * CSeq, Record-Route, Retry-After), Event, Expires, Contact, Content-Length
+ * or Max-Forwards twice (the core refuses the last two twice),
+ * more than BLF_SCAN_ACCEPT_MAX Accept headers, a Content-Length that is
+ * not a number of at most 9 digits (the core refuses one of INT_MAX or
+ * more), more than 64 lines, no empty line. The caller falls back too when
+ * the core had parsed one of the once-only headers before (blf_subs.c).
  */
 int blf_sipscan_req_rest(const char *p, const char *end, blf_reqscan_t *o);
 

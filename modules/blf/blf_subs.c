@@ -38,6 +38,7 @@
 #include "blf_lsub.h"
 #include "blf_sipcheck.h"
 #include "blf_sipscan.h"
+#include "blf_subscan.h"
 #include "blf_tag.h"
 #include "blf_vis.h"
 #include "blf_viscache.h"
@@ -417,52 +418,6 @@ static int blf_reject_event(struct sip_msg *msg)
 			msg, 489, "Bad Event", hdr, "event package not supported");
 }
 
-/*
- * The URI of the contact a Contact header (h when the core has it, else
- * its body) names, as parse_contact() reads it (leading white space
- * skipped, "*" first is a star; of several, the one parse_contacts() puts
- * first in its list), but read in place in the usual shape
- * (blf_sip_nameaddr_simple) or parsed into *list instead of a block hung
- * on the header. 0 with *uri (empty: none), 1 for a star, -1 unparsable.
- */
-static int blf_contact_first(
-		struct hdr_field *h, const str *body, contact_t **list, str *uri)
-{
-	const char *u, *t;
-	int ul, tl;
-	contact_t *first;
-	str b;
-
-	uri->s = NULL;
-	uri->len = 0;
-	if(h && h->parsed) {
-		if(((contact_body_t *)h->parsed)->star)
-			return 1;
-		first = ((contact_body_t *)h->parsed)->contacts;
-		if(first)
-			*uri = first->uri;
-		return 0;
-	}
-	b = *body;
-	trim_leading(&b);
-	if(b.len == 0)
-		return -1;
-	if(b.s[0] == '*')
-		return 1;
-	/* the usual one contact, <URI> and simple parameters: read in place
-	 * (parse_contacts() would take a pkg block per contact and parameter) */
-	if(blf_sip_nameaddr_simple(b.s, b.len, &u, &ul, &t, &tl) == 0) {
-		uri->s = (char *)u;
-		uri->len = ul;
-		return 0;
-	}
-	if(parse_contacts(&b, list) < 0)
-		return -1;
-	if(*list)
-		*uri = (*list)->uri;
-	return 0;
-}
-
 /* our Contact on socket si into r->lcbuf: printed once per socket and
  * process (the sockets are fixed before the fork), copied after */
 static int blf_subreq_lcontact(struct socket_info *si, blf_subreq_t *r)
@@ -523,21 +478,7 @@ static void blf_subreq_hbody(struct hdr_field *h, str *b)
  */
 static int blf_subreq_headers(struct sip_msg *msg, blf_subreq_t *r)
 {
-	/* (HDR_EOH_F is every bit: msg->eoh says the end was reached) */
-	if(msg->eoh == NULL
-			&& parse_headers(msg, HDR_FROM_F | HDR_TO_F | HDR_CALLID_F
-										  | HDR_CSEQ_F,
-					   0)
-					   == 0
-			&& msg->eoh == NULL && msg->unparsed
-			&& msg->unparsed >= msg->buf
-			&& msg->unparsed <= msg->buf + msg->len
-			&& blf_sipscan_req_rest(msg->unparsed, msg->buf + msg->len, &r->sc)
-					   == 0
-			/* one of Event, Expires or Contact both before and after: the
-			 * core's parser links them (the first one counts) */
-			&& !((msg->event && r->sc.event) || (msg->expires && r->sc.expires)
-					|| (msg->contact && r->sc.contact))) {
+	if(blf_subscan_rest(msg, &r->sc)) {
 		r->scanned = 1;
 		if(r->sc.event) {
 			r->hev.s = (char *)r->sc.event;
@@ -559,7 +500,6 @@ static int blf_subreq_headers(struct sip_msg *msg, blf_subreq_t *r)
 		return 0;
 	}
 	r->scanned = 0;
-	memset(&r->sc, 0, sizeof(r->sc)); /* what a refused read left */
 	if(parse_headers(msg, HDR_EOH_F, 0) < 0)
 		return -1;
 	blf_subreq_hbody(msg->event, &r->hev);
@@ -575,8 +515,7 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 	struct to_body *from, *to;
 	event_t *ev;
 	param_t *p;
-	const char *fu, *ft;
-	int n, ful, ftl;
+	int n;
 
 	if(blf_subreq_headers(msg, r) < 0)
 		return blf_reject(msg, 400, "Bad Request", NULL, "unparsable headers");
@@ -618,28 +557,9 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 			return blf_reject(
 					msg, 400, "Bad Expires", NULL, "unparsable Expires");
 	}
-	if(msg->from->parsed) {
-		from = get_from(msg);
-	} else if(blf_sip_nameaddr_simple(msg->from->body.s, msg->from->body.len,
-					  &fu, &ful, &ft, &ftl)
-					  == 0
-			  && ft != NULL) {
-		/* the usual shape, read in place: parse_to() would take a pkg
-		 * block per parameter (the tag) */
-		from = &r->from;
-		from->error = PARSE_OK;
-		from->body = msg->from->body;
-		from->uri.s = (char *)fu;
-		from->uri.len = ful;
-		from->tag_value.s = (char *)ft;
-		from->tag_value.len = ftl;
-	} else { /* as parse_from_header() does, into r->from */
-		from = &r->from;
-		parse_to(msg->from->body.s, msg->from->body.s + msg->from->body.len + 1,
-				from);
-		if(from->error == PARSE_ERROR)
-			return blf_reject(msg, 400, "Bad From", NULL, "unparsable From");
-	}
+	from = blf_subscan_from(msg, &r->from);
+	if(from == NULL)
+		return blf_reject(msg, 400, "Bad From", NULL, "unparsable From");
 	if(from->tag_value.len == 0)
 		return blf_reject(msg, 400, "Missing From Tag", NULL, "no From tag");
 	to = get_to(msg);
@@ -684,7 +604,7 @@ static int blf_subreq_parse(struct sip_msg *msg, blf_subreq_t *r)
 			< 0)
 		return blf_reject(msg, 400, "Bad From URI", NULL, "bad From URI");
 	if(r->hct.s) {
-		if((n = blf_contact_first(r->hct_h, &r->hct, &r->cts,
+		if((n = blf_subscan_contact(r->hct_h, &r->hct, &r->cts,
 					&r->f[BLF_SF_CONTACT]))
 				< 0)
 			return blf_reject(

@@ -116,6 +116,11 @@ def test_event_before_and_after_cseq(proxy, raw):
     ('"W \\"x\\"" <sip:watcher@127.0.0.1:{p}>', "sip:watcher@127.0.0.1:{p}"),
     ("sip:watcher@127.0.0.1:{p};expires=60", "sip:watcher@127.0.0.1:{p}"),
     ("< sip:watcher@127.0.0.1:{p} >", "sip:watcher@127.0.0.1:{p}"),
+    # a display name before a bare URI (not RFC 3261) and white space
+    # after it: parse_contacts() reads all of the URI only with that white
+    # space, which the in-place reading had cut (fuzz_subcore found it:
+    # the NOTIFY went to port {p} without its last digit)
+    ("Wat sip:watcher@127.0.0.1:{p} ", "sip:watcher@127.0.0.1:{p}"),
 ])
 def test_contact_shapes(proxy, raw, contact, uri):
     """Each Contact shape: 200 and the NOTIFY sent to its URI."""
@@ -154,12 +159,41 @@ def test_from_shapes(proxy, raw, frm, tag):
     ({"after": ["Contact: <sip:w@127.0.0.1:5060>", "Event: dialog",
                 "Accept: text/plain"]}, b"406"),
     ({"after": ["Contact: <sip:w@127.0.0.1:5060>"]}, b"400"),  # no Event
+    # parse_to() refuses a backslash in the URI (tests/fuzz/fuzz_subcore.c
+    # found it: read in place, the SUBSCRIBE was taken)
+    ({"frm": "<sip:wat\\cher@blf.test>;tag=xb"}, b"400"),
+    # parse_params() quotes with a single quote: an unterminated one
+    ({"contact": "<sip:watcher@127.0.0.1:5060>;q='.5"}, b"400"),
 ])
 def test_errors_in_both_shapes(proxy, raw, kw, code):
     """What is refused is refused as before; Kamailio stays up."""
     r = subscribe(raw, proxy, "x%d" % (hash(repr(kw)) & 0xffff), **kw)
     if code:
         assert r.startswith(b"SIP/2.0 " + code), r
+    assert proxy.running
+
+
+@pytest.mark.parametrize("extra", [
+    "l: 0",  # a second Content-Length (subscribe() ends with one)
+    "Max-Forwards: 69",  # a second Max-Forwards
+    "Retry-After: soon",  # parsed as the core reads the line
+    "X*Y: z",  # a token, but not a header name to the core
+])
+def test_what_the_core_refuses_is_not_taken(proxy, raw, extra):
+    """A header after CSeq that makes the core's parser refuse the message
+    (tests/fuzz/fuzz_subcore.c found each: read in place, the SUBSCRIBE got
+    a 200 and a subscription). Now it goes to the core's parser, as before
+    the in-place reading: no reply can be built (sl parses the headers
+    too), so there is none, no NOTIFY, a log line, Kamailio still up."""
+    before = proxy.log().count("cannot send 400 reply")
+    after = ["Contact: <sip:watcher@127.0.0.1:%d>" % raw.port,
+             "Event: dialog", "Expires: 120", extra]
+    with pytest.raises(AssertionError, match="no response"):
+        subscribe(raw, proxy, "cr%d" % (hash(extra) & 0xffff), after=after,
+                  timeout=1.5)
+    assert not raw.notifies
+    blfutil.poll(lambda: proxy.log().count("cannot send 400 reply") > before,
+                 3, what="the log line of the refused SUBSCRIBE")
     assert proxy.running
 
 

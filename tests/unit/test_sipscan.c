@@ -224,6 +224,13 @@ static void test_req_good(void)
 	CHECK_INT(o.accept_len[1], 0);
 	CHECK_INT(o.evlist, 0);
 
+	/* Content-Length once, of 9 digits, white space before the CR */
+	CHECK_INT(rest("Content-Length: 123456789 \t\r\n\r\n", &o), 0);
+	CHECK_INT(o.clen, 1);
+	/* Max-Forwards once; the core's other header name characters */
+	CHECK_INT(rest("Max-Forwards: 70\r\nX_y.z+w~v-1: a\r\n\r\n", &o), 0);
+	CHECK_INT(o.maxfwd, 1);
+
 	/* nothing at all before the empty line */
 	CHECK_INT(rest("\r\n", &o), 0);
 	CHECK(o.event == NULL && o.contact == NULL && o.naccept == 0);
@@ -248,6 +255,20 @@ static void test_req_core(void)
 			"Ev\"ent: dialog\r\n\r\n", ": dialog\r\n\r\n",
 			"Event: dia\rlog\r\n\r\n", "Content-Length: 1x\r\n\r\n",
 			"Content-Length:\r\n\r\n", "l: 12345678901\r\n\r\n",
+			/* what the core's parser refuses (tests/fuzz/fuzz_subcore.c
+			 * found each): Content-Length twice, of 10 digits, with a
+			 * second CR */
+			"Content-Length: 0\r\nl: 0\r\n\r\n", "l: 1234567890\r\n\r\n",
+			"l: 0\r\r\n\r\n",
+			/* a CR before the CRLF's (the core keeps it in the body) */
+			"Event: a\r\t\r\n\r\n", "Event: dialog\r\r\n\r\n",
+			/* Max-Forwards twice; a Retry-After (the core parses it as it
+			 * reads the line) */
+			"Max-Forwards: 70\r\nMax-Forwards: 69\r\n\r\n",
+			"Retry-After: 5\r\n\r\n",
+			/* a token the core does not take as a header name */
+			"X*Y: z\r\n\r\n", "A!: b\r\n\r\n", "A%b: c\r\n\r\n",
+			"A`: b\r\n\r\n", "A'b: c\r\n\r\n",
 			"Event: dialog\r\n", /* no empty line */
 			"Event: dialog", "", "\r", NULL};
 	int i;
