@@ -110,6 +110,10 @@ typedef struct blf_nodes {
 	int n;
 	int synced; /* a full state was asked for */
 	unsigned int boot; /* this node's incarnation */
+	/* when (blf_rhist_now_ms) a message of ours last went to every peer
+	 * a hello goes to: the hello of that second is not needed
+	 * (blf_dmq_hello) */
+	unsigned long long all_ms;
 	blf_node_t node[BLF_DMQ_MAX_NODES];
 } blf_nodes_t;
 
@@ -498,11 +502,12 @@ static void blf_node_boot(int idx, json_t *b, json_t *rv, json_t *cv)
  * passing on of its own versions (blf_vq_pass_on) */
 static int blf_dmq_but = 0;
 
-static void blf_dmq_send_peers(str *body, json_t *type)
+/* 1 when every peer got it (none left out as dead or as blf_dmq_but) */
+static int blf_dmq_send_peers(str *body, json_t *type)
 {
 	const char *t = json_string_value(type);
 	blf_node_t *nd;
-	int i, k, always, dead;
+	int i, k, always, dead, all = 1;
 	time_t now = time(NULL);
 
 	always = t && (strcmp(t, "hello") == 0 || strcmp(t, "sync") == 0);
@@ -514,8 +519,10 @@ static void blf_dmq_send_peers(str *body, json_t *type)
 			dead = ip_addr_cmp(&nd->addr, &blf_peers[i].ip)
 				   && nd->port == blf_peers[i].port;
 			lock_release(&blf_nodes->lock);
-			if(dead)
+			if(dead) {
+				all = 0;
 				continue;
+			}
 		}
 		if(!always) {
 			lock_get(&blf_nodes->lock);
@@ -531,11 +538,13 @@ static void blf_dmq_send_peers(str *body, json_t *type)
 			}
 			lock_release(&blf_nodes->lock);
 		}
-		if(!dead
-				&& blf_dtx_send(body, &blf_dmq_ctype, &blf_peers[i].node) != 0)
+		if(dead)
+			all = 0;
+		else if(blf_dtx_send(body, &blf_dmq_ctype, &blf_peers[i].node) != 0)
 			blf_dmqb.send_message(blf_dmq_peer, body, &blf_peers[i].node,
 					&blf_dmq_resp, 1, &blf_dmq_ctype);
 	}
+	return all;
 }
 
 /* blf_dmq_but as a node of dmq's list to leave out (dmq compares the
@@ -676,6 +685,7 @@ static void blf_dmq_send(json_t *msg, dmq_node_t *to)
 {
 	str body;
 	char *s;
+	int all = 0;
 
 	json_object_set_new(msg, "n", json_string(blf_nodes->node[0].name));
 	/* every message carries our incarnation, so a peer knows it whatever
@@ -697,12 +707,22 @@ static void blf_dmq_send(json_t *msg, dmq_node_t *to)
 		if(blf_dtx_send(&body, &blf_dmq_ctype, to) != 0)
 			blf_dmqb.send_message(
 					blf_dmq_peer, &body, to, &blf_dmq_resp, 1, &blf_dmq_ctype);
-	} else if(blf_peers_send)
-		blf_dmq_send_peers(&body, json_object_get(msg, "t"));
-	else if(blf_dtx_bcast(&body, &blf_dmq_ctype, blf_dmq_but_node()) != 0)
-		blf_dmqb.bcast_message(blf_dmq_peer, &body, blf_dmq_but_node(),
-				&blf_dmq_resp, 1, &blf_dmq_ctype);
+	} else if(blf_peers_send) {
+		all = blf_dmq_send_peers(&body, json_object_get(msg, "t"));
+	} else {
+		/* every active node of dmq's list, as a hello goes */
+		all = blf_dmq_but == 0;
+		if(blf_dtx_bcast(&body, &blf_dmq_ctype, blf_dmq_but_node()) != 0)
+			blf_dmqb.bcast_message(blf_dmq_peer, &body, blf_dmq_but_node(),
+					&blf_dmq_resp, 1, &blf_dmq_ctype);
+	}
 	free(s);
+	if(all) {
+		/* every peer hears of us: our hello can wait (blf_dmq_hello) */
+		lock_get(&blf_nodes->lock);
+		blf_nodes->all_ms = blf_rhist_now_ms();
+		lock_release(&blf_nodes->lock);
+	}
 }
 
 static void blf_out(json_t *m)
@@ -767,6 +787,7 @@ typedef struct blf_vrec {
 typedef struct blf_vq {
 	gen_lock_t lock;
 	int n;
+	unsigned long long first_ms; /* when r[0] came (blf_rhist_now_ms) */
 	blf_vrec_t r[BLF_VQ_MAX];
 } blf_vq_t;
 
@@ -806,6 +827,8 @@ static int blf_vq_put(const str *key, const str *tag, unsigned int v,
 		lock_release(&blf_vq->lock);
 		return -1;
 	}
+	if(blf_vq->n == 0)
+		blf_vq->first_ms = blf_rhist_now_ms();
 	r = &blf_vq->r[blf_vq->n++];
 	r->v = v;
 	r->q = q;
@@ -831,8 +854,10 @@ static int blf_vq_grab(int max)
 	lock_get(&blf_vq->lock);
 	n = blf_vq->n < max ? blf_vq->n : max;
 	memcpy(blf_vq_out, blf_vq->r, n * sizeof(blf_vrec_t));
-	if(n < blf_vq->n)
+	if(n < blf_vq->n) {
 		memmove(blf_vq->r, blf_vq->r + n, (blf_vq->n - n) * sizeof(blf_vrec_t));
+		blf_vq->first_ms = blf_rhist_now_ms(); /* a little late: sooner */
+	}
 	blf_vq->n -= n;
 	lock_release(&blf_vq->lock);
 	return n;
@@ -1105,13 +1130,34 @@ static void blf_dmq_chg(blf_chg_batch_t *b, void *param)
 	blf_dmq_flush();
 }
 
-/* the "BLF DMQ VERSIONS" process: every dmq_version_delay ms, the versions
- * to pass on that no other message took along (and, at 200 ms or less,
- * our direct KDMQs' retransmissions: blf_dtx.c) */
+/*
+ * The "BLF DMQ VERSIONS" process: the versions to pass on that no other
+ * message took along, once the oldest of them has waited
+ * dmq_version_delay ms (and, at 200 ms or less, our direct KDMQs'
+ * retransmissions: blf_dtx.c). It looks 4 times per delay: a version
+ * waits for a message going anyway for most of the delay, not until a
+ * tick that may come at once (a message of its own saved), and never
+ * more than a quarter of the delay longer.
+ */
+unsigned int blf_dmq_vq_tick_ms(void)
+{
+	unsigned int d = (unsigned int)blf_cfg.dmq_version_delay;
+
+	d = (d + 3) / 4;
+	return d < 1 ? 1 : (d > 50 ? 50 : d);
+}
+
 void blf_dmq_vq_proc(unsigned int ticks, void *param)
 {
+	unsigned long long first;
+
 	blf_dtx_tick(); /* our KDMQs' retransmissions (dmq_direct) */
 	if(!blf_dmq_on() || blf_vq == NULL || blf_vq->n == 0)
+		return;
+	lock_get(&blf_vq->lock);
+	first = blf_vq->first_ms;
+	lock_release(&blf_vq->lock);
+	if(blf_rhist_now_ms() - first + 1 < (unsigned long long)blf_cfg.dmq_version_delay)
 		return;
 	blf_vq_pass_on();
 }
@@ -1844,17 +1890,31 @@ out:
 
 /* ---- liveness and takeover ---- */
 
-/* our hello, at most once a second (a long takeover says it between slots,
- * so the others never think us dead meanwhile) */
+/*
+ * Our hello, at most once a second (a long takeover says it between slots,
+ * so the others never think us dead meanwhile). Not when a message of ours
+ * went to every peer in the last second: a peer marks a node alive on any
+ * blf message of it (blf_node_idx, in every version), and every message
+ * carries what a hello says (name, incarnation, "rv", "cv"). A busy node
+ * then sends no hellos at all; a peer hears of it at most 2 s apart,
+ * well inside BLF_DMQ_DEAD_AFTER.
+ */
+#define BLF_DMQ_HELLO_MS 1000
 static void blf_dmq_hello(void)
 {
 	static time_t last = 0;
 	time_t now = time(NULL);
+	unsigned long long all_ms;
 	json_t *m;
 
 	if(now == last)
 		return;
 	last = now;
+	lock_get(&blf_nodes->lock);
+	all_ms = blf_nodes->all_ms;
+	lock_release(&blf_nodes->lock);
+	if(all_ms && blf_rhist_now_ms() - all_ms < BLF_DMQ_HELLO_MS)
+		return;
 	m = json_pack("{s:s}", "t", "hello");
 	blf_dmq_send(m, NULL);
 	json_decref(m);
