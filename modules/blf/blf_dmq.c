@@ -102,6 +102,7 @@ typedef struct blf_node {
 	unsigned long long seen_ms, prev_ms, gone_ms;
 	int rv; /* it reads versions from our answers and passes them on */
 	int cv; /* it reads compact versions ("vc", blf_repl.h) */
+	int pa; /* it reads versions passed on in our answers ("pa") */
 } blf_node_t;
 
 /* node 0 is this node; the others as they are heard of */
@@ -465,7 +466,8 @@ refused:
  * than it could be declared dead has lost what it held: its old
  * incarnation is handled as dead all the same (see blf_dmq_timer).
  */
-static void blf_node_boot(int idx, json_t *b, json_t *rv, json_t *cv)
+static void blf_node_boot(
+		int idx, json_t *b, json_t *rv, json_t *cv, json_t *pa)
 {
 	unsigned int boot;
 
@@ -477,6 +479,7 @@ static void blf_node_boot(int idx, json_t *b, json_t *rv, json_t *cv)
 	 * node of an older version does not say so) */
 	blf_nodes->node[idx].rv = json_integer_value(rv) == 1;
 	blf_nodes->node[idx].cv = json_integer_value(cv) == 1;
+	blf_nodes->node[idx].pa = json_integer_value(pa) == 1;
 	if(blf_nodes->node[idx].boot && blf_nodes->node[idx].boot != boot) {
 		blf_nodes->node[idx].restarted = 1;
 		/* the old incarnation was last heard from before this message */
@@ -696,6 +699,9 @@ static void blf_dmq_send(json_t *msg, dmq_node_t *to)
 	json_object_set_new(msg, "rv", json_integer(1));
 	/* we read compact versions ("vc"): a peer may send them */
 	json_object_set_new(msg, "cv", json_integer(1));
+	/* we read versions passed on ("o") in its answers to us
+	 * (blf_vq_grab_for): optional, an older node ignores it */
+	json_object_set_new(msg, "pa", json_integer(1));
 	blf_dmq_compact(msg, -1);
 	s = json_dumps(msg, JSON_COMPACT);
 	if(s == NULL)
@@ -859,6 +865,39 @@ static int blf_vq_grab(int max)
 		blf_vq->first_ms = blf_rhist_now_ms(); /* a little late: sooner */
 	}
 	blf_vq->n -= n;
+	lock_release(&blf_vq->lock);
+	return n;
+}
+
+/*
+ * The waiting versions node to is the last node to be told of, at most
+ * max, into blf_vq_out, for our answer to its message (blf_dmq_answer_body):
+ * a message of its own saved. Only in a cluster of three (as this node's
+ * table knows it: every node ever heard of), where the versions of one
+ * peer go to the other peer alone, and only when to says it reads them
+ * ("pa"). Elsewhere they wait for a message to every node.
+ */
+static int blf_vq_grab_for(int to, int max)
+{
+	int i, n = 0, k = 0, ok;
+
+	if(blf_vq == NULL || blf_vq->n == 0 || max <= 0 || to <= 0)
+		return 0; /* a racy peek, as blf_vq_grab */
+	lock_get(&blf_nodes->lock);
+	ok = blf_nodes->n == 3 && to < blf_nodes->n && blf_nodes->node[to].pa;
+	lock_release(&blf_nodes->lock);
+	if(!ok)
+		return 0;
+	lock_get(&blf_vq->lock);
+	for(i = 0; i < blf_vq->n; i++) {
+		if(n < max && blf_vq->r[i].owner > 0 && blf_vq->r[i].owner != to)
+			blf_vq_out[n++] = blf_vq->r[i];
+		else if(k++ != i)
+			blf_vq->r[k - 1] = blf_vq->r[i];
+	}
+	if(k && k < blf_vq->n)
+		blf_vq->first_ms = blf_rhist_now_ms(); /* a little late: sooner */
+	blf_vq->n = k;
 	lock_release(&blf_vq->lock);
 	return n;
 }
@@ -1163,6 +1202,8 @@ void blf_dmq_vq_proc(unsigned int ticks, void *param)
 }
 
 static int blf_json_key(json_t *m, str *key);
+static void blf_dmq_rx_ver(json_t *m, int owner);
+static void blf_dmq_vc_one(const blf_repl_vrec_t *r, int origin);
 
 /*
  * The answer of node idx (whose name its body gives, from the address we
@@ -1187,7 +1228,7 @@ static void blf_dmq_answer_in(struct sip_msg *msg, dmq_node_t *node)
 	blf_repl_limits_t lim;
 	blf_repl_vrec_t vr;
 	size_t vpos;
-	json_t *root = NULL, *r, *vc = NULL;
+	json_t *root = NULL, *r, *vc = NULL, *o;
 	const char *name, *why = NULL, *tag;
 	char rwhy[160];
 	unsigned int quiet;
@@ -1211,22 +1252,16 @@ static void blf_dmq_answer_in(struct sip_msg *msg, dmq_node_t *node)
 	else if(strcmp(json_string_value(json_object_get(root, "t")), "batch"))
 		why = "not a batch";
 	if(why == NULL) {
+		/* versions only: its own, and those of another node it passes
+		 * on to us ("o": we said "pa") */
 		json_array_foreach(json_object_get(root, "m"), i, r)
 		{
-			if(strcmp(json_string_value(json_object_get(r, "t")), "ver")
-					|| json_object_get(r, "o")) {
-				why = "a record other than its own versions";
+			if(strcmp(json_string_value(json_object_get(r, "t")), "ver")) {
+				why = "a record other than versions";
 				break;
 			}
 		}
 		vc = json_object_get(root, "vc");
-		vpos = 0;
-		while(why == NULL
-				&& blf_repl_vc_next(json_string_value(vc),
-						   json_string_length(vc), &vpos, &vr)
-						   == 1)
-			if(vr.owner)
-				why = "a compact version of another owner";
 	}
 	if(why == NULL) {
 		name = json_string_value(json_object_get(root, "n"));
@@ -1257,6 +1292,12 @@ static void blf_dmq_answer_in(struct sip_msg *msg, dmq_node_t *node)
 						   "v", &vv, "q", &q, "cd", &cd)
 						   < 0)
 			continue; /* checked: not reached */
+		if((o = json_object_get(r, "o"))) {
+			/* passed on to us: kept (it told the others), as
+			 * blf_dmq_rx_ver */
+			blf_dmq_rx_ver(r, origin);
+			continue;
+		}
 		tg.s = (char *)tag;
 		tg.len = (int)tlen;
 		blf_dmq_answer_ver(&key, &tg, vv, q, origin, (unsigned int)cd);
@@ -1267,6 +1308,10 @@ static void blf_dmq_answer_in(struct sip_msg *msg, dmq_node_t *node)
 			== 1) {
 		key.s = (char *)vr.key;
 		key.len = (int)vr.klen;
+		if(vr.owner) { /* passed on to us */
+			blf_dmq_vc_one(&vr, origin);
+			continue;
+		}
 		tg.s = (char *)vr.tag;
 		tg.len = (int)vr.tlen;
 		blf_dmq_answer_ver(&key, &tg, vr.v, vr.q, origin, vr.cd);
@@ -1482,32 +1527,37 @@ static void blf_dmq_rx_ver(json_t *m, int owner)
 	blf_sub_replica_ver(&key, tag, tlen, v, q, owner, (unsigned int)cd);
 }
 
+/* one compact version of node origin's message: as a "ver" record */
+static void blf_dmq_vc_one(const blf_repl_vrec_t *r, int origin)
+{
+	char name[BLF_REPL_NAME_MAX + 1];
+	int owner = origin;
+	str key;
+
+	if(r->owner) {
+		/* passed on (see blf_dmq_rx_ver) */
+		memcpy(name, r->owner, r->olen);
+		name[r->olen] = '\0';
+		if((owner = blf_node_find(name)) <= 0)
+			return;
+	}
+	key.s = (char *)r->key;
+	key.len = (int)r->klen;
+	blf_sub_replica_ver(&key, r->tag, r->tlen, r->v, r->q, owner, r->cd);
+}
+
 /* a batch's compact versions ("vc", checked): as "ver" records */
 static void blf_dmq_rx_vc(json_t *vc, int origin)
 {
 	blf_repl_vrec_t r;
-	char name[BLF_REPL_NAME_MAX + 1];
 	size_t pos = 0;
-	int owner;
-	str key;
 
 	if(vc == NULL)
 		return;
 	while(blf_repl_vc_next(json_string_value(vc), json_string_length(vc),
 				  &pos, &r)
-			== 1) {
-		owner = origin;
-		if(r.owner) {
-			/* passed on (see blf_dmq_rx_ver) */
-			memcpy(name, r.owner, r.olen);
-			name[r.olen] = '\0';
-			if((owner = blf_node_find(name)) <= 0)
-				continue;
-		}
-		key.s = (char *)r.key;
-		key.len = (int)r.klen;
-		blf_sub_replica_ver(&key, r.tag, r.tlen, r.v, r.q, owner, r.cd);
-	}
+			== 1)
+		blf_dmq_vc_one(&r, origin);
 }
 
 /* node origin moved its call from entity "e" to entity "to" */
@@ -1763,10 +1813,17 @@ static int blf_dmq_answer_ok(struct sip_msg *msg, int origin, json_t *root)
  * worker frees it once the answer is sent) */
 static void blf_dmq_answer_body(peer_reponse_t *resp, int origin)
 {
-	json_t *msg;
+	json_t *msg, *m;
 	char *s;
 	size_t len;
+	int i, n;
 
+	/* what we pass on to it alone goes along (blf_vq_grab_for) */
+	n = blf_vq_grab_for(
+			origin, BLF_DMQ_ANSWER_MAX - (int)json_array_size(blf_dmq_answer));
+	for(i = 0; i < n; i++)
+		if((m = blf_vrec_json(&blf_vq_out[i])))
+			json_array_append_new(blf_dmq_answer, m);
 	if(json_array_size(blf_dmq_answer) == 0)
 		return;
 	msg = json_pack("{s:s, s:O, s:s, s:I}", "t", "batch", "m", blf_dmq_answer,
@@ -1866,7 +1923,8 @@ static int blf_dmq_handle(
 		goto out;
 	}
 	blf_node_boot(origin, json_object_get(root, "b"),
-			json_object_get(root, "rv"), json_object_get(root, "cv"));
+			json_object_get(root, "rv"), json_object_get(root, "cv"),
+			json_object_get(root, "pa"));
 	blf_rx_boot = json_is_integer(json_object_get(root, "b"))
 						  ? (unsigned int)json_integer_value(
 								  json_object_get(root, "b"))
