@@ -1223,6 +1223,16 @@ static void blf_dmq_answer_ver(str *key, str *tag, unsigned int v,
 	}
 }
 
+/* whether owner (olen bytes), named by a version an answer passes on,
+ * is this node or the answer's sender (named sender) */
+static int blf_dmq_owner_bad(const char *owner, size_t olen, const char *sender)
+{
+	return (strlen(blf_nodes->node[0].name) == olen
+				   && memcmp(blf_nodes->node[0].name, owner, olen) == 0)
+		   || (sender && strlen(sender) == olen
+				   && memcmp(sender, owner, olen) == 0);
+}
+
 static void blf_dmq_answer_in(struct sip_msg *msg, dmq_node_t *node)
 {
 	blf_repl_limits_t lim;
@@ -1252,16 +1262,31 @@ static void blf_dmq_answer_in(struct sip_msg *msg, dmq_node_t *node)
 	else if(strcmp(json_string_value(json_object_get(root, "t")), "batch"))
 		why = "not a batch";
 	if(why == NULL) {
-		/* versions only: its own, and those of another node it passes
-		 * on to us ("o": we said "pa") */
+		/* versions only: its own, and those of a third node it passes
+		 * on to us ("o": we said "pa"), never ours nor its own */
+		name = json_string_value(json_object_get(root, "n"));
 		json_array_foreach(json_object_get(root, "m"), i, r)
 		{
 			if(strcmp(json_string_value(json_object_get(r, "t")), "ver")) {
 				why = "a record other than versions";
 				break;
 			}
+			if((o = json_object_get(r, "o"))
+					&& blf_dmq_owner_bad(json_string_value(o),
+							json_string_length(o), name)) {
+				why = "a version passed on names this node or its sender";
+				break;
+			}
 		}
 		vc = json_object_get(root, "vc");
+		vpos = 0;
+		while(why == NULL
+				&& blf_repl_vc_next(json_string_value(vc),
+						   json_string_length(vc), &vpos, &vr)
+						   == 1)
+			if(vr.owner && blf_dmq_owner_bad(vr.owner, vr.olen, name))
+				why = "a compact version passed on names this node or its "
+					  "sender";
 	}
 	if(why == NULL) {
 		name = json_string_value(json_object_get(root, "n"));
