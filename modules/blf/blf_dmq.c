@@ -684,6 +684,9 @@ static void blf_dmq_compact(json_t *msg, int cv_of)
 	free(buf);
 }
 
+/* per process: the message being sent is our hello (blf_dmq_hello) */
+static int blf_dmq_hello_sending = 0;
+
 static void blf_dmq_send(json_t *msg, dmq_node_t *to)
 {
 	str body;
@@ -723,8 +726,9 @@ static void blf_dmq_send(json_t *msg, dmq_node_t *to)
 					&blf_dmq_resp, 1, &blf_dmq_ctype);
 	}
 	free(s);
-	if(all) {
-		/* every peer hears of us: our hello can wait (blf_dmq_hello) */
+	if(all && !blf_dmq_hello_sending) {
+		/* every peer hears of us: our hello can wait (blf_dmq_hello;
+		 * not a hello itself, or they would go every other second) */
 		lock_get(&blf_nodes->lock);
 		blf_nodes->all_ms = blf_rhist_now_ms();
 		lock_release(&blf_nodes->lock);
@@ -1999,7 +2003,9 @@ static void blf_dmq_hello(void)
 	if(all_ms && blf_rhist_now_ms() - all_ms < BLF_DMQ_HELLO_MS)
 		return;
 	m = json_pack("{s:s}", "t", "hello");
+	blf_dmq_hello_sending = 1;
 	blf_dmq_send(m, NULL);
+	blf_dmq_hello_sending = 0;
 	json_decref(m);
 }
 
