@@ -162,6 +162,9 @@ def test_compact_versions_only_to_readers(make_cluster, peer, phones, cv):
                  what="the peer in A's dmq node list")
     stop = threading.Event()
     fields = {"rv": 1, "cv": cv} if cv else {}
+    # A knows what the peer reads before the call (its 200 follows the
+    # handling), not from a hello of the thread racing the call
+    assert peer.blf(A, "hello", "evil", **fields) == 200
     t = threading.Thread(target=_hello_loop, args=(peer, A, stop),
                          kwargs=fields, daemon=True)
     t.start()
