@@ -790,6 +790,7 @@ typedef struct blf_vrec {
 	unsigned int cd; /* the digest of the calls its NOTIFY showed, 0: none */
 	unsigned short klen, tlen;
 	int owner; /* the node whose subscription it is */
+	unsigned long long ms; /* when it came (blf_rhist_now_ms) */
 	char key[BLF_REPL_KEY_MAX];
 	char tag[BLF_REPL_TAG_MAX];
 } blf_vrec_t;
@@ -797,7 +798,6 @@ typedef struct blf_vrec {
 typedef struct blf_vq {
 	gen_lock_t lock;
 	int n;
-	unsigned long long first_ms; /* when r[0] came (blf_rhist_now_ms) */
 	blf_vrec_t r[BLF_VQ_MAX];
 } blf_vq_t;
 
@@ -837,9 +837,8 @@ static int blf_vq_put(const str *key, const str *tag, unsigned int v,
 		lock_release(&blf_vq->lock);
 		return -1;
 	}
-	if(blf_vq->n == 0)
-		blf_vq->first_ms = blf_rhist_now_ms();
-	r = &blf_vq->r[blf_vq->n++];
+	r = &blf_vq->r[blf_vq->n++]; /* in the order they come */
+	r->ms = blf_rhist_now_ms();
 	r->v = v;
 	r->q = q;
 	r->cd = cd;
@@ -864,10 +863,8 @@ static int blf_vq_grab(int max)
 	lock_get(&blf_vq->lock);
 	n = blf_vq->n < max ? blf_vq->n : max;
 	memcpy(blf_vq_out, blf_vq->r, n * sizeof(blf_vrec_t));
-	if(n < blf_vq->n) {
+	if(n < blf_vq->n)
 		memmove(blf_vq->r, blf_vq->r + n, (blf_vq->n - n) * sizeof(blf_vrec_t));
-		blf_vq->first_ms = blf_rhist_now_ms(); /* a little late: sooner */
-	}
 	blf_vq->n -= n;
 	lock_release(&blf_vq->lock);
 	return n;
@@ -899,9 +896,7 @@ static int blf_vq_grab_for(int to, int max)
 		else if(k++ != i)
 			blf_vq->r[k - 1] = blf_vq->r[i];
 	}
-	if(k && k < blf_vq->n)
-		blf_vq->first_ms = blf_rhist_now_ms(); /* a little late: sooner */
-	blf_vq->n = k;
+	blf_vq->n = k; /* the rest in their order: r[0] the oldest */
 	lock_release(&blf_vq->lock);
 	return n;
 }
@@ -1198,10 +1193,11 @@ void blf_dmq_vq_proc(unsigned int ticks, void *param)
 	if(!blf_dmq_on() || blf_vq == NULL || blf_vq->n == 0)
 		return;
 	lock_get(&blf_vq->lock);
-	first = blf_vq->first_ms;
+	first = blf_vq->n ? blf_vq->r[0].ms : 0;
 	lock_release(&blf_vq->lock);
-	if(blf_rhist_now_ms() - first + 1 < (unsigned long long)blf_cfg.dmq_version_delay)
-		return;
+	if(blf_rhist_now_ms() - first + 1
+			< (unsigned long long)blf_cfg.dmq_version_delay)
+		return; /* + 1: a tick a little early still sends */
 	blf_vq_pass_on();
 }
 
