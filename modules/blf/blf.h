@@ -42,6 +42,7 @@ void blf_dmq_timer(void);
 void blf_dmq_timer_proc(unsigned int ticks, void *param); /* its process */
 /* dmq_version_delay: the versions waiting are sent (its own process) */
 void blf_dmq_vq_proc(unsigned int ticks, void *param);
+unsigned int blf_dmq_vq_tick_ms(void);
 const char *blf_dmq_node_name(int idx);
 
 /* blf_rpc.c: listings come in pages (see blf_rpc.c) */

@@ -102,6 +102,7 @@ typedef struct blf_node {
 	unsigned long long seen_ms, prev_ms, gone_ms;
 	int rv; /* it reads versions from our answers and passes them on */
 	int cv; /* it reads compact versions ("vc", blf_repl.h) */
+	int pa; /* it reads versions passed on in our answers ("pa") */
 } blf_node_t;
 
 /* node 0 is this node; the others as they are heard of */
@@ -110,6 +111,10 @@ typedef struct blf_nodes {
 	int n;
 	int synced; /* a full state was asked for */
 	unsigned int boot; /* this node's incarnation */
+	/* when (blf_rhist_now_ms) a message of ours last went to every peer
+	 * a hello goes to: the hello of that second is not needed
+	 * (blf_dmq_hello) */
+	unsigned long long all_ms;
 	blf_node_t node[BLF_DMQ_MAX_NODES];
 } blf_nodes_t;
 
@@ -461,7 +466,8 @@ refused:
  * than it could be declared dead has lost what it held: its old
  * incarnation is handled as dead all the same (see blf_dmq_timer).
  */
-static void blf_node_boot(int idx, json_t *b, json_t *rv, json_t *cv)
+static void blf_node_boot(
+		int idx, json_t *b, json_t *rv, json_t *cv, json_t *pa)
 {
 	unsigned int boot;
 
@@ -473,6 +479,7 @@ static void blf_node_boot(int idx, json_t *b, json_t *rv, json_t *cv)
 	 * node of an older version does not say so) */
 	blf_nodes->node[idx].rv = json_integer_value(rv) == 1;
 	blf_nodes->node[idx].cv = json_integer_value(cv) == 1;
+	blf_nodes->node[idx].pa = json_integer_value(pa) == 1;
 	if(blf_nodes->node[idx].boot && blf_nodes->node[idx].boot != boot) {
 		blf_nodes->node[idx].restarted = 1;
 		/* the old incarnation was last heard from before this message */
@@ -498,11 +505,12 @@ static void blf_node_boot(int idx, json_t *b, json_t *rv, json_t *cv)
  * passing on of its own versions (blf_vq_pass_on) */
 static int blf_dmq_but = 0;
 
-static void blf_dmq_send_peers(str *body, json_t *type)
+/* 1 when every peer got it (none left out as dead or as blf_dmq_but) */
+static int blf_dmq_send_peers(str *body, json_t *type)
 {
 	const char *t = json_string_value(type);
 	blf_node_t *nd;
-	int i, k, always, dead;
+	int i, k, always, dead, all = 1;
 	time_t now = time(NULL);
 
 	always = t && (strcmp(t, "hello") == 0 || strcmp(t, "sync") == 0);
@@ -514,8 +522,10 @@ static void blf_dmq_send_peers(str *body, json_t *type)
 			dead = ip_addr_cmp(&nd->addr, &blf_peers[i].ip)
 				   && nd->port == blf_peers[i].port;
 			lock_release(&blf_nodes->lock);
-			if(dead)
+			if(dead) {
+				all = 0;
 				continue;
+			}
 		}
 		if(!always) {
 			lock_get(&blf_nodes->lock);
@@ -531,11 +541,13 @@ static void blf_dmq_send_peers(str *body, json_t *type)
 			}
 			lock_release(&blf_nodes->lock);
 		}
-		if(!dead
-				&& blf_dtx_send(body, &blf_dmq_ctype, &blf_peers[i].node) != 0)
+		if(dead)
+			all = 0;
+		else if(blf_dtx_send(body, &blf_dmq_ctype, &blf_peers[i].node) != 0)
 			blf_dmqb.send_message(blf_dmq_peer, body, &blf_peers[i].node,
 					&blf_dmq_resp, 1, &blf_dmq_ctype);
 	}
+	return all;
 }
 
 /* blf_dmq_but as a node of dmq's list to leave out (dmq compares the
@@ -672,10 +684,14 @@ static void blf_dmq_compact(json_t *msg, int cv_of)
 	free(buf);
 }
 
+/* per process: the message being sent is our hello (blf_dmq_hello) */
+static int blf_dmq_hello_sending = 0;
+
 static void blf_dmq_send(json_t *msg, dmq_node_t *to)
 {
 	str body;
 	char *s;
+	int all = 0;
 
 	json_object_set_new(msg, "n", json_string(blf_nodes->node[0].name));
 	/* every message carries our incarnation, so a peer knows it whatever
@@ -686,6 +702,9 @@ static void blf_dmq_send(json_t *msg, dmq_node_t *to)
 	json_object_set_new(msg, "rv", json_integer(1));
 	/* we read compact versions ("vc"): a peer may send them */
 	json_object_set_new(msg, "cv", json_integer(1));
+	/* we read versions passed on ("o") in its answers to us
+	 * (blf_vq_grab_for): optional, an older node ignores it */
+	json_object_set_new(msg, "pa", json_integer(1));
 	blf_dmq_compact(msg, -1);
 	s = json_dumps(msg, JSON_COMPACT);
 	if(s == NULL)
@@ -697,12 +716,23 @@ static void blf_dmq_send(json_t *msg, dmq_node_t *to)
 		if(blf_dtx_send(&body, &blf_dmq_ctype, to) != 0)
 			blf_dmqb.send_message(
 					blf_dmq_peer, &body, to, &blf_dmq_resp, 1, &blf_dmq_ctype);
-	} else if(blf_peers_send)
-		blf_dmq_send_peers(&body, json_object_get(msg, "t"));
-	else if(blf_dtx_bcast(&body, &blf_dmq_ctype, blf_dmq_but_node()) != 0)
-		blf_dmqb.bcast_message(blf_dmq_peer, &body, blf_dmq_but_node(),
-				&blf_dmq_resp, 1, &blf_dmq_ctype);
+	} else if(blf_peers_send) {
+		all = blf_dmq_send_peers(&body, json_object_get(msg, "t"));
+	} else {
+		/* every active node of dmq's list, as a hello goes */
+		all = blf_dmq_but == 0;
+		if(blf_dtx_bcast(&body, &blf_dmq_ctype, blf_dmq_but_node()) != 0)
+			blf_dmqb.bcast_message(blf_dmq_peer, &body, blf_dmq_but_node(),
+					&blf_dmq_resp, 1, &blf_dmq_ctype);
+	}
 	free(s);
+	if(all && !blf_dmq_hello_sending) {
+		/* every peer hears of us: our hello can wait (blf_dmq_hello;
+		 * not a hello itself, or they would go every other second) */
+		lock_get(&blf_nodes->lock);
+		blf_nodes->all_ms = blf_rhist_now_ms();
+		lock_release(&blf_nodes->lock);
+	}
 }
 
 static void blf_out(json_t *m)
@@ -760,6 +790,7 @@ typedef struct blf_vrec {
 	unsigned int cd; /* the digest of the calls its NOTIFY showed, 0: none */
 	unsigned short klen, tlen;
 	int owner; /* the node whose subscription it is */
+	unsigned long long ms; /* when it came (blf_rhist_now_ms) */
 	char key[BLF_REPL_KEY_MAX];
 	char tag[BLF_REPL_TAG_MAX];
 } blf_vrec_t;
@@ -806,7 +837,8 @@ static int blf_vq_put(const str *key, const str *tag, unsigned int v,
 		lock_release(&blf_vq->lock);
 		return -1;
 	}
-	r = &blf_vq->r[blf_vq->n++];
+	r = &blf_vq->r[blf_vq->n++]; /* in the order they come */
+	r->ms = blf_rhist_now_ms();
 	r->v = v;
 	r->q = q;
 	r->cd = cd;
@@ -834,6 +866,37 @@ static int blf_vq_grab(int max)
 	if(n < blf_vq->n)
 		memmove(blf_vq->r, blf_vq->r + n, (blf_vq->n - n) * sizeof(blf_vrec_t));
 	blf_vq->n -= n;
+	lock_release(&blf_vq->lock);
+	return n;
+}
+
+/*
+ * The waiting versions node to is the last node to be told of, at most
+ * max, into blf_vq_out, for our answer to its message (blf_dmq_answer_body):
+ * a message of its own saved. Only in a cluster of three (as this node's
+ * table knows it: every node ever heard of), where the versions of one
+ * peer go to the other peer alone, and only when to says it reads them
+ * ("pa"). Elsewhere they wait for a message to every node.
+ */
+static int blf_vq_grab_for(int to, int max)
+{
+	int i, n = 0, k = 0, ok;
+
+	if(blf_vq == NULL || blf_vq->n == 0 || max <= 0 || to <= 0)
+		return 0; /* a racy peek, as blf_vq_grab */
+	lock_get(&blf_nodes->lock);
+	ok = blf_nodes->n == 3 && to < blf_nodes->n && blf_nodes->node[to].pa;
+	lock_release(&blf_nodes->lock);
+	if(!ok)
+		return 0;
+	lock_get(&blf_vq->lock);
+	for(i = 0; i < blf_vq->n; i++) {
+		if(n < max && blf_vq->r[i].owner > 0 && blf_vq->r[i].owner != to)
+			blf_vq_out[n++] = blf_vq->r[i];
+		else if(k++ != i)
+			blf_vq->r[k - 1] = blf_vq->r[i];
+	}
+	blf_vq->n = k; /* the rest in their order: r[0] the oldest */
 	lock_release(&blf_vq->lock);
 	return n;
 }
@@ -1105,18 +1168,42 @@ static void blf_dmq_chg(blf_chg_batch_t *b, void *param)
 	blf_dmq_flush();
 }
 
-/* the "BLF DMQ VERSIONS" process: every dmq_version_delay ms, the versions
- * to pass on that no other message took along (and, at 200 ms or less,
- * our direct KDMQs' retransmissions: blf_dtx.c) */
+/*
+ * The "BLF DMQ VERSIONS" process: the versions to pass on that no other
+ * message took along, once the oldest of them has waited
+ * dmq_version_delay ms (and, at 200 ms or less, our direct KDMQs'
+ * retransmissions: blf_dtx.c). It looks 4 times per delay: a version
+ * waits for a message going anyway for most of the delay, not until a
+ * tick that may come at once (a message of its own saved), and never
+ * more than a quarter of the delay longer.
+ */
+unsigned int blf_dmq_vq_tick_ms(void)
+{
+	unsigned int d = (unsigned int)blf_cfg.dmq_version_delay;
+
+	d = (d + 3) / 4;
+	return d < 1 ? 1 : (d > 50 ? 50 : d);
+}
+
 void blf_dmq_vq_proc(unsigned int ticks, void *param)
 {
+	unsigned long long first;
+
 	blf_dtx_tick(); /* our KDMQs' retransmissions (dmq_direct) */
 	if(!blf_dmq_on() || blf_vq == NULL || blf_vq->n == 0)
 		return;
+	lock_get(&blf_vq->lock);
+	first = blf_vq->n ? blf_vq->r[0].ms : 0;
+	lock_release(&blf_vq->lock);
+	if(blf_rhist_now_ms() - first + 1
+			< (unsigned long long)blf_cfg.dmq_version_delay)
+		return; /* + 1: a tick a little early still sends */
 	blf_vq_pass_on();
 }
 
 static int blf_json_key(json_t *m, str *key);
+static void blf_dmq_rx_ver(json_t *m, int owner);
+static void blf_dmq_vc_one(const blf_repl_vrec_t *r, int origin);
 
 /*
  * The answer of node idx (whose name its body gives, from the address we
@@ -1136,12 +1223,22 @@ static void blf_dmq_answer_ver(str *key, str *tag, unsigned int v,
 	}
 }
 
+/* whether owner (olen bytes), named by a version an answer passes on,
+ * is this node or the answer's sender (named sender) */
+static int blf_dmq_owner_bad(const char *owner, size_t olen, const char *sender)
+{
+	return (strlen(blf_nodes->node[0].name) == olen
+				   && memcmp(blf_nodes->node[0].name, owner, olen) == 0)
+		   || (sender && strlen(sender) == olen
+				   && memcmp(sender, owner, olen) == 0);
+}
+
 static void blf_dmq_answer_in(struct sip_msg *msg, dmq_node_t *node)
 {
 	blf_repl_limits_t lim;
 	blf_repl_vrec_t vr;
 	size_t vpos;
-	json_t *root = NULL, *r, *vc = NULL;
+	json_t *root = NULL, *r, *vc = NULL, *o;
 	const char *name, *why = NULL, *tag;
 	char rwhy[160];
 	unsigned int quiet;
@@ -1165,11 +1262,19 @@ static void blf_dmq_answer_in(struct sip_msg *msg, dmq_node_t *node)
 	else if(strcmp(json_string_value(json_object_get(root, "t")), "batch"))
 		why = "not a batch";
 	if(why == NULL) {
+		/* versions only: its own, and those of a third node it passes
+		 * on to us ("o": we said "pa"), never ours nor its own */
+		name = json_string_value(json_object_get(root, "n"));
 		json_array_foreach(json_object_get(root, "m"), i, r)
 		{
-			if(strcmp(json_string_value(json_object_get(r, "t")), "ver")
-					|| json_object_get(r, "o")) {
-				why = "a record other than its own versions";
+			if(strcmp(json_string_value(json_object_get(r, "t")), "ver")) {
+				why = "a record other than versions";
+				break;
+			}
+			if((o = json_object_get(r, "o"))
+					&& blf_dmq_owner_bad(json_string_value(o),
+							json_string_length(o), name)) {
+				why = "a version passed on names this node or its sender";
 				break;
 			}
 		}
@@ -1179,8 +1284,9 @@ static void blf_dmq_answer_in(struct sip_msg *msg, dmq_node_t *node)
 				&& blf_repl_vc_next(json_string_value(vc),
 						   json_string_length(vc), &vpos, &vr)
 						   == 1)
-			if(vr.owner)
-				why = "a compact version of another owner";
+			if(vr.owner && blf_dmq_owner_bad(vr.owner, vr.olen, name))
+				why = "a compact version passed on names this node or its "
+					  "sender";
 	}
 	if(why == NULL) {
 		name = json_string_value(json_object_get(root, "n"));
@@ -1211,6 +1317,12 @@ static void blf_dmq_answer_in(struct sip_msg *msg, dmq_node_t *node)
 						   "v", &vv, "q", &q, "cd", &cd)
 						   < 0)
 			continue; /* checked: not reached */
+		if((o = json_object_get(r, "o"))) {
+			/* passed on to us: kept (it told the others), as
+			 * blf_dmq_rx_ver */
+			blf_dmq_rx_ver(r, origin);
+			continue;
+		}
 		tg.s = (char *)tag;
 		tg.len = (int)tlen;
 		blf_dmq_answer_ver(&key, &tg, vv, q, origin, (unsigned int)cd);
@@ -1221,6 +1333,10 @@ static void blf_dmq_answer_in(struct sip_msg *msg, dmq_node_t *node)
 			== 1) {
 		key.s = (char *)vr.key;
 		key.len = (int)vr.klen;
+		if(vr.owner) { /* passed on to us */
+			blf_dmq_vc_one(&vr, origin);
+			continue;
+		}
 		tg.s = (char *)vr.tag;
 		tg.len = (int)vr.tlen;
 		blf_dmq_answer_ver(&key, &tg, vr.v, vr.q, origin, vr.cd);
@@ -1436,32 +1552,37 @@ static void blf_dmq_rx_ver(json_t *m, int owner)
 	blf_sub_replica_ver(&key, tag, tlen, v, q, owner, (unsigned int)cd);
 }
 
+/* one compact version of node origin's message: as a "ver" record */
+static void blf_dmq_vc_one(const blf_repl_vrec_t *r, int origin)
+{
+	char name[BLF_REPL_NAME_MAX + 1];
+	int owner = origin;
+	str key;
+
+	if(r->owner) {
+		/* passed on (see blf_dmq_rx_ver) */
+		memcpy(name, r->owner, r->olen);
+		name[r->olen] = '\0';
+		if((owner = blf_node_find(name)) <= 0)
+			return;
+	}
+	key.s = (char *)r->key;
+	key.len = (int)r->klen;
+	blf_sub_replica_ver(&key, r->tag, r->tlen, r->v, r->q, owner, r->cd);
+}
+
 /* a batch's compact versions ("vc", checked): as "ver" records */
 static void blf_dmq_rx_vc(json_t *vc, int origin)
 {
 	blf_repl_vrec_t r;
-	char name[BLF_REPL_NAME_MAX + 1];
 	size_t pos = 0;
-	int owner;
-	str key;
 
 	if(vc == NULL)
 		return;
 	while(blf_repl_vc_next(json_string_value(vc), json_string_length(vc),
 				  &pos, &r)
-			== 1) {
-		owner = origin;
-		if(r.owner) {
-			/* passed on (see blf_dmq_rx_ver) */
-			memcpy(name, r.owner, r.olen);
-			name[r.olen] = '\0';
-			if((owner = blf_node_find(name)) <= 0)
-				continue;
-		}
-		key.s = (char *)r.key;
-		key.len = (int)r.klen;
-		blf_sub_replica_ver(&key, r.tag, r.tlen, r.v, r.q, owner, r.cd);
-	}
+			== 1)
+		blf_dmq_vc_one(&r, origin);
 }
 
 /* node origin moved its call from entity "e" to entity "to" */
@@ -1717,10 +1838,17 @@ static int blf_dmq_answer_ok(struct sip_msg *msg, int origin, json_t *root)
  * worker frees it once the answer is sent) */
 static void blf_dmq_answer_body(peer_reponse_t *resp, int origin)
 {
-	json_t *msg;
+	json_t *msg, *m;
 	char *s;
 	size_t len;
+	int i, n;
 
+	/* what we pass on to it alone goes along (blf_vq_grab_for) */
+	n = blf_vq_grab_for(
+			origin, BLF_DMQ_ANSWER_MAX - (int)json_array_size(blf_dmq_answer));
+	for(i = 0; i < n; i++)
+		if((m = blf_vrec_json(&blf_vq_out[i])))
+			json_array_append_new(blf_dmq_answer, m);
 	if(json_array_size(blf_dmq_answer) == 0)
 		return;
 	msg = json_pack("{s:s, s:O, s:s, s:I}", "t", "batch", "m", blf_dmq_answer,
@@ -1820,7 +1948,8 @@ static int blf_dmq_handle(
 		goto out;
 	}
 	blf_node_boot(origin, json_object_get(root, "b"),
-			json_object_get(root, "rv"), json_object_get(root, "cv"));
+			json_object_get(root, "rv"), json_object_get(root, "cv"),
+			json_object_get(root, "pa"));
 	blf_rx_boot = json_is_integer(json_object_get(root, "b"))
 						  ? (unsigned int)json_integer_value(
 								  json_object_get(root, "b"))
@@ -1844,19 +1973,35 @@ out:
 
 /* ---- liveness and takeover ---- */
 
-/* our hello, at most once a second (a long takeover says it between slots,
- * so the others never think us dead meanwhile) */
+/*
+ * Our hello, at most once a second (a long takeover says it between slots,
+ * so the others never think us dead meanwhile). Not when a message of ours
+ * went to every peer in the last second: a peer marks a node alive on any
+ * blf message of it (blf_node_idx, in every version), and every message
+ * carries what a hello says (name, incarnation, "rv", "cv"). A busy node
+ * then sends no hellos at all; a peer hears of it at most 2 s apart,
+ * well inside BLF_DMQ_DEAD_AFTER.
+ */
+#define BLF_DMQ_HELLO_MS 1000
 static void blf_dmq_hello(void)
 {
 	static time_t last = 0;
 	time_t now = time(NULL);
+	unsigned long long all_ms;
 	json_t *m;
 
 	if(now == last)
 		return;
 	last = now;
+	lock_get(&blf_nodes->lock);
+	all_ms = blf_nodes->all_ms;
+	lock_release(&blf_nodes->lock);
+	if(all_ms && blf_rhist_now_ms() - all_ms < BLF_DMQ_HELLO_MS)
+		return;
 	m = json_pack("{s:s}", "t", "hello");
+	blf_dmq_hello_sending = 1;
 	blf_dmq_send(m, NULL);
+	blf_dmq_hello_sending = 0;
 	json_decref(m);
 }
 

@@ -562,7 +562,7 @@ static int child_init(int rank)
 		if(blf_cfg.enable_dmq && blf_cfg.dmq_version_delay > 0
 				&& fork_basic_utimer(PROC_TIMER, "BLF DMQ VERSIONS", 1,
 						   blf_dmq_vq_proc, NULL,
-						   blf_cfg.dmq_version_delay * 1000)
+						   blf_dmq_vq_tick_ms() * 1000)
 						   < 0) {
 			LM_ERR("cannot start the cluster versions process\n");
 			return -1;

@@ -622,7 +622,8 @@ int blf_repl_check(json_t *root, const blf_repl_limits_t *lim, char *why,
 		return blf_repl_bad(&x, "bad", "node name");
 	if(blf_repl_int(&x, root, "b", 0, BLF_REPL_UINT32, 0) < 0
 			|| blf_repl_int(&x, root, "rv", 0, 1, 1) < 0
-			|| blf_repl_int(&x, root, "cv", 0, 1, 1) < 0)
+			|| blf_repl_int(&x, root, "cv", 0, 1, 1) < 0
+			|| blf_repl_int(&x, root, "pa", 0, 1, 1) < 0)
 		return -1;
 	s = blf_repl_str(root, "t", &len);
 	if(s == NULL)

@@ -457,6 +457,7 @@ class DmqPeer:
         # as a node answers with its versions (blf_dmq.c blf_dmq_handle)
         self.answer = None
         self.responses = {}  # Call-ID -> [status, ...]
+        self.answer_bodies = []  # bodies of the answers to our requests
         # silent: blf requests are kept (kdmq) but not answered, as a peer
         # that hangs; kdmq: (monotonic time, Via branch) of each blf request
         self.silent = False
@@ -519,6 +520,8 @@ class DmqPeer:
                 with self._cond:
                     self.responses.setdefault(msg.call_id, []).append(
                         msg.status)
+                    if msg.text_body:
+                        self.answer_bodies.append(msg.text_body)
                     self._cond.notify_all()
 
     def send(self, node, body, peer="blf", from_uri=None,

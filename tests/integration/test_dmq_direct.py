@@ -162,6 +162,9 @@ def test_compact_versions_only_to_readers(make_cluster, peer, phones, cv):
                  what="the peer in A's dmq node list")
     stop = threading.Event()
     fields = {"rv": 1, "cv": cv} if cv else {}
+    # A knows what the peer reads before the call (its 200 follows the
+    # handling), not from a hello of the thread racing the call
+    assert peer.blf(A, "hello", "evil", **fields) == 200
     t = threading.Thread(target=_hello_loop, args=(peer, A, stop),
                          kwargs=fields, daemon=True)
     t.start()
@@ -231,3 +234,89 @@ def test_hostile_compact_answers_ignored(make_cluster, peer):
     assert stat(A, "dmq_invalid") == before + len(hostile)
     assert "blf DMQ answer from %s ignored" % peer.hostport in A.log()
     assert running(A)
+
+
+
+def _passed_on(bodies, owner):
+    """(versions of node owner's subscriptions passed on in bodies, blf
+    batches: compact lines naming it or "ver" records with its "o";
+    batches carrying nothing else: messages of their own)"""
+    import json
+    n = alone = 0
+    for b in bodies:
+        try:
+            m = json.loads(b)
+        except ValueError:
+            continue
+        if not isinstance(m, dict) or m.get("t") != "batch":
+            continue
+        lines = [ln for ln in m.get("vc", "").splitlines() if ln]
+        recs = [r for r in m.get("m", []) if isinstance(r, dict)]
+        k = sum(1 for ln in lines if ln.split(" ")[4:] == [owner])
+        k += sum(1 for r in recs
+                 if r.get("t") == "ver" and r.get("o") == owner)
+        n += k
+        if k and k == len(lines) + len(recs):
+            alone += 1
+    return n, alone
+
+
+@pytest.mark.parametrize("pa", [1, None], ids=["reads-pa", "older-peer"])
+def test_versions_passed_on_in_answers(request, peer, phones, pa):
+    """In a cluster of three (A, B and a peer), the versions of B's NOTIFYs
+    that A holds (from B's answer) go to the peer alone: with A's next
+    replica when there is one, else, when the peer says "pa": 1, in A's
+    200 to the peer's next message, no message of their own; to a peer of
+    an older version (no "pa") in a message of their own, as before, never
+    in an answer. Every state reaches the watcher either way, versions
+    +1."""
+    import threading
+    cl = clustermod.Cluster(2, gate=False, blf_peers=False,
+                            dmq_version_delay=1000)
+    request.node._blf_kams = list(cl.nodes)
+    stop = threading.Event()
+    t = None
+    try:
+        cl.start()
+        A, B = cl.nodes
+        assert peer.join(A) == 200
+        blfutil.poll(lambda: in_dmq_list(A, peer.port), 5,
+                     what="the peer in A's dmq node list")
+        fields = {"rv": 1, "cv": 1}
+        if pa:
+            fields["pa"] = pa
+        t = threading.Thread(target=_hello_loop, args=(peer, A, stop),
+                             kwargs=fields, daemon=True)
+        t.start()
+        lamp = watch_via(phones, B, "wb", "bob")
+        call, inc = ring(phones, A)
+        lamp.wait_state("early", call.call_id)
+        inc.answer()
+        call.wait_state("confirmed")
+        lamp.wait_state("confirmed", call.call_id)
+        assert call.bye().status == 200
+        lamp.wait_state("terminated", call.call_id)
+        lamp.assert_versions()
+        # each of B's NOTIFYs for A's call: its version passed on to the
+        # peer; the last one (terminated) has no replica of A's to go with
+        # (dmq_version_delay 1 s: the peer's hellos, each 0.5 s, come
+        # first)
+        want = len([n for n, i in lamp.seen if i is not None]) - 1
+
+        def got():
+            return (_passed_on(peer.got_blf(), B.name)[0]
+                    + _passed_on(peer.answer_bodies, B.name)[0] >= want)
+        blfutil.poll(got, 5, 0.1, "B's versions passed on to the peer")
+        in_answers = _passed_on(peer.answer_bodies, B.name)[0]
+        alone = _passed_on(peer.got_blf(), B.name)[1]
+        if pa:
+            assert in_answers > 0 and alone == 0, (in_answers, alone)
+        else:
+            assert in_answers == 0 and alone > 0, (in_answers, alone)
+        assert stat(A, "dmq_invalid") == 0
+        assert running(A) and running(B)
+    finally:
+        stop.set()
+        if t:
+            t.join(2)
+        cl.stop()

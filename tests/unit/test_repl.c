@@ -866,6 +866,22 @@ static void test_compact_versions(void)
 	CHECK_INT(check(json_pack("{s:s, s:s, s:i, s:i}", "t", "hello", "n",
 					  "blf-a", "b", 7, "cv", 2)),
 			-1);
+	/* "pa" (reads versions passed on in answers): 0 or 1, an integer */
+	CHECK_INT(check(json_pack("{s:s, s:s, s:i, s:i}", "t", "hello", "n",
+					  "blf-a", "b", 7, "pa", 1)),
+			0);
+	CHECK_INT(check(json_pack("{s:s, s:s, s:i, s:i}", "t", "hello", "n",
+					  "blf-a", "b", 7, "pa", 0)),
+			0);
+	CHECK_INT(check(json_pack("{s:s, s:s, s:i, s:i}", "t", "hello", "n",
+					  "blf-a", "b", 7, "pa", 2)),
+			-1);
+	CHECK_INT(check(json_pack("{s:s, s:s, s:i, s:i}", "t", "hello", "n",
+					  "blf-a", "b", 7, "pa", -1)),
+			-1);
+	CHECK_INT(check(json_pack("{s:s, s:s, s:i, s:s}", "t", "hello", "n",
+					  "blf-a", "b", 7, "pa", "1")),
+			-1);
 }
 
 int main(void)
