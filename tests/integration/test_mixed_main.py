@@ -20,10 +20,9 @@ import pytest
 
 import blfutil
 import cluster as clustermod
-import kamproc
 from test_cluster import watch_via, ring, sender, last_seen  # noqa: F401
 from test_cluster_hostile import stat
-from test_mixed_versions import pin
+from test_mixed_versions import pin, serve
 
 OLD = os.environ.get("BLF_MODULE_OLD")
 
@@ -37,23 +36,7 @@ def mixed3(request):
     names[request.param] = "blf-old"
     c = clustermod.Cluster(3, names=names)
     pin(c.nodes[request.param], {"BLF_MODULE": OLD})
-    request.node._blf_kams = list(c.nodes)
-    try:
-        c.start()
-    except Exception:
-        c.stop()
-        raise
-    yield c
-    c.stop()
-    problems = []
-    for k in c.nodes:
-        bad = kamproc.crash_lines(k.log())
-        if bad:
-            problems.append("%s logged:\n%s" % (k.name, "\n".join(bad)))
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
-    for k in c.nodes:
-        k.cleanup()
+    yield from serve(request, c)
 
 
 def test_new_and_old_module_share_versions_and_take_over(mixed3, phones):

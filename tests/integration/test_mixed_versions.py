@@ -66,18 +66,9 @@ def pin(node, version):
     node._start_once = pinned_start_once
 
 
-@pytest.fixture
-def mixed(request):
-    if os.path.realpath(kamproc.BLF_MODULE) != \
-            os.path.realpath(V60["BLF_MODULE"]):
-        pytest.skip("mixed 5.6/6.0 cluster: run in `make test-kamailio6`")
-    for v in (V56, V60):
-        for k in ("KAMAILIO", "BLF_MODULE"):
-            if not os.path.exists(v[k]):
-                pytest.skip("%s not built (make module module6)" % v[k])
-    c = clustermod.Cluster(2)
-    pin(c.nodes[0], V56)
-    pin(c.nodes[1], V60)
+def serve(request, c):
+    """A fixture's body for cluster c of pinned nodes: started, yielded,
+    stopped; a crash line in a node's log fails the test."""
     request.node._blf_kams = list(c.nodes)
     try:
         c.start()
@@ -95,6 +86,21 @@ def mixed(request):
         pytest.fail("\n".join(problems), pytrace=False)
     for k in c.nodes:
         k.cleanup()
+
+
+@pytest.fixture
+def mixed(request):
+    if os.path.realpath(kamproc.BLF_MODULE) != \
+            os.path.realpath(V60["BLF_MODULE"]):
+        pytest.skip("mixed 5.6/6.0 cluster: run in `make test-kamailio6`")
+    for v in (V56, V60):
+        for k in ("KAMAILIO", "BLF_MODULE"):
+            if not os.path.exists(v[k]):
+                pytest.skip("%s not built (make module module6)" % v[k])
+    c = clustermod.Cluster(2)
+    pin(c.nodes[0], V56)
+    pin(c.nodes[1], V60)
+    yield from serve(request, c)
 
 
 def running_version(node):
