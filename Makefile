@@ -47,7 +47,7 @@ SOAK_SAMPLE ?=
 
 MODULE := modules/blf/blf.so
 
-.PHONY: all deps kamsrc module layercheck doccheck unit fuzz integration integration-tm test soak demo bench bench-scale bench-cluster doc clean distclean
+.PHONY: all deps kamsrc module layercheck doccheck unit fuzz integration integration-tm integration-both test soak demo bench bench-scale bench-cluster doc clean distclean
 
 all: module
 
@@ -91,17 +91,21 @@ integration-tm: module
 		BLF_TEST_PARAMS=notify_direct=0 \
 		$(PYTEST) -q tests/integration $(PYTEST_ARGS)
 
+# both NOTIFY modes side by side: the suite mostly waits (timers, answers,
+# restarts; about 10% of a core), so two passes take the time of one
+# (-Otarget: each pass's output together, when it ends)
+integration-both: module
+	$(MAKE) -j2 -Otarget integration integration-tm
+
 test: deps
 	$(MAKE) module
 	$(MAKE) layercheck
 	$(MAKE) doccheck
 	$(MAKE) unit
 	$(MAKE) fuzz FUZZ_BUDGET=$(FUZZ_TEST_BUDGET)
-	$(MAKE) integration
-	$(MAKE) integration-tm
+	$(MAKE) integration-both
 	$(MAKE) deb-check
-	$(MAKE) test-kamailio6
-	$(MAKE) test-kamailio6-tm
+	$(MAKE) test-kamailio6-both
 
 soak: deps
 	$(MAKE) module
@@ -149,7 +153,8 @@ KAMAILIO6_ENV = KAMAILIO=$(KAMAILIO6)/sbin/kamailio \
 	KAMAILIO_SHARE=$(KAMAILIO6)/share/kamailio \
 	BLF_MODULE=$(CURDIR)/$(MODULE6)
 
-.PHONY: kamailio6 module6 test-kamailio6 test-kamailio6-tm
+.PHONY: kamailio6 module6 test-kamailio6 test-kamailio6-tm \
+	test-kamailio6-both integration6 integration6-tm
 kamailio6:
 	sh scripts/kamailio6.sh $(KAMAILIO6_SRC) $(KAMAILIO6)
 
@@ -159,10 +164,22 @@ module6: kamailio6
 # the suite with the default notify_direct=1, then with notify_direct=0
 test-kamailio6: deps
 	$(MAKE) module6
-	$(KAMAILIO6_ENV) $(PYTEST) -q tests/integration $(PYTEST_ARGS)
+	$(MAKE) integration6
 
 test-kamailio6-tm: deps
 	$(MAKE) module6
+	$(MAKE) integration6-tm
+
+# both modes side by side, as integration-both
+test-kamailio6-both: deps
+	$(MAKE) module6
+	$(MAKE) -j2 -Otarget integration6 integration6-tm
+
+# the passes alone, on a module6 already built
+integration6:
+	$(KAMAILIO6_ENV) $(PYTEST) -q tests/integration $(PYTEST_ARGS)
+
+integration6-tm:
 	$(KAMAILIO6_ENV) BLF_TEST_PARAMS=notify_direct=0 \
 		$(PYTEST) -q tests/integration $(PYTEST_ARGS)
 
