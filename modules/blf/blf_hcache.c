@@ -15,6 +15,7 @@
 
 #include <string.h>
 
+#include "core/mem/mem.h"
 #include "core/mem/shm_mem.h"
 #include "core/dprint.h"
 #include "core/hashes.h"
@@ -407,9 +408,47 @@ int blf_hc_lookup(blf_hc_t *c, const str *key, int wait_ms, blf_hc_read_f read,
 	return ret;
 }
 
+int blf_hc_want(blf_hc_t *c, const str *key, unsigned char tries)
+{
+	unsigned int h = blf_hc_hash(key);
+	blf_hc_ent_t *e;
+	int r = 0;
+
+	blf_hc_lock(c, h);
+	e = blf_hc_find(c, h, key);
+	if(e && (e->state == BLF_HC_ERROR || e->state == BLF_HC_PENDING)) {
+		e->wanted = tries;
+		r = 1;
+	}
+	blf_hc_unlock(c, h);
+	return r;
+}
+
+/* a key the sweep asks about again, copied out of its slot's lock */
+typedef struct blf_hc_again
+{
+	struct blf_hc_again *next;
+	str key;
+} blf_hc_again_t;
+
+/* asks again (no lock held): a full queue leaves the entry for the next
+ * pass (a wanted try is spent) */
+static void blf_hc_ask_again(blf_hc_t *c, blf_hc_again_t *l)
+{
+	blf_hc_again_t *n;
+
+	for(; l; l = n) {
+		n = l->next;
+		if(c->ops->ask == NULL || c->ops->ask(&l->key) < 0)
+			blf_hc_unqueue(c, &l->key);
+		pkg_free(l);
+	}
+}
+
 int blf_hc_sweep(blf_hc_t *c)
 {
 	blf_hc_ent_t **pa, *e;
+	blf_hc_again_t *again, *a;
 	unsigned int i;
 	time_t now = time(NULL);
 	int freed = 0, drop;
@@ -417,11 +456,29 @@ int blf_hc_sweep(blf_hc_t *c)
 	for(i = 0; i < c->size; i++) {
 		if(c->slots[i] == NULL)
 			continue; /* a racy peek: an entry added now waits a pass */
+		again = NULL;
 		lock_set_get(c->locks, i);
 		for(pa = &c->slots[i]; *pa;) {
 			e = *pa;
-			drop = c->ops->sweepable ? c->ops->sweepable(e, now)
-									 : blf_hcpol_idle(e, now, *c->ops->idle);
+			if(blf_hcpol_sweep_ask(e, now)) {
+				/* subscriptions wait for it: asked again, not dropped */
+				a = pkg_malloc(sizeof(*a) + e->klen);
+				if(a) {
+					a->key.s = (char *)(a + 1);
+					a->key.len = e->klen;
+					memcpy(a->key.s, e->key, e->klen);
+					a->next = again;
+					again = a;
+					e->queued = 1;
+				}
+				e->wanted--;
+				pa = &e->next;
+				continue;
+			}
+			drop = !e->wanted
+				   && (c->ops->sweepable
+								   ? c->ops->sweepable(e, now)
+								   : blf_hcpol_idle(e, now, *c->ops->idle));
 			if(!drop) {
 				pa = &e->next;
 				continue;
@@ -431,6 +488,7 @@ int blf_hc_sweep(blf_hc_t *c)
 			freed++;
 		}
 		lock_set_release(c->locks, i);
+		blf_hc_ask_again(c, again);
 	}
 	if(freed) {
 		blf_hc_uncount(c, freed);

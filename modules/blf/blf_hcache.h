@@ -117,7 +117,15 @@ int blf_hc_queued(blf_hc_t *c, const str *key);
 /* sets key's question done (its answer applied) */
 void blf_hc_unqueue(blf_hc_t *c, const str *key);
 
-/* drops the entries ops->sweepable says; returns how many */
+/* subscriptions wait for key's answer, which could not be had (an error)
+ * or is still coming: should it fail, the sweep asks again, at most tries
+ * times, BLF_HC_RETRY_S apart. 1 when key's entry is so marked, 0 when it
+ * holds an answer already or has no entry */
+int blf_hc_want(blf_hc_t *c, const str *key, unsigned char tries);
+
+/* drops the entries ops->sweepable says, and asks again for the wanted
+ * ones in error whose time has come (blf_hcpol_sweep_ask); returns how
+ * many were dropped */
 int blf_hc_sweep(blf_hc_t *c);
 /* drops every entry but the pinned and those an answer is on its way
  * to (pending again); returns the answers dropped */

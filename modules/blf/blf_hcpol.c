@@ -78,6 +78,12 @@ blf_hc_ent_t **blf_hcpol_evict_pick(
 
 int blf_hcpol_idle(const blf_hc_ent_t *e, time_t now, int idle)
 {
-	return !e->queued && !e->waiting && now >= e->expires
+	return !e->queued && !e->waiting && !e->wanted && now >= e->expires
 		   && now - e->used >= idle;
+}
+
+int blf_hcpol_sweep_ask(const blf_hc_ent_t *e, time_t now)
+{
+	return e->wanted && e->state == BLF_HC_ERROR
+		   && blf_hcpol_should_ask(e, now);
 }

@@ -35,6 +35,9 @@ typedef struct blf_hc_ent
 	unsigned char state;   /* BLF_HC_PENDING, BLF_HC_ERROR, or an answer */
 	unsigned char queued;  /* a question is queued or in flight */
 	unsigned char waiting; /* SIP workers waiting for its answer */
+	unsigned char wanted;  /* questions the sweep still asks after errors
+							* (blf_hc_want: subscriptions wait for the
+							* answer); 0: none */
 	time_t expires;		   /* the answer is fresh until then */
 	time_t retry_at;	   /* after an error: next question not before */
 	time_t used;		   /* last looked up */
@@ -84,5 +87,10 @@ blf_hc_ent_t **blf_hcpol_evict_pick(
 
 /* the sweep's rule: past its TTL, unused for idle s, nothing on its way */
 int blf_hcpol_idle(const blf_hc_ent_t *e, time_t now, int idle);
+
+/* 1 when the sweep at now must ask the service again for e: wanted, no
+ * answer could be had (error), and its retry time has come; a wanted
+ * entry is never swept while it is so */
+int blf_hcpol_sweep_ask(const blf_hc_ent_t *e, time_t now);
 
 #endif

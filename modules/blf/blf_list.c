@@ -89,6 +89,10 @@ static int blf_list_ask(const str *key)
 	return 0;
 }
 
+/* questions the sweep asks again, BLF_HC_RETRY_S apart, for a URI that
+ * subscriptions made before an answer wait for (blf_list_want): 5 min */
+#define BLF_LIST_WANT_TRIES 60
+
 /* a list not refetched (no subscription asks for it) for a while after
  * its TTL is dropped */
 static int blf_list_sweepable(const blf_hc_ent_t *e, time_t now)
@@ -192,13 +196,14 @@ static void blf_list_no_wait(const str *key)
 
 int blf_list_get(const str *key, int wait_ms, blf_list_copy_t **out)
 {
-	int why;
+	int why, answered;
 
 	*out = NULL;
 	if(blf_lists == NULL || key->len <= 0 || key->len + 1 >= BLF_KEY_MAX)
 		return 0;
 	/* a SUBSCRIBE to a URI not known yet waits for the answer, bounded */
-	blf_hc_lookup(blf_lists, key, wait_ms, blf_list_read, out, &why);
+	answered =
+			blf_hc_lookup(blf_lists, key, wait_ms, blf_list_read, out, &why);
 	if(wait_ms > 0 && why == BLF_HC_BUSY)
 		blf_list_no_wait(key);
 	else if(why == BLF_HC_TIMEOUT)
@@ -207,9 +212,19 @@ int blf_list_get(const str *key, int wait_ms, blf_list_copy_t **out)
 				key->len > 128 ? 128 : key->len, key->s, wait_ms);
 	if(*out != NULL)
 		return 1;
-	return why == BLF_HC_NOWAIT || why == BLF_HC_BUSY || why == BLF_HC_TIMEOUT
-				   ? 2
-				   : 0;
+	if(answered) /* the service said: not a list */
+		return 0;
+	if(why == BLF_HC_NOWAIT || why == BLF_HC_BUSY || why == BLF_HC_TIMEOUT)
+		return 2;
+	/* no answer could be had (now or a moment ago), or no room to ask */
+	return 3;
+}
+
+int blf_list_want(const str *key)
+{
+	if(blf_lists == NULL)
+		return 0;
+	return blf_hc_want(blf_lists, key, BLF_LIST_WANT_TRIES);
 }
 
 /* the members of an answer, packed: uri NUL name NUL ...; -1: bad */

@@ -45,12 +45,20 @@ void blf_list_destroy(void);
  * Is key (user@host) a list? 1 and *out (free() it) when the cache says so
  * (fresh, or stale while the service fails); otherwise the URI stands for
  * itself: 2 when an answer is coming (asked, not waited for or not within
- * wait_ms: the changed hook runs when it is a list), 0 when none is (not a
- * list, no answer could be had, or no question could be queued). On a miss
- * a question is queued; with wait_ms > 0 the caller waits at most that
- * long.
+ * wait_ms: the changed hook runs when it is a list), 3 when none could be
+ * had (the service failed, now or a moment ago, or no question could be
+ * queued: it may still be a list), 0 when it is not a list (the service
+ * said so, or lists are off). On a miss a question is queued; with
+ * wait_ms > 0 the caller waits at most that long.
  */
 int blf_list_get(const str *key, int wait_ms, blf_list_copy_t **out);
+
+/* subscriptions of key made before a list answer (2 or 3 above) wait for
+ * it: should the question fail, the HTTP process's sweep asks again every
+ * BLF_HC_RETRY_S s for 5 min, and the changed hook runs when the answer
+ * says list. 1 when so marked, 0 when an answer is there already (or no
+ * entry: the cache was full) */
+int blf_list_want(const str *key);
 
 /* in the HTTP process: an answer (status 0: none could be had) */
 void blf_list_answer(const str *key, int status, const char *body,

@@ -965,9 +965,10 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 						"a list without Supported: eventlist");
 			r->list = 1;
 		}
-		/* its answer still coming: plain for now, ended when it says
-		 * list (blf_lsub_plain_ended), for a watcher that takes lists */
-		lq = lq == 2 && evlist;
+		/* its answer still coming, or failed: plain for now, ended when
+		 * it says list (blf_lsub_plain_ended), for a watcher that takes
+		 * lists; a failed question is asked again (blf_list_want) */
+		lq = (lq == 2 || lq == 3) && evlist;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	blf_subreq_resolve(r, &watcher);
@@ -1151,6 +1152,8 @@ static int blf_subs_new(struct sip_msg *msg, blf_subreq_t *r)
 		job = NULL;
 		if(blf_list_get(&r->key, 0, &l) == 1)
 			blf_lsub_plain_ended(&r->key);
+		else
+			blf_list_want(&r->key);
 		free(l);
 	}
 send:

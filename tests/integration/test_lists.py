@@ -598,6 +598,52 @@ def test_list_answered_after_the_subscribe_ends_it_deactivated(
     assert "made before the list service answered ended" in kam.log()
 
 
+def test_failed_list_question_asked_again_then_deactivated(
+        stub, make_proxy, phones):
+    """The list service fails when a phone's BLF-list key subscribes (a
+    service restarting with the phones): 200 as an ordinary entity, as
+    before. Nothing else subscribes, yet the module asks again, no more
+    often than every BLF_HC_RETRY_S (5 s); when the service answers "list",
+    the subscription ends with terminated;reason=deactivated and the
+    phone's new SUBSCRIBE gets the list. A watcher without Supported:
+    eventlist keeps its ordinary subscription."""
+    import time
+    stub.set_list(LIST, MEMBERS)
+    stub.set_mode("error", path="list")
+    kam = make_proxy(**list_params(stub))
+    w = phones("reception")
+    mark = stub.mark()
+    sub = subscribe_list(w)
+    r = sub.responses[-1]
+    assert r.status == 200, r.first_line()
+    assert "eventlist" not in [v.strip().lower() for v in
+                               r.get_all("Require")]
+    assert sub.next_notify().content_type.startswith(DI)
+    plain = phones("plainw").subscribe(LIST, expires=600)
+    assert plain.responses[-1].status == 200, \
+        plain.responses[-1].first_line()
+    assert plain.next_notify().content_type.startswith(DI)
+    # asked again while it fails, spaced: 7 s hold at most 1 + 2 questions
+    # after the first (the SUBSCRIBEs' own may add one within the 5 s)
+    blfutil.poll(lambda: stub.count("list", LIST, since=mark) >= 2, 12,
+                 what="the list question asked again with no SUBSCRIBE")
+    time.sleep(2)
+    asked = stub.count("list", LIST, since=mark)
+    assert asked <= 4, "asked %d times in about 7 s" % asked
+    stub.set_mode("ok", path="list")
+    fin = sub.next_notify(timeout=12)
+    state = fin.msg.get("Subscription-State", "")
+    assert state.startswith("terminated") and "reason=deactivated" in state, \
+        state
+    sub2 = subscribe_list(w)
+    assert_list_200(sub2)
+    _, ln = next_list(sub2)
+    assert sorted(r.uri for r in ln.resources) == sorted(MEMBERS)
+    callids = [x.get("callid") for x in blfutil.subscriptions(kam)]
+    assert plain.call_id in callids and sub.call_id not in callids, callids
+    assert kam.running
+
+
 def test_list_max_members_bounds_a_list(stub, make_proxy, phones):
     members = [uri(str(400 + i)) for i in range(10)]
     stub.set_list(LIST, members)

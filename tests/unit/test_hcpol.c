@@ -213,6 +213,38 @@ static void test_idle(void)
 	e.waiting = 0;
 	e.used = now + 100;
 	CHECK_INT(blf_hcpol_idle(&e, now, 60), 0);
+	/* wanted (subscriptions wait for an answer that failed): stays */
+	e.used = now - 100;
+	e.wanted = 3;
+	CHECK_INT(blf_hcpol_idle(&e, now, 0), 0);
+	e.wanted = 0;
+	CHECK_INT(blf_hcpol_idle(&e, now, 0), 1);
+}
+
+static void test_sweep_ask(void)
+{
+	blf_hc_ent_t e = t_ent("k", 1, BLF_HC_ERROR);
+	time_t now = 1000;
+
+	e.retry_at = now + BLF_HC_RETRY_S;
+	/* not wanted: the sweep never asks (a lookup will) */
+	CHECK_INT(blf_hcpol_sweep_ask(&e, now + BLF_HC_RETRY_S), 0);
+	/* wanted: not before the retry time, then once (not while queued) */
+	e.wanted = 2;
+	CHECK_INT(blf_hcpol_sweep_ask(&e, now), 0);
+	CHECK_INT(blf_hcpol_sweep_ask(&e, now + BLF_HC_RETRY_S - 1), 0);
+	CHECK_INT(blf_hcpol_sweep_ask(&e, now + BLF_HC_RETRY_S), 1);
+	e.queued = 1;
+	CHECK_INT(blf_hcpol_sweep_ask(&e, now + BLF_HC_RETRY_S), 0);
+	e.queued = 0;
+	/* an answer (a list, or not one) or a question still pending: no */
+	e.state = BLF_HC_ANSWER;
+	e.expires = 0;
+	CHECK_INT(blf_hcpol_sweep_ask(&e, now + BLF_HC_RETRY_S), 0);
+	e.state = BLF_HC_NEGATIVE;
+	CHECK_INT(blf_hcpol_sweep_ask(&e, now + BLF_HC_RETRY_S), 0);
+	e.state = BLF_HC_PENDING;
+	CHECK_INT(blf_hcpol_sweep_ask(&e, now + BLF_HC_RETRY_S), 0);
 }
 
 int main(void)
@@ -224,5 +256,6 @@ int main(void)
 	test_wait_cap();
 	test_evict();
 	test_idle();
+	test_sweep_ask();
 	return tap_done("test_hcpol");
 }
