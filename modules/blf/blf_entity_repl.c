@@ -221,6 +221,75 @@ void blf_entity_end_node_calls(const str *key, int dead, unsigned int keep)
 }
 
 /*
+ * Orphans (blf_adopt.c): the calls of a dead node, held after its takeover
+ * for takeover_call_hold seconds instead of ended, so that a node the
+ * dead proxy's address moved to can adopt them from their in-dialog
+ * traffic. each() sees every call of node dead (not those its incarnation
+ * keep sent) at entity key, under the slot lock: it copies, nothing more.
+ */
+int blf_entity_node_calls_each(const str *key, int dead, unsigned int keep,
+		void (*each)(const str *key, const blf_call_t *c, void *arg),
+		void *arg)
+{
+	blf_entity_t *e;
+	blf_call_t *c;
+	unsigned int hash;
+	int n = 0;
+
+	hash = blf_key_hash(key);
+	blf_slot_lock(hash);
+	e = blf_entity_find(hash, key);
+	for(c = e ? e->calls : NULL; c; c = c->next)
+		if(c->origin == dead && (keep == 0 || c->gen != keep)
+				&& c->st.state != BLF_STATE_TERMINATED) {
+			each(key, c, arg);
+			n++;
+		}
+	blf_slot_unlock(hash);
+	return n;
+}
+
+/* a held call's hold ended with no traffic seen: it ends as at a takeover
+ * (blf_entity_end_node_calls), if still node origin's of incarnation gen
+ * (origin 0: adopted here); 1 when it ended */
+int blf_entity_call_orphan_end(const str *key, const str *callid, int dir,
+		int origin, unsigned int gen)
+{
+	char wbuf[BLF_KEY_MAX + 64];
+	blf_notify_job_t *jobs = NULL;
+	blf_frags_t fr;
+	blf_entity_t *e;
+	blf_call_t *c;
+	unsigned int hash, whash;
+	int changed = 0;
+	str wkey;
+
+	memset(&fr, 0, sizeof(fr));
+	hash = blf_key_hash(key);
+	whash = blf_wildcard_hash(key, wbuf, sizeof(wbuf), &wkey, hash);
+	blf_slots_lock2(hash, whash);
+	e = blf_entity_find(hash, key);
+	c = e ? blf_call_find(e, callid, dir, NULL) : NULL;
+	if(c && c->origin == origin && (origin == 0 || c->gen == gen))
+		changed = blf_dstate_apply(&c->st, BLF_EV_ERROR, 0);
+	if(changed) {
+		if(origin == 0) { /* ours: its end is replicated */
+			c->seq++;
+			blf_call_hist_add(c);
+			blf_chg_call(e, c);
+		}
+		blf_entity_jobs(e, &fr, &jobs, time(NULL));
+		blf_entity_drop_terminated(e);
+	}
+	if(e)
+		blf_entity_gc(hash, e);
+	blf_slots_unlock2(hash, whash);
+	blf_chg_send(jobs);
+	blf_frags_free(&fr);
+	return changed > 0;
+}
+
+/*
  * Watcher information (RFC 3857) in a cluster: another node's watcher of
  * an entity came or went (its replica here), so the winfo subscriptions
  * this node owns of that entity get their NOTIFY at once, as for a watcher
