@@ -22,5 +22,8 @@ int blf_adopt_hold(const str *key, int dead, unsigned int keep);
 void blf_adopt_timer(void);
 /* call sides held or adopted here (statistic orphans_held) */
 int blf_adopt_held(void);
+/* set by blf_dmq.c: whether node idx is alive in incarnation gen (its
+ * held calls then do not end at the hold's end) */
+extern int (*blf_adopt_origin_live)(int idx, unsigned int gen);
 
 #endif

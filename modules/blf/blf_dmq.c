@@ -1531,6 +1531,21 @@ static int blf_dmq_owner_answers(int idx)
 	return ok;
 }
 
+/* whether node idx is alive in incarnation gen (blf_adopt.h) */
+static int blf_dmq_origin_live(int idx, unsigned int gen)
+{
+	int ok;
+
+	if(idx <= 0 || idx >= BLF_DMQ_MAX_NODES || !blf_dmq_on())
+		return 0;
+	lock_get(&blf_nodes->lock);
+	ok = idx < blf_nodes->n && blf_nodes->node[idx].alive
+		 && !blf_nodes->node[idx].restarted
+		 && blf_nodes->node[idx].boot == gen;
+	lock_release(&blf_nodes->lock);
+	return ok;
+}
+
 static void blf_dmq_rx_ver(json_t *m, int owner)
 {
 	json_t *o;
@@ -2312,6 +2327,8 @@ int blf_dmq_init(void)
 	LM_INFO("cluster node name: %s\n", name);
 	/* a refresh taking a live node's subscription over asks it first */
 	blf_repl_owner_answers = blf_dmq_owner_answers;
+	/* a held call of a node alive after all does not end */
+	blf_adopt_origin_live = blf_dmq_origin_live;
 	/* and a wildcard's burst follows the version */
 	blf_repl_wild_resume = blf_subs_takeover_burst;
 	/* what the tables change here, replicated */

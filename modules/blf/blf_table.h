@@ -479,6 +479,12 @@ void blf_entity_end_node_calls(const str *key, int dead, unsigned int keep);
 int blf_entity_node_calls_each(const str *key, int dead, unsigned int keep,
 		void (*each)(const str *key, const blf_call_t *c, void *arg),
 		void *arg);
+int blf_entity_peer_call(const str *key, const str *callid, int dir,
+		void (*each)(const str *key, const blf_call_t *c, void *arg),
+		void *arg);
+int blf_entity_call_adopt(const str *key, const str *callid, int dir,
+		int origin, unsigned int gen, blf_event_t ev, int code,
+		const blf_call_upd_t *upd, int *adopted);
 int blf_entity_call_orphan_end(const str *key, const str *callid, int dir,
 		int origin, unsigned int gen);
 void blf_sub_replica_put(

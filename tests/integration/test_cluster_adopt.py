@@ -53,6 +53,114 @@ def _stat(kam, name):
     raise AssertionError("no statistic blf:%s in %r" % (name, res))
 
 
+def test_call_adopted_by_the_node_the_address_moved_to(make_cluster, phones):
+    cl = make_cluster(vip=True)
+    A, B, C = cl.nodes
+    lamps = [watch_via(phones, B, "wb", "bob"),
+             watch_via(phones, C, "wc", "bob"),
+             watch_via(phones, C, "wc2", "alice")]
+    call, inc = ring(phones, A)
+    for lp in lamps:
+        lp.wait_state("early", call.call_id)
+    wait_agree(cl.nodes, 5, "the cluster before the kill")
+    before = {lp.sub.call_id: last_seen(lp) for lp in lamps}
+
+    A.kill()
+    _dead_seen(cl, A, (B, C))
+    # held: the takeover ended nothing
+    for lp in lamps:
+        assert [i.version for _, i in _quiet(lp, 1) if i] == [], \
+            "a NOTIFY at the takeover: the held call was ended"
+    alice, bob = call.phone, inc.phone
+    for ph in (alice, bob):
+        _vip(ph, A, B)
+
+    # (c) a BYE with the call's Call-ID and a tag that is not the call's,
+    # from alice's address: nothing changes, B says why
+    forged = SipMessage.request("BYE", "sip:bob@127.0.0.1:%d" % B.port, [
+        ("From", "<sip:alice@%s>;tag=%s" % (kamproc.DOMAIN, call.local_tag)),
+        ("To", "<sip:bob@%s>;tag=%s" % (kamproc.DOMAIN, rand_hex())),
+        ("Call-ID", call.call_id), ("CSeq", "99 BYE")])
+    alice.send_request(forged, dest=("127.0.0.1", B.port))
+    blfutil.poll(lambda: "whose tags are not the call's" in B.log(), 5,
+                 what="B's log line for the forged BYE")
+    for lp in lamps:
+        assert [i.version for _, i in _quiet(lp, 0.5) if i] == [], \
+            "a NOTIFY after the forged BYE"
+
+    inc.answer()
+    call.wait_state("confirmed")
+    for lp in lamps:
+        lp.wait_state("confirmed", call.call_id)
+    assert call.bye().status == 200
+    for lp in lamps:
+        lp.wait_state("terminated", call.call_id)
+    for lp in lamps:
+        lp.assert_versions()  # +1 each, none repeated, CSeq rising
+        v0, _ = before[lp.sub.call_id]
+        after = [(i.version, n) for n, i in lp.seen
+                 if i is not None and i.version > v0]
+        assert [v for v, _ in after] == [v0 + 1, v0 + 2], \
+            "versions after the kill: %s" % [v for v, _ in after]
+        states = [[d.state for d in i.by_call_id(call.call_id)]
+                  for n, i in lp.seen if i is not None and i.version > v0]
+        assert states == [["confirmed"], ["terminated"]], states
+        who = {sender(cl, n) for _, n in after}
+        owner = B if lp.sub.phone.proxy[1] == B.port else C
+        assert who == {owner}, "NOTIFYs after the kill from %s" % sorted(
+            w.name for w in who if w)
+    assert _stat(B, "calls_adopted") == 1
+    assert _stat(C, "calls_adopted") == 0
+    # the adopter's end reached C: nothing held any more, nothing ends
+    # later at C's hold end
+    blfutil.poll(lambda: _stat(B, "orphans_held") == 0, 5,
+                 what="B's held sides gone")
+    for k in (B, C):
+        assert k.running, "%s died" % k.name
+
+
+def test_call_adopted_before_the_takeover(make_cluster, phones):
+    """The address moves at once (the HA manager was faster than the
+    cluster's 4 s): the 200 and the BYE reach B while B still thinks A
+    alive. They name A's address (the reply's Via, the BYE's Route): B
+    adopts the call then, and the takeover later changes nothing."""
+    cl = make_cluster(vip=True)
+    A, B, C = cl.nodes
+    lamps = [watch_via(phones, B, "wb", "bob"),
+             watch_via(phones, C, "wc", "alice")]
+    call, inc = ring(phones, A)
+    for lp in lamps:
+        lp.wait_state("early", call.call_id)
+    wait_agree(cl.nodes, 5, "the cluster before the kill")
+    before = {lp.sub.call_id: last_seen(lp) for lp in lamps}
+
+    t_kill = A.kill()
+    for ph in (call.phone, inc.phone):
+        _vip(ph, A, B)
+    inc.answer()
+    call.wait_state("confirmed")
+    for lp in lamps:
+        lp.wait_state("confirmed", call.call_id)
+    assert call.bye().status == 200
+    for lp in lamps:
+        lp.wait_state("terminated", call.call_id)
+    assert time.monotonic() - t_kill < 3, "not before the takeover"
+    assert "cluster node %s is dead" % A.name not in B.log()
+    _dead_seen(cl, A, (B, C))
+    for lp in lamps:
+        assert [i.version for _, i in _quiet(lp, 1.5) if i] == [], \
+            "a NOTIFY after the takeover"
+        lp.assert_versions()
+        v0, _ = before[lp.sub.call_id]
+        states = [[d.state for d in i.by_call_id(call.call_id)]
+                  for n, i in lp.seen if i is not None and i.version > v0]
+        assert states == [["confirmed"], ["terminated"]], states
+    assert _stat(B, "calls_adopted") == 1
+    for k in (B, C):
+        assert _stat(k, "orphans_ended") == 0
+        assert k.running, "%s died" % k.name
+
+
 def test_held_call_ends_at_the_hold_end(make_cluster, phones):
     """No traffic of the dead node's call reaches a survivor: the call
     stays as it was for takeover_call_hold seconds after the takeover,
