@@ -133,7 +133,8 @@ static void blf_adopt_hold_call(const str *key, const blf_call_t *c, void *arg)
 		return;
 	}
 	if(atomic_get(&blf_adopt->n) >= BLF_ADOPT_MAX || ct->len == 0
-			|| et->len > BLF_ADOPT_TAG_MAX) {
+			|| ct->len > BLF_ADOPT_TAG_MAX || et->len > BLF_ADOPT_TAG_MAX
+			|| key->len > BLF_KEY_MAX) {
 		lock_release(&blf_adopt->lock);
 		a->failed++;
 		return;
@@ -249,7 +250,9 @@ typedef struct blf_omatch {
 	unsigned int gen;
 } blf_omatch_t;
 
-/* what the dialog callbacks make of it, for one side: -1 none */
+/* what the dialog callbacks would make of msg for held side m (a
+ * blf_event_t), -2 when its tags are not the call's; *learn: the callee's
+ * tag a 2xx tells */
 static int blf_adopt_event(struct sip_msg *msg, const blf_omatch_t *m,
 		const str *ft, const str *tt, int *code, str *learn)
 {
@@ -345,12 +348,15 @@ static void blf_adopt_after(const str *callid, blf_omatch_t *m, int *st,
 	lock_release(&blf_adopt->lock);
 }
 
-/* whether host:port is the socket msg came to (or its advertised
- * address) */
+/* whether host:port is this node's own address for msg's transport: the
+ * first listen socket of it (or its advertised name). Not the socket msg
+ * reached: a node that listens on every VIP (kamailio-blf-cluster.cfg,
+ * WITH_VIP) gets a moved VIP's traffic on that VIP's socket. */
 static int blf_adopt_ours(struct sip_msg *msg, const str *host,
 		unsigned short port)
 {
-	struct socket_info *si = msg->rcv.bind_address;
+	struct socket_info **list = get_sock_info_list(msg->rcv.proto);
+	struct socket_info *si = list ? *list : NULL;
 
 	if(si == NULL)
 		return 1;
@@ -368,7 +374,7 @@ static int blf_adopt_ours(struct sip_msg *msg, const str *host,
 
 /*
  * Whether msg (a final reply to an INVITE, a BYE or a CANCEL) was meant
- * for another address than the one it reached: a reply's top Via, a BYE's
+ * for another address than this node's own: a reply's top Via, a BYE's
  * first Route (a CANCEL names no proxy: always). In the HA deployment
  * that is the address of a dead node, moved here, and it can arrive
  * before the takeover (the address moves as soon as the HA manager sees
