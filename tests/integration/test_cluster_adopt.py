@@ -200,3 +200,55 @@ def test_held_call_ends_at_the_hold_end(make_cluster, phones):
         assert _stat(k, "orphans_held") == 0
         assert _stat(k, "calls_adopted") == 0
         assert k.running, "%s died" % k.name
+
+
+def test_restarted_node_old_calls_held_then_ended(make_cluster, phones):
+    """A killed and started again at once: its old incarnation's call is
+    held by B and C like a dead node's (A is alive again, but not the
+    incarnation that tracked it) and ends at the hold's end; a call A
+    rings after its restart is its own and goes on."""
+    hold = 3
+    cl = make_cluster(takeover_call_hold=hold)
+    A, B, C = cl.nodes
+    lb = watch_via(phones, B, "wb", "bob")
+    lc = watch_via(phones, C, "wc", "carol")
+    call, inc = ring(phones, A)
+    inc.answer()
+    call.wait_state("confirmed")
+    lb.wait_state("confirmed", call.call_id)
+    wait_agree(cl.nodes, 5, "the cluster before the kill")
+
+    A.kill()
+    A.restart()
+    call2, inc2 = ring(phones, A, "dave", "carol")
+    lc.wait_state("early", call2.call_id)
+    blfutil.poll(lambda: all("restarted" in k.log() and "is dead" in
+                             k.log().split("restarted", 1)[1]
+                             for k in (B, C)), cl.bound(),
+                 what="B and C handled A's restart")
+    t_tko = time.monotonic()
+    d = lb.wait_state("terminated", call.call_id, timeout=hold + 5)
+    assert d.state == "terminated"
+    ended = min(n.time for n, i in lb.seen if i is not None and
+                [x.state for x in i.by_call_id(call.call_id)] ==
+                ["terminated"])
+    assert ended - t_tko >= hold - 1.5, \
+        "the old call ended %.1f s after the takeover, before the hold's " \
+        "end" % (ended - t_tko)
+    inc2.answer()
+    call2.wait_state("confirmed")
+    lc.wait_state("confirmed", call2.call_id)
+    assert call2.bye().status == 200
+    lc.wait_state("terminated", call2.call_id)
+    assert lc.history(call2.call_id) == [
+        "trying", "early", "confirmed", "terminated"], lc.history(
+            call2.call_id)
+    lb.assert_versions()
+    lc.assert_versions()
+    # C's hold ends in its own second, maybe after B's
+    blfutil.poll(lambda: all(_stat(k, "orphans_ended") == 2
+                             for k in (B, C)), 3,
+                 what="the old call's two sides ended at B and C")
+    for k in (B, C):
+        assert _stat(k, "orphans_held") == 0
+        assert k.running, "%s died" % k.name
