@@ -53,10 +53,10 @@
 #include "blf_adopt.h"
 
 #define BLF_ADOPT_BUCKETS 1024 /* a power of two */
-#define BLF_ADOPT_MAX 200000   /* held call sides (two per call); beyond,
+#define BLF_ADOPT_MAX 200000 /* held call sides (two per call); beyond,
 								* a dead node's calls end at the takeover */
-#define BLF_ADOPT_TAG_MAX 128  /* a longer callee tag is not learned */
-#define BLF_ADOPT_MATCH 8	   /* sides of one Call-ID handled per message */
+#define BLF_ADOPT_TAG_MAX 128 /* a longer callee tag is not learned */
+#define BLF_ADOPT_MATCH 8	  /* sides of one Call-ID handled per message */
 /* an adopted call has no dialog here: without its BYE it stays lit this
  * long after its adoption (the dialog module's default_timeout) */
 #define BLF_ADOPT_KEEP 43200
@@ -66,8 +66,8 @@ typedef struct blf_orphan {
 	struct blf_orphan *next;
 	str callid;
 	str key;
-	str ctag;	  /* the caller's tag (From of the INVITE) */
-	str etag;	  /* the callee's tag, empty until known; room for
+	str ctag; /* the caller's tag (From of the INVITE) */
+	str etag; /* the callee's tag, empty until known; room for
 				   * BLF_ADOPT_TAG_MAX (learned from a 2xx) */
 	int dir;
 	int origin; /* the dead node; 0 once adopted here */
@@ -139,8 +139,8 @@ static void blf_adopt_hold_call(const str *key, const blf_call_t *c, void *arg)
 		a->failed++;
 		return;
 	}
-	o = shm_malloc(sizeof(*o) + cid->len + key->len + ct->len
-				   + BLF_ADOPT_TAG_MAX);
+	o = shm_malloc(
+			sizeof(*o) + cid->len + key->len + ct->len + BLF_ADOPT_TAG_MAX);
 	if(o == NULL) {
 		lock_release(&blf_adopt->lock);
 		a->failed++;
@@ -352,8 +352,8 @@ static void blf_adopt_after(const str *callid, blf_omatch_t *m, int *st,
  * first listen socket of it (or its advertised name). Not the socket msg
  * reached: a node that listens on every VIP (kamailio-blf-cluster.cfg,
  * WITH_VIP) gets a moved VIP's traffic on that VIP's socket. */
-static int blf_adopt_ours(struct sip_msg *msg, const str *host,
-		unsigned short port)
+static int blf_adopt_ours(
+		struct sip_msg *msg, const str *host, unsigned short port)
 {
 	struct socket_info **list = get_sock_info_list(msg->rcv.proto);
 	struct socket_info *si = list ? *list : NULL;
@@ -414,11 +414,11 @@ static void blf_adopt_index_peer(struct sip_msg *msg, const str *callid)
 	memset(&a, 0, sizeof(a));
 	a.until = time(NULL) + blf_cfg.takeover_call_hold;
 	if(blf_key_from_uri(&get_from(msg)->uri, kbuf, sizeof(kbuf), &key) == 0)
-		blf_entity_peer_call(&key, callid, BLF_DIR_INITIATOR,
-				blf_adopt_hold_call, &a);
+		blf_entity_peer_call(
+				&key, callid, BLF_DIR_INITIATOR, blf_adopt_hold_call, &a);
 	if(blf_key_from_uri(&get_to(msg)->uri, kbuf, sizeof(kbuf), &key) == 0)
-		blf_entity_peer_call(&key, callid, BLF_DIR_RECIPIENT,
-				blf_adopt_hold_call, &a);
+		blf_entity_peer_call(
+				&key, callid, BLF_DIR_RECIPIENT, blf_adopt_hold_call, &a);
 }
 
 static int blf_adopt_scan(const str *callid, blf_omatch_t *m)
@@ -509,9 +509,9 @@ static void blf_adopt_msg(struct sip_msg *msg)
 		if(learn[i].len)
 			upd.f[m[i].dir == BLF_DIR_INITIATOR ? BLF_CF_RTAG : BLF_CF_LTAG] =
 					learn[i];
-		st[i] = blf_entity_call_adopt(&m[i].k, &callid, m[i].dir,
-				m[i].origin, m[i].gen, (blf_event_t)ev, code,
-				learn[i].len ? &upd : NULL, &adopted[i]);
+		st[i] = blf_entity_call_adopt(&m[i].k, &callid, m[i].dir, m[i].origin,
+				m[i].gen, (blf_event_t)ev, code, learn[i].len ? &upd : NULL,
+				&adopted[i]);
 		if(adopted[i] && m[i].origin)
 			nadopt = 1;
 	}

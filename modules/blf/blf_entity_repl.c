@@ -228,8 +228,7 @@ void blf_entity_end_node_calls(const str *key, int dead, unsigned int keep)
  * keep sent) at entity key, under the slot lock: it copies, nothing more.
  */
 int blf_entity_node_calls_each(const str *key, int dead, unsigned int keep,
-		void (*each)(const str *key, const blf_call_t *c, void *arg),
-		void *arg)
+		void (*each)(const str *key, const blf_call_t *c, void *arg), void *arg)
 {
 	blf_entity_t *e;
 	blf_call_t *c;
@@ -252,8 +251,7 @@ int blf_entity_node_calls_each(const str *key, int dead, unsigned int keep,
 /* the call (callid, dir) at entity key when it is another node's (a
  * replica, not ended): each() copies it under the slot lock; 1 if found */
 int blf_entity_peer_call(const str *key, const str *callid, int dir,
-		void (*each)(const str *key, const blf_call_t *c, void *arg),
-		void *arg)
+		void (*each)(const str *key, const blf_call_t *c, void *arg), void *arg)
 {
 	blf_entity_t *e;
 	blf_call_t *c;
