@@ -24,9 +24,10 @@
  * compares per final reply and a Route parse per BYE; other messages one
  * test of their method.
  *
- * Locks: the index lock is a leaf, taken under a slot lock (the takeover
- * adds entries from inside blf_entity_node_calls_each) and never held
- * while a slot lock is taken, a NOTIFY built or a message sent.
+ * Locks: one per group of index buckets (no global lock on the SIP path),
+ * a leaf: taken under a slot lock (the takeover adds entries from inside
+ * blf_entity_node_calls_each), never held while a slot lock is taken, a
+ * NOTIFY built or a message sent.
  *
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */
@@ -53,6 +54,8 @@
 #include "blf_adopt.h"
 
 #define BLF_ADOPT_BUCKETS 1024 /* a power of two */
+#define BLF_ADOPT_LOCKS 64	   /* no global lock on the SIP path */
+#define BLF_ADOPT_LOCK(h) (&blf_adopt->locks[(h) % BLF_ADOPT_LOCKS])
 #define BLF_ADOPT_MAX 200000 /* held call sides (two per call); beyond,
 								* a dead node's calls end at the takeover */
 #define BLF_ADOPT_TAG_MAX 128 /* a longer callee tag is not learned */
@@ -76,7 +79,7 @@ typedef struct blf_orphan {
 } blf_orphan_t;
 
 typedef struct blf_adopt_tab {
-	gen_lock_t lock;
+	gen_lock_t locks[BLF_ADOPT_LOCKS]; /* bucket b: locks[b % LOCKS] */
 	atomic_t n; /* entries: 0, nothing to look at per message */
 	blf_orphan_t *b[BLF_ADOPT_BUCKETS];
 } blf_adopt_tab_t;
@@ -116,7 +119,7 @@ static void blf_adopt_hold_call(const str *key, const blf_call_t *c, void *arg)
 	/* the caller's and callee's tags, by the side this record is */
 	ct = &c->f[c->dir == BLF_DIR_INITIATOR ? BLF_CF_LTAG : BLF_CF_RTAG];
 	et = &c->f[c->dir == BLF_DIR_INITIATOR ? BLF_CF_RTAG : BLF_CF_LTAG];
-	lock_get(&blf_adopt->lock);
+	lock_get(BLF_ADOPT_LOCK(h));
 	for(o = blf_adopt->b[h]; o; o = o->next)
 		if(o->dir == (int)c->dir && STR_EQ(o->callid, *cid)
 				&& STR_EQ(o->key, *key))
@@ -129,20 +132,20 @@ static void blf_adopt_hold_call(const str *key, const blf_call_t *c, void *arg)
 		}
 		if(o->until < a->until)
 			o->until = a->until;
-		lock_release(&blf_adopt->lock);
+		lock_release(BLF_ADOPT_LOCK(h));
 		return;
 	}
 	if(atomic_get(&blf_adopt->n) >= BLF_ADOPT_MAX || ct->len == 0
 			|| ct->len > BLF_ADOPT_TAG_MAX || et->len > BLF_ADOPT_TAG_MAX
 			|| key->len > BLF_KEY_MAX) {
-		lock_release(&blf_adopt->lock);
+		lock_release(BLF_ADOPT_LOCK(h));
 		a->failed++;
 		return;
 	}
 	o = shm_malloc(
 			sizeof(*o) + cid->len + key->len + ct->len + BLF_ADOPT_TAG_MAX);
 	if(o == NULL) {
-		lock_release(&blf_adopt->lock);
+		lock_release(BLF_ADOPT_LOCK(h));
 		a->failed++;
 		return;
 	}
@@ -166,7 +169,7 @@ static void blf_adopt_hold_call(const str *key, const blf_call_t *c, void *arg)
 	o->next = blf_adopt->b[h];
 	blf_adopt->b[h] = o;
 	atomic_inc(&blf_adopt->n);
-	lock_release(&blf_adopt->lock);
+	lock_release(BLF_ADOPT_LOCK(h));
 	a->added++;
 }
 
@@ -203,8 +206,10 @@ void blf_adopt_timer(void)
 	if(blf_adopt == NULL || atomic_get(&blf_adopt->n) == 0)
 		return;
 	now = time(NULL);
-	lock_get(&blf_adopt->lock);
-	for(i = 0; i < BLF_ADOPT_BUCKETS; i++)
+	for(i = 0; i < BLF_ADOPT_BUCKETS; i++) {
+		if(blf_adopt->b[i] == NULL)
+			continue;
+		lock_get(BLF_ADOPT_LOCK(i));
 		for(po = &blf_adopt->b[i]; (o = *po);) {
 			if(o->until > now) {
 				po = &o->next;
@@ -215,7 +220,8 @@ void blf_adopt_timer(void)
 			due = o;
 			atomic_dec(&blf_adopt->n);
 		}
-	lock_release(&blf_adopt->lock);
+		lock_release(BLF_ADOPT_LOCK(i));
+	}
 	for(; due; due = o) {
 		o = due->next;
 		n++;
@@ -317,7 +323,7 @@ static void blf_adopt_after(const str *callid, blf_omatch_t *m, int *st,
 	unsigned int h = blf_adopt_bucket(callid);
 	int i;
 
-	lock_get(&blf_adopt->lock);
+	lock_get(BLF_ADOPT_LOCK(h));
 	for(po = &blf_adopt->b[h]; (o = *po);) {
 		for(i = 0; i < nm; i++)
 			if(o->dir == m[i].dir && STR_EQ(o->callid, *callid)
@@ -345,7 +351,7 @@ static void blf_adopt_after(const str *callid, blf_omatch_t *m, int *st,
 		}
 		po = &o->next;
 	}
-	lock_release(&blf_adopt->lock);
+	lock_release(BLF_ADOPT_LOCK(h));
 }
 
 /* whether host:port is this node's own address for msg's transport: the
@@ -424,11 +430,11 @@ static void blf_adopt_index_peer(struct sip_msg *msg, const str *callid)
 static int blf_adopt_scan(const str *callid, blf_omatch_t *m)
 {
 	blf_orphan_t *o;
+	unsigned int h = blf_adopt_bucket(callid);
 	int nm = 0;
 
-	lock_get(&blf_adopt->lock);
-	for(o = blf_adopt->b[blf_adopt_bucket(callid)]; o && nm < BLF_ADOPT_MATCH;
-			o = o->next) {
+	lock_get(BLF_ADOPT_LOCK(h));
+	for(o = blf_adopt->b[h]; o && nm < BLF_ADOPT_MATCH; o = o->next) {
 		if(!STR_EQ(o->callid, *callid) || o->key.len > BLF_KEY_MAX)
 			continue;
 		memcpy(m[nm].key, o->key.s, o->key.len);
@@ -445,7 +451,7 @@ static int blf_adopt_scan(const str *callid, blf_omatch_t *m)
 		m[nm].gen = o->gen;
 		nm++;
 	}
-	lock_release(&blf_adopt->lock);
+	lock_release(BLF_ADOPT_LOCK(h));
 	return nm;
 }
 
@@ -543,6 +549,8 @@ static int blf_adopt_script_cb(struct sip_msg *msg, unsigned int flags, void *p)
 
 int blf_adopt_init(void)
 {
+	int i;
+
 	if(!blf_cfg.enable_dmq || blf_cfg.takeover_call_hold <= 0)
 		return 0;
 	blf_adopt = shm_malloc(sizeof(*blf_adopt));
@@ -551,7 +559,8 @@ int blf_adopt_init(void)
 		return -1;
 	}
 	memset(blf_adopt, 0, sizeof(*blf_adopt));
-	lock_init(&blf_adopt->lock);
+	for(i = 0; i < BLF_ADOPT_LOCKS; i++)
+		lock_init(&blf_adopt->locks[i]);
 	atomic_set(&blf_adopt->n, 0);
 	if(register_script_cb(blf_adopt_script_cb,
 			   PRE_SCRIPT_CB | REQUEST_CB | ONREPLY_CB, NULL)
