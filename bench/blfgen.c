@@ -80,8 +80,9 @@ static struct {
 	int presence;    /* --event presence: PIDF watchers instead of dialog */
 	int list;        /* --list N: watcher i subscribes to list i of N members */
 	int publish;     /* --publish: PUBLISH one PIDF per extension first */
+	int vip;         /* --vip: a DOWN node's address moves (call_dest) */
 } C = {"127.0.0.1", 5060, 5070, 4, 1000, 100, 10, 20, 300, 2000,
-		"bench.local", 200, 0, 3600, 5000, 1, 0, 0, 0, 0};
+		"bench.local", 200, 0, 3600, 5000, 1, 0, 0, 0, 0, 0};
 
 #define EXT_BASE 100000u /* extension e is user 100000+e */
 #define NSTATE 4          /* trying, early, confirmed, terminated */
@@ -494,6 +495,7 @@ typedef struct {
 	uint8_t st, ust, inv_tries, bye_tries, u200_tries, got_prov;
 	uint8_t px; /* the proxy (cluster node) the call goes through */
 	uint8_t down_marks; /* states caused while px was down (1 << state) */
+	uint8_t vpx;        /* --vip: 1 + the node px's address moved to */
 	uint16_t early_n[NSTATE]; /* NOTIFYs of a state before its change */
 	int64_t ts[NSTATE]; /* realtime ns of each state change, 0 = not yet */
 	char *uas_hdrs;     /* Via/RR/From/To;tag/Call-ID/CSeq for responses */
@@ -703,6 +705,34 @@ static void pub_send(uint32_t e)
 	send_to(phone_sock, &proxy_addrs[e % (uint32_t)nproxy]);
 }
 
+/*
+ * Where a call's messages go: its proxy; with --vip, once the orchestrator
+ * said that proxy is DOWN, the next live node, for the rest of the call --
+ * the HA deployment where the dead proxy's address (a VIP) moves to a
+ * survivor, which then gets the call's responses, ACK, BYE, CANCEL and
+ * retransmissions with their headers unchanged (Via and Route name the
+ * dead node's address, one the survivors own: bench/cluster.cfg's alias
+ * lines). The address stays there when the node comes back UP: calls
+ * started after that go through the restarted node.
+ */
+static const struct sockaddr_in *call_dest(call_t *c)
+{
+	int i, p;
+
+	if(c->vpx)
+		return &proxy_addrs[c->vpx - 1];
+	if(!C.vip || nproxy < 2 || !proxy_down[c->px])
+		return &proxy_addrs[c->px];
+	for(i = 1; i < nproxy; i++) {
+		p = (c->px + i) % nproxy;
+		if(!proxy_down[p]) {
+			c->vpx = (uint8_t)(p + 1);
+			return &proxy_addrs[p];
+		}
+	}
+	return &proxy_addrs[c->px];
+}
+
 static void inv_send(uint32_t k)
 {
 	call_t *c = &calls[k];
@@ -721,7 +751,7 @@ static void inv_send(uint32_t k)
 			EXT_BASE + c->b, C.domain, phone_port(), k, run_id,
 			EXT_BASE + c->a, C.domain, k, EXT_BASE + c->b, C.domain, k,
 			run_id, EXT_BASE + c->a, phone_port());
-	send_to(phone_sock, &proxy_addrs[c->px]);
+	send_to(phone_sock, call_dest(c));
 }
 
 /* ACK or BYE inside the call's dialog, through the proxy (loose route) */
@@ -742,7 +772,7 @@ static void indlg_send(uint32_t k, const char *method, int cseq)
 			method, c->target, phone_port(), method[0] == 'A' ? 'a' : 'b', k,
 			run_id, c->route, EXT_BASE + c->a, C.domain, k, c->to_v, k,
 			run_id, cseq, method);
-	send_to(phone_sock, &proxy_addrs[c->px]);
+	send_to(phone_sock, call_dest(c));
 }
 
 /* the UAS's 180 or 200 to the call's INVITE */
@@ -756,7 +786,7 @@ static void uas_send(uint32_t k, int code)
 		"Content-Length: 0\r\n\r\n",
 			code, code == 180 ? "Ringing" : "OK", c->uas_hdrs,
 			EXT_BASE + c->b, phone_port());
-	send_to(phone_sock, &proxy_addrs[c->px]);
+	send_to(phone_sock, call_dest(c));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1412,7 +1442,7 @@ static void on_phone(const struct sockaddr_in *src, msg_t *m)
 			out_span(m->to);
 			out_span(m->callid);
 			out("CSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n");
-			send_to(phone_sock, &proxy_addrs[c->px]);
+			send_to(phone_sock, call_dest(c));
 			call_release((uint32_t)k, 0);
 		}
 	} else if(span_eq(m->cseq_m, "BYE") && m->code >= 200) {
@@ -1961,7 +1991,7 @@ static void usage(void)
 			"  [--ring-ms MS] [--hold-ms MS] [--domain D] [--window N]\n"
 			"  [--sub-rate N] [--expires S] [--settle-ms MS] [--seed N]\n"
 			"  [--dump N] [--proxy-ports P1,P2,...]\n"
-			"  [--event dialog|presence] [--list N] [--publish]\n"
+			"  [--event dialog|presence] [--list N] [--publish] [--vip]\n"
 			"  floor mode: --floor-notifies N --floor-calls C [--floor-bytes B]\n");
 	exit(2);
 }
@@ -1979,7 +2009,7 @@ int main(int argc, char **argv)
 			{"floor-notifies", 1, 0, 'N'}, {"floor-calls", 1, 0, 'C'},
 			{"floor-bytes", 1, 0, 'Y'}, {"proxy-ports", 1, 0, 'X'},
 			{"event", 1, 0, 'E'}, {"list", 1, 0, 'L'},
-			{"publish", 0, 0, 'U'},
+			{"publish", 0, 0, 'U'}, {"vip", 0, 0, 'V'},
 			{0, 0, 0, 0}};
 	int o, i, n;
 	uint32_t k;
@@ -2018,6 +2048,7 @@ int main(int argc, char **argv)
 				break;
 			case 'L': C.list = atoi(optarg); break;
 			case 'U': C.publish = 1; break;
+			case 'V': C.vip = 1; break;
 			case 'X': {
 				char *p = optarg, *e;
 				nproxy = 0;

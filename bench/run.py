@@ -1021,7 +1021,18 @@ def run_cluster(a, blf_module, ref):
             peers = "\n".join('modparam("dmq", "notification_address", '
                               '"sip:127.0.0.1:%d")' % q
                               for q in ports if q != port)
+            vip = a.cluster_kill and not a.kill_no_vip
+            # no address failover: its operator ends the calls at the
+            # takeover (the old model's figures)
+            hold = a.takeover_call_hold
+            if hold is None and a.cluster_kill and a.kill_no_vip:
+                hold = 0
+            aliases = "\n".join("alias=udp:127.0.0.1:%d" % q
+                                 for q in ports if q != port) if vip else ""
             subst = {"PORT": port, "PHONE_PORT": gen_base + a.sockets,
+                     "ALIASES": aliases,
+                     "TAKEOVER_CALL_HOLD": "" if hold is None else
+                     'modparam("blf", "takeover_call_hold", %d)' % hold,
                      "CHILDREN": a.children, "MPATH": MPATH,
                      "DOMAIN": DOMAIN, "MAXBUFFER": a.maxbuffer,
                      "BLF_MODULE": blf_module, "NOTIFY_DIRECT": 1,
@@ -1060,7 +1071,8 @@ def run_cluster(a, blf_module, ref):
             "--hold-ms", str(a.hold_ms), "--domain", DOMAIN,
             "--window", str(a.window), "--sub-rate", str(a.sub_rate),
             "--expires", "3600", "--settle-ms", str(a.settle_ms),
-            "--seed", str(a.seed)])
+            "--seed", str(a.seed)]
+            + (["--vip"] if a.cluster_kill and not a.kill_no_vip else []))
         gen.expect("READY", 10)
         dead = lambda: any(k.proc.poll() is not None for k in kams
                            if not getattr(k, "killed", False))
@@ -1612,6 +1624,13 @@ def main():
                    help="also run N blf nodes over DMQ (make bench-cluster)")
     p.add_argument("--cluster-kill", action="store_true",
                    help="SIGKILL the last node mid-call-phase, restart it")
+    p.add_argument("--kill-no-vip", action="store_true",
+                   help="--cluster-kill without the address move: the "
+                   "phones keep sending a call's messages to the killed "
+                   "node (no survivor can adopt its calls)")
+    p.add_argument("--takeover-call-hold", type=int, default=None,
+                   help="the nodes' takeover_call_hold (default: the "
+                   "module's, 30 s; 0 with --kill-no-vip)")
     p.add_argument("--cluster-restart-s", type=float, default=8)
     p.add_argument("--cluster-rejoin", action="store_true",
                    help="after the subscriptions, kill the last node, let "

@@ -57,7 +57,7 @@ LAYERS = {
     "blf_coalesce": "tables",
     "blf_hcache": "tables",  # the shm HTTP cache under alias, viscache, list
     # inputs: what changes the tables from outside
-    "blf_dlg": "inputs", "blf_ul": "inputs", "blf_http": "inputs",
+    "blf_dlg": "inputs", "blf_adopt": "inputs", "blf_ul": "inputs", "blf_http": "inputs",
     "blf_alias": "inputs", "blf_viscache": "inputs", "blf_park": "inputs", "blf_publish": "inputs",
     "blf_list": "inputs",
     # machinery: SUBSCRIBE, NOTIFY, expiry -- know no package by name

@@ -63,6 +63,8 @@ typedef struct blf_cfg {
 	str db_table;		   /* table of persisted subscriptions */
 	int db_flush_interval; /* s between write-behind flushes */
 	int enable_dmq;
+	int takeover_call_hold; /* s a dead node's calls are held for adoption
+							 * (blf_adopt.c); 0: ended at the takeover */
 	str dmq_peers; /* addresses blf replicas are accepted from (empty: any
 					* node the dmq module admits) */
 	str node_name; /* this node in the cluster (default: first UDP socket) */
@@ -120,6 +122,8 @@ extern stat_var *blf_st_http_errors;
 extern stat_var *blf_st_cache_hits;
 extern stat_var *blf_st_cache_misses;
 extern stat_var *blf_st_calls_destroyed; /* ended by "BLF DLG" (DESTROY) */
+extern stat_var *blf_st_calls_adopted; /* a dead node's, adopted here */
+extern stat_var *blf_st_orphans_ended; /* held sides ended at the hold's end */
 extern stat_var *blf_st_subscribes_rejected; /* every SUBSCRIBE error reply */
 extern stat_var *blf_st_watcher_limited;	 /* max_watcher_subscriptions hit */
 extern stat_var *blf_st_source_limited;		 /* max_source_subscriptions hit */

@@ -50,6 +50,7 @@
 #include "blf_inflight.h"
 #include "blf_coalesce.h"
 #include "blf_dtx.h"
+#include "blf_adopt.h"
 
 #define BLF_DMQ_MAX_NODES 32
 #define BLF_DMQ_DEAD_AFTER 4  /* s without hello */
@@ -1530,6 +1531,21 @@ static int blf_dmq_owner_answers(int idx)
 	return ok;
 }
 
+/* whether node idx is alive in incarnation gen (blf_adopt.h) */
+static int blf_dmq_origin_live(int idx, unsigned int gen)
+{
+	int ok;
+
+	if(idx <= 0 || idx >= BLF_DMQ_MAX_NODES || !blf_dmq_on())
+		return 0;
+	lock_get(&blf_nodes->lock);
+	ok = idx < blf_nodes->n && blf_nodes->node[idx].alive
+		 && !blf_nodes->node[idx].restarted
+		 && blf_nodes->node[idx].boot == gen;
+	lock_release(&blf_nodes->lock);
+	return ok;
+}
+
 static void blf_dmq_rx_ver(json_t *m, int owner)
 {
 	json_t *o;
@@ -2114,7 +2130,7 @@ static void blf_dmq_takeover(int dead, const int *alive, int n,
 	blf_tko_t t;
 	unsigned int i;
 	unsigned long long margin;
-	int k, ended = 0, pace = BLF_DMQ_TKO_PACE_MS;
+	int k, ended = 0, held = 0, pace = BLF_DMQ_TKO_PACE_MS;
 
 	memset(&t, 0, sizeof(t));
 	t.dead = dead;
@@ -2142,7 +2158,8 @@ static void blf_dmq_takeover(int dead, const int *alive, int n,
 		/* this slot's entities with calls of the dead node: every one of
 		 * them, whatever their number (the keys of one slot at a time) */
 		for(k = 0; k < t.nkeys; k++) {
-			blf_entity_end_node_calls(&t.keys[k], dead, keep);
+			/* held for takeover_call_hold first (blf_adopt.c) */
+			held += blf_adopt_hold(&t.keys[k], dead, keep);
 			pkg_free(t.keys[k].s);
 		}
 		ended += t.nkeys;
@@ -2154,9 +2171,10 @@ static void blf_dmq_takeover(int dead, const int *alive, int n,
 		LM_ERR("cluster node %s is dead: out of pkg memory, the calls of %d "
 			   "entities stay\n",
 				blf_dmq_node_name(dead), t.lost);
-	LM_NOTICE("cluster node %s is dead: calls ended at %d entities, %d of "
-			  "its subscriptions taken over here\n",
-			blf_dmq_node_name(dead), ended, t.mine);
+	LM_NOTICE("cluster node %s is dead: calls ended at %d entities (%d call "
+			  "sides held for takeover_call_hold), %d of its subscriptions "
+			  "taken over here\n",
+			blf_dmq_node_name(dead), ended, held, t.mine);
 }
 
 /* every second, from the BLF DMQ timer process */
@@ -2172,6 +2190,7 @@ void blf_dmq_timer(void)
 	if(!blf_dmq_on())
 		return;
 	blf_dmq_hello();
+	blf_adopt_timer(); /* held calls whose hold ended */
 
 	lock_get(&blf_nodes->lock);
 	n = blf_nodes->n;
@@ -2308,6 +2327,8 @@ int blf_dmq_init(void)
 	LM_INFO("cluster node name: %s\n", name);
 	/* a refresh taking a live node's subscription over asks it first */
 	blf_repl_owner_answers = blf_dmq_owner_answers;
+	/* a held call of a node alive after all does not end */
+	blf_adopt_origin_live = blf_dmq_origin_live;
 	/* and a wildcard's burst follows the version */
 	blf_repl_wild_resume = blf_subs_takeover_burst;
 	/* what the tables change here, replicated */

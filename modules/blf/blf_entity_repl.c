@@ -221,6 +221,155 @@ void blf_entity_end_node_calls(const str *key, int dead, unsigned int keep)
 }
 
 /*
+ * Orphans (blf_adopt.c): the calls of a dead node, held after its takeover
+ * for takeover_call_hold seconds instead of ended, so that a node the
+ * dead proxy's address moved to can adopt them from their in-dialog
+ * traffic. each() sees every call of node dead (not those its incarnation
+ * keep sent) at entity key, under the slot lock: it copies, nothing more.
+ */
+int blf_entity_node_calls_each(const str *key, int dead, unsigned int keep,
+		void (*each)(const str *key, const blf_call_t *c, void *arg), void *arg)
+{
+	blf_entity_t *e;
+	blf_call_t *c;
+	unsigned int hash;
+	int n = 0;
+
+	hash = blf_key_hash(key);
+	blf_slot_lock(hash);
+	e = blf_entity_find(hash, key);
+	for(c = e ? e->calls : NULL; c; c = c->next)
+		if(c->origin == dead && (keep == 0 || c->gen != keep)
+				&& c->st.state != BLF_STATE_TERMINATED) {
+			each(key, c, arg);
+			n++;
+		}
+	blf_slot_unlock(hash);
+	return n;
+}
+
+/* the call (callid, dir) at entity key when it is another node's (a
+ * replica, not ended): each() copies it under the slot lock; 1 if found */
+int blf_entity_peer_call(const str *key, const str *callid, int dir,
+		void (*each)(const str *key, const blf_call_t *c, void *arg), void *arg)
+{
+	blf_entity_t *e;
+	blf_call_t *c;
+	unsigned int hash;
+	int n = 0;
+
+	hash = blf_key_hash(key);
+	blf_slot_lock(hash);
+	e = blf_entity_find(hash, key);
+	c = e ? blf_call_find(e, callid, dir, NULL) : NULL;
+	if(c && c->origin != 0 && c->st.state != BLF_STATE_TERMINATED) {
+		each(key, c, arg);
+		n = 1;
+	}
+	blf_slot_unlock(hash);
+	return n;
+}
+
+/*
+ * Event ev (code) of a held call (callid, dir) at entity key, seen here:
+ * the call is still node origin's of incarnation gen (origin 0: adopted
+ * here already), else someone else adopted it and nothing changes. It
+ * becomes ours (origin 0, its sequence going on), its watchers are
+ * notified and the change is replicated as a local call's, so the other
+ * nodes follow us. upd: fields learned (the callee's tag of a 2xx).
+ * Returns its state after (BLF_STATE_*), -1 when not held here;
+ * *adopted: whether it changed (and is ours now).
+ */
+int blf_entity_call_adopt(const str *key, const str *callid, int dir,
+		int origin, unsigned int gen, blf_event_t ev, int code,
+		const blf_call_upd_t *upd, int *adopted)
+{
+	char wbuf[BLF_KEY_MAX + 64];
+	blf_notify_job_t *jobs = NULL;
+	blf_frags_t fr;
+	blf_entity_t *e;
+	blf_call_t *c, *nc, **pc;
+	unsigned int hash, whash;
+	int ret = -1;
+	str wkey;
+	time_t now = time(NULL);
+
+	*adopted = 0;
+	memset(&fr, 0, sizeof(fr));
+	hash = blf_key_hash(key);
+	whash = blf_wildcard_hash(key, wbuf, sizeof(wbuf), &wkey, hash);
+	blf_slots_lock2(hash, whash);
+	e = blf_entity_find(hash, key);
+	c = e ? blf_call_find(e, callid, dir, &pc) : NULL;
+	if(c == NULL || c->origin != origin || (origin && c->gen != gen))
+		goto gc;
+	if(upd && (nc = blf_call_build(c, upd))) {
+		*pc = nc;
+		shm_free(c);
+		c = nc;
+	}
+	if(blf_dstate_apply(&c->st, ev, code) > 0) {
+		*adopted = 1;
+		c->origin = 0;
+		c->gen = 0;
+		c->seq++;
+		blf_call_hist_add(c);
+		blf_chg_call(e, c);
+		blf_entity_jobs(e, &fr, &jobs, now);
+	}
+	ret = c->st.state;
+	if(ret == BLF_STATE_TERMINATED)
+		blf_entity_drop_terminated(e);
+gc:
+	if(e)
+		blf_entity_gc(hash, e);
+	blf_slots_unlock2(hash, whash);
+	blf_chg_send(jobs);
+	blf_frags_free(&fr);
+	return ret;
+}
+
+/* a held call's hold ended with no traffic seen: it ends as at a takeover
+ * (blf_entity_end_node_calls), if still node origin's of incarnation gen
+ * (origin 0: adopted here); 1 when it ended */
+int blf_entity_call_orphan_end(const str *key, const str *callid, int dir,
+		int origin, unsigned int gen)
+{
+	char wbuf[BLF_KEY_MAX + 64];
+	blf_notify_job_t *jobs = NULL;
+	blf_frags_t fr;
+	blf_entity_t *e;
+	blf_call_t *c;
+	unsigned int hash, whash;
+	int changed = 0;
+	str wkey;
+
+	memset(&fr, 0, sizeof(fr));
+	hash = blf_key_hash(key);
+	whash = blf_wildcard_hash(key, wbuf, sizeof(wbuf), &wkey, hash);
+	blf_slots_lock2(hash, whash);
+	e = blf_entity_find(hash, key);
+	c = e ? blf_call_find(e, callid, dir, NULL) : NULL;
+	if(c && c->origin == origin && (origin == 0 || c->gen == gen))
+		changed = blf_dstate_apply(&c->st, BLF_EV_ERROR, 0);
+	if(changed) {
+		if(origin == 0) { /* ours: its end is replicated */
+			c->seq++;
+			blf_call_hist_add(c);
+			blf_chg_call(e, c);
+		}
+		blf_entity_jobs(e, &fr, &jobs, time(NULL));
+		blf_entity_drop_terminated(e);
+	}
+	if(e)
+		blf_entity_gc(hash, e);
+	blf_slots_unlock2(hash, whash);
+	blf_chg_send(jobs);
+	blf_frags_free(&fr);
+	return changed > 0;
+}
+
+/*
  * Watcher information (RFC 3857) in a cluster: another node's watcher of
  * an entity came or went (its replica here), so the winfo subscriptions
  * this node owns of that entity get their NOTIFY at once, as for a watcher

@@ -30,6 +30,7 @@
 #include "blf_coalesce.h"
 #include "blf_publish.h"
 #include "blf_dtx.h"
+#include "blf_adopt.h"
 
 MODULE_VERSION
 
@@ -58,6 +59,7 @@ blf_cfg_t blf_cfg = {
 	.notify_direct = 1,
 	.reply_direct = 1,
 	.dmq_version_delay = 100,
+	.takeover_call_hold = 30,
 	.dmq_direct = 1,
 	.max_watcher_subscriptions = 500,
 	.max_source_subscriptions = 5000,
@@ -94,6 +96,8 @@ stat_var *blf_st_http_errors;
 stat_var *blf_st_cache_hits;
 stat_var *blf_st_cache_misses;
 stat_var *blf_st_calls_destroyed;
+stat_var *blf_st_calls_adopted;
+stat_var *blf_st_orphans_ended;
 stat_var *blf_st_subscribes_rejected;
 stat_var *blf_st_watcher_limited;
 stat_var *blf_st_source_limited;
@@ -164,6 +168,7 @@ static param_export_t params[] = {
 	{"dmq_peers", PARAM_STR, &blf_cfg.dmq_peers},
 	{"dmq_version_delay", PARAM_INT, &blf_cfg.dmq_version_delay},
 	{"dmq_direct", PARAM_INT, &blf_cfg.dmq_direct},
+	{"takeover_call_hold", PARAM_INT, &blf_cfg.takeover_call_hold},
 	{"node_name", PARAM_STR, &blf_cfg.node_name},
 	{"max_subscriptions", PARAM_INT, &blf_cfg.max_subscriptions},
 	{"hash_size", PARAM_INT, &blf_cfg.hash_size},
@@ -213,6 +218,9 @@ static stat_export_t blf_stats[] = {
 	{"cache_hits", 0, &blf_st_cache_hits},
 	{"cache_misses", 0, &blf_st_cache_misses},
 	{"calls_destroyed", 0, &blf_st_calls_destroyed},
+	{"calls_adopted", 0, &blf_st_calls_adopted},
+	{"orphans_ended", 0, &blf_st_orphans_ended},
+	{"orphans_held", STAT_IS_FUNC, (stat_var **)blf_adopt_held},
 	{"subscribes_rejected", 0, &blf_st_subscribes_rejected},
 	{"watcher_limited", 0, &blf_st_watcher_limited},
 	{"source_limited", 0, &blf_st_source_limited},
@@ -471,6 +479,13 @@ static int mod_init(void)
 		return -1;
 	if(blf_rpc_init() < 0 || blf_dmq_init() < 0)
 		return -1;
+	if(blf_cfg.takeover_call_hold < 0) {
+		LM_ERR("takeover_call_hold must be 0 or more (seconds)\n");
+		return -1;
+	}
+	/* a dead node's calls held for adoption (blf_adopt.c) */
+	if(blf_adopt_init() < 0)
+		return -1;
 	/* registrations (usrloc) and the watcher-info NOTIFYs */
 	if(blf_ul_init() < 0 || blf_winfo_listen() < 0)
 		return -1;
@@ -605,6 +620,7 @@ static void mod_destroy(void)
 	blf_viscache_destroy();
 	blf_list_destroy();
 	blf_dlg_destroy();
+	blf_adopt_destroy();
 	blf_coal_destroy();
 	blf_reg_prompt_destroy();
 	blf_table_destroy();

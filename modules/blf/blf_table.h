@@ -472,6 +472,21 @@ void blf_entity_call_replica_move(const str *from, const str *to,
 /* ends the calls of node dead at key; keep != 0: not those its
  * incarnation keep sent (a restarted node's new calls stay) */
 void blf_entity_end_node_calls(const str *key, int dead, unsigned int keep);
+/* held calls of a dead node (blf_adopt.c): each() copies the calls of
+ * node dead at key under the slot lock; adopt applies an event seen here
+ * and makes the call ours (-1: not held); orphan_end ends it at the
+ * hold's end (1: ended) */
+int blf_entity_node_calls_each(const str *key, int dead, unsigned int keep,
+		void (*each)(const str *key, const blf_call_t *c, void *arg),
+		void *arg);
+int blf_entity_peer_call(const str *key, const str *callid, int dir,
+		void (*each)(const str *key, const blf_call_t *c, void *arg),
+		void *arg);
+int blf_entity_call_adopt(const str *key, const str *callid, int dir,
+		int origin, unsigned int gen, blf_event_t ev, int code,
+		const blf_call_upd_t *upd, int *adopted);
+int blf_entity_call_orphan_end(const str *key, const str *callid, int dir,
+		int origin, unsigned int gen);
 void blf_sub_replica_put(
 		const str *key, blf_sub_t *s, const char *(*node_name)(int idx));
 void blf_sub_replica_del(const str *key, const str *f, int owner);

@@ -18,7 +18,11 @@
       tls: DMQ over TLS (tls.so, a socket of its own per node, certificates
       of a CA made for the cluster by make_certs(), verified both ways;
       the gate then wants $tls_peer_verified and dmq_peers names the
-      peers' sip:IP:port;transport=tls URIs).
+      peers' sip:IP:port;transport=tls URIs); vip: each node has an
+      alias= line for every other node's address, as when the nodes
+      share the cluster's addresses (a VIP moves to a survivor): a
+      message naming a dead node's address in its Via or Route is then
+      "myself" at the node it reached (takeover_call_hold's adoption).
   DmqPeer(cluster)         a raw UDP socket on loopback speaking KDMQ to
                            the nodes: a stranger (or, once admitted, a
                            hostile peer) of the tests of
@@ -124,7 +128,7 @@ class ClusterNode(kamproc.Kamailio):
     def __init__(self, port, peers, ping_interval, node_name=None,
                  params=None, dmq_params=None, db=None, gate=True,
                  extra_peers=(), blf_peers=True, ipv6_first=False,
-                 tls=None, **kw):
+                 tls=None, vip=False, **kw):
         params = dict(params or {})
         params["enable_dmq"] = 1
         trusted = list(peers) + list(extra_peers)
@@ -142,6 +146,7 @@ class ClusterNode(kamproc.Kamailio):
         # a first UDP socket on [::1] (same port): the node's own Contact
         # after a takeover is then an IPv6 one
         self.ipv6_first = ipv6_first
+        self.vip = vip
         if node_name:
             params["node_name"] = node_name
         kw.setdefault("fr_timer", 2000)
@@ -206,6 +211,11 @@ class ClusterNode(kamproc.Kamailio):
             dmq += ['modparam("dmq", "notification_address", '
                     '"sip:127.0.0.1:%d")' % p for p in self.peers]
         text = text.replace(blf_line, "\n".join(dmq) + "\n" + blf_line, 1)
+        if self.vip:
+            v4 = "listen=udp:127.0.0.1:%d" % self.port
+            assert v4 in text, "no listen line in the template"
+            text = text.replace(v4, v4 + "".join(
+                "\nalias=udp:127.0.0.1:%d" % p for p in self.peers), 1)
         if self.ipv6_first:
             v4 = "listen=udp:127.0.0.1:%d" % self.port
             assert v4 in text, "no listen line in the template"
@@ -346,7 +356,7 @@ class Cluster:
     def __init__(self, n=3, ping_interval=DMQ_MIN_PING, names=None,
                  dmq_params=None, db=None, gate=True, extra_peers=(),
                  blf_peers=True, ipv6_first=False, tls=False,
-                 **blf_params):
+                 vip=False, **blf_params):
         ports = set()
         while len(ports) < n:
             ports.add(kamproc.free_udp_port())
@@ -364,7 +374,7 @@ class Cluster:
                                   dmq_params, db, gate, extra_peers,
                                   blf_peers, ipv6_first,
                                   (tlsmap[p], tlsmap, self.tls_dir)
-                                  if tls else None)
+                                  if tls else None, vip)
                       for i, p in enumerate(ports)]
 
     def bound(self):

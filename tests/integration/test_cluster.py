@@ -490,9 +490,11 @@ def test_refresh_through_another_node_moves_the_subscription(cluster,
     wait_agree(cluster.nodes, 5, "the nodes at the end")
 
 
-def test_owner_and_call_node_killed_together(cluster, phones):
+def test_owner_and_call_node_killed_together(make_cluster, phones):
     """The node that owns the subscriptions also carried the call: the new
-    owner's first NOTIFY is the next version, and the call ends once."""
+    owner's first NOTIFY is the next version, and the call ends once (at
+    the takeover: takeover_call_hold 0)."""
+    cluster = make_cluster(takeover_call_hold=0)
     A, B, C = cluster.nodes
     lamps = [watch_via(phones, B, "watcher%d" % i, "bob") for i in range(4)]
     call, inc = ring(phones, B)
@@ -525,7 +527,10 @@ def test_owner_and_call_node_killed_together(cluster, phones):
 
 # -- (4) the node a call went through dies ------------------------------------
 
-def test_call_node_killed_lamps_go_dark(cluster, phones):
+def test_call_node_killed_lamps_go_dark(make_cluster, phones):
+    # takeover_call_hold 0: the call ends at the takeover (no address
+    # moves to a survivor here; test_cluster_adopt.py has the hold)
+    cluster = make_cluster(takeover_call_hold=0)
     A, B, C = cluster.nodes
     lamps = [watch_via(phones, B, "wb", "bob"),
              watch_via(phones, C, "wc", "bob"),
@@ -598,12 +603,14 @@ def test_killed_node_restarts_and_resyncs(cluster, phones):
     la.assert_versions()
 
 
-def test_killed_node_restarted_at_once(cluster, phones):
+def test_killed_node_restarted_at_once(make_cluster, phones):
     """A node killed -9 and started again at once (a supervisor restarting
     it), before the others' liveness timeout: its processes, hence its
     calls and its subscriptions' state, are gone all the same. The call it
     carried must end at the other nodes' watchers, its subscription must
-    keep being notified, and the nodes must agree again."""
+    keep being notified, and the nodes must agree again. (The call ends at
+    the takeover: takeover_call_hold 0.)"""
+    cluster = make_cluster(takeover_call_hold=0)
     A, B, C = cluster.nodes
     la = watch_via(phones, A, "wa", "carol")
     lb = watch_via(phones, B, "wb", "bob")

@@ -448,8 +448,8 @@ def test_hostile_version_digest_in_answers(make_cluster, peer):
 
 def test_takeover_ends_calls_at_every_entity(make_cluster, peer, phones):
     """A dead node's calls end at all its entities: 8,192 here (the walk
-    stopped at 4,096)."""
-    cl = make_cluster(gate=False, blf_peers=False)
+    stopped at 4,096). At the takeover: takeover_call_hold 0."""
+    cl = make_cluster(gate=False, blf_peers=False, takeover_call_hold=0)
     A, _ = cl.nodes
     assert peer.join(A) == 200
     blfutil.poll(lambda: in_dmq_list(A, peer.port), 5,

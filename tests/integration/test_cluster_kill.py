@@ -94,10 +94,12 @@ def test_states_of_the_kill_window_replayed(cluster, phones):
         assert k.running, "%s died" % k.name
 
 
-def test_restarted_node_keeps_its_new_calls(cluster, phones):
+def test_restarted_node_keeps_its_new_calls(make_cluster, phones):
     """A killed and started again at once: the survivors end the calls of
     its old incarnation, not one it rang right after the restart (its new
-    incarnation tracks it: those started since it was first heard from)."""
+    incarnation tracks it: those started since it was first heard from).
+    The old call ends at the takeover: takeover_call_hold 0."""
+    cluster = make_cluster(takeover_call_hold=0)
     A, B, C = cluster.nodes
     lb = watch_via(phones, B, "wb", "bob")
     lc = watch_via(phones, C, "wc", "carol")
