@@ -546,6 +546,23 @@ int blf_rlmi_split(const blf_rlmi_list_t *l, const blf_rlmi_member_t *m, int n,
 	frame = rl_frame(l);
 	if(frame >= max)
 		return E2BIG;
+	/* the common case first (a member's change, a list that fits): every
+	 * member whole in body 0, each cost measured once. It is what the
+	 * layout below gives then: each member fits alone in its richest mode,
+	 * the resources without instances (full state) cost less than with,
+	 * and greedy filling never starts a second body */
+	used = frame;
+	for(i = 0; i < n && used <= max; i++)
+		used += rl_cost(l, &m[i], rl_mode(&m[i], BLF_RLMI_PART), 1);
+	if(used <= max) {
+		for(i = 0; i < n; i++) {
+			slots[i].mode = rl_mode(&m[i], BLF_RLMI_PART);
+			slots[i].body = 0;
+			slots[i].listed = 0;
+		}
+		*nbodies = 1;
+		return 0;
+	}
 	/* each member's mode: the richest that fits a body of its own */
 	skel = frame;
 	for(i = 0; i < n; i++) {

@@ -671,6 +671,51 @@ static void test_split(void)
 	t_free_members(&t);
 }
 
+/* around the room where everything fits one body (the split's fast
+ * path): every layout still carries each member once within max (rendered
+ * and measured), and once every member goes whole in one body, so it
+ * stays with more room (the number of bodies alone may grow: with little
+ * room members go bare, several to a body) */
+static void test_split_threshold(void)
+{
+	t_members_t t = t_members(6, 300);
+	blf_rlmi_list_t l = t_list(7, 1);
+	blf_rlmi_slot_t slots[6];
+	size_t max, big;
+	int nb, full, i, whole, seen, bad = 0, ones = 0, many = 0;
+
+	for(full = 0; full < 2; full++) {
+		l.full = full;
+		seen = 0;
+		for(max = BLF_RLMI_MIN_MAX; max < 8000; max += 7) {
+			if(blf_rlmi_split(&l, t.m, 6, max, slots, &nb) == E2BIG)
+				continue; /* not even one member alone */
+			if(!t_split_all(&l, t.m, 6, max, &nb, &big)
+					|| blf_rlmi_split(&l, t.m, 6, max, slots, &nb) != 0) {
+				printf("     full %d max %zu: %d bodies\n", full, max, nb);
+				bad++;
+				break;
+			}
+			whole = nb == 1;
+			for(i = 0; i < 6; i++)
+				if(slots[i].body != 0 || slots[i].listed
+						|| slots[i].mode != BLF_RLMI_PART)
+					whole = 0;
+			if(seen && !whole)
+				bad++;
+			seen |= whole;
+			if(whole)
+				ones++;
+			else
+				many++;
+		}
+	}
+	CHECK_INT(bad, 0);
+	if(!CHECK(ones > 10 && many > 10))
+		printf("     ones %d many %d\n", ones, many);
+	t_free_members(&t);
+}
+
 static void test_oversize_member(void)
 {
 	t_members_t t = t_members(3, 100);
@@ -966,6 +1011,7 @@ int main(void)
 	test_ids_stable();
 	test_states();
 	test_split();
+	test_split_threshold();
 	test_oversize_member();
 	test_hostile();
 	test_boundary_collision();
