@@ -123,7 +123,9 @@ typedef struct blf_lmin {
 	unsigned int gen, version, flags, seq;
 } blf_lmin_t;
 
-#define BLF_LSUB_SLOTS 256
+/* 4096: the reverse index holds one entry per (list, member), 10k for 200
+ * lists of 50; at 256 buckets each member change walked ~40 of them twice */
+#define BLF_LSUB_SLOTS 4096
 typedef struct blf_lhtab {
 	gen_lock_set_t *locks;
 	void *slots[BLF_LSUB_SLOTS];
@@ -1525,6 +1527,32 @@ static void blf_lsub_touch(const blf_ls_t *ls, unsigned int version,
 		blf_chg_flush();
 }
 
+/* body k of R appended to out: rendered straight into the room out has
+ * (the process's NOTIFY buffer: after the first NOTIFY, room enough), and
+ * measured first only when it does not fit */
+static int blf_lsub_put_body(blf_lrender_t *R, int k, blf_buf_t *out)
+{
+	size_t len = 0, room = out->s ? out->size - out->len : 0;
+	int rc;
+
+	/* ENOSPC leaves the length needed in len; a body that fills the room
+	 * exactly is done again with room for the NUL, as before */
+	rc = blf_rlmi_render(&R->l, R->m, R->n, R->slots, k,
+			room ? out->s + out->len : NULL, room, &len);
+	if(rc == 0 && len >= room)
+		rc = ENOSPC;
+	if(rc == ENOSPC) {
+		if(len == 0 || blf_buf_need(out, len + 1) < 0)
+			return -1;
+		rc = blf_rlmi_render(&R->l, R->m, R->n, R->slots, k,
+				out->s + out->len, out->size - out->len, &len);
+	}
+	if(rc != 0)
+		return -1;
+	out->len += len;
+	return 0;
+}
+
 /* the RLMI and parts of what m says, rendered; body 0 into out */
 static int blf_lsub_render(
 		blf_lsnap_t *m, const blf_body_req_t *r, blf_buf_t *out)
@@ -1538,7 +1566,7 @@ static int blf_lsub_render(
 	unsigned int *sq = NULL;
 	int i, k, full, *inc = NULL, retry = 0, nd = 0;
 	blf_mver_t *dv = NULL; /* the members this NOTIFY carried (cluster) */
-	size_t max, len;
+	size_t max;
 	const char *at;
 	str mk = {m->mkey, (int)strlen(m->mkey)};
 
@@ -1743,15 +1771,8 @@ again:
 				R->l.uri, R->n, max);
 		goto fail;
 	}
-	if(blf_rlmi_render(&R->l, R->m, R->n, R->slots, 0, NULL, 0, &len) != 0
-			&& len == 0)
+	if(blf_lsub_put_body(R, 0, out) < 0)
 		goto fail;
-	if(blf_buf_need(out, len + 1) < 0
-			|| blf_rlmi_render(&R->l, R->m, R->n, R->slots, 0,
-					   out->s + out->len, out->size - out->len, &len)
-					   != 0)
-		goto fail;
-	out->len += len;
 	if(blf_rlmi_ctype(&R->l, R->m, R->n, R->slots, 0, m->ctype,
 			   sizeof(m->ctype))
 			< 0)
@@ -1781,22 +1802,13 @@ static int blf_lsub_body(blf_snap_t *sn, const blf_body_req_t *r, blf_buf_t *out
 {
 	blf_lsnap_t *m = (blf_lsnap_t *)sn;
 	blf_lrender_t *R = m->rest;
-	size_t len;
 
 	if(m->mode != BLF_LMODE_CONT)
 		return blf_lsub_render(m, r, out);
 	/* body idx of a split state: its RLMI version is this NOTIFY's */
 	R->l.version = r->version - (unsigned int)m->idx;
-	if(blf_rlmi_render(&R->l, R->m, R->n, R->slots, m->idx, NULL, 0, &len)
-					!= 0
-			&& len == 0)
+	if(blf_lsub_put_body(R, m->idx, out) < 0)
 		return -1;
-	if(blf_buf_need(out, len + 1) < 0
-			|| blf_rlmi_render(&R->l, R->m, R->n, R->slots, m->idx,
-					   out->s + out->len, out->size - out->len, &len)
-					   != 0)
-		return -1;
-	out->len += len;
 	if(blf_rlmi_ctype(&R->l, R->m, R->n, R->slots, m->idx, m->ctype,
 			   sizeof(m->ctype))
 			< 0)
