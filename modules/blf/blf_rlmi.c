@@ -690,6 +690,37 @@ int blf_rlmi_ctype(const blf_rlmi_list_t *l, const blf_rlmi_member_t *m, int n,
 	return r;
 }
 
+int blf_rlmi_ctype_of(const char *body, size_t len, char *buf, size_t size)
+{
+	static const char mid[] =
+			"\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <";
+	const char *b, *e, *cid, *ce;
+	size_t bl, cl;
+	int r;
+
+	if(body == NULL || buf == NULL || len < 2 || body[0] != '-'
+			|| body[1] != '-')
+		return -1;
+	b = body + 2;
+	e = memchr(b, '\r', len - 2);
+	if(e == NULL || (bl = (size_t)(e - b)) == 0
+			|| bl >= BLF_RLMI_BOUNDARY_MAX
+			|| (size_t)(body + len - e) < sizeof(mid) - 1
+			|| memcmp(e, mid, sizeof(mid) - 1) != 0)
+		return -1;
+	cid = e + sizeof(mid) - 1;
+	ce = memchr(cid, '>', (size_t)(body + len - cid));
+	if(ce == NULL || (cl = (size_t)(ce - cid)) == 0 || cl >= BLF_RLMI_CID_MAX)
+		return -1;
+	r = snprintf(buf, size,
+			"multipart/related;type=\"application/rlmi+xml\";"
+			"start=\"<%.*s>\";boundary=\"%.*s\"",
+			(int)cl, cid, (int)bl, b);
+	if(r < 0 || (size_t)r >= size)
+		return -1;
+	return r;
+}
+
 const char *blf_rlmi_state_name(blf_rlmi_state_t s)
 {
 	switch(s) {

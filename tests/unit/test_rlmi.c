@@ -370,8 +370,14 @@ static int t_render(const blf_rlmi_list_t *l, const blf_rlmi_member_t *m, int n,
 	ok &= CHECK(blf_rlmi_render(l, m, n, slots, k, buf, len, &len2) == 0);
 	ok &= CHECK(len2 == len);
 	ok &= CHECK(blf_rlmi_ctype(l, m, n, slots, k, ctype, sizeof(ctype)) > 0);
-	if(ok)
+	if(ok) {
+		/* what the sender reads back from the body is the same value */
+		char back[BLF_RLMI_CTYPE_MAX];
+		int bl = blf_rlmi_ctype_of(buf, len, back, sizeof(back));
+		ok &= CHECK(bl > 0 && (size_t)bl == strlen(ctype)
+					&& strcmp(back, ctype) == 0);
 		ok &= t_check_body(ctype, buf, len, b);
+	}
 	if(outlen)
 		*outlen = len;
 	free(t_last);
@@ -716,6 +722,44 @@ static void test_split_threshold(void)
 	t_free_members(&t);
 }
 
+/* blf_rlmi_ctype_of on what is not a rendered body */
+static void test_ctype_of_hostile(void)
+{
+	static const char ok[] = "--blf-rlmi-0123456789abcdef\r\nContent-Transfer-"
+							 "Encoding: binary\r\nContent-ID: <c@h>\r\n";
+	char buf[BLF_RLMI_CTYPE_MAX], big[400];
+	size_t i;
+
+	CHECK(blf_rlmi_ctype_of(ok, sizeof(ok) - 1, buf, sizeof(buf)) > 0);
+	CHECK_STR(buf, "multipart/related;type=\"application/rlmi+xml\";"
+				   "start=\"<c@h>\";boundary=\"blf-rlmi-0123456789abcdef\"");
+	CHECK_INT(blf_rlmi_ctype_of(NULL, 10, buf, sizeof(buf)), -1);
+	CHECK_INT(blf_rlmi_ctype_of(ok, sizeof(ok) - 1, NULL, 10), -1);
+	CHECK_INT(blf_rlmi_ctype_of(ok, sizeof(ok) - 1, buf, 20), -1);
+	CHECK_INT(blf_rlmi_ctype_of("", 0, buf, sizeof(buf)), -1);
+	CHECK_INT(blf_rlmi_ctype_of("--", 2, buf, sizeof(buf)), -1);
+	CHECK_INT(blf_rlmi_ctype_of("--\r\n", 4, buf, sizeof(buf)), -1);
+	/* every cut of a good head before its cid's '>' fails cleanly (ASan:
+	 * no read past len), every one after reads the same */
+	for(i = 0; i < sizeof(ok) - 1; i++) {
+		char *c = malloc(i ? i : 1);
+		int want = i > (size_t)(strchr(ok, '>') - ok) ? 96 : -1;
+		if(c == NULL)
+			abort();
+		memcpy(c, ok, i);
+		CHECK_INT(blf_rlmi_ctype_of(c, i, buf, sizeof(buf)), want);
+		free(c);
+	}
+	/* a boundary or a cid longer than any rendered one */
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "--", 2);
+	CHECK_INT(blf_rlmi_ctype_of(big, sizeof(big), buf, sizeof(buf)), -1);
+	snprintf(big, sizeof(big),
+			"--b\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <%0200d>",
+			0);
+	CHECK_INT(blf_rlmi_ctype_of(big, strlen(big), buf, sizeof(buf)), -1);
+}
+
 static void test_oversize_member(void)
 {
 	t_members_t t = t_members(3, 100);
@@ -1012,6 +1056,7 @@ int main(void)
 	test_states();
 	test_split();
 	test_split_threshold();
+	test_ctype_of_hostile();
 	test_oversize_member();
 	test_hostile();
 	test_boundary_collision();
