@@ -272,6 +272,44 @@ static blf_ls_t *blf_ls_copy(const str *ttag)
 	return c;
 }
 
+/* what a job needs of ttag's entry (its dialog, the list's slot), a
+ * private copy (malloc) of the head alone: no member (n is 0), the other
+ * strings empty; NULL when there is none. A member's change makes one job
+ * per list that shows it: a whole copy each was most of what it cost */
+static blf_ls_t *blf_ls_copy_head(const str *ttag)
+{
+	unsigned int th = blf_lhash(ttag);
+	blf_ls_t *ls, *c = NULL;
+	char *p;
+
+	if(!blf_lsub_nolock)
+		lock_set_get(blf_lstab->locks, blf_lidx(th));
+	ls = blf_ls_find(ttag, th, NULL);
+	if(ls
+			&& (c = malloc(sizeof(*c) + ls->callid.len + ls->ftag.len
+							+ ls->ttag.len + 4))
+					   != NULL) {
+		*c = *ls;
+		c->next = NULL;
+		c->n = 0;
+		p = (char *)(c + 1);
+		*p++ = '\0';
+		c->lkey.len = c->luri.len = c->name.len = c->watcher.len = 0;
+		c->lkey.off = c->luri.off = c->name.off = c->watcher.off =
+				(unsigned int)sizeof(*c);
+		blf_loff_put((char *)c, &p, &c->callid, (char *)ls + ls->callid.off,
+				ls->callid.len);
+		blf_loff_put((char *)c, &p, &c->ftag, (char *)ls + ls->ftag.off,
+				ls->ftag.len);
+		blf_loff_put((char *)c, &p, &c->ttag, (char *)ls + ls->ttag.off,
+				ls->ttag.len);
+		c->size = (size_t)(p - (char *)c);
+	}
+	if(!blf_lsub_nolock)
+		lock_set_release(blf_lstab->locks, blf_lidx(th));
+	return c;
+}
+
 /* ---- reverse index ---- */
 
 static void blf_lref_add(const str *key, unsigned int kh, const str *ttag)
@@ -1566,7 +1604,7 @@ static int blf_lsub_render(
 	unsigned int *sq = NULL;
 	int i, k, full, *inc = NULL, retry = 0, nd = 0;
 	blf_mver_t *dv = NULL; /* the members this NOTIFY carried (cluster) */
-	size_t max;
+	size_t max, start;
 	const char *at;
 	str mk = {m->mkey, (int)strlen(m->mkey)};
 
@@ -1771,11 +1809,11 @@ again:
 				R->l.uri, R->n, max);
 		goto fail;
 	}
-	if(blf_lsub_put_body(R, 0, out) < 0)
-		goto fail;
-	if(blf_rlmi_ctype(&R->l, R->m, R->n, R->slots, 0, m->ctype,
-			   sizeof(m->ctype))
-			< 0)
+	start = out->len;
+	if(blf_lsub_put_body(R, 0, out) < 0
+			|| blf_rlmi_ctype_of(out->s + start, out->len - start, m->ctype,
+					   sizeof(m->ctype))
+					   < 0)
 		goto fail;
 	free(inc);
 	free(ver);
@@ -1802,16 +1840,17 @@ static int blf_lsub_body(blf_snap_t *sn, const blf_body_req_t *r, blf_buf_t *out
 {
 	blf_lsnap_t *m = (blf_lsnap_t *)sn;
 	blf_lrender_t *R = m->rest;
+	size_t start;
 
 	if(m->mode != BLF_LMODE_CONT)
 		return blf_lsub_render(m, r, out);
 	/* body idx of a split state: its RLMI version is this NOTIFY's */
 	R->l.version = r->version - (unsigned int)m->idx;
-	if(blf_lsub_put_body(R, m->idx, out) < 0)
-		return -1;
-	if(blf_rlmi_ctype(&R->l, R->m, R->n, R->slots, m->idx, m->ctype,
-			   sizeof(m->ctype))
-			< 0)
+	start = out->len;
+	if(blf_lsub_put_body(R, m->idx, out) < 0
+			|| blf_rlmi_ctype_of(out->s + start, out->len - start, m->ctype,
+					   sizeof(m->ctype))
+					   < 0)
 		return -1;
 	return 0;
 }
@@ -2004,7 +2043,7 @@ static blf_notify_job_t *blf_lsub_job(
 	 * BLF_LSUB_WAIT_US it is merged. */
 	for(k = 0; st && k < BLF_LSUB_WAIT_US / 50 && blf_lsub_busy(ttag); k++)
 		usleep(50);
-	ls = blf_ls_copy(ttag);
+	ls = blf_ls_copy_head(ttag);
 	if(ls == NULL)
 		return NULL;
 	memset(&fr, 0, sizeof(fr));
