@@ -1793,7 +1793,13 @@ again:
 	R->l.version = r->version;
 	R->l.full = full;
 	at = ls ? strchr(BLF_LS(ls, ls->lkey).s, '@') : NULL;
-	snprintf(R->host, sizeof(R->host), "%s", at ? at + 1 : "blf.invalid");
+	{
+		/* (a copy cut to the buffer, as snprintf did: once per NOTIFY) */
+		const char *h = at ? at + 1 : "blf.invalid";
+		size_t hl = strnlen(h, sizeof(R->host) - 1);
+		memcpy(R->host, h, hl);
+		R->host[hl] = '\0';
+	}
 	R->l.host = R->host;
 	R->l.secret = ls ? ls->secret : (const unsigned char *)"blf-no-secret!!!";
 	max = r->max ? r->max : BLF_NOTIFY_BODY_UDP_MAX;
