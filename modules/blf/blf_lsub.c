@@ -287,7 +287,7 @@ static blf_ls_t *blf_ls_copy_head(const str *ttag)
 	ls = blf_ls_find(ttag, th, NULL);
 	if(ls
 			&& (c = malloc(sizeof(*c) + ls->callid.len + ls->ftag.len
-							+ ls->ttag.len + 4))
+						   + ls->ttag.len + 4))
 					   != NULL) {
 		*c = *ls;
 		c->next = NULL;
@@ -1582,8 +1582,8 @@ static int blf_lsub_put_body(blf_lrender_t *R, int k, blf_buf_t *out)
 	if(rc == ENOSPC) {
 		if(len == 0 || blf_buf_need(out, len + 1) < 0)
 			return -1;
-		rc = blf_rlmi_render(&R->l, R->m, R->n, R->slots, k,
-				out->s + out->len, out->size - out->len, &len);
+		rc = blf_rlmi_render(&R->l, R->m, R->n, R->slots, k, out->s + out->len,
+				out->size - out->len, &len);
 	}
 	if(rc != 0)
 		return -1;

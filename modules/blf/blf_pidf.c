@@ -758,9 +758,10 @@ static void blf_pidf_head(
 		basic = "closed";
 		note = BLF_PIDF_NOTE_OFFLINE;
 	}
-	blf_xml_out_lit(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-					   "<presence xmlns=\"" BLF_PIDF_NS "\" xmlns:dm=\"" BLF_PIDF_NS_DM
-					   "\" xmlns:rpid=\"" BLF_PIDF_NS_RPID "\" entity=\"");
+	blf_xml_out_lit(o,
+			"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+			"<presence xmlns=\"" BLF_PIDF_NS "\" xmlns:dm=\"" BLF_PIDF_NS_DM
+			"\" xmlns:rpid=\"" BLF_PIDF_NS_RPID "\" entity=\"");
 	blf_xml_out_uri(o, in->entity);
 	blf_xml_out_lit(o, "\"><tuple id=\"");
 	blf_xml_out_put(o, tid, strlen(tid)); /* "blf" or "blf-N": no escape */

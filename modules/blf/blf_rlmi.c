@@ -703,8 +703,7 @@ int blf_rlmi_ctype_of(const char *body, size_t len, char *buf, size_t size)
 		return -1;
 	b = body + 2;
 	e = memchr(b, '\r', len - 2);
-	if(e == NULL || (bl = (size_t)(e - b)) == 0
-			|| bl >= BLF_RLMI_BOUNDARY_MAX
+	if(e == NULL || (bl = (size_t)(e - b)) == 0 || bl >= BLF_RLMI_BOUNDARY_MAX
 			|| (size_t)(body + len - e) < sizeof(mid) - 1
 			|| memcmp(e, mid, sizeof(mid) - 1) != 0)
 		return -1;

@@ -92,7 +92,8 @@ int blf_xml_write_uri(void *w, const char *attr, const char *val);
  * blf_xml_write_uri(w, attr, val) (percent-encoded, then escaped; the
  * quotes are the caller's). Errors (no memory) stick: take reports them.
  */
-typedef struct blf_xml_out {
+typedef struct blf_xml_out
+{
 	char *s;
 	size_t len, size;
 	int err;

@@ -920,8 +920,8 @@ static int ref_id_used(const ref_pick_t *p, int n, const char *id)
 }
 
 /* base, then base-1, base-2, ... : the first no published tuple uses */
-static void ref_own_id(const ref_pick_t *p, int n, const char *base,
-		char *buf, size_t size)
+static void ref_own_id(
+		const ref_pick_t *p, int n, const char *base, char *buf, size_t size)
 {
 	int k;
 
@@ -930,16 +930,16 @@ static void ref_own_id(const ref_pick_t *p, int n, const char *base,
 		snprintf(buf, size, "%s-%d", base, k);
 }
 
-#define REF_CHK(x) \
-	do {                \
-		if((x) < 0)     \
-			goto out;   \
+#define REF_CHK(x)    \
+	do {              \
+		if((x) < 0)   \
+			goto out; \
 	} while(0)
 
 /* the document with the first k picks; *out malloc()ed */
-static int ref_write(const blf_pidf_in_t *in, const ref_pick_t *p,
-		int k, const char *tid, const char *pid, uint32_t acts,
-		const char *pnote, char **out, size_t *len)
+static int ref_write(const blf_pidf_in_t *in, const ref_pick_t *p, int k,
+		const char *tid, const char *pid, uint32_t acts, const char *pnote,
+		char **out, size_t *len)
 {
 	xmlBufferPtr b = xmlBufferCreate();
 	xmlTextWriterPtr w = NULL;
@@ -983,8 +983,7 @@ static int ref_write(const blf_pidf_in_t *in, const ref_pick_t *p,
 	REF_CHK(xmlTextWriterEndElement(w)); /* tuple */
 
 	for(i = 0; i < k; i++)
-		REF_CHK(
-				xmlTextWriterWriteRawLen(w, BLF_XC(p[i].xml), (int)p[i].len));
+		REF_CHK(xmlTextWriterWriteRawLen(w, BLF_XC(p[i].xml), (int)p[i].len));
 
 	REF_CHK(xmlTextWriterStartElement(w, BLF_XC("dm:person")));
 	REF_CHK(xmlTextWriterWriteAttribute(w, BLF_XC("id"), BLF_XC(pid)));
@@ -1014,7 +1013,8 @@ out:
 	return rc;
 }
 
-static int ref_build(const blf_pidf_in_t *in, size_t max, char **out, size_t *len)
+static int ref_build(
+		const blf_pidf_in_t *in, size_t max, char **out, size_t *len)
 {
 	ref_pick_t *p = NULL;
 	const blf_pidf_pub_t *pub, *acts_pub = NULL, *note_pub = NULL;
@@ -1113,13 +1113,16 @@ static void test_same_as_writer(void)
 			"sip:a&b@x.org;p=\"q\"", "sip:<x>@h", "sip:\xc3\xa9t\xc3\xa9@h",
 			"sip:%zz%41@h", "sip:bad\x01\xff\xfe@h", "", "sip:tab\there@h",
 			"sips:[::1]:5061", "//x:y"};
-	static const char *const notes[] = {NULL, "plain", "q\"uote 'a' &amp; "
-			"&lt;b&gt;", "cr&#13;lf&#10;tab&#9;", "\xc3\xa9\xe2\x82\xac "
+	static const char *const notes[] = {NULL, "plain",
+			"q\"uote 'a' &amp; "
+			"&lt;b&gt;",
+			"cr&#13;lf&#10;tab&#9;",
+			"\xc3\xa9\xe2\x82\xac "
 			"\xf0\x9f\x98\x80"};
 	static const char *const acts[] = {NULL, "<rpid:away/>",
 			"<rpid:meeting/><rpid:on-the-phone/><rpid:vacation/>"};
-	const char *t1[] = {"pc:open:sip:201@pc.example.com",
-			"blf:closed:sip:a@b", "blf-p:open:sip:c@d"};
+	const char *t1[] = {"pc:open:sip:201@pc.example.com", "blf:closed:sip:a@b",
+			"blf-p:open:sip:c@d"};
 	const char *t2[] = {"pc:closed:sip:old@pc", "m2:open:sip:m@x"};
 	blf_pidf_pub_t *pubs[6];
 	const blf_pidf_pub_t *in_pubs[2];
@@ -1136,9 +1139,9 @@ static void test_same_as_writer(void)
 				for(r = 0; r < 2; r++)
 					for(v = BLF_VIS_FULL; v <= BLF_VIS_STATE; v++)
 						for(m = 0; m < 5; m++) {
-							blf_pidf_pub_t *older = k ? t_mkpub(t2, 2, NULL,
-																notes[k % 5])
-													  : NULL;
+							blf_pidf_pub_t *older =
+									k ? t_mkpub(t2, 2, NULL, notes[k % 5])
+									  : NULL;
 							blf_pidf_in_t in = {ents[e], c, r, v, in_pubs, 0};
 							char *o1 = NULL, *o2 = NULL;
 							size_t l1 = 0, l2 = 0;
