@@ -274,9 +274,10 @@ static blf_ls_t *blf_ls_copy(const str *ttag)
 
 /* what a job needs of ttag's entry (its dialog, the list's slot), a
  * private copy (malloc) of the head alone: no member (n is 0), the other
- * strings empty; NULL when there is none. A member's change makes one job
- * per list that shows it: a whole copy each was most of what it cost */
-static blf_ls_t *blf_ls_copy_head(const str *ttag)
+ * strings empty; *busy: another process sends this list's NOTIFY. NULL
+ * when there is none. A member's change makes one job per list that shows
+ * it: a whole copy each was most of what the job cost */
+static blf_ls_t *blf_ls_copy_head(const str *ttag, int *busy)
 {
 	unsigned int th = blf_lhash(ttag);
 	blf_ls_t *ls, *c = NULL;
@@ -304,6 +305,7 @@ static blf_ls_t *blf_ls_copy_head(const str *ttag)
 		blf_loff_put((char *)c, &p, &c->ttag, (char *)ls + ls->ttag.off,
 				ls->ttag.len);
 		c->size = (size_t)(p - (char *)c);
+		*busy = ls->sending && ls->pid != my_pid();
 	}
 	if(!blf_lsub_nolock)
 		lock_set_release(blf_lstab->locks, blf_lidx(th));
@@ -1547,6 +1549,10 @@ static void blf_lsub_touch(const blf_ls_t *ls, unsigned int version,
 			to = cur->mat = version + (unsigned int)nbodies;
 		lock_set_release(blf_lstab->locks, blf_lidx(th));
 	}
+	/* no row to write again (no db_url) and no replica to make: the
+	 * list's slot lock is not taken a second time for this NOTIFY */
+	if(blf_cfg.db_url.len == 0 && !(dv && fa != to))
+		return;
 	blf_slot_lock(ls->lhash);
 	e = blf_entity_find(ls->lhash, &lk);
 	s = e ? blf_sub_find(e, &cid, &ft, &tt, NULL) : NULL;
@@ -1607,6 +1613,8 @@ static int blf_lsub_render(
 	size_t max, start;
 	const char *at;
 	str mk = {m->mkey, (int)strlen(m->mkey)};
+	/* the changed member's hash: the members' keys compared only on it */
+	unsigned int mkh = blf_key_hash(&mk);
 
 	ls = blf_ls_copy(&m->ttag);
 	if(ls == NULL && m->dlg) {
@@ -1704,7 +1712,7 @@ again:
 				inc[i] = (fl & BLF_LM_REMOVED) ? 2 : 1;
 			} else if(full
 					|| (fl & (BLF_LM_ADDED | BLF_LM_REMOVED | BLF_LM_OWED))
-					|| (m->mode == BLF_LMODE_MEMBER
+					|| (m->mode == BLF_LMODE_MEMBER && lm[i].khash == mkh
 							&& STR_EQ(BLF_LS(ls, lm[i].key), mk)))
 				inc[i] = 1 + ((fl & BLF_LM_REMOVED) ? 1 : 0);
 			if(!inc[i] || !cm)
@@ -1725,6 +1733,7 @@ again:
 			 * that ended meanwhile */
 			if((fl & BLF_LM_OWED) || !m->msnap
 					|| m->mode == BLF_LMODE_CONT
+					|| lm[i].khash != mkh
 					|| !STR_EQ(BLF_LS(ls, lm[i].key), mk)
 					|| (cm[i].seq && BLF_SEQ_BEFORE(m->mseq, cm[i].seq))
 					|| blf_lend_between(&BLF_LS(ls, lm[i].key), lm[i].khash,
@@ -2015,21 +2024,6 @@ static void blf_lsub_entity_hook(
 	blf_chg_poke(); /* a replica's change notes nothing else */
 }
 
-
-/* 1 while another process holds ttag's sending mark (bucket lock only) */
-static int blf_lsub_busy(const str *ttag)
-{
-	unsigned int th = blf_lhash(ttag);
-	blf_ls_t *ls;
-	int busy;
-
-	lock_set_get(blf_lstab->locks, blf_lidx(th));
-	ls = blf_ls_find(ttag, th, NULL);
-	busy = ls && ls->sending && ls->pid != my_pid();
-	lock_set_release(blf_lstab->locks, blf_lidx(th));
-	return busy;
-}
-
 /* a NOTIFY in mode for the list subscription of our tag ttag */
 static blf_notify_job_t *blf_lsub_job(
 		const str *ttag, int mode, const str *mkey, blf_lstash_t *st)
@@ -2047,11 +2041,16 @@ static blf_notify_job_t *blf_lsub_job(
 	 * where the member shows its state by then -- a call that ended is
 	 * gone from it, and the watcher would not see it terminated. Past
 	 * BLF_LSUB_WAIT_US it is merged. */
-	for(k = 0; st && k < BLF_LSUB_WAIT_US / 50 && blf_lsub_busy(ttag); k++)
+	for(k = 0;; k++) {
+		int busy = 0;
+		ls = blf_ls_copy_head(ttag, &busy);
+		if(ls == NULL)
+			return NULL;
+		if(!st || !busy || k >= BLF_LSUB_WAIT_US / 50)
+			break;
+		free(ls);
 		usleep(50);
-	ls = blf_ls_copy_head(ttag);
-	if(ls == NULL)
-		return NULL;
+	}
 	memset(&fr, 0, sizeof(fr));
 	blf_slot_lock(ls->lhash);
 	s = blf_table_sub_find(ls->lhash, &BLF_LS(ls, ls->callid),
