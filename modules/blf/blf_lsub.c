@@ -123,7 +123,9 @@ typedef struct blf_lmin {
 	unsigned int gen, version, flags, seq;
 } blf_lmin_t;
 
-#define BLF_LSUB_SLOTS 256
+/* 4096: the reverse index holds one entry per (list, member), 10k for 200
+ * lists of 50; at 256 buckets each member change walked ~40 of them twice */
+#define BLF_LSUB_SLOTS 4096
 typedef struct blf_lhtab {
 	gen_lock_set_t *locks;
 	void *slots[BLF_LSUB_SLOTS];
@@ -265,6 +267,46 @@ static blf_ls_t *blf_ls_copy(const str *ttag)
 	ls = blf_ls_find(ttag, th, NULL);
 	if(ls && (c = malloc(ls->size)) != NULL)
 		memcpy(c, ls, ls->size);
+	if(!blf_lsub_nolock)
+		lock_set_release(blf_lstab->locks, blf_lidx(th));
+	return c;
+}
+
+/* what a job needs of ttag's entry (its dialog, the list's slot), a
+ * private copy (malloc) of the head alone: no member (n is 0), the other
+ * strings empty; *busy: another process sends this list's NOTIFY. NULL
+ * when there is none. A member's change makes one job per list that shows
+ * it: a whole copy each was most of what the job cost */
+static blf_ls_t *blf_ls_copy_head(const str *ttag, int *busy)
+{
+	unsigned int th = blf_lhash(ttag);
+	blf_ls_t *ls, *c = NULL;
+	char *p;
+
+	if(!blf_lsub_nolock)
+		lock_set_get(blf_lstab->locks, blf_lidx(th));
+	ls = blf_ls_find(ttag, th, NULL);
+	if(ls
+			&& (c = malloc(sizeof(*c) + ls->callid.len + ls->ftag.len
+						   + ls->ttag.len + 4))
+					   != NULL) {
+		*c = *ls;
+		c->next = NULL;
+		c->n = 0;
+		p = (char *)(c + 1);
+		*p++ = '\0';
+		c->lkey.len = c->luri.len = c->name.len = c->watcher.len = 0;
+		c->lkey.off = c->luri.off = c->name.off = c->watcher.off =
+				(unsigned int)sizeof(*c);
+		blf_loff_put((char *)c, &p, &c->callid, (char *)ls + ls->callid.off,
+				ls->callid.len);
+		blf_loff_put((char *)c, &p, &c->ftag, (char *)ls + ls->ftag.off,
+				ls->ftag.len);
+		blf_loff_put((char *)c, &p, &c->ttag, (char *)ls + ls->ttag.off,
+				ls->ttag.len);
+		c->size = (size_t)(p - (char *)c);
+		*busy = ls->sending && ls->pid != my_pid();
+	}
 	if(!blf_lsub_nolock)
 		lock_set_release(blf_lstab->locks, blf_lidx(th));
 	return c;
@@ -1507,6 +1549,10 @@ static void blf_lsub_touch(const blf_ls_t *ls, unsigned int version,
 			to = cur->mat = version + (unsigned int)nbodies;
 		lock_set_release(blf_lstab->locks, blf_lidx(th));
 	}
+	/* no row to write again (no db_url) and no replica to make: the
+	 * list's slot lock is not taken a second time for this NOTIFY */
+	if(blf_cfg.db_url.len == 0 && !(dv && fa != to))
+		return;
 	blf_slot_lock(ls->lhash);
 	e = blf_entity_find(ls->lhash, &lk);
 	s = e ? blf_sub_find(e, &cid, &ft, &tt, NULL) : NULL;
@@ -1525,6 +1571,32 @@ static void blf_lsub_touch(const blf_ls_t *ls, unsigned int version,
 		blf_chg_flush();
 }
 
+/* body k of R appended to out: rendered straight into the room out has
+ * (the process's NOTIFY buffer: after the first NOTIFY, room enough), and
+ * measured first only when it does not fit */
+static int blf_lsub_put_body(blf_lrender_t *R, int k, blf_buf_t *out)
+{
+	size_t len = 0, room = out->s ? out->size - out->len : 0;
+	int rc;
+
+	/* ENOSPC leaves the length needed in len; a body that fills the room
+	 * exactly is done again with room for the NUL, as before */
+	rc = blf_rlmi_render(&R->l, R->m, R->n, R->slots, k,
+			room ? out->s + out->len : NULL, room, &len);
+	if(rc == 0 && len >= room)
+		rc = ENOSPC;
+	if(rc == ENOSPC) {
+		if(len == 0 || blf_buf_need(out, len + 1) < 0)
+			return -1;
+		rc = blf_rlmi_render(&R->l, R->m, R->n, R->slots, k, out->s + out->len,
+				out->size - out->len, &len);
+	}
+	if(rc != 0)
+		return -1;
+	out->len += len;
+	return 0;
+}
+
 /* the RLMI and parts of what m says, rendered; body 0 into out */
 static int blf_lsub_render(
 		blf_lsnap_t *m, const blf_body_req_t *r, blf_buf_t *out)
@@ -1538,9 +1610,11 @@ static int blf_lsub_render(
 	unsigned int *sq = NULL;
 	int i, k, full, *inc = NULL, retry = 0, nd = 0;
 	blf_mver_t *dv = NULL; /* the members this NOTIFY carried (cluster) */
-	size_t max, len;
+	size_t max, start;
 	const char *at;
 	str mk = {m->mkey, (int)strlen(m->mkey)};
+	/* the changed member's hash: the members' keys compared only on it */
+	unsigned int mkh = blf_key_hash(&mk);
 
 	ls = blf_ls_copy(&m->ttag);
 	if(ls == NULL && m->dlg) {
@@ -1638,7 +1712,7 @@ again:
 				inc[i] = (fl & BLF_LM_REMOVED) ? 2 : 1;
 			} else if(full
 					|| (fl & (BLF_LM_ADDED | BLF_LM_REMOVED | BLF_LM_OWED))
-					|| (m->mode == BLF_LMODE_MEMBER
+					|| (m->mode == BLF_LMODE_MEMBER && lm[i].khash == mkh
 							&& STR_EQ(BLF_LS(ls, lm[i].key), mk)))
 				inc[i] = 1 + ((fl & BLF_LM_REMOVED) ? 1 : 0);
 			if(!inc[i] || !cm)
@@ -1659,6 +1733,7 @@ again:
 			 * that ended meanwhile */
 			if((fl & BLF_LM_OWED) || !m->msnap
 					|| m->mode == BLF_LMODE_CONT
+					|| lm[i].khash != mkh
 					|| !STR_EQ(BLF_LS(ls, lm[i].key), mk)
 					|| (cm[i].seq && BLF_SEQ_BEFORE(m->mseq, cm[i].seq))
 					|| blf_lend_between(&BLF_LS(ls, lm[i].key), lm[i].khash,
@@ -1727,7 +1802,13 @@ again:
 	R->l.version = r->version;
 	R->l.full = full;
 	at = ls ? strchr(BLF_LS(ls, ls->lkey).s, '@') : NULL;
-	snprintf(R->host, sizeof(R->host), "%s", at ? at + 1 : "blf.invalid");
+	{
+		/* (a copy cut to the buffer, as snprintf did: once per NOTIFY) */
+		const char *h = at ? at + 1 : "blf.invalid";
+		size_t hl = strnlen(h, sizeof(R->host) - 1);
+		memcpy(R->host, h, hl);
+		R->host[hl] = '\0';
+	}
 	R->l.host = R->host;
 	R->l.secret = ls ? ls->secret : (const unsigned char *)"blf-no-secret!!!";
 	max = r->max ? r->max : BLF_NOTIFY_BODY_UDP_MAX;
@@ -1743,18 +1824,11 @@ again:
 				R->l.uri, R->n, max);
 		goto fail;
 	}
-	if(blf_rlmi_render(&R->l, R->m, R->n, R->slots, 0, NULL, 0, &len) != 0
-			&& len == 0)
-		goto fail;
-	if(blf_buf_need(out, len + 1) < 0
-			|| blf_rlmi_render(&R->l, R->m, R->n, R->slots, 0,
-					   out->s + out->len, out->size - out->len, &len)
-					   != 0)
-		goto fail;
-	out->len += len;
-	if(blf_rlmi_ctype(&R->l, R->m, R->n, R->slots, 0, m->ctype,
-			   sizeof(m->ctype))
-			< 0)
+	start = out->len;
+	if(blf_lsub_put_body(R, 0, out) < 0
+			|| blf_rlmi_ctype_of(out->s + start, out->len - start, m->ctype,
+					   sizeof(m->ctype))
+					   < 0)
 		goto fail;
 	free(inc);
 	free(ver);
@@ -1781,25 +1855,17 @@ static int blf_lsub_body(blf_snap_t *sn, const blf_body_req_t *r, blf_buf_t *out
 {
 	blf_lsnap_t *m = (blf_lsnap_t *)sn;
 	blf_lrender_t *R = m->rest;
-	size_t len;
+	size_t start;
 
 	if(m->mode != BLF_LMODE_CONT)
 		return blf_lsub_render(m, r, out);
 	/* body idx of a split state: its RLMI version is this NOTIFY's */
 	R->l.version = r->version - (unsigned int)m->idx;
-	if(blf_rlmi_render(&R->l, R->m, R->n, R->slots, m->idx, NULL, 0, &len)
-					!= 0
-			&& len == 0)
-		return -1;
-	if(blf_buf_need(out, len + 1) < 0
-			|| blf_rlmi_render(&R->l, R->m, R->n, R->slots, m->idx,
-					   out->s + out->len, out->size - out->len, &len)
-					   != 0)
-		return -1;
-	out->len += len;
-	if(blf_rlmi_ctype(&R->l, R->m, R->n, R->slots, m->idx, m->ctype,
-			   sizeof(m->ctype))
-			< 0)
+	start = out->len;
+	if(blf_lsub_put_body(R, m->idx, out) < 0
+			|| blf_rlmi_ctype_of(out->s + start, out->len - start, m->ctype,
+					   sizeof(m->ctype))
+					   < 0)
 		return -1;
 	return 0;
 }
@@ -1958,21 +2024,6 @@ static void blf_lsub_entity_hook(
 	blf_chg_poke(); /* a replica's change notes nothing else */
 }
 
-
-/* 1 while another process holds ttag's sending mark (bucket lock only) */
-static int blf_lsub_busy(const str *ttag)
-{
-	unsigned int th = blf_lhash(ttag);
-	blf_ls_t *ls;
-	int busy;
-
-	lock_set_get(blf_lstab->locks, blf_lidx(th));
-	ls = blf_ls_find(ttag, th, NULL);
-	busy = ls && ls->sending && ls->pid != my_pid();
-	lock_set_release(blf_lstab->locks, blf_lidx(th));
-	return busy;
-}
-
 /* a NOTIFY in mode for the list subscription of our tag ttag */
 static blf_notify_job_t *blf_lsub_job(
 		const str *ttag, int mode, const str *mkey, blf_lstash_t *st)
@@ -1990,11 +2041,16 @@ static blf_notify_job_t *blf_lsub_job(
 	 * where the member shows its state by then -- a call that ended is
 	 * gone from it, and the watcher would not see it terminated. Past
 	 * BLF_LSUB_WAIT_US it is merged. */
-	for(k = 0; st && k < BLF_LSUB_WAIT_US / 50 && blf_lsub_busy(ttag); k++)
+	for(k = 0;; k++) {
+		int busy = 0;
+		ls = blf_ls_copy_head(ttag, &busy);
+		if(ls == NULL)
+			return NULL;
+		if(!st || !busy || k >= BLF_LSUB_WAIT_US / 50)
+			break;
+		free(ls);
 		usleep(50);
-	ls = blf_ls_copy(ttag);
-	if(ls == NULL)
-		return NULL;
+	}
 	memset(&fr, 0, sizeof(fr));
 	blf_slot_lock(ls->lhash);
 	s = blf_table_sub_find(ls->lhash, &BLF_LS(ls, ls->callid),

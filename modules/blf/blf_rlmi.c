@@ -546,6 +546,23 @@ int blf_rlmi_split(const blf_rlmi_list_t *l, const blf_rlmi_member_t *m, int n,
 	frame = rl_frame(l);
 	if(frame >= max)
 		return E2BIG;
+	/* the common case first (a member's change, a list that fits): every
+	 * member whole in body 0, each cost measured once. It is what the
+	 * layout below gives then: each member fits alone in its richest mode,
+	 * the resources without instances (full state) cost less than with,
+	 * and greedy filling never starts a second body */
+	used = frame;
+	for(i = 0; i < n && used <= max; i++)
+		used += rl_cost(l, &m[i], rl_mode(&m[i], BLF_RLMI_PART), 1);
+	if(used <= max) {
+		for(i = 0; i < n; i++) {
+			slots[i].mode = rl_mode(&m[i], BLF_RLMI_PART);
+			slots[i].body = 0;
+			slots[i].listed = 0;
+		}
+		*nbodies = 1;
+		return 0;
+	}
 	/* each member's mode: the richest that fits a body of its own */
 	skel = frame;
 	for(i = 0; i < n; i++) {
@@ -668,6 +685,36 @@ int blf_rlmi_ctype(const blf_rlmi_list_t *l, const blf_rlmi_member_t *m, int n,
 			"multipart/related;type=\"application/rlmi+xml\";"
 			"start=\"<%s>\";boundary=\"%s\"",
 			cid, b);
+	if(r < 0 || (size_t)r >= size)
+		return -1;
+	return r;
+}
+
+int blf_rlmi_ctype_of(const char *body, size_t len, char *buf, size_t size)
+{
+	static const char mid[] =
+			"\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <";
+	const char *b, *e, *cid, *ce;
+	size_t bl, cl;
+	int r;
+
+	if(body == NULL || buf == NULL || len < 2 || body[0] != '-'
+			|| body[1] != '-')
+		return -1;
+	b = body + 2;
+	e = memchr(b, '\r', len - 2);
+	if(e == NULL || (bl = (size_t)(e - b)) == 0 || bl >= BLF_RLMI_BOUNDARY_MAX
+			|| (size_t)(body + len - e) < sizeof(mid) - 1
+			|| memcmp(e, mid, sizeof(mid) - 1) != 0)
+		return -1;
+	cid = e + sizeof(mid) - 1;
+	ce = memchr(cid, '>', (size_t)(body + len - cid));
+	if(ce == NULL || (cl = (size_t)(ce - cid)) == 0 || cl >= BLF_RLMI_CID_MAX)
+		return -1;
+	r = snprintf(buf, size,
+			"multipart/related;type=\"application/rlmi+xml\";"
+			"start=\"<%.*s>\";boundary=\"%.*s\"",
+			(int)cl, cid, (int)bl, b);
 	if(r < 0 || (size_t)r >= size)
 		return -1;
 	return r;

@@ -140,6 +140,14 @@ int blf_rlmi_render(const blf_rlmi_list_t *l, const blf_rlmi_member_t *m, int n,
 int blf_rlmi_ctype(const blf_rlmi_list_t *l, const blf_rlmi_member_t *m, int n,
 		const blf_rlmi_slot_t *slots, int k, char *buf, size_t size);
 
+/*
+ * The same Content-Type value read back from a body blf_rlmi_render wrote
+ * (len bytes): its first line is the boundary, its first part's Content-ID
+ * the start; what the NOTIFY sender uses, rather than hashing both again.
+ * Its length, or -1 when body is not such a body or size is too small.
+ */
+int blf_rlmi_ctype_of(const char *body, size_t len, char *buf, size_t size);
+
 /* a member's instance id and Content-ID (no angle brackets), as rendered;
  * 0, or EINVAL */
 int blf_rlmi_instance_id(const unsigned char *secret, const char *uri,

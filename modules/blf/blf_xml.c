@@ -234,11 +234,7 @@ static int blf_xml_set(const char *s)
  * libxml2's allocator (xmlRealloc) only so that the unit tests' failure
  * injection (xmlMemSetup) reaches it; the result is a malloc() copy.
  */
-typedef struct blf_ob {
-	char *s;
-	size_t len, size;
-	int err;
-} blf_ob_t;
+typedef blf_xml_out_t blf_ob_t; /* (blf_xml.h: lent to blf_pidf.c) */
 
 /* room for n more bytes and a NUL; 0 when there is */
 static int blf_ob_room(blf_ob_t *o, size_t n)
@@ -278,7 +274,9 @@ static void blf_ob_put(blf_ob_t *o, const char *s, size_t n)
 
 #define blf_ob_lit(o, lit) blf_ob_put((o), (lit), sizeof(lit) - 1)
 
-/* val escaped as an attribute value (attr) or text, invalid bytes as '?' */
+/* val escaped as an attribute value (attr 1) or text (0), invalid bytes
+ * as '?'; attr 2 is text as xmlTextWriterWriteString prints it, '"' as
+ * &quot; too (xmlEncodeSpecialChars), which the dialog elements never hold */
 static void blf_ob_esc(blf_ob_t *o, const char *val, int attr)
 {
 	static const char hex[] = "0123456789ABCDEF";
@@ -319,11 +317,11 @@ static void blf_ob_esc(blf_ob_t *o, const char *val, int attr)
 			blf_ob_lit(o, "&quot;");
 		else if(c == '\r')
 			blf_ob_lit(o, "&#13;");
-		else if(c == '\n' && attr)
+		else if(c == '\n' && attr == 1)
 			blf_ob_lit(o, "&#10;");
-		else if(c == '\t' && attr)
+		else if(c == '\t' && attr == 1)
 			blf_ob_lit(o, "&#9;");
-		else if(c < 0x80 || !attr)
+		else if(c < 0x80 || attr != 1)
 			blf_ob_put(o, val + i, l); /* TAB, LF in text; UTF-8 text */
 		else {
 			/* a character past ASCII in an attribute: &#xHEX; */
@@ -393,6 +391,37 @@ static void blf_ob_uri(blf_ob_t *o, const char *val, int attr)
 	blf_ob_esc(o, buf, attr);
 	if(buf != stack)
 		xmlFree(buf);
+}
+
+void blf_xml_out_put(blf_xml_out_t *o, const char *s, size_t n)
+{
+	blf_ob_put(o, s, n);
+}
+
+void blf_xml_out_text(blf_xml_out_t *o, const char *val)
+{
+	blf_ob_esc(o, val ? val : "", 2);
+}
+
+void blf_xml_out_uri(blf_xml_out_t *o, const char *val)
+{
+	blf_ob_uri(o, val ? val : "", 1);
+}
+
+int blf_xml_out_take(blf_xml_out_t *o, char **out, size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	if(!o->err && blf_ob_room(o, 0) == 0 && (*out = malloc(o->len + 1))) {
+		memcpy(*out, o->s, o->len);
+		(*out)[o->len] = '\0';
+		*len = o->len;
+	}
+	if(o->s != NULL)
+		xmlFree(o->s);
+	o->s = NULL;
+	o->len = o->size = 0;
+	return *out ? 0 : -1;
 }
 
 /* <state event="..." code="...">name</state> */

@@ -82,6 +82,32 @@ int blf_xml_head(char *buf, size_t size, unsigned int version,
 int blf_xml_write_text(void *w, const char *attr, const char *val);
 int blf_xml_write_uri(void *w, const char *attr, const char *val);
 /*
+ * The direct writer the dialog elements are printed with, lent to the other
+ * pure builders so that their hot documents need no xmlTextWriter (a
+ * writer, a buffer and an encoder per document): start it zeroed, print,
+ * then take the text. What it prints is what xmlTextWriter prints in a
+ * document started with encoding "UTF-8": blf_xml_out_text as
+ * blf_xml_write_text(w, NULL, val) (& < > " escaped, CR as &#13;, bytes
+ * XML forbids as '?'), blf_xml_out_uri as the value of
+ * blf_xml_write_uri(w, attr, val) (percent-encoded, then escaped; the
+ * quotes are the caller's). Errors (no memory) stick: take reports them.
+ */
+typedef struct blf_xml_out
+{
+	char *s;
+	size_t len, size;
+	int err;
+} blf_xml_out_t;
+void blf_xml_out_put(blf_xml_out_t *o, const char *s, size_t n);
+#define blf_xml_out_lit(o, lit) blf_xml_out_put((o), (lit), sizeof(lit) - 1)
+void blf_xml_out_text(blf_xml_out_t *o, const char *val);
+void blf_xml_out_uri(blf_xml_out_t *o, const char *val);
+/* the text as a malloc()ed NUL-terminated copy in *out (*len bytes), the
+ * writer's buffer freed (o is zeroed again); 0, or -1 after an error or
+ * on no memory (*out NULL) */
+int blf_xml_out_take(blf_xml_out_t *o, char **out, size_t *len);
+
+/*
  * 1 when libxml2's last error (xmlGetLastError, per thread) is a failed
  * allocation. libxml2 2.9's xmlTextWriter loses text it has no memory to
  * escape yet reports success, so a builder calls xmlResetLastError()

@@ -61,6 +61,12 @@ static void fz_body(const blf_rlmi_list_t *l, const blf_rlmi_member_t *m, int n,
 	FZ_CHECK(blf_rlmi_render(l, m, n, slots, k, buf2, len, &len2) == 0);
 	FZ_CHECK(memcmp(buf, buf2, len) == 0);
 	FZ_CHECK(blf_rlmi_ctype(l, m, n, slots, k, ct, sizeof(ct)) > 0);
+	{
+		/* read back from the body (what the NOTIFY sender uses): the same */
+		char back[BLF_RLMI_CTYPE_MAX];
+		FZ_CHECK(blf_rlmi_ctype_of(buf, len, back, sizeof(back)) > 0);
+		FZ_CHECK(strcmp(back, ct) == 0);
+	}
 	b = strstr(ct, "boundary=\"");
 	FZ_CHECK(b != NULL);
 	b += 10;
@@ -98,6 +104,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if(!init) {
 		xmlSetGenericErrorFunc(NULL, fz_quiet);
 		init = 1;
+	}
+	{
+		/* the raw input read as a body: a clean -1 or a value */
+		char ct[BLF_RLMI_CTYPE_MAX];
+		FZ_CHECK(blf_rlmi_ctype_of((const char *)data, size, ct, sizeof(ct))
+				 < (int)sizeof(ct));
 	}
 	memset(&l, 0, sizeof(l));
 	memset(m, 0, sizeof(m));

@@ -895,6 +895,283 @@ static void test_acts(void)
 
 /* every libxml2 allocation failing in turn: -1 (or, for the parser, a
  * refusal), never a crash or a leak; then the same result as without */
+/* ---- the builder as it was, through xmlTextWriter: the reference the
+ * direct one must match byte for byte (blf_pidf.c's comment) ---- */
+#include <libxml/xmlwriter.h>
+#ifndef BLF_XC
+#define BLF_XC(s) ((const xmlChar *)(s))
+#endif
+/* one published tuple chosen for the body */
+typedef struct ref_pick
+{
+	const char *id;
+	const char *xml;
+	size_t len;
+} ref_pick_t;
+
+static int ref_id_used(const ref_pick_t *p, int n, const char *id)
+{
+	int i;
+
+	for(i = 0; i < n; i++)
+		if(strcmp(p[i].id, id) == 0)
+			return 1;
+	return 0;
+}
+
+/* base, then base-1, base-2, ... : the first no published tuple uses */
+static void ref_own_id(
+		const ref_pick_t *p, int n, const char *base, char *buf, size_t size)
+{
+	int k;
+
+	snprintf(buf, size, "%s", base);
+	for(k = 1; ref_id_used(p, n, buf); k++)
+		snprintf(buf, size, "%s-%d", base, k);
+}
+
+#define REF_CHK(x)    \
+	do {              \
+		if((x) < 0)   \
+			goto out; \
+	} while(0)
+
+/* the document with the first k picks; *out malloc()ed */
+static int ref_write(const blf_pidf_in_t *in, const ref_pick_t *p, int k,
+		const char *tid, const char *pid, uint32_t acts, const char *pnote,
+		char **out, size_t *len)
+{
+	xmlBufferPtr b = xmlBufferCreate();
+	xmlTextWriterPtr w = NULL;
+	const char *basic, *note;
+	int i, rc = -1;
+
+	*out = NULL;
+	if(b == NULL)
+		return -1;
+	xmlResetLastError();
+	w = xmlNewTextWriterMemory(b, 0);
+	if(w == NULL)
+		goto out;
+	if(in->call != BLF_PRES_IDLE) {
+		basic = "open";
+		note = in->call == BLF_PRES_RINGING ? BLF_PIDF_NOTE_RINGING
+											: BLF_PIDF_NOTE_BUSY;
+	} else if(in->registered) {
+		basic = "open";
+		note = BLF_PIDF_NOTE_READY;
+	} else {
+		basic = "closed";
+		note = BLF_PIDF_NOTE_OFFLINE;
+	}
+	REF_CHK(xmlTextWriterStartDocument(w, "1.0", "UTF-8", NULL));
+	REF_CHK(xmlTextWriterStartElement(w, BLF_XC("presence")));
+	REF_CHK(xmlTextWriterWriteAttribute(
+			w, BLF_XC("xmlns"), BLF_XC(BLF_PIDF_NS)));
+	REF_CHK(xmlTextWriterWriteAttribute(
+			w, BLF_XC("xmlns:dm"), BLF_XC(BLF_PIDF_NS_DM)));
+	REF_CHK(xmlTextWriterWriteAttribute(
+			w, BLF_XC("xmlns:rpid"), BLF_XC(BLF_PIDF_NS_RPID)));
+	REF_CHK(blf_xml_write_uri(w, "entity", in->entity));
+
+	REF_CHK(xmlTextWriterStartElement(w, BLF_XC("tuple")));
+	REF_CHK(xmlTextWriterWriteAttribute(w, BLF_XC("id"), BLF_XC(tid)));
+	REF_CHK(xmlTextWriterStartElement(w, BLF_XC("status")));
+	REF_CHK(xmlTextWriterWriteElement(w, BLF_XC("basic"), BLF_XC(basic)));
+	REF_CHK(xmlTextWriterEndElement(w)); /* status */
+	REF_CHK(xmlTextWriterWriteElement(w, BLF_XC("note"), BLF_XC(note)));
+	REF_CHK(xmlTextWriterEndElement(w)); /* tuple */
+
+	for(i = 0; i < k; i++)
+		REF_CHK(xmlTextWriterWriteRawLen(w, BLF_XC(p[i].xml), (int)p[i].len));
+
+	REF_CHK(xmlTextWriterStartElement(w, BLF_XC("dm:person")));
+	REF_CHK(xmlTextWriterWriteAttribute(w, BLF_XC("id"), BLF_XC(pid)));
+	if(acts) {
+		REF_CHK(xmlTextWriterStartElement(w, BLF_XC("rpid:activities")));
+		for(i = 0; i < BLF_PIDF_NACTS; i++) {
+			char name[48];
+			if(!(acts & (1u << i)))
+				continue;
+			snprintf(name, sizeof(name), "rpid:%s", blf_pidf_act_name(i));
+			REF_CHK(xmlTextWriterStartElement(w, BLF_XC(name)));
+			REF_CHK(xmlTextWriterEndElement(w));
+		}
+		REF_CHK(xmlTextWriterEndElement(w)); /* activities */
+	}
+	REF_CHK(xmlTextWriterStartElement(w, BLF_XC("dm:note")));
+	REF_CHK(blf_xml_write_text(w, NULL, pnote ? pnote : note));
+	REF_CHK(xmlTextWriterEndElement(w));  /* dm:note */
+	REF_CHK(xmlTextWriterEndElement(w));  /* dm:person */
+	REF_CHK(xmlTextWriterEndDocument(w)); /* closes presence */
+	rc = blf_xml_take(w, b, out, len);
+	w = NULL;
+out:
+	if(w)
+		xmlFreeTextWriter(w);
+	xmlBufferFree(b);
+	return rc;
+}
+
+static int ref_build(
+		const blf_pidf_in_t *in, size_t max, char **out, size_t *len)
+{
+	ref_pick_t *p = NULL;
+	const blf_pidf_pub_t *pub, *acts_pub = NULL, *note_pub = NULL;
+	const char *pnote = NULL;
+	char tid[32], pid[32];
+	uint32_t acts = 0;
+	size_t base_len, used;
+	int i, j, n = 0, total = 0, k, rc = -1;
+
+	if(out)
+		*out = NULL;
+	if(len)
+		*len = 0;
+	if(in == NULL || out == NULL || len == NULL || in->entity == NULL
+			|| in->npubs < 0 || (in->npubs > 0 && in->pubs == NULL)
+			|| in->call < BLF_PRES_IDLE || in->call > BLF_PRES_CONFIRMED)
+		return -1;
+	for(i = 0; i < in->npubs; i++) {
+		if(in->pubs[i] == NULL || in->pubs[i]->ntuples < 0)
+			return -1;
+		total += in->pubs[i]->ntuples;
+	}
+	p = calloc((size_t)(total ? total : 1), sizeof(*p));
+	if(p == NULL)
+		return -1;
+	/* newest first, one per id: an older publication's tuple with an id
+	 * already taken is the stale state of the same service */
+	for(i = 0; i < in->npubs; i++) {
+		pub = in->pubs[i];
+		if(acts_pub == NULL && (pub->flags & BLF_PIDF_PUB_PERSON))
+			acts_pub = pub;
+		if(note_pub == NULL && pub->note_len > 0)
+			note_pub = pub;
+		for(j = 0; j < pub->ntuples; j++) {
+			const char *id = BLF_PIDF_STR(pub, pub->t[j].id_off);
+			if(ref_id_used(p, n, id))
+				continue;
+			p[n].id = id;
+			if(in->vis == BLF_VIS_FULL) {
+				p[n].xml = BLF_PIDF_STR(pub, pub->t[j].full_off);
+				p[n].len = pub->t[j].full_len;
+			} else {
+				p[n].xml = BLF_PIDF_STR(pub, pub->t[j].bare_off);
+				p[n].len = pub->t[j].bare_len;
+			}
+			n++;
+		}
+	}
+	if(in->call != BLF_PRES_IDLE)
+		acts |= 1u << blf_pidf_act_bit("on-the-phone");
+	if(acts_pub)
+		acts |= acts_pub->acts & ((1u << BLF_PIDF_NACTS) - 1);
+	if(note_pub && in->vis == BLF_VIS_FULL)
+		pnote = BLF_PIDF_STR(note_pub, note_pub->note_off);
+	ref_own_id(p, n, "blf", tid, sizeof(tid));
+	ref_own_id(p, n, "blf-p", pid, sizeof(pid));
+
+	/* the base document tells what room the published tuples have; the
+	 * raw fragments add exactly their length */
+	if(ref_write(in, p, 0, tid, pid, acts, pnote, out, &base_len) < 0)
+		goto out;
+	if(base_len > max) {
+		free(*out);
+		*out = NULL;
+		goto out;
+	}
+	used = base_len;
+	for(k = 0; k < n && used + p[k].len <= max; k++)
+		used += p[k].len;
+	if(k > 0) {
+		free(*out);
+		*out = NULL;
+		if(ref_write(in, p, k, tid, pid, acts, pnote, out, len) < 0)
+			goto out;
+		if(*len > max) { /* cannot happen; never send over max */
+			free(*out);
+			*out = NULL;
+			goto out;
+		}
+	} else {
+		*len = base_len;
+	}
+	rc = n - k;
+out:
+	free(p);
+	return rc;
+}
+
+
+/* the direct builder prints what xmlTextWriter printed, byte for byte,
+ * over entities, notes and tuples that need escaping, every call state,
+ * registration, visibility and room */
+static void test_same_as_writer(void)
+{
+	static const char *const ents[] = {"sip:201@example.com",
+			"sip:a&b@x.org;p=\"q\"", "sip:<x>@h", "sip:\xc3\xa9t\xc3\xa9@h",
+			"sip:%zz%41@h", "sip:bad\x01\xff\xfe@h", "", "sip:tab\there@h",
+			"sips:[::1]:5061", "//x:y"};
+	static const char *const notes[] = {NULL, "plain",
+			"q\"uote 'a' &amp; "
+			"&lt;b&gt;",
+			"cr&#13;lf&#10;tab&#9;",
+			"\xc3\xa9\xe2\x82\xac "
+			"\xf0\x9f\x98\x80"};
+	static const char *const acts[] = {NULL, "<rpid:away/>",
+			"<rpid:meeting/><rpid:on-the-phone/><rpid:vacation/>"};
+	const char *t1[] = {"pc:open:sip:201@pc.example.com", "blf:closed:sip:a@b",
+			"blf-p:open:sip:c@d"};
+	const char *t2[] = {"pc:closed:sip:old@pc", "m2:open:sip:m@x"};
+	blf_pidf_pub_t *pubs[6];
+	const blf_pidf_pub_t *in_pubs[2];
+	size_t maxes[] = {65536, 700, 500, 300, 10};
+	int np = 0, i, e, nt, a, c, r, v, m, k, cases = 0, bad = 0;
+
+	for(nt = 0; nt < (int)(sizeof(notes) / sizeof(notes[0])); nt++)
+		for(a = 0; a < 3; a++)
+			if(np < 6 && (nt + a) % 2 == 0)
+				pubs[np++] = t_mkpub(t1, 1 + (nt + a) % 3, acts[a], notes[nt]);
+	for(e = 0; e < (int)(sizeof(ents) / sizeof(ents[0])); e++)
+		for(k = 0; k <= np; k++) /* k: no publication, or pubs[k-1] (+ t2) */
+			for(c = BLF_PRES_IDLE; c <= BLF_PRES_CONFIRMED; c++)
+				for(r = 0; r < 2; r++)
+					for(v = BLF_VIS_FULL; v <= BLF_VIS_STATE; v++)
+						for(m = 0; m < 5; m++) {
+							blf_pidf_pub_t *older =
+									k ? t_mkpub(t2, 2, NULL, notes[k % 5])
+									  : NULL;
+							blf_pidf_in_t in = {ents[e], c, r, v, in_pubs, 0};
+							char *o1 = NULL, *o2 = NULL;
+							size_t l1 = 0, l2 = 0;
+							int r1, r2;
+							if(k) {
+								in_pubs[0] = pubs[k - 1];
+								in_pubs[1] = older;
+								in.npubs = older ? 2 : 1;
+							}
+							r1 = blf_pidf_build(&in, maxes[m], &o1, &l1);
+							r2 = ref_build(&in, maxes[m], &o2, &l2);
+							cases++;
+							if(r1 != r2 || l1 != l2
+									|| (o1 == NULL) != (o2 == NULL)
+									|| (o1 && memcmp(o1, o2, l1) != 0)) {
+								if(bad++ < 3)
+									printf("     differs (%d/%d):\n%s\n%s\n",
+											r1, r2, o1 ? o1 : "(null)",
+											o2 ? o2 : "(null)");
+							}
+							free(o1);
+							free(o2);
+							free(older);
+						}
+	CHECK(cases > 1000);
+	CHECK_INT(bad, 0);
+	for(i = 0; i < np; i++)
+		free(pubs[i]);
+}
+
 static void test_alloc_failures(void)
 {
 	blf_pidf_pub_t *ref = t_pub(t_pjsip_pub), *p, *older;
@@ -984,6 +1261,7 @@ int main(int argc, char **argv)
 	test_etag();
 	test_acts();
 	test_alloc_failures();
+	test_same_as_writer();
 	xmlSchemaFree(t_pres);
 	xmlCleanupParser(); /* process exit */
 	return tap_done("test_pidf");

@@ -370,8 +370,14 @@ static int t_render(const blf_rlmi_list_t *l, const blf_rlmi_member_t *m, int n,
 	ok &= CHECK(blf_rlmi_render(l, m, n, slots, k, buf, len, &len2) == 0);
 	ok &= CHECK(len2 == len);
 	ok &= CHECK(blf_rlmi_ctype(l, m, n, slots, k, ctype, sizeof(ctype)) > 0);
-	if(ok)
+	if(ok) {
+		/* what the sender reads back from the body is the same value */
+		char back[BLF_RLMI_CTYPE_MAX];
+		int bl = blf_rlmi_ctype_of(buf, len, back, sizeof(back));
+		ok &= CHECK(bl > 0 && (size_t)bl == strlen(ctype)
+					&& strcmp(back, ctype) == 0);
 		ok &= t_check_body(ctype, buf, len, b);
+	}
 	if(outlen)
 		*outlen = len;
 	free(t_last);
@@ -671,6 +677,89 @@ static void test_split(void)
 	t_free_members(&t);
 }
 
+/* around the room where everything fits one body (the split's fast
+ * path): every layout still carries each member once within max (rendered
+ * and measured), and once every member goes whole in one body, so it
+ * stays with more room (the number of bodies alone may grow: with little
+ * room members go bare, several to a body) */
+static void test_split_threshold(void)
+{
+	t_members_t t = t_members(6, 300);
+	blf_rlmi_list_t l = t_list(7, 1);
+	blf_rlmi_slot_t slots[6];
+	size_t max, big;
+	int nb, full, i, whole, seen, bad = 0, ones = 0, many = 0;
+
+	for(full = 0; full < 2; full++) {
+		l.full = full;
+		seen = 0;
+		for(max = BLF_RLMI_MIN_MAX; max < 8000; max += 7) {
+			if(blf_rlmi_split(&l, t.m, 6, max, slots, &nb) == E2BIG)
+				continue; /* not even one member alone */
+			if(!t_split_all(&l, t.m, 6, max, &nb, &big)
+					|| blf_rlmi_split(&l, t.m, 6, max, slots, &nb) != 0) {
+				printf("     full %d max %zu: %d bodies\n", full, max, nb);
+				bad++;
+				break;
+			}
+			whole = nb == 1;
+			for(i = 0; i < 6; i++)
+				if(slots[i].body != 0 || slots[i].listed
+						|| slots[i].mode != BLF_RLMI_PART)
+					whole = 0;
+			if(seen && !whole)
+				bad++;
+			seen |= whole;
+			if(whole)
+				ones++;
+			else
+				many++;
+		}
+	}
+	CHECK_INT(bad, 0);
+	if(!CHECK(ones > 10 && many > 10))
+		printf("     ones %d many %d\n", ones, many);
+	t_free_members(&t);
+}
+
+/* blf_rlmi_ctype_of on what is not a rendered body */
+static void test_ctype_of_hostile(void)
+{
+	static const char ok[] = "--blf-rlmi-0123456789abcdef\r\nContent-Transfer-"
+							 "Encoding: binary\r\nContent-ID: <c@h>\r\n";
+	char buf[BLF_RLMI_CTYPE_MAX], big[400];
+	size_t i;
+
+	CHECK(blf_rlmi_ctype_of(ok, sizeof(ok) - 1, buf, sizeof(buf)) > 0);
+	CHECK_STR(buf, "multipart/related;type=\"application/rlmi+xml\";"
+				   "start=\"<c@h>\";boundary=\"blf-rlmi-0123456789abcdef\"");
+	CHECK_INT(blf_rlmi_ctype_of(NULL, 10, buf, sizeof(buf)), -1);
+	CHECK_INT(blf_rlmi_ctype_of(ok, sizeof(ok) - 1, NULL, 10), -1);
+	CHECK_INT(blf_rlmi_ctype_of(ok, sizeof(ok) - 1, buf, 20), -1);
+	CHECK_INT(blf_rlmi_ctype_of("", 0, buf, sizeof(buf)), -1);
+	CHECK_INT(blf_rlmi_ctype_of("--", 2, buf, sizeof(buf)), -1);
+	CHECK_INT(blf_rlmi_ctype_of("--\r\n", 4, buf, sizeof(buf)), -1);
+	/* every cut of a good head before its cid's '>' fails cleanly (ASan:
+	 * no read past len), every one after reads the same */
+	for(i = 0; i < sizeof(ok) - 1; i++) {
+		char *c = malloc(i ? i : 1);
+		int want = i > (size_t)(strchr(ok, '>') - ok) ? 96 : -1;
+		if(c == NULL)
+			abort();
+		memcpy(c, ok, i);
+		CHECK_INT(blf_rlmi_ctype_of(c, i, buf, sizeof(buf)), want);
+		free(c);
+	}
+	/* a boundary or a cid longer than any rendered one */
+	memset(big, 'x', sizeof(big));
+	memcpy(big, "--", 2);
+	CHECK_INT(blf_rlmi_ctype_of(big, sizeof(big), buf, sizeof(buf)), -1);
+	snprintf(big, sizeof(big),
+			"--b\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <%0200d>",
+			0);
+	CHECK_INT(blf_rlmi_ctype_of(big, strlen(big), buf, sizeof(buf)), -1);
+}
+
 static void test_oversize_member(void)
 {
 	t_members_t t = t_members(3, 100);
@@ -966,6 +1055,8 @@ int main(void)
 	test_ids_stable();
 	test_states();
 	test_split();
+	test_split_threshold();
+	test_ctype_of_hostile();
 	test_oversize_member();
 	test_hostile();
 	test_boundary_collision();
