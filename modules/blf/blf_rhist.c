@@ -56,6 +56,8 @@ typedef struct blf_rhist {
 	time_t at;				/* when it was applied here */
 	unsigned long long ms;	/* the same, blf_rhist_now_ms() */
 	unsigned int digest;	/* blf_calls_digest() of its calls */
+	int origin; /* the node whose replica made the change, 0: this one
+				 * (blf_rhist_unreported: who passes its versions on) */
 	unsigned int n;
 	blf_call_t *calls; /* in the same block, NULL when n is 0 */
 } blf_rhist_t;
@@ -99,7 +101,8 @@ void blf_rhist_purge(blf_entity_t *e, time_t now)
 }
 
 /* one copy of e's calls; NULL: no memory */
-static blf_rhist_t *blf_rhist_copy(const blf_entity_t *e, time_t now)
+static blf_rhist_t *blf_rhist_copy(
+		const blf_entity_t *e, time_t now, int origin)
 {
 	const blf_call_t *c;
 	blf_rhist_t *r;
@@ -122,6 +125,7 @@ static blf_rhist_t *blf_rhist_copy(const blf_entity_t *e, time_t now)
 	memset(r, 0, sizeof(*r));
 	r->at = now;
 	r->ms = blf_rhist_now_ms();
+	r->origin = origin;
 	r->n = n;
 	r->calls = n ? (blf_call_t *)(r + 1) : NULL;
 	p = (char *)(r + 1) + n * sizeof(blf_call_t);
@@ -143,11 +147,12 @@ static blf_rhist_t *blf_rhist_copy(const blf_entity_t *e, time_t now)
 }
 
 /*
- * e's calls just changed (the slot lock is held): a copy of them, when e
- * holds subscriptions of other nodes. A failed allocation costs the replay
- * of this one state (logged), nothing else.
+ * e's calls just changed (the slot lock is held), by a replica of node
+ * origin (0: here): a copy of them, when e holds subscriptions of other
+ * nodes. A failed allocation costs the replay of this one state (logged),
+ * nothing else.
  */
-void blf_rhist_note(blf_entity_t *e, time_t now)
+void blf_rhist_note(blf_entity_t *e, time_t now, int origin)
 {
 	blf_rhist_t *r, **pr;
 	int n = 0;
@@ -157,7 +162,7 @@ void blf_rhist_note(blf_entity_t *e, time_t now)
 	blf_rhist_purge(e, now);
 	if(!blf_rhist_wanted(e))
 		return;
-	r = blf_rhist_copy(e, now);
+	r = blf_rhist_copy(e, now, origin);
 	if(r == NULL)
 		return;
 	for(pr = &e->rhist; *pr; pr = &(*pr)->next)
@@ -189,6 +194,51 @@ static blf_rhist_t *blf_rhist_from(
 	for(r = e->rhist; r && r->ms < since_ms; r = r->next)
 		;
 	return r;
+}
+
+/*
+ * How many NOTIFYs of s its dead owner may have sent whose versions never
+ * reached this node (s of e, just taken over; the slot lock is held): the
+ * copies a replay starts with (blf_rhist_from) whose version record may
+ * have been lost. The owner NOTIFYs a change of a call through a third
+ * node R (a replica of R's) and puts the version in its answer to R, which
+ * passes it on up to h->pass_ms later (dmq_version_delay, blf_dmq.c). So
+ * such a copy counts when R was last heard from here less than h->pass_ms
+ * (+ h->margin_ms) after the copy was applied here: R may have died
+ * holding the version (R and the owner both dead inside that window).
+ * Not counted:
+ * - a copy applied here more than h->hello_ms (+ the margin) after the
+ *   owner was last heard from: it was dead by then (a live node says hello
+ *   that often), it NOTIFYd nothing;
+ * - a copy whose relay is known alive past it (the usual takeover: the
+ *   versions are current, the next one exact);
+ * - a change of ours or of the owner's own calls: the owner reports those
+ *   versions itself at once (in its answer to our replica; broadcast), so
+ *   the window is the one send between its NOTIFY and that report (the
+ *   CSeq step covers it, blf_sub_take_over).
+ * A count too high costs a version gap (RFC 4235 lets a watcher take it),
+ * one too low a repeated version (which it discards).
+ */
+int blf_rhist_unreported(const blf_entity_t *e, const blf_sub_t *s,
+		unsigned long long since_ms, const blf_heard_t *h)
+{
+	const blf_pkg_t *p = blf_pkg_get(s->pkg);
+	const blf_rhist_t *r;
+	int n = 0;
+
+	if(h == NULL || h->dead <= 0 || h->dead >= h->n || p == NULL
+			|| !(p->deps & BLF_DEP_CALLS)
+			|| (s->flags & (BLF_SUB_WILDCARD | BLF_SUB_LIST)))
+		return 0;
+	for(r = blf_rhist_from(e, s, since_ms); r; r = r->next) {
+		if(r->ms > h->ms[h->dead] + h->hello_ms + h->margin_ms)
+			break; /* the owner was dead: this and the newer ones */
+		if(r->origin <= 0 || r->origin == h->dead || r->origin >= h->n)
+			continue; /* reported by the owner itself */
+		if(h->ms[r->origin] < r->ms + h->pass_ms + h->margin_ms)
+			n++;
+	}
+	return n;
 }
 
 /*
