@@ -1996,7 +1996,8 @@ static void blf_dmq_takeover(int dead, const int *alive, int n,
 	for(k = 0; k < n && k < BLF_DMQ_MAX_NODES; k++)
 		t.heard_ms[k] = blf_nodes->node[k].seen_ms;
 	lock_release(&blf_nodes->lock);
-	t.heard_ms[0] = blf_rhist_now_ms(); /* we pass on what we hear */
+	t.heard.now_ms = blf_rhist_now_ms();
+	t.heard_ms[0] = t.heard.now_ms; /* we pass on what we hear */
 	t.heard_ms[dead] = gone_ms;
 	t.heard.ms = t.heard_ms;
 	t.heard.n = n < BLF_DMQ_MAX_NODES ? n : BLF_DMQ_MAX_NODES;

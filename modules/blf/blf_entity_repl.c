@@ -529,16 +529,19 @@ int blf_sub_takeover_end(blf_entity_t *e, blf_sub_t *s, int prev, time_t now)
  * change it NOTIFYd whose relay died before passing the version on, the
  * dmq_version_delay window). For each of them one version is skipped: a
  * watcher takes a full state whose version is more than one higher (RFC
- * 4235 section 4.1: a NOTIFY was lost) but discards a repeated one. When
- * the copy is known current (the relays were heard from after they passed
- * the versions on), the next version is exact. The CSeq, whose gaps no
- * watcher sees (RFC 3261 section 12.2.2 only wants it higher), always
- * jumps by those versions and BLF_TKO_CSEQ_STEP more: what it covers
- * besides them are the NOTIFYs the dead node reported itself (not caused
- * by a replica: its own SUBSCRIBEs, PUBLISHes, registrations, timers),
- * which it broadcast at once, so at most the few made while its last
- * message was leaving; 256 is far above that (a 31-bit CSeq takes eight
- * million takeovers of one subscription).
+ * 4235 section 4.1: a NOTIFY was lost) but discards a repeated one. Those
+ * changes are not replayed (the dead node most likely showed them; shown
+ * again they would turn the lamp back). When the copy is known current
+ * (the relays were heard from after they passed the versions on), the
+ * next version is exact. The CSeq, whose gaps no watcher sees (RFC 3261
+ * section 12.2.2 only wants it higher; a NOTIFY whose CSeq is not may get
+ * a 500 and end the subscription), always jumps by those versions and
+ * BLF_TKO_CSEQ_STEP more: what it covers besides them are the NOTIFYs the
+ * dead node reported itself (not caused by a third node's replica: its
+ * own calls, SUBSCRIBEs, PUBLISHes, registrations, timers, and changes
+ * from us, in its answer), at once, so at most the few made while its
+ * last message was leaving; 256 is far above that (a 31-bit CSeq takes
+ * eight million takeovers of one subscription).
  */
 int blf_sub_take_over(blf_entity_t *e, int dead,
 		int (*pick)(const str *ttag, void *arg), void *arg, const str *lc,
@@ -548,7 +551,7 @@ int blf_sub_take_over(blf_entity_t *e, int dead,
 	blf_notify_job_t *j, *chain, **tail;
 	blf_frags_t fr;
 	blf_sub_t *s, **ps, *ns;
-	int mine = 0, now_too, skip;
+	int mine = 0, now_too, skip, past;
 
 	memset(&fr, 0, sizeof(fr));
 	for(ps = &e->subs; (s = *ps); ps = &s->next) {
@@ -575,7 +578,7 @@ int blf_sub_take_over(blf_entity_t *e, int dead,
 			s = ns;
 		}
 		/* versions the dead node may have sent unheard of: skipped */
-		skip = blf_rhist_unreported(e, s, since_ms, heard);
+		skip = blf_rhist_unreported(e, s, since_ms, heard, &past);
 		if(skip) {
 			LM_INFO("subscription %.*s taken over: %d version(s) skipped, "
 					"the dead owner may have sent them\n",
@@ -595,7 +598,8 @@ int blf_sub_take_over(blf_entity_t *e, int dead,
 		tail = &chain;
 		now_too = 0;
 		if(since_ms)
-			blf_rhist_replay(e, s, since_ms, now, &tail, &now_too);
+			blf_rhist_replay(e, s, since_ms, heard ? heard->ms[heard->dead] : 0,
+					past, now, &tail, &now_too);
 		/* a replay whose last state is the present one has sent it */
 		j = now_too ? NULL : blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
 		if(j) {

@@ -494,6 +494,7 @@ typedef struct blf_heard {
 	unsigned long long pass_ms;	  /* a relay holds versions that long */
 	unsigned long long hello_ms;  /* a live node's longest silence */
 	unsigned long long margin_ms; /* delivery and clock slack */
+	unsigned long long now_ms;	  /* when the takeover began */
 } blf_heard_t;
 /* a takeover jumps the CSeq of each subscription it adopts by this much
  * over what it knew (and by the versions skipped): see blf_sub_take_over */
@@ -512,9 +513,10 @@ unsigned long long blf_rhist_now_ms(void);
 void blf_rhist_note(blf_entity_t *e, time_t now, int origin);
 void blf_rhist_purge(blf_entity_t *e, time_t now); /* now 0: all */
 int blf_rhist_replay(blf_entity_t *e, blf_sub_t *s, unsigned long long since_ms,
-		time_t now, blf_notify_job_t ***tail, int *now_too);
+		unsigned long long last_ms, int past, time_t now,
+		blf_notify_job_t ***tail, int *now_too);
 int blf_rhist_unreported(const blf_entity_t *e, const blf_sub_t *s,
-		unsigned long long since_ms, const blf_heard_t *h);
+		unsigned long long since_ms, const blf_heard_t *h, int *past);
 
 /* blf_subrec.c: subscription records and the NOTIFY jobs copied out of
  * them (blf_subs_remove: blf_entity.c, blf_wildcard.c) */
