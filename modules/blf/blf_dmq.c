@@ -2033,8 +2033,9 @@ static void blf_dmq_takeover(int dead, const int *alive, int n,
 			   "entities stay\n",
 				blf_dmq_node_name(dead), t.lost);
 	LM_NOTICE("cluster node %s is dead: calls ended at %d entities, %d of "
-			  "its subscriptions taken over here\n",
-			blf_dmq_node_name(dead), ended, t.mine);
+			  "its subscriptions taken over here (%d skipping versions it "
+			  "may have sent unheard of)\n",
+			blf_dmq_node_name(dead), ended, t.mine, t.heard.skipped);
 }
 
 /* every second, from the BLF DMQ timer process */

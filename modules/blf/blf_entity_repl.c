@@ -546,7 +546,7 @@ int blf_sub_takeover_end(blf_entity_t *e, blf_sub_t *s, int prev, time_t now)
 int blf_sub_take_over(blf_entity_t *e, int dead,
 		int (*pick)(const str *ttag, void *arg), void *arg, const str *lc,
 		const str *sock, blf_notify_job_t **jobs, unsigned long long since_ms,
-		const blf_heard_t *heard, time_t now)
+		blf_heard_t *heard, time_t now)
 {
 	blf_notify_job_t *j, *chain, **tail;
 	blf_frags_t fr;
@@ -557,9 +557,23 @@ int blf_sub_take_over(blf_entity_t *e, int dead,
 	for(ps = &e->subs; (s = *ps); ps = &s->next) {
 		if(s->owner != dead)
 			continue;
+		/* versions the dead node may have sent unheard of: skipped, in
+		 * our copy too when another node takes s (should that node be
+		 * dead as well, unnoticed yet, s comes back to us from it with
+		 * the skip made: its own takeover would not count these) */
+		skip = blf_rhist_unreported(e, s, since_ms, heard, &past);
+		s->version += (unsigned int)skip;
+		s->cseq += (unsigned int)skip + BLF_TKO_CSEQ_STEP;
 		s->owner = pick(&BLF_SF(s, BLF_SF_TTAG), arg);
 		if(s->owner != 0)
 			continue;
+		if(skip) {
+			LM_DBG("subscription %.*s taken over: %d version(s) skipped, "
+				   "the dead owner may have sent them\n",
+					BLF_SF(s, BLF_SF_CALLID).len, BLF_SF(s, BLF_SF_CALLID).s,
+					skip);
+			heard->skipped++; /* counted in the takeover's log line */
+		}
 		mine++;
 		atomic_inc(blf_nsubs);
 		blf_sub_repl_add(-1);
@@ -577,16 +591,6 @@ int blf_sub_take_over(blf_entity_t *e, int dead,
 			blf_sub_free(s);
 			s = ns;
 		}
-		/* versions the dead node may have sent unheard of: skipped */
-		skip = blf_rhist_unreported(e, s, since_ms, heard, &past);
-		if(skip) {
-			LM_INFO("subscription %.*s taken over: %d version(s) skipped, "
-					"the dead owner may have sent them\n",
-					BLF_SF(s, BLF_SF_CALLID).len, BLF_SF(s, BLF_SF_CALLID).s,
-					skip);
-			s->version += (unsigned int)skip;
-		}
-		s->cseq += (unsigned int)skip + BLF_TKO_CSEQ_STEP;
 		s->flags |= BLF_SUB_DIRTY;
 		blf_slot_dirty(e->hash);
 		blf_chg_sub(BLF_CHG_SUB_NEW, e, s);

@@ -495,6 +495,7 @@ typedef struct blf_heard {
 	unsigned long long hello_ms;  /* a live node's longest silence */
 	unsigned long long margin_ms; /* delivery and clock slack */
 	unsigned long long now_ms;	  /* when the takeover began */
+	int skipped; /* out: subscriptions taken that skipped versions */
 } blf_heard_t;
 /* a takeover jumps the CSeq of each subscription it adopts by this much
  * over what it knew (and by the versions skipped): see blf_sub_take_over */
@@ -502,7 +503,7 @@ typedef struct blf_heard {
 int blf_sub_take_over(blf_entity_t *e, int dead,
 		int (*pick)(const str *ttag, void *arg), void *arg, const str *lc,
 		const str *sock, blf_notify_job_t **jobs, unsigned long long since_ms,
-		const blf_heard_t *heard, time_t now);
+		blf_heard_t *heard, time_t now);
 
 /* blf_rhist.c: the states of an entity's calls a takeover replays (kept
  * with enable_dmq only, blf_rhist_enable at init); the slot lock held */

@@ -415,8 +415,8 @@ def _owner_and_holder_die(make_cluster, phones, wait_versions):
     which passes them on to C only dmq_version_delay later (1 s here, to
     make the window wide). A and B both die, inside that window or (when
     wait_versions) after C has B's versions: C takes B's subscription over.
-    Returns (v0, c0, c_had, n, info): what B sent last, C's copy's version,
-    and C's takeover NOTIFY."""
+    Returns (v0, c0, c_had, n, info, log): what B sent last, C's copy's
+    version, C's takeover NOTIFY and C's log."""
     cl = make_cluster(dmq_version_delay=1000)
     A, B, C = cl.nodes
     lamp = watch_via(phones, B, "watcher", "bob")
@@ -455,7 +455,7 @@ def _owner_and_holder_die(make_cluster, phones, wait_versions):
         info.version, info.version + len(after))), after
     assert [q for _, q in after] == sorted(set(q for _, q in after)), after
     assert C.running
-    return v0, c0, c_had, n, info
+    return v0, c0, c_had, n, info, C.log()
 
 
 def test_owner_and_version_holder_die_inside_the_window(make_cluster, phones):
@@ -468,23 +468,29 @@ def test_owner_and_version_holder_die_inside_the_window(make_cluster, phones):
     change, and does not replay them (B most likely showed them: the lamp
     would go back to trying). It failed before the takeover knew of the
     window: C sent v0 with B's last CSeq."""
-    v0, c0, c_had, n, info = _owner_and_holder_die(make_cluster, phones,
-                                                   wait_versions=False)
+    v0, c0, c_had, n, info, log = _owner_and_holder_die(
+        make_cluster, phones, wait_versions=False)
     assert c_had < v0, "C's copy was not behind: the window was " \
         "not tested (C had v%d, B sent v%d)" % (c_had, v0)
     assert info.version == v0 + 1, \
         "C's takeover NOTIFY: version %d, B sent %d last" % (info.version, v0)
+    # the operator is told, once per takeover
+    assert "subscriptions taken over here (1 skipping versions" in log, \
+        [ln for ln in log.splitlines() if "is dead" in ln]
 
 
 def test_owner_and_version_holder_die_after_the_window(make_cluster, phones):
     """The same deaths after A passed B's version of the ring on to C: C's
     copy is current, so its takeover NOTIFY carries exactly the next
     version (no gap), and a higher CSeq."""
-    v0, c0, c_had, n, info = _owner_and_holder_die(make_cluster, phones,
-                                                   wait_versions=True)
+    v0, c0, c_had, n, info, log = _owner_and_holder_die(
+        make_cluster, phones, wait_versions=True)
     assert c_had == v0, (c_had, v0)
     assert info.version == v0 + 1, \
         "C's takeover NOTIFY: version %d, B sent %d last" % (info.version, v0)
+    assert "skipping versions" in log and \
+        "(1 skipping versions" not in log, \
+        [ln for ln in log.splitlines() if "is dead" in ln]
 
 
 def test_wildcard_unsubscribe_through_third_node_right_after_notify(cluster,
