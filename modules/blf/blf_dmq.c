@@ -2033,8 +2033,8 @@ static void blf_dmq_takeover(int dead, const int *alive, int n,
 			   "entities stay\n",
 				blf_dmq_node_name(dead), t.lost);
 	LM_NOTICE("cluster node %s is dead: calls ended at %d entities, %d of "
-			  "its subscriptions taken over here (%d skipping versions it "
-			  "may have sent unheard of)\n",
+			  "its subscriptions taken over here, versions skipped in %d "
+			  "(it may have sent them unheard of)\n",
 			blf_dmq_node_name(dead), ended, t.mine, t.heard.skipped);
 }
 

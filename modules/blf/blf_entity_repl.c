@@ -562,18 +562,18 @@ int blf_sub_take_over(blf_entity_t *e, int dead,
 		 * dead as well, unnoticed yet, s comes back to us from it with
 		 * the skip made: its own takeover would not count these) */
 		skip = blf_rhist_unreported(e, s, since_ms, heard, &past);
+		if(skip) {
+			LM_DBG("subscription %.*s: %d version(s) skipped, its dead "
+				   "owner may have sent them\n",
+					BLF_SF(s, BLF_SF_CALLID).len, BLF_SF(s, BLF_SF_CALLID).s,
+					skip);
+			heard->skipped++; /* counted in the takeover's log line */
+		}
 		s->version += (unsigned int)skip;
 		s->cseq += (unsigned int)skip + BLF_TKO_CSEQ_STEP;
 		s->owner = pick(&BLF_SF(s, BLF_SF_TTAG), arg);
 		if(s->owner != 0)
 			continue;
-		if(skip) {
-			LM_DBG("subscription %.*s taken over: %d version(s) skipped, "
-				   "the dead owner may have sent them\n",
-					BLF_SF(s, BLF_SF_CALLID).len, BLF_SF(s, BLF_SF_CALLID).s,
-					skip);
-			heard->skipped++; /* counted in the takeover's log line */
-		}
 		mine++;
 		atomic_inc(blf_nsubs);
 		blf_sub_repl_add(-1);

@@ -495,7 +495,7 @@ typedef struct blf_heard {
 	unsigned long long hello_ms;  /* a live node's longest silence */
 	unsigned long long margin_ms; /* delivery and clock slack */
 	unsigned long long now_ms;	  /* when the takeover began */
-	int skipped; /* out: subscriptions taken that skipped versions */
+	int skipped; /* out: copies that skipped versions (any new owner) */
 } blf_heard_t;
 /* a takeover jumps the CSeq of each subscription it adopts by this much
  * over what it knew (and by the versions skipped): see blf_sub_take_over */
