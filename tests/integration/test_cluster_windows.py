@@ -455,6 +455,9 @@ def _owner_and_holder_die(make_cluster, phones, wait_versions):
         info.version, info.version + len(after))), after
     assert [q for _, q in after] == sorted(set(q for _, q in after)), after
     assert C.running
+    # both deaths handled (the takeover's log line follows its NOTIFYs)
+    blfutil.poll(lambda: C.log().count(" is dead: calls ended") == 2,
+                 cl.bound(), what="C's log lines of both deaths")
     return v0, c0, c_had, n, info, C.log()
 
 
