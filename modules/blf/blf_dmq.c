@@ -2147,10 +2147,15 @@ static void blf_dmq_takeover(int dead, const int *alive, int n,
 	t.heard.ms = t.heard_ms;
 	t.heard.n = n < BLF_DMQ_MAX_NODES ? n : BLF_DMQ_MAX_NODES;
 	t.heard.dead = dead;
-	t.heard.pass_ms = blf_cfg.dmq_version_delay > 0
-							  ? (unsigned long long)blf_cfg.dmq_version_delay
-							  : 0;
-	t.heard.hello_ms = 1000; /* blf_dmq_hello: once a second */
+	/* the VERSIONS process passes a version on once it waited
+	 * dmq_version_delay, looking four times per delay (blf_dmq_vq_proc) */
+	t.heard.pass_ms =
+			blf_cfg.dmq_version_delay > 0
+					? (unsigned long long)blf_cfg.dmq_version_delay * 5 / 4
+					: 0;
+	/* a live node's longest silence: a busy one skips its hellos, a peer
+	 * hears of it at most two hello intervals apart (blf_dmq_hello) */
+	t.heard.hello_ms = 2 * BLF_DMQ_HELLO_MS;
 	t.heard.margin_ms = BLF_DMQ_REPLAY_MARGIN_MS;
 	if(blf_dmq_contact(cbuf, sizeof(cbuf), &t.lc) < 0)
 		t.lc.len = 0;
