@@ -2040,6 +2040,10 @@ typedef struct blf_tko {
 	unsigned int keep; /* its calls from this incarnation stay (0: none) */
 	time_t now;
 	blf_notify_job_t *jobs;
+	/* when each node was last heard from: the versions the dead node's
+	 * relays may have lost are not used again (blf_sub_take_over) */
+	unsigned long long heard_ms[BLF_DMQ_MAX_NODES];
+	blf_heard_t heard;
 } blf_tko_t;
 
 /* the node that takes a subscription of the dead node over */
@@ -2083,7 +2087,7 @@ static int blf_dmq_takeover_entity(blf_entity_t *e, void *arg)
 	}
 	t->mine += blf_sub_take_over(e, t->dead, blf_dmq_pick_cb, t, &t->lc,
 			udp_listen ? &udp_listen->sock_str : NULL, &t->jobs, t->since_ms,
-			t->now);
+			&t->heard, t->now);
 	return 0;
 }
 
@@ -2129,6 +2133,30 @@ static void blf_dmq_takeover(int dead, const int *alive, int n,
 			 + (unsigned long long)(blf_coal_interval > 0 ? blf_coal_interval
 														  : 0);
 	t.since_ms = gone_ms > margin ? gone_ms - margin : 1;
+	/* a relay passes the versions in its answers on at most
+	 * dmq_version_delay later (ours: the same on every node of a cluster,
+	 * as the examples configure it); heard from after that (+ the replay
+	 * margin: delivery, the queues of dmq's workers), it did */
+	lock_get(&blf_nodes->lock);
+	for(k = 0; k < n && k < BLF_DMQ_MAX_NODES; k++)
+		t.heard_ms[k] = blf_nodes->node[k].seen_ms;
+	lock_release(&blf_nodes->lock);
+	t.heard.now_ms = blf_rhist_now_ms();
+	t.heard_ms[0] = t.heard.now_ms; /* we pass on what we hear */
+	t.heard_ms[dead] = gone_ms;
+	t.heard.ms = t.heard_ms;
+	t.heard.n = n < BLF_DMQ_MAX_NODES ? n : BLF_DMQ_MAX_NODES;
+	t.heard.dead = dead;
+	/* the VERSIONS process passes a version on once it waited
+	 * dmq_version_delay, looking four times per delay (blf_dmq_vq_proc) */
+	t.heard.pass_ms =
+			blf_cfg.dmq_version_delay > 0
+					? (unsigned long long)blf_cfg.dmq_version_delay * 5 / 4
+					: 0;
+	/* a live node's longest silence: a busy one skips its hellos, a peer
+	 * hears of it at most two hello intervals apart (blf_dmq_hello) */
+	t.heard.hello_ms = 2 * BLF_DMQ_HELLO_MS;
+	t.heard.margin_ms = BLF_DMQ_REPLAY_MARGIN_MS;
 	if(blf_dmq_contact(cbuf, sizeof(cbuf), &t.lc) < 0)
 		t.lc.len = 0;
 	for(i = 0; i < blf_table_slots(); i++) {
@@ -2155,8 +2183,9 @@ static void blf_dmq_takeover(int dead, const int *alive, int n,
 			   "entities stay\n",
 				blf_dmq_node_name(dead), t.lost);
 	LM_NOTICE("cluster node %s is dead: calls ended at %d entities, %d of "
-			  "its subscriptions taken over here\n",
-			blf_dmq_node_name(dead), ended, t.mine);
+			  "its subscriptions taken over here, versions skipped in %d "
+			  "(it may have sent them unheard of)\n",
+			blf_dmq_node_name(dead), ended, t.mine, t.heard.skipped);
 }
 
 /* every second, from the BLF DMQ timer process */

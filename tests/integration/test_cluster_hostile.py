@@ -40,6 +40,7 @@ import pytest
 import blfutil
 import cluster as clustermod
 import kamproc
+import sipua
 from httpstub import stub  # noqa: F401  (pytest fixture)
 from httputil import http_params, uri
 
@@ -356,6 +357,74 @@ def test_hostile_replicas_rejected_takeover_survives(make_cluster, peer,
     assert calls_at(A, "carol@" + DOMAIN) == []
     assert not [s for s in blfutil.subscriptions(A)
                 if s["callid"].startswith("forged")]
+
+
+def test_takeover_after_a_state_no_node_has_goes_not_back(make_cluster, peer,
+                                                          phones):
+    """Doubt 1 of the fifth session: the dead owner showed its watcher a
+    state of its own call that no other node has (the call's replica was
+    lost, its NOTIFY's version record, whose digest names that state, was
+    not). The other nodes' copies of the entity's calls hold only the
+    older states (trying, then early), applied just before the owner's
+    last word. The takeover's replay starts where the dead node's last
+    NOTIFY ended; that NOTIFY matches no copy, so the replay fell back to
+    the changes applied since 300 ms before the owner was last heard from:
+    the lamp went back through trying and early, under new versions,
+    after the watcher had seen the newer state. Now a known digest that
+    matches nothing replays only what was applied after the owner's last
+    word (here: nothing): the watcher gets the present state (early, the
+    best any node knows) with the next version, then the call ended with
+    its node, and no older state."""
+    cl = make_cluster(gate=False, blf_peers=False)
+    A, B = cl.nodes
+    ua = phones("w", kam=A, register=False)
+    contact = "sip:w@127.0.0.1:%d" % ua.addr[1]
+    ent = "bob@" + DOMAIN
+    rec = sub_rec(ent, contact, callid="ghost-%s" % os.urandom(4).hex())
+    rec["f"][1] = "wtag%s" % os.urandom(4).hex()
+    # the watcher's side of that dialog: its NOTIFYs are answered 200
+    sub = sipua.Subscription(ua, "sip:" + ent, "dialog", None, None)
+    sub.call_id, sub.local_tag = rec["f"][0], rec["f"][1]
+    ua.subscriptions.append(sub)
+    lamp = blfutil.Lamp(sub)
+    for k in (A, B):
+        assert peer.join(k) == 200
+        blfutil.poll(lambda: in_dmq_list(k, peer.port), 5,
+                     what="the peer in %s's dmq node list" % k.name)
+        assert peer.blf(k, "hello", "ghost") == 200
+        assert peer.blf(k, "batch", "ghost", m=[rec]) == 200
+    # its own call to bob: trying, then early (seq 1, 2), replicated; then
+    # the version record of a NOTIFY that showed a state of the call no
+    # node has (its answer: that replica was lost), as its last word
+    t0 = time.monotonic()
+    for st, seq in ((0, 1), (2, 2)):
+        for k in (A, B):
+            assert peer.blf(k, "batch", "ghost", m=[call_rec(
+                ent, "ghost-call", state=st, seq=seq, target="")]) == 200
+    ver = {"t": "ver", "e": ent, "g": rec["f"][2], "v": 5, "q": 5,
+           "cd": 4294967295}
+    for k in (A, B):
+        assert peer.blf(k, "batch", "ghost", m=[ver]) == 200
+    assert time.monotonic() - t0 < 0.3, \
+        "the copies were not applied within 300 ms of the last word"
+    for k in (A, B):
+        blfutil.poll(lambda: "cluster node ghost is dead" in k.log(),
+                     DEAD_AFTER + 10, 0.2,
+                     "%s declares the silent peer dead" % k.name)
+    n, info = lamp.pump(5, "the takeover NOTIFY")
+    lamp.wait(lambda i: [d.state for d in i.by_call_id("ghost-call")]
+              == ["terminated"], 5, "the call ended with its node")
+    time.sleep(0.5)
+    lamp.drain()
+    seen = [(i.version, [d.state for d in i.by_call_id("ghost-call")])
+            for _, i in lamp.seen if i is not None]
+    print("\nthe watcher saw v4 (a state no node has); after the takeover: "
+          "%s" % seen)
+    assert [v for v, _ in seen] == list(range(5, 5 + len(seen))), seen
+    assert seen[0][1] == ["early"], \
+        "the takeover went back to an older state first: %s" % seen
+    assert [st for _, st in seen] == [["early"], ["terminated"]], seen
+    assert running(A) and running(B)
 
 
 def test_hostile_answers_ignored(make_cluster, peer):
