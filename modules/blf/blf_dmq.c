@@ -39,6 +39,7 @@
 #include "core/parser/parse_content.h"
 #include "core/parser/parse_uri.h"
 #include "core/resolve.h"
+#include "core/events.h"
 #include "modules/dmq/bind_dmq.h"
 
 #include "blf.h"
@@ -1877,6 +1878,26 @@ broadcast: /* as before: to every node, now */
 	blf_dmq_flush();
 }
 
+/*
+ * A peer's replica makes NOTIFYs here whose versions go back in our answer
+ * to it (blf_dmq_answer). Sent while it is applied, before dmq's worker
+ * sends that answer (after blf_dmq_handle returns), a NOTIFY would leave
+ * a window: killed in it, this node NOTIFYd versions no peer heard of,
+ * and the node taking its subscriptions over would send them again (the
+ * kill bench saw a watcher get one version twice). So they are held
+ * (blf_notify_hold) and sent once the answer has left: the core runs
+ * SREV_SIP_REPLY_OUT right after sl sent it, in this process. Should
+ * that answer not go (a failure of dmq's), the next message sends them.
+ */
+static int blf_dmq_reply_hook = 0; /* blf_dmq_reply_out registered */
+
+static int blf_dmq_reply_out(sr_event_param_t *evp)
+{
+	if(blf_notify_holds())
+		blf_notify_release();
+	return 0;
+}
+
 static int blf_dmq_handle(
 		struct sip_msg *msg, peer_reponse_t *resp, dmq_node_t *node)
 {
@@ -1889,6 +1910,8 @@ static int blf_dmq_handle(
 	str body;
 	int origin;
 
+	if(blf_notify_holds())
+		blf_notify_release(); /* the last answer did not go */
 	resp->resp_code = 400;
 	resp->reason.s = "Bad Request";
 	resp->reason.len = 11;
@@ -1954,8 +1977,12 @@ static int blf_dmq_handle(
 						  ? (unsigned int)json_integer_value(
 								  json_object_get(root, "b"))
 						  : 0;
-	if(blf_dmq_answer_ok(msg, origin, root))
+	if(blf_dmq_answer_ok(msg, origin, root)) {
 		blf_dmq_answer = json_array();
+		/* its NOTIFYs after the answer with their versions (above) */
+		if(blf_dmq_reply_hook)
+			blf_notify_hold();
+	}
 	blf_dmq_rx(root, origin, node);
 	blf_chg_flush(); /* what applying it changed here (a DB row gone) */
 	if(blf_dmq_answer) {
@@ -1963,6 +1990,8 @@ static int blf_dmq_handle(
 		json_decref(blf_dmq_answer);
 		blf_dmq_answer = NULL;
 	}
+	if(!blf_notify_holds())
+		blf_notify_release(); /* nothing held: holding no more */
 	resp->resp_code = 200;
 	resp->reason.s = "OK";
 	resp->reason.len = 2;
@@ -2265,6 +2294,13 @@ int blf_dmq_init(void)
 		LM_ERR("enable_dmq needs dmq.so loaded before blf.so\n");
 		return -1;
 	}
+	/* our answers' NOTIFYs go after them (blf_dmq_reply_out); without the
+	 * hook (its list full) they go before, as they did */
+	if(sr_event_register_cb(SREV_SIP_REPLY_OUT, blf_dmq_reply_out) == 0)
+		blf_dmq_reply_hook = 1;
+	else
+		LM_WARN("no room for a reply-out hook: a NOTIFY a peer's replica "
+				"makes goes before the answer with its version\n");
 	memset(&p, 0, sizeof(p));
 	p.callback = blf_dmq_handle;
 	p.init_callback = NULL;

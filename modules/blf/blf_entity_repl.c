@@ -536,12 +536,12 @@ int blf_sub_takeover_end(blf_entity_t *e, blf_sub_t *s, int prev, time_t now)
  * next version is exact. The CSeq, whose gaps no watcher sees (RFC 3261
  * section 12.2.2 only wants it higher; a NOTIFY whose CSeq is not may get
  * a 500 and end the subscription), always jumps by those versions and
- * BLF_TKO_CSEQ_STEP more: what it covers besides them are the NOTIFYs the
- * dead node reported itself (not caused by a third node's replica: its
- * own calls, SUBSCRIBEs, PUBLISHes, registrations, timers, and changes
- * from us, in its answer), at once, so at most the few made while its
- * last message was leaving; 256 is far above that (a 31-bit CSeq takes
- * eight million takeovers of one subscription).
+ * BLF_TKO_CSEQ_STEP more: what it covers besides them are the NOTIFYs of
+ * the dead node's that no copy of a change accounts for (SUBSCRIBEs,
+ * PUBLISHes, registrations, timers, while its last message was leaving);
+ * 256 is far above that (a 31-bit CSeq takes eight million takeovers of
+ * one subscription). A version the rule misses then comes with a higher
+ * CSeq: a watcher sees it repeated (and drops it), not a retransmission.
  */
 int blf_sub_take_over(blf_entity_t *e, int dead,
 		int (*pick)(const str *ttag, void *arg), void *arg, const str *lc,

@@ -234,9 +234,10 @@ static blf_rhist_t *blf_rhist_from(const blf_entity_t *e, const blf_sub_t *s,
  * - a copy whose relay is known alive past it (the usual takeover: the
  *   versions are current, the next one exact);
  * - a change of ours or of the owner's own calls: the owner reports those
- *   versions itself at once (in its answer to our replica; broadcast), so
- *   the window is the one send between its NOTIFY and that report (the
- *   CSeq step covers it, blf_sub_take_over).
+ *   versions itself, before the NOTIFYs (in its answer to our replica,
+ *   blf_dmq_reply_out; with the replica of its own call, the cluster's
+ *   change listener going first, blf_mod.c): its NOTIFY of a change
+ *   means we heard of the version, however it died.
  * A count too high costs a version gap (RFC 4235 lets a watcher take it),
  * one too low a repeated version (which it discards).
  * *past: how many of the replay's first copies to leave out, up to the
