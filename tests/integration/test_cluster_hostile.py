@@ -513,6 +513,64 @@ def test_hostile_version_digest_in_answers(make_cluster, peer):
     blfutil.subscriptions(A)  # still answers RPC
 
 
+def test_notifies_a_replica_makes_follow_the_answer(make_cluster, peer):
+    """A node NOTIFYs a change a peer's replica made only after its answer
+    with those NOTIFYs' versions has left (blf_dmq.c blf_dmq_reply_out).
+    Sent before it, as they were, a node killed in between had used a
+    version no peer heard of, and the node taking the subscription over
+    sent that version again (the kill bench: a watcher got one version
+    twice). The peer's socket is also the watcher's, so the order it gets
+    the two in is the order they were sent."""
+    cl = make_cluster(gate=False, blf_peers=False)
+    A = cl.nodes[0]
+    assert peer.join(A) == 200
+    blfutil.poll(lambda: in_dmq_list(A, peer.port), 5,
+                 what="the peer in A's dmq node list")
+    assert peer.blf(A, "hello", "evil", rv=1) == 200
+    ent = "bob@" + DOMAIN
+    cid = "order-%s" % sipua.rand_hex(8)
+    sub = ("SUBSCRIBE sip:%s SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP %s;branch=z9hG4bK%s;rport\r\n"
+           "Max-Forwards: 70\r\n"
+           "From: <sip:w@%s>;tag=fw1\r\n"
+           "To: <sip:%s>\r\n"
+           "Call-ID: %s\r\n"
+           "CSeq: 1 SUBSCRIBE\r\n"
+           "Contact: <sip:w@%s>\r\n"
+           "Event: dialog\r\n"
+           "Accept: application/dialog-info+xml\r\n"
+           "Expires: 600\r\n"
+           "Content-Length: 0\r\n\r\n") % (
+        ent, peer.hostport, sipua.rand_hex(10), DOMAIN, ent, cid,
+        peer.hostport)
+    peer.sock.sendto(sub.encode(), A.addr)
+
+    def notifies():
+        with peer._lock:
+            return [e for e in peer.events if e[0] == "req"
+                    and e[1].startswith("NOTIFY") and e[2] == cid]
+
+    blfutil.poll(lambda: len(notifies()) == 1, 5,
+                 what="the initial NOTIFY at the watcher (the peer)")
+    assert peer.blf(A, "batch", "evil", rv=1,
+                    m=[call_rec(ent, "c-order-1")]) == 200
+    kcid = peer.last_cid
+    blfutil.poll(lambda: len(notifies()) == 2, 5,
+                 what="the NOTIFY of the peer's call")
+    with peer._lock:
+        ev = list(peer.events)
+        bodies = list(peer.answer_bodies)
+    answer = next(i for i, e in enumerate(ev)
+                  if e[0] == "resp" and e[2] == kcid and e[1] >= 200)
+    notify = [i for i, e in enumerate(ev) if e[0] == "req"
+              and e[1].startswith("NOTIFY") and e[2] == cid][1]
+    # the answer carried the version (else this tests nothing)
+    assert any('"ver"' in b or '"vc"' in b for b in bodies), bodies
+    assert answer < notify, "the NOTIFY left before the answer with its " \
+        "version: %s" % ev[min(answer, notify):max(answer, notify) + 1]
+    assert running(A)
+
+
 # -- item 10: the DMQ parts --------------------------------------------------
 
 def test_takeover_ends_calls_at_every_entity(make_cluster, peer, phones):
