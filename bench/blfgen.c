@@ -19,6 +19,10 @@
  * or callee). The first report of a state to a watcher is a delivery; a
  * NOTIFY that reports nothing new is "redundant"; a repeated version of one
  * subscription is a "duplicate"; a repeated CSeq is a SIP retransmission.
+ * Each duplicate and out-of-order version is reported with the NOTIFY it
+ * repeats or follows ("dup_detail": both CSeqs, versions, source ports,
+ * Subscription-States, body digests and arrival times, the first 64), and
+ * the first 8 bodies go to stderr: which node sent which.
  *
  * --event presence: the watchers subscribe to presence; each PIDF NOTIFY is
  * checked against the SPEC's table (basic, note, rpid:on-the-phone) and
@@ -41,6 +45,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -1081,6 +1086,109 @@ static int pidf_scan(const char *b, const char *be, long i, uint32_t ext,
 	return deliver(i, slot, k, ext == c->a ? 0 : 1, s, rts);
 }
 
+/*
+ * The call phase's last NOTIFYs (a ring), so that a repeated or an
+ * out-of-order version can be reported with the NOTIFY it repeats:
+ * which node sent each (source port), its CSeq, Subscription-State and a
+ * digest of its body ("dup_detail" in the JSON, the first DUPD_MAX).
+ */
+#define NRING (1u << 18)
+#define DUPD_MAX 64
+typedef struct {
+	uint32_t w, cseq, digest;
+	int32_t ver;
+	uint16_t port;
+	char ss; /* Subscription-State: a(ctive), p(ending), t(erminated) */
+	int64_t rts;
+} nrec_t;
+static nrec_t *nring;
+static uint32_t nring_n; /* NOTIFYs recorded, the ring holds the last */
+static struct {
+	char kind; /* d: duplicate version, o: out of order */
+	nrec_t a, b; /* the earlier NOTIFY (a.w 0xffffffff: gone), this one */
+} dupd[DUPD_MAX];
+static unsigned dupd_n;
+
+static uint32_t body_digest(span_t b)
+{
+	uint32_t h = 2166136261u;
+	int k;
+
+	for(k = 0; k < b.len; k++)
+		h = (h ^ (uint8_t)b.s[k]) * 16777619u;
+	return h;
+}
+
+/* the newest recorded NOTIFY of watcher w with version ver (ver < 0: the
+ * newest with the highest version), NULL if the ring holds none */
+static const nrec_t *nring_find(uint32_t w, int32_t ver)
+{
+	const nrec_t *r, *best = NULL;
+	uint32_t k, n = nring_n < NRING ? nring_n : NRING;
+
+	for(k = 1; k <= n; k++) {
+		r = &nring[(nring_n - k) & (NRING - 1)];
+		if(r->w != w)
+			continue;
+		if(ver >= 0 ? r->ver == ver : (!best || r->ver > best->ver))
+			best = r;
+		if(ver >= 0 && best)
+			break;
+	}
+	return best;
+}
+
+static void nring_note(char kind, const nrec_t *cur, span_t body)
+{
+	const nrec_t *prev;
+
+	if(dupd_n >= DUPD_MAX)
+		return;
+	prev = nring_find(cur->w, kind == 'd' ? cur->ver : -1);
+	dupd[dupd_n].kind = kind;
+	if(prev)
+		dupd[dupd_n].a = *prev;
+	else
+		dupd[dupd_n].a.w = 0xffffffffu;
+	dupd[dupd_n].b = *cur;
+	dupd_n++;
+	if(dupd_n <= 8)
+		fprintf(stderr,
+				"--- %s to w%u: version %d CSeq %u from port %u\n%.*s\n",
+				kind == 'd' ? "duplicate" : "out of order", cur->w, cur->ver,
+				cur->cseq, cur->port, body.len > 1500 ? 1500 : body.len,
+				body.s);
+}
+
+static void nrec_json(FILE *f, const nrec_t *r)
+{
+	if(r->w == 0xffffffffu) {
+		fprintf(f, "null");
+		return;
+	}
+	fprintf(f,
+			"{\"cseq\":%u,\"version\":%d,\"port\":%u,\"state\":\"%c\","
+			"\"digest\":\"%08x\",\"ms\":%.3f}",
+			r->cseq, r->ver, r->port, r->ss, r->digest, (double)r->rts / 1e6);
+}
+
+static void dupd_json(FILE *f)
+{
+	unsigned k;
+
+	fprintf(f, ",\"dup_detail\":[");
+	for(k = 0; k < dupd_n; k++) {
+		fprintf(f, "%s{\"kind\":\"%s\",\"watcher\":%u,\"first\":", k ? "," : "",
+				dupd[k].kind == 'd' ? "duplicate" : "out_of_order",
+				dupd[k].b.w);
+		nrec_json(f, &dupd[k].a);
+		fprintf(f, ",\"then\":");
+		nrec_json(f, &dupd[k].b);
+		fprintf(f, "}");
+	}
+	fprintf(f, "]");
+}
+
 static void on_notify(int fd, const struct sockaddr_in *src, msg_t *m,
 		int64_t rts)
 {
@@ -1170,12 +1278,30 @@ static void on_notify(int fd, const struct sockaddr_in *src, msg_t *m,
 	if(!m->body.len)
 		st.no_body++;
 	if(vnum >= 0) {
-		if(seen_add(&w->vers, (uint32_t)vnum))
+		nrec_t cur;
+		char kind = 0;
+
+		cur.w = (uint32_t)i;
+		cur.cseq = m->cseq_n;
+		cur.ver = vnum;
+		cur.port = ntohs(src->sin_port);
+		cur.ss = m->sstate_v.len ? (char)tolower((uint8_t)m->sstate_v.s[0])
+								 : '-';
+		cur.digest = body_digest(m->body);
+		cur.rts = rts;
+		if(seen_add(&w->vers, (uint32_t)vnum)) {
 			st.dup_version++;
-		else if(vnum < w->maxver)
+			kind = 'd';
+		} else if(vnum < w->maxver) {
 			st.out_of_order++;
+			kind = 'o';
+		}
+		if(kind && nring)
+			nring_note(kind, &cur, m->body);
 		if(vnum > w->maxver)
 			w->maxver = vnum;
+		if(nring)
+			nring[nring_n++ & (NRING - 1)] = cur;
 	}
 	snprintf(want, sizeof(want), "sip:%u@%s", EXT_BASE + w->ext, C.domain);
 	if(ent.len && !span_eq(ent, want))
@@ -1948,6 +2074,7 @@ static void calls_json(FILE *f)
 	if(C.list)
 		fprintf(f, ",\"list_full_state_notifies\":%lu,\"list_parts\":%lu",
 				st.list_full, st.list_parts);
+	dupd_json(f);
 	fprintf(f, "}");
 }
 
@@ -2087,6 +2214,7 @@ int main(int argc, char **argv)
 	ext_busy = calloc((size_t)C.exts, 1);
 	ext_call = calloc((size_t)C.exts, sizeof(*ext_call));
 	pub_tries = calloc((size_t)C.exts, 1);
+	nring = malloc(NRING * sizeof(*nring)); /* NULL: no dup_detail */
 	if(!W || !ext_est || !ext_busy || !ext_call || !pub_tries) {
 		perror("calloc");
 		return 2;

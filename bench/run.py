@@ -1154,6 +1154,11 @@ def run_cluster(a, blf_module, ref):
         tot = sum(x["cpu_s"] for x in per)
         done = calls["calls"]["completed"]
         recv = calls["notify"]["received"]
+        # which node sent each NOTIFY of a repeated or out-of-order version
+        for d in calls.get("dup_detail", []):
+            for w in ("first", "then"):
+                if d.get(w) and d[w].get("port") in ports:
+                    d[w]["node"] = ports.index(d[w]["port"])
         calls["per_node_cpu_s"] = [x["cpu_s"] for x in per]
         calls["phase_wall_s"] = round(max(x["wall_s"] for x in per), 1)
         calls["cpu_us_per_call"] = round(1e6 * tot / done, 1) \

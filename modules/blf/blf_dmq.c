@@ -39,6 +39,7 @@
 #include "core/parser/parse_content.h"
 #include "core/parser/parse_uri.h"
 #include "core/resolve.h"
+#include "core/events.h"
 #include "modules/dmq/bind_dmq.h"
 
 #include "blf.h"
@@ -1893,6 +1894,26 @@ broadcast: /* as before: to every node, now */
 	blf_dmq_flush();
 }
 
+/*
+ * A peer's replica makes NOTIFYs here whose versions go back in our answer
+ * to it (blf_dmq_answer). Sent while it is applied, before dmq's worker
+ * sends that answer (after blf_dmq_handle returns), a NOTIFY would leave
+ * a window: killed in it, this node NOTIFYd versions no peer heard of,
+ * and the node taking its subscriptions over would send them again (the
+ * kill bench saw a watcher get one version twice). So they are held
+ * (blf_notify_hold) and sent once the answer has left: the core runs
+ * SREV_SIP_REPLY_OUT right after sl sent it, in this process. Should
+ * that answer not go (a failure of dmq's), the next message sends them.
+ */
+static int blf_dmq_reply_hook = 0; /* blf_dmq_reply_out registered */
+
+static int blf_dmq_reply_out(sr_event_param_t *evp)
+{
+	if(blf_notify_holds())
+		blf_notify_release();
+	return 0;
+}
+
 static int blf_dmq_handle(
 		struct sip_msg *msg, peer_reponse_t *resp, dmq_node_t *node)
 {
@@ -1905,6 +1926,8 @@ static int blf_dmq_handle(
 	str body;
 	int origin;
 
+	if(blf_notify_holds())
+		blf_notify_release(); /* the last answer did not go */
 	resp->resp_code = 400;
 	resp->reason.s = "Bad Request";
 	resp->reason.len = 11;
@@ -1970,8 +1993,12 @@ static int blf_dmq_handle(
 						  ? (unsigned int)json_integer_value(
 								  json_object_get(root, "b"))
 						  : 0;
-	if(blf_dmq_answer_ok(msg, origin, root))
+	if(blf_dmq_answer_ok(msg, origin, root)) {
 		blf_dmq_answer = json_array();
+		/* its NOTIFYs after the answer with their versions (above) */
+		if(blf_dmq_reply_hook)
+			blf_notify_hold();
+	}
 	blf_dmq_rx(root, origin, node);
 	blf_chg_flush(); /* what applying it changed here (a DB row gone) */
 	if(blf_dmq_answer) {
@@ -1979,6 +2006,8 @@ static int blf_dmq_handle(
 		json_decref(blf_dmq_answer);
 		blf_dmq_answer = NULL;
 	}
+	if(!blf_notify_holds())
+		blf_notify_release(); /* nothing held: holding no more */
 	resp->resp_code = 200;
 	resp->reason.s = "OK";
 	resp->reason.len = 2;
@@ -2056,6 +2085,10 @@ typedef struct blf_tko {
 	unsigned int keep; /* its calls from this incarnation stay (0: none) */
 	time_t now;
 	blf_notify_job_t *jobs;
+	/* when each node was last heard from: the versions the dead node's
+	 * relays may have lost are not used again (blf_sub_take_over) */
+	unsigned long long heard_ms[BLF_DMQ_MAX_NODES];
+	blf_heard_t heard;
 } blf_tko_t;
 
 /* the node that takes a subscription of the dead node over */
@@ -2099,7 +2132,7 @@ static int blf_dmq_takeover_entity(blf_entity_t *e, void *arg)
 	}
 	t->mine += blf_sub_take_over(e, t->dead, blf_dmq_pick_cb, t, &t->lc,
 			udp_listen ? &udp_listen->sock_str : NULL, &t->jobs, t->since_ms,
-			t->now);
+			&t->heard, t->now);
 	return 0;
 }
 
@@ -2145,6 +2178,30 @@ static void blf_dmq_takeover(int dead, const int *alive, int n,
 			 + (unsigned long long)(blf_coal_interval > 0 ? blf_coal_interval
 														  : 0);
 	t.since_ms = gone_ms > margin ? gone_ms - margin : 1;
+	/* a relay passes the versions in its answers on at most
+	 * dmq_version_delay later (ours: the same on every node of a cluster,
+	 * as the examples configure it); heard from after that (+ the replay
+	 * margin: delivery, the queues of dmq's workers), it did */
+	lock_get(&blf_nodes->lock);
+	for(k = 0; k < n && k < BLF_DMQ_MAX_NODES; k++)
+		t.heard_ms[k] = blf_nodes->node[k].seen_ms;
+	lock_release(&blf_nodes->lock);
+	t.heard.now_ms = blf_rhist_now_ms();
+	t.heard_ms[0] = t.heard.now_ms; /* we pass on what we hear */
+	t.heard_ms[dead] = gone_ms;
+	t.heard.ms = t.heard_ms;
+	t.heard.n = n < BLF_DMQ_MAX_NODES ? n : BLF_DMQ_MAX_NODES;
+	t.heard.dead = dead;
+	/* the VERSIONS process passes a version on once it waited
+	 * dmq_version_delay, looking four times per delay (blf_dmq_vq_proc) */
+	t.heard.pass_ms =
+			blf_cfg.dmq_version_delay > 0
+					? (unsigned long long)blf_cfg.dmq_version_delay * 5 / 4
+					: 0;
+	/* a live node's longest silence: a busy one skips its hellos, a peer
+	 * hears of it at most two hello intervals apart (blf_dmq_hello) */
+	t.heard.hello_ms = 2 * BLF_DMQ_HELLO_MS;
+	t.heard.margin_ms = BLF_DMQ_REPLAY_MARGIN_MS;
 	if(blf_dmq_contact(cbuf, sizeof(cbuf), &t.lc) < 0)
 		t.lc.len = 0;
 	for(i = 0; i < blf_table_slots(); i++) {
@@ -2173,8 +2230,9 @@ static void blf_dmq_takeover(int dead, const int *alive, int n,
 				blf_dmq_node_name(dead), t.lost);
 	LM_NOTICE("cluster node %s is dead: calls ended at %d entities (%d call "
 			  "sides held for takeover_call_hold), %d of its subscriptions "
-			  "taken over here\n",
-			blf_dmq_node_name(dead), ended, held, t.mine);
+			  "taken over here, versions skipped in %d (it may have sent "
+			  "them unheard of)\n",
+			blf_dmq_node_name(dead), ended, held, t.mine, t.heard.skipped);
 }
 
 /* every second, from the BLF DMQ timer process */
@@ -2255,6 +2313,13 @@ int blf_dmq_init(void)
 		LM_ERR("enable_dmq needs dmq.so loaded before blf.so\n");
 		return -1;
 	}
+	/* our answers' NOTIFYs go after them (blf_dmq_reply_out); without the
+	 * hook (its list full) they go before, as they did */
+	if(sr_event_register_cb(SREV_SIP_REPLY_OUT, blf_dmq_reply_out) == 0)
+		blf_dmq_reply_hook = 1;
+	else
+		LM_WARN("no room for a reply-out hook: a NOTIFY a peer's replica "
+				"makes goes before the answer with its version\n");
 	memset(&p, 0, sizeof(p));
 	p.callback = blf_dmq_handle;
 	p.init_callback = NULL;

@@ -700,15 +700,15 @@ void blf_entity_set_list_hook(
 	blf_entity_list_hook = fn;
 }
 
-void blf_entity_jobs(
-		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs, time_t now)
+void blf_entity_jobs_from(blf_entity_t *e, blf_frags_t *fr,
+		blf_notify_job_t **jobs, time_t now, int origin)
 {
 	char wbuf[BLF_KEY_MAX + 64];
 	blf_entity_t *w;
 	str wkey;
 
 	/* a copy of its calls for a takeover's replay (cluster) */
-	blf_rhist_note(e, now);
+	blf_rhist_note(e, now, origin);
 	/* RFC 4662 lists watching e take their snapshot now (blf_lsub.c) */
 	if(blf_entity_list_hook)
 		blf_entity_list_hook(e, BLF_DEP_CALLS, fr);
@@ -718,6 +718,12 @@ void blf_entity_jobs(
 		return;
 	w = blf_entity_find(blf_key_hash(&wkey), &wkey);
 	blf_wildcard_jobs(w, e, fr, jobs, now);
+}
+
+void blf_entity_jobs(
+		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs, time_t now)
+{
+	blf_entity_jobs_from(e, fr, jobs, now, 0);
 }
 
 int blf_entity_changed(blf_entity_t *e, unsigned int deps, blf_frags_t *fr,

@@ -123,7 +123,7 @@ void blf_entity_call_replica(const str *key, const blf_call_upd_t *pupd,
 		e->ncalls++;
 	}
 	if(changed)
-		blf_entity_jobs(e, &fr, &jobs, now);
+		blf_entity_jobs_from(e, &fr, &jobs, now, origin);
 	if(st.state == BLF_STATE_TERMINATED) {
 		blf_tomb_add(e, BLF_TOMB_CALL, kh, seq, origin);
 		blf_entity_drop_terminated(e);
@@ -177,9 +177,9 @@ void blf_entity_call_replica_move(const str *from, const str *tokey,
 		c->next = et->calls;
 		et->calls = c;
 		et->ncalls++;
-		blf_entity_jobs(et, &fr2, &jobs, now);
+		blf_entity_jobs_from(et, &fr2, &jobs, now, origin);
 	}
-	blf_entity_jobs(ef, &fr1, &jobs, now);
+	blf_entity_jobs_from(ef, &fr1, &jobs, now, origin);
 	blf_entity_gc(h[0], ef);
 	if(et)
 		blf_entity_gc(h[1], et);
@@ -671,21 +671,55 @@ int blf_sub_takeover_end(blf_entity_t *e, blf_sub_t *s, int prev, time_t now)
  * last state replayed is it).
  * The others get the node pick() chose. The slot lock is held. Returns how
  * many became ours.
+ *
+ * Never a version or a CSeq the dead owner may have used: our copy of s
+ * holds the last version and CSeq we heard of, but the dead node may have
+ * sent NOTIFYs whose versions never reached us (blf_rhist_unreported: a
+ * change it NOTIFYd whose relay died before passing the version on, the
+ * dmq_version_delay window). For each of them one version is skipped: a
+ * watcher takes a full state whose version is more than one higher (RFC
+ * 4235 section 4.1: a NOTIFY was lost) but discards a repeated one. Those
+ * changes are not replayed (the dead node most likely showed them; shown
+ * again they would turn the lamp back). When the copy is known current
+ * (the relays were heard from after they passed the versions on), the
+ * next version is exact. The CSeq, whose gaps no watcher sees (RFC 3261
+ * section 12.2.2 only wants it higher; a NOTIFY whose CSeq is not may get
+ * a 500 and end the subscription), always jumps by those versions and
+ * BLF_TKO_CSEQ_STEP more: what it covers besides them are the NOTIFYs of
+ * the dead node's that no copy of a change accounts for (SUBSCRIBEs,
+ * PUBLISHes, registrations, timers, while its last message was leaving);
+ * 256 is far above that (a 31-bit CSeq takes eight million takeovers of
+ * one subscription). A version the rule misses then comes with a higher
+ * CSeq: a watcher sees it repeated (and drops it), not a retransmission.
  */
 int blf_sub_take_over(blf_entity_t *e, int dead,
 		int (*pick)(const str *ttag, void *arg), void *arg, const str *lc,
 		const str *sock, blf_notify_job_t **jobs, unsigned long long since_ms,
-		time_t now)
+		blf_heard_t *heard, time_t now)
 {
 	blf_notify_job_t *j, *chain, **tail;
 	blf_frags_t fr;
 	blf_sub_t *s, **ps, *ns;
-	int mine = 0, now_too;
+	int mine = 0, now_too, skip, past;
 
 	memset(&fr, 0, sizeof(fr));
 	for(ps = &e->subs; (s = *ps); ps = &s->next) {
 		if(s->owner != dead)
 			continue;
+		/* versions the dead node may have sent unheard of: skipped, in
+		 * our copy too when another node takes s (should that node be
+		 * dead as well, unnoticed yet, s comes back to us from it with
+		 * the skip made: its own takeover would not count these) */
+		skip = blf_rhist_unreported(e, s, since_ms, heard, &past);
+		if(skip) {
+			LM_DBG("subscription %.*s: %d version(s) skipped, its dead "
+				   "owner may have sent them\n",
+					BLF_SF(s, BLF_SF_CALLID).len, BLF_SF(s, BLF_SF_CALLID).s,
+					skip);
+			heard->skipped++; /* counted in the takeover's log line */
+		}
+		s->version += (unsigned int)skip;
+		s->cseq += (unsigned int)skip + BLF_TKO_CSEQ_STEP;
 		s->owner = pick(&BLF_SF(s, BLF_SF_TTAG), arg);
 		if(s->owner != 0)
 			continue;
@@ -717,7 +751,8 @@ int blf_sub_take_over(blf_entity_t *e, int dead,
 		tail = &chain;
 		now_too = 0;
 		if(since_ms)
-			blf_rhist_replay(e, s, since_ms, now, &tail, &now_too);
+			blf_rhist_replay(e, s, since_ms, heard ? heard->ms[heard->dead] : 0,
+					past, now, &tail, &now_too);
 		/* a replay whose last state is the present one has sent it */
 		j = now_too ? NULL : blf_sub_job(e, s, &fr, NULL, 0, NULL, now);
 		if(j) {

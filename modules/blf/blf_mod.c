@@ -473,11 +473,15 @@ static int mod_init(void)
 	}
 	if(blf_pkg_stats_init() < 0)
 		return -1;
-	/* change listeners, in the order they get a change: its NOTIFYs first,
-	 * then the cluster (blf_dmq_init), then the database (blf_db_init) */
-	if(blf_chg_listen(BLF_CHG_NOTIFY, blf_notify_chg, NULL) < 0)
-		return -1;
+	/* change listeners, in the order they get a change: the cluster
+	 * (blf_dmq_init), then its NOTIFYs, then the database (blf_db_init).
+	 * The cluster first: a change of ours goes out with the versions of
+	 * the NOTIFYs it causes before those NOTIFYs do, so a node killed
+	 * in between never sent a version the others did not hear of (a
+	 * takeover would repeat it: blf_rhist_unreported) */
 	if(blf_rpc_init() < 0 || blf_dmq_init() < 0)
+		return -1;
+	if(blf_chg_listen(BLF_CHG_NOTIFY, blf_notify_chg, NULL) < 0)
 		return -1;
 	if(blf_cfg.takeover_call_hold < 0) {
 		LM_ERR("takeover_call_hold must be 0 or more (seconds)\n");

@@ -387,11 +387,51 @@ out:
 	return ret;
 }
 
+/*
+ * Per process: NOTIFYs held while a peer's replica is applied, until our
+ * answer to it has left (blf_dmq.c). That answer carries their versions:
+ * sent first, a node killed between the two never NOTIFYd a version its
+ * peers did not hear of (a takeover would send it again).
+ */
+static int blf_notify_holding = 0;
+static blf_notify_job_t *blf_notify_held = NULL;
+static blf_notify_job_t **blf_notify_held_tail = &blf_notify_held;
+
+void blf_notify_hold(void)
+{
+	blf_notify_holding = 1;
+}
+
+int blf_notify_holds(void)
+{
+	return blf_notify_held != NULL;
+}
+
+void blf_notify_release(void)
+{
+	blf_notify_job_t *jobs = blf_notify_held;
+
+	blf_notify_holding = 0;
+	blf_notify_held = NULL;
+	blf_notify_held_tail = &blf_notify_held;
+	if(jobs)
+		blf_notify_send_all(jobs);
+}
+
 void blf_notify_send_all(blf_notify_job_t *jobs)
 {
 	blf_notify_job_t *j;
-	unsigned long long t0 = blf_delay_now_us(); /* the change's NOTIFYs */
+	unsigned long long t0;
 
+	if(blf_notify_holding && jobs) {
+		/* in the order they came: appended */
+		*blf_notify_held_tail = jobs;
+		for(j = jobs; j->next; j = j->next)
+			;
+		blf_notify_held_tail = &j->next;
+		return;
+	}
+	t0 = blf_delay_now_us(); /* the change's NOTIFYs */
 	while(jobs) {
 		j = jobs;
 		jobs = j->next;

@@ -25,6 +25,12 @@ extern blf_pkg_t blf_pkg_reg;
 int blf_ul_init(void);
 
 void blf_notify_send_all(blf_notify_job_t *jobs);
+/* per process: from blf_notify_hold() on, blf_notify_send_all() keeps the
+ * jobs (in order) until blf_notify_release() sends them; blf_notify_holds()
+ * says whether some wait */
+void blf_notify_hold(void);
+int blf_notify_holds(void);
+void blf_notify_release(void);
 void blf_job_free(blf_notify_job_t *j);
 
 #endif

@@ -56,6 +56,8 @@ typedef struct blf_rhist {
 	time_t at;				/* when it was applied here */
 	unsigned long long ms;	/* the same, blf_rhist_now_ms() */
 	unsigned int digest;	/* blf_calls_digest() of its calls */
+	int origin; /* the node whose replica made the change, 0: this one
+				 * (blf_rhist_unreported: who passes its versions on) */
 	unsigned int n;
 	blf_call_t *calls; /* in the same block, NULL when n is 0 */
 } blf_rhist_t;
@@ -99,7 +101,8 @@ void blf_rhist_purge(blf_entity_t *e, time_t now)
 }
 
 /* one copy of e's calls; NULL: no memory */
-static blf_rhist_t *blf_rhist_copy(const blf_entity_t *e, time_t now)
+static blf_rhist_t *blf_rhist_copy(
+		const blf_entity_t *e, time_t now, int origin)
 {
 	const blf_call_t *c;
 	blf_rhist_t *r;
@@ -122,6 +125,7 @@ static blf_rhist_t *blf_rhist_copy(const blf_entity_t *e, time_t now)
 	memset(r, 0, sizeof(*r));
 	r->at = now;
 	r->ms = blf_rhist_now_ms();
+	r->origin = origin;
 	r->n = n;
 	r->calls = n ? (blf_call_t *)(r + 1) : NULL;
 	p = (char *)(r + 1) + n * sizeof(blf_call_t);
@@ -143,11 +147,12 @@ static blf_rhist_t *blf_rhist_copy(const blf_entity_t *e, time_t now)
 }
 
 /*
- * e's calls just changed (the slot lock is held): a copy of them, when e
- * holds subscriptions of other nodes. A failed allocation costs the replay
- * of this one state (logged), nothing else.
+ * e's calls just changed (the slot lock is held), by a replica of node
+ * origin (0: here): a copy of them, when e holds subscriptions of other
+ * nodes. A failed allocation costs the replay of this one state (logged),
+ * nothing else.
  */
-void blf_rhist_note(blf_entity_t *e, time_t now)
+void blf_rhist_note(blf_entity_t *e, time_t now, int origin)
 {
 	blf_rhist_t *r, **pr;
 	int n = 0;
@@ -157,7 +162,7 @@ void blf_rhist_note(blf_entity_t *e, time_t now)
 	blf_rhist_purge(e, now);
 	if(!blf_rhist_wanted(e))
 		return;
-	r = blf_rhist_copy(e, now);
+	r = blf_rhist_copy(e, now, origin);
 	if(r == NULL)
 		return;
 	for(pr = &e->rhist; *pr; pr = &(*pr)->next)
@@ -171,11 +176,22 @@ void blf_rhist_note(blf_entity_t *e, time_t now)
 	blf_slot_wake(e->hash); /* the expiry timer prunes it */
 }
 
-/* the first of e's copies the dead owner of s did not show: after the
- * newest one with the digest its last NOTIFY showed; not known or not
- * found, the first applied at or after since_ms */
-static blf_rhist_t *blf_rhist_from(
-		const blf_entity_t *e, const blf_sub_t *s, unsigned long long since_ms)
+/*
+ * The first of e's copies the dead owner of s did not show: after the
+ * newest one with the digest its last NOTIFY showed. Not known: the first
+ * applied at or after since_ms. Known but among no copy (the dead node
+ * showed a state this node never had: a change of its own calls whose
+ * replica was lost, or a copy pruned since): the first applied after
+ * last_ms, when the dead node was last heard from (0: not known, then
+ * since_ms). Why not since_ms there: the copies just before its last word
+ * are older states of calls it showed newer ones of (its NOTIFY came
+ * after them), and replayed they would turn the lamp back; what came after
+ * its last word it cannot have shown. What is lost: the replay of a state
+ * it did not show in that last moment, when its own record was pruned
+ * (the NOTIFY of the present state still follows).
+ */
+static blf_rhist_t *blf_rhist_from(const blf_entity_t *e, const blf_sub_t *s,
+		unsigned long long since_ms, unsigned long long last_ms)
 {
 	blf_rhist_t *r, *after = NULL;
 
@@ -185,6 +201,11 @@ static blf_rhist_t *blf_rhist_from(
 				after = r;
 		if(after)
 			return after->next;
+		if(last_ms) {
+			for(r = e->rhist; r && r->ms <= last_ms; r = r->next)
+				;
+			return r;
+		}
 	}
 	for(r = e->rhist; r && r->ms < since_ms; r = r->next)
 		;
@@ -192,19 +213,84 @@ static blf_rhist_t *blf_rhist_from(
 }
 
 /*
- * s (of e) just became ours at a takeover (the slot lock is held): one
- * NOTIFY job per copy of e's calls its dead owner did not show (see
- * above; since_ms: the time bound when that is not known), in order,
- * appended to *tail. Stops at a NOTIFY the in-flight bounds defer: s is
- * then owed its full state (the timer sends it). Returns how many; *now_too
- * 1 when the last one shows e's calls as they are (its NOTIFY is then the
- * present state's: the caller sends no other).
+ * How many NOTIFYs of s its dead owner may have sent whose versions never
+ * reached this node (s of e, just taken over; the slot lock is held): the
+ * copies a replay starts with (blf_rhist_from) whose version record may
+ * have been lost. The owner NOTIFYs a change of a call through a third
+ * node R (a replica of R's) and puts the version in its answer to R, which
+ * passes it on up to h->pass_ms later (dmq_version_delay, blf_dmq.c). So
+ * such a copy counts when R was last heard from here less than h->pass_ms
+ * (+ h->margin_ms) after the copy was applied here and has been silent
+ * since for longer than a live node is (h->hello_ms + the margin): R may
+ * have died holding the version (R and the owner both dead inside that
+ * window). A relay heard from lately is alive and passes it on (when the
+ * takeover comes that soon after the change, a restart noticed at once,
+ * the version may arrive after the takeover's NOTIFY: not counted, a
+ * repeat is then possible, the CSeq still rises).
+ * Not counted:
+ * - a copy applied here more than h->hello_ms (+ the margin) after the
+ *   owner was last heard from: it was dead by then (a live node says hello
+ *   that often), it NOTIFYd nothing;
+ * - a copy whose relay is known alive past it (the usual takeover: the
+ *   versions are current, the next one exact);
+ * - a change of ours or of the owner's own calls: the owner reports those
+ *   versions itself, before the NOTIFYs (in its answer to our replica,
+ *   blf_dmq_reply_out; with the replica of its own call, the cluster's
+ *   change listener going first, blf_mod.c): its NOTIFY of a change
+ *   means we heard of the version, however it died.
+ * A count too high costs a version gap (RFC 4235 lets a watcher take it),
+ * one too low a repeated version (which it discards).
+ * *past: how many of the replay's first copies to leave out, up to the
+ * last one counted: the dead owner most likely showed those (a copy
+ * counts because its version may be lost, not because it was not shown),
+ * and replayed they would take the lamp back to an older state.
  */
-int blf_rhist_replay(blf_entity_t *e, blf_sub_t *s, unsigned long long since_ms,
-		time_t now, blf_notify_job_t ***tail, int *now_too)
+int blf_rhist_unreported(const blf_entity_t *e, const blf_sub_t *s,
+		unsigned long long since_ms, const blf_heard_t *h, int *past)
 {
 	const blf_pkg_t *p = blf_pkg_get(s->pkg);
-	blf_entity_t past;
+	const blf_rhist_t *r;
+	int n = 0, k = 0;
+
+	*past = 0;
+	if(h == NULL || h->dead <= 0 || h->dead >= h->n || p == NULL
+			|| !(p->deps & BLF_DEP_CALLS)
+			|| (s->flags & (BLF_SUB_WILDCARD | BLF_SUB_LIST)))
+		return 0;
+	for(r = blf_rhist_from(e, s, since_ms, h->ms[h->dead]); r;
+			r = r->next, k++) {
+		if(r->ms > h->ms[h->dead] + h->hello_ms + h->margin_ms)
+			break; /* the owner was dead: this and the newer ones */
+		if(r->origin <= 0 || r->origin == h->dead || r->origin >= h->n)
+			continue; /* reported by the owner itself */
+		/* not heard from since it would have passed the version on, and
+		 * silent now (a live relay, heard from lately, passes it on) */
+		if(h->ms[r->origin] < r->ms + h->pass_ms + h->margin_ms
+				&& h->ms[r->origin] + h->hello_ms + h->margin_ms < h->now_ms) {
+			n++;
+			*past = k + 1;
+		}
+	}
+	return n;
+}
+
+/*
+ * s (of e) just became ours at a takeover (the slot lock is held): one
+ * NOTIFY job per copy of e's calls its dead owner did not show (see
+ * above; since_ms: the time bound when that is not known, last_ms: when
+ * the dead owner was last heard from, 0: not known), in order, but the
+ * first past ones (blf_rhist_unreported), appended to *tail. Stops at a
+ * NOTIFY the in-flight bounds defer: s is then owed its full state (the
+ * timer sends it). Returns how many; *now_too 1 when the last one shows
+ * e's calls as they are (its NOTIFY is then the present state's: the
+ * caller sends no other).
+ */
+int blf_rhist_replay(blf_entity_t *e, blf_sub_t *s, unsigned long long since_ms,
+		unsigned long long last_ms, int past, time_t now,
+		blf_notify_job_t ***tail, int *now_too)
+{
+	const blf_pkg_t *p = blf_pkg_get(s->pkg);
+	blf_entity_t then;
 	blf_notify_job_t *j;
 	blf_frags_t fr;
 	blf_rhist_t *r;
@@ -214,18 +300,20 @@ int blf_rhist_replay(blf_entity_t *e, blf_sub_t *s, unsigned long long since_ms,
 	if(p == NULL || !(p->deps & BLF_DEP_CALLS)
 			|| (s->flags & (BLF_SUB_WILDCARD | BLF_SUB_LIST)))
 		return 0;
-	for(r = blf_rhist_from(e, s, since_ms); r; r = r->next) {
+	for(r = blf_rhist_from(e, s, since_ms, last_ms); r && past > 0; r = r->next)
+		past--;
+	for(; r; r = r->next) {
 		/* e as it was then: its calls from the copy, the rest as now */
-		past = *e;
-		past.calls = r->calls;
-		past.ncalls = r->n;
-		past.rhist = NULL;
+		then = *e;
+		then.calls = r->calls;
+		then.ncalls = r->n;
+		then.rhist = NULL;
 		memset(&fr, 0, sizeof(fr));
-		j = blf_sub_job(&past, s, &fr, NULL, 0, NULL, now);
+		j = blf_sub_job(&then, s, &fr, NULL, 0, NULL, now);
 		blf_frags_free(&fr);
 		if(j == NULL) {
 			/* deferred: what the stand-in was flagged with is e's */
-			e->flags |= past.flags & BLF_ENT_OWED;
+			e->flags |= then.flags & BLF_ENT_OWED;
 			break;
 		}
 		**tail = j;

@@ -440,6 +440,10 @@ void blf_call_set_id(blf_call_t *c);
 void blf_call_hist_add(blf_call_t *c);
 void blf_entity_jobs(
 		blf_entity_t *e, blf_frags_t *fr, blf_notify_job_t **jobs, time_t now);
+/* the same for a change that a replica of node origin made (0: here; the
+ * takeover's replay history notes who relays its versions, blf_rhist.c) */
+void blf_entity_jobs_from(blf_entity_t *e, blf_frags_t *fr,
+		blf_notify_job_t **jobs, time_t now, int origin);
 /* at init: called by blf_entity_jobs (deps BLF_DEP_CALLS) and
  * blf_entity_changed under e's slot lock on every change of e (blf_lsub.c:
  * the snapshots its list subscriptions need; copies only) */
@@ -505,10 +509,27 @@ int blf_sub_takeover_hold(blf_entity_t *e, blf_sub_t *s, int prev);
 /* the same for an unsubscribe of s taken over from node prev: 1 when its
  * final NOTIFY waits (s stays until then, expiring at now + 2 at most) */
 int blf_sub_takeover_end(blf_entity_t *e, blf_sub_t *s, int prev, time_t now);
+/* what a takeover knows of when each node was last heard from (blf_dmq.c
+ * fills it in), so that a version its dead owner's relay may have lost is
+ * not used again (blf_rhist_unreported) */
+typedef struct blf_heard {
+	const unsigned long long *ms; /* per node index, blf_rhist_now_ms();
+								   * ms[dead]: the dead node's last word */
+	int n;						  /* node indexes 0 .. n - 1 */
+	int dead;					  /* the node whose subscriptions move */
+	unsigned long long pass_ms;	  /* a relay holds versions that long */
+	unsigned long long hello_ms;  /* a live node's longest silence */
+	unsigned long long margin_ms; /* delivery and clock slack */
+	unsigned long long now_ms;	  /* when the takeover began */
+	int skipped; /* out: copies that skipped versions (any new owner) */
+} blf_heard_t;
+/* a takeover jumps the CSeq of each subscription it adopts by this much
+ * over what it knew (and by the versions skipped): see blf_sub_take_over */
+#define BLF_TKO_CSEQ_STEP 256
 int blf_sub_take_over(blf_entity_t *e, int dead,
 		int (*pick)(const str *ttag, void *arg), void *arg, const str *lc,
 		const str *sock, blf_notify_job_t **jobs, unsigned long long since_ms,
-		time_t now);
+		blf_heard_t *heard, time_t now);
 
 /* blf_rhist.c: the states of an entity's calls a takeover replays (kept
  * with enable_dmq only, blf_rhist_enable at init); the slot lock held */
@@ -516,10 +537,13 @@ void blf_rhist_enable(void);
 /* the clock of the copies' times and of a node's last message (blf_dmq.c):
  * CLOCK_MONOTONIC milliseconds, one clock for every process of a node */
 unsigned long long blf_rhist_now_ms(void);
-void blf_rhist_note(blf_entity_t *e, time_t now);
+void blf_rhist_note(blf_entity_t *e, time_t now, int origin);
 void blf_rhist_purge(blf_entity_t *e, time_t now); /* now 0: all */
 int blf_rhist_replay(blf_entity_t *e, blf_sub_t *s, unsigned long long since_ms,
-		time_t now, blf_notify_job_t ***tail, int *now_too);
+		unsigned long long last_ms, int past, time_t now,
+		blf_notify_job_t ***tail, int *now_too);
+int blf_rhist_unreported(const blf_entity_t *e, const blf_sub_t *s,
+		unsigned long long since_ms, const blf_heard_t *h, int *past);
 
 /* blf_subrec.c: subscription records and the NOTIFY jobs copied out of
  * them (blf_subs_remove: blf_entity.c, blf_wildcard.c) */

@@ -472,6 +472,10 @@ class DmqPeer:
         # that hangs; kdmq: (monotonic time, Via branch) of each blf request
         self.silent = False
         self.kdmq = []
+        # every message in the order it came: ("req", first line, Call-ID)
+        # or ("resp", status, Call-ID); last_cid: our last request's
+        self.events = []
+        self.last_cid = None
         # mangle(bytes of our 200 to a blf request) -> the bytes sent
         self.mangle = None
         self._lock = threading.Lock()
@@ -498,6 +502,10 @@ class DmqPeer:
                 msg = sipua.SipMessage.parse(data)
             except Exception:  # not SIP: ignore, as a phone would
                 continue
+            with self._cond:
+                self.events.append(
+                    ("req", msg.first_line(), msg.call_id) if msg.is_request
+                    else ("resp", msg.status, msg.call_id))
             if msg.is_request:
                 with self._cond:
                     self.received.append((msg.first_line(),
@@ -544,6 +552,7 @@ class DmqPeer:
         if isinstance(body, str):
             body = body.encode()
         cid = "dmqpeer-%s" % sipua.rand_hex(12)
+        self.last_cid = cid
         ruri = "sip:%s@127.0.0.1:%d" % (peer, node.port)
         frm = from_uri or "sip:%s@%s" % (peer, self.hostport)
         head = ("KDMQ %s SIP/2.0\r\n"

@@ -40,6 +40,7 @@ import pytest
 import blfutil
 import cluster as clustermod
 import kamproc
+import sipua
 from httpstub import stub  # noqa: F401  (pytest fixture)
 from httputil import http_params, uri
 
@@ -358,6 +359,74 @@ def test_hostile_replicas_rejected_takeover_survives(make_cluster, peer,
                 if s["callid"].startswith("forged")]
 
 
+def test_takeover_after_a_state_no_node_has_goes_not_back(make_cluster, peer,
+                                                          phones):
+    """Doubt 1 of the fifth session: the dead owner showed its watcher a
+    state of its own call that no other node has (the call's replica was
+    lost, its NOTIFY's version record, whose digest names that state, was
+    not). The other nodes' copies of the entity's calls hold only the
+    older states (trying, then early), applied just before the owner's
+    last word. The takeover's replay starts where the dead node's last
+    NOTIFY ended; that NOTIFY matches no copy, so the replay fell back to
+    the changes applied since 300 ms before the owner was last heard from:
+    the lamp went back through trying and early, under new versions,
+    after the watcher had seen the newer state. Now a known digest that
+    matches nothing replays only what was applied after the owner's last
+    word (here: nothing): the watcher gets the present state (early, the
+    best any node knows) with the next version, then the call ended with
+    its node, and no older state."""
+    cl = make_cluster(gate=False, blf_peers=False)
+    A, B = cl.nodes
+    ua = phones("w", kam=A, register=False)
+    contact = "sip:w@127.0.0.1:%d" % ua.addr[1]
+    ent = "bob@" + DOMAIN
+    rec = sub_rec(ent, contact, callid="ghost-%s" % os.urandom(4).hex())
+    rec["f"][1] = "wtag%s" % os.urandom(4).hex()
+    # the watcher's side of that dialog: its NOTIFYs are answered 200
+    sub = sipua.Subscription(ua, "sip:" + ent, "dialog", None, None)
+    sub.call_id, sub.local_tag = rec["f"][0], rec["f"][1]
+    ua.subscriptions.append(sub)
+    lamp = blfutil.Lamp(sub)
+    for k in (A, B):
+        assert peer.join(k) == 200
+        blfutil.poll(lambda: in_dmq_list(k, peer.port), 5,
+                     what="the peer in %s's dmq node list" % k.name)
+        assert peer.blf(k, "hello", "ghost") == 200
+        assert peer.blf(k, "batch", "ghost", m=[rec]) == 200
+    # its own call to bob: trying, then early (seq 1, 2), replicated; then
+    # the version record of a NOTIFY that showed a state of the call no
+    # node has (its answer: that replica was lost), as its last word
+    t0 = time.monotonic()
+    for st, seq in ((0, 1), (2, 2)):
+        for k in (A, B):
+            assert peer.blf(k, "batch", "ghost", m=[call_rec(
+                ent, "ghost-call", state=st, seq=seq, target="")]) == 200
+    ver = {"t": "ver", "e": ent, "g": rec["f"][2], "v": 5, "q": 5,
+           "cd": 4294967295}
+    for k in (A, B):
+        assert peer.blf(k, "batch", "ghost", m=[ver]) == 200
+    assert time.monotonic() - t0 < 0.3, \
+        "the copies were not applied within 300 ms of the last word"
+    for k in (A, B):
+        blfutil.poll(lambda: "cluster node ghost is dead" in k.log(),
+                     DEAD_AFTER + 10, 0.2,
+                     "%s declares the silent peer dead" % k.name)
+    n, info = lamp.pump(5, "the takeover NOTIFY")
+    lamp.wait(lambda i: [d.state for d in i.by_call_id("ghost-call")]
+              == ["terminated"], 5, "the call ended with its node")
+    time.sleep(0.5)
+    lamp.drain()
+    seen = [(i.version, [d.state for d in i.by_call_id("ghost-call")])
+            for _, i in lamp.seen if i is not None]
+    print("\nthe watcher saw v4 (a state no node has); after the takeover: "
+          "%s" % seen)
+    assert [v for v, _ in seen] == list(range(5, 5 + len(seen))), seen
+    assert seen[0][1] == ["early"], \
+        "the takeover went back to an older state first: %s" % seen
+    assert [st for _, st in seen] == [["early"], ["terminated"]], seen
+    assert running(A) and running(B)
+
+
 def test_hostile_answers_ignored(make_cluster, peer):
     """A node reads the versions a peer puts in its 200 to the node's
     messages (blf_dmq.c blf_dmq_answer_in) and passes them on: that body
@@ -442,6 +511,64 @@ def test_hostile_version_digest_in_answers(make_cluster, peer):
     assert stat(A, "dmq_invalid") == before + 2
     assert running(A)
     blfutil.subscriptions(A)  # still answers RPC
+
+
+def test_notifies_a_replica_makes_follow_the_answer(make_cluster, peer):
+    """A node NOTIFYs a change a peer's replica made only after its answer
+    with those NOTIFYs' versions has left (blf_dmq.c blf_dmq_reply_out).
+    Sent before it, as they were, a node killed in between had used a
+    version no peer heard of, and the node taking the subscription over
+    sent that version again (the kill bench: a watcher got one version
+    twice). The peer's socket is also the watcher's, so the order it gets
+    the two in is the order they were sent."""
+    cl = make_cluster(gate=False, blf_peers=False)
+    A = cl.nodes[0]
+    assert peer.join(A) == 200
+    blfutil.poll(lambda: in_dmq_list(A, peer.port), 5,
+                 what="the peer in A's dmq node list")
+    assert peer.blf(A, "hello", "evil", rv=1) == 200
+    ent = "bob@" + DOMAIN
+    cid = "order-%s" % sipua.rand_hex(8)
+    sub = ("SUBSCRIBE sip:%s SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP %s;branch=z9hG4bK%s;rport\r\n"
+           "Max-Forwards: 70\r\n"
+           "From: <sip:w@%s>;tag=fw1\r\n"
+           "To: <sip:%s>\r\n"
+           "Call-ID: %s\r\n"
+           "CSeq: 1 SUBSCRIBE\r\n"
+           "Contact: <sip:w@%s>\r\n"
+           "Event: dialog\r\n"
+           "Accept: application/dialog-info+xml\r\n"
+           "Expires: 600\r\n"
+           "Content-Length: 0\r\n\r\n") % (
+        ent, peer.hostport, sipua.rand_hex(10), DOMAIN, ent, cid,
+        peer.hostport)
+    peer.sock.sendto(sub.encode(), A.addr)
+
+    def notifies():
+        with peer._lock:
+            return [e for e in peer.events if e[0] == "req"
+                    and e[1].startswith("NOTIFY") and e[2] == cid]
+
+    blfutil.poll(lambda: len(notifies()) == 1, 5,
+                 what="the initial NOTIFY at the watcher (the peer)")
+    assert peer.blf(A, "batch", "evil", rv=1,
+                    m=[call_rec(ent, "c-order-1")]) == 200
+    kcid = peer.last_cid
+    blfutil.poll(lambda: len(notifies()) == 2, 5,
+                 what="the NOTIFY of the peer's call")
+    with peer._lock:
+        ev = list(peer.events)
+        bodies = list(peer.answer_bodies)
+    answer = next(i for i, e in enumerate(ev)
+                  if e[0] == "resp" and e[2] == kcid and e[1] >= 200)
+    notify = [i for i, e in enumerate(ev) if e[0] == "req"
+              and e[1].startswith("NOTIFY") and e[2] == cid][1]
+    # the answer carried the version (else this tests nothing)
+    assert any('"ver"' in b or '"vc"' in b for b in bodies), bodies
+    assert answer < notify, "the NOTIFY left before the answer with its " \
+        "version: %s" % ev[min(answer, notify):max(answer, notify) + 1]
+    assert running(A)
 
 
 # -- item 10: the DMQ parts --------------------------------------------------

@@ -20,13 +20,14 @@ over DMQ (cluster.py), A and B with default node names, C named "blf-c".
   NOTIFY go on from B's last version, not from the copy's); the refresh
   and the unsubscribe also with B dead unnoticed (the wait ends after
   0.5 s, at a timer tick).
-- Doubt (c), shown (strict xfail): B and A (holding B's versions) both
-  die inside the window: C's takeover NOTIFY repeats B's last version.
+- B and A (holding B's versions) both die inside the window: C's
+  takeover NOTIFY skips the version C never heard of (a gap, which RFC
+  4235 lets a watcher take; never a repeat, which it discards) and jumps
+  the CSeq; both die after A passed the versions on: the next version,
+  exact.
 """
 
 import time
-
-import pytest
 
 import blfutil
 from test_cluster import (make_cluster, cluster, watch_via, ring,  # noqa: F401
@@ -409,16 +410,13 @@ def test_unsubscribe_through_third_node_former_owner_silent(cluster, phones):
         assert k.running
 
 
-@pytest.mark.xfail(strict=True, reason="known gap (doubt c): C repeats B's "
-                   "last version and CSeq when A, holding them, dies too")
-def test_owner_and_version_holder_die_inside_the_window(make_cluster, phones):
-    """Doubt (c): B notified the call through A; B's versions are in its
-    answer to A, which passes them on to C only dmq_version_delay later
-    (1 s here, to make the window wide). A and B both die inside it: C
-    takes B's subscriptions over from the versions it has. Asserts what
-    the watcher must see (the next version, a higher CSeq, from C) and
-    prints what it saw: today C's NOTIFY repeats the version and the CSeq
-    B sent last (its copy is one behind), a strict xfail until fixed."""
+def _owner_and_holder_die(make_cluster, phones, wait_versions):
+    """B notified the call through A; B's versions are in its answer to A,
+    which passes them on to C only dmq_version_delay later (1 s here, to
+    make the window wide). A and B both die, inside that window or (when
+    wait_versions) after C has B's versions: C takes B's subscription over.
+    Returns (v0, c0, c_had, n, info, log): what B sent last, C's copy's
+    version, C's takeover NOTIFY and C's log."""
     cl = make_cluster(dmq_version_delay=1000)
     A, B, C = cl.nodes
     lamp = watch_via(phones, B, "watcher", "bob")
@@ -428,6 +426,9 @@ def test_owner_and_version_holder_die_inside_the_window(make_cluster, phones):
     call, inc = ring(phones, A)
     lamp.wait_state("early", call.call_id)
     v0, c0 = last_seen(lamp)
+    if wait_versions:
+        blfutil.poll(lambda: _copies_at_owner_version(cl.nodes), 5,
+                     what="B's version of the ring passed on to C")
     c_had = next(s["version"] for s in blfutil.subscriptions(C)
                  if s["callid"] == lamp.sub.call_id)
     t_kill = B.kill()
@@ -437,10 +438,63 @@ def test_owner_and_version_holder_die_inside_the_window(make_cluster, phones):
           "v%d CSeq %d after %.1f s" % (v0, c0, c_had, info.version, n.cseq,
                                          n.time - t_kill))
     assert sender(cl, n) is C, sender(cl, n)
+    assert n.cseq > c0, (n.cseq, c0)
+    # nothing older than what B showed (early), whether or not A's death
+    # was handled first
+    assert [d.state for d in info.by_call_id(call.call_id)] in \
+        (["early"], ["terminated"]), info.raw
+    # A's death ends its call (before or after this NOTIFY, as C finds the
+    # two deaths): whatever follows goes on from this version, CSeq rising
+    blfutil.poll(lambda: lamp.drain() or any(
+        d.state == "terminated" for _, i in lamp.seen if i is not None
+        for d in i.by_call_id(call.call_id)), cl.bound(),
+        what="the call ended with A's death")
+    after = [(i.version, m.cseq) for m, i in lamp.seen
+             if i is not None and m.time >= n.time]
+    assert [v for v, _ in after] == list(range(
+        info.version, info.version + len(after))), after
+    assert [q for _, q in after] == sorted(set(q for _, q in after)), after
+    assert C.running
+    # both deaths handled (the takeover's log line follows its NOTIFYs)
+    blfutil.poll(lambda: C.log().count(" is dead: calls ended") == 2,
+                 cl.bound(), what="C's log lines of both deaths")
+    return v0, c0, c_had, n, info, C.log()
+
+
+def test_owner_and_version_holder_die_inside_the_window(make_cluster, phones):
+    """Inside the window C's copy is behind what B sent (c_had < v0: one
+    or both of B's NOTIFYs of the ring, trying and early, unknown to C): C
+    must not send a version B used again (a watcher discards a repeated
+    version; a NOTIFY whose CSeq is not higher may get a 500 and lose the
+    subscription). C saw the changes through A, and A went silent before
+    it would have passed B's versions on: C skips one version per such
+    change, and does not replay them (B most likely showed them: the lamp
+    would go back to trying). It failed before the takeover knew of the
+    window: C sent v0 with B's last CSeq."""
+    v0, c0, c_had, n, info, log = _owner_and_holder_die(
+        make_cluster, phones, wait_versions=False)
+    assert c_had < v0, "C's copy was not behind: the window was " \
+        "not tested (C had v%d, B sent v%d)" % (c_had, v0)
     assert info.version == v0 + 1, \
         "C's takeover NOTIFY: version %d, B sent %d last" % (info.version, v0)
-    assert n.cseq > c0, (n.cseq, c0)
-    assert C.running
+    # the operator is told, in the takeover's log line (B's, or A's when
+    # C gave the subscription to A, dead but not noticed yet)
+    dead = [ln for ln in log.splitlines() if "is dead" in ln]
+    assert sum("versions skipped in 1 (" in ln for ln in dead) == 1, dead
+
+
+def test_owner_and_version_holder_die_after_the_window(make_cluster, phones):
+    """The same deaths after A passed B's version of the ring on to C: C's
+    copy is current, so its takeover NOTIFY carries exactly the next
+    version (no gap), and a higher CSeq."""
+    v0, c0, c_had, n, info, log = _owner_and_holder_die(
+        make_cluster, phones, wait_versions=True)
+    assert c_had == v0, (c_had, v0)
+    assert info.version == v0 + 1, \
+        "C's takeover NOTIFY: version %d, B sent %d last" % (info.version, v0)
+    dead = [ln for ln in log.splitlines() if "is dead" in ln]
+    assert len(dead) == 2 and all("versions skipped in 0 (" in ln
+                                  for ln in dead), dead
 
 
 def test_wildcard_unsubscribe_through_third_node_right_after_notify(cluster,
