@@ -374,8 +374,9 @@ def test_takeover_after_a_state_no_node_has_goes_not_back(make_cluster, peer,
     matches nothing replays only what was applied after the owner's last
     word (here: nothing): the watcher gets the present state (early, the
     best any node knows) with the next version, then the call ended with
-    its node, and no older state."""
-    cl = make_cluster(gate=False, blf_peers=False)
+    its node (takeover_call_hold 0: at the takeover), and no older
+    state."""
+    cl = make_cluster(gate=False, blf_peers=False, takeover_call_hold=0)
     A, B = cl.nodes
     ua = phones("w", kam=A, register=False)
     contact = "sip:w@127.0.0.1:%d" % ua.addr[1]

@@ -416,8 +416,9 @@ def _owner_and_holder_die(make_cluster, phones, wait_versions):
     make the window wide). A and B both die, inside that window or (when
     wait_versions) after C has B's versions: C takes B's subscription over.
     Returns (v0, c0, c_had, n, info, log): what B sent last, C's copy's
-    version, C's takeover NOTIFY and C's log."""
-    cl = make_cluster(dmq_version_delay=1000)
+    version, C's takeover NOTIFY and C's log. The call ends at the
+    takeover (takeover_call_hold 0: no address moves here)."""
+    cl = make_cluster(dmq_version_delay=1000, takeover_call_hold=0)
     A, B, C = cl.nodes
     lamp = watch_via(phones, B, "watcher", "bob")
     wait_agree(cl.nodes, 5, "the cluster before the call")
