@@ -38,6 +38,10 @@ void blf_db_destroy(void);		   /* last flush */
 
 /* blf_dmq.c: cluster replication (no-ops without enable_dmq) */
 int blf_dmq_init(void);
+/* the main process before the forks (child_init PROC_INIT), after
+ * blf_reply_proc_init: the hook that sends a peer's replica's NOTIFYs
+ * after the answer */
+void blf_dmq_proc_init(void);
 void blf_dmq_timer(void);
 void blf_dmq_timer_proc(unsigned int ticks, void *param); /* its process */
 /* dmq_version_delay: the versions waiting are sent (its own process) */

@@ -1914,6 +1914,22 @@ static int blf_dmq_reply_out(sr_event_param_t *evp)
 	return 0;
 }
 
+void blf_dmq_proc_init(void)
+{
+	if(!blf_cfg.enable_dmq)
+		return;
+	/* our answers' NOTIFYs go after them (blf_dmq_reply_out); without the
+	 * hook (its list full) they go before, as they did. Registered here
+	 * (the main process, after every module's mod_init, before the
+	 * forks), after blf_reply_proc_init has looked whether anyone else
+	 * listens: our own listener must not turn the direct 200 off */
+	if(sr_event_register_cb(SREV_SIP_REPLY_OUT, blf_dmq_reply_out) == 0)
+		blf_dmq_reply_hook = 1;
+	else
+		LM_WARN("no room for a reply-out hook: a NOTIFY a peer's replica "
+				"makes goes before the answer with its version\n");
+}
+
 static int blf_dmq_handle(
 		struct sip_msg *msg, peer_reponse_t *resp, dmq_node_t *node)
 {
@@ -2313,13 +2329,6 @@ int blf_dmq_init(void)
 		LM_ERR("enable_dmq needs dmq.so loaded before blf.so\n");
 		return -1;
 	}
-	/* our answers' NOTIFYs go after them (blf_dmq_reply_out); without the
-	 * hook (its list full) they go before, as they did */
-	if(sr_event_register_cb(SREV_SIP_REPLY_OUT, blf_dmq_reply_out) == 0)
-		blf_dmq_reply_hook = 1;
-	else
-		LM_WARN("no room for a reply-out hook: a NOTIFY a peer's replica "
-				"makes goes before the answer with its version\n");
 	memset(&p, 0, sizeof(p));
 	p.callback = blf_dmq_handle;
 	p.init_callback = NULL;

@@ -559,6 +559,12 @@ static int mod_init(void)
 static int child_init(int rank)
 {
 	srand(getpid() ^ (unsigned)time(NULL));
+	if(rank == PROC_INIT) {
+		/* in this order: another module's reply-out listener is seen
+		 * before the module adds its own */
+		blf_reply_proc_init();
+		blf_dmq_proc_init();
+	}
 	if(blf_db_child_init(rank) < 0 || blf_http_child_init(rank) < 0
 			|| blf_ntx_child_init(rank) < 0 || blf_dlg_child_init(rank) < 0
 			|| blf_dtx_child_init(rank) < 0)

@@ -48,6 +48,15 @@ static int blf_rpl_direct = 0;
 static const char *const blf_rpl_sl_hookers[] = {"siptrace", "sipcapture",
 		"sca", "nat_traversal", "debugger", "sipdump", "topos", NULL};
 
+/* 1 when a listener other than the module's own was registered for
+ * SREV_SIP_REPLY_OUT (blf_reply_proc_init); 1 until known */
+static int blf_rpl_evt_others = 1;
+
+void blf_reply_proc_init(void)
+{
+	blf_rpl_evt_others = sr_event_enabled(SREV_SIP_REPLY_OUT);
+}
+
 void blf_reply_child_init(void)
 {
 	int i;
@@ -62,8 +71,10 @@ void blf_reply_child_init(void)
 /*
  * 1 when blf_reply_200() may write the 200 itself: reply_direct on, no
  * module hooking sl's replies, no event_route[sl:local-response], no KEMI
- * engine (sl runs its local-response callback), nothing listening for
- * SREV_SIP_REPLY_OUT; a UDP request with a parsed top Via that is not
+ * engine (sl runs its local-response callback), nothing but the module
+ * itself (blf_dmq_proc_init) listening for SREV_SIP_REPLY_OUT at
+ * startup (a module adding one in its own child_init later is not seen:
+ * none of Kamailio's does); a UDP request with a parsed top Via that is not
  * compressed and has no received parameter of its own, no reply lump the
  * script added (append_to_reply), no Warning header asked for
  * (sip_warning), replies to the source address (reply_to_via=0). Anything
@@ -80,7 +91,7 @@ static int blf_reply_direct_ok(struct sip_msg *msg)
 #endif
 		   && msg->to != NULL && msg->to->parsed != NULL && !IS_HTTP(msg)
 		   && sr_kemi_eng_get() == NULL
-		   && !sr_event_enabled(SREV_SIP_REPLY_OUT);
+		   && !blf_rpl_evt_others;
 }
 
 /* the largest 200 written here; a longer one goes through sl */

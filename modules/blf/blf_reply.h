@@ -36,6 +36,10 @@ int blf_reply_200(
 /* per process, after every module's mod_init: whether anything hooks sl's
  * replies (reply_direct, blf_reply.c) */
 void blf_reply_child_init(void);
+/* the main process before the forks (child_init PROC_INIT), before the
+ * module adds its own listener: whether anything else listens for
+ * SREV_SIP_REPLY_OUT (then sl sends every 200) */
+void blf_reply_proc_init(void);
 
 /* the error reply and a log line saying why (rate-limited by rl);
  * returns -code */

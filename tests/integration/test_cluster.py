@@ -761,3 +761,17 @@ def test_sqlite_whole_cluster_restart_after_takeover(make_cluster, phones):
         assert len(late) == 1, "NOTIFYs of one subscription came from %s" % (
             sorted(late))
     wait_agree(cl.nodes, 5, "the nodes at the end")
+
+
+def test_subscribe_200_stays_direct_in_a_cluster(cluster, phones):
+    """The cluster's reply-out hook (a peer's replica's NOTIFYs wait for
+    the answer that carries their versions) is the module's own listener:
+    it must not send every 200 to SUBSCRIBE through sl, as another
+    module's listener does (test_subscribe_reply.py).
+    blf:subscribe_replies_direct counts the module's own 200s."""
+    from test_subscribe_reply import stat
+    A = cluster.nodes[0]
+    before = stat(A, "subscribe_replies_direct")
+    watch_via(phones, A, "wdirect", "bob")
+    assert stat(A, "subscribe_replies_direct") - before >= 1
+    assert A.running
