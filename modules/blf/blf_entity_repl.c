@@ -190,8 +190,13 @@ unlock:
 	blf_frags_free(&fr2);
 }
 
-/* ends the calls of node dead at entity key (own and wildcard watchers) */
-void blf_entity_end_node_calls(const str *key, int dead, unsigned int keep)
+/*
+ * Ends the calls of entity key that match() says (own and wildcard
+ * watchers notified); one of ours (origin 0) has its end replicated.
+ * Returns how many changed.
+ */
+static int blf_entity_end_calls(const str *key,
+		int (*match)(const blf_call_t *c, const void *arg), const void *arg)
 {
 	char wbuf[BLF_KEY_MAX + 64];
 	blf_notify_job_t *jobs = NULL;
@@ -207,17 +212,46 @@ void blf_entity_end_node_calls(const str *key, int dead, unsigned int keep)
 	whash = blf_wildcard_hash(key, wbuf, sizeof(wbuf), &wkey, hash);
 	blf_slots_lock2(hash, whash);
 	e = blf_entity_find(hash, key);
-	for(c = e ? e->calls : NULL; c; c = c->next)
-		if(c->origin == dead && (keep == 0 || c->gen != keep))
-			changed |= blf_dstate_apply(&c->st, BLF_EV_ERROR, 0);
+	for(c = e ? e->calls : NULL; c; c = c->next) {
+		if(!match(c, arg) || !blf_dstate_apply(&c->st, BLF_EV_ERROR, 0))
+			continue;
+		changed++;
+		if(c->origin == 0) { /* ours: its end is replicated */
+			c->seq++;
+			blf_call_hist_add(c);
+			blf_chg_call(e, c);
+		}
+	}
 	if(changed) {
 		blf_entity_jobs(e, &fr, &jobs, time(NULL));
 		blf_entity_drop_terminated(e);
-		blf_entity_gc(hash, e);
 	}
+	if(e)
+		blf_entity_gc(hash, e);
 	blf_slots_unlock2(hash, whash);
 	blf_chg_send(jobs);
 	blf_frags_free(&fr);
+	return changed;
+}
+
+typedef struct blf_node_calls {
+	int dead;
+	unsigned int keep;
+} blf_node_calls_t;
+
+static int blf_entity_node_call(const blf_call_t *c, const void *arg)
+{
+	const blf_node_calls_t *n = arg;
+
+	return c->origin == n->dead && (n->keep == 0 || c->gen != n->keep);
+}
+
+/* ends the calls of node dead at entity key (own and wildcard watchers) */
+void blf_entity_end_node_calls(const str *key, int dead, unsigned int keep)
+{
+	blf_node_calls_t n = {dead, keep};
+
+	blf_entity_end_calls(key, blf_entity_node_call, &n);
 }
 
 /*
@@ -329,44 +363,29 @@ gc:
 	return ret;
 }
 
+typedef struct blf_orphan_call {
+	const str *callid;
+	int dir, origin;
+	unsigned int gen;
+} blf_orphan_call_t;
+
+static int blf_entity_orphan_call(const blf_call_t *c, const void *arg)
+{
+	const blf_orphan_call_t *o = arg;
+
+	return (int)c->dir == o->dir && STR_EQ(c->f[BLF_CF_CALLID], *o->callid)
+		   && c->origin == o->origin && (o->origin == 0 || c->gen == o->gen);
+}
+
 /* a held call's hold ended with no traffic seen: it ends as at a takeover
  * (blf_entity_end_node_calls), if still node origin's of incarnation gen
  * (origin 0: adopted here); 1 when it ended */
 int blf_entity_call_orphan_end(const str *key, const str *callid, int dir,
 		int origin, unsigned int gen)
 {
-	char wbuf[BLF_KEY_MAX + 64];
-	blf_notify_job_t *jobs = NULL;
-	blf_frags_t fr;
-	blf_entity_t *e;
-	blf_call_t *c;
-	unsigned int hash, whash;
-	int changed = 0;
-	str wkey;
+	blf_orphan_call_t o = {callid, dir, origin, gen};
 
-	memset(&fr, 0, sizeof(fr));
-	hash = blf_key_hash(key);
-	whash = blf_wildcard_hash(key, wbuf, sizeof(wbuf), &wkey, hash);
-	blf_slots_lock2(hash, whash);
-	e = blf_entity_find(hash, key);
-	c = e ? blf_call_find(e, callid, dir, NULL) : NULL;
-	if(c && c->origin == origin && (origin == 0 || c->gen == gen))
-		changed = blf_dstate_apply(&c->st, BLF_EV_ERROR, 0);
-	if(changed) {
-		if(origin == 0) { /* ours: its end is replicated */
-			c->seq++;
-			blf_call_hist_add(c);
-			blf_chg_call(e, c);
-		}
-		blf_entity_jobs(e, &fr, &jobs, time(NULL));
-		blf_entity_drop_terminated(e);
-	}
-	if(e)
-		blf_entity_gc(hash, e);
-	blf_slots_unlock2(hash, whash);
-	blf_chg_send(jobs);
-	blf_frags_free(&fr);
-	return changed > 0;
+	return blf_entity_end_calls(key, blf_entity_orphan_call, &o) > 0;
 }
 
 /*
