@@ -52,6 +52,10 @@
 #include "blf.h"
 #include "blf_chg.h"
 #include "blf_adopt.h"
+#include "blf_lograte.h"
+
+/* its rate-limited log line: the last second one went out (per process) */
+static time_t blf_adopt_log_last = 0;
 
 #define BLF_ADOPT_BUCKETS 1024 /* a power of two */
 #define BLF_ADOPT_LOCKS 64	   /* no global lock on the SIP path */
@@ -303,17 +307,6 @@ static int blf_adopt_event(struct sip_msg *msg, const blf_omatch_t *m,
 	return BLF_EV_BYE_REMOTE;
 }
 
-static int blf_adopt_log_ok(void)
-{
-	static time_t last = 0;
-	time_t now = time(NULL);
-
-	if(now == last)
-		return 0;
-	last = now;
-	return 1;
-}
-
 /* after its events: the entries of the sides that ended or are no longer
  * held here go, those adopted now follow the call as ours */
 static void blf_adopt_after(const str *callid, blf_omatch_t *m, int *st,
@@ -529,7 +522,7 @@ static void blf_adopt_msg(struct sip_msg *msg)
 		LM_INFO("call %.*s of a dead cluster node adopted here\n",
 				callid.len > 128 ? 128 : callid.len, callid.s);
 	}
-	if(bad && blf_adopt_log_ok())
+	if(bad && blf_log_ok(&blf_adopt_log_last))
 		LM_NOTICE("%s for held call %.*s whose tags are not the call's: "
 				  "ignored\n",
 				msg->first_line.type == SIP_REPLY

@@ -32,6 +32,10 @@
 #include "blf_sipcheck.h"
 #include "blf_vis.h"
 #include "blf_coalesce.h"
+#include "blf_lograte.h"
+
+/* its rate-limited log line: the last second one went out (per process) */
+static time_t blf_entity_log_last = 0;
 
 blf_table_t *blf_table = NULL;
 int blf_ul_on = 0; /* set by blf_ul.c when usrloc is loaded */
@@ -483,18 +487,6 @@ void blf_entity_drop_terminated(blf_entity_t *e)
 	}
 }
 
-/* a rate-limited line (per process, one a second) */
-static int blf_entity_log_ok(void)
-{
-	static time_t last = 0;
-	time_t now = time(NULL);
-
-	if(now == last)
-		return 0;
-	last = now;
-	return 1;
-}
-
 /* ---- call events ---- */
 
 /* the wildcard pseudo-entity of key's domain: <wildcard_user>@host */
@@ -779,7 +771,7 @@ int blf_entity_call_event(const str *key, const str *callid, blf_dir_t dir,
 			/* the entity is busy with as many calls as it may show: this
 			 * one is not tracked (its later events find no call) */
 			update_stat(blf_st_calls_untracked, 1);
-			if(blf_entity_log_ok())
+			if(blf_log_ok(&blf_entity_log_last))
 				LM_NOTICE("%.*s has %u calls (max_calls_per_entity): call "
 						  "%.*s not tracked (see blf:calls_untracked)\n",
 						key->len, key->s, e->ncalls,

@@ -40,6 +40,10 @@
 #include "blf_table.h"
 #include "blf_chg.h"
 #include "blf_reginfo.h"
+#include "blf_lograte.h"
+
+/* its rate-limited log line: the last second one went out (per process) */
+static time_t blf_ct_log_last = 0;
 
 /* a new block for contact u (event ev), the id kept from old if any */
 static blf_contact_t *blf_contact_build(
@@ -103,18 +107,6 @@ static blf_contact_t *blf_contact_find(
 		}
 	}
 	return NULL;
-}
-
-/* one line a second at most (per process) */
-static int blf_ct_log_ok(void)
-{
-	static time_t last = 0;
-	time_t now = time(NULL);
-
-	if(now == last)
-		return 0;
-	last = now;
-	return 1;
 }
 
 /* the reg event an update means: longer or equal is a refresh */
@@ -335,7 +327,7 @@ int blf_entity_contact(const str *key, blf_ct_op_t op, const blf_ct_upd_t *u,
 				if(blf_cfg.max_contacts_per_entity <= 0
 						|| e->ncontacts >= (unsigned int)blf_cfg
 												   .max_contacts_per_entity) {
-					if(blf_ct_log_ok())
+					if(blf_log_ok(&blf_ct_log_last))
 						LM_NOTICE("%.*s has %u contacts "
 								  "(max_contacts_per_entity): contact "
 								  "%.*s not tracked\n",

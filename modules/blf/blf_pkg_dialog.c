@@ -19,6 +19,10 @@
 
 #include "blf.h"
 #include "blf_pkg.h"
+#include "blf_lograte.h"
+
+/* its rate-limited log line: the last second one went out (per process) */
+static time_t blf_dialog_log_last = 0;
 
 typedef struct blf_dsnap {
 	blf_snap_t h;		 /* first: the registry's head */
@@ -114,18 +118,6 @@ static void blf_dialog_snap_free(blf_snap_t *h)
 
 /* ---- after the unlock: the XML ---- */
 
-/* a rate-limited line (per process, one a second) */
-static int blf_dialog_log_ok(void)
-{
-	static time_t last = 0;
-	time_t now = time(NULL);
-
-	if(now == last)
-		return 0;
-	last = now;
-	return 1;
-}
-
 /*
  * The dialogs of a body over the notify_max_body budget, so that the NOTIFY
  * fits one UDP datagram: first every dialog without identities (as
@@ -164,7 +156,7 @@ static int blf_dlgs_fit(const blf_dsnap_t *sn, blf_xml_dialog_t *d, int n,
 			return -1;
 	}
 	update_stat(blf_st_bodies_cut, 1);
-	if(blf_dialog_log_ok())
+	if(blf_log_ok(&blf_dialog_log_last))
 		LM_NOTICE("dialog-info of %.*s over notify_max_body (%lu bytes): "
 				  "%d of %d dialogs shown, without identities (see "
 				  "blf:bodies_cut)\n",

@@ -38,6 +38,10 @@
 #include "blf_pkg.h"
 #include "blf_pidf.h"
 #include "blf_branch.h" /* blf_siphash */
+#include "blf_lograte.h"
+
+/* its rate-limited log line: the last second one went out (per process) */
+static time_t blf_presence_log_last = 0;
 
 #define BLF_PSNAP_ALIGN 8 /* the copied blocks hold uint32 fields */
 #define BLF_PSNAP_ROUND(n) \
@@ -163,18 +167,6 @@ static void blf_presence_snap_free(blf_snap_t *h)
 
 /* ---- after the unlock: the document ---- */
 
-/* a rate-limited line (per process, one a second) */
-static int blf_presence_log_ok(void)
-{
-	static time_t last = 0;
-	time_t now = time(NULL);
-
-	if(now == last)
-		return 0;
-	last = now;
-	return 1;
-}
-
 static int blf_presence_body(
 		blf_snap_t *h, const blf_body_req_t *r, blf_buf_t *out)
 {
@@ -200,7 +192,7 @@ static int blf_presence_body(
 		if(cut > 0) {
 			/* published tuples left out, oldest first, to fit one datagram */
 			update_stat(blf_st_bodies_cut, 1);
-			if(blf_presence_log_ok())
+			if(blf_log_ok(&blf_presence_log_last))
 				LM_NOTICE("presence of %s over notify_max_body: %d published "
 						  "tuple(s) left out (see blf:bodies_cut)\n",
 						sn->uri, cut);
