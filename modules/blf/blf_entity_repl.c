@@ -254,14 +254,10 @@ void blf_entity_end_node_calls(const str *key, int dead, unsigned int keep)
 	blf_entity_end_calls(key, blf_entity_node_call, &n);
 }
 
-/*
- * Orphans (blf_adopt.c): the calls of a dead node, held after its takeover
- * for takeover_call_hold seconds instead of ended, so that a node the
- * dead proxy's address moved to can adopt them from their in-dialog
- * traffic. each() sees every call of node dead (not those its incarnation
- * keep sent) at entity key, under the slot lock: it copies, nothing more.
- */
-int blf_entity_node_calls_each(const str *key, int dead, unsigned int keep,
+/* each() on the calls of entity key that match() says, under the slot
+ * lock (it copies, nothing more); returns how many */
+static int blf_entity_calls_each(const str *key,
+		int (*match)(const blf_call_t *c, const void *arg), const void *marg,
 		void (*each)(const str *key, const blf_call_t *c, void *arg), void *arg)
 {
 	blf_entity_t *e;
@@ -273,8 +269,7 @@ int blf_entity_node_calls_each(const str *key, int dead, unsigned int keep,
 	blf_slot_lock(hash);
 	e = blf_entity_find(hash, key);
 	for(c = e ? e->calls : NULL; c; c = c->next)
-		if(c->origin == dead && (keep == 0 || c->gen != keep)
-				&& c->st.state != BLF_STATE_TERMINATED) {
+		if(c->st.state != BLF_STATE_TERMINATED && match(c, marg)) {
 			each(key, c, arg);
 			n++;
 		}
@@ -282,26 +277,43 @@ int blf_entity_node_calls_each(const str *key, int dead, unsigned int keep,
 	return n;
 }
 
+/*
+ * Orphans (blf_adopt.c): the calls of a dead node, held after its takeover
+ * for takeover_call_hold seconds instead of ended, so that a node the
+ * dead proxy's address moved to can adopt them from their in-dialog
+ * traffic. each() sees every call of node dead (not those its incarnation
+ * keep sent) at entity key, under the slot lock: it copies, nothing more.
+ */
+int blf_entity_node_calls_each(const str *key, int dead, unsigned int keep,
+		void (*each)(const str *key, const blf_call_t *c, void *arg), void *arg)
+{
+	blf_node_calls_t n = {dead, keep};
+
+	return blf_entity_calls_each(key, blf_entity_node_call, &n, each, arg);
+}
+
+typedef struct blf_peer_call {
+	const str *callid;
+	int dir;
+} blf_peer_call_t;
+
+static int blf_entity_peer_match(const blf_call_t *c, const void *arg)
+{
+	const blf_peer_call_t *p = arg;
+
+	return c->origin != 0 && (int)c->dir == p->dir
+		   && STR_EQ(c->f[BLF_CF_CALLID], *p->callid);
+}
+
 /* the call (callid, dir) at entity key when it is another node's (a
  * replica, not ended): each() copies it under the slot lock; 1 if found */
 int blf_entity_peer_call(const str *key, const str *callid, int dir,
 		void (*each)(const str *key, const blf_call_t *c, void *arg), void *arg)
 {
-	blf_entity_t *e;
-	blf_call_t *c;
-	unsigned int hash;
-	int n = 0;
+	blf_peer_call_t p = {callid, dir};
 
-	hash = blf_key_hash(key);
-	blf_slot_lock(hash);
-	e = blf_entity_find(hash, key);
-	c = e ? blf_call_find(e, callid, dir, NULL) : NULL;
-	if(c && c->origin != 0 && c->st.state != BLF_STATE_TERMINATED) {
-		each(key, c, arg);
-		n = 1;
-	}
-	blf_slot_unlock(hash);
-	return n;
+	return blf_entity_calls_each(key, blf_entity_peer_match, &p, each, arg)
+		   > 0;
 }
 
 /*
