@@ -199,7 +199,7 @@ class Kamailio:
             [KAMAILIO, "-f", self.cfg_path, "-DD", "-E", "-m", "64", "-M",
              "8", "-w", self.dir],
             stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-            cwd=self.dir)
+            cwd=self.dir, start_new_session=True)
         logf.close()
         deadline = time.monotonic() + timeout
         while True:
@@ -239,14 +239,27 @@ class Kamailio:
                 self.hang_stack = stack_of(self.proc.pid)
                 self.proc.kill()
                 self.proc.wait(timeout)
-        # children that outlived the main process (it was SIGKILLed)
+        # children that outlived the main process (it was SIGKILLed): the
+        # whole process group (its session, start_new_session), as core.psx
+        # may have been read before every child was forked
+        self.kill_group()
+        self.proc = None
+
+    def kill_group(self):
+        """SIGKILL of every process of this Kamailio (a crash): its process
+        group, whose id is the main process's PID."""
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         for pid in self.pids:
             if pid != self.proc.pid and _is_kamailio(pid):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-        self.proc = None
 
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)

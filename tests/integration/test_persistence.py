@@ -9,7 +9,6 @@ holds SIP back and the rows catch up afterwards, and the restore time of
 import os
 import re
 import shutil
-import signal
 import sqlite3
 import tempfile
 import time
@@ -304,12 +303,7 @@ def test_sqlite_crash_restart_cseq_margin(sqlite_db, db_proxy, phones):
     blfutil.poll(lambda: version_of(sqlite_rows_by_callid(sqlite_db),
                                     lamp.sub.call_id) == v + 1, 5,
                  what="the flush of version %d" % (v + 1))
-    pids = list(kam.pids)
-    for pid in [kam.proc.pid] + pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    kam.kill_group()
     kam.proc.wait(10)
     kam.stop()  # reaps, kills what is left by PID
     kam._start_once(20.0)
