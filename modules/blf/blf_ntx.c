@@ -9,8 +9,8 @@
  * the module does the transaction itself:
  *
  *   - the request is built once into a block from a small per-bucket pool
- *     (no allocator call once warm) and sent with msg_send() from the
- *     subscription's own socket;
+ *     (no allocator call once warm) and sent from the subscription's own
+ *     socket, with the other NOTIFYs of its change (blf_ntx_flush);
  *   - our Via branch names the record ("z9hG4bKblf.<process>.<seq>.<boot>.
  *     <nonce>", in hex, see blf_branch.h), so the watcher's answer is found
  *     with one bucket lock, in this module's response callback, before tm
