@@ -25,7 +25,8 @@
 
 /* blf_dlg.c */
 #define BLF_DLG_VAR "blf" /* dialog variable marking a tracked call */
-#define BLF_DLG_TIMER_US 100000 /* "BLF DLG": ends calls queued by DESTROY */
+#define BLF_DLG_TIMER_MS 100 /* "BLF DLG": ends calls queued by DESTROY */
+#define BLF_DLG_IDLE_MS 1000 /* its longest sleep while nothing comes */
 int blf_dlg_init(void);
 int blf_dlg_child_init(int rank);
 void blf_dlg_destroy(void);

@@ -147,6 +147,6 @@ int blf_delay_init(void);
 void blf_delay_destroy(void);
 unsigned long blf_delay_max_ms(void);
 unsigned long long blf_delay_now_us(void);
-void blf_delay_note(unsigned long long t0_us);
+void blf_delay_note(unsigned long long t0_us, unsigned int n);
 
 #endif

@@ -17,8 +17,9 @@
  * The delay from a change to its NOTIFYs leaving Kamailio, for operators
  * (statistics blf:notify_delay_*, xhttp_prom). blf_notify_send_all() takes
  * the time when the NOTIFYs of a change (a call state, a new subscription,
- * an expiry, a cluster update) are built, and notes each NOTIFY sent: the
- * delay grows with the watchers of one entity (they are sent one after the
+ * an expiry, a cluster update) are built, and notes them once they are
+ * sent, all together (they leave together: blf_ntx_flush): the delay grows
+ * with the watchers of one entity (their NOTIFYs are built one after the
  * other) and with a slow send path. notify_delay_sum_us/notify_delay_count
  * are counters (their rates give the mean); notify_delay_max_ms is the
  * largest delay of the current and the previous BLF_DELAY_WINDOW seconds,
@@ -85,14 +86,15 @@ unsigned long long blf_delay_now_us(void)
 		   + (unsigned long long)ts.tv_nsec / 1000;
 }
 
-/* one NOTIFY sent for a change whose NOTIFYs were built at t0_us */
-void blf_delay_note(unsigned long long t0_us)
+/* n NOTIFYs sent for a change whose NOTIFYs were built from t0_us on: one
+ * lock (shared by every process) per change, not per NOTIFY */
+void blf_delay_note(unsigned long long t0_us, unsigned int n)
 {
 	unsigned long long now = blf_delay_now_us();
 	unsigned long us = now > t0_us ? (unsigned long)(now - t0_us) : 0;
 
-	update_stat(blf_st_delay_sum_us, (long)us);
-	update_stat(blf_st_delay_count, 1);
+	update_stat(blf_st_delay_sum_us, (long)us * (long)n);
+	update_stat(blf_st_delay_count, (long)n);
 	if(blf_delay == NULL)
 		return;
 	lock_get(&blf_delay->lock);

@@ -34,6 +34,8 @@
 #include "modules/dialog/dlg_cb.h"
 #include "modules/dialog/dlg_hash.h"
 #include "core/timer_proc.h"
+#include "core/pt.h"
+#include "core/cfg/cfg_struct.h"
 #include "core/locking.h"
 
 #include "blf.h"
@@ -290,8 +292,9 @@ static void blf_dlg_cb(struct dlg_cell *dlg, int type, struct dlg_cb_params *p)
 	}
 }
 
-/* "BLF DLG" process: ends the calls queued by DLGCB_DESTROY, in order */
-static void blf_dlg_timer(unsigned int ticks, void *param)
+/* "BLF DLG" process: ends the calls queued by DLGCB_DESTROY, in order;
+ * 1 when there were some */
+static int blf_dlg_timer(void)
 {
 	static time_t logged = 0;
 	static unsigned int unlogged = 0;
@@ -300,7 +303,7 @@ static void blf_dlg_timer(unsigned int ticks, void *param)
 	str last = STR_NULL;
 
 	if(blf_dlgq == NULL || blf_dlgq->first == NULL)
-		return;
+		return 0;
 	lock_get(&blf_dlgq->lock);
 	r = blf_dlgq->first;
 	blf_dlgq->first = NULL;
@@ -330,6 +333,29 @@ static void blf_dlg_timer(unsigned int ticks, void *param)
 	}
 	if(r)
 		shm_free(r);
+	return 1;
+}
+
+/*
+ * The "BLF DLG" process: every 100 ms while calls come, sleeping twice as
+ * long after each round that found none, up to a second. Such calls are
+ * rare (an INVITE the script drops after blf_track()), and on a virtual
+ * host a wake-up costs about what a NOTIFY does (bench/README.md, "Where
+ * the CPU goes against the floor", eighth session): an idle process should
+ * not wake ten times a second.
+ */
+static void blf_dlg_timer_loop(void)
+{
+	unsigned int ms = BLF_DLG_TIMER_MS;
+
+	for(;;) {
+		sleep_us(ms * 1000u);
+		cfg_update();
+		if(blf_dlg_timer())
+			ms = BLF_DLG_TIMER_MS;
+		else if(ms < BLF_DLG_IDLE_MS)
+			ms = ms * 2 < BLF_DLG_IDLE_MS ? ms * 2 : BLF_DLG_IDLE_MS;
+	}
 }
 
 /* marks dlg as tracked, for a restart (see blf_dlg_loaded) */
@@ -645,16 +671,22 @@ int blf_dlg_init(void)
 
 int blf_dlg_child_init(int rank)
 {
+	int pid;
+
 	if(rank == PROC_INIT && blf_dlg_nrestored)
 		LM_NOTICE("following %u calls restored by the dialog module\n",
 				blf_dlg_nrestored);
 	if(rank != PROC_MAIN || blf_dlgq == NULL)
 		return 0;
-	if(fork_basic_utimer(PROC_TIMER, "BLF DLG", 1, blf_dlg_timer, NULL,
-			   BLF_DLG_TIMER_US)
-			< 0) {
+	pid = fork_process(PROC_TIMER, "BLF DLG", 1);
+	if(pid < 0) {
 		LM_ERR("cannot start the dialog end process\n");
 		return -1;
+	}
+	if(pid == 0) {
+		if(cfg_child_init())
+			return -1;
+		blf_dlg_timer_loop(); /* does not return */
 	}
 	return 0;
 }

@@ -422,6 +422,7 @@ void blf_notify_send_all(blf_notify_job_t *jobs)
 {
 	blf_notify_job_t *j;
 	unsigned long long t0;
+	unsigned int sent = 0;
 
 	if(blf_notify_holding && jobs) {
 		/* in the order they came: appended */
@@ -436,7 +437,7 @@ void blf_notify_send_all(blf_notify_job_t *jobs)
 		j = jobs;
 		jobs = j->next;
 		if(blf_notify_send(j) == 0) {
-			blf_delay_note(t0);
+			sent++;
 			/* a state split over several NOTIFYs: the rest follows */
 			if(j->pkg->more) {
 				blf_notify_job_t *m = j->pkg->more(j), *t;
@@ -450,6 +451,10 @@ void blf_notify_send_all(blf_notify_job_t *jobs)
 		}
 		blf_job_free(j);
 	}
+	/* the module's own NOTIFYs built above leave together (blf_ntx.c) */
+	blf_ntx_flush();
+	if(sent)
+		blf_delay_note(t0, sent);
 	/* what else the same change did (cluster replicas, DB rows) */
 	blf_chg_flush();
 }

@@ -9,8 +9,8 @@
  * the module does the transaction itself:
  *
  *   - the request is built once into a block from a small per-bucket pool
- *     (no allocator call once warm) and sent with msg_send() from the
- *     subscription's own socket;
+ *     (no allocator call once warm) and sent from the subscription's own
+ *     socket, with the other NOTIFYs of its change (blf_ntx_flush);
  *   - our Via branch names the record ("z9hG4bKblf.<process>.<seq>.<boot>.
  *     <nonce>", in hex, see blf_branch.h), so the watcher's answer is found
  *     with one bucket lock, in this module's response callback, before tm
@@ -35,9 +35,14 @@
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* sendmmsg() */
+#endif
 #include <string.h>
 #include <stdlib.h>
 #include <time.h>
+#include <errno.h>
+#include <sys/socket.h>
 
 #include "core/mem/shm_mem.h"
 #include "core/dprint.h"
@@ -46,7 +51,9 @@
 #include "core/resolve.h"
 #include "core/socket_info.h"
 #include "core/timer_proc.h"
+#include "core/pt.h"
 #include "core/cfg/cfg_struct.h"
+#include "core/cfg_core.h"
 #include "core/parser/parse_uri.h"
 #include "core/parser/parse_rr.h"
 #include "core/parser/parse_from.h"
@@ -64,12 +71,14 @@
 #include "blf_sipcheck.h"
 #include "blf_sipscan.h"
 #include "blf_ntx.h"
+#include "blf_lograte.h"
 
 #define BLF_NTX_BUCKETS 256		/* a power of two */
 #define BLF_NTX_BLOCK 2048		/* pooled block: record and message */
 #define BLF_NTX_FREE_MAX 8		/* free blocks a bucket keeps */
 #define BLF_NTX_TRIM_MS 2000	/* an idle bucket frees its pool after this */
-#define BLF_NTX_TIMER_US 50000	/* retransmission timer resolution */
+#define BLF_NTX_TIMER_MS 50		/* retransmission timer resolution */
+#define BLF_NTX_SLEEP_MAX_MS 1000 /* the longest the timer sleeps */
 #define BLF_NTX_UDP_MAX 65000	/* a NOTIFY larger is not sent over UDP */
 
 typedef struct blf_ntx {
@@ -112,8 +121,19 @@ static blf_ntx_table_t *blf_ntx = NULL;
 static unsigned int blf_ntx_seq = 0; /* per process */
 static unsigned char blf_ntx_key[16]; /* per process: the branch nonces' */
 static int blf_ntx_keyed = 0;		  /* 1: key drawn, -1: could not */
-static char *blf_ntx_buf = NULL;	 /* per process: the message being built */
+/* per process: the NOTIFYs built and not sent yet (blf_ntx_flush), their
+ * bytes one after the other in blf_ntx_buf */
+#define BLF_NTX_BATCH 64			/* NOTIFYs a batch holds */
+#define BLF_NTX_BATCH_BYTES 65536 /* and the bytes past which it is sent */
+typedef struct blf_ntx_out {
+	struct dest_info dst;
+	int off, len; /* in blf_ntx_buf */
+} blf_ntx_out_t;
+static char *blf_ntx_buf = NULL;
 static int blf_ntx_buf_size = 0;
+static int blf_ntx_used = 0; /* bytes of blf_ntx_buf the batch holds */
+static blf_ntx_out_t blf_ntx_out[BLF_NTX_BATCH];
+static int blf_ntx_nout = 0;
 
 /* ---- tm's timers ---- */
 
@@ -300,6 +320,29 @@ static int blf_ntx_key_init(void)
 	return 0;
 }
 
+/* per process: the addresses last worked out from Contacts (without a
+ * route set), by a hash of the Contact: a Contact names one address for
+ * good, and its parse_uri() for every NOTIFY was 1 % of the bench's call
+ * phase (bench/README.md, eighth session). Longer Contacts are parsed. */
+#define BLF_NTX_HOPS 256 /* a power of two */
+#define BLF_NTX_HOP_MAX 96
+typedef struct blf_ntx_hop {
+	int len; /* of uri; 0: empty */
+	char uri[BLF_NTX_HOP_MAX];
+	union sockaddr_union to;
+} blf_ntx_hop_t;
+static blf_ntx_hop_t blf_ntx_hops[BLF_NTX_HOPS];
+
+static blf_ntx_hop_t *blf_ntx_hop_slot(const str *c)
+{
+	unsigned int h = 2166136261u; /* FNV-1a */
+	int i;
+
+	for(i = 0; i < c->len; i++)
+		h = (h ^ (unsigned char)c->s[i]) * 16777619u;
+	return &blf_ntx_hops[(h ^ (h >> 16)) & (BLF_NTX_HOPS - 1)];
+}
+
 /* the next hop of a NOTIFY, when we can send it ourselves: the watcher's
  * Contact, or the first Route if it is a loose route. 1: use tm. */
 static int blf_ntx_next_hop(const blf_notify_job_t *j, union sockaddr_union *to)
@@ -308,8 +351,16 @@ static int blf_ntx_next_hop(const blf_notify_job_t *j, union sockaddr_union *to)
 	rr_t *rr = NULL;
 	str nh = j->f[BLF_SF_CONTACT];
 	struct ip_addr *ip;
+	blf_ntx_hop_t *hop = NULL;
 	int ret = 1;
 
+	if(!j->f[BLF_SF_RR].len && nh.len > 0 && nh.len <= BLF_NTX_HOP_MAX) {
+		hop = blf_ntx_hop_slot(&nh);
+		if(hop->len == nh.len && memcmp(hop->uri, nh.s, nh.len) == 0) {
+			*to = hop->to;
+			return 0;
+		}
+	}
 	if(j->f[BLF_SF_RR].len) {
 		if(parse_rr_body(j->f[BLF_SF_RR].s, j->f[BLF_SF_RR].len, &rr) < 0
 				|| rr == NULL)
@@ -329,6 +380,11 @@ static int blf_ntx_next_hop(const blf_notify_job_t *j, union sockaddr_union *to)
 		goto out; /* a name: tm resolves it (DNS, SRV, failover) */
 	init_su(to, ip, u.port_no ? u.port_no : SIP_PORT);
 	ret = 0;
+	if(hop) {
+		hop->len = nh.len;
+		memcpy(hop->uri, nh.s, nh.len);
+		hop->to = *to;
+	}
 out:
 	if(rr)
 		free_rr(&rr);
@@ -345,7 +401,7 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	unsigned int id, now, i;
 	int n, need, callid_at, ttag_at, ftag_at;
 	const char *v6;
-	char *p;
+	char *p, *m;
 	char brs[BLF_BRANCH_MAX];
 	blf_branch_t br;
 
@@ -373,6 +429,13 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	v6 = (si->address.af == AF_INET6 && host.len && host.s[0] != '[') ? "["
 																		: "";
 	id = blf_ntx_seq++;
+	i = BLF_NTX_BUCKET(process_no, id);
+	/* the pooled block this NOTIFY will likely take was last touched by
+	 * another process: fetched while the message is built (a racy read,
+	 * harmless: a prefetch does not fault). Its first line was most of
+	 * this function's own cost in the profile. */
+	if((t = blf_ntx->b[i].pool) != NULL)
+		__builtin_prefetch(t, 1);
 	br.pno = (unsigned int)process_no;
 	br.id = id;
 	br.boot = blf_ntx->boot;
@@ -385,15 +448,19 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 		   + j->f[BLF_SF_WURI].len + 2 * j->f[BLF_SF_CALLID].len
 		   + j->f[BLF_SF_TTAG].len + j->f[BLF_SF_FTAG].len
 		   + j->f[BLF_SF_RR].len + hdrs->len + body->len;
-	if(need > blf_ntx_buf_size) {
-		char *nb = realloc(blf_ntx_buf, need + 1024);
+	if(blf_ntx_nout == BLF_NTX_BATCH
+			|| (blf_ntx_used && blf_ntx_used + need > BLF_NTX_BATCH_BYTES))
+		blf_ntx_flush(); /* the batch is full: what it holds leaves now */
+	if(blf_ntx_used + need > blf_ntx_buf_size) {
+		char *nb = realloc(blf_ntx_buf, blf_ntx_used + need + 1024);
 		if(nb == NULL) {
 			LM_ERR("no memory for a %d byte NOTIFY\n", need);
 			return -1;
 		}
 		blf_ntx_buf = nb;
-		blf_ntx_buf_size = need + 1024;
+		blf_ntx_buf_size = blf_ntx_used + need + 1024;
 	}
+	m = blf_ntx_buf + blf_ntx_used; /* this NOTIFY, after the batch's */
 	/* RFC 3261 8.1.1: the same headers tm puts in a request within a
 	 * dialog (From is our side, To the watcher's). need counts every
 	 * variable part and 512 bytes for the fixed text (about 250 with the
@@ -401,7 +468,7 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	 * Copies rather than snprintf(): its format parsing was a third of
 	 * what building a NOTIFY cost (bench/README.md, "Where the CPU
 	 * goes"). */
-	p = blf_ntx_buf;
+	p = m;
 	BLF_PUTS(p, "NOTIFY ");
 	BLF_PUT(p, j->f[BLF_SF_CONTACT].s, j->f[BLF_SF_CONTACT].len);
 	BLF_PUTS(p, " SIP/2.0\r\nVia: SIP/2.0/UDP ");
@@ -423,15 +490,15 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	BLF_PUTS(p, "From: <");
 	BLF_PUT(p, j->f[BLF_SF_URI].s, j->f[BLF_SF_URI].len);
 	BLF_PUTS(p, ">;tag=");
-	ttag_at = (int)(p - blf_ntx_buf);
+	ttag_at = (int)(p - m);
 	BLF_PUT(p, j->f[BLF_SF_TTAG].s, j->f[BLF_SF_TTAG].len);
 	BLF_PUTS(p, "\r\nTo: <");
 	BLF_PUT(p, j->f[BLF_SF_WURI].s, j->f[BLF_SF_WURI].len);
 	BLF_PUTS(p, ">;tag=");
-	ftag_at = (int)(p - blf_ntx_buf);
+	ftag_at = (int)(p - m);
 	BLF_PUT(p, j->f[BLF_SF_FTAG].s, j->f[BLF_SF_FTAG].len);
 	BLF_PUTS(p, "\r\nCall-ID: ");
-	callid_at = (int)(p - blf_ntx_buf);
+	callid_at = (int)(p - m);
 	BLF_PUT(p, j->f[BLF_SF_CALLID].s, j->f[BLF_SF_CALLID].len);
 	BLF_PUTS(p, "\r\nCSeq: ");
 	p = blf_put_uint(p, j->cseq);
@@ -440,8 +507,9 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	BLF_PUTS(p, "Content-Length: ");
 	p = blf_put_uint(p, (unsigned int)body->len);
 	BLF_PUTS(p, "\r\n\r\n");
-	n = (int)(p - blf_ntx_buf);
-	if(n + body->len >= blf_ntx_buf_size || n + body->len > BLF_NTX_UDP_MAX) {
+	n = (int)(p - m);
+	if(blf_ntx_used + n + body->len >= blf_ntx_buf_size
+			|| n + body->len > BLF_NTX_UDP_MAX) {
 		/* the body is bounded (notify_max_body); the rest is fields a
 		 * SUBSCRIBE bounds (a replica or the database may not have) */
 		LM_ERR("NOTIFY %.*s of %d bytes does not fit a UDP datagram: not "
@@ -450,11 +518,10 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 				j->f[BLF_SF_CALLID].s, n + body->len);
 		return -1;
 	}
-	memcpy(blf_ntx_buf + n, body->s, body->len);
+	memcpy(m + n, body->s, body->len);
 	n += body->len;
 
 	now = blf_ntx_ms();
-	i = BLF_NTX_BUCKET(process_no, id);
 	b = &blf_ntx->b[i];
 	blf_ntx_lock(i);
 	t = blf_ntx_alloc(b, n, now);
@@ -480,16 +547,115 @@ int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body)
 	t->ftag_len = (unsigned short)j->f[BLF_SF_FTAG].len;
 	t->dst = dst;
 	t->len = n;
-	memcpy(t->buf, blf_ntx_buf, n);
+	memcpy(t->buf, m, n);
 	t->next = b->first;
 	b->first = t;
 	b->npending++;
 	blf_ntx_unlock(i);
-	/* from our own copy: the answer may free t before this returns */
-	if(msg_send(&dst, blf_ntx_buf, n) < 0)
-		LM_WARN("cannot send NOTIFY %.*s (will retransmit)\n",
-				j->f[BLF_SF_CALLID].len, j->f[BLF_SF_CALLID].s);
+	/* sent by blf_ntx_flush(), from the batch's copy: once the first
+	 * NOTIFY of a batch has left, its answer may free its record while
+	 * the others are being sent */
+	blf_ntx_out[blf_ntx_nout].dst = dst;
+	blf_ntx_out[blf_ntx_nout].off = blf_ntx_used;
+	blf_ntx_out[blf_ntx_nout].len = n;
+	blf_ntx_nout++;
+	blf_ntx_used += n;
 	return 0;
+}
+
+/* 1 when a NOTIFY must leave through the core's msg_send(), one by one: a
+ * module sees outgoing data (topoh, siptrace's network mode, sipdump:
+ * SREV_NET_DATA_OUT, _SENT; README, "NOTIFY"), the socket is one the core
+ * would not send from as it is (multicast), or the core sends UDP over
+ * its raw socket */
+static int blf_ntx_core_sends(const struct dest_info *dst)
+{
+	if(sr_event_enabled(SREV_NET_DATA_OUT)
+			|| sr_event_enabled(SREV_NET_DATA_SENT))
+		return 1;
+	if(dst->send_sock == NULL || dst->send_sock->socket < 0
+			|| (dst->send_sock->flags & SI_IS_MCAST))
+		return 1;
+#ifdef USE_RAW_SOCKS
+	if(raw_udp4_send_sock >= 0 && cfg_get(core, core_cfg, udp4_raw)
+			&& dst->send_sock->address.af == AF_INET)
+		return 1;
+#endif
+	return 0;
+}
+
+#ifdef __linux__
+/* the batch's NOTIFYs from .. to-1, all from one socket: one sendmmsg()
+ * (a failed one is skipped: its transaction retransmits it after T1, as
+ * after a loss) */
+static void blf_ntx_mmsg(int from, int to)
+{
+	static time_t last = 0; /* per process: a log line a second */
+	struct mmsghdr mm[BLF_NTX_BATCH];
+	struct iovec iov[BLF_NTX_BATCH];
+	blf_ntx_out_t *o;
+	int fd = blf_ntx_out[from].dst.send_sock->socket;
+	int i, n = to - from, r, done = 0;
+
+	memset(mm, 0, sizeof(mm[0]) * n);
+	for(i = 0; i < n; i++) {
+		o = &blf_ntx_out[from + i];
+		iov[i].iov_base = blf_ntx_buf + o->off;
+		iov[i].iov_len = (size_t)o->len;
+		mm[i].msg_hdr.msg_name = &o->dst.to.s;
+		mm[i].msg_hdr.msg_namelen = sockaddru_len(o->dst.to);
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	while(done < n) {
+		r = sendmmsg(fd, mm + done, (unsigned int)(n - done), 0);
+		if(r > 0) {
+			done += r;
+			continue;
+		}
+		if(r < 0 && errno == EINTR)
+			continue;
+		if(blf_log_ok(&last))
+			LM_WARN("cannot send a NOTIFY (will retransmit): %s\n",
+					r < 0 ? strerror(errno) : "none sent");
+		done++;
+	}
+}
+#endif
+
+/*
+ * Sends the NOTIFYs blf_ntx_send() built since the last call, in the order
+ * they were built: a change notifies every watcher of its entity (ten in
+ * the bench, hundreds for a receptionist's extension), and one sendmmsg()
+ * per socket instead of one sendto() each saves a system call per NOTIFY
+ * (bench/README.md, "Where the CPU goes against the floor"). Through the
+ * core's msg_send(), one by one, whenever something must see each message
+ * (blf_ntx_core_sends). blf_notify_send_all() calls it after a change's
+ * last NOTIFY; blf_ntx_send() when the batch is full.
+ */
+void blf_ntx_flush(void)
+{
+	blf_ntx_out_t *o;
+	int i, k;
+
+	for(i = 0; i < blf_ntx_nout; i = k) {
+		o = &blf_ntx_out[i];
+		k = i + 1;
+#ifdef __linux__
+		if(!blf_ntx_core_sends(&o->dst)) {
+			while(k < blf_ntx_nout
+					&& blf_ntx_out[k].dst.send_sock == o->dst.send_sock
+					&& !blf_ntx_core_sends(&blf_ntx_out[k].dst))
+				k++;
+			blf_ntx_mmsg(i, k);
+			continue;
+		}
+#endif
+		if(msg_send(&o->dst, blf_ntx_buf + o->off, o->len) < 0)
+			LM_WARN("cannot send a NOTIFY (will retransmit)\n");
+	}
+	blf_ntx_nout = 0;
+	blf_ntx_used = 0;
 }
 
 /* ---- answers and timeouts ---- */
@@ -773,16 +939,34 @@ void blf_resend_flush(blf_resend_t *q, const char *what)
 	q->len = 0;
 }
 
-/* the "BLF NOTIFY" process: retransmissions, Timer F, pool trimming */
-static void blf_ntx_timer(unsigned int ticks, void *param)
+/* the earlier of *w and a, on the wrapping ms clock */
+#define BLF_NTX_EARLIER(w, a)        \
+	do {                             \
+		if(BLF_MS_AFTER(*(w), (a))) \
+			*(w) = (a);              \
+	} while(0)
+
+/*
+ * The "BLF NOTIFY" process's round: retransmissions, Timer F, pool
+ * trimming. Returns the ms until the next round is due: the earliest
+ * retransmission, Timer F or trim of the transactions it saw, and no later
+ * than T1 from now, since a transaction made after this round is due no
+ * earlier than T1 after it. So the process wakes when there is something
+ * to do, not every 50 ms: on this kind of host a wake-up costs about as
+ * much CPU as a NOTIFY (bench/README.md, "Where the CPU goes against the
+ * floor", eighth session).
+ */
+static unsigned int blf_ntx_timer(void)
 {
 	static blf_resend_t rq; /* this process's, sent after each bucket */
 	blf_ntx_bucket_t *b;
 	blf_ntx_t *t, **pt, *dead, *fr;
-	unsigned int now, t2, i;
+	unsigned int now, t1, t2, i, wake;
 
 	now = blf_ntx_ms();
+	t1 = blf_ntx_tm_ms(BLF_TM_T1);
 	t2 = blf_ntx_tm_ms(BLF_TM_T2);
+	wake = now + (t1 < BLF_NTX_SLEEP_MAX_MS ? t1 : BLF_NTX_SLEEP_MAX_MS);
 	for(i = 0; i < BLF_NTX_BUCKETS; i++) {
 		b = &blf_ntx->b[i];
 		if(b->first == NULL && b->pool == NULL)
@@ -802,15 +986,19 @@ static void blf_ntx_timer(unsigned int ticks, void *param)
 				t->ival = t->ival * 2 < t2 ? t->ival * 2 : t2;
 				t->next_ms = now + t->ival;
 			}
+			BLF_NTX_EARLIER(&wake, t->next_ms);
+			BLF_NTX_EARLIER(&wake, t->end_ms);
 			pt = &t->next;
 		}
-		if(b->first == NULL && b->pool
-				&& BLF_MS_AFTER(now, b->used_ms + BLF_NTX_TRIM_MS)) {
-			while((fr = b->pool) != NULL) {
-				b->pool = fr->next;
-				shm_free(fr);
-			}
-			b->npool = 0;
+		if(b->first == NULL && b->pool) {
+			if(BLF_MS_AFTER(now, b->used_ms + BLF_NTX_TRIM_MS)) {
+				while((fr = b->pool) != NULL) {
+					b->pool = fr->next;
+					shm_free(fr);
+				}
+				b->npool = 0;
+			} else
+				BLF_NTX_EARLIER(&wake, b->used_ms + BLF_NTX_TRIM_MS + 1);
 		}
 		blf_ntx_unlock(i);
 		blf_resend_flush(&rq, "NOTIFY");
@@ -822,11 +1010,31 @@ static void blf_ntx_timer(unsigned int ticks, void *param)
 			blf_ntx_unlock(i);
 		}
 	}
+	now = blf_ntx_ms(); /* the round itself took time */
+	return BLF_MS_AFTER(wake, now) ? wake - now : 0;
+}
+
+/* the "BLF NOTIFY" process (fork_basic_utimer's loop, with a sleep that
+ * follows what is due) */
+static void blf_ntx_timer_loop(void)
+{
+	unsigned int ms = BLF_NTX_TIMER_MS;
+
+	for(;;) {
+		sleep_us(ms * 1000u);
+		cfg_update();
+		ms = blf_ntx_timer();
+		if(ms < BLF_NTX_TIMER_MS)
+			ms = BLF_NTX_TIMER_MS;
+		else if(ms > BLF_NTX_SLEEP_MAX_MS)
+			ms = BLF_NTX_SLEEP_MAX_MS;
+	}
 }
 
 int blf_ntx_child_init(int rank)
 {
 	static int hook_tried = 0; /* inherited by the processes forked after */
+	int pid;
 
 	if(blf_ntx == NULL)
 		return 0;
@@ -842,11 +1050,15 @@ int blf_ntx_child_init(int rank)
 	}
 	if(rank != PROC_MAIN)
 		return 0;
-	if(fork_basic_utimer(PROC_TIMER, "BLF NOTIFY", 1, blf_ntx_timer, NULL,
-			   BLF_NTX_TIMER_US)
-			< 0) {
+	pid = fork_process(PROC_TIMER, "BLF NOTIFY", 1);
+	if(pid < 0) {
 		LM_ERR("cannot start the NOTIFY retransmission process\n");
 		return -1;
+	}
+	if(pid == 0) {
+		if(cfg_child_init())
+			return -1;
+		blf_ntx_timer_loop(); /* does not return */
 	}
 	return 0;
 }

@@ -17,8 +17,11 @@
 int blf_ntx_init(void);
 int blf_ntx_child_init(int rank);
 void blf_ntx_destroy(void);
-/* 0: sent (or queued for retransmission), -1: error, 1: not for us (tm) */
+/* 0: built and kept (sent by blf_ntx_flush, retransmitted until answered),
+ * -1: error, 1: not for us (tm) */
 int blf_ntx_send(const blf_notify_job_t *j, const str *hdrs, const str *body);
+/* sends what blf_ntx_send() kept: after the last NOTIFY of a change */
+void blf_ntx_flush(void);
 int blf_ntx_response(struct sip_msg *msg);
 unsigned long blf_ntx_pending(void); /* NOTIFYs waiting for an answer */
 unsigned long blf_ntx_blocks(void);	 /* shm blocks held (pending + pool) */

@@ -9,6 +9,7 @@ retr_timer2 (T2) 4 s, fr_timer as given to make_proxy. Timing bounds are
 generous: the tests run on a loaded 2-core host.
 """
 
+import os
 import select
 import socket
 import time
@@ -16,6 +17,7 @@ import time
 import pytest
 
 import blfutil
+import kamproc
 from blfutil import Lamp
 import sipua
 
@@ -559,3 +561,55 @@ def test_answer_of_unusual_shape_goes_through_core(make_proxy, phones):
     assert others >= 1, lamp.seen
     assert blf_stat(kam, "notify_answers_fast") - fast0 == others
     assert blf_stat(kam, "notify_answers_ignored") == 0
+
+
+def sipdump_kamailio_class():
+    """The proxy with sipdump writing what it sends and receives to text
+    files in its directory: sipdump listens on the core's outgoing-data
+    event (SREV_NET_DATA_OUT), as topoh and siptrace's network mode do."""
+    class SipdumpKamailio(kamproc.Kamailio):
+        def render(self):
+            text = super().render()
+            line = 'loadmodule "ctl.so"\n'
+            assert line in text
+            self.dump_dir = os.path.join(self.dir, "sipdump")
+            os.makedirs(self.dump_dir, exist_ok=True)
+            text = text.replace(line, line + 'loadmodule "sipdump.so"\n'
+                                'modparam("sipdump", "enable", 1)\n'
+                                'modparam("sipdump", "mode", 1)\n'
+                                'modparam("sipdump", "folder", "%s")\n'
+                                % self.dump_dir, 1)
+            with open(self.cfg_path, "w") as f:
+                f.write(text)
+            return text
+    return SipdumpKamailio
+
+
+def test_send_hook_sees_every_direct_notify(make_proxy, phones, monkeypatch):
+    """notify_direct=1 with a module on the core's send path (sipdump): the
+    module's own NOTIFYs, which otherwise leave a change at a time in one
+    sendmmsg(), each go through the core's msg_send(), so the hook sees
+    every one (README, notify_direct)."""
+    monkeypatch.setattr(kamproc, "Kamailio", sipdump_kamailio_class())
+    kam = make_proxy(notify_direct=1)
+    lamp, local = notify_a_call(kam, phones, "hook")
+    assert local == 0, "tm started %d transactions for NOTIFYs" % local
+    branches = {n.msg.branch for n, _ in lamp.seen}
+    assert len(branches) >= 4, lamp.seen
+    assert all(b.startswith("z9hG4bKblf.") for b in branches), branches
+
+    def sent_notifies():
+        """The branches of the NOTIFYs sipdump saw leave (tag "snd"; the
+        watchers' 200s, tag "rcv", carry the same branches)."""
+        text = ""
+        for name in os.listdir(kam.dump_dir):
+            with open(os.path.join(kam.dump_dir, name), errors="replace") as f:
+                text += f.read()
+        out = set()
+        for rec in text.split("====================\n"):
+            head, _, msg = rec.partition("~~~~~~~~~~~~~~~~~~~~\n")
+            if "tag: snd\n" in head and msg.startswith("NOTIFY "):
+                out |= {b for b in branches if b in msg}
+        return out
+    blfutil.poll(lambda: sent_notifies() == branches, 5,
+                 what="every NOTIFY in sipdump's files as sent")
