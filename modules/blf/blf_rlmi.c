@@ -269,6 +269,11 @@ static void rl_cid(const unsigned char *secret, char tag, const char *host,
 	strcpy(out + 17, rl_host(host)); /* bounded by rl_host */
 }
 
+/* a stand-in of the same length as any rl_hex() output, for a writer that
+ * only measures: an identifier's bytes do not change a body's size, and
+ * hashing them was most of what splitting a member's change cost */
+static const char rl_hex_measure[] = "0000000000000000";
+
 int blf_rlmi_member_cid(const unsigned char *secret, const char *host,
 		const char *uri, unsigned int gen, char out[BLF_RLMI_CID_MAX])
 {
@@ -337,6 +342,20 @@ typedef struct rl_w {
 	size_t size;
 	size_t pos; /* what has been written, or would have been */
 } rl_w_t;
+
+/* rl_cid() for what w writes: measuring needs its length only */
+static void rl_cid_w(const rl_w_t *w, const unsigned char *secret, char tag,
+		const char *host, const char *uri, unsigned int gen,
+		char out[BLF_RLMI_CID_MAX])
+{
+	if(w->buf != NULL) {
+		rl_cid(secret, tag, host, uri, gen, out);
+		return;
+	}
+	memcpy(out, rl_hex_measure, 16);
+	out[16] = '@';
+	strcpy(out + 17, rl_host(host)); /* bounded by rl_host */
+}
 
 static void rl_put(rl_w_t *w, const char *s, size_t n)
 {
@@ -443,7 +462,10 @@ static void rl_resource(rl_w_t *w, const blf_rlmi_list_t *l,
 		rl_puts(w, "</name>\n");
 	}
 	if(inst) {
-		blf_rlmi_instance_id(l->secret, m->uri, m->gen, id);
+		if(w->buf != NULL)
+			blf_rlmi_instance_id(l->secret, m->uri, m->gen, id);
+		else
+			memcpy(id, rl_hex_measure, sizeof(rl_hex_measure));
 		rl_puts(w, "<instance id=\"");
 		rl_puts(w, id);
 		rl_puts(w, "\" state=\"");
@@ -455,7 +477,7 @@ static void rl_resource(rl_w_t *w, const blf_rlmi_list_t *l,
 			rl_puts(w, "\"");
 		}
 		if(rl_part_body(m, mode, &blen) != NULL) {
-			rl_cid(l->secret, 'c', l->host, m->uri, m->gen, cid);
+			rl_cid_w(w, l->secret, 'c', l->host, m->uri, m->gen, cid);
 			rl_puts(w, " cid=\"");
 			rl_puts(w, cid);
 			rl_puts(w, "\"");
@@ -476,7 +498,7 @@ static void rl_part(rl_w_t *w, const blf_rlmi_list_t *l,
 	body = rl_part_body(m, mode, &blen);
 	if(body == NULL)
 		return;
-	rl_cid(l->secret, 'c', l->host, m->uri, m->gen, cid);
+	rl_cid_w(w, l->secret, 'c', l->host, m->uri, m->gen, cid);
 	rl_puts(w, "\r\n--");
 	rl_puts(w, b);
 	rl_puts(w, "\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <");
@@ -526,7 +548,7 @@ static size_t rl_frame(const blf_rlmi_list_t *l)
 	char cid[BLF_RLMI_CID_MAX];
 	rl_w_t w = {NULL, 0, 0};
 
-	rl_cid(l->secret, 'r', l->host, l->uri, 0, cid);
+	rl_cid_w(&w, l->secret, 'r', l->host, l->uri, 0, cid);
 	rl_head(&w, l, 4294967295U, 0, cid, b);
 	rl_puts(&w, "</list>\n");
 	rl_tail(&w, b);
@@ -645,7 +667,7 @@ int blf_rlmi_render(const blf_rlmi_list_t *l, const blf_rlmi_member_t *m, int n,
 	v = l->version + (unsigned int)k;
 	if(rl_boundary(l, m, n, v, b) < 0)
 		return EINVAL;
-	rl_cid(l->secret, 'r', l->host, l->uri, 0, cid);
+	rl_cid_w(&w, l->secret, 'r', l->host, l->uri, 0, cid);
 	rl_head(&w, l, v, l->full && k == 0, cid, b);
 	for(i = 0; i < n; i++) {
 		md = slots ? slots[i].mode : rl_mode(&m[i], BLF_RLMI_PART);
