@@ -406,6 +406,21 @@ static void rl_esc(rl_w_t *w, const char *s, int attr)
 
 /* --- the pieces of a body ------------------------------------------------ */
 
+/* v in decimal into num (at least 10 bytes, not NUL-ended): its length */
+static size_t rl_uint(char *num, unsigned int v)
+{
+	char t[10];
+	size_t n = 0, i;
+
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while(v && n < sizeof(t));
+	for(i = 0; i < n; i++)
+		num[i] = t[n - 1 - i];
+	return n;
+}
+
 /* the first boundary line, the RLMI part's headers and <list ...> */
 static void rl_head(rl_w_t *w, const blf_rlmi_list_t *l, unsigned int v,
 		int full, const char *cid, const char *b)
@@ -420,9 +435,8 @@ static void rl_head(rl_w_t *w, const blf_rlmi_list_t *l, unsigned int v,
 			   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 			   "<list xmlns=\"urn:ietf:params:xml:ns:rlmi\" uri=\"");
 	rl_esc(w, l->uri, 1);
-	snprintf(num, sizeof(num), "%u", v);
 	rl_puts(w, "\" version=\"");
-	rl_puts(w, num);
+	rl_put(w, num, rl_uint(num, v));
 	rl_puts(w, full ? "\" fullState=\"true\">\n" : "\" fullState=\"false\">\n");
 	if(l->name != NULL && l->name[0] != '\0') {
 		rl_puts(w, "<name>");
@@ -716,7 +730,11 @@ int blf_rlmi_ctype_of(const char *body, size_t len, char *buf, size_t size)
 {
 	static const char mid[] =
 			"\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <";
+	static const char c1[] =
+			"multipart/related;type=\"application/rlmi+xml\";start=\"<";
+	static const char c2[] = ">\";boundary=\"";
 	const char *b, *e, *cid, *ce;
+	char *p;
 	size_t bl, cl;
 	int r;
 
@@ -733,12 +751,22 @@ int blf_rlmi_ctype_of(const char *body, size_t len, char *buf, size_t size)
 	ce = memchr(cid, '>', (size_t)(body + len - cid));
 	if(ce == NULL || (cl = (size_t)(ce - cid)) == 0 || cl >= BLF_RLMI_CID_MAX)
 		return -1;
-	r = snprintf(buf, size,
-			"multipart/related;type=\"application/rlmi+xml\";"
-			"start=\"<%.*s>\";boundary=\"%.*s\"",
-			(int)cl, cid, (int)bl, b);
-	if(r < 0 || (size_t)r >= size)
+	/* the bytes of snprintf("...start=\"<%.*s>\";boundary=\"%.*s\"") by
+	 * copies (once per list NOTIFY) */
+	r = (int)(sizeof(c1) - 1 + cl + sizeof(c2) - 1 + bl + 1);
+	if((size_t)r >= size)
 		return -1;
+	p = buf;
+	memcpy(p, c1, sizeof(c1) - 1);
+	p += sizeof(c1) - 1;
+	memcpy(p, cid, cl);
+	p += cl;
+	memcpy(p, c2, sizeof(c2) - 1);
+	p += sizeof(c2) - 1;
+	memcpy(p, b, bl);
+	p += bl;
+	*p++ = '"';
+	*p = '\0';
 	return r;
 }
 
