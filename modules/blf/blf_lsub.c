@@ -1603,6 +1603,7 @@ typedef struct blf_lsel {
 	unsigned int ver;		  /* the version of its body */
 	unsigned int shown, upto; /* inc & 4: blf_lend_calls' window */
 } blf_lsel_t;
+#define BLF_LSEL_SEEN 512
 /* after the members of a selection (blf_ls_select) */
 #define BLF_LS_SEL(ls) ((blf_lsel_t *)(BLF_LS_M(ls) + (ls)->n))
 
@@ -1620,7 +1621,7 @@ typedef struct blf_lsel_req {
 } blf_lsel_req_t;
 
 /* whether member i of ls goes in, and how: 0, 1 active, 2 removed */
-static int blf_lsel_inc(const blf_lsel_req_t *q, const blf_ls_t *ls, int i)
+static inline int blf_lsel_inc(const blf_lsel_req_t *q, const blf_ls_t *ls, int i)
 {
 	const blf_lmem_t *lm = BLF_LS_M(ls) + i;
 	int rm = (lm->flags & BLF_LM_REMOVED) ? 1 : 0;
@@ -1659,6 +1660,9 @@ static blf_ls_t *blf_ls_select(const blf_lsel_req_t *q, int give_up,
 	blf_ls_t *cur, *c = NULL;
 	blf_lmem_t *sm, *cmm = NULL, *dm;
 	blf_lsel_t *sel;
+	/* the first pass's answers, for the second (lists of up to this
+	 * many members; longer ones are asked again) */
+	unsigned char seen[BLF_LSEL_SEEN];
 	size_t sz;
 	char *p;
 	int i, j, k, inc;
@@ -1686,12 +1690,16 @@ static blf_ls_t *blf_ls_select(const blf_lsel_req_t *q, int give_up,
 	sz = sizeof(*c) + src->callid.len + src->ftag.len + src->ttag.len
 		 + src->lkey.len + src->luri.len + src->name.len + src->watcher.len
 		 + 7;
-	for(i = 0, k = 0; i < src->n; i++)
-		if(blf_lsel_inc(q, src, i)) {
+	for(i = 0, k = 0; i < src->n; i++) {
+		inc = blf_lsel_inc(q, src, i);
+		if(i < BLF_LSEL_SEEN)
+			seen[i] = (unsigned char)inc;
+		if(inc) {
 			sz += sizeof(blf_lmem_t) + sizeof(blf_lsel_t) + sm[i].uri.len
 				  + sm[i].name.len + sm[i].key.len + 3;
 			k++;
 		}
+	}
 	c = malloc(sz);
 	if(c == NULL || (cmm && blf_lmv_repl && *dv == NULL
 							&& (*dv = calloc((size_t)k + 1, sizeof(**dv)))
@@ -1724,7 +1732,8 @@ static blf_ls_t *blf_ls_select(const blf_lsel_req_t *q, int give_up,
 			src->watcher.len);
 	for(i = 0, j = 0; i < src->n && j < k; i++) {
 		unsigned int fl = sm[i].flags;
-		if((inc = blf_lsel_inc(q, src, i)) == 0)
+		inc = i < BLF_LSEL_SEEN ? seen[i] : blf_lsel_inc(q, src, i);
+		if(inc == 0)
 			continue;
 		dm[j] = sm[i];
 		blf_loff_put((char *)c, &p, &dm[j].uri, (char *)src + sm[i].uri.off,
