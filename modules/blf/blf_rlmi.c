@@ -11,6 +11,9 @@
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -285,14 +288,10 @@ int blf_rlmi_member_cid(const unsigned char *secret, const char *host,
 
 static int rl_has(const char *hay, size_t n, const char *needle, size_t k)
 {
-	size_t i;
-
 	if(hay == NULL || n < k)
 		return 0;
-	for(i = 0; i + k <= n; i++)
-		if(hay[i] == needle[0] && memcmp(hay + i, needle, k) == 0)
-			return 1;
-	return 0;
+	/* (libc's search: every member body is searched once per NOTIFY) */
+	return memmem(hay, n, needle, k) != NULL;
 }
 
 static int rl_str_has(const char *s, const char *b, size_t k)
