@@ -849,10 +849,10 @@ typedef struct blf_lrender {
 	int refs;
 	int n, nbodies;
 	blf_rlmi_list_t l;
-	blf_rlmi_member_t *m;
+	blf_rlmi_member_t *m;	 /* one block: m, bodies, slots */
 	blf_rlmi_slot_t *slots;
 	blf_buf_t *bodies; /* n member bodies */
-	blf_ls_t *ls;	   /* the copy the strings point into */
+	blf_ls_t *ls;	   /* the selection the strings point into */
 	char host[BLF_RLMI_HOST_MAX];
 } blf_lrender_t;
 
@@ -866,8 +866,9 @@ typedef struct blf_lsnap {
 	blf_snap_t *msnap; /* BLF_LMODE_MEMBER: mkey's, taken at its change */
 	unsigned int mseq; /* and that change's blf_lseq */
 	unsigned int version; /* the subscription's, when it was taken */
-	char *dlg;	/* Call-ID, From tag, URI, watcher (NUL-ended): to rebuild a state
-				 * this node lacks (a replica taken over) */
+	char *dlg;	/* Call-ID, From tag, URI, watcher (NUL-ended, after m in
+				 * its block): to rebuild a state this node lacks (a
+				 * replica taken over) */
 	int holder; /* holds the list's sending mark (token) */
 	unsigned int token;
 	int round; /* owed NOTIFYs its sender sent before it */
@@ -903,9 +904,7 @@ static void blf_lrender_put(blf_lrender_t *R)
 		return;
 	for(i = 0; i < R->n; i++)
 		blf_buf_free(&R->bodies[i]);
-	free(R->bodies);
-	free(R->m);
-	free(R->slots);
+	free(R->m); /* bodies and slots are in its block */
 	free(R->ls);
 	free(R);
 }
@@ -922,8 +921,7 @@ static void blf_lsnap_free(blf_snap_t *sn)
 	blf_lsub_release(m);
 	blf_lrender_put(m->rest);
 	blf_snap_put(m->msnap);
-	free(m->dlg);
-	free(m);
+	free(m); /* m->dlg with it */
 }
 
 /* 1 when a member of ls is owed to a NOTIFY (bucket lock held) */
@@ -1045,7 +1043,10 @@ static blf_snap_t *blf_lsub_snap(const blf_sub_t *s, int terminated,
 
 	if(real == NULL || t.len > BLF_TAG_LEN + 7)
 		return NULL;
-	m = calloc(1, sizeof(*m));
+	/* the dialog's strings (m->dlg) in the same block */
+	m = calloc(1, sizeof(*m) + blf_sf_len(s, BLF_SF_CALLID)
+						  + blf_sf_len(s, BLF_SF_FTAG) + blf_sf_len(s, BLF_SF_URI)
+						  + blf_sf_len(s, BLF_SF_WATCHER) + 4);
 	if(m == NULL)
 		return NULL;
 	m->head.refs = 1;
@@ -1068,9 +1069,8 @@ static blf_snap_t *blf_lsub_snap(const blf_sub_t *s, int terminated,
 		m->mseq = blf_lreq.mseq;
 	}
 	m->version = s->version;
-	m->dlg = malloc(blf_sf_len(s, BLF_SF_CALLID) + blf_sf_len(s, BLF_SF_FTAG)
-					+ blf_sf_len(s, BLF_SF_URI) + blf_sf_len(s, BLF_SF_WATCHER) + 4);
-	if(m->dlg) {
+	m->dlg = (char *)(m + 1);
+	{
 		char *p = m->dlg;
 		memcpy(p, BLF_SF(s, BLF_SF_CALLID).s, blf_sf_len(s, BLF_SF_CALLID));
 		p += blf_sf_len(s, BLF_SF_CALLID);
@@ -1597,27 +1597,253 @@ static int blf_lsub_put_body(blf_lrender_t *R, int k, blf_buf_t *out)
 	return 0;
 }
 
+/* what the render takes of one member of the list beyond its entry */
+typedef struct blf_lsel {
+	int inc;				  /* 1: active, 2: removed; | 4: its state now */
+	unsigned int ver;		  /* the version of its body */
+	unsigned int shown, upto; /* inc & 4: blf_lend_calls' window */
+} blf_lsel_t;
+#define BLF_LSEL_SEEN 512
+/* after the members of a selection (blf_ls_select) */
+#define BLF_LS_SEL(ls) ((blf_lsel_t *)(BLF_LS_M(ls) + (ls)->n))
+
+/* what blf_ls_select decides with */
+typedef struct blf_lsel_req {
+	const blf_lsnap_t *m;
+	int full;
+	str mk;			  /* the changed member (BLF_LMODE_MEMBER) */
+	unsigned int mkh; /* its hash: the members' keys compared only on it */
+	/* BLF_LMODE_BUSY: the copy busy[] was taken from, which members of it
+	 * have calls (each slot lock alone, before the bucket lock) */
+	const blf_ls_t *busy_ls;
+	const int *busy;
+	unsigned int version; /* this NOTIFY's */
+} blf_lsel_req_t;
+
+/* whether member i of ls goes in, and how: 0, 1 active, 2 removed */
+static inline int blf_lsel_inc(const blf_lsel_req_t *q, const blf_ls_t *ls, int i)
+{
+	const blf_lmem_t *lm = BLF_LS_M(ls) + i;
+	int rm = (lm->flags & BLF_LM_REMOVED) ? 1 : 0;
+
+	if(lm->flags & BLF_LM_GONE)
+		return 0;
+	if(q->busy && q->busy[i]) /* BLF_LMODE_BUSY: a member with calls */
+		return 1 + rm;
+	if(q->full || (lm->flags & (BLF_LM_ADDED | BLF_LM_REMOVED | BLF_LM_OWED))
+			|| (q->m->mode == BLF_LMODE_MEMBER && lm->khash == q->mkh
+					&& STR_EQ(BLF_LS(ls, lm->key), q->mk)))
+		return 1 + rm;
+	return 0;
+}
+
+/*
+ * The members of ttag's list this NOTIFY carries, chosen in the shared
+ * state under its bucket lock, their versions taken there (and the
+ * members' marks updated), and copied out: a private entry (malloc) with
+ * the list's own strings and those members alone, each with its
+ * blf_lsel_t (BLF_LS_SEL). A member's change carries one member of 50:
+ * copying the whole entry first, then comparing it with the shared one,
+ * was most of what the body cost beyond the member's own.
+ * *st: 0 no entry, 1 its members are no longer those of q->busy_ls (take
+ * a new copy; unless give_up: then chosen from that copy, nothing taken),
+ * -1 no memory. *cm: 1 when the versions were taken (the shared entry),
+ * 0 when chosen from the copy. dv (cluster): the members' next versions.
+ */
+static blf_ls_t *blf_ls_select(const blf_lsel_req_t *q, int give_up,
+		blf_mver_t **dv, int *nd, unsigned int *fa, unsigned int *to, int *cm,
+		int *st)
+{
+	const blf_lsnap_t *m = q->m;
+	unsigned int th = blf_lhash(&m->ttag);
+	const blf_ls_t *src;
+	blf_ls_t *cur, *c = NULL;
+	blf_lmem_t *sm, *cmm = NULL, *dm;
+	blf_lsel_t *sel;
+	/* the first pass's answers, for the second (lists of up to this
+	 * many members; longer ones are asked again) */
+	unsigned char seen[BLF_LSEL_SEEN];
+	size_t sz;
+	char *p;
+	int i, j, k, inc;
+
+	*st = 0;
+	*cm = 0;
+	*nd = 0;
+	lock_set_get(blf_lstab->locks, blf_lidx(th));
+	cur = blf_ls_find(&m->ttag, th, NULL);
+	src = cur;
+	if(q->busy_ls
+			&& (cur == NULL || !blf_ls_same_members(cur, q->busy_ls))) {
+		if(cur && !give_up) {
+			*st = 1;
+			goto out;
+		}
+		src = q->busy_ls; /* as the copy says, no version taken */
+	}
+	if(src == NULL)
+		goto out;
+	if(src == cur)
+		cmm = BLF_LS_M(cur);
+	sm = BLF_LS_M(src);
+	/* what goes in: its size */
+	sz = sizeof(*c) + src->callid.len + src->ftag.len + src->ttag.len
+		 + src->lkey.len + src->luri.len + src->name.len + src->watcher.len
+		 + 7;
+	for(i = 0, k = 0; i < src->n; i++) {
+		inc = blf_lsel_inc(q, src, i);
+		if(i < BLF_LSEL_SEEN)
+			seen[i] = (unsigned char)inc;
+		if(inc) {
+			sz += sizeof(blf_lmem_t) + sizeof(blf_lsel_t) + sm[i].uri.len
+				  + sm[i].name.len + sm[i].key.len + 3;
+			k++;
+		}
+	}
+	c = malloc(sz);
+	if(c == NULL || (cmm && blf_lmv_repl && *dv == NULL
+							&& (*dv = calloc((size_t)k + 1, sizeof(**dv)))
+									   == NULL)) {
+		free(c);
+		c = NULL;
+		*st = -1;
+		goto out;
+	}
+	*c = *src;
+	c->next = NULL;
+	c->n = k;
+	c->size = sz;
+	dm = BLF_LS_M(c);
+	sel = BLF_LS_SEL(c);
+	p = (char *)(sel + k);
+	blf_loff_put((char *)c, &p, &c->callid, (char *)src + src->callid.off,
+			src->callid.len);
+	blf_loff_put((char *)c, &p, &c->ftag, (char *)src + src->ftag.off,
+			src->ftag.len);
+	blf_loff_put((char *)c, &p, &c->ttag, (char *)src + src->ttag.off,
+			src->ttag.len);
+	blf_loff_put((char *)c, &p, &c->lkey, (char *)src + src->lkey.off,
+			src->lkey.len);
+	blf_loff_put((char *)c, &p, &c->luri, (char *)src + src->luri.off,
+			src->luri.len);
+	blf_loff_put((char *)c, &p, &c->name, (char *)src + src->name.off,
+			src->name.len);
+	blf_loff_put((char *)c, &p, &c->watcher, (char *)src + src->watcher.off,
+			src->watcher.len);
+	for(i = 0, j = 0; i < src->n && j < k; i++) {
+		unsigned int fl = sm[i].flags;
+		inc = i < BLF_LSEL_SEEN ? seen[i] : blf_lsel_inc(q, src, i);
+		if(inc == 0)
+			continue;
+		dm[j] = sm[i];
+		blf_loff_put((char *)c, &p, &dm[j].uri, (char *)src + sm[i].uri.off,
+				sm[i].uri.len);
+		blf_loff_put((char *)c, &p, &dm[j].name, (char *)src + sm[i].name.off,
+				sm[i].name.len);
+		blf_loff_put((char *)c, &p, &dm[j].key, (char *)src + sm[i].key.off,
+				sm[i].key.len);
+		memset(&sel[j], 0, sizeof(sel[j]));
+		if(cmm) {
+			if(inc == 1) {
+				sel[j].ver = cmm[i].version++;
+				if(*dv) {
+					str u = BLF_LS(src, sm[i].uri);
+					(*dv)[*nd].h = blf_mvers_hash(u.s, (size_t)u.len);
+					(*dv)[(*nd)++].v = cmm[i].version;
+				}
+			}
+			/* its snapshot taken at m's change, unless it changed since
+			 * (owed) or a NOTIFY showed a newer change, or a call of it
+			 * ended unseen before m's change (blf_lend_between; the
+			 * state's bucket lock, then the store's): then its state now
+			 * (taken after this point: newer than seq), with the calls
+			 * that ended meanwhile */
+			if((fl & BLF_LM_OWED) || !m->msnap || m->mode == BLF_LMODE_CONT
+					|| sm[i].khash != q->mkh
+					|| !STR_EQ(BLF_LS(src, sm[i].key), q->mk)
+					|| (cmm[i].seq && BLF_SEQ_BEFORE(m->mseq, cmm[i].seq))
+					|| blf_lend_between(&BLF_LS(src, sm[i].key), sm[i].khash,
+							cmm[i].seq, m->mseq)) {
+				inc |= 4;
+				sel[j].shown = cmm[i].seq;
+				cmm[i].seq = (unsigned int)atomic_get(blf_lseq);
+				sel[j].upto = cmm[i].seq;
+			} else
+				cmm[i].seq = m->mseq;
+			cmm[i].flags &= ~(BLF_LM_ADDED | BLF_LM_OWED);
+			if(fl & BLF_LM_REMOVED)
+				cmm[i].flags = BLF_LM_GONE;
+		}
+		sel[j++].inc = inc;
+	}
+	/* the member versions are now current for the NOTIFYs up to this
+	 * one (one more per further body of a split state: blf_lsub_touch) */
+	if(cmm) {
+		*cm = 1;
+		*fa = *to = cur->mat;
+		if((int)(q->version + 1 - cur->mat) > 0)
+			*to = cur->mat = q->version + 1;
+	}
+out:
+	lock_set_release(blf_lstab->locks, blf_lidx(th));
+	return c;
+}
+
 /* the RLMI and parts of what m says, rendered; body 0 into out */
 static int blf_lsub_render(
 		blf_lsnap_t *m, const blf_body_req_t *r, blf_buf_t *out)
 {
-	blf_lrender_t *R;
-	blf_ls_t *ls, *cur;
-	blf_lmem_t *lm, *cm;
-	unsigned int th = blf_lhash(&m->ttag), *ver = NULL, fa = 0, to = 0;
-	/* per member built from its state now: the blf_lseq its NOTIFYs showed
-	 * before this one, and the one this one shows (blf_lend_calls) */
-	unsigned int *sq = NULL;
-	int i, k, full, *inc = NULL, retry = 0, nd = 0;
+	blf_lrender_t *R = NULL;
+	blf_ls_t *ls = NULL, *copy = NULL;
+	blf_lsel_req_t q;
+	blf_lsel_t *sel;
+	blf_lmem_t *lm;
+	unsigned int fa = 0, to = 0;
+	int i, k, n, st, cm = 0, retry = 0, nd = 0, rebuilt = 0, *busy = NULL;
 	blf_mver_t *dv = NULL; /* the members this NOTIFY carried (cluster) */
 	size_t max, start;
 	const char *at;
-	str mk = {m->mkey, (int)strlen(m->mkey)};
-	/* the changed member's hash: the members' keys compared only on it */
-	unsigned int mkh = blf_key_hash(&mk);
 
-	ls = blf_ls_copy(&m->ttag);
-	if(ls == NULL && m->dlg) {
+	memset(&q, 0, sizeof(q));
+	q.m = m;
+	q.full = m->mode == BLF_LMODE_FULL || blf_list_full_state || r->terminated;
+	q.mk.s = (char *)m->mkey;
+	q.mk.len = (int)strlen(m->mkey);
+	q.mkh = blf_key_hash(&q.mk);
+	q.version = r->version;
+again:
+	if(m->mode == BLF_LMODE_BUSY) {
+		/* which members have calls now (each slot lock alone, before
+		 * the state's bucket lock: never the other way round) */
+		free(copy);
+		free(busy);
+		busy = NULL;
+		copy = blf_ls_copy(&m->ttag);
+		if(copy) {
+			busy = calloc((size_t)copy->n + 1, sizeof(int));
+			if(busy == NULL)
+				goto fail;
+			lm = BLF_LS_M(copy);
+			for(i = 0; i < copy->n; i++) {
+				blf_entity_t *e;
+				blf_slot_lock(lm[i].khash);
+				e = blf_entity_find(lm[i].khash, &BLF_LS(copy, lm[i].key));
+				busy[i] = e && e->ncalls > 0;
+				blf_slot_unlock(lm[i].khash);
+			}
+		}
+		q.busy_ls = copy;
+		q.busy = busy;
+	}
+	ls = blf_ls_select(&q, retry >= 3, &dv, &nd, &fa, &to, &cm, &st);
+	if(ls == NULL && st == 1) {
+		/* its members changed since the copy: again from a new one */
+		retry++;
+		goto again;
+	}
+	if(ls == NULL && st < 0)
+		goto fail;
+	if(ls == NULL && !rebuilt && m->dlg) {
 		/* a subscription this node has no list state for (a replica it
 		 * took over, one restored before the HTTP process rebuilt it):
 		 * rebuilt now, waiting for the list at most http_timeout (no lock
@@ -1635,172 +1861,82 @@ static int blf_lsub_render(
 			lk.s += 4;
 			lk.len -= 4;
 		}
+		rebuilt = 1;
 		if(blf_list_get(&lk, blf_cfg.http_timeout, &l) == 1
 				&& blf_lsub_add_v(&cid, &ft, &m->ttag, &lk, blf_key_hash(&lk),
 						   &uri, &wt, l, m->version, 1)
-						   == 0)
-			ls = blf_ls_copy(&m->ttag);
+						   == 0) {
+			free(l);
+			goto again;
+		}
 		free(l);
 	}
-	if(ls == NULL) {
+	if(ls == NULL)
 		LM_NOTICE("list subscription %.*s: no list state here (a replica "
 				  "or restored subscription): an empty list is sent\n",
 				m->ttag.len, m->ttag.s);
-		ls = NULL;
-	}
-again:
+	free(copy);
+	free(busy);
+	copy = NULL;
+	busy = NULL;
 	R = calloc(1, sizeof(*R));
-	if(R == NULL) {
-		free(ls);
-		return -1;
+	n = ls ? ls->n : 0;
+	/* the members, their bodies and their places: one block */
+	if(R == NULL
+			|| (R->m = calloc((size_t)n + 1, sizeof(*R->m) + sizeof(blf_buf_t)
+													  + sizeof(*R->slots)))
+					   == NULL) {
+		free(R);
+		R = NULL;
+		goto fail;
 	}
 	R->refs = 1;
 	R->ls = ls;
-	full = m->mode == BLF_LMODE_FULL || blf_list_full_state || r->terminated;
-	if(ls) {
-		inc = calloc((size_t)ls->n + 1, sizeof(int));
-		ver = calloc((size_t)ls->n + 1, sizeof(unsigned int));
-		sq = calloc(2 * ((size_t)ls->n + 1), sizeof(unsigned int));
-		R->m = calloc((size_t)ls->n + 1, sizeof(*R->m));
-		R->bodies = calloc((size_t)ls->n + 1, sizeof(blf_buf_t));
-		R->slots = calloc((size_t)ls->n + 1, sizeof(*R->slots));
-		if(blf_lmv_repl) {
-			free(dv);
-			dv = calloc((size_t)ls->n + 1, sizeof(*dv));
-			nd = 0;
-		}
-		if(!inc || !ver || !sq || !R->m || !R->bodies || !R->slots
-				|| (blf_lmv_repl && !dv))
-			goto fail;
-		if(m->mode == BLF_LMODE_BUSY) {
-			/* which members have calls now (each slot lock alone, before
-			 * the state's bucket lock: never the other way round) */
-			lm = BLF_LS_M(ls);
-			for(i = 0; i < ls->n; i++) {
-				blf_entity_t *e;
-				blf_slot_lock(lm[i].khash);
-				e = blf_entity_find(lm[i].khash, &BLF_LS(ls, lm[i].key));
-				inc[i] = (e && e->ncalls > 0) ? -1 : 0;
-				blf_slot_unlock(lm[i].khash);
-			}
-		}
-		/* which members go in, and their versions: taken in the shared
-		 * state (its bucket lock alone) */
-		lock_set_get(blf_lstab->locks, blf_lidx(th));
-		cur = blf_ls_find(&m->ttag, th, NULL);
-		lm = BLF_LS_M(ls);
-		cm = cur && blf_ls_same_members(cur, ls) ? BLF_LS_M(cur) : NULL;
-		if(cur && cm == NULL && retry++ < 3) {
-			/* its members changed since the copy: again from a new one */
-			lock_set_release(blf_lstab->locks, blf_lidx(th));
-			free(inc);
-			free(ver);
-			free(sq);
-			inc = NULL;
-			ver = NULL;
-			sq = NULL;
-			R->ls = NULL;
-			blf_lrender_put(R);
-			ls = blf_ls_copy(&m->ttag);
-			goto again;
-		}
-		for(i = 0; i < ls->n; i++) {
-			unsigned int fl = cm ? cm[i].flags : lm[i].flags;
-			if(fl & BLF_LM_GONE)
-				continue;
-			if(inc[i] < 0) { /* BLF_LMODE_BUSY: a member with calls */
-				inc[i] = (fl & BLF_LM_REMOVED) ? 2 : 1;
-			} else if(full
-					|| (fl & (BLF_LM_ADDED | BLF_LM_REMOVED | BLF_LM_OWED))
-					|| (m->mode == BLF_LMODE_MEMBER && lm[i].khash == mkh
-							&& STR_EQ(BLF_LS(ls, lm[i].key), mk)))
-				inc[i] = 1 + ((fl & BLF_LM_REMOVED) ? 1 : 0);
-			if(!inc[i] || !cm)
-				continue;
-			if(inc[i] == 1) {
-				ver[i] = cm[i].version++;
-				if(dv) {
-					str u = BLF_LS(ls, lm[i].uri);
-					dv[nd].h = blf_mvers_hash(u.s, (size_t)u.len);
-					dv[nd++].v = cm[i].version;
-				}
-			}
-			/* its snapshot taken at m's change, unless it changed since
-			 * (owed) or a NOTIFY showed a newer change, or a call of it
-			 * ended unseen before m's change (blf_lend_between; the
-			 * state's bucket lock, then the store's): then its state now
-			 * (taken after this point: newer than seq), with the calls
-			 * that ended meanwhile */
-			if((fl & BLF_LM_OWED) || !m->msnap
-					|| m->mode == BLF_LMODE_CONT
-					|| lm[i].khash != mkh
-					|| !STR_EQ(BLF_LS(ls, lm[i].key), mk)
-					|| (cm[i].seq && BLF_SEQ_BEFORE(m->mseq, cm[i].seq))
-					|| blf_lend_between(&BLF_LS(ls, lm[i].key), lm[i].khash,
-							cm[i].seq, m->mseq)) {
-				inc[i] |= 4;
-				sq[2 * i] = cm[i].seq;
-				cm[i].seq = (unsigned int)atomic_get(blf_lseq);
-				sq[2 * i + 1] = cm[i].seq;
-			} else
-				cm[i].seq = m->mseq;
-			cm[i].flags &= ~(BLF_LM_ADDED | BLF_LM_OWED);
-			if(fl & BLF_LM_REMOVED)
-				cm[i].flags = BLF_LM_GONE;
-		}
-		/* the member versions are now current for the NOTIFYs up to this
-		 * one (one more per further body of a split state: below) */
-		if(cur && cm) { /* (no versions taken: the anchor stays behind) */
-			fa = to = cur->mat;
-			if((int)(r->version + 1 - cur->mat) > 0)
-				to = cur->mat = r->version + 1;
-		}
-		lock_set_release(blf_lstab->locks, blf_lidx(th));
-		/* the bodies, one member entity at a time */
-		for(i = 0; i < ls->n; i++) {
-			blf_rlmi_member_t *rm;
-			blf_vis_t mvis;
-			if(!inc[i])
-				continue;
-			rm = &R->m[R->n];
-			rm->uri = BLF_LS(ls, lm[i].uri).s;
-			rm->name = BLF_LS(ls, lm[i].name).s;
-			rm->gen = lm[i].gen;
-			rm->ctype = m->real->ctype;
-			if((inc[i] & 3) == 2) {
-				rm->state = BLF_RLMI_TERMINATED;
-				rm->reason = "noresource";
-			} else if((mvis = blf_lsub_member_vis(ls, &BLF_LS(ls, lm[i].key),
-								r->vis))
-					   == BLF_VIS_NONE) {
-				rm->state = BLF_RLMI_TERMINATED; /* nothing of it shown */
-				rm->reason = "rejected";
+	R->bodies = (blf_buf_t *)(R->m + n + 1);
+	R->slots = (blf_rlmi_slot_t *)(R->bodies + n + 1);
+	/* the bodies, one member entity at a time */
+	lm = ls ? BLF_LS_M(ls) : NULL;
+	sel = ls ? BLF_LS_SEL(ls) : NULL;
+	for(i = 0; i < n; i++) {
+		blf_rlmi_member_t *rm = &R->m[R->n];
+		blf_vis_t mvis;
+		rm->uri = BLF_LS(ls, lm[i].uri).s;
+		rm->name = BLF_LS(ls, lm[i].name).s;
+		rm->gen = lm[i].gen;
+		rm->ctype = m->real->ctype;
+		if((sel[i].inc & 3) == 2) {
+			rm->state = BLF_RLMI_TERMINATED;
+			rm->reason = "noresource";
+		} else if((mvis = blf_lsub_member_vis(
+						   ls, &BLF_LS(ls, lm[i].key), r->vis))
+				   == BLF_VIS_NONE) {
+			rm->state = BLF_RLMI_TERMINATED; /* nothing of it shown */
+			rm->reason = "rejected";
+		} else {
+			blf_buf_t *b = &R->bodies[R->n];
+			blf_snap_t *ready = NULL;
+			rm->state = BLF_RLMI_ACTIVE;
+			if(m->msnap && !(sel[i].inc & 4) && cm)
+				ready = m->msnap;
+			if(blf_member_body(m->real, ready, &BLF_LS(ls, lm[i].key),
+					   lm[i].khash, rm->uri, sel[i].ver, mvis, sel[i].shown,
+					   sel[i].upto, b)
+					< 0) {
+				LM_ERR("list %.*s: no body for member %s\n",
+						BLF_LS(ls, ls->lkey).len, BLF_LS(ls, ls->lkey).s,
+						rm->uri);
+				rm->state = BLF_RLMI_PENDING;
 			} else {
-				blf_buf_t *b = &R->bodies[R->n];
-				blf_snap_t *ready = NULL;
-				rm->state = BLF_RLMI_ACTIVE;
-				if(m->msnap && !(inc[i] & 4) && cm)
-					ready = m->msnap;
-				if(blf_member_body(m->real, ready, &BLF_LS(ls, lm[i].key),
-						   lm[i].khash, rm->uri, ver[i], mvis, sq[2 * i],
-						   sq[2 * i + 1], b)
-						< 0) {
-					LM_ERR("list %.*s: no body for member %s\n",
-							BLF_LS(ls, ls->lkey).len, BLF_LS(ls, ls->lkey).s,
-							rm->uri);
-					rm->state = BLF_RLMI_PENDING;
-				} else {
-					rm->body = b->s;
-					rm->body_len = b->len;
-				}
+				rm->body = b->s;
+				rm->body_len = b->len;
 			}
-			R->n++;
 		}
+		R->n++;
 	}
 	R->l.uri = ls ? BLF_LS(ls, ls->luri).s : "sip:list@blf.invalid";
 	R->l.name = ls ? BLF_LS(ls, ls->name).s : NULL;
 	R->l.version = r->version;
-	R->l.full = full;
+	R->l.full = q.full;
 	at = ls ? strchr(BLF_LS(ls, ls->lkey).s, '@') : NULL;
 	{
 		/* (a copy cut to the buffer, as snprintf did: once per NOTIFY) */
@@ -1814,12 +1950,8 @@ again:
 	max = r->max ? r->max : BLF_NOTIFY_BODY_UDP_MAX;
 	if(max < BLF_RLMI_MIN_MAX)
 		max = BLF_RLMI_MIN_MAX;
-	if(R->n == 0 && R->slots == NULL)
-		R->slots = calloc(1, sizeof(*R->slots));
-	if(R->slots == NULL
-			|| (k = blf_rlmi_split(&R->l, R->m, R->n, max, R->slots,
-						&R->nbodies))
-					   != 0) {
+	if((k = blf_rlmi_split(&R->l, R->m, R->n, max, R->slots, &R->nbodies))
+			!= 0) {
 		LM_ERR("list %s: cannot lay out %d members in %zu bytes\n",
 				R->l.uri, R->n, max);
 		goto fail;
@@ -1830,9 +1962,6 @@ again:
 					   sizeof(m->ctype))
 					   < 0)
 		goto fail;
-	free(inc);
-	free(ver);
-	free(sq);
 	if(ls)
 		blf_lsub_touch(ls, r->version, R->nbodies, fa, to, dv, nd);
 	free(dv);
@@ -1843,11 +1972,13 @@ again:
 		blf_lrender_put(R);
 	return 0;
 fail:
-	free(inc);
-	free(ver);
-	free(sq);
+	free(copy);
+	free(busy);
 	free(dv);
-	blf_lrender_put(R);
+	if(R)
+		blf_lrender_put(R);
+	else
+		free(ls);
 	return -1;
 }
 
@@ -1877,6 +2008,37 @@ static const char *blf_lsub_ctype(blf_snap_t *sn)
 	return m->ctype[0] ? m->ctype : "multipart/related";
 }
 
+/*
+ * After a NOTIFY went, when no other worker owed its sender anything (the
+ * common case): the mark goes back here, under the state's bucket lock
+ * alone, as blf_lsub_gate would give it back to a partial NOTIFY with
+ * nothing to carry, without the list's slot lock, its subscription's
+ * lookup and a snapshot made to be dropped. A subscription owed a full
+ * state (BLF_SUB_OWED, deferred past max_notifies_per_sub) is the
+ * timer's then (blf_entity_owed_send). 1: the mark went back; 0: owed,
+ * or not m's to give (the caller's way).
+ */
+static int blf_lsub_done(blf_lsnap_t *m)
+{
+	unsigned int th = blf_lhash(&m->ttag);
+	blf_ls_t *ls;
+	int r = 0;
+
+	if(!m->holder || blf_lstab == NULL)
+		return 0;
+	lock_set_get(blf_lstab->locks, blf_lidx(th));
+	ls = blf_ls_find(&m->ttag, th, NULL);
+	if(ls && ls->sending && ls->token == m->token
+			&& !(ls->owed & BLF_LS_OWED_FULL) && !blf_ls_owes(ls)) {
+		ls->sending = 0;
+		ls->owed = 0;
+		m->holder = 0;
+		r = 1;
+	}
+	lock_set_release(blf_lstab->locks, blf_lidx(th));
+	return r;
+}
+
 /* after a NOTIFY of a split state went: the NOTIFYs of its other bodies
  * (versions and CSeqs taken under the list's slot lock) */
 static blf_notify_job_t *blf_lsub_more(blf_notify_job_t *j)
@@ -1899,6 +2061,8 @@ static blf_notify_job_t *blf_lsub_more(blf_notify_job_t *j)
 		blf_lsub_release(m);
 		return NULL;
 	}
+	if(!cont && blf_lsub_done(m))
+		return NULL; /* nothing owed: the mark went back */
 	memset(&fr, 0, sizeof(fr));
 	blf_slot_lock(j->hash);
 	s = blf_table_sub_find(j->hash, &j->f[BLF_SF_CALLID], &j->f[BLF_SF_FTAG],

@@ -718,9 +718,15 @@ static int blf_pidf_id_used(const blf_pidf_pick_t *p, int n, const char *id)
 static void blf_pidf_own_id(const blf_pidf_pick_t *p, int n, const char *base,
 		char *buf, size_t size)
 {
+	size_t bl = strlen(base);
 	int k;
 
-	snprintf(buf, size, "%s", base);
+	/* base is one of ours (short): copied; snprintf() only when a
+	 * published tuple took it (twice per document, once per change) */
+	if(bl >= size)
+		bl = size - 1;
+	memcpy(buf, base, bl);
+	buf[bl] = '\0';
 	for(k = 1; blf_pidf_id_used(p, n, buf); k++)
 		snprintf(buf, size, "%s-%d", base, k);
 }

@@ -11,6 +11,9 @@
  * Copyright (C) 2026 kamailio-blf authors. GPL-2.0-or-later.
  */
 
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* memmem */
+#endif
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -269,6 +272,11 @@ static void rl_cid(const unsigned char *secret, char tag, const char *host,
 	strcpy(out + 17, rl_host(host)); /* bounded by rl_host */
 }
 
+/* a stand-in of the same length as any rl_hex() output, for a writer that
+ * only measures: an identifier's bytes do not change a body's size, and
+ * hashing them was most of what splitting a member's change cost */
+static const char rl_hex_measure[] = "0000000000000000";
+
 int blf_rlmi_member_cid(const unsigned char *secret, const char *host,
 		const char *uri, unsigned int gen, char out[BLF_RLMI_CID_MAX])
 {
@@ -280,14 +288,10 @@ int blf_rlmi_member_cid(const unsigned char *secret, const char *host,
 
 static int rl_has(const char *hay, size_t n, const char *needle, size_t k)
 {
-	size_t i;
-
 	if(hay == NULL || n < k)
 		return 0;
-	for(i = 0; i + k <= n; i++)
-		if(hay[i] == needle[0] && memcmp(hay + i, needle, k) == 0)
-			return 1;
-	return 0;
+	/* (libc's search: every member body is searched once per NOTIFY) */
+	return memmem(hay, n, needle, k) != NULL;
 }
 
 static int rl_str_has(const char *s, const char *b, size_t k)
@@ -338,6 +342,20 @@ typedef struct rl_w {
 	size_t pos; /* what has been written, or would have been */
 } rl_w_t;
 
+/* rl_cid() for what w writes: measuring needs its length only */
+static void rl_cid_w(const rl_w_t *w, const unsigned char *secret, char tag,
+		const char *host, const char *uri, unsigned int gen,
+		char out[BLF_RLMI_CID_MAX])
+{
+	if(w->buf != NULL) {
+		rl_cid(secret, tag, host, uri, gen, out);
+		return;
+	}
+	memcpy(out, rl_hex_measure, 16);
+	out[16] = '@';
+	strcpy(out + 17, rl_host(host)); /* bounded by rl_host */
+}
+
 static void rl_put(rl_w_t *w, const char *s, size_t n)
 {
 	if(w->buf != NULL && w->pos < w->size)
@@ -387,6 +405,21 @@ static void rl_esc(rl_w_t *w, const char *s, int attr)
 
 /* --- the pieces of a body ------------------------------------------------ */
 
+/* v in decimal into num (at least 10 bytes, not NUL-ended): its length */
+static size_t rl_uint(char *num, unsigned int v)
+{
+	char t[10];
+	size_t n = 0, i;
+
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while(v && n < sizeof(t));
+	for(i = 0; i < n; i++)
+		num[i] = t[n - 1 - i];
+	return n;
+}
+
 /* the first boundary line, the RLMI part's headers and <list ...> */
 static void rl_head(rl_w_t *w, const blf_rlmi_list_t *l, unsigned int v,
 		int full, const char *cid, const char *b)
@@ -401,9 +434,8 @@ static void rl_head(rl_w_t *w, const blf_rlmi_list_t *l, unsigned int v,
 			   "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 			   "<list xmlns=\"urn:ietf:params:xml:ns:rlmi\" uri=\"");
 	rl_esc(w, l->uri, 1);
-	snprintf(num, sizeof(num), "%u", v);
 	rl_puts(w, "\" version=\"");
-	rl_puts(w, num);
+	rl_put(w, num, rl_uint(num, v));
 	rl_puts(w, full ? "\" fullState=\"true\">\n" : "\" fullState=\"false\">\n");
 	if(l->name != NULL && l->name[0] != '\0') {
 		rl_puts(w, "<name>");
@@ -443,7 +475,10 @@ static void rl_resource(rl_w_t *w, const blf_rlmi_list_t *l,
 		rl_puts(w, "</name>\n");
 	}
 	if(inst) {
-		blf_rlmi_instance_id(l->secret, m->uri, m->gen, id);
+		if(w->buf != NULL)
+			blf_rlmi_instance_id(l->secret, m->uri, m->gen, id);
+		else
+			memcpy(id, rl_hex_measure, sizeof(rl_hex_measure));
 		rl_puts(w, "<instance id=\"");
 		rl_puts(w, id);
 		rl_puts(w, "\" state=\"");
@@ -455,7 +490,7 @@ static void rl_resource(rl_w_t *w, const blf_rlmi_list_t *l,
 			rl_puts(w, "\"");
 		}
 		if(rl_part_body(m, mode, &blen) != NULL) {
-			rl_cid(l->secret, 'c', l->host, m->uri, m->gen, cid);
+			rl_cid_w(w, l->secret, 'c', l->host, m->uri, m->gen, cid);
 			rl_puts(w, " cid=\"");
 			rl_puts(w, cid);
 			rl_puts(w, "\"");
@@ -476,7 +511,7 @@ static void rl_part(rl_w_t *w, const blf_rlmi_list_t *l,
 	body = rl_part_body(m, mode, &blen);
 	if(body == NULL)
 		return;
-	rl_cid(l->secret, 'c', l->host, m->uri, m->gen, cid);
+	rl_cid_w(w, l->secret, 'c', l->host, m->uri, m->gen, cid);
 	rl_puts(w, "\r\n--");
 	rl_puts(w, b);
 	rl_puts(w, "\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <");
@@ -526,7 +561,7 @@ static size_t rl_frame(const blf_rlmi_list_t *l)
 	char cid[BLF_RLMI_CID_MAX];
 	rl_w_t w = {NULL, 0, 0};
 
-	rl_cid(l->secret, 'r', l->host, l->uri, 0, cid);
+	rl_cid_w(&w, l->secret, 'r', l->host, l->uri, 0, cid);
 	rl_head(&w, l, 4294967295U, 0, cid, b);
 	rl_puts(&w, "</list>\n");
 	rl_tail(&w, b);
@@ -645,7 +680,7 @@ int blf_rlmi_render(const blf_rlmi_list_t *l, const blf_rlmi_member_t *m, int n,
 	v = l->version + (unsigned int)k;
 	if(rl_boundary(l, m, n, v, b) < 0)
 		return EINVAL;
-	rl_cid(l->secret, 'r', l->host, l->uri, 0, cid);
+	rl_cid_w(&w, l->secret, 'r', l->host, l->uri, 0, cid);
 	rl_head(&w, l, v, l->full && k == 0, cid, b);
 	for(i = 0; i < n; i++) {
 		md = slots ? slots[i].mode : rl_mode(&m[i], BLF_RLMI_PART);
@@ -694,7 +729,11 @@ int blf_rlmi_ctype_of(const char *body, size_t len, char *buf, size_t size)
 {
 	static const char mid[] =
 			"\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <";
+	static const char c1[] =
+			"multipart/related;type=\"application/rlmi+xml\";start=\"<";
+	static const char c2[] = ">\";boundary=\"";
 	const char *b, *e, *cid, *ce;
+	char *p;
 	size_t bl, cl;
 	int r;
 
@@ -711,12 +750,22 @@ int blf_rlmi_ctype_of(const char *body, size_t len, char *buf, size_t size)
 	ce = memchr(cid, '>', (size_t)(body + len - cid));
 	if(ce == NULL || (cl = (size_t)(ce - cid)) == 0 || cl >= BLF_RLMI_CID_MAX)
 		return -1;
-	r = snprintf(buf, size,
-			"multipart/related;type=\"application/rlmi+xml\";"
-			"start=\"<%.*s>\";boundary=\"%.*s\"",
-			(int)cl, cid, (int)bl, b);
-	if(r < 0 || (size_t)r >= size)
+	/* the bytes of snprintf("...start=\"<%.*s>\";boundary=\"%.*s\"") by
+	 * copies (once per list NOTIFY) */
+	r = (int)(sizeof(c1) - 1 + cl + sizeof(c2) - 1 + bl + 1);
+	if((size_t)r >= size)
 		return -1;
+	p = buf;
+	memcpy(p, c1, sizeof(c1) - 1);
+	p += sizeof(c1) - 1;
+	memcpy(p, cid, cl);
+	p += cl;
+	memcpy(p, c2, sizeof(c2) - 1);
+	p += sizeof(c2) - 1;
+	memcpy(p, b, bl);
+	p += bl;
+	*p++ = '"';
+	*p = '\0';
 	return r;
 }
 

@@ -553,6 +553,23 @@ int blf_xml_escape_attr(const char *s, size_t slen, char *buf, size_t size)
 
 	if(buf == NULL || size == 0 || (s == NULL && slen > 0))
 		return -1;
+	/* the common case, printable ASCII with nothing to escape (a list
+	 * member's URI, once per NOTIFY): one copy, the same bytes */
+	for(i = 0; i < slen; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if(c < 0x20 || c >= 0x80 || c == '&' || c == '<' || c == '>'
+				|| c == '"' || c == '\'')
+			break;
+	}
+	if(i == slen) {
+		if(slen >= size || slen > (size_t)0x7fffffff)
+			return -1;
+		if(slen)
+			memcpy(buf, s, slen);
+		buf[slen] = '\0';
+		return (int)slen;
+	}
+	i = 0;
 	while(i < slen) {
 		l = blf_xml_char_len((const unsigned char *)s + i, slen - i);
 		rep = one;
