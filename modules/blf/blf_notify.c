@@ -438,9 +438,16 @@ void blf_notify_send_all(blf_notify_job_t *jobs)
 		jobs = j->next;
 		if(blf_notify_send(j) == 0) {
 			sent++;
-			/* a state split over several NOTIFYs: the rest follows */
+			/* a state split over several NOTIFYs: the rest follows. The
+			 * package may give back an ordering token there (a list's
+			 * sending mark, blf_lsub.c): what was built must be on the
+			 * wire first, or another process's next version could leave
+			 * before it */
 			if(j->pkg->more) {
-				blf_notify_job_t *m = j->pkg->more(j), *t;
+				blf_notify_job_t *m, *t;
+
+				blf_ntx_flush();
+				m = j->pkg->more(j);
 				if(m) {
 					for(t = m; t->next; t = t->next)
 						;
