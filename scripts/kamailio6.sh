@@ -19,11 +19,12 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 # integration suite (kamailio.cfg.tpl, cluster.py, dbutil.py, httputil.py),
 # kamcfg-examples (tls: the cluster's DMQ over TLS option) and bench
-# (db_text: stock.cfg); xhttp_prom for test_metrics.py
+# (db_text: stock.cfg); xhttp_prom for test_metrics.py; sipdump for
+# test_notify_tx.py (a module on the core's send path)
 MODULES="kex corex tm tmx sl rr pv maxfwd textops siputils usrloc registrar
  dialog ctl jsonrpcs auth auth_db db_sqlite db_postgres db_text presence
  presence_dialoginfo presence_xml pua pua_dialoginfo app_jsdt dmq dmq_usrloc xhttp
- xhttp_prom xlog sanity nathelper htable cfgutils tls"
+ xhttp_prom xlog sanity nathelper htable cfgutils tls sipdump"
 MODULES=$(echo $MODULES)
 
 sh "$here/kamsrc6.sh" "$src"
