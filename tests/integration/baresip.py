@@ -41,6 +41,8 @@ import tempfile
 import threading
 import time
 
+import kamproc
+
 BARESIP = os.environ.get("BARESIP", shutil.which("baresip") or
                          "/usr/bin/baresip")
 MODULE_PATH = os.environ.get("BARESIP_MODULES", "/usr/lib/baresip/modules")
@@ -63,27 +65,9 @@ def available():
     return None
 
 
-def free_port(kind=socket.SOCK_DGRAM):
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def free_udp_tcp_port():
     """A port free for both UDP and TCP (baresip listens on both)."""
-    for _ in range(50):
-        port = free_port(socket.SOCK_DGRAM)
-        t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            t.bind(("127.0.0.1", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            t.close()
-    raise OSError("no free UDP+TCP port")
+    return kamproc.free_port()
 
 
 class BaresipError(AssertionError):
@@ -176,7 +160,7 @@ class Baresip:
         last = None
         for _attempt in range(3):
             self.sip_port = free_udp_tcp_port()
-            self.ctrl_port = free_port(socket.SOCK_STREAM)
+            self.ctrl_port = kamproc.free_port(socket.SOCK_STREAM)
             self._write_config()
             try:
                 self._start_once(timeout)

@@ -91,12 +91,7 @@ def _group_alive(pgid):
     return False
 
 
-def free_tcp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+free_tcp_port = kamproc.free_tcp_port
 
 
 def make_certs(rogue=False):

@@ -99,12 +99,7 @@ def sqlite_columns(con, table=TABLE):
             con.execute("PRAGMA table_info(%s)" % table)]
 
 
-def free_tcp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+free_tcp_port = kamproc.free_tcp_port
 
 
 class PgServer:

@@ -163,12 +163,7 @@ event_route[xhttp:request] {
 """
 
 
-def free_tcp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+free_tcp_port = kamproc.free_tcp_port
 
 
 class PageKamailio(kamproc.Kamailio):

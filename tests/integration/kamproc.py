@@ -10,6 +10,7 @@ socket (JSON answers) and, for what an operator types, over ctl with kamcmd.
 import itertools
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -48,12 +49,59 @@ class StartError(Exception):
     pass
 
 
+# Ports for the servers the tests start (Kamailio, HTTP, PostgreSQL,
+# baresip) come from below the kernel's ephemeral range: a port the kernel
+# hands out for port 0 can be taken again by any client socket (a test
+# phone, a resolver, libcurl) between the pick and the server's bind, which
+# is how a cluster node once failed with "Address already in use".  Each
+# port is handed out once per run and is free for both UDP and TCP when
+# handed out.
+_PORT_LOW, _PORT_HIGH = 20000, 32000
+_handed_out = set()
+_port_rng = random.Random(os.getpid() ^ int(time.time()))
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+def _bindable(port, kind):
+    s = socket.socket(socket.AF_INET, kind)
+    try:
+        s.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def free_port(kind=None):
+    """A port no one holds for UDP or TCP, outside the ephemeral range,
+    not handed out before in this run (`kind` is accepted for the callers
+    that name the one they need; both are checked)."""
+    high = min(_PORT_HIGH, _ephemeral_low() - 1)
+    for _ in range(500):
+        port = _port_rng.randint(_PORT_LOW, high)
+        if port in _handed_out:
+            continue
+        if _bindable(port, socket.SOCK_DGRAM) and \
+                _bindable(port, socket.SOCK_STREAM):
+            _handed_out.add(port)
+            return port
+    raise OSError("no free port in %d-%d" % (_PORT_LOW, high))
+
+
 def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return free_port(socket.SOCK_DGRAM)
+
+
+def free_tcp_port():
+    return free_port(socket.SOCK_STREAM)
 
 
 def env_blf_params():
