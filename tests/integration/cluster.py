@@ -297,17 +297,15 @@ class ClusterNode(kamproc.Kamailio):
         return t
 
     def stop(self, timeout=5.0):
-        """SIGTERM to the main process (it stops its children), then
-        SIGKILL of whatever is left of the group."""
+        """SIGTERM to the main process (it stops its children; see
+        kamproc.terminate), then SIGKILL of whatever is left of the
+        group."""
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                _kill_group(self.pgid, signal.SIGKILL)
-                self.proc.wait(timeout)
+        if self.proc.poll() is None and not kamproc.terminate(
+                self.proc, timeout, self.log_path):
+            _kill_group(self.pgid, signal.SIGKILL)
+            self.proc.wait(timeout)
         self._reap(timeout)
         self.proc = None
 
