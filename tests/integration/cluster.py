@@ -74,23 +74,6 @@ def _kill_group(pgid, sig):
         return False
 
 
-def _group_alive(pgid):
-    """Whether a process of group pgid still runs (zombies waiting for a
-    reaper that may never come, as PID 1 of some containers, do not)."""
-    for d in os.listdir("/proc"):
-        if not d.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % d) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
-
-
 free_tcp_port = kamproc.free_tcp_port
 
 
@@ -313,7 +296,7 @@ class ClusterNode(kamproc.Kamailio):
         """Children outlive a dead main process for a moment (or for ever
         when only it was killed): SIGKILL the group until it is empty."""
         deadline = time.monotonic() + timeout
-        while _group_alive(self.pgid):
+        while kamproc.group_live(self.pgid):
             _kill_group(self.pgid, signal.SIGKILL)
             if time.monotonic() > deadline:
                 raise AssertionError("processes of kamailio %s (group %d) "

@@ -453,8 +453,7 @@ def terminate(proc, timeout, log_path=None):
         return True
     except subprocess.TimeoutExpired:
         pass
-    left = [pid for pid in _group_members(proc.pid)
-            if pid != proc.pid and _state(pid) not in ("Z", None)]
+    left = [pid for pid in group_live(proc.pid) if pid != proc.pid]
     for pid in left:
         try:
             os.kill(pid, signal.SIGTERM)
@@ -470,6 +469,13 @@ def terminate(proc, timeout, log_path=None):
         return True
     except subprocess.TimeoutExpired:
         return False
+
+
+def group_live(pgid):
+    """PIDs of group pgid's processes that still run (zombies waiting for
+    a reaper that may never come, as PID 1 of some containers, do not)."""
+    return [pid for pid in _group_members(pgid)
+            if _state(pid) not in ("Z", None)]
 
 
 def _state(pid):
